@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian 12 machine (root, registries only):
+# installs the Debian packages keel drives when they are absent, then npm ci and the build.
+# Run by `npm run demo` and `npm test`; safe to run again at any time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian package -> a file that proves it is installed.
+declare -A wanted=(
+  [postgresql-15]=/usr/lib/postgresql/15/bin/postgres
+  [postgresql-client-15]=/usr/lib/postgresql/15/bin/psql
+  [etcd-server]=/usr/bin/etcd
+  [etcd-client]=/usr/bin/etcdctl
+  [haproxy]=/usr/sbin/haproxy
+  [iproute2]=/usr/sbin/ip
+)
+missing=()
+for pkg in "${!wanted[@]}"; do
+  [ -e "${wanted[$pkg]}" ] || missing+=("$pkg")
+done
+for extra in ${KEEL_EXTRA_PACKAGES:-}; do
+  dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Debian's postgresql package creates and starts a 'main' cluster on 5432; keel never uses it.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian etcd package starts a system etcd on 2379; keel runs its own on free ports,
+# so the system one is left alone (it does not disturb loopback tests on other ports).
+
+if ! id postgres >/dev/null 2>&1; then
+  echo "setup: the postgres OS user is missing (postgresql-15 should have created it)" >&2
+  exit 1
+fi
+
+# npm ci only when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "setup: building"
+npx tsc -p tsconfig.json

@@ -1,0 +1,151 @@
+/**
+ * The shapes keel works with after a patroni.yml has been loaded, validated and defaulted.
+ *
+ * Two kinds of configuration, as in Patroni:
+ *  - LocalConfig: this node's file (patroni.yml) plus PATRONI_* / KEEL_* environment overrides.
+ *  - DynamicConfig: the cluster-wide settings stored in the DCS `config` key, seeded once from
+ *    `bootstrap.dcs` and changed later with `keel edit-config`.
+ * Patroni's units (seconds, byte counts, "256MB" strings) are converted exactly once, in the
+ * parser; every field here carries its unit in its name.
+ */
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface Credentials {
+  username: string;
+  password?: string;
+}
+
+/** Tags as Patroni defines them; unknown tags are kept in `extra` and published unchanged. */
+export interface Tags {
+  nofailover: boolean;
+  noloadbalance: boolean;
+  clonefrom: boolean;
+  nosync: boolean;
+  nostream: boolean;
+  /** Member name to replicate from (cascading replication), or undefined for the leader. */
+  replicatefrom?: string;
+  /** Higher wins a leader race among equally advanced members; 0 behaves like nofailover (Patroni 3.2 semantics). */
+  failoverPriority?: number;
+  /** Every tag exactly as it appeared in the file (Patroni publishes the tags dict as-is). */
+  raw: Record<string, unknown>;
+}
+
+export interface EtcdConfig {
+  /** Endpoints tried in order; a failing endpoint is skipped for the next call. */
+  endpoints: HostPort[];
+  protocol: 'http' | 'https';
+  username?: string;
+  password?: string;
+}
+
+export interface RestApiConfig {
+  listen: HostPort;
+  connectAddress: HostPort;
+  /** Basic auth required for unsafe (POST/PUT/PATCH/DELETE) requests when set. */
+  authentication?: Credentials;
+}
+
+export interface PostgresAuthentication {
+  superuser: Credentials;
+  replication: Credentials;
+  /** pg_rewind user; defaults to the superuser. */
+  rewind?: Credentials;
+}
+
+export interface PostgresLocalConfig {
+  /** Addresses PostgreSQL listens on (listen_addresses) and its port. */
+  listen: { hosts: string[]; port: number };
+  connectAddress: HostPort;
+  dataDir: string;
+  /** Directory holding initdb, pg_ctl, pg_basebackup, pg_rewind, postgres. */
+  binDir: string;
+  /** Where postgresql.conf lives; defaults to dataDir. */
+  configDir: string;
+  pgpass: string;
+  authentication: PostgresAuthentication;
+  /** postgresql.parameters from the local file (merged under the dynamic ones). */
+  parameters: Record<string, string | number | boolean>;
+  /** When set, replaces pg_hba.conf entirely (Patroni's postgresql.pg_hba). */
+  pgHba?: string[];
+  useUnixSocket: boolean;
+  useUnixSocketRepl: boolean;
+  /** Extra pg_basebackup options from postgresql.basebackup, rendered as CLI flags. */
+  basebackupArgs: string[];
+  removeDataDirectoryOnRewindFailure: boolean;
+  removeDataDirectoryOnDivergedTimelines: boolean;
+  pgCtlTimeoutMs: number;
+  /** postgresql.callbacks: event name -> command. */
+  callbacks: Record<string, string>;
+}
+
+export interface BootstrapConfig {
+  /** The raw `bootstrap.dcs` mapping, written as-is to the DCS `config` key by the initializing node. */
+  dcs: Record<string, unknown>;
+  /** initdb arguments rendered as CLI flags, e.g. ["--encoding=UTF8", "--data-checksums"]. */
+  initdbArgs: string[];
+  /** Lines appended to pg_hba.conf after initdb. */
+  pgHba: string[];
+}
+
+export type WatchdogMode = 'off' | 'automatic' | 'required';
+
+export interface WatchdogConfig {
+  mode: WatchdogMode;
+  device: string;
+  safetyMarginMs: number;
+}
+
+export interface LogConfig {
+  level: 'debug' | 'info' | 'warning' | 'error' | 'critical';
+  format: 'text' | 'json';
+}
+
+export interface LocalConfig {
+  /** Absolute path of the file this was loaded from (null when built in memory). */
+  file: string | null;
+  scope: string;
+  /** Normalised as Patroni does: leading and trailing slash, e.g. "/service/". */
+  namespace: string;
+  name: string;
+  restapi: RestApiConfig;
+  etcd: EtcdConfig;
+  bootstrap: BootstrapConfig;
+  postgresql: PostgresLocalConfig;
+  tags: Tags;
+  watchdog: WatchdogConfig;
+  log: LogConfig;
+  /** Warnings found while loading (unknown keys, deprecated spellings); printed once at start. */
+  warnings: string[];
+}
+
+/**
+ * Cluster-wide settings from the DCS `config` key, with Patroni's defaults filled in.
+ * `raw` is the mapping as stored (what `keel edit-config` shows and what is written back).
+ */
+export interface DynamicConfig {
+  ttlMs: number;
+  loopWaitMs: number;
+  retryTimeoutMs: number;
+  maximumLagOnFailoverBytes: number;
+  /** -1 = unlimited (Patroni's default). */
+  maximumLagOnSyncnodeBytes: number;
+  primaryStartTimeoutMs: number;
+  primaryStopTimeoutMs: number;
+  checkTimeline: boolean;
+  synchronousMode: boolean;
+  synchronousModeStrict: boolean;
+  synchronousNodeCount: number;
+  failsafeMode: boolean;
+  maxTimelinesHistory: number;
+  usePgRewind: boolean;
+  useSlots: boolean;
+  /** postgresql.parameters from the DCS config (these win over the local file's). */
+  parameters: Record<string, string | number | boolean>;
+  /** When set, replaces pg_hba.conf on every member. */
+  pgHba?: string[];
+  raw: Record<string, unknown>;
+}

@@ -1,0 +1,172 @@
+/**
+ * The distributed configuration store as keel sees it: Patroni's key layout under
+ * /<namespace>/<scope>/ and the operations the agent and the CLI need.
+ *
+ * Invariants the implementations keep (they are what makes leader election safe):
+ *  - the leader key is only ever created with a create-only transaction and is attached to the
+ *    agent's lease, so it disappears by itself at most `ttl` after the last successful keepalive;
+ *  - `config`, `failover` and `sync` are written with compare-and-swap on mod_revision;
+ *  - every call has a deadline no longer than retry_timeout; a failing endpoint is skipped.
+ * Time is never read here for safety purposes: callers measure keepalive send times themselves.
+ */
+
+/** One member key (`members/<name>`), parsed. `data` is the JSON object as stored. */
+export interface Member {
+  name: string;
+  /** etcd mod_revision of the member key. */
+  modRevision: number;
+  /** Lease id (decimal string) the key is attached to, or null when none. */
+  leaseId: string | null;
+  connUrl: string | null;
+  apiUrl: string | null;
+  state: string;
+  /** As written by the member: 'master'/'primary', 'replica', 'uninitialized', ... */
+  role: string;
+  /** Current WAL position in bytes (xlog_location), when published. */
+  xlogLocation: number | null;
+  receiveLsn: number | null;
+  replayLsn: number | null;
+  replicationState: string | null;
+  timeline: number | null;
+  tags: Record<string, unknown>;
+  data: Record<string, unknown>;
+}
+
+export interface LeaderKey {
+  /** Member name holding the key (the key's value). */
+  name: string;
+  modRevision: number;
+  leaseId: string | null;
+}
+
+export interface Versioned<T> {
+  value: T;
+  modRevision: number;
+}
+
+/** The `failover` key: a requested switchover/failover. */
+export interface FailoverRequest {
+  /** Current leader that must step down (switchover); absent for failover. */
+  leader?: string;
+  /** Preferred new leader. */
+  candidate?: string;
+  /** ISO-8601 timestamp for a scheduled switchover. */
+  scheduledAt?: string;
+}
+
+/** The `sync` key: who may be promoted without losing acknowledged commits in synchronous mode. */
+export interface SyncState {
+  leader: string | null;
+  /** Comma-separated names in Patroni's format, split here. */
+  syncStandbys: string[];
+}
+
+/** One line of the `history` key: [timeline, lsn, reason, timestamp?, new leader?]. */
+export interface HistoryEntry {
+  timeline: number;
+  lsn: number;
+  reason: string;
+  timestamp?: string;
+  newLeader?: string;
+}
+
+/** The `status` key: {"optime": <leader WAL LSN>, "slots": {...}, ...}. */
+export interface ClusterStatus {
+  optime: number | null;
+  slots: Record<string, number>;
+}
+
+/** A snapshot of everything under /<namespace>/<scope>/ read at one etcd revision. */
+export interface ClusterView {
+  /** etcd revision the snapshot was read at. */
+  revision: number;
+  /** Value of `initialize` (the database system identifier), or null before bootstrap. */
+  initialize: string | null;
+  config: Versioned<Record<string, unknown>> | null;
+  leader: LeaderKey | null;
+  members: Member[];
+  failover: Versioned<FailoverRequest> | null;
+  sync: Versioned<SyncState> | null;
+  history: Versioned<HistoryEntry[]> | null;
+  status: ClusterStatus | null;
+  /** `failsafe` key: member name -> api_url, written by the leader in failsafe mode. */
+  failsafe: Record<string, string> | null;
+}
+
+/** What the agent publishes in its member key (Patroni's field names are produced by the DCS layer). */
+export interface MemberData {
+  connUrl: string;
+  apiUrl: string;
+  state: string;
+  role: string;
+  version: string;
+  xlogLocation?: number;
+  receiveLsn?: number;
+  replayLsn?: number;
+  replicationState?: string;
+  timeline?: number;
+  tags: Record<string, unknown>;
+  /** Extra fields published as-is (e.g. pending_restart, scheduled_restart, checkpoint_after_promote). */
+  extra?: Record<string, unknown>;
+}
+
+export type WatchEvent = { kind: 'changed'; keys: string[] } | { kind: 'reset' };
+
+export interface Dcs {
+  /** Reads the whole cluster prefix in one range request. */
+  loadCluster(): Promise<ClusterView>;
+
+  /** Grants a new lease with this TTL (seconds), replacing any previous one of this client. */
+  createLease(ttlS: number): Promise<void>;
+  /**
+   * One keepalive of the current lease (creating one if there is none). Returns false when the
+   * lease has expired (etcd answered TTL <= 0); throws DcsUnavailableError when etcd cannot be reached.
+   */
+  refreshLease(): Promise<boolean>;
+  /** Revokes the lease: every key attached to it disappears at once. */
+  revokeLease(): Promise<void>;
+
+  /** Puts `members/<name>` attached to the lease. */
+  touchMember(data: MemberData): Promise<void>;
+  deleteMember(): Promise<void>;
+
+  /** create=true: create-only; create=false: overwrite. Returns whether the write happened. */
+  initialize(systemIdentifier: string, create: boolean): Promise<boolean>;
+  cancelInitialization(): Promise<void>;
+
+  /** Create-only transaction putting `leader` = own name with the lease. */
+  attemptToAcquireLeader(): Promise<boolean>;
+  /**
+   * Keeps an already-held leader key: succeeds only while the key still holds our name and our
+   * lease (the caller refreshes the lease separately). Returns false when the key is lost.
+   */
+  updateLeader(): Promise<boolean>;
+  /** Deletes the leader key only if it still holds our name. */
+  deleteLeader(): Promise<boolean>;
+
+  /** Compare-and-swap on mod_revision (null = create-only). Returns whether it was written. */
+  setConfig(value: Record<string, unknown>, modRevision: number | null): Promise<boolean>;
+  setFailover(value: FailoverRequest, modRevision: number | null): Promise<boolean>;
+  deleteFailover(modRevision: number | null): Promise<boolean>;
+  setSync(value: SyncState, modRevision: number | null): Promise<boolean>;
+  deleteSync(modRevision: number | null): Promise<boolean>;
+  setHistory(value: HistoryEntry[]): Promise<void>;
+  writeStatus(value: ClusterStatus): Promise<void>;
+  writeFailsafe(value: Record<string, string>): Promise<void>;
+
+  /**
+   * Watches the cluster prefix from `fromRevision`; calls onEvent for every change until the
+   * signal aborts. Reconnects by itself, reporting `reset` when it had to start over.
+   */
+  watch(fromRevision: number, onEvent: (event: WatchEvent) => void, signal: AbortSignal): void;
+
+  close(): Promise<void>;
+}
+
+/** Thrown when no etcd endpoint answered within the deadline. */
+export class DcsUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DcsUnavailableError';
+  }
+}
