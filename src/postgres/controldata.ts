@@ -1,0 +1,44 @@
+/**
+ * pg_controldata: what a stopped (or running) data directory says about itself — system
+ * identifier, cluster state, timeline, checkpoint position, checksums. The parser is pure.
+ */
+import { join } from 'node:path';
+import { runProgramOrFail } from './run.js';
+import { parseLsn } from './lsn.js';
+
+export interface ControlData {
+  systemIdentifier: string;
+  /** e.g. 'in production', 'shut down', 'shut down in recovery', 'in archive recovery', 'in crash recovery'. */
+  clusterState: string;
+  timeline: number;
+  checkpointLsn: number;
+  /** Minimum recovery ending location (0 when none). */
+  minRecoveryEndLsn: number;
+  dataChecksums: boolean;
+  walLogHints: boolean;
+  raw: Record<string, string>;
+}
+
+export function parseControlData(text: string): ControlData {
+  const raw: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    raw[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  }
+  return {
+    systemIdentifier: raw['Database system identifier'] ?? '',
+    clusterState: raw['Database cluster state'] ?? 'unknown',
+    timeline: Number(raw["Latest checkpoint's TimeLineID"] ?? 0),
+    checkpointLsn: parseLsn(raw['Latest checkpoint location'] ?? '0/0'),
+    minRecoveryEndLsn: parseLsn(raw['Minimum recovery ending location'] ?? '0/0'),
+    dataChecksums: (raw['Data page checksum version'] ?? '0') !== '0',
+    walLogHints: (raw['wal_log_hints setting'] ?? 'off') === 'on',
+    raw,
+  };
+}
+
+export async function readControlData(binDir: string, dataDir: string): Promise<ControlData> {
+  const result = await runProgramOrFail(join(binDir, 'pg_controldata'), ['-D', dataDir], { timeoutMs: 30_000, env: { LC_ALL: 'C' } }, 'pg_controldata');
+  return parseControlData(result.stdout);
+}

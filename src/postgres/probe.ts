@@ -1,0 +1,174 @@
+/**
+ * What a running PostgreSQL says about itself, in one round trip: role, WAL positions,
+ * timeline, replication state. One long-lived connection per agent, reopened on failure;
+ * every query has a deadline.
+ */
+import pg from 'pg';
+import { parseLsn } from './lsn.js';
+
+export interface ReplicationRow {
+  usename: string;
+  applicationName: string;
+  clientAddr: string | null;
+  state: string;
+  syncState: string;
+  syncPriority: number;
+}
+
+export interface PostgresProbe {
+  inRecovery: boolean;
+  serverVersion: number;
+  postmasterStartTime: string;
+  timeline: number;
+  /** Primary: current WAL write position. Replica: null. */
+  currentLsn: number | null;
+  receiveLsn: number | null;
+  replayLsn: number | null;
+  replayTimestamp: string | null;
+  replayPaused: boolean;
+  /** WAL receiver status ('streaming', 'catchup', ...) or null when none runs. */
+  walReceiverStatus: string | null;
+  /** Host and port the WAL receiver is connected to (replicas). */
+  walReceiverSender: { host: string; port: number } | null;
+  synchronousStandbyNames: string;
+  replication: ReplicationRow[];
+}
+
+export interface ConnectTarget {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database: string;
+}
+
+// One statement so a probe is one round trip. Timeline: on a primary the current WAL file name
+// carries it (right after promotion, before any checkpoint); on a replica the WAL receiver's
+// received_tli, falling back to the last checkpoint's.
+const PROBE_SQL = `
+SELECT pg_is_in_recovery() AS in_recovery,
+       current_setting('server_version_num')::int AS server_version,
+       to_char(pg_postmaster_start_time(), 'YYYY-MM-DD HH24:MI:SS.US TZH:TZM') AS postmaster_start_time,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
+       CASE WHEN pg_is_in_recovery() THEN NULL
+            ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS primary_timeline,
+       pg_last_wal_receive_lsn()::text AS receive_lsn,
+       pg_last_wal_replay_lsn()::text AS replay_lsn,
+       to_char(pg_last_xact_replay_timestamp(), 'YYYY-MM-DD HH24:MI:SS.US TZH:TZM') AS replay_timestamp,
+       CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
+       (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
+       wr.status AS receiver_status, wr.received_tli, wr.sender_host, wr.sender_port,
+       current_setting('synchronous_standby_names') AS synchronous_standby_names,
+       (SELECT coalesce(json_agg(json_build_object('usename', usename, 'application_name', application_name,
+                 'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state,
+                 'sync_priority', sync_priority)), '[]'::json)
+          FROM pg_stat_replication) AS replication
+  FROM (SELECT 1) AS one LEFT JOIN pg_stat_get_wal_receiver() AS wr ON true`;
+
+interface ProbeRow {
+  in_recovery: boolean;
+  server_version: number;
+  postmaster_start_time: string;
+  current_lsn: string | null;
+  primary_timeline: number | null;
+  receive_lsn: string | null;
+  replay_lsn: string | null;
+  replay_timestamp: string | null;
+  replay_paused: boolean;
+  checkpoint_timeline: number;
+  receiver_status: string | null;
+  received_tli: number | null;
+  sender_host: string | null;
+  sender_port: number | null;
+  synchronous_standby_names: string;
+  replication: Array<{ usename: string; application_name: string; client_addr: string | null; state: string; sync_state: string; sync_priority: number }>;
+}
+
+export class PostgresConnection {
+  private client: pg.Client | null = null;
+  private connecting: Promise<pg.Client> | null = null;
+
+  constructor(private readonly target: ConnectTarget, private readonly timeoutMs: number) {}
+
+  private async connect(): Promise<pg.Client> {
+    if (this.client !== null) return this.client;
+    if (this.connecting !== null) return this.connecting;
+    this.connecting = (async () => {
+      const client = new pg.Client({
+        host: this.target.host,
+        port: this.target.port,
+        user: this.target.user,
+        database: this.target.database,
+        connectionTimeoutMillis: this.timeoutMs,
+        query_timeout: this.timeoutMs,
+        application_name: 'keel',
+        ...(this.target.password === undefined ? {} : { password: this.target.password }),
+      });
+      client.on('error', () => this.drop(client));
+      try {
+        await client.connect();
+      } catch (error) {
+        void client.end().catch(() => undefined);
+        throw error;
+      }
+      this.client = client;
+      return client;
+    })();
+    try {
+      return await this.connecting;
+    } finally {
+      this.connecting = null;
+    }
+  }
+
+  private drop(client: pg.Client): void {
+    if (this.client === client) this.client = null;
+    void client.end().catch(() => undefined);
+  }
+
+  /** Runs one statement; on any error the connection is dropped so the next call reconnects. */
+  async query<Row extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<Row[]> {
+    const client = await this.connect();
+    try {
+      const result = await client.query<Row>(sql, params);
+      return result.rows;
+    } catch (error) {
+      this.drop(client);
+      throw error;
+    }
+  }
+
+  async probe(): Promise<PostgresProbe> {
+    const rows = await this.query<ProbeRow>(PROBE_SQL);
+    const row = rows[0];
+    if (row === undefined) throw new Error('probe returned no row');
+    return {
+      inRecovery: row.in_recovery,
+      serverVersion: row.server_version,
+      postmasterStartTime: row.postmaster_start_time,
+      timeline: row.in_recovery ? (row.received_tli ?? row.checkpoint_timeline) : (row.primary_timeline ?? row.checkpoint_timeline),
+      currentLsn: row.current_lsn === null ? null : parseLsn(row.current_lsn),
+      receiveLsn: row.receive_lsn === null ? null : parseLsn(row.receive_lsn),
+      replayLsn: row.replay_lsn === null ? null : parseLsn(row.replay_lsn),
+      replayTimestamp: row.replay_timestamp,
+      replayPaused: row.replay_paused,
+      walReceiverStatus: row.receiver_status,
+      walReceiverSender: row.sender_host === null ? null : { host: row.sender_host, port: row.sender_port ?? 5432 },
+      synchronousStandbyNames: row.synchronous_standby_names,
+      replication: row.replication.map((r) => ({
+        usename: r.usename,
+        applicationName: r.application_name,
+        clientAddr: r.client_addr,
+        state: r.state,
+        syncState: r.sync_state,
+        syncPriority: r.sync_priority,
+      })),
+    };
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    if (client !== null) await client.end().catch(() => undefined);
+  }
+}
