@@ -123,6 +123,8 @@ export interface Dcs {
    * lease has expired (etcd answered TTL <= 0); throws DcsUnavailableError when etcd cannot be reached.
    */
   refreshLease(): Promise<boolean>;
+  /** Id (decimal string) of this client's current lease, or null before the first grant. */
+  currentLeaseId(): string | null;
   /** Revokes the lease: every key attached to it disappears at once. */
   revokeLease(): Promise<void>;
 
@@ -161,6 +163,13 @@ export interface Dcs {
   watch(fromRevision: number, onEvent: (event: WatchEvent) => void, signal: AbortSignal): void;
 
   close(): Promise<void>;
+
+  /**
+   * Applies new ttl (s) and retry_timeout (ms) from the dynamic config: later calls use the new
+   * deadline, and a changed ttl takes effect with the next lease (granted by the next refreshLease;
+   * touchMember / updateLeader then move the keys onto it). Optional: fakes may ignore timings.
+   */
+  setTimings?(ttlS: number, retryTimeoutMs: number): void;
 }
 
 /** Thrown when no etcd endpoint answered within the deadline. */
