@@ -1,0 +1,146 @@
+/**
+ * decide(): one HA cycle as a pure function — Observation in, Decision (ordered actions + typed
+ * reason + lease guard) out. No I/O, no clock (obs.nowMs is now), no randomness, no node:* import.
+ *
+ * The order of the checks follows Patroni's _run_cycle (DCS error, task in progress, end of
+ * bootstrap, empty data directory, system identifier, PostgreSQL down, leader race, leader, follower);
+ * each branch lives in src/ha/rules/*. Safety rules every branch keeps:
+ *  - a node that may be acknowledging commits and cannot prove its lease fences BEFORE anything else;
+ *  - promotion only ever follows a successful acquireLeaderKey/updateLeaderKey gate in the same cycle;
+ *  - PostgreSQL is (re)started in recovery only; a primary without the key is fenced then demoted.
+ */
+import type { Action, Decision, GateAction, Observation, Plan, Why } from './types.js';
+import { watchdogDisable, watchdogWhileLeader } from './watchdog-logic.js';
+import { type Ctx, isValidSysid, leaseGuardOffsetMs, makeCtx, pastFencePoint, plan } from './rules/context.js';
+import { bootstrapEmpty, checkSystemId, finishBootstrap } from './rules/bootstrap.js';
+import { fenceAndDemote, follow } from './rules/follow.js';
+import { keepLeadership } from './rules/leader.js';
+import { raceOrFollow } from './rules/race.js';
+import { recoverStopped } from './rules/recover.js';
+
+export { fenceMarginMs, leaseGuardOffsetMs } from './rules/context.js';
+
+export function decide(obs: Observation): Decision {
+  const gateValidForMs = leaseGuardOffsetMs(obs);
+  if (!obs.dcs.ok) return { ...dcsUnreachable(obs, obs.dcs.sinceMs), gateValidForMs };
+  const ctx = makeCtx(obs, obs.dcs.view);
+  const chosen = decideWithView(ctx);
+  const mayLead = ctx.isPrimary || ctx.keyNamesUs || planMayPromote(chosen);
+  return { ...chosen, leaseGuard: mayLead && !obs.paused ? { fenceAfterSentMs: gateValidForMs } : null, gateValidForMs };
+}
+
+/** Patroni's _handle_dcs_error, with the lease guard: fence at once when past the fence point. */
+function dcsUnreachable(obs: Observation, sinceMs: number): Omit<Decision, 'gateValidForMs'> {
+  const pg = obs.postgres;
+  const isPrimary = pg.running && !pg.starting && pg.role === 'primary';
+  const guard = { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
+  if (!isPrimary || obs.paused) return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: null };
+  if (obs.config.failsafeMode && obs.failsafeAllConfirmed === true) {
+    // Every member answered POST /failsafe: nobody else can be racing (Patroni's failsafe_mode).
+    return { actions: watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog), why: { kind: 'failsafeContinue' }, leaseGuard: null };
+  }
+  const fence: Action[] = pg.fenced ? [] : [{ kind: 'fence' }];
+  if (obs.nowMs - sinceMs >= obs.config.retryTimeoutMs || pastFencePoint(obs)) {
+    return {
+      actions: [...fence, { kind: 'demote', mode: 'offline' }, ...watchdogDisable(obs.watchdog)],
+      why: { kind: 'dcsUnreachableDemoted' },
+      leaseGuard: guard,
+    };
+  }
+  return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: guard };
+}
+
+function decideWithView(ctx: Ctx): Plan {
+  const { obs, view } = ctx;
+  const pg = obs.postgres;
+  if (obs.asyncTask.running !== null) return taskInProgress(ctx);
+  const finished = finishBootstrap(ctx);
+  if (finished !== null) return finished;
+  if (pg.dataDir !== 'initialized') return bootstrapEmpty(ctx);
+  const refused = checkSystemId(ctx);
+  if (refused !== null) return refused;
+  const adopt: Action[] =
+    view.initialize === null && ctx.leaderName === null && !obs.paused && isValidSysid(pg.systemIdentifier)
+      ? [{ kind: 'writeInitialize', systemIdentifier: pg.systemIdentifier, create: true }]
+      : [];
+  const rest = decideInitialized(ctx);
+  return { actions: [...adopt, ...rest.actions], why: rest.why };
+}
+
+function decideInitialized(ctx: Ctx): Plan {
+  const pg = ctx.obs.postgres;
+  if (!pg.running) return recoverStopped(ctx);
+  if (pg.starting) return startingUp(ctx);
+  if (ctx.leaderName === null) return raceOrFollow(ctx);
+  if (ctx.keyNamesUs) {
+    const kept = keepLeadership(ctx);
+    // Our name on another lease (a previous agent process): its expiry is unknown, fence first.
+    if (!ctx.hasLock && ctx.isPrimary && !kept.preFence && !pg.fenced) return { actions: [{ kind: 'fence' }, ...kept.actions], why: kept.why };
+    return { actions: kept.actions, why: kept.why };
+  }
+  return follow(ctx, { kind: 'demotingNoLock' }, { kind: 'followingNoAction', self: ctx.self, leader: ctx.leaderName });
+}
+
+/** PostgreSQL accepts no connections yet (after a start task finished). */
+function startingUp(ctx: Ctx): Plan {
+  if (!ctx.keyNamesUs) return plan({ kind: 'postgresStartingUp', msLeft: null }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+  const kept = plan({ kind: 'postgresStartingUp', msLeft: null }, { kind: 'touchMember' });
+  const lost = plan({ kind: 'startingAsSecondary' }, { kind: 'touchMember' });
+  return plan(kept.why, { kind: 'updateLeaderKey', then: kept, else: lost });
+}
+
+/** Patroni's handle_long_action_in_progress: keep the key during the task, or stop being primary. */
+function taskInProgress(ctx: Ctx): Plan {
+  const { obs } = ctx;
+  const task = obs.asyncTask.running;
+  if (task === null) throw new Error('taskInProgress without a task');
+  if (ctx.keyNamesUs && !obs.paused) {
+    const preFence: Action[] = ctx.isPrimary && !obs.postgres.fenced && (pastFencePoint(obs) || !ctx.hasLock) ? [{ kind: 'fence' }] : [];
+    const unfence: Action[] = ctx.isPrimary && (obs.postgres.fenced || preFence.length > 0) ? [{ kind: 'unfence' }] : [];
+    const wd: Action[] = ctx.isPrimary ? watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog) : [];
+    const kept = plan({ kind: 'leaderKeyKeptDuringTask', task: task.kind }, ...unfence, ...wd, { kind: 'touchMember' });
+    const lost: Plan =
+      ctx.isPrimary || task.kind === 'promote'
+        ? fenceAndDemote(ctx, { kind: 'lostLockDuringTask', task: task.kind })
+        : plan({ kind: 'lostLockDuringTask', task: task.kind }, { kind: 'touchMember' });
+    return plan(kept.why, ...preFence, { kind: 'updateLeaderKey', then: kept, else: lost });
+  }
+  if (ctx.isPrimary && !obs.paused && task.kind !== 'bootstrap') {
+    return fenceAndDemote(ctx, { kind: 'lostLockDuringTask', task: task.kind });
+  }
+  return plan({ kind: 'taskInProgress', task: task.kind }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+}
+
+function isGate(action: Action): action is GateAction {
+  return action.kind === 'claimInitialize' || action.kind === 'acquireLeaderKey' || action.kind === 'updateLeaderKey';
+}
+
+function planMayPromote(p: Plan): boolean {
+  return p.actions.some((a) => a.kind === 'promote' || a.kind === 'acquireLeaderKey' || (isGate(a) && (planMayPromote(a.then) || planMayPromote(a.else))));
+}
+
+/**
+ * Walks a plan the way the executor does, given the outcome of each gate in order (missing
+ * outcomes count as failures). Returns the non-gate actions and gate kinds executed, and the why of
+ * the deepest plan taken. Used by tests and the simulator's reports; the executor follows the same rule.
+ */
+export function resolvePlan(p: Plan, outcomes: boolean[]): { actions: Action['kind'][]; steps: Action[]; why: Why } {
+  const kinds: Action['kind'][] = [];
+  const steps: Action[] = [];
+  let current: Plan = p;
+  let gateIndex = 0;
+  for (;;) {
+    let next: Plan | null = null;
+    for (const action of current.actions) {
+      kinds.push(action.kind);
+      steps.push(action);
+      if (isGate(action)) {
+        next = outcomes[gateIndex++] === true ? action.then : action.else;
+        break;
+      }
+    }
+    if (next === null) return { actions: kinds, steps, why: current.why };
+    current = next;
+  }
+}
+

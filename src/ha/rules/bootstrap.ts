@@ -1,0 +1,74 @@
+/**
+ * Bootstrap rules (issue 2): the `initialize` key is the cluster's birth certificate.
+ *  - empty data directory, no `initialize`, a bootstrap section and allowed to promote: race for it
+ *    (create-only); the winner runs initdb, then writes its system identifier, the config and the
+ *    leader key;
+ *  - empty data directory and a leader: clone from a running member tagged clonefrom, else the leader;
+ *  - otherwise wait for a leader;
+ *  - an initialized data directory whose system identifier differs from `initialize` never joins.
+ */
+import type { Plan } from '../types.js';
+import { watchdogBeforePromote, watchdogDisable, watchdogWhileLeader } from '../watchdog-logic.js';
+import { type Ctx, isValidSysid, mayPromote, nodeToFollow, plan } from './context.js';
+
+/** Data directory missing or empty. */
+export function bootstrapEmpty(ctx: Ctx): Plan {
+  const { obs, view } = ctx;
+  const off = watchdogDisable(obs.watchdog);
+  if (ctx.keyNamesUs) return plan({ kind: 'releasedKeyEmptyDataDir' }, ...off, { kind: 'releaseLeaderKey' }, { kind: 'touchMember' });
+  if (obs.paused) return plan({ kind: 'dataDirEmptyPaused' }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+  if (ctx.leaderName !== null) {
+    const cloneSource = view.members.find((m) => m.name !== ctx.self && m.name !== ctx.leaderName && m.tags['clonefrom'] === true && m.state === 'running');
+    const from = cloneSource?.name ?? ctx.leaderName;
+    return plan(
+      { kind: 'cloning', from, fromRole: cloneSource === undefined ? 'leader' : 'replica' },
+      { kind: 'refreshLease' },
+      { kind: 'cloneFrom', member: from, follow: nodeToFollow(ctx) },
+      { kind: 'touchMember' },
+    );
+  }
+  const tags = obs.self.tags;
+  if (view.initialize === null && obs.self.canBootstrap && mayPromote(tags.nofailover, tags.failoverPriority)) {
+    if (watchdogBeforePromote(obs.self.watchdogMode, obs.watchdog) === null) {
+      return plan({ kind: 'watchdogActivationFailed', promoting: true }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+    }
+    const won = plan({ kind: 'bootstrapStarting' }, { kind: 'runBootstrap' }, { kind: 'touchMember' });
+    const lost = plan({ kind: 'initializeLockLost' }, { kind: 'touchMember' });
+    return plan(won.why, { kind: 'refreshLease' }, { kind: 'claimInitialize', then: won, else: lost });
+  }
+  return plan({ kind: 'waitingForLeaderToBootstrap' }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+}
+
+/**
+ * The bootstrap we ran has finished: publish the cluster (initialize = sysid, config, leader key)
+ * or give the initialize key back. Null when this cycle is not the end of our bootstrap.
+ */
+export function finishBootstrap(ctx: Ctx): Plan | null {
+  const { obs, view } = ctx;
+  const last = obs.asyncTask.lastResult;
+  if (last === null || last.kind !== 'bootstrap' || view.initialize !== '' || ctx.leaderName !== null) return null;
+  if (!last.ok || obs.postgres.dataDir !== 'initialized') {
+    return plan({ kind: 'bootstrapFailed', message: last.message }, { kind: 'cancelInitialization' }, { kind: 'exit', code: 1 });
+  }
+  if (!obs.postgres.running) return plan({ kind: 'bootstrapFailed', message: 'PostgreSQL is not running after bootstrap' }, { kind: 'cancelInitialization' }, { kind: 'exit', code: 1 });
+  if (!ctx.isPrimary) return plan({ kind: 'waitingForBootstrapRecovery' }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+  const sysid = obs.postgres.systemIdentifier ?? '';
+  const won = plan({ kind: 'initializedNewCluster' }, ...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog), { kind: 'touchMember' });
+  const lost = plan({ kind: 'lostRace', demoted: true }, { kind: 'fence' }, { kind: 'demote', mode: 'immediate-nolock' }, { kind: 'touchMember' });
+  return plan(won.why, { kind: 'refreshLease' }, { kind: 'writeInitialize', systemIdentifier: sysid, create: false }, { kind: 'writeBootstrapConfig' }, { kind: 'acquireLeaderKey', then: won, else: lost });
+}
+
+/** An initialized data directory: may it join this cluster? Null = yes. */
+export function checkSystemId(ctx: Ctx): Plan | null {
+  const { obs, view } = ctx;
+  const sysid = obs.postgres.systemIdentifier;
+  if (isValidSysid(view.initialize) && sysid !== null && sysid !== view.initialize) {
+    if (obs.paused && ctx.keyNamesUs) return plan({ kind: 'systemIdMismatch', dataSysid: sysid, clusterSysid: view.initialize }, { kind: 'releaseLeaderKey' }, { kind: 'touchMember' });
+    if (obs.paused) return plan({ kind: 'systemIdMismatch', dataSysid: sysid, clusterSysid: view.initialize }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+    return plan({ kind: 'systemIdMismatch', dataSysid: sysid, clusterSysid: view.initialize }, ...watchdogDisable(obs.watchdog), { kind: 'exit', code: 1 });
+  }
+  if (view.initialize === null && ctx.leaderName === null && !obs.paused && obs.postgres.running && !ctx.isPrimary) {
+    return plan({ kind: 'foreignRunningReplica' }, { kind: 'exit', code: 1 });
+  }
+  return null;
+}

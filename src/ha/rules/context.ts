@@ -1,0 +1,102 @@
+/**
+ * Shared vocabulary of the HA rules: the facts derived once per cycle from an Observation
+ * (do we hold the key, is PostgreSQL a primary, whom to follow) and small plan builders.
+ * Pure: no node:* import, no clock, no randomness.
+ */
+import type { ClusterView, Member } from '../../dcs/types.js';
+import type { Action, Observation, Plan, Why } from '../types.js';
+
+/** A cycle whose DCS read succeeded. */
+export interface Ctx {
+  obs: Observation;
+  view: ClusterView;
+  self: string;
+  /** The leader key holds our name (whatever its lease). */
+  keyNamesUs: boolean;
+  /** The leader key holds our name and our current lease: updateLeaderKey can keep it. */
+  hasLock: boolean;
+  /** PostgreSQL runs and is not in recovery: it may be acknowledging commits. */
+  isPrimary: boolean;
+  leaderName: string | null;
+}
+
+export function makeCtx(obs: Observation, view: ClusterView): Ctx {
+  const self = obs.self.name;
+  const keyNamesUs = view.leader !== null && view.leader.name === self;
+  const hasLock = keyNamesUs && view.leader !== null && (view.leader.leaseId === null || view.leader.leaseId === obs.lease.leaseId);
+  const pg = obs.postgres;
+  return {
+    obs,
+    view,
+    self,
+    keyNamesUs,
+    hasLock,
+    isPrimary: pg.running && !pg.starting && pg.role === 'primary',
+    leaderName: view.leader === null ? null : view.leader.name,
+  };
+}
+
+export function plan(why: Why, ...actions: Action[]): Plan {
+  return { actions, why };
+}
+
+/**
+ * The fence margin: the lease guard fences at (keepalive send time) + ttl - margin. The margin is
+ * retry_timeout (capped at ttl/2) because that is how long one keepalive attempt may take: with
+ * loop_wait + 2*retry_timeout <= ttl, the guard fires only after the NEXT cycle's keepalive attempt
+ * has had its full retry_timeout, and still leaves retry_timeout for the fence (a reload) to act
+ * before the key can expire in etcd.
+ */
+export function fenceMarginMs(obs: Observation): number {
+  return Math.max(1, Math.min(obs.config.retryTimeoutMs, Math.floor(obs.config.ttlMs / 2)));
+}
+
+export function leaseGuardOffsetMs(obs: Observation): number {
+  return obs.config.ttlMs - fenceMarginMs(obs);
+}
+
+/** The guard instant has passed (or the lease send time is unknown): fence before anything else. */
+export function pastFencePoint(obs: Observation): boolean {
+  const sent = obs.lease.lastConfirmedSentMs;
+  if (sent === null) return true;
+  return obs.nowMs >= sent + leaseGuardOffsetMs(obs);
+}
+
+/** Milliseconds until the lease guard fires (negative when passed). */
+export function msToFencePoint(obs: Observation): number {
+  const sent = obs.lease.lastConfirmedSentMs;
+  if (sent === null) return 0;
+  return sent + leaseGuardOffsetMs(obs) - obs.nowMs;
+}
+
+export function member(view: ClusterView, name: string): Member | undefined {
+  return view.members.find((m) => m.name === name);
+}
+
+/**
+ * Whom PostgreSQL should stream from: the member named by our replicatefrom tag when it has a key,
+ * else the leader; never ourselves (Patroni's _get_node_to_follow).
+ */
+export function nodeToFollow(ctx: Ctx): string | null {
+  const from = ctx.obs.self.tags.replicatefrom;
+  if (from !== undefined && from !== ctx.self && member(ctx.view, from) !== undefined) return from;
+  if (ctx.leaderName !== null && ctx.leaderName !== ctx.self) return ctx.leaderName;
+  return null;
+}
+
+/** Patroni's cluster.timeline: last history line's timeline + 1, or 1 with an empty history, 0 without. */
+export function clusterTimeline(view: ClusterView): number {
+  if (view.history === null) return 0;
+  const lines = view.history.value;
+  const last = lines[lines.length - 1];
+  return last === undefined ? 1 : last.timeline + 1;
+}
+
+export function isValidSysid(value: string | null): value is string {
+  return value !== null && value.length >= 10 && /^[0-9]+$/.test(value);
+}
+
+/** Tag rules: nofailover, or failover_priority 0, keeps a node out of every leader race. */
+export function mayPromote(nofailover: boolean, failoverPriority: number | undefined): boolean {
+  return !nofailover && failoverPriority !== 0;
+}

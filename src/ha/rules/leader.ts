@@ -1,0 +1,66 @@
+/**
+ * Rules for the holder of the leader key (Patroni's process_healthy_cluster with the lock and
+ * enforce_primary_role): keep the key every cycle through the updateLeaderKey gate, then
+ * either stay primary (unfence, watchdog, status, history) or promote; when the key cannot be kept,
+ * fence and demote without touching the key.
+ */
+import type { Action, Plan } from '../types.js';
+import { watchdogBeforePromote, watchdogDisable, watchdogWhileLeader } from '../watchdog-logic.js';
+import { type Ctx, pastFencePoint, plan } from './context.js';
+import { fenceAndDemote } from './follow.js';
+
+/** What a confirmed leader does this cycle: stay primary, or promote a replica we hold the key for. */
+export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], promoteWhy: Plan['why']): Plan {
+  const { obs } = ctx;
+  const pg = obs.postgres;
+  if (ctx.isPrimary) {
+    const actions: Action[] = [];
+    if (pg.fenced) actions.push({ kind: 'unfence' });
+    if (!obs.paused) actions.push(...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog));
+    if (pg.walPositionBytes !== null) actions.push({ kind: 'writeStatus', optimeBytes: pg.walPositionBytes });
+    const ended = pg.timeline === null ? 0 : pg.timeline - 1;
+    const history = ctx.view.history === null ? [] : ctx.view.history.value;
+    if (ended >= 1 && !history.some((line) => line.timeline === ended)) {
+      actions.push({ kind: 'writeHistory', endedTimeline: ended, reason: 'no recovery target specified', newLeader: ctx.self });
+    }
+    if (ctx.view.failover !== null && ctx.view.failover.value.leader === undefined) actions.push({ kind: 'deleteFailoverKey' });
+    actions.push({ kind: 'touchMember' });
+    return { actions, why: alreadyPrimaryWhy };
+  }
+  if (obs.asyncTask.running !== null && obs.asyncTask.running.kind === 'promote') {
+    return plan({ kind: 'taskInProgress', task: 'promote' }, { kind: 'touchMember' });
+  }
+  const armFirst = watchdogBeforePromote(obs.self.watchdogMode, obs.watchdog);
+  if (armFirst === null) {
+    return plan({ kind: 'watchdogActivationFailed', promoting: true }, { kind: 'releaseLeaderKey' }, { kind: 'touchMember' });
+  }
+  const cleanup: Action[] = ctx.view.failover !== null ? [{ kind: 'deleteFailoverKey' }] : [];
+  return plan(promoteWhy, ...armFirst, ...cleanup, { kind: 'promote' }, { kind: 'touchMember' });
+}
+
+/** We hold the key (name and lease) and PostgreSQL runs. */
+export function keepLeadership(ctx: Ctx): Plan & { preFence: boolean } {
+  const { obs } = ctx;
+  // A resumed agent (or one whose guard timer already fired) fences before any DCS round trip.
+  const preFence = ctx.isPrimary && pastFencePoint(obs) && !obs.postgres.fenced;
+  if (obs.paused && !ctx.isPrimary) {
+    if (ctx.view.failover !== null && ctx.view.failover.value.candidate === ctx.self) {
+      return { ...plan({ kind: 'waitingToBecomePrimary' }, { kind: 'refreshLease' }, { kind: 'touchMember' }), preFence: false };
+    }
+    return { ...plan({ kind: 'removedLockNotPrimary' }, { kind: 'releaseLeaderKey' }, { kind: 'touchMember' }), preFence: false };
+  }
+  const kept = enforcePrimaryRole(
+    ctx,
+    { kind: 'leaderNoAction', self: ctx.self },
+    { kind: 'promotedHadLock', self: ctx.self },
+  );
+  let lost: Plan;
+  if (ctx.isPrimary) {
+    lost = obs.paused ? plan({ kind: 'pausedLeaderUpdateFailed' }, { kind: 'touchMember' }) : fenceAndDemote(ctx, { kind: 'leaderUpdateFailedDemoted' });
+  } else {
+    lost = plan({ kind: 'updateFailedNotPromoting' }, ...watchdogDisable(obs.watchdog), { kind: 'touchMember' });
+  }
+  const actions: Action[] = preFence ? [{ kind: 'fence' }] : [];
+  actions.push({ kind: 'updateLeaderKey', then: kept, else: lost });
+  return { actions, why: kept.why, preFence };
+}

@@ -1,0 +1,81 @@
+/**
+ * The leader race when the leader key is absent (Patroni's process_unhealthy_cluster and
+ * _is_healthiest_node). A node races only when: it may promote (no nofailover, priority not 0), its
+ * WAL is within maximum_lag_on_failover of status.optime, its timeline is not behind the cluster's
+ * (check_timeline), no reachable peer reports a running primary, no eligible peer is further ahead,
+ * and no equally advanced peer has a higher failover_priority. Unreachable peers are ignored: the
+ * lease guard (fencing) is what protects against a primary we cannot see.
+ */
+import type { PeerStatus, Plan } from '../types.js';
+import { type Ctx, clusterTimeline, mayPromote, plan } from './context.js';
+import { fenceAndDemote, follow } from './follow.js';
+import { enforcePrimaryRole } from './leader.js';
+
+export type Health = { ok: true } | { ok: false; reason: string };
+
+function peerBlocks(ctx: Ctx, peer: PeerStatus, myWal: number, myPriority: number): string | null {
+  if (!peer.reachable || peer.name === ctx.self) return null;
+  if (peer.running && peer.role === 'primary') return `primary (${peer.name}) is still alive`;
+  // A peer that may not promote never blocks us on WAL position or priority (Patroni's failover_limitation).
+  if (!mayPromote(peer.nofailover, peer.failoverPriority) || peer.watchdogFailed) return null;
+  // With check_timeline a peer behind the cluster timeline cannot win either: it must not block us
+  // (Patroni 3.0.2 lets it block, which the simulator showed can leave a cluster leaderless).
+  if (ctx.obs.config.checkTimeline && (peer.timeline ?? 0) < clusterTimeline(ctx.view)) return null;
+  const wal = peer.walPositionBytes;
+  if (wal === null) return null;
+  if (wal > myWal) return `wal position of ${peer.name} is ahead of mine`;
+  if (wal === myWal && (peer.failoverPriority ?? 1) > myPriority) return `${peer.name} is as advanced and has a higher failover_priority`;
+  return null;
+}
+
+export function isHealthiest(ctx: Ctx): Health {
+  const { obs, view } = ctx;
+  const pg = obs.postgres;
+  if (ctx.isPrimary) return { ok: true };
+  if (pg.starting || !pg.running) return { ok: false, reason: 'postgres is not running' };
+  const tags = obs.self.tags;
+  if (!mayPromote(tags.nofailover, tags.failoverPriority)) return { ok: false, reason: 'not allowed to promote' };
+  if (obs.self.watchdogMode === 'required' && !obs.watchdog.available) return { ok: false, reason: 'watchdog device is not usable' };
+  const myWal = pg.walPositionBytes ?? 0;
+  const optime = view.status?.optime ?? 0;
+  if (optime - myWal > obs.config.maximumLagOnFailoverBytes) return { ok: false, reason: 'my wal position exceeds maximum replication lag' };
+  if (obs.config.checkTimeline) {
+    const clusterTl = clusterTimeline(view);
+    if ((pg.timeline ?? 0) < clusterTl) return { ok: false, reason: `my timeline ${pg.timeline ?? 0} is behind the cluster timeline ${clusterTl}` };
+  }
+  const failover = view.failover?.value;
+  if (failover?.candidate !== undefined && failover.candidate !== ctx.self) {
+    const candidate = obs.peers?.find((p) => p.name === failover.candidate);
+    if (candidate !== undefined && candidate.reachable && candidate.running) return { ok: false, reason: `manual failover to ${failover.candidate}` };
+  }
+  if (obs.peers === null) return { ok: false, reason: 'status of the other members is unknown' };
+  const myPriority = tags.failoverPriority ?? 1;
+  for (const peer of obs.peers) {
+    const blocked = peerBlocks(ctx, peer, myWal, myPriority);
+    if (blocked !== null) return { ok: false, reason: blocked };
+  }
+  return { ok: true };
+}
+
+/** No leader key and PostgreSQL runs. */
+export function raceOrFollow(ctx: Ctx): Plan {
+  const { obs } = ctx;
+  if (obs.paused) {
+    if (ctx.isPrimary) return plan({ kind: 'pausedPrimaryWithoutLock' }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+    return plan({ kind: 'pausedNoAction', self: ctx.self }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+  }
+  const health = isHealthiest(ctx);
+  if (health.ok) {
+    const won = enforcePrimaryRole(ctx, { kind: 'acquiredLockAsLeader' }, { kind: 'promotedByAcquiring' });
+    const lost = ctx.isPrimary
+      ? fenceAndDemote(ctx, { kind: 'lostRace', demoted: true })
+      : plan({ kind: 'lostRace', demoted: false }, { kind: 'touchMember' });
+    return plan(won.why, { kind: 'refreshLease' }, { kind: 'acquireLeaderKey', then: won, else: lost });
+  }
+  const tags = obs.self.tags;
+  if (!mayPromote(tags.nofailover, tags.failoverPriority)) {
+    return follow(ctx, { kind: 'nofailoverFollow', demoted: true }, { kind: 'nofailoverFollow', demoted: false });
+  }
+  if (ctx.isPrimary) return fenceAndDemote(ctx, { kind: 'notHealthiest', reason: health.reason, demoted: true });
+  return follow(ctx, { kind: 'notHealthiest', reason: health.reason, demoted: true }, { kind: 'notHealthiest', reason: health.reason, demoted: false });
+}

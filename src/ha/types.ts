@@ -1,0 +1,369 @@
+/**
+ * The contract between the pure HA core (`decide`) and the imperative shell (executor + agent loop).
+ *
+ * One HA cycle, raft-`Ready` style:
+ *   1. the executor gathers an `Observation` (DCS read, PostgreSQL probe, peers, task state, ...);
+ *   2. `decide(obs)` returns a `Decision`: an ordered list of `Action`s plus a typed reason (`Why`);
+ *   3. the executor applies the actions IN ORDER, then sleeps until loop_wait or a watch event.
+ *
+ * Results flow back in two ways, and only these two:
+ *   - Gates. `claimInitialize`, `acquireLeaderKey` and `updateLeaderKey` can lose a race or fail, and
+ *     what follows depends on the outcome within the SAME cycle (a failover is one cycle: acquire the
+ *     key, then promote). A gate carries two sub-plans, `then` and `else`; it is always the LAST action
+ *     of its list. The executor runs the gate's I/O; on success (true) it continues with `then.actions`,
+ *     on failure (false, error or timeout) with `else.actions`. The reason to log and expose is the
+ *     `why` of the deepest plan taken (`Decision.why` when no gate was reached). `resolvePlan` in
+ *     decide.ts does the walk for a given list of outcomes (the simulator and tests use it).
+ *   - Everything else (promote failed, rewind failed, PostgreSQL did not start, lease keepalive lost)
+ *     shows up in the NEXT observation: `asyncTask.lastResult`, `postgres.*`, `lease.*`. decide keeps
+ *     no memory of its own; every fact it needs is re-observed each cycle.
+ *
+ * Time: every `...Ms` instant is on the executor's monotonic clock (`performance.now()`), never wall
+ * time; durations are milliseconds. decide reads no clock: `obs.nowMs` is "now".
+ *
+ * Safety contract of the lease guard (see `Decision.leaseGuard`): while armed, the executor keeps a
+ * timer independent of the cycle: when `nowMs >= lease.lastConfirmedSentMs + fenceAfterSentMs` it
+ * fences PostgreSQL at once, even if the cycle is blocked in I/O. This is what guarantees that the
+ * primary stops acknowledging commits strictly before its leader key can expire in etcd.
+ */
+import type { DynamicConfig, Tags, WatchdogMode } from '../config/types.js';
+import type { ClusterView } from '../dcs/types.js';
+
+// ---------------------------------------------------------------------------------------------
+// Observation
+// ---------------------------------------------------------------------------------------------
+
+/** This node's identity and local (file) settings that matter to decisions. */
+export interface SelfInfo {
+  name: string;
+  tags: Tags;
+  watchdogMode: WatchdogMode;
+  /** watchdog.safety_margin in ms (Patroni default 5 s). */
+  watchdogSafetyMarginMs: number;
+  /** postgresql.remove_data_directory_on_rewind_failure */
+  removeDataDirectoryOnRewindFailure: boolean;
+  /** postgresql.remove_data_directory_on_diverged_timelines */
+  removeDataDirectoryOnDivergedTimelines: boolean;
+  /** The local file has a `bootstrap` section (Patroni only lets such a node initialize a cluster). */
+  canBootstrap: boolean;
+}
+
+/** The DCS read of this cycle. */
+export type DcsObservation =
+  | { ok: true; view: ClusterView }
+  /** The read failed; `sinceMs` is when the first failed read of the current outage started. */
+  | { ok: false; sinceMs: number };
+
+/** Our etcd lease, as the executor tracks it. */
+export interface LeaseObservation {
+  /**
+   * Our current lease id (decimal string), or null before the first grant. A leader key that holds
+   * our name but another lease id is a leftover of a previous agent process: its expiry is unknown,
+   * so decide fences before trying to keep it.
+   */
+  leaseId: string | null;
+  /**
+   * Monotonic time recorded BEFORE sending the newest keepalive (or grant) that etcd CONFIRMED, or
+   * null when no keepalive has been confirmed since the agent started. Our leader key (if any) cannot
+   * outlive lastConfirmedSentMs + ttl.
+   */
+  lastConfirmedSentMs: number | null;
+  /** The most recent keepalive attempt failed (etcd unreachable or lease gone). */
+  lastAttemptFailed: boolean;
+}
+
+export type PgRole = 'primary' | 'replica';
+
+export interface PostgresObservation {
+  dataDir: 'missing' | 'empty' | 'initialized';
+  /** From pg_controldata; null when the data directory is not initialized or unreadable. */
+  systemIdentifier: string | null;
+  /** postmaster running and accepting connections (or starting up: see `starting`). */
+  running: boolean;
+  /** postmaster is up but not yet accepting connections (recovery/startup in progress). */
+  starting: boolean;
+  /** pg_is_in_recovery(): false -> 'primary', true -> 'replica'; null when not running. */
+  role: PgRole | null;
+  /** Current timeline (running: from the server; stopped: from pg_controldata), null when unknown. */
+  timeline: number | null;
+  /** Primary: pg_current_wal_lsn; replica: max(receive, replay); stopped: checkpoint location. Bytes. */
+  walPositionBytes: number | null;
+  /** Member name the WAL receiver is configured to follow (primary_conninfo), null when none. */
+  followTarget: string | null;
+  /** WAL receiver currently streaming (pg_stat_wal_receiver status = 'streaming'). */
+  streaming: boolean;
+  /** synchronous_standby_names points at the black-hole standby: commits are not acknowledged. */
+  fenced: boolean;
+  /** Set by the executor when the postmaster died without being asked to stop; cleared once it runs again. */
+  crashedSinceMs: number | null;
+  /** pg_controldata 'Database cluster state' (e.g. 'in production', 'shut down', 'shut down in recovery'). */
+  controlState: string | null;
+  /** data checksums or wal_log_hints are on: pg_rewind can work. */
+  rewindCapable: boolean;
+  /**
+   * The executor's check of this data directory against the current leader's timeline history
+   * (Patroni's trigger_check_diverged_lsn): true = our WAL went past the leader's fork point and we
+   * must rewind or re-clone before following; false = safe to follow; null = not checked / unknown
+   * (no leader, leader unreachable). The executor runs the check whenever a leader exists and we
+   * are not it and PostgreSQL is stopped or not streaming.
+   */
+  divergedFromLeader: boolean | null;
+}
+
+export type TaskKind = 'bootstrap' | 'clone' | 'rewind' | 'reinit' | 'start' | 'stop' | 'promote' | 'demote';
+
+export interface RunningTask {
+  kind: TaskKind;
+  startedMs: number;
+  /** Member the task works against (clone/rewind/reinit source), if any. */
+  target?: string;
+}
+
+export interface TaskResult {
+  kind: TaskKind;
+  ok: boolean;
+  message: string;
+  finishedMs: number;
+  target?: string;
+}
+
+/** The executor's background task (long PostgreSQL operations never block the cycle). */
+export interface AsyncTaskObservation {
+  running: RunningTask | null;
+  /** The last finished task; kept until the next task starts. */
+  lastResult: TaskResult | null;
+}
+
+/** GET /patroni of another member, fetched in parallel with a 2 s timeout. */
+export interface PeerStatus {
+  name: string;
+  /** false: timeout, refused, or a non-JSON answer. The other fields are then meaningless. */
+  reachable: boolean;
+  running: boolean;
+  role: PgRole | null;
+  walPositionBytes: number | null;
+  timeline: number | null;
+  nofailover: boolean;
+  failoverPriority: number | undefined;
+  /** The peer reports `watchdog_failed` (mode required, device unusable): it cannot promote. */
+  watchdogFailed: boolean;
+}
+
+export interface WatchdogObservation {
+  /** The device could be opened (or is open). */
+  available: boolean;
+  /** We hold the device open and are pinging it. */
+  armed: boolean;
+}
+
+export interface Observation {
+  nowMs: number;
+  self: SelfInfo;
+  /**
+   * The cluster config: parsed from the DCS `config` key, or, when the DCS has none yet (or cannot
+   * be read), the one parsed from this node's `bootstrap.dcs`. Never null: timing needs it.
+   */
+  config: DynamicConfig;
+  /** config `pause: true` (maintenance mode). */
+  paused: boolean;
+  dcs: DcsObservation;
+  lease: LeaseObservation;
+  postgres: PostgresObservation;
+  asyncTask: AsyncTaskObservation;
+  /**
+   * Other members' REST status. The executor gathers it ONLY when the DCS read succeeded and the
+   * leader key is absent (from every member key of the view but ours); otherwise null.
+   */
+  peers: PeerStatus[] | null;
+  watchdog: WatchdogObservation;
+  /**
+   * failsafe_mode only: whether every member listed in the `failsafe` key accepted POST /failsafe
+   * this cycle. Gathered only when the DCS read failed, failsafe_mode is on and PostgreSQL runs as
+   * primary; otherwise null.
+   */
+  failsafeAllConfirmed: boolean | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions
+// ---------------------------------------------------------------------------------------------
+
+/** A list of actions and the reason to report if this is the deepest plan executed. */
+export interface Plan {
+  actions: Action[];
+  why: Why;
+}
+
+/** Gates: I/O whose outcome selects the rest of the cycle. Always last in their list. */
+export type GateAction =
+  /** Create-only `initialize` = "" (bootstrap race). */
+  | { kind: 'claimInitialize'; then: Plan; else: Plan }
+  /** Create-only leader key on our lease. */
+  | { kind: 'acquireLeaderKey'; then: Plan; else: Plan }
+  /**
+   * Keepalive of our lease (recording the send time first) AND update of the leader key, which
+   * succeeds only if the key still holds our name and lease (Patroni's update_lock).
+   */
+  | { kind: 'updateLeaderKey'; then: Plan; else: Plan };
+
+export type DemoteMode =
+  /** Switchover: checkpoint, stop fast, keep the key until stopped, then release it; restart as replica. */
+  | 'graceful'
+  /** Stop immediate, release the key, restart as replica. */
+  | 'immediate'
+  /** Stop immediate WITHOUT touching the key (we no longer hold it), restart as replica. */
+  | 'immediate-nolock'
+  /** DCS unreachable: stop immediate, do not touch the DCS, start as replica of nobody. */
+  | 'offline';
+
+export type Action =
+  | GateAction
+  /** Keepalive of our lease (members that do not hold the leader key). */
+  | { kind: 'refreshLease' }
+  /** Put members/<self> with the current state (always the last non-gate action of a cycle). */
+  | { kind: 'touchMember' }
+  /** Background task: initdb + start + bootstrap users, as the primary of a new cluster. */
+  | { kind: 'runBootstrap' }
+  /**
+   * `initialize` = our system identifier: overwrite (create=false) after our own bootstrap, create-only
+   * (create=true) when adopting an existing data directory into a DCS that has no `initialize` yet.
+   */
+  | { kind: 'writeInitialize'; systemIdentifier: string; create: boolean }
+  /** After a successful bootstrap: write `config` from bootstrap.dcs (create-only). */
+  | { kind: 'writeBootstrapConfig' }
+  /** Bootstrap failed: delete `initialize` so another node can try; data dir moved aside. */
+  | { kind: 'cancelInitialization' }
+  /** Background task: pg_basebackup from `member`, then start as a replica following `follow`. */
+  | { kind: 'cloneFrom'; member: string; follow: string | null }
+  /** Background task: start PostgreSQL in recovery (standby.signal) following `follow` (null = nobody). */
+  | { kind: 'startAsReplica'; follow: string | null }
+  /** Point primary_conninfo at `member` (null = none): reload when possible, restart otherwise. */
+  | { kind: 'followLeader'; member: string | null }
+  /**
+   * Stop acknowledging commits NOW: synchronous_standby_names = the black-hole standby, then reload.
+   * Must complete (reload signalled) before the executor moves to the next action.
+   */
+  | { kind: 'fence' }
+  /** Restore synchronous_standby_names to the configured value and reload. */
+  | { kind: 'unfence' }
+  /** Background task: pg_ctl promote (after arming the watchdog when required). */
+  | { kind: 'promote' }
+  /** Cancels a running background task first (e.g. a promote that lost its key). */
+  | { kind: 'demote'; mode: DemoteMode }
+  /** Background task: stop if running, pg_rewind from `from`, then start as replica following `follow`. */
+  | { kind: 'rewind'; from: string; follow: string | null }
+  /** Background task: stop, remove the data directory, clone from `from`, start following `follow`. */
+  | { kind: 'reclone'; from: string; follow: string | null }
+  /** Background task: restart a crashed PostgreSQL in place, in recovery (the leader then promotes it). */
+  | { kind: 'restartCrashed' }
+  /** Delete the leader key if it still holds our name. */
+  | { kind: 'releaseLeaderKey' }
+  /**
+   * Append to `history` the line for the timeline that ended at our promotion: [timeline, lsn (the
+   * switch point read from our .history file), reason, wall-clock timestamp, newLeader], trimmed
+   * to max_timelines_history.
+   */
+  | { kind: 'writeHistory'; endedTimeline: number; reason: string; newLeader: string }
+  /** Leader: write `status` with optime = our current WAL position. */
+  | { kind: 'writeStatus'; optimeBytes: number }
+  | { kind: 'deleteFailoverKey' }
+  /** failsafe_mode leader: write the `failsafe` key (member name -> api_url of every member). */
+  | { kind: 'writeFailsafe' }
+  /**
+   * arm/keepalive: program the timeout given by watchdogPingTimeoutMs(now, lease.lastConfirmedSentMs,
+   * ttl, safety_margin) (watchdog-logic.ts) and ping; skip the ping when it returns null.
+   */
+  | { kind: 'watchdog'; op: 'arm' | 'keepalive' | 'disable' }
+  /** Fatal: stop acting and exit with this code (the why says why). */
+  | { kind: 'exit'; code: number };
+
+export type ActionKind = Action['kind'];
+
+// ---------------------------------------------------------------------------------------------
+// Decision
+// ---------------------------------------------------------------------------------------------
+
+export interface LeaseGuard {
+  /**
+   * Fence PostgreSQL as soon as nowMs >= (send time of the newest CONFIRMED keepalive) + this, with
+   * no further decision; the executor moves the deadline forward on every confirmed keepalive.
+   * Equals ttl - fenceMargin (see `fenceMarginMs` in decide.ts).
+   */
+  fenceAfterSentMs: number;
+}
+
+export interface Decision extends Plan {
+  /** Arm (or keep armed) the lease guard; null disarms it. Applies from the start of the cycle. */
+  leaseGuard: LeaseGuard | null;
+  /**
+   * A gate's success counts only if the executor sees it before (the gate request's send time +
+   * gateValidForMs); a later success (the process was stopped or starved while the request was in
+   * flight, so the lease may have expired since) must be handled as a failure: take `else`.
+   * Found by the simulator: an agent paused between acquireLeaderKey and promote.
+   */
+  gateValidForMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Why: the typed reason of a decision. renderWhy (why.ts) turns it into Patroni's sentence.
+// ---------------------------------------------------------------------------------------------
+
+export type Why =
+  // leader, steady state
+  | { kind: 'leaderNoAction'; self: string }
+  | { kind: 'promotedHadLock'; self: string }
+  | { kind: 'leaderUpdateFailedDemoted' }
+  | { kind: 'updateFailedNotPromoting' }
+  | { kind: 'fencedLeaseExpiring'; msLeft: number }
+  | { kind: 'pausedLeaderUpdateFailed' }
+  | { kind: 'removedLockNotPrimary' }
+  | { kind: 'waitingToBecomePrimary' }
+  | { kind: 'watchdogActivationFailed'; promoting: boolean }
+  // replica, steady state
+  | { kind: 'followingNoAction'; self: string; leader: string }
+  | { kind: 'demotingNoLock' }
+  | { kind: 'repointing'; self: string; member: string | null }
+  // leader race
+  | { kind: 'promotedByAcquiring' }
+  | { kind: 'acquiredLockAsLeader' }
+  | { kind: 'lostRace'; demoted: boolean }
+  | { kind: 'notHealthiest'; reason: string; demoted: boolean }
+  | { kind: 'nofailoverFollow'; demoted: boolean }
+  // DCS trouble
+  | { kind: 'dcsUnreachable' }
+  | { kind: 'dcsUnreachableDemoted' }
+  | { kind: 'failsafeContinue' }
+  // bootstrap
+  | { kind: 'bootstrapStarting' }
+  | { kind: 'initializeLockLost' }
+  | { kind: 'waitingForLeaderToBootstrap' }
+  | { kind: 'cloning'; from: string; fromRole: 'leader' | 'replica' }
+  | { kind: 'initializedNewCluster' }
+  | { kind: 'waitingForBootstrapRecovery' }
+  | { kind: 'bootstrapFailed'; message: string }
+  | { kind: 'systemIdMismatch'; dataSysid: string; clusterSysid: string }
+  | { kind: 'foreignRunningReplica' }
+  | { kind: 'releasedKeyEmptyDataDir' }
+  | { kind: 'dataDirEmptyPaused' }
+  // tasks in progress
+  | { kind: 'taskInProgress'; task: TaskKind }
+  | { kind: 'leaderKeyKeptDuringTask'; task: TaskKind }
+  | { kind: 'lostLockDuringTask'; task: TaskKind }
+  | { kind: 'taskFailed'; task: TaskKind; message: string }
+  // start / crash / rejoin
+  | { kind: 'startingAsSecondary' }
+  | { kind: 'startingAsReadonlyWithLock' }
+  | { kind: 'crashRestartInPlace'; msLeft: number }
+  | { kind: 'crashFailover' }
+  | { kind: 'removedKeyFailedStart' }
+  | { kind: 'rewinding'; from: string }
+  | { kind: 'reinitializing'; from: string; cause: 'diverged' | 'rewindFailed' }
+  | { kind: 'rewindImpossible'; leader: string }
+  | { kind: 'postgresStartingUp'; msLeft: number | null }
+  // pause
+  | { kind: 'pausedNoAction'; self: string }
+  | { kind: 'pausedPrimaryWithoutLock' }
+  | { kind: 'pausedPostgresNotRunning' }
+  | { kind: 'pausedRemovedLockNotRunning' };
+
+export type WhyKind = Why['kind'];

@@ -1,0 +1,63 @@
+/**
+ * Renders a typed reason (Why) as the one-line sentence operators know from Patroni
+ * ("no action. I am (node2), a secondary, and following a leader (node1)"). Tools and tests match on
+ * `why.kind`; the sentence is for people and may be reworded without breaking anything.
+ */
+import type { Why } from './types.js';
+
+function seconds(ms: number): string {
+  return `${Math.max(0, Math.round(ms / 1000))}`;
+}
+
+export function renderWhy(why: Why): string {
+  switch (why.kind) {
+    case 'leaderNoAction': return `no action. I am (${why.self}), the leader with the lock`;
+    case 'promotedHadLock': return 'promoted self to leader because I had the session lock';
+    case 'leaderUpdateFailedDemoted': return 'demoted self because failed to update leader lock in DCS';
+    case 'updateFailedNotPromoting': return 'not promoting because failed to update leader lock in DCS';
+    case 'fencedLeaseExpiring': return `fenced self: leader lock may expire in ${seconds(why.msLeft)} s and could not be refreshed`;
+    case 'pausedLeaderUpdateFailed': return 'continue to run as primary after failing to update leader lock in DCS';
+    case 'removedLockNotPrimary': return 'removed leader lock because postgres is not running as primary';
+    case 'waitingToBecomePrimary': return 'waiting to become primary after promote...';
+    case 'watchdogActivationFailed': return why.promoting ? 'Not promoting self because watchdog could not be activated' : 'Demoting self because watchdog could not be activated';
+    case 'followingNoAction': return `no action. I am (${why.self}), a secondary, and following a leader (${why.leader})`;
+    case 'demotingNoLock': return 'demoting self because I do not have the lock and I was a leader';
+    case 'repointing': return why.member === null ? `I am (${why.self}), a secondary, stopped following` : `I am (${why.self}), a secondary, and now following (${why.member})`;
+    case 'promotedByAcquiring': return 'promoted self to leader by acquiring session lock';
+    case 'acquiredLockAsLeader': return 'acquired session lock as a leader';
+    case 'lostRace': return why.demoted ? 'demoted self after trying and failing to obtain lock' : 'following new leader after trying and failing to obtain lock';
+    case 'notHealthiest': return why.demoted ? `demoting self because i am not the healthiest node (${why.reason})` : `following a different leader because i am not the healthiest node (${why.reason})`;
+    case 'nofailoverFollow': return why.demoted ? 'demoting self because I am not allowed to become primary' : 'following a different leader because I am not allowed to promote';
+    case 'dcsUnreachable': return 'DCS is not accessible';
+    case 'dcsUnreachableDemoted': return 'demoted self because DCS is not accessible and I was a leader';
+    case 'failsafeContinue': return 'continue to run as a leader because failsafe mode is enabled and all members are accessible';
+    case 'bootstrapStarting': return 'trying to bootstrap a new cluster';
+    case 'initializeLockLost': return 'failed to acquire initialize lock';
+    case 'waitingForLeaderToBootstrap': return 'waiting for leader to bootstrap';
+    case 'cloning': return `trying to bootstrap from ${why.fromRole} '${why.from}'`;
+    case 'initializedNewCluster': return 'initialized a new cluster';
+    case 'waitingForBootstrapRecovery': return 'waiting for end of recovery after bootstrap';
+    case 'bootstrapFailed': return `removing initialize key after failed attempt to bootstrap the cluster: ${why.message}`;
+    case 'systemIdMismatch': return `system ID mismatch, this node belongs to a different cluster: ${why.clusterSysid} != ${why.dataSysid}`;
+    case 'foreignRunningReplica': return 'No initialize key in DCS and PostgreSQL is running as replica, aborting start; start the agent on the primary first';
+    case 'releasedKeyEmptyDataDir': return 'released leader key voluntarily as data dir empty and currently leader';
+    case 'dataDirEmptyPaused': return 'running with empty data directory';
+    case 'taskInProgress': return `${why.task} in progress`;
+    case 'leaderKeyKeptDuringTask': return `updated leader lock during ${why.task}`;
+    case 'lostLockDuringTask': return `lost leader lock during ${why.task}`;
+    case 'taskFailed': return `${why.task} failed: ${why.message}`;
+    case 'startingAsSecondary': return 'starting as a secondary';
+    case 'startingAsReadonlyWithLock': return 'starting as readonly because i had the session lock';
+    case 'crashRestartInPlace': return `restarting PostgreSQL after a crash, keeping the leader lock for ${seconds(why.msLeft)} more seconds`;
+    case 'crashFailover': return 'stopped PostgreSQL to fail over after a crash';
+    case 'removedKeyFailedStart': return 'removed leader key after trying and failing to start postgres';
+    case 'rewinding': return `running pg_rewind from ${why.from}`;
+    case 'reinitializing': return why.cause === 'diverged' ? `reinitializing due to diverged timelines (from ${why.from})` : `reinitializing from ${why.from} after pg_rewind failed`;
+    case 'rewindImpossible': return `diverged from leader (${why.leader}) and neither pg_rewind nor removing the data directory is allowed; not starting`;
+    case 'postgresStartingUp': return why.msLeft === null ? 'PostgreSQL is still starting up' : `PostgreSQL is still starting up, ${seconds(why.msLeft)} seconds until timeout`;
+    case 'pausedNoAction': return `no action. I am (${why.self})`;
+    case 'pausedPrimaryWithoutLock': return 'continue to run as primary without lock';
+    case 'pausedPostgresNotRunning': return 'postgres is not running';
+    case 'pausedRemovedLockNotRunning': return 'removed leader lock because postgres is not running';
+  }
+}
