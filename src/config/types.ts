@@ -40,6 +40,10 @@ export interface EtcdConfig {
   protocol: 'http' | 'https';
   username?: string;
   password?: string;
+  /** TLS files (Patroni's etcd cacert / cert / key): CA bundle to verify etcd, client certificate and key. */
+  cacert?: string;
+  cert?: string;
+  key?: string;
 }
 
 export interface RestApiConfig {
@@ -61,13 +65,17 @@ export interface PostgresLocalConfig {
   listen: { hosts: string[]; port: number };
   connectAddress: HostPort;
   dataDir: string;
-  /** Directory holding initdb, pg_ctl, pg_basebackup, pg_rewind, postgres. */
+  /** Directory holding initdb, pg_ctl, pg_basebackup, pg_rewind, postgres; '' = look them up in PATH (Patroni's default). */
   binDir: string;
   /** Where postgresql.conf lives; defaults to dataDir. */
   configDir: string;
   pgpass: string;
   authentication: PostgresAuthentication;
-  /** postgresql.parameters from the local file (merged under the dynamic ones). */
+  /**
+   * postgresql.parameters from the local file. As in Patroni these WIN over the dynamic ones,
+   * except the cluster-wide parameters Patroni controls (max_connections, wal_level, ...), which
+   * are ignored locally; see src/config/parameters.ts.
+   */
   parameters: Record<string, string | number | boolean>;
   /** When set, replaces pg_hba.conf entirely (Patroni's postgresql.pg_hba). */
   pgHba?: string[];
@@ -80,6 +88,8 @@ export interface PostgresLocalConfig {
   pgCtlTimeoutMs: number;
   /** postgresql.callbacks: event name -> command. */
   callbacks: Record<string, string>;
+  /** Local postgresql.use_pg_rewind; when set it wins over the dynamic one (Patroni's merge order). */
+  usePgRewind?: boolean;
 }
 
 export interface BootstrapConfig {
@@ -96,6 +106,7 @@ export type WatchdogMode = 'off' | 'automatic' | 'required';
 export interface WatchdogConfig {
   mode: WatchdogMode;
   device: string;
+  /** -1 is Patroni's special value: the watchdog fires at half the ttl instead of ttl - margin. */
   safetyMarginMs: number;
 }
 
@@ -141,9 +152,14 @@ export interface DynamicConfig {
   synchronousNodeCount: number;
   failsafeMode: boolean;
   maxTimelinesHistory: number;
+  /** Maintenance mode (`pause`, parsed with Patroni's parse_bool): no automatic failover. */
+  pause: boolean;
   usePgRewind: boolean;
   useSlots: boolean;
-  /** postgresql.parameters from the DCS config (these win over the local file's). */
+  /**
+   * postgresql.parameters from the DCS config. The local file's win over these, except for the
+   * cluster-wide parameters Patroni controls; see src/config/parameters.ts.
+   */
   parameters: Record<string, string | number | boolean>;
   /** When set, replaces pg_hba.conf on every member. */
   pgHba?: string[];
