@@ -43,4 +43,5 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 echo "setup: building"
+rm -rf dist
 npx tsc -p tsconfig.json

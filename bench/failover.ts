@@ -1,0 +1,191 @@
+/**
+ * bench/failover: kill -9 of the leader (agent and postmaster) under a writer, keel vs Patroni
+ * 3.0.2, same etcd, same timings, same writer, in one run.
+ *
+ * Measures per repetition: kill -> new leader key (polled in etcd every 50 ms), kill -> first
+ * write acknowledged by another node (the writer goes through a libpq multi-host string with
+ * target_session_attrs=read-write), and acknowledged ids missing at the end. Also each agent's
+ * idle RSS and CPU seconds per minute. Writes bench/results/failover.json and prints a table.
+ *
+ *   node dist/bench/failover.js [--reps 5] [--settings seed,fast] [--systems keel,patroni] [--idle-s 60]
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { parse } from 'yaml';
+import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, type AgentRuntime, type SandboxRecord } from '../src/sandbox/sandbox.js';
+import { EtcdDcs } from '../src/dcs/etcd-dcs.js';
+
+interface Setting { name: string; ttlS: number; loopWaitS: number; retryTimeoutS: number }
+const SETTINGS: Setting[] = [
+  { name: 'seed', ttlS: 30, loopWaitS: 10, retryTimeoutS: 10 },
+  { name: 'fast', ttlS: 10, loopWaitS: 2, retryTimeoutS: 3 },
+];
+
+function arg(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? (process.argv[index + 1] ?? fallback) : fallback;
+}
+
+const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+interface Ack { id: number; port: number; atMs: number }
+
+class Writer {
+  readonly acks: Ack[] = [];
+  private child: ChildProcess;
+  private finished: Promise<void>;
+  constructor(dsn: string, table: string) {
+    const script = fileURLToPath(new URL('../../bench/failover-writer.py', import.meta.url));
+    this.child = spawn('/usr/bin/python3', [script, dsn, table], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: this.child.stdout! });
+    lines.on('line', (line) => {
+      const [kind, id, port, ns] = line.split(' ');
+      if (kind === 'ack') this.acks.push({ id: Number(id), port: Number(port), atMs: Number(ns) / 1e6 });
+    });
+    this.finished = new Promise((resolve) => this.child.on('close', () => resolve()));
+  }
+  async stop(): Promise<void> {
+    this.child.kill('SIGTERM');
+    await Promise.race([this.finished, new Promise((r) => setTimeout(r, 5000))]);
+    this.child.kill('SIGKILL');
+  }
+}
+
+function dcsFor(record: SandboxRecord): EtcdDcs {
+  const endpoints = record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) }));
+  return new EtcdDcs({ etcd: { endpoints, protocol: 'http' }, namespace: record.namespace, scope: record.scope, name: 'bench-observer', retryTimeoutMs: 5000 });
+}
+
+function procStats(pid: number): { rssKb: number; cpuS: number } {
+  try {
+    const status = execFileSync('cat', [`/proc/${pid}/status`]).toString();
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const stat = execFileSync('cat', [`/proc/${pid}/stat`]).toString();
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return { rssKb, cpuS: ticks / 100 };
+  } catch {
+    return { rssKb: 0, cpuS: 0 };
+  }
+}
+
+async function postmasterPid(dataDir: string): Promise<number | null> {
+  try {
+    return Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  } catch {
+    return null;
+  }
+}
+
+interface Rep { killToKeyMs: number | null; killToWriteMs: number | null }
+interface RunResult { system: AgentRuntime; setting: string; reps: Rep[]; ackedMissing: number; acked: number; idle: { rssMb: number; cpuSecondsPerMinute: number } }
+
+async function runOne(system: AgentRuntime, setting: Setting, reps: number, idleS: number): Promise<RunResult> {
+  const dir = await mkdtemp(join(tmpdir(), `keel-bench-${system}-`));
+  const log = (line: string) => process.stderr.write(`[${system}/${setting.name}] ${line}\n`);
+  let writer: Writer | null = null;
+  try {
+    const record = await sandboxUp({ dir, runtime: system, nodes: 3, timings: setting, scope: `bench-${system}`, waitMs: 0 });
+    await waitForCluster(record, 300_000);
+    const password = (parse(await readFile(record.nodes[0]?.config ?? '', 'utf8')) as { postgresql: { authentication: { superuser: { password: string } } } }).postgresql.authentication.superuser.password;
+    // Idle footprint: RSS now, CPU over idleS seconds, per agent, averaged.
+    const before = record.nodes.map((n) => procStats(n.pid));
+    await new Promise((r) => setTimeout(r, idleS * 1000));
+    const after = record.nodes.map((n) => procStats(n.pid));
+    const idle = {
+      rssMb: after.reduce((s, a) => s + a.rssKb, 0) / after.length / 1024,
+      cpuSecondsPerMinute: after.reduce((s, a, i) => s + (a.cpuS - (before[i]?.cpuS ?? 0)), 0) / after.length / (idleS / 60),
+    };
+    log(`idle: ${idle.rssMb.toFixed(1)} MB RSS, ${idle.cpuSecondsPerMinute.toFixed(2)} CPU s/min per agent`);
+    const leader0 = await waitForCluster(record, 60_000);
+    const leaderNode = record.nodes.find((n) => n.name === leader0);
+    const admin = new pg.Client({ host: '127.0.0.1', port: leaderNode?.pgPort ?? 0, user: 'postgres', password, database: 'postgres' });
+    await admin.connect();
+    await admin.query('CREATE TABLE IF NOT EXISTS bench_writes (id bigint PRIMARY KEY)');
+    await admin.end();
+    const dsn = `host=${record.nodes.map(() => '127.0.0.1').join(',')} port=${record.nodes.map((n) => n.pgPort).join(',')} user=postgres password=${password} dbname=postgres target_session_attrs=read-write connect_timeout=2`;
+    writer = new Writer(dsn, 'bench_writes');
+    const dcs = dcsFor(record);
+    const results: Rep[] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      const leader = await waitForCluster(record, 300_000);
+      await new Promise((r) => setTimeout(r, 2000 + setting.loopWaitS * 1000)); // steady state, writer flowing
+      const node = record.nodes.find((n) => n.name === leader);
+      if (node === undefined) throw new Error('no leader node');
+      const pgPid = await postmasterPid(node.dataDir);
+      const killedAt = monoMs();
+      process.kill(node.pid, 'SIGKILL');
+      if (pgPid !== null) process.kill(pgPid, 'SIGKILL');
+      let keyAt: number | null = null;
+      const deadline = killedAt + (setting.ttlS + 6 * setting.loopWaitS + 60) * 1000;
+      while (keyAt === null && monoMs() < deadline) {
+        const holder = await dcs.loadCluster().then((v) => v.leader?.name ?? null, () => null);
+        if (holder !== null && holder !== leader) keyAt = monoMs();
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      let writeAt: number | null = null;
+      while (writeAt === null && monoMs() < deadline) {
+        const ack = writer.acks.find((a) => a.atMs > killedAt && a.port !== node.pgPort);
+        if (ack !== undefined) writeAt = ack.atMs;
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      results.push({ killToKeyMs: keyAt === null ? null : keyAt - killedAt, killToWriteMs: writeAt === null ? null : writeAt - killedAt });
+      log(`rep ${rep + 1}: kill->key ${keyAt === null ? 'timeout' : (keyAt - killedAt).toFixed(0)} ms, kill->write ${writeAt === null ? 'timeout' : (writeAt - killedAt).toFixed(0)} ms`);
+      node.pid = await spawnAgent(node.config, node.logFile, system);
+      await writeRecord(dir, record);
+    }
+    await waitForCluster(record, 300_000);
+    await writer.stop();
+    const holder = (await dcs.loadCluster()).leader?.name;
+    await dcs.close();
+    const holderNode = record.nodes.find((n) => n.name === holder);
+    const reader = new pg.Client({ host: '127.0.0.1', port: holderNode?.pgPort ?? 0, user: 'postgres', password, database: 'postgres' });
+    await reader.connect();
+    const present = new Set((await reader.query<{ id: string }>('SELECT id FROM bench_writes')).rows.map((r) => Number(r.id)));
+    await reader.end();
+    const ackedMissing = writer.acks.filter((a) => !present.has(a.id)).length;
+    log(`acknowledged ${writer.acks.length}, missing at the end ${ackedMissing}`);
+    return { system, setting: setting.name, reps: results, ackedMissing, acked: writer.acks.length, idle };
+  } finally {
+    await writer?.stop();
+    await sandboxDown(dir).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function stats(values: Array<number | null>): { median: number | null; min: number | null; max: number | null } {
+  const v = values.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  if (v.length === 0) return { median: null, min: null, max: null };
+  const mid = Math.floor(v.length / 2);
+  const median = v.length % 2 === 1 ? (v[mid] ?? 0) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
+  return { median, min: v[0] ?? null, max: v[v.length - 1] ?? null };
+}
+
+const fmt = (ms: number | null): string => (ms === null ? '-' : (ms / 1000).toFixed(2));
+
+async function main(): Promise<void> {
+  const reps = Number(arg('reps', '5'));
+  const idleS = Number(arg('idle-s', '60'));
+  const settings = SETTINGS.filter((s) => arg('settings', 'seed,fast').split(',').includes(s.name));
+  const systems = arg('systems', 'keel,patroni').split(',') as AgentRuntime[];
+  const runs: RunResult[] = [];
+  for (const setting of settings) for (const system of systems) runs.push(await runOne(system, setting, reps, idleS));
+  const rows = runs.map((r) => ({ ...r, key: stats(r.reps.map((x) => x.killToKeyMs)), write: stats(r.reps.map((x) => x.killToWriteMs)) }));
+  const machine = { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() };
+  await mkdir(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
+  await writeFile(fileURLToPath(new URL('../../bench/results/failover.json', import.meta.url)), JSON.stringify({ machine, reps, idleS, runs: rows }, null, 2) + '\n');
+  const lines = ['setting | system  | kill->key s (median min max) | kill->write s (median min max) | keel/Patroni write | missing/acked | idle RSS MB | CPU s/min', '--- | --- | --- | --- | --- | --- | --- | ---'];
+  for (const row of rows) {
+    const patroni = rows.find((r) => r.setting === row.setting && r.system === 'patroni');
+    const ratio = row.system === 'keel' && patroni?.write.median != null && row.write.median !== null ? (row.write.median / patroni.write.median).toFixed(2) : '';
+    lines.push(`${row.setting} | ${row.system.padEnd(7)} | ${fmt(row.key.median)} ${fmt(row.key.min)} ${fmt(row.key.max)} | ${fmt(row.write.median)} ${fmt(row.write.min)} ${fmt(row.write.max)} | ${ratio} | ${row.ackedMissing}/${row.acked} | ${row.idle.rssMb.toFixed(1)} | ${row.idle.cpuSecondsPerMinute.toFixed(2)}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+await main();

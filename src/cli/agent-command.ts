@@ -1,0 +1,31 @@
+/**
+ * `keel agent FILE.yml` — the per-node agent (Patroni's `patroni FILE.yml`).
+ * An invalid file prints the key path and what was expected and exits 2 before anything starts.
+ */
+import type { Command } from 'commander';
+import { loadConfigFile } from '../config/load.js';
+import { createLogger, levelFromPatroni } from '../observability/log.js';
+import { Agent } from '../ha/agent.js';
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('run the HA agent for one PostgreSQL node (patroni.yml format)')
+    .argument('<file>', 'configuration file')
+    .option('--validate-config', 'check the file and exit (0 = valid)')
+    .option('--log-format <format>', 'text or json')
+    .action(async (file: string, flags: { validateConfig?: boolean; logFormat?: string }) => {
+      const config = loadConfigFile(file, process.env);
+      const format = flags.logFormat === 'json' || flags.logFormat === 'text' ? flags.logFormat : config.log.format;
+      const log = createLogger({ level: levelFromPatroni(config.log.level), format }, {});
+      for (const warning of config.warnings) log.warning(warning);
+      if (flags.validateConfig === true) {
+        process.stdout.write(`${file}: valid\n`);
+        return;
+      }
+      const agent = new Agent(config, log);
+      process.on('SIGTERM', () => agent.stop(0));
+      process.on('SIGINT', () => agent.stop(0));
+      process.exitCode = await agent.run();
+    });
+}

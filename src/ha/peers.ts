@@ -1,0 +1,52 @@
+/**
+ * Other members' status over their REST API (GET /patroni), fetched in parallel with a 2 s
+ * deadline each — the input of the leader race (Patroni's is_healthiest_node).
+ */
+import type { Member } from '../dcs/types.js';
+import type { PeerStatus, PgRole } from './types.js';
+
+export const PEER_TIMEOUT_MS = 2000;
+
+function asNumber(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** Interprets a GET /patroni body (pure). */
+export function peerFromStatusJson(member: Member, body: Record<string, unknown>): PeerStatus {
+  const role: PgRole | null = body['role'] === 'master' || body['role'] === 'primary' ? 'primary' : body['role'] === 'replica' ? 'replica' : null;
+  const xlog = (body['xlog'] ?? {}) as Record<string, unknown>;
+  const wal = role === 'primary' ? asNumber(xlog['location']) : Math.max(asNumber(xlog['received_location']) ?? -1, asNumber(xlog['replayed_location']) ?? -1);
+  const tags = (body['tags'] ?? member.tags ?? {}) as Record<string, unknown>;
+  const priority = asNumber(tags['failover_priority']);
+  return {
+    name: member.name,
+    reachable: true,
+    running: body['state'] === 'running',
+    role,
+    walPositionBytes: wal === null || wal < 0 ? null : wal,
+    timeline: asNumber(body['timeline']),
+    nofailover: tags['nofailover'] === true,
+    failoverPriority: priority ?? undefined,
+    watchdogFailed: body['watchdog_failed'] === true,
+  };
+}
+
+function unreachable(member: Member): PeerStatus {
+  return { name: member.name, reachable: false, running: false, role: null, walPositionBytes: null, timeline: null, nofailover: false, failoverPriority: undefined, watchdogFailed: false };
+}
+
+export async function fetchPeerStatus(member: Member, timeoutMs = PEER_TIMEOUT_MS): Promise<PeerStatus> {
+  if (member.apiUrl === null) return unreachable(member);
+  try {
+    const response = await fetch(member.apiUrl, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await response.json()) as unknown;
+    if (body === null || typeof body !== 'object') return unreachable(member);
+    return peerFromStatusJson(member, body as Record<string, unknown>);
+  } catch {
+    return unreachable(member);
+  }
+}
+
+export async function fetchPeers(members: Member[], self: string): Promise<PeerStatus[]> {
+  return Promise.all(members.filter((m) => m.name !== self).map((m) => fetchPeerStatus(m)));
+}

@@ -1,0 +1,140 @@
+/**
+ * The PostgreSQL procedures the executor runs as background tasks (bootstrap, clone, rewind,
+ * re-clone, start, promote, demote). Each is a plain async function of the runtime; the
+ * executor decides when one runs and records its result for the next observation.
+ */
+import { rename } from 'node:fs/promises';
+import type { NodeRuntime } from './runtime.js';
+import { waitUntilReady, createBootstrapUsers } from '../postgres/procedures.js';
+import { renderConninfo } from '../postgres/conf-files.js';
+import { KeelError } from '../errors.js';
+import type { DemoteMode } from './types.js';
+
+function pgTimeoutMs(rt: NodeRuntime): number {
+  return rt.local.postgresql.pgCtlTimeoutMs;
+}
+
+/** Writes postgresql.conf for the role implied by `rt.recovery` (null = primary). */
+export async function writeConfigNow(rt: NodeRuntime): Promise<void> {
+  await rt.instance.writeConfig(rt.parameters(), rt.recovery);
+}
+
+/** Starts PostgreSQL with the current configuration and waits until it accepts connections. */
+export async function startAndWait(rt: NodeRuntime): Promise<void> {
+  await writeConfigNow(rt);
+  rt.postgresExpectedRunning = true;
+  rt.crashedSinceMs = null;
+  await rt.instance.start(pgTimeoutMs(rt));
+  await waitUntilReady(rt.instance, rt.conn, pgTimeoutMs(rt));
+}
+
+export async function stopPostgres(rt: NodeRuntime, mode: 'fast' | 'immediate'): Promise<void> {
+  rt.postgresExpectedRunning = false;
+  await rt.conn.close();
+  try {
+    await rt.instance.stop(mode, pgTimeoutMs(rt));
+  } catch (error) {
+    if (mode === 'immediate') {
+      await rt.instance.kill();
+      return;
+    }
+    throw error;
+  }
+}
+
+/** initdb, pg_hba, first start as primary, users — a brand-new cluster (the initialize winner). */
+export async function bootstrapNewCluster(rt: NodeRuntime): Promise<void> {
+  const local = rt.local;
+  await rt.instance.initdb(local.bootstrap.initdbArgs, local.postgresql.authentication.superuser.username);
+  if (local.postgresql.pgHba !== undefined) await rt.instance.replaceHba(local.postgresql.pgHba);
+  else await rt.instance.appendHba(local.bootstrap.pgHba);
+  rt.recovery = null;
+  rt.followTarget = null;
+  await startAndWait(rt);
+  await createBootstrapUsers(rt.conn, local.postgresql.authentication);
+  rt.systemIdentifier = (await rt.instance.controlData()).systemIdentifier;
+}
+
+/** After a failed bootstrap: stop what runs and keep the attempt aside for inspection. */
+export async function setAsideFailedBootstrap(rt: NodeRuntime): Promise<string | null> {
+  if (await rt.instance.isRunning()) await stopPostgres(rt, 'immediate');
+  if ((await rt.instance.dataDirState()) === 'missing') return null;
+  const aside = `${rt.local.postgresql.dataDir}.failed-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await rename(rt.local.postgresql.dataDir, aside);
+  rt.systemIdentifier = null;
+  return aside;
+}
+
+function replicationSourceOf(rt: NodeRuntime, member: string): { host: string; port: number; username: string; password?: string } {
+  const address = rt.memberByName(member);
+  if (address === null) throw new KeelError('ha.no_member_address', `member ${member} has no usable conn_url in the DCS`);
+  const rep = rt.local.postgresql.authentication.replication;
+  return { host: address.host, port: address.port, username: rep.username, ...(rep.password === undefined ? {} : { password: rep.password }) };
+}
+
+/** pg_basebackup from `member`, then start as a replica following `follow`. */
+export async function cloneAndStart(rt: NodeRuntime, member: string, follow: string | null): Promise<void> {
+  const source = replicationSourceOf(rt, member);
+  rt.log.info(`cloning from ${member} (${source.host}:${source.port}) with pg_basebackup`);
+  await rt.instance.cloneFrom(source, rt.local.postgresql.basebackupArgs, 24 * 3600_000);
+  rt.systemIdentifier = null;
+  await startAsReplica(rt, follow);
+}
+
+export async function startAsReplica(rt: NodeRuntime, follow: string | null): Promise<void> {
+  rt.followTarget = follow;
+  rt.recovery = rt.recoveryFor(follow);
+  await startAndWait(rt);
+}
+
+/** Stops (if needed), pg_rewinds from `from`, then starts as a replica following `follow`. */
+export async function rewindAndStart(rt: NodeRuntime, from: string, follow: string | null): Promise<void> {
+  const address = rt.memberByName(from);
+  if (address === null) throw new KeelError('ha.no_member_address', `member ${from} has no usable conn_url in the DCS`);
+  if (await rt.instance.isRunning()) await stopPostgres(rt, 'fast');
+  const auth = rt.local.postgresql.authentication;
+  const user = auth.rewind ?? auth.superuser;
+  const conninfo = renderConninfo({ host: address.host, port: address.port, user: user.username, dbname: 'postgres', connect_timeout: 5 });
+  rt.log.info(`pg_rewind from ${from}`);
+  await rt.instance.rewind(conninfo, user.password, 3600_000);
+  await startAsReplica(rt, follow);
+}
+
+export async function recloneAndStart(rt: NodeRuntime, from: string, follow: string | null): Promise<void> {
+  if (await rt.instance.isRunning()) await stopPostgres(rt, 'immediate');
+  rt.log.warning(`removing the data directory ${rt.local.postgresql.dataDir} to clone it again from ${from}`);
+  await rt.instance.removeDataDir();
+  rt.systemIdentifier = null;
+  await cloneAndStart(rt, from, follow);
+}
+
+export async function promote(rt: NodeRuntime): Promise<void> {
+  await rt.instance.promote(pgTimeoutMs(rt));
+  rt.recovery = null;
+  rt.followTarget = null;
+  await writeConfigNow(rt);
+  await rt.instance.reload();
+}
+
+/**
+ * Demote: stop (fast for a graceful switchover, immediate otherwise), release the leader key
+ * when we still hold it and the mode says so, then start again as a replica of nobody; the next
+ * cycles point it at the new leader (or rewind it first).
+ */
+export async function demote(rt: NodeRuntime, mode: DemoteMode): Promise<void> {
+  if (mode === 'graceful' && (await rt.instance.isRunning())) {
+    await rt.conn.query('CHECKPOINT').catch(() => undefined);
+  }
+  if (await rt.instance.isRunning()) await stopPostgres(rt, mode === 'graceful' ? 'fast' : 'immediate');
+  if (mode === 'graceful' || mode === 'immediate') {
+    await rt.dcs.deleteLeader().catch((error: unknown) => rt.log.warning(`could not release the leader key: ${error instanceof Error ? error.message : String(error)}`));
+  }
+  await startAsReplica(rt, null);
+}
+
+/** A crashed PostgreSQL restarted in place, in recovery: the leader's next cycle promotes it. */
+export async function restartCrashed(rt: NodeRuntime): Promise<void> {
+  rt.recovery = rt.recoveryFor(null);
+  rt.followTarget = null;
+  await startAndWait(rt);
+}

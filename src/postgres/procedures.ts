@@ -1,0 +1,100 @@
+/**
+ * Multi-step PostgreSQL procedures the HA executor runs: bootstrap a new cluster, clone a
+ * replica, (re)start with the right role, create users. Each step is a real program or SQL
+ * statement with a deadline; nothing here decides *whether* to run — the HA core does that.
+ */
+import { writeFile, chmod } from 'node:fs/promises';
+import pg from 'pg';
+import { KeelError } from '../errors.js';
+import type { Credentials } from '../config/types.js';
+import { giveToPostgres } from './os-user.js';
+import type { PostgresInstance, ReplicationSource } from './instance.js';
+import type { PostgresConnection, PostgresProbe } from './probe.js';
+import { renderConninfo, type RecoverySettings } from './conf-files.js';
+
+const quoteIdent = (name: string): string => pg.escapeIdentifier(name);
+const quoteLiteral = (value: string): string => pg.escapeLiteral(value);
+
+/** Polls until PostgreSQL answers a probe, or fails after timeoutMs with the server log's tail. */
+export async function waitUntilReady(instance: PostgresInstance, conn: PostgresConnection, timeoutMs: number, stepMs = 250): Promise<PostgresProbe> {
+  const deadline = performance.now() + timeoutMs;
+  let lastError = 'not started';
+  while (performance.now() < deadline) {
+    try {
+      return await conn.probe();
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    if (!(await instance.isRunning())) {
+      // Give pg_ctl's child a moment to write postmaster.pid before concluding it died.
+      await new Promise((r) => setTimeout(r, stepMs));
+      if (!(await instance.isRunning())) {
+        throw new KeelError('postgres.start_failed', `PostgreSQL stopped while starting: ${await instance.serverLogTail(3)}`);
+      }
+    }
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  throw new KeelError('postgres.not_ready', `PostgreSQL did not accept connections within ${Math.round(timeoutMs / 1000)}s (${lastError})`);
+}
+
+/** Creates or updates a login role with a password (idempotent). */
+export async function ensureRole(conn: PostgresConnection, user: Credentials, attributes: string): Promise<void> {
+  const password = user.password === undefined ? '' : ` PASSWORD ${quoteLiteral(user.password)}`;
+  const rows = await conn.query<{ exists: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1) AS exists', [user.username]);
+  const verb = rows[0]?.exists === true ? 'ALTER' : 'CREATE';
+  await conn.query(`${verb} ROLE ${quoteIdent(user.username)} WITH ${attributes}${password}`);
+}
+
+export interface BootstrapUsers {
+  superuser: Credentials;
+  replication: Credentials;
+  rewind?: Credentials;
+}
+
+/**
+ * After initdb and the first start: set the superuser password, create the replication user
+ * (and a pg_rewind user with the grants pg_rewind needs), then checkpoint so the new roles are
+ * durable before the cluster is announced in the DCS.
+ */
+export async function createBootstrapUsers(conn: PostgresConnection, users: BootstrapUsers): Promise<void> {
+  await ensureRole(conn, users.superuser, 'SUPERUSER LOGIN');
+  await ensureRole(conn, users.replication, 'LOGIN REPLICATION');
+  const rewind = users.rewind;
+  if (rewind !== undefined && rewind.username !== users.superuser.username) {
+    await ensureRole(conn, rewind, 'LOGIN');
+    const who = quoteIdent(rewind.username);
+    for (const fn of ['pg_catalog.pg_ls_dir(text, boolean, boolean)', 'pg_catalog.pg_stat_file(text, boolean)', 'pg_catalog.pg_read_binary_file(text)', 'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)']) {
+      await conn.query(`GRANT EXECUTE ON FUNCTION ${fn} TO ${who}`);
+    }
+  }
+  await conn.query('CHECKPOINT');
+}
+
+/**
+ * Writes a pgpass file for the replication user so primary_conninfo never holds a password
+ * (Patroni's approach). Lines: host:port:*:user:password, escaped as libpq requires.
+ */
+export async function writePgpass(path: string, entries: Array<{ host: string; port: number; user: Credentials }>): Promise<void> {
+  const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+  const lines = entries
+    .filter((e) => e.user.password !== undefined)
+    .map((e) => [e.host, String(e.port), '*', e.user.username, e.user.password ?? ''].map(escape).join(':'));
+  await writeFile(path, lines.join('\n') + '\n', { mode: 0o600 });
+  await chmod(path, 0o600);
+  await giveToPostgres(path);
+}
+
+/** primary_conninfo / primary_slot_name for following `source`, as Patroni writes them. */
+export function recoverySettings(source: ReplicationSource, applicationName: string, pgpassFile: string, slotName: string | undefined): RecoverySettings {
+  const conninfo = renderConninfo({
+    user: source.username,
+    passfile: pgpassFile,
+    host: source.host,
+    port: source.port,
+    sslmode: 'prefer',
+    application_name: applicationName,
+    gssencmode: 'prefer',
+    channel_binding: 'prefer',
+  });
+  return slotName === undefined ? { primaryConninfo: conninfo } : { primaryConninfo: conninfo, primarySlotName: slotName };
+}

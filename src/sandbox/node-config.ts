@@ -1,0 +1,90 @@
+/**
+ * The patroni.yml files `keel sandbox up` writes, one per node. They are ordinary Patroni-format
+ * files (a user can read them to learn the format, and Patroni itself could load them), with
+ * short timings when asked and every address on loopback.
+ */
+import { stringify } from 'yaml';
+
+export interface SandboxTimings {
+  ttlS: number;
+  loopWaitS: number;
+  retryTimeoutS: number;
+}
+
+export interface SandboxNodePlan {
+  name: string;
+  pgPort: number;
+  apiPort: number;
+  dataDir: string;
+  /** Directory for the node's unix socket (owned by the PostgreSQL OS user). */
+  socketDir: string;
+}
+
+export interface SandboxPlan {
+  scope: string;
+  namespace: string;
+  host: string;
+  etcdEndpoints: string[];
+  timings: SandboxTimings;
+  binDir: string;
+  superuserPassword: string;
+  replicationPassword: string;
+  nodes: SandboxNodePlan[];
+}
+
+/** Renders the patroni.yml of one sandbox node (pure). */
+export function renderNodeConfig(plan: SandboxPlan, node: SandboxNodePlan): string {
+  const document = {
+    scope: plan.scope,
+    namespace: plan.namespace,
+    name: node.name,
+    restapi: {
+      listen: `${plan.host}:${node.apiPort}`,
+      connect_address: `${plan.host}:${node.apiPort}`,
+    },
+    etcd3: { hosts: plan.etcdEndpoints.join(',') },
+    bootstrap: {
+      dcs: {
+        ttl: plan.timings.ttlS,
+        loop_wait: plan.timings.loopWaitS,
+        retry_timeout: plan.timings.retryTimeoutS,
+        maximum_lag_on_failover: 1048576,
+        postgresql: {
+          use_pg_rewind: true,
+          use_slots: true,
+          parameters: {
+            max_connections: 50,
+            shared_buffers: '32MB',
+            wal_level: 'replica',
+            hot_standby: 'on',
+            wal_log_hints: 'on',
+            max_wal_senders: 10,
+            max_replication_slots: 10,
+            wal_keep_size: '128MB',
+          },
+        },
+      },
+      initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
+      pg_hba: [
+        `host replication replicator ${plan.host}/32 md5`,
+        `host all all ${plan.host}/32 md5`,
+        'host all all 0.0.0.0/0 reject',
+      ],
+    },
+    postgresql: {
+      listen: `${plan.host}:${node.pgPort}`,
+      connect_address: `${plan.host}:${node.pgPort}`,
+      data_dir: node.dataDir,
+      pgpass: `${node.socketDir}/pgpass`,
+      bin_dir: plan.binDir,
+      authentication: {
+        replication: { username: 'replicator', password: plan.replicationPassword },
+        superuser: { username: 'postgres', password: plan.superuserPassword },
+      },
+      parameters: { unix_socket_directories: node.socketDir },
+    },
+    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+    watchdog: { mode: 'off' },
+  };
+  return `# written by keel sandbox up\n${stringify(document, { version: '1.1' })}`;
+}

@@ -1,0 +1,184 @@
+/**
+ * Test support: a real sandbox cluster (etcd x3 + keel agents + PostgreSQL) in a temporary
+ * directory, always stopped by PID and removed in teardown, plus small SQL and CLI helpers.
+ */
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { parse } from 'yaml';
+import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, type SandboxRecord } from '../../src/sandbox/sandbox.js';
+
+export const KEEL_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface TestCluster {
+  dir: string;
+  record: SandboxRecord;
+  leader: string;
+  superuserPassword: string;
+  stop(): Promise<void>;
+}
+
+export interface TestClusterOptions {
+  nodes?: number;
+  ttlS?: number;
+  loopWaitS?: number;
+  retryTimeoutS?: number;
+  waitMs?: number;
+  nodeEtcdHosts?: (etcdEndpoints: string[], node: string) => Promise<string[]>;
+}
+
+export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'keel-test-'));
+  let record: SandboxRecord | null = null;
+  const stop = async () => {
+    try {
+      await sandboxDown(dir);
+    } catch {
+      // nothing was recorded: nothing to stop
+    }
+    if (process.env['KEEL_KEEP_TEST_DIRS'] === undefined) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    record = await sandboxUp({
+      dir,
+      nodes: options.nodes ?? 3,
+      timings: { ttlS: options.ttlS ?? 10, loopWaitS: options.loopWaitS ?? 2, retryTimeoutS: options.retryTimeoutS ?? 3 },
+      waitMs: 0,
+      ...(options.nodeEtcdHosts === undefined ? {} : { nodeEtcdHosts: options.nodeEtcdHosts }),
+    });
+    const leader = await waitForCluster(record, options.waitMs ?? 180_000);
+    const config = parse(await readFile(record.nodes[0]?.config ?? '', 'utf8')) as { postgresql: { authentication: { superuser: { password: string } } } };
+    return { dir, record, leader, superuserPassword: config.postgresql.authentication.superuser.password, stop };
+  } catch (error) {
+    if (record !== null) {
+      for (const node of record.nodes) {
+        const log = await readFile(node.logFile, 'utf8').catch(() => '');
+        process.stderr.write(`--- ${node.name} log (last 40 lines) ---\n${log.split('\n').slice(-40).join('\n')}\n`);
+      }
+    }
+    await stop();
+    throw error;
+  }
+}
+
+/** Runs one SQL statement on a node as the superuser over TCP. */
+export async function sql<Row extends pg.QueryResultRow = Record<string, unknown>>(cluster: TestCluster, node: string, text: string, params: unknown[] = []): Promise<Row[]> {
+  const member = cluster.record.nodes.find((n) => n.name === node);
+  if (member === undefined) throw new Error(`no node ${node}`);
+  const client = new pg.Client({ host: cluster.record.host, port: member.pgPort, user: 'postgres', password: cluster.superuserPassword, database: 'postgres', connectionTimeoutMillis: 5000, query_timeout: 10_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query<Row>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the keel CLI (compiled) and captures its output. */
+export function runKeel(args: string[], options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [KEEL_MAIN, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
+export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, stepMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === null ? '' : `: ${String(lastError)}`}`);
+}
+
+export async function httpStatus(url: string, method = 'GET'): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, { method, signal: AbortSignal.timeout(5000) });
+  return { status: response.status, body: await response.text() };
+}
+
+/** PID of the postmaster running on a node's data directory, or null. */
+export async function postmasterPid(cluster: TestCluster, node: string): Promise<number | null> {
+  const member = cluster.record.nodes.find((n) => n.name === node);
+  if (member === undefined) return null;
+  try {
+    const pid = Number((await readFile(join(member.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+/** kill -9 of a node's agent and/or postmaster. */
+export async function killNode(cluster: TestCluster, node: string, what: { agent: boolean; postgres: boolean }): Promise<void> {
+  const member = cluster.record.nodes.find((n) => n.name === node);
+  if (member === undefined) throw new Error(`no node ${node}`);
+  const pgPid = await postmasterPid(cluster, node);
+  if (what.agent) {
+    try {
+      process.kill(member.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (what.postgres && pgPid !== null) process.kill(pgPid, 'SIGKILL');
+}
+
+/** Starts a node's agent again (after a kill) and records its new PID for teardown. */
+export async function restartAgent(cluster: TestCluster, node: string): Promise<void> {
+  const member = cluster.record.nodes.find((n) => n.name === node);
+  if (member === undefined) throw new Error(`no node ${node}`);
+  member.pid = await spawnAgent(member.config, member.logFile, cluster.record.runtime ?? 'keel');
+  await writeRecord(cluster.dir, cluster.record);
+}
+
+/** The node whose REST API answers 200 on /primary right now (null if none, throws if several). */
+export async function currentPrimary(cluster: TestCluster): Promise<string | null> {
+  const answers = await Promise.all(cluster.record.nodes.map(async (n) => {
+    try {
+      return (await fetch(`http://127.0.0.1:${n.apiPort}/primary`, { signal: AbortSignal.timeout(2000) })).status === 200 ? n.name : null;
+    } catch {
+      return null;
+    }
+  }));
+  const primaries = answers.filter((a): a is string => a !== null);
+  if (primaries.length > 1) throw new Error(`two nodes answer /primary: ${primaries.join(', ')}`);
+  return primaries[0] ?? null;
+}
+
+/** Holder of the leader key, read from etcd through the DCS layer. */
+export async function leaderKeyHolder(cluster: TestCluster): Promise<string | null> {
+  const { EtcdDcs } = await import('../../src/dcs/etcd-dcs.js');
+  const endpoints = cluster.record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) }));
+  const dcs = new EtcdDcs({ etcd: { endpoints, protocol: 'http' }, namespace: cluster.record.namespace, scope: cluster.record.scope, name: 'test-observer', retryTimeoutMs: 5000 });
+  try {
+    return (await dcs.loadCluster()).leader?.name ?? null;
+  } finally {
+    await dcs.close();
+  }
+}
