@@ -4,25 +4,39 @@
  * kernel does not reset the machine. If the agent hangs while leader, the kernel reboots the
  * node before a replica can be promoted — the last line of defence against two primaries.
  *
- * Limitation: Node has no ioctl, so the device's own timeout is used as is (softdog: 60 s);
- * keel logs it when armed. The logic of when to arm lives in the pure core.
+ * Limitation: Node.js has no ioctl, so keel cannot program the device timeout
+ * (WDIOC_SETTIMEOUT) to fire before the leader key can expire. A watchdog whose timeout is
+ * unknown protects nothing, so — as Patroni does when it cannot set the timeout — the device is
+ * reported unavailable: mode `automatic` runs without it, mode `required` refuses to promote.
+ * The rules of when to arm, ping and disable live in the pure core (watchdog-logic.ts) and are
+ * tested there and in the simulator.
  */
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import type { WatchdogObservation } from './types.js';
 import type { Logger } from '../observability/log.js';
+
+const TIMEOUT_PROGRAMMABLE = false;
 
 export class WatchdogDevice {
   private fd: number | null = null;
 
   constructor(private readonly device: string, private readonly enabled: boolean, private readonly log: Logger) {}
 
+  /** Whether the device could be used safely: never, until the timeout can be programmed. */
+  private usable(): boolean {
+    return this.enabled && TIMEOUT_PROGRAMMABLE && (this.fd !== null || existsSync(this.device));
+  }
+
   observe(): WatchdogObservation {
-    return { available: this.enabled && (this.fd !== null || existsSync(this.device)), armed: this.fd !== null };
+    return { available: this.usable(), armed: this.fd !== null };
   }
 
   arm(): boolean {
     if (this.fd !== null) return true;
-    if (!this.enabled) return false;
+    if (!this.usable()) {
+      this.log.warning(`watchdog ${this.device} is not usable: keel cannot program its timeout`);
+      return false;
+    }
     try {
       this.fd = openSync(this.device, 'w');
       this.log.info(`watchdog ${this.device} armed (device timeout applies)`);

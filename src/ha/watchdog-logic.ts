@@ -17,9 +17,14 @@
 import type { WatchdogMode } from '../config/types.js';
 import type { Action, WatchdogObservation } from './types.js';
 
+/** Patroni's safety_margin: -1 means "fire at half the ttl". */
+export function effectiveSafetyMarginMs(ttlMs: number, safetyMarginMs: number): number {
+  return safetyMarginMs === -1 ? Math.floor(ttlMs / 2) : safetyMarginMs;
+}
+
 /** Patroni's nominal device timeout (for display and for opening the device). */
 export function watchdogTimeoutMs(ttlMs: number, safetyMarginMs: number): number {
-  return Math.max(1000, ttlMs - safetyMarginMs);
+  return Math.max(1000, ttlMs - effectiveSafetyMarginMs(ttlMs, safetyMarginMs));
 }
 
 /** Whether the watchdog can take part at all in this mode. */
@@ -54,6 +59,6 @@ export function watchdogDisable(wd: WatchdogObservation): Action[] {
  * `sentMs` is the send time of the newest confirmed keepalive of the lease holding the leader key.
  */
 export function watchdogPingTimeoutMs(nowMs: number, sentMs: number, ttlMs: number, safetyMarginMs: number): number | null {
-  const wholeSeconds = Math.floor((sentMs + ttlMs - safetyMarginMs - nowMs) / 1000);
+  const wholeSeconds = Math.floor((sentMs + ttlMs - effectiveSafetyMarginMs(ttlMs, safetyMarginMs) - nowMs) / 1000);
   return wholeSeconds >= 1 ? wholeSeconds * 1000 : null;
 }

@@ -29,7 +29,8 @@ export function parseControlData(text: string): ControlData {
   return {
     systemIdentifier: raw['Database system identifier'] ?? '',
     clusterState: raw['Database cluster state'] ?? 'unknown',
-    timeline: Number(raw["Latest checkpoint's TimeLineID"] ?? 0),
+    // After pg_rewind the minimum recovery point is on the source's (newer) timeline already.
+    timeline: Math.max(Number(raw["Latest checkpoint's TimeLineID"] ?? 0), Number(raw["Min recovery ending loc's timeline"] ?? 0)),
     checkpointLsn: parseLsn(raw['Latest checkpoint location'] ?? '0/0'),
     minRecoveryEndLsn: parseLsn(raw['Minimum recovery ending location'] ?? '0/0'),
     dataChecksums: (raw['Data page checksum version'] ?? '0') !== '0',

@@ -44,7 +44,8 @@ export interface ConnectTarget {
 
 // One statement so a probe is one round trip. Timeline: on a primary the current WAL file name
 // carries it (right after promotion, before any checkpoint); on a replica the WAL receiver's
-// received_tli, falling back to the last checkpoint's.
+// received_tli, else the newer of the last checkpoint's and the minimum recovery point's (after
+// pg_rewind the latter is already on the source's timeline while the checkpoint is not).
 const PROBE_SQL = `
 SELECT pg_is_in_recovery() AS in_recovery,
        current_setting('server_version_num')::int AS server_version,
@@ -57,6 +58,7 @@ SELECT pg_is_in_recovery() AS in_recovery,
        to_char(pg_last_xact_replay_timestamp(), 'YYYY-MM-DD HH24:MI:SS.US TZH:TZM') AS replay_timestamp,
        CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
+       (SELECT min_recovery_end_timeline FROM pg_control_recovery()) AS min_recovery_timeline,
        wr.status AS receiver_status, wr.received_tli, wr.sender_host, wr.sender_port,
        current_setting('synchronous_standby_names') AS synchronous_standby_names,
        (SELECT coalesce(json_agg(json_build_object('usename', usename, 'application_name', application_name,
@@ -76,6 +78,7 @@ interface ProbeRow {
   replay_timestamp: string | null;
   replay_paused: boolean;
   checkpoint_timeline: number;
+  min_recovery_timeline: number;
   receiver_status: string | null;
   received_tli: number | null;
   sender_host: string | null;
@@ -146,7 +149,7 @@ export class PostgresConnection {
       inRecovery: row.in_recovery,
       serverVersion: row.server_version,
       postmasterStartTime: row.postmaster_start_time,
-      timeline: row.in_recovery ? (row.received_tli ?? row.checkpoint_timeline) : (row.primary_timeline ?? row.checkpoint_timeline),
+      timeline: row.in_recovery ? (row.received_tli ?? Math.max(row.checkpoint_timeline, row.min_recovery_timeline)) : (row.primary_timeline ?? row.checkpoint_timeline),
       currentLsn: row.current_lsn === null ? null : parseLsn(row.current_lsn),
       receiveLsn: row.receive_lsn === null ? null : parseLsn(row.receive_lsn),
       replayLsn: row.replay_lsn === null ? null : parseLsn(row.replay_lsn),

@@ -76,6 +76,9 @@ export function renderNodeConfig(plan: SandboxPlan, node: SandboxNodePlan): stri
       connect_address: `${plan.host}:${node.pgPort}`,
       data_dir: node.dataDir,
       pgpass: `${node.socketDir}/pgpass`,
+      // A sandbox node always finds its way back as a replica: re-clone when rewind cannot work.
+      remove_data_directory_on_rewind_failure: true,
+      remove_data_directory_on_diverged_timelines: true,
       bin_dir: plan.binDir,
       authentication: {
         replication: { username: 'replicator', password: plan.replicationPassword },

@@ -17,7 +17,7 @@ import { giveToPostgres, postgresRunAs } from '../postgres/os-user.js';
 import { startEtcdCluster, stopPids, stopEtcdPids, isAlive } from './etcd-cluster.js';
 import { freePorts } from './ports.js';
 import { renderNodeConfig, type SandboxPlan, type SandboxTimings } from './node-config.js';
-import { findBinDir } from '../postgres/bin-dir.js';
+import { findPostgresBinDir } from '../config/load.js';
 
 /** Which agent manages the nodes: keel, or Patroni 3.0.2 for side-by-side benchmarks. */
 export type AgentRuntime = 'keel' | 'patroni';
@@ -117,6 +117,12 @@ export async function spawnAgent(configFile: string, logFile: string, runtime: A
   }
 }
 
+function requireBinDir(): string {
+  const dir = findPostgresBinDir();
+  if (dir === '') throw new KeelError('postgres.no_binaries', 'no PostgreSQL server binaries under /usr/lib/postgresql/<version>/bin', { hint: 'install postgresql-15 (npm run setup does)' });
+  return dir;
+}
+
 export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxRecord> {
   const log = options.log ?? (() => undefined);
   const dir = resolve(options.dir);
@@ -152,7 +158,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxRecor
     host,
     etcdEndpoints: record.etcd.endpoints,
     timings: options.timings,
-    binDir: await findBinDir(),
+    binDir: requireBinDir(),
     superuserPassword: randomBytes(12).toString('hex'),
     replicationPassword: randomBytes(12).toString('hex'),
     nodes: Array.from({ length: options.nodes }, (_, i) => {

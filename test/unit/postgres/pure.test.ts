@@ -37,6 +37,9 @@ test('pg_controldata output is parsed into the fields the HA core needs', () => 
   assert.equal(parsed.minRecoveryEndLsn, 0x5000100);
   assert.equal(parsed.dataChecksums, true);
   assert.equal(parsed.walLogHints, true);
+  // After pg_rewind the minimum recovery point is already on the newer timeline.
+  const rewound = parseControlData(text + "\nMin recovery ending loc's timeline:   4\n");
+  assert.equal(rewound.timeline, 4);
 });
 
 test('managed postgresql.conf includes the base file first, quotes values, and carries recovery settings', () => {
