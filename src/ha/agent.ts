@@ -74,11 +74,19 @@ export class Agent {
     await this.leaderDuties();
   }
 
-  /** Work only the leader does that no safety rule depends on: replication slots for members. */
+  /**
+   * Bookkeeping only the leader does, outside decide(): the `failsafe` key (members' API URLs,
+   * read back by POST /failsafe while etcd is down) and replication slots for the members.
+   */
   private async leaderDuties(): Promise<void> {
     const rt = this.rt;
     const view = rt.view;
-    if (view === null || view.leader?.name !== rt.name || rt.probe === null || rt.probe.inRecovery || !rt.dynamic.useSlots) return;
+    if (view === null || view.leader?.name !== rt.name || rt.probe === null || rt.probe.inRecovery) return;
+    if (rt.dynamic.failsafeMode) {
+      const members = Object.fromEntries(view.members.filter((m) => m.apiUrl !== null).map((m) => [m.name, m.apiUrl ?? '']));
+      await rt.dcs.writeFailsafe(members).catch((error: unknown) => this.log.warning(`could not write the failsafe key: ${error instanceof Error ? error.message : String(error)}`));
+    }
+    if (!rt.dynamic.useSlots) return;
     try {
       const wanted = view.members.filter((m) => m.name !== rt.name).map((m) => slotNameFromMemberName(m.name));
       const { created, dropped } = await syncPhysicalSlots(rt.conn, wanted);

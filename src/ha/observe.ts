@@ -8,6 +8,7 @@ import type { ClusterView } from '../dcs/types.js';
 import type { NodeRuntime } from './runtime.js';
 import { FENCE_STANDBY_NAME } from './runtime.js';
 import { fetchPeers } from './peers.js';
+import { checkFailsafeTopology } from './failsafe.js';
 import { divergedFrom, fetchLeaderHistory } from './divergence.js';
 import { parseConnUrl } from '../postgres/conn-url.js';
 import type { Observation, PostgresObservation, SelfInfo } from './types.js';
@@ -129,6 +130,8 @@ export async function observe(rt: NodeRuntime, nowMs: number): Promise<Observati
   const postgres = await observePostgres(rt, view, nowMs);
   const needPeers = view !== null && view.leader === null;
   const peers = needPeers ? await fetchPeers(view.members, rt.name) : null;
+  const isPrimary = postgres.running && postgres.role === 'primary';
+  const failsafeAllConfirmed = view === null && rt.dynamic.failsafeMode && isPrimary ? await checkFailsafeTopology(rt) : null;
   return {
     nowMs,
     self: selfInfo(rt),
@@ -140,6 +143,6 @@ export async function observe(rt: NodeRuntime, nowMs: number): Promise<Observati
     asyncTask: { running: rt.task.running, lastResult: rt.task.lastResult },
     peers,
     watchdog: rt.watchdog.observe(),
-    failsafeAllConfirmed: null,
+    failsafeAllConfirmed,
   };
 }

@@ -58,6 +58,8 @@ export class NodeRuntime {
   leaseGuard: LeaseGuard | null = null;
   leaseGuardTimer: NodeJS.Timeout | null = null;
 
+  /** Last failsafe heartbeat (POST /failsafe) accepted from a leader, monotonic. */
+  failsafeLeader: { name: string; atMs: number } | null = null;
   /** Monotonic instant the next HA cycle is due (for /liveness). */
   nextCycleAtMs = 0;
   lastWhy: Why | null = null;

@@ -8,6 +8,8 @@ import type { NodeStatus, PostgresState, NodeRole } from '../api/status.js';
 import { memberState } from './member-data.js';
 import { clusterAsJson, historyAsJson } from '../cluster/cluster-json.js';
 import { KEEL_VERSION } from '../version.js';
+import { acceptFailsafe, failsafeActive } from './failsafe.js';
+import type { ApiProvider } from '../api/server.js';
 
 function postgresState(rt: NodeRuntime): PostgresState {
   const state = memberState(rt);
@@ -62,22 +64,15 @@ export function buildNodeStatus(rt: NodeRuntime): NodeStatus {
         : { leaderName: view.leader?.name ?? null, lastLsn: view.status?.optime ?? 0, synchronousMode: rt.dynamic.synchronousMode, syncStandbys: view.sync?.value.syncStandbys ?? [] },
     paused: rt.dynamic.pause,
     standbyCluster: false,
-    failsafeActive: false,
+    failsafeActive: failsafeActive(rt, nowMs),
     dcsLastSeenS: rt.dcsLastSeenWallS ?? 0,
     lastWhy: rt.lastWhySentence,
     haLoop: { nextRunAtMs: rt.nextCycleAtMs, ttlMs: rt.dynamic.ttlMs },
   };
 }
 
-export interface ApiProviderBase {
-  getStatus(): NodeStatus;
-  getClusterJson(): Promise<unknown>;
-  getHistory(): Promise<unknown>;
-  getConfig(): Promise<unknown>;
-}
-
 /** /cluster, /history and /config read etcd afresh (as Patroni does), falling back to the last view. */
-export function buildApiProvider(rt: NodeRuntime, status: () => NodeStatus): ApiProviderBase {
+export function buildApiProvider(rt: NodeRuntime, status: () => NodeStatus): ApiProvider {
   const freshView = async () => rt.dcs.loadCluster().catch(() => rt.view);
   return {
     getStatus: status,
@@ -90,5 +85,6 @@ export function buildApiProvider(rt: NodeRuntime, status: () => NodeStatus): Api
       return view === null ? [] : historyAsJson(view);
     },
     getConfig: async () => (await freshView())?.config?.value ?? {},
+    postFailsafe: async (body) => acceptFailsafe(rt, body, performance.now()),
   };
 }

@@ -30,6 +30,8 @@ export async function startAndWait(rt: NodeRuntime): Promise<void> {
 
 export async function stopPostgres(rt: NodeRuntime, mode: 'fast' | 'immediate'): Promise<void> {
   rt.postgresExpectedRunning = false;
+  // The REST API must not keep showing the last probe of a server that is going away.
+  rt.probe = null;
   await rt.conn.close();
   try {
     await rt.instance.stop(mode, pgTimeoutMs(rt));
@@ -72,11 +74,24 @@ function replicationSourceOf(rt: NodeRuntime, member: string): { host: string; p
   return { host: address.host, port: address.port, username: rep.username, ...(rep.password === undefined ? {} : { password: rep.password }) };
 }
 
+/** Logs pg_basebackup's "--progress" lines ("1234/5678 kB (21%) ...") at most every 5 s. */
+function throttledProgress(rt: NodeRuntime, what: string): (chunk: string) => void {
+  let lastLoggedMs = 0;
+  return (chunk) => {
+    const lines = chunk.split(/[\r\n]+/).filter((l) => /\d+\/\d+ kB/.test(l));
+    const last = lines[lines.length - 1];
+    const nowMs = performance.now();
+    if (last === undefined || nowMs - lastLoggedMs < 5000) return;
+    lastLoggedMs = nowMs;
+    rt.log.info(`${what} progress: ${last.trim()}`);
+  };
+}
+
 /** pg_basebackup from `member`, then start as a replica following `follow`. */
 export async function cloneAndStart(rt: NodeRuntime, member: string, follow: string | null): Promise<void> {
   const source = replicationSourceOf(rt, member);
   rt.log.info(`cloning from ${member} (${source.host}:${source.port}) with pg_basebackup`);
-  await rt.instance.cloneFrom(source, rt.local.postgresql.basebackupArgs, 24 * 3600_000);
+  await rt.instance.cloneFrom(source, rt.local.postgresql.basebackupArgs, 24 * 3600_000, throttledProgress(rt, 'clone'));
   rt.systemIdentifier = null;
   await startAsReplica(rt, follow);
 }

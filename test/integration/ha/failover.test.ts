@@ -158,3 +158,88 @@ test('a replica lagging beyond maximum_lag_on_failover is not promoted', async (
   const newLeader = await healthy();
   assert.notEqual(newLeader, lagging);
 });
+
+async function setDynamicConfig(patch: Record<string, unknown>): Promise<void> {
+  const { EtcdDcs } = await import('../../../src/dcs/etcd-dcs.js');
+  const endpoints = cluster.record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) }));
+  const dcs = new EtcdDcs({ etcd: { endpoints, protocol: 'http' }, namespace: cluster.record.namespace, scope: cluster.record.scope, name: 'test-editor', retryTimeoutMs: 5000 });
+  try {
+    const view = await dcs.loadCluster();
+    assert.ok(view.config !== null);
+    assert.equal(await dcs.setConfig({ ...view.config.value, ...patch }, view.config.modRevision), true);
+  } finally {
+    await dcs.close();
+  }
+}
+
+test('failsafe_mode: with etcd gone for everyone, the leader keeps running while every member accepts POST /failsafe, and demotes when one does not', async () => {
+  const leader = await healthy();
+  await setDynamicConfig({ failsafe_mode: true });
+  // The leader writes the failsafe key on its next cycles.
+  await new Promise((r) => setTimeout(r, 3 * LOOP_WAIT_MS));
+  for (const proxy of proxies.values()) proxy.cut();
+  try {
+    // Well past the lease: still the primary, still accepting writes.
+    await new Promise((r) => setTimeout(r, TTL_MS + 3 * LOOP_WAIT_MS));
+    const [row] = await sql<{ in_recovery: boolean }>(cluster, leader, 'SELECT pg_is_in_recovery() AS in_recovery');
+    assert.equal(row?.in_recovery, false, 'the leader must keep running in failsafe mode');
+    await sql(cluster, leader, 'CREATE TABLE IF NOT EXISTS failsafe_check (id int)');
+    await sql(cluster, leader, 'INSERT INTO failsafe_check VALUES (1)');
+    // One member stops answering: the leader can no longer prove nobody races, so it demotes.
+    const replica = cluster.record.nodes.find((n) => n.name !== leader);
+    assert.ok(replica);
+    await killNode(cluster, replica.name, { agent: true, postgres: false });
+    await eventually(`${leader} demoted once a member stopped answering`, 30_000, async () => {
+      const [state] = await sql<{ in_recovery: boolean }>(cluster, leader, 'SELECT pg_is_in_recovery() AS in_recovery');
+      return state?.in_recovery === true ? true : undefined;
+    });
+    await restartAgent(cluster, replica.name);
+  } finally {
+    for (const proxy of proxies.values()) proxy.heal();
+  }
+  await setDynamicConfig({ failsafe_mode: false });
+  await healthy();
+});
+
+test('SIGTERM on the leader: PostgreSQL shut down cleanly, leader and member keys removed at once, a replica takes over', async () => {
+  const leader = await healthy();
+  const node = cluster.record.nodes.find((n) => n.name === leader);
+  assert.ok(node);
+  const stoppedAt = performance.now();
+  process.kill(node.pid, 'SIGTERM');
+  await eventually('the agent to exit', 60_000, async () => {
+    try {
+      process.kill(node.pid, 0);
+      return undefined;
+    } catch {
+      return true;
+    }
+  });
+  const exitedAfterMs = performance.now() - stoppedAt;
+  // Released, not left to expire: when the agent is gone the key no longer names it (expiry would
+  // take until the last keepalive + ttl).
+  const holderAtExit = await leaderKeyHolder(cluster);
+  if (exitedAfterMs < TTL_MS - LOOP_WAIT_MS) assert.notEqual(holderAtExit, leader, 'the leader key must be released on SIGTERM');
+  assert.equal(await postmasterPid(cluster, leader), null, 'PostgreSQL must be stopped');
+  const { execFileSync } = await import('node:child_process');
+  const control = execFileSync('/usr/lib/postgresql/15/bin/pg_controldata', ['-D', node.dataDir], { env: { LC_ALL: 'C' } }).toString();
+  assert.match(control, /Database cluster state:\s+shut down\n/, 'a clean shutdown');
+  const newLeader = await eventually('a new leader', TTL_MS + 30_000, async () => {
+    const holder = await leaderKeyHolder(cluster);
+    return holder !== null && holder !== leader ? holder : undefined;
+  });
+  const members = await (async () => {
+    const { EtcdDcs } = await import('../../../src/dcs/etcd-dcs.js');
+    const endpoints = cluster.record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) }));
+    const dcs = new EtcdDcs({ etcd: { endpoints, protocol: 'http' }, namespace: cluster.record.namespace, scope: cluster.record.scope, name: 'test-observer', retryTimeoutMs: 5000 });
+    try {
+      return (await dcs.loadCluster()).members.map((m) => m.name);
+    } finally {
+      await dcs.close();
+    }
+  })();
+  assert.ok(!members.includes(leader), 'the stopped agent removed its member key');
+  assert.notEqual(newLeader, leader);
+  await restartAgent(cluster, leader);
+  await healthy();
+});
