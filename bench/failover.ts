@@ -7,6 +7,12 @@
  * target_session_attrs=read-write), and acknowledged ids missing at the end. Also each agent's
  * idle RSS and CPU seconds per minute. Writes bench/results/failover.json and prints a table.
  *
+ * Fairness: the leader key can only move when the dead leader's lease expires, i.e. ttl after
+ * its last keepalive, so kill -> new key depends mostly on WHEN in the keepalive period the kill
+ * lands. Each kill is therefore aligned for both systems: the bench watches the leader lease's
+ * remaining TTL (etcd LeaseTimeToLive, every 100 ms) and kills right after it jumps back up (a
+ * keepalive just happened). kill -> new key is then ttl + the agent's own takeover overhead.
+ *
  *   node dist/bench/failover.js [--reps 5] [--settings seed,fast] [--systems keel,patroni] [--idle-s 60]
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -19,6 +25,7 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, type AgentRuntime, type SandboxRecord } from '../src/sandbox/sandbox.js';
 import { EtcdDcs } from '../src/dcs/etcd-dcs.js';
+import { EtcdClient } from '../src/dcs/etcd-client.js';
 
 interface Setting { name: string; ttlS: number; loopWaitS: number; retryTimeoutS: number }
 const SETTINGS: Setting[] = [
@@ -74,6 +81,19 @@ function procStats(pid: number): { rssKb: number; cpuS: number } {
   }
 }
 
+/** Returns right after the lease's remaining TTL jumps up (a keepalive), or after timeoutMs. */
+async function afterKeepalive(client: EtcdClient, leaseId: string, timeoutMs: number): Promise<boolean> {
+  const deadline = monoMs() + timeoutMs;
+  let last: number | null = null;
+  while (monoMs() < deadline) {
+    const ttl = await client.leaseTimeToLive(leaseId).then((r) => r.ttlS, () => null);
+    if (ttl !== null && last !== null && ttl > last) return true;
+    if (ttl !== null) last = ttl;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
 async function postmasterPid(dataDir: string): Promise<number | null> {
   try {
     return Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
@@ -82,8 +102,8 @@ async function postmasterPid(dataDir: string): Promise<number | null> {
   }
 }
 
-interface Rep { killToKeyMs: number | null; killToWriteMs: number | null }
-interface RunResult { system: AgentRuntime; setting: string; reps: Rep[]; ackedMissing: number; acked: number; idle: { rssMb: number; cpuSecondsPerMinute: number } }
+interface Rep { killToKeyMs: number | null; killToWriteMs: number | null; alignedToKeepalive: boolean }
+interface RunResult { system: AgentRuntime; setting: string; ttlS: number; reps: Rep[]; ackedMissing: number; acked: number; idle: { rssMb: number; cpuSecondsPerMinute: number } }
 
 async function runOne(system: AgentRuntime, setting: Setting, reps: number, idleS: number): Promise<RunResult> {
   const dir = await mkdtemp(join(tmpdir(), `keel-bench-${system}-`));
@@ -111,6 +131,7 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
     const dsn = `host=${record.nodes.map(() => '127.0.0.1').join(',')} port=${record.nodes.map((n) => n.pgPort).join(',')} user=postgres password=${password} dbname=postgres target_session_attrs=read-write connect_timeout=2`;
     writer = new Writer(dsn, 'bench_writes');
     const dcs = dcsFor(record);
+    const etcd = new EtcdClient({ endpoints: record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) })), requestTimeoutMs: 2000 });
     const results: Rep[] = [];
     for (let rep = 0; rep < reps; rep++) {
       const leader = await waitForCluster(record, 300_000);
@@ -118,6 +139,9 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
       const node = record.nodes.find((n) => n.name === leader);
       if (node === undefined) throw new Error('no leader node');
       const pgPid = await postmasterPid(node.dataDir);
+      const leaseId = (await dcs.loadCluster()).leader?.leaseId ?? null;
+      const aligned = leaseId !== null && (await afterKeepalive(etcd, leaseId, (setting.loopWaitS + setting.ttlS) * 1000));
+      if (!aligned) log(`rep ${rep + 1}: could not see the leader's keepalive; killing unaligned`);
       const killedAt = monoMs();
       process.kill(node.pid, 'SIGKILL');
       if (pgPid !== null) process.kill(pgPid, 'SIGKILL');
@@ -134,7 +158,7 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
         if (ack !== undefined) writeAt = ack.atMs;
         else await new Promise((r) => setTimeout(r, 50));
       }
-      results.push({ killToKeyMs: keyAt === null ? null : keyAt - killedAt, killToWriteMs: writeAt === null ? null : writeAt - killedAt });
+      results.push({ killToKeyMs: keyAt === null ? null : keyAt - killedAt, killToWriteMs: writeAt === null ? null : writeAt - killedAt, alignedToKeepalive: aligned });
       log(`rep ${rep + 1}: kill->key ${keyAt === null ? 'timeout' : (keyAt - killedAt).toFixed(0)} ms, kill->write ${writeAt === null ? 'timeout' : (writeAt - killedAt).toFixed(0)} ms`);
       node.pid = await spawnAgent(node.config, node.logFile, system);
       await writeRecord(dir, record);
@@ -143,6 +167,7 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
     await writer.stop();
     const holder = (await dcs.loadCluster()).leader?.name;
     await dcs.close();
+    await etcd.close();
     const holderNode = record.nodes.find((n) => n.name === holder);
     const reader = new pg.Client({ host: '127.0.0.1', port: holderNode?.pgPort ?? 0, user: 'postgres', password, database: 'postgres' });
     await reader.connect();
@@ -150,7 +175,7 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
     await reader.end();
     const ackedMissing = writer.acks.filter((a) => !present.has(a.id)).length;
     log(`acknowledged ${writer.acks.length}, missing at the end ${ackedMissing}`);
-    return { system, setting: setting.name, reps: results, ackedMissing, acked: writer.acks.length, idle };
+    return { system, setting: setting.name, ttlS: setting.ttlS, reps: results, ackedMissing, acked: writer.acks.length, idle };
   } finally {
     await writer?.stop();
     await sandboxDown(dir).catch(() => undefined);
@@ -179,11 +204,12 @@ async function main(): Promise<void> {
   const machine = { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() };
   await mkdir(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
   await writeFile(fileURLToPath(new URL('../../bench/results/failover.json', import.meta.url)), JSON.stringify({ machine, reps, idleS, runs: rows }, null, 2) + '\n');
-  const lines = ['setting | system  | kill->key s (median min max) | kill->write s (median min max) | keel/Patroni write | missing/acked | idle RSS MB | CPU s/min', '--- | --- | --- | --- | --- | --- | --- | ---'];
+  const lines = ['setting | system  | kill->key s (median min max) | key-ttl s | kill->write s (median min max) | keel/Patroni write | missing/acked | idle RSS MB | CPU s/min', '--- | --- | --- | --- | --- | --- | --- | --- | ---'];
   for (const row of rows) {
     const patroni = rows.find((r) => r.setting === row.setting && r.system === 'patroni');
     const ratio = row.system === 'keel' && patroni?.write.median != null && row.write.median !== null ? (row.write.median / patroni.write.median).toFixed(2) : '';
-    lines.push(`${row.setting} | ${row.system.padEnd(7)} | ${fmt(row.key.median)} ${fmt(row.key.min)} ${fmt(row.key.max)} | ${fmt(row.write.median)} ${fmt(row.write.min)} ${fmt(row.write.max)} | ${ratio} | ${row.ackedMissing}/${row.acked} | ${row.idle.rssMb.toFixed(1)} | ${row.idle.cpuSecondsPerMinute.toFixed(2)}`);
+    const overhead = row.key.median === null ? null : row.key.median - row.ttlS * 1000;
+    lines.push(`${row.setting} | ${row.system.padEnd(7)} | ${fmt(row.key.median)} ${fmt(row.key.min)} ${fmt(row.key.max)} | ${fmt(overhead)} | ${fmt(row.write.median)} ${fmt(row.write.min)} ${fmt(row.write.max)} | ${ratio} | ${row.ackedMissing}/${row.acked} | ${row.idle.rssMb.toFixed(1)} | ${row.idle.cpuSecondsPerMinute.toFixed(2)}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -8,8 +8,21 @@
 import type { NodeRuntime } from './runtime.js';
 import { writeConfigNow } from './tasks.js';
 
+/**
+ * A server we positively know to be a replica (a fresh probe says so and no promotion is under
+ * way) acknowledges no commit: fencing it would only leave it fenced if it wins a race later in
+ * the cycle. Anything else — primary, unknown, promoting — is fenced.
+ */
+function knownReplica(rt: NodeRuntime): boolean {
+  return rt.probe !== null && rt.probe.inRecovery && rt.task.running?.kind !== 'promote';
+}
+
 export async function fenceNow(rt: NodeRuntime, reason: string): Promise<void> {
   if (rt.fenced) return;
+  if (knownReplica(rt)) {
+    rt.log.debug(`lease guard: not fencing a replica (${reason})`);
+    return;
+  }
   rt.fenced = true;
   rt.log.warning(`fencing PostgreSQL: ${reason}`);
   try {

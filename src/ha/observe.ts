@@ -12,6 +12,7 @@ import { checkFailsafeTopology } from './failsafe.js';
 import { divergedFrom, fetchLeaderHistory } from './divergence.js';
 import { parseConnUrl } from '../postgres/conn-url.js';
 import type { Observation, PostgresObservation, SelfInfo } from './types.js';
+import type { PostgresProbe } from '../postgres/probe.js';
 
 export function selfInfo(rt: NodeRuntime): SelfInfo {
   return {
@@ -60,15 +61,18 @@ async function observePostgres(rt: NodeRuntime, view: ClusterView | null, nowMs:
     rt.crashedSinceMs = nowMs;
     rt.log.warning('PostgreSQL is not running although keel did not stop it: treating it as crashed');
   }
-  rt.probe = null;
+  const epoch = rt.probeEpoch;
+  let probed: PostgresProbe | null = null;
   rt.probeError = null;
   if (running) {
     try {
-      rt.probe = await rt.conn.probe();
+      probed = await rt.conn.probe();
     } catch (error) {
       rt.probeError = error instanceof Error ? error.message : String(error);
     }
   }
+  // A promote or stop started meanwhile: this probe may describe the old role.
+  rt.probe = rt.probeEpoch === epoch ? probed : null;
   let control = null;
   if (dataDir === 'initialized' && (!running || rt.systemIdentifier === null)) {
     try {

@@ -32,6 +32,11 @@ export class NodeRuntime {
   dynamic: DynamicConfig;
   view: ClusterView | null = null;
   probe: PostgresProbe | null = null;
+  /**
+   * Bumped whenever PostgreSQL's role may change under a probe in flight (promote, stop): a probe
+   * started before the bump is discarded, so `probe` never shows a replica that is now a primary.
+   */
+  probeEpoch = 0;
   probeError: string | null = null;
 
   /** Monotonic send time of the newest keepalive etcd confirmed; null before the first. */
@@ -125,6 +130,12 @@ export class NodeRuntime {
     const rep = this.local.postgresql.authentication.replication;
     const slot = this.dynamic.useSlots ? slotNameFromMemberName(this.name) : undefined;
     return recoverySettings({ host: address.host, port: address.port, username: rep.username }, this.name, this.local.postgresql.pgpass, slot);
+  }
+
+  /** Forgets the last probe: the server's role is changing. */
+  invalidateProbe(): void {
+    this.probeEpoch += 1;
+    this.probe = null;
   }
 
   isTaskRunning(kind?: TaskKind): boolean {

@@ -31,7 +31,7 @@ export async function startAndWait(rt: NodeRuntime): Promise<void> {
 export async function stopPostgres(rt: NodeRuntime, mode: 'fast' | 'immediate'): Promise<void> {
   rt.postgresExpectedRunning = false;
   // The REST API must not keep showing the last probe of a server that is going away.
-  rt.probe = null;
+  rt.invalidateProbe();
   await rt.conn.close();
   try {
     await rt.instance.stop(mode, pgTimeoutMs(rt));
@@ -124,7 +124,9 @@ export async function recloneAndStart(rt: NodeRuntime, from: string, follow: str
 }
 
 export async function promote(rt: NodeRuntime): Promise<void> {
+  rt.invalidateProbe(); // from here on the server may acknowledge commits: never "known replica"
   await rt.instance.promote(pgTimeoutMs(rt));
+  rt.invalidateProbe();
   rt.recovery = null;
   rt.followTarget = null;
   await writeConfigNow(rt);

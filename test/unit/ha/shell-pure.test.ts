@@ -1,0 +1,55 @@
+/**
+ * The pure helpers of the agent shell: the divergence rule (rewind needed or not), timeline
+ * history parsing, peer status interpretation, and the tags a member publishes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { divergedFrom, parseTimelineHistory, historyFileName } from '../../../src/ha/divergence.js';
+import { peerFromStatusJson } from '../../../src/ha/peers.js';
+import { effectiveTags } from '../../../src/ha/member-data.js';
+import type { Member } from '../../../src/dcs/types.js';
+
+const HISTORY = '1\t0/5000098\tno recovery target specified\n\n2\t0/7000000\tno recovery target specified\n';
+
+test('a timeline history file is parsed into switch points', () => {
+  assert.deepEqual(parseTimelineHistory(HISTORY), [
+    { timeline: 1, switchLsn: 0x5000098 },
+    { timeline: 2, switchLsn: 0x7000000 },
+  ]);
+  assert.equal(historyFileName(3), '00000003.history');
+  assert.equal(historyFileName(26), '0000001A.history');
+});
+
+test('divergence: same timeline follows, WAL past the fork point must rewind, before it may follow', () => {
+  const history = parseTimelineHistory(HISTORY);
+  assert.equal(divergedFrom({ timeline: 3, endLsn: 0x9000000, endUncertain: false }, 3, history), false);
+  assert.equal(divergedFrom({ timeline: 1, endLsn: 0x5000098, endUncertain: false }, 3, history), false, 'exactly at the switch point');
+  assert.equal(divergedFrom({ timeline: 1, endLsn: 0x5000099, endUncertain: false }, 3, history), true, 'one byte past it');
+  assert.equal(divergedFrom({ timeline: 2, endLsn: 0x6000000, endUncertain: false }, 3, history), false);
+  assert.equal(divergedFrom({ timeline: 4, endLsn: 0, endUncertain: false }, 3, history), true, 'ahead of the leader');
+  assert.equal(divergedFrom({ timeline: 5, endLsn: 0, endUncertain: false }, 6, history), true, 'not an ancestor');
+  assert.equal(divergedFrom({ timeline: 1, endLsn: 0x1000000, endUncertain: true }, 3, history), true, 'a crashed primary is assumed diverged');
+  assert.equal(divergedFrom({ timeline: 1, endLsn: 0x1000000, endUncertain: false }, 3, null), null, 'no history: unknown');
+});
+
+const member: Member = {
+  name: 'node2', modRevision: 1, leaseId: '1', connUrl: 'postgres://h:5432/postgres', apiUrl: 'http://h:8008/patroni',
+  state: 'running', role: 'replica', xlogLocation: 100, receiveLsn: null, replayLsn: null, replicationState: null, timeline: 1, tags: {}, data: {},
+};
+
+test("a peer's GET /patroni answer becomes the race input", () => {
+  const replica = peerFromStatusJson(member, { state: 'running', role: 'replica', timeline: 2, xlog: { received_location: 500, replayed_location: 400 }, tags: { failover_priority: 3 } });
+  assert.deepEqual(replica, { name: 'node2', reachable: true, running: true, role: 'replica', walPositionBytes: 500, timeline: 2, nofailover: false, failoverPriority: 3, watchdogFailed: false });
+  const primary = peerFromStatusJson(member, { state: 'running', role: 'master', timeline: 2, xlog: { location: 900 }, tags: { nofailover: true } });
+  assert.equal(primary.role, 'primary');
+  assert.equal(primary.walPositionBytes, 900);
+  assert.equal(primary.nofailover, true);
+  const stopped = peerFromStatusJson(member, { state: 'stopped', role: 'replica', watchdog_failed: true });
+  assert.equal(stopped.running, false);
+  assert.equal(stopped.walPositionBytes, null);
+  assert.equal(stopped.watchdogFailed, true);
+});
+
+test('published tags drop the boolean tags that are false, as Patroni does', () => {
+  assert.deepEqual(effectiveTags({ nofailover: false, noloadbalance: true, clonefrom: false, nosync: false, zone: 'a', failover_priority: 1 }), { noloadbalance: true, zone: 'a', failover_priority: 1 });
+});
