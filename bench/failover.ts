@@ -102,7 +102,7 @@ async function postmasterPid(dataDir: string): Promise<number | null> {
   }
 }
 
-interface Rep { killToKeyMs: number | null; killToWriteMs: number | null; alignedToKeepalive: boolean }
+interface Rep { killToKeyMs: number | null; killToWriteMs: number | null; expiryToKeyMs: number | null; expiryToWriteMs: number | null; alignedToKeepalive: boolean }
 interface RunResult { system: AgentRuntime; setting: string; ttlS: number; reps: Rep[]; ackedMissing: number; acked: number; idle: { rssMb: number; cpuSecondsPerMinute: number } }
 
 async function runOne(system: AgentRuntime, setting: Setting, reps: number, idleS: number): Promise<RunResult> {
@@ -145,12 +145,21 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
       const killedAt = monoMs();
       process.kill(node.pid, 'SIGKILL');
       if (pgPid !== null) process.kill(pgPid, 'SIGKILL');
+      // Poll the leader key alone every 10 ms: when it disappears (the dead leader's lease expired
+      // in etcd) and when another member holds it. expiry -> new key is the agents' own takeover
+      // time, free of where the kill fell in etcd's 500 ms lease-expiry tick.
       let keyAt: number | null = null;
+      let goneAt: number | null = null;
+      const leaderKey = `${record.namespace}${record.scope}/leader`;
       const deadline = killedAt + (setting.ttlS + 6 * setting.loopWaitS + 60) * 1000;
       while (keyAt === null && monoMs() < deadline) {
-        const holder = await dcs.loadCluster().then((v) => v.leader?.name ?? null, () => null);
-        if (holder !== null && holder !== leader) keyAt = monoMs();
-        else await new Promise((r) => setTimeout(r, 50));
+        const polledAt = monoMs();
+        const holder = await etcd.range(leaderKey).then((r) => (r.kvs[0] === undefined ? null : r.kvs[0].value), () => leader);
+        if (holder === null && goneAt === null) goneAt = polledAt;
+        if (holder !== null && holder !== leader) {
+          keyAt = monoMs();
+          if (goneAt === null) goneAt = polledAt; // deleted and re-created between two polls
+        } else await new Promise((r) => setTimeout(r, 10));
       }
       let writeAt: number | null = null;
       while (writeAt === null && monoMs() < deadline) {
@@ -158,8 +167,15 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
         if (ack !== undefined) writeAt = ack.atMs;
         else await new Promise((r) => setTimeout(r, 50));
       }
-      results.push({ killToKeyMs: keyAt === null ? null : keyAt - killedAt, killToWriteMs: writeAt === null ? null : writeAt - killedAt, alignedToKeepalive: aligned });
-      log(`rep ${rep + 1}: kill->key ${keyAt === null ? 'timeout' : (keyAt - killedAt).toFixed(0)} ms, kill->write ${writeAt === null ? 'timeout' : (writeAt - killedAt).toFixed(0)} ms`);
+      results.push({
+        killToKeyMs: keyAt === null ? null : keyAt - killedAt,
+        killToWriteMs: writeAt === null ? null : writeAt - killedAt,
+        expiryToKeyMs: keyAt === null || goneAt === null ? null : keyAt - goneAt,
+        expiryToWriteMs: writeAt === null || goneAt === null ? null : writeAt - goneAt,
+        alignedToKeepalive: aligned,
+      });
+      const last = results[results.length - 1];
+      log(`rep ${rep + 1}: kill->key ${String(last?.killToKeyMs?.toFixed(0) ?? 'timeout')} ms, kill->write ${String(last?.killToWriteMs?.toFixed(0) ?? 'timeout')} ms, expiry->key ${String(last?.expiryToKeyMs?.toFixed(0) ?? '-')} ms, expiry->write ${String(last?.expiryToWriteMs?.toFixed(0) ?? '-')} ms`);
       node.pid = await spawnAgent(node.config, node.logFile, system);
       await writeRecord(dir, record);
     }
@@ -200,16 +216,28 @@ async function main(): Promise<void> {
   const systems = arg('systems', 'keel,patroni').split(',') as AgentRuntime[];
   const runs: RunResult[] = [];
   for (const setting of settings) for (const system of systems) runs.push(await runOne(system, setting, reps, idleS));
-  const rows = runs.map((r) => ({ ...r, key: stats(r.reps.map((x) => x.killToKeyMs)), write: stats(r.reps.map((x) => x.killToWriteMs)) }));
+  const rows = runs.map((r) => ({
+    ...r,
+    key: stats(r.reps.map((x) => x.killToKeyMs)),
+    write: stats(r.reps.map((x) => x.killToWriteMs)),
+    expiryKey: stats(r.reps.map((x) => x.expiryToKeyMs)),
+    expiryWrite: stats(r.reps.map((x) => x.expiryToWriteMs)),
+  }));
   const machine = { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() };
   await mkdir(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
   await writeFile(fileURLToPath(new URL('../../bench/results/failover.json', import.meta.url)), JSON.stringify({ machine, reps, idleS, runs: rows }, null, 2) + '\n');
-  const lines = ['setting | system  | kill->key s (median min max) | key-ttl s | kill->write s (median min max) | keel/Patroni write | missing/acked | idle RSS MB | CPU s/min', '--- | --- | --- | --- | --- | --- | --- | --- | ---'];
+  const lines = [
+    'setting | system  | kill->key s (median min max) | kill->write s (median min max) | keel/Patroni | expiry->key ms | expiry->write ms (median min max) | keel/Patroni | missing/acked | idle RSS MB | CPU s/min',
+    '--- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---',
+  ];
+  const ms = (v: number | null): string => (v === null ? '-' : v.toFixed(0));
   for (const row of rows) {
     const patroni = rows.find((r) => r.setting === row.setting && r.system === 'patroni');
-    const ratio = row.system === 'keel' && patroni?.write.median != null && row.write.median !== null ? (row.write.median / patroni.write.median).toFixed(2) : '';
-    const overhead = row.key.median === null ? null : row.key.median - row.ttlS * 1000;
-    lines.push(`${row.setting} | ${row.system.padEnd(7)} | ${fmt(row.key.median)} ${fmt(row.key.min)} ${fmt(row.key.max)} | ${fmt(overhead)} | ${fmt(row.write.median)} ${fmt(row.write.min)} ${fmt(row.write.max)} | ${ratio} | ${row.ackedMissing}/${row.acked} | ${row.idle.rssMb.toFixed(1)} | ${row.idle.cpuSecondsPerMinute.toFixed(2)}`);
+    const ratio = (a: number | null, b: number | null | undefined): string => (row.system === 'keel' && a !== null && b != null && b > 0 ? (a / b).toFixed(2) : '');
+    lines.push(
+      `${row.setting} | ${row.system.padEnd(7)} | ${fmt(row.key.median)} ${fmt(row.key.min)} ${fmt(row.key.max)} | ${fmt(row.write.median)} ${fmt(row.write.min)} ${fmt(row.write.max)} | ${ratio(row.write.median, patroni?.write.median)} | ` +
+        `${ms(row.expiryKey.median)} | ${ms(row.expiryWrite.median)} ${ms(row.expiryWrite.min)} ${ms(row.expiryWrite.max)} | ${ratio(row.expiryWrite.median, patroni?.expiryWrite.median)} | ${row.ackedMissing}/${row.acked} | ${row.idle.rssMb.toFixed(1)} | ${row.idle.cpuSecondsPerMinute.toFixed(2)}`,
+    );
   }
   process.stdout.write(lines.join('\n') + '\n');
 }

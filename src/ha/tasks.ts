@@ -123,9 +123,25 @@ export async function recloneAndStart(rt: NodeRuntime, from: string, follow: str
   await cloneAndStart(rt, from, follow);
 }
 
+/** Polls pg_is_in_recovery() every 10 ms until it is false (promotion done) or the deadline. */
+async function waitUntilPromoted(rt: NodeRuntime, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    try {
+      const [row] = await rt.conn.query<{ in_recovery: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS in_recovery');
+      if (row?.in_recovery === false) return;
+    } catch {
+      // the connection may drop while the startup process finishes; try again
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new KeelError('postgres.promote_timeout', `PostgreSQL was still in recovery ${Math.round(timeoutMs / 1000)}s after pg_ctl promote`);
+}
+
 export async function promote(rt: NodeRuntime): Promise<void> {
   rt.invalidateProbe(); // from here on the server may acknowledge commits: never "known replica"
-  await rt.instance.promote(pgTimeoutMs(rt));
+  await rt.instance.requestPromote(pgTimeoutMs(rt));
+  await waitUntilPromoted(rt, pgTimeoutMs(rt));
   rt.invalidateProbe();
   rt.recovery = null;
   rt.followTarget = null;

@@ -159,9 +159,12 @@ export class PostgresInstance {
     return true;
   }
 
-  async promote(timeoutMs: number): Promise<void> {
-    const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-    await runProgramOrFail(this.bin('pg_ctl'), ['promote', '-D', this.paths.dataDir, '-w', '-t', String(seconds)], { timeoutMs: timeoutMs + 5000 }, 'pg_ctl promote');
+  /**
+   * Signals promotion (pg_ctl promote -W) and returns at once; the caller waits for the end of
+   * recovery itself (pg_ctl's own wait polls only every 100 ms, which is failover time lost).
+   */
+  async requestPromote(timeoutMs: number): Promise<void> {
+    await runProgramOrFail(this.bin('pg_ctl'), ['promote', '-D', this.paths.dataDir, '-W'], { timeoutMs }, 'pg_ctl promote');
   }
 
   /**
