@@ -224,7 +224,8 @@ export function patroniStatusJson(status: NodeStatus): Record<string, unknown> {
   if (Object.keys(tags).length > 0) json['tags'] = tags;
   if (status.systemIdentifier !== null && status.systemIdentifier !== '') json['database_system_identifier'] = status.systemIdentifier;
   if (status.pendingRestart) json['pending_restart'] = true;
-  json['patroni'] = { version: status.patroni.version, scope: status.patroni.scope };
+  // `name` is what Patroni >= 3.1 adds here (3.0.2 has only version and scope); readers ignore extras.
+  json['patroni'] = { version: status.patroni.version, scope: status.patroni.scope, name: status.patroni.name };
   if (status.scheduledRestart !== null) json['scheduled_restart'] = scheduledRestartJson(status.scheduledRestart);
   if (status.watchdogFailed) json['watchdog_failed'] = true;
   if (status.paused) json['pause'] = true;

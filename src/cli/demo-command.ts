@@ -21,7 +21,7 @@ export function registerDemoCommand(program: Command): void {
         const record = await readSandboxRecord(flags.dir);
         if (record.nodes.some((n) => isAlive(n.pid))) {
           out(`the demo cluster is already running in ${flags.dir}`);
-          out(await listCluster(record.nodes[0]?.config ?? '', 'pretty'));
+          out((await listCluster(record.nodes[0]?.config ?? '', 'pretty')).trimEnd());
           return;
         }
       }
@@ -30,7 +30,7 @@ export function registerDemoCommand(program: Command): void {
       await waitForCluster(record, 300_000);
       const config = record.nodes[0]?.config ?? '';
       out('');
-      out(await listCluster(config, 'pretty'));
+      out((await listCluster(config, 'pretty')).trimEnd());
       out('');
       out('PostgreSQL:  ' + record.nodes.map((n) => `${n.name} 127.0.0.1:${n.pgPort}`).join(', '));
       out('REST API:    ' + record.nodes.map((n) => `http://127.0.0.1:${n.apiPort}/patroni`).join(' '));

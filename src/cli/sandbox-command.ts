@@ -56,7 +56,7 @@ export function registerSandboxCommands(program: Command): void {
       }
       log(`\nconfigs: ${record.nodes.map((n) => n.config).join(' ')}`);
       log(`try:     keel -c ${record.nodes[0]?.config ?? ''} list`);
-      process.stdout.write((await listCluster(record.nodes[0]?.config ?? '', 'pretty')) + '\n');
+      process.stdout.write((await listCluster(record.nodes[0]?.config ?? '', 'pretty')).trimEnd() + '\n');
     });
   sandbox
     .command('down')
@@ -75,6 +75,6 @@ export function registerSandboxCommands(program: Command): void {
       const record = await readSandboxRecord(flags.dir);
       const first = record.nodes[0];
       if (first === undefined) throw new KeelError('sandbox.empty', 'the sandbox has no nodes');
-      process.stdout.write((await listCluster(first.config, parseFormat(flags.format))) + '\n');
+      process.stdout.write((await listCluster(first.config, parseFormat(flags.format))).trimEnd() + '\n');
     });
 }

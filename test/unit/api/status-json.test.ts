@@ -18,7 +18,7 @@ test('a primary reports Patroni 3.0.2 keys in order, role master and xlog.locati
   assert.equal(json['role'], 'master');
   assert.deepEqual(json['xlog'], { location: 100663296 });
   assert.equal(json['postmaster_start_time'], '2024-05-01 10:00:00.123456+00:00');
-  assert.deepEqual(json['patroni'], { version: '3.0.2', scope: 'demo' });
+  assert.deepEqual(json['patroni'], { version: '3.0.2', scope: 'demo', name: 'n1' });
   assert.deepEqual(Object.keys((json['replication'] as object[])[0] ?? {}), ['usename', 'application_name', 'client_addr', 'state', 'sync_state', 'sync_priority']);
   assert.deepEqual(json['keel'], { name: 'n1', last_why: 'no action. I am (n1), the leader with the lock' });
 });
@@ -65,7 +65,7 @@ test('without a working status query only state and role are reported; running b
     state: 'unknown',
     role: 'replica',
     dcs_last_seen: 1714557600,
-    patroni: { version: '3.0.2', scope: 'demo' },
+    patroni: { version: '3.0.2', scope: 'demo', name: 'n2' },
     keel: { name: 'n2', last_why: 'no action. I am (n2), a secondary, and following a leader (n1)' },
   });
   status.state = 'stopped';
