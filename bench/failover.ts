@@ -23,8 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { parse } from 'yaml';
-import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, type AgentRuntime, type SandboxRecord } from '../src/sandbox/sandbox.js';
-import { EtcdDcs } from '../src/dcs/etcd-dcs.js';
+import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, sandboxDcs, type AgentRuntime } from '../src/sandbox/sandbox.js';
 import { EtcdClient } from '../src/dcs/etcd-client.js';
 
 interface Setting { name: string; ttlS: number; loopWaitS: number; retryTimeoutS: number }
@@ -61,11 +60,6 @@ class Writer {
     await Promise.race([this.finished, new Promise((r) => setTimeout(r, 5000))]);
     this.child.kill('SIGKILL');
   }
-}
-
-function dcsFor(record: SandboxRecord): EtcdDcs {
-  const endpoints = record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) }));
-  return new EtcdDcs({ etcd: { endpoints, protocol: 'http' }, namespace: record.namespace, scope: record.scope, name: 'bench-observer', retryTimeoutMs: 5000 });
 }
 
 function procStats(pid: number): { rssKb: number; cpuS: number } {
@@ -130,7 +124,7 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
     await admin.end();
     const dsn = `host=${record.nodes.map(() => '127.0.0.1').join(',')} port=${record.nodes.map((n) => n.pgPort).join(',')} user=postgres password=${password} dbname=postgres target_session_attrs=read-write connect_timeout=2`;
     writer = new Writer(dsn, 'bench_writes');
-    const dcs = dcsFor(record);
+    const dcs = sandboxDcs(record, 'bench-observer');
     const etcd = new EtcdClient({ endpoints: record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) })), requestTimeoutMs: 2000 });
     const results: Rep[] = [];
     for (let rep = 0; rep < reps; rep++) {

@@ -18,6 +18,7 @@ import { startEtcdCluster, stopPids, stopEtcdPids, isAlive } from './etcd-cluste
 import { freePorts } from './ports.js';
 import { renderNodeConfig, type SandboxPlan, type SandboxTimings } from './node-config.js';
 import { findPostgresBinDir } from '../config/load.js';
+import { EtcdDcs } from '../dcs/etcd-dcs.js';
 
 /** Which agent manages the nodes: keel, or Patroni 3.0.2 for side-by-side benchmarks. */
 export type AgentRuntime = 'keel' | 'patroni';
@@ -220,6 +221,15 @@ export async function sandboxDown(dir: string, log: (line: string) => void = () 
 /** Lists the node config files of a sandbox directory (for `keel -c` hints). */
 export async function sandboxConfigs(dir: string): Promise<string[]> {
   return (await readdir(resolve(dir))).filter((f) => /^node\d+\.yml$/.test(f)).map((f) => join(resolve(dir), f));
+}
+
+/** A DCS client on the sandbox's etcd, for tools and tests that read or edit its keys. */
+export function sandboxDcs(record: SandboxRecord, name = 'keel-observer'): EtcdDcs {
+  const endpoints = record.etcd.endpoints.map((e) => {
+    const colon = e.lastIndexOf(':');
+    return { host: e.slice(0, colon), port: Number(e.slice(colon + 1)) };
+  });
+  return new EtcdDcs({ etcd: { endpoints, protocol: 'http' }, namespace: record.namespace, scope: record.scope, name, retryTimeoutMs: 5000 });
 }
 
 async function fetchJson(url: string, timeoutMs: number): Promise<Record<string, unknown> | null> {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse } from 'yaml';
-import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, type SandboxRecord } from '../../src/sandbox/sandbox.js';
+import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, sandboxDcs, type SandboxRecord } from '../../src/sandbox/sandbox.js';
 
 export const KEEL_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -173,9 +173,7 @@ export async function currentPrimary(cluster: TestCluster): Promise<string | nul
 
 /** Holder of the leader key, read from etcd through the DCS layer. */
 export async function leaderKeyHolder(cluster: TestCluster): Promise<string | null> {
-  const { EtcdDcs } = await import('../../src/dcs/etcd-dcs.js');
-  const endpoints = cluster.record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) }));
-  const dcs = new EtcdDcs({ etcd: { endpoints, protocol: 'http' }, namespace: cluster.record.namespace, scope: cluster.record.scope, name: 'test-observer', retryTimeoutMs: 5000 });
+  const dcs = sandboxDcs(cluster.record, 'test-observer');
   try {
     return (await dcs.loadCluster()).leader?.name ?? null;
   } finally {

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { startTestCluster, sql, eventually, killNode, restartAgent, currentPrimary, leaderKeyHolder, postmasterPid, type TestCluster } from '../../support/sandbox.js';
 import { startProxy, type CuttableProxy } from '../../support/tcp-proxy.js';
 import { AckWriter, singleWriterViolation } from '../../support/ack-writer.js';
-import { waitForCluster } from '../../../src/sandbox/sandbox.js';
+import { waitForCluster, sandboxDcs } from '../../../src/sandbox/sandbox.js';
 
 const TTL_MS = 10_000;
 const LOOP_WAIT_MS = 2_000;
@@ -160,9 +160,7 @@ test('a replica lagging beyond maximum_lag_on_failover is not promoted', async (
 });
 
 async function setDynamicConfig(patch: Record<string, unknown>): Promise<void> {
-  const { EtcdDcs } = await import('../../../src/dcs/etcd-dcs.js');
-  const endpoints = cluster.record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) }));
-  const dcs = new EtcdDcs({ etcd: { endpoints, protocol: 'http' }, namespace: cluster.record.namespace, scope: cluster.record.scope, name: 'test-editor', retryTimeoutMs: 5000 });
+  const dcs = sandboxDcs(cluster.record, 'test-editor');
   try {
     const view = await dcs.loadCluster();
     assert.ok(view.config !== null);
@@ -228,16 +226,8 @@ test('SIGTERM on the leader: PostgreSQL shut down cleanly, leader and member key
     const holder = await leaderKeyHolder(cluster);
     return holder !== null && holder !== leader ? holder : undefined;
   });
-  const members = await (async () => {
-    const { EtcdDcs } = await import('../../../src/dcs/etcd-dcs.js');
-    const endpoints = cluster.record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) }));
-    const dcs = new EtcdDcs({ etcd: { endpoints, protocol: 'http' }, namespace: cluster.record.namespace, scope: cluster.record.scope, name: 'test-observer', retryTimeoutMs: 5000 });
-    try {
-      return (await dcs.loadCluster()).members.map((m) => m.name);
-    } finally {
-      await dcs.close();
-    }
-  })();
+  const observer = sandboxDcs(cluster.record, 'test-observer');
+  const members = await observer.loadCluster().then((view) => view.members.map((m) => m.name)).finally(() => observer.close());
   assert.ok(!members.includes(leader), 'the stopped agent removed its member key');
   assert.notEqual(newLeader, leader);
   await restartAgent(cluster, leader);
