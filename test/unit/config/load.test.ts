@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile, parseConfig, findPostgresBinDir } from '../../../src/config/load.js';
@@ -289,8 +289,9 @@ test('the pre-1.0 layout (users directly under postgresql) still loads, with a w
   assert.ok(loaded.warnings.some((w) => w.includes('old Patroni layout')));
 });
 
-test('a directory of *.yml files is merged in name order, as Patroni does', () => {
+test('a directory of *.yml files is merged in name order, as Patroni does', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'keel-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, '00-base.yml'), toYaml(minimal()));
   writeFileSync(join(dir, '10-node.yaml'), 'name: n7\npostgresql:\n  parameters:\n    work_mem: 8MB\n');
   writeFileSync(join(dir, 'README.txt'), 'not yaml: [');
@@ -311,8 +312,9 @@ test('PATRONI_CONFIGURATION replaces a missing file, and then other PATRONI_* va
   assertConfigError(() => loadConfigFile('/nonexistent/patroni.yml', {}), '', 'no such file');
 });
 
-test('findPostgresBinDir picks the newest version that has a postgres binary', () => {
+test('findPostgresBinDir picks the newest version that has a postgres binary', (t) => {
   const root = mkdtempSync(join(tmpdir(), 'keel-bin-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
   for (const v of ['9.6', '13', '16', '17']) mkdirSync(join(root, 'lib', v, 'bin'), { recursive: true });
   for (const v of ['9.6', '13', '16']) writeFileSync(join(root, 'lib', v, 'bin', 'postgres'), '');
   mkdirSync(join(root, 'usr', 'pgsql-15', 'bin'), { recursive: true });
