@@ -26,10 +26,17 @@ export function memberState(rt: NodeRuntime): string {
   return 'stopped';
 }
 
-export function memberRole(rt: NodeRuntime): string {
-  if (rt.probe !== null) return rt.probe.inRecovery ? 'replica' : 'master';
+/** The role PostgreSQL has now (probe), or is configured for when it does not answer. */
+export function currentRole(rt: NodeRuntime): 'primary' | 'replica' | 'uninitialized' {
+  if (rt.probe !== null) return rt.probe.inRecovery ? 'replica' : 'primary';
   if (rt.systemIdentifier === null && rt.task.running?.kind !== 'bootstrap') return 'uninitialized';
-  return rt.recovery === null ? 'master' : 'replica';
+  return rt.recovery === null ? 'primary' : 'replica';
+}
+
+/** The member key spells a primary 'master', as Patroni 3.0.2 does. */
+export function memberRole(rt: NodeRuntime): string {
+  const role = currentRole(rt);
+  return role === 'primary' ? 'master' : role;
 }
 
 export function buildMemberData(rt: NodeRuntime): MemberData {

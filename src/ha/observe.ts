@@ -6,7 +6,7 @@
 import { parseDynamicConfig, adjustTimings } from '../config/dynamic.js';
 import type { ClusterView } from '../dcs/types.js';
 import type { NodeRuntime } from './runtime.js';
-import { FENCE_STANDBY_NAME } from './runtime.js';
+import { isFenceSetting } from './runtime.js';
 import { fetchPeers } from './peers.js';
 import { checkFailsafeTopology } from './failsafe.js';
 import { divergedFrom, fetchLeaderHistory } from './divergence.js';
@@ -103,7 +103,7 @@ async function observePostgres(rt: NodeRuntime, view: ClusterView | null, nowMs:
     walPositionBytes,
     followTarget: rt.followTarget,
     streaming: probe?.walReceiverStatus === 'streaming',
-    fenced: probe !== null ? probe.synchronousStandbyNames === FENCE_STANDBY_NAME.replace(/^"|"$/g, '') || probe.synchronousStandbyNames === FENCE_STANDBY_NAME : rt.fenced,
+    fenced: probe !== null ? isFenceSetting(probe.synchronousStandbyNames) : rt.fenced,
     crashedSinceMs: rt.crashedSinceMs,
     controlState: control?.clusterState ?? null,
     rewindCapable: control !== null ? control.dataChecksums || control.walLogHints : (rt.local.postgresql.parameters['wal_log_hints'] === 'on' || rt.dynamic.parameters['wal_log_hints'] === 'on' || rt.dynamic.parameters['wal_log_hints'] === true),

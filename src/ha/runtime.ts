@@ -22,6 +22,11 @@ import type { LeaseGuard, RunningTask, TaskResult, TaskKind, Why } from './types
 /** synchronous_standby_names while fenced: a standby no member can be, so no commit is acknowledged. */
 export const FENCE_STANDBY_NAME = '"keel fenced: no such standby"';
 
+/** Whether a synchronous_standby_names value (as SHOW prints it, quotes or not) is the fence. */
+export function isFenceSetting(value: string): boolean {
+  return value === FENCE_STANDBY_NAME || value === FENCE_STANDBY_NAME.slice(1, -1);
+}
+
 export interface TaskState {
   running: RunningTask | null;
   lastResult: TaskResult | null;

@@ -4,8 +4,8 @@
  * API asks for can change the agent's state.
  */
 import type { NodeRuntime } from './runtime.js';
-import type { NodeStatus, PostgresState, NodeRole } from '../api/status.js';
-import { memberState } from './member-data.js';
+import type { NodeStatus, PostgresState } from '../api/status.js';
+import { memberState, currentRole } from './member-data.js';
 import { clusterAsJson, historyAsJson } from '../cluster/cluster-json.js';
 import { KEEL_VERSION } from '../version.js';
 import { acceptFailsafe, failsafeActive } from './failsafe.js';
@@ -15,12 +15,6 @@ function postgresState(rt: NodeRuntime): PostgresState {
   const state = memberState(rt);
   if (state === 'rewinding') return 'starting';
   return state as PostgresState;
-}
-
-function nodeRole(rt: NodeRuntime): NodeRole {
-  if (rt.probe !== null) return rt.probe.inRecovery ? 'replica' : 'primary';
-  if (rt.systemIdentifier === null && rt.task.running?.kind !== 'bootstrap') return 'uninitialized';
-  return rt.recovery === null ? 'primary' : 'replica';
 }
 
 /** Holds the leader lock: the key names us and our last confirmed keepalive is younger than ttl. */
@@ -38,7 +32,7 @@ export function buildNodeStatus(rt: NodeRuntime): NodeStatus {
   return {
     patroni: { version: KEEL_VERSION, scope: rt.local.scope, name: rt.name },
     state: postgresState(rt),
-    role: nodeRole(rt),
+    role: currentRole(rt),
     postgres:
       probe === null
         ? null

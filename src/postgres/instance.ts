@@ -53,8 +53,8 @@ export class PostgresInstance {
     } catch {
       return 'missing';
     }
-    if (entries.includes('PG_VERSION')) return 'initialized';
-    return entries.length === 0 ? 'empty' : 'empty';
+    // A non-empty directory without PG_VERSION counts as empty here; isForeignNonEmpty() guards writes.
+    return entries.includes('PG_VERSION') ? 'initialized' : 'empty';
   }
 
   /** True when the data directory holds files but is not a PostgreSQL cluster (never overwritten). */

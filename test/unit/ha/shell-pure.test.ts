@@ -53,3 +53,11 @@ test("a peer's GET /patroni answer becomes the race input", () => {
 test('published tags drop the boolean tags that are false, as Patroni does', () => {
   assert.deepEqual(effectiveTags({ nofailover: false, noloadbalance: true, clonefrom: false, nosync: false, zone: 'a', failover_priority: 1 }), { noloadbalance: true, zone: 'a', failover_priority: 1 });
 });
+
+test('the fence is recognised whether SHOW prints it quoted or not, and nothing else is', async () => {
+  const { isFenceSetting, FENCE_STANDBY_NAME } = await import('../../../src/ha/runtime.js');
+  assert.equal(isFenceSetting(FENCE_STANDBY_NAME), true);
+  assert.equal(isFenceSetting(FENCE_STANDBY_NAME.slice(1, -1)), true);
+  assert.equal(isFenceSetting(''), false);
+  assert.equal(isFenceSetting('node2'), false);
+});
