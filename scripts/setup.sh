@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian 12 machine (root, registries only):
 # installs the Debian packages keel drives when they are absent, then npm ci and the build.
-# Run by `npm run demo` and `npm test`; safe to run again at any time.
+# Run by `npm run demo` and `npm test` (with --test: also the test dependencies); safe to run again.
+#   --test   also install what the tests need: the reference tools Patroni 3.0.2 and pgBackRest 2.45
+#            (compatibility tests and side-by-side benchmarks), and nftables (partition tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +15,13 @@ declare -A wanted=(
   [etcd-client]=/usr/bin/etcdctl
   [haproxy]=/usr/sbin/haproxy
   [iproute2]=/usr/sbin/ip
+  [util-linux]=/usr/bin/setpriv
 )
+if [ "${1:-}" = "--test" ]; then
+  wanted[patroni]=/usr/bin/patronictl
+  wanted[pgbackrest]=/usr/bin/pgbackrest
+  wanted[nftables]=/usr/sbin/nft
+fi
 missing=()
 for pkg in "${!wanted[@]}"; do
   [ -e "${wanted[$pkg]}" ] || missing+=("$pkg")

@@ -12,8 +12,9 @@
  *  - replica code: 200 only for role 'replica' in state 'running', without a truthy
  *    noloadbalance tag, not lagging: lagging means the cluster's last leader optime is known
  *    (non-zero) and exceeds replayed_location + ?lag= (no limit when lag is absent or unreadable).
- *    Streaming is NOT checked (3.0.2 has no replication_state): a running replica whose WAL
- *    receiver is down answers 200;
+ *    Streaming is not checked by a bare /replica (3.0.2 has no replication_state), but keel
+ *    answers 503 to `?lag=` and `?replication_state=streaming` when the WAL receiver does not
+ *    stream (issue 6: a replica that receives nothing is stale, whatever its lag shows);
  *  - /read-only: 200 if the primary or standby-leader code is 200, else the replica code;
  *  - /health: 200 when the reported state is 'running';
  *  - /sync, /synchronous, /async, /asynchronous, /read-only-sync(hronous): 503 without a fresh
@@ -92,9 +93,14 @@ function replicaCode(status: NodeStatus, reported: Reported, query: URLSearchPar
   const leaderOptime = status.cluster?.lastLsn ?? 0;
   const xlog = reported.query?.xlog;
   const replayed = xlog !== undefined && xlog.kind === 'replica' ? xlog.replayedLocation : 0;
-  const lagging = leaderOptime > 0 && leaderOptime > replayed + lagLimitBytes(query);
+  const lagLimit = lagLimitBytes(query);
+  const lagging = leaderOptime > 0 && leaderOptime > replayed + lagLimit;
+  // keel (issue 6): asking for a lag bound, or for replication_state=streaming (Patroni >= 4.1),
+  // excludes a replica whose WAL receiver gets nothing: its lag only looks small until writes come.
+  const mustStream = Number.isFinite(lagLimit) || firstValue(query, 'replication_state') === 'streaming';
+  const stale = mustStream && !status.replicaStreaming;
   const noloadbalance = pyTruthy(publishedTags(status)['noloadbalance']);
-  return !noloadbalance && !lagging && reported.role === 'replica' && reported.state === 'running' ? 200 : 503;
+  return !noloadbalance && !lagging && !stale && reported.role === 'replica' && reported.state === 'running' ? 200 : 503;
 }
 
 function roleCodes(status: NodeStatus, reported: Reported, query: URLSearchParams): RoleCodes {

@@ -155,6 +155,13 @@ export interface NodeStatus {
   /** The last HA decision sentence (keel's addition, under `keel.last_why`); '' before the first cycle. */
   lastWhy: string;
   /**
+   * A replica whose WAL receiver streams (Patroni >= 3.1's replication_state 'streaming'); false
+   * for a primary, a stopped server or a replica that receives nothing. Read by `/replica?lag=`
+   * and `?replication_state=streaming`: a replica that does not stream is stale, whatever its lag
+   * looks like.
+   */
+  replicaStreaming: boolean;
+  /**
    * HA loop timing for /liveness: when the next cycle is due, on the monotonic clock the server
    * is given (performance.now() of this process), and the DCS ttl.
    */

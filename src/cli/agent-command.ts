@@ -26,6 +26,7 @@ export function registerAgentCommand(program: Command): void {
       const agent = new Agent(config, log);
       process.on('SIGTERM', () => agent.stop(0));
       process.on('SIGINT', () => agent.stop(0));
+      process.on('SIGHUP', () => agent.requestReload());
       process.exitCode = await agent.run();
     });
 }

@@ -13,6 +13,9 @@
  *    xlog_location;
  *  - host/port come from the member's conn_kwargs, else from its conn_url (host lower-cased,
  *    port 5432 when the URL has none); members without either have no host or port;
+ *  - state: the member's published state, except that a non-leader publishing replication_state
+ *    shows that ('streaming'), as Patroni >= 3.1 does (keel members publish it only while their
+ *    WAL receiver streams; Patroni 3.0.2 members never publish it, so their rows are unchanged);
  *  - timeline, pending_restart, scheduled_restart and tags are copied as published, when present;
  *  - `pause: true` only when the config key's `pause` parses as true; `scheduled_switchover`
  *    only when the failover key has scheduled_at, printed as Python's isoformat().
@@ -117,12 +120,23 @@ function lagOf(member: Member, clusterLsn: number): number | 'unknown' {
   return clusterLsn >= lsn ? clusterLsn - lsn : 0;
 }
 
+/**
+ * Patroni >= 3.1: a non-leader shows its replication_state ('streaming') when it publishes one,
+ * else its state; so a streaming replica reads 'streaming' and one that receives nothing 'running'.
+ */
+function memberStateJson(member: Member, view: ClusterView): JsonValue {
+  const data = member.data;
+  const replicationState = member.name === view.leader?.name ? undefined : data['replication_state'];
+  if (typeof replicationState === 'string' && replicationState !== '') return replicationState;
+  return 'state' in data ? asJsonValue(data['state']) : '';
+}
+
 function memberJson(member: Member, view: ClusterView, syncNames: Set<string>, clusterLsn: number): ClusterJsonMember {
   const data = member.data;
   const entry: ClusterJsonMember = {
     name: member.name,
     role: roleOf(member, view, syncNames),
-    state: 'state' in data ? asJsonValue(data['state']) : '',
+    state: memberStateJson(member, view),
     api_url: 'api_url' in data ? asJsonValue(data['api_url']) : member.apiUrl,
   };
   const { host, port } = endpointOf(member);

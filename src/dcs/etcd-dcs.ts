@@ -331,7 +331,8 @@ export class EtcdDcs implements Dcs {
           const last = response.events[response.events.length - 1];
           nextRevision = Math.max(nextRevision, (last?.kv.modRevision ?? response.revision) + 1);
           const keys = [...new Set(response.events.map((event) => event.kv.key))];
-          onEvent({ kind: 'changed', keys });
+          const created = [...new Set(response.events.filter((event) => event.type === 'PUT' && event.kv.version === 1).map((event) => event.kv.key))];
+          onEvent({ kind: 'changed', keys, created });
         }, signal);
       } catch (error) {
         this.log?.debug('etcd watch interrupted', { error: error instanceof Error ? error.message : String(error) });

@@ -110,7 +110,12 @@ export interface MemberData {
   extra?: Record<string, unknown>;
 }
 
-export type WatchEvent = { kind: 'changed'; keys: string[] } | { kind: 'reset' };
+/**
+ * A watch notification: the keys changed in one batch, and among them the keys that were created
+ * (their first version: a new member key, a new leader key), or `reset` when the watch had to
+ * start over and changes may have been missed.
+ */
+export type WatchEvent = { kind: 'changed'; keys: string[]; created: string[] } | { kind: 'reset' };
 
 export interface Dcs {
   /** Reads the whole cluster prefix in one range request. */

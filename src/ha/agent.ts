@@ -15,6 +15,8 @@ import { parseDynamicConfig, adjustTimings } from '../config/dynamic.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
 import type { Logger } from '../observability/log.js';
 import { writePgpass } from '../postgres/procedures.js';
+import { loadConfigFile } from '../config/load.js';
+import { pgpassEntries, reloadableConfig } from './local-config.js';
 import { syncPhysicalSlots, slotNameFromMemberName } from '../postgres/slots.js';
 import { startApiServer } from '../api/server.js';
 import { NodeRuntime, FENCE_STANDBY_NAME } from './runtime.js';
@@ -22,7 +24,7 @@ import { observe } from './observe.js';
 import { decide } from './decide.js';
 import { renderWhy } from './why.js';
 import { executeDecision } from './executor.js';
-import { stopPostgres } from './tasks.js';
+import { stopPostgres, writeConfigNow } from './tasks.js';
 import { buildNodeStatus, buildApiProvider } from './status.js';
 
 const now = (): number => performance.now();
@@ -30,6 +32,7 @@ const now = (): number => performance.now();
 export class Agent {
   private readonly rt: NodeRuntime;
   private stopping = false;
+  private reloadRequested = false;
   private exitCode = 0;
   private wakeUp: (() => void) | null = null;
   private readonly watchAbort = new AbortController();
@@ -41,6 +44,46 @@ export class Agent {
     const dcs = new EtcdDcs({ etcd: local.etcd, namespace: local.namespace, scope: local.scope, name: local.name, retryTimeoutMs: dynamic.retryTimeoutMs, ttlS: Math.round(dynamic.ttlMs / 1000) });
     this.rt = new NodeRuntime(local, dcs, log, dynamic);
     this.rt.wake = () => this.wakeUp?.();
+  }
+
+  /** Requests a reload of the configuration file before the next cycle (SIGHUP, as Patroni). */
+  requestReload(): void {
+    this.reloadRequested = true;
+    this.wakeUp?.();
+  }
+
+  /**
+   * Re-reads the configuration file and applies what can change while running: credentials
+   * (pgpass, keel's own connection), PostgreSQL parameters and recovery settings (then a
+   * PostgreSQL reload), tags, callbacks. An invalid file is refused with its error and the running
+   * configuration stays; settings that need a restart of the agent are reported and kept.
+   */
+  private async reload(): Promise<void> {
+    this.reloadRequested = false;
+    const rt = this.rt;
+    const file = rt.local.file;
+    if (file === null) {
+      this.log.warning('reload requested, but the configuration did not come from a file');
+      return;
+    }
+    let next: LocalConfig;
+    try {
+      next = loadConfigFile(file, process.env);
+    } catch (error) {
+      this.log.error(`reload refused, keeping the running configuration: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    const applied = reloadableConfig(rt.local, next);
+    for (const warning of [...next.warnings, ...applied.warnings]) this.log.warning(warning);
+    rt.local = applied.config;
+    await writePgpass(rt.local.postgresql.pgpass, pgpassEntries(rt.local));
+    await rt.replaceConnection();
+    if (rt.recovery !== null) rt.recovery = rt.recoveryFor(rt.followTarget);
+    if (await rt.instance.isRunning()) {
+      await writeConfigNow(rt);
+      await rt.instance.reload();
+    }
+    this.log.info(`configuration reloaded from ${file}`);
   }
 
   /** Requests a clean stop (signal handlers call this). */
@@ -65,9 +108,10 @@ export class Agent {
 
   private async cycle(): Promise<void> {
     const rt = this.rt;
+    const observedTaskGeneration = rt.task.generation;
     const observation = await observe(rt, now());
     const decision = decide(observation);
-    const why = await executeDecision(rt, decision, { now, requestExit: (code) => this.stop(code) });
+    const why = await executeDecision(rt, decision, { now, requestExit: (code) => this.stop(code) }, observedTaskGeneration);
     rt.lastWhy = why;
     rt.lastWhySentence = renderWhy(why);
     this.log.info(rt.lastWhySentence, { why: why.kind });
@@ -111,15 +155,16 @@ export class Agent {
   private startWatch(): void {
     const rt = this.rt;
     rt.dcs.watch(rt.view?.revision ?? 0, (event) => {
-      if (event.kind === 'reset' || event.keys.some((k) => /\/(leader|config|failover|initialize)$/.test(k))) this.wakeUp?.();
+      // A member that appears wakes the leader too: its replication slot is created at once, so a
+      // replica that rejoins (after a restart, a freeze, a re-clone) streams without waiting loop_wait.
+      const leading = rt.view?.leader?.name === rt.name;
+      if (event.kind === 'reset' || event.keys.some((k) => /\/(leader|config|failover|initialize)$/.test(k)) || (leading && event.created.some((k) => /\/members\/[^/]+$/.test(k)))) this.wakeUp?.();
     }, this.watchAbort.signal);
   }
 
   async run(): Promise<number> {
     const rt = this.rt;
-    const pg = rt.local.postgresql;
-    const auth = pg.authentication;
-    await writePgpass(pg.pgpass, [auth.replication, auth.superuser, ...(auth.rewind === undefined ? [] : [auth.rewind])].map((user) => ({ host: '*', port: 0, user })));
+    await writePgpass(rt.local.postgresql.pgpass, pgpassEntries(rt.local));
     await this.adoptRunningPostgres();
     const api = await startApiServer({
       listen: rt.local.restapi.listen,
@@ -131,6 +176,7 @@ export class Agent {
     while (!this.stopping) {
       const startedMs = now();
       try {
+        if (this.reloadRequested) await this.reload();
         await this.cycle();
       } catch (error) {
         this.log.error(`HA cycle failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

@@ -29,25 +29,26 @@ export function decide(obs: Observation): Decision {
   return { ...chosen, leaseGuard: mayLead && !obs.paused ? { fenceAfterSentMs: gateValidForMs } : null, gateValidForMs };
 }
 
-/** Patroni's _handle_dcs_error, with the lease guard: fence at once when past the fence point. */
+/**
+ * Patroni's _handle_dcs_error, with the lease guard: a primary that cannot reach the DCS fences and
+ * demotes once retry_timeout has passed (or at once past the fence point). In failsafe_mode it
+ * first asks every member (confirmFailsafe): when all accept, it keeps acknowledging — lifting a
+ * fence the guard may have set meanwhile — since none of them will race for the key before the
+ * POSTs' send time + ttl, and the guard now counts from that send time.
+ */
 function dcsUnreachable(obs: Observation, sinceMs: number): Omit<Decision, 'gateValidForMs'> {
   const pg = obs.postgres;
   const isPrimary = pg.running && !pg.starting && pg.role === 'primary';
   const guard = { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
   if (!isPrimary || obs.paused) return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: null };
-  if (obs.config.failsafeMode && obs.failsafeAllConfirmed === true) {
-    // Every member answered POST /failsafe: nobody else can be racing (Patroni's failsafe_mode).
-    return { actions: watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog), why: { kind: 'failsafeContinue' }, leaseGuard: null };
-  }
   const fence: Action[] = pg.fenced ? [] : [{ kind: 'fence' }];
-  if (obs.nowMs - sinceMs >= obs.config.retryTimeoutMs || pastFencePoint(obs)) {
-    return {
-      actions: [...fence, { kind: 'demote', mode: 'offline' }, ...watchdogDisable(obs.watchdog)],
-      why: { kind: 'dcsUnreachableDemoted' },
-      leaseGuard: guard,
-    };
-  }
-  return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: guard };
+  const giveUp = obs.nowMs - sinceMs >= obs.config.retryTimeoutMs || pastFencePoint(obs);
+  const alone: Plan = giveUp
+    ? plan({ kind: 'dcsUnreachableDemoted' }, ...fence, { kind: 'demote', mode: 'offline' }, ...watchdogDisable(obs.watchdog))
+    : plan({ kind: 'dcsUnreachable' });
+  if (!obs.config.failsafeMode) return { ...alone, leaseGuard: guard };
+  const keep = plan({ kind: 'failsafeContinue' }, { kind: 'unfence' }, ...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog));
+  return { actions: [{ kind: 'confirmFailsafe', then: keep, else: alone }], why: keep.why, leaseGuard: guard };
 }
 
 function decideWithView(ctx: Ctx): Plan {
@@ -78,7 +79,11 @@ function decideInitialized(ctx: Ctx): Plan {
     if (!ctx.hasLock && ctx.isPrimary && !kept.preFence && !pg.fenced) return { actions: [{ kind: 'fence' }, ...kept.actions], why: kept.why };
     return { actions: kept.actions, why: kept.why };
   }
-  return follow(ctx, { kind: 'demotingNoLock' }, { kind: 'followingNoAction', self: ctx.self, leader: ctx.leaderName });
+  // No key but a leader heard through POST /failsafe (see failsafeLeaderName): follow it.
+  const followWhy: Why = ctx.view.leader === null
+    ? { kind: 'failsafeFollowing', self: ctx.self, leader: ctx.leaderName }
+    : { kind: 'followingNoAction', self: ctx.self, leader: ctx.leaderName };
+  return follow(ctx, { kind: 'demotingNoLock' }, followWhy);
 }
 
 /** PostgreSQL accepts no connections yet (after a start task finished). */
@@ -111,8 +116,8 @@ function taskInProgress(ctx: Ctx): Plan {
   return plan({ kind: 'taskInProgress', task: task.kind }, { kind: 'refreshLease' }, { kind: 'touchMember' });
 }
 
-function isGate(action: Action): action is GateAction {
-  return action.kind === 'claimInitialize' || action.kind === 'acquireLeaderKey' || action.kind === 'updateLeaderKey';
+export function isGate(action: Action): action is GateAction {
+  return action.kind === 'claimInitialize' || action.kind === 'acquireLeaderKey' || action.kind === 'updateLeaderKey' || action.kind === 'confirmFailsafe';
 }
 
 function planMayPromote(p: Plan): boolean {

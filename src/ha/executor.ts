@@ -9,7 +9,10 @@
  */
 import type { NodeRuntime } from './runtime.js';
 import type { Action, Decision, GateAction, Plan, TaskKind, Why } from './types.js';
+import { isGate } from './decide.js';
 import * as tasks from './tasks.js';
+import { RetryableTaskError } from './tasks.js';
+import { checkFailsafeTopology } from './failsafe.js';
 import { buildMemberData } from './member-data.js';
 import { readSwitchLsn } from './history.js';
 import { armLeaseGuard } from './lease-guard.js';
@@ -20,6 +23,13 @@ export interface ExecutorHooks {
   now(): number;
 }
 
+/** What every action of one decision shares: the hooks and the task generation its observation saw. */
+interface ActionContext {
+  hooks: ExecutorHooks;
+  gateValidForMs: number;
+  observedTaskGeneration: number;
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -28,8 +38,16 @@ function message(error: unknown): string {
  * Starts a background task unless one runs; its result lands in rt.task.lastResult. A demote
  * supersedes whatever runs: it starts as soon as the running task ends (PostgreSQL procedures
  * cannot be interrupted halfway safely), and it is the task the next observations report.
+ * Any other task is refused when the plan was decided on a stale observation (a task started or
+ * finished since it was gathered): the next cycle decides again on what is there now.
  */
-function startTask(rt: NodeRuntime, kind: TaskKind, target: string | undefined, now: () => number, body: () => Promise<void>): void {
+function startTask(rt: NodeRuntime, kind: TaskKind, target: string | undefined, ctx: ActionContext, body: () => Promise<void>): void {
+  const now = ctx.hooks.now;
+  if (kind !== 'demote' && rt.task.generation !== ctx.observedTaskGeneration) {
+    rt.log.info(`not starting ${kind}: a task started or finished while this cycle observed PostgreSQL; deciding again`);
+    rt.wake();
+    return;
+  }
   if (rt.task.running !== null) {
     if (kind !== 'demote') {
       rt.log.warning(`not starting ${kind}: ${rt.task.running.kind} is still running`);
@@ -44,18 +62,22 @@ function startTask(rt: NodeRuntime, kind: TaskKind, target: string | undefined, 
   }
   rt.task.running = { kind, startedMs: now(), ...(target === undefined ? {} : { target }) };
   rt.task.lastResult = null;
+  rt.task.generation += 1;
+  const withTarget = target === undefined ? {} : { target };
   rt.task.promise = body().then(
     () => {
-      rt.task.lastResult = { kind, ok: true, message: 'ok', finishedMs: now(), ...(target === undefined ? {} : { target }) };
+      rt.task.lastResult = { kind, ok: true, message: 'ok', finishedMs: now(), ...withTarget };
       rt.log.info(`${kind} finished`);
     },
     (error: unknown) => {
-      rt.task.lastResult = { kind, ok: false, message: message(error), finishedMs: now(), ...(target === undefined ? {} : { target }) };
-      rt.log.error(`${kind} failed: ${message(error)}`);
+      const retryable = error instanceof RetryableTaskError;
+      rt.task.lastResult = { kind, ok: false, message: message(error), finishedMs: now(), ...withTarget, ...(retryable ? { retryable } : {}) };
+      rt.log.error(`${kind} failed${retryable ? ' (will retry)' : ''}: ${message(error)}`);
     },
   ).finally(() => {
     rt.task.running = null;
     rt.task.promise = null;
+    rt.task.generation += 1;
     rt.wake();
   });
 }
@@ -106,6 +128,15 @@ async function runGateIo(rt: NodeRuntime, gate: GateAction, now: () => number): 
         if (!(await keepalive(rt, now))) return false;
         return await rt.dcs.updateLeader();
       }
+      case 'confirmFailsafe': {
+        const sentMs = now();
+        const confirmed = await checkFailsafeTopology(rt);
+        if (confirmed) {
+          rt.failsafeConfirmedSentMs = sentMs;
+          armLeaseGuard(rt, now);
+        }
+        return confirmed;
+      }
     }
   } catch (error) {
     rt.log.warning(`${gate.kind} failed: ${message(error)}`);
@@ -113,8 +144,8 @@ async function runGateIo(rt: NodeRuntime, gate: GateAction, now: () => number): 
   }
 }
 
-async function applyAction(rt: NodeRuntime, action: Exclude<Action, GateAction>, hooks: ExecutorHooks): Promise<void> {
-  const now = hooks.now;
+async function applyAction(rt: NodeRuntime, action: Exclude<Action, GateAction>, ctx: ActionContext): Promise<void> {
+  const now = ctx.hooks.now;
   const view = rt.view;
   switch (action.kind) {
     case 'refreshLease':
@@ -124,7 +155,7 @@ async function applyAction(rt: NodeRuntime, action: Exclude<Action, GateAction>,
       await rt.dcs.touchMember(buildMemberData(rt));
       return;
     case 'runBootstrap':
-      startTask(rt, 'bootstrap', undefined, now, () => tasks.bootstrapNewCluster(rt));
+      startTask(rt, 'bootstrap', undefined, ctx, () => tasks.bootstrapNewCluster(rt));
       return;
     case 'writeInitialize':
       await rt.dcs.initialize(action.systemIdentifier, action.create);
@@ -139,10 +170,10 @@ async function applyAction(rt: NodeRuntime, action: Exclude<Action, GateAction>,
       return;
     }
     case 'cloneFrom':
-      startTask(rt, 'clone', action.member, now, () => tasks.cloneAndStart(rt, action.member, action.follow));
+      startTask(rt, 'clone', action.member, ctx, () => tasks.cloneAndStart(rt, action.member, action.follow));
       return;
     case 'startAsReplica':
-      startTask(rt, 'start', action.follow ?? undefined, now, () => tasks.startAsReplica(rt, action.follow));
+      startTask(rt, 'start', action.follow ?? undefined, ctx, () => tasks.startAsReplica(rt, action.follow));
       return;
     case 'followLeader':
       rt.followTarget = action.member;
@@ -156,24 +187,30 @@ async function applyAction(rt: NodeRuntime, action: Exclude<Action, GateAction>,
       await rt.instance.reload();
       return;
     case 'unfence':
+      // Idempotent: decide asks for it whenever our authority was just confirmed (see leader.ts).
+      if (!rt.fenced) return;
       rt.fenced = false;
+      rt.log.info('lifting the fence: our authority to acknowledge commits is confirmed');
       await tasks.writeConfigNow(rt);
       await rt.instance.reload();
       return;
+    case 'stopPostgres':
+      startTask(rt, 'stop', undefined, ctx, () => tasks.stopPostgres(rt, 'fast'));
+      return;
     case 'promote':
-      startTask(rt, 'promote', undefined, now, () => tasks.promote(rt));
+      startTask(rt, 'promote', undefined, ctx, () => tasks.promote(rt));
       return;
     case 'demote':
-      startTask(rt, 'demote', undefined, now, () => tasks.demote(rt, action.mode));
+      startTask(rt, 'demote', undefined, ctx, () => tasks.demote(rt, action.mode));
       return;
     case 'rewind':
-      startTask(rt, 'rewind', action.from, now, () => tasks.rewindAndStart(rt, action.from, action.follow));
+      startTask(rt, 'rewind', action.from, ctx, () => tasks.rewindAndStart(rt, action.from, action.follow));
       return;
     case 'reclone':
-      startTask(rt, 'reinit', action.from, now, () => tasks.recloneAndStart(rt, action.from, action.follow));
+      startTask(rt, 'reinit', action.from, ctx, () => tasks.recloneAndStart(rt, action.from, action.follow));
       return;
     case 'restartCrashed':
-      startTask(rt, 'start', undefined, now, () => tasks.restartCrashed(rt));
+      startTask(rt, 'start', undefined, ctx, () => tasks.restartCrashed(rt));
       return;
     case 'releaseLeaderKey':
       await rt.dcs.deleteLeader();
@@ -205,7 +242,7 @@ async function applyAction(rt: NodeRuntime, action: Exclude<Action, GateAction>,
       else rt.watchdog.disable();
       return;
     case 'exit':
-      hooks.requestExit(action.code);
+      ctx.hooks.requestExit(action.code);
       return;
   }
 }
@@ -215,14 +252,14 @@ async function applyAction(rt: NodeRuntime, action: Exclude<Action, GateAction>,
  * branch replaces its parent's reason). A failing non-gate action is logged and the plan goes on:
  * the next observation shows its effect (or its absence).
  */
-export async function executePlan(rt: NodeRuntime, plan: Plan, hooks: ExecutorHooks, gateValidForMs: number): Promise<Why> {
+export async function executePlan(rt: NodeRuntime, plan: Plan, ctx: ActionContext): Promise<Why> {
   for (const action of plan.actions) {
-    if (action.kind === 'claimInitialize' || action.kind === 'acquireLeaderKey' || action.kind === 'updateLeaderKey') {
-      const ok = await runGate(rt, action, hooks.now, gateValidForMs);
-      return executePlan(rt, ok ? action.then : action.else, hooks, gateValidForMs);
+    if (isGate(action)) {
+      const ok = await runGate(rt, action, ctx.hooks.now, ctx.gateValidForMs);
+      return executePlan(rt, ok ? action.then : action.else, ctx);
     }
     try {
-      await applyAction(rt, action, hooks);
+      await applyAction(rt, action, ctx);
     } catch (error) {
       rt.log.error(`${action.kind} failed: ${message(error)}`);
     }
@@ -230,8 +267,12 @@ export async function executePlan(rt: NodeRuntime, plan: Plan, hooks: ExecutorHo
   return plan.why;
 }
 
-export async function executeDecision(rt: NodeRuntime, decision: Decision, hooks: ExecutorHooks): Promise<Why> {
+/**
+ * Applies a decision. `observedTaskGeneration` is rt.task.generation as it was when the decision's
+ * observation was gathered (see TaskState.generation).
+ */
+export async function executeDecision(rt: NodeRuntime, decision: Decision, hooks: ExecutorHooks, observedTaskGeneration: number): Promise<Why> {
   rt.leaseGuard = decision.leaseGuard;
   armLeaseGuard(rt, hooks.now);
-  return executePlan(rt, decision, hooks, decision.gateValidForMs);
+  return executePlan(rt, decision, { hooks, gateValidForMs: decision.gateValidForMs, observedTaskGeneration });
 }

@@ -42,11 +42,15 @@ export function armLeaseGuard(rt: NodeRuntime, now: () => number): void {
   }
   const guard = rt.leaseGuard;
   if (guard === null) return;
-  const sent = rt.leaseConfirmedSentMs;
+  // Our authority counts from the later of the newest confirmed keepalive and the newest round of
+  // POST /failsafe every member accepted (failsafe_mode; see LeaseObservation).
+  const lease = rt.leaseConfirmedSentMs;
+  const failsafe = rt.failsafeConfirmedSentMs;
+  const sent = lease === null ? failsafe : failsafe === null ? lease : Math.max(lease, failsafe);
   const delayMs = sent === null ? 0 : Math.max(0, sent + guard.fenceAfterSentMs - now());
   rt.leaseGuardTimer = setTimeout(() => {
     rt.leaseGuardTimer = null;
-    void fenceNow(rt, `no confirmed lease keepalive for ${guard.fenceAfterSentMs} ms; the leader key may expire soon`);
+    void fenceNow(rt, `no confirmed lease keepalive (or failsafe confirmation) for ${guard.fenceAfterSentMs} ms; the leader key may expire soon`);
   }, delayMs);
   rt.leaseGuardTimer.unref();
 }

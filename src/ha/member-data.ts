@@ -56,7 +56,9 @@ export function buildMemberData(rt: NodeRuntime): MemberData {
       data.xlogLocation = Math.max(probe.receiveLsn ?? 0, probe.replayLsn ?? 0);
       if (probe.receiveLsn !== null) data.receiveLsn = probe.receiveLsn;
       if (probe.replayLsn !== null) data.replayLsn = probe.replayLsn;
-      data.replicationState = probe.walReceiverStatus ?? 'stopped';
+      // Patroni >= 3.1: 'streaming' only while the WAL receiver streams; absent otherwise (no
+      // restore_command), so `keel list` shows a replica that receives nothing as 'running'.
+      if (probe.walReceiverStatus === 'streaming') data.replicationState = 'streaming';
     } else if (probe.currentLsn !== null) {
       data.xlogLocation = probe.currentLsn;
     }

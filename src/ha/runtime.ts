@@ -22,6 +22,22 @@ import type { LeaseGuard, RunningTask, TaskResult, TaskKind, Why } from './types
 /** synchronous_standby_names while fenced: a standby no member can be, so no commit is acknowledged. */
 export const FENCE_STANDBY_NAME = '"keel fenced: no such standby"';
 
+const LOOPBACK_OR_WILDCARD = new Set(['*', '0.0.0.0', '127.0.0.1', 'localhost']);
+
+/** Patroni's _get_tcp_local_address: loopback when PostgreSQL listens on it (or everywhere), else the first address. */
+export function tcpLocalHost(listenHosts: string[]): string {
+  const hosts = listenHosts.map((h) => h.trim()).filter((h) => h !== '');
+  if (hosts.some((h) => LOOPBACK_OR_WILDCARD.has(h.toLowerCase()))) return '127.0.0.1';
+  if (hosts.some((h) => h === '::' || h === '::1')) return '::1';
+  return hosts[0] ?? '127.0.0.1';
+}
+
+/** The socket directory libpq should use: the first absolute entry of unix_socket_directories. */
+export function unixSocketHost(setting: string | number | boolean | undefined): string {
+  const entries = setting === undefined ? [] : String(setting).split(',').map((d) => d.trim().replace(/^'|'$/g, ''));
+  return entries.find((d) => d.startsWith('/')) ?? '/var/run/postgresql';
+}
+
 /** Whether a synchronous_standby_names value (as SHOW prints it, quotes or not) is the fence. */
 export function isFenceSetting(value: string): boolean {
   return value === FENCE_STANDBY_NAME || value === FENCE_STANDBY_NAME.slice(1, -1);
@@ -31,6 +47,13 @@ export interface TaskState {
   running: RunningTask | null;
   lastResult: TaskResult | null;
   promise: Promise<void> | null;
+  /**
+   * Bumped whenever a task starts or finishes. An observation records it when it starts; a plan
+   * decided on an observation whose generation is no longer current must not start a task: the
+   * PostgreSQL it describes is not the one there now (issue 6: a second pg_rewind started 50 ms
+   * after the first finished, on the stale observation of a stopped, diverged server).
+   */
+  generation: number;
 }
 
 export class NodeRuntime {
@@ -47,6 +70,8 @@ export class NodeRuntime {
   /** Monotonic send time of the newest keepalive etcd confirmed; null before the first. */
   leaseConfirmedSentMs: number | null = null;
   leaseAttemptFailed = false;
+  /** Monotonic send time of the newest round of POST /failsafe every member accepted; null when none. */
+  failsafeConfirmedSentMs: number | null = null;
   /** Start of the current run of failed DCS reads (monotonic), null when the last read worked. */
   dcsFailingSinceMs: number | null = null;
   /** Last time the DCS answered (monotonic), null before the first answer. */
@@ -62,9 +87,17 @@ export class NodeRuntime {
   recovery: RecoverySettings | null = null;
   /** Member whose address is in primary_conninfo (null: none configured). */
   followTarget: string | null = null;
+  /** Since when (monotonic) our WAL receiver has not been streaming from followTarget; null while it streams. */
+  notStreamingSinceMs: number | null = null;
+  /** Since when (monotonic) the divergence check has been inconclusive; null when it concluded. */
+  divergenceUnknownSinceMs: number | null = null;
+  /** The last inconclusive check's cause, so each new cause is logged once. */
+  divergenceLastCause: string | null = null;
+  /** What the data directory last said about pg_rewind (checksums or wal_log_hints); see PostgresObservation. */
+  rewindCapable = false;
   systemIdentifier: string | null = null;
 
-  task: TaskState = { running: null, lastResult: null, promise: null };
+  task: TaskState = { running: null, lastResult: null, promise: null, generation: 0 };
   leaseGuard: LeaseGuard | null = null;
   leaseGuardTimer: NodeJS.Timeout | null = null;
 
@@ -78,11 +111,13 @@ export class NodeRuntime {
   wake: () => void = () => undefined;
 
   readonly instance: PostgresInstance;
-  readonly conn: PostgresConnection;
+  /** Replaced when a reload changes how keel connects (superuser, password, socket). */
+  conn: PostgresConnection;
   readonly watchdog: WatchdogDevice;
 
   constructor(
-    readonly local: LocalConfig,
+    /** Replaced by a reload (SIGHUP); never mutated in place. */
+    public local: LocalConfig,
     readonly dcs: Dcs,
     readonly log: Logger,
     dynamic: DynamicConfig,
@@ -92,6 +127,14 @@ export class NodeRuntime {
     this.instance = new PostgresInstance({ dataDir: pgc.dataDir, configDir: pgc.configDir, binDir: pgc.binDir, logFile: defaultServerLog(pgc.dataDir) });
     this.conn = new PostgresConnection(this.localConnectTarget(), 5000);
     this.watchdog = new WatchdogDevice(local.watchdog.device, local.watchdog.mode !== 'off', log);
+  }
+
+  /** Opens keel's own connection anew (after a reload may have changed how to connect). */
+  async replaceConnection(): Promise<void> {
+    const previous = this.conn;
+    this.conn = new PostgresConnection(this.localConnectTarget(), 5000);
+    this.invalidateProbe();
+    await previous.close();
   }
 
   get name(): string {
@@ -105,16 +148,17 @@ export class NodeRuntime {
     return params;
   }
 
-  /** keel's own SQL connection: the unix socket when PostgreSQL has one, else TCP on loopback. */
+  /**
+   * keel's own SQL connection, chosen as Patroni chooses it: with postgresql.use_unix_socket the
+   * first absolute unix_socket_directories entry (libpq's default directory when none is set);
+   * otherwise TCP to loopback when PostgreSQL listens there or on a wildcard, else to the first
+   * listen address. Always as the superuser, with its password when one is configured.
+   */
   localConnectTarget(): ConnectTarget {
     const pgc = this.local.postgresql;
-    const socketParam = String(pgc.parameters['unix_socket_directories'] ?? '/var/run/postgresql');
-    const socketDir = socketParam.split(',')[0]?.trim().replace(/^'|'$/g, '') ?? '';
-    const listenHost = pgc.listen.hosts[0] ?? '127.0.0.1';
-    const tcpHost = listenHost === '*' || listenHost === '0.0.0.0' || listenHost === '' ? '127.0.0.1' : listenHost === '::' ? '::1' : listenHost;
     const su = pgc.authentication.superuser;
     return {
-      host: socketDir.startsWith('/') ? socketDir : tcpHost,
+      host: pgc.useUnixSocket ? unixSocketHost(effectiveParameters(this.local, this.dynamic)['unix_socket_directories']) : tcpLocalHost(pgc.listen.hosts),
       port: pgc.listen.port,
       user: su.username,
       database: 'postgres',

@@ -17,10 +17,15 @@ function postgresState(rt: NodeRuntime): PostgresState {
   return state as PostgresState;
 }
 
-/** Holds the leader lock: the key names us and our last confirmed keepalive is younger than ttl. */
+/**
+ * Holds the leader lock (Patroni's is_leader): the key names us and our authority — the newest
+ * confirmed keepalive, or in failsafe_mode the newest round of POST /failsafe all members
+ * accepted — is younger than ttl.
+ */
 export function holdsLeaderLock(rt: NodeRuntime, nowMs: number): boolean {
-  const sent = rt.leaseConfirmedSentMs;
-  return rt.view?.leader?.name === rt.name && sent !== null && nowMs < sent + rt.dynamic.ttlMs;
+  const lease = rt.leaseConfirmedSentMs ?? -Infinity;
+  const failsafe = rt.failsafeConfirmedSentMs ?? -Infinity;
+  return rt.view?.leader?.name === rt.name && nowMs < Math.max(lease, failsafe) + rt.dynamic.ttlMs;
 }
 
 export function buildNodeStatus(rt: NodeRuntime): NodeStatus {
@@ -61,6 +66,7 @@ export function buildNodeStatus(rt: NodeRuntime): NodeStatus {
     failsafeActive: failsafeActive(rt, nowMs),
     dcsLastSeenS: rt.dcsLastSeenWallS ?? 0,
     lastWhy: rt.lastWhySentence,
+    replicaStreaming: probe !== null && probe.inRecovery && probe.walReceiverStatus === 'streaming',
     haLoop: { nextRunAtMs: rt.nextCycleAtMs, ttlMs: rt.dynamic.ttlMs },
   };
 }

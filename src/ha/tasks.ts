@@ -7,8 +7,20 @@ import { rename } from 'node:fs/promises';
 import type { NodeRuntime } from './runtime.js';
 import { waitUntilReady, createBootstrapUsers } from '../postgres/procedures.js';
 import { renderConninfo } from '../postgres/conf-files.js';
+import { PostgresConnection } from '../postgres/probe.js';
 import { KeelError } from '../errors.js';
 import type { DemoteMode } from './types.js';
+
+/**
+ * A task failure that says nothing about the data directory (the source was unreachable, the
+ * leader not ready): nothing was changed, and the same task may be tried again later.
+ */
+export class RetryableTaskError extends KeelError {
+  constructor(code: string, message: string) {
+    super(code, message);
+    this.name = 'RetryableTaskError';
+  }
+}
 
 function pgTimeoutMs(rt: NodeRuntime): number {
   return rt.local.postgresql.pgCtlTimeoutMs;
@@ -47,7 +59,7 @@ export async function stopPostgres(rt: NodeRuntime, mode: 'fast' | 'immediate'):
 /** initdb, pg_hba, first start as primary, users — a brand-new cluster (the initialize winner). */
 export async function bootstrapNewCluster(rt: NodeRuntime): Promise<void> {
   const local = rt.local;
-  await rt.instance.initdb(local.bootstrap.initdbArgs, local.postgresql.authentication.superuser.username);
+  await rt.instance.initdb(local.bootstrap.initdbArgs, local.postgresql.authentication.superuser);
   if (local.postgresql.pgHba !== undefined) await rt.instance.replaceHba(local.postgresql.pgHba);
   else await rt.instance.appendHba(local.bootstrap.pgHba);
   rt.recovery = null;
@@ -102,25 +114,54 @@ export async function startAsReplica(rt: NodeRuntime, follow: string | null): Pr
   await startAndWait(rt);
 }
 
-/** Stops (if needed), pg_rewinds from `from`, then starts as a replica following `follow`. */
+/** How long the rewind's pre-check may wait for the source to answer. */
+const REWIND_SOURCE_CHECK_MS = 5000;
+
+/** The rewind source must be reachable with the rewind credentials and be a primary, or nothing is touched. */
+async function checkRewindSource(address: { host: string; port: number }, user: { username: string; password?: string }): Promise<void> {
+  const source = new PostgresConnection({ host: address.host, port: address.port, user: user.username, database: 'postgres', ...(user.password === undefined ? {} : { password: user.password }) }, REWIND_SOURCE_CHECK_MS);
+  try {
+    const [row] = await source.query<{ in_recovery: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS in_recovery');
+    if (row?.in_recovery !== false) throw new RetryableTaskError('ha.rewind_source_not_primary', `the rewind source ${address.host}:${address.port} is not a primary (yet)`);
+  } catch (error) {
+    if (error instanceof RetryableTaskError) throw error;
+    throw new RetryableTaskError('ha.rewind_source_unreachable', `cannot reach the rewind source ${address.host}:${address.port} as ${user.username}: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * Checks the source, stops PostgreSQL (cleanly), pg_rewinds from `from`, then starts as a replica
+ * following `follow`. A failed pg_rewind leaves PostgreSQL stopped: the data directory may be
+ * half rewritten, and what to do next (re-clone or stay down) is decide's call.
+ */
 export async function rewindAndStart(rt: NodeRuntime, from: string, follow: string | null): Promise<void> {
   const address = rt.memberByName(from);
-  if (address === null) throw new KeelError('ha.no_member_address', `member ${from} has no usable conn_url in the DCS`);
-  if (await rt.instance.isRunning()) await stopPostgres(rt, 'fast');
+  if (address === null) throw new RetryableTaskError('ha.no_member_address', `member ${from} has no usable conn_url in the DCS`);
   const auth = rt.local.postgresql.authentication;
   const user = auth.rewind ?? auth.superuser;
+  await checkRewindSource(address, user);
+  if (await rt.instance.isRunning()) await stopPostgres(rt, 'fast');
   const conninfo = renderConninfo({ host: address.host, port: address.port, user: user.username, dbname: 'postgres', connect_timeout: 5 });
-  rt.log.info(`pg_rewind from ${from}`);
+  rt.log.info(`running pg_rewind from ${from}`);
   await rt.instance.rewind(conninfo, user.password, 3600_000);
+  rt.log.info(`pg_rewind from ${from} finished; starting as a replica`);
   await startAsReplica(rt, follow);
 }
 
+/**
+ * Re-clone: pg_basebackup into a temporary directory first, and only once that copy is complete
+ * stop PostgreSQL and swap the directories — an unreachable source never costs the old data.
+ */
 export async function recloneAndStart(rt: NodeRuntime, from: string, follow: string | null): Promise<void> {
-  if (await rt.instance.isRunning()) await stopPostgres(rt, 'immediate');
-  rt.log.warning(`removing the data directory ${rt.local.postgresql.dataDir} to clone it again from ${from}`);
-  await rt.instance.removeDataDir();
+  const source = replicationSourceOf(rt, from);
+  rt.log.warning(`cloning ${rt.local.postgresql.dataDir} again from ${from}; the old data directory is replaced once the copy is complete`);
+  await rt.instance.cloneFrom(source, rt.local.postgresql.basebackupArgs, 24 * 3600_000, throttledProgress(rt, 'clone'), async () => {
+    if (await rt.instance.isRunning()) await stopPostgres(rt, 'immediate');
+  });
   rt.systemIdentifier = null;
-  await cloneAndStart(rt, from, follow);
+  await startAsReplica(rt, follow);
 }
 
 /** Polls pg_is_in_recovery() every 10 ms until it is false (promotion done) or the deadline. */
@@ -138,6 +179,11 @@ async function waitUntilPromoted(rt: NodeRuntime, timeoutMs: number): Promise<vo
   throw new KeelError('postgres.promote_timeout', `PostgreSQL was still in recovery ${Math.round(timeoutMs / 1000)}s after pg_ctl promote`);
 }
 
+/**
+ * pg_ctl promote, then a CHECKPOINT on a connection of its own (the probe's must not wait behind
+ * it): until that checkpoint the control file still names the old timeline, and a former primary
+ * rewinding from us would find "no rewind required" (issue 6; Patroni's checkpoint_after_promote).
+ */
 export async function promote(rt: NodeRuntime): Promise<void> {
   rt.invalidateProbe(); // from here on the server may acknowledge commits: never "known replica"
   await rt.instance.requestPromote(pgTimeoutMs(rt));
@@ -147,6 +193,14 @@ export async function promote(rt: NodeRuntime): Promise<void> {
   rt.followTarget = null;
   await writeConfigNow(rt);
   await rt.instance.reload();
+  const checkpointConn = new PostgresConnection(rt.localConnectTarget(), pgTimeoutMs(rt));
+  try {
+    await checkpointConn.query('CHECKPOINT');
+  } catch (error) {
+    rt.log.warning(`CHECKPOINT after promote failed (replicas that must rewind will wait): ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    await checkpointConn.close();
+  }
 }
 
 /**

@@ -7,7 +7,7 @@
  *   3. the executor applies the actions IN ORDER, then sleeps until loop_wait or a watch event.
  *
  * Results flow back in two ways, and only these two:
- *   - Gates. `claimInitialize`, `acquireLeaderKey` and `updateLeaderKey` can lose a race or fail, and
+ *   - Gates. `claimInitialize`, `acquireLeaderKey`, `updateLeaderKey` and `confirmFailsafe` can lose a race or fail, and
  *     what follows depends on the outcome within the SAME cycle (a failover is one cycle: acquire the
  *     key, then promote). A gate carries two sub-plans, `then` and `else`; it is always the LAST action
  *     of its list. The executor runs the gate's I/O; on success (true) it continues with `then.actions`,
@@ -22,8 +22,9 @@
  * time; durations are milliseconds. decide reads no clock: `obs.nowMs` is "now".
  *
  * Safety contract of the lease guard (see `Decision.leaseGuard`): while armed, the executor keeps a
- * timer independent of the cycle: when `nowMs >= lease.lastConfirmedSentMs + fenceAfterSentMs` it
- * fences PostgreSQL at once, even if the cycle is blocked in I/O. This is what guarantees that the
+ * timer independent of the cycle: when `nowMs >= authority + fenceAfterSentMs` it fences PostgreSQL
+ * at once, even if the cycle is blocked in I/O; `authority` is the send time of the newest confirmed
+ * keepalive or, in failsafe_mode, of the newest round of POST /failsafe every member accepted. This is what guarantees that the
  * primary stops acknowledging commits strictly before its leader key can expire in etcd.
  */
 import type { DynamicConfig, Tags, WatchdogMode } from '../config/types.js';
@@ -70,7 +71,37 @@ export interface LeaseObservation {
   lastConfirmedSentMs: number | null;
   /** The most recent keepalive attempt failed (etcd unreachable or lease gone). */
   lastAttemptFailed: boolean;
+  /**
+   * failsafe_mode: monotonic time recorded BEFORE sending the newest round of POST /failsafe that
+   * EVERY member accepted, or null. Each member that accepts promises not to race for the leader
+   * key for ttl after it received the POST, so, like a confirmed keepalive, it bounds how long we
+   * may keep acknowledging commits: the lease guard counts from the later of the two.
+   */
+  failsafeConfirmedSentMs: number | null;
 }
+
+/**
+ * The check of this data directory against the current leader's timeline history (Patroni's
+ * trigger_check_diverged_lsn), done over a replication connection (IDENTIFY_SYSTEM,
+ * TIMELINE_HISTORY) with the replication user, as Patroni does, so it needs no extra grant.
+ */
+export type DivergenceObservation =
+  /** Not needed: no leader, we are the leader, or we stream from it. */
+  | { verdict: 'notChecked' }
+  /** Our WAL is on the leader's history: following it works. */
+  | { verdict: 'safe' }
+  /**
+   * Our WAL went past the point where the leader's timeline forked: rewind or re-clone first.
+   * `leaderCheckpointed`: the leader has run a checkpoint since its promotion (pg_rewind reads the
+   * source's timeline from its control file: before that checkpoint it would see the OLD timeline
+   * and answer "no rewind required"); null when it could not be read.
+   */
+  | { verdict: 'diverged'; leaderCheckpointed: boolean | null }
+  /**
+   * The check could not conclude (`cause` says why: leader unreachable, authentication failed,
+   * ...) since `sinceMs` (monotonic, first inconclusive check of the current run).
+   */
+  | { verdict: 'unknown'; cause: string; sinceMs: number };
 
 export type PgRole = 'primary' | 'replica';
 
@@ -98,16 +129,21 @@ export interface PostgresObservation {
   crashedSinceMs: number | null;
   /** pg_controldata 'Database cluster state' (e.g. 'in production', 'shut down', 'shut down in recovery'). */
   controlState: string | null;
-  /** data checksums or wal_log_hints are on: pg_rewind can work. */
-  rewindCapable: boolean;
   /**
-   * The executor's check of this data directory against the current leader's timeline history
-   * (Patroni's trigger_check_diverged_lsn): true = our WAL went past the leader's fork point and we
-   * must rewind or re-clone before following; false = safe to follow; null = not checked / unknown
-   * (no leader, leader unreachable). The executor runs the check whenever a leader exists and we
-   * are not it and PostgreSQL is stopped or not streaming.
+   * pg_rewind can work on this data directory: its control file says data checksums are on or
+   * wal_log_hints was on (read from the server while it runs, from pg_controldata while stopped;
+   * never from the configuration, which may differ from what the data directory was written with).
    */
-  divergedFromLeader: boolean | null;
+  rewindCapable: boolean;
+  /** The check against the leader's timeline history; see DivergenceObservation. */
+  divergence: DivergenceObservation;
+  /**
+   * A replica configured to follow a member whose WAL receiver has not been streaming since this
+   * instant (monotonic); null when it streams, has no source, or is not a running replica.
+   */
+  notStreamingSinceMs: number | null;
+  /** The WAL receiver's last error from the server log (e.g. password authentication failed), or null. */
+  receiverError: string | null;
 }
 
 export type TaskKind = 'bootstrap' | 'clone' | 'rewind' | 'reinit' | 'start' | 'stop' | 'promote' | 'demote';
@@ -125,6 +161,12 @@ export interface TaskResult {
   message: string;
   finishedMs: number;
   target?: string;
+  /**
+   * A failure that says nothing about the data directory (the source was unreachable, the leader
+   * was not ready): the same task may simply be tried again later. A pg_rewind that ran and
+   * failed is not retryable.
+   */
+  retryable?: boolean;
 }
 
 /** The executor's background task (long PostgreSQL operations never block the cycle). */
@@ -132,6 +174,13 @@ export interface AsyncTaskObservation {
   running: RunningTask | null;
   /** The last finished task; kept until the next task starts. */
   lastResult: TaskResult | null;
+}
+
+/** A leader heard through POST /failsafe while it could not reach the DCS (failsafe_mode). */
+export interface FailsafeLeaderObservation {
+  name: string;
+  /** Monotonic instant the POST was received. */
+  heardAtMs: number;
 }
 
 /** GET /patroni of another member, fetched in parallel with a 2 s timeout. */
@@ -177,11 +226,11 @@ export interface Observation {
   peers: PeerStatus[] | null;
   watchdog: WatchdogObservation;
   /**
-   * failsafe_mode only: whether every member listed in the `failsafe` key accepted POST /failsafe
-   * this cycle. Gathered only when the DCS read failed, failsafe_mode is on and PostgreSQL runs as
-   * primary; otherwise null.
+   * failsafe_mode: the last leader that told us, through POST /failsafe, that it keeps running
+   * without the DCS; null when none did. While fresh (younger than ttl) we must not race for the
+   * leader key: that leader acknowledges commits on the strength of our acceptance.
    */
-  failsafeAllConfirmed: boolean | null;
+  failsafeLeader: FailsafeLeaderObservation | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,7 +253,12 @@ export type GateAction =
    * Keepalive of our lease (recording the send time first) AND update of the leader key, which
    * succeeds only if the key still holds our name and lease (Patroni's update_lock).
    */
-  | { kind: 'updateLeaderKey'; then: Plan; else: Plan };
+  | { kind: 'updateLeaderKey'; then: Plan; else: Plan }
+  /**
+   * failsafe_mode with the DCS unreachable: POST /failsafe to every member of the last known
+   * `failsafe` key (recording the send time first); succeeds only when every one accepted.
+   */
+  | { kind: 'confirmFailsafe'; then: Plan; else: Plan };
 
 export type DemoteMode =
   /** Switchover: checkpoint, stop fast, keep the key until stopped, then release it; restart as replica. */
@@ -246,6 +300,8 @@ export type Action =
   | { kind: 'fence' }
   /** Restore synchronous_standby_names to the configured value and reload. */
   | { kind: 'unfence' }
+  /** Background task: stop PostgreSQL and leave it stopped (a diverged node that may not rejoin). */
+  | { kind: 'stopPostgres' }
   /** Background task: pg_ctl promote (after arming the watchdog when required). */
   | { kind: 'promote' }
   /** Cancels a running background task first (e.g. a promote that lost its key). */
@@ -358,7 +414,12 @@ export type Why =
   | { kind: 'removedKeyFailedStart' }
   | { kind: 'rewinding'; from: string }
   | { kind: 'reinitializing'; from: string; cause: 'diverged' | 'rewindFailed' }
-  | { kind: 'rewindImpossible'; leader: string }
+  | { kind: 'rewindImpossible'; leader: string; reason: 'notAllowed' | 'notCapable' }
+  | { kind: 'rewindFailedStayDown'; leader: string; message: string }
+  | { kind: 'waitingForLeaderCheckpoint'; leader: string }
+  | { kind: 'divergenceUnknown'; self: string; leader: string; cause: string }
+  | { kind: 'notStreaming'; self: string; leader: string; forMs: number; error: string | null }
+  | { kind: 'failsafeFollowing'; self: string; leader: string }
   | { kind: 'postgresStartingUp'; msLeft: number | null }
   // pause
   | { kind: 'pausedNoAction'; self: string }

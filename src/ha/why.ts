@@ -53,7 +53,15 @@ export function renderWhy(why: Why): string {
     case 'removedKeyFailedStart': return 'removed leader key after trying and failing to start postgres';
     case 'rewinding': return `running pg_rewind from ${why.from}`;
     case 'reinitializing': return why.cause === 'diverged' ? `reinitializing due to diverged timelines (from ${why.from})` : `reinitializing from ${why.from} after pg_rewind failed`;
-    case 'rewindImpossible': return `diverged from leader (${why.leader}) and neither pg_rewind nor removing the data directory is allowed; not starting`;
+    case 'rewindImpossible':
+      return why.reason === 'notAllowed'
+        ? `diverged from leader (${why.leader}) and neither use_pg_rewind nor removing the data directory is allowed; staying stopped`
+        : `diverged from leader (${why.leader}) and pg_rewind cannot work on this data directory (neither data checksums nor wal_log_hints), removing it is not allowed; staying stopped`;
+    case 'rewindFailedStayDown': return `pg_rewind from ${why.leader} failed (${why.message}) and remove_data_directory_on_rewind_failure is off; staying stopped`;
+    case 'waitingForLeaderCheckpoint': return `diverged from leader (${why.leader}); waiting for it to checkpoint after its promotion before pg_rewind`;
+    case 'divergenceUnknown': return `I am (${why.self}), a secondary, and cannot tell whether my WAL diverged from the leader (${why.leader}): ${why.cause}`;
+    case 'notStreaming': return `I am (${why.self}), a secondary, configured to follow (${why.leader}) but not streaming for ${seconds(why.forMs)} s${why.error === null ? '' : `: ${why.error}`}`;
+    case 'failsafeFollowing': return `no action. I am (${why.self}), a secondary, and following a leader (${why.leader}) that runs in failsafe mode`;
     case 'postgresStartingUp': return why.msLeft === null ? 'PostgreSQL is still starting up' : `PostgreSQL is still starting up, ${seconds(why.msLeft)} seconds until timeout`;
     case 'pausedNoAction': return `no action. I am (${why.self})`;
     case 'pausedPrimaryWithoutLock': return 'continue to run as primary without lock';

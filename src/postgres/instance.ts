@@ -8,7 +8,7 @@
  *  - the data directory is created 0700 and owned by the PostgreSQL OS user;
  *  - "running" means the postmaster named in postmaster.pid is alive, nothing more.
  */
-import { mkdir, readFile, readdir, rename, rm, stat, open } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, open, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { KeelError } from '../errors.js';
 import { giveToPostgres } from './os-user.js';
@@ -100,14 +100,28 @@ export class PostgresInstance {
     return readControlData(this.paths.binDir, this.paths.dataDir);
   }
 
-  async initdb(args: string[], superuser: string): Promise<void> {
+  /**
+   * initdb as the superuser. With a password, it is set by initdb itself (`--pwfile`, as Patroni
+   * does), so the first connection works whatever authentication bootstrap.initdb asks for.
+   */
+  async initdb(args: string[], superuser: { username: string; password?: string }): Promise<void> {
     if (await this.isForeignNonEmpty()) {
       throw new KeelError('postgres.data_dir_not_empty', `data directory ${this.paths.dataDir} is not empty and is not a PostgreSQL cluster; refusing to initdb over it`, {
         hint: 'point postgresql.data_dir at an empty or absent directory',
       });
     }
     await this.ensureDataDir();
-    await runProgramOrFail(this.bin('initdb'), ['-D', this.paths.dataDir, `--username=${superuser}`, ...args], { timeoutMs: 300_000 }, 'initdb');
+    const pwfile = superuser.password === undefined ? null : `${this.paths.dataDir}.keel-pwfile`;
+    try {
+      if (pwfile !== null) {
+        await writeFile(pwfile, `${superuser.password ?? ''}\n`, { mode: 0o600 });
+        await giveToPostgres(pwfile);
+      }
+      const pwArgs = pwfile === null || args.some((a) => a.startsWith('--pwfile')) ? [] : [`--pwfile=${pwfile}`];
+      await runProgramOrFail(this.bin('initdb'), ['-D', this.paths.dataDir, `--username=${superuser.username}`, ...pwArgs, ...args], { timeoutMs: 300_000 }, 'initdb');
+    } finally {
+      if (pwfile !== null) await rm(pwfile, { force: true });
+    }
   }
 
   async appendHba(lines: string[]): Promise<void> {
@@ -169,11 +183,13 @@ export class PostgresInstance {
 
   /**
    * Clones a running member with pg_basebackup (WAL streamed) into a temporary sibling
-   * directory, then renames it into place. The data directory must be absent or empty.
+   * directory, then renames it into place. Without `beforeReplace` the data directory must be
+   * absent or empty; with it (a re-clone), an existing cluster is replaced, but only after the
+   * copy is complete and `beforeReplace` (which stops PostgreSQL) has returned.
    */
-  async cloneFrom(source: ReplicationSource, extraArgs: string[], timeoutMs: number, onProgress?: (line: string) => void): Promise<void> {
+  async cloneFrom(source: ReplicationSource, extraArgs: string[], timeoutMs: number, onProgress?: (line: string) => void, beforeReplace?: () => Promise<void>): Promise<void> {
     const state = await this.dataDirState();
-    if (state === 'initialized' || (await this.isForeignNonEmpty())) {
+    if ((state === 'initialized' && beforeReplace === undefined) || (await this.isForeignNonEmpty())) {
       throw new KeelError('postgres.data_dir_not_empty', `data directory ${this.paths.dataDir} is not empty; refusing to clone into it`);
     }
     const temporary = `${this.paths.dataDir}.keel-clone`;
@@ -190,6 +206,8 @@ export class PostgresInstance {
       await rm(temporary, { recursive: true, force: true });
       throw error;
     }
+    if (beforeReplace !== undefined) await beforeReplace();
+    if (await this.isRunning()) throw new KeelError('postgres.running', `refusing to replace ${this.paths.dataDir}: PostgreSQL is running on it`);
     await rm(this.paths.dataDir, { recursive: true, force: true });
     await rename(temporary, this.paths.dataDir);
   }
@@ -200,24 +218,25 @@ export class PostgresInstance {
     await runProgramOrFail(this.bin('pg_rewind'), [`--target-pgdata=${this.paths.dataDir}`, `--source-server=${sourceConninfo}`, '--progress'], { timeoutMs, env }, 'pg_rewind');
   }
 
-  /** Removes the data directory (re-clone). Refuses while a postmaster runs on it. */
-  async removeDataDir(): Promise<void> {
-    if (await this.isRunning()) throw new KeelError('postgres.running', `refusing to remove ${this.paths.dataDir}: PostgreSQL is running on it`);
-    await rm(this.paths.dataDir, { recursive: true, force: true });
+  /** Last lines of the server log joined on one line, for error messages. */
+  async serverLogTail(lines: number): Promise<string> {
+    return lastLines(await this.serverLogText(8192), lines);
   }
 
-  /** Last lines of the server log, for error messages. */
-  async serverLogTail(lines: number): Promise<string> {
+  /** The last `maxBytes` of the server log as text ('' when it cannot be read). */
+  async serverLogText(maxBytes: number): Promise<string> {
+    let handle;
     try {
       const info = await stat(this.paths.logFile);
-      const handle = await open(this.paths.logFile, 'r');
-      const length = Math.min(info.size, 8192);
+      handle = await open(this.paths.logFile, 'r');
+      const length = Math.min(info.size, maxBytes);
       const buffer = Buffer.alloc(length);
       await handle.read(buffer, 0, length, info.size - length);
-      await handle.close();
-      return lastLines(buffer.toString('utf8'), lines);
+      return buffer.toString('utf8');
     } catch {
       return '';
+    } finally {
+      await handle?.close();
     }
   }
 }

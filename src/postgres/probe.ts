@@ -32,6 +32,11 @@ export interface PostgresProbe {
   walReceiverSender: { host: string; port: number } | null;
   synchronousStandbyNames: string;
   replication: ReplicationRow[];
+  /**
+   * pg_rewind can work on this data directory: data checksums are on, or wal_log_hints is on (the
+   * running server's value is the one its control file records). pg_rewind checks the same.
+   */
+  rewindCapable: boolean;
 }
 
 export interface ConnectTarget {
@@ -61,6 +66,8 @@ SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT min_recovery_end_timeline FROM pg_control_recovery()) AS min_recovery_timeline,
        wr.status AS receiver_status, wr.received_tli, wr.sender_host, wr.sender_port,
        current_setting('synchronous_standby_names') AS synchronous_standby_names,
+       (SELECT data_page_checksum_version FROM pg_control_init()) <> 0
+         OR current_setting('wal_log_hints')::boolean AS rewind_capable,
        (SELECT coalesce(json_agg(json_build_object('usename', usename, 'application_name', application_name,
                  'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state,
                  'sync_priority', sync_priority)), '[]'::json)
@@ -84,6 +91,7 @@ interface ProbeRow {
   sender_host: string | null;
   sender_port: number | null;
   synchronous_standby_names: string;
+  rewind_capable: boolean;
   replication: Array<{ usename: string; application_name: string; client_addr: string | null; state: string; sync_state: string; sync_priority: number }>;
 }
 
@@ -158,6 +166,7 @@ export class PostgresConnection {
       walReceiverStatus: row.receiver_status,
       walReceiverSender: row.sender_host === null ? null : { host: row.sender_host, port: row.sender_port ?? 5432 },
       synchronousStandbyNames: row.synchronous_standby_names,
+      rewindCapable: row.rewind_capable,
       replication: row.replication.map((r) => ({
         usename: r.usename,
         applicationName: r.application_name,

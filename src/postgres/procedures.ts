@@ -3,7 +3,7 @@
  * replica, (re)start with the right role, create users. Each step is a real program or SQL
  * statement with a deadline; nothing here decides *whether* to run — the HA core does that.
  */
-import { writeFile, chmod } from 'node:fs/promises';
+import { writeFile, chmod, rename } from 'node:fs/promises';
 import pg from 'pg';
 import { KeelError } from '../errors.js';
 import type { Credentials } from '../config/types.js';
@@ -70,18 +70,39 @@ export async function createBootstrapUsers(conn: PostgresConnection, users: Boot
   await conn.query('CHECKPOINT');
 }
 
+/** One pgpass line's match fields: a value, or '*' for any. */
+export interface PgpassEntry {
+  host: string;
+  port: string;
+  database: string;
+  user: Credentials;
+}
+
 /**
- * Writes a pgpass file for the replication user so primary_conninfo never holds a password
- * (Patroni's approach). Lines: host:port:*:user:password, escaped as libpq requires.
+ * A pgpass file's text, exactly as libpq reads it: `host:port:database:username:password`, each
+ * field either `*` (any) or a value in which `\` and `:` are escaped with a backslash. Entries
+ * without a password are left out. (issue 6: a port written as `0` never matched, so the WAL
+ * receiver never found its password.)
  */
-export async function writePgpass(path: string, entries: Array<{ host: string; port: number; user: Credentials }>): Promise<void> {
+export function renderPgpass(entries: PgpassEntry[]): string {
   const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+  const field = (value: string) => (value === '*' ? '*' : escape(value));
   const lines = entries
     .filter((e) => e.user.password !== undefined)
-    .map((e) => [e.host, String(e.port), '*', e.user.username, e.user.password ?? ''].map(escape).join(':'));
-  await writeFile(path, lines.join('\n') + '\n', { mode: 0o600 });
-  await chmod(path, 0o600);
-  await giveToPostgres(path);
+    .map((e) => [field(e.host), field(e.port), field(e.database), escape(e.user.username), escape(e.user.password ?? '')].join(':'));
+  return lines.length === 0 ? '' : lines.join('\n') + '\n';
+}
+
+/**
+ * Writes the pgpass file primary_conninfo points at (`passfile=`), so no password ever sits in
+ * postgresql.conf (Patroni's approach); 0600 and owned by the PostgreSQL OS user, who reads it.
+ */
+export async function writePgpass(path: string, entries: PgpassEntry[]): Promise<void> {
+  const temporary = `${path}.keel-tmp`;
+  await writeFile(temporary, renderPgpass(entries), { mode: 0o600 });
+  await chmod(temporary, 0o600);
+  await giveToPostgres(temporary);
+  await rename(temporary, path);
 }
 
 /** primary_conninfo / primary_slot_name for following `source`, as Patroni writes them. */

@@ -2,6 +2,11 @@
  * The patroni.yml files `keel sandbox up` writes, one per node. They are ordinary Patroni-format
  * files (a user can read them to learn the format, and Patroni itself could load them), with
  * short timings when asked and every address on loopback.
+ *
+ * As strict as production (issue 6): initdb asks for passwords on every connection, loopback
+ * and socket included (never initdb's default `trust`), there is a pg_rewind user with its own
+ * password, and wal_log_hints is left to its default — data checksums make pg_rewind possible,
+ * as in the seed's configuration.
  */
 import { stringify } from 'yaml';
 
@@ -29,6 +34,7 @@ export interface SandboxPlan {
   binDir: string;
   superuserPassword: string;
   replicationPassword: string;
+  rewindPassword: string;
   nodes: SandboxNodePlan[];
 }
 
@@ -57,14 +63,13 @@ export function renderNodeConfig(plan: SandboxPlan, node: SandboxNodePlan): stri
             shared_buffers: '32MB',
             wal_level: 'replica',
             hot_standby: 'on',
-            wal_log_hints: 'on',
             max_wal_senders: 10,
             max_replication_slots: 10,
             wal_keep_size: '128MB',
           },
         },
       },
-      initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
+      initdb: [{ encoding: 'UTF8' }, 'data-checksums', { 'auth-host': 'scram-sha-256' }, { 'auth-local': 'scram-sha-256' }],
       pg_hba: [
         `host replication replicator ${plan.host}/32 md5`,
         `host all all ${plan.host}/32 md5`,
@@ -83,7 +88,9 @@ export function renderNodeConfig(plan: SandboxPlan, node: SandboxNodePlan): stri
       authentication: {
         replication: { username: 'replicator', password: plan.replicationPassword },
         superuser: { username: 'postgres', password: plan.superuserPassword },
+        rewind: { username: 'rewind_user', password: plan.rewindPassword },
       },
+      use_unix_socket: true,
       parameters: { unix_socket_directories: node.socketDir },
     },
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },

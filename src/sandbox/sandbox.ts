@@ -162,6 +162,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxRecor
     binDir: requireBinDir(),
     superuserPassword: randomBytes(12).toString('hex'),
     replicationPassword: randomBytes(12).toString('hex'),
+    rewindPassword: randomBytes(12).toString('hex'),
     nodes: Array.from({ length: options.nodes }, (_, i) => {
       const nodeDir = join(dir, `node${i + 1}`);
       return { name: `node${i + 1}`, pgPort: ports.pg[i] ?? 0, apiPort: ports.api[i] ?? 0, dataDir: join(nodeDir, 'data'), socketDir: nodeDir };

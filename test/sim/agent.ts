@@ -209,7 +209,7 @@ function* observe(w: World, n: SimNode, a: AgentState): Io<Observation> {
     config,
     paused: false,
     dcs: view === FAIL ? { ok: false, sinceMs: a.dcsFailSinceMs ?? readStartMs } : { ok: true, view },
-    lease: { leaseId: a.leaseId, lastConfirmedSentMs: a.lastConfirmedSentMs, lastAttemptFailed: a.lastAttemptFailed },
+    lease: { leaseId: a.leaseId, lastConfirmedSentMs: a.lastConfirmedSentMs, lastAttemptFailed: a.lastAttemptFailed, failsafeConfirmedSentMs: null },
     postgres: {
       dataDir: pg.dataDir,
       systemIdentifier: init ? pg.sysid : null,
@@ -224,12 +224,14 @@ function* observe(w: World, n: SimNode, a: AgentState): Io<Observation> {
       crashedSinceMs: pg.crashedSinceMs,
       controlState: pg.running ? (pg.role === 'primary' ? 'in production' : 'in archive recovery') : 'shut down',
       rewindCapable: pg.rewindCapable,
-      divergedFromLeader: diverged,
+      divergence: diverged === null ? { verdict: 'notChecked' } : diverged ? { verdict: 'diverged', leaderCheckpointed: true } : { verdict: 'safe' },
+      notStreamingSinceMs: null,
+      receiverError: null,
     },
     asyncTask: { running: a.task, lastResult: a.lastResult },
     peers,
     watchdog: { available: n.watchdogAvailable, armed: a.watchdogArmed },
-    failsafeAllConfirmed: null,
+    failsafeLeader: null,
   };
 }
 
@@ -264,6 +266,7 @@ function copyFrom(n: SimNode, src: SimNode): void {
 function* execute(w: World, n: SimNode, a: AgentState, plan: Plan, gateValidForMs: number): Io<Plan['why']> {
   for (const action of plan.actions) {
     if (!alive(n, a)) return plan.why;
+    if (action.kind === 'confirmFailsafe') throw new Error('the simulator does not model failsafe_mode yet');
     if (action.kind === 'claimInitialize' || action.kind === 'acquireLeaderKey' || action.kind === 'updateLeaderKey') {
       const sentMs = w.nowMs;
       let ok = yield* gate(w, n, a, action.kind);
@@ -316,6 +319,12 @@ function* apply(w: World, n: SimNode, a: AgentState, action: Action): Io<void> {
       startTask(w, n, a, 'start', w.rng.int(200, 1000), undefined, () => (pg.running ? null : (w.startPgAsReplica(n, null), null)), true);
       return;
     }
+    case 'stopPostgres':
+      startTask(w, n, a, 'stop', w.rng.int(50, 500), undefined, () => {
+        w.stopPg(n, false);
+        return null;
+      });
+      return;
     case 'promote':
       w.checkPromotion(n);
       startTask(w, n, a, 'promote', w.rng.int(50, 500), undefined, () => {
@@ -431,6 +440,7 @@ function* apply(w: World, n: SimNode, a: AgentState, action: Action): Io<void> {
     case 'claimInitialize':
     case 'acquireLeaderKey':
     case 'updateLeaderKey':
+    case 'confirmFailsafe':
       throw new Error('gates are handled by execute()');
   }
 }

@@ -121,17 +121,21 @@ export async function httpStatus(url: string, method = 'GET'): Promise<{ status:
   return { status: response.status, body: await response.text() };
 }
 
-/** PID of the postmaster running on a node's data directory, or null. */
-export async function postmasterPid(cluster: TestCluster, node: string): Promise<number | null> {
-  const member = cluster.record.nodes.find((n) => n.name === node);
-  if (member === undefined) return null;
+/** PID of a live postmaster on this data directory, or null. */
+export async function postmasterPidOf(dataDir: string): Promise<number | null> {
   try {
-    const pid = Number((await readFile(join(member.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
     process.kill(pid, 0);
     return pid;
   } catch {
     return null;
   }
+}
+
+/** PID of the postmaster running on a node's data directory, or null. */
+export async function postmasterPid(cluster: TestCluster, node: string): Promise<number | null> {
+  const member = cluster.record.nodes.find((n) => n.name === node);
+  return member === undefined ? null : postmasterPidOf(member.dataDir);
 }
 
 /** kill -9 of a node's agent and/or postmaster. */

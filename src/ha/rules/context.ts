@@ -32,8 +32,19 @@ export function makeCtx(obs: Observation, view: ClusterView): Ctx {
     keyNamesUs,
     hasLock,
     isPrimary: pg.running && !pg.starting && pg.role === 'primary',
-    leaderName: view.leader === null ? null : view.leader.name,
+    leaderName: view.leader === null ? failsafeLeaderName(obs) : view.leader.name,
   };
+}
+
+/**
+ * failsafe_mode: a leader that reached us through POST /failsafe less than ttl ago still counts
+ * as the leader when the key is gone (Patroni injects it into the cluster view): it keeps
+ * acknowledging commits because we accepted, so we follow it and never race against it.
+ */
+export function failsafeLeaderName(obs: Observation): string | null {
+  const heard = obs.failsafeLeader;
+  if (!obs.config.failsafeMode || heard === null || heard.name === obs.self.name) return null;
+  return obs.nowMs - heard.heardAtMs < obs.config.ttlMs ? heard.name : null;
 }
 
 export function plan(why: Why, ...actions: Action[]): Plan {
@@ -55,18 +66,21 @@ export function leaseGuardOffsetMs(obs: Observation): number {
   return obs.config.ttlMs - fenceMarginMs(obs);
 }
 
-/** The guard instant has passed (or the lease send time is unknown): fence before anything else. */
-export function pastFencePoint(obs: Observation): boolean {
-  const sent = obs.lease.lastConfirmedSentMs;
-  if (sent === null) return true;
-  return obs.nowMs >= sent + leaseGuardOffsetMs(obs);
+/**
+ * The send time our right to acknowledge commits counts from: the newest confirmed keepalive, or
+ * the newest round of POST /failsafe every member accepted, whichever is later; null when neither.
+ */
+export function authoritySentMs(obs: Observation): number | null {
+  const { lastConfirmedSentMs: lease, failsafeConfirmedSentMs: failsafe } = obs.lease;
+  if (lease === null) return failsafe;
+  return failsafe === null ? lease : Math.max(lease, failsafe);
 }
 
-/** Milliseconds until the lease guard fires (negative when passed). */
-export function msToFencePoint(obs: Observation): number {
-  const sent = obs.lease.lastConfirmedSentMs;
-  if (sent === null) return 0;
-  return sent + leaseGuardOffsetMs(obs) - obs.nowMs;
+/** The guard instant has passed (or the authority send time is unknown): fence before anything else. */
+export function pastFencePoint(obs: Observation): boolean {
+  const sent = authoritySentMs(obs);
+  if (sent === null) return true;
+  return obs.nowMs >= sent + leaseGuardOffsetMs(obs);
 }
 
 export function member(view: ClusterView, name: string): Member | undefined {

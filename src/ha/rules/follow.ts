@@ -1,7 +1,14 @@
 /**
  * Rules for a node that must not be the primary: demote if it is one, rewind or re-clone when its
  * WAL diverged from the leader's history, otherwise stream from the leader (or its replicatefrom
- * member). A former primary never keeps running as a second primary (issue 3, "Rejoin").
+ * member) and say so truthfully — a replica whose WAL receiver gets nothing is reported as such,
+ * never as "following". A former primary never keeps running as a second primary (issue 3).
+ *
+ * Rejoin (issue 6): a diverged node rewinds when use_pg_rewind is on and its data directory allows
+ * it (checksums or wal_log_hints), after the leader has checkpointed since its promotion; it
+ * re-clones when the remove_data_directory_* settings allow; otherwise it stops and STAYS down.
+ * A divergence check that cannot conclude is retried and reported; past a bound it is treated as
+ * diverged when rewinding or re-cloning is allowed (pg_rewind itself says when nothing was needed).
  */
 import type { Action, Plan, Why } from '../types.js';
 import { watchdogDisable } from '../watchdog-logic.js';
@@ -12,30 +19,84 @@ export function fenceAndDemote(ctx: Ctx, why: Why): Plan {
   return plan(why, { kind: 'fence' }, { kind: 'demote', mode: 'immediate-nolock' }, ...watchdogDisable(ctx.obs.watchdog), { kind: 'touchMember' });
 }
 
+/** How long a divergence check may stay inconclusive before it counts as diverged (when that is acted on safely). */
+export function divergenceUnknownBoundMs(ctx: Ctx): number {
+  return 3 * ctx.obs.config.loopWaitMs;
+}
+
+/** How long a replica's WAL receiver may not stream before the why sentence says so. */
+export function notStreamingReportAfterMs(ctx: Ctx): number {
+  return 3 * ctx.obs.config.loopWaitMs;
+}
+
+/** The last task was a pg_rewind that worked (or found nothing to do): an inconclusive check must not start another. */
+function justRewound(ctx: Ctx): boolean {
+  const last = ctx.obs.asyncTask.lastResult;
+  return last !== null && last.kind === 'rewind' && last.ok;
+}
+
+function lastRewindFailure(ctx: Ctx): string | null {
+  const last = ctx.obs.asyncTask.lastResult;
+  return last !== null && last.kind === 'rewind' && !last.ok && last.retryable !== true ? last.message : null;
+}
+
+/** Whether this node would act on a divergence (rewind or re-clone); false means it can only stay down. */
+function mayRejoinDiverged(ctx: Ctx): boolean {
+  const self = ctx.obs.self;
+  const rewind = ctx.obs.config.usePgRewind && ctx.obs.postgres.rewindCapable && lastRewindFailure(ctx) === null;
+  return rewind || self.removeDataDirectoryOnDivergedTimelines || self.removeDataDirectoryOnRewindFailure;
+}
+
+/** Stay down rather than serve a diverged history: stop PostgreSQL if it runs, never start it. */
+function stayDown(ctx: Ctx, why: Why): Plan {
+  const stop: Action[] = ctx.obs.postgres.running || ctx.obs.postgres.starting ? [{ kind: 'stopPostgres' }] : [];
+  return plan(why, { kind: 'refreshLease' }, ...stop, { kind: 'touchMember' });
+}
+
+function rejoinDiverged(ctx: Ctx, leader: string, leaderCheckpointed: boolean | null): Plan {
+  const { obs } = ctx;
+  const self = obs.self;
+  const follow = nodeToFollow(ctx);
+  const rewindFailure = lastRewindFailure(ctx);
+  const reclone = (cause: 'diverged' | 'rewindFailed'): Plan =>
+    plan({ kind: 'reinitializing', from: leader, cause }, { kind: 'refreshLease' }, { kind: 'reclone', from: leader, follow }, { kind: 'touchMember' });
+  if (obs.config.usePgRewind && obs.postgres.rewindCapable && rewindFailure === null) {
+    if (leaderCheckpointed === false) return plan({ kind: 'waitingForLeaderCheckpoint', leader }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+    return plan({ kind: 'rewinding', from: leader }, { kind: 'refreshLease' }, { kind: 'rewind', from: leader, follow }, { kind: 'touchMember' });
+  }
+  if (rewindFailure !== null && self.removeDataDirectoryOnRewindFailure) return reclone('rewindFailed');
+  if (self.removeDataDirectoryOnDivergedTimelines) return reclone('diverged');
+  if (rewindFailure !== null) return stayDown(ctx, { kind: 'rewindFailedStayDown', leader, message: rewindFailure });
+  const reason = obs.config.usePgRewind ? 'notCapable' : 'notAllowed';
+  return stayDown(ctx, { kind: 'rewindImpossible', leader, reason });
+}
+
 /**
  * The rewind / re-clone rule for a data directory that diverged from the leader's timeline, or
  * null when nothing is needed. Used both while running (a demoted primary) and while stopped.
  */
 export function rewindOrReinitialize(ctx: Ctx): Plan | null {
-  const pg = ctx.obs.postgres;
   const leader = ctx.leaderName;
-  if (leader === null || leader === ctx.self || pg.divergedFromLeader !== true) return null;
-  const follow = nodeToFollow(ctx);
-  const last = ctx.obs.asyncTask.lastResult;
-  const rewindFailed = last !== null && last.kind === 'rewind' && !last.ok;
-  const self = ctx.obs.self;
-  if (ctx.obs.config.usePgRewind && pg.rewindCapable && !rewindFailed) {
-    return plan({ kind: 'rewinding', from: leader }, { kind: 'refreshLease' }, { kind: 'rewind', from: leader, follow }, { kind: 'touchMember' });
+  const divergence = ctx.obs.postgres.divergence;
+  if (leader === null || leader === ctx.self) return null;
+  if (divergence.verdict === 'diverged') return rejoinDiverged(ctx, leader, divergence.leaderCheckpointed);
+  if (divergence.verdict !== 'unknown') return null;
+  const overdue = ctx.obs.nowMs - divergence.sinceMs >= divergenceUnknownBoundMs(ctx);
+  if (overdue && mayRejoinDiverged(ctx) && !justRewound(ctx)) return rejoinDiverged(ctx, leader, null);
+  return null;
+}
+
+/** The why of a replica that is where it should be: following, or saying what is wrong. */
+function followingWhy(ctx: Ctx, followWhy: Why, target: string | null): Why {
+  const pg = ctx.obs.postgres;
+  const divergence = pg.divergence;
+  const leader = target ?? ctx.leaderName ?? '';
+  if (divergence.verdict === 'unknown') return { kind: 'divergenceUnknown', self: ctx.self, leader, cause: divergence.cause };
+  const since = pg.notStreamingSinceMs;
+  if (since !== null && ctx.obs.nowMs - since >= notStreamingReportAfterMs(ctx)) {
+    return { kind: 'notStreaming', self: ctx.self, leader, forMs: ctx.obs.nowMs - since, error: pg.receiverError };
   }
-  if (rewindFailed && self.removeDataDirectoryOnRewindFailure) {
-    return plan({ kind: 'reinitializing', from: leader, cause: 'rewindFailed' }, { kind: 'refreshLease' }, { kind: 'reclone', from: leader, follow }, { kind: 'touchMember' });
-  }
-  if (!rewindFailed && self.removeDataDirectoryOnDivergedTimelines) {
-    return plan({ kind: 'reinitializing', from: leader, cause: 'diverged' }, { kind: 'refreshLease' }, { kind: 'reclone', from: leader, follow }, { kind: 'touchMember' });
-  }
-  // Nothing allowed: stay down rather than serve a diverged history. Stop it if it runs.
-  const stop: Action[] = pg.running ? [{ kind: 'demote', mode: 'immediate-nolock' }] : [];
-  return plan({ kind: 'rewindImpossible', leader }, { kind: 'refreshLease' }, ...stop, { kind: 'touchMember' });
+  return followWhy;
 }
 
 /**
@@ -51,5 +112,5 @@ export function follow(ctx: Ctx, demoteWhy: Why, followWhy: Why): Plan {
   if (target !== null && ctx.obs.postgres.followTarget !== target) {
     return plan({ kind: 'repointing', self: ctx.self, member: target }, ...base, { kind: 'followLeader', member: target }, { kind: 'touchMember' });
   }
-  return plan(followWhy, ...base, { kind: 'touchMember' });
+  return plan(followingWhy(ctx, followWhy, target), ...base, { kind: 'touchMember' });
 }

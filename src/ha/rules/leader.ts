@@ -14,8 +14,9 @@ export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], pro
   const { obs } = ctx;
   const pg = obs.postgres;
   if (ctx.isPrimary) {
-    const actions: Action[] = [];
-    if (pg.fenced) actions.push({ kind: 'unfence' });
+    // Unfence even when the observation saw no fence: the lease guard may have fired between the
+    // observation and the gate that just confirmed our lease (the executor skips a no-op unfence).
+    const actions: Action[] = [{ kind: 'unfence' }];
     if (!obs.paused) actions.push(...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog));
     if (pg.walPositionBytes !== null) actions.push({ kind: 'writeStatus', optimeBytes: pg.walPositionBytes });
     const ended = pg.timeline === null ? 0 : pg.timeline - 1;

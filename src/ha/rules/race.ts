@@ -43,6 +43,12 @@ export function isHealthiest(ctx: Ctx): Health {
     const clusterTl = clusterTimeline(view);
     if ((pg.timeline ?? 0) < clusterTl) return { ok: false, reason: `my timeline ${pg.timeline ?? 0} is behind the cluster timeline ${clusterTl}` };
   }
+  // failsafe_mode: a member the last failsafe topology did not list was never asked to hold back,
+  // and the leader may still be running on its answer from the others: it can never win (Patroni).
+  const failsafe = view.failsafe;
+  if (obs.config.failsafeMode && failsafe !== null && Object.keys(failsafe).length > 0 && !(ctx.self in failsafe)) {
+    return { ok: false, reason: 'not a member of the failsafe topology' };
+  }
   const failover = view.failover?.value;
   if (failover?.candidate !== undefined && failover.candidate !== ctx.self) {
     const candidate = obs.peers?.find((p) => p.name === failover.candidate);

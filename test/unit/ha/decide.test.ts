@@ -24,10 +24,10 @@ test('replica pointed elsewhere is repointed to the leader (or its replicatefrom
   assert.deepEqual(cascading.steps.find((a) => a.kind === 'followLeader'), { kind: 'followLeader', member: 'n3' });
 });
 
-test('leader keeps the key: updateLeaderKey gate, then status; lease guard armed', () => {
+test('leader keeps the key: updateLeaderKey gate, then (idempotent) unfence and status; lease guard armed', () => {
   const r = run(leaderObs({ postgres: { walPositionBytes: 5000 } }), [true]);
   assert.equal(r.why.kind, 'leaderNoAction');
-  assert.deepEqual(r.actions, ['updateLeaderKey', 'writeStatus', 'touchMember']);
+  assert.deepEqual(r.actions, ['updateLeaderKey', 'unfence', 'writeStatus', 'touchMember']);
   assert.deepEqual(r.d.leaseGuard, { fenceAfterSentMs: 20000 });
 });
 
@@ -55,10 +55,36 @@ test('leader that cannot read the DCS for retry_timeout fences and demotes offli
   assert.deepEqual(late.steps.slice(0, 2), [{ kind: 'fence' }, { kind: 'demote', mode: 'offline' }]);
 });
 
-test('failsafe_mode: all members confirmed, the leader keeps running', () => {
-  const r = run(leaderObs({ config: { ...obs().config, failsafeMode: true }, dcs: { ok: false, sinceMs: 80000 }, failsafeAllConfirmed: true }));
-  assert.equal(r.why.kind, 'failsafeContinue');
-  assert.equal(r.d.leaseGuard, null);
+test('failsafe_mode: the leader asks every member; all confirmed, it keeps acknowledging (lifting a fence); else it demotes', () => {
+  const failsafe = { config: { ...obs().config, failsafeMode: true }, dcs: { ok: false as const, sinceMs: 80000 } };
+  const confirmed = run(leaderObs({ ...failsafe, postgres: { fenced: true } }), [true]);
+  assert.equal(confirmed.why.kind, 'failsafeContinue');
+  assert.deepEqual(confirmed.actions, ['confirmFailsafe', 'unfence']);
+  assert.notEqual(confirmed.d.leaseGuard, null, 'the guard stays armed: it counts from the confirmation');
+  const refused = run(leaderObs(failsafe), [false]);
+  assert.equal(refused.why.kind, 'dcsUnreachableDemoted');
+  assert.deepEqual(refused.actions, ['confirmFailsafe', 'fence', 'demote']);
+});
+
+test('failsafe_mode: the lease guard counts from the later of the keepalive and the failsafe confirmation', () => {
+  const failsafe = { config: { ...obs().config, failsafeMode: true } };
+  // Keepalive 25 s ago is past the fence point (ttl 30 - retry 10 = 20 s) ...
+  const past = run(leaderObs({ ...failsafe, lease: { lastConfirmedSentMs: 75000 } }), [true]);
+  assert.equal(past.actions[0], 'fence');
+  // ... but a failsafe round all members accepted 5 s ago keeps it within its authority.
+  const within = run(leaderObs({ ...failsafe, lease: { lastConfirmedSentMs: 75000, failsafeConfirmedSentMs: 95000 } }), [true]);
+  assert.notEqual(within.actions[0], 'fence');
+});
+
+test('failsafe_mode: a replica that heard the leader through POST /failsafe follows it instead of racing', () => {
+  const failsafe = { config: { ...obs().config, failsafeMode: true }, dcs: { ok: true as const, view: view({ leader: null }) }, peers: [peer('n3', { walPositionBytes: 900 })] };
+  const heard = run(obs({ ...failsafe, failsafeLeader: { name: 'n1', heardAtMs: 95000 } }), [true]);
+  assert.equal(heard.why.kind, 'failsafeFollowing');
+  assert.ok(!heard.actions.includes('acquireLeaderKey'));
+  const stale = run(obs({ ...failsafe, failsafeLeader: { name: 'n1', heardAtMs: 60000 } }), [true]);
+  assert.equal(stale.why.kind, 'promotedByAcquiring', 'heard more than ttl ago: the leader is gone');
+  const outsider = run(obs({ ...failsafe, dcs: { ok: true, view: view({ leader: null, failsafe: { n1: 'x', n3: 'y' } }) } }), [true]);
+  assert.equal(outsider.why.kind, 'notHealthiest', 'a member absent from the failsafe topology never wins');
 });
 
 test('leader key gone, healthiest replica: acquire then promote in the same cycle', () => {
@@ -141,7 +167,8 @@ test('PostgreSQL crashed on the leader: restart in place keeping the key, fail o
 });
 
 test('rejoin: a diverged former primary rewinds, or re-clones when allowed, and never starts as primary', () => {
-  const stopped = { running: false, role: null, divergedFromLeader: true, controlState: 'in production' } as const;
+  const diverged = { verdict: 'diverged', leaderCheckpointed: true } as const;
+  const stopped = { running: false, role: null, divergence: diverged, controlState: 'in production' } as const;
   const r = run(obs({ postgres: stopped }));
   assert.equal(r.why.kind, 'rewinding');
   assert.deepEqual(r.steps.find((a) => a.kind === 'rewind'), { kind: 'rewind', from: 'n1', follow: 'n1' });
@@ -152,6 +179,53 @@ test('rejoin: a diverged former primary rewinds, or re-clones when allowed, and 
   assert.equal(run(obs({ postgres: { ...stopped, rewindCapable: false } })).why.kind, 'rewindImpossible');
   const clean = run(obs({ postgres: { running: false, role: null } }));
   assert.deepEqual(clean.steps.find((a) => a.kind === 'startAsReplica'), { kind: 'startAsReplica', follow: 'n1' });
+});
+
+test('rejoin waits for the leader to checkpoint after its promotion (else pg_rewind finds "no rewind required")', () => {
+  const r = run(obs({ postgres: { running: false, role: null, divergence: { verdict: 'diverged', leaderCheckpointed: false } } }));
+  assert.equal(r.why.kind, 'waitingForLeaderCheckpoint');
+  assert.deepEqual(r.actions, ['refreshLease', 'touchMember']);
+});
+
+test('a diverged node that may not rewind or re-clone stops and STAYS down (issue 6: it restarted 162 times)', () => {
+  const diverged = { verdict: 'diverged', leaderCheckpointed: true } as const;
+  const running = run(obs({ postgres: { divergence: diverged, streaming: false, rewindCapable: false } }));
+  assert.equal(running.why.kind, 'rewindImpossible');
+  assert.deepEqual(running.actions, ['refreshLease', 'stopPostgres', 'touchMember'], 'a plain stop, never a demote that starts it again');
+  const stopped = run(obs({ postgres: { running: false, role: null, divergence: diverged, rewindCapable: false } }));
+  assert.deepEqual(stopped.actions, ['refreshLease', 'touchMember'], 'stopped: not started again');
+  const failed = run(obs({ postgres: { running: false, role: null, divergence: diverged }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'could not find previous WAL record', finishedMs: 1 } } }));
+  assert.equal(failed.why.kind, 'rewindFailedStayDown', 'a failed rewind is reported as what it is');
+  assert.match(renderWhy(failed.why), /pg_rewind from n1 failed \(could not find previous WAL record\)/);
+  const retry = run(obs({ postgres: { running: false, role: null, divergence: diverged }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'unreachable', finishedMs: 1, retryable: true } } }));
+  assert.equal(retry.why.kind, 'rewinding', 'a retryable failure (source unreachable) is simply tried again');
+});
+
+test('rewind capability comes from the data directory: checksums without wal_log_hints rewinds (the seed)', () => {
+  const r = run(obs({ postgres: { divergence: { verdict: 'diverged', leaderCheckpointed: true }, streaming: false, rewindCapable: true } }));
+  assert.equal(r.why.kind, 'rewinding');
+});
+
+test('an inconclusive divergence check is reported, then past its bound treated as diverged when rewinding is allowed', () => {
+  const unknown = (sinceMs: number) => ({ verdict: 'unknown', cause: 'permission denied', sinceMs }) as const;
+  const fresh = run(obs({ postgres: { divergence: unknown(99000), streaming: false } }));
+  assert.equal(fresh.why.kind, 'divergenceUnknown');
+  assert.match(renderWhy(fresh.why), /cannot tell whether my WAL diverged from the leader \(n1\): permission denied/);
+  const overdue = run(obs({ postgres: { divergence: unknown(60000), streaming: false } }));
+  assert.equal(overdue.why.kind, 'rewinding');
+  const notAllowed = run(obs({ postgres: { divergence: unknown(60000), streaming: false, rewindCapable: false } }));
+  assert.equal(notAllowed.why.kind, 'divergenceUnknown', 'nothing it could do: it keeps reporting instead of stopping');
+  const afterRewind = run(obs({ postgres: { divergence: unknown(60000), streaming: false }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: true, message: 'ok', finishedMs: 1 } } }));
+  assert.equal(afterRewind.why.kind, 'divergenceUnknown', 'no second rewind on an inconclusive check right after one');
+});
+
+test('a replica whose WAL receiver does not stream says so, with the server error, instead of "following"', () => {
+  const recent = run(obs({ postgres: { streaming: false, notStreamingSinceMs: 95000, divergence: { verdict: 'safe' } } }));
+  assert.equal(recent.why.kind, 'followingNoAction', 'a few seconds without streaming is not reported yet');
+  const error = 'password authentication failed for user "replicator"';
+  const long = run(obs({ postgres: { streaming: false, notStreamingSinceMs: 40000, receiverError: error, divergence: { verdict: 'safe' } } }));
+  assert.equal(long.why.kind, 'notStreaming');
+  assert.equal(renderWhy(long.why), `I am (n2), a secondary, configured to follow (n1) but not streaming for 60 s: ${error}`);
 });
 
 test('task in progress: the leader keeps its key, others just say so', () => {

@@ -51,15 +51,16 @@ export function obs(over: ObsOverride = {}): Observation {
     config: config(),
     paused: false,
     dcs: { ok: true, view: view() },
-    lease: { leaseId: 'lease-n2', lastConfirmedSentMs: 99000, lastAttemptFailed: false },
+    lease: { leaseId: 'lease-n2', lastConfirmedSentMs: 99000, lastAttemptFailed: false, failsafeConfirmedSentMs: null },
     postgres: {
       dataDir: 'initialized', systemIdentifier: SYSID, running: true, starting: false, role: 'replica', timeline: 1, walPositionBytes: 1000,
-      followTarget: 'n1', streaming: true, fenced: false, crashedSinceMs: null, controlState: 'in archive recovery', rewindCapable: true, divergedFromLeader: false,
+      followTarget: 'n1', streaming: true, fenced: false, crashedSinceMs: null, controlState: 'in archive recovery', rewindCapable: true, divergence: { verdict: 'notChecked' },
+      notStreamingSinceMs: null, receiverError: null,
     },
     asyncTask: { running: null, lastResult: null },
     peers: null,
     watchdog: { available: false, armed: false },
-    failsafeAllConfirmed: null,
+    failsafeLeader: null,
   };
   return {
     ...base, ...over,
