@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger, levelFromPatroni } from '../observability/log.js';
 import { Agent } from '../ha/agent.js';
+import { realPorts } from '../ha/real-ports.js';
+import { startApiServer } from '../api/server.js';
 
 export function registerAgentCommand(program: Command): void {
   program
@@ -23,10 +25,20 @@ export function registerAgentCommand(program: Command): void {
         process.stdout.write(`${file}: valid\n`);
         return;
       }
-      const agent = new Agent(config, log);
+      const agent = new Agent(config, { ports: realPorts(config, log), log });
       process.on('SIGTERM', () => agent.stop(0));
       process.on('SIGINT', () => agent.stop(0));
       process.on('SIGHUP', () => agent.requestReload());
-      process.exitCode = await agent.run();
+      const api = await startApiServer({
+        listen: config.restapi.listen,
+        ...(config.restapi.authentication === undefined ? {} : { auth: config.restapi.authentication }),
+        provider: agent.apiProvider(),
+      });
+      log.info(`REST API on http://${config.restapi.listen.host}:${api.port}`);
+      try {
+        process.exitCode = await agent.run();
+      } finally {
+        await api.close();
+      }
     });
 }

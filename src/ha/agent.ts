@@ -1,89 +1,96 @@
 /**
- * The agent loop: the thin async shell around the pure HA core.
+ * The HA agent for one PostgreSQL node: the thin async shell around the pure core.
  *
  * Every cycle: observe -> decide -> execute, then sleep until loop_wait has passed since the
  * cycle started, or until something wakes it early (an etcd watch event on the cluster prefix,
- * a background task finishing). One cycle runs at a time. On SIGTERM/SIGINT the agent stops
- * PostgreSQL cleanly, releases the leader key only after PostgreSQL is down (so no replica is
- * promoted while we could still acknowledge a commit), removes its member key and exits 0.
+ * a background task finishing). One cycle runs at a time. On stop the agent shuts PostgreSQL down
+ * cleanly, releases the leader key only after PostgreSQL is down (so no replica is promoted while
+ * we could still acknowledge a commit), removes its member key and returns its exit code.
+ *
+ * Everything it touches outside itself goes through `ports` (src/ha/ports.ts): production passes
+ * the real ones, the simulator simulated ones, and both run this very code. The core can be
+ * swapped too (`core`), which is how the simulator's bite tests break one rule at a time.
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { adjustTimings, parseDynamicConfig } from '../config/dynamic.js';
 import type { LocalConfig } from '../config/types.js';
-import { parseDynamicConfig, adjustTimings } from '../config/dynamic.js';
-import { EtcdDcs } from '../dcs/etcd-dcs.js';
+import type { NodeStatus } from '../api/status.js';
+import type { ApiProvider } from '../api/server.js';
+import { CycleLoop } from '../engine/loop.js';
+import { LeaseKeeper } from '../engine/lease-keeper.js';
+import { TaskRunner } from '../engine/task-runner.js';
 import type { Logger } from '../observability/log.js';
-import { writePgpass } from '../postgres/procedures.js';
-import { loadConfigFile } from '../config/load.js';
-import { pgpassEntries, reloadableConfig } from './local-config.js';
-import { syncPhysicalSlots, slotNameFromMemberName } from '../postgres/slots.js';
-import { startApiServer } from '../api/server.js';
-import { NodeRuntime, FENCE_STANDBY_NAME } from './runtime.js';
-import { observe } from './observe.js';
-import { decide } from './decide.js';
-import { renderWhy } from './why.js';
+import { ClusterState } from './cluster-state.js';
+import type { AgentContext } from './context.js';
+import { decide } from './core/decide.js';
+import { guardShouldFence, type GuardFacts } from './core/guard.js';
+import { PlanContractError } from './core/plan.js';
+import type { Decision, Observation, TaskKind, Why } from './core/types.js';
+import { renderWhy } from './core/why.js';
 import { executeDecision } from './executor.js';
-import { stopPostgres, writeConfigNow } from './tasks.js';
-import { buildNodeStatus, buildApiProvider } from './status.js';
+import { FailsafeInbox } from './failsafe.js';
+import { pgpassEntries, reloadableConfig } from './local-config.js';
+import { observe } from './observe.js';
+import type { HaPorts } from './ports.js';
+import { PostgresTracker } from './postgres-tracker.js';
+import { buildApiProvider, buildNodeStatus } from './status.js';
+import { fence, stopPostgres } from './tasks.js';
 
-const now = (): number => performance.now();
+/** The pure rules the agent runs; replaceable only to show the simulator catches a broken one. */
+export interface HaCore {
+  decide(observation: Observation): Decision;
+  guardShouldFence(facts: GuardFacts): boolean;
+}
 
-export class Agent {
-  private readonly rt: NodeRuntime;
+export const REAL_CORE: HaCore = { decide, guardShouldFence };
+
+export interface AgentOptions {
+  ports: HaPorts;
+  log: Logger;
+  core?: HaCore;
+}
+
+/** How long a clean stop waits for a running task before going on. */
+const SHUTDOWN_TASK_WAIT_MS = 30_000;
+
+export class Agent implements AgentContext {
+  readonly ports: HaPorts;
+  readonly log: Logger;
+  readonly cluster: ClusterState;
+  readonly pg: PostgresTracker;
+  readonly lease: LeaseKeeper;
+  readonly tasks: TaskRunner<TaskKind>;
+  readonly failsafe = new FailsafeInbox();
+  private localConfig: LocalConfig;
+  private readonly core: HaCore;
+  private readonly loop: CycleLoop;
+  private readonly watchAbort = new AbortController();
+  private watching = false;
   private stopping = false;
   private reloadRequested = false;
   private exitCode = 0;
-  private wakeUp: (() => void) | null = null;
-  private readonly watchAbort = new AbortController();
+  private lastWhy: Why | null = null;
+  private lastWhySentence = '';
 
-  constructor(readonly local: LocalConfig, private readonly log: Logger) {
+  constructor(local: LocalConfig, options: AgentOptions) {
+    this.localConfig = local;
+    this.ports = options.ports;
+    this.log = options.log;
+    this.core = options.core ?? REAL_CORE;
     const adjusted = adjustTimings(parseDynamicConfig(local.bootstrap.dcs));
-    for (const warning of adjusted.warnings) log.warning(warning);
-    const dynamic = adjusted.cfg;
-    const dcs = new EtcdDcs({ etcd: local.etcd, namespace: local.namespace, scope: local.scope, name: local.name, retryTimeoutMs: dynamic.retryTimeoutMs, ttlS: Math.round(dynamic.ttlMs / 1000) });
-    this.rt = new NodeRuntime(local, dcs, log, dynamic);
-    this.rt.wake = () => this.wakeUp?.();
+    for (const warning of adjusted.warnings) this.log.warning(warning);
+    this.cluster = new ClusterState(adjusted.cfg);
+    this.pg = new PostgresTracker(this.ports.postgres, { local: () => this.localConfig, dynamic: () => this.cluster.dynamic }, this.log);
+    this.lease = new LeaseKeeper(this.ports.clock, this.ports.dcs, this.log, (reason) => this.onGuardFire(reason));
+    this.tasks = new TaskRunner<TaskKind>(this.ports.clock, this.log, 'demote', () => this.wake());
+    this.loop = new CycleLoop(this.ports.clock, this.log);
   }
 
-  /** Requests a reload of the configuration file before the next cycle (SIGHUP, as Patroni). */
-  requestReload(): void {
-    this.reloadRequested = true;
-    this.wakeUp?.();
+  local(): LocalConfig {
+    return this.localConfig;
   }
 
-  /**
-   * Re-reads the configuration file and applies what can change while running: credentials
-   * (pgpass, keel's own connection), PostgreSQL parameters and recovery settings (then a
-   * PostgreSQL reload), tags, callbacks. An invalid file is refused with its error and the running
-   * configuration stays; settings that need a restart of the agent are reported and kept.
-   */
-  private async reload(): Promise<void> {
-    this.reloadRequested = false;
-    const rt = this.rt;
-    const file = rt.local.file;
-    if (file === null) {
-      this.log.warning('reload requested, but the configuration did not come from a file');
-      return;
-    }
-    let next: LocalConfig;
-    try {
-      next = loadConfigFile(file, process.env);
-    } catch (error) {
-      this.log.error(`reload refused, keeping the running configuration: ${error instanceof Error ? error.message : String(error)}`);
-      return;
-    }
-    const applied = reloadableConfig(rt.local, next);
-    for (const warning of [...next.warnings, ...applied.warnings]) this.log.warning(warning);
-    rt.local = applied.config;
-    await writePgpass(rt.local.postgresql.pgpass, pgpassEntries(rt.local));
-    await rt.replaceConnection();
-    if (rt.recovery !== null) rt.recovery = rt.recoveryFor(rt.followTarget);
-    if (await rt.instance.isRunning()) {
-      await writeConfigNow(rt);
-      await rt.instance.reload();
-    }
-    this.log.info(`configuration reloaded from ${file}`);
+  wake(): void {
+    this.loop.wake();
   }
 
   /** Requests a clean stop (signal handlers call this). */
@@ -92,138 +99,144 @@ export class Agent {
     this.log.info('shutting down');
     this.stopping = true;
     this.exitCode = code;
-    this.wakeUp?.();
+    this.loop.stop();
   }
 
-  private async adoptRunningPostgres(): Promise<void> {
-    const rt = this.rt;
-    if (!(await rt.instance.isRunning())) return;
-    rt.postgresExpectedRunning = true;
-    if (existsSync(join(rt.local.postgresql.dataDir, 'standby.signal'))) rt.recovery = rt.recoveryFor(null);
-    // A fence written by a previous agent process stays until decide lifts it.
-    const conf = await readFile(join(rt.local.postgresql.configDir, 'postgresql.conf'), 'utf8').catch(() => '');
-    rt.fenced = conf.includes(FENCE_STANDBY_NAME);
-    this.log.info('PostgreSQL is already running: keel takes it over');
+  /** Requests a reload of the configuration before the next cycle (SIGHUP, as Patroni). */
+  requestReload(): void {
+    this.reloadRequested = true;
+    this.wake();
   }
 
-  private async cycle(): Promise<void> {
-    const rt = this.rt;
-    const observedTaskGeneration = rt.task.generation;
-    const observation = await observe(rt, now());
-    const decision = decide(observation);
-    const why = await executeDecision(rt, decision, { now, requestExit: (code) => this.stop(code) }, observedTaskGeneration);
-    rt.lastWhy = why;
-    rt.lastWhySentence = renderWhy(why);
-    this.log.info(rt.lastWhySentence, { why: why.kind });
-    await this.leaderDuties();
+  /** The REST API's view of this node (read-only). */
+  status(): NodeStatus {
+    return buildNodeStatus(this, { lastWhyKind: this.lastWhy?.kind ?? null, lastWhy: this.lastWhySentence, nextRunAtMs: this.loop.nextRunAtMs });
   }
 
-  /**
-   * Bookkeeping only the leader does, outside decide(): the `failsafe` key (members' API URLs,
-   * read back by POST /failsafe while etcd is down) and replication slots for the members.
-   */
-  private async leaderDuties(): Promise<void> {
-    const rt = this.rt;
-    const view = rt.view;
-    if (view === null || view.leader?.name !== rt.name || rt.probe === null || rt.probe.inRecovery) return;
-    if (rt.dynamic.failsafeMode) {
-      const members = Object.fromEntries(view.members.filter((m) => m.apiUrl !== null).map((m) => [m.name, m.apiUrl ?? '']));
-      await rt.dcs.writeFailsafe(members).catch((error: unknown) => this.log.warning(`could not write the failsafe key: ${error instanceof Error ? error.message : String(error)}`));
-    }
-    if (!rt.dynamic.useSlots) return;
-    try {
-      const wanted = view.members.filter((m) => m.name !== rt.name).map((m) => slotNameFromMemberName(m.name));
-      const { created, dropped } = await syncPhysicalSlots(rt.conn, wanted);
-      if (created.length > 0) this.log.info(`created replication slots: ${created.join(', ')}`);
-      if (dropped.length > 0) this.log.info(`dropped replication slots: ${dropped.join(', ')}`);
-    } catch (error) {
-      this.log.warning(`replication slot maintenance failed: ${error instanceof Error ? error.message : String(error)}`);
-    }
+  /** POST /failsafe from a leader that cannot reach the DCS. */
+  acceptFailsafe(body: Record<string, unknown>): { code: number; text: string } {
+    const primary = this.pg.probe !== null && !this.pg.probe.inRecovery;
+    return this.failsafe.accept(body, this.ports.clock.now(), this.cluster.dynamic.failsafeMode, primary);
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = done;
-    });
-  }
-
-  private startWatch(): void {
-    const rt = this.rt;
-    rt.dcs.watch(rt.view?.revision ?? 0, (event) => {
-      // A member that appears wakes the leader too: its replication slot is created at once, so a
-      // replica that rejoins (after a restart, a freeze, a re-clone) streams without waiting loop_wait.
-      const leading = rt.view?.leader?.name === rt.name;
-      if (event.kind === 'reset' || event.keys.some((k) => /\/(leader|config|failover|initialize)$/.test(k)) || (leading && event.created.some((k) => /\/members\/[^/]+$/.test(k)))) this.wakeUp?.();
-    }, this.watchAbort.signal);
+  apiProvider(): ApiProvider {
+    return buildApiProvider(this, () => this.status(), (body) => this.acceptFailsafe(body));
   }
 
   async run(): Promise<number> {
-    const rt = this.rt;
-    await writePgpass(rt.local.postgresql.pgpass, pgpassEntries(rt.local));
-    await this.adoptRunningPostgres();
-    const api = await startApiServer({
-      listen: rt.local.restapi.listen,
-      ...(rt.local.restapi.authentication === undefined ? {} : { auth: rt.local.restapi.authentication }),
-      provider: buildApiProvider(rt, () => buildNodeStatus(rt)),
-    });
-    this.log.info(`REST API on http://${rt.local.restapi.listen.host}:${api.port}`);
-    let watching = false;
-    while (!this.stopping) {
-      const startedMs = now();
-      try {
-        if (this.reloadRequested) await this.reload();
-        await this.cycle();
-      } catch (error) {
-        this.log.error(`HA cycle failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      }
-      if (!watching && rt.view !== null) {
-        this.startWatch();
-        watching = true;
-      }
-      if (this.stopping) break;
-      rt.nextCycleAtMs = startedMs + rt.dynamic.loopWaitMs;
-      await this.sleep(Math.max(0, rt.nextCycleAtMs - now()));
-    }
+    await this.ports.postgres.writePgpass(this.localConfig.postgresql.pgpass, pgpassEntries(this.localConfig));
+    await this.pg.adoptRunning();
+    await this.loop.run(() => this.cycle(), () => this.cluster.dynamic.loopWaitMs);
     this.watchAbort.abort();
     await this.shutdown();
-    await api.close();
     return this.exitCode;
+  }
+
+  private async cycle(): Promise<void> {
+    if (this.reloadRequested) await this.reload();
+    const observedTaskGeneration = this.tasks.snapshot().generation;
+    const observation = await observe(this);
+    let decision: Decision;
+    try {
+      decision = this.core.decide(observation);
+    } catch (error) {
+      if (!(error instanceof PlanContractError)) throw error;
+      // A bug in the core: act on nothing this cycle (the guard armed by the last decision stays).
+      this.log.error(`BUG: ${error.message}; not acting this cycle`);
+      return;
+    }
+    const why = await executeDecision(this, decision, { requestExit: (code) => this.stop(code) }, observedTaskGeneration);
+    this.lastWhy = why;
+    this.lastWhySentence = renderWhy(why);
+    this.log.info(this.lastWhySentence, { why: why.kind });
+    if (!this.watching && this.cluster.view !== null) this.startWatch();
+  }
+
+  /** The lease guard fired: fence unless the rule says this server cannot be acknowledging commits. */
+  private onGuardFire(reason: string): void {
+    const facts: GuardFacts = { knownReplica: this.pg.knownReplica(), promoting: this.tasks.isRunning('promote'), fenced: this.pg.fenced };
+    if (!this.core.guardShouldFence(facts)) {
+      if (!facts.fenced) this.log.debug(`lease guard: not fencing a replica (${reason})`);
+      return;
+    }
+    void fence(this, reason);
+  }
+
+  private startWatch(): void {
+    this.watching = true;
+    const name = this.localConfig.name;
+    this.ports.dcs.watch(this.cluster.view?.revision ?? 0, (event) => {
+      if (event.kind === 'reset' || event.keys.some((k) => /\/(leader|config|failover|initialize)$/.test(k))) {
+        this.wake();
+        return;
+      }
+      // A member that appears wakes the leader: its replication slot is created at once, so a
+      // replica that rejoins (after a restart, a freeze, a re-clone) streams without waiting loop_wait.
+      if (this.cluster.view?.leader?.name === name && event.created.some((k) => /\/members\/[^/]+$/.test(k))) this.wake();
+    }, this.watchAbort.signal);
+  }
+
+  /**
+   * Re-reads the configuration and applies what can change while running: credentials (pgpass,
+   * keel's own connection), PostgreSQL parameters and recovery settings (then a PostgreSQL
+   * reload), tags, callbacks. An invalid file is refused with its error and the running
+   * configuration stays; settings that need a restart of the agent are reported and kept.
+   */
+  private async reload(): Promise<void> {
+    this.reloadRequested = false;
+    let next: LocalConfig;
+    try {
+      next = this.ports.loadConfig();
+    } catch (error) {
+      this.log.error(`reload refused, keeping the running configuration: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    const applied = reloadableConfig(this.localConfig, next);
+    for (const warning of [...next.warnings, ...applied.warnings]) this.log.warning(warning);
+    this.localConfig = applied.config;
+    const pg = this.ports.postgres;
+    await pg.writePgpass(this.localConfig.postgresql.pgpass, pgpassEntries(this.localConfig));
+    pg.connectTo(this.pg.localConnectTarget());
+    this.pg.invalidateProbe();
+    if (this.pg.recovery !== null) this.pg.recovery = this.pg.recoveryFor(this.cluster.memberAddress(this.pg.followTarget));
+    if ((await pg.postmasterPid()) !== null) {
+      await this.pg.writeConfig();
+      await pg.reload();
+    }
+    this.log.info(`configuration reloaded from ${this.localConfig.file ?? 'its source'}`);
   }
 
   /** Clean stop: PostgreSQL first, then the leader key, then our member key and lease. */
   private async shutdown(): Promise<void> {
-    const rt = this.rt;
-    if (rt.task.promise !== null) {
-      this.log.info(`waiting for ${rt.task.running?.kind ?? 'task'} to finish before stopping`);
-      await Promise.race([rt.task.promise, new Promise((r) => setTimeout(r, 30_000))]);
+    const running = this.tasks.current();
+    if (running !== null) {
+      this.log.info(`waiting for ${running.kind} to finish before stopping`);
+      await this.tasks.settle(SHUTDOWN_TASK_WAIT_MS);
     }
-    if (rt.leaseGuardTimer !== null) clearTimeout(rt.leaseGuardTimer);
-    rt.watchdog.disable();
+    this.lease.stop();
+    this.ports.watchdog.disable();
+    const pg = this.ports.postgres;
     try {
-      if (await rt.instance.isRunning()) {
+      if ((await pg.postmasterPid()) !== null) {
         this.log.info('stopping PostgreSQL');
-        await rt.conn.query('CHECKPOINT').catch(() => undefined);
-        await stopPostgres(rt, 'fast');
+        await pg.checkpoint(this.localConfig.postgresql.pgCtlTimeoutMs).catch(() => undefined);
+        await stopPostgres(this, 'fast');
       }
     } catch (error) {
       this.log.error(`could not stop PostgreSQL cleanly: ${error instanceof Error ? error.message : String(error)}`);
     }
-    await rt.conn.close();
+    await pg.closeConnection();
+    const dcs = this.ports.dcs;
     try {
-      if (rt.view?.leader?.name === rt.name || (await rt.dcs.loadCluster()).leader?.name === rt.name) {
-        await rt.dcs.deleteLeader();
+      if (this.cluster.view?.leader?.name === this.localConfig.name || (await dcs.loadCluster()).leader?.name === this.localConfig.name) {
+        await dcs.deleteLeader();
         this.log.info('leader key released');
       }
-      await rt.dcs.deleteMember();
-      await rt.dcs.revokeLease();
+      await dcs.deleteMember();
+      await dcs.revokeLease();
     } catch (error) {
       this.log.warning(`could not clean up the DCS keys: ${error instanceof Error ? error.message : String(error)}`);
     }
-    await rt.dcs.close();
+    await dcs.close();
   }
 }

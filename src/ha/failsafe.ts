@@ -1,57 +1,61 @@
 /**
- * failsafe_mode (Patroni's semantics): while etcd is unreachable, a primary keeps running only if
- * every member listed in the `failsafe` key (written by the leader while etcd worked) accepts its
- * POST /failsafe. A member that accepts is reachable, and it sees a running primary through the
- * REST API, so it will not race for the leader key; a member that is not reachable may be on the
- * other side of a partition, so the primary demotes.
+ * failsafe_mode (Patroni's semantics), the shell side. While etcd is unreachable, a primary keeps
+ * running only if every member listed in the `failsafe` key (written by the leader while etcd
+ * worked) accepts its POST /failsafe — the `confirmFailsafe` gate runs `confirmTopology`. A member
+ * that accepts remembers the leader for ttl (`FailsafeInbox`) and, meanwhile, follows it rather
+ * than race for the key (src/ha/core/rules/context.ts failsafeLeaderName).
  */
-import type { NodeRuntime } from './runtime.js';
-import { formatConnUrl } from '../postgres/conn-url.js';
-import { buildMemberData } from './member-data.js';
+import type { Credentials } from '../config/types.js';
+import type { Logger } from '../observability/log.js';
+import type { PeerClient } from './ports.js';
 
 export const FAILSAFE_POST_TIMEOUT_MS = 2000;
 
-/** POSTs to every other member of the last known failsafe key; true when all answered 200. */
-export async function checkFailsafeTopology(rt: NodeRuntime): Promise<boolean> {
-  const failsafe = rt.view?.failsafe ?? null;
-  if (failsafe === null || !(rt.name in failsafe)) return false;
-  const pgc = rt.local.postgresql;
-  const body = JSON.stringify({ name: rt.name, conn_url: formatConnUrl(pgc.connectAddress.host, pgc.connectAddress.port), api_url: buildMemberData(rt).apiUrl });
-  const others = Object.entries(failsafe).filter(([name]) => name !== rt.name);
-  const auth = rt.local.restapi.authentication;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  // Members share the REST API credentials (Patroni sends its own restapi.authentication).
-  if (auth !== undefined) headers['authorization'] = `Basic ${Buffer.from(`${auth.username}:${auth.password ?? ''}`).toString('base64')}`;
-  if (others.length === 0) return true; // a single-node cluster
+/** POSTs to every other member of `topology`; true when all answered 200 (a one-member topology is true). */
+export async function confirmTopology(
+  peers: PeerClient,
+  self: string,
+  topology: Record<string, string> | null,
+  body: Record<string, unknown>,
+  auth: Credentials | undefined,
+  log: Logger,
+): Promise<boolean> {
+  if (topology === null || !(self in topology)) return false;
+  const others = Object.entries(topology).filter(([name]) => name !== self);
   const answers = await Promise.all(
     others.map(async ([name, apiUrl]) => {
-      try {
-        const url = new URL('/failsafe', apiUrl);
-        const response = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(FAILSAFE_POST_TIMEOUT_MS) });
-        await response.text();
-        if (response.status !== 200) rt.log.info(`failsafe: ${name} answered ${response.status}`);
-        return response.status === 200;
-      } catch {
-        rt.log.info(`failsafe: ${name} did not answer`);
-        return false;
-      }
+      const code = await peers.postFailsafe(apiUrl, body, auth, FAILSAFE_POST_TIMEOUT_MS);
+      if (code !== 200) log.info(`failsafe: ${name} ${code === null ? 'did not answer' : `answered ${code}`}`);
+      return code === 200;
     }),
   );
   return answers.every(Boolean);
 }
 
-/** POST /failsafe on this member: accept the leader's heartbeat unless we run as a primary. */
-export function acceptFailsafe(rt: NodeRuntime, body: Record<string, unknown>, nowMs: number): { code: number; text: string } {
-  if (!rt.dynamic.failsafeMode) return { code: 502, text: 'failsafe mode is not enabled' };
-  if (rt.probe !== null && !rt.probe.inRecovery) return { code: 500, text: 'Running as a leader' };
-  const name = typeof body['name'] === 'string' ? body['name'] : null;
-  if (name === null) return { code: 400, text: 'missing "name"' };
-  rt.failsafeLeader = { name, atMs: nowMs };
-  return { code: 200, text: 'Accepted' };
+/** A POST /failsafe this member accepted: which leader, and when (monotonic). */
+export interface HeardLeader {
+  name: string;
+  /** The conn_url it posted: its member key may have expired while etcd was unreachable. */
+  connUrl: string | null;
+  atMs: number;
 }
 
-/** This node takes part in an active failsafe: as the leader continuing, or as a member that heard it within ttl. */
-export function failsafeActive(rt: NodeRuntime, nowMs: number): boolean {
-  if (rt.lastWhy?.kind === 'failsafeContinue') return true;
-  return rt.failsafeLeader !== null && nowMs - rt.failsafeLeader.atMs < rt.dynamic.ttlMs;
+/** What this member heard through POST /failsafe. The REST API hands requests in; decide reads `heard`. */
+export class FailsafeInbox {
+  heard: HeardLeader | null = null;
+
+  /** Patroni's do_POST_failsafe: refuse while running as a primary or with failsafe_mode off. */
+  accept(body: Record<string, unknown>, nowMs: number, enabled: boolean, runningAsPrimary: boolean): { code: number; text: string } {
+    if (!enabled) return { code: 502, text: 'failsafe mode is not enabled' };
+    if (runningAsPrimary) return { code: 500, text: 'Running as a leader' };
+    const name = typeof body['name'] === 'string' ? body['name'] : null;
+    if (name === null) return { code: 400, text: 'missing "name"' };
+    this.heard = { name, connUrl: typeof body['conn_url'] === 'string' ? body['conn_url'] : null, atMs: nowMs };
+    return { code: 200, text: 'Accepted' };
+  }
+
+  /** A leader was heard within ttl (this member takes part in an active failsafe). */
+  active(nowMs: number, ttlMs: number): boolean {
+    return this.heard !== null && nowMs - this.heard.atMs < ttlMs;
+  }
 }

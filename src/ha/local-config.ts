@@ -3,7 +3,7 @@
  * reload (SIGHUP) may change while the agent runs. Pure.
  */
 import type { LocalConfig } from '../config/types.js';
-import type { PgpassEntry } from '../postgres/procedures.js';
+import type { PgpassEntry } from '../postgres/ports.js';
 
 /**
  * pgpass lines for every configured user with a password, matching any host, port and database:

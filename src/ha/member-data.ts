@@ -3,8 +3,8 @@
  * WAL position, timeline, tags (boolean tags that are false are omitted, as Patroni does).
  */
 import type { MemberData } from '../dcs/types.js';
-import type { NodeRuntime } from './runtime.js';
-import { formatConnUrl } from '../postgres/conn-url.js';
+import type { AgentContext } from './context.js';
+import { formatConnUrl } from './core/conn-url.js';
 import { KEEL_VERSION } from '../version.js';
 
 const BOOLEAN_TAGS = new Set(['clonefrom', 'nofailover', 'noloadbalance', 'nosync', 'nostream']);
@@ -14,42 +14,46 @@ export function effectiveTags(raw: Record<string, unknown>): Record<string, unkn
 }
 
 /** Patroni's member `state` for what PostgreSQL and our background task are doing now. */
-export function memberState(rt: NodeRuntime): string {
-  const task = rt.task.running?.kind;
+export function memberState(a: AgentContext): string {
+  const task = a.tasks.current()?.kind;
+  const probe = a.pg.probe;
   if (task === 'bootstrap') return 'initializing new cluster';
   if (task === 'clone' || task === 'reinit') return 'creating replica';
   if (task === 'rewind') return 'rewinding';
-  if (task === 'demote' || task === 'promote') return rt.probe !== null ? 'running' : 'starting';
-  if (rt.probe !== null) return 'running';
+  if (task === 'stop') return 'stopping';
+  if (task === 'demote' || task === 'promote') return probe !== null ? 'running' : 'starting';
+  if (probe !== null) return 'running';
   if (task === 'start') return 'starting';
-  if (rt.crashedSinceMs !== null) return 'crashed';
+  if (a.pg.crashedSinceMs !== null) return 'crashed';
   return 'stopped';
 }
 
 /** The role PostgreSQL has now (probe), or is configured for when it does not answer. */
-export function currentRole(rt: NodeRuntime): 'primary' | 'replica' | 'uninitialized' {
-  if (rt.probe !== null) return rt.probe.inRecovery ? 'replica' : 'primary';
-  if (rt.systemIdentifier === null && rt.task.running?.kind !== 'bootstrap') return 'uninitialized';
-  return rt.recovery === null ? 'primary' : 'replica';
+export function currentRole(a: AgentContext): 'primary' | 'replica' | 'uninitialized' {
+  const probe = a.pg.probe;
+  if (probe !== null) return probe.inRecovery ? 'replica' : 'primary';
+  if (a.pg.systemIdentifier === null && !a.tasks.isRunning('bootstrap')) return 'uninitialized';
+  return a.pg.recovery === null ? 'primary' : 'replica';
 }
 
 /** The member key spells a primary 'master', as Patroni 3.0.2 does. */
-export function memberRole(rt: NodeRuntime): string {
-  const role = currentRole(rt);
+export function memberRole(a: AgentContext): string {
+  const role = currentRole(a);
   return role === 'primary' ? 'master' : role;
 }
 
-export function buildMemberData(rt: NodeRuntime): MemberData {
-  const pgc = rt.local.postgresql;
-  const api = rt.local.restapi.connectAddress;
-  const probe = rt.probe;
+export function buildMemberData(a: AgentContext): MemberData {
+  const local = a.local();
+  const pgc = local.postgresql;
+  const api = local.restapi.connectAddress;
+  const probe = a.pg.probe;
   const data: MemberData = {
     connUrl: formatConnUrl(pgc.connectAddress.host, pgc.connectAddress.port),
     apiUrl: `http://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/patroni`,
-    state: memberState(rt),
-    role: memberRole(rt),
+    state: memberState(a),
+    role: memberRole(a),
     version: KEEL_VERSION,
-    tags: effectiveTags(rt.local.tags.raw),
+    tags: effectiveTags(local.tags.raw),
   };
   if (probe !== null) {
     if (probe.inRecovery) {
@@ -64,6 +68,6 @@ export function buildMemberData(rt: NodeRuntime): MemberData {
     }
     data.timeline = probe.timeline;
   }
-  if (rt.dynamic.pause) data.extra = { pause: true };
+  if (a.cluster.dynamic.pause) data.extra = { pause: true };
   return data;
 }

@@ -1,117 +1,110 @@
 /**
  * Gathering one Observation: the DCS snapshot, PostgreSQL's state, the background task, and —
- * only when the leader key is absent — the other members' status. Every I/O here has a
- * deadline; a failure becomes a fact in the observation, never an exception out of the cycle.
+ * only when the leader key is absent — the other members' status. Every I/O goes through the
+ * ports and has a deadline there; a failure becomes a fact in the observation, never an exception
+ * out of the cycle.
  *
- * The background task is read FIRST, before PostgreSQL: a task that finishes while the rest is
- * gathered then shows as still running (conservative), and its generation tells the executor that
- * the PostgreSQL facts may be stale.
+ * The background task is read FIRST: a task that finishes while the rest is gathered then shows
+ * as still running (conservative), and the task generation the agent recorded before observing
+ * tells the executor that the PostgreSQL facts may be stale.
  */
-import { parseDynamicConfig, adjustTimings } from '../config/dynamic.js';
 import type { ClusterView } from '../dcs/types.js';
-import type { NodeRuntime } from './runtime.js';
-import { isFenceSetting } from './runtime.js';
-import { fetchPeers } from './peers.js';
-import { checkAgainstLeader, leaderHasCheckpointed, type LocalWal } from './divergence.js';
-import { parseConnUrl } from '../postgres/conn-url.js';
-import { lastReceiverError } from '../postgres/server-log.js';
+import { isoFromWallMs } from '../engine/clock.js';
 import type { ControlData } from '../postgres/controldata.js';
-import type { AsyncTaskObservation, DivergenceObservation, Observation, PostgresObservation, SelfInfo } from './types.js';
 import type { PostgresProbe } from '../postgres/probe.js';
+import { lastReceiverError } from '../postgres/server-log.js';
+import { parseConnUrl } from './core/conn-url.js';
+import type { AgentContext } from './context.js';
+import { divergedFrom, parseTimelineHistory, timelineCreators, type LocalWal, type TimelineSwitch } from './core/timeline.js';
+import type { AsyncTaskObservation, DivergenceObservation, Observation, PostgresObservation, SelfInfo } from './core/types.js';
+import { isFenceSetting } from './postgres-tracker.js';
+import { fetchPeers } from './peers.js';
+import type { PostgresEndpoint } from './ports.js';
 
 /** Deadline of each connection the divergence check opens to the leader. */
 const LEADER_CHECK_TIMEOUT_MS = 3000;
 /** How much of the server log is read for the WAL receiver's last error. */
 const SERVER_LOG_TAIL_BYTES = 16_384;
 
-export function selfInfo(rt: NodeRuntime): SelfInfo {
+export function selfInfo(a: AgentContext): SelfInfo {
+  const local = a.local();
   return {
-    name: rt.name,
-    tags: rt.local.tags,
-    watchdogMode: rt.local.watchdog.mode,
-    watchdogSafetyMarginMs: rt.local.watchdog.safetyMarginMs,
-    removeDataDirectoryOnRewindFailure: rt.local.postgresql.removeDataDirectoryOnRewindFailure,
-    removeDataDirectoryOnDivergedTimelines: rt.local.postgresql.removeDataDirectoryOnDivergedTimelines,
+    name: local.name,
+    tags: local.tags,
+    watchdogMode: local.watchdog.mode,
+    watchdogSafetyMarginMs: local.watchdog.safetyMarginMs,
+    removeDataDirectoryOnRewindFailure: local.postgresql.removeDataDirectoryOnRewindFailure,
+    removeDataDirectoryOnDivergedTimelines: local.postgresql.removeDataDirectoryOnDivergedTimelines,
     canBootstrap: true,
   };
 }
 
-/** Adopts the DCS config (timings adjusted as Patroni does) and passes new timings to the DCS client. */
-function applyDynamicConfig(rt: NodeRuntime, raw: Record<string, unknown>): void {
-  const { cfg, warnings } = adjustTimings(parseDynamicConfig(raw));
-  const timingsChanged = cfg.ttlMs !== rt.dynamic.ttlMs || cfg.retryTimeoutMs !== rt.dynamic.retryTimeoutMs;
-  if (timingsChanged) for (const warning of warnings) rt.log.warning(warning);
-  rt.dynamic = cfg;
-  if (timingsChanged) rt.dcs.setTimings?.(Math.round(cfg.ttlMs / 1000), cfg.retryTimeoutMs);
-}
-
-async function readCluster(rt: NodeRuntime, nowMs: number): Promise<ClusterView | null> {
-  try {
-    const view = await rt.dcs.loadCluster();
-    rt.view = view;
-    rt.dcsFailingSinceMs = null;
-    rt.dcsLastOkMs = nowMs;
-    rt.dcsLastSeenWallS = Math.floor(Date.now() / 1000);
-    if (view.config !== null) applyDynamicConfig(rt, view.config.value);
-    return view;
-  } catch (error) {
-    if (rt.dcsFailingSinceMs === null) rt.dcsFailingSinceMs = nowMs;
-    rt.log.warning(`DCS read failed: ${error instanceof Error ? error.message : String(error)}`);
-    return null;
-  }
-}
-
-async function probePostgres(rt: NodeRuntime): Promise<PostgresProbe | null> {
-  const epoch = rt.probeEpoch;
+async function probePostgres(a: AgentContext): Promise<PostgresProbe | null> {
+  const pg = a.pg;
+  const epoch = pg.probeEpoch;
   let probed: PostgresProbe | null = null;
-  rt.probeError = null;
+  pg.probeError = null;
   try {
-    probed = await rt.conn.probe();
+    probed = await pg.node.probe();
   } catch (error) {
-    rt.probeError = error instanceof Error ? error.message : String(error);
+    pg.probeError = error instanceof Error ? error.message : String(error);
   }
   // A promote or stop started meanwhile: this probe may describe the old role.
-  rt.probe = rt.probeEpoch === epoch ? probed : null;
-  return rt.probe;
+  pg.probe = pg.probeEpoch === epoch ? probed : null;
+  return pg.probe;
 }
 
-async function readControlData(rt: NodeRuntime): Promise<ControlData | null> {
+async function readControlData(a: AgentContext): Promise<ControlData | null> {
   try {
-    const control = await rt.instance.controlData();
-    rt.systemIdentifier = control.systemIdentifier;
+    const control = await a.pg.node.controlData();
+    a.pg.systemIdentifier = control.systemIdentifier;
     return control;
   } catch (error) {
-    rt.log.warning(`pg_controldata failed: ${error instanceof Error ? error.message : String(error)}`);
+    a.log.warning(`pg_controldata failed: ${error instanceof Error ? error.message : String(error)}`);
     return null;
   }
 }
 
 /** Tracks since when a running replica with a source has not been streaming (issue 6, item 4). */
-async function receiverState(rt: NodeRuntime, probe: PostgresProbe | null, nowMs: number): Promise<{ sinceMs: number | null; error: string | null }> {
-  const shouldStream = probe !== null && probe.inRecovery && rt.followTarget !== null;
+async function receiverState(a: AgentContext, probe: PostgresProbe | null, nowMs: number): Promise<{ sinceMs: number | null; error: string | null }> {
+  const shouldStream = probe !== null && probe.inRecovery && a.pg.followTarget !== null;
   if (!shouldStream || probe.walReceiverStatus === 'streaming') {
-    rt.notStreamingSinceMs = null;
+    a.pg.notStreamingSinceMs = null;
     return { sinceMs: null, error: null };
   }
-  rt.notStreamingSinceMs ??= nowMs;
-  return { sinceMs: rt.notStreamingSinceMs, error: lastReceiverError(await rt.instance.serverLogText(SERVER_LOG_TAIL_BYTES)) };
+  a.pg.notStreamingSinceMs ??= nowMs;
+  return { sinceMs: a.pg.notStreamingSinceMs, error: lastReceiverError(await a.pg.node.serverLogText(SERVER_LOG_TAIL_BYTES)) };
 }
 
-async function observePostgres(rt: NodeRuntime, view: ClusterView | null, nowMs: number, taskRunning: boolean): Promise<PostgresObservation> {
-  const dataDir = await rt.instance.dataDirState();
-  const pid = dataDir === 'initialized' ? await rt.instance.postmasterPid() : null;
-  const running = pid !== null;
+/** A primary on timeline > 1: where its timeline began, from its own history file (read once per timeline). */
+async function timelineStart(a: AgentContext, probe: PostgresProbe | null): Promise<PostgresObservation['timelineStart']> {
+  if (probe === null || probe.inRecovery || probe.timeline <= 1) return null;
+  const cached = a.pg.timelineStart;
+  if (cached !== null && cached.timeline === probe.timeline) return cached.value;
+  const text = await a.pg.node.timelineHistoryText(probe.timeline).catch(() => null);
+  const ended = probe.timeline - 1;
+  const line = text === null ? undefined : parseTimelineHistory(text).find((entry) => entry.timeline === ended);
+  const reason = text?.split('\n').find((l) => l.trim().startsWith(`${ended}\t`))?.split('\t').slice(2).join('\t').trim();
+  const value = line === undefined ? null : { endedTimeline: ended, switchLsn: line.switchLsn, reason: reason === undefined || reason === '' ? 'no recovery target specified' : reason };
+  if (value !== null) a.pg.timelineStart = { timeline: probe.timeline, value }; // retried until readable
+  return value;
+}
+
+async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs: number, taskRunning: boolean): Promise<PostgresObservation> {
+  const pg = a.pg;
+  const dataDir = await pg.node.dataDirState();
+  const running = dataDir === 'initialized' && (await pg.node.postmasterPid()) !== null;
   if (running) {
-    rt.crashedSinceMs = null;
-  } else if (rt.postgresExpectedRunning && !taskRunning && rt.crashedSinceMs === null) {
-    rt.crashedSinceMs = nowMs;
-    rt.log.warning('PostgreSQL is not running although keel did not stop it: treating it as crashed');
+    pg.crashedSinceMs = null;
+  } else if (pg.expectedRunning && !taskRunning && pg.crashedSinceMs === null) {
+    pg.crashedSinceMs = nowMs;
+    a.log.warning('PostgreSQL is not running although keel did not stop it: treating it as crashed');
   }
-  const probe = running ? await probePostgres(rt) : ((rt.probe = null), null);
-  const control = dataDir === 'initialized' && (!running || rt.systemIdentifier === null) ? await readControlData(rt) : null;
-  if (probe !== null) rt.rewindCapable = probe.rewindCapable;
-  else if (control !== null) rt.rewindCapable = control.dataChecksums || control.walLogHints;
-  const role = probe === null ? null : probe.inRecovery ? 'replica' : 'primary';
+  const probe = running ? await probePostgres(a) : null;
+  if (!running) pg.probe = null;
+  const control = dataDir === 'initialized' && (!running || pg.systemIdentifier === null) ? await readControlData(a) : null;
+  if (probe !== null) pg.rewindCapable = probe.rewindCapable;
+  else if (control !== null) pg.rewindCapable = control.dataChecksums || control.walLogHints;
   const walPositionBytes =
     probe !== null
       ? probe.inRecovery
@@ -120,95 +113,111 @@ async function observePostgres(rt: NodeRuntime, view: ClusterView | null, nowMs:
       : control !== null
         ? Math.max(control.checkpointLsn, control.minRecoveryEndLsn)
         : null;
-  const receiver = await receiverState(rt, probe, nowMs);
+  const receiver = await receiverState(a, probe, nowMs);
   const observation: PostgresObservation = {
     dataDir,
-    systemIdentifier: dataDir === 'initialized' ? rt.systemIdentifier : null,
+    systemIdentifier: dataDir === 'initialized' ? pg.systemIdentifier : null,
     running: running && probe !== null,
     starting: running && probe === null,
-    role,
+    role: probe === null ? null : probe.inRecovery ? 'replica' : 'primary',
     timeline: probe?.timeline ?? control?.timeline ?? null,
     walPositionBytes,
-    followTarget: rt.followTarget,
+    followTarget: pg.followTarget,
     streaming: probe?.walReceiverStatus === 'streaming',
-    fenced: probe !== null ? isFenceSetting(probe.synchronousStandbyNames) : rt.fenced,
-    crashedSinceMs: rt.crashedSinceMs,
+    fenced: probe !== null ? isFenceSetting(probe.synchronousStandbyNames) : pg.fenced,
+    crashedSinceMs: pg.crashedSinceMs,
     controlState: control?.clusterState ?? null,
-    rewindCapable: rt.rewindCapable,
+    rewindCapable: pg.rewindCapable,
     divergence: { verdict: 'notChecked' },
     notStreamingSinceMs: receiver.sinceMs,
     receiverError: receiver.error,
+    timelineStart: await timelineStart(a, probe),
+    timelineOrigin: dataDir === 'initialized' ? await pg.node.readTimelineOrigin().catch(() => null) : null,
   };
-  observation.divergence = await observeDivergence(rt, view, observation, nowMs);
+  observation.divergence = await observeDivergence(a, view, observation, nowMs);
   return observation;
 }
 
 /** The divergence verdict, keeping the start of an inconclusive run and logging each new cause once. */
-async function observeDivergence(rt: NodeRuntime, view: ClusterView | null, pgObs: PostgresObservation, nowMs: number): Promise<DivergenceObservation> {
-  const verdict = await checkDivergence(rt, view, pgObs);
+async function observeDivergence(a: AgentContext, view: ClusterView | null, pgObs: PostgresObservation, nowMs: number): Promise<DivergenceObservation> {
+  const verdict = await checkDivergence(a, view, pgObs);
+  const pg = a.pg;
   if (verdict.verdict !== 'unknown') {
-    rt.divergenceUnknownSinceMs = null;
-    rt.divergenceLastCause = null;
+    pg.divergenceUnknownSinceMs = null;
+    pg.divergenceLastCause = null;
     return verdict;
   }
-  rt.divergenceUnknownSinceMs ??= nowMs;
-  if (rt.divergenceLastCause !== verdict.cause) rt.log.warning(`divergence check inconclusive: ${verdict.cause}`);
-  rt.divergenceLastCause = verdict.cause;
-  return { ...verdict, sinceMs: rt.divergenceUnknownSinceMs };
+  pg.divergenceUnknownSinceMs ??= nowMs;
+  if (pg.divergenceLastCause !== verdict.cause) a.log.warning(`divergence check inconclusive: ${verdict.cause}`);
+  pg.divergenceLastCause = verdict.cause;
+  return { ...verdict, sinceMs: pg.divergenceUnknownSinceMs };
+}
+
+/** Our own timeline history (empty on timeline 1 or when unreadable). */
+async function ownHistory(a: AgentContext, timeline: number): Promise<TimelineSwitch[]> {
+  if (timeline <= 1) return [];
+  const text = await a.pg.node.timelineHistoryText(timeline).catch(() => null);
+  return text === null ? [] : parseTimelineHistory(text);
 }
 
 /**
- * Runs the divergence check when a leader other than us exists and we are not streaming from it.
- * Same timeline as the leader while not a primary needs no question (Patroni: "local timeline
- * equals the primary's: no rewind"), so a replica that merely cannot authenticate is not asked.
+ * Runs the divergence check when a leader other than us exists and we are not streaming from it:
+ * the leader's timeline and history, asked every time (a member key's timeline may be stale, e.g.
+ * published in the middle of a promotion), compared with ours by the pure rule divergedFrom.
  */
-async function checkDivergence(rt: NodeRuntime, view: ClusterView | null, pgObs: PostgresObservation): Promise<DivergenceObservation> {
+async function checkDivergence(a: AgentContext, view: ClusterView | null, pgObs: PostgresObservation): Promise<DivergenceObservation> {
+  const self = a.local().name;
   const leaderName = view?.leader?.name ?? null;
-  if (view === null || leaderName === null || leaderName === rt.name) return { verdict: 'notChecked' };
+  if (view === null || leaderName === null || leaderName === self) return { verdict: 'notChecked' };
   if (pgObs.dataDir !== 'initialized' || pgObs.timeline === null || pgObs.walPositionBytes === null) return { verdict: 'notChecked' };
   if (pgObs.running && pgObs.role === 'replica' && pgObs.streaming) return { verdict: 'notChecked' };
   const leader = view.members.find((m) => m.name === leaderName);
-  if (leader?.timeline !== null && leader?.timeline !== undefined && pgObs.timeline === leader.timeline && pgObs.role !== 'primary') return { verdict: 'safe' };
   const address = parseConnUrl(leader?.connUrl ?? null);
   if (address === null) return { verdict: 'unknown', cause: `the leader (${leaderName}) publishes no usable conn_url`, sinceMs: 0 };
-  const auth = rt.local.postgresql.authentication;
-  const endpoint = (user: { username: string; password?: string }) => ({ host: address.host, port: address.port, user: user.username, ...(user.password === undefined ? {} : { password: user.password }) });
+  const auth = a.local().postgresql.authentication;
+  const endpoint = (user: { username: string; password?: string }): PostgresEndpoint => ({ host: address.host, port: address.port, user: user.username, ...(user.password === undefined ? {} : { password: user.password }) });
+  const rewindUser = endpoint(auth.rewind ?? auth.superuser);
+  const answer = await a.ports.remote.leaderHistory(endpoint(auth.replication), rewindUser, LEADER_CHECK_TIMEOUT_MS);
+  if (!answer.ok) return { verdict: 'unknown', cause: answer.cause, sinceMs: 0 };
   const crashedPrimary = !pgObs.running && (pgObs.controlState === 'in production' || pgObs.controlState === 'in crash recovery');
-  const local: LocalWal = { timeline: pgObs.timeline, endLsn: pgObs.walPositionBytes, endUncertain: crashedPrimary };
-  const check = await checkAgainstLeader(endpoint(auth.replication), local, LEADER_CHECK_TIMEOUT_MS);
-  if (!check.ok) return { verdict: 'unknown', cause: check.cause, sinceMs: 0 };
-  if (!check.diverged) return { verdict: 'safe' };
-  const leaderCheckpointed = await leaderHasCheckpointed(endpoint(auth.rewind ?? auth.superuser), LEADER_CHECK_TIMEOUT_MS);
+  const marker = pgObs.timelineOrigin;
+  const origin = marker !== null && marker.timeline === pgObs.timeline ? marker.member : null;
+  const local: LocalWal = { timeline: pgObs.timeline, endLsn: pgObs.walPositionBytes, endUncertain: crashedPrimary, history: await ownHistory(a, pgObs.timeline), origin };
+  if (!divergedFrom(local, answer.timeline, answer.history, timelineCreators(view.history?.value ?? []))) return { verdict: 'safe' };
+  const leaderCheckpointed = await a.ports.remote.leaderHasCheckpointed(rewindUser, LEADER_CHECK_TIMEOUT_MS);
   return { verdict: 'diverged', leaderCheckpointed };
 }
 
-/** The task as it is now: read before anything else of the cycle (see the module comment). */
-function taskSnapshot(rt: NodeRuntime): AsyncTaskObservation {
-  return { running: rt.task.running, lastResult: rt.task.lastResult };
+function taskSnapshot(a: AgentContext): AsyncTaskObservation {
+  const { running, lastResult } = a.tasks.snapshot();
+  return { running, lastResult };
 }
 
-export async function observe(rt: NodeRuntime, nowMs: number): Promise<Observation> {
-  const asyncTask = taskSnapshot(rt);
-  const view = await readCluster(rt, nowMs);
-  const postgres = await observePostgres(rt, view, nowMs, asyncTask.running !== null);
-  const needPeers = view !== null && view.leader === null;
-  const peers = needPeers ? await fetchPeers(view.members, rt.name) : null;
+export async function observe(a: AgentContext): Promise<Observation> {
+  const clock = a.ports.clock;
+  const nowMs = clock.now();
+  const asyncTask = taskSnapshot(a);
+  const view = await a.cluster.read(a.ports.dcs, clock, a.log);
+  const postgres = await observePostgres(a, view, nowMs, asyncTask.running !== null);
+  const peers = view !== null && view.leader === null ? await fetchPeers(a.ports.peers, view.members, a.local().name) : null;
+  const heard = a.failsafe.heard;
   return {
     nowMs,
-    self: selfInfo(rt),
-    config: rt.dynamic,
-    paused: rt.dynamic.pause,
-    dcs: view === null ? { ok: false, sinceMs: rt.dcsFailingSinceMs ?? nowMs } : { ok: true, view },
+    wallTimeIso: isoFromWallMs(clock.wallMs()),
+    self: selfInfo(a),
+    config: a.cluster.dynamic,
+    paused: a.cluster.dynamic.pause,
+    dcs: view === null ? { ok: false, sinceMs: a.cluster.failingSinceMs ?? nowMs } : { ok: true, view },
     lease: {
-      leaseId: rt.dcs.currentLeaseId(),
-      lastConfirmedSentMs: rt.leaseConfirmedSentMs,
-      lastAttemptFailed: rt.leaseAttemptFailed,
-      failsafeConfirmedSentMs: rt.failsafeConfirmedSentMs,
+      leaseId: a.ports.dcs.currentLeaseId(),
+      lastConfirmedSentMs: a.lease.lastConfirmedSentMs,
+      lastAttemptFailed: a.lease.attemptFailed,
+      failsafeConfirmedSentMs: a.lease.failsafeConfirmedSentMs,
     },
     postgres,
     asyncTask,
     peers,
-    watchdog: rt.watchdog.observe(),
-    failsafeLeader: rt.failsafeLeader === null ? null : { name: rt.failsafeLeader.name, heardAtMs: rt.failsafeLeader.atMs },
+    watchdog: a.ports.watchdog.observe(),
+    failsafeLeader: heard === null ? null : { name: heard.name, connUrl: heard.connUrl, heardAtMs: heard.atMs },
   };
 }

@@ -3,7 +3,8 @@
  * deadline each — the input of the leader race (Patroni's is_healthiest_node).
  */
 import type { Member } from '../dcs/types.js';
-import type { PeerStatus, PgRole } from './types.js';
+import type { PeerStatus, PgRole } from './core/types.js';
+import type { PeerClient } from './ports.js';
 
 export const PEER_TIMEOUT_MS = 2000;
 
@@ -35,18 +36,12 @@ function unreachable(member: Member): PeerStatus {
   return { name: member.name, reachable: false, running: false, role: null, walPositionBytes: null, timeline: null, nofailover: false, failoverPriority: undefined, watchdogFailed: false };
 }
 
-export async function fetchPeerStatus(member: Member, timeoutMs = PEER_TIMEOUT_MS): Promise<PeerStatus> {
+async function peerStatus(client: PeerClient, member: Member): Promise<PeerStatus> {
   if (member.apiUrl === null) return unreachable(member);
-  try {
-    const response = await fetch(member.apiUrl, { signal: AbortSignal.timeout(timeoutMs) });
-    const body = (await response.json()) as unknown;
-    if (body === null || typeof body !== 'object') return unreachable(member);
-    return peerFromStatusJson(member, body as Record<string, unknown>);
-  } catch {
-    return unreachable(member);
-  }
+  const body = await client.status(member.apiUrl, PEER_TIMEOUT_MS);
+  return body === null ? unreachable(member) : peerFromStatusJson(member, body);
 }
 
-export async function fetchPeers(members: Member[], self: string): Promise<PeerStatus[]> {
-  return Promise.all(members.filter((m) => m.name !== self).map((m) => fetchPeerStatus(m)));
+export async function fetchPeers(client: PeerClient, members: Member[], self: string): Promise<PeerStatus[]> {
+  return Promise.all(members.filter((m) => m.name !== self).map((m) => peerStatus(client, m)));
 }

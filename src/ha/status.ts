@@ -1,20 +1,18 @@
 /**
- * What the REST API shows: a NodeStatus snapshot built from the agent's last observation, and
- * the provider the API server calls for /cluster, /history and /config. Read-only: nothing the
- * API asks for can change the agent's state.
+ * What the REST API shows: a NodeStatus snapshot built from the agent's parts, and the provider
+ * the API server calls for /cluster, /history and /config. Read-only: nothing here changes the
+ * agent's state (POST /failsafe goes to the FailsafeInbox, the one input the API has).
  */
-import type { NodeRuntime } from './runtime.js';
 import type { NodeStatus, PostgresState } from '../api/status.js';
-import { memberState, currentRole } from './member-data.js';
+import type { ApiProvider } from '../api/server.js';
 import { clusterAsJson, historyAsJson } from '../cluster/cluster-json.js';
 import { KEEL_VERSION } from '../version.js';
-import { acceptFailsafe, failsafeActive } from './failsafe.js';
-import type { ApiProvider } from '../api/server.js';
+import type { AgentContext } from './context.js';
+import { currentRole, memberState } from './member-data.js';
 
-function postgresState(rt: NodeRuntime): PostgresState {
-  const state = memberState(rt);
-  if (state === 'rewinding') return 'starting';
-  return state as PostgresState;
+function postgresState(a: AgentContext): PostgresState {
+  const state = memberState(a);
+  return (state === 'rewinding' ? 'starting' : state) as PostgresState;
 }
 
 /**
@@ -22,22 +20,33 @@ function postgresState(rt: NodeRuntime): PostgresState {
  * confirmed keepalive, or in failsafe_mode the newest round of POST /failsafe all members
  * accepted — is younger than ttl.
  */
-export function holdsLeaderLock(rt: NodeRuntime, nowMs: number): boolean {
-  const lease = rt.leaseConfirmedSentMs ?? -Infinity;
-  const failsafe = rt.failsafeConfirmedSentMs ?? -Infinity;
-  return rt.view?.leader?.name === rt.name && nowMs < Math.max(lease, failsafe) + rt.dynamic.ttlMs;
+export function holdsLeaderLock(a: AgentContext, nowMs: number): boolean {
+  const sent = a.lease.authoritySentMs();
+  return a.cluster.view?.leader?.name === a.local().name && sent !== null && nowMs < sent + a.cluster.dynamic.ttlMs;
 }
 
-export function buildNodeStatus(rt: NodeRuntime): NodeStatus {
-  const nowMs = performance.now();
-  const probe = rt.probe;
+/** This node takes part in an active failsafe: as the leader continuing, or as a member that heard it within ttl. */
+function failsafeActive(a: AgentContext, lastWhyKind: string | null, nowMs: number): boolean {
+  return lastWhyKind === 'failsafeContinue' || a.failsafe.active(nowMs, a.cluster.dynamic.ttlMs);
+}
+
+export interface LoopFacts {
+  lastWhyKind: string | null;
+  lastWhy: string;
+  nextRunAtMs: number;
+}
+
+export function buildNodeStatus(a: AgentContext, loop: LoopFacts): NodeStatus {
+  const nowMs = a.ports.clock.now();
+  const probe = a.pg.probe;
+  const local = a.local();
+  const dynamic = a.cluster.dynamic;
   // As Patroni: no cluster view once the last successful DCS read is older than ttl.
-  const fresh = rt.dcsLastOkMs !== null && nowMs - rt.dcsLastOkMs <= rt.dynamic.ttlMs;
-  const view = fresh ? rt.view : null;
+  const view = a.cluster.fresh(nowMs) ? a.cluster.view : null;
   return {
-    patroni: { version: KEEL_VERSION, scope: rt.local.scope, name: rt.name },
-    state: postgresState(rt),
-    role: currentRole(rt),
+    patroni: { version: KEEL_VERSION, scope: local.scope, name: local.name },
+    state: postgresState(a),
+    role: currentRole(a),
     postgres:
       probe === null
         ? null
@@ -50,30 +59,30 @@ export function buildNodeStatus(rt: NodeRuntime): NodeStatus {
               : { kind: 'primary', location: probe.currentLsn ?? 0 },
             replication: probe.replication.map((r) => ({ usename: r.usename, application_name: r.applicationName, client_addr: r.clientAddr, state: r.state, sync_state: r.syncState, sync_priority: r.syncPriority })),
           },
-    systemIdentifier: rt.systemIdentifier,
-    tags: rt.local.tags.raw,
+    systemIdentifier: a.pg.systemIdentifier,
+    tags: local.tags.raw,
     syncDisabled: false,
     pendingRestart: false,
     scheduledRestart: null,
-    watchdogFailed: rt.local.watchdog.mode === 'required' && !rt.watchdog.observe().available,
-    holdsLeaderLock: holdsLeaderLock(rt, nowMs),
+    watchdogFailed: local.watchdog.mode === 'required' && !a.ports.watchdog.observe().available,
+    holdsLeaderLock: holdsLeaderLock(a, nowMs),
     cluster:
       view === null
         ? null
-        : { leaderName: view.leader?.name ?? null, lastLsn: view.status?.optime ?? 0, synchronousMode: rt.dynamic.synchronousMode, syncStandbys: view.sync?.value.syncStandbys ?? [] },
-    paused: rt.dynamic.pause,
+        : { leaderName: view.leader?.name ?? null, lastLsn: view.status?.optime ?? 0, synchronousMode: dynamic.synchronousMode, syncStandbys: view.sync?.value.syncStandbys ?? [] },
+    paused: dynamic.pause,
     standbyCluster: false,
-    failsafeActive: failsafeActive(rt, nowMs),
-    dcsLastSeenS: rt.dcsLastSeenWallS ?? 0,
-    lastWhy: rt.lastWhySentence,
+    failsafeActive: failsafeActive(a, loop.lastWhyKind, nowMs),
+    dcsLastSeenS: a.cluster.lastSeenWallMs === null ? 0 : Math.floor(a.cluster.lastSeenWallMs / 1000),
+    lastWhy: loop.lastWhy,
     replicaStreaming: probe !== null && probe.inRecovery && probe.walReceiverStatus === 'streaming',
-    haLoop: { nextRunAtMs: rt.nextCycleAtMs, ttlMs: rt.dynamic.ttlMs },
+    haLoop: { nextRunAtMs: loop.nextRunAtMs, ttlMs: dynamic.ttlMs },
   };
 }
 
 /** /cluster, /history and /config read etcd afresh (as Patroni does), falling back to the last view. */
-export function buildApiProvider(rt: NodeRuntime, status: () => NodeStatus): ApiProvider {
-  const freshView = async () => rt.dcs.loadCluster().catch(() => rt.view);
+export function buildApiProvider(a: AgentContext, status: () => NodeStatus, postFailsafe: (body: Record<string, unknown>) => { code: number; text: string }): ApiProvider {
+  const freshView = async () => a.ports.dcs.loadCluster().catch(() => a.cluster.view);
   return {
     getStatus: status,
     getClusterJson: async () => {
@@ -85,6 +94,6 @@ export function buildApiProvider(rt: NodeRuntime, status: () => NodeStatus): Api
       return view === null ? [] : historyAsJson(view);
     },
     getConfig: async () => (await freshView())?.config?.value ?? {},
-    postFailsafe: async (body) => acceptFailsafe(rt, body, performance.now()),
+    postFailsafe: async (body) => postFailsafe(body),
   };
 }

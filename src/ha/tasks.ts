@@ -1,134 +1,145 @@
 /**
  * The PostgreSQL procedures the executor runs as background tasks (bootstrap, clone, rewind,
- * re-clone, start, promote, demote). Each is a plain async function of the runtime; the
- * executor decides when one runs and records its result for the next observation.
+ * re-clone, start, stop, promote, demote). Each is a plain async function of the agent's parts;
+ * the executor decides when one runs, the TaskRunner records its outcome for the next observation.
+ * Waits go through the clock port, so the simulator runs these very functions.
  */
-import { rename } from 'node:fs/promises';
-import type { NodeRuntime } from './runtime.js';
-import { waitUntilReady, createBootstrapUsers } from '../postgres/procedures.js';
+import type { AgentContext } from './context.js';
+import { RetryableTaskError } from '../engine/task-runner.js';
 import { renderConninfo } from '../postgres/conf-files.js';
-import { PostgresConnection } from '../postgres/probe.js';
 import { KeelError } from '../errors.js';
-import type { DemoteMode } from './types.js';
+import type { PostgresEndpoint, ReplicationSource } from './ports.js';
+import type { MemberAddress } from './core/types.js';
 
-/**
- * A task failure that says nothing about the data directory (the source was unreachable, the
- * leader not ready): nothing was changed, and the same task may be tried again later.
- */
-export class RetryableTaskError extends KeelError {
-  constructor(code: string, message: string) {
-    super(code, message);
-    this.name = 'RetryableTaskError';
+/** How often readiness and promotion are polled. */
+const READY_POLL_MS = 250;
+const PROMOTE_POLL_MS = 10;
+/** How long the rewind's pre-check may wait for the source to answer. */
+const REWIND_SOURCE_CHECK_MS = 5000;
+const CLONE_TIMEOUT_MS = 24 * 3600_000;
+const REWIND_TIMEOUT_MS = 3600_000;
+/** pg_basebackup's progress lines are logged at most this often. */
+const PROGRESS_LOG_EVERY_MS = 5000;
+
+function pgTimeoutMs(a: AgentContext): number {
+  return a.local().postgresql.pgCtlTimeoutMs;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Polls until PostgreSQL answers a probe, or fails after the pg_ctl timeout with the server log's tail. */
+async function waitUntilReady(a: AgentContext): Promise<void> {
+  const clock = a.ports.clock;
+  const deadline = clock.now() + pgTimeoutMs(a);
+  let lastError = 'not started';
+  while (clock.now() < deadline) {
+    try {
+      await a.pg.node.probe();
+      return;
+    } catch (error) {
+      lastError = message(error);
+    }
+    if ((await a.pg.node.postmasterPid()) === null) {
+      // Give pg_ctl's child a moment to write postmaster.pid before concluding it died.
+      await clock.sleep(READY_POLL_MS);
+      if ((await a.pg.node.postmasterPid()) === null) {
+        const tail = (await a.pg.node.serverLogText(2048)).trim().split('\n').slice(-3).join(' | ');
+        throw new KeelError('postgres.start_failed', `PostgreSQL stopped while starting: ${tail}`);
+      }
+    }
+    await clock.sleep(READY_POLL_MS);
   }
-}
-
-function pgTimeoutMs(rt: NodeRuntime): number {
-  return rt.local.postgresql.pgCtlTimeoutMs;
-}
-
-/** Writes postgresql.conf for the role implied by `rt.recovery` (null = primary). */
-export async function writeConfigNow(rt: NodeRuntime): Promise<void> {
-  await rt.instance.writeConfig(rt.parameters(), rt.recovery);
+  throw new KeelError('postgres.not_ready', `PostgreSQL did not accept connections within ${Math.round(pgTimeoutMs(a) / 1000)}s (${lastError})`);
 }
 
 /** Starts PostgreSQL with the current configuration and waits until it accepts connections. */
-export async function startAndWait(rt: NodeRuntime): Promise<void> {
-  await writeConfigNow(rt);
-  rt.postgresExpectedRunning = true;
-  rt.crashedSinceMs = null;
-  await rt.instance.start(pgTimeoutMs(rt));
-  await waitUntilReady(rt.instance, rt.conn, pgTimeoutMs(rt));
+export async function startAndWait(a: AgentContext): Promise<void> {
+  await a.pg.writeConfig();
+  a.pg.expectedRunning = true;
+  a.pg.crashedSinceMs = null;
+  a.pg.notStreamingSinceMs = null;
+  await a.pg.node.start(pgTimeoutMs(a));
+  await waitUntilReady(a);
 }
 
-export async function stopPostgres(rt: NodeRuntime, mode: 'fast' | 'immediate'): Promise<void> {
-  rt.postgresExpectedRunning = false;
+export async function stopPostgres(a: AgentContext, mode: 'fast' | 'immediate'): Promise<void> {
+  a.pg.expectedRunning = false;
   // The REST API must not keep showing the last probe of a server that is going away.
-  rt.invalidateProbe();
-  await rt.conn.close();
+  a.pg.invalidateProbe();
+  await a.pg.node.closeConnection();
   try {
-    await rt.instance.stop(mode, pgTimeoutMs(rt));
+    await a.pg.node.stop(mode, pgTimeoutMs(a));
   } catch (error) {
-    if (mode === 'immediate') {
-      await rt.instance.kill();
-      return;
-    }
-    throw error;
+    if (mode !== 'immediate') throw error;
+    await a.pg.node.kill();
   }
 }
 
 /** initdb, pg_hba, first start as primary, users — a brand-new cluster (the initialize winner). */
-export async function bootstrapNewCluster(rt: NodeRuntime): Promise<void> {
-  const local = rt.local;
-  await rt.instance.initdb(local.bootstrap.initdbArgs, local.postgresql.authentication.superuser);
-  if (local.postgresql.pgHba !== undefined) await rt.instance.replaceHba(local.postgresql.pgHba);
-  else await rt.instance.appendHba(local.bootstrap.pgHba);
-  rt.recovery = null;
-  rt.followTarget = null;
-  await startAndWait(rt);
-  await createBootstrapUsers(rt.conn, local.postgresql.authentication);
-  rt.systemIdentifier = (await rt.instance.controlData()).systemIdentifier;
+export async function bootstrapNewCluster(a: AgentContext): Promise<void> {
+  const local = a.local();
+  await a.pg.node.initdb(local.bootstrap.initdbArgs, local.postgresql.authentication.superuser);
+  if (local.postgresql.pgHba !== undefined) await a.pg.node.replaceHba(local.postgresql.pgHba);
+  else await a.pg.node.appendHba(local.bootstrap.pgHba);
+  a.pg.recovery = null;
+  a.pg.followTarget = null;
+  await startAndWait(a);
+  await a.pg.node.createBootstrapUsers(local.postgresql.authentication);
+  a.pg.systemIdentifier = (await a.pg.node.controlData()).systemIdentifier;
 }
 
 /** After a failed bootstrap: stop what runs and keep the attempt aside for inspection. */
-export async function setAsideFailedBootstrap(rt: NodeRuntime): Promise<string | null> {
-  if (await rt.instance.isRunning()) await stopPostgres(rt, 'immediate');
-  if ((await rt.instance.dataDirState()) === 'missing') return null;
-  const aside = `${rt.local.postgresql.dataDir}.failed-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  await rename(rt.local.postgresql.dataDir, aside);
-  rt.systemIdentifier = null;
+export async function setAsideFailedBootstrap(a: AgentContext): Promise<string | null> {
+  if ((await a.pg.node.postmasterPid()) !== null) await stopPostgres(a, 'immediate');
+  const aside = await a.pg.node.setAside(`failed-${new Date(a.ports.clock.wallMs()).toISOString().replace(/[:.]/g, '-')}`);
+  a.pg.systemIdentifier = null;
   return aside;
 }
 
-function replicationSourceOf(rt: NodeRuntime, member: string): { host: string; port: number; username: string; password?: string } {
-  const address = rt.memberByName(member);
-  if (address === null) throw new KeelError('ha.no_member_address', `member ${member} has no usable conn_url in the DCS`);
-  const rep = rt.local.postgresql.authentication.replication;
-  return { host: address.host, port: address.port, username: rep.username, ...(rep.password === undefined ? {} : { password: rep.password }) };
+function replicationSource(a: AgentContext, source: MemberAddress): ReplicationSource {
+  const rep = a.local().postgresql.authentication.replication;
+  return { host: source.host, port: source.port, username: rep.username, ...(rep.password === undefined ? {} : { password: rep.password }) };
 }
 
-/** Logs pg_basebackup's "--progress" lines ("1234/5678 kB (21%) ...") at most every 5 s. */
-function throttledProgress(rt: NodeRuntime, what: string): (chunk: string) => void {
-  let lastLoggedMs = 0;
+/** Logs pg_basebackup's "--progress" lines ("1234/5678 kB (21%) ...") at most every few seconds. */
+function throttledProgress(a: AgentContext, what: string): (chunk: string) => void {
+  let lastLoggedMs = -Infinity;
   return (chunk) => {
     const lines = chunk.split(/[\r\n]+/).filter((l) => /\d+\/\d+ kB/.test(l));
     const last = lines[lines.length - 1];
-    const nowMs = performance.now();
-    if (last === undefined || nowMs - lastLoggedMs < 5000) return;
+    const nowMs = a.ports.clock.now();
+    if (last === undefined || nowMs - lastLoggedMs < PROGRESS_LOG_EVERY_MS) return;
     lastLoggedMs = nowMs;
-    rt.log.info(`${what} progress: ${last.trim()}`);
+    a.log.info(`${what} progress: ${last.trim()}`);
   };
 }
 
-/** pg_basebackup from `member`, then start as a replica following `follow`. */
-export async function cloneAndStart(rt: NodeRuntime, member: string, follow: string | null): Promise<void> {
-  const source = replicationSourceOf(rt, member);
-  rt.log.info(`cloning from ${member} (${source.host}:${source.port}) with pg_basebackup`);
-  await rt.instance.cloneFrom(source, rt.local.postgresql.basebackupArgs, 24 * 3600_000, throttledProgress(rt, 'clone'));
-  rt.systemIdentifier = null;
-  await startAsReplica(rt, follow);
+/** Points the recovery settings at `follow` (null: nobody) and starts PostgreSQL in recovery. */
+export async function startAsReplica(a: AgentContext, follow: MemberAddress | null): Promise<void> {
+  a.pg.followTarget = follow?.name ?? null;
+  a.pg.recovery = a.pg.recoveryFor(follow);
+  await startAndWait(a);
 }
 
-export async function startAsReplica(rt: NodeRuntime, follow: string | null): Promise<void> {
-  rt.followTarget = follow;
-  rt.recovery = rt.recoveryFor(follow);
-  await startAndWait(rt);
+/** pg_basebackup from `source`, then start as a replica following `follow`. */
+export async function cloneAndStart(a: AgentContext, source: MemberAddress, follow: MemberAddress | null): Promise<void> {
+  a.log.info(`cloning from ${source.name} (${source.host}:${source.port}) with pg_basebackup`);
+  await a.pg.node.cloneFrom(replicationSource(a, source), a.local().postgresql.basebackupArgs, CLONE_TIMEOUT_MS, throttledProgress(a, 'clone'));
+  a.pg.systemIdentifier = null;
+  await startAsReplica(a, follow);
 }
-
-/** How long the rewind's pre-check may wait for the source to answer. */
-const REWIND_SOURCE_CHECK_MS = 5000;
 
 /** The rewind source must be reachable with the rewind credentials and be a primary, or nothing is touched. */
-async function checkRewindSource(address: { host: string; port: number }, user: { username: string; password?: string }): Promise<void> {
-  const source = new PostgresConnection({ host: address.host, port: address.port, user: user.username, database: 'postgres', ...(user.password === undefined ? {} : { password: user.password }) }, REWIND_SOURCE_CHECK_MS);
+async function checkRewindSource(a: AgentContext, endpoint: PostgresEndpoint): Promise<void> {
+  let primary: boolean;
   try {
-    const [row] = await source.query<{ in_recovery: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS in_recovery');
-    if (row?.in_recovery !== false) throw new RetryableTaskError('ha.rewind_source_not_primary', `the rewind source ${address.host}:${address.port} is not a primary (yet)`);
+    primary = await a.ports.remote.isPrimary(endpoint, REWIND_SOURCE_CHECK_MS);
   } catch (error) {
-    if (error instanceof RetryableTaskError) throw error;
-    throw new RetryableTaskError('ha.rewind_source_unreachable', `cannot reach the rewind source ${address.host}:${address.port} as ${user.username}: ${error instanceof Error ? error.message : String(error)}`);
-  } finally {
-    await source.close();
+    throw new RetryableTaskError('ha.rewind_source_unreachable', `cannot reach the rewind source ${endpoint.host}:${endpoint.port} as ${endpoint.user}: ${message(error)}`);
   }
+  if (!primary) throw new RetryableTaskError('ha.rewind_source_not_primary', `the rewind source ${endpoint.host}:${endpoint.port} is not a primary (yet)`);
 }
 
 /**
@@ -136,92 +147,102 @@ async function checkRewindSource(address: { host: string; port: number }, user: 
  * following `follow`. A failed pg_rewind leaves PostgreSQL stopped: the data directory may be
  * half rewritten, and what to do next (re-clone or stay down) is decide's call.
  */
-export async function rewindAndStart(rt: NodeRuntime, from: string, follow: string | null): Promise<void> {
-  const address = rt.memberByName(from);
-  if (address === null) throw new RetryableTaskError('ha.no_member_address', `member ${from} has no usable conn_url in the DCS`);
-  const auth = rt.local.postgresql.authentication;
+export async function rewindAndStart(a: AgentContext, from: MemberAddress, follow: MemberAddress | null): Promise<void> {
+  const auth = a.local().postgresql.authentication;
   const user = auth.rewind ?? auth.superuser;
-  await checkRewindSource(address, user);
-  if (await rt.instance.isRunning()) await stopPostgres(rt, 'fast');
-  const conninfo = renderConninfo({ host: address.host, port: address.port, user: user.username, dbname: 'postgres', connect_timeout: 5 });
-  rt.log.info(`running pg_rewind from ${from}`);
-  await rt.instance.rewind(conninfo, user.password, 3600_000);
-  rt.log.info(`pg_rewind from ${from} finished; starting as a replica`);
-  await startAsReplica(rt, follow);
+  await checkRewindSource(a, { host: from.host, port: from.port, user: user.username, ...(user.password === undefined ? {} : { password: user.password }) });
+  if ((await a.pg.node.postmasterPid()) !== null) await stopPostgres(a, 'fast');
+  const conninfo = renderConninfo({ host: from.host, port: from.port, user: user.username, dbname: 'postgres', connect_timeout: 5 });
+  a.log.info(`running pg_rewind from ${from.name}`);
+  await a.pg.node.rewind(conninfo, user.password, REWIND_TIMEOUT_MS);
+  a.log.info(`pg_rewind from ${from.name} finished; starting as a replica`);
+  await startAsReplica(a, follow);
 }
 
 /**
  * Re-clone: pg_basebackup into a temporary directory first, and only once that copy is complete
  * stop PostgreSQL and swap the directories — an unreachable source never costs the old data.
  */
-export async function recloneAndStart(rt: NodeRuntime, from: string, follow: string | null): Promise<void> {
-  const source = replicationSourceOf(rt, from);
-  rt.log.warning(`cloning ${rt.local.postgresql.dataDir} again from ${from}; the old data directory is replaced once the copy is complete`);
-  await rt.instance.cloneFrom(source, rt.local.postgresql.basebackupArgs, 24 * 3600_000, throttledProgress(rt, 'clone'), async () => {
-    if (await rt.instance.isRunning()) await stopPostgres(rt, 'immediate');
+export async function recloneAndStart(a: AgentContext, from: MemberAddress, follow: MemberAddress | null): Promise<void> {
+  a.log.warning(`cloning the data directory again from ${from.name}; the old one is replaced once the copy is complete`);
+  await a.pg.node.cloneFrom(replicationSource(a, from), a.local().postgresql.basebackupArgs, CLONE_TIMEOUT_MS, throttledProgress(a, 'clone'), async () => {
+    if ((await a.pg.node.postmasterPid()) !== null) await stopPostgres(a, 'immediate');
   });
-  rt.systemIdentifier = null;
-  await startAsReplica(rt, follow);
+  a.pg.systemIdentifier = null;
+  await startAsReplica(a, follow);
 }
 
-/** Polls pg_is_in_recovery() every 10 ms until it is false (promotion done) or the deadline. */
-async function waitUntilPromoted(rt: NodeRuntime, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
+/** Polls pg_is_in_recovery() until it is false (promotion done) or the deadline. */
+async function waitUntilPromoted(a: AgentContext): Promise<void> {
+  const clock = a.ports.clock;
+  const deadline = clock.now() + pgTimeoutMs(a);
+  while (clock.now() < deadline) {
     try {
-      const [row] = await rt.conn.query<{ in_recovery: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS in_recovery');
-      if (row?.in_recovery === false) return;
+      if (!(await a.pg.node.isInRecovery())) return;
     } catch {
       // the connection may drop while the startup process finishes; try again
     }
-    await new Promise((r) => setTimeout(r, 10));
+    await clock.sleep(PROMOTE_POLL_MS);
   }
-  throw new KeelError('postgres.promote_timeout', `PostgreSQL was still in recovery ${Math.round(timeoutMs / 1000)}s after pg_ctl promote`);
+  throw new KeelError('postgres.promote_timeout', `PostgreSQL was still in recovery ${Math.round(pgTimeoutMs(a) / 1000)}s after pg_ctl promote`);
 }
 
 /**
- * pg_ctl promote, then a CHECKPOINT on a connection of its own (the probe's must not wait behind
- * it): until that checkpoint the control file still names the old timeline, and a former primary
- * rewinding from us would find "no rewind required" (issue 6; Patroni's checkpoint_after_promote).
+ * pg_ctl promote, then a CHECKPOINT: until it, the control file still names the old timeline, and
+ * a former primary rewinding from us would find "no rewind required" (issue 6; Patroni's
+ * checkpoint_after_promote). The promotion polls every 10 ms rather than pg_ctl's 100 ms.
  */
-export async function promote(rt: NodeRuntime): Promise<void> {
-  rt.invalidateProbe(); // from here on the server may acknowledge commits: never "known replica"
-  await rt.instance.requestPromote(pgTimeoutMs(rt));
-  await waitUntilPromoted(rt, pgTimeoutMs(rt));
-  rt.invalidateProbe();
-  rt.recovery = null;
-  rt.followTarget = null;
-  await writeConfigNow(rt);
-  await rt.instance.reload();
-  const checkpointConn = new PostgresConnection(rt.localConnectTarget(), pgTimeoutMs(rt));
+export async function promote(a: AgentContext): Promise<void> {
+  a.pg.invalidateProbe(); // from here on the server may acknowledge commits: never "known replica"
+  await a.pg.node.requestPromote(pgTimeoutMs(a));
+  await waitUntilPromoted(a);
+  a.pg.invalidateProbe();
+  a.pg.recovery = null;
+  a.pg.followTarget = null;
+  await a.pg.writeConfig();
+  await a.pg.node.reload();
+  await recordTimelineOrigin(a);
   try {
-    await checkpointConn.query('CHECKPOINT');
+    await a.pg.node.checkpoint(pgTimeoutMs(a));
   } catch (error) {
-    rt.log.warning(`CHECKPOINT after promote failed (replicas that must rewind will wait): ${error instanceof Error ? error.message : String(error)}`);
-  } finally {
-    await checkpointConn.close();
+    a.log.warning(`CHECKPOINT after promote failed (replicas that must rewind will wait): ${message(error)}`);
   }
 }
 
-/**
- * Demote: stop (fast for a graceful switchover, immediate otherwise), release the leader key
- * when we still hold it and the mode says so, then start again as a replica of nobody; the next
- * cycles point it at the new leader (or rewind it first).
- */
-export async function demote(rt: NodeRuntime, mode: DemoteMode): Promise<void> {
-  if (mode === 'graceful' && (await rt.instance.isRunning())) {
-    await rt.conn.query('CHECKPOINT').catch(() => undefined);
+/** Marks the data directory with the timeline our promotion created (see TimelineOrigin). */
+async function recordTimelineOrigin(a: AgentContext): Promise<void> {
+  try {
+    const probe = await a.pg.node.probe();
+    await a.pg.node.writeTimelineOrigin({ timeline: probe.timeline, member: a.local().name });
+  } catch (error) {
+    a.log.warning(`could not record the timeline-origin marker: ${message(error)}`);
   }
-  if (await rt.instance.isRunning()) await stopPostgres(rt, mode === 'graceful' ? 'fast' : 'immediate');
-  if (mode === 'graceful' || mode === 'immediate') {
-    await rt.dcs.deleteLeader().catch((error: unknown) => rt.log.warning(`could not release the leader key: ${error instanceof Error ? error.message : String(error)}`));
-  }
-  await startAsReplica(rt, null);
+}
+
+/** Stop immediately and start again in recovery following nobody; the next cycles point it at the leader. */
+export async function demote(a: AgentContext): Promise<void> {
+  if ((await a.pg.node.postmasterPid()) !== null) await stopPostgres(a, 'immediate');
+  await startAsReplica(a, null);
 }
 
 /** A crashed PostgreSQL restarted in place, in recovery: the leader's next cycle promotes it. */
-export async function restartCrashed(rt: NodeRuntime): Promise<void> {
-  rt.recovery = rt.recoveryFor(null);
-  rt.followTarget = null;
-  await startAndWait(rt);
+export async function restartCrashed(a: AgentContext): Promise<void> {
+  await startAsReplica(a, null);
+}
+
+/**
+ * Fences PostgreSQL: no commit is acknowledged from the reload on (synchronous_standby_names
+ * names a standby that cannot exist). When the configuration cannot be written, the postmaster
+ * is killed instead — an unfenced primary that may be a second primary is never left running.
+ */
+export async function fence(a: AgentContext, reason: string): Promise<void> {
+  a.pg.fenced = true;
+  a.log.warning(`fencing PostgreSQL: ${reason}`);
+  try {
+    await a.pg.writeConfig();
+    await a.pg.node.reload();
+  } catch (error) {
+    a.log.error(`fencing by configuration failed (${message(error)}); stopping PostgreSQL immediately`);
+    await a.pg.node.kill().catch(() => undefined);
+  }
 }

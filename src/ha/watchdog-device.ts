@@ -12,7 +12,7 @@
  * tested there and in the simulator.
  */
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
-import type { WatchdogObservation } from './types.js';
+import type { WatchdogObservation } from './core/types.js';
 import type { Logger } from '../observability/log.js';
 
 const TIMEOUT_PROGRAMMABLE = false;
@@ -31,7 +31,8 @@ export class WatchdogDevice {
     return { available: this.usable(), armed: this.fd !== null };
   }
 
-  arm(): boolean {
+  /** Opens the device. `_timeoutMs` cannot be programmed from Node (see the module comment). */
+  arm(_timeoutMs: number): boolean {
     if (this.fd !== null) return true;
     if (!this.usable()) {
       this.log.warning(`watchdog ${this.device} is not usable: keel cannot program its timeout`);
@@ -47,7 +48,7 @@ export class WatchdogDevice {
     }
   }
 
-  keepalive(): void {
+  keepalive(_timeoutMs: number): void {
     if (this.fd === null) return;
     try {
       writeSync(this.fd, '1');

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { runProgramOrFail } from './run.js';
-import { parseLsn } from './lsn.js';
+import { parseLsn } from '../ha/core/lsn.js';
 
 export interface ControlData {
   systemIdentifier: string;

@@ -15,9 +15,8 @@ import { giveToPostgres } from './os-user.js';
 import { runProgram, runProgramOrFail, lastLines } from './run.js';
 import { readControlData, type ControlData } from './controldata.js';
 import { writeManagedConfig, appendPgHba, replacePgHba, type RecoverySettings } from './conf-files.js';
+import type { DataDirState, ReplicationSource, StopMode } from './ports.js';
 
-export type DataDirState = 'missing' | 'empty' | 'initialized';
-export type StopMode = 'smart' | 'fast' | 'immediate';
 
 export interface InstancePaths {
   dataDir: string;
@@ -25,13 +24,6 @@ export interface InstancePaths {
   binDir: string;
   /** Server log written by pg_ctl -l (outside the data directory so clones and rewinds never copy it). */
   logFile: string;
-}
-
-export interface ReplicationSource {
-  host: string;
-  port: number;
-  username: string;
-  password?: string;
 }
 
 /** Where keel puts PostgreSQL's server log for a data directory: beside it, never inside. */

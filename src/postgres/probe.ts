@@ -4,7 +4,7 @@
  * every query has a deadline.
  */
 import pg from 'pg';
-import { parseLsn } from './lsn.js';
+import { parseLsn } from '../ha/core/lsn.js';
 
 export interface ReplicationRow {
   usename: string;

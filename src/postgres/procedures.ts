@@ -1,41 +1,18 @@
 /**
- * Multi-step PostgreSQL procedures the HA executor runs: bootstrap a new cluster, clone a
- * replica, (re)start with the right role, create users. Each step is a real program or SQL
- * statement with a deadline; nothing here decides *whether* to run — the HA core does that.
+ * Pieces of PostgreSQL set-up done over SQL or in files: the bootstrap users (with the pg_rewind
+ * grants Patroni gives the rewind user), the pgpass file, the recovery settings. Nothing here
+ * decides *whether* to run — the HA core does that.
  */
 import { writeFile, chmod, rename } from 'node:fs/promises';
 import pg from 'pg';
-import { KeelError } from '../errors.js';
 import type { Credentials } from '../config/types.js';
 import { giveToPostgres } from './os-user.js';
-import type { PostgresInstance, ReplicationSource } from './instance.js';
-import type { PostgresConnection, PostgresProbe } from './probe.js';
+import type { PostgresConnection } from './probe.js';
 import { renderConninfo, type RecoverySettings } from './conf-files.js';
+import type { BootstrapUsers, PgpassEntry, ReplicationSource } from './ports.js';
 
 const quoteIdent = (name: string): string => pg.escapeIdentifier(name);
 const quoteLiteral = (value: string): string => pg.escapeLiteral(value);
-
-/** Polls until PostgreSQL answers a probe, or fails after timeoutMs with the server log's tail. */
-export async function waitUntilReady(instance: PostgresInstance, conn: PostgresConnection, timeoutMs: number, stepMs = 250): Promise<PostgresProbe> {
-  const deadline = performance.now() + timeoutMs;
-  let lastError = 'not started';
-  while (performance.now() < deadline) {
-    try {
-      return await conn.probe();
-    } catch (error) {
-      lastError = error instanceof Error ? error.message : String(error);
-    }
-    if (!(await instance.isRunning())) {
-      // Give pg_ctl's child a moment to write postmaster.pid before concluding it died.
-      await new Promise((r) => setTimeout(r, stepMs));
-      if (!(await instance.isRunning())) {
-        throw new KeelError('postgres.start_failed', `PostgreSQL stopped while starting: ${await instance.serverLogTail(3)}`);
-      }
-    }
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new KeelError('postgres.not_ready', `PostgreSQL did not accept connections within ${Math.round(timeoutMs / 1000)}s (${lastError})`);
-}
 
 /** Creates or updates a login role with a password (idempotent). */
 export async function ensureRole(conn: PostgresConnection, user: Credentials, attributes: string): Promise<void> {
@@ -43,12 +20,6 @@ export async function ensureRole(conn: PostgresConnection, user: Credentials, at
   const rows = await conn.query<{ exists: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1) AS exists', [user.username]);
   const verb = rows[0]?.exists === true ? 'ALTER' : 'CREATE';
   await conn.query(`${verb} ROLE ${quoteIdent(user.username)} WITH ${attributes}${password}`);
-}
-
-export interface BootstrapUsers {
-  superuser: Credentials;
-  replication: Credentials;
-  rewind?: Credentials;
 }
 
 /**
@@ -68,14 +39,6 @@ export async function createBootstrapUsers(conn: PostgresConnection, users: Boot
     }
   }
   await conn.query('CHECKPOINT');
-}
-
-/** One pgpass line's match fields: a value, or '*' for any. */
-export interface PgpassEntry {
-  host: string;
-  port: string;
-  database: string;
-  user: Credentials;
 }
 
 /**

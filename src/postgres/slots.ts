@@ -1,16 +1,8 @@
 /**
- * Physical replication slots on the leader, one per member (use_slots), named as Patroni names
- * them so a cluster can move between Patroni and keel without orphaned slots.
+ * Physical replication slots on the leader, one per member (use_slots); the names come from
+ * src/ha/core/slot-names.ts.
  */
 import type { PostgresConnection } from './probe.js';
-
-/** Patroni's slot_name_from_member_name: lower-case, [a-z0-9_] only, at most 63 bytes. */
-export function slotNameFromMemberName(memberName: string): string {
-  return memberName
-    .toLowerCase()
-    .replace(/[^a-z0-9_]/g, (ch) => (ch === '-' || ch === '.' ? '_' : `u${String(ch.codePointAt(0) ?? 0).padStart(4, "0")}`))
-    .slice(0, 63);
-}
 
 /**
  * Makes the leader's physical slots match the members it should feed: creates the missing ones

@@ -1,33 +1,64 @@
 /**
- * Fake etcd for the simulator: leases with TTL expiry on the virtual clock, keys attached to leases,
- * create-only puts and the operations keel's Dcs performs, applied atomically at the instant a
- * request arrives. Expiry is evaluated lazily (`expire(nowMs)`) before every operation and check.
- * It also records every leader-key holder's lease so the checker can ask "could an old leader's
- * lease still be valid?".
+ * Fake etcd for the simulator: one store for the whole simulated cluster, with leases that expire
+ * on the virtual clock, keys attached to leases, revisions, and the operations keel's etcd client
+ * performs (create-only puts, compare-and-swap on mod_revision, compare-value deletes), each
+ * applied atomically at the instant the request arrives. Expiry is evaluated lazily before every
+ * operation. Watchers are told which keys changed (and which were created), like an etcd watch.
+ *
+ * An etcd leader change (`leaderChange`) is modelled as etcd does it: requests fail while there
+ * is no leader, and the new leader extends every lease to a full TTL (etcd's lessor.Promote).
  */
-import type { ClusterView, HistoryEntry, LeaderKey, Member } from '../../src/dcs/types.js';
+import type { ClusterStatus, ClusterView, FailoverRequest, HistoryEntry, LeaderKey, Member, SyncState, Versioned } from '../../src/dcs/types.js';
 
 interface Lease {
   id: string;
   owner: string;
+  ttlMs: number;
   expiresAtMs: number;
 }
+
+export type StoreChange = { keys: string[]; created: string[] };
 
 export class FakeDcs {
   revision = 1;
   initialize: string | null = null;
-  config: Record<string, unknown> | null = null;
+  config: Versioned<Record<string, unknown>> | null = null;
   leader: LeaderKey | null = null;
   members = new Map<string, Member>();
-  history: HistoryEntry[] | null = null;
-  statusOptime: number | null = null;
+  failover: Versioned<FailoverRequest> | null = null;
+  sync: Versioned<SyncState> | null = null;
+  history: Versioned<HistoryEntry[]> | null = null;
+  status: ClusterStatus | null = null;
+  failsafe: Record<string, string> | null = null;
+  /** While etcd has no leader, every request fails (until this instant). */
+  noLeaderUntilMs = 0;
   private leases = new Map<string, Lease>();
   private nextLeaseId = 1000;
+  private watchers = new Set<(change: StoreChange) => void>();
 
-  constructor(private readonly ttlMs: number) {}
+  watch(onChange: (change: StoreChange) => void): () => void {
+    this.watchers.add(onChange);
+    return () => this.watchers.delete(onChange);
+  }
+
+  private changed(keys: string[], created: string[] = []): void {
+    this.revision++;
+    for (const watcher of this.watchers) watcher({ keys, created });
+  }
+
+  available(nowMs: number): boolean {
+    return nowMs >= this.noLeaderUntilMs;
+  }
+
+  /** An etcd leader election: unavailable for `ms`, then every live lease gets a full TTL again. */
+  leaderChange(nowMs: number, ms: number): void {
+    this.expire(nowMs);
+    this.noLeaderUntilMs = nowMs + ms;
+    for (const lease of this.leases.values()) lease.expiresAtMs = Math.max(lease.expiresAtMs, nowMs + ms + lease.ttlMs);
+  }
 
   expire(nowMs: number): void {
-    for (const lease of this.leases.values()) {
+    for (const lease of [...this.leases.values()]) {
       if (lease.expiresAtMs <= nowMs) this.dropLease(lease.id);
     }
   }
@@ -36,12 +67,12 @@ export class FakeDcs {
     this.leases.delete(id);
     if (this.leader !== null && this.leader.leaseId === id) {
       this.leader = null;
-      this.revision++;
+      this.changed(['leader']);
     }
     for (const [name, m] of this.members) {
       if (m.leaseId === id) {
         this.members.delete(name);
-        this.revision++;
+        this.changed([`members/${name}`]);
       }
     }
   }
@@ -52,79 +83,82 @@ export class FakeDcs {
     return lease !== undefined && lease.expiresAtMs > nowMs;
   }
 
-  leaseExpiry(id: string): number | null {
-    return this.leases.get(id)?.expiresAtMs ?? null;
-  }
-
-  grant(owner: string, nowMs: number): string {
+  grant(owner: string, ttlMs: number, nowMs: number): string {
     const id = String(this.nextLeaseId++);
-    this.leases.set(id, { id, owner, expiresAtMs: nowMs + this.ttlMs });
+    this.leases.set(id, { id, owner, ttlMs, expiresAtMs: nowMs + ttlMs });
     return id;
   }
 
-  /** Keepalive: false when the lease is gone (etcd answers TTL 0). */
-  keepalive(id: string | null, nowMs: number): boolean {
+  /** false when the lease is gone (etcd answers TTL 0). */
+  keepalive(id: string, nowMs: number): boolean {
     this.expire(nowMs);
-    if (id === null) return false;
     const lease = this.leases.get(id);
     if (lease === undefined) return false;
-    lease.expiresAtMs = nowMs + this.ttlMs;
+    lease.expiresAtMs = nowMs + lease.ttlMs;
     return true;
   }
 
+  revoke(id: string, nowMs: number): void {
+    this.expire(nowMs);
+    if (this.leases.has(id)) this.dropLease(id);
+  }
+
+  /**
+   * A snapshot. The store never mutates a value it handed out (every write replaces the object),
+   * so the snapshot shares them instead of copying: reads are the simulator's hottest path.
+   */
   load(nowMs: number): ClusterView {
     this.expire(nowMs);
     return {
       revision: this.revision,
       initialize: this.initialize,
-      config: this.config === null ? null : { value: this.config, modRevision: 1 },
-      leader: this.leader === null ? null : { ...this.leader },
-      members: [...this.members.values()],
-      failover: null,
-      sync: null,
-      history: this.history === null ? null : { value: this.history.slice(), modRevision: 1 },
-      status: this.statusOptime === null ? null : { optime: this.statusOptime, slots: {} },
-      failsafe: null,
+      config: this.config,
+      leader: this.leader,
+      members: [...this.members.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      failover: this.failover,
+      sync: this.sync,
+      history: this.history,
+      status: this.status,
+      failsafe: this.failsafe,
     };
   }
 
-  putMember(m: Member, nowMs: number): boolean {
+  putMember(member: Member, nowMs: number): boolean {
     this.expire(nowMs);
-    if (!this.leaseAlive(m.leaseId, nowMs)) return false;
-    this.members.set(m.name, { ...m, modRevision: ++this.revision });
+    if (!this.leaseAlive(member.leaseId, nowMs)) return false;
+    const isNew = !this.members.has(member.name);
+    this.members.set(member.name, { ...member, modRevision: this.revision + 1 });
+    this.changed([`members/${member.name}`], isNew ? [`members/${member.name}`] : []);
     return true;
   }
 
-  claimInitialize(nowMs: number): boolean {
-    this.expire(nowMs);
-    if (this.initialize !== null) return false;
-    this.initialize = '';
-    this.revision++;
-    return true;
+  deleteMember(name: string): void {
+    if (this.members.delete(name)) this.changed([`members/${name}`]);
   }
 
   setInitialize(value: string, create: boolean): boolean {
     if (create && this.initialize !== null) return false;
     this.initialize = value;
-    this.revision++;
+    this.changed(['initialize']);
     return true;
   }
 
   cancelInitialization(): void {
     this.initialize = null;
-    this.revision++;
+    this.changed(['initialize']);
   }
 
-  acquireLeader(name: string, leaseId: string | null, nowMs: number): boolean {
+  acquireLeader(name: string, leaseId: string, nowMs: number): boolean {
     this.expire(nowMs);
-    if (this.leader !== null || leaseId === null || !this.leaseAlive(leaseId, nowMs)) return false;
-    this.leader = { name, leaseId, modRevision: ++this.revision };
+    if (this.leader !== null || !this.leaseAlive(leaseId, nowMs)) return false;
+    this.leader = { name, leaseId, modRevision: this.revision + 1 };
+    this.changed(['leader'], ['leader']);
     return true;
   }
 
-  /** Keepalive + "the key still holds our name and lease" (Dcs.refreshLease + Dcs.updateLeader). */
-  updateLeader(name: string, leaseId: string | null, nowMs: number): boolean {
-    if (!this.keepalive(leaseId, nowMs)) return false;
+  /** Patroni's update_lock after a keepalive: the key still holds our name and our lease. */
+  holdsLeader(name: string, leaseId: string | null, nowMs: number): boolean {
+    this.expire(nowMs);
     return this.leader !== null && this.leader.name === name && this.leader.leaseId === leaseId;
   }
 
@@ -132,13 +166,31 @@ export class FakeDcs {
     this.expire(nowMs);
     if (this.leader === null || this.leader.name !== name) return false;
     this.leader = null;
-    this.revision++;
+    this.changed(['leader']);
     return true;
   }
 
-  appendHistory(entry: HistoryEntry): void {
-    const lines = this.history ?? [];
-    if (!lines.some((l) => l.timeline === entry.timeline)) this.history = [...lines, entry];
-    this.revision++;
+  /** Compare-and-swap on mod_revision (null: create-only); returns whether it was written. */
+  cas<T>(key: 'config' | 'failover' | 'sync', value: T | null, modRevision: number | null): boolean {
+    const current = this[key] as Versioned<unknown> | null;
+    if (modRevision === null ? current !== null : current === null || current.modRevision !== modRevision) return false;
+    (this as unknown as Record<string, unknown>)[key] = value === null ? null : { value, modRevision: this.revision + 1 };
+    this.changed([key]);
+    return true;
+  }
+
+  setHistory(entries: HistoryEntry[]): void {
+    this.history = { value: entries, modRevision: this.revision + 1 };
+    this.changed(['history']);
+  }
+
+  setStatus(status: ClusterStatus): void {
+    this.status = status;
+    this.changed(['status']);
+  }
+
+  setFailsafe(members: Record<string, string>): void {
+    this.failsafe = members;
+    this.changed(['failsafe']);
   }
 }

@@ -1,10 +1,12 @@
 /**
- * The simulated world's data: parameters drawn from a seed (swarm testing: the seed also picks the
- * fault rates), the fake PostgreSQL of each node (an LSN, a role, a timeline lineage, a fence flag and
- * a count of acknowledged commits) and the agent's executor state.
+ * The simulated world's data: parameters drawn from a seed (swarm testing: the seed also picks
+ * the fault rates), each node's physical PostgreSQL (a data directory with a timeline lineage and
+ * a WAL position, a postmaster, the files keel writes) and the agent process around the real
+ * Agent. Nothing here decides anything: the Agent does, through its ports.
  */
-import type { DynamicConfig, Tags, WatchdogMode } from '../../src/config/types.js';
-import type { LeaseGuard, RunningTask, TaskResult } from '../../src/ha/types.js';
+import type { WatchdogMode } from '../../src/config/types.js';
+import type { Agent } from '../../src/ha/agent.js';
+import type { RecoverySettings } from '../../src/postgres/conf-files.js';
 import { Prng } from './prng.js';
 
 /** One timeline of a data directory's history; `uid` tells apart equal timeline numbers from different primaries. */
@@ -14,54 +16,96 @@ export interface Segment {
   uid: number;
 }
 
-export interface PgState {
-  dataDir: 'empty' | 'initialized';
+/** One node's PostgreSQL, as the machine has it: it survives the agent. */
+export interface SimPg {
+  dataDir: 'missing' | 'empty' | 'initialized';
   sysid: string | null;
-  running: boolean;
-  role: 'primary' | 'replica';
   lineage: Segment[];
+  /** End of WAL (bytes). */
   lsn: number;
-  fenced: boolean;
-  followTarget: string | null;
-  crashedSinceMs: number | null;
-  rewindCapable: boolean;
+  /** The timeline the control file's last checkpoint is on (it lags a promotion until the next checkpoint). */
+  checkpointTl: number;
+  checksums: boolean;
+  /** ALTER SYSTEM set wal_log_hints = off (postgresql.auto.conf wins over keel's postgresql.conf). */
+  autoConfWalLogHintsOff: boolean;
+  /** The server in effect: wal_log_hints as it started. */
+  walLogHints: boolean;
+  state: 'down' | 'starting' | 'up';
+  inRecovery: boolean;
+  /** The last stop was clean (pg_controldata 'shut down' / 'shut down in recovery'). */
+  shutdownClean: boolean;
+  /** The files keel wrote: postgresql.conf parameters and recovery settings (standby.signal when non-null). */
+  conf: { params: Record<string, string>; recovery: RecoverySettings | null } | null;
+  /** What the running server uses (loaded at start and on reload). */
+  applied: { ssn: string; followHost: string | null };
+  /** The replication password in the pgpass file keel wrote. */
+  pgpassReplicationPassword: string | null;
+  slots: string[];
+  usersCreated: boolean;
+  /** Bumped by every start and stop: a pending start completion of an older epoch is void. */
+  epoch: number;
+  /** How many times PostgreSQL was started (liveness: no start/stop loops). */
+  starts: number;
+  startsAtMs: number[];
   replayPausedUntilMs: number;
   /** Probability per replication tick that this replica catches up fully. */
   catchUpChance: number;
+  /** The WAL receiver's last error, as the server log would show it. */
+  receiverError: string | null;
+  /** Since when the WAL receiver streams (null: it does not). */
+  streamingSince: number | null;
+  /** Since when the server accepts connections (null: not up). */
+  upSinceMs: number | null;
+  /** When its agent last asked it to promote. */
+  promoteRequestedAtMs: number | null;
+  /** The keel.timeline-origin file: copied by clones and rewinds from their source. */
+  timelineOrigin: { timeline: number; member: string } | null;
 }
 
-export interface AgentState {
+export interface SimProcess {
+  node: SimNode;
   incarnation: number;
-  leaseId: string | null;
-  lastConfirmedSentMs: number | null;
-  lastAttemptFailed: boolean;
-  dcsFailSinceMs: number | null;
-  guard: LeaseGuard | null;
-  task: RunningTask | null;
-  lastResult: TaskResult | null;
-  watchdogArmed: boolean;
-  lastWhy: string;
+  paused: boolean;
+  pending: Array<() => void>;
 }
 
 export interface SimNode {
   name: string;
-  tags: Tags;
+  /** The tags section of its patroni.yml. */
+  tags: Record<string, unknown>;
   canBootstrap: boolean;
   watchdogAvailable: boolean;
-  pg: PgState;
-  agent: AgentState | null;
-  incarnation: number;
-  paused: boolean;
-  pending: Array<() => void>;
+  pg: SimPg;
+  /** The running agent process (null while dead), and the production Agent inside it. */
+  proc: SimProcess | null;
+  agent: Agent | null;
+  incarnations: number;
   /** Kernel watchdog: the instant it resets the node unless pinged, or null when disabled. */
   watchdogDeadlineMs: number | null;
   /** slow: each DCS hop takes 1/4..3/4 of retry_timeout (many calls time out, some succeed late). */
   dcsLink: 'ok' | 'cut' | 'responses-lost' | 'slow';
+  /** The agent's monotonic clock runs at this rate against etcd's (clock-rate skew). */
+  clockRate: number;
   removeOnRewindFailure: boolean;
   removeOnDiverged: boolean;
+  /** Its patroni.yml has a wrong replication password (credentials fault). */
+  wrongReplicationPassword: boolean;
+  /** Writes of postgresql.conf take this long (a slow disk), and fail when `configWriteFails`. */
+  configWriteDelayMs: [number, number];
+  configWriteFails: boolean;
+  /** The last why sentence kind its agent logged, and since when it has been the same. */
+  lastWhyKind: string | null;
+  lastWhySinceMs: number;
 }
 
-export type Mutant = 'none' | 'no-fence' | 'no-watchdog' | 'ignore-lag' | 'no-guard' | 'stale-gate';
+export type Mutant = 'none' | 'no-guard' | 'no-fence' | 'stale-gate' | 'fence-known-replica' | 'no-watchdog' | 'ignore-lag';
+
+/** Schedule families: what kinds of faults a seed may draw. */
+export type Family =
+  /** Every fault a watchdog-less production node can survive, plus freezes of watchdog-guarded agents. */
+  | 'standard'
+  /** issue 10's open problem: an agent frozen past ttl on a node WITHOUT a watchdog. */
+  | 'frozen-unguarded';
 
 export interface FaultRates {
   /** Expected faults per simulated minute, per kind. */
@@ -76,14 +120,28 @@ export interface FaultRates {
   netCut: number;
   replayPause: number;
   dcsDown: number;
+  etcdLeaderChange: number;
+  slowConfigWrite: number;
 }
 
 export interface SimParams {
   seed: number;
+  family: Family;
   nodeCount: number;
-  config: DynamicConfig;
+  ttlS: number;
+  loopWaitS: number;
+  retryTimeoutS: number;
+  maximumLagOnFailoverBytes: number;
+  primaryStartTimeoutS: number;
+  checkTimeline: boolean;
+  usePgRewind: boolean;
+  failsafeMode: boolean;
   watchdogMode: WatchdogMode;
-  safetyMarginMs: number;
+  safetyMarginS: number;
+  /** Data checksums at initdb (pg_rewind works through them). */
+  checksums: boolean;
+  /** pg_rewind's grants were never given to the rewind user (credentials fault). */
+  rewindGrantsMissing: boolean;
   /** Faults happen in [faultStartMs, faultEndMs); everything is healed at faultEndMs. */
   faultStartMs: number;
   faultEndMs: number;
@@ -93,6 +151,8 @@ export interface SimParams {
   dcsLatencyMs: [number, number];
   /** During the fault phase only: a slow DCS. */
   slowDcsLatencyMs: [number, number] | null;
+  /** Largest clock-rate skew of an agent against etcd (e.g. 0.002 = 0.2 %). */
+  clockSkew: number;
   mutant: Mutant;
 }
 
@@ -101,43 +161,27 @@ function pickRate(rng: Prng, high: number): number {
   return r < 0.4 ? 0 : r < 0.75 ? high / 4 : high;
 }
 
-export function drawParams(seed: number, mutant: Mutant = 'none'): SimParams {
+/** Timings in whole seconds, as patroni.yml spells them, within loop_wait + 2 * retry_timeout <= ttl. */
+function drawTimings(rng: Prng): { ttlS: number; loopWaitS: number; retryTimeoutS: number } {
+  const ttlS = rng.pick([7, 10, 10, 15, 20, 30]);
+  const retryTimeoutS = rng.int(3, Math.floor((ttlS - 1) / 2));
+  const loopWaitS = rng.int(1, ttlS - 2 * retryTimeoutS);
+  return { ttlS, loopWaitS, retryTimeoutS };
+}
+
+export function drawParams(seed: number, mutant: Mutant = 'none', family: Family = 'standard'): SimParams {
   const rng = new Prng(seed ^ 0x5eed);
   const nodeCount = rng.pick([2, 3, 3, 3, 3, 4, 5]);
-  const ttlMs = rng.pick([5000, 10000, 20000, 30000]);
-  const loopWaitMs = rng.int(500, Math.floor(ttlMs / 3));
-  // 30%: exactly at Patroni's limit loop_wait + 2*retry_timeout = ttl (what the config parser adjusts to).
-  const retryMaxMs = Math.floor((ttlMs - loopWaitMs) / 2);
-  const retryTimeoutMs = rng.chance(0.3) ? retryMaxMs : rng.int(Math.min(500, retryMaxMs), retryMaxMs);
-  const watchdogMode = rng.pick<WatchdogMode>(['off', 'automatic', 'automatic', 'required']);
+  const timings = drawTimings(rng);
+  const watchdogMode = family === 'frozen-unguarded' ? 'off' : rng.pick<WatchdogMode>(['off', 'automatic', 'automatic', 'required']);
   const withWatchdog = watchdogMode !== 'off';
-  const config: DynamicConfig = {
-    ttlMs,
-    loopWaitMs,
-    retryTimeoutMs,
-    maximumLagOnFailoverBytes: rng.pick([256 * 1024, 1 << 20, 16 << 20]),
-    maximumLagOnSyncnodeBytes: -1,
-    primaryStartTimeoutMs: rng.pick([0, 2000, 30000, 300000]),
-    primaryStopTimeoutMs: 300000,
-    checkTimeline: rng.chance(0.5),
-    synchronousMode: false,
-    synchronousModeStrict: false,
-    synchronousNodeCount: 1,
-    failsafeMode: false,
-    pause: false,
-    maxTimelinesHistory: 0,
-    usePgRewind: rng.chance(0.7),
-    useSlots: true,
-    parameters: {},
-    raw: {},
-  };
-  const faultStartMs = 30000;
-  const faultEndMs = faultStartMs + rng.int(30000, 120000);
+  const faultStartMs = 30_000;
+  const faultEndMs = faultStartMs + rng.int(30_000, 90_000);
   const rates: FaultRates = {
     pgCrash: pickRate(rng, 2),
     nodeKill: pickRate(rng, 1.5),
     agentCrash: withWatchdog ? pickRate(rng, 1.5) : 0,
-    longPause: withWatchdog ? pickRate(rng, 1.5) : 0,
+    longPause: family === 'frozen-unguarded' ? Math.max(1, pickRate(rng, 1.5)) : withWatchdog ? pickRate(rng, 1.5) : 0,
     shortPause: pickRate(rng, 3),
     dcsCut: pickRate(rng, 2),
     dcsOneWay: pickRate(rng, 1.5),
@@ -145,30 +189,41 @@ export function drawParams(seed: number, mutant: Mutant = 'none'): SimParams {
     netCut: pickRate(rng, 2),
     replayPause: pickRate(rng, 2),
     dcsDown: pickRate(rng, 0.5),
+    etcdLeaderChange: pickRate(rng, 1),
+    slowConfigWrite: pickRate(rng, 1),
   };
   const slowDcs = rng.chance(0.2);
   return {
     seed,
+    family,
     nodeCount,
-    config,
+    ...timings,
+    maximumLagOnFailoverBytes: rng.pick([256 * 1024, 1 << 20, 16 << 20]),
+    primaryStartTimeoutS: rng.pick([0, 2, 30, 300]),
+    checkTimeline: rng.chance(0.5),
+    usePgRewind: rng.chance(0.7),
+    failsafeMode: rng.chance(0.3),
     watchdogMode,
-    safetyMarginMs: rng.int(200, Math.min(5000, Math.floor(ttlMs / 4))),
+    safetyMarginS: rng.int(1, Math.max(1, Math.floor(timings.ttlS / 4))),
+    checksums: rng.chance(0.8),
+    rewindGrantsMissing: rng.chance(0.1),
     faultStartMs,
     faultEndMs,
     rates,
     writeIntervalMs: [50, rng.pick([200, 500, 1000])],
     writeBytes: [8192, rng.pick([16384, 65536, 262144])],
     dcsLatencyMs: [1, 30],
-    slowDcsLatencyMs: slowDcs ? [1, Math.max(30, Math.floor(retryTimeoutMs / 4))] : null,
+    slowDcsLatencyMs: slowDcs ? [1, Math.max(30, Math.floor((timings.retryTimeoutS * 1000) / 4))] : null,
+    clockSkew: rng.pick([0, 0.0005, 0.002]),
     mutant,
   };
 }
 
 export function describeParams(p: SimParams): string {
-  const c = p.config;
   const rates = Object.entries(p.rates).filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`).join(',');
-  return `seed=${p.seed} nodes=${p.nodeCount} ttl=${c.ttlMs} loop_wait=${c.loopWaitMs} retry_timeout=${c.retryTimeoutMs} ` +
-    `max_lag=${c.maximumLagOnFailoverBytes} primary_start_timeout=${c.primaryStartTimeoutMs} check_timeline=${c.checkTimeline} ` +
-    `use_pg_rewind=${c.usePgRewind} watchdog=${p.watchdogMode}/${p.safetyMarginMs} faults=[${p.faultStartMs},${p.faultEndMs}) ` +
+  return `seed=${p.seed} family=${p.family} nodes=${p.nodeCount} ttl=${p.ttlS} loop_wait=${p.loopWaitS} retry_timeout=${p.retryTimeoutS} ` +
+    `max_lag=${p.maximumLagOnFailoverBytes} primary_start_timeout=${p.primaryStartTimeoutS} check_timeline=${p.checkTimeline} ` +
+    `use_pg_rewind=${p.usePgRewind} failsafe=${p.failsafeMode} checksums=${p.checksums} rewind_grants_missing=${p.rewindGrantsMissing} ` +
+    `watchdog=${p.watchdogMode}/${p.safetyMarginS}s clock_skew=${p.clockSkew} faults=[${p.faultStartMs},${p.faultEndMs}) ` +
     `rates/min={${rates}} slow_dcs=${p.slowDcsLatencyMs?.join('..') ?? 'no'} mutant=${p.mutant}`;
 }

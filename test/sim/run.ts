@@ -2,11 +2,12 @@
  * Simulator command line.
  *   node dist/test/sim/run.js --seed 12345 --verbose          replay one schedule with its trace
  *   node dist/test/sim/run.js --count 10000 [--base N]        a batch (base: KEEL_SIM_SEED or 1)
- *   node dist/test/sim/run.js --count 2000 --mutant no-fence  run with a deliberately broken rule
+ *   node dist/test/sim/run.js --count 2000 --mutant no-guard  run with a deliberately broken rule
+ *   node dist/test/sim/run.js --count 200 --family frozen-unguarded   a schedule family
  * Prints the parameters derived from each failing seed and a one-line replay command.
  */
 import { parseArgs } from 'node:util';
-import type { Mutant } from './model.js';
+import type { Family, Mutant } from './model.js';
 import { simulate } from './simulate.js';
 import { runBatch } from './batch.js';
 
@@ -17,12 +18,14 @@ const { values } = parseArgs({
     base: { type: 'string' },
     verbose: { type: 'boolean', default: false },
     mutant: { type: 'string', default: 'none' },
+    family: { type: 'string', default: 'standard' },
   },
 });
 const mutant = values.mutant as Mutant;
+const family = values.family as Family;
 
 if (values.seed !== undefined) {
-  const result = simulate(Number(values.seed), { mutant, verbose: values.verbose });
+  const result = await simulate(Number(values.seed), { mutant, family, verbose: values.verbose });
   console.log(result.params);
   for (const line of result.log) console.log(line);
   console.log(result.violation === null
@@ -32,7 +35,7 @@ if (values.seed !== undefined) {
 } else {
   const base = Number(values.base ?? process.env['KEEL_SIM_SEED'] ?? 1);
   const count = Number(values.count ?? 10000);
-  const summary = runBatch(base, count, mutant);
+  const summary = await runBatch(base, count, { mutant, family });
   console.log(summary.text);
   process.exitCode = summary.failures.length === 0 ? 0 : 1;
 }

@@ -1,9 +1,9 @@
 /** decide(): one test per main branch, asserting the actions taken (for given gate outcomes) and why.kind. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decide, resolvePlan } from '../../../src/ha/decide.js';
-import { renderWhy } from '../../../src/ha/why.js';
-import { leaderObs, member, obs, peer, view } from './fixtures.js';
+import { decide, resolvePlan } from '../../../src/ha/core/decide.js';
+import { renderWhy } from '../../../src/ha/core/why.js';
+import { at, leaderObs, member, obs, peer, view } from './fixtures.js';
 
 function run(o: Parameters<typeof decide>[0], outcomes: boolean[] = []) {
   const d = decide(o);
@@ -19,23 +19,24 @@ test('replica following the leader: no action, Patroni sentence', () => {
 });
 
 test('replica pointed elsewhere is repointed to the leader (or its replicatefrom member)', () => {
-  assert.deepEqual(run(obs({ postgres: { followTarget: 'n3' } })).steps.find((a) => a.kind === 'followLeader'), { kind: 'followLeader', member: 'n1' });
+  assert.deepEqual(run(obs({ postgres: { followTarget: 'n3' } })).steps.find((a) => a.kind === 'followLeader'), { kind: 'followLeader', member: at('n1') });
   const cascading = run(obs({ self: { tags: { ...obs().self.tags, replicatefrom: 'n3' } } }));
-  assert.deepEqual(cascading.steps.find((a) => a.kind === 'followLeader'), { kind: 'followLeader', member: 'n3' });
+  assert.deepEqual(cascading.steps.find((a) => a.kind === 'followLeader'), { kind: 'followLeader', member: at('n3') });
 });
 
-test('leader keeps the key: updateLeaderKey gate, then (idempotent) unfence and status; lease guard armed', () => {
+test('leader keeps the key: updateLeaderKey gate, then (idempotent) unfence, status and slots; lease guard armed', () => {
   const r = run(leaderObs({ postgres: { walPositionBytes: 5000 } }), [true]);
   assert.equal(r.why.kind, 'leaderNoAction');
-  assert.deepEqual(r.actions, ['updateLeaderKey', 'unfence', 'writeStatus', 'touchMember']);
+  assert.deepEqual(r.actions, ['updateLeaderKey', 'unfence', 'writeStatus', 'syncSlots', 'touchMember']);
+  assert.deepEqual(r.steps.find((a) => a.kind === 'syncSlots'), { kind: 'syncSlots', slots: ['n2', 'n3'] }, 'a slot for every other member');
   assert.deepEqual(r.d.leaseGuard, { fenceAfterSentMs: 20000 });
 });
 
-test('leader that fails to update the key fences first, then demotes immediate-nolock', () => {
+test('leader that fails to update the key fences first, then demotes', () => {
   const r = run(leaderObs(), [false]);
   assert.equal(r.why.kind, 'leaderUpdateFailedDemoted');
   assert.deepEqual(r.actions, ['updateLeaderKey', 'fence', 'demote', 'touchMember']);
-  assert.deepEqual(r.steps[2], { kind: 'demote', mode: 'immediate-nolock' });
+  assert.deepEqual(r.steps[2], { kind: 'demote' });
 });
 
 test('leader past its fence point (e.g. resumed after a stop) fences before any DCS round trip, unfences once confirmed', () => {
@@ -52,7 +53,7 @@ test('leader that cannot read the DCS for retry_timeout fences and demotes offli
   assert.notEqual(early.d.leaseGuard, null);
   const late = run(leaderObs({ dcs: { ok: false, sinceMs: 90000 } }));
   assert.equal(late.why.kind, 'dcsUnreachableDemoted');
-  assert.deepEqual(late.steps.slice(0, 2), [{ kind: 'fence' }, { kind: 'demote', mode: 'offline' }]);
+  assert.deepEqual(late.steps.slice(0, 2), [{ kind: 'fence' }, { kind: 'demote' }]);
 });
 
 test('failsafe_mode: the leader asks every member; all confirmed, it keeps acknowledging (lifting a fence); else it demotes', () => {
@@ -78,10 +79,10 @@ test('failsafe_mode: the lease guard counts from the later of the keepalive and 
 
 test('failsafe_mode: a replica that heard the leader through POST /failsafe follows it instead of racing', () => {
   const failsafe = { config: { ...obs().config, failsafeMode: true }, dcs: { ok: true as const, view: view({ leader: null }) }, peers: [peer('n3', { walPositionBytes: 900 })] };
-  const heard = run(obs({ ...failsafe, failsafeLeader: { name: 'n1', heardAtMs: 95000 } }), [true]);
+  const heard = run(obs({ ...failsafe, failsafeLeader: { name: 'n1', connUrl: 'postgres://n1:5432/postgres', heardAtMs: 95000 } }), [true]);
   assert.equal(heard.why.kind, 'failsafeFollowing');
   assert.ok(!heard.actions.includes('acquireLeaderKey'));
-  const stale = run(obs({ ...failsafe, failsafeLeader: { name: 'n1', heardAtMs: 60000 } }), [true]);
+  const stale = run(obs({ ...failsafe, failsafeLeader: { name: 'n1', connUrl: 'postgres://n1:5432/postgres', heardAtMs: 60000 } }), [true]);
   assert.equal(stale.why.kind, 'promotedByAcquiring', 'heard more than ttl ago: the leader is gone');
   const outsider = run(obs({ ...failsafe, dcs: { ok: true, view: view({ leader: null, failsafe: { n1: 'x', n3: 'y' } }) } }), [true]);
   assert.equal(outsider.why.kind, 'notHealthiest', 'a member absent from the failsafe topology never wins');
@@ -144,10 +145,10 @@ test('bootstrap finished: publish initialize, config and take the leader key', (
 
 test('empty data dir with a leader: clone from a running clonefrom member, else the leader', () => {
   const o = obs({ postgres: { dataDir: 'empty', running: false, role: null } });
-  assert.deepEqual(run(o).steps.find((a) => a.kind === 'cloneFrom'), { kind: 'cloneFrom', member: 'n1', follow: 'n1' });
+  assert.deepEqual(run(o).steps.find((a) => a.kind === 'cloneFrom'), { kind: 'cloneFrom', source: at('n1'), follow: at('n1') });
   const withClonefrom = obs({ dcs: { ok: true, view: view({ members: [member('n1', { role: 'primary' }), member('n3', { tags: { clonefrom: true } })] }) }, postgres: { dataDir: 'empty', running: false, role: null } });
   assert.equal(run(withClonefrom).why.kind, 'cloning');
-  assert.deepEqual(run(withClonefrom).steps.find((a) => a.kind === 'cloneFrom'), { kind: 'cloneFrom', member: 'n3', follow: 'n1' });
+  assert.deepEqual(run(withClonefrom).steps.find((a) => a.kind === 'cloneFrom'), { kind: 'cloneFrom', source: at('n3'), follow: at('n1') });
 });
 
 test('a data directory from another cluster refuses to join', () => {
@@ -171,14 +172,14 @@ test('rejoin: a diverged former primary rewinds, or re-clones when allowed, and 
   const stopped = { running: false, role: null, divergence: diverged, controlState: 'in production' } as const;
   const r = run(obs({ postgres: stopped }));
   assert.equal(r.why.kind, 'rewinding');
-  assert.deepEqual(r.steps.find((a) => a.kind === 'rewind'), { kind: 'rewind', from: 'n1', follow: 'n1' });
+  assert.deepEqual(r.steps.find((a) => a.kind === 'rewind'), { kind: 'rewind', from: at('n1'), follow: at('n1') });
   const noRewind = run(obs({ postgres: { ...stopped, rewindCapable: false }, self: { removeDataDirectoryOnDivergedTimelines: true } }));
   assert.equal(noRewind.why.kind, 'reinitializing');
   const failed = run(obs({ postgres: stopped, self: { removeDataDirectoryOnRewindFailure: true }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'x', finishedMs: 1 } } }));
-  assert.deepEqual(failed.steps.find((a) => a.kind === 'reclone'), { kind: 'reclone', from: 'n1', follow: 'n1' });
+  assert.deepEqual(failed.steps.find((a) => a.kind === 'reclone'), { kind: 'reclone', from: at('n1'), follow: at('n1') });
   assert.equal(run(obs({ postgres: { ...stopped, rewindCapable: false } })).why.kind, 'rewindImpossible');
   const clean = run(obs({ postgres: { running: false, role: null } }));
-  assert.deepEqual(clean.steps.find((a) => a.kind === 'startAsReplica'), { kind: 'startAsReplica', follow: 'n1' });
+  assert.deepEqual(clean.steps.find((a) => a.kind === 'startAsReplica'), { kind: 'startAsReplica', follow: at('n1') });
 });
 
 test('rejoin waits for the leader to checkpoint after its promotion (else pg_rewind finds "no rewind required")', () => {

@@ -1,7 +1,7 @@
 /** Builders for decide() unit tests: a healthy three-node cluster seen from one node, then overridden. */
 import type { DynamicConfig, Tags } from '../../../src/config/types.js';
 import type { ClusterView, Member } from '../../../src/dcs/types.js';
-import type { Observation, PeerStatus } from '../../../src/ha/types.js';
+import type { Observation, PeerStatus } from '../../../src/ha/core/types.js';
 
 export const SYSID = '7300000000000000001';
 
@@ -20,7 +20,7 @@ export function tags(over: Partial<Tags> = {}): Tags {
 
 export function member(name: string, over: Partial<Member> = {}): Member {
   return {
-    name, modRevision: 1, leaseId: `lease-${name}`, connUrl: null, apiUrl: `http://${name}:8008/patroni`, state: 'running',
+    name, modRevision: 1, leaseId: `lease-${name}`, connUrl: `postgres://${name}:5432/postgres`, apiUrl: `http://${name}:8008/patroni`, state: 'running',
     role: 'replica', xlogLocation: 1000, receiveLsn: null, replayLsn: null, replicationState: 'streaming', timeline: 1, tags: {}, data: {}, ...over,
   };
 }
@@ -31,6 +31,11 @@ export function view(over: Partial<ClusterView> = {}): ClusterView {
     members: [member('n1', { role: 'primary' }), member('n2'), member('n3')], failover: null, sync: null,
     history: null, status: { optime: 1000, slots: {} }, failsafe: null, ...over,
   };
+}
+
+/** The address decide reads from a fixture member's conn_url. */
+export function at(name: string): { name: string; host: string; port: number } {
+  return { name, host: name, port: 5432 };
 }
 
 export function peer(name: string, over: Partial<PeerStatus> = {}): PeerStatus {
@@ -47,6 +52,7 @@ type ObsOverride = Partial<Omit<Observation, 'postgres' | 'self' | 'lease'>> & {
 export function obs(over: ObsOverride = {}): Observation {
   const base: Observation = {
     nowMs: 100000,
+    wallTimeIso: '2026-12-01T00:00:00+00:00',
     self: { name: 'n2', tags: tags(), watchdogMode: 'off', watchdogSafetyMarginMs: 5000, removeDataDirectoryOnRewindFailure: false, removeDataDirectoryOnDivergedTimelines: false, canBootstrap: true },
     config: config(),
     paused: false,
@@ -55,7 +61,7 @@ export function obs(over: ObsOverride = {}): Observation {
     postgres: {
       dataDir: 'initialized', systemIdentifier: SYSID, running: true, starting: false, role: 'replica', timeline: 1, walPositionBytes: 1000,
       followTarget: 'n1', streaming: true, fenced: false, crashedSinceMs: null, controlState: 'in archive recovery', rewindCapable: true, divergence: { verdict: 'notChecked' },
-      notStreamingSinceMs: null, receiverError: null,
+      notStreamingSinceMs: null, receiverError: null, timelineStart: null, timelineOrigin: null,
     },
     asyncTask: { running: null, lastResult: null },
     peers: null,

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { divergedFrom, parseTimelineHistory, historyFileName } from '../../../src/ha/divergence.js';
+import { divergedFrom, parseTimelineHistory, historyFileName, timelineCreators } from '../../../src/ha/core/timeline.js';
 import { peerFromStatusJson } from '../../../src/ha/peers.js';
 import { effectiveTags } from '../../../src/ha/member-data.js';
 import type { Member } from '../../../src/dcs/types.js';
@@ -22,13 +22,21 @@ test('a timeline history file is parsed into switch points', () => {
 
 test('divergence: same timeline follows, WAL past the fork point must rewind, before it may follow', () => {
   const history = parseTimelineHistory(HISTORY);
-  assert.equal(divergedFrom({ timeline: 3, endLsn: 0x9000000, endUncertain: false }, 3, history), false);
-  assert.equal(divergedFrom({ timeline: 1, endLsn: 0x5000098, endUncertain: false }, 3, history), false, 'exactly at the switch point');
-  assert.equal(divergedFrom({ timeline: 1, endLsn: 0x5000099, endUncertain: false }, 3, history), true, 'one byte past it');
-  assert.equal(divergedFrom({ timeline: 2, endLsn: 0x6000000, endUncertain: false }, 3, history), false);
-  assert.equal(divergedFrom({ timeline: 4, endLsn: 0, endUncertain: false }, 3, history), true, 'ahead of the leader');
-  assert.equal(divergedFrom({ timeline: 5, endLsn: 0, endUncertain: false }, 6, history), true, 'not an ancestor');
-  assert.equal(divergedFrom({ timeline: 1, endLsn: 0x1000000, endUncertain: true }, 3, history), true, 'a crashed primary is assumed diverged');
+  assert.equal(divergedFrom({ timeline: 3, endLsn: 0x9000000, endUncertain: false, history: [], origin: null }, 3, history), false);
+  assert.equal(divergedFrom({ timeline: 1, endLsn: 0x5000098, endUncertain: false, history: [], origin: null }, 3, history), false, 'exactly at the switch point');
+  assert.equal(divergedFrom({ timeline: 1, endLsn: 0x5000099, endUncertain: false, history: [], origin: null }, 3, history), true, 'one byte past it');
+  assert.equal(divergedFrom({ timeline: 2, endLsn: 0x6000000, endUncertain: false, history: [], origin: null }, 3, history), false);
+  assert.equal(divergedFrom({ timeline: 4, endLsn: 0, endUncertain: false, history: [], origin: null }, 3, history), true, 'ahead of the leader');
+  assert.equal(divergedFrom({ timeline: 5, endLsn: 0, endUncertain: false, history: [], origin: null }, 6, history), true, 'not an ancestor');
+  assert.equal(divergedFrom({ timeline: 1, endLsn: 0x1000000, endUncertain: true, history: [], origin: null }, 3, history), true, 'a crashed primary is assumed diverged');
+  // Two promotions to the same timeline number from different points: told apart by history.
+  const theirs = [{ timeline: 1, switchLsn: 0x5000098 }];
+  assert.equal(divergedFrom({ timeline: 2, endLsn: 0x6000000, endUncertain: false, history: [{ timeline: 1, switchLsn: 0x5000000 }], origin: null }, 2, theirs), true, 'same number, another branch');
+  assert.equal(divergedFrom({ timeline: 2, endLsn: 0x6000000, endUncertain: false, history: theirs, origin: null }, 2, theirs), false, 'same number, same branch');
+  // ... even at the same switch point: the marker says who promoted, the history key who the cluster kept.
+  const creators = timelineCreators([{ timeline: 1, newLeader: 'node3' }]);
+  assert.equal(divergedFrom({ timeline: 2, endLsn: 0x6000000, endUncertain: false, history: theirs, origin: 'node1' }, 2, theirs, creators), true, 'promoted by node1, the cluster kept node3\'s');
+  assert.equal(divergedFrom({ timeline: 2, endLsn: 0x6000000, endUncertain: false, history: theirs, origin: 'node3' }, 2, theirs, creators), false);
 });
 
 const member: Member = {
@@ -54,7 +62,7 @@ test('published tags drop the boolean tags that are false, as Patroni does', () 
 });
 
 test('the fence is recognised whether SHOW prints it quoted or not, and nothing else is', async () => {
-  const { isFenceSetting, FENCE_STANDBY_NAME } = await import('../../../src/ha/runtime.js');
+  const { isFenceSetting, FENCE_STANDBY_NAME } = await import('../../../src/ha/postgres-tracker.js');
   assert.equal(isFenceSetting(FENCE_STANDBY_NAME), true);
   assert.equal(isFenceSetting(FENCE_STANDBY_NAME.slice(1, -1)), true);
   assert.equal(isFenceSetting(''), false);

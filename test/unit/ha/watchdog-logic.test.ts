@@ -1,7 +1,7 @@
 /** Watchdog rules: armed before promotion, kept alive, disabled; the device never outlives the lease. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { watchdogBeforePromote, watchdogDisable, watchdogPingTimeoutMs, watchdogWhileLeader } from '../../../src/ha/watchdog-logic.js';
+import { watchdogBeforePromote, watchdogDisable, watchdogPingTimeoutMs, watchdogWhileLeader } from '../../../src/ha/core/watchdog-logic.js';
 
 test('before promote: off -> nothing; required + unavailable -> refuse; available -> arm', () => {
   assert.deepEqual(watchdogBeforePromote('off', { available: false, armed: false }), []);

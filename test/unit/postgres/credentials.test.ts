@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderPgpass, writePgpass } from '../../../src/postgres/procedures.js';
 import { lastReceiverError } from '../../../src/postgres/server-log.js';
-import { tcpLocalHost, unixSocketHost } from '../../../src/ha/runtime.js';
+import { tcpLocalHost, unixSocketHost } from '../../../src/ha/postgres-tracker.js';
 
 test('pgpass lines use * wildcards, never a port 0, and escape : and \\ as libpq requires', () => {
   const text = renderPgpass([

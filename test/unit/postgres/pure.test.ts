@@ -4,11 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLsn, formatLsn } from '../../../src/postgres/lsn.js';
+import { parseLsn, formatLsn } from '../../../src/ha/core/lsn.js';
 import { parseControlData } from '../../../src/postgres/controldata.js';
 import { renderManagedConf, renderConninfo, quoteConfValue } from '../../../src/postgres/conf-files.js';
-import { slotNameFromMemberName } from '../../../src/postgres/slots.js';
-import { parseConnUrl, formatConnUrl } from '../../../src/postgres/conn-url.js';
+import { slotNameFromMemberName } from '../../../src/ha/core/slot-names.js';
+import { parseConnUrl, formatConnUrl } from '../../../src/ha/core/conn-url.js';
 import { lookupUser } from '../../../src/postgres/os-user.js';
 
 test('LSN text and byte offsets round-trip', () => {

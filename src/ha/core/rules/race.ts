@@ -6,12 +6,18 @@
  * and no equally advanced peer has a higher failover_priority. Unreachable peers are ignored: the
  * lease guard (fencing) is what protects against a primary we cannot see.
  */
-import type { PeerStatus, Plan } from '../types.js';
-import { type Ctx, clusterTimeline, mayPromote, plan } from './context.js';
+import type { Action, PeerStatus, Plan } from '../types.js';
+import { type Ctx, clusterTimeline, mayPromote, pastFencePoint, plan } from './context.js';
 import { fenceAndDemote, follow } from './follow.js';
 import { enforcePrimaryRole } from './leader.js';
 
 export type Health = { ok: true } | { ok: false; reason: string };
+
+/** failsafe_mode: a member absent from a non-empty `failsafe` key was never asked to hold back, so it can never win (Patroni). */
+function outsideFailsafeTopology(ctx: Ctx, name: string): boolean {
+  const failsafe = ctx.view.failsafe;
+  return ctx.obs.config.failsafeMode && failsafe !== null && Object.keys(failsafe).length > 0 && !(name in failsafe);
+}
 
 function peerBlocks(ctx: Ctx, peer: PeerStatus, myWal: number, myPriority: number): string | null {
   if (!peer.reachable || peer.name === ctx.self) return null;
@@ -21,6 +27,9 @@ function peerBlocks(ctx: Ctx, peer: PeerStatus, myWal: number, myPriority: numbe
   // With check_timeline a peer behind the cluster timeline cannot win either: it must not block us
   // (Patroni 3.0.2 lets it block, which the simulator showed can leave a cluster leaderless).
   if (ctx.obs.config.checkTimeline && (peer.timeline ?? 0) < clusterTimeline(ctx.view)) return null;
+  // Nor can a peer outside a non-empty failsafe topology (simulator, seed 1649: two nodes each
+  // waiting for the other, one excluded from the topology, the other deferring to its priority).
+  if (outsideFailsafeTopology(ctx, peer.name)) return null;
   const wal = peer.walPositionBytes;
   if (wal === null) return null;
   if (wal > myWal) return `wal position of ${peer.name} is ahead of mine`;
@@ -28,10 +37,23 @@ function peerBlocks(ctx: Ctx, peer: PeerStatus, myWal: number, myPriority: numbe
   return null;
 }
 
+/**
+ * A primary without the key (its agent stalled, the key expired) may take it back only if the
+ * cluster did not move on without it (Patroni: "node1 discarded promotion of node2"): its timeline
+ * is not behind the cluster's, and it is not outside the failsafe topology.
+ */
+function primaryMayRetake(ctx: Ctx): Health {
+  const clusterTl = clusterTimeline(ctx.view);
+  const myTl = ctx.obs.postgres.timeline ?? 0;
+  if (myTl < clusterTl) return { ok: false, reason: `my timeline ${myTl} is behind the cluster timeline ${clusterTl}` };
+  if (outsideFailsafeTopology(ctx, ctx.self)) return { ok: false, reason: 'not a member of the failsafe topology' };
+  return { ok: true };
+}
+
 export function isHealthiest(ctx: Ctx): Health {
   const { obs, view } = ctx;
   const pg = obs.postgres;
-  if (ctx.isPrimary) return { ok: true };
+  if (ctx.isPrimary) return primaryMayRetake(ctx);
   if (pg.starting || !pg.running) return { ok: false, reason: 'postgres is not running' };
   const tags = obs.self.tags;
   if (!mayPromote(tags.nofailover, tags.failoverPriority)) return { ok: false, reason: 'not allowed to promote' };
@@ -45,10 +67,7 @@ export function isHealthiest(ctx: Ctx): Health {
   }
   // failsafe_mode: a member the last failsafe topology did not list was never asked to hold back,
   // and the leader may still be running on its answer from the others: it can never win (Patroni).
-  const failsafe = view.failsafe;
-  if (obs.config.failsafeMode && failsafe !== null && Object.keys(failsafe).length > 0 && !(ctx.self in failsafe)) {
-    return { ok: false, reason: 'not a member of the failsafe topology' };
-  }
+  if (outsideFailsafeTopology(ctx, ctx.self)) return { ok: false, reason: 'not a member of the failsafe topology' };
   const failover = view.failover?.value;
   if (failover?.candidate !== undefined && failover.candidate !== ctx.self) {
     const candidate = obs.peers?.find((p) => p.name === failover.candidate);
@@ -76,7 +95,9 @@ export function raceOrFollow(ctx: Ctx): Plan {
     const lost = ctx.isPrimary
       ? fenceAndDemote(ctx, { kind: 'lostRace', demoted: true })
       : plan({ kind: 'lostRace', demoted: false }, { kind: 'touchMember' });
-    return plan(won.why, { kind: 'refreshLease' }, { kind: 'acquireLeaderKey', then: won, else: lost });
+    // A primary resumed past its fence point fences before any DCS round trip, as keepLeadership does.
+    const preFence: Action[] = ctx.isPrimary && pastFencePoint(obs) && !obs.postgres.fenced ? [{ kind: 'fence' }] : [];
+    return plan(won.why, ...preFence, { kind: 'refreshLease' }, { kind: 'acquireLeaderKey', then: won, else: lost });
   }
   const tags = obs.self.tags;
   if (!mayPromote(tags.nofailover, tags.failoverPriority)) {

@@ -9,7 +9,7 @@
  */
 import type { Plan } from '../types.js';
 import { watchdogBeforePromote, watchdogDisable, watchdogWhileLeader } from '../watchdog-logic.js';
-import { type Ctx, isValidSysid, mayPromote, nodeToFollow, plan } from './context.js';
+import { type Ctx, addressOf, followAddress, isValidSysid, mayPromote, plan } from './context.js';
 
 /** Data directory missing or empty. */
 export function bootstrapEmpty(ctx: Ctx): Plan {
@@ -20,10 +20,12 @@ export function bootstrapEmpty(ctx: Ctx): Plan {
   if (ctx.leaderName !== null) {
     const cloneSource = view.members.find((m) => m.name !== ctx.self && m.name !== ctx.leaderName && m.tags['clonefrom'] === true && m.state === 'running');
     const from = cloneSource?.name ?? ctx.leaderName;
+    const source = addressOf(ctx, from);
+    if (source === null) return plan({ kind: 'memberAddressUnknown', member: from, purpose: 'clone' }, { kind: 'refreshLease' }, { kind: 'touchMember' });
     return plan(
       { kind: 'cloning', from, fromRole: cloneSource === undefined ? 'leader' : 'replica' },
       { kind: 'refreshLease' },
-      { kind: 'cloneFrom', member: from, follow: nodeToFollow(ctx) },
+      { kind: 'cloneFrom', source, follow: followAddress(ctx) },
       { kind: 'touchMember' },
     );
   }
@@ -54,7 +56,7 @@ export function finishBootstrap(ctx: Ctx): Plan | null {
   if (!ctx.isPrimary) return plan({ kind: 'waitingForBootstrapRecovery' }, { kind: 'refreshLease' }, { kind: 'touchMember' });
   const sysid = obs.postgres.systemIdentifier ?? '';
   const won = plan({ kind: 'initializedNewCluster' }, ...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog), { kind: 'touchMember' });
-  const lost = plan({ kind: 'lostRace', demoted: true }, { kind: 'fence' }, { kind: 'demote', mode: 'immediate-nolock' }, { kind: 'touchMember' });
+  const lost = plan({ kind: 'lostRace', demoted: true }, { kind: 'fence' }, { kind: 'demote' }, { kind: 'touchMember' });
   return plan(won.why, { kind: 'refreshLease' }, { kind: 'writeInitialize', systemIdentifier: sysid, create: false }, { kind: 'writeBootstrapConfig' }, { kind: 'acquireLeaderKey', then: won, else: lost });
 }
 

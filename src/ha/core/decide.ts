@@ -9,7 +9,8 @@
  *  - promotion only ever follows a successful acquireLeaderKey/updateLeaderKey gate in the same cycle;
  *  - PostgreSQL is (re)started in recovery only; a primary without the key is fenced then demoted.
  */
-import type { Action, Decision, GateAction, Observation, Plan, Why } from './types.js';
+import type { Action, Decision, Observation, Plan, Why } from './types.js';
+import { assertWellFormed, planMayPromote } from './plan.js';
 import { watchdogDisable, watchdogWhileLeader } from './watchdog-logic.js';
 import { type Ctx, isValidSysid, leaseGuardOffsetMs, makeCtx, pastFencePoint, plan } from './rules/context.js';
 import { bootstrapEmpty, checkSystemId, finishBootstrap } from './rules/bootstrap.js';
@@ -19,8 +20,15 @@ import { raceOrFollow } from './rules/race.js';
 import { recoverStopped } from './rules/recover.js';
 
 export { fenceMarginMs, leaseGuardOffsetMs } from './rules/context.js';
+export { isGate, resolvePlan } from './plan.js';
 
 export function decide(obs: Observation): Decision {
+  const decision = decideUnchecked(obs);
+  assertWellFormed(decision);
+  return decision;
+}
+
+function decideUnchecked(obs: Observation): Decision {
   const gateValidForMs = leaseGuardOffsetMs(obs);
   if (!obs.dcs.ok) return { ...dcsUnreachable(obs, obs.dcs.sinceMs), gateValidForMs };
   const ctx = makeCtx(obs, obs.dcs.view);
@@ -40,11 +48,13 @@ function dcsUnreachable(obs: Observation, sinceMs: number): Omit<Decision, 'gate
   const pg = obs.postgres;
   const isPrimary = pg.running && !pg.starting && pg.role === 'primary';
   const guard = { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
-  if (!isPrimary || obs.paused) return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: null };
+  // A promotion in flight may finish at any moment: its guard stays armed through the outage.
+  const promoting = obs.asyncTask.running?.kind === 'promote';
+  if (!isPrimary || obs.paused) return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: promoting && !obs.paused ? guard : null };
   const fence: Action[] = pg.fenced ? [] : [{ kind: 'fence' }];
   const giveUp = obs.nowMs - sinceMs >= obs.config.retryTimeoutMs || pastFencePoint(obs);
   const alone: Plan = giveUp
-    ? plan({ kind: 'dcsUnreachableDemoted' }, ...fence, { kind: 'demote', mode: 'offline' }, ...watchdogDisable(obs.watchdog))
+    ? plan({ kind: 'dcsUnreachableDemoted' }, ...fence, { kind: 'demote' }, ...watchdogDisable(obs.watchdog))
     : plan({ kind: 'dcsUnreachable' });
   if (!obs.config.failsafeMode) return { ...alone, leaseGuard: guard };
   const keep = plan({ kind: 'failsafeContinue' }, { kind: 'unfence' }, ...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog));
@@ -102,7 +112,8 @@ function taskInProgress(ctx: Ctx): Plan {
   if (ctx.keyNamesUs && !obs.paused) {
     const preFence: Action[] = ctx.isPrimary && !obs.postgres.fenced && (pastFencePoint(obs) || !ctx.hasLock) ? [{ kind: 'fence' }] : [];
     const unfence: Action[] = ctx.isPrimary && (obs.postgres.fenced || preFence.length > 0) ? [{ kind: 'unfence' }] : [];
-    const wd: Action[] = ctx.isPrimary ? watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog) : [];
+    // The watchdog armed before promoting is kept alive while the promotion runs, too.
+    const wd: Action[] = ctx.isPrimary || task.kind === 'promote' ? watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog) : [];
     const kept = plan({ kind: 'leaderKeyKeptDuringTask', task: task.kind }, ...unfence, ...wd, { kind: 'touchMember' });
     const lost: Plan =
       ctx.isPrimary || task.kind === 'promote'
@@ -111,41 +122,7 @@ function taskInProgress(ctx: Ctx): Plan {
     return plan(kept.why, ...preFence, { kind: 'updateLeaderKey', then: kept, else: lost });
   }
   if (ctx.isPrimary && !obs.paused && task.kind !== 'bootstrap') {
-    return fenceAndDemote(ctx, { kind: 'lostLockDuringTask', task: task.kind });
+    return fenceAndDemote(ctx, ctx.keyNamesUs ? { kind: 'lostLockDuringTask', task: task.kind } : { kind: 'demotingNoLock' });
   }
   return plan({ kind: 'taskInProgress', task: task.kind }, { kind: 'refreshLease' }, { kind: 'touchMember' });
 }
-
-export function isGate(action: Action): action is GateAction {
-  return action.kind === 'claimInitialize' || action.kind === 'acquireLeaderKey' || action.kind === 'updateLeaderKey' || action.kind === 'confirmFailsafe';
-}
-
-function planMayPromote(p: Plan): boolean {
-  return p.actions.some((a) => a.kind === 'promote' || a.kind === 'acquireLeaderKey' || (isGate(a) && (planMayPromote(a.then) || planMayPromote(a.else))));
-}
-
-/**
- * Walks a plan the way the executor does, given the outcome of each gate in order (missing
- * outcomes count as failures). Returns the non-gate actions and gate kinds executed, and the why of
- * the deepest plan taken. Used by tests and the simulator's reports; the executor follows the same rule.
- */
-export function resolvePlan(p: Plan, outcomes: boolean[]): { actions: Action['kind'][]; steps: Action[]; why: Why } {
-  const kinds: Action['kind'][] = [];
-  const steps: Action[] = [];
-  let current: Plan = p;
-  let gateIndex = 0;
-  for (;;) {
-    let next: Plan | null = null;
-    for (const action of current.actions) {
-      kinds.push(action.kind);
-      steps.push(action);
-      if (isGate(action)) {
-        next = outcomes[gateIndex++] === true ? action.then : action.else;
-        break;
-      }
-    }
-    if (next === null) return { actions: kinds, steps, why: current.why };
-    current = next;
-  }
-}
-

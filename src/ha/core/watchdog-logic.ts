@@ -14,7 +14,7 @@
  * Rules: armed before promotion (required + unavailable device => no promotion); kept alive each
  * cycle while leader; disabled on demote and in pause.
  */
-import type { WatchdogMode } from '../config/types.js';
+import type { WatchdogMode } from '../../config/types.js';
 import type { Action, WatchdogObservation } from './types.js';
 
 /** Patroni's safety_margin: -1 means "fire at half the ttl". */

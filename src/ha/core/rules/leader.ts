@@ -1,13 +1,14 @@
 /**
  * Rules for the holder of the leader key (Patroni's process_healthy_cluster with the lock and
  * enforce_primary_role): keep the key every cycle through the updateLeaderKey gate, then
- * either stay primary (unfence, watchdog, status, history) or promote; when the key cannot be kept,
- * fence and demote without touching the key.
+ * either stay primary (unfence, watchdog, the duties of leader-duties.ts) or promote; when the key
+ * cannot be kept, fence and demote without touching the key.
  */
 import type { Action, Plan } from '../types.js';
 import { watchdogBeforePromote, watchdogDisable, watchdogWhileLeader } from '../watchdog-logic.js';
 import { type Ctx, pastFencePoint, plan } from './context.js';
 import { fenceAndDemote } from './follow.js';
+import { leaderDuties } from './leader-duties.js';
 
 /** What a confirmed leader does this cycle: stay primary, or promote a replica we hold the key for. */
 export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], promoteWhy: Plan['why']): Plan {
@@ -18,14 +19,7 @@ export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], pro
     // observation and the gate that just confirmed our lease (the executor skips a no-op unfence).
     const actions: Action[] = [{ kind: 'unfence' }];
     if (!obs.paused) actions.push(...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog));
-    if (pg.walPositionBytes !== null) actions.push({ kind: 'writeStatus', optimeBytes: pg.walPositionBytes });
-    const ended = pg.timeline === null ? 0 : pg.timeline - 1;
-    const history = ctx.view.history === null ? [] : ctx.view.history.value;
-    if (ended >= 1 && !history.some((line) => line.timeline === ended)) {
-      actions.push({ kind: 'writeHistory', endedTimeline: ended, reason: 'no recovery target specified', newLeader: ctx.self });
-    }
-    if (ctx.view.failover !== null && ctx.view.failover.value.leader === undefined) actions.push({ kind: 'deleteFailoverKey' });
-    actions.push({ kind: 'touchMember' });
+    actions.push(...leaderDuties(ctx), { kind: 'touchMember' });
     return { actions, why: alreadyPrimaryWhy };
   }
   if (obs.asyncTask.running !== null && obs.asyncTask.running.kind === 'promote') {
@@ -35,7 +29,8 @@ export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], pro
   if (armFirst === null) {
     return plan({ kind: 'watchdogActivationFailed', promoting: true }, { kind: 'releaseLeaderKey' }, { kind: 'touchMember' });
   }
-  const cleanup: Action[] = ctx.view.failover !== null ? [{ kind: 'deleteFailoverKey' }] : [];
+  const failover = ctx.view.failover;
+  const cleanup: Action[] = failover !== null ? [{ kind: 'deleteFailoverKey', modRevision: failover.modRevision }] : [];
   return plan(promoteWhy, ...armFirst, ...cleanup, { kind: 'promote' }, { kind: 'touchMember' });
 }
 

@@ -15,7 +15,6 @@ export function renderWhy(why: Why): string {
     case 'promotedHadLock': return 'promoted self to leader because I had the session lock';
     case 'leaderUpdateFailedDemoted': return 'demoted self because failed to update leader lock in DCS';
     case 'updateFailedNotPromoting': return 'not promoting because failed to update leader lock in DCS';
-    case 'fencedLeaseExpiring': return `fenced self: leader lock may expire in ${seconds(why.msLeft)} s and could not be refreshed`;
     case 'pausedLeaderUpdateFailed': return 'continue to run as primary after failing to update leader lock in DCS';
     case 'removedLockNotPrimary': return 'removed leader lock because postgres is not running as primary';
     case 'waitingToBecomePrimary': return 'waiting to become primary after promote...';
@@ -45,11 +44,10 @@ export function renderWhy(why: Why): string {
     case 'taskInProgress': return `${why.task} in progress`;
     case 'leaderKeyKeptDuringTask': return `updated leader lock during ${why.task}`;
     case 'lostLockDuringTask': return `lost leader lock during ${why.task}`;
-    case 'taskFailed': return `${why.task} failed: ${why.message}`;
     case 'startingAsSecondary': return 'starting as a secondary';
     case 'startingAsReadonlyWithLock': return 'starting as readonly because i had the session lock';
-    case 'crashRestartInPlace': return `restarting PostgreSQL after a crash, keeping the leader lock for ${seconds(why.msLeft)} more seconds`;
-    case 'crashFailover': return 'stopped PostgreSQL to fail over after a crash';
+    case 'crashRestartInPlace': return why.msLeft === null ? 'restarting PostgreSQL after a crash, keeping the leader lock (no replica could take over)' : `restarting PostgreSQL after a crash, keeping the leader lock for ${seconds(why.msLeft)} more seconds`;
+    case 'crashFailover': return 'released the leader lock to fail over after a crash (PostgreSQL is down)';
     case 'removedKeyFailedStart': return 'removed leader key after trying and failing to start postgres';
     case 'rewinding': return `running pg_rewind from ${why.from}`;
     case 'reinitializing': return why.cause === 'diverged' ? `reinitializing due to diverged timelines (from ${why.from})` : `reinitializing from ${why.from} after pg_rewind failed`;
@@ -61,6 +59,7 @@ export function renderWhy(why: Why): string {
     case 'waitingForLeaderCheckpoint': return `diverged from leader (${why.leader}); waiting for it to checkpoint after its promotion before pg_rewind`;
     case 'divergenceUnknown': return `I am (${why.self}), a secondary, and cannot tell whether my WAL diverged from the leader (${why.leader}): ${why.cause}`;
     case 'notStreaming': return `I am (${why.self}), a secondary, configured to follow (${why.leader}) but not streaming for ${seconds(why.forMs)} s${why.error === null ? '' : `: ${why.error}`}`;
+    case 'memberAddressUnknown': return `cannot ${why.purpose === 'follow' ? 'follow' : why.purpose} ${why.purpose === 'follow' ? '' : 'from '}${why.member}: it publishes no conn_url yet`;
     case 'failsafeFollowing': return `no action. I am (${why.self}), a secondary, and following a leader (${why.leader}) that runs in failsafe mode`;
     case 'postgresStartingUp': return why.msLeft === null ? 'PostgreSQL is still starting up' : `PostgreSQL is still starting up, ${seconds(why.msLeft)} seconds until timeout`;
     case 'pausedNoAction': return `no action. I am (${why.self})`;

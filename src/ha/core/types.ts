@@ -27,8 +27,8 @@
  * keepalive or, in failsafe_mode, of the newest round of POST /failsafe every member accepted. This is what guarantees that the
  * primary stops acknowledging commits strictly before its leader key can expire in etcd.
  */
-import type { DynamicConfig, Tags, WatchdogMode } from '../config/types.js';
-import type { ClusterView } from '../dcs/types.js';
+import type { DynamicConfig, Tags, WatchdogMode } from '../../config/types.js';
+import type { ClusterView, HistoryEntry } from '../../dcs/types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Observation
@@ -144,6 +144,13 @@ export interface PostgresObservation {
   notStreamingSinceMs: number | null;
   /** The WAL receiver's last error from the server log (e.g. password authentication failed), or null. */
   receiverError: string | null;
+  /**
+   * A primary on timeline > 1: the switch point where its timeline began (from its own
+   * NNNNNNNN.history file), for the DCS `history` key; null otherwise or when unreadable.
+   */
+  timelineStart: { endedTimeline: number; switchLsn: number; reason: string } | null;
+  /** The data directory's timeline-origin marker: who promoted it into which timeline (null: none). */
+  timelineOrigin: { timeline: number; member: string } | null;
 }
 
 export type TaskKind = 'bootstrap' | 'clone' | 'rewind' | 'reinit' | 'start' | 'stop' | 'promote' | 'demote';
@@ -179,8 +186,17 @@ export interface AsyncTaskObservation {
 /** A leader heard through POST /failsafe while it could not reach the DCS (failsafe_mode). */
 export interface FailsafeLeaderObservation {
   name: string;
+  /** Its conn_url from the POST body (its member key may have expired meanwhile). */
+  connUrl: string | null;
   /** Monotonic instant the POST was received. */
   heardAtMs: number;
+}
+
+/** Where a member's PostgreSQL is: from its conn_url (member key, or a failsafe POST). */
+export interface MemberAddress {
+  name: string;
+  host: string;
+  port: number;
 }
 
 /** GET /patroni of another member, fetched in parallel with a 2 s timeout. */
@@ -207,6 +223,8 @@ export interface WatchdogObservation {
 
 export interface Observation {
   nowMs: number;
+  /** Wall-clock time as ISO-8601 with offset, for what people read (history timestamps); never for safety. */
+  wallTimeIso: string;
   self: SelfInfo;
   /**
    * The cluster config: parsed from the DCS `config` key, or, when the DCS has none yet (or cannot
@@ -260,16 +278,6 @@ export type GateAction =
    */
   | { kind: 'confirmFailsafe'; then: Plan; else: Plan };
 
-export type DemoteMode =
-  /** Switchover: checkpoint, stop fast, keep the key until stopped, then release it; restart as replica. */
-  | 'graceful'
-  /** Stop immediate, release the key, restart as replica. */
-  | 'immediate'
-  /** Stop immediate WITHOUT touching the key (we no longer hold it), restart as replica. */
-  | 'immediate-nolock'
-  /** DCS unreachable: stop immediate, do not touch the DCS, start as replica of nobody. */
-  | 'offline';
-
 export type Action =
   | GateAction
   /** Keepalive of our lease (members that do not hold the leader key). */
@@ -287,12 +295,12 @@ export type Action =
   | { kind: 'writeBootstrapConfig' }
   /** Bootstrap failed: delete `initialize` so another node can try; data dir moved aside. */
   | { kind: 'cancelInitialization' }
-  /** Background task: pg_basebackup from `member`, then start as a replica following `follow`. */
-  | { kind: 'cloneFrom'; member: string; follow: string | null }
+  /** Background task: pg_basebackup from `source`, then start as a replica following `follow`. */
+  | { kind: 'cloneFrom'; source: MemberAddress; follow: MemberAddress | null }
   /** Background task: start PostgreSQL in recovery (standby.signal) following `follow` (null = nobody). */
-  | { kind: 'startAsReplica'; follow: string | null }
-  /** Point primary_conninfo at `member` (null = none): reload when possible, restart otherwise. */
-  | { kind: 'followLeader'; member: string | null }
+  | { kind: 'startAsReplica'; follow: MemberAddress | null }
+  /** Point primary_conninfo at `member` (null = none) and reload. */
+  | { kind: 'followLeader'; member: MemberAddress | null }
   /**
    * Stop acknowledging commits NOW: synchronous_standby_names = the black-hole standby, then reload.
    * Must complete (reload signalled) before the executor moves to the next action.
@@ -304,27 +312,43 @@ export type Action =
   | { kind: 'stopPostgres' }
   /** Background task: pg_ctl promote (after arming the watchdog when required). */
   | { kind: 'promote' }
-  /** Cancels a running background task first (e.g. a promote that lost its key). */
-  | { kind: 'demote'; mode: DemoteMode }
+  /**
+   * Background task: stop PostgreSQL immediately and start it again in recovery following nobody
+   * (the next cycles point it at the leader, or rewind it first). Never touches the DCS: a node
+   * demotes because the key is not (or may no longer be) its own. Starts as soon as a running
+   * task ends (PostgreSQL procedures cannot be interrupted halfway safely).
+   */
+  | { kind: 'demote' }
   /** Background task: stop if running, pg_rewind from `from`, then start as replica following `follow`. */
-  | { kind: 'rewind'; from: string; follow: string | null }
-  /** Background task: stop, remove the data directory, clone from `from`, start following `follow`. */
-  | { kind: 'reclone'; from: string; follow: string | null }
+  | { kind: 'rewind'; from: MemberAddress; follow: MemberAddress | null }
+  /** Background task: clone from `from` beside the data directory, swap them, start following `follow`. */
+  | { kind: 'reclone'; from: MemberAddress; follow: MemberAddress | null }
   /** Background task: restart a crashed PostgreSQL in place, in recovery (the leader then promotes it). */
   | { kind: 'restartCrashed' }
+  /**
+   * Write the data directory's timeline-origin marker: `member` created `timeline`. A replica
+   * streaming from the leader learns it from the `history` key, so a later collision on the same
+   * timeline number is recognised (core/timeline.ts).
+   */
+  | { kind: 'recordTimelineOrigin'; timeline: number; member: string }
   /** Delete the leader key if it still holds our name. */
   | { kind: 'releaseLeaderKey' }
   /**
-   * Append to `history` the line for the timeline that ended at our promotion: [timeline, lsn (the
-   * switch point read from our .history file), reason, wall-clock timestamp, newLeader], trimmed
-   * to max_timelines_history.
+   * Put `history` = these lines: the previous ones plus the line for the timeline that ended at
+   * our promotion, trimmed to max_timelines_history (Patroni's update_cluster_history).
    */
-  | { kind: 'writeHistory'; endedTimeline: number; reason: string; newLeader: string }
+  | { kind: 'writeHistory'; entries: HistoryEntry[] }
   /** Leader: write `status` with optime = our current WAL position. */
   | { kind: 'writeStatus'; optimeBytes: number }
-  | { kind: 'deleteFailoverKey' }
-  /** failsafe_mode leader: write the `failsafe` key (member name -> api_url of every member). */
-  | { kind: 'writeFailsafe' }
+  /** Delete the `failover` key if it is still at this revision. */
+  | { kind: 'deleteFailoverKey'; modRevision: number }
+  /** failsafe_mode leader: put the `failsafe` key (member name -> api_url of every member), when it changed. */
+  | { kind: 'writeFailsafe'; members: Record<string, string> }
+  /**
+   * Leader: physical replication slots for exactly these names (use_slots): create the missing
+   * ones, drop inactive keel/Patroni-named ones that are not listed.
+   */
+  | { kind: 'syncSlots'; slots: string[] }
   /**
    * arm/keepalive: program the timeout given by watchdogPingTimeoutMs(now, lease.lastConfirmedSentMs,
    * ttl, safety_margin) (watchdog-logic.ts) and ping; skip the ping when it returns null.
@@ -370,7 +394,6 @@ export type Why =
   | { kind: 'promotedHadLock'; self: string }
   | { kind: 'leaderUpdateFailedDemoted' }
   | { kind: 'updateFailedNotPromoting' }
-  | { kind: 'fencedLeaseExpiring'; msLeft: number }
   | { kind: 'pausedLeaderUpdateFailed' }
   | { kind: 'removedLockNotPrimary' }
   | { kind: 'waitingToBecomePrimary' }
@@ -405,11 +428,10 @@ export type Why =
   | { kind: 'taskInProgress'; task: TaskKind }
   | { kind: 'leaderKeyKeptDuringTask'; task: TaskKind }
   | { kind: 'lostLockDuringTask'; task: TaskKind }
-  | { kind: 'taskFailed'; task: TaskKind; message: string }
   // start / crash / rejoin
   | { kind: 'startingAsSecondary' }
   | { kind: 'startingAsReadonlyWithLock' }
-  | { kind: 'crashRestartInPlace'; msLeft: number }
+  | { kind: 'crashRestartInPlace'; msLeft: number | null }
   | { kind: 'crashFailover' }
   | { kind: 'removedKeyFailedStart' }
   | { kind: 'rewinding'; from: string }
@@ -420,6 +442,7 @@ export type Why =
   | { kind: 'divergenceUnknown'; self: string; leader: string; cause: string }
   | { kind: 'notStreaming'; self: string; leader: string; forMs: number; error: string | null }
   | { kind: 'failsafeFollowing'; self: string; leader: string }
+  | { kind: 'memberAddressUnknown'; member: string; purpose: 'clone' | 'rewind' | 'follow' }
   | { kind: 'postgresStartingUp'; msLeft: number | null }
   // pause
   | { kind: 'pausedNoAction'; self: string }

@@ -3,8 +3,9 @@
  * (do we hold the key, is PostgreSQL a primary, whom to follow) and small plan builders.
  * Pure: no node:* import, no clock, no randomness.
  */
-import type { ClusterView, Member } from '../../dcs/types.js';
-import type { Action, Observation, Plan, Why } from '../types.js';
+import type { ClusterView, Member } from '../../../dcs/types.js';
+import type { Action, MemberAddress, Observation, Plan, Why } from '../types.js';
+import { parseConnUrl } from '../conn-url.js';
 
 /** A cycle whose DCS read succeeded. */
 export interface Ctx {
@@ -88,14 +89,31 @@ export function member(view: ClusterView, name: string): Member | undefined {
 }
 
 /**
- * Whom PostgreSQL should stream from: the member named by our replicatefrom tag when it has a key,
- * else the leader; never ourselves (Patroni's _get_node_to_follow).
+ * Where `name`'s PostgreSQL is: its member key's conn_url, or — for a leader heard through POST
+ * /failsafe whose key has expired — the conn_url it posted. Null when unknown.
  */
-export function nodeToFollow(ctx: Ctx): string | null {
+export function addressOf(ctx: Ctx, name: string): MemberAddress | null {
+  const published = member(ctx.view, name)?.connUrl ?? null;
+  const heard = ctx.obs.failsafeLeader;
+  const connUrl = published ?? (heard !== null && heard.name === name ? heard.connUrl : null);
+  const parsed = parseConnUrl(connUrl);
+  return parsed === null ? null : { name, host: parsed.host, port: parsed.port };
+}
+
+/**
+ * Whom PostgreSQL should stream from: the member named by our replicatefrom tag when it has a key,
+ * else the leader; never ourselves (Patroni's _get_node_to_follow). `address` is null while that
+ * member's conn_url is unknown.
+ */
+export function nodeToFollow(ctx: Ctx): { name: string; address: MemberAddress | null } | null {
   const from = ctx.obs.self.tags.replicatefrom;
-  if (from !== undefined && from !== ctx.self && member(ctx.view, from) !== undefined) return from;
-  if (ctx.leaderName !== null && ctx.leaderName !== ctx.self) return ctx.leaderName;
-  return null;
+  const name = from !== undefined && from !== ctx.self && member(ctx.view, from) !== undefined ? from : ctx.leaderName !== null && ctx.leaderName !== ctx.self ? ctx.leaderName : null;
+  return name === null ? null : { name, address: addressOf(ctx, name) };
+}
+
+/** The address to follow, when known (for actions that start or rewind PostgreSQL). */
+export function followAddress(ctx: Ctx): MemberAddress | null {
+  return nodeToFollow(ctx)?.address ?? null;
 }
 
 /** Patroni's cluster.timeline: last history line's timeline + 1, or 1 with an empty history, 0 without. */

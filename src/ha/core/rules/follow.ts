@@ -12,11 +12,12 @@
  */
 import type { Action, Plan, Why } from '../types.js';
 import { watchdogDisable } from '../watchdog-logic.js';
-import { type Ctx, nodeToFollow, plan } from './context.js';
+import { timelineCreators } from '../timeline.js';
+import { type Ctx, addressOf, followAddress, nodeToFollow, plan } from './context.js';
 
 /** Stop acknowledging now, then stop and come back as a replica; the key is not ours to touch. */
 export function fenceAndDemote(ctx: Ctx, why: Why): Plan {
-  return plan(why, { kind: 'fence' }, { kind: 'demote', mode: 'immediate-nolock' }, ...watchdogDisable(ctx.obs.watchdog), { kind: 'touchMember' });
+  return plan(why, { kind: 'fence' }, { kind: 'demote' }, ...watchdogDisable(ctx.obs.watchdog), { kind: 'touchMember' });
 }
 
 /** How long a divergence check may stay inconclusive before it counts as diverged (when that is acted on safely). */
@@ -35,9 +36,18 @@ function justRewound(ctx: Ctx): boolean {
   return last !== null && last.kind === 'rewind' && last.ok;
 }
 
+/**
+ * Why the last pg_rewind did not bring us onto the leader's history, or null. A rewind from the
+ * current leader that "worked" while we are still diverged failed too: pg_rewind compares timeline
+ * NUMBERS, so a leader that promoted to the same number on another branch gets "no rewind required"
+ * (found by the simulator, seed 686: it rewound in a loop). Only a re-clone fixes that.
+ */
 function lastRewindFailure(ctx: Ctx): string | null {
   const last = ctx.obs.asyncTask.lastResult;
-  return last !== null && last.kind === 'rewind' && !last.ok && last.retryable !== true ? last.message : null;
+  if (last === null || last.kind !== 'rewind') return null;
+  if (!last.ok) return last.retryable === true ? null : last.message;
+  const stillDiverged = ctx.obs.postgres.divergence.verdict === 'diverged' && last.target === ctx.leaderName;
+  return stillDiverged ? 'it left the data directory diverged: the leader is on another branch of the same timeline number' : null;
 }
 
 /** Whether this node would act on a divergence (rewind or re-clone); false means it can only stay down. */
@@ -56,13 +66,16 @@ function stayDown(ctx: Ctx, why: Why): Plan {
 function rejoinDiverged(ctx: Ctx, leader: string, leaderCheckpointed: boolean | null): Plan {
   const { obs } = ctx;
   const self = obs.self;
-  const follow = nodeToFollow(ctx);
+  const follow = followAddress(ctx);
+  const from = addressOf(ctx, leader);
   const rewindFailure = lastRewindFailure(ctx);
+  const unknown = (purpose: 'clone' | 'rewind'): Plan => plan({ kind: 'memberAddressUnknown', member: leader, purpose }, { kind: 'refreshLease' }, { kind: 'touchMember' });
   const reclone = (cause: 'diverged' | 'rewindFailed'): Plan =>
-    plan({ kind: 'reinitializing', from: leader, cause }, { kind: 'refreshLease' }, { kind: 'reclone', from: leader, follow }, { kind: 'touchMember' });
+    from === null ? unknown('clone') : plan({ kind: 'reinitializing', from: leader, cause }, { kind: 'refreshLease' }, { kind: 'reclone', from, follow }, { kind: 'touchMember' });
   if (obs.config.usePgRewind && obs.postgres.rewindCapable && rewindFailure === null) {
     if (leaderCheckpointed === false) return plan({ kind: 'waitingForLeaderCheckpoint', leader }, { kind: 'refreshLease' }, { kind: 'touchMember' });
-    return plan({ kind: 'rewinding', from: leader }, { kind: 'refreshLease' }, { kind: 'rewind', from: leader, follow }, { kind: 'touchMember' });
+    if (from === null) return unknown('rewind');
+    return plan({ kind: 'rewinding', from: leader }, { kind: 'refreshLease' }, { kind: 'rewind', from, follow }, { kind: 'touchMember' });
   }
   if (rewindFailure !== null && self.removeDataDirectoryOnRewindFailure) return reclone('rewindFailed');
   if (self.removeDataDirectoryOnDivergedTimelines) return reclone('diverged');
@@ -109,8 +122,26 @@ export function follow(ctx: Ctx, demoteWhy: Why, followWhy: Why): Plan {
   if (rejoin !== null) return rejoin;
   const target = nodeToFollow(ctx);
   const base: Action[] = [{ kind: 'refreshLease' }, ...watchdogDisable(ctx.obs.watchdog)];
-  if (target !== null && ctx.obs.postgres.followTarget !== target) {
-    return plan({ kind: 'repointing', self: ctx.self, member: target }, ...base, { kind: 'followLeader', member: target }, { kind: 'touchMember' });
+  // Repoint only to a member whose address is known: a conn_url missing for a moment (its key
+  // is being re-created) must not point us at nobody.
+  if (target !== null && ctx.obs.postgres.followTarget !== target.name) {
+    if (target.address === null) return plan({ kind: 'memberAddressUnknown', member: target.name, purpose: 'follow' }, ...base, { kind: 'touchMember' });
+    return plan({ kind: 'repointing', self: ctx.self, member: target.name }, ...base, { kind: 'followLeader', member: target.address }, { kind: 'touchMember' });
   }
-  return plan(followingWhy(ctx, followWhy, target), ...base, { kind: 'touchMember' });
+  return plan(followingWhy(ctx, followWhy, target?.name ?? null), ...base, ...learnTimelineOrigin(ctx), { kind: 'touchMember' });
+}
+
+/**
+ * While we stream from the leader, our timeline's creator is the one the `history` key names:
+ * remember it in the data directory, so that should another node later promote to the same
+ * timeline number, we know we are on the other branch (simulator, seed 229).
+ */
+function learnTimelineOrigin(ctx: Ctx): Action[] {
+  const pg = ctx.obs.postgres;
+  if (!pg.streaming || pg.followTarget !== ctx.leaderName || pg.timeline === null || pg.timeline <= 1) return [];
+  const creator = timelineCreators(ctx.view.history?.value ?? []).get(pg.timeline);
+  if (creator === undefined) return [];
+  const known = pg.timelineOrigin;
+  if (known !== null && known.timeline === pg.timeline && known.member === creator) return [];
+  return [{ kind: 'recordTimelineOrigin', timeline: pg.timeline, member: creator }];
 }

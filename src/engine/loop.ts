@@ -1,0 +1,58 @@
+/**
+ * The agent loop: one cycle at a time, every `periodMs` from the start of the previous cycle, or
+ * at once when something wakes it (a watch event, a finished task). A wake that arrives while a
+ * cycle runs is kept, so the next cycle starts right after. A cycle that throws is logged and the
+ * loop goes on: the next observation shows whatever the failure left behind.
+ */
+import type { Logger } from '../observability/log.js';
+import type { Clock } from './clock.js';
+
+export class CycleLoop {
+  /** Monotonic instant the next cycle is due (for /liveness). */
+  nextRunAtMs = 0;
+  private stopping = false;
+  private pendingWake = false;
+  private sleeping: AbortController | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Runs cycles until stop(); `periodMs` is read after every cycle (the DCS config may change it). */
+  async run(cycle: () => Promise<void>, periodMs: () => number): Promise<void> {
+    while (!this.stopping) {
+      const startedMs = this.clock.now();
+      try {
+        await cycle();
+      } catch (error) {
+        this.log.error(`HA cycle failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      }
+      if (this.stopping) return;
+      this.nextRunAtMs = startedMs + periodMs();
+      await this.sleepUntil(this.nextRunAtMs);
+    }
+  }
+
+  wake(): void {
+    this.pendingWake = true;
+    this.sleeping?.abort();
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.sleeping?.abort();
+  }
+
+  private async sleepUntil(atMs: number): Promise<void> {
+    if (this.pendingWake) {
+      this.pendingWake = false;
+      return;
+    }
+    const controller = new AbortController();
+    this.sleeping = controller;
+    await this.clock.sleep(Math.max(0, atMs - this.clock.now()), controller.signal);
+    this.sleeping = null;
+    this.pendingWake = false;
+  }
+}

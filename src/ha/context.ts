@@ -1,0 +1,29 @@
+/**
+ * The parts of a running agent, as the shell modules (observe, executor, tasks, status) see them.
+ * Each part owns its state: the cluster view (ClusterState), PostgreSQL's (PostgresTracker), the
+ * lease and its guard (LeaseKeeper), the background task (TaskRunner), what POST /failsafe brought
+ * (FailsafeInbox). The outside world is reached only through `ports`.
+ */
+import type { LocalConfig } from '../config/types.js';
+import type { LeaseKeeper } from '../engine/lease-keeper.js';
+import type { TaskRunner } from '../engine/task-runner.js';
+import type { Logger } from '../observability/log.js';
+import type { ClusterState } from './cluster-state.js';
+import type { TaskKind } from './core/types.js';
+import type { FailsafeInbox } from './failsafe.js';
+import type { HaPorts } from './ports.js';
+import type { PostgresTracker } from './postgres-tracker.js';
+
+export interface AgentContext {
+  readonly ports: HaPorts;
+  readonly log: Logger;
+  readonly cluster: ClusterState;
+  readonly pg: PostgresTracker;
+  readonly lease: LeaseKeeper;
+  readonly tasks: TaskRunner<TaskKind>;
+  readonly failsafe: FailsafeInbox;
+  /** The local configuration now (a reload replaces it). */
+  local(): LocalConfig;
+  /** Wakes the HA loop for a cycle now. */
+  wake(): void;
+}

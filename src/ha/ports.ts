@@ -1,0 +1,44 @@
+/**
+ * The edges of the HA agent, as interfaces. The shell (agent, observe, executor, tasks) reaches
+ * the outside world only through these, so the simulator runs the very same shell on simulated
+ * ports and virtual time (test/sim), and production plugs in the real ones (src/ha/real-ports.ts).
+ * Every call that crosses a process boundary has a deadline in its real implementation.
+ */
+import type { Credentials, LocalConfig } from '../config/types.js';
+import type { Dcs } from '../dcs/types.js';
+import type { Clock } from '../engine/clock.js';
+import type { PostgresNode, RemotePostgres } from '../postgres/ports.js';
+import type { WatchdogObservation } from './core/types.js';
+
+export type { BootstrapUsers, DataDirState, LeaderHistory, PgpassEntry, PostgresEndpoint, PostgresNode, RemotePostgres, ReplicationSource, StopMode } from '../postgres/ports.js';
+
+/** Other members' REST APIs. */
+export interface PeerClient {
+  /** GET <api_url> (the /patroni status), or null on timeout, refusal or a non-JSON answer. */
+  status(apiUrl: string, timeoutMs: number): Promise<Record<string, unknown> | null>;
+  /** POST /failsafe on the member at `apiUrl`: its status code, or null when it did not answer. */
+  postFailsafe(apiUrl: string, body: Record<string, unknown>, auth: Credentials | undefined, timeoutMs: number): Promise<number | null>;
+}
+
+/**
+ * The watchdog device. `arm` and `keepalive` carry the timeout to program (see
+ * core/watchdog-logic.ts watchdogPingTimeoutMs): the device must fire before the leader key can
+ * expire. A device whose timeout cannot be programmed must report itself unavailable.
+ */
+export interface WatchdogPort {
+  observe(): WatchdogObservation;
+  arm(timeoutMs: number): void;
+  keepalive(timeoutMs: number): void;
+  disable(): void;
+}
+
+export interface HaPorts {
+  clock: Clock;
+  dcs: Dcs;
+  postgres: PostgresNode;
+  remote: RemotePostgres;
+  peers: PeerClient;
+  watchdog: WatchdogPort;
+  /** Re-reads the configuration (SIGHUP); throws the loader's error when the file is invalid. */
+  loadConfig(): LocalConfig;
+}

@@ -1,0 +1,112 @@
+/**
+ * PostgreSQL as the HA shell sees it, as interfaces: this node's server (data directory,
+ * postmaster, files, keel's own SQL connection) and other members' servers. The real
+ * implementations are LocalPostgres (local-node.ts) and RemotePostgresClient (remote.ts); the
+ * simulator has its own (test/sim).
+ */
+import type { Credentials } from '../config/types.js';
+import type { TimelineSwitch } from '../ha/core/timeline.js';
+import type { ControlData } from './controldata.js';
+import type { RecoverySettings } from './conf-files.js';
+import type { ConnectTarget, PostgresProbe } from './probe.js';
+
+export type DataDirState = 'missing' | 'empty' | 'initialized';
+export type StopMode = 'smart' | 'fast' | 'immediate';
+
+/** Where and as whom to reach a member's PostgreSQL. */
+export interface PostgresEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+}
+
+/** Where pg_basebackup clones from. */
+export interface ReplicationSource {
+  host: string;
+  port: number;
+  username: string;
+  password?: string;
+}
+
+/** One pgpass line's match fields: a value, or '*' for any. */
+export interface PgpassEntry {
+  host: string;
+  port: string;
+  database: string;
+  user: Credentials;
+}
+
+export interface BootstrapUsers {
+  superuser: Credentials;
+  replication: Credentials;
+  rewind?: Credentials;
+}
+
+/** This node's PostgreSQL: its data directory, its postmaster, its files and keel's SQL connection. */
+export interface PostgresNode {
+  dataDirState(): Promise<DataDirState>;
+  controlData(): Promise<ControlData>;
+  hasStandbySignal(): Promise<boolean>;
+  /** The postgresql.conf keel wrote last ('' when none). */
+  managedConfigText(): Promise<string>;
+  /** Our pg_wal/NNNNNNNN.history for `timeline`, or null when absent. */
+  timelineHistoryText(timeline: number): Promise<string | null>;
+  /** The last `maxBytes` of the server log ('' when unreadable). */
+  serverLogText(maxBytes: number): Promise<string>;
+  /**
+   * The timeline-origin marker in the data directory: which member promoted it into which
+   * timeline (null when absent). pg_basebackup and pg_rewind copy it from their source, so it
+   * always describes where this data came from.
+   */
+  readTimelineOrigin(): Promise<TimelineOrigin | null>;
+  writeTimelineOrigin(origin: TimelineOrigin): Promise<void>;
+
+  postmasterPid(): Promise<number | null>;
+  start(timeoutMs: number): Promise<void>;
+  /** False when it was not running. */
+  stop(mode: StopMode, timeoutMs: number): Promise<boolean>;
+  kill(): Promise<void>;
+  /** SIGHUP; false when it was not running. */
+  reload(): Promise<boolean>;
+  requestPromote(timeoutMs: number): Promise<void>;
+
+  writeConfig(parameters: Record<string, string>, recovery: RecoverySettings | null): Promise<void>;
+  writePgpass(path: string, entries: PgpassEntry[]): Promise<void>;
+  initdb(args: string[], superuser: Credentials): Promise<void>;
+  appendHba(lines: string[]): Promise<void>;
+  replaceHba(lines: string[]): Promise<void>;
+  /** pg_basebackup into a sibling directory, swapped in when complete (see PostgresInstance.cloneFrom). */
+  cloneFrom(source: ReplicationSource, extraArgs: string[], timeoutMs: number, onProgress?: (line: string) => void, beforeReplace?: () => Promise<void>): Promise<void>;
+  rewind(sourceConninfo: string, password: string | undefined, timeoutMs: number): Promise<void>;
+  /** Moves the data directory aside as `<data_dir>.<suffix>`; null when there was none. */
+  setAside(suffix: string): Promise<string | null>;
+
+  /** keel's own connection (reconnected when `connectTo` changes it). */
+  connectTo(target: ConnectTarget): void;
+  probe(): Promise<PostgresProbe>;
+  isInRecovery(): Promise<boolean>;
+  /** CHECKPOINT on a connection of its own (the probe's must not wait behind it). */
+  checkpoint(timeoutMs: number): Promise<void>;
+  createBootstrapUsers(users: BootstrapUsers): Promise<void>;
+  syncSlots(wanted: string[]): Promise<{ created: string[]; dropped: string[] }>;
+  closeConnection(): Promise<void>;
+}
+
+export interface TimelineOrigin {
+  timeline: number;
+  member: string;
+}
+
+/** The leader's current timeline and its history file, or why they could not be read. */
+export type LeaderHistory = { ok: true; timeline: number; history: TimelineSwitch[] } | { ok: false; cause: string };
+
+/** Other members' PostgreSQL. */
+export interface RemotePostgres {
+  /** The leader's timeline and history: over replication as `replication`, else over SQL as `rewind`. */
+  leaderHistory(replication: PostgresEndpoint, rewind: PostgresEndpoint, timeoutMs: number): Promise<LeaderHistory>;
+  /** The leader checkpointed on its current timeline; null when it could not be asked. */
+  leaderHasCheckpointed(endpoint: PostgresEndpoint, timeoutMs: number): Promise<boolean | null>;
+  /** pg_is_in_recovery() is false there; throws (with the cause) when it cannot be reached. */
+  isPrimary(endpoint: PostgresEndpoint, timeoutMs: number): Promise<boolean>;
+}
