@@ -28,8 +28,6 @@ export interface GuardSetting {
 export class LeaseKeeper {
   /** Send time of the newest keepalive etcd confirmed (monotonic); null before the first. */
   lastConfirmedSentMs: number | null = null;
-  /** The last keepalive attempt failed (etcd unreachable or lease gone). */
-  attemptFailed = false;
   /** Send time of the newest POST /failsafe round every member accepted; null when none. */
   failsafeConfirmedSentMs: number | null = null;
   private guard: GuardSetting | null = null;
@@ -55,11 +53,9 @@ export class LeaseKeeper {
     const sentMs = this.clock.now();
     try {
       const ok = await this.store.refreshLease();
-      this.attemptFailed = !ok;
       if (ok) this.confirm(sentMs);
       return ok;
     } catch (error) {
-      this.attemptFailed = true;
       this.log.warning(`lease keepalive failed: ${error instanceof Error ? error.message : String(error)}`);
       return false;
     }

@@ -27,11 +27,15 @@ export interface TaskResultOf<K extends string> {
   finishedMs: number;
   target?: string;
   retryable?: boolean;
+  /** Order of completion: a later result has a higher sequence. */
+  sequence: number;
 }
 
 export interface TaskSnapshot<K extends string> {
   running: RunningTaskOf<K> | null;
   lastResult: TaskResultOf<K> | null;
+  /** The last result of each kind (a stop after a failed rewind must not make it forgotten). */
+  lastByKind: Partial<Record<K, TaskResultOf<K>>>;
   generation: number;
 }
 
@@ -48,6 +52,8 @@ export type TaskStart = 'started' | 'queued' | 'stale' | 'busy';
 export class TaskRunner<K extends string> {
   private running: RunningTaskOf<K> | null = null;
   private lastResult: TaskResultOf<K> | null = null;
+  private lastByKind: Partial<Record<K, TaskResultOf<K>>> = {};
+  private sequence = 0;
   private promise: Promise<void> | null = null;
   private generation = 0;
 
@@ -63,7 +69,7 @@ export class TaskRunner<K extends string> {
   ) {}
 
   snapshot(): TaskSnapshot<K> {
-    return { running: this.running, lastResult: this.lastResult, generation: this.generation };
+    return { running: this.running, lastResult: this.lastResult, lastByKind: { ...this.lastByKind }, generation: this.generation };
   }
 
   current(): RunningTaskOf<K> | null {
@@ -98,15 +104,19 @@ export class TaskRunner<K extends string> {
     this.running = { kind, startedMs: this.clock.now(), ...withTarget };
     this.lastResult = null;
     this.generation += 1;
+    const record = (result: Omit<TaskResultOf<K>, 'kind' | 'finishedMs' | 'sequence'>): void => {
+      this.lastResult = { kind, ...result, finishedMs: this.clock.now(), sequence: ++this.sequence, ...withTarget };
+      this.lastByKind[kind] = this.lastResult;
+    };
     const finished = run().then(
       () => {
-        this.lastResult = { kind, ok: true, message: 'ok', finishedMs: this.clock.now(), ...withTarget };
+        record({ ok: true, message: 'ok' });
         this.log.info(`${kind} finished`);
       },
       (error: unknown) => {
         const retryable = error instanceof RetryableTaskError;
         const message = error instanceof Error ? error.message : String(error);
-        this.lastResult = { kind, ok: false, message, finishedMs: this.clock.now(), ...withTarget, ...(retryable ? { retryable } : {}) };
+        record({ ok: false, message, ...(retryable ? { retryable } : {}) });
         this.log.error(`${kind} failed${retryable ? ' (will retry)' : ''}: ${message}`);
       },
     );

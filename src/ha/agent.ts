@@ -116,7 +116,8 @@ export class Agent implements AgentContext {
   /** POST /failsafe from a leader that cannot reach the DCS. */
   acceptFailsafe(body: Record<string, unknown>): { code: number; text: string } {
     const primary = this.pg.probe !== null && !this.pg.probe.inRecovery;
-    return this.failsafe.accept(body, this.ports.clock.now(), this.cluster.dynamic.failsafeMode, primary);
+    const leading = primary || this.cluster.view?.leader?.name === this.localConfig.name || this.tasks.isRunning('promote');
+    return this.failsafe.accept(body, this.ports.clock.now(), this.cluster.dynamic.failsafeMode, leading);
   }
 
   apiProvider(): ApiProvider {
@@ -145,7 +146,7 @@ export class Agent implements AgentContext {
       this.log.error(`BUG: ${error.message}; not acting this cycle`);
       return;
     }
-    const why = await executeDecision(this, decision, { requestExit: (code) => this.stop(code) }, observedTaskGeneration);
+    const why = await executeDecision(this, decision, { requestExit: (code) => this.stop(code) }, { atMs: observation.nowMs, taskGeneration: observedTaskGeneration });
     this.lastWhy = why;
     this.lastWhySentence = renderWhy(why);
     this.log.info(this.lastWhySentence, { why: why.kind });

@@ -27,6 +27,8 @@ interface Step {
   a: AgentContext;
   hooks: ExecutorHooks;
   gateValidForMs: number;
+  /** When the decision's observation was taken (monotonic). */
+  observedAtMs: number;
   /** The task generation the decision's observation saw (see TaskRunner). */
   observedTaskGeneration: number;
 }
@@ -63,6 +65,14 @@ async function runGateIo(s: Step, gate: GateAction): Promise<boolean> {
       case 'claimInitialize':
         return await dcs.initialize('', true);
       case 'acquireLeaderKey':
+        // failsafe_mode: a member that accepted a leader's POST /failsafe promised not to race. One
+        // accepted after this cycle looked means no race; from here on it refuses them (simulator,
+        // seed 1457: a member accepted while its acquire was in flight, then promoted).
+        if (a.failsafe.heardSince(s.observedAtMs)) {
+          a.log.info('not racing for the leader key: a leader running in failsafe mode reached us meanwhile');
+          return false;
+        }
+        a.failsafe.racing = true;
         if (a.lease.lastConfirmedSentMs === null && !(await a.lease.keepalive())) return false;
         return await dcs.attemptToAcquireLeader();
       case 'updateLeaderKey':
@@ -120,11 +130,8 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       startTask(s, 'start', action.follow?.name, () => tasks.startAsReplica(a, action.follow));
       return;
     case 'followLeader':
-      a.pg.followTarget = action.member?.name ?? null;
-      a.pg.recovery = a.pg.recoveryFor(action.member);
+      await a.pg.applyAndReload({ followTarget: action.member?.name ?? null, recovery: a.pg.recoveryFor(action.member) });
       a.pg.notStreamingSinceMs = null;
-      await a.pg.writeConfig();
-      await a.pg.node.reload();
       return;
     case 'fence':
       await tasks.fence(a, 'the decision of this cycle');
@@ -133,10 +140,8 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       // Idempotent: decide asks for it whenever our authority was just confirmed (see leader.ts);
       // a no-op only when neither our state nor the server (the last probe) shows a fence.
       if (!a.pg.fenced && !(a.pg.probe !== null && isFenceSetting(a.pg.probe.synchronousStandbyNames))) return;
-      a.pg.fenced = false;
       a.log.info('lifting the fence: our authority to acknowledge commits is confirmed');
-      await a.pg.writeConfig();
-      await a.pg.node.reload();
+      await a.pg.applyAndReload({ fenced: false });
       return;
     case 'stopPostgres':
       startTask(s, 'stop', undefined, () => tasks.stopPostgres(a, 'fast'));
@@ -223,10 +228,14 @@ async function executePlan(s: Step, plan: Plan): Promise<Why> {
 }
 
 /**
- * Applies a decision made on an observation whose task generation was `observedTaskGeneration`.
- * The lease guard is set first: it applies from the start of the cycle.
+ * Applies a decision made on an observation taken at `observed.atMs` with task generation
+ * `observed.taskGeneration`. The lease guard is set first: it applies from the start of the cycle.
  */
-export async function executeDecision(a: AgentContext, decision: Decision, hooks: ExecutorHooks, observedTaskGeneration: number): Promise<Why> {
+export async function executeDecision(a: AgentContext, decision: Decision, hooks: ExecutorHooks, observed: { atMs: number; taskGeneration: number }): Promise<Why> {
   a.lease.setGuard(decision.leaseGuard);
-  return executePlan({ a, hooks, gateValidForMs: decision.gateValidForMs, observedTaskGeneration }, decision);
+  try {
+    return await executePlan({ a, hooks, gateValidForMs: decision.gateValidForMs, observedTaskGeneration: observed.taskGeneration, observedAtMs: observed.atMs }, decision);
+  } finally {
+    a.failsafe.racing = false;
+  }
 }

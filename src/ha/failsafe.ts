@@ -43,15 +43,27 @@ export interface HeardLeader {
 /** What this member heard through POST /failsafe. The REST API hands requests in; decide reads `heard`. */
 export class FailsafeInbox {
   heard: HeardLeader | null = null;
+  /** This member is racing for the leader key right now (its acquire is in flight). */
+  racing = false;
 
-  /** Patroni's do_POST_failsafe: refuse while running as a primary or with failsafe_mode off. */
-  accept(body: Record<string, unknown>, nowMs: number, enabled: boolean, runningAsPrimary: boolean): { code: number; text: string } {
+  /**
+   * Patroni's do_POST_failsafe: refuse with failsafe_mode off, and while this member runs as a
+   * primary, holds or promotes for the key (`leading`), or races for it — accepting is a promise
+   * not to race for ttl, which a member already racing cannot keep.
+   */
+  accept(body: Record<string, unknown>, nowMs: number, enabled: boolean, leading: boolean): { code: number; text: string } {
     if (!enabled) return { code: 502, text: 'failsafe mode is not enabled' };
-    if (runningAsPrimary) return { code: 500, text: 'Running as a leader' };
+    if (leading) return { code: 500, text: 'Running as a leader' };
+    if (this.racing) return { code: 503, text: 'racing for the leader key' };
     const name = typeof body['name'] === 'string' ? body['name'] : null;
     if (name === null) return { code: 400, text: 'missing "name"' };
     this.heard = { name, connUrl: typeof body['conn_url'] === 'string' ? body['conn_url'] : null, atMs: nowMs };
     return { code: 200, text: 'Accepted' };
+  }
+
+  /** A leader's POST was accepted after `sinceMs` (monotonic). */
+  heardSince(sinceMs: number): boolean {
+    return this.heard !== null && this.heard.atMs >= sinceMs;
   }
 
   /** A leader was heard within ttl (this member takes part in an active failsafe). */

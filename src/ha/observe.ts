@@ -126,7 +126,6 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
     streaming: probe?.walReceiverStatus === 'streaming',
     fenced: probe !== null ? isFenceSetting(probe.synchronousStandbyNames) : pg.fenced,
     crashedSinceMs: pg.crashedSinceMs,
-    controlState: control?.clusterState ?? null,
     rewindCapable: pg.rewindCapable,
     divergence: { verdict: 'notChecked' },
     notStreamingSinceMs: receiver.sinceMs,
@@ -134,13 +133,13 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
     timelineStart: await timelineStart(a, probe),
     timelineOrigin: dataDir === 'initialized' ? await pg.node.readTimelineOrigin().catch(() => null) : null,
   };
-  observation.divergence = await observeDivergence(a, view, observation, nowMs);
+  observation.divergence = await observeDivergence(a, view, observation, control?.clusterState ?? null, nowMs);
   return observation;
 }
 
 /** The divergence verdict, keeping the start of an inconclusive run and logging each new cause once. */
-async function observeDivergence(a: AgentContext, view: ClusterView | null, pgObs: PostgresObservation, nowMs: number): Promise<DivergenceObservation> {
-  const verdict = await checkDivergence(a, view, pgObs);
+async function observeDivergence(a: AgentContext, view: ClusterView | null, pgObs: PostgresObservation, controlState: string | null, nowMs: number): Promise<DivergenceObservation> {
+  const verdict = await checkDivergence(a, view, pgObs, controlState);
   const pg = a.pg;
   if (verdict.verdict !== 'unknown') {
     pg.divergenceUnknownSinceMs = null;
@@ -165,7 +164,7 @@ async function ownHistory(a: AgentContext, timeline: number): Promise<TimelineSw
  * the leader's timeline and history, asked every time (a member key's timeline may be stale, e.g.
  * published in the middle of a promotion), compared with ours by the pure rule divergedFrom.
  */
-async function checkDivergence(a: AgentContext, view: ClusterView | null, pgObs: PostgresObservation): Promise<DivergenceObservation> {
+async function checkDivergence(a: AgentContext, view: ClusterView | null, pgObs: PostgresObservation, controlState: string | null): Promise<DivergenceObservation> {
   const self = a.local().name;
   const leaderName = view?.leader?.name ?? null;
   if (view === null || leaderName === null || leaderName === self) return { verdict: 'notChecked' };
@@ -179,7 +178,8 @@ async function checkDivergence(a: AgentContext, view: ClusterView | null, pgObs:
   const rewindUser = endpoint(auth.rewind ?? auth.superuser);
   const answer = await a.ports.remote.leaderHistory(endpoint(auth.replication), rewindUser, LEADER_CHECK_TIMEOUT_MS);
   if (!answer.ok) return { verdict: 'unknown', cause: answer.cause, sinceMs: 0 };
-  const crashedPrimary = !pgObs.running && (pgObs.controlState === 'in production' || pgObs.controlState === 'in crash recovery');
+  // A crashed primary's WAL may run past its last checkpoint (pg_controldata's state tells it).
+  const crashedPrimary = !pgObs.running && (controlState === 'in production' || controlState === 'in crash recovery');
   const marker = pgObs.timelineOrigin;
   const origin = marker !== null && marker.timeline === pgObs.timeline ? marker.member : null;
   const local: LocalWal = { timeline: pgObs.timeline, endLsn: pgObs.walPositionBytes, endUncertain: crashedPrimary, history: await ownHistory(a, pgObs.timeline), origin };
@@ -189,8 +189,10 @@ async function checkDivergence(a: AgentContext, view: ClusterView | null, pgObs:
 }
 
 function taskSnapshot(a: AgentContext): AsyncTaskObservation {
-  const { running, lastResult } = a.tasks.snapshot();
-  return { running, lastResult };
+  const { running, lastResult, lastByKind } = a.tasks.snapshot();
+  const rewind = lastByKind.rewind ?? null;
+  const replacedSince = [lastByKind.clone, lastByKind.reinit, lastByKind.bootstrap].some((r) => r !== undefined && rewind !== null && r.ok && r.sequence > rewind.sequence);
+  return { running, lastResult, lastRewind: replacedSince ? null : rewind };
 }
 
 export async function observe(a: AgentContext): Promise<Observation> {
@@ -211,7 +213,6 @@ export async function observe(a: AgentContext): Promise<Observation> {
     lease: {
       leaseId: a.ports.dcs.currentLeaseId(),
       lastConfirmedSentMs: a.lease.lastConfirmedSentMs,
-      lastAttemptFailed: a.lease.attemptFailed,
       failsafeConfirmedSentMs: a.lease.failsafeConfirmedSentMs,
     },
     postgres,

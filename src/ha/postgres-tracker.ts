@@ -100,6 +100,23 @@ export class PostgresTracker {
     return write;
   }
 
+  /**
+   * Changes what postgresql.conf says (recovery source, fence) and reloads; the new state sticks
+   * only when the write succeeded, so a failed write is retried by the next decision instead of
+   * being believed (simulator, seed 1630: an EIO left keel sure it followed the new leader).
+   */
+  async applyAndReload(change: Partial<Pick<PostgresTracker, 'followTarget' | 'recovery' | 'fenced'>>): Promise<void> {
+    const before = { followTarget: this.followTarget, recovery: this.recovery, fenced: this.fenced };
+    Object.assign(this, change);
+    try {
+      await this.writeConfig();
+    } catch (error) {
+      Object.assign(this, before);
+      throw error;
+    }
+    await this.node.reload();
+  }
+
   /** primary_conninfo for following `source` (null: recovery without a source). */
   recoveryFor(source: MemberAddress | null): RecoverySettings {
     if (source === null) return { primaryConninfo: '' };

@@ -180,7 +180,9 @@ async function waitUntilPromoted(a: AgentContext): Promise<void> {
     try {
       if (!(await a.pg.node.isInRecovery())) return;
     } catch {
-      // the connection may drop while the startup process finishes; try again
+      // The connection may drop while the startup process finishes; try again — unless the
+      // postmaster is gone (simulator, seed 3077: a crash mid-promote held the key for 60 s).
+      if ((await a.pg.node.postmasterPid()) === null) throw new KeelError('postgres.stopped_during_promote', 'PostgreSQL stopped while it was being promoted');
     }
     await clock.sleep(PROMOTE_POLL_MS);
   }

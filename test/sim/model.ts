@@ -122,6 +122,8 @@ export interface FaultRates {
   dcsDown: number;
   etcdLeaderChange: number;
   slowConfigWrite: number;
+  /** An operator pauses the cluster (config `pause: true`) and resumes it later. */
+  maintenance: number;
 }
 
 export interface SimParams {
@@ -191,6 +193,7 @@ export function drawParams(seed: number, mutant: Mutant = 'none', family: Family
     dcsDown: pickRate(rng, 0.5),
     etcdLeaderChange: pickRate(rng, 1),
     slowConfigWrite: pickRate(rng, 1),
+    maintenance: pickRate(rng, 0.5),
   };
   const slowDcs = rng.chance(0.2);
   return {

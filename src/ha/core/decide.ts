@@ -9,7 +9,7 @@
  *  - promotion only ever follows a successful acquireLeaderKey/updateLeaderKey gate in the same cycle;
  *  - PostgreSQL is (re)started in recovery only; a primary without the key is fenced then demoted.
  */
-import type { Action, Decision, Observation, Plan, Why } from './types.js';
+import type { Action, Decision, LeaseGuard, Observation, Plan, Why } from './types.js';
 import { assertWellFormed, planMayPromote } from './plan.js';
 import { watchdogDisable, watchdogWhileLeader } from './watchdog-logic.js';
 import { type Ctx, isValidSysid, leaseGuardOffsetMs, makeCtx, pastFencePoint, plan } from './rules/context.js';
@@ -34,7 +34,20 @@ function decideUnchecked(obs: Observation): Decision {
   const ctx = makeCtx(obs, obs.dcs.view);
   const chosen = decideWithView(ctx);
   const mayLead = ctx.isPrimary || ctx.keyNamesUs || planMayPromote(chosen);
-  return { ...chosen, leaseGuard: mayLead && !obs.paused ? { fenceAfterSentMs: gateValidForMs } : null, gateValidForMs };
+  return { ...chosen, leaseGuard: guardFor(obs, ctx.isPrimary, mayLead), gateValidForMs };
+}
+
+/**
+ * The lease guard is armed whenever we may be acknowledging commits while our key can expire.
+ * In pause too, for a running primary (keel, not Patroni): the key still expires when it cannot
+ * be refreshed, and replicas race for it as soon as the pause ends — a paused leader cut off from
+ * the DCS would otherwise keep acknowledging next to the new one (simulator, seed 1517). The
+ * guard only fences, which the next confirmed keepalive lifts; pause still means no demote, no
+ * promotion, no restart.
+ */
+function guardFor(obs: Observation, isPrimary: boolean, mayLead: boolean): LeaseGuard | null {
+  if (!mayLead) return null;
+  return obs.paused && !isPrimary ? null : { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
 }
 
 /**
@@ -50,7 +63,9 @@ function dcsUnreachable(obs: Observation, sinceMs: number): Omit<Decision, 'gate
   const guard = { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
   // A promotion in flight may finish at any moment: its guard stays armed through the outage.
   const promoting = obs.asyncTask.running?.kind === 'promote';
-  if (!isPrimary || obs.paused) return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: promoting && !obs.paused ? guard : null };
+  if (!isPrimary) return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: promoting && !obs.paused ? guard : null };
+  // Paused: no demote, but the guard stays armed (see guardFor).
+  if (obs.paused) return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: guard };
   const fence: Action[] = pg.fenced ? [] : [{ kind: 'fence' }];
   const giveUp = obs.nowMs - sinceMs >= obs.config.retryTimeoutMs || pastFencePoint(obs);
   const alone: Plan = giveUp

@@ -69,8 +69,6 @@ export interface LeaseObservation {
    * outlive lastConfirmedSentMs + ttl.
    */
   lastConfirmedSentMs: number | null;
-  /** The most recent keepalive attempt failed (etcd unreachable or lease gone). */
-  lastAttemptFailed: boolean;
   /**
    * failsafe_mode: monotonic time recorded BEFORE sending the newest round of POST /failsafe that
    * EVERY member accepted, or null. Each member that accepts promises not to race for the leader
@@ -127,8 +125,6 @@ export interface PostgresObservation {
   fenced: boolean;
   /** Set by the executor when the postmaster died without being asked to stop; cleared once it runs again. */
   crashedSinceMs: number | null;
-  /** pg_controldata 'Database cluster state' (e.g. 'in production', 'shut down', 'shut down in recovery'). */
-  controlState: string | null;
   /**
    * pg_rewind can work on this data directory: its control file says data checksums are on or
    * wal_log_hints was on (read from the server while it runs, from pg_controldata while stopped;
@@ -157,16 +153,13 @@ export type TaskKind = 'bootstrap' | 'clone' | 'rewind' | 'reinit' | 'start' | '
 
 export interface RunningTask {
   kind: TaskKind;
-  startedMs: number;
-  /** Member the task works against (clone/rewind/reinit source), if any. */
-  target?: string;
 }
 
 export interface TaskResult {
   kind: TaskKind;
   ok: boolean;
   message: string;
-  finishedMs: number;
+  /** Member the task worked against (clone/rewind/reinit source), if any. */
   target?: string;
   /**
    * A failure that says nothing about the data directory (the source was unreachable, the leader
@@ -181,6 +174,12 @@ export interface AsyncTaskObservation {
   running: RunningTask | null;
   /** The last finished task; kept until the next task starts. */
   lastResult: TaskResult | null;
+  /**
+   * The last pg_rewind and how it went, while nothing has replaced the data directory since (a
+   * clone or re-clone finishing later forgets it): a stop or a start after it must not make a
+   * failed rewind forgotten (simulator, seed 484: it rewound in a loop).
+   */
+  lastRewind: TaskResult | null;
 }
 
 /** A leader heard through POST /failsafe while it could not reach the DCS (failsafe_mode). */

@@ -137,7 +137,7 @@ test('bootstrap: empty data dir and no initialize key -> claim, run bootstrap; l
 });
 
 test('bootstrap finished: publish initialize, config and take the leader key', () => {
-  const o = leaderObs({ dcs: { ok: true, view: view({ initialize: '', leader: null }) }, asyncTask: { running: null, lastResult: { kind: 'bootstrap', ok: true, message: 'ok', finishedMs: 99000 } } });
+  const o = leaderObs({ dcs: { ok: true, view: view({ initialize: '', leader: null }) }, asyncTask: { running: null, lastResult: { kind: 'bootstrap', ok: true, message: 'ok' }, lastRewind: null } });
   const r = run(o, [true]);
   assert.equal(r.why.kind, 'initializedNewCluster');
   assert.deepEqual(r.actions, ['refreshLease', 'writeInitialize', 'writeBootstrapConfig', 'acquireLeaderKey', 'touchMember']);
@@ -175,7 +175,7 @@ test('rejoin: a diverged former primary rewinds, or re-clones when allowed, and 
   assert.deepEqual(r.steps.find((a) => a.kind === 'rewind'), { kind: 'rewind', from: at('n1'), follow: at('n1') });
   const noRewind = run(obs({ postgres: { ...stopped, rewindCapable: false }, self: { removeDataDirectoryOnDivergedTimelines: true } }));
   assert.equal(noRewind.why.kind, 'reinitializing');
-  const failed = run(obs({ postgres: stopped, self: { removeDataDirectoryOnRewindFailure: true }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'x', finishedMs: 1 } } }));
+  const failed = run(obs({ postgres: stopped, self: { removeDataDirectoryOnRewindFailure: true }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'x' }, lastRewind: { kind: 'rewind', ok: false, message: 'x' } } }));
   assert.deepEqual(failed.steps.find((a) => a.kind === 'reclone'), { kind: 'reclone', from: at('n1'), follow: at('n1') });
   assert.equal(run(obs({ postgres: { ...stopped, rewindCapable: false } })).why.kind, 'rewindImpossible');
   const clean = run(obs({ postgres: { running: false, role: null } }));
@@ -195,10 +195,10 @@ test('a diverged node that may not rewind or re-clone stops and STAYS down (issu
   assert.deepEqual(running.actions, ['refreshLease', 'stopPostgres', 'touchMember'], 'a plain stop, never a demote that starts it again');
   const stopped = run(obs({ postgres: { running: false, role: null, divergence: diverged, rewindCapable: false } }));
   assert.deepEqual(stopped.actions, ['refreshLease', 'touchMember'], 'stopped: not started again');
-  const failed = run(obs({ postgres: { running: false, role: null, divergence: diverged }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'could not find previous WAL record', finishedMs: 1 } } }));
+  const failed = run(obs({ postgres: { running: false, role: null, divergence: diverged }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'could not find previous WAL record' }, lastRewind: { kind: 'rewind', ok: false, message: 'could not find previous WAL record' } } }));
   assert.equal(failed.why.kind, 'rewindFailedStayDown', 'a failed rewind is reported as what it is');
   assert.match(renderWhy(failed.why), /pg_rewind from n1 failed \(could not find previous WAL record\)/);
-  const retry = run(obs({ postgres: { running: false, role: null, divergence: diverged }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'unreachable', finishedMs: 1, retryable: true } } }));
+  const retry = run(obs({ postgres: { running: false, role: null, divergence: diverged }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'unreachable', retryable: true }, lastRewind: { kind: 'rewind', ok: false, message: 'unreachable', retryable: true } } }));
   assert.equal(retry.why.kind, 'rewinding', 'a retryable failure (source unreachable) is simply tried again');
 });
 
@@ -216,7 +216,7 @@ test('an inconclusive divergence check is reported, then past its bound treated 
   assert.equal(overdue.why.kind, 'rewinding');
   const notAllowed = run(obs({ postgres: { divergence: unknown(60000), streaming: false, rewindCapable: false } }));
   assert.equal(notAllowed.why.kind, 'divergenceUnknown', 'nothing it could do: it keeps reporting instead of stopping');
-  const afterRewind = run(obs({ postgres: { divergence: unknown(60000), streaming: false }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: true, message: 'ok', finishedMs: 1 } } }));
+  const afterRewind = run(obs({ postgres: { divergence: unknown(60000), streaming: false }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: true, message: 'ok' }, lastRewind: { kind: 'rewind', ok: true, message: 'ok' } } }));
   assert.equal(afterRewind.why.kind, 'divergenceUnknown', 'no second rewind on an inconclusive check right after one');
 });
 
@@ -230,10 +230,10 @@ test('a replica whose WAL receiver does not stream says so, with the server erro
 });
 
 test('task in progress: the leader keeps its key, others just say so', () => {
-  const task = { running: { kind: 'clone' as const, startedMs: 1 }, lastResult: null };
+  const task = { running: { kind: 'clone' as const }, lastResult: null, lastRewind: null };
   assert.equal(run(obs({ asyncTask: task })).why.kind, 'taskInProgress');
   assert.equal(renderWhy(run(obs({ asyncTask: task })).why), 'clone in progress');
-  const leader = run(leaderObs({ asyncTask: { running: { kind: 'promote', startedMs: 1 }, lastResult: null } }), [false]);
+  const leader = run(leaderObs({ asyncTask: { running: { kind: 'promote' }, lastResult: null, lastRewind: null } }), [false]);
   assert.equal(leader.why.kind, 'lostLockDuringTask');
   assert.ok(leader.actions.includes('fence'));
 });

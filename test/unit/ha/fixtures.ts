@@ -57,13 +57,13 @@ export function obs(over: ObsOverride = {}): Observation {
     config: config(),
     paused: false,
     dcs: { ok: true, view: view() },
-    lease: { leaseId: 'lease-n2', lastConfirmedSentMs: 99000, lastAttemptFailed: false, failsafeConfirmedSentMs: null },
+    lease: { leaseId: 'lease-n2', lastConfirmedSentMs: 99000, failsafeConfirmedSentMs: null },
     postgres: {
       dataDir: 'initialized', systemIdentifier: SYSID, running: true, starting: false, role: 'replica', timeline: 1, walPositionBytes: 1000,
-      followTarget: 'n1', streaming: true, fenced: false, crashedSinceMs: null, controlState: 'in archive recovery', rewindCapable: true, divergence: { verdict: 'notChecked' },
+      followTarget: 'n1', streaming: true, fenced: false, crashedSinceMs: null, rewindCapable: true, divergence: { verdict: 'notChecked' },
       notStreamingSinceMs: null, receiverError: null, timelineStart: null, timelineOrigin: null,
     },
-    asyncTask: { running: null, lastResult: null },
+    asyncTask: { running: null, lastResult: null, lastRewind: null },
     peers: null,
     watchdog: { available: false, armed: false },
     failsafeLeader: null,
@@ -82,6 +82,6 @@ export function leaderObs(over: ObsOverride = {}): Observation {
     ...over,
     self: { name: 'n1', ...over.self },
     lease: { leaseId: 'lease-n1', ...over.lease },
-    postgres: { role: 'primary', followTarget: null, streaming: false, controlState: 'in production', ...over.postgres },
+    postgres: { role: 'primary', followTarget: null, streaming: false, ...over.postgres },
   });
 }

@@ -29,7 +29,7 @@
  *     history: [{timeline, lsn, reason, newLeader}]   the history lines (modRevision 1)
  *   dcs: {ok: false, sinceMs} the DCS read failed (no `view` then)
  *   peers: [{name, ...}]     each merged onto fixtures' peer(name)
- *   asyncTask.running.startedMs defaults to 90000, asyncTask.lastResult.finishedMs to 99000
+ *   (asyncTask.running is {kind}; asyncTask.lastResult and lastRewind are {kind, ok, message, target?, retryable?})
  *   Byte positions accept a number or an LSN ("0/5000000").
  * Unknown keys and wrong types are errors naming the key (a typo must never test the base).
  *
@@ -184,17 +184,20 @@ const divergenceIn = z.discriminatedUnion('verdict', [
 const postgresIn = z.object({
   dataDir: z.enum(['missing', 'empty', 'initialized']), systemIdentifier: str.nullable(), running: bool, starting: bool,
   role: pgRole.nullable(), timeline: num.nullable(), walPositionBytes: bytes.nullable(), followTarget: str.nullable(),
-  streaming: bool, fenced: bool, crashedSinceMs: num.nullable(), controlState: str.nullable(), rewindCapable: bool,
+  streaming: bool, fenced: bool, crashedSinceMs: num.nullable(), rewindCapable: bool,
   divergence: divergenceIn, notStreamingSinceMs: num.nullable(), receiverError: str.nullable(),
   timelineStart: z.object({ endedTimeline: num, switchLsn: bytes, reason: str }).strict().nullable(),
   timelineOrigin: z.object({ timeline: num, member: str }).strict().nullable(),
 } satisfies ShapeOf<Observation['postgres']>).partial().strict();
 
+const taskResultIn = z.object({
+  kind: taskKind, ok: bool, message: str, target: str.optional(), retryable: bool.optional(),
+}).strict().nullable();
+
 const asyncTaskIn = z.object({
-  running: z.object({ kind: taskKind, startedMs: num.default(90000), target: str.optional() }).strict().nullable(),
-  lastResult: z.object({
-    kind: taskKind, ok: bool, message: str, finishedMs: num.default(99000), target: str.optional(), retryable: bool.optional(),
-  }).strict().nullable(),
+  running: z.object({ kind: taskKind }).strict().nullable(),
+  lastResult: taskResultIn,
+  lastRewind: taskResultIn,
 } satisfies ShapeOf<Observation['asyncTask']>).partial().strict();
 
 const peerIn = z.object({

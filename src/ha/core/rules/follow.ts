@@ -32,8 +32,8 @@ export function notStreamingReportAfterMs(ctx: Ctx): number {
 
 /** The last task was a pg_rewind that worked (or found nothing to do): an inconclusive check must not start another. */
 function justRewound(ctx: Ctx): boolean {
-  const last = ctx.obs.asyncTask.lastResult;
-  return last !== null && last.kind === 'rewind' && last.ok;
+  const last = ctx.obs.asyncTask.lastRewind;
+  return last !== null && last.ok;
 }
 
 /**
@@ -43,8 +43,8 @@ function justRewound(ctx: Ctx): boolean {
  * (found by the simulator, seed 686: it rewound in a loop). Only a re-clone fixes that.
  */
 function lastRewindFailure(ctx: Ctx): string | null {
-  const last = ctx.obs.asyncTask.lastResult;
-  if (last === null || last.kind !== 'rewind') return null;
+  const last = ctx.obs.asyncTask.lastRewind;
+  if (last === null) return null;
   if (!last.ok) return last.retryable === true ? null : last.message;
   const stillDiverged = ctx.obs.postgres.divergence.verdict === 'diverged' && last.target === ctx.leaderName;
   return stillDiverged ? 'it left the data directory diverged: the leader is on another branch of the same timeline number' : null;
@@ -103,7 +103,8 @@ export function rewindOrReinitialize(ctx: Ctx): Plan | null {
 function followingWhy(ctx: Ctx, followWhy: Why, target: string | null): Why {
   const pg = ctx.obs.postgres;
   const divergence = pg.divergence;
-  const leader = target ?? ctx.leaderName ?? '';
+  // Name what PostgreSQL is configured to follow now: that is what does (or does not) stream.
+  const leader = pg.followTarget ?? target ?? ctx.leaderName ?? '';
   if (divergence.verdict === 'unknown') return { kind: 'divergenceUnknown', self: ctx.self, leader, cause: divergence.cause };
   const since = pg.notStreamingSinceMs;
   if (since !== null && ctx.obs.nowMs - since >= notStreamingReportAfterMs(ctx)) {
