@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { parse } from 'yaml';
 import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, sandboxDcs, type AgentRuntime } from '../src/sandbox/sandbox.js';
-import { EtcdClient } from '../src/dcs/etcd-client.js';
+import { EtcdClient } from '../src/engine/etcd/etcd-client.js';
 
 interface Setting { name: string; ttlS: number; loopWaitS: number; retryTimeoutS: number }
 const SETTINGS: Setting[] = [

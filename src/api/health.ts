@@ -31,7 +31,7 @@
  * Query strings are read like Python's parse_qs: empty values are ignored, the first value wins.
  * An unknown path answers 404 (Patroni answers 503 for any GET it cannot route).
  */
-import { pyStr, pyTruthy } from '../cluster/python-compat.js';
+import { pyStr, pyTruthy } from '../patroni/python-compat.js';
 import { parseSizeBytes } from './lag.js';
 import { reportedPostgres, type Reported } from './reported.js';
 import type { NodeStatus } from './status.js';

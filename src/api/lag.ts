@@ -8,7 +8,7 @@
  * which the health rules treat as "no lag limit" — as Patroni does with sys.maxsize.
  * Pure: no I/O, no clock.
  */
-import { pyRound } from '../cluster/python-compat.js';
+import { pyRound } from '../patroni/python-compat.js';
 
 const HEX = /^[-+]?0x[0-9a-fA-F]+/;
 const OCT = /^[-+]?0[0-7]*/;

@@ -16,7 +16,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pyJsonDumps } from '../cluster/python-compat.js';
+import { pyJsonDumps } from '../patroni/python-compat.js';
 import type { Credentials, HostPort } from '../config/types.js';
 import { KeelError } from '../errors.js';
 import { createLogger, type Logger } from '../observability/log.js';

@@ -12,7 +12,7 @@
  *    Patroni's body. keel's own additions live under the single key `keel`, which Patroni's
  *    readers (patronictl, Patroni's is_healthiest_node) ignore.
  */
-import { pythonIsoformat } from '../cluster/iso-datetime.js';
+import { pythonIsoformat } from '../patroni/iso-datetime.js';
 import { reportedPostgres, type Reported } from './reported.js';
 import { effectiveTags } from './tags.js';
 

@@ -4,7 +4,7 @@
  * Python truthiness); `?tag_x=` filters and the noloadbalance rule read those, and the JSON
  * shows them plus nosync: true while sync is disabled (Ha.get_effective_tags). Pure.
  */
-import { pyTruthy } from '../cluster/python-compat.js';
+import { pyTruthy } from '../patroni/python-compat.js';
 import type { NodeStatus } from './status.js';
 
 const DROPPED_WHEN_FALSE: ReadonlySet<string> = new Set(['clonefrom', 'nofailover', 'noloadbalance', 'nosync']);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { KeelError } from '../errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
-import { renderList } from './list-render.js';
+import { renderList } from '../patroni/list-render.js';
 import type { LocalConfig } from '../config/types.js';
 import type { ClusterView } from '../dcs/types.js';
 

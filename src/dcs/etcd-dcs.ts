@@ -15,9 +15,9 @@
  */
 import type { EtcdConfig } from '../config/types.js';
 import type { Logger } from '../observability/log.js';
-import { EtcdClient, type WatchEnd } from './etcd-client.js';
-import { EtcdError } from './etcd-errors.js';
-import type { Compare, RequestOp } from './etcd-wire.js';
+import { EtcdClient, type WatchEnd } from '../engine/etcd/etcd-client.js';
+import { EtcdError } from '../engine/etcd/etcd-errors.js';
+import type { Compare, RequestOp } from '../engine/etcd/etcd-wire.js';
 import {
   buildClusterView,
   clusterKeys,
@@ -29,7 +29,7 @@ import {
   renderStatus,
   renderSync,
   type ClusterKeys,
-} from './patroni-layout.js';
+} from '../patroni/dcs-layout.js';
 import type { ClusterStatus, ClusterView, Dcs, FailoverRequest, HistoryEntry, MemberData, SyncState, WatchEvent } from './types.js';
 
 export interface EtcdDcsOptions {

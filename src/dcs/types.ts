@@ -177,10 +177,4 @@ export interface Dcs {
   setTimings?(ttlS: number, retryTimeoutMs: number): void;
 }
 
-/** Thrown when no etcd endpoint answered within the deadline. */
-export class DcsUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DcsUnavailableError';
-  }
-}
+export { DcsUnavailableError } from '../engine/etcd/etcd-errors.js';

@@ -60,6 +60,7 @@ export class Agent implements AgentContext {
   readonly lease: LeaseKeeper;
   readonly tasks: TaskRunner<TaskKind>;
   readonly failsafe = new FailsafeInbox();
+  readonly startedMs: number;
   private localConfig: LocalConfig;
   private readonly core: HaCore;
   private readonly loop: CycleLoop;
@@ -74,6 +75,7 @@ export class Agent implements AgentContext {
   constructor(local: LocalConfig, options: AgentOptions) {
     this.localConfig = local;
     this.ports = options.ports;
+    this.startedMs = this.ports.clock.now();
     this.log = options.log;
     this.core = options.core ?? REAL_CORE;
     const adjusted = adjustTimings(parseDynamicConfig(local.bootstrap.dcs));

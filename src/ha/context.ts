@@ -22,6 +22,8 @@ export interface AgentContext {
   readonly lease: LeaseKeeper;
   readonly tasks: TaskRunner<TaskKind>;
   readonly failsafe: FailsafeInbox;
+  /** When this agent process started (monotonic). */
+  readonly startedMs: number;
   /** The local configuration now (a reload replaces it). */
   local(): LocalConfig;
   /** Wakes the HA loop for a cycle now. */

@@ -149,6 +149,9 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
     case 'promote':
       startTask(s, 'promote', undefined, () => tasks.promote(a));
       return;
+    case 'checkpoint':
+      startTask(s, 'checkpoint', undefined, () => a.pg.node.checkpoint(a.local().postgresql.pgCtlTimeoutMs));
+      return;
     case 'demote':
       startTask(s, 'demote', undefined, () => tasks.demote(a));
       return;

@@ -131,6 +131,7 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
     notStreamingSinceMs: receiver.sinceMs,
     receiverError: receiver.error,
     timelineStart: await timelineStart(a, probe),
+    checkpointTimeline: probe?.checkpointTimeline ?? null,
     timelineOrigin: dataDir === 'initialized' ? await pg.node.readTimelineOrigin().catch(() => null) : null,
   };
   observation.divergence = await observeDivergence(a, view, observation, control?.clusterState ?? null, nowMs);
@@ -205,6 +206,7 @@ export async function observe(a: AgentContext): Promise<Observation> {
   const heard = a.failsafe.heard;
   return {
     nowMs,
+    agentStartedMs: a.startedMs,
     wallTimeIso: isoFromWallMs(clock.wallMs()),
     self: selfInfo(a),
     config: a.cluster.dynamic,

@@ -13,7 +13,7 @@ import type { Logger } from '../observability/log.js';
 import { LocalPostgres } from '../postgres/local-node.js';
 import { remotePostgresClient } from '../postgres/remote.js';
 import type { HaPorts } from './ports.js';
-import { WatchdogDevice } from './watchdog-device.js';
+import { WatchdogDevice } from '../engine/watchdog-device.js';
 
 export function realPorts(local: LocalConfig, log: Logger): HaPorts {
   const dynamic = adjustTimings(parseDynamicConfig(local.bootstrap.dcs)).cfg;

@@ -5,7 +5,7 @@
  */
 import type { NodeStatus, PostgresState } from '../api/status.js';
 import type { ApiProvider } from '../api/server.js';
-import { clusterAsJson, historyAsJson } from '../cluster/cluster-json.js';
+import { clusterAsJson, historyAsJson } from '../patroni/cluster-json.js';
 import { KEEL_VERSION } from '../version.js';
 import type { AgentContext } from './context.js';
 import { currentRole, memberState } from './member-data.js';

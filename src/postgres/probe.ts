@@ -32,6 +32,8 @@ export interface PostgresProbe {
   walReceiverSender: { host: string; port: number } | null;
   synchronousStandbyNames: string;
   replication: ReplicationRow[];
+  /** The timeline of the last checkpoint (pg_control_checkpoint): behind `timeline` right after a promotion. */
+  checkpointTimeline: number;
   /**
    * pg_rewind can work on this data directory: data checksums are on, or wal_log_hints is on (the
    * running server's value is the one its control file records). pg_rewind checks the same.
@@ -167,6 +169,7 @@ export class PostgresConnection {
       walReceiverSender: row.sender_host === null ? null : { host: row.sender_host, port: row.sender_port ?? 5432 },
       synchronousStandbyNames: row.synchronous_standby_names,
       rewindCapable: row.rewind_capable,
+      checkpointTimeline: row.checkpoint_timeline,
       replication: row.replication.map((r) => ({
         usename: r.usename,
         applicationName: r.application_name,

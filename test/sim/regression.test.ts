@@ -30,6 +30,8 @@ const SEEDS: ReadonlyArray<{ seed: number; found: string }> = [
   { seed: 1517, found: 'a paused leader cut off from etcd kept acknowledging after resume (split brain)' },
   { seed: 1630, found: 'a failed postgresql.conf write was believed: never repointed' },
   { seed: 3077, found: 'a crash during promote held the key for pg_ctl_timeout' },
+  { seed: 7648, found: 'a restarted agent forgot the failsafe promise of its previous process and raced (split brain)' },
+  { seed: 5812, found: 'a promote whose CHECKPOINT failed left rejoining nodes waiting forever' },
 ];
 
 for (const { seed, found } of SEEDS) {

@@ -276,6 +276,7 @@ export class SimPostgresNode implements PostgresNode {
       synchronousStandbyNames: pg.applied.ssn,
       replication: [],
       rewindCapable: pg.checksums || pg.walLogHints,
+      checkpointTimeline: pg.checkpointTl,
     };
   }
   async isInRecovery(): Promise<boolean> {

@@ -145,11 +145,13 @@ export interface PostgresObservation {
    * NNNNNNNN.history file), for the DCS `history` key; null otherwise or when unreadable.
    */
   timelineStart: { endedTimeline: number; switchLsn: number; reason: string } | null;
+  /** Running: the timeline of the last checkpoint (behind `timeline` until the first checkpoint after a promotion); null otherwise. */
+  checkpointTimeline: number | null;
   /** The data directory's timeline-origin marker: who promoted it into which timeline (null: none). */
   timelineOrigin: { timeline: number; member: string } | null;
 }
 
-export type TaskKind = 'bootstrap' | 'clone' | 'rewind' | 'reinit' | 'start' | 'stop' | 'promote' | 'demote';
+export type TaskKind = 'bootstrap' | 'clone' | 'rewind' | 'reinit' | 'start' | 'stop' | 'promote' | 'demote' | 'checkpoint';
 
 export interface RunningTask {
   kind: TaskKind;
@@ -222,6 +224,8 @@ export interface WatchdogObservation {
 
 export interface Observation {
   nowMs: number;
+  /** When this agent process started (monotonic). */
+  agentStartedMs: number;
   /** Wall-clock time as ISO-8601 with offset, for what people read (history timestamps); never for safety. */
   wallTimeIso: string;
   self: SelfInfo;
@@ -309,6 +313,12 @@ export type Action =
   | { kind: 'unfence' }
   /** Background task: stop PostgreSQL and leave it stopped (a diverged node that may not rejoin). */
   | { kind: 'stopPostgres' }
+  /**
+   * Background task: CHECKPOINT, so the control file names the timeline our promotion created
+   * (pg_rewind reads it there; rejoining nodes wait for it). The promote task runs one; this is
+   * the leader's duty until it happened (Patroni's checkpoint_after_promote).
+   */
+  | { kind: 'checkpoint' }
   /** Background task: pg_ctl promote (after arming the watchdog when required). */
   | { kind: 'promote' }
   /**

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { EtcdError } from '../../../src/dcs/etcd-errors.js';
+import { EtcdError } from '../../../src/engine/etcd/etcd-errors.js';
 import type { WatchEvent } from '../../../src/dcs/types.js';
 import { freshScope, startFixture, waitFor, type EtcdFixture } from './etcd-fixture.js';
 

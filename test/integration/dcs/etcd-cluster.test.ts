@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, freePorts } from '../../../src/sandbox/ports.js';
 import { isAlive, startEtcdCluster } from '../../../src/sandbox/etcd-cluster.js';
-import { EtcdClient } from '../../../src/dcs/etcd-client.js';
+import { EtcdClient } from '../../../src/engine/etcd/etcd-client.js';
 
 test('freePorts returns distinct ports, never the same port twice across calls', async () => {
   const first = await freePorts(20);

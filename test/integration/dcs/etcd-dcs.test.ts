@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EtcdClient } from '../../../src/dcs/etcd-client.js';
+import { EtcdClient } from '../../../src/engine/etcd/etcd-client.js';
 import type { WatchEvent } from '../../../src/dcs/types.js';
 import { freshScope, startFixture, waitFor, type EtcdFixture } from './etcd-fixture.js';
 

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pyJsonDumps } from '../../../src/cluster/python-compat.js';
+import { pyJsonDumps } from '../../../src/patroni/python-compat.js';
 import { healthResponse, patroniStatusJson } from '../../../src/api/status.js';
 import { loadScenarios, parseRequestLine } from './fixtures.js';
 

@@ -52,6 +52,7 @@ type ObsOverride = Partial<Omit<Observation, 'postgres' | 'self' | 'lease'>> & {
 export function obs(over: ObsOverride = {}): Observation {
   const base: Observation = {
     nowMs: 100000,
+    agentStartedMs: 0,
     wallTimeIso: '2026-12-01T00:00:00+00:00',
     self: { name: 'n2', tags: tags(), watchdogMode: 'off', watchdogSafetyMarginMs: 5000, removeDataDirectoryOnRewindFailure: false, removeDataDirectoryOnDivergedTimelines: false, canBootstrap: true },
     config: config(),
@@ -61,7 +62,7 @@ export function obs(over: ObsOverride = {}): Observation {
     postgres: {
       dataDir: 'initialized', systemIdentifier: SYSID, running: true, starting: false, role: 'replica', timeline: 1, walPositionBytes: 1000,
       followTarget: 'n1', streaming: true, fenced: false, crashedSinceMs: null, rewindCapable: true, divergence: { verdict: 'notChecked' },
-      notStreamingSinceMs: null, receiverError: null, timelineStart: null, timelineOrigin: null,
+      notStreamingSinceMs: null, receiverError: null, timelineStart: null, checkpointTimeline: null, timelineOrigin: null,
     },
     asyncTask: { running: null, lastResult: null, lastRewind: null },
     peers: null,

@@ -187,6 +187,7 @@ const postgresIn = z.object({
   streaming: bool, fenced: bool, crashedSinceMs: num.nullable(), rewindCapable: bool,
   divergence: divergenceIn, notStreamingSinceMs: num.nullable(), receiverError: str.nullable(),
   timelineStart: z.object({ endedTimeline: num, switchLsn: bytes, reason: str }).strict().nullable(),
+  checkpointTimeline: num.nullable(),
   timelineOrigin: z.object({ timeline: num, member: str }).strict().nullable(),
 } satisfies ShapeOf<Observation['postgres']>).partial().strict();
 
@@ -206,9 +207,9 @@ const peerIn = z.object({
 } satisfies ShapeOf<NonNullable<Observation['peers']>[number]>).partial().extend({ name: str }).strict();
 
 const inputSchema = z.object({
-  nowMs: num, wallTimeIso: str, self: z.union([str, selfIn]), config: configIn, paused: bool,
+  nowMs: num, agentStartedMs: num, wallTimeIso: str, self: z.union([str, selfIn]), config: configIn, paused: bool,
   dcs: z.object({ ok: z.literal(false), sinceMs: num }).strict(), view: viewIn,
-  lease: z.object({ leaseId: str.nullable(), lastConfirmedSentMs: num.nullable(), lastAttemptFailed: bool, failsafeConfirmedSentMs: num.nullable() }).partial().strict(),
+  lease: z.object({ leaseId: str.nullable(), lastConfirmedSentMs: num.nullable(), failsafeConfirmedSentMs: num.nullable() }).partial().strict(),
   postgres: postgresIn, asyncTask: asyncTaskIn, peers: z.array(peerIn).nullable(),
   watchdog: z.object({ available: bool, armed: bool }).partial().strict(),
   failsafeLeader: z.object({ name: str, connUrl: str.nullable(), heardAtMs: num }).strict().nullable(),
@@ -274,6 +275,7 @@ function buildObservation(where: string, input: Input): Observation {
   const base = baseFor(selfOver.name ?? 'n2');
   return {
     nowMs: given(input.nowMs, base.nowMs),
+    agentStartedMs: given(input.agentStartedMs, base.agentStartedMs),
     wallTimeIso: given(input.wallTimeIso, base.wallTimeIso),
     self: { ...base.self, ...selfOver, tags: { ...base.self.tags, ...selfOver.tags } },
     config: { ...base.config, ...input.config },
@@ -348,7 +350,7 @@ function renderAction(action: Action): string {
     // No parameters. Listed one by one so that a new action kind fails to compile until it is rendered.
     case 'claimInitialize': case 'acquireLeaderKey': case 'updateLeaderKey': case 'confirmFailsafe':
     case 'refreshLease': case 'touchMember': case 'runBootstrap': case 'writeBootstrapConfig': case 'cancelInitialization':
-    case 'fence': case 'unfence': case 'stopPostgres': case 'promote': case 'demote': case 'restartCrashed': case 'releaseLeaderKey':
+    case 'fence': case 'unfence': case 'stopPostgres': case 'promote': case 'demote': case 'restartCrashed': case 'releaseLeaderKey': case 'checkpoint':
       return action.kind;
   }
 }

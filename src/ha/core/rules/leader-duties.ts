@@ -74,6 +74,9 @@ export function leaderDuties(ctx: Ctx): Action[] {
     if (!sameTopology(view.failsafe, topology)) actions.push({ kind: 'writeFailsafe', members: topology });
   }
   if (obs.config.useSlots && !obs.paused) actions.push({ kind: 'syncSlots', slots: wantedSlots(ctx) });
+  // Until the control file names our timeline, rejoining nodes cannot rewind from us (the promote
+  // task's own CHECKPOINT may have failed: simulator, seed 5812).
+  if (pg.timeline !== null && pg.checkpointTimeline !== null && pg.checkpointTimeline < pg.timeline) actions.push({ kind: 'checkpoint' });
   // A failover to us (or to anyone, with no candidate) is done once we lead: Patroni clears it.
   // A request naming ANOTHER candidate is left for the operations that act on it (switchover).
   const failover = view.failover;

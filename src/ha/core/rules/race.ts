@@ -53,6 +53,12 @@ function primaryMayRetake(ctx: Ctx): Health {
 export function isHealthiest(ctx: Ctx): Health {
   const { obs, view } = ctx;
   const pg = obs.postgres;
+  // failsafe_mode: accepting a leader's POST /failsafe is a promise not to race for ttl, and a
+  // restarted agent has forgotten any it made (simulator, seed 7648: split brain). After ttl of its
+  // own, every promise of the previous process has expired.
+  if (obs.config.failsafeMode && obs.nowMs - obs.agentStartedMs < obs.config.ttlMs) {
+    return { ok: false, reason: 'started less than ttl ago in failsafe mode: a leader may still rely on a promise made before the restart' };
+  }
   if (ctx.isPrimary) return primaryMayRetake(ctx);
   if (pg.starting || !pg.running) return { ok: false, reason: 'postgres is not running' };
   const tags = obs.self.tags;

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pyYamlDump } from '../../../src/cluster/pyyaml.js';
+import { pyYamlDump } from '../../../src/patroni/pyyaml.js';
 import { readJsonFixture } from './recorded-scenarios.js';
 
 const cases = readJsonFixture<{ input: unknown; block: string; flow: string }[]>('yaml-compat.json');

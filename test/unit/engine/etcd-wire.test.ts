@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeKeyValue, decodeResponseOp, decodeWatchResult, encodeCompare, encodeOp, encodeRange, leaseId, prefixRangeEnd } from '../../../src/dcs/etcd-wire.js';
-import { EtcdError, errorFromBody } from '../../../src/dcs/etcd-errors.js';
+import { decodeKeyValue, decodeResponseOp, decodeWatchResult, encodeCompare, encodeOp, encodeRange, leaseId, prefixRangeEnd } from '../../../src/engine/etcd/etcd-wire.js';
+import { EtcdError, errorFromBody } from '../../../src/engine/etcd/etcd-errors.js';
 
 test('prefix range end increments the last byte below 0xff (Patroni prefix_range_end)', () => {
   assert.equal(prefixRangeEnd('/service/pg/').toString('utf8'), '/service/pg0');
@@ -55,7 +55,7 @@ test('etcd error bodies map to typed errors, unary and streaming', () => {
 });
 
 test('answers: JSON object passes, a plain-text 404 is a missing route, a 503 text body is an endpoint failure', async () => {
-  const { interpretAnswer } = await import('../../../src/dcs/etcd-errors.js');
+  const { interpretAnswer } = await import('../../../src/engine/etcd/etcd-errors.js');
   assert.deepEqual(interpretAnswer({ status: 200, body: '{"header":{"revision":"1"}}' }, 'h:1'), { header: { revision: '1' } });
   assert.throws(() => interpretAnswer({ status: 404, body: 'Not Found\n' }, 'h:1'), (error: unknown) => error instanceof EtcdError && error.kind === 'route_not_found');
   assert.throws(() => interpretAnswer({ status: 503, body: 'upstream down' }, 'h:1'), (error: unknown) => error instanceof EtcdError && error.endpointFailure);

@@ -8,14 +8,19 @@
  * (WDIOC_SETTIMEOUT) to fire before the leader key can expire. A watchdog whose timeout is
  * unknown protects nothing, so — as Patroni does when it cannot set the timeout — the device is
  * reported unavailable: mode `automatic` runs without it, mode `required` refuses to promote.
- * The rules of when to arm, ping and disable live in the pure core (watchdog-logic.ts) and are
- * tested there and in the simulator.
+ * The rules of when to arm, ping and disable live in the HA core (src/ha/core/watchdog-logic.ts)
+ * and are tested there and in the simulator.
  */
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
-import type { WatchdogObservation } from './core/types.js';
 import type { Logger } from '../observability/log.js';
 
 const TIMEOUT_PROGRAMMABLE = false;
+
+/** What the device offers now (the HA core's WatchdogObservation has this shape). */
+export interface WatchdogState {
+  available: boolean;
+  armed: boolean;
+}
 
 export class WatchdogDevice {
   private fd: number | null = null;
@@ -27,7 +32,7 @@ export class WatchdogDevice {
     return this.enabled && TIMEOUT_PROGRAMMABLE && (this.fd !== null || existsSync(this.device));
   }
 
-  observe(): WatchdogObservation {
+  observe(): WatchdogState {
     return { available: this.usable(), armed: this.fd !== null };
   }
 

@@ -2,7 +2,7 @@
  * `keel list` output: patronictl 3.0.2's `list` byte for byte, rendered from the same cluster JSON
  * that GET /cluster returns (src/cluster/cluster-json.ts), as patronictl does.
  *
- * What patronictl 3.0.2 prints (checked against the real tool, fixtures in test/unit/cluster/fixtures):
+ * What patronictl 3.0.2 prints (checked against the real tool, fixtures in test/unit/patroni/fixtures):
  *  - columns Member | Host | Role | State | TL | Lag in MB, plus "Pending restart",
  *    "Scheduled restart" and "Tags" when any member has one (all three with `extended`);
  *  - the title " Cluster: <scope> " in the top border — 3.0.2 prints no system identifier there;
@@ -19,10 +19,10 @@
  * The returned text is exactly what patronictl writes to stdout, final newline included.
  */
 import type { ClusterView } from '../dcs/types.js';
-import { clusterAsJson, type ClusterJson, type ClusterJsonMember } from '../cluster/cluster-json.js';
-import { renderPatronictlTable } from '../cluster/patronictl-table.js';
-import { pyJsonDumps, pyRound, pyStr, pyTitle, pyTruthy, type JsonValue, isPlainObject } from '../cluster/python-compat.js';
-import { pyYamlDump } from '../cluster/pyyaml.js';
+import { clusterAsJson, type ClusterJson, type ClusterJsonMember } from './cluster-json.js';
+import { renderPatronictlTable } from './patronictl-table.js';
+import { pyJsonDumps, pyRound, pyStr, pyTitle, pyTruthy, type JsonValue, isPlainObject } from './python-compat.js';
+import { pyYamlDump } from './pyyaml.js';
 
 export type ListFormat = 'pretty' | 'json' | 'yaml' | 'tsv';
 

@@ -10,7 +10,7 @@
  * Parsers are as tolerant as Patroni's: malformed JSON gives an empty/absent value, never a throw.
  * Not supported: Citus groups (`/<namespace>/<scope>/<group>/...`).
  */
-import type { ClusterStatus, ClusterView, FailoverRequest, HistoryEntry, LeaderKey, Member, MemberData, SyncState, Versioned } from './types.js';
+import type { ClusterStatus, ClusterView, FailoverRequest, HistoryEntry, LeaderKey, Member, MemberData, SyncState, Versioned } from '../dcs/types.js';
 import { parseJsonOr, pythonJsonDumps } from './python-json.js';
 
 /** Key names relative to the cluster prefix (Patroni's AbstractDCS constants). */

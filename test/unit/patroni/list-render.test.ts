@@ -1,12 +1,12 @@
 /**
  * `keel list` against the real patronictl 3.0.2: for each recorded scenario (etcd keys in
- * test/unit/cluster/fixtures/<name>.keys.json) the output must equal, byte for byte, what
+ * test/unit/patroni/fixtures/<name>.keys.json) the output must equal, byte for byte, what
  * `patronictl list` printed for those keys in every format, with and without -e.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderList, type ListFormat } from '../../../src/cli/list-render.js';
-import { loadScenarios, readFixture, viewFromKeys } from '../cluster/recorded-scenarios.js';
+import { renderList, type ListFormat } from '../../../src/patroni/list-render.js';
+import { loadScenarios, readFixture, viewFromKeys } from './recorded-scenarios.js';
 
 const VARIANTS: { suffix: string; format: ListFormat; extended: boolean }[] = [
   { suffix: 'pretty', format: 'pretty', extended: false },

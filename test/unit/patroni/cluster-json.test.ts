@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusterAsJson, historyAsJson, isPaused } from '../../../src/cluster/cluster-json.js';
-import { pyJsonDumps } from '../../../src/cluster/python-compat.js';
+import { clusterAsJson, historyAsJson, isPaused } from '../../../src/patroni/cluster-json.js';
+import { pyJsonDumps } from '../../../src/patroni/python-compat.js';
 import type { ClusterView } from '../../../src/dcs/types.js';
 import { loadScenarios, readFixture, viewFromKeys } from './recorded-scenarios.js';
 

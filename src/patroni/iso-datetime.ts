@@ -3,7 +3,7 @@
  * Patroni parses it with dateutil and prints `datetime.isoformat()`, so
  * "2030-01-02T03:04:05.5Z" becomes "2030-01-02T03:04:05.500000+00:00".
  *
- * Rules (checked against dateutil in test/unit/cluster/fixtures/dateutil-compat.json):
+ * Rules (checked against dateutil in test/unit/patroni/fixtures/dateutil-compat.json):
  * seconds always printed; microseconds printed as 6 digits only when non-zero (extra digits are
  * truncated); "Z" and "+00:00" print as "+00:00"; "+0100" and "-07" print as "+01:00", "-07:00";
  * no offset stays naive (no suffix); a date alone is midnight.

@@ -15,9 +15,8 @@
  * for them); `https` uses the system's CAs.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { HostPort } from '../config/types.js';
-import { DcsUnavailableError } from './types.js';
-import { EtcdError, interpretAnswer } from './etcd-errors.js';
+import type { HostPort } from '../../config/types.js';
+import { DcsUnavailableError, EtcdError, interpretAnswer } from './etcd-errors.js';
 import { EtcdHttp, TransportError, endpointName, type Protocol } from './etcd-http.js';
 import { readWatchStream, type WatchEnd } from './etcd-watch-stream.js';
 import {

@@ -8,7 +8,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { HostPort } from '../config/types.js';
+import type { HostPort } from '../../config/types.js';
 
 /** Largest answer body read into memory (a whole cluster prefix is a few hundred KB at most). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;

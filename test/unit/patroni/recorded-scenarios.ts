@@ -1,5 +1,5 @@
 /**
- * Test support (no tests here): loads the recorded scenarios in test/unit/cluster/fixtures and
+ * Test support (no tests here): loads the recorded scenarios in test/unit/patroni/fixtures and
  * rebuilds, from the etcd key/values each one wrote, the ClusterView keel's DCS layer would read —
  * parsed the way Patroni 3.0.2's etcd3 loader parses them — so the renderers can be compared with
  * what the real patronictl and Patroni printed for those same keys, without etcd.
@@ -8,8 +8,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import type { ClusterView, FailoverRequest, HistoryEntry, Member } from '../../../src/dcs/types.js';
 
-/** test/unit/cluster/fixtures, found from the compiled file in dist/test/unit/<area>/. */
-export const FIXTURES_DIR = new URL('../../../../test/unit/cluster/fixtures/', import.meta.url);
+/** test/unit/patroni/fixtures, found from the compiled file in dist/test/unit/<area>/. */
+export const FIXTURES_DIR = new URL('../../../../test/unit/patroni/fixtures/', import.meta.url);
 
 export interface Scenario {
   name: string;

@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pythonIsoformat } from '../../../src/cluster/iso-datetime.js';
-import { parseBool, pyJsonDumps, pyRound, pyStr, pyTitle, pyUrlHostPort } from '../../../src/cluster/python-compat.js';
+import { pythonIsoformat } from '../../../src/patroni/iso-datetime.js';
+import { parseBool, pyJsonDumps, pyRound, pyStr, pyTitle, pyUrlHostPort } from '../../../src/patroni/python-compat.js';
 import { readJsonFixture } from './recorded-scenarios.js';
 
 test('json.dumps output is reproduced (ensure_ascii, separators, floats)', () => {

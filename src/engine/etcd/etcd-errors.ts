@@ -136,3 +136,11 @@ export function interpretAnswer(answer: { status: number; body: string }, endpoi
   if (answer.status >= 400) throw new EtcdError('bad_response', `${endpoint}: HTTP ${answer.status}: ${answer.body.slice(0, 200)}`, { httpStatus: answer.status, endpoint });
   return asRecord(body) ?? {};
 }
+
+/** Thrown when no etcd endpoint answered within the deadline (the DCS is unavailable). */
+export class DcsUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DcsUnavailableError';
+  }
+}

@@ -25,7 +25,7 @@ import {
   renderStatus,
   renderSync,
   type StoredKey,
-} from '../../../src/dcs/patroni-layout.js';
+} from '../../../src/patroni/dcs-layout.js';
 import type { MemberData } from '../../../src/dcs/types.js';
 
 test('cluster prefix collapses slashes like Patroni _base_path', () => {

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJsonOr, pythonJsonDumps } from '../../../src/dcs/python-json.js';
+import { parseJsonOr, pythonJsonDumps } from '../../../src/patroni/python-json.js';
 
 test('non-ASCII, DEL and control characters are escaped like Python', () => {
   assert.equal(

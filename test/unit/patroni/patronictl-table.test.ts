@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { displayWidth, renderPatronictlTable, type Alignment } from '../../../src/cluster/patronictl-table.js';
+import { displayWidth, renderPatronictlTable, type Alignment } from '../../../src/patroni/patronictl-table.js';
 import { readJsonFixture } from './recorded-scenarios.js';
 
 test('display widths match wcwidth.wcswidth', () => {

@@ -8,7 +8,7 @@
  * flow collections and tabs unquoted, puts empty collections on their own line, folds long lines at
  * different points), and patronictl's output has to match byte for byte. So this follows PyYAML's
  * emitter rules directly (scalar analysis, YAML 1.1 implicit resolvers, indentation, folding at
- * column 200). Checked against PyYAML's own output in test/unit/cluster/fixtures/yaml-compat.json.
+ * column 200). Checked against PyYAML's own output in test/unit/patroni/fixtures/yaml-compat.json.
  *
  * Invariants: mapping keys are emitted sorted by code point (PyYAML's sort_keys default); empty
  * collections are always written in flow style ([] / {}); the document ends with one line break.

@@ -1,0 +1,3 @@
+// shell-uses-ports: the shell talks to PostgreSQL without its port.
+import { PostgresInstance } from '../postgres/instance.js';
+export const direct = PostgresInstance;
