@@ -1,11 +1,19 @@
 /**
  * The agent loop: one cycle at a time, every `periodMs` from the start of the previous cycle, or
  * at once when something wakes it (a watch event, a finished task). A wake that arrives while a
- * cycle runs is kept, so the next cycle starts right after. A cycle that throws is logged and the
+ * cycle runs is kept, so the next cycle starts right after. An armed watchdog moves the next cycle
+ * earlier when it would fire first: its timeout is cut to whole seconds before the leader key can
+ * expire, so with loop_wait close to ttl - safety_margin a calm leader would otherwise reset its
+ * own machine every cycle (simulator, seed 10864). A cycle that throws is logged and the
  * loop goes on: the next observation shows whatever the failure left behind.
  */
 import type { Logger } from '../observability/log.js';
 import type { Clock } from './clock.js';
+
+/** How long before a watchdog deadline the cycle that pings it starts. */
+const WAKE_BEFORE_WATCHDOG_MS = 500;
+/** The shortest pause between cycles that the watchdog can impose. */
+const MIN_WATCHDOG_PERIOD_MS = 100;
 
 export class CycleLoop {
   /** Monotonic instant the next cycle is due (for /liveness). */
@@ -19,8 +27,11 @@ export class CycleLoop {
     private readonly log: Logger,
   ) {}
 
-  /** Runs cycles until stop(); `periodMs` is read after every cycle (the DCS config may change it). */
-  async run(cycle: () => Promise<void>, periodMs: () => number): Promise<void> {
+  /**
+   * Runs cycles until stop(); `periodMs` is read after every cycle (the DCS config may change it),
+   * `watchdogDueMs` too (null: no watchdog armed).
+   */
+  async run(cycle: () => Promise<void>, periodMs: () => number, watchdogDueMs: () => number | null = () => null): Promise<void> {
     while (!this.stopping) {
       const startedMs = this.clock.now();
       try {
@@ -30,6 +41,10 @@ export class CycleLoop {
       }
       if (this.stopping) return;
       this.nextRunAtMs = startedMs + periodMs();
+      const due = watchdogDueMs();
+      if (due !== null && due - WAKE_BEFORE_WATCHDOG_MS < this.nextRunAtMs) {
+        this.nextRunAtMs = Math.max(due - WAKE_BEFORE_WATCHDOG_MS, this.clock.now() + MIN_WATCHDOG_PERIOD_MS);
+      }
       await this.sleepUntil(this.nextRunAtMs);
     }
   }

@@ -61,6 +61,7 @@ export class Agent implements AgentContext {
   readonly tasks: TaskRunner<TaskKind>;
   readonly failsafe = new FailsafeInbox();
   readonly startedMs: number;
+  watchdogDueMs: number | null = null;
   private localConfig: LocalConfig;
   private readonly core: HaCore;
   private readonly loop: CycleLoop;
@@ -129,7 +130,7 @@ export class Agent implements AgentContext {
   async run(): Promise<number> {
     await this.ports.postgres.writePgpass(this.localConfig.postgresql.pgpass, pgpassEntries(this.localConfig));
     await this.pg.adoptRunning();
-    await this.loop.run(() => this.cycle(), () => this.cluster.dynamic.loopWaitMs);
+    await this.loop.run(() => this.cycle(), () => this.cluster.dynamic.loopWaitMs, () => this.watchdogDueMs);
     this.watchAbort.abort();
     await this.shutdown();
     return this.exitCode;
@@ -218,6 +219,7 @@ export class Agent implements AgentContext {
     }
     this.lease.stop();
     this.ports.watchdog.disable();
+    this.watchdogDueMs = null;
     const pg = this.ports.postgres;
     try {
       if ((await pg.postmasterPid()) !== null) {

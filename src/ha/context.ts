@@ -22,6 +22,8 @@ export interface AgentContext {
   readonly lease: LeaseKeeper;
   readonly tasks: TaskRunner<TaskKind>;
   readonly failsafe: FailsafeInbox;
+  /** When the armed watchdog fires unless pinged again (monotonic); null while it is not armed. */
+  watchdogDueMs: number | null;
   /** When this agent process started (monotonic). */
   readonly startedMs: number;
   /** The local configuration now (a reload replaces it). */

@@ -203,6 +203,7 @@ function pingWatchdog(s: Step, op: 'arm' | 'keepalive' | 'disable'): void {
   const { a } = s;
   if (op === 'disable') {
     a.ports.watchdog.disable();
+    a.watchdogDueMs = null;
     return;
   }
   const sent = a.lease.authoritySentMs();
@@ -211,6 +212,7 @@ function pingWatchdog(s: Step, op: 'arm' | 'keepalive' | 'disable'): void {
   if (timeoutMs === null) return;
   if (op === 'arm') a.ports.watchdog.arm(timeoutMs);
   else a.ports.watchdog.keepalive(timeoutMs);
+  a.watchdogDueMs = a.ports.clock.now() + timeoutMs;
 }
 
 /**

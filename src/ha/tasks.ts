@@ -143,6 +143,28 @@ async function checkRewindSource(a: AgentContext, endpoint: PostgresEndpoint): P
 }
 
 /**
+ * What a failed pg_rewind means, as Patroni judges it: when the source has since become
+ * unreachable (or stopped being a primary) the failure says nothing about our data directory and
+ * is retried — provided pg_controldata still reads it (an interrupted rewind may have damaged the
+ * control file). Only a failure against a healthy primary is final (simulator, seed 14153: the
+ * network cut during the rewind, and the node stayed down for good).
+ */
+async function classifyRewindFailure(a: AgentContext, source: PostgresEndpoint, error: unknown): Promise<unknown> {
+  try {
+    await checkRewindSource(a, source);
+  } catch (sourceProblem) {
+    if (!(sourceProblem instanceof RetryableTaskError)) return error;
+    try {
+      await a.pg.node.controlData();
+    } catch {
+      return error;
+    }
+    return new RetryableTaskError('ha.rewind_source_lost', `${message(error)} (the source became unusable during the rewind: ${sourceProblem.message})`);
+  }
+  return error;
+}
+
+/**
  * Checks the source, stops PostgreSQL (cleanly), pg_rewinds from `from`, then starts as a replica
  * following `follow`. A failed pg_rewind leaves PostgreSQL stopped: the data directory may be
  * half rewritten, and what to do next (re-clone or stay down) is decide's call.
@@ -150,11 +172,16 @@ async function checkRewindSource(a: AgentContext, endpoint: PostgresEndpoint): P
 export async function rewindAndStart(a: AgentContext, from: MemberAddress, follow: MemberAddress | null): Promise<void> {
   const auth = a.local().postgresql.authentication;
   const user = auth.rewind ?? auth.superuser;
-  await checkRewindSource(a, { host: from.host, port: from.port, user: user.username, ...(user.password === undefined ? {} : { password: user.password }) });
+  const endpoint: PostgresEndpoint = { host: from.host, port: from.port, user: user.username, ...(user.password === undefined ? {} : { password: user.password }) };
+  await checkRewindSource(a, endpoint);
   if ((await a.pg.node.postmasterPid()) !== null) await stopPostgres(a, 'fast');
   const conninfo = renderConninfo({ host: from.host, port: from.port, user: user.username, dbname: 'postgres', connect_timeout: 5 });
   a.log.info(`running pg_rewind from ${from.name}`);
-  await a.pg.node.rewind(conninfo, user.password, REWIND_TIMEOUT_MS);
+  try {
+    await a.pg.node.rewind(conninfo, user.password, REWIND_TIMEOUT_MS);
+  } catch (error) {
+    throw await classifyRewindFailure(a, endpoint, error);
+  }
   a.log.info(`pg_rewind from ${from.name} finished; starting as a replica`);
   await startAsReplica(a, follow);
 }

@@ -32,6 +32,10 @@ const SEEDS: ReadonlyArray<{ seed: number; found: string }> = [
   { seed: 3077, found: 'a crash during promote held the key for pg_ctl_timeout' },
   { seed: 7648, found: 'a restarted agent forgot the failsafe promise of its previous process and raced (split brain)' },
   { seed: 5812, found: 'a promote whose CHECKPOINT failed left rejoining nodes waiting forever' },
+  { seed: 14153, found: 'a network cut during pg_rewind counted as a final rewind failure: stayed down for good' },
+  { seed: 11520, found: 'a network cut during pg_rewind counted as a final rewind failure: stayed down for good' },
+  { seed: 10864, found: 'loop_wait close to ttl - safety_margin: the watchdog reset a calm leader every cycle' },
+  { seed: 19679, found: 'loop_wait close to ttl - safety_margin: the watchdog reset a calm leader every cycle' },
 ];
 
 for (const { seed, found } of SEEDS) {
