@@ -26,7 +26,12 @@ import { parse } from 'yaml';
 import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, sandboxDcs, type AgentRuntime } from '../src/sandbox/sandbox.js';
 import { EtcdClient } from '../src/engine/etcd/etcd-client.js';
 
-interface Setting { name: string; ttlS: number; loopWaitS: number; retryTimeoutS: number }
+interface Setting {
+  name: string;
+  ttlS: number;
+  loopWaitS: number;
+  retryTimeoutS: number;
+}
 const SETTINGS: Setting[] = [
   { name: 'seed', ttlS: 30, loopWaitS: 10, retryTimeoutS: 10 },
   { name: 'fast', ttlS: 10, loopWaitS: 2, retryTimeoutS: 3 },
@@ -39,7 +44,11 @@ function arg(name: string, fallback: string): string {
 
 const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-interface Ack { id: number; port: number; atMs: number }
+interface Ack {
+  id: number;
+  port: number;
+  atMs: number;
+}
 
 class Writer {
   readonly acks: Ack[] = [];
@@ -80,7 +89,10 @@ async function afterKeepalive(client: EtcdClient, leaseId: string, timeoutMs: nu
   const deadline = monoMs() + timeoutMs;
   let last: number | null = null;
   while (monoMs() < deadline) {
-    const ttl = await client.leaseTimeToLive(leaseId).then((r) => r.ttlS, () => null);
+    const ttl = await client.leaseTimeToLive(leaseId).then(
+      (r) => r.ttlS,
+      () => null,
+    );
     if (ttl !== null && last !== null && ttl > last) return true;
     if (ttl !== null) last = ttl;
     await new Promise((r) => setTimeout(r, 100));
@@ -96,8 +108,22 @@ async function postmasterPid(dataDir: string): Promise<number | null> {
   }
 }
 
-interface Rep { killToKeyMs: number | null; killToWriteMs: number | null; expiryToKeyMs: number | null; expiryToWriteMs: number | null; alignedToKeepalive: boolean }
-interface RunResult { system: AgentRuntime; setting: string; ttlS: number; reps: Rep[]; ackedMissing: number; acked: number; idle: { rssMb: number; cpuSecondsPerMinute: number } }
+interface Rep {
+  killToKeyMs: number | null;
+  killToWriteMs: number | null;
+  expiryToKeyMs: number | null;
+  expiryToWriteMs: number | null;
+  alignedToKeepalive: boolean;
+}
+interface RunResult {
+  system: AgentRuntime;
+  setting: string;
+  ttlS: number;
+  reps: Rep[];
+  ackedMissing: number;
+  acked: number;
+  idle: { rssMb: number; cpuSecondsPerMinute: number };
+}
 
 async function runOne(system: AgentRuntime, setting: Setting, reps: number, idleS: number): Promise<RunResult> {
   const dir = await mkdtemp(join(tmpdir(), `keel-bench-${system}-`));
@@ -106,7 +132,8 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
   try {
     const record = await sandboxUp({ dir, runtime: system, nodes: 3, timings: setting, scope: `bench-${system}`, waitMs: 0 });
     await waitForCluster(record, 300_000);
-    const password = (parse(await readFile(record.nodes[0]?.config ?? '', 'utf8')) as { postgresql: { authentication: { superuser: { password: string } } } }).postgresql.authentication.superuser.password;
+    const password = (parse(await readFile(record.nodes[0]?.config ?? '', 'utf8')) as { postgresql: { authentication: { superuser: { password: string } } } })
+      .postgresql.authentication.superuser.password;
     // Idle footprint: RSS now, CPU over idleS seconds, per agent, averaged.
     const before = record.nodes.map((n) => procStats(n.pid));
     await new Promise((r) => setTimeout(r, idleS * 1000));
@@ -125,7 +152,10 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
     const dsn = `host=${record.nodes.map(() => '127.0.0.1').join(',')} port=${record.nodes.map((n) => n.pgPort).join(',')} user=postgres password=${password} dbname=postgres target_session_attrs=read-write connect_timeout=2`;
     writer = new Writer(dsn, 'bench_writes');
     const dcs = sandboxDcs(record, 'bench-observer');
-    const etcd = new EtcdClient({ endpoints: record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) })), requestTimeoutMs: 2000 });
+    const etcd = new EtcdClient({
+      endpoints: record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) })),
+      requestTimeoutMs: 2000,
+    });
     const results: Rep[] = [];
     for (let rep = 0; rep < reps; rep++) {
       const leader = await waitForCluster(record, 300_000);
@@ -148,7 +178,10 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
       const deadline = killedAt + (setting.ttlS + 6 * setting.loopWaitS + 60) * 1000;
       while (keyAt === null && monoMs() < deadline) {
         const polledAt = monoMs();
-        const holder = await etcd.range(leaderKey).then((r) => (r.kvs[0] === undefined ? null : r.kvs[0].value), () => leader);
+        const holder = await etcd.range(leaderKey).then(
+          (r) => (r.kvs[0] === undefined ? null : r.kvs[0].value),
+          () => leader,
+        );
         if (holder === null && goneAt === null) goneAt = polledAt;
         if (holder !== null && holder !== leader) {
           keyAt = monoMs();
@@ -169,7 +202,9 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
         alignedToKeepalive: aligned,
       });
       const last = results[results.length - 1];
-      log(`rep ${rep + 1}: kill->key ${String(last?.killToKeyMs?.toFixed(0) ?? 'timeout')} ms, kill->write ${String(last?.killToWriteMs?.toFixed(0) ?? 'timeout')} ms, expiry->key ${String(last?.expiryToKeyMs?.toFixed(0) ?? '-')} ms, expiry->write ${String(last?.expiryToWriteMs?.toFixed(0) ?? '-')} ms`);
+      log(
+        `rep ${rep + 1}: kill->key ${String(last?.killToKeyMs?.toFixed(0) ?? 'timeout')} ms, kill->write ${String(last?.killToWriteMs?.toFixed(0) ?? 'timeout')} ms, expiry->key ${String(last?.expiryToKeyMs?.toFixed(0) ?? '-')} ms, expiry->write ${String(last?.expiryToWriteMs?.toFixed(0) ?? '-')} ms`,
+      );
       node.pid = await spawnAgent(node.config, node.logFile, system);
       await writeRecord(dir, record);
     }
@@ -219,7 +254,10 @@ async function main(): Promise<void> {
   }));
   const machine = { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() };
   await mkdir(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
-  await writeFile(fileURLToPath(new URL('../../bench/results/failover.json', import.meta.url)), JSON.stringify({ machine, reps, idleS, runs: rows }, null, 2) + '\n');
+  await writeFile(
+    fileURLToPath(new URL('../../bench/results/failover.json', import.meta.url)),
+    JSON.stringify({ machine, reps, idleS, runs: rows }, null, 2) + '\n',
+  );
   const lines = [
     'setting | system  | kill->key s (median min max) | kill->write s (median min max) | keel/Patroni | expiry->key ms | expiry->write ms (median min max) | keel/Patroni | missing/acked | idle RSS MB | CPU s/min',
     '--- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---',
@@ -227,7 +265,8 @@ async function main(): Promise<void> {
   const ms = (v: number | null): string => (v === null ? '-' : v.toFixed(0));
   for (const row of rows) {
     const patroni = rows.find((r) => r.setting === row.setting && r.system === 'patroni');
-    const ratio = (a: number | null, b: number | null | undefined): string => (row.system === 'keel' && a !== null && b != null && b > 0 ? (a / b).toFixed(2) : '');
+    const ratio = (a: number | null, b: number | null | undefined): string =>
+      row.system === 'keel' && a !== null && b != null && b > 0 ? (a / b).toFixed(2) : '';
     lines.push(
       `${row.setting} | ${row.system.padEnd(7)} | ${fmt(row.key.median)} ${fmt(row.key.min)} ${fmt(row.key.max)} | ${fmt(row.write.median)} ${fmt(row.write.min)} ${fmt(row.write.max)} | ${ratio(row.write.median, patroni?.write.median)} | ` +
         `${ms(row.expiryKey.median)} | ${ms(row.expiryWrite.median)} ${ms(row.expiryWrite.min)} ${ms(row.expiryWrite.max)} | ${ratio(row.expiryWrite.median, patroni?.expiryWrite.median)} | ${row.ackedMissing}/${row.acked} | ${row.idle.rssMb.toFixed(1)} | ${row.idle.cpuSecondsPerMinute.toFixed(2)}`,

@@ -21,7 +21,12 @@ export const httpPeerClient = {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (auth !== undefined) headers['authorization'] = `Basic ${Buffer.from(`${auth.username}:${auth.password ?? ''}`).toString('base64')}`;
     try {
-      const response = await fetch(new URL('/failsafe', apiUrl), { method: 'POST', body: JSON.stringify(body), headers, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetch(new URL('/failsafe', apiUrl), {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       await response.text();
       return response.status;
     } catch {

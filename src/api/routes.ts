@@ -51,10 +51,7 @@ export interface ApiProvider {
   putConfig?(body: JsonObject): Promise<OperationResult>;
 }
 
-export type ReplyBody =
-  | { kind: 'none' }
-  | { kind: 'json'; value: unknown }
-  | { kind: 'text'; text: string; contentType?: string };
+export type ReplyBody = { kind: 'none' } | { kind: 'json'; value: unknown } | { kind: 'text'; text: string; contentType?: string };
 
 export interface Reply {
   code: number;

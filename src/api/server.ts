@@ -216,10 +216,12 @@ function listenHost(host: string): string | undefined {
 function listen(server: Server, at: HostPort): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
-      reject(new KeelError('api.listen', `cannot serve the REST API on ${at.host}:${at.port}: ${error.code ?? error.message}`, {
-        hint: 'check restapi.listen: the address must be local and the port free',
-        cause: error,
-      }));
+      reject(
+        new KeelError('api.listen', `cannot serve the REST API on ${at.host}:${at.port}: ${error.code ?? error.message}`, {
+          hint: 'check restapi.listen: the address must be local and the port free',
+          cause: error,
+        }),
+      );
     };
     server.once('error', onError);
     server.listen({ host: listenHost(at.host), port: at.port }, () => {
@@ -256,10 +258,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     handlerTimeoutMs: options.handlerTimeoutMs ?? HANDLER_TIMEOUT_MS,
     log: options.log ?? createLogger({ level: 'info', format: 'text' }),
   };
-  const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
-    res.on('error', () => undefined);
-    void handle(req, res, dispatch);
-  });
+  const server = createServer(
+    { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
+    (req, res) => {
+      res.on('error', () => undefined);
+      void handle(req, res, dispatch);
+    },
+  );
   const port = await listen(server, options.listen);
   server.on('error', (error) => dispatch.log.error(`REST API server error: ${error.message}`));
   return { port, close: closer(server) };

@@ -181,14 +181,15 @@ function postgresJson(reported: Reported): Record<string, unknown> {
     json['role'] = reported.role;
     json['server_version'] = query.serverVersion;
     const xlog = query.xlog;
-    json['xlog'] = xlog.kind === 'primary'
-      ? { location: xlog.location }
-      : {
-          received_location: xlog.receivedLocation === null || xlog.receivedLocation === 0 ? xlog.replayedLocation : xlog.receivedLocation,
-          replayed_location: xlog.replayedLocation,
-          replayed_timestamp: xlog.replayedTimestamp === null ? null : pythonDatetimeStr(xlog.replayedTimestamp),
-          paused: xlog.paused,
-        };
+    json['xlog'] =
+      xlog.kind === 'primary'
+        ? { location: xlog.location }
+        : {
+            received_location: xlog.receivedLocation === null || xlog.receivedLocation === 0 ? xlog.replayedLocation : xlog.receivedLocation,
+            replayed_location: xlog.replayedLocation,
+            replayed_timestamp: xlog.replayedTimestamp === null ? null : pythonDatetimeStr(xlog.replayedTimestamp),
+            paused: xlog.paused,
+          };
     if (reported.syncStandby) json['sync_standby'] = true;
     json['timeline'] = query.timeline;
     if (query.replication.length > 0) json['replication'] = query.replication.map(replicationJson);

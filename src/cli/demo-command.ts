@@ -25,7 +25,14 @@ export function registerDemoCommand(program: Command): void {
           return;
         }
       }
-      const record = await sandboxUp({ dir: flags.dir, nodes: 3, timings: { ttlS: 30, loopWaitS: 10, retryTimeoutS: 10 }, scope: 'keel-demo', waitMs: 0, log: out });
+      const record = await sandboxUp({
+        dir: flags.dir,
+        nodes: 3,
+        timings: { ttlS: 30, loopWaitS: 10, retryTimeoutS: 10 },
+        scope: 'keel-demo',
+        waitMs: 0,
+        log: out,
+      });
       out('waiting for the leader to bootstrap and the replicas to stream...');
       await waitForCluster(record, 300_000);
       const config = record.nodes[0]?.config ?? '';

@@ -19,7 +19,8 @@ export function parseFormat(value: string): OutputFormat {
 
 export function configFileOf(program: Command): string {
   const file = program.opts<{ configFile?: string }>().configFile;
-  if (file === undefined) throw new KeelError('cli.no_config', 'no configuration file given', { hint: 'pass -c FILE (or set PATRONICTL_CONFIG_FILE)', exitCode: 2 });
+  if (file === undefined)
+    throw new KeelError('cli.no_config', 'no configuration file given', { hint: 'pass -c FILE (or set PATRONICTL_CONFIG_FILE)', exitCode: 2 });
   return file;
 }
 

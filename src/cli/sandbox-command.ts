@@ -43,7 +43,11 @@ export function registerSandboxCommands(program: Command): void {
         dir: flags.dir,
         nodes: positiveNumber('--nodes', flags.nodes),
         ...(flags.basePort === undefined ? {} : { basePort: positiveNumber('--base-port', flags.basePort) }),
-        timings: { ttlS: positiveNumber('--ttl', flags.ttl), loopWaitS: positiveNumber('--loop-wait', flags.loopWait), retryTimeoutS: positiveNumber('--retry-timeout', flags.retryTimeout) },
+        timings: {
+          ttlS: positiveNumber('--ttl', flags.ttl),
+          loopWaitS: positiveNumber('--loop-wait', flags.loopWait),
+          retryTimeoutS: positiveNumber('--retry-timeout', flags.retryTimeout),
+        },
         scope: flags.scope,
         waitMs: 0,
         log,

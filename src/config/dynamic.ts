@@ -39,8 +39,16 @@ interface IntField {
   seconds: boolean;
 }
 
-type IntTarget = 'ttlMs' | 'loopWaitMs' | 'retryTimeoutMs' | 'maximumLagOnFailoverBytes' | 'maximumLagOnSyncnodeBytes'
-  | 'primaryStartTimeoutMs' | 'primaryStopTimeoutMs' | 'synchronousNodeCount' | 'maxTimelinesHistory';
+type IntTarget =
+  | 'ttlMs'
+  | 'loopWaitMs'
+  | 'retryTimeoutMs'
+  | 'maximumLagOnFailoverBytes'
+  | 'maximumLagOnSyncnodeBytes'
+  | 'primaryStartTimeoutMs'
+  | 'primaryStopTimeoutMs'
+  | 'synchronousNodeCount'
+  | 'maxTimelinesHistory';
 
 const INT_FIELDS: Record<IntTarget, IntField> = {
   ttlMs: { key: 'ttl', min: 1, defaultValue: 30, seconds: true },
@@ -78,7 +86,11 @@ function readInt(raw: Record<string, unknown>, field: IntField, problems: Dynami
   const parsed = pythonInt(value);
   if (parsed === undefined || parsed < field.min) {
     const unit = field.seconds ? ' (seconds)' : '';
-    problems.push({ severity: 'error', path: key, message: `expected an integer of at least ${field.min}${unit}, got ${describe(value)}; using ${field.defaultValue}` });
+    problems.push({
+      severity: 'error',
+      path: key,
+      message: `expected an integer of at least ${field.min}${unit}, got ${describe(value)}; using ${field.defaultValue}`,
+    });
     return field.defaultValue * scale;
   }
   return parsed * scale;
@@ -97,7 +109,11 @@ function readBool(raw: Record<string, unknown>, key: string, defaultValue: boole
   }
   const parsed = parseBoolLike(value);
   if (parsed === undefined) {
-    problems.push({ severity: 'error', path, message: `expected a boolean (true/false, on/off, yes/no), got ${describe(value)}; using ${String(defaultValue)}` });
+    problems.push({
+      severity: 'error',
+      path,
+      message: `expected a boolean (true/false, on/off, yes/no), got ${describe(value)}; using ${String(defaultValue)}`,
+    });
     return defaultValue;
   }
   return parsed;
@@ -106,14 +122,19 @@ function readBool(raw: Record<string, unknown>, key: string, defaultValue: boole
 function readParameters(value: unknown, problems: DynamicProblem[]): Record<string, string | number | boolean> {
   if (value === undefined || value === null) return {};
   if (!isRecord(value)) {
-    problems.push({ severity: 'error', path: 'postgresql.parameters', message: `expected a mapping of PostgreSQL parameters, got ${describe(value)}; ignored` });
+    problems.push({
+      severity: 'error',
+      path: 'postgresql.parameters',
+      message: `expected a mapping of PostgreSQL parameters, got ${describe(value)}; ignored`,
+    });
     return {};
   }
   const out: Record<string, string | number | boolean> = {};
   for (const [name, v] of Object.entries(value)) {
     if (v === null || v === undefined) continue;
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[name] = v;
-    else problems.push({ severity: 'error', path: `postgresql.parameters.${name}`, message: `expected a string, number or boolean, got ${describe(v)}; ignored` });
+    else
+      problems.push({ severity: 'error', path: `postgresql.parameters.${name}`, message: `expected a string, number or boolean, got ${describe(v)}; ignored` });
   }
   return out;
 }
@@ -128,10 +149,12 @@ function readPgHba(value: unknown, problems: DynamicProblem[]): string[] | undef
 function parseWithProblems(input: Record<string, unknown> | null | undefined): { cfg: DynamicConfig; problems: DynamicProblem[] } {
   const problems: DynamicProblem[] = [];
   const raw = isRecord(input) ? input : {};
-  if (input !== null && input !== undefined && !isRecord(input)) problems.push({ severity: 'error', path: '', message: `expected a mapping, got ${describe(input)}` });
+  if (input !== null && input !== undefined && !isRecord(input))
+    problems.push({ severity: 'error', path: '', message: `expected a mapping, got ${describe(input)}` });
   let pg: Record<string, unknown> = {};
   if (isRecord(raw['postgresql'])) pg = raw['postgresql'];
-  else if (raw['postgresql'] !== undefined && raw['postgresql'] !== null) problems.push({ severity: 'error', path: 'postgresql', message: `expected a mapping, got ${describe(raw['postgresql'])}; ignored` });
+  else if (raw['postgresql'] !== undefined && raw['postgresql'] !== null)
+    problems.push({ severity: 'error', path: 'postgresql', message: `expected a mapping, got ${describe(raw['postgresql'])}; ignored` });
 
   const ints = {} as Record<IntTarget, number>;
   for (const [target, field] of Object.entries(INT_FIELDS) as Array<[IntTarget, IntField]>) ints[target] = readInt(raw, field, problems);
@@ -159,7 +182,8 @@ export function parseDynamicConfig(raw: Record<string, unknown>): DynamicConfig 
 function checkShapes(raw: Record<string, unknown>, problems: DynamicProblem[]): void {
   const expectMapping = (key: string): void => {
     const value = raw[key];
-    if (value !== undefined && value !== null && !isRecord(value)) problems.push({ severity: 'error', path: key, message: `expected a mapping, got ${describe(value)}` });
+    if (value !== undefined && value !== null && !isRecord(value))
+      problems.push({ severity: 'error', path: key, message: `expected a mapping, got ${describe(value)}` });
   };
   expectMapping('slots');
   expectMapping('standby_cluster');
@@ -183,7 +207,11 @@ function checkControlledParameters(raw: Record<string, unknown>, problems: Dynam
   for (const [name, value] of Object.entries(params)) {
     const rule = CMDLINE_PARAMETERS[name.toLowerCase()];
     if (rule === undefined || value === null || value === undefined || rule.accepts(value) || isForcedValue(rule.defaultValue, value)) continue;
-    problems.push({ severity: 'warning', path: `postgresql.parameters.${name}`, message: `${rule.requirement}, got ${describe(value)} (keel uses ${rule.defaultValue ?? 'its own value'} instead)` });
+    problems.push({
+      severity: 'warning',
+      path: `postgresql.parameters.${name}`,
+      message: `${rule.requirement}, got ${describe(value)} (keel uses ${rule.defaultValue ?? 'its own value'} instead)`,
+    });
   }
 }
 
@@ -228,12 +256,16 @@ export function adjustTimings(cfg: DynamicConfig): { cfg: DynamicConfig; warning
   const rule = 'loop_wait + 2*retry_timeout <= ttl';
   if (MIN_LOOP_WAIT_MS + 2 * retryTimeoutMs > ttlMs) {
     const newRetryMs = Math.floor((ttlMs - MIN_LOOP_WAIT_MS) / 2000) * 1000;
-    warnings.push(`timings break the rule "${rule}" (ttl=${seconds(ttlMs)}): loop_wait lowered from ${seconds(loopWaitMs)} to ${seconds(MIN_LOOP_WAIT_MS)} and retry_timeout from ${seconds(retryTimeoutMs)} to ${seconds(newRetryMs)}`);
+    warnings.push(
+      `timings break the rule "${rule}" (ttl=${seconds(ttlMs)}): loop_wait lowered from ${seconds(loopWaitMs)} to ${seconds(MIN_LOOP_WAIT_MS)} and retry_timeout from ${seconds(retryTimeoutMs)} to ${seconds(newRetryMs)}`,
+    );
     loopWaitMs = MIN_LOOP_WAIT_MS;
     retryTimeoutMs = newRetryMs;
   } else if (loopWaitMs + 2 * retryTimeoutMs > ttlMs) {
     const newLoopMs = ttlMs - 2 * retryTimeoutMs;
-    warnings.push(`timings break the rule "${rule}" (ttl=${seconds(ttlMs)}, retry_timeout=${seconds(retryTimeoutMs)}): loop_wait lowered from ${seconds(loopWaitMs)} to ${seconds(newLoopMs)}`);
+    warnings.push(
+      `timings break the rule "${rule}" (ttl=${seconds(ttlMs)}, retry_timeout=${seconds(retryTimeoutMs)}): loop_wait lowered from ${seconds(loopWaitMs)} to ${seconds(newLoopMs)}`,
+    );
     loopWaitMs = newLoopMs;
   }
   return { cfg: { ...cfg, ttlMs, loopWaitMs, retryTimeoutMs }, warnings };

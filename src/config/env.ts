@@ -21,12 +21,34 @@ const PREFIX = 'PATRONI_';
 
 /** Connection parameters Patroni accepts per PostgreSQL user (its _AUTH_ALLOWED_PARAMETERS). */
 export const AUTH_PARAMETERS = [
-  'username', 'password', 'sslmode', 'sslcert', 'sslkey', 'sslpassword', 'sslrootcert', 'sslcrl', 'sslcrldir', 'gssencmode', 'channel_binding',
+  'username',
+  'password',
+  'sslmode',
+  'sslcert',
+  'sslkey',
+  'sslpassword',
+  'sslrootcert',
+  'sslcrl',
+  'sslcrldir',
+  'gssencmode',
+  'channel_binding',
 ] as const;
 
 const SECTION_VARIABLES: Record<string, readonly string[]> = {
-  restapi: ['listen', 'connect_address', 'certfile', 'keyfile', 'keyfile_password', 'cafile', 'ciphers', 'verify_client',
-    'http_extra_headers', 'https_extra_headers', 'allowlist', 'allowlist_include_members'],
+  restapi: [
+    'listen',
+    'connect_address',
+    'certfile',
+    'keyfile',
+    'keyfile_password',
+    'cafile',
+    'ciphers',
+    'verify_client',
+    'http_extra_headers',
+    'https_extra_headers',
+    'allowlist',
+    'allowlist_include_members',
+  ],
   ctl: ['insecure', 'cacert', 'certfile', 'keyfile', 'keyfile_password'],
   postgresql: ['listen', 'connect_address', 'proxy_address', 'config_dir', 'data_dir', 'pgpass', 'bin_dir'],
   log: ['level', 'traceback_level', 'format', 'dateformat', 'max_queue_size', 'dir', 'file_size', 'file_num', 'loggers'],
@@ -35,10 +57,42 @@ const SECTION_VARIABLES: Record<string, readonly string[]> = {
 
 /** Suffixes of PATRONI_<SECTION>_<SUFFIX> that Patroni routes into any DCS-like section. */
 const DCS_SUFFIXES = new Set([
-  'HOST', 'HOSTS', 'PORT', 'USE_PROXIES', 'PROTOCOL', 'SRV', 'SRV_SUFFIX', 'URL', 'PROXY', 'CACERT', 'CERT', 'KEY', 'VERIFY',
-  'TOKEN', 'CHECKS', 'DC', 'CONSISTENCY', 'REGISTER_SERVICE', 'SERVICE_CHECK_INTERVAL', 'SERVICE_CHECK_TLS_SERVER_NAME',
-  'SERVICE_TAGS', 'NAMESPACE', 'CONTEXT', 'USE_ENDPOINTS', 'SCOPE_LABEL', 'ROLE_LABEL', 'POD_IP', 'PORTS', 'LABELS',
-  'BYPASS_API_SERVICE', 'RETRIABLE_HTTP_CODES', 'KEY_PASSWORD', 'USE_SSL', 'SET_ACLS', 'GROUP', 'DATABASE',
+  'HOST',
+  'HOSTS',
+  'PORT',
+  'USE_PROXIES',
+  'PROTOCOL',
+  'SRV',
+  'SRV_SUFFIX',
+  'URL',
+  'PROXY',
+  'CACERT',
+  'CERT',
+  'KEY',
+  'VERIFY',
+  'TOKEN',
+  'CHECKS',
+  'DC',
+  'CONSISTENCY',
+  'REGISTER_SERVICE',
+  'SERVICE_CHECK_INTERVAL',
+  'SERVICE_CHECK_TLS_SERVER_NAME',
+  'SERVICE_TAGS',
+  'NAMESPACE',
+  'CONTEXT',
+  'USE_ENDPOINTS',
+  'SCOPE_LABEL',
+  'ROLE_LABEL',
+  'POD_IP',
+  'PORTS',
+  'LABELS',
+  'BYPASS_API_SERVICE',
+  'RETRIABLE_HTTP_CODES',
+  'KEY_PASSWORD',
+  'USE_SSL',
+  'SET_ACLS',
+  'GROUP',
+  'DATABASE',
 ]);
 const LIST_SUFFIXES = new Set(['HOSTS', 'PORTS', 'CHECKS', 'SERVICE_TAGS', 'RETRIABLE_HTTP_CODES']);
 const DICT_SUFFIXES = new Set(['LABELS', 'SET_ACLS']);
@@ -82,7 +136,9 @@ class Builder {
   }
 
   remaining(): string[] {
-    return Object.keys(this.env).filter((k) => k.startsWith(PREFIX) && !this.consumed.has(k)).sort();
+    return Object.keys(this.env)
+      .filter((k) => k.startsWith(PREFIX) && !this.consumed.has(k))
+      .sort();
   }
 }
 
@@ -172,7 +228,9 @@ function warnAboutBootstrapUsers(b: Builder): void {
   for (const variable of b.remaining()) {
     const match = /^PATRONI_(.+)_PASSWORD$/.exec(variable);
     if (match === null || (b.env[variable] ?? '') === '') continue;
-    b.warnings.push(`${variable}: creating bootstrap users from PATRONI_<user>_PASSWORD (Patroni's bootstrap.users) is not supported by keel; user "${match[1] ?? ''}" will not be created`);
+    b.warnings.push(
+      `${variable}: creating bootstrap users from PATRONI_<user>_PASSWORD (Patroni's bootstrap.users) is not supported by keel; user "${match[1] ?? ''}" will not be created`,
+    );
   }
 }
 
@@ -184,7 +242,11 @@ export function environmentOverrides(env: NodeJS.ProcessEnv): EnvironmentOverrid
     if (value !== undefined) b.set([name], value, `${PREFIX}${name.toUpperCase()}`);
   }
   // Patroni's legacy spellings, used only when the new variable is not set
-  for (const [legacy, current] of [['LOGLEVEL', 'LOG_LEVEL'], ['LOGFORMAT', 'LOG_FORMAT'], ['LOG_DATEFMT', 'LOG_DATEFORMAT']] as const) {
+  for (const [legacy, current] of [
+    ['LOGLEVEL', 'LOG_LEVEL'],
+    ['LOGFORMAT', 'LOG_FORMAT'],
+    ['LOG_DATEFMT', 'LOG_DATEFORMAT'],
+  ] as const) {
     const value = b.take(legacy);
     if (value !== undefined && (env[PREFIX + current] ?? '') === '') b.set(['log', current.slice(4).toLowerCase()], value, PREFIX + legacy);
   }

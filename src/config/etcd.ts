@@ -29,7 +29,11 @@ export function resolveEtcd(merged: Record<string, unknown>, parsed: LocalFile, 
   const others = OTHER_DCS.filter((dcs) => merged[dcs] !== undefined && merged[dcs] !== null);
   if (name === undefined || section === undefined) {
     const found = others.length === 0 ? '' : ` (found ${others.join(', ')}, which keel does not support)`;
-    return fail('etcd3', `is required: keel keeps the cluster state in etcd${found}`, 'add an etcd3 section, e.g. etcd3: {hosts: "10.0.1.11:2379,10.0.1.12:2379,10.0.1.13:2379"}');
+    return fail(
+      'etcd3',
+      `is required: keel keeps the cluster state in etcd${found}`,
+      'add an etcd3 section, e.g. etcd3: {hosts: "10.0.1.11:2379,10.0.1.12:2379,10.0.1.13:2379"}',
+    );
   }
   for (const dcs of others) warnings.push(`${dcs}: ignored, keel only supports etcd (using the ${name} section)`);
   if (name === 'etcd' && parsed.etcd3 !== undefined) warnings.push('etcd3: ignored because an etcd section is present too (Patroni also uses etcd then)');
@@ -51,7 +55,12 @@ function etcdEndpoints(name: string, section: EtcdSection, fail: Fail): EtcdConf
   if (urlKey !== undefined) {
     const parsed = parseEtcdUrl(section[urlKey] ?? '');
     if (parsed === undefined) return fail(`${name}.${urlKey}`, `expected "http(s)://host:port", got ${JSON.stringify(section[urlKey])}`);
-    return { endpoints: [parsed.endpoint], protocol: parsed.protocol, ...credentials(parsed.username ?? section.username, parsed.password ?? section.password), ...base };
+    return {
+      endpoints: [parsed.endpoint],
+      protocol: parsed.protocol,
+      ...credentials(parsed.username ?? section.username, parsed.password ?? section.password),
+      ...base,
+    };
   }
   const protocol = section.protocol ?? 'http';
   const auth = credentials(section.username, section.password);
@@ -63,7 +72,12 @@ function etcdEndpoints(name: string, section: EtcdSection, fail: Fail): EtcdConf
     for (const [index, entry] of entries.entries()) {
       if (entry.trim() === '') continue;
       const endpoint = splitHostPort(entry.trim(), defaultPort);
-      if (!endpoint.ok) return fail(isList ? `${name}.hosts[${index}]` : `${name}.hosts`, endpoint.error, entry.includes('://') ? `write host:port only and set ${name}.protocol` : undefined);
+      if (!endpoint.ok)
+        return fail(
+          isList ? `${name}.hosts[${index}]` : `${name}.hosts`,
+          endpoint.error,
+          entry.includes('://') ? `write host:port only and set ${name}.protocol` : undefined,
+        );
       endpoints.push(endpoint.value);
     }
     if (endpoints.length === 0) return fail(`${name}.hosts`, 'expected at least one "host:port", got none');

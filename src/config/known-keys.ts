@@ -21,28 +21,112 @@ type KeyTree = { readonly [key: string]: KeyTree | true | 'any' };
 
 const leaves = (...names: string[]): Record<string, true> => Object.fromEntries(names.map((n) => [n, true as const]));
 
-const USER = leaves('username', 'password', 'sslmode', 'sslcert', 'sslkey', 'sslpassword', 'sslrootcert', 'sslcrl', 'sslcrldir', 'sslnegotiation', 'gssencmode', 'channel_binding');
+const USER = leaves(
+  'username',
+  'password',
+  'sslmode',
+  'sslcert',
+  'sslkey',
+  'sslpassword',
+  'sslrootcert',
+  'sslcrl',
+  'sslcrldir',
+  'sslnegotiation',
+  'gssencmode',
+  'channel_binding',
+);
 
-const ETCD: KeyTree = leaves('host', 'hosts', 'port', 'use_proxies', 'url', 'proxy', 'srv', 'srv_suffix', 'protocol', 'username', 'password', 'cacert', 'cert', 'key', 'key_password', 'verify');
+const ETCD: KeyTree = leaves(
+  'host',
+  'hosts',
+  'port',
+  'use_proxies',
+  'url',
+  'proxy',
+  'srv',
+  'srv_suffix',
+  'protocol',
+  'username',
+  'password',
+  'cacert',
+  'cert',
+  'key',
+  'key_password',
+  'verify',
+);
 
 /** Keys of the dynamic configuration (bootstrap.dcs and the DCS `config` key). */
 export const DYNAMIC_KEYS: KeyTree = {
-  ...leaves('ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'max_timelines_history',
-    'primary_start_timeout', 'primary_stop_timeout', 'master_start_timeout', 'master_stop_timeout', 'synchronous_mode',
-    'synchronous_mode_strict', 'synchronous_node_count', 'failsafe_mode', 'check_timeline', 'pause', 'member_slots_ttl',
-    'ignore_slots'),
+  ...leaves(
+    'ttl',
+    'loop_wait',
+    'retry_timeout',
+    'maximum_lag_on_failover',
+    'maximum_lag_on_syncnode',
+    'max_timelines_history',
+    'primary_start_timeout',
+    'primary_stop_timeout',
+    'master_start_timeout',
+    'master_stop_timeout',
+    'synchronous_mode',
+    'synchronous_mode_strict',
+    'synchronous_node_count',
+    'failsafe_mode',
+    'check_timeline',
+    'pause',
+    'member_slots_ttl',
+    'ignore_slots',
+  ),
   postgresql: { ...leaves('use_pg_rewind', 'use_slots', 'pg_hba', 'pg_ident'), parameters: 'any', recovery_conf: 'any' },
-  standby_cluster: leaves('host', 'port', 'primary_slot_name', 'create_replica_methods', 'restore_command', 'archive_cleanup_command', 'recovery_min_apply_delay'),
+  standby_cluster: leaves(
+    'host',
+    'port',
+    'primary_slot_name',
+    'create_replica_methods',
+    'restore_command',
+    'archive_cleanup_command',
+    'recovery_min_apply_delay',
+  ),
   slots: 'any',
 };
 
 const LOCAL_KEYS: KeyTree = {
   ...leaves('name', 'namespace', 'scope', 'thread_pool_size', 'thread_stack_size'),
-  log: { ...leaves('type', 'level', 'traceback_level', 'format', 'dateformat', 'max_queue_size', 'dir', 'mode', 'file_num', 'file_size', 'deduplicate_heartbeat_logs'), static_fields: 'any', loggers: 'any' },
+  log: {
+    ...leaves(
+      'type',
+      'level',
+      'traceback_level',
+      'format',
+      'dateformat',
+      'max_queue_size',
+      'dir',
+      'mode',
+      'file_num',
+      'file_size',
+      'deduplicate_heartbeat_logs',
+    ),
+    static_fields: 'any',
+    loggers: 'any',
+  },
   ctl: { ...leaves('insecure', 'cacert', 'certfile', 'keyfile', 'keyfile_password'), authentication: leaves('username', 'password') },
   restapi: {
-    ...leaves('listen', 'connect_address', 'auth', 'certfile', 'keyfile', 'keyfile_password', 'cafile', 'ciphers', 'verify_client',
-      'allowlist', 'allowlist_include_members', 'request_queue_size', 'server_tokens', 'thread_pool_size'),
+    ...leaves(
+      'listen',
+      'connect_address',
+      'auth',
+      'certfile',
+      'keyfile',
+      'keyfile_password',
+      'cafile',
+      'ciphers',
+      'verify_client',
+      'allowlist',
+      'allowlist_include_members',
+      'request_queue_size',
+      'server_tokens',
+      'thread_pool_size',
+    ),
     authentication: leaves('username', 'password'),
     http_extra_headers: 'any',
     https_extra_headers: 'any',
@@ -57,10 +141,34 @@ const LOCAL_KEYS: KeyTree = {
   raft: 'any',
   zookeeper: 'any',
   postgresql: {
-    ...leaves('listen', 'connect_address', 'proxy_address', 'data_dir', 'config_dir', 'bin_dir', 'pgpass', 'use_unix_socket',
-      'use_unix_socket_repl', 'custom_conf', 'pg_hba', 'pg_ident', 'pg_ctl_timeout', 'use_pg_rewind', 'use_slots',
-      'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines', 'create_replica_methods',
-      'create_replica_method', 'pre_promote', 'before_stop', 'database', 'krbsrvname', 'config_base_name', 'name', 'scope'),
+    ...leaves(
+      'listen',
+      'connect_address',
+      'proxy_address',
+      'data_dir',
+      'config_dir',
+      'bin_dir',
+      'pgpass',
+      'use_unix_socket',
+      'use_unix_socket_repl',
+      'custom_conf',
+      'pg_hba',
+      'pg_ident',
+      'pg_ctl_timeout',
+      'use_pg_rewind',
+      'use_slots',
+      'remove_data_directory_on_rewind_failure',
+      'remove_data_directory_on_diverged_timelines',
+      'create_replica_methods',
+      'create_replica_method',
+      'pre_promote',
+      'before_stop',
+      'database',
+      'krbsrvname',
+      'config_base_name',
+      'name',
+      'scope',
+    ),
     authentication: { superuser: USER, replication: USER, rewind: USER },
     // Patroni's pre-1.0 layout: users directly under postgresql
     superuser: USER,
@@ -114,7 +222,9 @@ export function unknownKeyWarnings(data: Record<string, unknown>): string[] {
   const out: string[] = [];
   walk(data, LOCAL_KEYS, [], extra, out);
   if (pg['use_slots'] !== undefined) {
-    out.push('postgresql.use_slots: ignored in the local file (as by Patroni): replication slots are switched on or off for the whole cluster in bootstrap.dcs.postgresql or with `keel edit-config`');
+    out.push(
+      'postgresql.use_slots: ignored in the local file (as by Patroni): replication slots are switched on or off for the whole cluster in bootstrap.dcs.postgresql or with `keel edit-config`',
+    );
   }
   return out;
 }
@@ -136,13 +246,29 @@ const present = (value: unknown): boolean => value !== undefined && value !== nu
 
 const UNSUPPORTED: readonly Unsupported[] = [
   { path: 'restapi.certfile', applies: present, reason: 'HTTPS on the REST API is not supported by keel yet; it serves plain HTTP' },
-  { path: 'restapi.allowlist', applies: present, reason: 'REST API allow-lists are not supported by keel yet; unsafe endpoints rely on restapi.authentication alone' },
-  { path: 'restapi.allowlist_include_members', applies: present, reason: 'REST API allow-lists are not supported by keel yet; unsafe endpoints rely on restapi.authentication alone' },
-  { path: 'bootstrap.method', applies: (v) => present(v) && v !== 'initdb', reason: 'custom bootstrap methods are not supported by keel; a new cluster is always created with initdb' },
+  {
+    path: 'restapi.allowlist',
+    applies: present,
+    reason: 'REST API allow-lists are not supported by keel yet; unsafe endpoints rely on restapi.authentication alone',
+  },
+  {
+    path: 'restapi.allowlist_include_members',
+    applies: present,
+    reason: 'REST API allow-lists are not supported by keel yet; unsafe endpoints rely on restapi.authentication alone',
+  },
+  {
+    path: 'bootstrap.method',
+    applies: (v) => present(v) && v !== 'initdb',
+    reason: 'custom bootstrap methods are not supported by keel; a new cluster is always created with initdb',
+  },
   { path: 'bootstrap.users', applies: present, reason: 'bootstrap.users is not supported by keel (Patroni deprecated it too); create users after bootstrap' },
   { path: 'bootstrap.post_bootstrap', applies: present, reason: 'post-bootstrap scripts are not supported by keel yet; the script will not run' },
   { path: 'bootstrap.post_init', applies: present, reason: 'post-bootstrap scripts are not supported by keel yet; the script will not run' },
-  { path: 'postgresql.create_replica_methods', applies: (v) => stringList(v).some((m) => m !== 'basebackup'), reason: 'only the basebackup replica method is supported by keel; other methods are skipped' },
+  {
+    path: 'postgresql.create_replica_methods',
+    applies: (v) => stringList(v).some((m) => m !== 'basebackup'),
+    reason: 'only the basebackup replica method is supported by keel; other methods are skipped',
+  },
   { path: 'postgresql.custom_conf', applies: present, reason: 'custom_conf is not supported by keel yet; postgresql.base.conf is included instead' },
   { path: 'postgresql.recovery_conf', applies: present, reason: 'recovery_conf is not supported by keel yet; its settings are not written' },
   { path: 'postgresql.pre_promote', applies: present, reason: 'the pre_promote fencing script is not supported by keel yet; it will not run' },

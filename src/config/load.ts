@@ -153,14 +153,21 @@ function checkBootstrapDcs(parsed: LocalFile, fail: Fail): string[] {
 function localClusterWideParameterWarnings(parsed: LocalFile): string[] {
   return Object.keys(parsed.postgresql.parameters ?? {})
     .filter((name) => isClusterWideParameter(name))
-    .map((name) => `postgresql.parameters.${name}: ignored in the local file (as by Patroni): it must be equal on every member, set it in bootstrap.dcs.postgresql.parameters or with \`keel edit-config\``);
+    .map(
+      (name) =>
+        `postgresql.parameters.${name}: ignored in the local file (as by Patroni): it must be equal on every member, set it in bootstrap.dcs.postgresql.parameters or with \`keel edit-config\``,
+    );
 }
 
 function buildRestApi(parsed: LocalFile, fail: Fail): RestApiConfig {
   const api = parsed.restapi;
   const connectAddress = api.connect_address ?? (isWildcardHost(api.listen.host) ? undefined : api.listen);
   if (connectAddress === undefined) {
-    return fail('restapi.connect_address', `is required when restapi.listen is a wildcard address ("${api.listen.host}:${api.listen.port}")`, 'give the address other members and load balancers use to reach this REST API, e.g. 10.0.1.21:8008');
+    return fail(
+      'restapi.connect_address',
+      `is required when restapi.listen is a wildcard address ("${api.listen.host}:${api.listen.port}")`,
+      'give the address other members and load balancers use to reach this REST API, e.g. 10.0.1.21:8008',
+    );
   }
   let authentication: Credentials | undefined;
   if (api.authentication !== undefined) {
@@ -188,7 +195,11 @@ function buildPostgresql(parsed: LocalFile, fail: Fail, findBinDir: () => string
     if (!parsedAddress.ok) return fail('postgresql.connect_address', parsedAddress.error);
     connectAddress = parsedAddress.value;
   } else if (isWildcardHost(listenHost)) {
-    return fail('postgresql.connect_address', `is required when postgresql.listen is a wildcard address ("${pg.listen.hosts.join(',')}:${pg.listen.port}")`, 'give the address other members use to replicate from this one, e.g. 10.0.1.21:5432');
+    return fail(
+      'postgresql.connect_address',
+      `is required when postgresql.listen is a wildcard address ("${pg.listen.hosts.join(',')}:${pg.listen.port}")`,
+      'give the address other members use to replicate from this one, e.g. 10.0.1.21:5432',
+    );
   } else {
     connectAddress = { host: listenHost, port: pg.listen.port };
   }

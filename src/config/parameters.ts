@@ -39,10 +39,12 @@ function pythonInt(value: unknown): number | undefined {
   return parseIntLike(value);
 }
 
-const intAtLeast = (min: number) => (value: unknown): boolean => {
-  const parsed = pythonInt(value);
-  return parsed !== undefined && parsed >= min;
-};
+const intAtLeast =
+  (min: number) =>
+  (value: unknown): boolean => {
+    const parsed = pythonInt(value);
+    return parsed !== undefined && parsed >= min;
+  };
 
 const SIZE_UNITS_IN_MB: Record<string, number> = { B: 1 / (1024 * 1024), kB: 1 / 1024, MB: 1, GB: 1024, TB: 1024 * 1024 };
 
@@ -129,7 +131,10 @@ export function effectiveParameters(local: LocalConfig, dyn: DynamicConfig, opti
   if (String(params.get('wal_level')).toLowerCase() === 'hot_standby') params.set('wal_level', 'replica');
   applyWalKeep(params, options.pgMajorVersion ?? 13);
   if (dyn.synchronousMode) params.delete('synchronous_standby_names');
-  for (const [name, file] of [['hba_file', 'pg_hba.conf'], ['ident_file', 'pg_ident.conf']] as const) {
+  for (const [name, file] of [
+    ['hba_file', 'pg_hba.conf'],
+    ['ident_file', 'pg_ident.conf'],
+  ] as const) {
     const given = params.get(name);
     const path = given === undefined || given === '' ? file : String(given);
     params.set(name, isAbsolute(path) ? path : join(pg.configDir, path));

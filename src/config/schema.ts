@@ -13,8 +13,20 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import {
-  type Parsed, describe, fail, isRecord, ok, parseBool, parseInteger, parseListen, parseSecondsToMs, parseString,
-  parseStringList, parsePort, renderToolOptions, splitHostPort,
+  type Parsed,
+  describe,
+  fail,
+  isRecord,
+  ok,
+  parseBool,
+  parseInteger,
+  parseListen,
+  parseSecondsToMs,
+  parseString,
+  parseStringList,
+  parsePort,
+  renderToolOptions,
+  splitHostPort,
 } from './values.js';
 import type { LogConfig, WatchdogMode } from './types.js';
 
@@ -113,7 +125,13 @@ function parseWatchdogMode(value: unknown): Parsed<WatchdogMode> {
 }
 
 const LOG_LEVELS: Record<string, LogConfig['level']> = {
-  debug: 'debug', info: 'info', warn: 'warning', warning: 'warning', error: 'error', critical: 'critical', fatal: 'critical',
+  debug: 'debug',
+  info: 'info',
+  warn: 'warning',
+  warning: 'warning',
+  error: 'error',
+  critical: 'critical',
+  fatal: 'critical',
 };
 
 function parseLogLevel(value: unknown): Parsed<LogConfig['level']> {
@@ -143,10 +161,11 @@ function parseHosts(value: unknown): Parsed<string | string[]> {
 
 const hostPort: Parser<{ host: string; port: number }> = (value) => splitHostPort(value);
 
-const user = (required: boolean) => section({
-  username: required ? req(parseString, 'the user name') : opt(parseString),
-  password: opt(parseString),
-});
+const user = (required: boolean) =>
+  section({
+    username: required ? req(parseString, 'the user name') : opt(parseString),
+    password: opt(parseString),
+  });
 
 const etcdSection = optionalSection({
   host: opt(parseString),
@@ -165,61 +184,80 @@ const etcdSection = optionalSection({
 
 /** Options Patroni passes to the tools itself (patroni/postgresql/bootstrap.py). */
 export const INITDB_NOT_ALLOWED = ['pgdata', 'nosync', 'pwfile', 'sync-only', 'version'] as const;
-export const BASEBACKUP_NOT_ALLOWED = ['pgdata', 'format', 'wal-method', 'xlog-method', 'gzip', 'version', 'compress', 'dbname', 'host', 'port', 'username', 'password'] as const;
+export const BASEBACKUP_NOT_ALLOWED = [
+  'pgdata',
+  'format',
+  'wal-method',
+  'xlog-method',
+  'gzip',
+  'version',
+  'compress',
+  'dbname',
+  'host',
+  'port',
+  'username',
+  'password',
+] as const;
 
-export const localFileSchema = z.object({
-  name: req(parseString, 'this member\'s name, unique in the cluster'),
-  scope: req(parseString, 'the cluster name'),
-  namespace: opt(parseString),
-  restapi: section({
-    listen: req(hostPort, 'address and port the REST API listens on, e.g. "0.0.0.0:8008"'),
-    connect_address: opt(hostPort),
-    authentication: optionalSection({ username: req(parseString, 'the REST API user name'), password: opt(parseString) }),
-    auth: opt(parseString),
-  }),
-  etcd: etcdSection,
-  etcd3: etcdSection,
-  bootstrap: section({
-    dcs: opt((v) => (isRecord(v) ? ok(v) : fail<Record<string, unknown>>(`expected a mapping of dynamic settings, got ${describe(v)}`))),
-    initdb: toolOptions('initdb', INITDB_NOT_ALLOWED),
-    pg_hba: opt(parseStringList),
-    method: opt(parseString),
-  }),
-  postgresql: section({
-    listen: req(parseListen, 'address(es) and port PostgreSQL listens on, e.g. "0.0.0.0:5432"'),
-    connect_address: opt(parseString),
-    data_dir: req(parseString, 'the PostgreSQL data directory'),
-    config_dir: opt(parseString),
-    bin_dir: opt(parseString),
-    pgpass: opt(parseString),
-    authentication: section({ superuser: user(true), replication: user(true), rewind: optionalSection({ username: req(parseString, 'the pg_rewind user name'), password: opt(parseString) }) }),
-    parameters,
-    pg_hba: opt(parseStringList),
-    use_unix_socket: opt(parseBool),
-    use_unix_socket_repl: opt(parseBool),
-    basebackup: toolOptions('pg_basebackup', BASEBACKUP_NOT_ALLOWED),
-    remove_data_directory_on_rewind_failure: opt(parseBool),
-    remove_data_directory_on_diverged_timelines: opt(parseBool),
-    pg_ctl_timeout: opt(parseSecondsToMs),
-    callbacks: opt(parseCallbacks),
-    use_pg_rewind: opt(parseBool),
-  }),
-  tags: section({
-    nofailover: opt(parseBool),
-    noloadbalance: opt(parseBool),
-    clonefrom: opt(parseBool),
-    nosync: opt(parseBool),
-    nostream: opt(parseBool),
-    replicatefrom: opt(parseString),
-    failover_priority: opt((v) => parseInteger(v, { min: 0 })),
-  }),
-  watchdog: section({
-    mode: opt(parseWatchdogMode),
-    device: opt(parseString),
-    safety_margin: opt((v) => parseInteger(v, { min: -1 })),
-  }),
-  log: section({ level: opt(parseLogLevel), type: opt(parseLogType) }),
-}).passthrough();
+export const localFileSchema = z
+  .object({
+    name: req(parseString, "this member's name, unique in the cluster"),
+    scope: req(parseString, 'the cluster name'),
+    namespace: opt(parseString),
+    restapi: section({
+      listen: req(hostPort, 'address and port the REST API listens on, e.g. "0.0.0.0:8008"'),
+      connect_address: opt(hostPort),
+      authentication: optionalSection({ username: req(parseString, 'the REST API user name'), password: opt(parseString) }),
+      auth: opt(parseString),
+    }),
+    etcd: etcdSection,
+    etcd3: etcdSection,
+    bootstrap: section({
+      dcs: opt((v) => (isRecord(v) ? ok(v) : fail<Record<string, unknown>>(`expected a mapping of dynamic settings, got ${describe(v)}`))),
+      initdb: toolOptions('initdb', INITDB_NOT_ALLOWED),
+      pg_hba: opt(parseStringList),
+      method: opt(parseString),
+    }),
+    postgresql: section({
+      listen: req(parseListen, 'address(es) and port PostgreSQL listens on, e.g. "0.0.0.0:5432"'),
+      connect_address: opt(parseString),
+      data_dir: req(parseString, 'the PostgreSQL data directory'),
+      config_dir: opt(parseString),
+      bin_dir: opt(parseString),
+      pgpass: opt(parseString),
+      authentication: section({
+        superuser: user(true),
+        replication: user(true),
+        rewind: optionalSection({ username: req(parseString, 'the pg_rewind user name'), password: opt(parseString) }),
+      }),
+      parameters,
+      pg_hba: opt(parseStringList),
+      use_unix_socket: opt(parseBool),
+      use_unix_socket_repl: opt(parseBool),
+      basebackup: toolOptions('pg_basebackup', BASEBACKUP_NOT_ALLOWED),
+      remove_data_directory_on_rewind_failure: opt(parseBool),
+      remove_data_directory_on_diverged_timelines: opt(parseBool),
+      pg_ctl_timeout: opt(parseSecondsToMs),
+      callbacks: opt(parseCallbacks),
+      use_pg_rewind: opt(parseBool),
+    }),
+    tags: section({
+      nofailover: opt(parseBool),
+      noloadbalance: opt(parseBool),
+      clonefrom: opt(parseBool),
+      nosync: opt(parseBool),
+      nostream: opt(parseBool),
+      replicatefrom: opt(parseString),
+      failover_priority: opt((v) => parseInteger(v, { min: 0 })),
+    }),
+    watchdog: section({
+      mode: opt(parseWatchdogMode),
+      device: opt(parseString),
+      safety_margin: opt((v) => parseInteger(v, { min: -1 })),
+    }),
+    log: section({ level: opt(parseLogLevel), type: opt(parseLogType) }),
+  })
+  .passthrough();
 
 export type LocalFile = z.infer<typeof localFileSchema>;
 

@@ -178,7 +178,11 @@ export function renderToolOptions(
   value: unknown,
   notAllowed: readonly string[],
 ): Parsed<string[]> | { ok: false; error: string; at: string | number } {
-  const refuse = (name: string, at: string | number) => ({ ok: false as const, error: `"${name}" is set by keel itself and cannot be given as a ${tool} option`, at });
+  const refuse = (name: string, at: string | number) => ({
+    ok: false as const,
+    error: `"${name}" is set by keel itself and cannot be given as a ${tool} option`,
+    at,
+  });
   const args: string[] = [];
   if (isRecord(value)) {
     for (const [key, v] of Object.entries(value)) {

@@ -114,7 +114,11 @@ export function readConfigPath(path: string): YamlRead & { files: string[] } {
     throw new ConfigError('', `cannot read ${path}: ${errnoText(cause)}`, 'pass the path of your patroni.yml (or a directory of *.yml files)');
   }
   const files = isDirectory
-    ? readdirSafe(path).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(path, f)).filter((f) => statSafeIsFile(f))
+    ? readdirSafe(path)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+        .map((f) => join(path, f))
+        .filter((f) => statSafeIsFile(f))
     : [path];
   const merged: Record<string, unknown> = {};
   const warnings: string[] = [];
@@ -128,7 +132,8 @@ export function readConfigPath(path: string): YamlRead & { files: string[] } {
     const read = readYaml(text, file);
     warnings.push(...read.warnings);
     if (read.data === null) continue;
-    if (!isRecord(read.data)) throw new ConfigError('', `${file}: expected a mapping of settings at the top level, got a ${Array.isArray(read.data) ? 'list' : 'single value'}`);
+    if (!isRecord(read.data))
+      throw new ConfigError('', `${file}: expected a mapping of settings at the top level, got a ${Array.isArray(read.data) ? 'list' : 'single value'}`);
     patchConfig(merged, read.data);
   }
   return { data: files.length === 0 || Object.keys(merged).length === 0 ? null : merged, warnings, files };

@@ -318,22 +318,26 @@ export class EtcdDcs implements Dcs {
     while (!signal.aborted) {
       let end: WatchEnd | null = null;
       try {
-        end = await this.client.watch({ key: this.keys.prefix, prefix: true, startRevision: nextRevision }, (response) => {
-          backoffMs = WATCH_BACKOFF_FIRST_MS;
-          if (pendingReset) {
-            pendingReset = false;
-            onEvent({ kind: 'reset' });
-          }
-          if (response.events.length === 0) {
-            if (nextRevision === 0 && response.revision > 0) nextRevision = response.revision + 1;
-            return;
-          }
-          const last = response.events[response.events.length - 1];
-          nextRevision = Math.max(nextRevision, (last?.kv.modRevision ?? response.revision) + 1);
-          const keys = [...new Set(response.events.map((event) => event.kv.key))];
-          const created = [...new Set(response.events.filter((event) => event.type === 'PUT' && event.kv.version === 1).map((event) => event.kv.key))];
-          onEvent({ kind: 'changed', keys, created });
-        }, signal);
+        end = await this.client.watch(
+          { key: this.keys.prefix, prefix: true, startRevision: nextRevision },
+          (response) => {
+            backoffMs = WATCH_BACKOFF_FIRST_MS;
+            if (pendingReset) {
+              pendingReset = false;
+              onEvent({ kind: 'reset' });
+            }
+            if (response.events.length === 0) {
+              if (nextRevision === 0 && response.revision > 0) nextRevision = response.revision + 1;
+              return;
+            }
+            const last = response.events[response.events.length - 1];
+            nextRevision = Math.max(nextRevision, (last?.kv.modRevision ?? response.revision) + 1);
+            const keys = [...new Set(response.events.map((event) => event.kv.key))];
+            const created = [...new Set(response.events.filter((event) => event.type === 'PUT' && event.kv.version === 1).map((event) => event.kv.key))];
+            onEvent({ kind: 'changed', keys, created });
+          },
+          signal,
+        );
       } catch (error) {
         this.log?.debug('etcd watch interrupted', { error: error instanceof Error ? error.message : String(error) });
       }

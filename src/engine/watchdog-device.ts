@@ -25,7 +25,11 @@ export interface WatchdogState {
 export class WatchdogDevice {
   private fd: number | null = null;
 
-  constructor(private readonly device: string, private readonly enabled: boolean, private readonly log: Logger) {}
+  constructor(
+    private readonly device: string,
+    private readonly enabled: boolean,
+    private readonly log: Logger,
+  ) {}
 
   /** Whether the device could be used safely: never, until the timeout can be programmed. */
   private usable(): boolean {

@@ -124,13 +124,21 @@ export class Agent implements AgentContext {
   }
 
   apiProvider(): ApiProvider {
-    return buildApiProvider(this, () => this.status(), (body) => this.acceptFailsafe(body));
+    return buildApiProvider(
+      this,
+      () => this.status(),
+      (body) => this.acceptFailsafe(body),
+    );
   }
 
   async run(): Promise<number> {
     await this.ports.postgres.writePgpass(this.localConfig.postgresql.pgpass, pgpassEntries(this.localConfig));
     await this.pg.adoptRunning();
-    await this.loop.run(() => this.cycle(), () => this.cluster.dynamic.loopWaitMs, () => this.watchdogDueMs);
+    await this.loop.run(
+      () => this.cycle(),
+      () => this.cluster.dynamic.loopWaitMs,
+      () => this.watchdogDueMs,
+    );
     this.watchAbort.abort();
     await this.shutdown();
     return this.exitCode;
@@ -149,7 +157,12 @@ export class Agent implements AgentContext {
       this.log.error(`BUG: ${error.message}; not acting this cycle`);
       return;
     }
-    const why = await executeDecision(this, decision, { requestExit: (code) => this.stop(code) }, { atMs: observation.nowMs, taskGeneration: observedTaskGeneration });
+    const why = await executeDecision(
+      this,
+      decision,
+      { requestExit: (code) => this.stop(code) },
+      { atMs: observation.nowMs, taskGeneration: observedTaskGeneration },
+    );
     this.lastWhy = why;
     this.lastWhySentence = renderWhy(why);
     this.log.info(this.lastWhySentence, { why: why.kind });
@@ -169,15 +182,19 @@ export class Agent implements AgentContext {
   private startWatch(): void {
     this.watching = true;
     const name = this.localConfig.name;
-    this.ports.dcs.watch(this.cluster.view?.revision ?? 0, (event) => {
-      if (event.kind === 'reset' || event.keys.some((k) => /\/(leader|config|failover|initialize)$/.test(k))) {
-        this.wake();
-        return;
-      }
-      // A member that appears wakes the leader: its replication slot is created at once, so a
-      // replica that rejoins (after a restart, a freeze, a re-clone) streams without waiting loop_wait.
-      if (this.cluster.view?.leader?.name === name && event.created.some((k) => /\/members\/[^/]+$/.test(k))) this.wake();
-    }, this.watchAbort.signal);
+    this.ports.dcs.watch(
+      this.cluster.view?.revision ?? 0,
+      (event) => {
+        if (event.kind === 'reset' || event.keys.some((k) => /\/(leader|config|failover|initialize)$/.test(k))) {
+          this.wake();
+          return;
+        }
+        // A member that appears wakes the leader: its replication slot is created at once, so a
+        // replica that rejoins (after a restart, a freeze, a re-clone) streams without waiting loop_wait.
+        if (this.cluster.view?.leader?.name === name && event.created.some((k) => /\/members\/[^/]+$/.test(k))) this.wake();
+      },
+      this.watchAbort.signal,
+    );
   }
 
   /**

@@ -236,10 +236,18 @@ async function executePlan(s: Step, plan: Plan): Promise<Why> {
  * Applies a decision made on an observation taken at `observed.atMs` with task generation
  * `observed.taskGeneration`. The lease guard is set first: it applies from the start of the cycle.
  */
-export async function executeDecision(a: AgentContext, decision: Decision, hooks: ExecutorHooks, observed: { atMs: number; taskGeneration: number }): Promise<Why> {
+export async function executeDecision(
+  a: AgentContext,
+  decision: Decision,
+  hooks: ExecutorHooks,
+  observed: { atMs: number; taskGeneration: number },
+): Promise<Why> {
   a.lease.setGuard(decision.leaseGuard);
   try {
-    return await executePlan({ a, hooks, gateValidForMs: decision.gateValidForMs, observedTaskGeneration: observed.taskGeneration, observedAtMs: observed.atMs }, decision);
+    return await executePlan(
+      { a, hooks, gateValidForMs: decision.gateValidForMs, observedTaskGeneration: observed.taskGeneration, observedAtMs: observed.atMs },
+      decision,
+    );
   } finally {
     a.failsafe.racing = false;
   }

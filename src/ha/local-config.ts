@@ -13,9 +13,7 @@ export function pgpassEntries(local: LocalConfig): PgpassEntry[] {
   const auth = local.postgresql.authentication;
   const users = [auth.replication, auth.superuser, ...(auth.rewind === undefined ? [] : [auth.rewind])];
   const seen = new Set<string>();
-  return users
-    .filter((user) => !seen.has(user.username) && seen.add(user.username))
-    .map((user) => ({ host: '*', port: '*', database: '*', user }));
+  return users.filter((user) => !seen.has(user.username) && seen.add(user.username)).map((user) => ({ host: '*', port: '*', database: '*', user }));
 }
 
 /**

@@ -84,8 +84,17 @@ async function timelineStart(a: AgentContext, probe: PostgresProbe | null): Prom
   const text = await a.pg.node.timelineHistoryText(probe.timeline).catch(() => null);
   const ended = probe.timeline - 1;
   const line = text === null ? undefined : parseTimelineHistory(text).find((entry) => entry.timeline === ended);
-  const reason = text?.split('\n').find((l) => l.trim().startsWith(`${ended}\t`))?.split('\t').slice(2).join('\t').trim();
-  const value = line === undefined ? null : { endedTimeline: ended, switchLsn: line.switchLsn, reason: reason === undefined || reason === '' ? 'no recovery target specified' : reason };
+  const reason = text
+    ?.split('\n')
+    .find((l) => l.trim().startsWith(`${ended}\t`))
+    ?.split('\t')
+    .slice(2)
+    .join('\t')
+    .trim();
+  const value =
+    line === undefined
+      ? null
+      : { endedTimeline: ended, switchLsn: line.switchLsn, reason: reason === undefined || reason === '' ? 'no recovery target specified' : reason };
   if (value !== null) a.pg.timelineStart = { timeline: probe.timeline, value }; // retried until readable
   return value;
 }
@@ -139,7 +148,13 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
 }
 
 /** The divergence verdict, keeping the start of an inconclusive run and logging each new cause once. */
-async function observeDivergence(a: AgentContext, view: ClusterView | null, pgObs: PostgresObservation, controlState: string | null, nowMs: number): Promise<DivergenceObservation> {
+async function observeDivergence(
+  a: AgentContext,
+  view: ClusterView | null,
+  pgObs: PostgresObservation,
+  controlState: string | null,
+  nowMs: number,
+): Promise<DivergenceObservation> {
   const verdict = await checkDivergence(a, view, pgObs, controlState);
   const pg = a.pg;
   if (verdict.verdict !== 'unknown') {
@@ -165,7 +180,12 @@ async function ownHistory(a: AgentContext, timeline: number): Promise<TimelineSw
  * the leader's timeline and history, asked every time (a member key's timeline may be stale, e.g.
  * published in the middle of a promotion), compared with ours by the pure rule divergedFrom.
  */
-async function checkDivergence(a: AgentContext, view: ClusterView | null, pgObs: PostgresObservation, controlState: string | null): Promise<DivergenceObservation> {
+async function checkDivergence(
+  a: AgentContext,
+  view: ClusterView | null,
+  pgObs: PostgresObservation,
+  controlState: string | null,
+): Promise<DivergenceObservation> {
   const self = a.local().name;
   const leaderName = view?.leader?.name ?? null;
   if (view === null || leaderName === null || leaderName === self) return { verdict: 'notChecked' };
@@ -175,7 +195,12 @@ async function checkDivergence(a: AgentContext, view: ClusterView | null, pgObs:
   const address = parseConnUrl(leader?.connUrl ?? null);
   if (address === null) return { verdict: 'unknown', cause: `the leader (${leaderName}) publishes no usable conn_url`, sinceMs: 0 };
   const auth = a.local().postgresql.authentication;
-  const endpoint = (user: { username: string; password?: string }): PostgresEndpoint => ({ host: address.host, port: address.port, user: user.username, ...(user.password === undefined ? {} : { password: user.password }) });
+  const endpoint = (user: { username: string; password?: string }): PostgresEndpoint => ({
+    host: address.host,
+    port: address.port,
+    user: user.username,
+    ...(user.password === undefined ? {} : { password: user.password }),
+  });
   const rewindUser = endpoint(auth.rewind ?? auth.superuser);
   const answer = await a.ports.remote.leaderHistory(endpoint(auth.replication), rewindUser, LEADER_CHECK_TIMEOUT_MS);
   if (!answer.ok) return { verdict: 'unknown', cause: answer.cause, sinceMs: 0 };
@@ -183,7 +208,13 @@ async function checkDivergence(a: AgentContext, view: ClusterView | null, pgObs:
   const crashedPrimary = !pgObs.running && (controlState === 'in production' || controlState === 'in crash recovery');
   const marker = pgObs.timelineOrigin;
   const origin = marker !== null && marker.timeline === pgObs.timeline ? marker.member : null;
-  const local: LocalWal = { timeline: pgObs.timeline, endLsn: pgObs.walPositionBytes, endUncertain: crashedPrimary, history: await ownHistory(a, pgObs.timeline), origin };
+  const local: LocalWal = {
+    timeline: pgObs.timeline,
+    endLsn: pgObs.walPositionBytes,
+    endUncertain: crashedPrimary,
+    history: await ownHistory(a, pgObs.timeline),
+    origin,
+  };
   if (!divergedFrom(local, answer.timeline, answer.history, timelineCreators(view.history?.value ?? []))) return { verdict: 'safe' };
   const leaderCheckpointed = await a.ports.remote.leaderHasCheckpointed(rewindUser, LEADER_CHECK_TIMEOUT_MS);
   return { verdict: 'diverged', leaderCheckpointed };
@@ -192,7 +223,9 @@ async function checkDivergence(a: AgentContext, view: ClusterView | null, pgObs:
 function taskSnapshot(a: AgentContext): AsyncTaskObservation {
   const { running, lastResult, lastByKind } = a.tasks.snapshot();
   const rewind = lastByKind.rewind ?? null;
-  const replacedSince = [lastByKind.clone, lastByKind.reinit, lastByKind.bootstrap].some((r) => r !== undefined && rewind !== null && r.ok && r.sequence > rewind.sequence);
+  const replacedSince = [lastByKind.clone, lastByKind.reinit, lastByKind.bootstrap].some(
+    (r) => r !== undefined && rewind !== null && r.ok && r.sequence > rewind.sequence,
+  );
   return { running, lastResult, lastRewind: replacedSince ? null : rewind };
 }
 

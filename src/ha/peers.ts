@@ -33,7 +33,17 @@ export function peerFromStatusJson(member: Member, body: Record<string, unknown>
 }
 
 function unreachable(member: Member): PeerStatus {
-  return { name: member.name, reachable: false, running: false, role: null, walPositionBytes: null, timeline: null, nofailover: false, failoverPriority: undefined, watchdogFailed: false };
+  return {
+    name: member.name,
+    reachable: false,
+    running: false,
+    role: null,
+    walPositionBytes: null,
+    timeline: null,
+    nofailover: false,
+    failoverPriority: undefined,
+    watchdogFailed: false,
+  };
 }
 
 async function peerStatus(client: PeerClient, member: Member): Promise<PeerStatus> {

@@ -10,7 +10,17 @@ import type { Clock } from '../engine/clock.js';
 import type { PostgresNode, RemotePostgres } from '../postgres/ports.js';
 import type { WatchdogObservation } from './core/types.js';
 
-export type { BootstrapUsers, DataDirState, LeaderHistory, PgpassEntry, PostgresEndpoint, PostgresNode, RemotePostgres, ReplicationSource, StopMode } from '../postgres/ports.js';
+export type {
+  BootstrapUsers,
+  DataDirState,
+  LeaderHistory,
+  PgpassEntry,
+  PostgresEndpoint,
+  PostgresNode,
+  RemotePostgres,
+  ReplicationSource,
+  StopMode,
+} from '../postgres/ports.js';
 
 /** Other members' REST APIs. */
 export interface PeerClient {

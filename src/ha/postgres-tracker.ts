@@ -123,7 +123,12 @@ export class PostgresTracker {
     const address = source;
     const local = this.settings.local();
     const slot = this.settings.dynamic().useSlots ? slotNameFromMemberName(local.name) : undefined;
-    return recoverySettings({ host: address.host, port: address.port, username: local.postgresql.authentication.replication.username }, local.name, local.postgresql.pgpass, slot);
+    return recoverySettings(
+      { host: address.host, port: address.port, username: local.postgresql.authentication.replication.username },
+      local.name,
+      local.postgresql.pgpass,
+      slot,
+    );
   }
 
   /** Forgets the last probe: the server's role is changing. */

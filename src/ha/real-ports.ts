@@ -20,7 +20,14 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
   const pgc = local.postgresql;
   return {
     clock: systemClock,
-    dcs: new EtcdDcs({ etcd: local.etcd, namespace: local.namespace, scope: local.scope, name: local.name, retryTimeoutMs: dynamic.retryTimeoutMs, ttlS: Math.round(dynamic.ttlMs / 1000) }),
+    dcs: new EtcdDcs({
+      etcd: local.etcd,
+      namespace: local.namespace,
+      scope: local.scope,
+      name: local.name,
+      retryTimeoutMs: dynamic.retryTimeoutMs,
+      ttlS: Math.round(dynamic.ttlMs / 1000),
+    }),
     postgres: new LocalPostgres({ dataDir: pgc.dataDir, configDir: pgc.configDir, binDir: pgc.binDir }),
     remote: remotePostgresClient,
     peers: httpPeerClient,

@@ -55,9 +55,22 @@ export function buildNodeStatus(a: AgentContext, loop: LoopFacts): NodeStatus {
             serverVersion: probe.serverVersion,
             timeline: probe.timeline,
             xlog: probe.inRecovery
-              ? { kind: 'replica', receivedLocation: probe.receiveLsn, replayedLocation: probe.replayLsn ?? 0, replayedTimestamp: probe.replayTimestamp, paused: probe.replayPaused }
+              ? {
+                  kind: 'replica',
+                  receivedLocation: probe.receiveLsn,
+                  replayedLocation: probe.replayLsn ?? 0,
+                  replayedTimestamp: probe.replayTimestamp,
+                  paused: probe.replayPaused,
+                }
               : { kind: 'primary', location: probe.currentLsn ?? 0 },
-            replication: probe.replication.map((r) => ({ usename: r.usename, application_name: r.applicationName, client_addr: r.clientAddr, state: r.state, sync_state: r.syncState, sync_priority: r.syncPriority })),
+            replication: probe.replication.map((r) => ({
+              usename: r.usename,
+              application_name: r.applicationName,
+              client_addr: r.clientAddr,
+              state: r.state,
+              sync_state: r.syncState,
+              sync_priority: r.syncPriority,
+            })),
           },
     systemIdentifier: a.pg.systemIdentifier,
     tags: local.tags.raw,
@@ -69,7 +82,12 @@ export function buildNodeStatus(a: AgentContext, loop: LoopFacts): NodeStatus {
     cluster:
       view === null
         ? null
-        : { leaderName: view.leader?.name ?? null, lastLsn: view.status?.optime ?? 0, synchronousMode: dynamic.synchronousMode, syncStandbys: view.sync?.value.syncStandbys ?? [] },
+        : {
+            leaderName: view.leader?.name ?? null,
+            lastLsn: view.status?.optime ?? 0,
+            synchronousMode: dynamic.synchronousMode,
+            syncStandbys: view.sync?.value.syncStandbys ?? [],
+          },
     paused: dynamic.pause,
     standbyCluster: false,
     failsafeActive: failsafeActive(a, loop.lastWhyKind, nowMs),
@@ -81,7 +99,11 @@ export function buildNodeStatus(a: AgentContext, loop: LoopFacts): NodeStatus {
 }
 
 /** /cluster, /history and /config read etcd afresh (as Patroni does), falling back to the last view. */
-export function buildApiProvider(a: AgentContext, status: () => NodeStatus, postFailsafe: (body: Record<string, unknown>) => { code: number; text: string }): ApiProvider {
+export function buildApiProvider(
+  a: AgentContext,
+  status: () => NodeStatus,
+  postFailsafe: (body: Record<string, unknown>) => { code: number; text: string },
+): ApiProvider {
   const freshView = async () => a.ports.dcs.loadCluster().catch(() => a.cluster.view);
   return {
     getStatus: status,

@@ -137,7 +137,10 @@ async function checkRewindSource(a: AgentContext, endpoint: PostgresEndpoint): P
   try {
     primary = await a.ports.remote.isPrimary(endpoint, REWIND_SOURCE_CHECK_MS);
   } catch (error) {
-    throw new RetryableTaskError('ha.rewind_source_unreachable', `cannot reach the rewind source ${endpoint.host}:${endpoint.port} as ${endpoint.user}: ${message(error)}`);
+    throw new RetryableTaskError(
+      'ha.rewind_source_unreachable',
+      `cannot reach the rewind source ${endpoint.host}:${endpoint.port} as ${endpoint.user}: ${message(error)}`,
+    );
   }
   if (!primary) throw new RetryableTaskError('ha.rewind_source_not_primary', `the rewind source ${endpoint.host}:${endpoint.port} is not a primary (yet)`);
 }
@@ -172,7 +175,12 @@ async function classifyRewindFailure(a: AgentContext, source: PostgresEndpoint, 
 export async function rewindAndStart(a: AgentContext, from: MemberAddress, follow: MemberAddress | null): Promise<void> {
   const auth = a.local().postgresql.authentication;
   const user = auth.rewind ?? auth.superuser;
-  const endpoint: PostgresEndpoint = { host: from.host, port: from.port, user: user.username, ...(user.password === undefined ? {} : { password: user.password }) };
+  const endpoint: PostgresEndpoint = {
+    host: from.host,
+    port: from.port,
+    user: user.username,
+    ...(user.password === undefined ? {} : { password: user.password }),
+  };
   await checkRewindSource(a, endpoint);
   if ((await a.pg.node.postmasterPid()) !== null) await stopPostgres(a, 'fast');
   const conninfo = renderConninfo({ host: from.host, port: from.port, user: user.username, dbname: 'postgres', connect_timeout: 5 });

@@ -65,9 +65,16 @@ export function createLogger(options: LoggerOptions, base: LogFields = {}): Logg
 /** Maps Patroni's log levels (DEBUG, INFO, WARNING, ERROR, CRITICAL) to keel's. */
 export function levelFromPatroni(level: string): LogLevel {
   switch (level.toLowerCase()) {
-    case 'debug': return 'debug';
-    case 'warning': case 'warn': return 'warning';
-    case 'error': case 'critical': case 'fatal': return 'error';
-    default: return 'info';
+    case 'debug':
+      return 'debug';
+    case 'warning':
+    case 'warn':
+      return 'warning';
+    case 'error':
+    case 'critical':
+    case 'fatal':
+      return 'error';
+    default:
+      return 'info';
   }
 }

@@ -23,16 +23,7 @@
  */
 import type { ClusterView, Member } from '../dcs/types.js';
 import { pythonIsoformat } from './iso-datetime.js';
-import {
-  asJsonValue,
-  compareCodePoints,
-  isPlainObject,
-  parseBool,
-  pyInt,
-  pyTruthy,
-  pyUrlHostPort,
-  type JsonValue,
-} from './python-compat.js';
+import { asJsonValue, compareCodePoints, isPlainObject, parseBool, pyInt, pyTruthy, pyUrlHostPort, type JsonValue } from './python-compat.js';
 
 export type ClusterRole = 'leader' | 'replica' | 'sync_standby' | 'standby_leader';
 
@@ -167,9 +158,7 @@ function scheduledSwitchover(view: ClusterView): ScheduledSwitchoverJson | undef
 export function clusterAsJson(view: ClusterView, options: { paused?: boolean } = {}): ClusterJson {
   const syncNames = syncStandbyNames(view);
   const clusterLsn = Math.trunc(view.status?.optime ?? 0);
-  const members = view.members
-    .map((member) => memberJson(member, view, syncNames, clusterLsn))
-    .sort((a, b) => compareCodePoints(a.name, b.name));
+  const members = view.members.map((member) => memberJson(member, view, syncNames, clusterLsn)).sort((a, b) => compareCodePoints(a.name, b.name));
   const result: ClusterJson = { members };
   if (options.paused ?? isPaused(view)) result.pause = true;
   const switchover = scheduledSwitchover(view);

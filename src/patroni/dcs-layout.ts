@@ -258,7 +258,10 @@ export function parseSync(value: string): SyncState {
   const standbys = stringOrNull(data['sync_standby']) ?? '';
   return {
     leader: stringOrNull(data['leader']),
-    syncStandbys: standbys.split(',').map((name) => name.trim()).filter((name) => name !== ''),
+    syncStandbys: standbys
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== ''),
   };
 }
 

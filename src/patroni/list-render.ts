@@ -139,7 +139,12 @@ export function renderList(view: ClusterView, format: ListFormat = 'pretty', opt
   if (format === 'tsv') return [columns, ...text].map((line) => line.join('\t') + '\n').join('');
 
   const title = options.systemIdInTitle === false ? ` Cluster: ${options.scope} ` : ` Cluster: ${options.scope} (${initializeLabel(view.initialize)}) `;
-  const table = renderPatronictlTable(title, columns.slice(1), text.map((row) => row.slice(1)), { TL: 'r', 'Lag in MB': 'r' });
+  const table = renderPatronictlTable(
+    title,
+    columns.slice(1),
+    text.map((row) => row.slice(1)),
+    { TL: 'r', 'Lag in MB': 'r' },
+  );
   const info = serviceInfo(cluster);
   return table + '\n' + (info.length > 0 ? ' ' + info.join('\n ') + '\n' : '');
 }

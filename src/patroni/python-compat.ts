@@ -92,7 +92,9 @@ export function pyRepr(value: unknown): string {
   if (typeof value === 'string') return pyStrRepr(value);
   if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
   if (isPlainObject(value)) {
-    return `{${Object.entries(value).map(([key, entry]) => `${pyStrRepr(key)}: ${pyRepr(entry)}`).join(', ')}}`;
+    return `{${Object.entries(value)
+      .map(([key, entry]) => `${pyStrRepr(key)}: ${pyRepr(entry)}`)
+      .join(', ')}}`;
   }
   return 'None';
 }
@@ -162,7 +164,9 @@ export function pyJsonDumps(value: unknown): string {
   }
   if (Array.isArray(value)) return `[${value.map(pyJsonDumps).join(', ')}]`;
   if (isPlainObject(value)) {
-    return `{${Object.entries(value).map(([key, entry]) => `${pyJsonDumps(key)}: ${pyJsonDumps(entry)}`).join(', ')}}`;
+    return `{${Object.entries(value)
+      .map(([key, entry]) => `${pyJsonDumps(key)}: ${pyJsonDumps(entry)}`)
+      .join(', ')}}`;
   }
   return 'null';
 }

@@ -17,8 +17,21 @@ import { compareCodePoints, isPlainObject } from './python-compat.js';
 import { analyzeScalar, BREAKS, BREAKS_AND_SPACE, represent, type Represented } from './pyyaml-scalar.js';
 
 const ESCAPES: Record<string, string> = {
-  '\0': '0', '\x07': 'a', '\x08': 'b', '\x09': 't', '\x0A': 'n', '\x0B': 'v', '\x0C': 'f', '\x0D': 'r',
-  '\x1B': 'e', '"': '"', '\\': '\\', '\x85': 'N', '\xA0': '_', '\u2028': 'L', '\u2029': 'P',
+  '\0': '0',
+  '\x07': 'a',
+  '\x08': 'b',
+  '\x09': 't',
+  '\x0A': 'n',
+  '\x0B': 'v',
+  '\x0C': 'f',
+  '\x0D': 'r',
+  '\x1B': 'e',
+  '"': '"',
+  '\\': '\\',
+  '\x85': 'N',
+  '\xA0': '_',
+  '\u2028': 'L',
+  '\u2029': 'P',
 };
 
 interface NodeContext {
@@ -36,7 +49,10 @@ class Emitter {
   private flowLevel = 0;
   private readonly bestIndent = 2;
 
-  constructor(private readonly bestWidth: number, private readonly flowStyle: boolean) {}
+  constructor(
+    private readonly bestWidth: number,
+    private readonly flowStyle: boolean,
+  ) {}
 
   dump(value: unknown): string {
     this.node(value, {});
@@ -271,7 +287,9 @@ class Emitter {
     for (let end = 0; end <= chars.length; end++) {
       const ch = chars[end];
       const code = ch?.codePointAt(0) ?? 0;
-      const unescaped = ch !== undefined && !'"\\\x85\u2028\u2029\uFEFF'.includes(ch) &&
+      const unescaped =
+        ch !== undefined &&
+        !'"\\\x85\u2028\u2029\uFEFF'.includes(ch) &&
         ((code >= 0x20 && code <= 0x7e) || (code >= 0xa0 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd));
       if (!unescaped) {
         if (start < end) {

@@ -17,7 +17,6 @@ import { readControlData, type ControlData } from './controldata.js';
 import { writeManagedConfig, appendPgHba, replacePgHba, type RecoverySettings } from './conf-files.js';
 import type { DataDirState, ReplicationSource, StopMode } from './ports.js';
 
-
 export interface InstancePaths {
   dataDir: string;
   configDir: string;
@@ -98,9 +97,13 @@ export class PostgresInstance {
    */
   async initdb(args: string[], superuser: { username: string; password?: string }): Promise<void> {
     if (await this.isForeignNonEmpty()) {
-      throw new KeelError('postgres.data_dir_not_empty', `data directory ${this.paths.dataDir} is not empty and is not a PostgreSQL cluster; refusing to initdb over it`, {
-        hint: 'point postgresql.data_dir at an empty or absent directory',
-      });
+      throw new KeelError(
+        'postgres.data_dir_not_empty',
+        `data directory ${this.paths.dataDir} is not empty and is not a PostgreSQL cluster; refusing to initdb over it`,
+        {
+          hint: 'point postgresql.data_dir at an empty or absent directory',
+        },
+      );
     }
     await this.ensureDataDir();
     const pwfile = superuser.password === undefined ? null : `${this.paths.dataDir}.keel-pwfile`;
@@ -110,7 +113,12 @@ export class PostgresInstance {
         await giveToPostgres(pwfile);
       }
       const pwArgs = pwfile === null || args.some((a) => a.startsWith('--pwfile')) ? [] : [`--pwfile=${pwfile}`];
-      await runProgramOrFail(this.bin('initdb'), ['-D', this.paths.dataDir, `--username=${superuser.username}`, ...pwArgs, ...args], { timeoutMs: 300_000 }, 'initdb');
+      await runProgramOrFail(
+        this.bin('initdb'),
+        ['-D', this.paths.dataDir, `--username=${superuser.username}`, ...pwArgs, ...args],
+        { timeoutMs: 300_000 },
+        'initdb',
+      );
     } finally {
       if (pwfile !== null) await rm(pwfile, { force: true });
     }
@@ -144,7 +152,9 @@ export class PostgresInstance {
   async stop(mode: StopMode, timeoutMs: number): Promise<boolean> {
     if (!(await this.isRunning())) return false;
     const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-    const result = await runProgram(this.bin('pg_ctl'), ['stop', '-D', this.paths.dataDir, '-m', mode, '-w', '-t', String(seconds)], { timeoutMs: timeoutMs + 5000 });
+    const result = await runProgram(this.bin('pg_ctl'), ['stop', '-D', this.paths.dataDir, '-m', mode, '-w', '-t', String(seconds)], {
+      timeoutMs: timeoutMs + 5000,
+    });
     if (result.code !== 0 && (await this.isRunning())) {
       throw new KeelError('postgres.stop_failed', `pg_ctl stop -m ${mode} failed: ${lastLines(result.stderr, 2)}`);
     }
@@ -179,7 +189,13 @@ export class PostgresInstance {
    * absent or empty; with it (a re-clone), an existing cluster is replaced, but only after the
    * copy is complete and `beforeReplace` (which stops PostgreSQL) has returned.
    */
-  async cloneFrom(source: ReplicationSource, extraArgs: string[], timeoutMs: number, onProgress?: (line: string) => void, beforeReplace?: () => Promise<void>): Promise<void> {
+  async cloneFrom(
+    source: ReplicationSource,
+    extraArgs: string[],
+    timeoutMs: number,
+    onProgress?: (line: string) => void,
+    beforeReplace?: () => Promise<void>,
+  ): Promise<void> {
     const state = await this.dataDirState();
     if ((state === 'initialized' && beforeReplace === undefined) || (await this.isForeignNonEmpty())) {
       throw new KeelError('postgres.data_dir_not_empty', `data directory ${this.paths.dataDir} is not empty; refusing to clone into it`);
@@ -189,11 +205,31 @@ export class PostgresInstance {
     await mkdir(dirname(this.paths.dataDir), { recursive: true });
     await mkdir(temporary, { mode: 0o700 });
     await giveToPostgres(temporary);
-    const args = ['-D', temporary, '-X', 'stream', '-c', 'fast', '-h', source.host, '-p', String(source.port), '-U', source.username, '--no-password', ...extraArgs];
+    const args = [
+      '-D',
+      temporary,
+      '-X',
+      'stream',
+      '-c',
+      'fast',
+      '-h',
+      source.host,
+      '-p',
+      String(source.port),
+      '-U',
+      source.username,
+      '--no-password',
+      ...extraArgs,
+    ];
     if (onProgress !== undefined) args.push('--progress');
     const env: Record<string, string> = source.password === undefined ? {} : { PGPASSWORD: source.password };
     try {
-      await runProgramOrFail(this.bin('pg_basebackup'), args, { timeoutMs, env, ...(onProgress === undefined ? {} : { onStderr: onProgress }) }, 'pg_basebackup');
+      await runProgramOrFail(
+        this.bin('pg_basebackup'),
+        args,
+        { timeoutMs, env, ...(onProgress === undefined ? {} : { onStderr: onProgress }) },
+        'pg_basebackup',
+      );
     } catch (error) {
       await rm(temporary, { recursive: true, force: true });
       throw error;
@@ -207,7 +243,12 @@ export class PostgresInstance {
   /** pg_rewind from a running source. The instance must be stopped cleanly first. */
   async rewind(sourceConninfo: string, password: string | undefined, timeoutMs: number): Promise<void> {
     const env: Record<string, string> = password === undefined ? {} : { PGPASSWORD: password };
-    await runProgramOrFail(this.bin('pg_rewind'), [`--target-pgdata=${this.paths.dataDir}`, `--source-server=${sourceConninfo}`, '--progress'], { timeoutMs, env }, 'pg_rewind');
+    await runProgramOrFail(
+      this.bin('pg_rewind'),
+      [`--target-pgdata=${this.paths.dataDir}`, `--source-server=${sourceConninfo}`, '--progress'],
+      { timeoutMs, env },
+      'pg_rewind',
+    );
   }
 
   /** Last lines of the server log joined on one line, for error messages. */

@@ -102,7 +102,13 @@ export class LocalPostgres implements PostgresNode {
   replaceHba(lines: string[]): Promise<void> {
     return this.instance.replaceHba(lines);
   }
-  cloneFrom(source: ReplicationSource, extraArgs: string[], timeoutMs: number, onProgress?: (line: string) => void, beforeReplace?: () => Promise<void>): Promise<void> {
+  cloneFrom(
+    source: ReplicationSource,
+    extraArgs: string[],
+    timeoutMs: number,
+    onProgress?: (line: string) => void,
+    beforeReplace?: () => Promise<void>,
+  ): Promise<void> {
     return this.instance.cloneFrom(source, extraArgs, timeoutMs, onProgress, beforeReplace);
   }
   rewind(sourceConninfo: string, password: string | undefined, timeoutMs: number): Promise<void> {

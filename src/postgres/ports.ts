@@ -77,7 +77,13 @@ export interface PostgresNode {
   appendHba(lines: string[]): Promise<void>;
   replaceHba(lines: string[]): Promise<void>;
   /** pg_basebackup into a sibling directory, swapped in when complete (see PostgresInstance.cloneFrom). */
-  cloneFrom(source: ReplicationSource, extraArgs: string[], timeoutMs: number, onProgress?: (line: string) => void, beforeReplace?: () => Promise<void>): Promise<void>;
+  cloneFrom(
+    source: ReplicationSource,
+    extraArgs: string[],
+    timeoutMs: number,
+    onProgress?: (line: string) => void,
+    beforeReplace?: () => Promise<void>,
+  ): Promise<void>;
   rewind(sourceConninfo: string, password: string | undefined, timeoutMs: number): Promise<void>;
   /** Moves the data directory aside as `<data_dir>.<suffix>`; null when there was none. */
   setAside(suffix: string): Promise<string | null>;

@@ -101,7 +101,10 @@ export class PostgresConnection {
   private client: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
 
-  constructor(private readonly target: ConnectTarget, private readonly timeoutMs: number) {}
+  constructor(
+    private readonly target: ConnectTarget,
+    private readonly timeoutMs: number,
+  ) {}
 
   private async connect(): Promise<pg.Client> {
     if (this.client !== null) return this.client;
@@ -159,7 +162,9 @@ export class PostgresConnection {
       inRecovery: row.in_recovery,
       serverVersion: row.server_version,
       postmasterStartTime: row.postmaster_start_time,
-      timeline: row.in_recovery ? (row.received_tli ?? Math.max(row.checkpoint_timeline, row.min_recovery_timeline)) : (row.primary_timeline ?? row.checkpoint_timeline),
+      timeline: row.in_recovery
+        ? (row.received_tli ?? Math.max(row.checkpoint_timeline, row.min_recovery_timeline))
+        : (row.primary_timeline ?? row.checkpoint_timeline),
       currentLsn: row.current_lsn === null ? null : parseLsn(row.current_lsn),
       receiveLsn: row.receive_lsn === null ? null : parseLsn(row.receive_lsn),
       replayLsn: row.replay_lsn === null ? null : parseLsn(row.replay_lsn),

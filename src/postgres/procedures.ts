@@ -34,7 +34,12 @@ export async function createBootstrapUsers(conn: PostgresConnection, users: Boot
   if (rewind !== undefined && rewind.username !== users.superuser.username) {
     await ensureRole(conn, rewind, 'LOGIN');
     const who = quoteIdent(rewind.username);
-    for (const fn of ['pg_catalog.pg_ls_dir(text, boolean, boolean)', 'pg_catalog.pg_stat_file(text, boolean)', 'pg_catalog.pg_read_binary_file(text)', 'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)']) {
+    for (const fn of [
+      'pg_catalog.pg_ls_dir(text, boolean, boolean)',
+      'pg_catalog.pg_stat_file(text, boolean)',
+      'pg_catalog.pg_read_binary_file(text)',
+      'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)',
+    ]) {
       await conn.query(`GRANT EXECUTE ON FUNCTION ${fn} TO ${who}`);
     }
   }

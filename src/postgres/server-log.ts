@@ -4,7 +4,8 @@
  * Pure: the caller hands in the tail of the log.
  */
 
-const RECEIVER_FAILURE = /(?:FATAL|ERROR):\s+((?:could not connect to the primary server|could not start WAL streaming|could not receive data from WAL stream|highest timeline \d+ of the primary is behind)[^\n]*)/;
+const RECEIVER_FAILURE =
+  /(?:FATAL|ERROR):\s+((?:could not connect to the primary server|could not start WAL streaming|could not receive data from WAL stream|highest timeline \d+ of the primary is behind)[^\n]*)/;
 const STREAMING_STARTED = /started streaming WAL from primary/;
 
 /**

@@ -125,14 +125,21 @@ export async function startEtcdCluster(options: EtcdClusterOptions): Promise<Etc
     for (const member of members) await spawnMember(member, resolved);
     await Promise.all(members.map((member) => waitHealthy(member, resolved.startTimeoutMs)));
   } catch (error) {
-    await stopPids(members.map((m) => m.pid).filter((pid) => pid > 0), 2_000).catch(() => undefined);
+    await stopPids(
+      members.map((m) => m.pid).filter((pid) => pid > 0),
+      2_000,
+    ).catch(() => undefined);
     throw error;
   }
 
   return {
     endpoints: members.map((m) => ({ host, port: m.clientPort })),
     members,
-    stop: () => stopEtcdPids(members.map((m) => m.pid), STOP_GRACE_MS),
+    stop: () =>
+      stopEtcdPids(
+        members.map((m) => m.pid),
+        STOP_GRACE_MS,
+      ),
     stopMember: async (index) => {
       const member = memberAt(members, index);
       await stopPids(member.pid > 0 ? [member.pid] : [], STOP_GRACE_MS);
@@ -191,7 +198,14 @@ async function spawnMember(member: EtcdMember, options: ResolvedOptions): Promis
   try {
     const child = spawn(options.etcdBinary, args, { detached: true, stdio: ['ignore', log.fd, log.fd], env: etcdEnv() });
     const pid = await new Promise<number>((resolvePid, reject) => {
-      child.once('error', (error) => reject(new KeelError('etcd.spawn_failed', `cannot start ${options.etcdBinary}: ${error.message}`, { hint: 'install etcd (Debian: apt-get install etcd-server) or pass etcdBinary', cause: error })));
+      child.once('error', (error) =>
+        reject(
+          new KeelError('etcd.spawn_failed', `cannot start ${options.etcdBinary}: ${error.message}`, {
+            hint: 'install etcd (Debian: apt-get install etcd-server) or pass etcdBinary',
+            cause: error,
+          }),
+        ),
+      );
       child.once('spawn', () => resolvePid(child.pid ?? 0));
     });
     child.unref();
@@ -217,7 +231,10 @@ async function waitHealthy(member: EtcdMember, timeoutMs: number): Promise<void>
       last = error instanceof Error ? error.message : String(error);
     }
     if (performance.now() >= deadline) {
-      throw new KeelError('etcd.start_timeout', `etcd member ${member.name} at ${member.clientUrl} not healthy after ${timeoutMs} ms (last answer: ${last}); end of ${member.logFile}:\n${await logTail(member.logFile)}`);
+      throw new KeelError(
+        'etcd.start_timeout',
+        `etcd member ${member.name} at ${member.clientUrl} not healthy after ${timeoutMs} ms (last answer: ${last}); end of ${member.logFile}:\n${await logTail(member.logFile)}`,
+      );
     }
     await sleep(HEALTH_POLL_MS);
   }

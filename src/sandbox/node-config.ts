@@ -70,11 +70,7 @@ export function renderNodeConfig(plan: SandboxPlan, node: SandboxNodePlan): stri
         },
       },
       initdb: [{ encoding: 'UTF8' }, 'data-checksums', { 'auth-host': 'scram-sha-256' }, { 'auth-local': 'scram-sha-256' }],
-      pg_hba: [
-        `host replication replicator ${plan.host}/32 md5`,
-        `host all all ${plan.host}/32 md5`,
-        'host all all 0.0.0.0/0 reject',
-      ],
+      pg_hba: [`host replication replicator ${plan.host}/32 md5`, `host all all ${plan.host}/32 md5`, 'host all all 0.0.0.0/0 reject'],
     },
     postgresql: {
       listen: `${plan.host}:${node.pgPort}`,

@@ -73,7 +73,9 @@ export async function readSandboxRecord(dir: string): Promise<SandboxRecord> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new KeelError('sandbox.not_found', `no sandbox in ${resolve(dir)} (${RECORD_FILE} is missing)`, { hint: `start one with: keel sandbox up --dir ${dir}` });
+    throw new KeelError('sandbox.not_found', `no sandbox in ${resolve(dir)} (${RECORD_FILE} is missing)`, {
+      hint: `start one with: keel sandbox up --dir ${dir}`,
+    });
   }
   return JSON.parse(text) as SandboxRecord;
 }
@@ -102,14 +104,15 @@ export async function spawnAgent(configFile: string, logFile: string, runtime: A
       await chown(configFile, postgres.uid, postgres.gid);
       await chown(logFile, postgres.uid, postgres.gid);
     }
-    const child = runtime === 'keel'
-      ? spawn(process.execPath, [AGENT_MAIN, 'agent', configFile], { detached: true, stdio: ['ignore', handle.fd, handle.fd], env: process.env })
-      : spawn('/usr/bin/patroni', [configFile], {
-          detached: true,
-          stdio: ['ignore', handle.fd, handle.fd],
-          env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: postgres?.home ?? '/tmp', LANG: 'C.UTF-8' },
-          ...(postgres === null ? {} : { uid: postgres.uid, gid: postgres.gid }),
-        });
+    const child =
+      runtime === 'keel'
+        ? spawn(process.execPath, [AGENT_MAIN, 'agent', configFile], { detached: true, stdio: ['ignore', handle.fd, handle.fd], env: process.env })
+        : spawn('/usr/bin/patroni', [configFile], {
+            detached: true,
+            stdio: ['ignore', handle.fd, handle.fd],
+            env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: postgres?.home ?? '/tmp', LANG: 'C.UTF-8' },
+            ...(postgres === null ? {} : { uid: postgres.uid, gid: postgres.gid }),
+          });
     if (child.pid === undefined) throw new KeelError('sandbox.spawn_failed', `cannot start the agent for ${configFile}`);
     child.unref();
     return child.pid;
@@ -120,7 +123,10 @@ export async function spawnAgent(configFile: string, logFile: string, runtime: A
 
 function requireBinDir(): string {
   const dir = findPostgresBinDir();
-  if (dir === '') throw new KeelError('postgres.no_binaries', 'no PostgreSQL server binaries under /usr/lib/postgresql/<version>/bin', { hint: 'install postgresql-15 (npm run setup does)' });
+  if (dir === '')
+    throw new KeelError('postgres.no_binaries', 'no PostgreSQL server binaries under /usr/lib/postgresql/<version>/bin', {
+      hint: 'install postgresql-15 (npm run setup does)',
+    });
   return dir;
 }
 
@@ -269,6 +275,8 @@ export async function waitForCluster(record: SandboxRecord, timeoutMs: number, e
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  const tails = await Promise.all(record.nodes.map(async (n) => `${n.name}: ${(await readFile(n.logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ')}`));
+  const tails = await Promise.all(
+    record.nodes.map(async (n) => `${n.name}: ${(await readFile(n.logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ')}`),
+  );
   throw new KeelError('sandbox.timeout', `the cluster did not come up within ${Math.round(timeoutMs / 1000)}s (${lastSeen})\n${tails.join('\n')}`);
 }

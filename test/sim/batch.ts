@@ -40,7 +40,10 @@ export async function runBatch(base: number, count: number, options: BatchOption
   let excused = 0;
   const stopAfter = options.stopAfterFailures ?? Infinity;
   for (let seed = base; seed < base + count && failures.length < stopAfter; seed++) {
-    const r = await simulate(seed, { ...(options.mutant === undefined ? {} : { mutant: options.mutant }), ...(options.family === undefined ? {} : { family: options.family }) });
+    const r = await simulate(seed, {
+      ...(options.mutant === undefined ? {} : { mutant: options.mutant }),
+      ...(options.family === undefined ? {} : { family: options.family }),
+    });
     promotions += r.promotions;
     if (r.healToLeaderMs === null && r.violation === null) excused++;
     if (r.violation === null) continue;
@@ -53,13 +56,27 @@ export async function runBatch(base: number, count: number, options: BatchOption
 }
 
 /** The summary and its text, for one batch or the merged slices of a parallel one. */
-export function summarize(b: { base: number; count: number; workers: number; options: BatchOptions; failures: BatchFailure[]; known: Map<string, BatchFailure[]>; promotions: number; excused: number; elapsedMs: number }): BatchSummary {
+export function summarize(b: {
+  base: number;
+  count: number;
+  workers: number;
+  options: BatchOptions;
+  failures: BatchFailure[];
+  known: Map<string, BatchFailure[]>;
+  promotions: number;
+  excused: number;
+  elapsedMs: number;
+}): BatchSummary {
   const lines = b.failures.slice(0, 20).map((f) => `FAIL seed ${f.seed}: ${f.message}\n  ${f.params}\n  replay: ${f.replay}`);
   for (const [name, seeds] of b.known) {
-    lines.push(`KNOWN LIMITATION "${name}": ${seeds.length} schedule(s): seeds ${seeds.map((f) => f.seed).join(', ')}\n  e.g. ${seeds[0]?.message ?? ''}\n  replay: ${seeds[0]?.replay ?? ''}`);
+    lines.push(
+      `KNOWN LIMITATION "${name}": ${seeds.length} schedule(s): seeds ${seeds.map((f) => f.seed).join(', ')}\n  e.g. ${seeds[0]?.message ?? ''}\n  replay: ${seeds[0]?.replay ?? ''}`,
+    );
   }
   const knownCount = [...b.known.values()].reduce((sum, seeds) => sum + seeds.length, 0);
-  lines.push(`${b.count} schedules from seed ${b.base} on ${b.workers} worker(s) (family ${b.options.family ?? 'standard'}, mutant ${b.options.mutant ?? 'none'}): ${b.failures.length} failing, ` +
-    `${knownCount} known limitation(s), ${b.promotions} promotions, ${b.excused} without an eligible leader after heal, ${(b.elapsedMs / 1000).toFixed(1)} s, ${(b.count / (b.elapsedMs / 1000)).toFixed(0)} seeds/s`);
+  lines.push(
+    `${b.count} schedules from seed ${b.base} on ${b.workers} worker(s) (family ${b.options.family ?? 'standard'}, mutant ${b.options.mutant ?? 'none'}): ${b.failures.length} failing, ` +
+      `${knownCount} known limitation(s), ${b.promotions} promotions, ${b.excused} without an eligible leader after heal, ${(b.elapsedMs / 1000).toFixed(1)} s, ${(b.count / (b.elapsedMs / 1000)).toFixed(0)} seeds/s`,
+  );
   return { failures: b.failures, known: b.known, promotions: b.promotions, elapsedMs: b.elapsedMs, excused: b.excused, text: lines.join('\n') };
 }

@@ -24,9 +24,13 @@ test('without fencing at all (no fence action, no guard), two primaries acknowle
   assert.match((await firstViolation('no-fence', 3000)).message, /invariant \((a|b)\)/);
 });
 
-test('without the gate-validity check, a gate that succeeded too late (the agent was frozen meanwhile) promotes without the key', { timeout: 600_000 }, async () => {
-  assert.match((await firstViolation('stale-gate', 3000)).message, /invariant \((a|b)\)/);
-});
+test(
+  'without the gate-validity check, a gate that succeeded too late (the agent was frozen meanwhile) promotes without the key',
+  { timeout: 600_000 },
+  async () => {
+    assert.match((await firstViolation('stale-gate', 3000)).message, /invariant \((a|b)\)/);
+  },
+);
 
 test('without the known-replica rule, the lease guard fences long-standing replicas', { timeout: 600_000 }, async () => {
   assert.match((await firstViolation('fence-known-replica', 3000)).message, /invariant \(h\)/);

@@ -223,10 +223,15 @@ export function drawParams(seed: number, mutant: Mutant = 'none', family: Family
 }
 
 export function describeParams(p: SimParams): string {
-  const rates = Object.entries(p.rates).filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`).join(',');
-  return `seed=${p.seed} family=${p.family} nodes=${p.nodeCount} ttl=${p.ttlS} loop_wait=${p.loopWaitS} retry_timeout=${p.retryTimeoutS} ` +
+  const rates = Object.entries(p.rates)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return (
+    `seed=${p.seed} family=${p.family} nodes=${p.nodeCount} ttl=${p.ttlS} loop_wait=${p.loopWaitS} retry_timeout=${p.retryTimeoutS} ` +
     `max_lag=${p.maximumLagOnFailoverBytes} primary_start_timeout=${p.primaryStartTimeoutS} check_timeline=${p.checkTimeline} ` +
     `use_pg_rewind=${p.usePgRewind} failsafe=${p.failsafeMode} checksums=${p.checksums} rewind_grants_missing=${p.rewindGrantsMissing} ` +
     `watchdog=${p.watchdogMode}/${p.safetyMarginS}s clock_skew=${p.clockSkew} faults=[${p.faultStartMs},${p.faultEndMs}) ` +
-    `rates/min={${rates}} slow_dcs=${p.slowDcsLatencyMs?.join('..') ?? 'no'} mutant=${p.mutant}`;
+    `rates/min={${rates}} slow_dcs=${p.slowDcsLatencyMs?.join('..') ?? 'no'} mutant=${p.mutant}`
+  );
 }

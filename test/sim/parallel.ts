@@ -26,14 +26,25 @@ function runSlice(base: number, count: number, options: BatchOptions): Promise<W
   });
 }
 
-export async function runBatchParallel(base: number, count: number, options: BatchOptions = {}, workers = Math.min(2, availableParallelism())): Promise<BatchSummary> {
+export async function runBatchParallel(
+  base: number,
+  count: number,
+  options: BatchOptions = {},
+  workers = Math.min(2, availableParallelism()),
+): Promise<BatchSummary> {
   const started = performance.now();
   const size = Math.ceil(count / workers);
-  const slices = Array.from({ length: workers }, (_, i) => ({ base: base + i * size, count: Math.max(0, Math.min(size, count - i * size)) })).filter((s) => s.count > 0);
+  const slices = Array.from({ length: workers }, (_, i) => ({ base: base + i * size, count: Math.max(0, Math.min(size, count - i * size)) })).filter(
+    (s) => s.count > 0,
+  );
   const results = await Promise.all(slices.map((s) => runSlice(s.base, s.count, options)));
   const failures = results.flatMap((r) => r.failures).sort((a, b) => a.seed - b.seed);
   const known = new Map<string, BatchFailure[]>();
-  for (const [name, seeds] of results.flatMap((r) => r.known)) known.set(name, [...(known.get(name) ?? []), ...seeds].sort((a, b) => a.seed - b.seed));
+  for (const [name, seeds] of results.flatMap((r) => r.known))
+    known.set(
+      name,
+      [...(known.get(name) ?? []), ...seeds].sort((a, b) => a.seed - b.seed),
+    );
   const promotions = results.reduce((sum, r) => sum + r.promotions, 0);
   const excused = results.reduce((sum, r) => sum + r.excused, 0);
   return summarize({ base, count, workers: slices.length, options, failures, known, promotions, excused, elapsedMs: performance.now() - started });

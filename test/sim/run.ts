@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import type { Family, Mutant } from './model.js';
 import { simulate } from './simulate.js';
-import { runBatch } from './batch.js';
+import { runBatchParallel } from './parallel.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,14 +28,16 @@ if (values.seed !== undefined) {
   const result = await simulate(Number(values.seed), { mutant, family, verbose: values.verbose });
   console.log(result.params);
   for (const line of result.log) console.log(line);
-  console.log(result.violation === null
-    ? `ok: ${result.promotions} promotions, ${result.writes} acknowledged writes, leader ${result.healToLeaderMs ?? '-'} ms after heal`
-    : `VIOLATION ${result.violation.message}`);
+  console.log(
+    result.violation === null
+      ? `ok: ${result.promotions} promotions, ${result.writes} acknowledged writes, leader ${result.healToLeaderMs ?? '-'} ms after heal`
+      : `VIOLATION ${result.violation.message}`,
+  );
   process.exitCode = result.violation === null ? 0 : 1;
 } else {
   const base = Number(values.base ?? process.env['KEEL_SIM_SEED'] ?? 1);
   const count = Number(values.count ?? 10000);
-  const summary = await runBatch(base, count, { mutant, family });
+  const summary = await runBatchParallel(base, count, { mutant, family });
   console.log(summary.text);
   process.exitCode = summary.failures.length === 0 ? 0 : 1;
 }

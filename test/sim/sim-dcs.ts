@@ -5,7 +5,17 @@
  * (or is lost on a one-way link). A call that has no answer within retry_timeout fails with
  * DcsUnavailableError at that deadline, as the real client's does.
  */
-import { DcsUnavailableError, type ClusterStatus, type ClusterView, type Dcs, type FailoverRequest, type HistoryEntry, type MemberData, type SyncState, type WatchEvent } from '../../src/dcs/types.js';
+import {
+  DcsUnavailableError,
+  type ClusterStatus,
+  type ClusterView,
+  type Dcs,
+  type FailoverRequest,
+  type HistoryEntry,
+  type MemberData,
+  type SyncState,
+  type WatchEvent,
+} from '../../src/dcs/types.js';
 import type { FakeDcs, StoreChange } from './fake-dcs.js';
 import type { SimProcess } from './model.js';
 import type { World } from './world.js';
@@ -174,13 +184,13 @@ export class SimDcsClient implements Dcs {
     return this.request('/kv/txn', () => this.store.cas('failover', structuredClone(value), modRevision));
   }
   deleteFailover(modRevision: number | null): Promise<boolean> {
-    return this.request('/kv/txn', () => (modRevision === null ? (this.store.failover = null, true) : this.store.cas('failover', null, modRevision)));
+    return this.request('/kv/txn', () => (modRevision === null ? ((this.store.failover = null), true) : this.store.cas('failover', null, modRevision)));
   }
   setSync(value: SyncState, modRevision: number | null): Promise<boolean> {
     return this.request('/kv/txn', () => this.store.cas('sync', structuredClone(value), modRevision));
   }
   deleteSync(modRevision: number | null): Promise<boolean> {
-    return this.request('/kv/txn', () => (modRevision === null ? (this.store.sync = null, true) : this.store.cas('sync', null, modRevision)));
+    return this.request('/kv/txn', () => (modRevision === null ? ((this.store.sync = null), true) : this.store.cas('sync', null, modRevision)));
   }
   async setHistory(value: HistoryEntry[]): Promise<void> {
     await this.request('/kv/put', () => this.store.setHistory(structuredClone(value)));
@@ -235,6 +245,12 @@ function memberFromData(name: string, leaseId: string, data: MemberData): import
     replicationState: data.replicationState ?? null,
     timeline: data.timeline ?? null,
     tags: data.tags,
-    data: { state: data.state, role: data.role, ...(data.replicationState === undefined ? {} : { replication_state: data.replicationState }), ...(data.xlogLocation === undefined ? {} : { xlog_location: data.xlogLocation }), ...(data.extra ?? {}) },
+    data: {
+      state: data.state,
+      role: data.role,
+      ...(data.replicationState === undefined ? {} : { replication_state: data.replicationState }),
+      ...(data.xlogLocation === undefined ? {} : { xlog_location: data.xlogLocation }),
+      ...(data.extra ?? {}),
+    },
   };
 }

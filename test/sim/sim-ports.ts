@@ -125,7 +125,9 @@ class SimWatchdog implements WatchdogPort {
 
 /** The patroni.yml of a simulated node: what a user would write, parsed by keel's own loader. */
 export function nodeConfigText(p: SimParams, n: SimNode): string {
-  const tags = Object.entries(n.tags).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join('\n');
+  const tags = Object.entries(n.tags)
+    .map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`)
+    .join('\n');
   return `scope: sim
 namespace: /service/
 name: ${n.name}
@@ -169,7 +171,11 @@ ${tags === '' ? '' : `tags:\n${tags}\n`}`;
 function withoutFence<P extends Plan>(p: P): P {
   const actions = p.actions
     .filter((a) => a.kind !== 'fence')
-    .map((a): Action => (a.kind === 'claimInitialize' || a.kind === 'acquireLeaderKey' || a.kind === 'updateLeaderKey' || a.kind === 'confirmFailsafe' ? { ...a, then: withoutFence(a.then), else: withoutFence(a.else) } : a));
+    .map((a): Action =>
+      a.kind === 'claimInitialize' || a.kind === 'acquireLeaderKey' || a.kind === 'updateLeaderKey' || a.kind === 'confirmFailsafe'
+        ? { ...a, then: withoutFence(a.then), else: withoutFence(a.else) }
+        : a,
+    );
   return { ...p, actions };
 }
 
@@ -179,7 +185,10 @@ export function coreFor(mutant: SimParams['mutant']): HaCore {
     case 'no-guard':
       return { ...REAL_CORE, decide: (obs) => ({ ...REAL_CORE.decide(obs), leaseGuard: null }) };
     case 'no-fence':
-      return { ...REAL_CORE, decide: (obs) => ({ ...withoutFence(REAL_CORE.decide(obs)), leaseGuard: null, gateValidForMs: REAL_CORE.decide(obs).gateValidForMs }) };
+      return {
+        ...REAL_CORE,
+        decide: (obs) => ({ ...withoutFence(REAL_CORE.decide(obs)), leaseGuard: null, gateValidForMs: REAL_CORE.decide(obs).gateValidForMs }),
+      };
     case 'stale-gate':
       return { ...REAL_CORE, decide: (obs) => ({ ...REAL_CORE.decide(obs), gateValidForMs: Number.MAX_SAFE_INTEGER }) };
     case 'fence-known-replica':

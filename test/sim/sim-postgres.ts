@@ -17,7 +17,18 @@ import type { Credentials } from '../../src/config/types.js';
 import { formatLsn } from '../../src/ha/core/lsn.js';
 import type { RecoverySettings } from '../../src/postgres/conf-files.js';
 import type { ControlData } from '../../src/postgres/controldata.js';
-import type { BootstrapUsers, DataDirState, LeaderHistory, PgpassEntry, PostgresEndpoint, PostgresNode, RemotePostgres, ReplicationSource, StopMode, TimelineOrigin } from '../../src/postgres/ports.js';
+import type {
+  BootstrapUsers,
+  DataDirState,
+  LeaderHistory,
+  PgpassEntry,
+  PostgresEndpoint,
+  PostgresNode,
+  RemotePostgres,
+  ReplicationSource,
+  StopMode,
+  TimelineOrigin,
+} from '../../src/postgres/ports.js';
 import type { ConnectTarget, PostgresProbe } from '../../src/postgres/probe.js';
 import type { SimNode, SimPg, SimProcess } from './model.js';
 import { CLUSTER_REPLICATION_PASSWORD, type World } from './world.js';
@@ -36,7 +47,18 @@ function historyOf(pg: SimPg): Array<{ timeline: number; switchLsn: number }> {
 
 export function controlDataOf(w: World, pg: SimPg): ControlData {
   const tl = w.tl(pg);
-  const state = pg.state !== 'down' ? (pg.inRecovery ? 'in archive recovery' : 'in production') : pg.shutdownClean ? (pg.inRecovery ? 'shut down in recovery' : 'shut down') : pg.inRecovery ? 'in archive recovery' : 'in production';
+  const state =
+    pg.state !== 'down'
+      ? pg.inRecovery
+        ? 'in archive recovery'
+        : 'in production'
+      : pg.shutdownClean
+        ? pg.inRecovery
+          ? 'shut down in recovery'
+          : 'shut down'
+        : pg.inRecovery
+          ? 'in archive recovery'
+          : 'in production';
   return {
     systemIdentifier: pg.sysid ?? '',
     clusterState: state,
@@ -88,7 +110,9 @@ export class SimPostgresNode implements PostgresNode {
   }
   async managedConfigText(): Promise<string> {
     const params = this.pg.conf?.params ?? {};
-    return Object.entries(params).map(([k, v]) => `${k} = '${v}'`).join('\n');
+    return Object.entries(params)
+      .map(([k, v]) => `${k} = '${v}'`)
+      .join('\n');
   }
   async timelineHistoryText(timeline: number): Promise<string | null> {
     const pg = this.pg;
@@ -123,7 +147,10 @@ export class SimPostgresNode implements PostgresNode {
     pg.startsAtMs.push(this.w.nowMs);
     pg.inRecovery = pg.conf.recovery !== null;
     pg.walLogHints = pg.conf.params['wal_log_hints'] === 'on' && !pg.autoConfWalLogHintsOff;
-    pg.applied = { ssn: pg.conf.params['synchronous_standby_names'] ?? '', followHost: pg.conf.recovery === null ? null : hostOfConninfo(pg.conf.recovery.primaryConninfo) };
+    pg.applied = {
+      ssn: pg.conf.params['synchronous_standby_names'] ?? '',
+      followHost: pg.conf.recovery === null ? null : hostOfConninfo(pg.conf.recovery.primaryConninfo),
+    };
     const epoch = pg.epoch;
     this.w.trace(`${this.n.name}: PostgreSQL starting ${pg.inRecovery ? `in recovery following ${pg.applied.followHost ?? 'nobody'}` : 'as a primary'}`);
     this.w.at(this.w.rng.int(100, 800), () => {
@@ -205,14 +232,28 @@ export class SimPostgresNode implements PostgresNode {
   async appendHba(): Promise<void> {}
   async replaceHba(): Promise<void> {}
 
-  cloneFrom(source: ReplicationSource, _extraArgs: string[], _timeoutMs: number, _onProgress?: (line: string) => void, beforeReplace?: () => Promise<void>): Promise<void> {
+  cloneFrom(
+    source: ReplicationSource,
+    _extraArgs: string[],
+    _timeoutMs: number,
+    _onProgress?: (line: string) => void,
+    beforeReplace?: () => Promise<void>,
+  ): Promise<void> {
     const pg = this.pg;
     if (pg.dataDir === 'initialized' && beforeReplace === undefined) throw new SimPgError('data directory is not empty; refusing to clone into it');
     return this.after([500, 3000], () => {
       const src = this.w.nodes.find((x) => x.name === source.host);
-      if (src === undefined || src.pg.state !== 'up' || !this.w.linked(this.n.name, src.name)) throw new SimPgError(`pg_basebackup failed: could not connect to ${source.host}`);
+      if (src === undefined || src.pg.state !== 'up' || !this.w.linked(this.n.name, src.name))
+        throw new SimPgError(`pg_basebackup failed: could not connect to ${source.host}`);
       if (source.password !== CLUSTER_REPLICATION_PASSWORD) throw new SimPgError('pg_basebackup failed: password authentication failed for user "replicator"');
-      return { sysid: src.pg.sysid, lineage: src.pg.lineage.map((s) => ({ ...s })), lsn: src.pg.lsn, checksums: src.pg.checksums, checkpointTl: this.w.tl(src.pg), timelineOrigin: src.pg.timelineOrigin };
+      return {
+        sysid: src.pg.sysid,
+        lineage: src.pg.lineage.map((s) => ({ ...s })),
+        lsn: src.pg.lsn,
+        checksums: src.pg.checksums,
+        checkpointTl: this.w.tl(src.pg),
+        timelineOrigin: src.pg.timelineOrigin,
+      };
     }).then(async (copy) => {
       if (beforeReplace !== undefined) await beforeReplace();
       if (pg.state !== 'down') throw new SimPgError('refusing to replace the data directory: PostgreSQL is running on it');
@@ -226,7 +267,8 @@ export class SimPostgresNode implements PostgresNode {
     return this.after([300, 2000], () => {
       if (pg.state !== 'down') throw new SimPgError('pg_rewind: target server must be shut down cleanly');
       const src = this.w.nodes.find((x) => x.name === hostOfConninfo(sourceConninfo));
-      if (src === undefined || src.pg.state !== 'up' || !this.w.linked(this.n.name, src.name)) throw new SimPgError('pg_rewind: could not connect to the source server');
+      if (src === undefined || src.pg.state !== 'up' || !this.w.linked(this.n.name, src.name))
+        throw new SimPgError('pg_rewind: could not connect to the source server');
       if (this.w.params.rewindGrantsMissing) throw new SimPgError('pg_rewind: permission denied for function pg_read_binary_file');
       if (!pg.checksums && !pg.walLogHints) throw new SimPgError('pg_rewind: target server needs to use either data checksums or "wal_log_hints = on"');
       const targetTl = controlDataOf(this.w, pg).timeline;

@@ -126,23 +126,32 @@ function scheduleFaults(w: World): void {
       w.bootAgentIn(n, d);
     });
   });
-  each(p.rates.agentCrash, (t, n) => {
-    const d = endAt(t, w.rng.int(200, 2 * ttlMs));
+  each(
+    p.rates.agentCrash,
+    (t, n) => {
+      const d = endAt(t, w.rng.int(200, 2 * ttlMs));
+      at(t, () => {
+        w.trace(`FAULT ${n.name}: kill -9 agent only for ${d} ms`);
+        w.killAgent(n, 'killed (kill -9)');
+        w.bootAgentIn(n, d);
+      });
+    },
+    guarded,
+  );
+  const pause = (t: number, n: SimNode, d: number): void =>
     at(t, () => {
-      w.trace(`FAULT ${n.name}: kill -9 agent only for ${d} ms`);
-      w.killAgent(n, 'killed (kill -9)');
-      w.bootAgentIn(n, d);
+      const proc = n.proc;
+      if (proc === null || proc.paused) return;
+      w.trace(`FAULT ${n.name}: SIGSTOP agent for ${d} ms`);
+      w.pause(n);
+      w.at(
+        d,
+        () => {
+          if (n.proc === proc) w.unpause(n);
+        },
+        true,
+      );
     });
-  }, guarded);
-  const pause = (t: number, n: SimNode, d: number): void => at(t, () => {
-    const proc = n.proc;
-    if (proc === null || proc.paused) return;
-    w.trace(`FAULT ${n.name}: SIGSTOP agent for ${d} ms`);
-    w.pause(n);
-    w.at(d, () => {
-      if (n.proc === proc) w.unpause(n);
-    }, true);
-  });
   each(p.rates.longPause, (t, n) => pause(t, n, endAt(t, w.rng.int(Math.floor(ttlMs / 2), 3 * ttlMs))), guarded);
   each(p.rates.shortPause, (t, n) => pause(t, n, endAt(t, w.rng.int(10, Math.max(10, Math.floor(retryMs / 2))))));
   const link = (rate: number, mode: 'cut' | 'responses-lost' | 'slow'): void =>
@@ -168,11 +177,13 @@ function scheduleFaults(w: World): void {
       w.at(d, () => w.setNetCut(n.name, other, false));
     });
   });
-  each(p.rates.replayPause, (t, n) => at(t, () => {
-    const d = endAt(t, w.rng.int(1000, 60000));
-    w.trace(`FAULT ${n.name}: replay paused for ${d} ms`);
-    n.pg.replayPausedUntilMs = w.nowMs + d;
-  }));
+  each(p.rates.replayPause, (t, n) =>
+    at(t, () => {
+      const d = endAt(t, w.rng.int(1000, 60000));
+      w.trace(`FAULT ${n.name}: replay paused for ${d} ms`);
+      n.pg.replayPausedUntilMs = w.nowMs + d;
+    }),
+  );
   each(p.rates.slowConfigWrite, (t, n) => {
     const d = endAt(t, w.rng.int(1000, 2 * ttlMs));
     const fails = w.rng.chance(0.2);
@@ -276,7 +287,8 @@ function mayStayDown(w: World, n: SimNode): boolean {
 function checkCalm(w: World, calmSinceMs: number, leader: SimNode | null): void {
   for (const n of w.nodes) {
     const startsSinceCalm = n.pg.startsAtMs.filter((t) => t >= calmSinceMs).length;
-    if (startsSinceCalm > 2) throw new Violation('e', `${n.name} started PostgreSQL ${startsSinceCalm} times after the faults healed (t=${calmSinceMs}..${w.nowMs})`);
+    if (startsSinceCalm > 2)
+      throw new Violation('e', `${n.name} started PostgreSQL ${startsSinceCalm} times after the faults healed (t=${calmSinceMs}..${w.nowMs})`);
     // Neither credential can read the leader's history: reporting the cause is all it can do.
     const cannotAsk = n.wrongReplicationPassword && w.params.rewindGrantsMissing;
     if (n.lastWhyKind === 'divergenceUnknown' && !cannotAsk && w.nowMs - n.lastWhySinceMs > 3 * w.params.ttlS * 1000) {
@@ -287,7 +299,8 @@ function checkCalm(w: World, calmSinceMs: number, leader: SimNode | null): void 
   for (const n of w.nodes) {
     if (n === leader || n.wrongReplicationPassword || mayStayDown(w, n)) continue;
     if (n.tags['replicatefrom'] !== undefined) continue; // may cascade from a member that stays out
-    if (!w.streaming(n)) throw new Violation('g', `${n.name} does not stream at the end (last why: ${n.lastWhyKind ?? 'none'}, receiver: ${n.pg.receiverError ?? 'none'})`);
+    if (!w.streaming(n))
+      throw new Violation('g', `${n.name} does not stream at the end (last why: ${n.lastWhyKind ?? 'none'}, receiver: ${n.pg.receiverError ?? 'none'})`);
   }
 }
 
@@ -329,5 +342,14 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     violation = e;
     violation.knownLimitation = knownLimitation(w, e);
   }
-  return { seed, params: describeParams(params), violation, promotions: w.promotions, writes: w.acknowledgedWrites, healToLeaderMs, virtualMs: w.nowMs, log: w.log };
+  return {
+    seed,
+    params: describeParams(params),
+    violation,
+    promotions: w.promotions,
+    writes: w.acknowledgedWrites,
+    healToLeaderMs,
+    virtualMs: w.nowMs,
+    log: w.log,
+  };
 }

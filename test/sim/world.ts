@@ -27,7 +27,10 @@ export class Violation extends Error {
   /** Set when the violation belongs to a known, named limitation (reported apart, never counted as a pass). */
   knownLimitation: string | null = null;
 
-  constructor(readonly invariant: Invariant, message: string) {
+  constructor(
+    readonly invariant: Invariant,
+    message: string,
+  ) {
     super(`invariant (${invariant}): ${message}`);
   }
 }
@@ -219,7 +222,9 @@ export class World {
       const error = 'error' in source ? source.error : null;
       const streamingNow = 'src' in source;
       if (error !== pg.receiverError || streamingNow !== (pg.streamingSince !== null)) {
-        this.trace(`${n.name}: WAL receiver ${streamingNow ? `streams from ${pg.applied.followHost ?? '?'}` : error === null ? `idle (following ${pg.applied.followHost ?? 'nobody'})` : `fails: ${error}`}`);
+        this.trace(
+          `${n.name}: WAL receiver ${streamingNow ? `streams from ${pg.applied.followHost ?? '?'}` : error === null ? `idle (following ${pg.applied.followHost ?? 'nobody'})` : `fails: ${error}`}`,
+        );
       }
       pg.receiverError = error;
       pg.streamingSince = streamingNow ? (pg.streamingSince ?? this.nowMs) : null;
@@ -315,7 +320,8 @@ export class World {
     // Only what the agent could know counts: its own last probe said "in recovery" (a frozen agent
     // that never probed the restarted server rightly fences what it cannot see).
     const agentKnew = n.agent !== null && n.agent.pg.probe !== null && n.agent.pg.probe.inRecovery;
-    if (longReplica && !promoting && agentKnew) this.fail(new Violation('h', `${n.name} fenced while a replica for ${this.nowMs - (pg.upSinceMs ?? 0)} ms (t=${this.nowMs})`));
+    if (longReplica && !promoting && agentKnew)
+      this.fail(new Violation('h', `${n.name} fenced while a replica for ${this.nowMs - (pg.upSinceMs ?? 0)} ms (t=${this.nowMs})`));
   }
 
   /** Called by a node's PostgreSQL when its agent asks it to promote. */

@@ -27,7 +27,11 @@ export class AckWriter {
   private running = false;
   private loops: Promise<void>[] = [];
 
-  constructor(private readonly targets: WriterTarget[], private readonly password: string, private readonly table = 'ack_log') {}
+  constructor(
+    private readonly targets: WriterTarget[],
+    private readonly password: string,
+    private readonly table = 'ack_log',
+  ) {}
 
   async prepare(primary: WriterTarget): Promise<void> {
     const client = this.client(primary);
@@ -40,7 +44,15 @@ export class AckWriter {
   }
 
   private client(target: WriterTarget): pg.Client {
-    const client = new pg.Client({ host: target.host, port: target.port, user: 'postgres', password: this.password, database: 'postgres', connectionTimeoutMillis: 1000, query_timeout: 1500 });
+    const client = new pg.Client({
+      host: target.host,
+      port: target.port,
+      user: 'postgres',
+      password: this.password,
+      database: 'postgres',
+      connectionTimeoutMillis: 1000,
+      query_timeout: 1500,
+    });
     client.on('error', () => undefined);
     return client;
   }
@@ -104,7 +116,10 @@ export function singleWriterViolation(acks: Ack[]): string | null {
     const run = runs[i];
     if (run === undefined) continue;
     if (finished.has(run.node)) {
-      return `node ${run.node} acknowledged again at ${run.firstMs.toFixed(0)} ms after another primary had taken over: ${runs.slice(Math.max(0, i - 2), i + 1).map((r) => `${r.node}x${r.count}`).join(' -> ')}`;
+      return `node ${run.node} acknowledged again at ${run.firstMs.toFixed(0)} ms after another primary had taken over: ${runs
+        .slice(Math.max(0, i - 2), i + 1)
+        .map((r) => `${r.node}x${r.count}`)
+        .join(' -> ')}`;
     }
     const previous = runs[i - 1];
     if (previous !== undefined) finished.add(previous.node);

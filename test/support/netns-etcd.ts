@@ -75,7 +75,10 @@ export async function startEtcdOnLab(lab: Lab, options: LabEtcdOptions): Promise
     for (const member of members) await start(member);
     await Promise.all(members.map((member) => waitEtcdHealthy(member, timeoutMs)));
   } catch (error) {
-    await stopPids(members.map((m) => m.pid).filter((pid) => pid > 0), ETCD_STOP_GRACE_MS).catch(() => undefined);
+    await stopPids(
+      members.map((m) => m.pid).filter((pid) => pid > 0),
+      ETCD_STOP_GRACE_MS,
+    ).catch(() => undefined);
     throw error;
   }
   return labEtcdApi(members, clientPort, start, timeoutMs);
@@ -135,7 +138,9 @@ async function waitEtcdHealthy(member: LabEtcdMember, timeoutMs: number): Promis
   let last = 'no answer yet';
   for (;;) {
     if (!isAlive(member.pid)) {
-      throw new Error(`etcd member ${member.name} on ${member.host.name} (pid ${member.pid}) exited while starting; end of ${member.logFile}:\n${await logTail(member.logFile)}`);
+      throw new Error(
+        `etcd member ${member.name} on ${member.host.name} (pid ${member.pid}) exited while starting; end of ${member.logFile}:\n${await logTail(member.logFile)}`,
+      );
     }
     try {
       const response = await fetch(member.healthUrl, { signal: AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS) });
@@ -145,7 +150,9 @@ async function waitEtcdHealthy(member: LabEtcdMember, timeoutMs: number): Promis
       last = error instanceof Error ? error.message : String(error);
     }
     if (performance.now() >= deadline) {
-      throw new Error(`etcd member ${member.name} at ${member.healthUrl} not healthy after ${timeoutMs} ms (last answer: ${last}); end of ${member.logFile}:\n${await logTail(member.logFile)}`);
+      throw new Error(
+        `etcd member ${member.name} at ${member.healthUrl} not healthy after ${timeoutMs} ms (last answer: ${last}); end of ${member.logFile}:\n${await logTail(member.logFile)}`,
+      );
     }
     await sleep(POLL_MS);
   }

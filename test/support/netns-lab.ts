@@ -354,8 +354,26 @@ async function teardown(owned: OwnedLab): Promise<void> {
   const rootLinks = await step(async () => (await listRootLinks()).filter((l) => l.startsWith(`k${owned.id}-`)), owned.rootLinks);
   // Deleting a namespace frees its interfaces asynchronously; the root leg is deleted explicitly
   // so that it is gone when close() returns.
-  for (const rootLink of rootLinks) await step(() => unlessGone(() => ip(['link', 'del', rootLink]), () => rootLinkExists(rootLink), ''), '');
-  for (const netns of namespaces) await step(() => unlessGone(() => ip(['netns', 'del', netns]), () => namespaceExists(netns), ''), '');
+  for (const rootLink of rootLinks)
+    await step(
+      () =>
+        unlessGone(
+          () => ip(['link', 'del', rootLink]),
+          () => rootLinkExists(rootLink),
+          '',
+        ),
+      '',
+    );
+  for (const netns of namespaces)
+    await step(
+      () =>
+        unlessGone(
+          () => ip(['netns', 'del', netns]),
+          () => namespaceExists(netns),
+          '',
+        ),
+      '',
+    );
   await step(() => releaseReservations(owned.id), undefined);
   unregister(owned.id);
   if (failures.length > 0) throw new AggregateError(failures, `lab ${owned.id}: teardown incomplete: ${failures.map(String).join('; ')}`);
@@ -413,8 +431,15 @@ function liveOnly(processes: Map<number, string>): Map<number, string> {
 async function labProcesses(leaders: Map<number, string>, namespaces: string[]): Promise<Map<number, string>> {
   const found = liveOnly(leaders);
   for (const netns of namespaces) {
-    const listing = await unlessGone(() => ip(['netns', 'pids', netns]), () => namespaceExists(netns), '');
-    const pids = listing.split('\n').filter((line) => line !== '').map(Number);
+    const listing = await unlessGone(
+      () => ip(['netns', 'pids', netns]),
+      () => namespaceExists(netns),
+      '',
+    );
+    const pids = listing
+      .split('\n')
+      .filter((line) => line !== '')
+      .map(Number);
     for (const pid of pids) {
       const ticks = startTicks(pid);
       if (ticks !== null) found.set(pid, ticks);
@@ -494,7 +519,11 @@ function spawned(child: ChildProcess, what: string): Promise<number> {
 
 function execIn(netns: string, command: string, args: string[], options: LabExecOptions): Promise<LabExecResult> {
   return new Promise((resolveResult) => {
-    const child = spawn('ip', ['netns', 'exec', netns, command, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    const child = spawn('ip', ['netns', 'exec', netns, command, ...args], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -524,7 +553,10 @@ function ip(args: string[], timeoutMs = IP_TIMEOUT_MS): Promise<string> {
 
 async function listNamespaces(): Promise<string[]> {
   const text = await ip(['netns', 'list']);
-  return text.split('\n').map((line) => line.split(' ')[0] ?? '').filter((name) => name !== '');
+  return text
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((name) => name !== '');
 }
 
 async function listRootLinks(): Promise<string[]> {

@@ -65,10 +65,23 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
 }
 
 /** Runs one SQL statement on a node as the superuser over TCP. */
-export async function sql<Row extends pg.QueryResultRow = Record<string, unknown>>(cluster: TestCluster, node: string, text: string, params: unknown[] = []): Promise<Row[]> {
+export async function sql<Row extends pg.QueryResultRow = Record<string, unknown>>(
+  cluster: TestCluster,
+  node: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<Row[]> {
   const member = cluster.record.nodes.find((n) => n.name === node);
   if (member === undefined) throw new Error(`no node ${node}`);
-  const client = new pg.Client({ host: cluster.record.host, port: member.pgPort, user: 'postgres', password: cluster.superuserPassword, database: 'postgres', connectionTimeoutMillis: 5000, query_timeout: 10_000 });
+  const client = new pg.Client({
+    host: cluster.record.host,
+    port: member.pgPort,
+    user: 'postgres',
+    password: cluster.superuserPassword,
+    database: 'postgres',
+    connectionTimeoutMillis: 5000,
+    query_timeout: 10_000,
+  });
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -163,13 +176,15 @@ export async function restartAgent(cluster: TestCluster, node: string): Promise<
 
 /** The node whose REST API answers 200 on /primary right now (null if none, throws if several). */
 export async function currentPrimary(cluster: TestCluster): Promise<string | null> {
-  const answers = await Promise.all(cluster.record.nodes.map(async (n) => {
-    try {
-      return (await fetch(`http://127.0.0.1:${n.apiPort}/primary`, { signal: AbortSignal.timeout(2000) })).status === 200 ? n.name : null;
-    } catch {
-      return null;
-    }
-  }));
+  const answers = await Promise.all(
+    cluster.record.nodes.map(async (n) => {
+      try {
+        return (await fetch(`http://127.0.0.1:${n.apiPort}/primary`, { signal: AbortSignal.timeout(2000) })).status === 200 ? n.name : null;
+      } catch {
+        return null;
+      }
+    }),
+  );
   const primaries = answers.filter((a): a is string => a !== null);
   if (primaries.length > 1) throw new Error(`two nodes answer /primary: ${primaries.join(', ')}`);
   return primaries[0] ?? null;

@@ -74,7 +74,10 @@ export function renderSeedConfig(template: string, p: SeedPaths): string {
     ['  listen: 10.0.1.21:5432', `  listen: 127.0.0.1,${p.host.clusterAddress},${p.host.clientAddress}:5432`],
     ['  connect_address: 10.0.1.21:5432', `  connect_address: ${p.host.clusterAddress}:5432`],
     ['  data_dir: /var/lib/postgresql/15/main', `  data_dir: ${p.dataDir}\n  parameters:\n    unix_socket_directories: ${p.socketDir}`],
-    ['      password: super_password_change_me', '      password: super_password_change_me\n    rewind:\n      username: rewind_user\n      password: rewind_password_change_me'],
+    [
+      '      password: super_password_change_me',
+      '      password: super_password_change_me\n    rewind:\n      username: rewind_user\n      password: rewind_password_change_me',
+    ],
   ];
   return edits.reduce((text, [from, to]) => replaceOnce(text, from, to), template);
 }
@@ -122,7 +125,15 @@ export async function startSeedDeployment(): Promise<SeedDeployment> {
     startAgent: async (node) => {
       node.agentPid = await lab.spawn(node.host, process.execPath, [KEEL_MAIN, 'agent', node.config], { logFile: node.logFile });
     },
-    dcs: () => new EtcdDcs({ etcd: { endpoints: theEtcd.clientEndpoints.map(hostPort), protocol: 'http' }, namespace: SEED_NAMESPACE, scope: SEED_SCOPE, name: 'test-observer', retryTimeoutMs: 5000, ttlS: 30 }),
+    dcs: () =>
+      new EtcdDcs({
+        etcd: { endpoints: theEtcd.clientEndpoints.map(hostPort), protocol: 'http' },
+        namespace: SEED_NAMESPACE,
+        scope: SEED_SCOPE,
+        name: 'test-observer',
+        retryTimeoutMs: 5000,
+        ttlS: 30,
+      }),
     close,
   };
   try {
@@ -141,7 +152,15 @@ function hostPort(endpoint: string): { host: string; port: number } {
 
 /** Runs one statement on a node through its client address, as the seed's superuser. */
 export async function seedSql<Row extends pg.QueryResultRow = Record<string, unknown>>(node: SeedNode, text: string, params: unknown[] = []): Promise<Row[]> {
-  const client = new pg.Client({ host: node.host.clientAddress, port: 5432, user: 'postgres', password: SEED_SUPERUSER_PASSWORD, database: 'postgres', connectionTimeoutMillis: 3000, query_timeout: 10_000 });
+  const client = new pg.Client({
+    host: node.host.clientAddress,
+    port: 5432,
+    user: 'postgres',
+    password: SEED_SUPERUSER_PASSWORD,
+    database: 'postgres',
+    connectionTimeoutMillis: 3000,
+    query_timeout: 10_000,
+  });
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -163,11 +182,19 @@ export async function seedLeader(deployment: SeedDeployment): Promise<string | n
 
 /** Waits for one leader whose two replicas both stream from it; returns the leader's name. */
 export async function seedHealthy(deployment: SeedDeployment, timeoutMs: number): Promise<string> {
-  return eventually('a leader with two streaming replicas', timeoutMs, async () => {
-    const leader = await seedLeader(deployment);
-    if (leader === null) return undefined;
-    const rows = await seedSql<{ application_name: string }>(deployment.node(leader), "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
-    const others = deployment.nodes.filter((n) => n.name !== leader).map((n) => n.name);
-    return others.every((name) => rows.some((r) => r.application_name === name)) ? leader : undefined;
-  }, 1000);
+  return eventually(
+    'a leader with two streaming replicas',
+    timeoutMs,
+    async () => {
+      const leader = await seedLeader(deployment);
+      if (leader === null) return undefined;
+      const rows = await seedSql<{ application_name: string }>(
+        deployment.node(leader),
+        "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'",
+      );
+      const others = deployment.nodes.filter((n) => n.name !== leader).map((n) => n.name);
+      return others.every((name) => rows.some((r) => r.application_name === name)) ? leader : undefined;
+    },
+    1000,
+  );
 }

@@ -129,11 +129,15 @@ export function interpretAnswer(answer: { status: number; body: string }, endpoi
     body = JSON.parse(answer.body);
   } catch {
     if (answer.status === 404) throw new EtcdError('route_not_found', `${endpoint}: no such API route`, { httpStatus: 404, endpoint });
-    throw new EtcdError('bad_response', `${endpoint}: answer is not JSON (HTTP ${answer.status}): ${answer.body.slice(0, 200)}`, { httpStatus: answer.status, endpoint });
+    throw new EtcdError('bad_response', `${endpoint}: answer is not JSON (HTTP ${answer.status}): ${answer.body.slice(0, 200)}`, {
+      httpStatus: answer.status,
+      endpoint,
+    });
   }
   const error = errorFromBody(body, answer.status, endpoint);
   if (error !== null) throw error;
-  if (answer.status >= 400) throw new EtcdError('bad_response', `${endpoint}: HTTP ${answer.status}: ${answer.body.slice(0, 200)}`, { httpStatus: answer.status, endpoint });
+  if (answer.status >= 400)
+    throw new EtcdError('bad_response', `${endpoint}: HTTP ${answer.status}: ${answer.body.slice(0, 200)}`, { httpStatus: answer.status, endpoint });
   return asRecord(body) ?? {};
 }
 

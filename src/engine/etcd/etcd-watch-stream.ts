@@ -11,10 +11,7 @@ import { asObject, decodeWatchResult, type WatchResponse } from './etcd-wire.js'
 
 /** Why a watch stream ended without an error. */
 export type WatchEnd =
-  | { reason: 'aborted' }
-  | { reason: 'closed' }
-  | { reason: 'canceled'; message: string }
-  | { reason: 'compacted'; compactRevision: number };
+  { reason: 'aborted' } | { reason: 'closed' } | { reason: 'canceled'; message: string } | { reason: 'compacted'; compactRevision: number };
 
 /** Largest single watch message accepted (a message holds the events of one revision). */
 const MAX_WATCH_LINE_BYTES = 64 * 1024 * 1024;
@@ -40,7 +37,10 @@ export function readWatchStream(
     };
     const onAbort = (): void => settle(null, { reason: 'aborted' });
     signal.addEventListener('abort', onAbort);
-    const connectTimer = setTimeout(() => settle(new TransportError(endpoint, `watch not established within ${Math.round(connectTimeoutMs)} ms`)), connectTimeoutMs);
+    const connectTimer = setTimeout(
+      () => settle(new TransportError(endpoint, `watch not established within ${Math.round(connectTimeoutMs)} ms`)),
+      connectTimeoutMs,
+    );
     stream.on('error', (error) => settle(new TransportError(endpoint, error.message, { cause: error })));
     stream.on('response', (res: IncomingMessage) => {
       if ((res.statusCode ?? 0) >= 400) {

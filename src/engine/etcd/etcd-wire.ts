@@ -32,10 +32,7 @@ export type RequestOp =
   | { deleteRange: { key: string; prefix?: boolean } }
   | { range: { key: string; prefix?: boolean } };
 
-export type ResponseOp =
-  | { kind: 'range'; kvs: KeyValue[] }
-  | { kind: 'put' }
-  | { kind: 'deleteRange'; deleted: number };
+export type ResponseOp = { kind: 'range'; kvs: KeyValue[] } | { kind: 'put' } | { kind: 'deleteRange'; deleted: number };
 
 export interface WatchEventKv {
   type: 'PUT' | 'DELETE';

@@ -105,9 +105,10 @@ function decideInitialized(ctx: Ctx): Plan {
     return { actions: kept.actions, why: kept.why };
   }
   // No key but a leader heard through POST /failsafe (see failsafeLeaderName): follow it.
-  const followWhy: Why = ctx.view.leader === null
-    ? { kind: 'failsafeFollowing', self: ctx.self, leader: ctx.leaderName }
-    : { kind: 'followingNoAction', self: ctx.self, leader: ctx.leaderName };
+  const followWhy: Why =
+    ctx.view.leader === null
+      ? { kind: 'failsafeFollowing', self: ctx.self, leader: ctx.leaderName }
+      : { kind: 'followingNoAction', self: ctx.self, leader: ctx.leaderName };
   return follow(ctx, { kind: 'demotingNoLock' }, followWhy);
 }
 

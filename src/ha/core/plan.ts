@@ -18,7 +18,16 @@ export function isGate(action: Action): action is GateAction {
 
 /** Actions that start a background PostgreSQL task: at most one may run per cycle. */
 const TASK_ACTIONS: ReadonlySet<Action['kind']> = new Set([
-  'runBootstrap', 'cloneFrom', 'startAsReplica', 'promote', 'demote', 'rewind', 'reclone', 'restartCrashed', 'stopPostgres', 'checkpoint',
+  'runBootstrap',
+  'cloneFrom',
+  'startAsReplica',
+  'promote',
+  'demote',
+  'rewind',
+  'reclone',
+  'restartCrashed',
+  'stopPostgres',
+  'checkpoint',
 ]);
 
 export function startsTask(action: Action): boolean {

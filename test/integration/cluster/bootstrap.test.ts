@@ -16,16 +16,26 @@ import { lookupUser } from '../../../src/postgres/os-user.js';
 const exec = promisify(execFile);
 let cluster: TestCluster;
 
-before(async () => {
-  cluster = await startTestCluster({ nodes: 3 });
-}, { timeout: 300_000 });
+before(
+  async () => {
+    cluster = await startTestCluster({ nodes: 3 });
+  },
+  { timeout: 300_000 },
+);
 
-after(async () => {
-  await cluster?.stop();
-}, { timeout: 120_000 });
+after(
+  async () => {
+    await cluster?.stop();
+  },
+  { timeout: 120_000 },
+);
 
 async function etcdKeys(): Promise<Map<string, { value: string; lease: string }>> {
-  const { stdout } = await exec('etcdctl', ['--endpoints', cluster.record.etcd.endpoints.join(','), 'get', '--prefix', `/service/${cluster.record.scope}/`, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' } });
+  const { stdout } = await exec(
+    'etcdctl',
+    ['--endpoints', cluster.record.etcd.endpoints.join(','), 'get', '--prefix', `/service/${cluster.record.scope}/`, '-w', 'json'],
+    { env: { ...process.env, ETCDCTL_API: '3' } },
+  );
   const body = JSON.parse(stdout) as { kvs?: Array<{ key: string; value: string; lease?: number | string }> };
   const map = new Map<string, { value: string; lease: string }>();
   for (const kv of body.kvs ?? []) {
@@ -36,19 +46,33 @@ async function etcdKeys(): Promise<Map<string, { value: string; lease: string }>
 
 test('one leader and two streaming replicas, each following the leader with its own slot', async () => {
   const leader = cluster.leader;
-  const replication = await sql<{ application_name: string; state: string }>(cluster, leader, 'SELECT application_name, state FROM pg_stat_replication ORDER BY 1');
+  const replication = await sql<{ application_name: string; state: string }>(
+    cluster,
+    leader,
+    'SELECT application_name, state FROM pg_stat_replication ORDER BY 1',
+  );
   const replicas = cluster.record.nodes.map((n) => n.name).filter((n) => n !== leader);
-  assert.deepEqual(replication.map((r) => r.application_name), replicas);
+  assert.deepEqual(
+    replication.map((r) => r.application_name),
+    replicas,
+  );
   assert.ok(replication.every((r) => r.state === 'streaming'));
   for (const replica of replicas) {
     const [row] = await sql<{ in_recovery: boolean }>(cluster, replica, 'SELECT pg_is_in_recovery() AS in_recovery');
     assert.equal(row?.in_recovery, true, `${replica} must be a standby`);
   }
   const slots = await eventually('a replication slot per replica', 30_000, async () => {
-    const rows = await sql<{ slot_name: string; active: boolean }>(cluster, leader, "SELECT slot_name, active FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY 1");
+    const rows = await sql<{ slot_name: string; active: boolean }>(
+      cluster,
+      leader,
+      "SELECT slot_name, active FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY 1",
+    );
     return rows.length === replicas.length && rows.every((r) => r.active) ? rows : undefined;
   });
-  assert.deepEqual(slots.map((s) => s.slot_name), replicas);
+  assert.deepEqual(
+    slots.map((s) => s.slot_name),
+    replicas,
+  );
 });
 
 test('a write on the leader reaches every replica', async () => {
@@ -117,17 +141,26 @@ test('keel list prints the table and JSON; the real patronictl reads the same cl
   assert.equal(json.code, 0, json.stderr);
   const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
   assert.equal(rows.length, 3);
-  assert.deepEqual(rows.filter((r) => r['Role'] === 'Leader').map((r) => r['Member']), [cluster.leader]);
+  assert.deepEqual(
+    rows.filter((r) => r['Role'] === 'Leader').map((r) => r['Member']),
+    [cluster.leader],
+  );
   const replicas = rows.filter((r) => r['Role'] === 'Replica');
   assert.equal(replicas.length, 2);
-  assert.ok(replicas.every((r) => r['State'] === 'running' || r['State'] === 'streaming'), JSON.stringify(replicas));
+  assert.ok(
+    replicas.every((r) => r['State'] === 'running' || r['State'] === 'streaming'),
+    JSON.stringify(replicas),
+  );
   assert.ok(existsSync('/usr/bin/patronictl'), 'patronictl (a test dependency, installed by npm test) is missing');
   const patroniConfig = join(cluster.dir, 'patronictl.yml');
   await writeFile(patroniConfig, `scope: ${cluster.record.scope}\nnamespace: /service/\netcd3:\n  hosts: ${cluster.record.etcd.endpoints.join(',')}\n`);
   const { stdout } = await exec('patronictl', ['-c', patroniConfig, 'list', '--format', 'json']);
   const patroniRows = JSON.parse(stdout) as Array<Record<string, unknown>>;
   assert.deepEqual(patroniRows.map((r) => r['Member']).sort(), cluster.record.nodes.map((n) => n.name).sort());
-  assert.deepEqual(patroniRows.filter((r) => r['Role'] === 'Leader').map((r) => r['Member']), [cluster.leader]);
+  assert.deepEqual(
+    patroniRows.filter((r) => r['Role'] === 'Leader').map((r) => r['Member']),
+    [cluster.leader],
+  );
 });
 
 test('data directories are 0700 and owned by the postgres OS user', async () => {

@@ -27,7 +27,10 @@ test('a 3-member cluster starts healthy, survives a member restart, and stop() l
   const cluster = await startEtcdCluster({ dir, size: 3, namePrefix: 'm' });
   const client = new EtcdClient({ endpoints: cluster.endpoints, requestTimeoutMs: 5_000 });
   try {
-    assert.deepEqual(cluster.members.map((m) => m.name), ['m1', 'm2', 'm3']);
+    assert.deepEqual(
+      cluster.members.map((m) => m.name),
+      ['m1', 'm2', 'm3'],
+    );
     for (const member of cluster.members) {
       assert.equal((await readFile(member.pidFile, 'utf8')).trim(), String(member.pid));
       assert.ok(isAlive(member.pid));
@@ -62,15 +65,12 @@ test('a member that cannot start fails fast with the end of its log', async () =
   assert.ok(address !== null && typeof address !== 'string');
   try {
     const started = performance.now();
-    await assert.rejects(
-      startEtcdCluster({ dir, size: 1, clientPorts: [address.port], startTimeoutMs: 20_000 }),
-      (error: unknown) => {
-        assert.ok(error instanceof Error);
-        assert.match(error.message, /exited while starting/);
-        assert.match(error.message, /address already in use/);
-        return true;
-      },
-    );
+    await assert.rejects(startEtcdCluster({ dir, size: 1, clientPorts: [address.port], startTimeoutMs: 20_000 }), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.match(error.message, /exited while starting/);
+      assert.match(error.message, /address already in use/);
+      return true;
+    });
     assert.ok(performance.now() - started < 15_000, 'did not wait for the whole start timeout');
   } finally {
     await new Promise<void>((resolve) => busy.close(() => resolve()));

@@ -50,7 +50,14 @@ test('the leader key disappears with the lease once keepalives stop, and refresh
   const observer = fixture.dcs('n2', { scope });
   assert.equal(await leader.refreshLease(), true, 'creates a lease when there is none');
   assert.equal(await leader.attemptToAcquireLeader(), true);
-  await leader.touchMember({ connUrl: 'postgres://127.0.0.1:5432/postgres', apiUrl: 'http://127.0.0.1:8008/patroni', state: 'running', role: 'master', version: '3.0.2', tags: {} });
+  await leader.touchMember({
+    connUrl: 'postgres://127.0.0.1:5432/postgres',
+    apiUrl: 'http://127.0.0.1:8008/patroni',
+    state: 'running',
+    role: 'master',
+    version: '3.0.2',
+    tags: {},
+  });
   assert.equal(await leader.refreshLease(), true);
   const started = performance.now();
   await waitFor(async () => (await observer.loadCluster()).leader === null, 10_000, 'the leader key to expire');
@@ -125,7 +132,16 @@ test('the member key is byte-for-byte Patroni json.dumps(separators=(",", ":")) 
   assert.equal(member?.xlogLocation, 50331808);
   // An identical touch right after a load is skipped (no new revision), like Patroni's deep_compare.
   const before = stored.kvs[0]?.modRevision;
-  await dcs.touchMember({ connUrl: 'postgres://10.0.0.1:5432/postgres', apiUrl: 'http://10.0.0.1:8008/patroni', state: 'running', role: 'replica', version: '3.0.2', xlogLocation: 50331808, timeline: 2, tags: { nofailover: false, clonefrom: true } });
+  await dcs.touchMember({
+    connUrl: 'postgres://10.0.0.1:5432/postgres',
+    apiUrl: 'http://10.0.0.1:8008/patroni',
+    state: 'running',
+    role: 'replica',
+    version: '3.0.2',
+    xlogLocation: 50331808,
+    timeline: 2,
+    tags: { nofailover: false, clonefrom: true },
+  });
   assert.equal((await raw.range(`/service/${scope}/members/pg-1`)).kvs[0]?.modRevision, before);
 
   await dcs.revokeLease();
@@ -211,6 +227,9 @@ test('watch from a compacted revision reports reset and then follows new changes
 async function compact(revision: number): Promise<void> {
   const endpoint = fixture.cluster.endpoints[0];
   assert.ok(endpoint !== undefined);
-  const res = await fetch(`http://${endpoint.host}:${endpoint.port}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(revision), physical: true }) });
+  const res = await fetch(`http://${endpoint.host}:${endpoint.port}/v3/kv/compaction`, {
+    method: 'POST',
+    body: JSON.stringify({ revision: String(revision), physical: true }),
+  });
   assert.equal(res.status, 200, await res.text());
 }

@@ -27,7 +27,11 @@ test('an endpoint that accepts but never answers is skipped after its share of t
   const address = hole.address();
   assert.ok(address !== null && typeof address !== 'string');
   try {
-    const dcs = fixture.dcs('n1', { scope: freshScope('hole'), retryTimeoutMs: 3_000, endpoints: [{ host: '127.0.0.1', port: address.port }, ...fixture.cluster.endpoints] });
+    const dcs = fixture.dcs('n1', {
+      scope: freshScope('hole'),
+      retryTimeoutMs: 3_000,
+      endpoints: [{ host: '127.0.0.1', port: address.port }, ...fixture.cluster.endpoints],
+    });
     const started = performance.now();
     await dcs.loadCluster();
     const firstMs = performance.now() - started;
@@ -57,7 +61,14 @@ test('with one member stopped, calls and the watch go on through the others', as
     const started = performance.now();
     assert.equal(await agent.refreshLease(), true);
     assert.equal(await agent.attemptToAcquireLeader(), true);
-    await agent.touchMember({ connUrl: 'postgres://127.0.0.1:5432/postgres', apiUrl: 'http://127.0.0.1:8008/patroni', state: 'running', role: 'master', version: '3.0.2', tags: {} });
+    await agent.touchMember({
+      connUrl: 'postgres://127.0.0.1:5432/postgres',
+      apiUrl: 'http://127.0.0.1:8008/patroni',
+      state: 'running',
+      role: 'master',
+      version: '3.0.2',
+      tags: {},
+    });
     const loaded = await agent.loadCluster();
     assert.equal(loaded.leader?.name, 'n1');
     assert.ok(performance.now() - started < 5_000);

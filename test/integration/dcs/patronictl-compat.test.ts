@@ -47,7 +47,19 @@ before(async () => {
   for (const name of ['n1', 'n2', 'n3']) agents.set(name, fixture.dcs(name, { scope, ttlS: 30 }));
   const n1 = agents.get('n1') as EtcdDcs;
   assert.equal(await n1.initialize('7234567890123456789', true), true);
-  assert.equal(await n1.setConfig({ ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576, postgresql: { use_pg_rewind: true, parameters: { max_connections: 100 } } }, null), true);
+  assert.equal(
+    await n1.setConfig(
+      {
+        ttl: 30,
+        loop_wait: 10,
+        retry_timeout: 10,
+        maximum_lag_on_failover: 1048576,
+        postgresql: { use_pg_rewind: true, parameters: { max_connections: 100 } },
+      },
+      null,
+    ),
+    true,
+  );
   assert.equal(await n1.attemptToAcquireLeader(), true);
   await n1.touchMember({ ...member('n1', 5433, 8009), role: 'master', xlogLocation: 100 * 1024 * 1024 });
   await (agents.get('n2') as EtcdDcs).touchMember({ ...member('n2', 5434, 8010), role: 'replica', xlogLocation: 100 * 1024 * 1024 });
@@ -81,7 +93,9 @@ test('patronictl show-config and history read the config and history keys keel w
   assert.match(config, /^maximum_lag_on_failover: 1048576$/m);
   assert.match(config, /use_pg_rewind: true/);
   const history = JSON.parse(await patronictl('history', '--format', 'json')) as Array<Record<string, unknown>>;
-  assert.deepEqual(history, [{ TL: 1, LSN: 50331808, Reason: 'no recovery target specified', Timestamp: '2024-01-02T03:04:05.123456+00:00', 'New Leader': 'n1' }]);
+  assert.deepEqual(history, [
+    { TL: 1, LSN: 50331808, Reason: 'no recovery target specified', Timestamp: '2024-01-02T03:04:05.123456+00:00', 'New Leader': 'n1' },
+  ]);
 });
 
 test('keel reads a config written by patronictl edit-config, and its stale CAS is refused', async () => {

@@ -10,7 +10,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { startTestCluster, sql, eventually, killNode, restartAgent, currentPrimary, leaderKeyHolder, postmasterPid, type TestCluster } from '../../support/sandbox.js';
+import {
+  startTestCluster,
+  sql,
+  eventually,
+  killNode,
+  restartAgent,
+  currentPrimary,
+  leaderKeyHolder,
+  postmasterPid,
+  type TestCluster,
+} from '../../support/sandbox.js';
 import { startProxy, type CuttableProxy } from '../../support/tcp-proxy.js';
 import { AckWriter, singleWriterViolation } from '../../support/ack-writer.js';
 import { waitForCluster, sandboxDcs } from '../../../src/sandbox/sandbox.js';
@@ -20,28 +30,37 @@ const LOOP_WAIT_MS = 2_000;
 let cluster: TestCluster;
 const proxies = new Map<string, CuttableProxy>();
 
-before(async () => {
-  cluster = await startTestCluster({
-    nodes: 3,
-    ttlS: TTL_MS / 1000,
-    loopWaitS: LOOP_WAIT_MS / 1000,
-    retryTimeoutS: 3,
-    nodeEtcdHosts: async (endpoints, node) => {
-      const [host, port] = (endpoints[0] ?? '').split(':');
-      const proxy = await startProxy({ host: host ?? '127.0.0.1', port: Number(port) });
-      proxies.set(node, proxy);
-      return [`127.0.0.1:${proxy.port}`];
-    },
-  });
-}, { timeout: 300_000 });
+before(
+  async () => {
+    cluster = await startTestCluster({
+      nodes: 3,
+      ttlS: TTL_MS / 1000,
+      loopWaitS: LOOP_WAIT_MS / 1000,
+      retryTimeoutS: 3,
+      nodeEtcdHosts: async (endpoints, node) => {
+        const [host, port] = (endpoints[0] ?? '').split(':');
+        const proxy = await startProxy({ host: host ?? '127.0.0.1', port: Number(port) });
+        proxies.set(node, proxy);
+        return [`127.0.0.1:${proxy.port}`];
+      },
+    });
+  },
+  { timeout: 300_000 },
+);
 
-after(async () => {
-  await cluster?.stop();
-  for (const proxy of proxies.values()) await proxy.close();
-}, { timeout: 120_000 });
+after(
+  async () => {
+    await cluster?.stop();
+    for (const proxy of proxies.values()) await proxy.close();
+  },
+  { timeout: 120_000 },
+);
 
 function writerFor(c: TestCluster): AckWriter {
-  return new AckWriter(c.record.nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.pgPort })), c.superuserPassword);
+  return new AckWriter(
+    c.record.nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.pgPort })),
+    c.superuserPassword,
+  );
 }
 
 async function healthy(): Promise<string> {
@@ -82,14 +101,19 @@ test('PostgreSQL alone killed on the leader: restarted in place, no failover', a
   assert.ok(pid !== null);
   process.kill(pid, 'SIGKILL');
   const seen = new Set<string>();
-  await eventually('the leader accepting writes again', 60_000, async () => {
-    const primary = await currentPrimary(cluster);
-    if (primary !== null) seen.add(primary);
-    if (primary !== leader) return undefined;
-    await sql(cluster, leader, 'CREATE TABLE IF NOT EXISTS restart_check (id int)');
-    await sql(cluster, leader, 'INSERT INTO restart_check VALUES (1)');
-    return true;
-  }, 500);
+  await eventually(
+    'the leader accepting writes again',
+    60_000,
+    async () => {
+      const primary = await currentPrimary(cluster);
+      if (primary !== null) seen.add(primary);
+      if (primary !== leader) return undefined;
+      await sql(cluster, leader, 'CREATE TABLE IF NOT EXISTS restart_check (id int)');
+      await sql(cluster, leader, 'INSERT INTO restart_check VALUES (1)');
+      return true;
+    },
+    500,
+  );
   assert.deepEqual([...seen], [leader], 'no other node may have become primary');
   assert.equal(await leaderKeyHolder(cluster), leader);
   assert.notEqual(await postmasterPid(cluster, leader), pid, 'PostgreSQL was restarted');
@@ -227,7 +251,10 @@ test('SIGTERM on the leader: PostgreSQL shut down cleanly, leader and member key
     return holder !== null && holder !== leader ? holder : undefined;
   });
   const observer = sandboxDcs(cluster.record, 'test-observer');
-  const members = await observer.loadCluster().then((view) => view.members.map((m) => m.name)).finally(() => observer.close());
+  const members = await observer
+    .loadCluster()
+    .then((view) => view.members.map((m) => m.name))
+    .finally(() => observer.close());
   assert.ok(!members.includes(leader), 'the stopped agent removed its member key');
   assert.notEqual(newLeader, leader);
   await restartAgent(cluster, leader);

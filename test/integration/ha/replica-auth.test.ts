@@ -15,13 +15,19 @@ import { waitForCluster } from '../../../src/sandbox/sandbox.js';
 
 let cluster: TestCluster;
 
-before(async () => {
-  cluster = await startTestCluster({ nodes: 3, ttlS: 10, loopWaitS: 2, retryTimeoutS: 3 });
-}, { timeout: 300_000 });
+before(
+  async () => {
+    cluster = await startTestCluster({ nodes: 3, ttlS: 10, loopWaitS: 2, retryTimeoutS: 3 });
+  },
+  { timeout: 300_000 },
+);
 
-after(async () => {
-  await cluster?.stop();
-}, { timeout: 120_000 });
+after(
+  async () => {
+    await cluster?.stop();
+  },
+  { timeout: 120_000 },
+);
 
 async function lastWhy(apiPort: number): Promise<string> {
   const { body } = await httpStatus(`http://127.0.0.1:${apiPort}/patroni`);
@@ -42,36 +48,49 @@ async function setReplicationPassword(config: string, password: string): Promise
   await writeFile(config, next);
 }
 
-test('a wrong replication password: the replica says why it does not stream, keel list and /replica?lag= show it; fixed and reloaded, it streams', { timeout: 300_000 }, async () => {
-  const leader = await waitForCluster(cluster.record, 180_000);
-  const [replica, other] = cluster.record.nodes.filter((n) => n.name !== leader);
-  assert.ok(replica !== undefined && other !== undefined);
-  const original = (await readFile(replica.config, 'utf8')).match(/replication:\s*\n\s*username: replicator\s*\n\s*password: (\S+)/)?.[1];
-  assert.ok(original !== undefined);
+test(
+  'a wrong replication password: the replica says why it does not stream, keel list and /replica?lag= show it; fixed and reloaded, it streams',
+  { timeout: 300_000 },
+  async () => {
+    const leader = await waitForCluster(cluster.record, 180_000);
+    const [replica, other] = cluster.record.nodes.filter((n) => n.name !== leader);
+    assert.ok(replica !== undefined && other !== undefined);
+    const original = (await readFile(replica.config, 'utf8')).match(/replication:\s*\n\s*username: replicator\s*\n\s*password: (\S+)/)?.[1];
+    assert.ok(original !== undefined);
 
-  await setReplicationPassword(replica.config, 'not-the-password');
-  process.kill(replica.pid, 'SIGHUP');
-  await eventually('the agent reloaded its configuration', 20_000, async () => ((await readFile(replica.logFile, 'utf8')).includes('configuration reloaded') ? true : undefined));
-  await sql(cluster, leader, 'SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name = $1', [replica.name]);
+    await setReplicationPassword(replica.config, 'not-the-password');
+    process.kill(replica.pid, 'SIGHUP');
+    await eventually('the agent reloaded its configuration', 20_000, async () =>
+      (await readFile(replica.logFile, 'utf8')).includes('configuration reloaded') ? true : undefined,
+    );
+    await sql(cluster, leader, 'SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name = $1', [replica.name]);
 
-  const why = await eventually('the replica reports the authentication failure', 60_000, async () => {
-    const sentence = await lastWhy(replica.apiPort);
-    return /not streaming/.test(sentence) ? sentence : undefined;
-  });
-  assert.match(why, new RegExp(`I am \\(${replica.name}\\), a secondary, configured to follow \\(${leader}\\) but not streaming for \\d+ s: password authentication failed for user "replicator"`));
-  assert.match(await readFile(replica.logFile, 'utf8'), /not streaming for \d+ s: password authentication failed/);
-  const states = await listStates(replica.config);
-  assert.equal(states[other.name], 'streaming');
-  assert.equal(states[replica.name], 'running', 'shown apart from the streaming replica, as Patroni >= 3.1 shows it');
-  assert.equal((await httpStatus(`http://127.0.0.1:${replica.apiPort}/replica?lag=16MB`)).status, 503, 'no reads routed to a stale replica');
-  assert.equal((await httpStatus(`http://127.0.0.1:${other.apiPort}/replica?lag=16MB`)).status, 200);
+    const why = await eventually('the replica reports the authentication failure', 60_000, async () => {
+      const sentence = await lastWhy(replica.apiPort);
+      return /not streaming/.test(sentence) ? sentence : undefined;
+    });
+    assert.match(
+      why,
+      new RegExp(
+        `I am \\(${replica.name}\\), a secondary, configured to follow \\(${leader}\\) but not streaming for \\d+ s: password authentication failed for user "replicator"`,
+      ),
+    );
+    assert.match(await readFile(replica.logFile, 'utf8'), /not streaming for \d+ s: password authentication failed/);
+    const states = await listStates(replica.config);
+    assert.equal(states[other.name], 'streaming');
+    assert.equal(states[replica.name], 'running', 'shown apart from the streaming replica, as Patroni >= 3.1 shows it');
+    assert.equal((await httpStatus(`http://127.0.0.1:${replica.apiPort}/replica?lag=16MB`)).status, 503, 'no reads routed to a stale replica');
+    assert.equal((await httpStatus(`http://127.0.0.1:${other.apiPort}/replica?lag=16MB`)).status, 200);
 
-  await setReplicationPassword(replica.config, original);
-  process.kill(replica.pid, 'SIGHUP');
-  await eventually(`${replica.name} streaming again`, 60_000, async () => {
-    const rows = await sql<{ application_name: string }>(cluster, leader, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
-    return rows.some((r) => r.application_name === replica.name) ? true : undefined;
-  });
-  await eventually('the why sentence is back to following', 30_000, async () => (/and following a leader/.test(await lastWhy(replica.apiPort)) ? true : undefined));
-  assert.equal((await listStates(replica.config))[replica.name], 'streaming');
-});
+    await setReplicationPassword(replica.config, original);
+    process.kill(replica.pid, 'SIGHUP');
+    await eventually(`${replica.name} streaming again`, 60_000, async () => {
+      const rows = await sql<{ application_name: string }>(cluster, leader, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
+      return rows.some((r) => r.application_name === replica.name) ? true : undefined;
+    });
+    await eventually('the why sentence is back to following', 30_000, async () =>
+      /and following a leader/.test(await lastWhy(replica.apiPort)) ? true : undefined,
+    );
+    assert.equal((await listStates(replica.config))[replica.name], 'streaming');
+  },
+);

@@ -59,7 +59,8 @@ describe('netns lab with 3 hosts', () => {
     for (const h of lab.hosts) {
       spawnedPids.push(await lab.spawn(h, process.execPath, ['-e', listenerJs(h.name)], { logFile: join(dir, `${h.name}-listener.log`) }));
     }
-    for (const h of lab.hosts) await eventually(`probe listener on ${h.name}`, 15_000, async () => ((await reaches(h, '127.0.0.1', h.name)) ? true : undefined));
+    for (const h of lab.hosts)
+      await eventually(`probe listener on ${h.name}`, 15_000, async () => ((await reaches(h, '127.0.0.1', h.name)) ? true : undefined));
   });
 
   after(async () => {
@@ -74,7 +75,10 @@ describe('netns lab with 3 hosts', () => {
   it('names every namespace and interface after the lab id, within 15 characters', () => {
     const { id, hosts } = theLab();
     assert.match(id, /^[0-9a-f]{4}$/);
-    assert.deepEqual(hosts.map((h) => h.netns), [1, 2, 3].map((i) => `keel-${id}-h${i}`));
+    assert.deepEqual(
+      hosts.map((h) => h.netns),
+      [1, 2, 3].map((i) => `keel-${id}-h${i}`),
+    );
     assert.deepEqual(labLinks(id), [`k${id}-root`]);
     assert.deepEqual(linkNames(host(0).netns).sort(), ['lo', `k${id}-h1cl`, `k${id}-h1cli`].sort());
     const switchLinks = linkNames(`keel-${id}-sw`).filter((name) => name !== 'lo');
@@ -132,7 +136,10 @@ describe('netns lab with 3 hosts', () => {
     const etcd = await startEtcdOnLab(theLab(), { dir: join(dir, 'etcd') });
     spawnedPids.push(...etcd.pids);
     const [h1, h2, h3] = [host(0), host(1), host(2)];
-    assert.deepEqual(etcd.endpointsFor(h2), [h2, h1, h3].map((h) => `${h.clusterAddress}:2379`));
+    assert.deepEqual(
+      etcd.endpointsFor(h2),
+      [h2, h1, h3].map((h) => `${h.clusterAddress}:2379`),
+    );
     const health = (await etcdctl(h2, ['--endpoints', etcd.endpointsFor(h2).join(','), 'endpoint', 'health'])).stderr;
     assert.equal(health.match(/is healthy/g)?.length, 3, health);
     assert.equal((await etcdctl(h1, ['put', '/lab/key', 'v1'])).stdout.trim(), 'OK');

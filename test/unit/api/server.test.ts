@@ -59,7 +59,15 @@ const server: ApiServer = await startApiServer({
   provider,
   clock: () => 100_000,
   log: createLogger({ level: 'debug', format: 'text', write: (line) => logLines.push(line) }),
-  extraRoutes: [{ method: 'GET', path: '/metrics', unsafe: false, body: 'none', handle: () => ({ code: 200, body: { kind: 'text', text: 'patroni_primary 1\n', contentType: 'text/plain' } }) }],
+  extraRoutes: [
+    {
+      method: 'GET',
+      path: '/metrics',
+      unsafe: false,
+      body: 'none',
+      handle: () => ({ code: 200, body: { kind: 'text', text: 'patroni_primary 1\n', contentType: 'text/plain' } }),
+    },
+  ],
 });
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 after(async () => {
@@ -74,7 +82,9 @@ function call(method: string, path: string, options: { body?: string | Buffer; h
     const req = httpRequest({ host: '127.0.0.1', port: server.port, method, path, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ code: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), reusedSocket: req.reusedSocket }));
+      res.on('end', () =>
+        resolve({ code: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), reusedSocket: req.reusedSocket }),
+      );
     });
     req.on('error', reject);
     req.end(options.body);
@@ -192,7 +202,10 @@ test('request bodies: malformed JSON 400, non-object 400, missing 411, optional 
   received.length = 0;
   assert.equal((await call('POST', '/restart', { headers: auth })).code, 200);
   assert.equal((await call('POST', '/restart', { body: '', headers: auth })).code, 200);
-  assert.deepEqual(received, [{ hook: 'restart', body: {} }, { hook: 'restart', body: {} }]);
+  assert.deepEqual(received, [
+    { hook: 'restart', body: {} },
+    { hook: 'restart', body: {} },
+  ]);
   const big = JSON.stringify({ leader: 'n1', padding: 'x'.repeat(70 * 1024) });
   const oversized = await call('POST', '/switchover', { body: big, headers: auth });
   assert.equal(oversized.code, 413);
@@ -203,11 +216,16 @@ test('request bodies: malformed JSON 400, non-object 400, missing 411, optional 
 
 test('a chunked body growing past the limit is answered 413 and drained', async () => {
   const response = await new Promise<Response>((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/switchover', agent, headers: { Authorization: authHeader('keel', 's3cret') } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ code: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), reusedSocket: req.reusedSocket }));
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port: server.port, method: 'POST', path: '/switchover', agent, headers: { Authorization: authHeader('keel', 's3cret') } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ code: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), reusedSocket: req.reusedSocket }),
+        );
+      },
+    );
     req.on('error', reject);
     for (let i = 0; i < 10; i++) req.write('x'.repeat(8 * 1024));
     req.end();

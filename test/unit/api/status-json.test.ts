@@ -12,22 +12,46 @@ import { baseStatus } from './fixtures.js';
 test('a primary reports Patroni 3.0.2 keys in order, role master and xlog.location', () => {
   const json = patroniStatusJson(baseStatus('primary'));
   assert.deepEqual(Object.keys(json), [
-    'state', 'postmaster_start_time', 'role', 'server_version', 'xlog', 'timeline', 'replication',
-    'dcs_last_seen', 'database_system_identifier', 'patroni', 'keel',
+    'state',
+    'postmaster_start_time',
+    'role',
+    'server_version',
+    'xlog',
+    'timeline',
+    'replication',
+    'dcs_last_seen',
+    'database_system_identifier',
+    'patroni',
+    'keel',
   ]);
   assert.equal(json['role'], 'master');
   assert.deepEqual(json['xlog'], { location: 100663296 });
   assert.equal(json['postmaster_start_time'], '2024-05-01 10:00:00.123456+00:00');
   assert.deepEqual(json['patroni'], { version: '3.0.2', scope: 'demo', name: 'n1' });
-  assert.deepEqual(Object.keys((json['replication'] as object[])[0] ?? {}), ['usename', 'application_name', 'client_addr', 'state', 'sync_state', 'sync_priority']);
+  assert.deepEqual(Object.keys((json['replication'] as object[])[0] ?? {}), [
+    'usename',
+    'application_name',
+    'client_addr',
+    'state',
+    'sync_state',
+    'sync_priority',
+  ]);
   assert.deepEqual(json['keel'], { name: 'n1', last_why: 'no action. I am (n1), the leader with the lock' });
 });
 
 test('a replica reports received/replayed positions, and omits replication when it has no standbys', () => {
   const json = patroniStatusJson(baseStatus('replica'));
   assert.deepEqual(Object.keys(json), [
-    'state', 'postmaster_start_time', 'role', 'server_version', 'xlog', 'timeline',
-    'dcs_last_seen', 'database_system_identifier', 'patroni', 'keel',
+    'state',
+    'postmaster_start_time',
+    'role',
+    'server_version',
+    'xlog',
+    'timeline',
+    'dcs_last_seen',
+    'database_system_identifier',
+    'patroni',
+    'keel',
   ]);
   assert.equal(json['role'], 'replica');
   assert.deepEqual(json['xlog'], {
@@ -49,9 +73,24 @@ test('optional keys appear exactly when their condition holds', () => {
   status.scheduledRestart = { schedule: '2030-01-02T03:04:05Z', postmaster_start_time: 'x', role: 'replica' };
   const json = patroniStatusJson(status);
   assert.deepEqual(Object.keys(json), [
-    'state', 'postmaster_start_time', 'role', 'server_version', 'xlog', 'sync_standby', 'timeline',
-    'cluster_unlocked', 'failsafe_mode_is_active', 'dcs_last_seen', 'tags', 'database_system_identifier',
-    'pending_restart', 'patroni', 'scheduled_restart', 'watchdog_failed', 'pause', 'keel',
+    'state',
+    'postmaster_start_time',
+    'role',
+    'server_version',
+    'xlog',
+    'sync_standby',
+    'timeline',
+    'cluster_unlocked',
+    'failsafe_mode_is_active',
+    'dcs_last_seen',
+    'tags',
+    'database_system_identifier',
+    'pending_restart',
+    'patroni',
+    'scheduled_restart',
+    'watchdog_failed',
+    'pause',
+    'keel',
   ]);
   assert.deepEqual(json['tags'], { noloadbalance: true, dc: 'dc1' });
   assert.deepEqual(json['scheduled_restart'], { schedule: '2030-01-02T03:04:05+00:00', role: 'replica' });

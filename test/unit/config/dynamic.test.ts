@@ -31,11 +31,22 @@ test('an empty configuration gets every Patroni default', () => {
   assert.deepEqual(validateDynamicConfig({}), []);
 });
 
-test('values are read with Patroni\'s leniency and converted to milliseconds', () => {
+test("values are read with Patroni's leniency and converted to milliseconds", () => {
   const raw = {
-    ttl: '40', loop_wait: 5, retry_timeout: 12.9, maximum_lag_on_failover: '2097152', maximum_lag_on_syncnode: 100,
-    primary_start_timeout: 0, primary_stop_timeout: '30', check_timeline: 'on', synchronous_mode: 'true',
-    synchronous_mode_strict: 'yes', synchronous_node_count: '2', failsafe_mode: true, max_timelines_history: 10, pause: 'on',
+    ttl: '40',
+    loop_wait: 5,
+    retry_timeout: 12.9,
+    maximum_lag_on_failover: '2097152',
+    maximum_lag_on_syncnode: 100,
+    primary_start_timeout: 0,
+    primary_stop_timeout: '30',
+    check_timeline: 'on',
+    synchronous_mode: 'true',
+    synchronous_mode_strict: 'yes',
+    synchronous_node_count: '2',
+    failsafe_mode: true,
+    max_timelines_history: 10,
+    pause: 'on',
     postgresql: { use_pg_rewind: 'on', use_slots: 'off', parameters: { max_connections: 300, dropped: null }, pg_hba: ['local all all trust'] },
   };
   const cfg = parseDynamicConfig(raw);
@@ -77,25 +88,35 @@ test('a bad value falls back to the default and is listed by validateDynamicConf
   assert.deepEqual(cfg.parameters, {});
   assert.equal(cfg.pgHba, undefined);
   const problems = validateDynamicConfig(raw);
-  assert.deepEqual(problems.map((p) => [p.path, p.severity]), [
-    ['ttl', 'error'],
-    ['synchronous_node_count', 'error'],
-    ['synchronous_mode', 'error'],
-    ['postgresql.pg_hba', 'error'],
-    ['postgresql.parameters', 'error'],
-    ['slots', 'error'],
-  ]);
+  assert.deepEqual(
+    problems.map((p) => [p.path, p.severity]),
+    [
+      ['ttl', 'error'],
+      ['synchronous_node_count', 'error'],
+      ['synchronous_mode', 'error'],
+      ['postgresql.pg_hba', 'error'],
+      ['postgresql.parameters', 'error'],
+      ['slots', 'error'],
+    ],
+  );
   assert.match(problems[0]?.message ?? '', /expected an integer of at least 1 \(seconds\), got "thirty"; using 30/);
-  assert.deepEqual(validateDynamicConfig('not a mapping'), [{ severity: 'error', path: '', message: 'expected a mapping of dynamic settings, got "not a mapping"' }]);
+  assert.deepEqual(validateDynamicConfig('not a mapping'), [
+    { severity: 'error', path: '', message: 'expected a mapping of dynamic settings, got "not a mapping"' },
+  ]);
 });
 
 test('parameters Patroni controls are flagged as warnings when it would replace them', () => {
-  const problems = validateDynamicConfig({ postgresql: { parameters: { max_connections: 10, wal_level: 'minimal', hot_standby: 'on', wal_log_hints: true, port: 5433, max_wal_senders: 10 } } });
-  assert.deepEqual(problems.map((p) => [p.path, p.severity]), [
-    ['postgresql.parameters.max_connections', 'warning'],
-    ['postgresql.parameters.wal_level', 'warning'],
-    ['postgresql.parameters.port', 'warning'],
-  ]);
+  const problems = validateDynamicConfig({
+    postgresql: { parameters: { max_connections: 10, wal_level: 'minimal', hot_standby: 'on', wal_log_hints: true, port: 5433, max_wal_senders: 10 } },
+  });
+  assert.deepEqual(
+    problems.map((p) => [p.path, p.severity]),
+    [
+      ['postgresql.parameters.max_connections', 'warning'],
+      ['postgresql.parameters.wal_level', 'warning'],
+      ['postgresql.parameters.port', 'warning'],
+    ],
+  );
   assert.match(problems[0]?.message ?? '', /at least 25, got 10 \(keel uses 100 instead\)/);
 });
 
@@ -126,13 +147,16 @@ test('adjustTimings lowers retry_timeout too when even a 1 s loop_wait does not 
 test('adjustTimings raises values below the minimums (ttl 7, loop_wait 1, retry_timeout 3) and keeps short valid timings', () => {
   const { cfg, warnings } = adjustTimings(parseDynamicConfig({ ttl: 5, loop_wait: 1, retry_timeout: 2 }));
   assert.deepEqual([cfg.ttlMs, cfg.loopWaitMs, cfg.retryTimeoutMs], [7_000, 1_000, 3_000]);
-  assert.deepEqual(warnings, [
-    'retry_timeout=2 is below the minimum of 3 seconds; using 3',
-    'ttl=5 is below the minimum of 7 seconds; using 7',
-  ]);
+  assert.deepEqual(warnings, ['retry_timeout=2 is below the minimum of 3 seconds; using 3', 'ttl=5 is below the minimum of 7 seconds; using 7']);
   const fast = adjustTimings(parseDynamicConfig({ ttl: 10, loop_wait: 2, retry_timeout: 3 }));
   assert.deepEqual([fast.cfg.ttlMs, fast.cfg.loopWaitMs, fast.cfg.retryTimeoutMs, fast.warnings.length], [10_000, 2_000, 3_000, 0]);
-  for (const [ttl, loop, retry] of [[20, 1, 3], [25, 7, 9], [60, 30, 30], [21, 30, 30], [100, 1, 100]] as const) {
+  for (const [ttl, loop, retry] of [
+    [20, 1, 3],
+    [25, 7, 9],
+    [60, 30, 30],
+    [21, 30, 30],
+    [100, 1, 100],
+  ] as const) {
     const out = adjustTimings(parseDynamicConfig({ ttl, loop_wait: loop, retry_timeout: retry })).cfg;
     assert.ok(out.loopWaitMs + 2 * out.retryTimeoutMs <= out.ttlMs, `${ttl}/${loop}/${retry}`);
     assert.ok(out.loopWaitMs >= 1000 && out.retryTimeoutMs >= 1000 && out.ttlMs >= 7_000);

@@ -106,7 +106,24 @@ function keyPaths(node: unknown, prefix: string[] = []): string[][] {
 test('no input makes anything but a ConfigError escape: every key of the seed replaced by odd values', () => {
   const seedText = readFileSync(SEED_FILE, 'utf8');
   const seed = parse(seedText, { version: '1.1' }) as Record<string, unknown>;
-  const oddValues: unknown[] = [null, '', 'x', 'a:b:c', '0.0.0.0:1', 0, -1, 1.5, 70000, true, false, [], [1, { a: [] }], {}, { z: null }, ['data-checksums', { a: 1, b: 2 }]];
+  const oddValues: unknown[] = [
+    null,
+    '',
+    'x',
+    'a:b:c',
+    '0.0.0.0:1',
+    0,
+    -1,
+    1.5,
+    70000,
+    true,
+    false,
+    [],
+    [1, { a: [] }],
+    {},
+    { z: null },
+    ['data-checksums', { a: 1, b: 2 }],
+  ];
   let runs = 0;
   for (const path of keyPaths(seed)) {
     for (const value of oddValues) {

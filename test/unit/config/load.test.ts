@@ -19,21 +19,32 @@ test('the seed patroni.yml loads unchanged, with the values it states', () => {
   assert.equal(config.name, 'node1');
   assert.deepEqual(config.restapi, { listen: { host: '10.0.1.21', port: 8008 }, connectAddress: { host: '10.0.1.21', port: 8008 } });
   assert.deepEqual(config.etcd, {
-    endpoints: [{ host: '10.0.1.11', port: 2379 }, { host: '10.0.1.12', port: 2379 }, { host: '10.0.1.13', port: 2379 }],
+    endpoints: [
+      { host: '10.0.1.11', port: 2379 },
+      { host: '10.0.1.12', port: 2379 },
+      { host: '10.0.1.13', port: 2379 },
+    ],
     protocol: 'http',
   });
   assert.deepEqual(config.bootstrap.initdbArgs, ['--encoding=UTF8', '--data-checksums']);
-  assert.deepEqual(config.bootstrap.pgHba, [
-    'host replication replicator 10.0.1.0/24 md5',
-    'host all all 10.0.1.0/24 md5',
-    'host all all 0.0.0.0/0 reject',
-  ]);
+  assert.deepEqual(config.bootstrap.pgHba, ['host replication replicator 10.0.1.0/24 md5', 'host all all 10.0.1.0/24 md5', 'host all all 0.0.0.0/0 reject']);
   // bootstrap.dcs is kept as written (YAML 1.1: `hot_standby: on` is a boolean, as PyYAML reads it)
   assert.deepEqual(config.bootstrap.dcs, {
-    ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576,
+    ttl: 30,
+    loop_wait: 10,
+    retry_timeout: 10,
+    maximum_lag_on_failover: 1048576,
     postgresql: {
       use_pg_rewind: true,
-      parameters: { max_connections: 200, shared_buffers: '256MB', effective_cache_size: '1GB', wal_level: 'replica', max_wal_senders: 10, max_replication_slots: 10, hot_standby: true },
+      parameters: {
+        max_connections: 200,
+        shared_buffers: '256MB',
+        effective_cache_size: '1GB',
+        wal_level: 'replica',
+        max_wal_senders: 10,
+        max_replication_slots: 10,
+        hot_standby: true,
+      },
     },
   });
   const pg = config.postgresql;
@@ -47,7 +58,14 @@ test('the seed patroni.yml loads unchanged, with the values it states', () => {
     superuser: { username: 'postgres', password: 'super_password_change_me' },
     replication: { username: 'replicator', password: 'rep_password_change_me' },
   });
-  assert.deepEqual(config.tags, { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, nostream: false, raw: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false } });
+  assert.deepEqual(config.tags, {
+    nofailover: false,
+    noloadbalance: false,
+    clonefrom: false,
+    nosync: false,
+    nostream: false,
+    raw: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+  });
   assert.deepEqual(config.watchdog, { mode: 'automatic', device: '/dev/watchdog', safetyMarginMs: 5000 });
   assert.deepEqual(config.log, { level: 'info', format: 'text' });
   assert.deepEqual(config.warnings, []);
@@ -82,7 +100,13 @@ test('Patroni defaults are filled in for a minimal file', () => {
 });
 
 test('namespace is normalised to a leading and a trailing slash', () => {
-  for (const [given, expected] of [['db', '/db/'], ['/db', '/db/'], ['db/', '/db/'], ['//a//b//', '/a/b/'], ['/', '/']]) {
+  for (const [given, expected] of [
+    ['db', '/db/'],
+    ['/db', '/db/'],
+    ['db/', '/db/'],
+    ['//a//b//', '/a/b/'],
+    ['/', '/'],
+  ]) {
     assert.equal(load(setPath(minimal(), 'namespace', given)).namespace, expected, given);
   }
 });
@@ -111,11 +135,17 @@ test('booleans accept on/off/true/false/yes/no, numbers accept strings', () => {
   setPath(config, 'watchdog.safety_margin', '-1');
   setPath(config, 'etcd3', { hosts: ['10.0.0.11', '10.0.0.12'], port: '2380' });
   const loaded = load(config);
-  assert.deepEqual([loaded.tags.nofailover, loaded.tags.noloadbalance, loaded.tags.clonefrom, loaded.tags.nosync, loaded.tags.nostream], [true, true, true, false, false]);
+  assert.deepEqual(
+    [loaded.tags.nofailover, loaded.tags.noloadbalance, loaded.tags.clonefrom, loaded.tags.nosync, loaded.tags.nostream],
+    [true, true, true, false, false],
+  );
   assert.equal(loaded.postgresql.useUnixSocket, true);
   assert.equal(loaded.postgresql.pgCtlTimeoutMs, 90_000);
   assert.equal(loaded.watchdog.safetyMarginMs, -1);
-  assert.deepEqual(loaded.etcd.endpoints, [{ host: '10.0.0.11', port: 2380 }, { host: '10.0.0.12', port: 2380 }]);
+  assert.deepEqual(loaded.etcd.endpoints, [
+    { host: '10.0.0.11', port: 2380 },
+    { host: '10.0.0.12', port: 2380 },
+  ]);
   // YAML 1.1 plain scalars, as in a hand-written patroni.yml
   const text = toYaml(minimal()) + 'tags:\n  nofailover: on\n  nosync: off\nwatchdog:\n  mode: off\n';
   const fromText = load(text);
@@ -136,24 +166,52 @@ test('tags: failover_priority 0 means nofailover unless nofailover says otherwis
 });
 
 test('watchdog modes use Patroni spellings', () => {
-  for (const [given, expected] of [['off', 'off'], ['disabled', 'off'], ['auto', 'automatic'], ['automatic', 'automatic'], ['require', 'required'], ['Required', 'required']]) {
+  for (const [given, expected] of [
+    ['off', 'off'],
+    ['disabled', 'off'],
+    ['auto', 'automatic'],
+    ['automatic', 'automatic'],
+    ['require', 'required'],
+    ['Required', 'required'],
+  ]) {
     assert.equal(load(setPath(minimal(), 'watchdog', { mode: given, device: '/dev/watchdog1', safety_margin: 7 })).watchdog.mode, expected, given);
   }
-  assert.deepEqual(load(setPath(minimal(), 'watchdog', { mode: 'required', device: '/dev/watchdog1', safety_margin: 7 })).watchdog, { mode: 'required', device: '/dev/watchdog1', safetyMarginMs: 7000 });
+  assert.deepEqual(load(setPath(minimal(), 'watchdog', { mode: 'required', device: '/dev/watchdog1', safety_margin: 7 })).watchdog, {
+    mode: 'required',
+    device: '/dev/watchdog1',
+    safetyMarginMs: 7000,
+  });
 });
 
 test('etcd endpoints: hosts as a comma string or a list, host, url, proxy; default port 2379', () => {
   const with3 = (etcd3: Record<string, unknown>) => load(setPath(minimal(), 'etcd3', etcd3)).etcd;
-  assert.deepEqual(with3({ hosts: 'a:2379, b:2380,c' }).endpoints, [{ host: 'a', port: 2379 }, { host: 'b', port: 2380 }, { host: 'c', port: 2379 }]);
-  assert.deepEqual(with3({ hosts: ['a:2379', 'b'] }).endpoints, [{ host: 'a', port: 2379 }, { host: 'b', port: 2379 }]);
+  assert.deepEqual(with3({ hosts: 'a:2379, b:2380,c' }).endpoints, [
+    { host: 'a', port: 2379 },
+    { host: 'b', port: 2380 },
+    { host: 'c', port: 2379 },
+  ]);
+  assert.deepEqual(with3({ hosts: ['a:2379', 'b'] }).endpoints, [
+    { host: 'a', port: 2379 },
+    { host: 'b', port: 2379 },
+  ]);
   assert.deepEqual(with3({ host: 'a' }).endpoints, [{ host: 'a', port: 2379 }]);
   assert.deepEqual(with3({ host: 'a:1234' }).endpoints, [{ host: 'a', port: 1234 }]);
   assert.deepEqual(with3({ host: 'a:1234', port: 4321 }).endpoints, [{ host: 'a', port: 4321 }], 'Patroni: the port key wins');
   assert.deepEqual(with3({ hosts: 'a,b', protocol: 'https', username: 'u', password: 'p', cacert: '/ca.pem' }), {
-    endpoints: [{ host: 'a', port: 2379 }, { host: 'b', port: 2379 }], protocol: 'https', username: 'u', password: 'p', cacert: '/ca.pem',
+    endpoints: [
+      { host: 'a', port: 2379 },
+      { host: 'b', port: 2379 },
+    ],
+    protocol: 'https',
+    username: 'u',
+    password: 'p',
+    cacert: '/ca.pem',
   });
   assert.deepEqual(with3({ url: 'https://user:s%40cret@etcd.example:2381' }), {
-    endpoints: [{ host: 'etcd.example', port: 2381 }], protocol: 'https', username: 'user', password: 's@cret',
+    endpoints: [{ host: 'etcd.example', port: 2381 }],
+    protocol: 'https',
+    username: 'user',
+    password: 's@cret',
   });
   assert.deepEqual(with3({ url: 'http://e1', hosts: 'ignored:1' }).endpoints, [{ host: 'e1', port: 2379 }], 'url before hosts');
   assert.deepEqual(with3({ proxy: 'http://proxy:8080', url: 'http://e1' }).endpoints, [{ host: 'proxy', port: 8080 }], 'proxy before url');
@@ -163,7 +221,10 @@ test('etcd and etcd3 sections: etcd wins as in Patroni, other DCS sections warn,
   const both = setPath(minimal(), 'etcd', { hosts: 'v2:2379' });
   const config = load(both);
   assert.deepEqual(config.etcd.endpoints, [{ host: 'v2', port: 2379 }]);
-  assert.ok(config.warnings.some((w) => w.startsWith('etcd3: ignored')), config.warnings.join('\n'));
+  assert.ok(
+    config.warnings.some((w) => w.startsWith('etcd3: ignored')),
+    config.warnings.join('\n'),
+  );
   const withConsul = load(setPath(minimal(), 'consul', { host: 'c:8500' }));
   assert.ok(withConsul.warnings.some((w) => w.startsWith('consul: ignored')));
   assertConfigError(() => load(setPath(minimal(), 'etcd3', undefined)), 'etcd3', 'is required');
@@ -219,15 +280,27 @@ test('unknown keys warn with their path and the file still loads; real Patroni k
   setPath(config, 'restapi.listne', '1.2.3.4:1');
   setPath(config, 'frobnicate', 1);
   const loaded = load(config);
-  assert.deepEqual(loaded.warnings.filter((w) => w.includes('unknown key')), [
-    'restapi.listne: unknown key, ignored (check the spelling)',
-    'postgresql.paramters: unknown key, ignored (check the spelling)',
-    'frobnicate: unknown key, ignored (check the spelling)',
-  ]);
+  assert.deepEqual(
+    loaded.warnings.filter((w) => w.includes('unknown key')),
+    [
+      'restapi.listne: unknown key, ignored (check the spelling)',
+      'postgresql.paramters: unknown key, ignored (check the spelling)',
+      'frobnicate: unknown key, ignored (check the spelling)',
+    ],
+  );
 
   const rich = minimal();
   Object.assign(rich, {
-    log: { level: 'DEBUG', traceback_level: 'ERROR', format: '%(message)s', dateformat: '%Y', max_queue_size: 1000, file_num: 4, file_size: 1, loggers: { urllib3: 'DEBUG' } },
+    log: {
+      level: 'DEBUG',
+      traceback_level: 'ERROR',
+      format: '%(message)s',
+      dateformat: '%Y',
+      max_queue_size: 1000,
+      file_num: 4,
+      file_size: 1,
+      loggers: { urllib3: 'DEBUG' },
+    },
     ctl: { insecure: true, cacert: '/ca', certfile: '/c', keyfile: '/k' },
     kubernetes: { labels: { app: 'x' }, use_endpoints: true },
     watchdog: { mode: 'off', device: '/dev/watchdog', safety_margin: 5, driver: 'default' },
@@ -235,10 +308,30 @@ test('unknown keys warn with their path and the file still loads; real Patroni k
   setPath(rich, 'restapi.keyfile', '/k');
   setPath(rich, 'restapi.http_extra_headers', { 'X-Frame-Options': 'SAMEORIGIN' });
   setPath(rich, 'bootstrap.dcs', {
-    ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1, maximum_lag_on_syncnode: -1, max_timelines_history: 0,
-    primary_start_timeout: 300, primary_stop_timeout: 0, synchronous_mode: false, synchronous_mode_strict: false, synchronous_node_count: 1,
-    failsafe_mode: false, check_timeline: false, slots: { s1: { type: 'physical' } }, ignore_slots: [{ name: 'x' }],
-    standby_cluster: { host: 'h', port: 5432, primary_slot_name: 'p', create_replica_methods: ['basebackup'], restore_command: 'x', archive_cleanup_command: 'y', recovery_min_apply_delay: '0' },
+    ttl: 30,
+    loop_wait: 10,
+    retry_timeout: 10,
+    maximum_lag_on_failover: 1,
+    maximum_lag_on_syncnode: -1,
+    max_timelines_history: 0,
+    primary_start_timeout: 300,
+    primary_stop_timeout: 0,
+    synchronous_mode: false,
+    synchronous_mode_strict: false,
+    synchronous_node_count: 1,
+    failsafe_mode: false,
+    check_timeline: false,
+    slots: { s1: { type: 'physical' } },
+    ignore_slots: [{ name: 'x' }],
+    standby_cluster: {
+      host: 'h',
+      port: 5432,
+      primary_slot_name: 'p',
+      create_replica_methods: ['basebackup'],
+      restore_command: 'x',
+      archive_cleanup_command: 'y',
+      recovery_min_apply_delay: '0',
+    },
     postgresql: { use_pg_rewind: true, use_slots: true, parameters: { x: 1 }, pg_hba: ['local all all trust'], recovery_conf: { a: 1 } },
   });
   setPath(rich, 'postgresql.create_replica_methods', ['basebackup', 'wal_e']);
@@ -249,7 +342,10 @@ test('unknown keys warn with their path and the file still loads; real Patroni k
   setPath(rich, 'postgresql.proxy_address', '10.0.0.1:6432');
   setPath(rich, 'postgresql.use_unix_socket_repl', false);
   const richLoaded = load(rich);
-  assert.deepEqual(richLoaded.warnings.filter((w) => w.includes('unknown key')), []);
+  assert.deepEqual(
+    richLoaded.warnings.filter((w) => w.includes('unknown key')),
+    [],
+  );
 });
 
 test('settings Patroni ignores in the local file, and settings keel does not implement, warn', () => {
@@ -261,7 +357,11 @@ test('settings Patroni ignores in the local file, and settings keel does not imp
   setPath(config, 'bootstrap.method', 'wal_g');
   setPath(config, 'bootstrap.wal_g', { command: '/bin/restore' });
   const warnings = load(config).warnings;
-  const has = (prefix: string) => assert.ok(warnings.some((w) => w.startsWith(prefix)), `no warning for ${prefix}:\n${warnings.join('\n')}`);
+  const has = (prefix: string) =>
+    assert.ok(
+      warnings.some((w) => w.startsWith(prefix)),
+      `no warning for ${prefix}:\n${warnings.join('\n')}`,
+    );
   has('ttl: ignored in the local file');
   has('postgresql.use_slots: ignored in the local file');
   has('postgresql.parameters.max_connections: ignored in the local file');
@@ -275,7 +375,10 @@ test('duplicate keys are accepted as PyYAML does (last wins) with a warning nami
   const text = `${toYaml(minimal())}scope: second\n`;
   const config = load(text);
   assert.equal(config.scope, 'second');
-  assert.ok(config.warnings.some((w) => /^scope: duplicate key .*line \d+/.test(w)), config.warnings.join('\n'));
+  assert.ok(
+    config.warnings.some((w) => /^scope: duplicate key .*line \d+/.test(w)),
+    config.warnings.join('\n'),
+  );
 });
 
 test('the pre-1.0 layout (users directly under postgresql) still loads, with a warning', () => {
@@ -307,7 +410,7 @@ test('PATRONI_CONFIGURATION replaces a missing file, and then other PATRONI_* va
   const env = { PATRONI_CONFIGURATION: toYaml(minimal()), PATRONI_NAME: 'ignored', KEEL_LOG_FORMAT: 'json' };
   const config = loadConfigFile('/nonexistent/patroni.yml', env, { findBinDir: () => '' });
   assert.equal(config.name, 'n1');
-  assert.equal(config.log.format, 'json', 'KEEL_LOG_FORMAT is keel\'s own and still applies');
+  assert.equal(config.log.format, 'json', "KEEL_LOG_FORMAT is keel's own and still applies");
   assert.equal(config.file, null);
   assertConfigError(() => loadConfigFile('/nonexistent/patroni.yml', {}), '', 'no such file');
 });
@@ -326,8 +429,13 @@ test('findPostgresBinDir picks the newest version that has a postgres binary', (
 
 test('parseConfig with empty text builds the configuration from the environment alone', () => {
   const env = {
-    PATRONI_SCOPE: 'envonly', PATRONI_NAME: 'e1', PATRONI_RESTAPI_LISTEN: '10.1.1.1:8008', PATRONI_ETCD3_HOSTS: 'e:2379',
-    PATRONI_POSTGRESQL_LISTEN: '10.1.1.1:5432', PATRONI_POSTGRESQL_DATA_DIR: '/data/pg', PATRONI_SUPERUSER_USERNAME: 'postgres',
+    PATRONI_SCOPE: 'envonly',
+    PATRONI_NAME: 'e1',
+    PATRONI_RESTAPI_LISTEN: '10.1.1.1:8008',
+    PATRONI_ETCD3_HOSTS: 'e:2379',
+    PATRONI_POSTGRESQL_LISTEN: '10.1.1.1:5432',
+    PATRONI_POSTGRESQL_DATA_DIR: '/data/pg',
+    PATRONI_SUPERUSER_USERNAME: 'postgres',
     PATRONI_REPLICATION_USERNAME: 'rep',
   };
   const config = parseConfig('', null, env, { findBinDir: () => '' });

@@ -10,7 +10,7 @@ import { parseDynamicConfig } from '../../../src/config/dynamic.js';
 import { loadConfigFile } from '../../../src/config/load.js';
 import { SEED_FILE, load, minimal, setPath } from './helpers.js';
 
-test('the seed cluster gets Patroni\'s parameters, all as postgresql.conf strings', () => {
+test("the seed cluster gets Patroni's parameters, all as postgresql.conf strings", () => {
   const local = loadConfigFile(SEED_FILE, {});
   const params = effectiveParameters(local, parseDynamicConfig(local.bootstrap.dcs));
   assert.deepEqual(params, {
@@ -40,7 +40,9 @@ test('the seed cluster gets Patroni\'s parameters, all as postgresql.conf string
 
 test('local parameters win over dynamic ones, except those Patroni keeps cluster-wide', () => {
   const local = load(setPath(minimal(), 'postgresql.parameters', { work_mem: '8MB', Shared_Buffers: '2GB', max_connections: 999, jit: false, port: 1 }));
-  const dyn = parseDynamicConfig({ postgresql: { parameters: { work_mem: '4MB', shared_buffers: '1GB', max_connections: 300, random_page_cost: 1.1, jit: true } } });
+  const dyn = parseDynamicConfig({
+    postgresql: { parameters: { work_mem: '4MB', shared_buffers: '1GB', max_connections: 300, random_page_cost: 1.1, jit: true } },
+  });
   const params = effectiveParameters(local, dyn);
   assert.equal(params['work_mem'], '8MB');
   assert.equal(params['shared_buffers'], '2GB', 'names are case-insensitive');
@@ -52,9 +54,21 @@ test('local parameters win over dynamic ones, except those Patroni keeps cluster
   assert.equal(params['listen_addresses'], '10.0.0.1');
 });
 
-test('unacceptable dynamic values for controlled parameters keep Patroni\'s default', () => {
+test("unacceptable dynamic values for controlled parameters keep Patroni's default", () => {
   const local = load(minimal());
-  const dyn = parseDynamicConfig({ postgresql: { parameters: { max_connections: 10, wal_level: 'minimal', hot_standby: 'off', wal_log_hints: 'off', max_wal_senders: 2, cluster_name: 'x', listen_addresses: '*' } } });
+  const dyn = parseDynamicConfig({
+    postgresql: {
+      parameters: {
+        max_connections: 10,
+        wal_level: 'minimal',
+        hot_standby: 'off',
+        wal_log_hints: 'off',
+        max_wal_senders: 2,
+        cluster_name: 'x',
+        listen_addresses: '*',
+      },
+    },
+  });
   const params = effectiveParameters(local, dyn);
   assert.equal(params['max_connections'], '100');
   assert.equal(params['wal_level'], 'replica');
@@ -86,7 +100,9 @@ test('wal_keep_size on PostgreSQL 13+, wal_keep_segments before, converted like 
 });
 
 test('hba_file and ident_file point into the config directory unless set', () => {
-  const local = load(setPath(setPath(minimal(), 'postgresql.config_dir', '/etc/pg'), 'postgresql.parameters', { hba_file: 'custom_hba.conf', ident_file: '/abs/ident.conf' }));
+  const local = load(
+    setPath(setPath(minimal(), 'postgresql.config_dir', '/etc/pg'), 'postgresql.parameters', { hba_file: 'custom_hba.conf', ident_file: '/abs/ident.conf' }),
+  );
   const params = effectiveParameters(local, parseDynamicConfig({}));
   assert.equal(params['hba_file'], '/etc/pg/custom_hba.conf');
   assert.equal(params['ident_file'], '/abs/ident.conf');

@@ -19,16 +19,26 @@ test('replica following the leader: no action, Patroni sentence', () => {
 });
 
 test('replica pointed elsewhere is repointed to the leader (or its replicatefrom member)', () => {
-  assert.deepEqual(run(obs({ postgres: { followTarget: 'n3' } })).steps.find((a) => a.kind === 'followLeader'), { kind: 'followLeader', member: at('n1') });
+  assert.deepEqual(
+    run(obs({ postgres: { followTarget: 'n3' } })).steps.find((a) => a.kind === 'followLeader'),
+    { kind: 'followLeader', member: at('n1') },
+  );
   const cascading = run(obs({ self: { tags: { ...obs().self.tags, replicatefrom: 'n3' } } }));
-  assert.deepEqual(cascading.steps.find((a) => a.kind === 'followLeader'), { kind: 'followLeader', member: at('n3') });
+  assert.deepEqual(
+    cascading.steps.find((a) => a.kind === 'followLeader'),
+    { kind: 'followLeader', member: at('n3') },
+  );
 });
 
 test('leader keeps the key: updateLeaderKey gate, then (idempotent) unfence, status and slots; lease guard armed', () => {
   const r = run(leaderObs({ postgres: { walPositionBytes: 5000 } }), [true]);
   assert.equal(r.why.kind, 'leaderNoAction');
   assert.deepEqual(r.actions, ['updateLeaderKey', 'unfence', 'writeStatus', 'syncSlots', 'touchMember']);
-  assert.deepEqual(r.steps.find((a) => a.kind === 'syncSlots'), { kind: 'syncSlots', slots: ['n2', 'n3'] }, 'a slot for every other member');
+  assert.deepEqual(
+    r.steps.find((a) => a.kind === 'syncSlots'),
+    { kind: 'syncSlots', slots: ['n2', 'n3'] },
+    'a slot for every other member',
+  );
   assert.deepEqual(r.d.leaseGuard, { fenceAfterSentMs: 20000 });
 });
 
@@ -78,7 +88,11 @@ test('failsafe_mode: the lease guard counts from the later of the keepalive and 
 });
 
 test('failsafe_mode: a replica that heard the leader through POST /failsafe follows it instead of racing', () => {
-  const failsafe = { config: { ...obs().config, failsafeMode: true }, dcs: { ok: true as const, view: view({ leader: null }) }, peers: [peer('n3', { walPositionBytes: 900 })] };
+  const failsafe = {
+    config: { ...obs().config, failsafeMode: true },
+    dcs: { ok: true as const, view: view({ leader: null }) },
+    peers: [peer('n3', { walPositionBytes: 900 })],
+  };
   const heard = run(obs({ ...failsafe, failsafeLeader: { name: 'n1', connUrl: 'postgres://n1:5432/postgres', heardAtMs: 95000 } }), [true]);
   assert.equal(heard.why.kind, 'failsafeFollowing');
   assert.ok(!heard.actions.includes('acquireLeaderKey'));
@@ -106,7 +120,11 @@ test('no race while a peer runs as primary, is further ahead, or ties with a hig
   assert.equal(run(obs({ dcs: noLeader, peers: [peer('n3', { walPositionBytes: 2000 })] })).why.kind, 'notHealthiest');
   assert.equal(run(obs({ dcs: noLeader, peers: [peer('n3', { failoverPriority: 5 })] })).why.kind, 'notHealthiest');
   // ... but an unreachable or nofailover peer does not block
-  assert.equal(run(obs({ dcs: noLeader, peers: [peer('n3', { walPositionBytes: 2000, nofailover: true }), peer('n1', { reachable: false, role: 'primary' })] }), [true]).why.kind, 'promotedByAcquiring');
+  assert.equal(
+    run(obs({ dcs: noLeader, peers: [peer('n3', { walPositionBytes: 2000, nofailover: true }), peer('n1', { reachable: false, role: 'primary' })] }), [true])
+      .why.kind,
+    'promotedByAcquiring',
+  );
 });
 
 test('a replica beyond maximum_lag_on_failover, nofailover, or behind the cluster timeline does not race', () => {
@@ -127,7 +145,10 @@ test('primary without the key while another node leads: fence, demote', () => {
 });
 
 test('bootstrap: empty data dir and no initialize key -> claim, run bootstrap; lost claim -> wait', () => {
-  const empty = obs({ dcs: { ok: true, view: view({ initialize: null, leader: null, members: [] }) }, postgres: { dataDir: 'empty', systemIdentifier: null, running: false, role: null } });
+  const empty = obs({
+    dcs: { ok: true, view: view({ initialize: null, leader: null, members: [] }) },
+    postgres: { dataDir: 'empty', systemIdentifier: null, running: false, role: null },
+  });
   const won = run(empty, [true]);
   assert.equal(won.why.kind, 'bootstrapStarting');
   assert.deepEqual(won.actions, ['refreshLease', 'claimInitialize', 'runBootstrap', 'touchMember']);
@@ -137,7 +158,10 @@ test('bootstrap: empty data dir and no initialize key -> claim, run bootstrap; l
 });
 
 test('bootstrap finished: publish initialize, config and take the leader key', () => {
-  const o = leaderObs({ dcs: { ok: true, view: view({ initialize: '', leader: null }) }, asyncTask: { running: null, lastResult: { kind: 'bootstrap', ok: true, message: 'ok' }, lastRewind: null } });
+  const o = leaderObs({
+    dcs: { ok: true, view: view({ initialize: '', leader: null }) },
+    asyncTask: { running: null, lastResult: { kind: 'bootstrap', ok: true, message: 'ok' }, lastRewind: null },
+  });
   const r = run(o, [true]);
   assert.equal(r.why.kind, 'initializedNewCluster');
   assert.deepEqual(r.actions, ['refreshLease', 'writeInitialize', 'writeBootstrapConfig', 'acquireLeaderKey', 'touchMember']);
@@ -145,10 +169,19 @@ test('bootstrap finished: publish initialize, config and take the leader key', (
 
 test('empty data dir with a leader: clone from a running clonefrom member, else the leader', () => {
   const o = obs({ postgres: { dataDir: 'empty', running: false, role: null } });
-  assert.deepEqual(run(o).steps.find((a) => a.kind === 'cloneFrom'), { kind: 'cloneFrom', source: at('n1'), follow: at('n1') });
-  const withClonefrom = obs({ dcs: { ok: true, view: view({ members: [member('n1', { role: 'primary' }), member('n3', { tags: { clonefrom: true } })] }) }, postgres: { dataDir: 'empty', running: false, role: null } });
+  assert.deepEqual(
+    run(o).steps.find((a) => a.kind === 'cloneFrom'),
+    { kind: 'cloneFrom', source: at('n1'), follow: at('n1') },
+  );
+  const withClonefrom = obs({
+    dcs: { ok: true, view: view({ members: [member('n1', { role: 'primary' }), member('n3', { tags: { clonefrom: true } })] }) },
+    postgres: { dataDir: 'empty', running: false, role: null },
+  });
   assert.equal(run(withClonefrom).why.kind, 'cloning');
-  assert.deepEqual(run(withClonefrom).steps.find((a) => a.kind === 'cloneFrom'), { kind: 'cloneFrom', source: at('n3'), follow: at('n1') });
+  assert.deepEqual(
+    run(withClonefrom).steps.find((a) => a.kind === 'cloneFrom'),
+    { kind: 'cloneFrom', source: at('n3'), follow: at('n1') },
+  );
 });
 
 test('a data directory from another cluster refuses to join', () => {
@@ -172,14 +205,29 @@ test('rejoin: a diverged former primary rewinds, or re-clones when allowed, and 
   const stopped = { running: false, role: null, divergence: diverged, controlState: 'in production' } as const;
   const r = run(obs({ postgres: stopped }));
   assert.equal(r.why.kind, 'rewinding');
-  assert.deepEqual(r.steps.find((a) => a.kind === 'rewind'), { kind: 'rewind', from: at('n1'), follow: at('n1') });
+  assert.deepEqual(
+    r.steps.find((a) => a.kind === 'rewind'),
+    { kind: 'rewind', from: at('n1'), follow: at('n1') },
+  );
   const noRewind = run(obs({ postgres: { ...stopped, rewindCapable: false }, self: { removeDataDirectoryOnDivergedTimelines: true } }));
   assert.equal(noRewind.why.kind, 'reinitializing');
-  const failed = run(obs({ postgres: stopped, self: { removeDataDirectoryOnRewindFailure: true }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'x' }, lastRewind: { kind: 'rewind', ok: false, message: 'x' } } }));
-  assert.deepEqual(failed.steps.find((a) => a.kind === 'reclone'), { kind: 'reclone', from: at('n1'), follow: at('n1') });
+  const failed = run(
+    obs({
+      postgres: stopped,
+      self: { removeDataDirectoryOnRewindFailure: true },
+      asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'x' }, lastRewind: { kind: 'rewind', ok: false, message: 'x' } },
+    }),
+  );
+  assert.deepEqual(
+    failed.steps.find((a) => a.kind === 'reclone'),
+    { kind: 'reclone', from: at('n1'), follow: at('n1') },
+  );
   assert.equal(run(obs({ postgres: { ...stopped, rewindCapable: false } })).why.kind, 'rewindImpossible');
   const clean = run(obs({ postgres: { running: false, role: null } }));
-  assert.deepEqual(clean.steps.find((a) => a.kind === 'startAsReplica'), { kind: 'startAsReplica', follow: at('n1') });
+  assert.deepEqual(
+    clean.steps.find((a) => a.kind === 'startAsReplica'),
+    { kind: 'startAsReplica', follow: at('n1') },
+  );
 });
 
 test('rejoin waits for the leader to checkpoint after its promotion (else pg_rewind finds "no rewind required")', () => {
@@ -195,10 +243,28 @@ test('a diverged node that may not rewind or re-clone stops and STAYS down (issu
   assert.deepEqual(running.actions, ['refreshLease', 'stopPostgres', 'touchMember'], 'a plain stop, never a demote that starts it again');
   const stopped = run(obs({ postgres: { running: false, role: null, divergence: diverged, rewindCapable: false } }));
   assert.deepEqual(stopped.actions, ['refreshLease', 'touchMember'], 'stopped: not started again');
-  const failed = run(obs({ postgres: { running: false, role: null, divergence: diverged }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'could not find previous WAL record' }, lastRewind: { kind: 'rewind', ok: false, message: 'could not find previous WAL record' } } }));
+  const failed = run(
+    obs({
+      postgres: { running: false, role: null, divergence: diverged },
+      asyncTask: {
+        running: null,
+        lastResult: { kind: 'rewind', ok: false, message: 'could not find previous WAL record' },
+        lastRewind: { kind: 'rewind', ok: false, message: 'could not find previous WAL record' },
+      },
+    }),
+  );
   assert.equal(failed.why.kind, 'rewindFailedStayDown', 'a failed rewind is reported as what it is');
   assert.match(renderWhy(failed.why), /pg_rewind from n1 failed \(could not find previous WAL record\)/);
-  const retry = run(obs({ postgres: { running: false, role: null, divergence: diverged }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: false, message: 'unreachable', retryable: true }, lastRewind: { kind: 'rewind', ok: false, message: 'unreachable', retryable: true } } }));
+  const retry = run(
+    obs({
+      postgres: { running: false, role: null, divergence: diverged },
+      asyncTask: {
+        running: null,
+        lastResult: { kind: 'rewind', ok: false, message: 'unreachable', retryable: true },
+        lastRewind: { kind: 'rewind', ok: false, message: 'unreachable', retryable: true },
+      },
+    }),
+  );
   assert.equal(retry.why.kind, 'rewinding', 'a retryable failure (source unreachable) is simply tried again');
 });
 
@@ -216,7 +282,12 @@ test('an inconclusive divergence check is reported, then past its bound treated 
   assert.equal(overdue.why.kind, 'rewinding');
   const notAllowed = run(obs({ postgres: { divergence: unknown(60000), streaming: false, rewindCapable: false } }));
   assert.equal(notAllowed.why.kind, 'divergenceUnknown', 'nothing it could do: it keeps reporting instead of stopping');
-  const afterRewind = run(obs({ postgres: { divergence: unknown(60000), streaming: false }, asyncTask: { running: null, lastResult: { kind: 'rewind', ok: true, message: 'ok' }, lastRewind: { kind: 'rewind', ok: true, message: 'ok' } } }));
+  const afterRewind = run(
+    obs({
+      postgres: { divergence: unknown(60000), streaming: false },
+      asyncTask: { running: null, lastResult: { kind: 'rewind', ok: true, message: 'ok' }, lastRewind: { kind: 'rewind', ok: true, message: 'ok' } },
+    }),
+  );
   assert.equal(afterRewind.why.kind, 'divergenceUnknown', 'no second rewind on an inconclusive check right after one');
 });
 
@@ -248,7 +319,10 @@ test('pause: no automatic failover, no lease guard', () => {
 test('watchdog required but unusable: the replica does not race', () => {
   const r = run(obs({ self: { watchdogMode: 'required' }, dcs: { ok: true, view: view({ leader: null }) }, peers: [] }));
   assert.equal(r.why.kind, 'notHealthiest');
-  const armed = run(obs({ self: { watchdogMode: 'automatic' }, watchdog: { available: true, armed: false }, dcs: { ok: true, view: view({ leader: null }) }, peers: [] }), [true]);
+  const armed = run(
+    obs({ self: { watchdogMode: 'automatic' }, watchdog: { available: true, armed: false }, dcs: { ok: true, view: view({ leader: null }) }, peers: [] }),
+    [true],
+  );
   assert.deepEqual(armed.actions, ['refreshLease', 'acquireLeaderKey', 'watchdog', 'promote', 'touchMember']);
 });
 

@@ -7,10 +7,25 @@ export const SYSID = '7300000000000000001';
 
 export function config(over: Partial<DynamicConfig> = {}): DynamicConfig {
   return {
-    ttlMs: 30000, loopWaitMs: 10000, retryTimeoutMs: 10000, maximumLagOnFailoverBytes: 1 << 20, maximumLagOnSyncnodeBytes: -1,
-    primaryStartTimeoutMs: 300000, primaryStopTimeoutMs: 300000, checkTimeline: false, synchronousMode: false,
-    synchronousModeStrict: false, synchronousNodeCount: 1, failsafeMode: false, pause: false, maxTimelinesHistory: 0,
-    usePgRewind: true, useSlots: true, parameters: {}, raw: {}, ...over,
+    ttlMs: 30000,
+    loopWaitMs: 10000,
+    retryTimeoutMs: 10000,
+    maximumLagOnFailoverBytes: 1 << 20,
+    maximumLagOnSyncnodeBytes: -1,
+    primaryStartTimeoutMs: 300000,
+    primaryStopTimeoutMs: 300000,
+    checkTimeline: false,
+    synchronousMode: false,
+    synchronousModeStrict: false,
+    synchronousNodeCount: 1,
+    failsafeMode: false,
+    pause: false,
+    maxTimelinesHistory: 0,
+    usePgRewind: true,
+    useSlots: true,
+    parameters: {},
+    raw: {},
+    ...over,
   };
 }
 
@@ -20,16 +35,37 @@ export function tags(over: Partial<Tags> = {}): Tags {
 
 export function member(name: string, over: Partial<Member> = {}): Member {
   return {
-    name, modRevision: 1, leaseId: `lease-${name}`, connUrl: `postgres://${name}:5432/postgres`, apiUrl: `http://${name}:8008/patroni`, state: 'running',
-    role: 'replica', xlogLocation: 1000, receiveLsn: null, replayLsn: null, replicationState: 'streaming', timeline: 1, tags: {}, data: {}, ...over,
+    name,
+    modRevision: 1,
+    leaseId: `lease-${name}`,
+    connUrl: `postgres://${name}:5432/postgres`,
+    apiUrl: `http://${name}:8008/patroni`,
+    state: 'running',
+    role: 'replica',
+    xlogLocation: 1000,
+    receiveLsn: null,
+    replayLsn: null,
+    replicationState: 'streaming',
+    timeline: 1,
+    tags: {},
+    data: {},
+    ...over,
   };
 }
 
 export function view(over: Partial<ClusterView> = {}): ClusterView {
   return {
-    revision: 10, initialize: SYSID, config: null, leader: { name: 'n1', modRevision: 5, leaseId: 'lease-n1' },
-    members: [member('n1', { role: 'primary' }), member('n2'), member('n3')], failover: null, sync: null,
-    history: null, status: { optime: 1000, slots: {} }, failsafe: null, ...over,
+    revision: 10,
+    initialize: SYSID,
+    config: null,
+    leader: { name: 'n1', modRevision: 5, leaseId: 'lease-n1' },
+    members: [member('n1', { role: 'primary' }), member('n2'), member('n3')],
+    failover: null,
+    sync: null,
+    history: null,
+    status: { optime: 1000, slots: {} },
+    failsafe: null,
+    ...over,
   };
 }
 
@@ -39,7 +75,18 @@ export function at(name: string): { name: string; host: string; port: number } {
 }
 
 export function peer(name: string, over: Partial<PeerStatus> = {}): PeerStatus {
-  return { name, reachable: true, running: true, role: 'replica', walPositionBytes: 1000, timeline: 1, nofailover: false, failoverPriority: undefined, watchdogFailed: false, ...over };
+  return {
+    name,
+    reachable: true,
+    running: true,
+    role: 'replica',
+    walPositionBytes: 1000,
+    timeline: 1,
+    nofailover: false,
+    failoverPriority: undefined,
+    watchdogFailed: false,
+    ...over,
+  };
 }
 
 type ObsOverride = Partial<Omit<Observation, 'postgres' | 'self' | 'lease'>> & {
@@ -54,15 +101,38 @@ export function obs(over: ObsOverride = {}): Observation {
     nowMs: 100000,
     agentStartedMs: 0,
     wallTimeIso: '2026-12-01T00:00:00+00:00',
-    self: { name: 'n2', tags: tags(), watchdogMode: 'off', watchdogSafetyMarginMs: 5000, removeDataDirectoryOnRewindFailure: false, removeDataDirectoryOnDivergedTimelines: false, canBootstrap: true },
+    self: {
+      name: 'n2',
+      tags: tags(),
+      watchdogMode: 'off',
+      watchdogSafetyMarginMs: 5000,
+      removeDataDirectoryOnRewindFailure: false,
+      removeDataDirectoryOnDivergedTimelines: false,
+      canBootstrap: true,
+    },
     config: config(),
     paused: false,
     dcs: { ok: true, view: view() },
     lease: { leaseId: 'lease-n2', lastConfirmedSentMs: 99000, failsafeConfirmedSentMs: null },
     postgres: {
-      dataDir: 'initialized', systemIdentifier: SYSID, running: true, starting: false, role: 'replica', timeline: 1, walPositionBytes: 1000,
-      followTarget: 'n1', streaming: true, fenced: false, crashedSinceMs: null, rewindCapable: true, divergence: { verdict: 'notChecked' },
-      notStreamingSinceMs: null, receiverError: null, timelineStart: null, checkpointTimeline: null, timelineOrigin: null,
+      dataDir: 'initialized',
+      systemIdentifier: SYSID,
+      running: true,
+      starting: false,
+      role: 'replica',
+      timeline: 1,
+      walPositionBytes: 1000,
+      followTarget: 'n1',
+      streaming: true,
+      fenced: false,
+      crashedSinceMs: null,
+      rewindCapable: true,
+      divergence: { verdict: 'notChecked' },
+      notStreamingSinceMs: null,
+      receiverError: null,
+      timelineStart: null,
+      checkpointTimeline: null,
+      timelineOrigin: null,
     },
     asyncTask: { running: null, lastResult: null, lastRewind: null },
     peers: null,
@@ -70,7 +140,8 @@ export function obs(over: ObsOverride = {}): Observation {
     failsafeLeader: null,
   };
   return {
-    ...base, ...over,
+    ...base,
+    ...over,
     self: { ...base.self, ...over.self },
     lease: { ...base.lease, ...over.lease },
     postgres: { ...base.postgres, ...over.postgres },

@@ -129,50 +129,127 @@ type ShapeOf<T> = Record<keyof T, z.ZodTypeAny>;
 const num = z.number();
 const str = z.string();
 const bool = z.boolean();
-const bytes = z.union([num, z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'a byte count or an LSN like 0/5000000').transform(parseLsn)]);
+const bytes = z.union([
+  num,
+  z
+    .string()
+    .regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'a byte count or an LSN like 0/5000000')
+    .transform(parseLsn),
+]);
 const pgRole = z.enum(['primary', 'replica']);
 const taskKind = z.enum(['bootstrap', 'clone', 'rewind', 'reinit', 'start', 'stop', 'promote', 'demote']);
 
-const tagsIn = z.object({
-  nofailover: bool, noloadbalance: bool, clonefrom: bool, nosync: bool, nostream: bool, replicatefrom: str, failoverPriority: num,
-  raw: z.record(z.unknown()),
-} satisfies ShapeOf<Observation['self']['tags']>).partial().strict();
+const tagsIn = z
+  .object({
+    nofailover: bool,
+    noloadbalance: bool,
+    clonefrom: bool,
+    nosync: bool,
+    nostream: bool,
+    replicatefrom: str,
+    failoverPriority: num,
+    raw: z.record(z.unknown()),
+  } satisfies ShapeOf<Observation['self']['tags']>)
+  .partial()
+  .strict();
 
-const selfIn = z.object({
-  name: str, tags: tagsIn, watchdogMode: z.enum(['off', 'automatic', 'required']), watchdogSafetyMarginMs: num,
-  removeDataDirectoryOnRewindFailure: bool, removeDataDirectoryOnDivergedTimelines: bool, canBootstrap: bool,
-} satisfies ShapeOf<Observation['self']>).partial().strict();
+const selfIn = z
+  .object({
+    name: str,
+    tags: tagsIn,
+    watchdogMode: z.enum(['off', 'automatic', 'required']),
+    watchdogSafetyMarginMs: num,
+    removeDataDirectoryOnRewindFailure: bool,
+    removeDataDirectoryOnDivergedTimelines: bool,
+    canBootstrap: bool,
+  } satisfies ShapeOf<Observation['self']>)
+  .partial()
+  .strict();
 
-const configIn = z.object({
-  ttlMs: num, loopWaitMs: num, retryTimeoutMs: num, maximumLagOnFailoverBytes: num, maximumLagOnSyncnodeBytes: num,
-  primaryStartTimeoutMs: num, primaryStopTimeoutMs: num, checkTimeline: bool, synchronousMode: bool, synchronousModeStrict: bool,
-  synchronousNodeCount: num, failsafeMode: bool, maxTimelinesHistory: num, pause: bool, usePgRewind: bool, useSlots: bool,
-  parameters: z.record(z.union([str, num, bool])), pgHba: z.array(str), raw: z.record(z.unknown()),
-} satisfies ShapeOf<Observation['config']>).partial().strict();
+const configIn = z
+  .object({
+    ttlMs: num,
+    loopWaitMs: num,
+    retryTimeoutMs: num,
+    maximumLagOnFailoverBytes: num,
+    maximumLagOnSyncnodeBytes: num,
+    primaryStartTimeoutMs: num,
+    primaryStopTimeoutMs: num,
+    checkTimeline: bool,
+    synchronousMode: bool,
+    synchronousModeStrict: bool,
+    synchronousNodeCount: num,
+    failsafeMode: bool,
+    maxTimelinesHistory: num,
+    pause: bool,
+    usePgRewind: bool,
+    useSlots: bool,
+    parameters: z.record(z.union([str, num, bool])),
+    pgHba: z.array(str),
+    raw: z.record(z.unknown()),
+  } satisfies ShapeOf<Observation['config']>)
+  .partial()
+  .strict();
 
-const memberIn = z.object({
-  name: str, modRevision: num, leaseId: str.nullable(), connUrl: str.nullable(), apiUrl: str.nullable(), state: str, role: str,
-  xlogLocation: bytes.nullable(), receiveLsn: bytes.nullable(), replayLsn: bytes.nullable(), replicationState: str.nullable(),
-  timeline: num.nullable(), tags: z.record(z.unknown()), data: z.record(z.unknown()),
-} satisfies ShapeOf<Member>).partial().extend({ name: str }).strict();
+const memberIn = z
+  .object({
+    name: str,
+    modRevision: num,
+    leaseId: str.nullable(),
+    connUrl: str.nullable(),
+    apiUrl: str.nullable(),
+    state: str,
+    role: str,
+    xlogLocation: bytes.nullable(),
+    receiveLsn: bytes.nullable(),
+    replayLsn: bytes.nullable(),
+    replicationState: str.nullable(),
+    timeline: num.nullable(),
+    tags: z.record(z.unknown()),
+    data: z.record(z.unknown()),
+  } satisfies ShapeOf<Member>)
+  .partial()
+  .extend({ name: str })
+  .strict();
 
-const leaderIn = z.union([str, z.object({ name: str, modRevision: num, leaseId: str.nullable() } satisfies ShapeOf<LeaderKey>).partial().strict()]);
+const leaderIn = z.union([
+  str,
+  z
+    .object({ name: str, modRevision: num, leaseId: str.nullable() } satisfies ShapeOf<LeaderKey>)
+    .partial()
+    .strict(),
+]);
 
-const historyEntryIn = z.object({
-  timeline: num, lsn: bytes, reason: str, timestamp: str.optional(), newLeader: str.optional(),
-} satisfies ShapeOf<HistoryEntry>).strict();
+const historyEntryIn = z
+  .object({
+    timeline: num,
+    lsn: bytes,
+    reason: str,
+    timestamp: str.optional(),
+    newLeader: str.optional(),
+  } satisfies ShapeOf<HistoryEntry>)
+  .strict();
 
 const versioned = <T extends z.ZodTypeAny>(value: T) => z.object({ value, modRevision: num }).strict();
 
-const viewIn = z.object({
-  revision: num, initialize: str.nullable(), config: versioned(z.record(z.unknown())).nullable(), leader: leaderIn.nullable(),
-  members: z.array(memberIn),
-  failover: versioned(z.object({ leader: str, candidate: str, scheduledAt: str }).partial().strict()).nullable(),
-  sync: versioned(z.object({ leader: str.nullable(), syncStandbys: z.array(str) }).strict()).nullable(),
-  history: z.array(historyEntryIn).nullable(),
-  status: z.object({ optime: bytes.nullable(), slots: z.record(num).default({}) }).strict().nullable(),
-  failsafe: z.record(str).nullable(),
-} satisfies ShapeOf<ClusterView>).partial().strict();
+const viewIn = z
+  .object({
+    revision: num,
+    initialize: str.nullable(),
+    config: versioned(z.record(z.unknown())).nullable(),
+    leader: leaderIn.nullable(),
+    members: z.array(memberIn),
+    failover: versioned(z.object({ leader: str, candidate: str, scheduledAt: str }).partial().strict()).nullable(),
+    sync: versioned(z.object({ leader: str.nullable(), syncStandbys: z.array(str) }).strict()).nullable(),
+    history: z.array(historyEntryIn).nullable(),
+    status: z
+      .object({ optime: bytes.nullable(), slots: z.record(num).default({}) })
+      .strict()
+      .nullable(),
+    failsafe: z.record(str).nullable(),
+  } satisfies ShapeOf<ClusterView>)
+  .partial()
+  .strict();
 
 const divergenceIn = z.discriminatedUnion('verdict', [
   z.object({ verdict: z.literal('notChecked') }).strict(),
@@ -181,39 +258,85 @@ const divergenceIn = z.discriminatedUnion('verdict', [
   z.object({ verdict: z.literal('unknown'), cause: str, sinceMs: num }).strict(),
 ]);
 
-const postgresIn = z.object({
-  dataDir: z.enum(['missing', 'empty', 'initialized']), systemIdentifier: str.nullable(), running: bool, starting: bool,
-  role: pgRole.nullable(), timeline: num.nullable(), walPositionBytes: bytes.nullable(), followTarget: str.nullable(),
-  streaming: bool, fenced: bool, crashedSinceMs: num.nullable(), rewindCapable: bool,
-  divergence: divergenceIn, notStreamingSinceMs: num.nullable(), receiverError: str.nullable(),
-  timelineStart: z.object({ endedTimeline: num, switchLsn: bytes, reason: str }).strict().nullable(),
-  checkpointTimeline: num.nullable(),
-  timelineOrigin: z.object({ timeline: num, member: str }).strict().nullable(),
-} satisfies ShapeOf<Observation['postgres']>).partial().strict();
+const postgresIn = z
+  .object({
+    dataDir: z.enum(['missing', 'empty', 'initialized']),
+    systemIdentifier: str.nullable(),
+    running: bool,
+    starting: bool,
+    role: pgRole.nullable(),
+    timeline: num.nullable(),
+    walPositionBytes: bytes.nullable(),
+    followTarget: str.nullable(),
+    streaming: bool,
+    fenced: bool,
+    crashedSinceMs: num.nullable(),
+    rewindCapable: bool,
+    divergence: divergenceIn,
+    notStreamingSinceMs: num.nullable(),
+    receiverError: str.nullable(),
+    timelineStart: z.object({ endedTimeline: num, switchLsn: bytes, reason: str }).strict().nullable(),
+    checkpointTimeline: num.nullable(),
+    timelineOrigin: z.object({ timeline: num, member: str }).strict().nullable(),
+  } satisfies ShapeOf<Observation['postgres']>)
+  .partial()
+  .strict();
 
-const taskResultIn = z.object({
-  kind: taskKind, ok: bool, message: str, target: str.optional(), retryable: bool.optional(),
-}).strict().nullable();
+const taskResultIn = z
+  .object({
+    kind: taskKind,
+    ok: bool,
+    message: str,
+    target: str.optional(),
+    retryable: bool.optional(),
+  })
+  .strict()
+  .nullable();
 
-const asyncTaskIn = z.object({
-  running: z.object({ kind: taskKind }).strict().nullable(),
-  lastResult: taskResultIn,
-  lastRewind: taskResultIn,
-} satisfies ShapeOf<Observation['asyncTask']>).partial().strict();
+const asyncTaskIn = z
+  .object({
+    running: z.object({ kind: taskKind }).strict().nullable(),
+    lastResult: taskResultIn,
+    lastRewind: taskResultIn,
+  } satisfies ShapeOf<Observation['asyncTask']>)
+  .partial()
+  .strict();
 
-const peerIn = z.object({
-  name: str, reachable: bool, running: bool, role: pgRole.nullable(), walPositionBytes: bytes.nullable(), timeline: num.nullable(),
-  nofailover: bool, failoverPriority: num.optional(), watchdogFailed: bool,
-} satisfies ShapeOf<NonNullable<Observation['peers']>[number]>).partial().extend({ name: str }).strict();
+const peerIn = z
+  .object({
+    name: str,
+    reachable: bool,
+    running: bool,
+    role: pgRole.nullable(),
+    walPositionBytes: bytes.nullable(),
+    timeline: num.nullable(),
+    nofailover: bool,
+    failoverPriority: num.optional(),
+    watchdogFailed: bool,
+  } satisfies ShapeOf<NonNullable<Observation['peers']>[number]>)
+  .partial()
+  .extend({ name: str })
+  .strict();
 
-const inputSchema = z.object({
-  nowMs: num, agentStartedMs: num, wallTimeIso: str, self: z.union([str, selfIn]), config: configIn, paused: bool,
-  dcs: z.object({ ok: z.literal(false), sinceMs: num }).strict(), view: viewIn,
-  lease: z.object({ leaseId: str.nullable(), lastConfirmedSentMs: num.nullable(), failsafeConfirmedSentMs: num.nullable() }).partial().strict(),
-  postgres: postgresIn, asyncTask: asyncTaskIn, peers: z.array(peerIn).nullable(),
-  watchdog: z.object({ available: bool, armed: bool }).partial().strict(),
-  failsafeLeader: z.object({ name: str, connUrl: str.nullable(), heardAtMs: num }).strict().nullable(),
-} satisfies ShapeOf<Observation> & { view: z.ZodTypeAny }).partial().strict();
+const inputSchema = z
+  .object({
+    nowMs: num,
+    agentStartedMs: num,
+    wallTimeIso: str,
+    self: z.union([str, selfIn]),
+    config: configIn,
+    paused: bool,
+    dcs: z.object({ ok: z.literal(false), sinceMs: num }).strict(),
+    view: viewIn,
+    lease: z.object({ leaseId: str.nullable(), lastConfirmedSentMs: num.nullable(), failsafeConfirmedSentMs: num.nullable() }).partial().strict(),
+    postgres: postgresIn,
+    asyncTask: asyncTaskIn,
+    peers: z.array(peerIn).nullable(),
+    watchdog: z.object({ available: bool, armed: bool }).partial().strict(),
+    failsafeLeader: z.object({ name: str, connUrl: str.nullable(), heardAtMs: num }).strict().nullable(),
+  } satisfies ShapeOf<Observation> & { view: z.ZodTypeAny })
+  .partial()
+  .strict();
 
 type Input = z.infer<typeof inputSchema>;
 type ViewInput = z.infer<typeof viewIn>;
@@ -333,24 +456,52 @@ function topology(members: Record<string, string>): string {
 
 function renderAction(action: Action): string {
   switch (action.kind) {
-    case 'writeInitialize': return `writeInitialize sysid=${action.systemIdentifier} create=${action.create}`;
-    case 'cloneFrom': return `cloneFrom source=${address(action.source)} follow=${address(action.follow)}`;
-    case 'startAsReplica': return `startAsReplica follow=${address(action.follow)}`;
-    case 'followLeader': return `followLeader member=${address(action.member)}`;
-    case 'rewind': return `rewind from=${address(action.from)} follow=${address(action.follow)}`;
-    case 'reclone': return `reclone from=${address(action.from)} follow=${address(action.follow)}`;
-    case 'recordTimelineOrigin': return `recordTimelineOrigin timeline=${action.timeline} member=${action.member}`;
-    case 'writeHistory': return `writeHistory entries=[${action.entries.map(historyLine).join(', ')}]`;
-    case 'writeStatus': return `writeStatus optime=${action.optimeBytes}`;
-    case 'deleteFailoverKey': return `deleteFailoverKey modRevision=${action.modRevision}`;
-    case 'writeFailsafe': return `writeFailsafe members=${topology(action.members)}`;
-    case 'syncSlots': return `syncSlots slots=[${action.slots.join(',')}]`;
-    case 'watchdog': return `watchdog op=${action.op}`;
-    case 'exit': return `exit code=${action.code}`;
+    case 'writeInitialize':
+      return `writeInitialize sysid=${action.systemIdentifier} create=${action.create}`;
+    case 'cloneFrom':
+      return `cloneFrom source=${address(action.source)} follow=${address(action.follow)}`;
+    case 'startAsReplica':
+      return `startAsReplica follow=${address(action.follow)}`;
+    case 'followLeader':
+      return `followLeader member=${address(action.member)}`;
+    case 'rewind':
+      return `rewind from=${address(action.from)} follow=${address(action.follow)}`;
+    case 'reclone':
+      return `reclone from=${address(action.from)} follow=${address(action.follow)}`;
+    case 'recordTimelineOrigin':
+      return `recordTimelineOrigin timeline=${action.timeline} member=${action.member}`;
+    case 'writeHistory':
+      return `writeHistory entries=[${action.entries.map(historyLine).join(', ')}]`;
+    case 'writeStatus':
+      return `writeStatus optime=${action.optimeBytes}`;
+    case 'deleteFailoverKey':
+      return `deleteFailoverKey modRevision=${action.modRevision}`;
+    case 'writeFailsafe':
+      return `writeFailsafe members=${topology(action.members)}`;
+    case 'syncSlots':
+      return `syncSlots slots=[${action.slots.join(',')}]`;
+    case 'watchdog':
+      return `watchdog op=${action.op}`;
+    case 'exit':
+      return `exit code=${action.code}`;
     // No parameters. Listed one by one so that a new action kind fails to compile until it is rendered.
-    case 'claimInitialize': case 'acquireLeaderKey': case 'updateLeaderKey': case 'confirmFailsafe':
-    case 'refreshLease': case 'touchMember': case 'runBootstrap': case 'writeBootstrapConfig': case 'cancelInitialization':
-    case 'fence': case 'unfence': case 'stopPostgres': case 'promote': case 'demote': case 'restartCrashed': case 'releaseLeaderKey': case 'checkpoint':
+    case 'claimInitialize':
+    case 'acquireLeaderKey':
+    case 'updateLeaderKey':
+    case 'confirmFailsafe':
+    case 'refreshLease':
+    case 'touchMember':
+    case 'runBootstrap':
+    case 'writeBootstrapConfig':
+    case 'cancelInitialization':
+    case 'fence':
+    case 'unfence':
+    case 'stopPostgres':
+    case 'promote':
+    case 'demote':
+    case 'restartCrashed':
+    case 'releaseLeaderKey':
+    case 'checkpoint':
       return action.kind;
   }
 }

@@ -19,7 +19,9 @@ import { type GoldenCase, parseGoldenFile, printGoldenFile, runCase } from './go
 const GOLDEN_DIR = new URL('../../../../test/unit/ha/golden/', import.meta.url);
 const REWRITE = process.env['KEEL_REWRITE_GOLDEN'] === '1';
 
-const files = readdirSync(GOLDEN_DIR).filter((name) => name.endsWith('.txt')).sort();
+const files = readdirSync(GOLDEN_DIR)
+  .filter((name) => name.endsWith('.txt'))
+  .sort();
 
 test('the golden directory holds rule files', () => {
   assert.ok(files.length > 0, `no .txt files in ${GOLDEN_DIR.pathname}`);
@@ -41,7 +43,11 @@ for (const file of files) {
     assert.ok(cases.length > 0, `${file} has no case`);
     for (const c of cases) {
       await t.test(`${c.where} ${(c.comments[0] ?? '').replace(/^#\s*/, '')}`, () => {
-        assert.equal(runCase(c).join('\n'), c.expected.join('\n'), `${c.where}: output differs (after an intended change: KEEL_REWRITE_GOLDEN=1, then review the diff)`);
+        assert.equal(
+          runCase(c).join('\n'),
+          c.expected.join('\n'),
+          `${c.where}: output differs (after an intended change: KEEL_REWRITE_GOLDEN=1, then review the diff)`,
+        );
       });
     }
   });

@@ -14,7 +14,10 @@ import { loadScenarios, readFixture, viewFromKeys } from './recorded-scenarios.j
 const scenarios = loadScenarios();
 
 test('the recorded scenarios are present', () => {
-  assert.deepEqual(scenarios.map((s) => s.name), ['basic', 'empty', 'ports', 'standby']);
+  assert.deepEqual(
+    scenarios.map((s) => s.name),
+    ['basic', 'empty', 'ports', 'standby'],
+  );
 });
 
 for (const scenario of scenarios) {
@@ -42,7 +45,14 @@ test('pause comes from the config key unless the caller overrides it', () => {
   assert.equal(clusterAsJson(view, { paused: false }).pause, undefined);
   const config = view.config;
   assert.ok(config);
-  for (const [value, paused] of [['on', true], ['TRUE', true], [1, true], ['off', false], ['maybe', false], [null, false]] as const) {
+  for (const [value, paused] of [
+    ['on', true],
+    ['TRUE', true],
+    [1, true],
+    ['off', false],
+    ['maybe', false],
+    [null, false],
+  ] as const) {
     const withPause: ClusterView = { ...view, config: { ...config, value: { ...config.value, pause: value } } };
     assert.equal(clusterAsJson(withPause).pause === true, paused, `pause: ${String(value)}`);
   }
@@ -61,7 +71,10 @@ test('lag is measured from the status optime, not from the leader member', () =>
 
 test('without a leader key every member is a replica with a lag', () => {
   const json = clusterAsJson({ ...basicView(), leader: null });
-  assert.deepEqual(json.members.map((m) => m.role), ['replica', 'replica', 'replica', 'replica', 'replica']);
+  assert.deepEqual(
+    json.members.map((m) => m.role),
+    ['replica', 'replica', 'replica', 'replica', 'replica'],
+  );
   assert.equal(json.members[0]?.lag, 0);
 });
 

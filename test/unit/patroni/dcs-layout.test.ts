@@ -70,18 +70,37 @@ test('member extras land at the positions Patroni gives them; empty tags and tim
     xlogLocation: 67108864,
     timeline: 3,
     tags: {},
-    extra: { pause: true, scheduled_restart: { schedule: '2024-01-02T03:04:05+00:00', postgres_version: '15.4' }, pending_restart: true, checkpoint_after_promote: false },
+    extra: {
+      pause: true,
+      scheduled_restart: { schedule: '2024-01-02T03:04:05+00:00', postgres_version: '15.4' },
+      pending_restart: true,
+      checkpoint_after_promote: false,
+    },
   };
   assert.equal(
     renderMemberValue(data),
     '{"conn_url":"postgres://127.0.0.1:5433/postgres","api_url":"http://127.0.0.1:8009/patroni","state":"running","role":"master","version":"3.0.2","checkpoint_after_promote":false,"pending_restart":true,"xlog_location":67108864,"timeline":3,"scheduled_restart":{"schedule":"2024-01-02T03:04:05+00:00","postgres_version":"15.4"},"pause":true}',
   );
-  const stopped = renderMemberValue({ connUrl: 'c', apiUrl: 'a', state: 'stopped', role: 'replica', version: '3.0.2', timeline: 0, tags: {}, extra: { keel_extra: 1 } });
+  const stopped = renderMemberValue({
+    connUrl: 'c',
+    apiUrl: 'a',
+    state: 'stopped',
+    role: 'replica',
+    version: '3.0.2',
+    timeline: 0,
+    tags: {},
+    extra: { keel_extra: 1 },
+  });
   assert.equal(stopped, '{"conn_url":"c","api_url":"a","state":"stopped","role":"replica","version":"3.0.2","keel_extra":1}');
 });
 
 test('member parsing reads JSON, the legacy Governor URL, and survives garbage', () => {
-  const member = parseMember('n1', 7, '123', '{"conn_url":"postgres://h:5432/postgres","api_url":"http://h:8008/patroni","state":"running","role":"replica","xlog_location":100,"timeline":2,"tags":{"nosync":true},"replication_state":"streaming"}');
+  const member = parseMember(
+    'n1',
+    7,
+    '123',
+    '{"conn_url":"postgres://h:5432/postgres","api_url":"http://h:8008/patroni","state":"running","role":"replica","xlog_location":100,"timeline":2,"tags":{"nosync":true},"replication_state":"streaming"}',
+  );
   assert.equal(member.name, 'n1');
   assert.equal(member.modRevision, 7);
   assert.equal(member.leaseId, '123');
@@ -108,7 +127,10 @@ test('member parsing reads JSON, the legacy Governor URL, and survives garbage',
 });
 
 test('failover uses "member" for the candidate and reads the legacy "leader:candidate" form', () => {
-  assert.equal(renderFailover({ leader: 'n1', candidate: 'n2', scheduledAt: '2024-01-02T03:04:05+00:00' }), '{"leader":"n1","member":"n2","scheduled_at":"2024-01-02T03:04:05+00:00"}');
+  assert.equal(
+    renderFailover({ leader: 'n1', candidate: 'n2', scheduledAt: '2024-01-02T03:04:05+00:00' }),
+    '{"leader":"n1","member":"n2","scheduled_at":"2024-01-02T03:04:05+00:00"}',
+  );
   assert.equal(renderFailover({}), '{}');
   assert.deepEqual(parseFailover('{"leader":"n1","member":"n2"}'), { leader: 'n1', candidate: 'n2' });
   assert.deepEqual(parseFailover('n1:n2'), { leader: 'n1', candidate: 'n2' });
@@ -130,7 +152,9 @@ test('sync is {"leader","sync_standby"} with sorted comma-joined names, null whe
 test('history is a JSON list of [timeline, lsn, reason, timestamp, new leader]', () => {
   const text = '[[1,50331808,"no recovery target specified","2024-01-02T03:04:05.123456+00:00","n2"]]';
   const entries = parseHistory(text);
-  assert.deepEqual(entries, [{ timeline: 1, lsn: 50331808, reason: 'no recovery target specified', timestamp: '2024-01-02T03:04:05.123456+00:00', newLeader: 'n2' }]);
+  assert.deepEqual(entries, [
+    { timeline: 1, lsn: 50331808, reason: 'no recovery target specified', timestamp: '2024-01-02T03:04:05.123456+00:00', newLeader: 'n2' },
+  ]);
   assert.equal(renderHistory(entries), text);
   assert.equal(renderHistory([{ timeline: 1, lsn: 5, reason: 'r' }]), '[[1,5,"r"]]');
   assert.deepEqual(parseHistory('[["a"],[2,"x","y"],[3,7,"ok"]]'), [{ timeline: 3, lsn: 7, reason: 'ok' }]);
@@ -162,8 +186,18 @@ test('cluster view is built from a range response like Etcd3._cluster_from_nodes
     kv('history', '[[1,100,"no recovery target specified"]]', 20),
     kv('initialize', '7234567890123456789', 2),
     kv('leader', 'n1', 10, '999'),
-    kv('members/n1', '{"conn_url":"postgres://h1:5432/postgres","api_url":"http://h1:8008/patroni","state":"running","role":"master","version":"3.0.2","xlog_location":200,"timeline":2}', 41, '999'),
-    kv('members/n2', '{"conn_url":"postgres://h2:5432/postgres","api_url":"http://h2:8008/patroni","state":"running","role":"replica","version":"3.0.2","xlog_location":150,"timeline":2}', 39, '888'),
+    kv(
+      'members/n1',
+      '{"conn_url":"postgres://h1:5432/postgres","api_url":"http://h1:8008/patroni","state":"running","role":"master","version":"3.0.2","xlog_location":200,"timeline":2}',
+      41,
+      '999',
+    ),
+    kv(
+      'members/n2',
+      '{"conn_url":"postgres://h2:5432/postgres","api_url":"http://h2:8008/patroni","state":"running","role":"replica","version":"3.0.2","xlog_location":150,"timeline":2}',
+      39,
+      '888',
+    ),
     kv('members/n2/extra', 'ignored', 5),
     kv('optime/leader', '1', 4),
     kv('status', '{"optime":200}', 38),
@@ -175,7 +209,13 @@ test('cluster view is built from a range response like Etcd3._cluster_from_nodes
   assert.equal(view.initialize, '7234567890123456789');
   assert.deepEqual(view.config, { value: { ttl: 30 }, modRevision: 3 });
   assert.deepEqual(view.leader, { name: 'n1', modRevision: 10, leaseId: '999' });
-  assert.deepEqual(view.members.map((m) => [m.name, m.role, m.leaseId]), [['n1', 'master', '999'], ['n2', 'replica', '888']]);
+  assert.deepEqual(
+    view.members.map((m) => [m.name, m.role, m.leaseId]),
+    [
+      ['n1', 'master', '999'],
+      ['n2', 'replica', '888'],
+    ],
+  );
   assert.deepEqual(view.failover, { value: { leader: 'n1', candidate: 'n2' }, modRevision: 40 });
   assert.deepEqual(view.sync, { value: { leader: 'n1', syncStandbys: ['n2'] }, modRevision: 30 });
   assert.equal(view.history?.value.length, 1);

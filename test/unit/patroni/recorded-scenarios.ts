@@ -118,7 +118,10 @@ export function viewFromKeys(keys: Record<string, string>): ClusterView {
         : {
             value: {
               leader: stringOrNull(sync['leader']),
-              syncStandbys: String(sync['sync_standby'] ?? '').split(',').map((name) => name.trim()).filter((name) => name !== ''),
+              syncStandbys: String(sync['sync_standby'] ?? '')
+                .split(',')
+                .map((name) => name.trim())
+                .filter((name) => name !== ''),
             },
             modRevision: rev('sync'),
           },

@@ -52,12 +52,19 @@ export function finishBootstrap(ctx: Ctx): Plan | null {
   if (!last.ok || obs.postgres.dataDir !== 'initialized') {
     return plan({ kind: 'bootstrapFailed', message: last.message }, { kind: 'cancelInitialization' }, { kind: 'exit', code: 1 });
   }
-  if (!obs.postgres.running) return plan({ kind: 'bootstrapFailed', message: 'PostgreSQL is not running after bootstrap' }, { kind: 'cancelInitialization' }, { kind: 'exit', code: 1 });
+  if (!obs.postgres.running)
+    return plan({ kind: 'bootstrapFailed', message: 'PostgreSQL is not running after bootstrap' }, { kind: 'cancelInitialization' }, { kind: 'exit', code: 1 });
   if (!ctx.isPrimary) return plan({ kind: 'waitingForBootstrapRecovery' }, { kind: 'refreshLease' }, { kind: 'touchMember' });
   const sysid = obs.postgres.systemIdentifier ?? '';
   const won = plan({ kind: 'initializedNewCluster' }, ...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog), { kind: 'touchMember' });
   const lost = plan({ kind: 'lostRace', demoted: true }, { kind: 'fence' }, { kind: 'demote' }, { kind: 'touchMember' });
-  return plan(won.why, { kind: 'refreshLease' }, { kind: 'writeInitialize', systemIdentifier: sysid, create: false }, { kind: 'writeBootstrapConfig' }, { kind: 'acquireLeaderKey', then: won, else: lost });
+  return plan(
+    won.why,
+    { kind: 'refreshLease' },
+    { kind: 'writeInitialize', systemIdentifier: sysid, create: false },
+    { kind: 'writeBootstrapConfig' },
+    { kind: 'acquireLeaderKey', then: won, else: lost },
+  );
 }
 
 /** An initialized data directory: may it join this cluster? Null = yes. */
@@ -65,8 +72,10 @@ export function checkSystemId(ctx: Ctx): Plan | null {
   const { obs, view } = ctx;
   const sysid = obs.postgres.systemIdentifier;
   if (isValidSysid(view.initialize) && sysid !== null && sysid !== view.initialize) {
-    if (obs.paused && ctx.keyNamesUs) return plan({ kind: 'systemIdMismatch', dataSysid: sysid, clusterSysid: view.initialize }, { kind: 'releaseLeaderKey' }, { kind: 'touchMember' });
-    if (obs.paused) return plan({ kind: 'systemIdMismatch', dataSysid: sysid, clusterSysid: view.initialize }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+    if (obs.paused && ctx.keyNamesUs)
+      return plan({ kind: 'systemIdMismatch', dataSysid: sysid, clusterSysid: view.initialize }, { kind: 'releaseLeaderKey' }, { kind: 'touchMember' });
+    if (obs.paused)
+      return plan({ kind: 'systemIdMismatch', dataSysid: sysid, clusterSysid: view.initialize }, { kind: 'refreshLease' }, { kind: 'touchMember' });
     return plan({ kind: 'systemIdMismatch', dataSysid: sysid, clusterSysid: view.initialize }, ...watchdogDisable(obs.watchdog), { kind: 'exit', code: 1 });
   }
   if (view.initialize === null && ctx.leaderName === null && !obs.paused && obs.postgres.running && !ctx.isPrimary) {

@@ -107,7 +107,12 @@ export function addressOf(ctx: Ctx, name: string): MemberAddress | null {
  */
 export function nodeToFollow(ctx: Ctx): { name: string; address: MemberAddress | null } | null {
   const from = ctx.obs.self.tags.replicatefrom;
-  const name = from !== undefined && from !== ctx.self && member(ctx.view, from) !== undefined ? from : ctx.leaderName !== null && ctx.leaderName !== ctx.self ? ctx.leaderName : null;
+  const name =
+    from !== undefined && from !== ctx.self && member(ctx.view, from) !== undefined
+      ? from
+      : ctx.leaderName !== null && ctx.leaderName !== ctx.self
+        ? ctx.leaderName
+        : null;
   return name === null ? null : { name, address: addressOf(ctx, name) };
 }
 

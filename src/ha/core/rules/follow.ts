@@ -69,9 +69,12 @@ function rejoinDiverged(ctx: Ctx, leader: string, leaderCheckpointed: boolean | 
   const follow = followAddress(ctx);
   const from = addressOf(ctx, leader);
   const rewindFailure = lastRewindFailure(ctx);
-  const unknown = (purpose: 'clone' | 'rewind'): Plan => plan({ kind: 'memberAddressUnknown', member: leader, purpose }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+  const unknown = (purpose: 'clone' | 'rewind'): Plan =>
+    plan({ kind: 'memberAddressUnknown', member: leader, purpose }, { kind: 'refreshLease' }, { kind: 'touchMember' });
   const reclone = (cause: 'diverged' | 'rewindFailed'): Plan =>
-    from === null ? unknown('clone') : plan({ kind: 'reinitializing', from: leader, cause }, { kind: 'refreshLease' }, { kind: 'reclone', from, follow }, { kind: 'touchMember' });
+    from === null
+      ? unknown('clone')
+      : plan({ kind: 'reinitializing', from: leader, cause }, { kind: 'refreshLease' }, { kind: 'reclone', from, follow }, { kind: 'touchMember' });
   if (obs.config.usePgRewind && obs.postgres.rewindCapable && rewindFailure === null) {
     if (leaderCheckpointed === false) return plan({ kind: 'waitingForLeaderCheckpoint', leader }, { kind: 'refreshLease' }, { kind: 'touchMember' });
     if (from === null) return unknown('rewind');
@@ -127,7 +130,12 @@ export function follow(ctx: Ctx, demoteWhy: Why, followWhy: Why): Plan {
   // is being re-created) must not point us at nobody.
   if (target !== null && ctx.obs.postgres.followTarget !== target.name) {
     if (target.address === null) return plan({ kind: 'memberAddressUnknown', member: target.name, purpose: 'follow' }, ...base, { kind: 'touchMember' });
-    return plan({ kind: 'repointing', self: ctx.self, member: target.name }, ...base, { kind: 'followLeader', member: target.address }, { kind: 'touchMember' });
+    return plan(
+      { kind: 'repointing', self: ctx.self, member: target.name },
+      ...base,
+      { kind: 'followLeader', member: target.address },
+      { kind: 'touchMember' },
+    );
   }
   return plan(followingWhy(ctx, followWhy, target?.name ?? null), ...base, ...learnTimelineOrigin(ctx), { kind: 'touchMember' });
 }

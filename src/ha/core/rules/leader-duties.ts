@@ -80,7 +80,8 @@ export function leaderDuties(ctx: Ctx): Action[] {
   // A failover to us (or to anyone, with no candidate) is done once we lead: Patroni clears it.
   // A request naming ANOTHER candidate is left for the operations that act on it (switchover).
   const failover = view.failover;
-  const doneForUs = failover !== null && failover.value.leader === undefined && (failover.value.candidate === undefined || failover.value.candidate === ctx.self);
+  const doneForUs =
+    failover !== null && failover.value.leader === undefined && (failover.value.candidate === undefined || failover.value.candidate === ctx.self);
   if (failover !== null && doneForUs) actions.push({ kind: 'deleteFailoverKey', modRevision: failover.modRevision });
   return actions;
 }

@@ -45,11 +45,7 @@ export function keepLeadership(ctx: Ctx): Plan & { preFence: boolean } {
     }
     return { ...plan({ kind: 'removedLockNotPrimary' }, { kind: 'releaseLeaderKey' }, { kind: 'touchMember' }), preFence: false };
   }
-  const kept = enforcePrimaryRole(
-    ctx,
-    { kind: 'leaderNoAction', self: ctx.self },
-    { kind: 'promotedHadLock', self: ctx.self },
-  );
+  const kept = enforcePrimaryRole(ctx, { kind: 'leaderNoAction', self: ctx.self }, { kind: 'promotedHadLock', self: ctx.self });
   let lost: Plan;
   if (ctx.isPrimary) {
     lost = obs.paused ? plan({ kind: 'pausedLeaderUpdateFailed' }, { kind: 'touchMember' }) : fenceAndDemote(ctx, { kind: 'leaderUpdateFailedDemoted' });

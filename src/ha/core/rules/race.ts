@@ -98,9 +98,7 @@ export function raceOrFollow(ctx: Ctx): Plan {
   const health = isHealthiest(ctx);
   if (health.ok) {
     const won = enforcePrimaryRole(ctx, { kind: 'acquiredLockAsLeader' }, { kind: 'promotedByAcquiring' });
-    const lost = ctx.isPrimary
-      ? fenceAndDemote(ctx, { kind: 'lostRace', demoted: true })
-      : plan({ kind: 'lostRace', demoted: false }, { kind: 'touchMember' });
+    const lost = ctx.isPrimary ? fenceAndDemote(ctx, { kind: 'lostRace', demoted: true }) : plan({ kind: 'lostRace', demoted: false }, { kind: 'touchMember' });
     // A primary resumed past its fence point fences before any DCS round trip, as keepLeadership does.
     const preFence: Action[] = ctx.isPrimary && pastFencePoint(obs) && !obs.postgres.fenced ? [{ kind: 'fence' }] : [];
     return plan(won.why, ...preFence, { kind: 'refreshLease' }, { kind: 'acquireLeaderKey', then: won, else: lost });

@@ -48,7 +48,12 @@ export function recoverStopped(ctx: Ctx): Plan {
     const kept = giveUp
       ? plan({ kind: 'crashFailover' }, ...off, { kind: 'releaseLeaderKey' }, { kind: 'touchMember' })
       : obs.postgres.crashedSinceMs !== null
-        ? plan({ kind: 'crashRestartInPlace', msLeft: failoverPossible(ctx) ? Math.max(0, timeoutMs - crashedFor) : null }, ...off, { kind: 'restartCrashed' }, { kind: 'touchMember' })
+        ? plan(
+            { kind: 'crashRestartInPlace', msLeft: failoverPossible(ctx) ? Math.max(0, timeoutMs - crashedFor) : null },
+            ...off,
+            { kind: 'restartCrashed' },
+            { kind: 'touchMember' },
+          )
         : plan({ kind: 'startingAsReadonlyWithLock' }, ...off, { kind: 'startAsReplica', follow: null }, { kind: 'touchMember' });
     const lost = plan({ kind: 'startingAsSecondary' }, ...off, { kind: 'startAsReplica', follow: null }, { kind: 'touchMember' });
     return plan(kept.why, { kind: 'updateLeaderKey', then: kept, else: lost });
@@ -56,5 +61,11 @@ export function recoverStopped(ctx: Ctx): Plan {
   const rejoin = rewindOrReinitialize(ctx);
   if (rejoin !== null) return rejoin;
   // A leader key naming us on a stale lease: do not release it (it expires by itself), just start.
-  return plan({ kind: 'startingAsSecondary' }, { kind: 'refreshLease' }, ...off, { kind: 'startAsReplica', follow: followAddress(ctx) }, { kind: 'touchMember' });
+  return plan(
+    { kind: 'startingAsSecondary' },
+    { kind: 'refreshLease' },
+    ...off,
+    { kind: 'startAsReplica', follow: followAddress(ctx) },
+    { kind: 'touchMember' },
+  );
 }
