@@ -1,5 +1,5 @@
 /**
- * The layering of src/, checked by `npm test` (scripts/run-tests.mjs runs depcruise first).
+ * The layering of src/, checked by `npm test` (test/unit/layering.test.ts runs depcruise).
  * Lowest to highest: the pure cores (src/ha/core), config, the engine (loop, lease, tasks, etcd
  * client, watchdog device), the adapters (postgres, dcs, patroni compatibility), the HA shell
  * (src/ha, which reaches the world only through ports), the REST API, the sandbox, the CLI.
