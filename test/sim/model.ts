@@ -96,6 +96,8 @@ export interface SimNode {
   /** The last why sentence kind its agent logged, and since when it has been the same. */
   lastWhyKind: string | null;
   lastWhySinceMs: number;
+  /** Whether its agent's last probe said "in recovery" when it last decided to fence (invariant h). */
+  fenceDecidedOnKnownReplica: boolean;
 }
 
 export type Mutant = 'none' | 'no-guard' | 'no-fence' | 'stale-gate' | 'fence-known-replica' | 'no-watchdog' | 'ignore-lag';

@@ -35,6 +35,7 @@ const SEEDS: ReadonlyArray<{ seed: number; found: string }> = [
   { seed: 14153, found: 'a network cut during pg_rewind counted as a final rewind failure: stayed down for good' },
   { seed: 11520, found: 'a network cut during pg_rewind counted as a final rewind failure: stayed down for good' },
   { seed: 10864, found: 'loop_wait close to ttl - safety_margin: the watchdog reset a calm leader every cycle' },
+  { seed: 28222, found: 'invariant (h) judged a fence by a probe taken while the fence was being written (checker bug)' },
   { seed: 19679, found: 'loop_wait close to ttl - safety_margin: the watchdog reset a calm leader every cycle' },
 ];
 

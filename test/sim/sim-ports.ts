@@ -200,8 +200,13 @@ export function coreFor(mutant: SimParams['mutant']): HaCore {
   }
 }
 
-/** Keeps the node's last decision kind (for the liveness checks) and traces the line. */
+/**
+ * Keeps the node's last decision kind (for the liveness checks) and what its agent knew when it
+ * decided to fence (the fence takes effect later, after a config write and a reload, by which time
+ * a cycle may have probed: invariant (h) judges the decision, not the hindsight), and traces the line.
+ */
 function observeLogLine(w: World, n: SimNode, line: string): void {
+  if (line.includes('fencing PostgreSQL')) n.fenceDecidedOnKnownReplica = n.agent?.pg.knownReplica() ?? false;
   const kind = / why=(\w+)$/.exec(line)?.[1];
   if (kind !== undefined && kind !== n.lastWhyKind) {
     n.lastWhyKind = kind;

@@ -91,6 +91,7 @@ function buildNodes(w: World): void {
       configWriteFails: false,
       lastWhyKind: null,
       lastWhySinceMs: 0,
+      fenceDecidedOnKnownReplica: false,
     };
     w.nodes.push(node);
   });

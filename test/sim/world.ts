@@ -10,9 +10,9 @@
  *  (b) a promotion is issued only while the promoter holds the leader key and no other node acknowledges;
  *  (d) a node lagging beyond maximum_lag_on_failover of status.optime is never promoted;
  *  (h) no needless fence: a fence never takes effect on a server that has been a running replica
- *      for over ttl, that its agent's last probe saw in recovery, with no promotion asked for (it
- *      acknowledges nothing; fencing it only leaves it fenced should it win a race — the lease
- *      guard's known-replica rule).
+ *      for over ttl, that its agent's last probe saw in recovery when it decided to fence, with no
+ *      promotion asked for (it acknowledges nothing; fencing it only leaves it fenced should it win
+ *      a race — the lease guard's known-replica rule).
  * Liveness (c, e, f, g) is checked by simulate.ts once the faults have healed.
  */
 import { FENCE_STANDBY_NAME } from '../../src/ha/postgres-tracker.js';
@@ -317,9 +317,10 @@ export class World {
     const ttlMs = this.params.ttlS * 1000;
     const longReplica = pg.inRecovery && pg.upSinceMs !== null && this.nowMs - pg.upSinceMs > ttlMs;
     const promoting = pg.promoteRequestedAtMs !== null && this.nowMs - pg.promoteRequestedAtMs < ttlMs;
-    // Only what the agent could know counts: its own last probe said "in recovery" (a frozen agent
-    // that never probed the restarted server rightly fences what it cannot see).
-    const agentKnew = n.agent !== null && n.agent.pg.probe !== null && n.agent.pg.probe.inRecovery;
+    // Only what the agent could know counts: its own last probe said "in recovery" when it decided
+    // to fence (a frozen agent that never probed the restarted server rightly fences what it cannot
+    // see, even if a cycle probes it while the fence is being written; seed 28222).
+    const agentKnew = n.fenceDecidedOnKnownReplica;
     if (longReplica && !promoting && agentKnew)
       this.fail(new Violation('h', `${n.name} fenced while a replica for ${this.nowMs - (pg.upSinceMs ?? 0)} ms (t=${this.nowMs})`));
   }
