@@ -39,6 +39,8 @@ export interface ApiProvider {
   getConfig(): Promise<unknown>;
   /** GET /failsafe body: the failsafe key (member -> api_url); null when failsafe mode is off (502). */
   getFailsafe?(): Promise<unknown>;
+  /** Hosts of the members' api_url and conn_url in the last cluster view (restapi.allowlist_include_members). */
+  memberHosts?(): string[];
   postSwitchover?(body: JsonObject): Promise<OperationResult>;
   postFailover?(body: JsonObject): Promise<OperationResult>;
   deleteSwitchover?(): Promise<OperationResult>;

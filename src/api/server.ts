@@ -6,8 +6,9 @@
  *  - a handler never throws out of the server: a bug answers 500 (one line) and is logged;
  *  - HEAD and OPTIONS answer any GET route's status code with headers only — HAProxy reads the
  *    status line alone — and never a body;
- *  - unsafe methods (POST, PUT, PATCH, DELETE) require HTTP basic auth when credentials are
- *    configured, compared in constant time; no request body is read before that check;
+ *  - unsafe methods (POST, PUT, PATCH, DELETE) are refused with 403 to clients outside
+ *    restapi.allowlist when one is configured, then require HTTP basic auth when credentials are
+ *    configured, compared in constant time; no request body is read before those checks;
  *  - request bodies are limited (64 KiB by default, 413 beyond) and the whole request must
  *    arrive within a timeout; the connection stays usable after a rejected body (it is drained);
  *  - unknown path: 404; known path, other method: 405 with Allow.
@@ -20,6 +21,7 @@ import { pyJsonDumps } from '../patroni/python-compat.js';
 import type { Credentials, HostPort } from '../config/types.js';
 import { KeelError } from '../errors.js';
 import { createLogger, type Logger } from '../observability/log.js';
+import type { Allowlist } from './allowlist.js';
 import { normalisePath } from './health.js';
 import { patroniRoutes, text, type ApiProvider, type JsonObject, type Method, type Reply, type Route } from './routes.js';
 
@@ -36,6 +38,8 @@ export interface ApiServerOptions {
   listen: HostPort;
   /** restapi.authentication: required for unsafe methods when set. */
   auth?: Credentials;
+  /** restapi.allowlist / allowlist_include_members: who may make unsafe requests (checked before auth). */
+  allowlist?: Allowlist;
   provider: ApiProvider;
   /** Routes added to (or replacing, same method and path) Patroni's, e.g. GET /metrics. */
   extraRoutes?: Route[];
@@ -161,6 +165,7 @@ interface Dispatch {
   table: RouteTable;
   provider: ApiProvider;
   authDigest: Buffer | null;
+  allowlist: Allowlist | null;
   clock: () => number;
   bodyLimitBytes: number;
   handlerTimeoutMs: number;
@@ -185,6 +190,8 @@ async function route(req: IncomingMessage, d: Dispatch): Promise<{ reply: Reply;
     return { reply: { ...text(405, `${method} is not allowed on ${path}`), headers: { Allow: allow } }, headOnly };
   }
   if (chosen.unsafe) {
+    const allowed = d.allowlist === null || (await d.allowlist.allows(req.socket.remoteAddress ?? '', () => d.provider.memberHosts?.() ?? []));
+    if (!allowed) return { reply: text(403, 'Access is denied'), headOnly };
     const failure = authFailure(d.authDigest, req.headers.authorization);
     if (failure !== null) return { reply: { ...text(401, failure), headers: { 'WWW-Authenticate': 'Basic realm="keel"' } }, headOnly };
   }
@@ -252,6 +259,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const dispatch: Dispatch = {
     table: buildTable([...patroniRoutes(), ...(options.extraRoutes ?? [])]),
     provider: options.provider,
+    allowlist: options.allowlist ?? null,
     authDigest: auth === undefined ? null : digest(`Basic ${Buffer.from(`${auth.username}:${auth.password ?? ''}`, 'utf8').toString('base64')}`),
     clock: options.clock ?? (() => performance.now()),
     bodyLimitBytes: options.bodyLimitBytes ?? BODY_LIMIT_BYTES,

@@ -7,6 +7,7 @@ import { loadConfigFile } from '../config/load.js';
 import { createLogger, levelFromPatroni } from '../observability/log.js';
 import { Agent } from '../ha/agent.js';
 import { realPorts } from '../ha/real-ports.js';
+import { Allowlist } from '../api/allowlist.js';
 import { startApiServer } from '../api/server.js';
 
 export function registerAgentCommand(program: Command): void {
@@ -29,9 +30,12 @@ export function registerAgentCommand(program: Command): void {
       process.on('SIGTERM', () => agent.stop(0));
       process.on('SIGINT', () => agent.stop(0));
       process.on('SIGHUP', () => agent.requestReload());
+      const allowlistSettings = { entries: config.restapi.allowlist, includeMembers: config.restapi.allowlistIncludeMembers };
+      const allowlist = Allowlist.wanted(allowlistSettings) ? await Allowlist.build(allowlistSettings) : undefined;
       const api = await startApiServer({
         listen: config.restapi.listen,
         ...(config.restapi.authentication === undefined ? {} : { auth: config.restapi.authentication }),
+        ...(allowlist === undefined ? {} : { allowlist }),
         provider: agent.apiProvider(),
       });
       log.info(`REST API on http://${config.restapi.listen.host}:${api.port}`);

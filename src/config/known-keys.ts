@@ -247,16 +247,6 @@ const present = (value: unknown): boolean => value !== undefined && value !== nu
 const UNSUPPORTED: readonly Unsupported[] = [
   { path: 'restapi.certfile', applies: present, reason: 'HTTPS on the REST API is not supported by keel yet; it serves plain HTTP' },
   {
-    path: 'restapi.allowlist',
-    applies: present,
-    reason: 'REST API allow-lists are not supported by keel yet; unsafe endpoints rely on restapi.authentication alone',
-  },
-  {
-    path: 'restapi.allowlist_include_members',
-    applies: present,
-    reason: 'REST API allow-lists are not supported by keel yet; unsafe endpoints rely on restapi.authentication alone',
-  },
-  {
     path: 'bootstrap.method',
     applies: (v) => present(v) && v !== 'initdb',
     reason: 'custom bootstrap methods are not supported by keel; a new cluster is always created with initdb',

@@ -18,6 +18,7 @@
  *    address; required when listen is a wildcard such as 0.0.0.0, since other members could not
  *    reach it.
  */
+import { isIP } from 'node:net';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -177,7 +178,20 @@ function buildRestApi(parsed: LocalFile, fail: Fail): RestApiConfig {
     if (cut <= 0) fail('restapi.auth', `expected "username:password", got ${JSON.stringify(api.auth)}`);
     authentication = { username: api.auth.slice(0, cut), password: api.auth.slice(cut + 1) };
   }
-  return { listen: api.listen, connectAddress, ...(authentication === undefined ? {} : { authentication }) };
+  for (const entry of api.allowlist ?? []) {
+    const [net, bits, extra] = entry.split('/');
+    const max = isIP(net ?? '') === 4 ? 32 : isIP(net ?? '') === 6 ? 128 : -1;
+    if (bits !== undefined && (max < 0 || extra !== undefined || !/^\d+$/.test(bits) || Number(bits) > max)) {
+      fail('restapi.allowlist', `"${entry}" is not an address, a network in CIDR notation (e.g. 10.0.1.0/24) or a host name`);
+    }
+  }
+  return {
+    listen: api.listen,
+    connectAddress,
+    ...(authentication === undefined ? {} : { authentication }),
+    allowlist: api.allowlist ?? [],
+    allowlistIncludeMembers: api.allowlist_include_members ?? false,
+  };
 }
 
 function credentials(user: { username?: string | undefined; password?: string | undefined }, path: string, fail: Fail): Credentials {

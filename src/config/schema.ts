@@ -209,6 +209,8 @@ export const localFileSchema = z
       connect_address: opt(hostPort),
       authentication: optionalSection({ username: req(parseString, 'the REST API user name'), password: opt(parseString) }),
       auth: opt(parseString),
+      allowlist: opt(parseStringList),
+      allowlist_include_members: opt(parseBool),
     }),
     etcd: etcdSection,
     etcd3: etcdSection,

@@ -51,6 +51,10 @@ export interface RestApiConfig {
   connectAddress: HostPort;
   /** Basic auth required for unsafe (POST/PUT/PATCH/DELETE) requests when set. */
   authentication?: Credentials;
+  /** restapi.allowlist: addresses, CIDR networks or host names that may make unsafe requests ([] = no list). */
+  allowlist: string[];
+  /** restapi.allowlist_include_members: members' api_url/conn_url hosts may too. */
+  allowlistIncludeMembers: boolean;
 }
 
 export interface PostgresAuthentication {

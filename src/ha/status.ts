@@ -117,5 +117,23 @@ export function buildApiProvider(
     },
     getConfig: async () => (await freshView())?.config?.value ?? {},
     postFailsafe: async (body) => postFailsafe(body),
+    memberHosts: () => memberHosts(a),
   };
+}
+
+/** The hosts of every member's api_url and conn_url in the last cluster view (Patroni's get_members_ips). */
+function memberHosts(a: AgentContext): string[] {
+  const hosts = new Set<string>();
+  for (const m of a.cluster.view?.members ?? []) {
+    for (const url of [m.apiUrl, m.connUrl]) {
+      if (url === null) continue;
+      try {
+        const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+        if (host !== '') hosts.add(host);
+      } catch {
+        // an unparsable URL names no host
+      }
+    }
+  }
+  return [...hosts];
 }

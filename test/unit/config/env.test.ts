@@ -41,6 +41,8 @@ test('global, REST API and PostgreSQL variables override the file', () => {
     listen: { host: '0.0.0.0', port: 9008 },
     connectAddress: { host: '10.9.9.9', port: 9008 },
     authentication: { username: 'admin', password: 'secret' },
+    allowlist: [],
+    allowlistIncludeMembers: false,
   });
   const pg = config.postgresql;
   assert.deepEqual(pg.listen, { hosts: ['0.0.0.0'], port: 6432 });

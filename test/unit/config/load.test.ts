@@ -17,7 +17,12 @@ test('the seed patroni.yml loads unchanged, with the values it states', () => {
   assert.equal(config.scope, 'postgres-cluster');
   assert.equal(config.namespace, '/db/');
   assert.equal(config.name, 'node1');
-  assert.deepEqual(config.restapi, { listen: { host: '10.0.1.21', port: 8008 }, connectAddress: { host: '10.0.1.21', port: 8008 } });
+  assert.deepEqual(config.restapi, {
+    listen: { host: '10.0.1.21', port: 8008 },
+    connectAddress: { host: '10.0.1.21', port: 8008 },
+    allowlist: [],
+    allowlistIncludeMembers: false,
+  });
   assert.deepEqual(config.etcd, {
     endpoints: [
       { host: '10.0.1.11', port: 2379 },
@@ -346,6 +351,22 @@ test('unknown keys warn with their path and the file still loads; real Patroni k
     richLoaded.warnings.filter((w) => w.includes('unknown key')),
     [],
   );
+});
+
+test('restapi.allowlist: addresses, CIDR networks and host names load without a warning; a bad network is an error', () => {
+  const config = setPath(
+    setPath(minimal(), 'restapi.allowlist', ['10.0.1.0/24', '127.0.0.1', 'fd00::/8', 'app.example']),
+    'restapi.allowlist_include_members',
+    'on',
+  );
+  const loaded = load(config);
+  assert.deepEqual(loaded.restapi.allowlist, ['10.0.1.0/24', '127.0.0.1', 'fd00::/8', 'app.example']);
+  assert.equal(loaded.restapi.allowlistIncludeMembers, true);
+  assert.ok(!loaded.warnings.some((w) => w.includes('allowlist')), loaded.warnings.join('\n'));
+  assert.deepEqual([load(minimal()).restapi.allowlist, load(minimal()).restapi.allowlistIncludeMembers], [[], false]);
+  for (const bad of ['10.0.0.0/33', 'app.example/24', '10.0.0.0/8/1', '10.0.0.0/x']) {
+    assertConfigError(() => load(setPath(minimal(), 'restapi.allowlist', [bad])), 'restapi.allowlist', 'CIDR');
+  }
 });
 
 test('settings Patroni ignores in the local file, and settings keel does not implement, warn', () => {
