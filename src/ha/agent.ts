@@ -128,6 +128,7 @@ export class Agent implements AgentContext {
       this,
       () => this.status(),
       (body) => this.acceptFailsafe(body),
+      () => this.requestReload(),
     );
   }
 

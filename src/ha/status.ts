@@ -103,6 +103,7 @@ export function buildApiProvider(
   a: AgentContext,
   status: () => NodeStatus,
   postFailsafe: (body: Record<string, unknown>) => { code: number; text: string },
+  requestReload: () => void,
 ): ApiProvider {
   const freshView = async () => a.ports.dcs.loadCluster().catch(() => a.cluster.view);
   return {
@@ -117,6 +118,11 @@ export function buildApiProvider(
     },
     getConfig: async () => (await freshView())?.config?.value ?? {},
     postFailsafe: async (body) => postFailsafe(body),
+    // Patroni's POST /reload: the same as SIGHUP, answered before the reload runs.
+    postReload: async () => {
+      requestReload();
+      return { code: 202, text: 'reload scheduled' };
+    },
     memberHosts: () => memberHosts(a),
   };
 }

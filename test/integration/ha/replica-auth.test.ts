@@ -5,11 +5,13 @@
  * again). Its agent must then say why it does not stream — with PostgreSQL's own error — in its
  * log and keel.last_why, `keel list` must show it apart from the streaming replica, and
  * `/replica?lag=` must stop routing reads to it. Once the password is corrected and the agent
- * reloaded, it streams again.
+ * reloaded — this time by the real `patronictl reload` (POST /reload) — it streams again.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { startTestCluster, sql, eventually, runKeel, httpStatus, type TestCluster } from '../../support/sandbox.js';
 import { waitForCluster } from '../../../src/sandbox/sandbox.js';
 
@@ -83,7 +85,17 @@ test(
     assert.equal((await httpStatus(`http://127.0.0.1:${other.apiPort}/replica?lag=16MB`)).status, 200);
 
     await setReplicationPassword(replica.config, original);
-    process.kill(replica.pid, 'SIGHUP');
+    const reloadsBefore = ((await readFile(replica.logFile, 'utf8')).match(/configuration reloaded/g) ?? []).length;
+    // patronictl is a test dependency (scripts/setup.sh --test): never skipped.
+    const scope = (await readFile(replica.config, 'utf8')).match(/^scope: (\S+)/m)?.[1] ?? '';
+    const { stdout } = await promisify(execFile)('/usr/bin/patronictl', ['-c', replica.config, 'reload', scope, replica.name, '--force'], {
+      timeout: 60_000,
+      env: { ...process.env, LC_ALL: 'C.UTF-8' },
+    });
+    assert.match(stdout, /Reload request received for member/);
+    await eventually('the agent reloaded on POST /reload', 20_000, async () =>
+      ((await readFile(replica.logFile, 'utf8')).match(/configuration reloaded/g) ?? []).length > reloadsBefore ? true : undefined,
+    );
     await eventually(`${replica.name} streaming again`, 60_000, async () => {
       const rows = await sql<{ application_name: string }>(cluster, leader, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
       return rows.some((r) => r.application_name === replica.name) ? true : undefined;
