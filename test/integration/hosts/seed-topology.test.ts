@@ -57,6 +57,21 @@ async function prepareWriter(leader: string): Promise<AckWriter> {
   return w;
 }
 
+/** Waits for a member other than `oldLeader` to hold the leader key and acknowledge the writer's writes. */
+async function newLeaderTakingWrites(oldLeader: string, w: AckWriter): Promise<string> {
+  const leader = await eventually(
+    'a new leader',
+    TTL_MS + 4 * LOOP_WAIT_MS,
+    async () => {
+      const holder = await seedLeader(seed);
+      return holder !== null && holder !== oldLeader ? holder : undefined;
+    },
+    500,
+  );
+  await eventually(`writes acknowledged by ${leader}`, 60_000, async () => (w.acks.some((a) => a.node === leader) ? true : undefined));
+  return leader;
+}
+
 async function streamsFrom(replica: string, leader: string): Promise<boolean> {
   const rows = await seedSql<{ application_name: string }>(seed.node(leader), "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
   return rows.some((r) => r.application_name === replica);
@@ -161,16 +176,7 @@ test(
       const pgPid = await postmasterPidOf(old.dataDir);
       process.kill(old.agentPid, 'SIGKILL');
       if (pgPid !== null) process.kill(pgPid, 'SIGKILL');
-      newLeader = await eventually(
-        'a new leader',
-        TTL_MS + 4 * LOOP_WAIT_MS,
-        async () => {
-          const holder = await seedLeader(seed);
-          return holder !== null && holder !== oldLeader ? holder : undefined;
-        },
-        500,
-      );
-      await eventually(`writes acknowledged by ${newLeader}`, 60_000, async () => (w.acks.some((a) => a.node === newLeader) ? true : undefined));
+      newLeader = await newLeaderTakingWrites(oldLeader, w);
     } finally {
       await w.stop();
     }
@@ -194,16 +200,7 @@ test(
       process.kill(old.agentPid, 'SIGSTOP');
       const frozenMs = performance.now();
       try {
-        newLeader = await eventually(
-          'a new leader',
-          TTL_MS + 4 * LOOP_WAIT_MS,
-          async () => {
-            const holder = await seedLeader(seed);
-            return holder !== null && holder !== oldLeader ? holder : undefined;
-          },
-          500,
-        );
-        await eventually(`writes acknowledged by ${newLeader}`, 60_000, async () => (w.acks.some((a) => a.node === newLeader) ? true : undefined));
+        newLeader = await newLeaderTakingWrites(oldLeader, w);
         const frozenForMs = performance.now() - frozenMs;
         if (frozenForMs < TTL_MS + LOOP_WAIT_MS) await new Promise((r) => setTimeout(r, TTL_MS + LOOP_WAIT_MS - frozenForMs));
       } finally {
