@@ -227,7 +227,8 @@ function scheduledRestartJson(restart: ScheduledRestart): Record<string, unknown
  * get_postgresql_status() + _write_status_response(), plus `keel: {name, last_why}`.
  */
 export function patroniStatusJson(status: NodeStatus): Record<string, unknown> {
-  const json = postgresJson(reportedPostgres(status));
+  const reported = reportedPostgres(status);
+  const json = postgresJson(reported);
   const tags = effectiveTags(status);
   if (Object.keys(tags).length > 0) json['tags'] = tags;
   if (status.systemIdentifier !== null && status.systemIdentifier !== '') json['database_system_identifier'] = status.systemIdentifier;
@@ -237,6 +238,10 @@ export function patroniStatusJson(status: NodeStatus): Record<string, unknown> {
   if (status.scheduledRestart !== null) json['scheduled_restart'] = scheduledRestartJson(status.scheduledRestart);
   if (status.watchdogFailed) json['watchdog_failed'] = true;
   if (status.paused) json['pause'] = true;
-  json['keel'] = { name: status.patroni.name, last_why: status.lastWhy };
+  // Patroni >= 3.1's replication_state, kept under `keel` so the body stays byte-identical to
+  // 3.0.2's: a leader checks its switchover candidate streams (src/ha/peers.ts reads both).
+  const keel: Record<string, unknown> = { name: status.patroni.name, last_why: status.lastWhy };
+  if (reported.query !== null && reported.role === 'replica') keel['replication_state'] = status.replicaStreaming ? 'streaming' : 'in archive recovery';
+  json['keel'] = keel;
   return json;
 }

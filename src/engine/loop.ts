@@ -29,9 +29,15 @@ export class CycleLoop {
 
   /**
    * Runs cycles until stop(); `periodMs` is read after every cycle (the DCS config may change it),
-   * `watchdogDueMs` too (null: no watchdog armed).
+   * `watchdogDueMs` too (null: no watchdog armed), and `wakeAtMs` (null: none), an instant the
+   * last cycle asked to run again by (a scheduled switchover).
    */
-  async run(cycle: () => Promise<void>, periodMs: () => number, watchdogDueMs: () => number | null = () => null): Promise<void> {
+  async run(
+    cycle: () => Promise<void>,
+    periodMs: () => number,
+    watchdogDueMs: () => number | null = () => null,
+    wakeAtMs: () => number | null = () => null,
+  ): Promise<void> {
     while (!this.stopping) {
       const startedMs = this.clock.now();
       try {
@@ -45,6 +51,8 @@ export class CycleLoop {
       if (due !== null && due - WAKE_BEFORE_WATCHDOG_MS < this.nextRunAtMs) {
         this.nextRunAtMs = Math.max(due - WAKE_BEFORE_WATCHDOG_MS, this.clock.now() + MIN_WATCHDOG_PERIOD_MS);
       }
+      const asked = wakeAtMs();
+      if (asked !== null && asked < this.nextRunAtMs) this.nextRunAtMs = Math.max(asked, this.clock.now());
       await this.sleepUntil(this.nextRunAtMs);
     }
   }

@@ -62,6 +62,8 @@ export class Agent implements AgentContext {
   readonly failsafe = new FailsafeInbox();
   readonly startedMs: number;
   watchdogDueMs: number | null = null;
+  /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
+  private wakeAtMs: number | null = null;
   private localConfig: LocalConfig;
   private readonly core: HaCore;
   private readonly loop: CycleLoop;
@@ -139,6 +141,7 @@ export class Agent implements AgentContext {
       () => this.cycle(),
       () => this.cluster.dynamic.loopWaitMs,
       () => this.watchdogDueMs,
+      () => this.wakeAtMs,
     );
     this.watchAbort.abort();
     await this.shutdown();
@@ -158,6 +161,7 @@ export class Agent implements AgentContext {
       this.log.error(`BUG: ${error.message}; not acting this cycle`);
       return;
     }
+    this.wakeAtMs = decision.wakeInMs === undefined ? null : observation.nowMs + decision.wakeInMs;
     const why = await executeDecision(
       this,
       decision,

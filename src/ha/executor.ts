@@ -155,6 +155,9 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
     case 'demote':
       startTask(s, 'demote', undefined, () => tasks.demote(a));
       return;
+    case 'stepDown':
+      startTask(s, 'stepdown', String(action.failoverRevision), () => tasks.stepDown(a));
+      return;
     case 'rewind':
       startTask(s, 'rewind', action.from.name, () => tasks.rewindAndStart(a, action.from, action.follow));
       return;

@@ -19,6 +19,7 @@ import { divergedFrom, parseTimelineHistory, timelineCreators, type LocalWal, ty
 import type { AsyncTaskObservation, DivergenceObservation, Observation, PostgresObservation, SelfInfo } from './core/types.js';
 import { isFenceSetting } from './postgres-tracker.js';
 import { fetchPeers } from './peers.js';
+import { requestDueNow } from './core/rules/switchover.js';
 import type { PostgresEndpoint } from './ports.js';
 
 /** Deadline of each connection the divergence check opens to the leader. */
@@ -229,18 +230,30 @@ function taskSnapshot(a: AgentContext): AsyncTaskObservation {
   return { running, lastResult, lastRewind: replacedSince ? null : rewind };
 }
 
+/**
+ * Other members' status is fetched when the key is free (the leader race) and, for the leader,
+ * while a switchover request is due (it checks the candidate before stepping down).
+ */
+function needsPeers(view: ClusterView, self: string, wallMs: number): boolean {
+  if (view.leader === null) return true;
+  return view.leader.name === self && requestDueNow(view.failover, wallMs) !== null;
+}
+
 export async function observe(a: AgentContext): Promise<Observation> {
   const clock = a.ports.clock;
   const nowMs = clock.now();
+  // One wall-clock reading for the whole observation: whether a scheduled switchover is due must
+  // be the same for the peers fetched here and for decide.
+  const wallMs = clock.wallMs();
   const asyncTask = taskSnapshot(a);
   const view = await a.cluster.read(a.ports.dcs, clock, a.log);
   const postgres = await observePostgres(a, view, nowMs, asyncTask.running !== null);
-  const peers = view !== null && view.leader === null ? await fetchPeers(a.ports.peers, view.members, a.local().name) : null;
+  const peers = view !== null && needsPeers(view, a.local().name, wallMs) ? await fetchPeers(a.ports.peers, view.members, a.local().name) : null;
   const heard = a.failsafe.heard;
   return {
     nowMs,
     agentStartedMs: a.startedMs,
-    wallTimeIso: isoFromWallMs(clock.wallMs()),
+    wallTimeIso: isoFromWallMs(wallMs),
     self: selfInfo(a),
     config: a.cluster.dynamic,
     paused: a.cluster.dynamic.pause,

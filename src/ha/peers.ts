@@ -12,6 +12,13 @@ function asNumber(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
+/** replication_state: top level in Patroni >= 3.1, under `keel` in keel's 3.0.2-shaped body; null when absent. */
+function streamingOf(body: Record<string, unknown>): boolean | null {
+  const keel = body['keel'];
+  const state = body['replication_state'] ?? (keel !== null && typeof keel === 'object' ? (keel as Record<string, unknown>)['replication_state'] : undefined);
+  return typeof state === 'string' ? state === 'streaming' : null;
+}
+
 /** Interprets a GET /patroni body (pure). */
 export function peerFromStatusJson(member: Member, body: Record<string, unknown>): PeerStatus {
   const role: PgRole | null = body['role'] === 'master' || body['role'] === 'primary' ? 'primary' : body['role'] === 'replica' ? 'replica' : null;
@@ -29,6 +36,7 @@ export function peerFromStatusJson(member: Member, body: Record<string, unknown>
     nofailover: tags['nofailover'] === true,
     failoverPriority: priority ?? undefined,
     watchdogFailed: body['watchdog_failed'] === true,
+    streaming: streamingOf(body),
   };
 }
 
@@ -43,6 +51,7 @@ function unreachable(member: Member): PeerStatus {
     nofailover: false,
     failoverPriority: undefined,
     watchdogFailed: false,
+    streaming: null,
   };
 }
 

@@ -256,6 +256,22 @@ async function recordTimelineOrigin(a: AgentContext): Promise<void> {
   }
 }
 
+/**
+ * A switchover's step-down (Patroni's graceful demote): CHECKPOINT while commits still flow, so
+ * the shutdown checkpoint has little left to write, then a fast stop — sessions are ended, and
+ * the walsenders send the WAL up to the shutdown checkpoint before the postmaster exits. The key
+ * is released by the next cycle, once this has finished (rules/switchover.ts).
+ */
+export async function stepDown(a: AgentContext): Promise<void> {
+  a.log.info('manual failover: checkpoint, then a clean stop');
+  try {
+    await a.pg.node.checkpoint(pgTimeoutMs(a));
+  } catch (error) {
+    a.log.warning(`CHECKPOINT before stepping down failed (the stop will checkpoint): ${message(error)}`);
+  }
+  await stopPostgres(a, 'fast');
+}
+
 /** Stop immediately and start again in recovery following nobody; the next cycles point it at the leader. */
 export async function demote(a: AgentContext): Promise<void> {
   if ((await a.pg.node.postmasterPid()) !== null) await stopPostgres(a, 'immediate');

@@ -17,6 +17,7 @@ import { bootstrapEmpty, checkSystemId, finishBootstrap } from './rules/bootstra
 import { fenceAndDemote, follow } from './rules/follow.js';
 import { keepLeadership } from './rules/leader.js';
 import { raceOrFollow } from './rules/race.js';
+import { handOverAfterStepDown } from './rules/switchover.js';
 import { recoverStopped } from './rules/recover.js';
 
 export { fenceMarginMs, leaseGuardOffsetMs } from './rules/context.js';
@@ -33,8 +34,10 @@ function decideUnchecked(obs: Observation): Decision {
   if (!obs.dcs.ok) return { ...dcsUnreachable(obs, obs.dcs.sinceMs), gateValidForMs };
   const ctx = makeCtx(obs, obs.dcs.view);
   const chosen = decideWithView(ctx);
-  const mayLead = ctx.isPrimary || ctx.keyNamesUs || planMayPromote(chosen);
-  return { ...chosen, leaseGuard: guardFor(obs, ctx.isPrimary, mayLead), gateValidForMs };
+  const promoting = planMayPromote(chosen);
+  const mayLead = ctx.isPrimary || ctx.keyNamesUs || promoting;
+  const wake = chosen.wakeInMs === undefined ? {} : { wakeInMs: chosen.wakeInMs };
+  return { actions: chosen.actions, why: chosen.why, leaseGuard: guardFor(obs, ctx.isPrimary || promoting, mayLead), gateValidForMs, ...wake };
 }
 
 /**
@@ -45,9 +48,9 @@ function decideUnchecked(obs: Observation): Decision {
  * guard only fences, which the next confirmed keepalive lifts; pause still means no demote, no
  * promotion, no restart.
  */
-function guardFor(obs: Observation, isPrimary: boolean, mayLead: boolean): LeaseGuard | null {
+function guardFor(obs: Observation, primaryOrPromoting: boolean, mayLead: boolean): LeaseGuard | null {
   if (!mayLead) return null;
-  return obs.paused && !isPrimary ? null : { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
+  return obs.paused && !primaryOrPromoting ? null : { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
 }
 
 /**
@@ -76,7 +79,7 @@ function dcsUnreachable(obs: Observation, sinceMs: number): Omit<Decision, 'gate
   return { actions: [{ kind: 'confirmFailsafe', then: keep, else: alone }], why: keep.why, leaseGuard: guard };
 }
 
-function decideWithView(ctx: Ctx): Plan {
+function decideWithView(ctx: Ctx): Plan & { wakeInMs?: number } {
   const { obs, view } = ctx;
   const pg = obs.postgres;
   if (obs.asyncTask.running !== null) return taskInProgress(ctx);
@@ -90,19 +93,19 @@ function decideWithView(ctx: Ctx): Plan {
       ? [{ kind: 'writeInitialize', systemIdentifier: pg.systemIdentifier, create: true }]
       : [];
   const rest = decideInitialized(ctx);
-  return { actions: [...adopt, ...rest.actions], why: rest.why };
+  return { ...rest, actions: [...adopt, ...rest.actions] };
 }
 
-function decideInitialized(ctx: Ctx): Plan {
+function decideInitialized(ctx: Ctx): Plan & { wakeInMs?: number } {
   const pg = ctx.obs.postgres;
-  if (!pg.running) return recoverStopped(ctx);
+  if (!pg.running) return handOverAfterStepDown(ctx) ?? recoverStopped(ctx);
   if (pg.starting) return startingUp(ctx);
   if (ctx.leaderName === null) return raceOrFollow(ctx);
   if (ctx.keyNamesUs) {
     const kept = keepLeadership(ctx);
     // Our name on another lease (a previous agent process): its expiry is unknown, fence first.
-    if (!ctx.hasLock && ctx.isPrimary && !kept.preFence && !pg.fenced) return { actions: [{ kind: 'fence' }, ...kept.actions], why: kept.why };
-    return { actions: kept.actions, why: kept.why };
+    if (!ctx.hasLock && ctx.isPrimary && !kept.preFence && !pg.fenced) return { ...kept, actions: [{ kind: 'fence' }, ...kept.actions] };
+    return kept;
   }
   // No key but a leader heard through POST /failsafe (see failsafeLeaderName): follow it.
   const followWhy: Why =

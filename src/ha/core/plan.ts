@@ -28,6 +28,7 @@ const TASK_ACTIONS: ReadonlySet<Action['kind']> = new Set([
   'restartCrashed',
   'stopPostgres',
   'checkpoint',
+  'stepDown',
 ]);
 
 export function startsTask(action: Action): boolean {

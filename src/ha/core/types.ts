@@ -151,7 +151,7 @@ export interface PostgresObservation {
   timelineOrigin: { timeline: number; member: string } | null;
 }
 
-export type TaskKind = 'bootstrap' | 'clone' | 'rewind' | 'reinit' | 'start' | 'stop' | 'promote' | 'demote' | 'checkpoint';
+export type TaskKind = 'bootstrap' | 'clone' | 'rewind' | 'reinit' | 'start' | 'stop' | 'promote' | 'demote' | 'checkpoint' | 'stepdown';
 
 export interface RunningTask {
   kind: TaskKind;
@@ -161,7 +161,10 @@ export interface TaskResult {
   kind: TaskKind;
   ok: boolean;
   message: string;
-  /** Member the task worked against (clone/rewind/reinit source), if any. */
+  /**
+   * Member the task worked against (clone/rewind/reinit source), if any. For a `stepdown`: the
+   * mod revision of the `failover` key it served (so a failed step-down clears that request only).
+   */
   target?: string;
   /**
    * A failure that says nothing about the data directory (the source was unreachable, the leader
@@ -213,6 +216,11 @@ export interface PeerStatus {
   failoverPriority: number | undefined;
   /** The peer reports `watchdog_failed` (mode required, device unusable): it cannot promote. */
   watchdogFailed: boolean;
+  /**
+   * A replica's WAL receiver streams (`replication_state: streaming`, Patroni >= 3.1 and keel);
+   * null when the peer does not say (Patroni 3.0.2 does not publish it).
+   */
+  streaming: boolean | null;
 }
 
 export interface WatchdogObservation {
@@ -319,6 +327,13 @@ export type Action =
    * the leader's duty until it happened (Patroni's checkpoint_after_promote).
    */
   | { kind: 'checkpoint' }
+  /**
+   * Background task of a switchover (Patroni's graceful demote): CHECKPOINT, so the shutdown
+   * checkpoint is short, then a fast (clean) stop — every acknowledged commit is in the WAL the
+   * replicas received before the postmaster exits. The key is handed over by the NEXT cycle,
+   * once PostgreSQL is down (rules/switchover.ts). `failoverRevision`: the request it serves.
+   */
+  | { kind: 'stepDown'; failoverRevision: number }
   /** Background task: pg_ctl promote (after arming the watchdog when required). */
   | { kind: 'promote' }
   /**
@@ -391,6 +406,11 @@ export interface Decision extends Plan {
    * Found by the simulator: an agent paused between acquireLeaderKey and promote.
    */
   gateValidForMs: number;
+  /**
+   * Run the next cycle no later than this many ms from now (a switchover scheduled before the
+   * next loop_wait tick); absent: the usual loop_wait.
+   */
+  wakeInMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,6 +473,13 @@ export type Why =
   | { kind: 'failsafeFollowing'; self: string; leader: string }
   | { kind: 'memberAddressUnknown'; member: string; purpose: 'clone' | 'rewind' | 'follow' }
   | { kind: 'postgresStartingUp'; msLeft: number | null }
+  // switchover / manual failover (the `failover` key)
+  | { kind: 'switchoverSteppingDown'; self: string; candidate: string | null }
+  | { kind: 'switchoverHandingOver'; self: string; candidate: string | null }
+  | { kind: 'switchoverScheduled'; at: string; inMs: number }
+  | { kind: 'switchoverCheckingMembers' }
+  | { kind: 'switchoverCleared'; reason: string }
+  | { kind: 'manualFailoverCandidate'; self: string }
   // pause
   | { kind: 'pausedNoAction'; self: string }
   | { kind: 'pausedPrimaryWithoutLock' }

@@ -115,6 +115,18 @@ export function renderWhy(why: Why): string {
       return `no action. I am (${why.self}), a secondary, and following a leader (${why.leader}) that runs in failsafe mode`;
     case 'postgresStartingUp':
       return why.msLeft === null ? 'PostgreSQL is still starting up' : `PostgreSQL is still starting up, ${seconds(why.msLeft)} seconds until timeout`;
+    case 'switchoverSteppingDown':
+      return `manual failover: demoting myself (${why.self})${why.candidate === null ? '' : ` in favour of ${why.candidate}`}`;
+    case 'switchoverHandingOver':
+      return `manual failover: PostgreSQL stopped cleanly; released the leader lock${why.candidate === null ? '' : ` for ${why.candidate}`} and starting as a replica`;
+    case 'switchoverScheduled':
+      return `Awaiting failover at ${why.at} (in ${seconds(why.inMs)} seconds)`;
+    case 'switchoverCheckingMembers':
+      return 'manual failover: checking the other members before stepping down';
+    case 'switchoverCleared':
+      return `manual failover: ${why.reason}; cleaning up failover key`;
+    case 'manualFailoverCandidate':
+      return `manual failover: I am (${why.self}) the candidate`;
     case 'pausedNoAction':
       return `no action. I am (${why.self})`;
     case 'pausedPrimaryWithoutLock':

@@ -32,7 +32,11 @@ for (const scenario of scenarios) {
 
   test(`GET /patroni and GET / bodies are byte-identical to Patroni 3.0.2's: ${scenario.name}`, () => {
     const json = patroniStatusJson(scenario.status);
-    assert.deepEqual(json['keel'], { name: scenario.status.patroni.name, last_why: scenario.status.lastWhy });
+    const { replication_state: replicationState, ...keel } = json['keel'] as Record<string, unknown>;
+    assert.deepEqual(keel, { name: scenario.status.patroni.name, last_why: scenario.status.lastWhy });
+    // A running replica says whether it streams (Patroni >= 3.1's replication_state), under `keel`.
+    const runningReplica = json['role'] === 'replica' && json['xlog'] !== undefined;
+    assert.equal(replicationState, runningReplica ? (scenario.status.replicaStreaming ? 'streaming' : 'in archive recovery') : undefined);
     // keel's additions: the `keel` key and `patroni.name` (as Patroni >= 3.1 publishes it).
     const withoutKeel = Object.fromEntries(Object.entries(json).filter(([key]) => key !== 'keel'));
     if (withoutKeel['patroni'] !== undefined) {

@@ -85,6 +85,7 @@ export function peer(name: string, over: Partial<PeerStatus> = {}): PeerStatus {
     nofailover: false,
     failoverPriority: undefined,
     watchdogFailed: false,
+    streaming: null,
     ...over,
   };
 }

@@ -38,7 +38,7 @@
  * history lines as timeline@LSN by member (reason), without the timestamp), then
  *   taken: the gates resolvePlan passes for the outcomes, and which branch each took
  *   why:   kind and sentence (renderWhy) of the deepest plan taken
- *   guard: the lease guard (fenceAfterSentMs, or disarmed) and gateValidForMs
+ *   guard: the lease guard (fenceAfterSentMs, or disarmed) and gateValidForMs (and wakeInMs when the decision asks for an early cycle)
  * or `error: <message>` when decide throws (a broken plan contract).
  */
 import { parse as parseYaml } from 'yaml';
@@ -137,7 +137,7 @@ const bytes = z.union([
     .transform(parseLsn),
 ]);
 const pgRole = z.enum(['primary', 'replica']);
-const taskKind = z.enum(['bootstrap', 'clone', 'rewind', 'reinit', 'start', 'stop', 'promote', 'demote']);
+const taskKind = z.enum(['bootstrap', 'clone', 'rewind', 'reinit', 'start', 'stop', 'promote', 'demote', 'checkpoint', 'stepdown']);
 
 const tagsIn = z
   .object({
@@ -313,6 +313,7 @@ const peerIn = z
     nofailover: bool,
     failoverPriority: num.optional(),
     watchdogFailed: bool,
+    streaming: bool.nullable(),
   } satisfies ShapeOf<NonNullable<Observation['peers']>[number]>)
   .partial()
   .extend({ name: str })
@@ -476,6 +477,8 @@ function renderAction(action: Action): string {
       return `writeStatus optime=${action.optimeBytes}`;
     case 'deleteFailoverKey':
       return `deleteFailoverKey modRevision=${action.modRevision}`;
+    case 'stepDown':
+      return `stepDown failoverRevision=${action.failoverRevision}`;
     case 'writeFailsafe':
       return `writeFailsafe members=${topology(action.members)}`;
     case 'syncSlots':
@@ -532,7 +535,7 @@ function renderDecision(where: string, d: Decision, gates: boolean[]): string[] 
     ...renderPlan(d),
     `taken: ${taken.length === 0 ? 'no gate' : taken.join(', ')}`,
     `why: ${walk.why.kind}: ${renderWhy(walk.why)}`,
-    `guard: ${guard} gateValidForMs=${d.gateValidForMs}`,
+    `guard: ${guard} gateValidForMs=${d.gateValidForMs}${d.wakeInMs === undefined ? '' : ` wakeInMs=${d.wakeInMs}`}`,
   ];
 }
 

@@ -94,7 +94,12 @@ test("a peer's GET /patroni answer becomes the race input", () => {
     nofailover: false,
     failoverPriority: 3,
     watchdogFailed: false,
+    streaming: null,
   });
+  // Patroni >= 3.1 and keel say whether a replica streams; 3.0.2 does not (null: unknown).
+  assert.equal(peerFromStatusJson(member, { state: 'running', role: 'replica', replication_state: 'streaming' }).streaming, true);
+  assert.equal(peerFromStatusJson(member, { state: 'running', role: 'replica', replication_state: 'in archive recovery' }).streaming, false);
+  assert.equal(peerFromStatusJson(member, { state: 'running', role: 'replica', keel: { replication_state: 'streaming' } }).streaming, true);
   const primary = peerFromStatusJson(member, { state: 'running', role: 'master', timeline: 2, xlog: { location: 900 }, tags: { nofailover: true } });
   assert.equal(primary.role, 'primary');
   assert.equal(primary.walPositionBytes, 900);

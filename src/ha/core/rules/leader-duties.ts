@@ -77,11 +77,6 @@ export function leaderDuties(ctx: Ctx): Action[] {
   // Until the control file names our timeline, rejoining nodes cannot rewind from us (the promote
   // task's own CHECKPOINT may have failed: simulator, seed 5812).
   if (pg.timeline !== null && pg.checkpointTimeline !== null && pg.checkpointTimeline < pg.timeline) actions.push({ kind: 'checkpoint' });
-  // A failover to us (or to anyone, with no candidate) is done once we lead: Patroni clears it.
-  // A request naming ANOTHER candidate is left for the operations that act on it (switchover).
-  const failover = view.failover;
-  const doneForUs =
-    failover !== null && failover.value.leader === undefined && (failover.value.candidate === undefined || failover.value.candidate === ctx.self);
-  if (failover !== null && doneForUs) actions.push({ kind: 'deleteFailoverKey', modRevision: failover.modRevision });
+  // The failover key (switchover, manual failover) is handled by rules/switchover.ts.
   return actions;
 }

@@ -9,18 +9,23 @@ import { watchdogBeforePromote, watchdogDisable, watchdogWhileLeader } from '../
 import { type Ctx, pastFencePoint, plan } from './context.js';
 import { fenceAndDemote } from './follow.js';
 import { leaderDuties } from './leader-duties.js';
+import { leaderSwitchover } from './switchover.js';
 
 /** What a confirmed leader does this cycle: stay primary, or promote a replica we hold the key for. */
-export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], promoteWhy: Plan['why']): Plan {
+export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], promoteWhy: Plan['why']): Plan & { wakeInMs?: number } {
   const { obs } = ctx;
-  const pg = obs.postgres;
   if (ctx.isPrimary) {
     // Unfence even when the observation saw no fence: the lease guard may have fired between the
     // observation and the gate that just confirmed our lease (the executor skips a no-op unfence).
     const actions: Action[] = [{ kind: 'unfence' }];
     if (!obs.paused) actions.push(...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog));
-    actions.push(...leaderDuties(ctx), { kind: 'touchMember' });
-    return { actions, why: alreadyPrimaryWhy };
+    const switchover = leaderSwitchover(ctx);
+    const steppingDown = switchover !== null && switchover.actions.some((a) => a.kind === 'stepDown');
+    // The step-down runs its own CHECKPOINT: one background task per cycle.
+    const duties = leaderDuties(ctx).filter((a) => !(steppingDown && a.kind === 'checkpoint'));
+    actions.push(...duties, ...(switchover?.actions ?? []), { kind: 'touchMember' });
+    const wake = switchover?.wakeInMs === undefined ? {} : { wakeInMs: switchover.wakeInMs };
+    return { actions, why: switchover?.why ?? alreadyPrimaryWhy, ...wake };
   }
   if (obs.asyncTask.running !== null && obs.asyncTask.running.kind === 'promote') {
     return plan({ kind: 'taskInProgress', task: 'promote' }, { kind: 'touchMember' });
@@ -35,7 +40,7 @@ export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], pro
 }
 
 /** We hold the key (name and lease) and PostgreSQL runs. */
-export function keepLeadership(ctx: Ctx): Plan & { preFence: boolean } {
+export function keepLeadership(ctx: Ctx): Plan & { preFence: boolean; wakeInMs?: number } {
   const { obs } = ctx;
   // A resumed agent (or one whose guard timer already fired) fences before any DCS round trip.
   const preFence = ctx.isPrimary && pastFencePoint(obs) && !obs.postgres.fenced;
@@ -53,6 +58,6 @@ export function keepLeadership(ctx: Ctx): Plan & { preFence: boolean } {
     lost = plan({ kind: 'updateFailedNotPromoting' }, ...watchdogDisable(obs.watchdog), { kind: 'touchMember' });
   }
   const actions: Action[] = preFence ? [{ kind: 'fence' }] : [];
-  actions.push({ kind: 'updateLeaderKey', then: kept, else: lost });
-  return { actions, why: kept.why, preFence };
+  actions.push({ kind: 'updateLeaderKey', then: { actions: kept.actions, why: kept.why }, else: lost });
+  return { actions, why: kept.why, preFence, ...(kept.wakeInMs === undefined ? {} : { wakeInMs: kept.wakeInMs }) };
 }

@@ -10,6 +10,7 @@ import type { Action, PeerStatus, Plan } from '../types.js';
 import { type Ctx, clusterTimeline, mayPromote, pastFencePoint, plan } from './context.js';
 import { fenceAndDemote, follow } from './follow.js';
 import { enforcePrimaryRole } from './leader.js';
+import { manualFailoverVerdict } from './switchover.js';
 
 export type Health = { ok: true } | { ok: false; reason: string };
 
@@ -64,9 +65,15 @@ export function isHealthiest(ctx: Ctx): Health {
   const tags = obs.self.tags;
   if (!mayPromote(tags.nofailover, tags.failoverPriority)) return { ok: false, reason: 'not allowed to promote' };
   if (obs.self.watchdogMode === 'required' && !obs.watchdog.available) return { ok: false, reason: 'watchdog device is not usable' };
+  // A pending switchover or manual failover (the failover key) decides who may race, and how.
+  const manual = manualFailoverVerdict(ctx);
+  if (manual.kind === 'standAside') return { ok: false, reason: manual.reason };
   const myWal = pg.walPositionBytes ?? 0;
   const optime = view.status?.optime ?? 0;
-  if (optime - myWal > obs.config.maximumLagOnFailoverBytes) return { ok: false, reason: 'my wal position exceeds maximum replication lag' };
+  // Patroni: a manual failover does not apply the lag limit (the leader checked it before
+  // stepping down, or the operator chose this member).
+  if (manual.kind === 'none' && optime - myWal > obs.config.maximumLagOnFailoverBytes)
+    return { ok: false, reason: 'my wal position exceeds maximum replication lag' };
   if (obs.config.checkTimeline) {
     const clusterTl = clusterTimeline(view);
     if ((pg.timeline ?? 0) < clusterTl) return { ok: false, reason: `my timeline ${pg.timeline ?? 0} is behind the cluster timeline ${clusterTl}` };
@@ -74,14 +81,12 @@ export function isHealthiest(ctx: Ctx): Health {
   // failsafe_mode: a member the last failsafe topology did not list was never asked to hold back,
   // and the leader may still be running on its answer from the others: it can never win (Patroni).
   if (outsideFailsafeTopology(ctx, ctx.self)) return { ok: false, reason: 'not a member of the failsafe topology' };
-  const failover = view.failover?.value;
-  if (failover?.candidate !== undefined && failover.candidate !== ctx.self) {
-    const candidate = obs.peers?.find((p) => p.name === failover.candidate);
-    if (candidate !== undefined && candidate.reachable && candidate.running) return { ok: false, reason: `manual failover to ${failover.candidate}` };
-  }
   if (obs.peers === null) return { ok: false, reason: 'status of the other members is unknown' };
   const myPriority = tags.failoverPriority ?? 1;
   for (const peer of obs.peers) {
+    // The candidate of a manual failover defers to nobody, except a primary that is still alive.
+    if (manual.kind === 'candidate' && !(peer.reachable && peer.running && peer.role === 'primary')) continue;
+    if (manual.kind === 'raceWithout' && manual.excluded.includes(peer.name)) continue;
     const blocked = peerBlocks(ctx, peer, myWal, myPriority);
     if (blocked !== null) return { ok: false, reason: blocked };
   }
@@ -93,7 +98,9 @@ export function raceOrFollow(ctx: Ctx): Plan {
   const { obs } = ctx;
   if (obs.paused) {
     if (ctx.isPrimary) return plan({ kind: 'pausedPrimaryWithoutLock' }, { kind: 'refreshLease' }, { kind: 'touchMember' });
-    return plan({ kind: 'pausedNoAction', self: ctx.self }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+    // In maintenance mode only a manual failover to a named candidate moves the key (Patroni).
+    if (manualFailoverVerdict(ctx).kind !== 'candidate')
+      return plan({ kind: 'pausedNoAction', self: ctx.self }, { kind: 'refreshLease' }, { kind: 'touchMember' });
   }
   const health = isHealthiest(ctx);
   if (health.ok) {
