@@ -9,6 +9,7 @@ import { clusterAsJson, historyAsJson } from '../patroni/cluster-json.js';
 import { KEEL_VERSION } from '../version.js';
 import type { AgentContext } from './context.js';
 import { currentRole, memberState } from './member-data.js';
+import { failoverOperations } from './switchover-api.js';
 
 function postgresState(a: AgentContext): PostgresState {
   const state = memberState(a);
@@ -106,6 +107,7 @@ export function buildApiProvider(
   requestReload: () => void,
 ): ApiProvider {
   const freshView = async () => a.ports.dcs.loadCluster().catch(() => a.cluster.view);
+  const failover = failoverOperations(a);
   return {
     getStatus: status,
     getClusterJson: async () => {
@@ -124,6 +126,9 @@ export function buildApiProvider(
       return { code: 202, text: 'reload scheduled' };
     },
     memberHosts: () => memberHosts(a),
+    postSwitchover: (body) => failover.post('switchover', body),
+    postFailover: (body) => failover.post('failover', body),
+    deleteSwitchover: () => failover.deleteScheduled(),
   };
 }
 

@@ -44,25 +44,43 @@ export function requestDueNow(failover: Versioned<FailoverRequest> | null, nowWa
   return at !== null && !Number.isNaN(at) && at > nowWallMs ? null : failover;
 }
 
-/** Whether a peer could take over (Patroni's failover_limitation, plus keel's streaming and lag checks). */
-export function peerCannotTakeOver(ctx: Ctx, peer: PeerStatus, checkLag: boolean): string | null {
+/** What a peer's fitness to take over is judged against. */
+export interface TakeOverLimits {
+  /** The primary's WAL position (bytes) the lag is measured from; null: unknown (no lag check). */
+  primaryWalBytes: number | null;
+  maximumLagBytes: number;
+  /** check_timeline: a peer behind this timeline cannot take over; null: no check. */
+  minTimeline: number | null;
+}
+
+/**
+ * Why a peer cannot take over, or null when it can (Patroni's failover_limitation — reachable,
+ * may promote, watchdog — plus keel's: running as a streaming replica, within the lag limit).
+ * Shared by the leader's check before stepping down and the REST pre-check.
+ */
+export function takeOverLimitation(peer: PeerStatus, limits: TakeOverLimits): string | null {
   if (!peer.reachable) return 'not reachable';
   if (!peer.running) return 'not running';
   if (peer.role !== 'replica') return `not a replica (${peer.role ?? 'unknown role'})`;
   if (!mayPromote(peer.nofailover, peer.failoverPriority)) return 'not allowed to promote';
   if (peer.watchdogFailed) return 'not watchdog capable';
   if (peer.streaming === false) return 'not streaming';
-  const { obs } = ctx;
-  if (checkLag) {
-    const primaryWal = obs.postgres.walPositionBytes ?? ctx.view.status?.optime ?? 0;
-    const lag = primaryWal - (peer.walPositionBytes ?? 0);
-    if (peer.walPositionBytes === null || lag > obs.config.maximumLagOnFailoverBytes) {
-      return `lagging ${peer.walPositionBytes === null ? 'an unknown number of' : lag} bytes behind (maximum_lag_on_failover ${obs.config.maximumLagOnFailoverBytes})`;
-    }
+  if (limits.primaryWalBytes !== null) {
+    const lag = limits.primaryWalBytes - (peer.walPositionBytes ?? 0);
+    if (peer.walPositionBytes === null) return 'at an unknown WAL position';
+    if (lag > limits.maximumLagBytes) return `lagging ${lag} bytes behind (maximum_lag_on_failover ${limits.maximumLagBytes})`;
   }
-  if (obs.config.checkTimeline && obs.postgres.timeline !== null && (peer.timeline ?? 0) < obs.postgres.timeline)
-    return `on timeline ${peer.timeline ?? 0}, behind mine`;
+  if (limits.minTimeline !== null && (peer.timeline ?? 0) < limits.minTimeline) return `on timeline ${peer.timeline ?? 0}, behind ${limits.minTimeline}`;
   return null;
+}
+
+function peerCannotTakeOver(ctx: Ctx, peer: PeerStatus, checkLag: boolean): string | null {
+  const { obs } = ctx;
+  return takeOverLimitation(peer, {
+    primaryWalBytes: checkLag ? (obs.postgres.walPositionBytes ?? ctx.view.status?.optime ?? 0) : null,
+    maximumLagBytes: obs.config.maximumLagOnFailoverBytes,
+    minTimeline: obs.config.checkTimeline ? obs.postgres.timeline : null,
+  });
 }
 
 /** The members a switchover may go to: the named candidate, or every other member with an API (Patroni's is_failover_possible). */
