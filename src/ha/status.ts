@@ -9,6 +9,7 @@ import { clusterAsJson, historyAsJson } from '../patroni/cluster-json.js';
 import { KEEL_VERSION } from '../version.js';
 import type { AgentContext } from './context.js';
 import { currentRole, memberState } from './member-data.js';
+import { patchClusterConfig, putClusterConfig } from './config-ops.js';
 
 function postgresState(a: AgentContext): PostgresState {
   const state = memberState(a);
@@ -124,6 +125,8 @@ export function buildApiProvider(
       return { code: 202, text: 'reload scheduled' };
     },
     memberHosts: () => memberHosts(a),
+    patchConfig: (body) => patchClusterConfig(a.ports.dcs, body),
+    putConfig: (body) => putClusterConfig(a.ports.dcs, body),
   };
 }
 
