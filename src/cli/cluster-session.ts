@@ -8,7 +8,7 @@ import { KeelError } from '../errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
 import type { LocalConfig } from '../config/types.js';
-import type { ClusterView, Member } from '../dcs/types.js';
+import { DcsUnavailableError, type ClusterView, type Member } from '../dcs/types.js';
 import { configFileOf } from './list-command.js';
 
 const DCS_DEADLINE_MS = 10_000;
@@ -17,11 +17,15 @@ export function loadLocalConfig(program: Command): LocalConfig {
   return loadConfigFile(configFileOf(program), process.env);
 }
 
-/** Runs `work` with a DCS client for the configured cluster, always closing it. */
+/** Runs `work` with a DCS client for the configured cluster, always closing it; etcd not answering is a one-line error. */
 export async function withDcs<T>(config: LocalConfig, work: (dcs: EtcdDcs) => Promise<T>): Promise<T> {
   const dcs = new EtcdDcs({ etcd: config.etcd, namespace: config.namespace, scope: config.scope, name: config.name, retryTimeoutMs: DCS_DEADLINE_MS });
   try {
     return await work(dcs);
+  } catch (error) {
+    if (error instanceof DcsUnavailableError)
+      throw new KeelError('cli.dcs_unavailable', error.message, { hint: 'check that etcd runs and that the etcd3 section of the configuration file names it' });
+    throw error;
   } finally {
     await dcs.close();
   }
@@ -49,11 +53,16 @@ export function membersWithRole(view: ClusterView, role: RoleChoice): Member[] {
   return view.members.filter((m) => role === 'any' || m.name !== leaderName);
 }
 
-/** The member a verb with --role/--member talks to (patronictl's dsn/query selection rules). */
-export function pickMember(view: ClusterView, options: { role?: string; member?: string }): Member {
+/** The role --role/--member ask for (checked before anything is read: bad input changes nothing). */
+export function memberChoiceRole(options: { role?: string; member?: string }): RoleChoice {
   if (options.role !== undefined && options.member !== undefined)
     throw new KeelError('cli.bad_arguments', '--role and --member are mutually exclusive options', { exitCode: 2 });
-  const role = options.member !== undefined ? 'any' : parseRole(options.role ?? 'leader');
+  return options.member !== undefined ? 'any' : parseRole(options.role ?? 'leader');
+}
+
+/** The member a verb with --role/--member talks to (patronictl's dsn/query selection rules). */
+export function pickMember(view: ClusterView, options: { role?: string; member?: string }): Member {
+  const role = memberChoiceRole(options);
   const member = membersWithRole(view, role).find((m) => options.member === undefined || m.name === options.member);
   if (member === undefined) {
     throw new KeelError(

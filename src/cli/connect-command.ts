@@ -15,7 +15,7 @@ import { pyYamlDump } from '../patroni/pyyaml.js';
 import { renderPatronictlTable } from '../patroni/patronictl-table.js';
 import type { Member } from '../dcs/types.js';
 import { ask, closeTerminal } from './terminal.js';
-import { checkClusterName, loadLocalConfig, pickMember, printOut, withDcs } from './cluster-session.js';
+import { checkClusterName, loadLocalConfig, memberChoiceRole, pickMember, printOut, withDcs } from './cluster-session.js';
 import { parseFormat, type OutputFormat } from './list-command.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -34,6 +34,7 @@ function hostPortOf(member: Member): { host: string; port: number } {
 }
 
 async function chosenMember(program: Command, cluster: string | undefined, choice: MemberChoice): Promise<Member> {
+  memberChoiceRole(choice);
   const local = loadLocalConfig(program);
   checkClusterName(local, cluster);
   return pickMember(await withDcs(local, (dcs) => dcs.loadCluster()), choice);
@@ -94,6 +95,7 @@ function roleMatches(role: string | undefined, inRecovery: boolean): boolean {
 
 async function runQuery(program: Command, cluster: string | undefined, options: QueryOptions): Promise<void> {
   const format = parseFormat(options.format);
+  memberChoiceRole(options);
   const sql = queryText(options);
   const local = loadLocalConfig(program);
   const member = await chosenMember(program, cluster, options);

@@ -8,7 +8,7 @@ import { loadConfigFile } from '../config/load.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
 import { renderList } from '../patroni/list-render.js';
 import type { LocalConfig } from '../config/types.js';
-import type { ClusterView } from '../dcs/types.js';
+import { DcsUnavailableError, type ClusterView } from '../dcs/types.js';
 import { clearScreen } from './terminal.js';
 
 export type OutputFormat = 'pretty' | 'json' | 'yaml' | 'tsv';
@@ -30,6 +30,10 @@ export async function readCluster(config: LocalConfig): Promise<ClusterView> {
   const dcs = new EtcdDcs({ etcd: config.etcd, namespace: config.namespace, scope: config.scope, name: config.name, retryTimeoutMs: 10_000 });
   try {
     return await dcs.loadCluster();
+  } catch (error) {
+    if (error instanceof DcsUnavailableError)
+      throw new KeelError('cli.dcs_unavailable', error.message, { hint: 'check that etcd runs and that the etcd3 section of the configuration file names it' });
+    throw error;
   } finally {
     await dcs.close();
   }

@@ -13,6 +13,9 @@
  */
 import type { OperationResult } from '../api/routes.js';
 import { DcsUnavailableError, type Dcs } from '../dcs/types.js';
+
+/** The part of the DCS these operations use. */
+export type ConfigStore = Pick<Dcs, 'loadCluster' | 'setConfig'>;
 import { configEditProblems, mergeConfigPatch, sameConfig } from '../patroni/config-edit.js';
 
 const CONFLICT = 'config changed concurrently; nothing was written, retry with the current config';
@@ -31,15 +34,15 @@ async function answering(work: () => Promise<OperationResult>): Promise<Operatio
   }
 }
 
-export function patchClusterConfig(dcs: Dcs, patch: Record<string, unknown>): Promise<OperationResult> {
+export function patchClusterConfig(dcs: ConfigStore, patch: Record<string, unknown>): Promise<OperationResult> {
   return answering(() => patchConfig(dcs, patch));
 }
 
-export function putClusterConfig(dcs: Dcs, replacement: Record<string, unknown>): Promise<OperationResult> {
+export function putClusterConfig(dcs: ConfigStore, replacement: Record<string, unknown>): Promise<OperationResult> {
   return answering(() => putConfig(dcs, replacement));
 }
 
-async function patchConfig(dcs: Dcs, patch: Record<string, unknown>): Promise<OperationResult> {
+async function patchConfig(dcs: ConfigStore, patch: Record<string, unknown>): Promise<OperationResult> {
   const view = await dcs.loadCluster();
   if (view.config === null) return { code: 503, text: 'no configuration in the DCS yet' };
   const before = view.config.value;
@@ -51,7 +54,7 @@ async function patchConfig(dcs: Dcs, patch: Record<string, unknown>): Promise<Op
   return { code: 200, json: after };
 }
 
-async function putConfig(dcs: Dcs, replacement: Record<string, unknown>): Promise<OperationResult> {
+async function putConfig(dcs: ConfigStore, replacement: Record<string, unknown>): Promise<OperationResult> {
   const view = await dcs.loadCluster();
   const before = view.config?.value ?? {};
   if (view.config !== null && sameConfig(before, replacement)) return { code: 200, json: replacement };
