@@ -8,7 +8,8 @@ import { loadConfigFile } from '../config/load.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
 import { renderList } from '../patroni/list-render.js';
 import type { LocalConfig } from '../config/types.js';
-import type { ClusterView } from '../dcs/types.js';
+import { DcsUnavailableError, type ClusterView } from '../dcs/types.js';
+import { clearScreen } from './terminal.js';
 
 export type OutputFormat = 'pretty' | 'json' | 'yaml' | 'tsv';
 
@@ -29,26 +30,85 @@ export async function readCluster(config: LocalConfig): Promise<ClusterView> {
   const dcs = new EtcdDcs({ etcd: config.etcd, namespace: config.namespace, scope: config.scope, name: config.name, retryTimeoutMs: 10_000 });
   try {
     return await dcs.loadCluster();
+  } catch (error) {
+    if (error instanceof DcsUnavailableError)
+      throw new KeelError('cli.dcs_unavailable', error.message, { hint: 'check that etcd runs and that the etcd3 section of the configuration file names it' });
+    throw error;
   } finally {
     await dcs.close();
   }
 }
 
-export async function listCluster(configFile: string, format: OutputFormat, extended = false): Promise<string> {
+export async function listCluster(configFile: string, format: OutputFormat, extended = false, topology = false): Promise<string> {
   const config = loadConfigFile(configFile, process.env);
   const view = await readCluster(config);
-  return renderList(view, format, { scope: config.scope, extended });
+  return renderList(view, format, { scope: config.scope, extended, topology });
+}
+
+interface WatchOptions {
+  /** -W: refresh every 2 s. */
+  W?: boolean;
+  /** -w SECONDS: refresh every SECONDS. */
+  watch?: string;
+}
+
+/** patronictl's watching(): -W is -w 2. */
+export function watchIntervalMs(options: WatchOptions): number | null {
+  if (options.watch !== undefined) {
+    const seconds = Number(options.watch);
+    if (options.watch.trim() === '' || !Number.isFinite(seconds) || seconds <= 0)
+      throw new KeelError('cli.bad_watch', `-w/--watch must be a positive number of seconds, got "${options.watch}"`, { exitCode: 2 });
+    return seconds * 1000;
+  }
+  return options.W === true ? 2000 : null;
+}
+
+/** Prints `render()` once, or again every interval until interrupted (Ctrl-C), clearing a terminal first. */
+async function printWatching(render: () => Promise<string>, options: WatchOptions): Promise<void> {
+  const intervalMs = watchIntervalMs(options);
+  for (;;) {
+    const output = await render();
+    if (intervalMs !== null) clearScreen();
+    process.stdout.write(output.endsWith('\n') ? output : output + '\n');
+    if (intervalMs === null) return;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** patronictl takes cluster names; keel's cluster is the configuration file's scope. */
+function checkScope(file: string, cluster: string | undefined): void {
+  if (cluster === undefined) return;
+  const scope = loadConfigFile(file, process.env).scope;
+  if (cluster !== scope)
+    throw new KeelError('cli.wrong_cluster', `cluster "${cluster}" is not the one the configuration file names ("${scope}")`, { exitCode: 2 });
 }
 
 export function registerListCommand(program: Command): void {
   program
     .command('list')
-    .alias('topology')
     .description("list the cluster's members (patronictl list)")
+    .argument('[cluster]', 'the cluster (default: the scope of the configuration file)')
     .option('-f, --format <format>', 'pretty, json, yaml or tsv', 'pretty')
     .option('-e, --extended', 'always show Pending restart, Scheduled restart and Tags')
-    .action(async (options: { format: string; extended?: boolean }) => {
-      const output = await listCluster(configFileOf(program), parseFormat(options.format), options.extended === true);
-      process.stdout.write(output.endsWith('\n') ? output : output + '\n');
+    .option('-W', 'refresh every 2 seconds (until Ctrl-C)')
+    .option('-w, --watch <seconds>', 'refresh every <seconds> (until Ctrl-C)')
+    .action(async (cluster: string | undefined, options: WatchOptions & { format: string; extended?: boolean }) => {
+      const format = parseFormat(options.format);
+      const file = configFileOf(program);
+      checkScope(file, cluster);
+      watchIntervalMs(options);
+      await printWatching(() => listCluster(file, format, options.extended === true), options);
+    });
+  program
+    .command('topology')
+    .description("the cluster's members as a replication tree (patronictl topology)")
+    .argument('[cluster]', 'the cluster (default: the scope of the configuration file)')
+    .option('-W', 'refresh every 2 seconds (until Ctrl-C)')
+    .option('-w, --watch <seconds>', 'refresh every <seconds> (until Ctrl-C)')
+    .action(async (cluster: string | undefined, options: WatchOptions) => {
+      const file = configFileOf(program);
+      checkScope(file, cluster);
+      watchIntervalMs(options);
+      await printWatching(() => listCluster(file, 'pretty', false, true), options);
     });
 }

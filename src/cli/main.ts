@@ -9,6 +9,11 @@ import { registerAgentCommand } from './agent-command.js';
 import { registerListCommand } from './list-command.js';
 import { registerSandboxCommands } from './sandbox-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerConfigCommands } from './config-command.js';
+import { registerPauseCommands } from './pause-command.js';
+import { registerHistoryCommand } from './history-command.js';
+import { registerConnectCommands } from './connect-command.js';
+import { registerRemoveCommand } from './remove-command.js';
 import { KEEL_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -18,11 +23,18 @@ export function buildProgram(): Command {
     .option('-c, --config-file <file>', 'configuration file (patroni.yml format)', process.env['PATRONICTL_CONFIG_FILE'])
     .option('--debug', 'print stack traces of errors')
     .showHelpAfterError()
+    // as patronictl (click): options before the verb are keel's, after it the verb's (query -c SQL)
+    .enablePositionalOptions()
     .exitOverride();
   registerAgentCommand(program);
   registerListCommand(program);
   registerSandboxCommands(program);
   registerDemoCommand(program);
+  registerConfigCommands(program);
+  registerPauseCommands(program);
+  registerHistoryCommand(program);
+  registerConnectCommands(program);
+  registerRemoveCommand(program);
   return program;
 }
 

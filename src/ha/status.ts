@@ -10,6 +10,7 @@ import { KEEL_VERSION } from '../version.js';
 import type { AgentContext } from './context.js';
 import { currentRole, memberState } from './member-data.js';
 import { failoverOperations } from './switchover-api.js';
+import { patchClusterConfig, putClusterConfig } from './config-ops.js';
 
 function postgresState(a: AgentContext): PostgresState {
   const state = memberState(a);
@@ -129,6 +130,8 @@ export function buildApiProvider(
     postSwitchover: (body) => failover.post('switchover', body),
     postFailover: (body) => failover.post('failover', body),
     deleteSwitchover: () => failover.deleteScheduled(),
+    patchConfig: (body) => patchClusterConfig(a.ports.dcs, body),
+    putConfig: (body) => putClusterConfig(a.ports.dcs, body),
   };
 }
 

@@ -35,6 +35,38 @@ export interface ListOptions {
   paused?: boolean;
   /** Title " Cluster: <scope> (<sysid>) " (default) or 3.0.2's " Cluster: <scope> ". */
   systemIdInTitle?: boolean;
+  /** `topology`: members as a tree (the leader, then who replicates from whom), pretty only. */
+  topology?: boolean;
+}
+
+/**
+ * patronictl's topology_sort + generate_topology: the leader first, then each member under the
+ * member it replicates from (tag `replicatefrom` naming another replica; else the leader), its name
+ * prefixed with "+ " and indented two spaces per extra level.
+ */
+export function topologyOrder(members: ClusterJsonMember[]): ClusterJsonMember[] {
+  const isLeader = (member: ClusterJsonMember): boolean => member.role.endsWith('leader');
+  const leader = members.find(isLeader);
+  const replicas = new Set(members.filter((m) => !isLeader(m)).map((m) => m.name));
+  const children = new Map<string | null, ClusterJsonMember[]>();
+  for (const member of members) {
+    if (isLeader(member)) continue;
+    const tag = isPlainObject(member.tags) ? member.tags['replicatefrom'] : undefined;
+    const parent = typeof tag === 'string' && tag !== '' && tag !== member.name && replicas.has(tag) ? tag : (leader?.name ?? null);
+    children.set(parent, [...(children.get(parent) ?? []), member]);
+  }
+  const out: ClusterJsonMember[] = [];
+  // A replicatefrom loop (a -> b -> a) never reaches the leader: patronictl drops those members too.
+  const walk = (name: string | null, level: number, seen: Set<string | null>): void => {
+    for (const member of children.get(name) ?? []) {
+      if (seen.has(member.name)) continue;
+      out.push({ ...member, name: `${' '.repeat((level - 1) * 2)}+ ${member.name}` });
+      walk(member.name, level + 1, new Set([...seen, member.name]));
+    }
+  };
+  if (leader !== undefined) out.push(leader);
+  walk(leader?.name ?? null, 1, new Set([leader?.name ?? null]));
+  return out;
 }
 
 /** What Patroni >= 3.2 shows for the `initialize` key in the title. */
@@ -126,6 +158,7 @@ function tagsCell(value: Cell, flowStyle: boolean): Cell {
 /** patronictl 3.0.2 `list` output for this cluster snapshot. */
 export function renderList(view: ClusterView, format: ListFormat = 'pretty', options: ListOptions): string {
   const cluster = clusterAsJson(view, options.paused === undefined ? {} : { paused: options.paused });
+  if (options.topology === true) cluster.members = topologyOrder(cluster.members);
   const columns = columnsFor(cluster.members, options.extended === true);
   const showPorts = showsPorts(cluster.members);
   const rows = cluster.members.map((member) => {
