@@ -15,16 +15,16 @@
  *
  *   node dist/bench/failover.js [--reps 5] [--settings seed,fast] [--systems keel,patroni] [--idle-s 60]
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { parse } from 'yaml';
 import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, sandboxDcs, type AgentRuntime } from '../src/sandbox/sandbox.js';
 import { EtcdClient } from '../src/engine/etcd/etcd-client.js';
+import { Writer, arg, fmt, monoMs, stats } from './support.js';
 
 interface Setting {
   name: string;
@@ -36,40 +36,6 @@ const SETTINGS: Setting[] = [
   { name: 'seed', ttlS: 30, loopWaitS: 10, retryTimeoutS: 10 },
   { name: 'fast', ttlS: 10, loopWaitS: 2, retryTimeoutS: 3 },
 ];
-
-function arg(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? (process.argv[index + 1] ?? fallback) : fallback;
-}
-
-const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
-
-interface Ack {
-  id: number;
-  port: number;
-  atMs: number;
-}
-
-class Writer {
-  readonly acks: Ack[] = [];
-  private child: ChildProcess;
-  private finished: Promise<void>;
-  constructor(dsn: string, table: string) {
-    const script = fileURLToPath(new URL('../../bench/failover-writer.py', import.meta.url));
-    this.child = spawn('/usr/bin/python3', [script, dsn, table], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines = createInterface({ input: this.child.stdout! });
-    lines.on('line', (line) => {
-      const [kind, id, port, ns] = line.split(' ');
-      if (kind === 'ack') this.acks.push({ id: Number(id), port: Number(port), atMs: Number(ns) / 1e6 });
-    });
-    this.finished = new Promise((resolve) => this.child.on('close', () => resolve()));
-  }
-  async stop(): Promise<void> {
-    this.child.kill('SIGTERM');
-    await Promise.race([this.finished, new Promise((r) => setTimeout(r, 5000))]);
-    this.child.kill('SIGKILL');
-  }
-}
 
 function procStats(pid: number): { rssKb: number; cpuS: number } {
   try {
@@ -227,16 +193,6 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
     await rm(dir, { recursive: true, force: true });
   }
 }
-
-function stats(values: Array<number | null>): { median: number | null; min: number | null; max: number | null } {
-  const v = values.filter((x): x is number => x !== null).sort((a, b) => a - b);
-  if (v.length === 0) return { median: null, min: null, max: null };
-  const mid = Math.floor(v.length / 2);
-  const median = v.length % 2 === 1 ? (v[mid] ?? 0) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
-  return { median, min: v[0] ?? null, max: v[v.length - 1] ?? null };
-}
-
-const fmt = (ms: number | null): string => (ms === null ? '-' : (ms / 1000).toFixed(2));
 
 async function main(): Promise<void> {
   const reps = Number(arg('reps', '5'));

@@ -14,6 +14,7 @@ import { registerPauseCommands } from './pause-command.js';
 import { registerHistoryCommand } from './history-command.js';
 import { registerConnectCommands } from './connect-command.js';
 import { registerRemoveCommand } from './remove-command.js';
+import { registerSwitchoverCommands } from './switchover-command.js';
 import { KEEL_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerHistoryCommand(program);
   registerConnectCommands(program);
   registerRemoveCommand(program);
+  registerSwitchoverCommands(program);
   return program;
 }
 

@@ -87,10 +87,14 @@ export function failoverImpossible(
       : view.members.filter((m) => m.name !== leaderName && m.apiUrl !== null);
   if (request.candidate !== null && candidates.length === 0) return 'candidate does not exists';
   if (candidates.length === 0) return `${action} is not possible: cluster does not have members except leader`;
+  // With a running leader, the candidates must stream from it; a failover with the leader gone
+  // judges only what Patroni does (reachable, allowed to promote, watchdog), and the lag.
+  const leaderRuns = statuses.some((s) => s.name === leaderName && s.reachable && s.running && s.role === 'primary');
   const judged = {
     primaryWalBytes: limits.primaryWalBytes,
     maximumLagBytes: limits.maximumLagBytes,
     minTimeline: limits.checkTimeline ? clusterTimeline(view) : null,
+    requireStreamingReplica: leaderRuns,
   };
   const reasons = candidates.map((m) => {
     const status = statuses.find((s) => s.name === m.name);

@@ -35,6 +35,8 @@ export interface SandboxPlan {
   superuserPassword: string;
   replicationPassword: string;
   rewindPassword: string;
+  /** restapi.authentication for every node, when set. */
+  restApiAuth?: { username: string; password: string };
   nodes: SandboxNodePlan[];
 }
 
@@ -47,6 +49,7 @@ export function renderNodeConfig(plan: SandboxPlan, node: SandboxNodePlan): stri
     restapi: {
       listen: `${plan.host}:${node.apiPort}`,
       connect_address: `${plan.host}:${node.apiPort}`,
+      ...(plan.restApiAuth === undefined ? {} : { authentication: plan.restApiAuth }),
     },
     etcd3: { hosts: plan.etcdEndpoints.join(',') },
     bootstrap: {

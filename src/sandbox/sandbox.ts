@@ -39,6 +39,8 @@ export interface SandboxUpOptions {
    * cut). Defaults to the sandbox's etcd cluster.
    */
   nodeEtcdHosts?: (etcdEndpoints: string[], node: string) => Promise<string[]>;
+  /** restapi.authentication of every node (unsafe REST methods then need it, as in production). */
+  restApiAuth?: { username: string; password: string };
 }
 
 export interface SandboxNodeRecord {
@@ -169,6 +171,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxRecor
     superuserPassword: randomBytes(12).toString('hex'),
     replicationPassword: randomBytes(12).toString('hex'),
     rewindPassword: randomBytes(12).toString('hex'),
+    ...(options.restApiAuth === undefined ? {} : { restApiAuth: options.restApiAuth }),
     nodes: Array.from({ length: options.nodes }, (_, i) => {
       const nodeDir = join(dir, `node${i + 1}`);
       return { name: `node${i + 1}`, pgPort: ports.pg[i] ?? 0, apiPort: ports.api[i] ?? 0, dataDir: join(nodeDir, 'data'), socketDir: nodeDir };

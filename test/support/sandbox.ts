@@ -28,6 +28,7 @@ export interface TestClusterOptions {
   retryTimeoutS?: number;
   waitMs?: number;
   nodeEtcdHosts?: (etcdEndpoints: string[], node: string) => Promise<string[]>;
+  restApiAuth?: { username: string; password: string };
 }
 
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
@@ -48,6 +49,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       timings: { ttlS: options.ttlS ?? 10, loopWaitS: options.loopWaitS ?? 2, retryTimeoutS: options.retryTimeoutS ?? 3 },
       waitMs: 0,
       ...(options.nodeEtcdHosts === undefined ? {} : { nodeEtcdHosts: options.nodeEtcdHosts }),
+      ...(options.restApiAuth === undefined ? {} : { restApiAuth: options.restApiAuth }),
     });
     const leader = await waitForCluster(record, options.waitMs ?? 180_000);
     const config = parse(await readFile(record.nodes[0]?.config ?? '', 'utf8')) as { postgresql: { authentication: { superuser: { password: string } } } };

@@ -51,6 +51,12 @@ export interface TakeOverLimits {
   maximumLagBytes: number;
   /** check_timeline: a peer behind this timeline cannot take over; null: no check. */
   minTimeline: number | null;
+  /**
+   * Before a switchover: it must be a running replica that streams. Not once the leader is gone:
+   * the candidate's WAL receiver lost its source with the old leader, and a promoting candidate
+   * already reports itself primary.
+   */
+  requireStreamingReplica: boolean;
 }
 
 /**
@@ -61,10 +67,12 @@ export interface TakeOverLimits {
 export function takeOverLimitation(peer: PeerStatus, limits: TakeOverLimits): string | null {
   if (!peer.reachable) return 'not reachable';
   if (!peer.running) return 'not running';
-  if (peer.role !== 'replica') return `not a replica (${peer.role ?? 'unknown role'})`;
   if (!mayPromote(peer.nofailover, peer.failoverPriority)) return 'not allowed to promote';
   if (peer.watchdogFailed) return 'not watchdog capable';
-  if (peer.streaming === false) return 'not streaming';
+  if (limits.requireStreamingReplica) {
+    if (peer.role !== 'replica') return `not a replica (${peer.role ?? 'unknown role'})`;
+    if (peer.streaming === false) return 'not streaming';
+  }
   if (limits.primaryWalBytes !== null) {
     const lag = limits.primaryWalBytes - (peer.walPositionBytes ?? 0);
     if (peer.walPositionBytes === null) return 'at an unknown WAL position';
@@ -74,12 +82,14 @@ export function takeOverLimitation(peer: PeerStatus, limits: TakeOverLimits): st
   return null;
 }
 
-function peerCannotTakeOver(ctx: Ctx, peer: PeerStatus, checkLag: boolean): string | null {
+/** `beforeStepDown`: the leader's check of its switchover targets (lag, streaming); else Patroni's failover_limitation. */
+function peerCannotTakeOver(ctx: Ctx, peer: PeerStatus, beforeStepDown: boolean): string | null {
   const { obs } = ctx;
   return takeOverLimitation(peer, {
-    primaryWalBytes: checkLag ? (obs.postgres.walPositionBytes ?? ctx.view.status?.optime ?? 0) : null,
+    primaryWalBytes: beforeStepDown ? (obs.postgres.walPositionBytes ?? ctx.view.status?.optime ?? 0) : null,
     maximumLagBytes: obs.config.maximumLagOnFailoverBytes,
-    minTimeline: obs.config.checkTimeline ? obs.postgres.timeline : null,
+    minTimeline: beforeStepDown && obs.config.checkTimeline ? obs.postgres.timeline : null,
+    requireStreamingReplica: beforeStepDown,
   });
 }
 
