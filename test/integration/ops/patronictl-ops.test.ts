@@ -85,6 +85,10 @@ test('patronictl list and topology show the keel cluster; keel topology draws th
     ourRows.map((r) => r.split('|')[1]?.trim()),
     rows.map((r) => r.split('|')[1]?.trim()),
   );
+  // list -w 1 prints the table again every second until interrupted
+  const watched = await runKeel(['-c', configFile(), 'list', '-w', '1'], { timeoutMs: 4_500 });
+  assert.equal(watched.code, null, 'still running when stopped');
+  assert.ok(watched.stdout.split(' Cluster: keel-sandbox').length - 1 >= 2, `several refreshes: ${watched.stdout}`);
 });
 
 test('patronictl pause --wait / resume --wait: every keel member publishes the state', async () => {
@@ -112,7 +116,6 @@ test('patronictl edit-config --force -s loop_wait=3 -p work_mem=8MB, seen by pat
   assert.match(shown, /^ {4}work_mem: 8MB$/m);
   const ours = await runKeel(['-c', configFile(), 'show-config']);
   assert.equal(ours.stdout, shown, 'keel show-config prints what patronictl show-config prints');
-  // The agents follow the new loop_wait: their /patroni status reports the new loop period.
   const stored = await view();
   assert.equal(stored.config?.value['loop_wait'], 3);
 });
@@ -123,6 +126,34 @@ test('patronictl history and keel history agree', async () => {
   const ours = await runKeel(['-c', configFile(), 'history']);
   assert.equal(ours.code, 0, ours.stderr);
   assert.equal(ours.stdout, theirs);
+});
+
+test('keel dsn and keel query reach the leader by default, a replica with --role, a member by name', async () => {
+  const leader = await waitForCluster(cluster.record, 120_000);
+  const leaderNode = cluster.record.nodes.find((n) => n.name === leader);
+  const replica = cluster.record.nodes.find((n) => n.name !== leader);
+  assert.ok(leaderNode !== undefined && replica !== undefined);
+  assert.equal((await runKeel(['-c', configFile(), 'dsn'])).stdout, `host=127.0.0.1 port=${leaderNode.pgPort}\n`);
+  assert.equal((await runKeel(['-c', configFile(), 'dsn', '-m', replica.name])).stdout, `host=127.0.0.1 port=${replica.pgPort}\n`);
+  const onLeader = await runKeel(['-c', configFile(), 'query', '-c', 'SELECT pg_is_in_recovery() AS r, 1 AS one']);
+  assert.equal(onLeader.code, 0, onLeader.stderr);
+  assert.equal(onLeader.stdout, 'r\tone\nFalse\t1\n');
+  const onReplica = await runKeel(['-c', configFile(), 'query', '-r', 'replica', '-c', 'SELECT pg_is_in_recovery() AS r', '--format', 'json']);
+  assert.equal(onReplica.code, 0, onReplica.stderr);
+  assert.equal(onReplica.stdout, '[{"r": true}]\n');
+  // -U without --password: no password is sent, and the scram pg_hba asks for one
+  const noPassword = await runKeel(['-c', configFile(), 'query', '-U', 'postgres', '-c', 'SELECT 1']);
+  assert.equal(noPassword.code, 1);
+  assert.match(noPassword.stderr, /asks for a password for user postgres/);
+  const asked = await keelWithInput(
+    ['query', '-U', 'postgres', '--password', '-m', replica.name, '-c', 'SELECT current_user'],
+    `${cluster.superuserPassword}\n`,
+  );
+  assert.equal(asked.code, 0, asked.stderr);
+  assert.equal(asked.stdout, 'Password: current_user\npostgres\n');
+  const failing = await runKeel(['-c', configFile(), 'query', '-c', 'SELECT nonsense']);
+  assert.equal(failing.code, 1);
+  assert.match(failing.stderr, /^keel: query on node\d \(127\.0\.0\.1:\d+\) failed: column "nonsense" does not exist \(SQLSTATE 42703\)$/m);
 });
 
 test('keel remove: a wrong or missing answer removes nothing; the right answers delete the cluster prefix', async () => {
