@@ -15,7 +15,19 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startTestCluster, runKeel, sql, eventually, postmasterPid, leaderKeyHolder, type TestCluster } from '../../support/sandbox.js';
+import { spawn } from 'node:child_process';
+import {
+  startTestCluster,
+  runKeel,
+  sql,
+  eventually,
+  postmasterPid,
+  leaderKeyHolder,
+  killNode,
+  restartAgent,
+  KEEL_MAIN,
+  type TestCluster,
+} from '../../support/sandbox.js';
 import { sandboxDcs, waitForCluster } from '../../../src/sandbox/sandbox.js';
 
 const API_USER = 'ops-admin';
@@ -171,6 +183,40 @@ test('edit-config racing a change made while the editor was open: "config change
   assert.equal((await configRequest('PATCH', { retry_timeout: before['retry_timeout'] }, BASIC)).status, 200);
 });
 
+/** Runs keel on a pseudo-terminal (util-linux `script`), typing `answer` once it has started. */
+function keelOnTerminal(args: string[], answer: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const command = [process.execPath, KEEL_MAIN, '-c', configFile(), ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
+    const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('Apply these changes? [y/N]: ')) child.stdin.end(answer);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+test('edit-config on a terminal: a coloured diff, then "Apply these changes?" decides', async () => {
+  const before = await storedConfig();
+  const declined = await keelOnTerminal(['edit-config', '-s', 'loop_wait=4'], 'n\n');
+  assert.equal(declined.code, 0, declined.output);
+  assert.ok(declined.output.includes('\x1b[32m+loop_wait: 4\x1b[39m'), `a green + line: ${JSON.stringify(declined.output)}`);
+  assert.ok(declined.output.includes('\x1b[31m-loop_wait: '), 'a red - line');
+  assert.match(declined.output, /Not applied/);
+  assert.deepEqual(await storedConfig(), before, 'declined: nothing written');
+  const accepted = await keelOnTerminal(['edit-config', '-s', 'loop_wait=4'], 'y\n');
+  assert.equal(accepted.code, 0, accepted.output);
+  assert.match(accepted.output, /Configuration changed/);
+  assert.equal((await storedConfig())['loop_wait'], 4);
+  assert.equal((await keel(['edit-config', '--force', '-q', '-s', `loop_wait=${String(before['loop_wait'])}`])).code, 0);
+  assert.deepEqual(await storedConfig(), before);
+});
+
 async function inRecovery(node: string): Promise<boolean | null> {
   try {
     const [row] = await sql<{ r: boolean }>(cluster, node, 'SELECT pg_is_in_recovery() AS r');
@@ -219,4 +265,31 @@ test("pause: the leader's PostgreSQL killed, no failover and no restart; resume:
     assert.ok(lines.length >= 1, 'the failover is in the history');
     assert.equal(lines[lines.length - 1]?.['New Leader'], healed);
   }
+});
+
+test("pause: the leader's agent killed, its PostgreSQL keeps running as the only primary; nobody takes over until resume", async () => {
+  const leader = await waitForCluster(cluster.record, 180_000);
+  const replicas = cluster.record.nodes.map((n) => n.name).filter((n) => n !== leader);
+  assert.equal((await keel(['pause', '--wait'])).code, 0);
+  await killNode(cluster, leader, { agent: true, postgres: false });
+  try {
+    // Past the lease: the leader key expires with the dead agent's lease (as with Patroni), and
+    // in pause no replica races for it; the old primary, untouched, still takes writes.
+    const watchUntil = Date.now() + TTL_MS + 5 * LOOP_WAIT_MS;
+    while (Date.now() < watchUntil) {
+      for (const replica of replicas) assert.notEqual(await inRecovery(replica), false, `${replica} must not be promoted while paused`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.equal(await inRecovery(leader), false, 'the old primary still runs as a primary');
+    await sql(cluster, leader, 'CREATE TABLE IF NOT EXISTS paused_writes (id int)');
+    await sql(cluster, leader, 'INSERT INTO paused_writes VALUES (1)');
+    const holder = await leaderKeyHolder(cluster);
+    assert.ok(holder === null || holder === leader, `no other member may hold the leader key while paused (holder: ${holder})`);
+    assert.match((await keel(['list'])).stdout, /\n Maintenance mode: on\n$/);
+  } finally {
+    await restartAgent(cluster, leader);
+  }
+  const resumed = await keel(['resume', '--wait']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  await waitForCluster(cluster.record, 180_000);
 });
