@@ -15,7 +15,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import {
   startTestCluster,
   runKeel,
@@ -264,6 +265,11 @@ test("pause: the leader's PostgreSQL killed, no failover and no restart; resume:
     const lines = JSON.parse(history.stdout) as Array<Record<string, unknown>>;
     assert.ok(lines.length >= 1, 'the failover is in the history');
     assert.equal(lines[lines.length - 1]?.['New Leader'], healed);
+    const theirs = await promisify(execFile)('/usr/bin/patronictl', ['-c', configFile(), 'history'], {
+      timeout: 60_000,
+      env: { ...process.env, LC_ALL: 'C.UTF-8' },
+    });
+    assert.equal((await keel(['history'])).stdout, theirs.stdout, 'keel history prints what patronictl history prints');
   }
 });
 
