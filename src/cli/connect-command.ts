@@ -9,12 +9,11 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { KeelError } from '../errors.js';
-import { pyUrlHostPort } from '../patroni/python-compat.js';
-import { pyJsonDumps } from '../patroni/python-compat.js';
+import { pyJsonDumps, pyUrlHostPort } from '../patroni/python-compat.js';
 import { pyYamlDump } from '../patroni/pyyaml.js';
 import { renderPatronictlTable } from '../patroni/patronictl-table.js';
 import type { Member } from '../dcs/types.js';
-import { ask, closeTerminal } from './terminal.js';
+import { askSecret, closeTerminal } from './terminal.js';
 import { checkClusterName, loadLocalConfig, memberChoiceRole, pickMember, printOut, withDcs } from './cluster-session.js';
 import { parseFormat, type OutputFormat } from './list-command.js';
 
@@ -102,7 +101,7 @@ async function runQuery(program: Command, cluster: string | undefined, options: 
   const { host, port } = hostPortOf(member);
   const superuser = local.postgresql.authentication.superuser;
   const user = options.username ?? superuser.username;
-  const password = options.password === true ? await ask('Password', 'Password') : options.username === undefined ? superuser.password : undefined;
+  const password = options.password === true ? await askSecret('Password', 'Password') : options.username === undefined ? superuser.password : undefined;
   const client = new pg.Client({
     host,
     port,

@@ -40,10 +40,16 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** --debug is accepted anywhere on the line, also after the verb (where positional options would refuse it). */
+function debugFirst(argv: string[]): string[] {
+  if (!argv.includes('--debug')) return argv;
+  return [...argv.slice(0, 2), '--debug', ...argv.slice(2).filter((arg) => arg !== '--debug')];
+}
+
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(debugFirst(argv));
   } catch (error) {
     if (error instanceof CommanderError) {
       process.exitCode = error.exitCode === 0 ? 0 : 2;

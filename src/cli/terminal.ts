@@ -6,6 +6,7 @@
  */
 import { createInterface, type Interface } from 'node:readline';
 import { styleText } from 'node:util';
+import { Writable } from 'node:stream';
 import { KeelError } from '../errors.js';
 
 let reader: Interface | null = null;
@@ -50,6 +51,25 @@ export async function ask(question: string, what: string): Promise<string> {
     throw new KeelError('cli.no_answer', `no answer to "${what}" (stdin ended)`, { exitCode: 1 });
   }
   return line.trim();
+}
+
+/** Asks for a secret: on a terminal the typed text is not echoed (click.prompt(hide_input=True)). */
+export async function askSecret(question: string, what: string): Promise<string> {
+  if (!stdinIsTerminal()) return ask(question, what);
+  process.stdout.write(`${question}: `);
+  const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const secretReader = createInterface({ input: process.stdin, output: muted, terminal: true });
+  try {
+    const answer = await new Promise<string | null>((resolve) => {
+      secretReader.once('line', resolve);
+      secretReader.once('close', () => resolve(null));
+    });
+    process.stdout.write('\n');
+    if (answer === null) throw new KeelError('cli.no_answer', `no answer to "${what}" (stdin ended)`);
+    return answer;
+  } finally {
+    secretReader.close();
+  }
 }
 
 /** click.confirm: "question [y/N]: ", yes only for y/yes. */

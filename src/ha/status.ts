@@ -1,7 +1,8 @@
 /**
  * What the REST API shows: a NodeStatus snapshot built from the agent's parts, and the provider
  * the API server calls for /cluster, /history and /config. Read-only: nothing here changes the
- * agent's state (POST /failsafe goes to the FailsafeInbox, the one input the API has).
+ * agent's state (POST /failsafe goes to the FailsafeInbox, the one input the API has; PATCH/PUT
+ * /config write the DCS config key through config-ops.ts, which the agent then reads like any change).
  */
 import type { NodeStatus, PostgresState } from '../api/status.js';
 import type { ApiProvider } from '../api/server.js';

@@ -68,3 +68,12 @@ test('a verb that needs etcd says so in one line when etcd does not answer', asy
   await refused(['show-config'], /^keel: no etcd endpoint answered/);
   await refused(['list'], /^keel: no etcd endpoint answered/);
 });
+
+test("options before the verb are keel's, after it the verb's (as patronictl); --debug is accepted anywhere", async () => {
+  const queryDashC = await runKeel(['-c', config, 'query', '-c', 'SELECT 1', '-r', 'boss'], { timeoutMs: 20_000 });
+  assert.match(queryDashC.stderr, /^keel: --role must be one/, 'query -c is the SQL, not the configuration file');
+  const debugAfterVerb = await runKeel(['-c', config, 'dsn', '-r', 'boss', '--debug'], { timeoutMs: 20_000 });
+  assert.equal(debugAfterVerb.code, 2);
+  assert.match(debugAfterVerb.stderr, /^keel: --role must be one/);
+  assert.match(debugAfterVerb.stderr, /\n {4}at /, '--debug prints the stack');
+});
