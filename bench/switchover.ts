@@ -80,7 +80,9 @@ async function replicasStreaming(record: SandboxRecord, leader: string, password
 
 async function switchover(system: AgentRuntime, config: string): Promise<void> {
   const [command, args] =
-    system === 'keel' ? [process.execPath, [KEEL_MAIN, '-c', config, 'switchover', '--force']] : ['/usr/bin/patronictl', ['-c', config, 'switchover', '--force']];
+    system === 'keel'
+      ? [process.execPath, [KEEL_MAIN, '-c', config, 'switchover', '--force']]
+      : ['/usr/bin/patronictl', ['-c', config, 'switchover', '--force']];
   const { stdout } = await run(command, args, { timeout: 120_000, env: { ...process.env, LC_ALL: 'C.UTF-8' } });
   if (!/(Successfully switched over|Switched over) to/.test(stdout)) throw new Error(`${system} switchover did not succeed: ${stdout.split('\n')[0] ?? ''}`);
 }
@@ -93,7 +95,13 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number): Pro
     const record = await sandboxUp({ dir, runtime: system, nodes: 3, timings: setting, scope: `bench-sw-${system}`, waitMs: 0 });
     const password = await superuserPassword(record);
     const leader0 = await waitForCluster(record, 300_000);
-    const first = new pg.Client({ host: '127.0.0.1', port: record.nodes.find((n) => n.name === leader0)?.pgPort ?? 0, user: 'postgres', password, database: 'postgres' });
+    const first = new pg.Client({
+      host: '127.0.0.1',
+      port: record.nodes.find((n) => n.name === leader0)?.pgPort ?? 0,
+      user: 'postgres',
+      password,
+      database: 'postgres',
+    });
     await first.connect();
     await first.query('CREATE TABLE IF NOT EXISTS bench_writes (id bigint PRIMARY KEY)');
     await first.end();
@@ -127,7 +135,13 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number): Pro
     }
     await writer.stop();
     const holder = await waitForCluster(record, 120_000);
-    const reader = new pg.Client({ host: '127.0.0.1', port: record.nodes.find((n) => n.name === holder)?.pgPort ?? 0, user: 'postgres', password, database: 'postgres' });
+    const reader = new pg.Client({
+      host: '127.0.0.1',
+      port: record.nodes.find((n) => n.name === holder)?.pgPort ?? 0,
+      user: 'postgres',
+      password,
+      database: 'postgres',
+    });
     await reader.connect();
     const present = new Set((await reader.query<{ id: string }>('SELECT id FROM bench_writes')).rows.map((r) => Number(r.id)));
     await reader.end();
@@ -150,7 +164,10 @@ async function main(): Promise<void> {
   const rows = runs.map((r) => ({ ...r, window: stats(r.reps.map((x) => x.windowMs)), command: stats(r.reps.map((x) => x.commandMs)) }));
   const machine = { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() };
   await mkdir(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
-  await writeFile(fileURLToPath(new URL('../../bench/results/switchover.json', import.meta.url)), JSON.stringify({ machine, reps, runs: rows }, null, 2) + '\n');
+  await writeFile(
+    fileURLToPath(new URL('../../bench/results/switchover.json', import.meta.url)),
+    JSON.stringify({ machine, reps, runs: rows }, null, 2) + '\n',
+  );
   const lines = [
     'setting | system  | write unavailability s (median min max) | keel/Patroni | command s (median) | missing/acked',
     '--- | --- | --- | --- | --- | ---',
