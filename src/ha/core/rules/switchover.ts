@@ -82,11 +82,16 @@ export function takeOverLimitation(peer: PeerStatus, limits: TakeOverLimits): st
   return null;
 }
 
-/** `beforeStepDown`: the leader's check of its switchover targets (lag, streaming); else Patroni's failover_limitation. */
+/**
+ * `beforeStepDown`: the leader's check of its switchover targets (streaming, lag behind its own
+ * WAL); else, with the key free, Patroni's failover_limitation and the lag behind `status.optime`
+ * (which the stepping-down leader set to its last WAL position).
+ */
 function peerCannotTakeOver(ctx: Ctx, peer: PeerStatus, beforeStepDown: boolean): string | null {
   const { obs } = ctx;
+  const optime = ctx.view.status?.optime ?? 0;
   return takeOverLimitation(peer, {
-    primaryWalBytes: beforeStepDown ? (obs.postgres.walPositionBytes ?? ctx.view.status?.optime ?? 0) : null,
+    primaryWalBytes: beforeStepDown ? (obs.postgres.walPositionBytes ?? optime) : optime,
     maximumLagBytes: obs.config.maximumLagOnFailoverBytes,
     minTimeline: beforeStepDown && obs.config.checkTimeline ? obs.postgres.timeline : null,
     requireStreamingReplica: beforeStepDown,
@@ -178,10 +183,10 @@ export function handOverAfterStepDown(ctx: Ctx): Plan | null {
   );
 }
 
-/** A member that may not race while a manual failover is under way, with the reason; null: race as usual. */
+/** How a member races while a manual failover is under way. */
 export type ManualFailoverVerdict =
   | { kind: 'none' }
-  /** We are the candidate: take the key (no lag or priority comparison, as Patroni). */
+  /** We are the candidate, within the lag limit: take the key (no priority or position comparison, as Patroni). */
   | { kind: 'candidate' }
   | { kind: 'standAside'; reason: string }
   /** Race, but compare only with these peers and without the lag limit. */
@@ -192,7 +197,13 @@ export function manualFailoverVerdict(ctx: Ctx): ManualFailoverVerdict {
   const failover = requestDueNow(ctx.view.failover, wallNowMs(ctx.obs.wallTimeIso));
   if (failover === null) return { kind: 'none' };
   const request = failover.value;
-  if (request.candidate === ctx.self) return { kind: 'candidate' };
+  if (request.candidate === ctx.self) {
+    // keel, not Patroni: never promoted past maximum_lag_on_failover, even on request; the
+    // others then race without us (a clean switchover leaves the candidate caught up).
+    const optime = ctx.view.status?.optime ?? 0;
+    const lagging = optime - (ctx.obs.postgres.walPositionBytes ?? 0) > ctx.obs.config.maximumLagOnFailoverBytes;
+    return lagging ? { kind: 'raceWithout', excluded: request.leader === undefined ? [] : [request.leader] } : { kind: 'candidate' };
+  }
   const peers = ctx.obs.peers ?? [];
   const excluded: string[] = [];
   if (request.candidate !== undefined) {

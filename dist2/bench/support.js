@@ -1,0 +1,47 @@
+/**
+ * What the benchmarks share: command-line options, a monotonic clock, the writer (an application
+ * going through a libpq multi-host string with target_session_attrs=read-write, one line per
+ * acknowledged commit), and median/min/max.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+export function arg(name, fallback) {
+    const index = process.argv.indexOf(`--${name}`);
+    return index >= 0 ? (process.argv[index + 1] ?? fallback) : fallback;
+}
+/** CLOCK_MONOTONIC in ms: the same clock as the Python writer's time.monotonic_ns(). */
+export const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
+/** bench/failover-writer.py as a child process; `acks` grows as commits are acknowledged. */
+export class Writer {
+    acks = [];
+    child;
+    finished;
+    constructor(dsn, table) {
+        const script = fileURLToPath(new URL('../../bench/failover-writer.py', import.meta.url));
+        this.child = spawn('/usr/bin/python3', [script, dsn, table], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const lines = createInterface({ input: this.child.stdout });
+        lines.on('line', (line) => {
+            const [kind, id, port, ns] = line.split(' ');
+            if (kind === 'ack')
+                this.acks.push({ id: Number(id), port: Number(port), atMs: Number(ns) / 1e6 });
+        });
+        this.finished = new Promise((resolve) => this.child.on('close', () => resolve()));
+    }
+    async stop() {
+        this.child.kill('SIGTERM');
+        await Promise.race([this.finished, new Promise((r) => setTimeout(r, 5000))]);
+        this.child.kill('SIGKILL');
+    }
+}
+export function stats(values) {
+    const v = values.filter((x) => x !== null).sort((a, b) => a - b);
+    if (v.length === 0)
+        return { median: null, min: null, max: null };
+    const mid = Math.floor(v.length / 2);
+    const median = v.length % 2 === 1 ? (v[mid] ?? 0) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
+    return { median, min: v[0] ?? null, max: v[v.length - 1] ?? null };
+}
+/** Seconds with two decimals, '-' for none. */
+export const fmt = (ms) => (ms === null ? '-' : (ms / 1000).toFixed(2));
+//# sourceMappingURL=support.js.map

@@ -1,0 +1,300 @@
+/**
+ * The zod schema of a Patroni-format local configuration file (patroni.yml), and the
+ * translation of its issues into keel's ConfigError.
+ *
+ * The schema checks shapes and converts scalars (Patroni's lenient booleans and numbers,
+ * "host:port" strings, initdb / basebackup options); defaults and rules that involve several
+ * keys (connect_address from listen, etcd endpoints) are applied afterwards by load.ts.
+ * Objects are `passthrough`: unknown keys never fail validation (known-keys.ts warns about them).
+ *
+ * Invariant: a ZodError never leaves this module; callers get a ConfigError naming the key
+ * path of the first issue and what was expected there.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { describe, fail, isRecord, ok, parseBool, parseInteger, parseListen, parseSecondsToMs, parseString, parseStringList, parsePort, renderToolOptions, splitHostPort, } from './values.js';
+/** An optional scalar: absent or null is undefined, otherwise converted by `parse`. */
+function opt(parse) {
+    return z.unknown().transform((value, ctx) => {
+        if (value === undefined || value === null)
+            return undefined;
+        const parsed = parse(value);
+        if (parsed.ok)
+            return parsed.value;
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed.error });
+        return z.NEVER;
+    });
+}
+/** A required scalar; `what` says what belongs there when it is missing. */
+function req(parse, what) {
+    return z.unknown().transform((value, ctx) => {
+        if (value === undefined || value === null || value === '') {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, message: `is required (${what})` });
+            return z.NEVER;
+        }
+        const parsed = parse(value);
+        if (parsed.ok)
+            return parsed.value;
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed.error });
+        return z.NEVER;
+    });
+}
+/** A mapping that may be absent or empty (`tags:` with nothing under it): treated as {}. */
+function section(shape) {
+    return z.preprocess((value) => (value === undefined || value === null ? {} : value), z.object(shape).passthrough());
+}
+/** A mapping whose absence matters (etcd3, restapi.authentication): undefined when absent. */
+function optionalSection(shape) {
+    return z.preprocess((value) => (value === null ? {} : value), z.object(shape).passthrough().optional());
+}
+/** initdb / basebackup options, with the failing item's index or key added to the path. */
+function toolOptions(tool, notAllowed) {
+    return z.unknown().transform((value, ctx) => {
+        if (value === undefined || value === null)
+            return undefined;
+        const rendered = renderToolOptions(tool, value, notAllowed);
+        if (rendered.ok)
+            return rendered.value;
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: rendered.error, path: 'at' in rendered ? [rendered.at] : [] });
+        return z.NEVER;
+    });
+}
+/** postgresql.parameters: scalar values only; null values are dropped (Patroni skips None). */
+const parameters = z.unknown().transform((value, ctx) => {
+    if (value === undefined || value === null)
+        return undefined;
+    if (!isRecord(value)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a mapping of PostgreSQL parameters, got ${describe(value)}` });
+        return z.NEVER;
+    }
+    const out = {};
+    for (const [name, v] of Object.entries(value)) {
+        if (v === null || v === undefined)
+            continue;
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a string, number or boolean, got ${describe(v)}`, path: [name] });
+            continue;
+        }
+        if (name === 'unix_socket_directories' && typeof v !== 'string') {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a directory path (a string), got ${describe(v)}`, path: [name] });
+            continue;
+        }
+        out[name] = v;
+    }
+    return out;
+});
+/** postgresql.callbacks: event name -> command. */
+function parseCallbacks(value) {
+    if (!isRecord(value))
+        return fail(`expected a mapping of event name to command, got ${describe(value)}`);
+    const out = {};
+    for (const [event, command] of Object.entries(value)) {
+        if (command === null || command === undefined)
+            continue;
+        const parsed = parseString(command);
+        if (!parsed.ok)
+            return fail(`expected a command string for ${event}, got ${describe(command)}`);
+        out[event] = parsed.value;
+    }
+    return ok(out);
+}
+/** Patroni's watchdog parse_mode spellings; unlike Patroni an unknown mode is an error, not "off". */
+function parseWatchdogMode(value) {
+    if (value === false)
+        return ok('off');
+    const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
+    if (text === 'require' || text === 'required')
+        return ok('required');
+    if (text === 'auto' || text === 'automatic')
+        return ok('automatic');
+    if (text === 'off' || text === 'disable' || text === 'disabled')
+        return ok('off');
+    return fail(`expected one of off, automatic, required, got ${describe(value)}`);
+}
+const LOG_LEVELS = {
+    debug: 'debug',
+    info: 'info',
+    warn: 'warning',
+    warning: 'warning',
+    error: 'error',
+    critical: 'critical',
+    fatal: 'critical',
+};
+function parseLogLevel(value) {
+    const level = typeof value === 'string' ? LOG_LEVELS[value.trim().toLowerCase()] : undefined;
+    return level === undefined ? fail(`expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got ${describe(value)}`) : ok(level);
+}
+/** log.type (Patroni 3.1+): plain or json. */
+function parseLogType(value) {
+    const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
+    if (text === 'plain' || text === 'text')
+        return ok('text');
+    if (text === 'json')
+        return ok('json');
+    return fail(`expected plain or json, got ${describe(value)}`);
+}
+function parseProtocol(value) {
+    const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
+    return text === 'http' || text === 'https' ? ok(text) : fail(`expected http or https, got ${describe(value)}`);
+}
+/** etcd hosts: a comma-separated string or a list of strings (entries are checked in load.ts). */
+function parseHosts(value) {
+    if (typeof value === 'string')
+        return ok(value);
+    const list = parseStringList(value);
+    return list.ok ? list : fail(`expected "host:port,host:port" or a list of "host:port", got ${describe(value)}`);
+}
+const hostPort = (value) => splitHostPort(value);
+const user = (required) => section({
+    username: required ? req(parseString, 'the user name') : opt(parseString),
+    password: opt(parseString),
+});
+const etcdSection = optionalSection({
+    host: opt(parseString),
+    hosts: opt(parseHosts),
+    url: opt(parseString),
+    proxy: opt(parseString),
+    srv: opt(parseString),
+    protocol: opt(parseProtocol),
+    username: opt(parseString),
+    password: opt(parseString),
+    port: opt(parsePort),
+    cacert: opt(parseString),
+    cert: opt(parseString),
+    key: opt(parseString),
+});
+/** Options Patroni passes to the tools itself (patroni/postgresql/bootstrap.py). */
+export const INITDB_NOT_ALLOWED = ['pgdata', 'nosync', 'pwfile', 'sync-only', 'version'];
+export const BASEBACKUP_NOT_ALLOWED = [
+    'pgdata',
+    'format',
+    'wal-method',
+    'xlog-method',
+    'gzip',
+    'version',
+    'compress',
+    'dbname',
+    'host',
+    'port',
+    'username',
+    'password',
+];
+export const localFileSchema = z
+    .object({
+    name: req(parseString, "this member's name, unique in the cluster"),
+    scope: req(parseString, 'the cluster name'),
+    namespace: opt(parseString),
+    restapi: section({
+        listen: req(hostPort, 'address and port the REST API listens on, e.g. "0.0.0.0:8008"'),
+        connect_address: opt(hostPort),
+        authentication: optionalSection({ username: req(parseString, 'the REST API user name'), password: opt(parseString) }),
+        auth: opt(parseString),
+        allowlist: opt(parseStringList),
+        allowlist_include_members: opt(parseBool),
+    }),
+    etcd: etcdSection,
+    etcd3: etcdSection,
+    bootstrap: section({
+        dcs: opt((v) => (isRecord(v) ? ok(v) : fail(`expected a mapping of dynamic settings, got ${describe(v)}`))),
+        initdb: toolOptions('initdb', INITDB_NOT_ALLOWED),
+        pg_hba: opt(parseStringList),
+        method: opt(parseString),
+    }),
+    postgresql: section({
+        listen: req(parseListen, 'address(es) and port PostgreSQL listens on, e.g. "0.0.0.0:5432"'),
+        connect_address: opt(parseString),
+        data_dir: req(parseString, 'the PostgreSQL data directory'),
+        config_dir: opt(parseString),
+        bin_dir: opt(parseString),
+        pgpass: opt(parseString),
+        authentication: section({
+            superuser: user(true),
+            replication: user(true),
+            rewind: optionalSection({ username: req(parseString, 'the pg_rewind user name'), password: opt(parseString) }),
+        }),
+        parameters,
+        pg_hba: opt(parseStringList),
+        use_unix_socket: opt(parseBool),
+        use_unix_socket_repl: opt(parseBool),
+        basebackup: toolOptions('pg_basebackup', BASEBACKUP_NOT_ALLOWED),
+        remove_data_directory_on_rewind_failure: opt(parseBool),
+        remove_data_directory_on_diverged_timelines: opt(parseBool),
+        pg_ctl_timeout: opt(parseSecondsToMs),
+        callbacks: opt(parseCallbacks),
+        use_pg_rewind: opt(parseBool),
+    }),
+    tags: section({
+        nofailover: opt(parseBool),
+        noloadbalance: opt(parseBool),
+        clonefrom: opt(parseBool),
+        nosync: opt(parseBool),
+        nostream: opt(parseBool),
+        replicatefrom: opt(parseString),
+        failover_priority: opt((v) => parseInteger(v, { min: 0 })),
+    }),
+    watchdog: section({
+        mode: opt(parseWatchdogMode),
+        device: opt(parseString),
+        safety_margin: opt((v) => parseInteger(v, { min: -1 })),
+    }),
+    log: section({ level: opt(parseLogLevel), type: opt(parseLogType) }),
+})
+    .passthrough();
+/** Renders a key path as written in YAML terms: `bootstrap.initdb[1]`, `postgresql.listen`. */
+export function renderPath(path) {
+    return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+function valueAt(data, path) {
+    let node = data;
+    for (const key of path) {
+        if (Array.isArray(node) && typeof key === 'number')
+            node = node[key];
+        else if (isRecord(node))
+            node = node[String(key)];
+        else
+            return undefined;
+    }
+    return node;
+}
+const TYPE_NAMES = { object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'a boolean' };
+/** One issue as `{ path, message }`, the message saying what was expected and what was found. */
+export function renderIssue(issue, input) {
+    const path = renderPath(issue.path);
+    if (issue.code === z.ZodIssueCode.invalid_type) {
+        return { path, message: `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${describe(valueAt(input, issue.path))}` };
+    }
+    return { path, message: issue.message };
+}
+/** The environment variable behind a path (or one of its parents), when there is one. */
+export function sourceOf(path, sources) {
+    for (let p = path.replace(/\[\d+\]/g, ''); p !== ''; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
+        const variable = sources.get(p);
+        if (variable !== undefined)
+            return variable;
+    }
+    return undefined;
+}
+/** " (set by PATRONI_X)" for values that came from the environment, else ''. */
+export function sourceNote(path, sources) {
+    const variable = sourceOf(path, sources);
+    return variable === undefined ? '' : ` (set by ${variable})`;
+}
+/** Where the operator fixes a value: the variable that set it, or the file. */
+export function fixHint(path, sources, origin) {
+    const variable = sourceOf(path, sources);
+    return variable === undefined ? `fix it in ${origin}` : `fix ${variable}`;
+}
+/** Validates `input`; the first issue becomes the ConfigError, the next few its hint. */
+export function parseLocalFile(input, origin, sources) {
+    const result = localFileSchema.safeParse(input);
+    if (result.success)
+        return result.data;
+    const issues = result.error.issues.map((issue) => renderIssue(issue, input));
+    const first = issues[0] ?? { path: '', message: 'invalid configuration' };
+    const more = issues.slice(1, 4).map((i) => `${i.path}: ${i.message}${sourceNote(i.path, sources)}`);
+    const extra = issues.length > 4 ? `; and ${issues.length - 4} more` : '';
+    const fix = fixHint(first.path, sources, origin);
+    const hint = more.length === 0 ? fix : `${fix}; also: ${more.join('; ')}${extra}`;
+    throw new ConfigError(first.path, `${first.message}${sourceNote(first.path, sources)}`, hint);
+}
+//# sourceMappingURL=schema.js.map

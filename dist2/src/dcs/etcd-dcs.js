@@ -1,0 +1,344 @@
+import { EtcdClient } from '../engine/etcd/etcd-client.js';
+import { EtcdError } from '../engine/etcd/etcd-errors.js';
+import { buildClusterView, clusterKeys, renderConfig, renderFailover, renderFailsafe, renderHistory, renderMemberValue, renderStatus, renderSync, } from '../patroni/dcs-layout.js';
+/** Watch reconnection back-off (ms): doubles from the first value up to the maximum. */
+const WATCH_BACKOFF_FIRST_MS = 100;
+const WATCH_BACKOFF_MAX_MS = 2_000;
+const DEFAULT_TTL_S = 30;
+export class EtcdDcs {
+    keys;
+    name;
+    client;
+    log;
+    closed = new AbortController();
+    lease = null;
+    ttl;
+    seen = null;
+    granting = null;
+    constructor(options) {
+        this.keys = clusterKeys(options.namespace, options.scope);
+        this.name = options.name;
+        this.ttl = options.ttlS ?? DEFAULT_TTL_S;
+        this.log = options.log;
+        this.client = new EtcdClient({
+            endpoints: options.etcd.endpoints,
+            protocol: options.etcd.protocol,
+            ...(options.etcd.username === undefined ? {} : { username: options.etcd.username }),
+            ...(options.etcd.password === undefined ? {} : { password: options.etcd.password }),
+            requestTimeoutMs: options.retryTimeoutMs,
+            ...(options.minAttemptTimeoutMs === undefined ? {} : { minAttemptTimeoutMs: options.minAttemptTimeoutMs }),
+        });
+    }
+    /** Current lease ID (decimal), or null when none is held. */
+    get leaseId() {
+        return this.lease;
+    }
+    /** Dcs.currentLeaseId: the lease ID (decimal) or null before the first grant / after expiry. */
+    currentLeaseId() {
+        return this.lease;
+    }
+    get ttlS() {
+        return this.ttl;
+    }
+    /**
+     * New ttl from the dynamic config. Like Patroni's set_ttl, the current lease is dropped (not
+     * revoked) when it changes: the next refreshLease grants one with the new TTL and the next
+     * touchMember / updateLeader move the keys onto it; the old lease then simply expires.
+     */
+    setTtl(ttlS) {
+        if (ttlS === this.ttl)
+            return;
+        this.ttl = ttlS;
+        this.lease = null;
+    }
+    /** New retry_timeout from the dynamic config: the deadline of every later call. */
+    setRetryTimeout(retryTimeoutMs) {
+        this.client.setRequestTimeout(retryTimeoutMs);
+    }
+    /** Dcs.setTimings: both of the above at once. */
+    setTimings(ttlS, retryTimeoutMs) {
+        this.setTtl(ttlS);
+        this.setRetryTimeout(retryTimeoutMs);
+    }
+    async loadCluster() {
+        const result = await this.client.range(this.keys.prefix, { prefix: true });
+        const view = buildClusterView(this.keys.prefix, result.revision, result.kvs);
+        const byKey = new Map(result.kvs.map((kv) => [kv.key, kv]));
+        const member = byKey.get(this.keys.member(this.name));
+        this.seen = {
+            member: member === undefined ? null : { value: member.value, lease: member.lease },
+            status: byKey.get(this.keys.status)?.value ?? null,
+            failsafe: byKey.get(this.keys.failsafe)?.value ?? null,
+        };
+        return view;
+    }
+    async createLease(ttlS) {
+        this.ttl = ttlS;
+        const granted = await this.client.leaseGrant(ttlS);
+        this.lease = granted.id;
+    }
+    async refreshLease() {
+        if (this.lease === null) {
+            await this.createLease(this.ttl);
+            return true;
+        }
+        let ttlS;
+        try {
+            ttlS = await this.client.leaseKeepAlive(this.lease);
+        }
+        catch (error) {
+            if (!(error instanceof EtcdError && error.kind === 'lease_not_found'))
+                throw error;
+            ttlS = 0;
+        }
+        if (ttlS > 0)
+            return true;
+        this.log?.warning('our etcd lease has expired', { lease: this.lease });
+        this.lease = null;
+        return false;
+    }
+    async revokeLease() {
+        const lease = this.lease;
+        if (lease === null)
+            return;
+        await this.client.leaseRevoke(lease);
+        this.lease = null;
+    }
+    async touchMember(data) {
+        const value = renderMemberValue(data);
+        const lease = await this.ensureLease();
+        const seen = this.seen?.member ?? null;
+        this.seen = this.seen === null ? null : { ...this.seen, member: null };
+        if (seen !== null && seen.value === value && seen.lease === lease)
+            return;
+        await this.withLease((leaseId) => this.client.put(this.keys.member(this.name), value, { lease: leaseId }));
+    }
+    async deleteMember() {
+        await this.client.deleteRange(this.keys.member(this.name));
+    }
+    async initialize(systemIdentifier, create) {
+        if (!create) {
+            await this.client.put(this.keys.initialize, systemIdentifier);
+            return true;
+        }
+        return this.putIf(this.keys.initialize, systemIdentifier, null);
+    }
+    async cancelInitialization() {
+        await this.client.deleteRange(this.keys.initialize);
+    }
+    async attemptToAcquireLeader() {
+        return this.withLease(async (leaseId) => {
+            const result = await this.client.txn({
+                compare: [{ key: this.keys.leader, target: 'CREATE', createRevision: 0 }],
+                success: [{ put: { key: this.keys.leader, value: this.name, lease: leaseId } }],
+                failure: [{ range: { key: this.keys.leader } }],
+            });
+            if (result.succeeded)
+                return true;
+            // A retried request whose first attempt was applied finds the key already ours.
+            const current = result.responses[0]?.kind === 'range' ? result.responses[0].kvs[0] : undefined;
+            return current !== undefined && current.value === this.name && current.lease === leaseId;
+        });
+    }
+    async updateLeader() {
+        return this.withLease(async (leaseId) => {
+            const held = await this.client.txn({
+                compare: [
+                    { key: this.keys.leader, target: 'VALUE', value: this.name },
+                    { key: this.keys.leader, target: 'LEASE', lease: leaseId },
+                ],
+                success: [],
+                failure: [{ range: { key: this.keys.leader } }],
+            });
+            if (held.succeeded)
+                return true;
+            const current = held.responses[0]?.kind === 'range' ? held.responses[0].kvs[0] : undefined;
+            if (current === undefined || current.value !== this.name)
+                return false;
+            // Still ours but on another lease (the ttl changed, or we were granted a new lease):
+            // move it onto the current lease, only if nobody touched it in between (Patroni re-puts it).
+            this.log?.info('moving the leader key onto our current lease', { from: current.lease, to: leaseId });
+            const moved = await this.client.txn({
+                compare: [
+                    { key: this.keys.leader, target: 'VALUE', value: this.name },
+                    { key: this.keys.leader, target: 'MOD', modRevision: current.modRevision },
+                ],
+                success: [{ put: { key: this.keys.leader, value: this.name, lease: leaseId } }],
+            });
+            return moved.succeeded;
+        });
+    }
+    async deleteLeader() {
+        const result = await this.client.txn({
+            compare: [{ key: this.keys.leader, target: 'VALUE', value: this.name }],
+            success: [{ deleteRange: { key: this.keys.leader } }],
+        });
+        return result.succeeded;
+    }
+    setConfig(value, modRevision) {
+        return this.putIf(this.keys.config, renderConfig(value), modRevision);
+    }
+    setFailover(value, modRevision) {
+        return this.putIf(this.keys.failover, renderFailover(value), modRevision);
+    }
+    deleteFailover(modRevision) {
+        return this.deleteIf(this.keys.failover, modRevision);
+    }
+    setSync(value, modRevision) {
+        return this.putIf(this.keys.sync, renderSync(value), modRevision);
+    }
+    deleteSync(modRevision) {
+        return this.deleteIf(this.keys.sync, modRevision);
+    }
+    async setHistory(value) {
+        await this.client.put(this.keys.history, renderHistory(value));
+    }
+    /** Skipped when the last loaded view already holds exactly this value (as Patroni does). */
+    async writeStatus(value) {
+        const rendered = renderStatus(value);
+        if (this.seen?.status === rendered)
+            return;
+        await this.client.put(this.keys.status, rendered);
+        if (this.seen !== null)
+            this.seen.status = rendered;
+    }
+    async writeFailsafe(value) {
+        const rendered = renderFailsafe(value);
+        if (this.seen?.failsafe === rendered)
+            return;
+        await this.client.put(this.keys.failsafe, rendered);
+        if (this.seen !== null)
+            this.seen.failsafe = rendered;
+    }
+    /**
+     * Watches every key of the cluster. `fromRevision` is the revision of a view the caller has
+     * already seen (ClusterView.revision): changes made after it are reported, none before; 0 means
+     * "from now on". `changed` events carry the full etcd keys ("/service/demo/leader",
+     * "/service/demo/members/n1"; compare with `this.keys`). The stream is reopened by itself (next endpoint, back-off 100 ms doubling to
+     * 2 s) from the last revision seen, so nothing is missed; when that revision has been compacted
+     * away it restarts from the current one and reports `reset`: the caller must reload the view.
+     */
+    watch(fromRevision, onEvent, signal) {
+        const combined = AbortSignal.any([signal, this.closed.signal]);
+        this.watchLoop(fromRevision, onEvent, combined).catch((error) => {
+            this.log?.error('etcd watch loop stopped', { error: error instanceof Error ? error.message : String(error) });
+        });
+    }
+    /** Stops watches and closes connections. Does not revoke the lease (call revokeLease first). */
+    async close() {
+        this.closed.abort();
+        this.client.close();
+    }
+    // ---- helpers ----
+    async watchLoop(fromRevision, consumer, signal) {
+        const onEvent = (event) => {
+            try {
+                consumer(event);
+            }
+            catch (error) {
+                this.log?.error('etcd watch consumer failed', { error: error instanceof Error ? error.message : String(error) });
+            }
+        };
+        let nextRevision = fromRevision > 0 ? fromRevision + 1 : 0;
+        let backoffMs = WATCH_BACKOFF_FIRST_MS;
+        // After a compaction the reset is reported only once the new stream exists, so a reload the
+        // caller does in response cannot miss a change made before the stream started.
+        let pendingReset = false;
+        while (!signal.aborted) {
+            let end = null;
+            try {
+                end = await this.client.watch({ key: this.keys.prefix, prefix: true, startRevision: nextRevision }, (response) => {
+                    backoffMs = WATCH_BACKOFF_FIRST_MS;
+                    if (pendingReset) {
+                        pendingReset = false;
+                        onEvent({ kind: 'reset' });
+                    }
+                    if (response.events.length === 0) {
+                        if (nextRevision === 0 && response.revision > 0)
+                            nextRevision = response.revision + 1;
+                        return;
+                    }
+                    const last = response.events[response.events.length - 1];
+                    nextRevision = Math.max(nextRevision, (last?.kv.modRevision ?? response.revision) + 1);
+                    const keys = [...new Set(response.events.map((event) => event.kv.key))];
+                    const created = [...new Set(response.events.filter((event) => event.type === 'PUT' && event.kv.version === 1).map((event) => event.kv.key))];
+                    onEvent({ kind: 'changed', keys, created });
+                }, signal);
+            }
+            catch (error) {
+                this.log?.debug('etcd watch interrupted', { error: error instanceof Error ? error.message : String(error) });
+            }
+            if (signal.aborted || end?.reason === 'aborted')
+                return;
+            if (end?.reason === 'compacted' || end?.reason === 'canceled') {
+                this.log?.info('etcd watch restarted from the current revision', { reason: end.reason });
+                nextRevision = 0;
+                pendingReset = true;
+            }
+            if (end?.reason !== 'compacted') {
+                await abortableSleep(backoffMs, signal);
+                backoffMs = Math.min(backoffMs * 2, WATCH_BACKOFF_MAX_MS);
+            }
+        }
+    }
+    /** Our lease, granting one when there is none (concurrent callers share one grant). */
+    async ensureLease() {
+        if (this.lease !== null)
+            return this.lease;
+        this.granting ??= this.createLease(this.ttl).finally(() => {
+            this.granting = null;
+        });
+        await this.granting;
+        if (this.lease === null)
+            throw new EtcdError('other', 'etcd granted no lease');
+        return this.lease;
+    }
+    /** Runs `action` with our lease; when etcd no longer knows it, grants a new one and retries once. */
+    async withLease(action) {
+        const lease = await this.ensureLease();
+        try {
+            return await action(lease);
+        }
+        catch (error) {
+            if (!(error instanceof EtcdError && error.kind === 'lease_not_found'))
+                throw error;
+            this.log?.warning('our etcd lease disappeared; granting a new one', { lease });
+            this.lease = null;
+            return action(await this.ensureLease());
+        }
+    }
+    /** Put guarded by mod_revision (null: only if the key does not exist). */
+    async putIf(key, value, modRevision) {
+        const result = await this.client.txn({ compare: [revisionGuard(key, modRevision)], success: [{ put: { key, value } }] });
+        return result.succeeded;
+    }
+    /** Delete guarded by mod_revision (null: unconditionally; true even when nothing existed). */
+    async deleteIf(key, modRevision) {
+        if (modRevision === null) {
+            await this.client.deleteRange(key);
+            return true;
+        }
+        const op = { deleteRange: { key } };
+        const result = await this.client.txn({ compare: [revisionGuard(key, modRevision)], success: [op] });
+        return result.succeeded;
+    }
+}
+function revisionGuard(key, modRevision) {
+    return modRevision === null ? { key, target: 'CREATE', createRevision: 0 } : { key, target: 'MOD', modRevision };
+}
+function abortableSleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal.aborted) {
+            resolve();
+            return;
+        }
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
+        }
+        signal.addEventListener('abort', done);
+    });
+}
+//# sourceMappingURL=etcd-dcs.js.map

@@ -1,0 +1,288 @@
+/**
+ * A small etcd v3 client over etcd's JSON gRPC gateway (the same wire Patroni 3.0.2 uses).
+ *
+ * Invariants:
+ *  - every call has one overall deadline (`requestTimeoutMs`, kept <= retry_timeout by the
+ *    caller); within it, an endpoint that does not answer (refused, reset, timeout, or etcd says
+ *    Unavailable / DeadlineExceeded) is skipped for the next one, and the last endpoint that
+ *    answered is tried first next time. When the deadline passes without an answer the call
+ *    throws DcsUnavailableError; an answer that is an error throws EtcdError.
+ *  - a retried write may have been applied by the endpoint that timed out: callers make their
+ *    writes either idempotent or transactions whose failure they can explain (see EtcdDcs).
+ *  - with a username and password, a token from /v3/auth/authenticate is sent in the
+ *    Authorization header and renewed once when etcd rejects it.
+ * TLS client certificates and a custom CA are not supported yet (TODO: EtcdConfig has no fields
+ * for them); `https` uses the system's CAs.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DcsUnavailableError, EtcdError, interpretAnswer } from './etcd-errors.js';
+import { EtcdHttp, TransportError, endpointName } from './etcd-http.js';
+import { readWatchStream } from './etcd-watch-stream.js';
+import { asArray, asObject, b64, decodeKeyValue, decodeResponseOp, encodeCompare, encodeOp, encodePut, encodeRange, headerRevision, int64, leaseId, prefixRangeEnd, } from './etcd-wire.js';
+/** Named limits of the retry loop. */
+const MAX_ROUNDS = 1_000;
+const ROUND_PAUSE_FIRST_MS = 50;
+const ROUND_PAUSE_MAX_MS = 1_000;
+const DEFAULT_MIN_ATTEMPT_MS = 1_000;
+export class EtcdClient {
+    endpoints;
+    http;
+    username;
+    password;
+    minAttemptMs;
+    requestTimeoutMs;
+    apiPrefix;
+    /** Index of the endpoint tried first (the last one that answered). */
+    preferred = 0;
+    /** Auth token, null when auth is off or not obtained yet. */
+    token = null;
+    authChecked = false;
+    constructor(options) {
+        if (options.endpoints.length === 0)
+            throw new RangeError('EtcdClient needs at least one endpoint');
+        this.endpoints = [...options.endpoints];
+        this.http = new EtcdHttp(options.protocol ?? 'http');
+        this.username = options.username;
+        this.password = options.password;
+        this.requestTimeoutMs = options.requestTimeoutMs;
+        this.minAttemptMs = options.minAttemptTimeoutMs ?? DEFAULT_MIN_ATTEMPT_MS;
+        this.apiPrefix = options.apiPrefix ?? null;
+    }
+    /** Changes the deadline of later calls (e.g. when retry_timeout changes in the dynamic config). */
+    setRequestTimeout(ms) {
+        this.requestTimeoutMs = ms;
+    }
+    /** The endpoint the next call tries first. */
+    get currentEndpoint() {
+        return this.endpoints[this.preferred] ?? this.endpoints[0];
+    }
+    close() {
+        this.http.close();
+    }
+    async range(key, options = {}) {
+        const body = encodeRange(key, options.prefix);
+        if (options.revision !== undefined && options.revision > 0)
+            body['revision'] = String(options.revision);
+        if (options.serializable === true)
+            body['serializable'] = true;
+        if (options.limit !== undefined)
+            body['limit'] = String(options.limit);
+        const answer = await this.call('/kv/range', body, options);
+        return {
+            revision: headerRevision(answer),
+            kvs: asArray(answer['kvs']).map(decodeKeyValue),
+            count: int64(answer['count']),
+            more: answer['more'] === true,
+        };
+    }
+    async put(key, value, options = {}) {
+        const answer = await this.call('/kv/put', encodePut(key, value, options.lease), options);
+        return { revision: headerRevision(answer) };
+    }
+    async deleteRange(key, options = {}) {
+        const answer = await this.call('/kv/deleterange', encodeRange(key, options.prefix), options);
+        return { revision: headerRevision(answer), deleted: int64(answer['deleted']) };
+    }
+    async txn(request, options = {}) {
+        const body = {
+            compare: request.compare.map(encodeCompare),
+            success: request.success.map(encodeOp),
+            failure: (request.failure ?? []).map(encodeOp),
+        };
+        const answer = await this.call('/kv/txn', body, options);
+        return {
+            succeeded: answer['succeeded'] === true,
+            revision: headerRevision(answer),
+            responses: asArray(answer['responses']).map(decodeResponseOp),
+        };
+    }
+    async leaseGrant(ttlS, options = {}) {
+        const answer = await this.call('/lease/grant', { TTL: String(ttlS) }, options);
+        const error = typeof answer['error'] === 'string' ? answer['error'] : '';
+        const id = leaseId(answer['ID']);
+        if (error !== '' || id === null)
+            throw new EtcdError('other', `lease grant refused: ${error || 'no lease ID in the answer'}`);
+        return { id, ttlS: int64(answer['TTL']) };
+    }
+    /**
+     * One keepalive (the gateway's bidirectional stream used for a single request). Returns the
+     * lease's TTL in seconds as etcd answered it, 0 when the lease no longer exists.
+     */
+    async leaseKeepAlive(id, options = {}) {
+        const answer = await this.call('/lease/keepalive', { ID: id }, options, true);
+        return Math.max(0, int64(asObject(answer['result'])['TTL']));
+    }
+    /** Revokes a lease (its keys are deleted). Returns false when it did not exist. */
+    async leaseRevoke(id, options = {}) {
+        try {
+            // etcd 3.4+ maps LeaseRevoke to /v3/lease/revoke; 3.3 and older only to /kv/lease/revoke.
+            await this.callWithRouteFallback(['/lease/revoke', '/kv/lease/revoke'], { ID: id }, options);
+            return true;
+        }
+        catch (error) {
+            if (error instanceof EtcdError && error.kind === 'lease_not_found')
+                return false;
+            throw error;
+        }
+    }
+    /** Remaining and granted TTL (s) of a lease; remaining is -1 when it does not exist. */
+    async leaseTimeToLive(id, options = {}) {
+        const answer = await this.callWithRouteFallback(['/lease/timetolive', '/kv/lease/timetolive'], { ID: id }, options);
+        return { ttlS: int64(answer['TTL']), grantedTtlS: int64(answer['grantedTTL']) };
+    }
+    /**
+     * Opens one watch stream on the preferred endpoint and delivers every message to `onResponse`
+     * until the stream ends, etcd cancels the watch, or `signal` aborts. Throws TransportError /
+     * DcsUnavailableError when the stream cannot be opened or breaks (the endpoint is then skipped
+     * next time) and EtcdError for an error answer; the caller decides whether and when to retry.
+     */
+    async watch(request, onResponse, signal) {
+        if (signal.aborted)
+            return { reason: 'aborted' };
+        const deadline = performance.now() + this.requestTimeoutMs;
+        await this.ensureAuth(deadline);
+        const index = this.preferred;
+        const endpoint = this.endpoints[index];
+        const createRequest = { key: b64(request.key) };
+        if (request.prefix === true)
+            createRequest['range_end'] = prefixRangeEnd(request.key).toString('base64');
+        if (request.startRevision !== undefined && request.startRevision > 0)
+            createRequest['start_revision'] = String(request.startRevision);
+        if (request.progressNotify === true)
+            createRequest['progress_notify'] = true;
+        try {
+            const prefix = await this.ensurePrefix(endpoint, Math.max(1, deadline - performance.now()));
+            const stream = this.http.openStream(endpoint, `${prefix}/watch`, { create_request: createRequest }, this.headers());
+            return await readWatchStream(stream, endpointName(endpoint), Math.max(1, deadline - performance.now()), onResponse, signal);
+        }
+        catch (error) {
+            if (error instanceof TransportError || (error instanceof EtcdError && error.endpointFailure))
+                this.skip(index);
+            if (error instanceof EtcdError && this.hasCredentials() && (error.kind === 'invalid_auth_token' || error.kind === 'user_empty')) {
+                this.token = null; // authenticate again before the next stream
+                this.authChecked = false;
+            }
+            throw error;
+        }
+    }
+    // ---- call machinery ----
+    async callWithRouteFallback(paths, body, options) {
+        let lastError = null;
+        for (const path of paths) {
+            try {
+                return await this.call(path, body, options);
+            }
+            catch (error) {
+                if (!(error instanceof EtcdError && error.kind === 'route_not_found'))
+                    throw error;
+                lastError = error;
+            }
+        }
+        throw lastError;
+    }
+    async call(path, body, options, firstLine = false) {
+        const deadline = performance.now() + (options.timeoutMs ?? this.requestTimeoutMs);
+        await this.ensureAuth(deadline);
+        try {
+            return await this.callWithFailover(path, body, deadline, firstLine);
+        }
+        catch (error) {
+            if (!(error instanceof EtcdError) || !this.hasCredentials() || !['invalid_auth_token', 'user_empty'].includes(error.kind))
+                throw error;
+            // The token expired (simple tokens live 5 minutes without use) or etcd restarted.
+            this.token = null;
+            this.authChecked = false;
+            await this.ensureAuth(deadline);
+            return this.callWithFailover(path, body, deadline, firstLine);
+        }
+    }
+    async callWithFailover(path, body, deadline, firstLine) {
+        const failures = [];
+        const started = performance.now();
+        for (let round = 0; round < MAX_ROUNDS; round++) {
+            const count = this.endpoints.length;
+            const first = this.preferred;
+            for (let k = 0; k < count; k++) {
+                const remaining = deadline - performance.now();
+                if (remaining <= 0)
+                    break;
+                const index = (first + k) % count;
+                const attemptMs = Math.min(remaining, Math.max(this.minAttemptMs, remaining / (count - k)));
+                try {
+                    const answer = await this.attempt(index, path, body, attemptMs, firstLine);
+                    this.preferred = index;
+                    return answer;
+                }
+                catch (error) {
+                    if (!isEndpointFailure(error))
+                        throw error;
+                    failures.push(error instanceof Error ? error.message : String(error));
+                    this.skip(index);
+                }
+            }
+            const remaining = deadline - performance.now();
+            if (remaining <= 1)
+                break;
+            await sleep(Math.min(remaining, ROUND_PAUSE_FIRST_MS * 2 ** Math.min(round, 5), ROUND_PAUSE_MAX_MS));
+        }
+        const tried = this.endpoints.map(endpointName).join(', ');
+        const last = failures.slice(-this.endpoints.length).join('; ');
+        throw new DcsUnavailableError(`no etcd endpoint answered ${path} within ${Math.round(performance.now() - started)} ms (tried ${tried}): ${last}`);
+    }
+    skip(index) {
+        if (this.preferred === index)
+            this.preferred = (index + 1) % this.endpoints.length;
+    }
+    async attempt(index, path, body, timeoutMs, firstLine) {
+        const endpoint = this.endpoints[index];
+        const attemptDeadline = performance.now() + timeoutMs;
+        const prefix = await this.ensurePrefix(endpoint, timeoutMs);
+        const remaining = Math.max(1, attemptDeadline - performance.now());
+        const answer = await this.http.exchange(endpoint, 'POST', prefix + path, body, this.headers(), remaining, firstLine);
+        return interpretAnswer(answer, endpointName(endpoint));
+    }
+    headers() {
+        return this.token === null ? {} : { authorization: this.token };
+    }
+    hasCredentials() {
+        return this.username !== undefined && this.username !== '' && this.password !== undefined;
+    }
+    /** Detects the gateway's API prefix from GET /version, once per client (like Patroni). */
+    async ensurePrefix(endpoint, timeoutMs) {
+        if (this.apiPrefix !== null)
+            return this.apiPrefix;
+        const answer = interpretAnswer(await this.http.exchange(endpoint, 'GET', '/version', undefined, {}, timeoutMs), endpointName(endpoint));
+        const cluster = parseVersion(answer['etcdcluster']) ?? parseVersion(answer['etcdserver']);
+        if (cluster === null)
+            throw new EtcdError('bad_response', `cannot read the etcd version from ${JSON.stringify(answer)}`);
+        const [major = 0, minor = 0] = cluster;
+        if (major < 3)
+            throw new EtcdError('other', `etcd ${cluster.join('.')} has no v3 API; keel needs etcd >= 3.0.4`);
+        this.apiPrefix = major > 3 || minor >= 4 ? '/v3' : minor === 3 ? '/v3beta' : '/v3alpha';
+        return this.apiPrefix;
+    }
+    /** Obtains a token when credentials are configured and etcd has auth enabled. */
+    async ensureAuth(deadline) {
+        if (this.authChecked || !this.hasCredentials())
+            return;
+        try {
+            const answer = await this.callWithFailover('/auth/authenticate', { name: this.username, password: this.password }, deadline, false);
+            this.token = typeof answer['token'] === 'string' && answer['token'] !== '' ? answer['token'] : null;
+        }
+        catch (error) {
+            if (!(error instanceof EtcdError && error.kind === 'auth_not_enabled'))
+                throw error;
+            this.token = null;
+        }
+        this.authChecked = true;
+    }
+}
+function isEndpointFailure(error) {
+    return error instanceof TransportError || (error instanceof EtcdError && error.endpointFailure);
+}
+function parseVersion(value) {
+    if (typeof value !== 'string' || !/^\d+\.\d+/.test(value))
+        return null;
+    return value.split('.').map((part) => Number.parseInt(part, 10));
+}
+//# sourceMappingURL=etcd-client.js.map

@@ -1,0 +1,228 @@
+/**
+ * The HA agent for one PostgreSQL node: the thin async shell around the pure core.
+ *
+ * Every cycle: observe -> decide -> execute, then sleep until loop_wait has passed since the
+ * cycle started, or until something wakes it early (an etcd watch event on the cluster prefix,
+ * a background task finishing). One cycle runs at a time. On stop the agent shuts PostgreSQL down
+ * cleanly, releases the leader key only after PostgreSQL is down (so no replica is promoted while
+ * we could still acknowledge a commit), removes its member key and returns its exit code.
+ *
+ * Everything it touches outside itself goes through `ports` (src/ha/ports.ts): production passes
+ * the real ones, the simulator simulated ones, and both run this very code. The core can be
+ * swapped too (`core`), which is how the simulator's bite tests break one rule at a time.
+ */
+import { adjustTimings, parseDynamicConfig } from '../config/dynamic.js';
+import { CycleLoop } from '../engine/loop.js';
+import { LeaseKeeper } from '../engine/lease-keeper.js';
+import { TaskRunner } from '../engine/task-runner.js';
+import { ClusterState } from './cluster-state.js';
+import { decide } from './core/decide.js';
+import { guardShouldFence } from './core/guard.js';
+import { PlanContractError } from './core/plan.js';
+import { renderWhy } from './core/why.js';
+import { executeDecision } from './executor.js';
+import { FailsafeInbox } from './failsafe.js';
+import { pgpassEntries, reloadableConfig } from './local-config.js';
+import { observe } from './observe.js';
+import { PostgresTracker } from './postgres-tracker.js';
+import { buildApiProvider, buildNodeStatus } from './status.js';
+import { fence, stopPostgres } from './tasks.js';
+export const REAL_CORE = { decide, guardShouldFence };
+/** How long a clean stop waits for a running task before going on. */
+const SHUTDOWN_TASK_WAIT_MS = 30_000;
+export class Agent {
+    ports;
+    log;
+    cluster;
+    pg;
+    lease;
+    tasks;
+    failsafe = new FailsafeInbox();
+    startedMs;
+    watchdogDueMs = null;
+    /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
+    wakeAtMs = null;
+    localConfig;
+    core;
+    loop;
+    watchAbort = new AbortController();
+    watching = false;
+    stopping = false;
+    reloadRequested = false;
+    exitCode = 0;
+    lastWhy = null;
+    lastWhySentence = '';
+    constructor(local, options) {
+        this.localConfig = local;
+        this.ports = options.ports;
+        this.startedMs = this.ports.clock.now();
+        this.log = options.log;
+        this.core = options.core ?? REAL_CORE;
+        const adjusted = adjustTimings(parseDynamicConfig(local.bootstrap.dcs));
+        for (const warning of adjusted.warnings)
+            this.log.warning(warning);
+        this.cluster = new ClusterState(adjusted.cfg);
+        this.pg = new PostgresTracker(this.ports.postgres, { local: () => this.localConfig, dynamic: () => this.cluster.dynamic }, this.log);
+        this.lease = new LeaseKeeper(this.ports.clock, this.ports.dcs, this.log, (reason) => this.onGuardFire(reason));
+        this.tasks = new TaskRunner(this.ports.clock, this.log, 'demote', () => this.wake());
+        this.loop = new CycleLoop(this.ports.clock, this.log);
+    }
+    local() {
+        return this.localConfig;
+    }
+    wake() {
+        this.loop.wake();
+    }
+    /** Requests a clean stop (signal handlers call this). */
+    stop(code = 0) {
+        if (this.stopping)
+            return;
+        this.log.info('shutting down');
+        this.stopping = true;
+        this.exitCode = code;
+        this.loop.stop();
+    }
+    /** Requests a reload of the configuration before the next cycle (SIGHUP, as Patroni). */
+    requestReload() {
+        this.reloadRequested = true;
+        this.wake();
+    }
+    /** The REST API's view of this node (read-only). */
+    status() {
+        return buildNodeStatus(this, { lastWhyKind: this.lastWhy?.kind ?? null, lastWhy: this.lastWhySentence, nextRunAtMs: this.loop.nextRunAtMs });
+    }
+    /** POST /failsafe from a leader that cannot reach the DCS. */
+    acceptFailsafe(body) {
+        const primary = this.pg.probe !== null && !this.pg.probe.inRecovery;
+        const leading = primary || this.cluster.view?.leader?.name === this.localConfig.name || this.tasks.isRunning('promote');
+        return this.failsafe.accept(body, this.ports.clock.now(), this.cluster.dynamic.failsafeMode, leading);
+    }
+    apiProvider() {
+        return buildApiProvider(this, () => this.status(), (body) => this.acceptFailsafe(body), () => this.requestReload());
+    }
+    async run() {
+        await this.ports.postgres.writePgpass(this.localConfig.postgresql.pgpass, pgpassEntries(this.localConfig));
+        await this.pg.adoptRunning();
+        await this.loop.run(() => this.cycle(), () => this.cluster.dynamic.loopWaitMs, () => this.watchdogDueMs, () => this.wakeAtMs);
+        this.watchAbort.abort();
+        await this.shutdown();
+        return this.exitCode;
+    }
+    async cycle() {
+        if (this.reloadRequested)
+            await this.reload();
+        const observedTaskGeneration = this.tasks.snapshot().generation;
+        const observation = await observe(this);
+        let decision;
+        try {
+            decision = this.core.decide(observation);
+        }
+        catch (error) {
+            if (!(error instanceof PlanContractError))
+                throw error;
+            // A bug in the core: act on nothing this cycle (the guard armed by the last decision stays).
+            this.log.error(`BUG: ${error.message}; not acting this cycle`);
+            return;
+        }
+        this.wakeAtMs = decision.wakeInMs === undefined ? null : observation.nowMs + decision.wakeInMs;
+        const why = await executeDecision(this, decision, { requestExit: (code) => this.stop(code) }, { atMs: observation.nowMs, taskGeneration: observedTaskGeneration });
+        this.lastWhy = why;
+        this.lastWhySentence = renderWhy(why);
+        this.log.info(this.lastWhySentence, { why: why.kind });
+        if (!this.watching && this.cluster.view !== null)
+            this.startWatch();
+    }
+    /** The lease guard fired: fence unless the rule says this server cannot be acknowledging commits. */
+    onGuardFire(reason) {
+        const facts = { knownReplica: this.pg.knownReplica(), promoting: this.tasks.isRunning('promote'), fenced: this.pg.fenced };
+        if (!this.core.guardShouldFence(facts)) {
+            if (!facts.fenced)
+                this.log.debug(`lease guard: not fencing a replica (${reason})`);
+            return;
+        }
+        void fence(this, reason);
+    }
+    startWatch() {
+        this.watching = true;
+        const name = this.localConfig.name;
+        this.ports.dcs.watch(this.cluster.view?.revision ?? 0, (event) => {
+            if (event.kind === 'reset' || event.keys.some((k) => /\/(leader|config|failover|initialize)$/.test(k))) {
+                this.wake();
+                return;
+            }
+            // A member that appears wakes the leader: its replication slot is created at once, so a
+            // replica that rejoins (after a restart, a freeze, a re-clone) streams without waiting loop_wait.
+            if (this.cluster.view?.leader?.name === name && event.created.some((k) => /\/members\/[^/]+$/.test(k)))
+                this.wake();
+        }, this.watchAbort.signal);
+    }
+    /**
+     * Re-reads the configuration and applies what can change while running: credentials (pgpass,
+     * keel's own connection), PostgreSQL parameters and recovery settings (then a PostgreSQL
+     * reload), tags, callbacks. An invalid file is refused with its error and the running
+     * configuration stays; settings that need a restart of the agent are reported and kept.
+     */
+    async reload() {
+        this.reloadRequested = false;
+        let next;
+        try {
+            next = this.ports.loadConfig();
+        }
+        catch (error) {
+            this.log.error(`reload refused, keeping the running configuration: ${error instanceof Error ? error.message : String(error)}`);
+            return;
+        }
+        const applied = reloadableConfig(this.localConfig, next);
+        for (const warning of [...next.warnings, ...applied.warnings])
+            this.log.warning(warning);
+        this.localConfig = applied.config;
+        const pg = this.ports.postgres;
+        await pg.writePgpass(this.localConfig.postgresql.pgpass, pgpassEntries(this.localConfig));
+        pg.connectTo(this.pg.localConnectTarget());
+        this.pg.invalidateProbe();
+        if (this.pg.recovery !== null)
+            this.pg.recovery = this.pg.recoveryFor(this.cluster.memberAddress(this.pg.followTarget));
+        if ((await pg.postmasterPid()) !== null) {
+            await this.pg.writeConfig();
+            await pg.reload();
+        }
+        this.log.info(`configuration reloaded from ${this.localConfig.file ?? 'its source'}`);
+    }
+    /** Clean stop: PostgreSQL first, then the leader key, then our member key and lease. */
+    async shutdown() {
+        const running = this.tasks.current();
+        if (running !== null) {
+            this.log.info(`waiting for ${running.kind} to finish before stopping`);
+            await this.tasks.settle(SHUTDOWN_TASK_WAIT_MS);
+        }
+        this.lease.stop();
+        this.ports.watchdog.disable();
+        this.watchdogDueMs = null;
+        const pg = this.ports.postgres;
+        try {
+            if ((await pg.postmasterPid()) !== null) {
+                this.log.info('stopping PostgreSQL');
+                await pg.checkpoint(this.localConfig.postgresql.pgCtlTimeoutMs).catch(() => undefined);
+                await stopPostgres(this, 'fast');
+            }
+        }
+        catch (error) {
+            this.log.error(`could not stop PostgreSQL cleanly: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        await pg.closeConnection();
+        const dcs = this.ports.dcs;
+        try {
+            if (this.cluster.view?.leader?.name === this.localConfig.name || (await dcs.loadCluster()).leader?.name === this.localConfig.name) {
+                await dcs.deleteLeader();
+                this.log.info('leader key released');
+            }
+            await dcs.deleteMember();
+            await dcs.revokeLease();
+        }
+        catch (error) {
+            this.log.warning(`could not clean up the DCS keys: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        await dcs.close();
+    }
+}
+//# sourceMappingURL=agent.js.map

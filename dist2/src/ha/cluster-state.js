@@ -1,0 +1,79 @@
+/**
+ * The agent's view of the DCS: the last cluster snapshot, the dynamic configuration it carries,
+ * and when the DCS last answered (for the REST API's freshness rule and Patroni's dcs_last_seen).
+ * Owned by the agent; read by observe, the executor and the status builder.
+ */
+import { adjustTimings, parseDynamicConfig } from '../config/dynamic.js';
+import { parseConnUrl } from './core/conn-url.js';
+export class ClusterState {
+    dynamic;
+    view = null;
+    /** Start of the current run of failed reads (monotonic); null when the last read worked. */
+    failingSinceMs = null;
+    /** Last successful read (monotonic); null before the first. */
+    lastOkMs = null;
+    /** Last successful read (wall clock ms), for /patroni dcs_last_seen. */
+    lastSeenWallMs = null;
+    /** mod_revision of the config key last applied. */
+    configRevision = null;
+    constructor(
+    /** The cluster configuration: from the DCS `config` key once read, else from bootstrap.dcs. */
+    dynamic) {
+        this.dynamic = dynamic;
+    }
+    /** One range read of the cluster prefix; a failure is recorded, never thrown. */
+    async read(dcs, clock, log) {
+        const startedMs = clock.now();
+        try {
+            const view = await dcs.loadCluster();
+            this.view = view;
+            this.failingSinceMs = null;
+            this.lastOkMs = startedMs;
+            this.lastSeenWallMs = clock.wallMs();
+            // Parsed only when it changed: the config key is read every cycle, rarely written.
+            if (view.config !== null && view.config.modRevision !== this.configRevision) {
+                this.applyDynamicConfig(view.config.value, dcs, log);
+                this.configRevision = view.config.modRevision;
+            }
+            return view;
+        }
+        catch (error) {
+            this.failingSinceMs ??= startedMs;
+            log.warning(`DCS read failed: ${error instanceof Error ? error.message : String(error)}`);
+            return null;
+        }
+    }
+    /**
+     * The `failsafe` key we just wrote: the members listed there may race if the DCS comes back
+     * without a leader, so a confirmation round must ask exactly them — not the older topology the
+     * last read showed (found by the simulator, seed 877: a member that had just joined was never
+     * asked, yet could win the race once etcd came back).
+     */
+    noteFailsafeWritten(members) {
+        if (this.view !== null)
+            this.view = { ...this.view, failsafe: { ...members } };
+    }
+    /** Whether the last successful read is younger than ttl (Patroni's dcs.cluster property). */
+    fresh(nowMs) {
+        return this.lastOkMs !== null && nowMs - this.lastOkMs <= this.dynamic.ttlMs;
+    }
+    /** A member's address from the last view (null when it has no usable conn_url there). */
+    memberAddress(name) {
+        if (name === null || this.view === null)
+            return null;
+        const parsed = parseConnUrl(this.view.members.find((m) => m.name === name)?.connUrl ?? null);
+        return parsed === null ? null : { name, ...parsed };
+    }
+    /** Adopts the DCS config (timings adjusted as Patroni does) and hands new timings to the DCS client. */
+    applyDynamicConfig(raw, dcs, log) {
+        const { cfg, warnings } = adjustTimings(parseDynamicConfig(raw));
+        const timingsChanged = cfg.ttlMs !== this.dynamic.ttlMs || cfg.retryTimeoutMs !== this.dynamic.retryTimeoutMs;
+        if (timingsChanged)
+            for (const warning of warnings)
+                log.warning(warning);
+        this.dynamic = cfg;
+        if (timingsChanged)
+            dcs.setTimings?.(Math.round(cfg.ttlMs / 1000), cfg.retryTimeoutMs);
+    }
+}
+//# sourceMappingURL=cluster-state.js.map

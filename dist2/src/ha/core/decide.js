@@ -1,0 +1,139 @@
+import { assertWellFormed, planMayPromote } from './plan.js';
+import { watchdogDisable, watchdogWhileLeader } from './watchdog-logic.js';
+import { isValidSysid, leaseGuardOffsetMs, makeCtx, pastFencePoint, plan } from './rules/context.js';
+import { bootstrapEmpty, checkSystemId, finishBootstrap } from './rules/bootstrap.js';
+import { fenceAndDemote, follow } from './rules/follow.js';
+import { keepLeadership } from './rules/leader.js';
+import { raceOrFollow } from './rules/race.js';
+import { handOverAfterStepDown } from './rules/switchover.js';
+import { recoverStopped } from './rules/recover.js';
+export { fenceMarginMs, leaseGuardOffsetMs } from './rules/context.js';
+export { isGate, resolvePlan } from './plan.js';
+export function decide(obs) {
+    const decision = decideUnchecked(obs);
+    assertWellFormed(decision);
+    return decision;
+}
+function decideUnchecked(obs) {
+    const gateValidForMs = leaseGuardOffsetMs(obs);
+    if (!obs.dcs.ok)
+        return { ...dcsUnreachable(obs, obs.dcs.sinceMs), gateValidForMs };
+    const ctx = makeCtx(obs, obs.dcs.view);
+    const chosen = decideWithView(ctx);
+    const promoting = planMayPromote(chosen);
+    const mayLead = ctx.isPrimary || ctx.keyNamesUs || promoting;
+    const wake = chosen.wakeInMs === undefined ? {} : { wakeInMs: chosen.wakeInMs };
+    return { actions: chosen.actions, why: chosen.why, leaseGuard: guardFor(obs, ctx.isPrimary || promoting, mayLead), gateValidForMs, ...wake };
+}
+/**
+ * The lease guard is armed whenever we may be acknowledging commits while our key can expire.
+ * In pause too, for a running primary (keel, not Patroni): the key still expires when it cannot
+ * be refreshed, and replicas race for it as soon as the pause ends — a paused leader cut off from
+ * the DCS would otherwise keep acknowledging next to the new one (simulator, seed 1517). The
+ * guard only fences, which the next confirmed keepalive lifts; pause still means no demote, no
+ * promotion, no restart.
+ */
+function guardFor(obs, primaryOrPromoting, mayLead) {
+    if (!mayLead)
+        return null;
+    return obs.paused && !primaryOrPromoting ? null : { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
+}
+/**
+ * Patroni's _handle_dcs_error, with the lease guard: a primary that cannot reach the DCS fences and
+ * demotes once retry_timeout has passed (or at once past the fence point). In failsafe_mode it
+ * first asks every member (confirmFailsafe): when all accept, it keeps acknowledging — lifting a
+ * fence the guard may have set meanwhile — since none of them will race for the key before the
+ * POSTs' send time + ttl, and the guard now counts from that send time.
+ */
+function dcsUnreachable(obs, sinceMs) {
+    const pg = obs.postgres;
+    const isPrimary = pg.running && !pg.starting && pg.role === 'primary';
+    const guard = { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
+    // A promotion in flight may finish at any moment: its guard stays armed through the outage.
+    const promoting = obs.asyncTask.running?.kind === 'promote';
+    if (!isPrimary)
+        return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: promoting && !obs.paused ? guard : null };
+    // Paused: no demote, but the guard stays armed (see guardFor).
+    if (obs.paused)
+        return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: guard };
+    const fence = pg.fenced ? [] : [{ kind: 'fence' }];
+    const giveUp = obs.nowMs - sinceMs >= obs.config.retryTimeoutMs || pastFencePoint(obs);
+    const alone = giveUp
+        ? plan({ kind: 'dcsUnreachableDemoted' }, ...fence, { kind: 'demote' }, ...watchdogDisable(obs.watchdog))
+        : plan({ kind: 'dcsUnreachable' });
+    if (!obs.config.failsafeMode)
+        return { ...alone, leaseGuard: guard };
+    const keep = plan({ kind: 'failsafeContinue' }, { kind: 'unfence' }, ...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog));
+    return { actions: [{ kind: 'confirmFailsafe', then: keep, else: alone }], why: keep.why, leaseGuard: guard };
+}
+function decideWithView(ctx) {
+    const { obs, view } = ctx;
+    const pg = obs.postgres;
+    if (obs.asyncTask.running !== null)
+        return taskInProgress(ctx);
+    const finished = finishBootstrap(ctx);
+    if (finished !== null)
+        return finished;
+    if (pg.dataDir !== 'initialized')
+        return bootstrapEmpty(ctx);
+    const refused = checkSystemId(ctx);
+    if (refused !== null)
+        return refused;
+    const adopt = view.initialize === null && ctx.leaderName === null && !obs.paused && isValidSysid(pg.systemIdentifier)
+        ? [{ kind: 'writeInitialize', systemIdentifier: pg.systemIdentifier, create: true }]
+        : [];
+    const rest = decideInitialized(ctx);
+    return { ...rest, actions: [...adopt, ...rest.actions] };
+}
+function decideInitialized(ctx) {
+    const pg = ctx.obs.postgres;
+    if (!pg.running)
+        return handOverAfterStepDown(ctx) ?? recoverStopped(ctx);
+    if (pg.starting)
+        return startingUp(ctx);
+    if (ctx.leaderName === null)
+        return raceOrFollow(ctx);
+    if (ctx.keyNamesUs) {
+        const kept = keepLeadership(ctx);
+        // Our name on another lease (a previous agent process): its expiry is unknown, fence first.
+        if (!ctx.hasLock && ctx.isPrimary && !kept.preFence && !pg.fenced)
+            return { ...kept, actions: [{ kind: 'fence' }, ...kept.actions] };
+        return kept;
+    }
+    // No key but a leader heard through POST /failsafe (see failsafeLeaderName): follow it.
+    const followWhy = ctx.view.leader === null
+        ? { kind: 'failsafeFollowing', self: ctx.self, leader: ctx.leaderName }
+        : { kind: 'followingNoAction', self: ctx.self, leader: ctx.leaderName };
+    return follow(ctx, { kind: 'demotingNoLock' }, followWhy);
+}
+/** PostgreSQL accepts no connections yet (after a start task finished). */
+function startingUp(ctx) {
+    if (!ctx.keyNamesUs)
+        return plan({ kind: 'postgresStartingUp', msLeft: null }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+    const kept = plan({ kind: 'postgresStartingUp', msLeft: null }, { kind: 'touchMember' });
+    const lost = plan({ kind: 'startingAsSecondary' }, { kind: 'touchMember' });
+    return plan(kept.why, { kind: 'updateLeaderKey', then: kept, else: lost });
+}
+/** Patroni's handle_long_action_in_progress: keep the key during the task, or stop being primary. */
+function taskInProgress(ctx) {
+    const { obs } = ctx;
+    const task = obs.asyncTask.running;
+    if (task === null)
+        throw new Error('taskInProgress without a task');
+    if (ctx.keyNamesUs && !obs.paused) {
+        const preFence = ctx.isPrimary && !obs.postgres.fenced && (pastFencePoint(obs) || !ctx.hasLock) ? [{ kind: 'fence' }] : [];
+        const unfence = ctx.isPrimary && (obs.postgres.fenced || preFence.length > 0) ? [{ kind: 'unfence' }] : [];
+        // The watchdog armed before promoting is kept alive while the promotion runs, too.
+        const wd = ctx.isPrimary || task.kind === 'promote' ? watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog) : [];
+        const kept = plan({ kind: 'leaderKeyKeptDuringTask', task: task.kind }, ...unfence, ...wd, { kind: 'touchMember' });
+        const lost = ctx.isPrimary || task.kind === 'promote'
+            ? fenceAndDemote(ctx, { kind: 'lostLockDuringTask', task: task.kind })
+            : plan({ kind: 'lostLockDuringTask', task: task.kind }, { kind: 'touchMember' });
+        return plan(kept.why, ...preFence, { kind: 'updateLeaderKey', then: kept, else: lost });
+    }
+    if (ctx.isPrimary && !obs.paused && task.kind !== 'bootstrap') {
+        return fenceAndDemote(ctx, ctx.keyNamesUs ? { kind: 'lostLockDuringTask', task: task.kind } : { kind: 'demotingNoLock' });
+    }
+    return plan({ kind: 'taskInProgress', task: task.kind }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+}
+//# sourceMappingURL=decide.js.map

@@ -1,0 +1,127 @@
+import { clusterTimeline, mayPromote, pastFencePoint, plan } from './context.js';
+import { fenceAndDemote, follow } from './follow.js';
+import { enforcePrimaryRole } from './leader.js';
+import { manualFailoverVerdict } from './switchover.js';
+/** failsafe_mode: a member absent from a non-empty `failsafe` key was never asked to hold back, so it can never win (Patroni). */
+function outsideFailsafeTopology(ctx, name) {
+    const failsafe = ctx.view.failsafe;
+    return ctx.obs.config.failsafeMode && failsafe !== null && Object.keys(failsafe).length > 0 && !(name in failsafe);
+}
+function peerBlocks(ctx, peer, myWal, myPriority) {
+    if (!peer.reachable || peer.name === ctx.self)
+        return null;
+    if (peer.running && peer.role === 'primary')
+        return `primary (${peer.name}) is still alive`;
+    // A peer that may not promote never blocks us on WAL position or priority (Patroni's failover_limitation).
+    if (!mayPromote(peer.nofailover, peer.failoverPriority) || peer.watchdogFailed)
+        return null;
+    // With check_timeline a peer behind the cluster timeline cannot win either: it must not block us
+    // (Patroni 3.0.2 lets it block, which the simulator showed can leave a cluster leaderless).
+    if (ctx.obs.config.checkTimeline && (peer.timeline ?? 0) < clusterTimeline(ctx.view))
+        return null;
+    // Nor can a peer outside a non-empty failsafe topology (simulator, seed 1649: two nodes each
+    // waiting for the other, one excluded from the topology, the other deferring to its priority).
+    if (outsideFailsafeTopology(ctx, peer.name))
+        return null;
+    const wal = peer.walPositionBytes;
+    if (wal === null)
+        return null;
+    if (wal > myWal)
+        return `wal position of ${peer.name} is ahead of mine`;
+    if (wal === myWal && (peer.failoverPriority ?? 1) > myPriority)
+        return `${peer.name} is as advanced and has a higher failover_priority`;
+    return null;
+}
+/**
+ * A primary without the key (its agent stalled, the key expired) may take it back only if the
+ * cluster did not move on without it (Patroni: "node1 discarded promotion of node2"): its timeline
+ * is not behind the cluster's, and it is not outside the failsafe topology.
+ */
+function primaryMayRetake(ctx) {
+    const clusterTl = clusterTimeline(ctx.view);
+    const myTl = ctx.obs.postgres.timeline ?? 0;
+    if (myTl < clusterTl)
+        return { ok: false, reason: `my timeline ${myTl} is behind the cluster timeline ${clusterTl}` };
+    if (outsideFailsafeTopology(ctx, ctx.self))
+        return { ok: false, reason: 'not a member of the failsafe topology' };
+    return { ok: true };
+}
+export function isHealthiest(ctx) {
+    const { obs, view } = ctx;
+    const pg = obs.postgres;
+    // failsafe_mode: accepting a leader's POST /failsafe is a promise not to race for ttl, and a
+    // restarted agent has forgotten any it made (simulator, seed 7648: split brain). After ttl of its
+    // own, every promise of the previous process has expired.
+    if (obs.config.failsafeMode && obs.nowMs - obs.agentStartedMs < obs.config.ttlMs) {
+        return { ok: false, reason: 'started less than ttl ago in failsafe mode: a leader may still rely on a promise made before the restart' };
+    }
+    if (ctx.isPrimary)
+        return primaryMayRetake(ctx);
+    if (pg.starting || !pg.running)
+        return { ok: false, reason: 'postgres is not running' };
+    const tags = obs.self.tags;
+    if (!mayPromote(tags.nofailover, tags.failoverPriority))
+        return { ok: false, reason: 'not allowed to promote' };
+    if (obs.self.watchdogMode === 'required' && !obs.watchdog.available)
+        return { ok: false, reason: 'watchdog device is not usable' };
+    // A pending switchover or manual failover (the failover key) decides who may race, and how.
+    const manual = manualFailoverVerdict(ctx);
+    if (manual.kind === 'standAside')
+        return { ok: false, reason: manual.reason };
+    const myWal = pg.walPositionBytes ?? 0;
+    const optime = view.status?.optime ?? 0;
+    // Patroni: a manual failover does not apply the lag limit (the leader checked it before
+    // stepping down, or the operator chose this member).
+    if (manual.kind === 'none' && optime - myWal > obs.config.maximumLagOnFailoverBytes)
+        return { ok: false, reason: 'my wal position exceeds maximum replication lag' };
+    if (obs.config.checkTimeline) {
+        const clusterTl = clusterTimeline(view);
+        if ((pg.timeline ?? 0) < clusterTl)
+            return { ok: false, reason: `my timeline ${pg.timeline ?? 0} is behind the cluster timeline ${clusterTl}` };
+    }
+    // failsafe_mode: a member the last failsafe topology did not list was never asked to hold back,
+    // and the leader may still be running on its answer from the others: it can never win (Patroni).
+    if (outsideFailsafeTopology(ctx, ctx.self))
+        return { ok: false, reason: 'not a member of the failsafe topology' };
+    if (obs.peers === null)
+        return { ok: false, reason: 'status of the other members is unknown' };
+    const myPriority = tags.failoverPriority ?? 1;
+    for (const peer of obs.peers) {
+        // The candidate of a manual failover defers to nobody, except a primary that is still alive.
+        if (manual.kind === 'candidate' && !(peer.reachable && peer.running && peer.role === 'primary'))
+            continue;
+        if (manual.kind === 'raceWithout' && manual.excluded.includes(peer.name))
+            continue;
+        const blocked = peerBlocks(ctx, peer, myWal, myPriority);
+        if (blocked !== null)
+            return { ok: false, reason: blocked };
+    }
+    return { ok: true };
+}
+/** No leader key and PostgreSQL runs. */
+export function raceOrFollow(ctx) {
+    const { obs } = ctx;
+    if (obs.paused) {
+        if (ctx.isPrimary)
+            return plan({ kind: 'pausedPrimaryWithoutLock' }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+        // In maintenance mode only a manual failover to a named candidate moves the key (Patroni).
+        if (manualFailoverVerdict(ctx).kind !== 'candidate')
+            return plan({ kind: 'pausedNoAction', self: ctx.self }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+    }
+    const health = isHealthiest(ctx);
+    if (health.ok) {
+        const won = enforcePrimaryRole(ctx, { kind: 'acquiredLockAsLeader' }, { kind: 'promotedByAcquiring' });
+        const lost = ctx.isPrimary ? fenceAndDemote(ctx, { kind: 'lostRace', demoted: true }) : plan({ kind: 'lostRace', demoted: false }, { kind: 'touchMember' });
+        // A primary resumed past its fence point fences before any DCS round trip, as keepLeadership does.
+        const preFence = ctx.isPrimary && pastFencePoint(obs) && !obs.postgres.fenced ? [{ kind: 'fence' }] : [];
+        return plan(won.why, ...preFence, { kind: 'refreshLease' }, { kind: 'acquireLeaderKey', then: won, else: lost });
+    }
+    const tags = obs.self.tags;
+    if (!mayPromote(tags.nofailover, tags.failoverPriority)) {
+        return follow(ctx, { kind: 'nofailoverFollow', demoted: true }, { kind: 'nofailoverFollow', demoted: false });
+    }
+    if (ctx.isPrimary)
+        return fenceAndDemote(ctx, { kind: 'notHealthiest', reason: health.reason, demoted: true });
+    return follow(ctx, { kind: 'notHealthiest', reason: health.reason, demoted: true }, { kind: 'notHealthiest', reason: health.reason, demoted: false });
+}
+//# sourceMappingURL=race.js.map

@@ -1,0 +1,187 @@
+import { addressOf, mayPromote, member, plan } from './context.js';
+/** A request asks for something (Patroni: a non-empty failover key; `{}` is what clearing writes). */
+export function isPending(request) {
+    return request !== undefined && (request.leader !== undefined || request.candidate !== undefined);
+}
+/** Milliseconds since the epoch of the observation's wall clock (what people schedule in). */
+export function wallNowMs(wallTimeIso) {
+    return Date.parse(wallTimeIso);
+}
+/** The scheduled instant of a request, null when it has none, NaN when it cannot be parsed. */
+export function scheduledAtMs(request) {
+    return request.scheduledAt === undefined ? null : Date.parse(request.scheduledAt);
+}
+/**
+ * The request to act on now: pending and not scheduled later than `nowWallMs`. A request whose
+ * time has not come yet is for the leader to wait on; everybody else ignores it until then.
+ */
+export function requestDueNow(failover, nowWallMs) {
+    if (failover === null || !isPending(failover.value))
+        return null;
+    const at = scheduledAtMs(failover.value);
+    return at !== null && !Number.isNaN(at) && at > nowWallMs ? null : failover;
+}
+/**
+ * Why a peer cannot take over, or null when it can (Patroni's failover_limitation — reachable,
+ * may promote, watchdog — plus keel's: running as a streaming replica, within the lag limit).
+ * Shared by the leader's check before stepping down and the REST pre-check.
+ */
+export function takeOverLimitation(peer, limits) {
+    if (!peer.reachable)
+        return 'not reachable';
+    if (!peer.running)
+        return 'not running';
+    if (!mayPromote(peer.nofailover, peer.failoverPriority))
+        return 'not allowed to promote';
+    if (peer.watchdogFailed)
+        return 'not watchdog capable';
+    if (limits.requireStreamingReplica) {
+        if (peer.role !== 'replica')
+            return `not a replica (${peer.role ?? 'unknown role'})`;
+        if (peer.streaming === false)
+            return 'not streaming';
+    }
+    if (limits.primaryWalBytes !== null) {
+        const lag = limits.primaryWalBytes - (peer.walPositionBytes ?? 0);
+        if (peer.walPositionBytes === null)
+            return 'at an unknown WAL position';
+        if (lag > limits.maximumLagBytes)
+            return `lagging ${lag} bytes behind (maximum_lag_on_failover ${limits.maximumLagBytes})`;
+    }
+    if (limits.minTimeline !== null && (peer.timeline ?? 0) < limits.minTimeline)
+        return `on timeline ${peer.timeline ?? 0}, behind ${limits.minTimeline}`;
+    return null;
+}
+/**
+ * `beforeStepDown`: the leader's check of its switchover targets (streaming, lag behind its own
+ * WAL); else, with the key free, Patroni's failover_limitation and the lag behind `status.optime`
+ * (which the stepping-down leader set to its last WAL position).
+ */
+function peerCannotTakeOver(ctx, peer, beforeStepDown) {
+    const { obs } = ctx;
+    const optime = ctx.view.status?.optime ?? 0;
+    return takeOverLimitation(peer, {
+        primaryWalBytes: beforeStepDown ? (obs.postgres.walPositionBytes ?? optime) : optime,
+        maximumLagBytes: obs.config.maximumLagOnFailoverBytes,
+        minTimeline: beforeStepDown && obs.config.checkTimeline ? obs.postgres.timeline : null,
+        requireStreamingReplica: beforeStepDown,
+    });
+}
+/** The members a switchover may go to: the named candidate, or every other member with an API (Patroni's is_failover_possible). */
+function switchoverTargets(ctx, request) {
+    const peers = ctx.obs.peers ?? [];
+    return peers.filter((p) => p.name !== ctx.self && (request.candidate === undefined ? member(ctx.view, p.name)?.apiUrl != null : p.name === request.candidate));
+}
+/** Why no target can take over, or null when one can. */
+function noTargetReason(ctx, request) {
+    const targets = switchoverTargets(ctx, request);
+    if (request.candidate !== undefined) {
+        const candidate = targets[0];
+        if (candidate === undefined)
+            return `candidate ${request.candidate} does not exist`;
+        const reason = peerCannotTakeOver(ctx, candidate, true);
+        return reason === null ? null : `candidate ${request.candidate} is ${reason}`;
+    }
+    if (targets.length === 0)
+        return 'the cluster has no members except the leader';
+    return targets.some((p) => peerCannotTakeOver(ctx, p, true) === null) ? null : 'no good candidates have been found';
+}
+function clear(failover, reason) {
+    return { actions: [{ kind: 'deleteFailoverKey', modRevision: failover.modRevision }], why: { kind: 'switchoverCleared', reason } };
+}
+/**
+ * What the leader does about the failover key this cycle, after its key was confirmed: null when
+ * there is nothing to do; otherwise actions to append (a key clean-up, or the step-down task), the
+ * why to report, and possibly when to wake for a scheduled switchover.
+ */
+export function leaderSwitchover(ctx) {
+    const { obs, view } = ctx;
+    const failover = view.failover;
+    if (failover === null || !isPending(failover.value))
+        return null;
+    const request = failover.value;
+    const nowWall = wallNowMs(obs.wallTimeIso);
+    const at = scheduledAtMs(request);
+    if (at !== null) {
+        if (Number.isNaN(at))
+            return clear(failover, `cannot parse scheduled_at ${JSON.stringify(request.scheduledAt)}`);
+        if (at > nowWall)
+            return { actions: [], why: { kind: 'switchoverScheduled', at: request.scheduledAt ?? '', inMs: at - nowWall }, wakeInMs: at - nowWall };
+        // Patroni: a scheduled request more than 1.5 loop_wait late was missed (the leader was down): drop it.
+        if (at < nowWall - 1.5 * obs.config.loopWaitMs)
+            return clear(failover, `found a stale scheduled switchover (${request.scheduledAt ?? ''})`);
+    }
+    if (request.leader !== undefined && request.leader !== ctx.self)
+        return clear(failover, `leader name does not match: ${request.leader} != ${ctx.self}`);
+    if (request.candidate === ctx.self)
+        return clear(failover, 'I am already the leader, no need to failover');
+    if (obs.paused && request.candidate === undefined)
+        return clear(failover, 'switchover is possible only to a specific candidate in a paused state');
+    const last = obs.asyncTask.lastResult;
+    if (last !== null && last.kind === 'stepdown' && !last.ok && last.target === String(failover.modRevision)) {
+        return clear(failover, `stepping down failed: ${last.message}`);
+    }
+    // Without the members' status (not fetched this cycle) nothing can be judged yet: look again soon.
+    if (obs.peers === null)
+        return { actions: [], why: { kind: 'switchoverCheckingMembers' }, wakeInMs: 100 };
+    const reason = noTargetReason(ctx, request);
+    if (reason !== null)
+        return clear(failover, `${reason}, failover is not possible`);
+    return {
+        actions: [{ kind: 'stepDown', failoverRevision: failover.modRevision }],
+        why: { kind: 'switchoverSteppingDown', self: ctx.self, candidate: request.candidate ?? null },
+    };
+}
+/**
+ * The key holder after its step-down stopped PostgreSQL cleanly: record the final WAL position (the
+ * candidate's lag is judged against it), release the key, and start as a replica of the candidate
+ * (it keeps streaming across the candidate's promotion; no pg_rewind after a clean stop). Null
+ * when this is not that moment — e.g. the request was cancelled meanwhile: then PostgreSQL is
+ * started again with the key, as after any stop, and promoted.
+ */
+export function handOverAfterStepDown(ctx) {
+    const { obs, view } = ctx;
+    const last = obs.asyncTask.lastResult;
+    if (!ctx.keyNamesUs || obs.postgres.running || last === null || last.kind !== 'stepdown' || !last.ok)
+        return null;
+    if (view.failover === null || !isPending(view.failover.value))
+        return null;
+    const candidate = view.failover.value.candidate ?? null;
+    const optime = obs.postgres.walPositionBytes;
+    const status = optime === null ? [] : [{ kind: 'writeStatus', optimeBytes: optime }];
+    const follow = candidate === null ? null : addressOf(ctx, candidate);
+    return plan({ kind: 'switchoverHandingOver', self: ctx.self, candidate }, ...status, { kind: 'releaseLeaderKey' }, { kind: 'startAsReplica', follow }, { kind: 'touchMember' });
+}
+/** How a non-leader treats a pending failover request when the key is free. */
+export function manualFailoverVerdict(ctx) {
+    const failover = requestDueNow(ctx.view.failover, wallNowMs(ctx.obs.wallTimeIso));
+    if (failover === null)
+        return { kind: 'none' };
+    const request = failover.value;
+    if (request.candidate === ctx.self) {
+        // keel, not Patroni: never promoted past maximum_lag_on_failover, even on request; the
+        // others then race without us (a clean switchover leaves the candidate caught up).
+        const optime = ctx.view.status?.optime ?? 0;
+        const lagging = optime - (ctx.obs.postgres.walPositionBytes ?? 0) > ctx.obs.config.maximumLagOnFailoverBytes;
+        return lagging ? { kind: 'raceWithout', excluded: request.leader === undefined ? [] : [request.leader] } : { kind: 'candidate' };
+    }
+    const peers = ctx.obs.peers ?? [];
+    const excluded = [];
+    if (request.candidate !== undefined) {
+        const candidate = peers.find((p) => p.name === request.candidate);
+        if (candidate !== undefined && peerCannotTakeOver(ctx, candidate, false) === null)
+            return { kind: 'standAside', reason: `manual failover to ${request.candidate}` };
+        excluded.push(request.candidate);
+    }
+    if (request.leader === ctx.self) {
+        // The former leader takes the key back only when nobody else can (Patroni).
+        const other = peers.find((p) => !excluded.includes(p.name) && peerCannotTakeOver(ctx, p, false) === null);
+        if (other !== undefined)
+            return { kind: 'standAside', reason: `switched over from me; ${other.name} can take over` };
+        return { kind: 'raceWithout', excluded };
+    }
+    if (request.leader !== undefined)
+        excluded.push(request.leader);
+    return { kind: 'raceWithout', excluded };
+}
+//# sourceMappingURL=switchover.js.map

@@ -1,0 +1,229 @@
+import { isGate } from './core/plan.js';
+import { watchdogPingTimeoutMs } from './core/watchdog-logic.js';
+import { confirmTopology } from './failsafe.js';
+import { buildMemberData } from './member-data.js';
+import { isFenceSetting } from './postgres-tracker.js';
+import * as tasks from './tasks.js';
+import { formatConnUrl } from './core/conn-url.js';
+function message(error) {
+    return error instanceof Error ? error.message : String(error);
+}
+function startTask(s, kind, target, body) {
+    if (s.a.tasks.start(kind, target, s.observedTaskGeneration, body) === 'stale')
+        s.a.wake();
+}
+/**
+ * Runs a gate's I/O. A success seen later than (send time + gateValidForMs) counts as a failure:
+ * the process may have been stopped while the request was in flight, and the lease may have
+ * expired since (found by the simulator: an agent paused between acquireLeaderKey and promote).
+ */
+async function runGate(s, gate) {
+    const clock = s.a.ports.clock;
+    const sentMs = clock.now();
+    const ok = await runGateIo(s, gate);
+    if (ok && clock.now() > sentMs + s.gateValidForMs) {
+        s.a.log.warning(`${gate.kind} succeeded too late (${Math.round(clock.now() - sentMs)} ms after it was sent): treating it as failed`);
+        return false;
+    }
+    return ok;
+}
+async function runGateIo(s, gate) {
+    const { a } = s;
+    const dcs = a.ports.dcs;
+    try {
+        switch (gate.kind) {
+            case 'claimInitialize':
+                return await dcs.initialize('', true);
+            case 'acquireLeaderKey':
+                // failsafe_mode: a member that accepted a leader's POST /failsafe promised not to race. One
+                // accepted after this cycle looked means no race; from here on it refuses them (simulator,
+                // seed 1457: a member accepted while its acquire was in flight, then promoted).
+                if (a.failsafe.heardSince(s.observedAtMs)) {
+                    a.log.info('not racing for the leader key: a leader running in failsafe mode reached us meanwhile');
+                    return false;
+                }
+                a.failsafe.racing = true;
+                if (a.lease.lastConfirmedSentMs === null && !(await a.lease.keepalive()))
+                    return false;
+                return await dcs.attemptToAcquireLeader();
+            case 'updateLeaderKey':
+                if (!(await a.lease.keepalive()))
+                    return false;
+                return await dcs.updateLeader();
+            case 'confirmFailsafe':
+                return await confirmFailsafe(s);
+        }
+    }
+    catch (error) {
+        a.log.warning(`${gate.kind} failed: ${message(error)}`);
+        return false;
+    }
+}
+async function confirmFailsafe(s) {
+    const { a } = s;
+    const local = a.local();
+    const sentMs = a.ports.clock.now();
+    const pgc = local.postgresql;
+    const body = { name: local.name, conn_url: formatConnUrl(pgc.connectAddress.host, pgc.connectAddress.port), api_url: buildMemberData(a).apiUrl };
+    const confirmed = await confirmTopology(a.ports.peers, local.name, a.cluster.view?.failsafe ?? null, body, local.restapi.authentication, a.log);
+    if (confirmed)
+        a.lease.confirmFailsafe(sentMs);
+    return confirmed;
+}
+async function applyAction(s, action) {
+    const { a } = s;
+    const dcs = a.ports.dcs;
+    switch (action.kind) {
+        case 'refreshLease':
+            await a.lease.keepalive();
+            return;
+        case 'touchMember':
+            await dcs.touchMember(buildMemberData(a));
+            return;
+        case 'runBootstrap':
+            startTask(s, 'bootstrap', undefined, () => tasks.bootstrapNewCluster(a));
+            return;
+        case 'writeInitialize':
+            await dcs.initialize(action.systemIdentifier, action.create);
+            return;
+        case 'writeBootstrapConfig':
+            await dcs.setConfig(a.local().bootstrap.dcs, null);
+            return;
+        case 'cancelInitialization': {
+            await dcs.cancelInitialization();
+            const aside = await tasks.setAsideFailedBootstrap(a);
+            if (aside !== null)
+                a.log.warning(`failed bootstrap kept in ${aside}`);
+            return;
+        }
+        case 'cloneFrom':
+            startTask(s, 'clone', action.source.name, () => tasks.cloneAndStart(a, action.source, action.follow));
+            return;
+        case 'startAsReplica':
+            startTask(s, 'start', action.follow?.name, () => tasks.startAsReplica(a, action.follow));
+            return;
+        case 'followLeader':
+            await a.pg.applyAndReload({ followTarget: action.member?.name ?? null, recovery: a.pg.recoveryFor(action.member) });
+            a.pg.notStreamingSinceMs = null;
+            return;
+        case 'fence':
+            await tasks.fence(a, 'the decision of this cycle');
+            return;
+        case 'unfence':
+            // Idempotent: decide asks for it whenever our authority was just confirmed (see leader.ts);
+            // a no-op only when neither our state nor the server (the last probe) shows a fence.
+            if (!a.pg.fenced && !(a.pg.probe !== null && isFenceSetting(a.pg.probe.synchronousStandbyNames)))
+                return;
+            a.log.info('lifting the fence: our authority to acknowledge commits is confirmed');
+            await a.pg.applyAndReload({ fenced: false });
+            return;
+        case 'stopPostgres':
+            startTask(s, 'stop', undefined, () => tasks.stopPostgres(a, 'fast'));
+            return;
+        case 'promote':
+            startTask(s, 'promote', undefined, () => tasks.promote(a));
+            return;
+        case 'checkpoint':
+            startTask(s, 'checkpoint', undefined, () => a.pg.node.checkpoint(a.local().postgresql.pgCtlTimeoutMs));
+            return;
+        case 'demote':
+            startTask(s, 'demote', undefined, () => tasks.demote(a));
+            return;
+        case 'stepDown':
+            startTask(s, 'stepdown', String(action.failoverRevision), () => tasks.stepDown(a));
+            return;
+        case 'rewind':
+            startTask(s, 'rewind', action.from.name, () => tasks.rewindAndStart(a, action.from, action.follow));
+            return;
+        case 'reclone':
+            startTask(s, 'reinit', action.from.name, () => tasks.recloneAndStart(a, action.from, action.follow));
+            return;
+        case 'restartCrashed':
+            startTask(s, 'start', undefined, () => tasks.restartCrashed(a));
+            return;
+        case 'recordTimelineOrigin':
+            await a.pg.node.writeTimelineOrigin({ timeline: action.timeline, member: action.member });
+            return;
+        case 'releaseLeaderKey':
+            await dcs.deleteLeader();
+            return;
+        case 'writeHistory':
+            await dcs.setHistory(action.entries);
+            return;
+        case 'writeStatus':
+            await dcs.writeStatus({ optime: action.optimeBytes, slots: {} });
+            return;
+        case 'deleteFailoverKey':
+            await dcs.deleteFailover(action.modRevision);
+            return;
+        case 'writeFailsafe':
+            await dcs.writeFailsafe(action.members);
+            a.cluster.noteFailsafeWritten(action.members);
+            return;
+        case 'syncSlots': {
+            const { created, dropped } = await a.pg.node.syncSlots(action.slots);
+            if (created.length > 0)
+                a.log.info(`created replication slots: ${created.join(', ')}`);
+            if (dropped.length > 0)
+                a.log.info(`dropped replication slots: ${dropped.join(', ')}`);
+            return;
+        }
+        case 'watchdog':
+            pingWatchdog(s, action.op);
+            return;
+        case 'exit':
+            s.hooks.requestExit(action.code);
+            return;
+    }
+}
+/** arm/keepalive program a timeout that fires before the key can expire (core/watchdog-logic.ts); too late: no ping. */
+function pingWatchdog(s, op) {
+    const { a } = s;
+    if (op === 'disable') {
+        a.ports.watchdog.disable();
+        a.watchdogDueMs = null;
+        return;
+    }
+    const sent = a.lease.authoritySentMs();
+    const local = a.local();
+    const timeoutMs = sent === null ? null : watchdogPingTimeoutMs(a.ports.clock.now(), sent, a.cluster.dynamic.ttlMs, local.watchdog.safetyMarginMs);
+    if (timeoutMs === null)
+        return;
+    if (op === 'arm')
+        a.ports.watchdog.arm(timeoutMs);
+    else
+        a.ports.watchdog.keepalive(timeoutMs);
+    a.watchdogDueMs = a.ports.clock.now() + timeoutMs;
+}
+/**
+ * Runs a plan's actions in order. Returns the `why` of the deepest plan reached (a gate's
+ * branch replaces its parent's reason). A failing non-gate action is logged and the plan goes on:
+ * the next observation shows its effect (or its absence).
+ */
+async function executePlan(s, plan) {
+    for (const action of plan.actions) {
+        if (isGate(action))
+            return executePlan(s, (await runGate(s, action)) ? action.then : action.else);
+        try {
+            await applyAction(s, action);
+        }
+        catch (error) {
+            s.a.log.error(`${action.kind} failed: ${message(error)}`);
+        }
+    }
+    return plan.why;
+}
+/**
+ * Applies a decision made on an observation taken at `observed.atMs` with task generation
+ * `observed.taskGeneration`. The lease guard is set first: it applies from the start of the cycle.
+ */
+export async function executeDecision(a, decision, hooks, observed) {
+    a.lease.setGuard(decision.leaseGuard);
+    try {
+        return await executePlan({ a, hooks, gateValidForMs: decision.gateValidForMs, observedTaskGeneration: observed.taskGeneration, observedAtMs: observed.atMs }, decision);
+    }
+    finally {
+        a.failsafe.racing = false;
+    }
+}
+//# sourceMappingURL=executor.js.map

@@ -1,0 +1,77 @@
+import { formatConnUrl } from './core/conn-url.js';
+import { KEEL_VERSION } from '../version.js';
+const BOOLEAN_TAGS = new Set(['clonefrom', 'nofailover', 'noloadbalance', 'nosync', 'nostream']);
+export function effectiveTags(raw) {
+    return Object.fromEntries(Object.entries(raw).filter(([key, value]) => !BOOLEAN_TAGS.has(key) || value === true));
+}
+/** Patroni's member `state` for what PostgreSQL and our background task are doing now. */
+export function memberState(a) {
+    const task = a.tasks.current()?.kind;
+    const probe = a.pg.probe;
+    if (task === 'bootstrap')
+        return 'initializing new cluster';
+    if (task === 'clone' || task === 'reinit')
+        return 'creating replica';
+    if (task === 'rewind')
+        return 'rewinding';
+    if (task === 'stop')
+        return 'stopping';
+    if (task === 'demote' || task === 'promote')
+        return probe !== null ? 'running' : 'starting';
+    if (probe !== null)
+        return 'running';
+    if (task === 'start')
+        return 'starting';
+    if (a.pg.crashedSinceMs !== null)
+        return 'crashed';
+    return 'stopped';
+}
+/** The role PostgreSQL has now (probe), or is configured for when it does not answer. */
+export function currentRole(a) {
+    const probe = a.pg.probe;
+    if (probe !== null)
+        return probe.inRecovery ? 'replica' : 'primary';
+    if (a.pg.systemIdentifier === null && !a.tasks.isRunning('bootstrap'))
+        return 'uninitialized';
+    return a.pg.recovery === null ? 'primary' : 'replica';
+}
+/** The member key spells a primary 'master', as Patroni 3.0.2 does. */
+export function memberRole(a) {
+    const role = currentRole(a);
+    return role === 'primary' ? 'master' : role;
+}
+export function buildMemberData(a) {
+    const local = a.local();
+    const pgc = local.postgresql;
+    const api = local.restapi.connectAddress;
+    const probe = a.pg.probe;
+    const data = {
+        connUrl: formatConnUrl(pgc.connectAddress.host, pgc.connectAddress.port),
+        apiUrl: `http://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/patroni`,
+        state: memberState(a),
+        role: memberRole(a),
+        version: KEEL_VERSION,
+        tags: effectiveTags(local.tags.raw),
+    };
+    if (probe !== null) {
+        if (probe.inRecovery) {
+            data.xlogLocation = Math.max(probe.receiveLsn ?? 0, probe.replayLsn ?? 0);
+            if (probe.receiveLsn !== null)
+                data.receiveLsn = probe.receiveLsn;
+            if (probe.replayLsn !== null)
+                data.replayLsn = probe.replayLsn;
+            // Patroni >= 3.1: 'streaming' only while the WAL receiver streams; absent otherwise (no
+            // restore_command), so `keel list` shows a replica that receives nothing as 'running'.
+            if (probe.walReceiverStatus === 'streaming')
+                data.replicationState = 'streaming';
+        }
+        else if (probe.currentLsn !== null) {
+            data.xlogLocation = probe.currentLsn;
+        }
+        data.timeline = probe.timeline;
+    }
+    if (a.cluster.dynamic.pause)
+        data.extra = { pause: true };
+    return data;
+}
+//# sourceMappingURL=member-data.js.map

@@ -1,0 +1,150 @@
+/**
+ * What the agent knows about its PostgreSQL beyond what it can re-observe each cycle: whether it
+ * started it (to tell a crash from a stop), the recovery settings and fence it wrote, the last
+ * probe, what the data directory said about pg_rewind, since when the WAL receiver has not
+ * streamed, since when the divergence check has been inconclusive. It owns postgresql.conf:
+ * every write goes through `writeConfig`, so the fence and the recovery settings never undo each
+ * other.
+ *
+ * Invariant: `probe` never describes a role PostgreSQL may no longer have — a promote or a stop
+ * bumps `probeEpoch`, and a probe started before the bump is discarded.
+ */
+import { effectiveParameters } from '../config/parameters.js';
+import { recoverySettings } from '../postgres/procedures.js';
+import { slotNameFromMemberName } from './core/slot-names.js';
+/** synchronous_standby_names while fenced: a standby no member can be, so no commit is acknowledged. */
+export const FENCE_STANDBY_NAME = '"keel fenced: no such standby"';
+/** Whether a synchronous_standby_names value (as SHOW prints it, quoted or not) is the fence. */
+export function isFenceSetting(value) {
+    return value === FENCE_STANDBY_NAME || value === FENCE_STANDBY_NAME.slice(1, -1);
+}
+const LOOPBACK_OR_WILDCARD = new Set(['*', '0.0.0.0', '127.0.0.1', 'localhost']);
+/** Patroni's _get_tcp_local_address: loopback when PostgreSQL listens on it (or everywhere), else the first address. */
+export function tcpLocalHost(listenHosts) {
+    const hosts = listenHosts.map((h) => h.trim()).filter((h) => h !== '');
+    if (hosts.some((h) => LOOPBACK_OR_WILDCARD.has(h.toLowerCase())))
+        return '127.0.0.1';
+    if (hosts.some((h) => h === '::' || h === '::1'))
+        return '::1';
+    return hosts[0] ?? '127.0.0.1';
+}
+/** The socket directory libpq should use: the first absolute entry of unix_socket_directories. */
+export function unixSocketHost(setting) {
+    const entries = setting === undefined ? [] : setting.split(',').map((d) => d.trim().replace(/^'|'$/g, ''));
+    return entries.find((d) => d.startsWith('/')) ?? '/var/run/postgresql';
+}
+export class PostgresTracker {
+    node;
+    settings;
+    log;
+    probe = null;
+    probeEpoch = 0;
+    probeError = null;
+    /** True between our start of PostgreSQL and our stop of it: a postmaster gone meanwhile crashed. */
+    expectedRunning = false;
+    crashedSinceMs = null;
+    fenced = false;
+    /** Recovery settings last written (null: configured as a primary). */
+    recovery = null;
+    /** Member whose address is in primary_conninfo (null: none). */
+    followTarget = null;
+    systemIdentifier = null;
+    /** What the data directory last said about pg_rewind (checksums or wal_log_hints). */
+    rewindCapable = false;
+    notStreamingSinceMs = null;
+    divergenceUnknownSinceMs = null;
+    /** The last inconclusive divergence check's cause, so each new cause is logged once. */
+    divergenceLastCause = null;
+    /** The postgresql.conf write in progress (see writeConfig). */
+    writing = Promise.resolve();
+    /** Our own timeline history's last switch, read once per timeline. */
+    timelineStart = null;
+    constructor(node, settings, log) {
+        this.node = node;
+        this.settings = settings;
+        this.log = log;
+        node.connectTo(this.localConnectTarget());
+    }
+    /** postgresql.conf parameters now: the configuration merge, plus the fence when it is up. */
+    parameters() {
+        const params = effectiveParameters(this.settings.local(), this.settings.dynamic());
+        if (this.fenced)
+            params['synchronous_standby_names'] = FENCE_STANDBY_NAME;
+        return params;
+    }
+    /**
+     * Writes postgresql.conf for the current role, recovery settings and fence. Writes are
+     * serialized and each renders the state as it is when it STARTS, so the last one to finish
+     * always carries the latest state (found by the simulator, seed 742: on a slow disk a fence's
+     * write finished after the unfence's, and the server stayed fenced while keel thought not).
+     */
+    writeConfig() {
+        const write = this.writing.then(() => this.node.writeConfig(this.parameters(), this.recovery));
+        this.writing = write.catch(() => undefined);
+        return write;
+    }
+    /**
+     * Changes what postgresql.conf says (recovery source, fence) and reloads; the new state sticks
+     * only when the write succeeded, so a failed write is retried by the next decision instead of
+     * being believed (simulator, seed 1630: an EIO left keel sure it followed the new leader).
+     */
+    async applyAndReload(change) {
+        const before = { followTarget: this.followTarget, recovery: this.recovery, fenced: this.fenced };
+        Object.assign(this, change);
+        try {
+            await this.writeConfig();
+        }
+        catch (error) {
+            Object.assign(this, before);
+            throw error;
+        }
+        await this.node.reload();
+    }
+    /** primary_conninfo for following `source` (null: recovery without a source). */
+    recoveryFor(source) {
+        if (source === null)
+            return { primaryConninfo: '' };
+        const address = source;
+        const local = this.settings.local();
+        const slot = this.settings.dynamic().useSlots ? slotNameFromMemberName(local.name) : undefined;
+        return recoverySettings({ host: address.host, port: address.port, username: local.postgresql.authentication.replication.username }, local.name, local.postgresql.pgpass, slot);
+    }
+    /** Forgets the last probe: the server's role is changing. */
+    invalidateProbe() {
+        this.probeEpoch += 1;
+        this.probe = null;
+    }
+    /** A fresh probe says: in recovery (see core/guard.ts for why that matters). */
+    knownReplica() {
+        return this.probe !== null && this.probe.inRecovery;
+    }
+    /**
+     * keel's own SQL connection, chosen as Patroni chooses it: with postgresql.use_unix_socket the
+     * first absolute unix_socket_directories entry (libpq's default directory when none is set);
+     * otherwise TCP to loopback when PostgreSQL listens there or on a wildcard, else to the first
+     * listen address. Always as the superuser, with its password when one is configured.
+     */
+    localConnectTarget() {
+        const local = this.settings.local();
+        const pgc = local.postgresql;
+        const su = pgc.authentication.superuser;
+        return {
+            host: pgc.useUnixSocket ? unixSocketHost(effectiveParameters(local, this.settings.dynamic())['unix_socket_directories']) : tcpLocalHost(pgc.listen.hosts),
+            port: pgc.listen.port,
+            user: su.username,
+            database: 'postgres',
+            ...(su.password === undefined ? {} : { password: su.password }),
+        };
+    }
+    /** At agent start: take over a PostgreSQL that already runs (and a fence a previous agent left). */
+    async adoptRunning() {
+        if ((await this.node.postmasterPid()) === null)
+            return;
+        this.expectedRunning = true;
+        if (await this.node.hasStandbySignal())
+            this.recovery = { primaryConninfo: '' };
+        this.fenced = (await this.node.managedConfigText()).includes(FENCE_STANDBY_NAME);
+        this.log.info('PostgreSQL is already running: keel takes it over');
+    }
+}
+//# sourceMappingURL=postgres-tracker.js.map

@@ -1,0 +1,38 @@
+/**
+ * The production edges of an agent (the composition root): the system clock, etcd, this node's
+ * PostgreSQL, other members' PostgreSQL and REST APIs, the watchdog device, the configuration
+ * file. The only module of the HA shell that knows the real implementations.
+ */
+import { httpPeerClient } from '../api/peer-client.js';
+import { loadConfigFile } from '../config/load.js';
+import { adjustTimings, parseDynamicConfig } from '../config/dynamic.js';
+import { EtcdDcs } from '../dcs/etcd-dcs.js';
+import { systemClock } from '../engine/clock.js';
+import { LocalPostgres } from '../postgres/local-node.js';
+import { remotePostgresClient } from '../postgres/remote.js';
+import { WatchdogDevice } from '../engine/watchdog-device.js';
+export function realPorts(local, log) {
+    const dynamic = adjustTimings(parseDynamicConfig(local.bootstrap.dcs)).cfg;
+    const pgc = local.postgresql;
+    return {
+        clock: systemClock,
+        dcs: new EtcdDcs({
+            etcd: local.etcd,
+            namespace: local.namespace,
+            scope: local.scope,
+            name: local.name,
+            retryTimeoutMs: dynamic.retryTimeoutMs,
+            ttlS: Math.round(dynamic.ttlMs / 1000),
+        }),
+        postgres: new LocalPostgres({ dataDir: pgc.dataDir, configDir: pgc.configDir, binDir: pgc.binDir }),
+        remote: remotePostgresClient,
+        peers: httpPeerClient,
+        watchdog: new WatchdogDevice(local.watchdog.device, local.watchdog.mode !== 'off', log),
+        loadConfig: () => {
+            if (local.file === null)
+                throw new Error('the configuration did not come from a file');
+            return loadConfigFile(local.file, process.env);
+        },
+    };
+}
+//# sourceMappingURL=real-ports.js.map

@@ -1,0 +1,130 @@
+import { clusterAsJson, historyAsJson } from '../patroni/cluster-json.js';
+import { KEEL_VERSION } from '../version.js';
+import { currentRole, memberState } from './member-data.js';
+import { failoverOperations } from './switchover-api.js';
+import { patchClusterConfig, putClusterConfig } from './config-ops.js';
+function postgresState(a) {
+    const state = memberState(a);
+    return (state === 'rewinding' ? 'starting' : state);
+}
+/**
+ * Holds the leader lock (Patroni's is_leader): the key names us and our authority — the newest
+ * confirmed keepalive, or in failsafe_mode the newest round of POST /failsafe all members
+ * accepted — is younger than ttl.
+ */
+export function holdsLeaderLock(a, nowMs) {
+    const sent = a.lease.authoritySentMs();
+    return a.cluster.view?.leader?.name === a.local().name && sent !== null && nowMs < sent + a.cluster.dynamic.ttlMs;
+}
+/** This node takes part in an active failsafe: as the leader continuing, or as a member that heard it within ttl. */
+function failsafeActive(a, lastWhyKind, nowMs) {
+    return lastWhyKind === 'failsafeContinue' || a.failsafe.active(nowMs, a.cluster.dynamic.ttlMs);
+}
+export function buildNodeStatus(a, loop) {
+    const nowMs = a.ports.clock.now();
+    const probe = a.pg.probe;
+    const local = a.local();
+    const dynamic = a.cluster.dynamic;
+    // As Patroni: no cluster view once the last successful DCS read is older than ttl.
+    const view = a.cluster.fresh(nowMs) ? a.cluster.view : null;
+    return {
+        patroni: { version: KEEL_VERSION, scope: local.scope, name: local.name },
+        state: postgresState(a),
+        role: currentRole(a),
+        postgres: probe === null
+            ? null
+            : {
+                postmasterStartTime: probe.postmasterStartTime,
+                serverVersion: probe.serverVersion,
+                timeline: probe.timeline,
+                xlog: probe.inRecovery
+                    ? {
+                        kind: 'replica',
+                        receivedLocation: probe.receiveLsn,
+                        replayedLocation: probe.replayLsn ?? 0,
+                        replayedTimestamp: probe.replayTimestamp,
+                        paused: probe.replayPaused,
+                    }
+                    : { kind: 'primary', location: probe.currentLsn ?? 0 },
+                replication: probe.replication.map((r) => ({
+                    usename: r.usename,
+                    application_name: r.applicationName,
+                    client_addr: r.clientAddr,
+                    state: r.state,
+                    sync_state: r.syncState,
+                    sync_priority: r.syncPriority,
+                })),
+            },
+        systemIdentifier: a.pg.systemIdentifier,
+        tags: local.tags.raw,
+        syncDisabled: false,
+        pendingRestart: false,
+        scheduledRestart: null,
+        watchdogFailed: local.watchdog.mode === 'required' && !a.ports.watchdog.observe().available,
+        holdsLeaderLock: holdsLeaderLock(a, nowMs),
+        cluster: view === null
+            ? null
+            : {
+                leaderName: view.leader?.name ?? null,
+                lastLsn: view.status?.optime ?? 0,
+                synchronousMode: dynamic.synchronousMode,
+                syncStandbys: view.sync?.value.syncStandbys ?? [],
+            },
+        paused: dynamic.pause,
+        standbyCluster: false,
+        failsafeActive: failsafeActive(a, loop.lastWhyKind, nowMs),
+        dcsLastSeenS: a.cluster.lastSeenWallMs === null ? 0 : Math.floor(a.cluster.lastSeenWallMs / 1000),
+        lastWhy: loop.lastWhy,
+        replicaStreaming: probe !== null && probe.inRecovery && probe.walReceiverStatus === 'streaming',
+        haLoop: { nextRunAtMs: loop.nextRunAtMs, ttlMs: dynamic.ttlMs },
+    };
+}
+/** /cluster, /history and /config read etcd afresh (as Patroni does), falling back to the last view. */
+export function buildApiProvider(a, status, postFailsafe, requestReload) {
+    const freshView = async () => a.ports.dcs.loadCluster().catch(() => a.cluster.view);
+    const failover = failoverOperations(a);
+    return {
+        getStatus: status,
+        getClusterJson: async () => {
+            const view = await freshView();
+            return view === null ? { members: [] } : clusterAsJson(view);
+        },
+        getHistory: async () => {
+            const view = await freshView();
+            return view === null ? [] : historyAsJson(view);
+        },
+        getConfig: async () => (await freshView())?.config?.value ?? {},
+        postFailsafe: async (body) => postFailsafe(body),
+        // Patroni's POST /reload: the same as SIGHUP, answered before the reload runs.
+        postReload: async () => {
+            requestReload();
+            return { code: 202, text: 'reload scheduled' };
+        },
+        memberHosts: () => memberHosts(a),
+        postSwitchover: (body) => failover.post('switchover', body),
+        postFailover: (body) => failover.post('failover', body),
+        deleteSwitchover: () => failover.deleteScheduled(),
+        patchConfig: (body) => patchClusterConfig(a.ports.dcs, body),
+        putConfig: (body) => putClusterConfig(a.ports.dcs, body),
+    };
+}
+/** The hosts of every member's api_url and conn_url in the last cluster view (Patroni's get_members_ips). */
+function memberHosts(a) {
+    const hosts = new Set();
+    for (const m of a.cluster.view?.members ?? []) {
+        for (const url of [m.apiUrl, m.connUrl]) {
+            if (url === null)
+                continue;
+            try {
+                const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+                if (host !== '')
+                    hosts.add(host);
+            }
+            catch {
+                // an unparsable URL names no host
+            }
+        }
+    }
+    return [...hosts];
+}
+//# sourceMappingURL=status.js.map

@@ -1,0 +1,235 @@
+/**
+ * `keel sandbox`: a complete local cluster on loopback — a 3-member etcd cluster and one keel
+ * agent per PostgreSQL node — started in the background, described in <dir>/sandbox.json, and
+ * stopped by PID. Tests, the demo and the benchmarks all build on it.
+ *
+ * Invariants: every process started is recorded (PID) in sandbox.json before `up` returns, so
+ * `down` can always stop it; `up` refuses a directory that already holds a running sandbox.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KeelError } from '../errors.js';
+import { giveToPostgres, postgresRunAs } from '../postgres/os-user.js';
+import { startEtcdCluster, stopPids, stopEtcdPids, isAlive } from './etcd-cluster.js';
+import { freePorts } from './ports.js';
+import { renderNodeConfig } from './node-config.js';
+import { findPostgresBinDir } from '../config/load.js';
+import { EtcdDcs } from '../dcs/etcd-dcs.js';
+const RECORD_FILE = 'sandbox.json';
+const AGENT_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+export function sandboxRecordPath(dir) {
+    return join(resolve(dir), RECORD_FILE);
+}
+export async function readSandboxRecord(dir) {
+    const path = sandboxRecordPath(dir);
+    let text;
+    try {
+        text = await readFile(path, 'utf8');
+    }
+    catch {
+        throw new KeelError('sandbox.not_found', `no sandbox in ${resolve(dir)} (${RECORD_FILE} is missing)`, {
+            hint: `start one with: keel sandbox up --dir ${dir}`,
+        });
+    }
+    return JSON.parse(text);
+}
+export { isAlive };
+/** Ports for etcd (3 client + 3 peer) and each node (PostgreSQL, REST API). */
+async function pickPorts(host, nodes, basePort) {
+    if (basePort !== undefined) {
+        const range = (start, count) => Array.from({ length: count }, (_, i) => start + i);
+        return { etcdClient: range(basePort, 3), etcdPeer: range(basePort + 3, 3), pg: range(basePort + 10, nodes), api: range(basePort + 20, nodes) };
+    }
+    const ports = await freePorts(6 + 2 * nodes, host);
+    return { etcdClient: ports.slice(0, 3), etcdPeer: ports.slice(3, 6), pg: ports.slice(6, 6 + nodes), api: ports.slice(6 + nodes) };
+}
+/**
+ * Starts one agent detached, its output appended to logFile. Returns its PID. Patroni (for
+ * benchmarks) refuses to run PostgreSQL as root, so it runs as the PostgreSQL OS user.
+ */
+export async function spawnAgent(configFile, logFile, runtime = 'keel') {
+    const handle = await open(logFile, 'a');
+    try {
+        const postgres = postgresRunAs();
+        if (runtime === 'patroni' && postgres !== null) {
+            await chown(configFile, postgres.uid, postgres.gid);
+            await chown(logFile, postgres.uid, postgres.gid);
+        }
+        const child = runtime === 'keel'
+            ? spawn(process.execPath, [AGENT_MAIN, 'agent', configFile], { detached: true, stdio: ['ignore', handle.fd, handle.fd], env: process.env })
+            : spawn('/usr/bin/patroni', [configFile], {
+                detached: true,
+                stdio: ['ignore', handle.fd, handle.fd],
+                env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: postgres?.home ?? '/tmp', LANG: 'C.UTF-8' },
+                ...(postgres === null ? {} : { uid: postgres.uid, gid: postgres.gid }),
+            });
+        if (child.pid === undefined)
+            throw new KeelError('sandbox.spawn_failed', `cannot start the agent for ${configFile}`);
+        child.unref();
+        return child.pid;
+    }
+    finally {
+        await handle.close();
+    }
+}
+function requireBinDir() {
+    const dir = findPostgresBinDir();
+    if (dir === '')
+        throw new KeelError('postgres.no_binaries', 'no PostgreSQL server binaries under /usr/lib/postgresql/<version>/bin', {
+            hint: 'install postgresql-15 (npm run setup does)',
+        });
+    return dir;
+}
+export async function sandboxUp(options) {
+    const log = options.log ?? (() => undefined);
+    const dir = resolve(options.dir);
+    const host = options.host ?? '127.0.0.1';
+    if (options.nodes < 1 || options.nodes > 9)
+        throw new KeelError('sandbox.bad_nodes', `--nodes must be between 1 and 9, got ${options.nodes}`);
+    if (existsSync(sandboxRecordPath(dir))) {
+        const previous = await readSandboxRecord(dir);
+        if ([...previous.etcd.pids, ...previous.nodes.map((n) => n.pid)].some(isAlive)) {
+            throw new KeelError('sandbox.running', `a sandbox is already running in ${dir}`, { hint: `stop it first: keel sandbox down --dir ${options.dir}` });
+        }
+    }
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o755); // PostgreSQL runs as another OS user and must traverse this directory
+    const ports = await pickPorts(host, options.nodes, options.basePort);
+    const scope = options.scope ?? 'keel-sandbox';
+    const namespace = '/service/';
+    log(`starting etcd (3 members) in ${join(dir, 'etcd')}`);
+    const etcd = await startEtcdCluster({ dir: join(dir, 'etcd'), size: 3, host, clientPorts: ports.etcdClient, peerPorts: ports.etcdPeer });
+    const record = {
+        runtime: options.runtime ?? 'keel',
+        scope,
+        namespace,
+        host,
+        etcd: { endpoints: etcd.endpoints.map((e) => `${e.host}:${e.port}`), pids: etcd.members.map((m) => m.pid), dir: join(dir, 'etcd') },
+        nodes: [],
+    };
+    await writeRecord(dir, record);
+    const plan = {
+        scope,
+        namespace,
+        host,
+        etcdEndpoints: record.etcd.endpoints,
+        timings: options.timings,
+        binDir: requireBinDir(),
+        superuserPassword: randomBytes(12).toString('hex'),
+        replicationPassword: randomBytes(12).toString('hex'),
+        rewindPassword: randomBytes(12).toString('hex'),
+        ...(options.restApiAuth === undefined ? {} : { restApiAuth: options.restApiAuth }),
+        nodes: Array.from({ length: options.nodes }, (_, i) => {
+            const nodeDir = join(dir, `node${i + 1}`);
+            return { name: `node${i + 1}`, pgPort: ports.pg[i] ?? 0, apiPort: ports.api[i] ?? 0, dataDir: join(nodeDir, 'data'), socketDir: nodeDir };
+        }),
+    };
+    for (const node of plan.nodes) {
+        await mkdir(node.socketDir, { recursive: true, mode: 0o755 });
+        await giveToPostgres(node.socketDir);
+        const config = join(dir, `${node.name}.yml`);
+        const etcdHosts = options.nodeEtcdHosts === undefined ? plan.etcdEndpoints : await options.nodeEtcdHosts(plan.etcdEndpoints, node.name);
+        await writeFile(config, renderNodeConfig({ ...plan, etcdEndpoints: etcdHosts }, node), { mode: 0o600 });
+        const logFile = join(dir, `${node.name}.log`);
+        const pid = await spawnAgent(config, logFile, options.runtime ?? 'keel');
+        record.nodes.push({ name: node.name, config, logFile, pid, pgPort: node.pgPort, apiPort: node.apiPort, dataDir: node.dataDir });
+        await writeRecord(dir, record);
+        log(`started ${node.name}: agent pid ${pid}, PostgreSQL ${host}:${node.pgPort}, REST API http://${host}:${node.apiPort}`);
+    }
+    return record;
+}
+export async function writeRecord(dir, record) {
+    await writeFile(join(dir, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
+}
+/** PIDs of postmasters still running on the sandbox's data directories. */
+async function postmasterPids(record) {
+    const pids = [];
+    for (const node of record.nodes) {
+        try {
+            const text = await readFile(join(node.dataDir, 'postmaster.pid'), 'utf8');
+            const pid = Number(text.split('\n')[0]);
+            if (Number.isInteger(pid) && pid > 0 && isAlive(pid))
+                pids.push(pid);
+        }
+        catch {
+            // no postmaster.pid: nothing runs there
+        }
+    }
+    return pids;
+}
+/**
+ * Stops everything the sandbox started: agents first (SIGTERM: they shut PostgreSQL down and
+ * release their keys), then any postmaster left behind, then etcd.
+ */
+export async function sandboxDown(dir, log = () => undefined) {
+    const record = await readSandboxRecord(dir);
+    const agents = record.nodes.map((n) => n.pid).filter(isAlive);
+    if (agents.length > 0)
+        log(`stopping agents: ${agents.join(', ')}`);
+    await stopPids(agents, 60_000);
+    const leftovers = await postmasterPids(record);
+    if (leftovers.length > 0)
+        log(`stopping PostgreSQL left running: ${leftovers.join(', ')}`);
+    await stopPids(leftovers, 20_000);
+    const etcd = record.etcd.pids.filter(isAlive);
+    if (etcd.length > 0)
+        log(`stopping etcd: ${etcd.join(', ')}`);
+    await stopEtcdPids(etcd, 10_000);
+}
+/** Lists the node config files of a sandbox directory (for `keel -c` hints). */
+export async function sandboxConfigs(dir) {
+    return (await readdir(resolve(dir))).filter((f) => /^node\d+\.yml$/.test(f)).map((f) => join(resolve(dir), f));
+}
+/** A DCS client on the sandbox's etcd, for tools and tests that read or edit its keys. */
+export function sandboxDcs(record, name = 'keel-observer') {
+    const endpoints = record.etcd.endpoints.map((e) => {
+        const colon = e.lastIndexOf(':');
+        return { host: e.slice(0, colon), port: Number(e.slice(colon + 1)) };
+    });
+    return new EtcdDcs({ etcd: { endpoints, protocol: 'http' }, namespace: record.namespace, scope: record.scope, name, retryTimeoutMs: 5000 });
+}
+async function fetchJson(url, timeoutMs) {
+    try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+        return (await response.json());
+    }
+    catch {
+        return null;
+    }
+}
+/** Status of one node as its REST API reports it (null when the API does not answer). */
+export async function nodeStatus(record, name) {
+    const node = record.nodes.find((n) => n.name === name);
+    if (node === undefined)
+        return null;
+    return fetchJson(`http://${record.host}:${node.apiPort}/patroni`, 2000);
+}
+/**
+ * Waits until one node is a running primary and every other node's PostgreSQL streams from it
+ * (seen in the primary's pg_stat_replication through its REST API). Fails with the agents' last
+ * log lines when the deadline passes.
+ */
+export async function waitForCluster(record, timeoutMs, expectedReplicas = record.nodes.length - 1) {
+    const deadline = Date.now() + timeoutMs;
+    let lastSeen = 'no agent answered yet';
+    while (Date.now() < deadline) {
+        const statuses = await Promise.all(record.nodes.map(async (n) => ({ name: n.name, status: await nodeStatus(record, n.name) })));
+        const primaries = statuses.filter((s) => s.status?.['role'] === 'master' || s.status?.['role'] === 'primary');
+        lastSeen = statuses.map((s) => `${s.name}=${String(s.status?.['role'] ?? 'down')}/${String(s.status?.['state'] ?? '-')}`).join(' ');
+        const primary = primaries[0];
+        if (primaries.length === 1 && primary !== undefined && primary.status?.['state'] === 'running') {
+            const replication = primary.status['replication'];
+            const streaming = Array.isArray(replication) ? replication.filter((r) => r.state === 'streaming').length : 0;
+            if (streaming >= expectedReplicas)
+                return primary.name;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+    }
+    const tails = await Promise.all(record.nodes.map(async (n) => `${n.name}: ${(await readFile(n.logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ')}`));
+    throw new KeelError('sandbox.timeout', `the cluster did not come up within ${Math.round(timeoutMs / 1000)}s (${lastSeen})\n${tails.join('\n')}`);
+}
+//# sourceMappingURL=sandbox.js.map

@@ -1,0 +1,34 @@
+/**
+ * Shows the checker bites: with one rule of the core broken on purpose, the same schedules must
+ * produce a violation of the invariant that rule protects. Seeds are fixed, so this is
+ * deterministic; each case prints the seed that caught it and its replay command.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runBatch } from './batch.js';
+async function firstViolation(mutant, maxSeeds) {
+    const summary = await runBatch(1, maxSeeds, { mutant, stopAfterFailures: 1 });
+    const first = summary.failures[0];
+    assert.ok(first !== undefined, `mutant ${mutant}: no violation in ${maxSeeds} seeds\n${summary.text}`);
+    console.log(`mutant ${mutant}: caught at seed ${first.seed}: ${first.message}\n  replay: ${first.replay}`);
+    return first;
+}
+test('without the lease guard, a primary cut off from etcd keeps acknowledging while another is promoted', { timeout: 600_000 }, async () => {
+    assert.match((await firstViolation('no-guard', 3000)).message, /invariant \((a|b)\)/);
+});
+test('without fencing at all (no fence action, no guard), two primaries acknowledge', { timeout: 600_000 }, async () => {
+    assert.match((await firstViolation('no-fence', 3000)).message, /invariant \((a|b)\)/);
+});
+test('without the gate-validity check, a gate that succeeded too late (the agent was frozen meanwhile) promotes without the key', { timeout: 600_000 }, async () => {
+    assert.match((await firstViolation('stale-gate', 3000)).message, /invariant \((a|b)\)/);
+});
+test('without the known-replica rule, the lease guard fences long-standing replicas', { timeout: 600_000 }, async () => {
+    assert.match((await firstViolation('fence-known-replica', 3000)).message, /invariant \(h\)/);
+});
+test('without the kernel watchdog, a frozen leader keeps acknowledging after losing its lease', { timeout: 600_000 }, async () => {
+    assert.match((await firstViolation('no-watchdog', 3000)).message, /invariant \((a|b)\)/);
+});
+test('ignoring maximum_lag_on_failover promotes a lagging replica', { timeout: 600_000 }, async () => {
+    assert.match((await firstViolation('ignore-lag', 3000)).message, /invariant \(d\)/);
+});
+//# sourceMappingURL=bite.test.js.map

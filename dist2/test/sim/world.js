@@ -1,0 +1,372 @@
+/**
+ * The simulated world: a virtual clock and event queue, the fake etcd, each node's physical
+ * PostgreSQL (which outlives its agent), the network (node<->etcd and node<->node links), a client
+ * that writes to whoever acknowledges, replication, kernel watchdogs, agent processes that can be
+ * killed or frozen, and the invariant checker. The agents are the production Agent, running on
+ * the simulated ports of sim-ports.ts and sim-postgres.ts.
+ *
+ * Invariants, checked here and never in the code under test:
+ *  (a) never two nodes acknowledging writes as primary at the same instant (after every event);
+ *  (b) a promotion is issued only while the promoter holds the leader key and no other node acknowledges;
+ *  (d) a node lagging beyond maximum_lag_on_failover of status.optime is never promoted;
+ *  (h) no needless fence: a fence never takes effect on a server that has been a running replica
+ *      for over ttl, that its agent's last probe saw in recovery when it decided to fence, with no
+ *      promotion asked for (it acknowledges nothing; fencing it only leaves it fenced should it win
+ *      a race — the lease guard's known-replica rule).
+ * Liveness (c, e, f, g) is checked by simulate.ts once the faults have healed.
+ */
+import { FENCE_STANDBY_NAME } from '../../src/ha/postgres-tracker.js';
+import { EventQueue, settleMicrotasks } from './events.js';
+import { FakeDcs } from './fake-dcs.js';
+import { Prng } from './prng.js';
+export class Violation extends Error {
+    invariant;
+    /** Set when the violation belongs to a known, named limitation (reported apart, never counted as a pass). */
+    knownLimitation = null;
+    constructor(invariant, message) {
+        super(`invariant (${invariant}): ${message}`);
+        this.invariant = invariant;
+    }
+}
+/**
+ * Known limitations: violations the simulator finds and the code does not prevent yet. Each is
+ * named, reported with its seeds, and kept apart from the passes.
+ */
+export const KNOWN_LIMITATIONS = {
+    /** issue 10: an agent frozen past ttl without a watchdog cannot fence its running primary. */
+    frozenUnguarded: 'frozen agent without a watchdog (issue 10)',
+    /**
+     * Two promotions to the same timeline number from the same LSN, and a replica of the first
+     * branch that never read the `history` key naming its creator before the second: it cannot
+     * tell the branches apart (PostgreSQL itself cannot) and does not stream.
+     */
+    timelineCollision: 'timeline collision not recognised by a replica of the losing branch',
+};
+/** The replication password PostgreSQL was bootstrapped with (a node configured otherwise cannot log in). */
+export const CLUSTER_REPLICATION_PASSWORD = 'rep-pass';
+export const WRONG_REPLICATION_PASSWORD = 'not-the-password';
+export class World {
+    params;
+    nowMs = 0;
+    rng;
+    dcs = new FakeDcs();
+    nodes = [];
+    log = [];
+    verbose = false;
+    healed = false;
+    promotions = 0;
+    acknowledgedWrites = 0;
+    /** Set by simulate.ts: starts a fresh agent process (the production Agent) on a node. */
+    startAgent = () => undefined;
+    queue = new EventQueue();
+    netCuts = new Set();
+    nextUid = 1;
+    failure = null;
+    constructor(params) {
+        this.params = params;
+        this.rng = new Prng(params.seed);
+    }
+    trace(line) {
+        if (this.verbose)
+            this.log.push(`${(this.nowMs / 1000).toFixed(3).padStart(9)} ${line}`);
+    }
+    /** A world event (not bound to an agent process); `startsAgentCode` when it may run agent code. */
+    at(delayMs, run, startsAgentCode = false) {
+        this.queue.push(this.nowMs + Math.max(0, Math.floor(delayMs)), run, startsAgentCode);
+    }
+    /** Boots a node's agent after `delayMs` (its code then runs at that instant). */
+    bootAgentIn(n, delayMs) {
+        this.at(delayMs, () => this.bootAgent(n), true);
+    }
+    /**
+     * An event for an agent process: dropped if that process died meanwhile, deferred while it is
+     * frozen (SIGSTOP) — a frozen process runs no timer and reads no socket.
+     */
+    deliver(proc, delayMs, run) {
+        const incarnation = proc.incarnation;
+        this.queue.push(this.nowMs + Math.max(0, Math.floor(delayMs)), () => this.resume(proc, incarnation, run), true);
+    }
+    resume(proc, incarnation, run) {
+        if (proc.incarnation !== incarnation || proc.node.proc !== proc)
+            return;
+        if (proc.paused)
+            proc.pending.push(() => this.resume(proc, incarnation, run));
+        else
+            run();
+    }
+    node(name) {
+        const n = this.nodes.find((x) => x.name === name);
+        if (n === undefined)
+            throw new Error(`no node ${name}`);
+        return n;
+    }
+    /** Records a violation found inside a port (the run stops at the next event). */
+    fail(violation) {
+        this.failure ??= violation;
+    }
+    // ---- network --------------------------------------------------------------------------------
+    requestReachesDcs(n) {
+        return n.dcsLink !== 'cut';
+    }
+    responseReachesNode(n) {
+        return n.dcsLink === 'ok' || n.dcsLink === 'slow';
+    }
+    pairKey(a, b) {
+        return a < b ? `${a}|${b}` : `${b}|${a}`;
+    }
+    linked(a, b) {
+        return a === b || !this.netCuts.has(this.pairKey(a, b));
+    }
+    setNetCut(a, b, cut) {
+        if (cut)
+            this.netCuts.add(this.pairKey(a, b));
+        else
+            this.netCuts.delete(this.pairKey(a, b));
+    }
+    dcsLatency(n) {
+        if (n.dcsLink === 'slow') {
+            const r = this.params.retryTimeoutS * 1000;
+            return this.rng.int(Math.floor(r / 4), Math.floor((3 * r) / 4));
+        }
+        const slow = this.params.slowDcsLatencyMs;
+        const inFaults = !this.healed && this.nowMs >= this.params.faultStartMs && slow !== null;
+        const [lo, hi] = inFaults ? slow : this.params.dcsLatencyMs;
+        return this.rng.int(lo, hi);
+    }
+    netLatency() {
+        return this.rng.int(1, 5);
+    }
+    // ---- PostgreSQL physics ---------------------------------------------------------------------
+    acknowledging(n) {
+        const pg = n.pg;
+        return pg.state === 'up' && !pg.inRecovery && pg.applied.ssn !== FENCE_STANDBY_NAME;
+    }
+    newLineage() {
+        return [{ tl: 1, fromLsn: 0, uid: this.nextUid++ }];
+    }
+    tl(pg) {
+        return pg.lineage[pg.lineage.length - 1]?.tl ?? 0;
+    }
+    /** Can a data directory at (`lineage`, `lsn`) stream from `src` without rewinding (its history is a prefix of src's)? */
+    compatible(pg, src) {
+        if (pg.sysid !== src.sysid)
+            return false;
+        for (let i = 0; i < pg.lineage.length; i++) {
+            const other = src.lineage[i];
+            if (other === undefined || other.uid !== pg.lineage[i]?.uid)
+                return false;
+        }
+        const next = src.lineage[pg.lineage.length];
+        return next === undefined ? true : pg.lsn <= next.fromLsn;
+    }
+    /** The node a running replica's WAL receiver connects to, when it can stream from it now; else why not. */
+    streamSource(n) {
+        const pg = n.pg;
+        const host = pg.applied.followHost;
+        if (pg.state !== 'up' || !pg.inRecovery || host === null)
+            return { error: null };
+        const src = this.nodes.find((x) => x.name === host);
+        if (src === undefined || src.pg.state !== 'up' || !this.linked(n.name, src.name))
+            return { error: `could not connect to the server at "${host}"` };
+        if (pg.pgpassReplicationPassword !== CLUSTER_REPLICATION_PASSWORD)
+            return { error: 'password authentication failed for user "replicator"' };
+        if (!this.compatible(pg, src.pg))
+            return { error: `requested starting point on timeline ${this.tl(pg)} is not in this server's history` };
+        return { src };
+    }
+    streaming(n) {
+        return 'src' in this.streamSource(n);
+    }
+    /** How many times each timeline number was created by a promotion (more than once: a collision). */
+    timelineCreations = new Map();
+    promotePg(n) {
+        const pg = n.pg;
+        const tl = (pg.lineage[pg.lineage.length - 1]?.tl ?? 0) + 1;
+        this.timelineCreations.set(tl, (this.timelineCreations.get(tl) ?? 0) + 1);
+        if ((this.timelineCreations.get(tl) ?? 0) > 1)
+            this.trace(`${n.name}: TIMELINE COLLISION: timeline ${tl} created a second time`);
+        pg.lineage = [...pg.lineage, { tl, fromLsn: pg.lsn, uid: this.nextUid++ }];
+        pg.inRecovery = false;
+        this.trace(`${n.name}: PostgreSQL promoted to timeline ${tl} at lsn ${pg.lsn}`);
+        this.checkA();
+    }
+    /** The postmaster goes away: cleanly (a stop) or not (a crash, kill -9, stop immediate). */
+    downPg(n, clean, why) {
+        const pg = n.pg;
+        if (pg.state === 'down')
+            return;
+        pg.state = 'down';
+        pg.upSinceMs = null;
+        pg.epoch++;
+        pg.shutdownClean = clean;
+        pg.applied = { ssn: '', followHost: null };
+        this.trace(`${n.name}: PostgreSQL ${why}`);
+    }
+    replicate() {
+        for (const n of this.nodes) {
+            const pg = n.pg;
+            const source = this.streamSource(n);
+            const error = 'error' in source ? source.error : null;
+            const streamingNow = 'src' in source;
+            if (error !== pg.receiverError || streamingNow !== (pg.streamingSince !== null)) {
+                this.trace(`${n.name}: WAL receiver ${streamingNow ? `streams from ${pg.applied.followHost ?? '?'}` : error === null ? `idle (following ${pg.applied.followHost ?? 'nobody'})` : `fails: ${error}`}`);
+            }
+            pg.receiverError = error;
+            pg.streamingSince = streamingNow ? (pg.streamingSince ?? this.nowMs) : null;
+            if (!('src' in source) || pg.replayPausedUntilMs > this.nowMs)
+                continue;
+            if (source.src.pg.lsn < pg.lsn || !this.rng.chance(pg.catchUpChance))
+                continue;
+            pg.lineage = source.src.pg.lineage.map((s) => ({ ...s }));
+            pg.lsn = source.src.pg.lsn;
+        }
+    }
+    clientWrite() {
+        const [lo, hi] = this.params.writeBytes;
+        for (const n of this.nodes) {
+            if (!this.acknowledging(n))
+                continue;
+            n.pg.lsn += this.rng.int(lo, hi);
+            this.acknowledgedWrites++;
+        }
+        const [wlo, whi] = this.params.writeIntervalMs;
+        this.at(this.rng.int(wlo, whi), () => this.clientWrite());
+    }
+    // ---- agent processes and machines -------------------------------------------------------------
+    bootAgent(n) {
+        if (n.proc !== null)
+            return;
+        n.incarnations++;
+        n.proc = { node: n, incarnation: n.incarnations, paused: false, pending: [] };
+        this.trace(`${n.name}: agent started`);
+        this.startAgent(n);
+    }
+    killAgent(n, why) {
+        if (n.proc === null)
+            return;
+        this.trace(`${n.name}: agent ${why}`);
+        n.proc.incarnation = -1;
+        n.proc = null;
+        n.agent = null;
+    }
+    /** The agent exited by itself (decided to): it is restarted, as systemd would. */
+    agentExited(n, proc, code) {
+        if (n.proc !== proc)
+            return;
+        this.killAgent(n, `exited with code ${code}`);
+        this.bootAgentIn(n, this.rng.int(1000, 3000));
+    }
+    pause(n) {
+        if (n.proc === null || n.proc.paused)
+            return;
+        n.proc.paused = true;
+        this.trace(`${n.name}: agent frozen (SIGSTOP)`);
+    }
+    unpause(n) {
+        const proc = n.proc;
+        if (proc === null || !proc.paused)
+            return;
+        proc.paused = false;
+        this.trace(`${n.name}: agent resumed (SIGCONT)`);
+        const pending = proc.pending;
+        proc.pending = [];
+        for (const fn of pending)
+            fn();
+    }
+    pingWatchdog(n, timeoutMs) {
+        const deadline = this.nowMs + timeoutMs;
+        n.watchdogDeadlineMs = deadline;
+        this.at(timeoutMs, () => {
+            if (n.watchdogDeadlineMs === deadline)
+                this.resetNode(n, 'watchdog fired');
+        });
+    }
+    /** Machine reset: PostgreSQL and agent die; the machine reboots and the agent starts again. */
+    resetNode(n, why) {
+        this.trace(`${n.name}: RESET (${why})`);
+        n.watchdogDeadlineMs = null;
+        this.downPg(n, false, 'lost in the reset');
+        this.killAgent(n, 'lost in the reset');
+        this.bootAgentIn(n, this.rng.int(500, 3000));
+    }
+    // ---- checker --------------------------------------------------------------------------------
+    checkA() {
+        const acking = this.nodes.filter((n) => this.acknowledging(n)).map((n) => n.name);
+        if (acking.length > 1)
+            this.fail(new Violation('a', `${acking.join(' and ')} acknowledge writes as primary at t=${this.nowMs}`));
+    }
+    /** Called when a reload makes the fence take effect on `n`. */
+    checkFence(n) {
+        const pg = n.pg;
+        const ttlMs = this.params.ttlS * 1000;
+        const longReplica = pg.inRecovery && pg.upSinceMs !== null && this.nowMs - pg.upSinceMs > ttlMs;
+        const promoting = pg.promoteRequestedAtMs !== null && this.nowMs - pg.promoteRequestedAtMs < ttlMs;
+        // Only what the agent could know counts: its own last probe said "in recovery" when it decided
+        // to fence (a frozen agent that never probed the restarted server rightly fences what it cannot
+        // see, even if a cycle probes it while the fence is being written; seed 28222).
+        const agentKnew = n.fenceDecidedOnKnownReplica;
+        if (longReplica && !promoting && agentKnew)
+            this.fail(new Violation('h', `${n.name} fenced while a replica for ${this.nowMs - (pg.upSinceMs ?? 0)} ms (t=${this.nowMs})`));
+    }
+    /** Called by a node's PostgreSQL when its agent asks it to promote. */
+    checkPromotion(n) {
+        this.promotions++;
+        this.dcs.expire(this.nowMs);
+        const key = this.dcs.leader;
+        const lease = n.agent?.ports.dcs.currentLeaseId() ?? null;
+        if (key === null || key.name !== n.name || key.leaseId !== lease) {
+            this.fail(new Violation('b', `${n.name} promotes without holding the leader key (key: ${key === null ? 'none' : key.name})`));
+            return;
+        }
+        for (const other of this.nodes) {
+            if (other !== n && this.acknowledging(other))
+                this.fail(new Violation('b', `${n.name} promotes while ${other.name} still acknowledges writes`));
+        }
+        const optime = this.dcs.status?.optime ?? 0;
+        if (optime - n.pg.lsn > this.params.maximumLagOnFailoverBytes) {
+            this.fail(new Violation('d', `${n.name} promoted at lsn ${n.pg.lsn}, ${optime - n.pg.lsn} bytes behind status.optime ${optime}`));
+        }
+    }
+    /** The single node that holds the key and acknowledges writes, or null. */
+    leaderNow() {
+        this.dcs.expire(this.nowMs);
+        const key = this.dcs.leader;
+        if (key === null)
+            return null;
+        const n = this.nodes.find((x) => x.name === key.name);
+        if (n === undefined || !this.acknowledging(n))
+            return null;
+        return this.nodes.every((x) => x === n || !this.acknowledging(x)) ? n : null;
+    }
+    // ---- running --------------------------------------------------------------------------------
+    startBackground() {
+        const tick = () => {
+            this.replicate();
+            this.at(250, tick);
+        };
+        this.at(250, tick);
+        this.at(this.params.faultStartMs, () => this.clientWrite());
+    }
+    /** Runs events up to `untilMs`; throws the first violation found. */
+    async run(untilMs) {
+        await settleMicrotasks(); // agent code started between two runs (healAll boots agents)
+        for (;;) {
+            if (this.failure !== null)
+                throw this.failure;
+            const next = this.queue.peekAtMs();
+            if (next === undefined || next > untilMs) {
+                this.nowMs = Math.max(this.nowMs, untilMs);
+                return;
+            }
+            const event = this.queue.pop();
+            if (event === undefined)
+                return;
+            this.nowMs = event.atMs;
+            event.run();
+            if (event.agent)
+                await settleMicrotasks();
+            this.checkA();
+        }
+    }
+}
+//# sourceMappingURL=world.js.map
