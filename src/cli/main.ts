@@ -9,6 +9,10 @@ import { registerAgentCommand } from './agent-command.js';
 import { registerListCommand } from './list-command.js';
 import { registerSandboxCommands } from './sandbox-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerRestartCommand } from './restart-command.js';
+import { registerReinitCommand } from './reinit-command.js';
+import { registerReloadCommand } from './reload-command.js';
+import { registerFlushCommand } from './flush-command.js';
 import { KEEL_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -23,6 +27,10 @@ export function buildProgram(): Command {
   registerListCommand(program);
   registerSandboxCommands(program);
   registerDemoCommand(program);
+  registerRestartCommand(program);
+  registerReinitCommand(program);
+  registerReloadCommand(program);
+  registerFlushCommand(program);
   return program;
 }
 

@@ -75,8 +75,11 @@ export function buildNodeStatus(a: AgentContext, loop: LoopFacts): NodeStatus {
     systemIdentifier: a.pg.systemIdentifier,
     tags: local.tags.raw,
     syncDisabled: false,
-    pendingRestart: false,
-    scheduledRestart: null,
+    pendingRestart: probe !== null && probe.pendingRestart.length > 0,
+    scheduledRestart:
+      a.scheduledRestart === null
+        ? null
+        : { ...a.scheduledRestart.raw, schedule: a.scheduledRestart.scheduleIso, postmaster_start_time: a.scheduledRestart.postmasterStartTime },
     watchdogFailed: local.watchdog.mode === 'required' && !a.ports.watchdog.observe().available,
     holdsLeaderLock: holdsLeaderLock(a, nowMs),
     cluster:
@@ -104,6 +107,7 @@ export function buildApiProvider(
   status: () => NodeStatus,
   postFailsafe: (body: Record<string, unknown>) => { code: number; text: string },
   requestReload: () => void,
+  operations: Pick<ApiProvider, 'postRestart' | 'deleteRestart' | 'postReinitialize'>,
 ): ApiProvider {
   const freshView = async () => a.ports.dcs.loadCluster().catch(() => a.cluster.view);
   return {
@@ -124,6 +128,7 @@ export function buildApiProvider(
       return { code: 202, text: 'reload scheduled' };
     },
     memberHosts: () => memberHosts(a),
+    ...operations,
   };
 }
 
