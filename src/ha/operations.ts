@@ -19,6 +19,12 @@ import { buildMemberData } from './member-data.js';
 import { parseRestartRequest, restartMismatch, scheduledRestartTiming, type RestartFilters, type RestartTarget } from './restart-request.js';
 import * as tasks from './tasks.js';
 
+/**
+ * keel refuses to restart a server it cannot see running: its role is unknown, and starting it
+ * is the HA loop's decision (as a replica unless it holds the key), not the operator's.
+ */
+const NOT_RUNNING = 'postgres is not running, nothing to restart';
+
 /** Patroni's names for what is in progress ("restart already in progress"). */
 function actionName(kind: TaskKind): string {
   return kind === 'reinit' ? 'reinitialize' : kind;
@@ -34,14 +40,14 @@ function restartTarget(a: AgentContext): RestartTarget {
 }
 
 /** Starts the restart task; resolves with its outcome, or says what runs instead. */
-function startRestart(a: AgentContext, filters: RestartFilters): { started: Promise<boolean> } | { busy: string } {
+function startRestart(a: AgentContext, filters: RestartFilters, role: 'primary' | 'replica'): { started: Promise<boolean> } | { busy: string } {
   let settle: (ok: boolean) => void = () => undefined;
   const outcome = new Promise<boolean>((resolve) => {
     settle = resolve;
   });
   const body = async (): Promise<void> => {
     try {
-      await tasks.restartPostgres(a, filters.timeoutMs);
+      await tasks.restartPostgres(a, role, filters.timeoutMs);
       settle(true);
     } catch (error) {
       settle(false);
@@ -77,12 +83,14 @@ export async function postRestart(a: AgentContext, body: Record<string, unknown>
     a.wake();
     return { code: 202, text: 'Restart scheduled' };
   }
-  const mismatch = restartMismatch(parsed.filters, restartTarget(a));
+  const target = restartTarget(a);
+  const mismatch = restartMismatch(parsed.filters, target);
   if (mismatch !== null) {
     a.log.info(`not proceeding with the restart: ${mismatch}`);
     return { code: 503, text: 'restart conditions are not satisfied' };
   }
-  const start = startRestart(a, parsed.filters);
+  if (target.role === null) return { code: 503, text: NOT_RUNNING };
+  const start = startRestart(a, parsed.filters, target.role);
   if ('busy' in start) return { code: 503, text: `${start.busy} already in progress` };
   return (await start.started) ? { code: 200, text: 'restarted successfully' } : { code: 503, text: 'restart failed' };
 }
@@ -123,13 +131,14 @@ export function evaluateScheduledRestart(a: AgentContext): void {
     a.log.warning(`found a stale scheduled restart, cleaning up: ${scheduled.scheduleIso}`);
     return;
   }
-  const mismatch = restartMismatch(scheduled.filters, restartTarget(a));
-  if (mismatch !== null) {
-    a.log.warning(`scheduled restart: not proceeding with the restart: ${mismatch}`);
+  const target = restartTarget(a);
+  const mismatch = restartMismatch(scheduled.filters, target);
+  if (mismatch !== null || target.role === null) {
+    a.log.warning(`scheduled restart: not proceeding with the restart: ${mismatch ?? NOT_RUNNING}`);
     return;
   }
   a.log.info(`manual scheduled restart at ${scheduled.scheduleIso}`);
-  const start = startRestart(a, scheduled.filters);
+  const start = startRestart(a, scheduled.filters, target.role);
   if ('busy' in start) a.log.warning(`scheduled restart: ${start.busy} already in progress`);
 }
 

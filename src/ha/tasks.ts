@@ -11,6 +11,7 @@ import { KeelError } from '../errors.js';
 import type { PostgresEndpoint, ReplicationSource } from './ports.js';
 import type { MemberAddress } from './core/types.js';
 import { runCallback, type CallbackAction } from './callbacks.js';
+import { holdsLeaderLock } from './status.js';
 
 /** How often readiness and promotion are polled. */
 const READY_POLL_MS = 250;
@@ -92,13 +93,22 @@ export async function stopPostgres(a: AgentContext, mode: 'fast' | 'immediate', 
 }
 
 /**
- * Restart in place (POST /restart, a scheduled restart): a clean stop, then a start with the same
- * role and recovery settings and the configuration as it is now — which is what clears a pending
- * restart. The leader keeps its key meanwhile (decide's taskInProgress updates it).
+ * Restart in place (POST /restart, a scheduled restart) of a server running as `role`: a clean
+ * stop, then a start with the same role and recovery settings and the configuration as it is now
+ * — which is what clears a pending restart. The leader keeps its key meanwhile (decide's
+ * taskInProgress updates it). A primary starts as a primary again only while it still holds the
+ * leader lock; otherwise it starts in recovery following nobody (the simulator: a restart must
+ * never bring up a second primary).
  */
-export async function restartPostgres(a: AgentContext, startTimeoutMs?: number): Promise<void> {
+export async function restartPostgres(a: AgentContext, role: 'primary' | 'replica', startTimeoutMs?: number): Promise<void> {
   a.log.info('restarting PostgreSQL');
   if ((await a.pg.node.postmasterPid()) !== null) await stopPostgres(a, 'fast', { callback: false });
+  if (role === 'replica' && a.pg.recovery === null) a.pg.recovery = a.pg.recoveryFor(null);
+  if (role === 'primary' && !holdsLeaderLock(a, a.ports.clock.now())) {
+    a.log.warning('the leader lock is not ours (any more): starting in recovery instead of as a primary');
+    a.pg.followTarget = null;
+    a.pg.recovery = a.pg.recoveryFor(null);
+  }
   await startAndWait(a, { callback: 'on_restart', ...(startTimeoutMs === undefined ? {} : { timeoutMs: startTimeoutMs }) });
 }
 
