@@ -15,6 +15,10 @@ import { registerHistoryCommand } from './history-command.js';
 import { registerConnectCommands } from './connect-command.js';
 import { registerRemoveCommand } from './remove-command.js';
 import { registerSwitchoverCommands } from './switchover-command.js';
+import { registerRestartCommand } from './restart-command.js';
+import { registerReinitCommand } from './reinit-command.js';
+import { registerReloadCommand } from './reload-command.js';
+import { registerFlushCommand } from './flush-command.js';
 import { KEEL_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -37,6 +41,10 @@ export function buildProgram(): Command {
   registerConnectCommands(program);
   registerRemoveCommand(program);
   registerSwitchoverCommands(program);
+  registerRestartCommand(program);
+  registerReinitCommand(program);
+  registerReloadCommand(program);
+  registerFlushCommand(program);
   return program;
 }
 

@@ -34,6 +34,9 @@ import type { HaPorts } from './ports.js';
 import { PostgresTracker } from './postgres-tracker.js';
 import { buildApiProvider, buildNodeStatus } from './status.js';
 import { fence, stopPostgres } from './tasks.js';
+import { runCallback } from './callbacks.js';
+import type { ScheduledRestart } from './context.js';
+import { deleteRestart, evaluateScheduledRestart, postReinitialize, postRestart, scheduledRestartDueMs } from './operations.js';
 
 /** The pure rules the agent runs; replaceable only to show the simulator catches a broken one. */
 export interface HaCore {
@@ -64,6 +67,7 @@ export class Agent implements AgentContext {
   watchdogDueMs: number | null = null;
   /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
   private wakeAtMs: number | null = null;
+  scheduledRestart: ScheduledRestart | null = null;
   private localConfig: LocalConfig;
   private readonly core: HaCore;
   private readonly loop: CycleLoop;
@@ -131,6 +135,11 @@ export class Agent implements AgentContext {
       () => this.status(),
       (body) => this.acceptFailsafe(body),
       () => this.requestReload(),
+      {
+        postRestart: (body) => postRestart(this, body),
+        deleteRestart: () => deleteRestart(this),
+        postReinitialize: (body) => postReinitialize(this, body),
+      },
     );
   }
 
@@ -141,7 +150,7 @@ export class Agent implements AgentContext {
       () => this.cycle(),
       () => this.cluster.dynamic.loopWaitMs,
       () => this.watchdogDueMs,
-      () => this.wakeAtMs,
+      () => earliest(this.wakeAtMs, scheduledRestartDueMs(this)),
     );
     this.watchAbort.abort();
     await this.shutdown();
@@ -171,7 +180,29 @@ export class Agent implements AgentContext {
     this.lastWhy = why;
     this.lastWhySentence = renderWhy(why);
     this.log.info(this.lastWhySentence, { why: why.kind });
+    await this.applyConfigChanges();
+    evaluateScheduledRestart(this);
     if (!this.watching && this.cluster.view !== null) this.startWatch();
+  }
+
+  /**
+   * A changed configuration (the DCS config key, a reload) reaches a running PostgreSQL that no
+   * task is busy with: postgresql.conf / pg_hba.conf rewritten and reloaded. Parameters that only
+   * a restart applies show as pending_restart from the next probe on.
+   */
+  private async applyConfigChanges(): Promise<void> {
+    if (this.tasks.current() !== null || this.pg.probe === null) return;
+    try {
+      const applied = await this.pg.applyConfigChanges();
+      if (applied === null) return;
+      for (const [name, [before, after]] of Object.entries(applied.parameters))
+        this.log.info(`changed ${name} from ${before ?? '(unset)'} to ${after ?? '(unset)'}`);
+      if (applied.hba) this.log.info('pg_hba.conf replaced from postgresql.pg_hba');
+      this.log.info('PostgreSQL configuration reloaded');
+      runCallback(this, 'on_reload');
+    } catch (error) {
+      this.log.error(`could not apply the configuration change: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   /** The lease guard fired: fence unless the rule says this server cannot be acknowledging commits. */
@@ -227,7 +258,9 @@ export class Agent implements AgentContext {
     if (this.pg.recovery !== null) this.pg.recovery = this.pg.recoveryFor(this.cluster.memberAddress(this.pg.followTarget));
     if ((await pg.postmasterPid()) !== null) {
       await this.pg.writeConfig();
+      await this.pg.syncHba();
       await pg.reload();
+      runCallback(this, 'on_reload');
     }
     this.log.info(`configuration reloaded from ${this.localConfig.file ?? 'its source'}`);
   }
@@ -266,4 +299,10 @@ export class Agent implements AgentContext {
     }
     await dcs.close();
   }
+}
+
+/** The earlier of two optional instants. */
+function earliest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.min(a, b);
 }

@@ -13,6 +13,13 @@ import type { TaskKind } from './core/types.js';
 import type { FailsafeInbox } from './failsafe.js';
 import type { HaPorts } from './ports.js';
 import type { PostgresTracker } from './postgres-tracker.js';
+import type { ScheduledRestartRequest } from './restart-request.js';
+
+/** A restart scheduled through POST /restart, with the postmaster start time it was asked for. */
+export interface ScheduledRestart extends ScheduledRestartRequest {
+  /** Patroni's postmaster_start_time: a restart that happened meanwhile cancels the schedule. */
+  postmasterStartTime: string | null;
+}
 
 export interface AgentContext {
   readonly ports: HaPorts;
@@ -24,6 +31,8 @@ export interface AgentContext {
   readonly failsafe: FailsafeInbox;
   /** When the armed watchdog fires unless pinged again (monotonic); null while it is not armed. */
   watchdogDueMs: number | null;
+  /** The restart POST /restart scheduled, until it runs or DELETE /restart drops it. */
+  scheduledRestart: ScheduledRestart | null;
   /** When this agent process started (monotonic). */
   readonly startedMs: number;
   /** The local configuration now (a reload replaces it). */

@@ -3,6 +3,7 @@
  * WAL position, timeline, tags (boolean tags that are false are omitted, as Patroni does).
  */
 import type { MemberData } from '../dcs/types.js';
+import type { PendingParameter } from '../postgres/probe.js';
 import type { AgentContext } from './context.js';
 import { formatConnUrl } from './core/conn-url.js';
 import { KEEL_VERSION } from '../version.js';
@@ -21,11 +22,25 @@ export function memberState(a: AgentContext): string {
   if (task === 'clone' || task === 'reinit') return 'creating replica';
   if (task === 'rewind') return 'rewinding';
   if (task === 'stop') return 'stopping';
+  if (task === 'restart') return 'restarting';
   if (task === 'demote' || task === 'promote') return probe !== null ? 'running' : 'starting';
   if (probe !== null) return 'running';
   if (task === 'start') return 'starting';
   if (a.pg.crashedSinceMs !== null) return 'crashed';
   return 'stopped';
+}
+
+/**
+ * Patroni's pending_restart_reason: for each parameter PostgreSQL says waits for a restart, the
+ * value it runs with and the one postgresql.conf now has ('' when the file no longer sets it).
+ */
+export function pendingRestartReason(
+  pending: PendingParameter[],
+  written: Record<string, string> | null,
+): Record<string, { old_value: string; new_value: string }> {
+  const reason: Record<string, { old_value: string; new_value: string }> = {};
+  for (const p of pending) reason[p.name] = { old_value: p.runningValue, new_value: written?.[p.name.toLowerCase()] ?? '' };
+  return reason;
 }
 
 /** The role PostgreSQL has now (probe), or is configured for when it does not answer. */
@@ -68,6 +83,14 @@ export function buildMemberData(a: AgentContext): MemberData {
     }
     data.timeline = probe.timeline;
   }
-  if (a.cluster.dynamic.pause) data.extra = { pause: true };
+  const extra: Record<string, unknown> = {};
+  if (probe !== null && probe.pendingRestart.length > 0) {
+    extra['pending_restart'] = true;
+    extra['pending_restart_reason'] = pendingRestartReason(probe.pendingRestart, a.pg.written);
+  }
+  const scheduled = a.scheduledRestart;
+  if (scheduled !== null) extra['scheduled_restart'] = { ...scheduled.raw, postmaster_start_time: scheduled.postmasterStartTime };
+  if (a.cluster.dynamic.pause) extra['pause'] = true;
+  if (Object.keys(extra).length > 0) data.extra = extra;
   return data;
 }

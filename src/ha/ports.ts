@@ -7,11 +7,12 @@
 import type { Credentials, LocalConfig } from '../config/types.js';
 import type { Dcs } from '../dcs/types.js';
 import type { Clock } from '../engine/clock.js';
-import type { PostgresNode, RemotePostgres } from '../postgres/ports.js';
+import type { CallbackPort, PostgresNode, RemotePostgres } from '../postgres/ports.js';
 import type { WatchdogObservation } from './core/types.js';
 
 export type {
   BootstrapUsers,
+  CallbackPort,
   DataDirState,
   LeaderHistory,
   PgpassEntry,
@@ -49,6 +50,8 @@ export interface HaPorts {
   remote: RemotePostgres;
   peers: PeerClient;
   watchdog: WatchdogPort;
+  /** postgresql.callbacks commands (on_start, on_stop, on_restart, on_reload, on_role_change). */
+  callbacks: CallbackPort;
   /** Re-reads the configuration (SIGHUP); throws the loader's error when the file is invalid. */
   loadConfig(): LocalConfig;
 }

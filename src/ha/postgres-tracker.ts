@@ -9,7 +9,7 @@
  * Invariant: `probe` never describes a role PostgreSQL may no longer have — a promote or a stop
  * bumps `probeEpoch`, and a probe started before the bump is discarded.
  */
-import { effectiveParameters } from '../config/parameters.js';
+import { effectiveParameters, effectivePgHba } from '../config/parameters.js';
 import type { DynamicConfig, LocalConfig } from '../config/types.js';
 import type { Logger } from '../observability/log.js';
 import type { RecoverySettings } from '../postgres/conf-files.js';
@@ -68,6 +68,10 @@ export class PostgresTracker {
   divergenceUnknownSinceMs: number | null = null;
   /** The last inconclusive divergence check's cause, so each new cause is logged once. */
   divergenceLastCause: string | null = null;
+  /** The parameters in postgresql.conf as last written (null: not written by this agent yet). */
+  written: Record<string, string> | null = null;
+  /** The pg_hba lines last written from postgresql.pg_hba (JSON; null: none written by this agent). */
+  private writtenHba: string | null = null;
   /** The postgresql.conf write in progress (see writeConfig). */
   private writing: Promise<void> = Promise.resolve();
   /** Our own timeline history's last switch, read once per timeline. */
@@ -95,9 +99,55 @@ export class PostgresTracker {
    * write finished after the unfence's, and the server stayed fenced while keel thought not).
    */
   writeConfig(): Promise<void> {
-    const write = this.writing.then(() => this.node.writeConfig(this.parameters(), this.recovery));
+    const write = this.writing.then(async () => {
+      const params = this.parameters();
+      await this.node.writeConfig(params, this.recovery);
+      this.written = params;
+    });
     this.writing = write.catch(() => undefined);
     return write;
+  }
+
+  /**
+   * Replaces pg_hba.conf with the configured postgresql.pg_hba (local file first, then the DCS
+   * config), as Patroni does before every start and when the lines change; nothing when none is
+   * configured (the file initdb and bootstrap.pg_hba wrote stays). True when it wrote.
+   */
+  async syncHba(): Promise<boolean> {
+    const lines = effectivePgHba(this.settings.local(), this.settings.dynamic());
+    if (lines === undefined) return false;
+    const text = JSON.stringify(lines);
+    if (text === this.writtenHba) return false;
+    await this.node.replaceHba(lines);
+    this.writtenHba = text;
+    return true;
+  }
+
+  /**
+   * Applies a configuration change (the DCS config key, a reload) to a running PostgreSQL:
+   * rewrites postgresql.conf when a parameter changed and pg_hba.conf when its lines changed,
+   * then reloads. Whether a changed parameter needs a restart is PostgreSQL's answer
+   * (pg_settings.pending_restart, read by the next probe). Returns the changed parameters as
+   * {name: [before, after]} and whether pg_hba changed; null when nothing changed. The first
+   * call after the agent adopted a running server only records what the file now says.
+   */
+  async applyConfigChanges(): Promise<{ parameters: Record<string, [string | undefined, string | undefined]>; hba: boolean } | null> {
+    const before = this.written;
+    const now = this.parameters();
+    if (before === null) {
+      this.written = now;
+      return null;
+    }
+    const parameters: Record<string, [string | undefined, string | undefined]> = {};
+    for (const name of new Set([...Object.keys(before), ...Object.keys(now)])) {
+      if (before[name] !== now[name]) parameters[name] = [before[name], now[name]];
+    }
+    const changed = Object.keys(parameters).length > 0;
+    if (changed) await this.writeConfig();
+    const hba = await this.syncHba();
+    if (!changed && !hba) return null;
+    await this.node.reload();
+    return { parameters, hba };
   }
 
   /**

@@ -10,6 +10,7 @@ import type { LocalConfig } from '../config/types.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
 import { systemClock } from '../engine/clock.js';
 import type { Logger } from '../observability/log.js';
+import { ProcessCallbacks } from '../postgres/callback-process.js';
 import { LocalPostgres } from '../postgres/local-node.js';
 import { remotePostgresClient } from '../postgres/remote.js';
 import type { HaPorts } from './ports.js';
@@ -32,6 +33,7 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
     remote: remotePostgresClient,
     peers: httpPeerClient,
     watchdog: new WatchdogDevice(local.watchdog.device, local.watchdog.mode !== 'off', log),
+    callbacks: new ProcessCallbacks(log),
     loadConfig: () => {
       if (local.file === null) throw new Error('the configuration did not come from a file');
       return loadConfigFile(local.file, process.env);

@@ -78,8 +78,11 @@ export function buildNodeStatus(a: AgentContext, loop: LoopFacts): NodeStatus {
     systemIdentifier: a.pg.systemIdentifier,
     tags: local.tags.raw,
     syncDisabled: false,
-    pendingRestart: false,
-    scheduledRestart: null,
+    pendingRestart: probe !== null && probe.pendingRestart.length > 0,
+    scheduledRestart:
+      a.scheduledRestart === null
+        ? null
+        : { ...a.scheduledRestart.raw, schedule: a.scheduledRestart.scheduleIso, postmaster_start_time: a.scheduledRestart.postmasterStartTime },
     watchdogFailed: local.watchdog.mode === 'required' && !a.ports.watchdog.observe().available,
     holdsLeaderLock: holdsLeaderLock(a, nowMs),
     cluster:
@@ -107,6 +110,7 @@ export function buildApiProvider(
   status: () => NodeStatus,
   postFailsafe: (body: Record<string, unknown>) => { code: number; text: string },
   requestReload: () => void,
+  operations: Pick<ApiProvider, 'postRestart' | 'deleteRestart' | 'postReinitialize'>,
 ): ApiProvider {
   const freshView = async () => a.ports.dcs.loadCluster().catch(() => a.cluster.view);
   const failover = failoverOperations(a);
@@ -133,6 +137,7 @@ export function buildApiProvider(
     deleteSwitchover: () => failover.deleteScheduled(),
     patchConfig: (body) => patchClusterConfig(a.ports.dcs, body),
     putConfig: (body) => putClusterConfig(a.ports.dcs, body),
+    ...operations,
   };
 }
 

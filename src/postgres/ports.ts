@@ -99,6 +99,16 @@ export interface PostgresNode {
   closeConnection(): Promise<void>;
 }
 
+/**
+ * Runs postgresql.callbacks commands without waiting for them (Patroni's CallbackExecutor):
+ * on_reload callbacks in one slot, every other callback in another; a new command in a slot
+ * kills the one still running there. Never throws: a command that cannot start, fails or
+ * overruns its deadline is logged by the implementation.
+ */
+export interface CallbackPort {
+  run(argv: string[], slot: 'reload' | 'other'): void;
+}
+
 export interface TimelineOrigin {
   timeline: number;
   member: string;

@@ -39,6 +39,17 @@ export interface PostgresProbe {
    * running server's value is the one its control file records). pg_rewind checks the same.
    */
   rewindCapable: boolean;
+  /**
+   * Parameters whose new value (in postgresql.conf) waits for a restart: pg_settings.pending_restart,
+   * with the value the server runs with (current_setting, units as PostgreSQL shows them).
+   * Recovery settings are left out, as Patroni leaves them out.
+   */
+  pendingRestart: PendingParameter[];
+}
+
+export interface PendingParameter {
+  name: string;
+  runningValue: string;
 }
 
 export interface ConnectTarget {
@@ -70,6 +81,11 @@ SELECT pg_is_in_recovery() AS in_recovery,
        current_setting('synchronous_standby_names') AS synchronous_standby_names,
        (SELECT data_page_checksum_version FROM pg_control_init()) <> 0
          OR current_setting('wal_log_hints')::boolean AS rewind_capable,
+       (SELECT coalesce(json_agg(json_build_object('name', name, 'value', current_setting(name)) ORDER BY name), '[]'::json)
+          FROM pg_settings
+         WHERE pending_restart
+           AND name NOT IN ('primary_conninfo', 'primary_slot_name', 'restore_command', 'recovery_target_timeline',
+                            'promote_trigger_file', 'archive_cleanup_command', 'recovery_end_command', 'recovery_min_apply_delay')) AS pending_restart,
        (SELECT coalesce(json_agg(json_build_object('usename', usename, 'application_name', application_name,
                  'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state,
                  'sync_priority', sync_priority)), '[]'::json)
@@ -94,6 +110,7 @@ interface ProbeRow {
   sender_port: number | null;
   synchronous_standby_names: string;
   rewind_capable: boolean;
+  pending_restart: Array<{ name: string; value: string }>;
   replication: Array<{ usename: string; application_name: string; client_addr: string | null; state: string; sync_state: string; sync_priority: number }>;
 }
 
@@ -175,6 +192,7 @@ export class PostgresConnection {
       synchronousStandbyNames: row.synchronous_standby_names,
       rewindCapable: row.rewind_capable,
       checkpointTimeline: row.checkpoint_timeline,
+      pendingRestart: row.pending_restart.map((p) => ({ name: p.name, runningValue: p.value })),
       replication: row.replication.map((r) => ({
         usename: r.usename,
         applicationName: r.application_name,

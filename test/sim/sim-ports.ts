@@ -10,7 +10,7 @@ import { patroniStatusJson } from '../../src/api/status.js';
 import type { Clock } from '../../src/engine/clock.js';
 import { Agent, REAL_CORE, type HaCore } from '../../src/ha/agent.js';
 import type { Action, Plan, WatchdogObservation } from '../../src/ha/core/types.js';
-import type { HaPorts, PeerClient, WatchdogPort } from '../../src/ha/ports.js';
+import type { CallbackPort, HaPorts, PeerClient, WatchdogPort } from '../../src/ha/ports.js';
 import { createLogger } from '../../src/observability/log.js';
 import type { SimNode, SimParams, SimProcess } from './model.js';
 import { SimDcsClient } from './sim-dcs.js';
@@ -179,6 +179,19 @@ function withoutFence<P extends Plan>(p: P): P {
   return { ...p, actions };
 }
 
+/** postgresql.callbacks in the simulator: no process runs; each call is traced (and kept for tests). */
+export class SimCallbacks implements CallbackPort {
+  readonly calls: string[][] = [];
+  constructor(
+    private readonly w: World,
+    private readonly n: SimNode,
+  ) {}
+  run(argv: string[]): void {
+    this.calls.push(argv);
+    this.w.trace(`${this.n.name}: callback ${argv.join(' ')}`);
+  }
+}
+
 /** The core a schedule runs: the real one, or one rule broken on purpose (bite tests). */
 export function coreFor(mutant: SimParams['mutant']): HaCore {
   switch (mutant) {
@@ -231,6 +244,7 @@ export function runAgentProcess(w: World, n: SimNode): void {
     remote: new SimRemote(w, proc),
     peers: new SimPeers(w, proc),
     watchdog: new SimWatchdog(w, n),
+    callbacks: new SimCallbacks(w, n),
     loadConfig: () => parseConfig(nodeConfigText(w.params, n), `/sim/${n.name}.yml`, {}, { findBinDir: () => '/sim/bin' }),
   };
   const agent = new Agent(local, { ports, log, core: coreFor(w.params.mutant) });

@@ -319,6 +319,7 @@ export class SimPostgresNode implements PostgresNode {
       replication: [],
       rewindCapable: pg.checksums || pg.walLogHints,
       checkpointTimeline: pg.checkpointTl,
+      pendingRestart: [],
     };
   }
   async isInRecovery(): Promise<boolean> {

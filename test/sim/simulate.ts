@@ -29,6 +29,8 @@ export interface SimOptions {
   mutant?: Mutant;
   family?: Family;
   verbose?: boolean;
+  /** Schedules operator requests (POST /restart, /reinitialize) on the world before it runs. */
+  operator?: (w: World) => void;
 }
 
 /** Time PostgreSQL itself may need on top of the HA timings (start, promote, a rewind and restart). */
@@ -322,6 +324,7 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
   for (const n of w.nodes) w.bootAgentIn(n, w.rng.int(0, 1000));
   w.startBackground();
   scheduleFaults(w);
+  options.operator?.(w);
   const ttlMs = params.ttlS * 1000;
   const boundMs = ttlMs + 2 * params.loopWaitS * 1000 + POSTGRES_SLACK_MS;
   let violation: Violation | null = null;

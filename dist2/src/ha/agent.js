@@ -27,6 +27,8 @@ import { observe } from './observe.js';
 import { PostgresTracker } from './postgres-tracker.js';
 import { buildApiProvider, buildNodeStatus } from './status.js';
 import { fence, stopPostgres } from './tasks.js';
+import { runCallback } from './callbacks.js';
+import { deleteRestart, evaluateScheduledRestart, postReinitialize, postRestart, scheduledRestartDueMs } from './operations.js';
 export const REAL_CORE = { decide, guardShouldFence };
 /** How long a clean stop waits for a running task before going on. */
 const SHUTDOWN_TASK_WAIT_MS = 30_000;
@@ -42,6 +44,7 @@ export class Agent {
     watchdogDueMs = null;
     /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
     wakeAtMs = null;
+    scheduledRestart = null;
     localConfig;
     core;
     loop;
@@ -98,12 +101,16 @@ export class Agent {
         return this.failsafe.accept(body, this.ports.clock.now(), this.cluster.dynamic.failsafeMode, leading);
     }
     apiProvider() {
-        return buildApiProvider(this, () => this.status(), (body) => this.acceptFailsafe(body), () => this.requestReload());
+        return buildApiProvider(this, () => this.status(), (body) => this.acceptFailsafe(body), () => this.requestReload(), {
+            postRestart: (body) => postRestart(this, body),
+            deleteRestart: () => deleteRestart(this),
+            postReinitialize: (body) => postReinitialize(this, body),
+        });
     }
     async run() {
         await this.ports.postgres.writePgpass(this.localConfig.postgresql.pgpass, pgpassEntries(this.localConfig));
         await this.pg.adoptRunning();
-        await this.loop.run(() => this.cycle(), () => this.cluster.dynamic.loopWaitMs, () => this.watchdogDueMs, () => this.wakeAtMs);
+        await this.loop.run(() => this.cycle(), () => this.cluster.dynamic.loopWaitMs, () => this.watchdogDueMs, () => earliest(this.wakeAtMs, scheduledRestartDueMs(this)));
         this.watchAbort.abort();
         await this.shutdown();
         return this.exitCode;
@@ -129,8 +136,33 @@ export class Agent {
         this.lastWhy = why;
         this.lastWhySentence = renderWhy(why);
         this.log.info(this.lastWhySentence, { why: why.kind });
+        await this.applyConfigChanges();
+        evaluateScheduledRestart(this);
         if (!this.watching && this.cluster.view !== null)
             this.startWatch();
+    }
+    /**
+     * A changed configuration (the DCS config key, a reload) reaches a running PostgreSQL that no
+     * task is busy with: postgresql.conf / pg_hba.conf rewritten and reloaded. Parameters that only
+     * a restart applies show as pending_restart from the next probe on.
+     */
+    async applyConfigChanges() {
+        if (this.tasks.current() !== null || this.pg.probe === null)
+            return;
+        try {
+            const applied = await this.pg.applyConfigChanges();
+            if (applied === null)
+                return;
+            for (const [name, [before, after]] of Object.entries(applied.parameters))
+                this.log.info(`changed ${name} from ${before ?? '(unset)'} to ${after ?? '(unset)'}`);
+            if (applied.hba)
+                this.log.info('pg_hba.conf replaced from postgresql.pg_hba');
+            this.log.info('PostgreSQL configuration reloaded');
+            runCallback(this, 'on_reload');
+        }
+        catch (error) {
+            this.log.error(`could not apply the configuration change: ${error instanceof Error ? error.message : String(error)}`);
+        }
     }
     /** The lease guard fired: fence unless the rule says this server cannot be acknowledging commits. */
     onGuardFire(reason) {
@@ -184,7 +216,9 @@ export class Agent {
             this.pg.recovery = this.pg.recoveryFor(this.cluster.memberAddress(this.pg.followTarget));
         if ((await pg.postmasterPid()) !== null) {
             await this.pg.writeConfig();
+            await this.pg.syncHba();
             await pg.reload();
+            runCallback(this, 'on_reload');
         }
         this.log.info(`configuration reloaded from ${this.localConfig.file ?? 'its source'}`);
     }
@@ -224,5 +258,11 @@ export class Agent {
         }
         await dcs.close();
     }
+}
+/** The earlier of two optional instants. */
+function earliest(a, b) {
+    if (a === null)
+        return b;
+    return b === null ? a : Math.min(a, b);
 }
 //# sourceMappingURL=agent.js.map

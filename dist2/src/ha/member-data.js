@@ -16,6 +16,8 @@ export function memberState(a) {
         return 'rewinding';
     if (task === 'stop')
         return 'stopping';
+    if (task === 'restart')
+        return 'restarting';
     if (task === 'demote' || task === 'promote')
         return probe !== null ? 'running' : 'starting';
     if (probe !== null)
@@ -25,6 +27,16 @@ export function memberState(a) {
     if (a.pg.crashedSinceMs !== null)
         return 'crashed';
     return 'stopped';
+}
+/**
+ * Patroni's pending_restart_reason: for each parameter PostgreSQL says waits for a restart, the
+ * value it runs with and the one postgresql.conf now has ('' when the file no longer sets it).
+ */
+export function pendingRestartReason(pending, written) {
+    const reason = {};
+    for (const p of pending)
+        reason[p.name] = { old_value: p.runningValue, new_value: written?.[p.name.toLowerCase()] ?? '' };
+    return reason;
 }
 /** The role PostgreSQL has now (probe), or is configured for when it does not answer. */
 export function currentRole(a) {
@@ -70,8 +82,18 @@ export function buildMemberData(a) {
         }
         data.timeline = probe.timeline;
     }
+    const extra = {};
+    if (probe !== null && probe.pendingRestart.length > 0) {
+        extra['pending_restart'] = true;
+        extra['pending_restart_reason'] = pendingRestartReason(probe.pendingRestart, a.pg.written);
+    }
+    const scheduled = a.scheduledRestart;
+    if (scheduled !== null)
+        extra['scheduled_restart'] = { ...scheduled.raw, postmaster_start_time: scheduled.postmasterStartTime };
     if (a.cluster.dynamic.pause)
-        data.extra = { pause: true };
+        extra['pause'] = true;
+    if (Object.keys(extra).length > 0)
+        data.extra = extra;
     return data;
 }
 //# sourceMappingURL=member-data.js.map

@@ -8,6 +8,7 @@ import { loadConfigFile } from '../config/load.js';
 import { adjustTimings, parseDynamicConfig } from '../config/dynamic.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
 import { systemClock } from '../engine/clock.js';
+import { ProcessCallbacks } from '../postgres/callback-process.js';
 import { LocalPostgres } from '../postgres/local-node.js';
 import { remotePostgresClient } from '../postgres/remote.js';
 import { WatchdogDevice } from '../engine/watchdog-device.js';
@@ -28,6 +29,7 @@ export function realPorts(local, log) {
         remote: remotePostgresClient,
         peers: httpPeerClient,
         watchdog: new WatchdogDevice(local.watchdog.device, local.watchdog.mode !== 'off', log),
+        callbacks: new ProcessCallbacks(log),
         loadConfig: () => {
             if (local.file === null)
                 throw new Error('the configuration did not come from a file');

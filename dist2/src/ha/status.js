@@ -58,8 +58,10 @@ export function buildNodeStatus(a, loop) {
         systemIdentifier: a.pg.systemIdentifier,
         tags: local.tags.raw,
         syncDisabled: false,
-        pendingRestart: false,
-        scheduledRestart: null,
+        pendingRestart: probe !== null && probe.pendingRestart.length > 0,
+        scheduledRestart: a.scheduledRestart === null
+            ? null
+            : { ...a.scheduledRestart.raw, schedule: a.scheduledRestart.scheduleIso, postmaster_start_time: a.scheduledRestart.postmasterStartTime },
         watchdogFailed: local.watchdog.mode === 'required' && !a.ports.watchdog.observe().available,
         holdsLeaderLock: holdsLeaderLock(a, nowMs),
         cluster: view === null
@@ -80,7 +82,7 @@ export function buildNodeStatus(a, loop) {
     };
 }
 /** /cluster, /history and /config read etcd afresh (as Patroni does), falling back to the last view. */
-export function buildApiProvider(a, status, postFailsafe, requestReload) {
+export function buildApiProvider(a, status, postFailsafe, requestReload, operations) {
     const freshView = async () => a.ports.dcs.loadCluster().catch(() => a.cluster.view);
     const failover = failoverOperations(a);
     return {
@@ -106,6 +108,7 @@ export function buildApiProvider(a, status, postFailsafe, requestReload) {
         deleteSwitchover: () => failover.deleteScheduled(),
         patchConfig: (body) => patchClusterConfig(a.ports.dcs, body),
         putConfig: (body) => putClusterConfig(a.ports.dcs, body),
+        ...operations,
     };
 }
 /** The hosts of every member's api_url and conn_url in the last cluster view (Patroni's get_members_ips). */

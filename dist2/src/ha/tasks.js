@@ -1,6 +1,8 @@
 import { RetryableTaskError } from '../engine/task-runner.js';
 import { renderConninfo } from '../postgres/conf-files.js';
 import { KeelError } from '../errors.js';
+import { runCallback } from './callbacks.js';
+import { holdsLeaderLock } from './status.js';
 /** How often readiness and promotion are polled. */
 const READY_POLL_MS = 250;
 const PROMOTE_POLL_MS = 10;
@@ -16,10 +18,10 @@ function pgTimeoutMs(a) {
 function message(error) {
     return error instanceof Error ? error.message : String(error);
 }
-/** Polls until PostgreSQL answers a probe, or fails after the pg_ctl timeout with the server log's tail. */
-async function waitUntilReady(a) {
+/** Polls until PostgreSQL answers a probe, or fails after `timeoutMs` (the pg_ctl timeout) with the server log's tail. */
+async function waitUntilReady(a, timeoutMs) {
     const clock = a.ports.clock;
-    const deadline = clock.now() + pgTimeoutMs(a);
+    const deadline = clock.now() + timeoutMs;
     let lastError = 'not started';
     while (clock.now() < deadline) {
         try {
@@ -39,18 +41,24 @@ async function waitUntilReady(a) {
         }
         await clock.sleep(READY_POLL_MS);
     }
-    throw new KeelError('postgres.not_ready', `PostgreSQL did not accept connections within ${Math.round(pgTimeoutMs(a) / 1000)}s (${lastError})`);
+    throw new KeelError('postgres.not_ready', `PostgreSQL did not accept connections within ${Math.round(timeoutMs / 1000)}s (${lastError})`);
 }
-/** Starts PostgreSQL with the current configuration and waits until it accepts connections. */
-export async function startAndWait(a) {
+/** Starts PostgreSQL with the current configuration (postgresql.conf, pg_hba) and waits until it accepts connections. */
+export async function startAndWait(a, options = {}) {
     await a.pg.writeConfig();
+    await a.pg.syncHba();
     a.pg.expectedRunning = true;
     a.pg.crashedSinceMs = null;
     a.pg.notStreamingSinceMs = null;
     await a.pg.node.start(pgTimeoutMs(a));
-    await waitUntilReady(a);
+    await waitUntilReady(a, options.timeoutMs ?? pgTimeoutMs(a));
+    const callback = options.callback === undefined ? 'on_start' : options.callback;
+    if (callback !== null)
+        runCallback(a, callback);
 }
-export async function stopPostgres(a, mode) {
+/** Stops PostgreSQL; on_stop runs after a stop that is not part of a restart, demote or re-clone. */
+export async function stopPostgres(a, mode, options = {}) {
+    const role = a.pg.recovery === null ? 'master' : 'replica';
     a.pg.expectedRunning = false;
     // The REST API must not keep showing the last probe of a server that is going away.
     a.pg.invalidateProbe();
@@ -63,6 +71,29 @@ export async function stopPostgres(a, mode) {
             throw error;
         await a.pg.node.kill();
     }
+    if (options.callback !== false)
+        runCallback(a, 'on_stop', role);
+}
+/**
+ * Restart in place (POST /restart, a scheduled restart) of a server running as `role`: a clean
+ * stop, then a start with the same role and recovery settings and the configuration as it is now
+ * — which is what clears a pending restart. The leader keeps its key meanwhile (decide's
+ * taskInProgress updates it). A primary starts as a primary again only while it still holds the
+ * leader lock; otherwise it starts in recovery following nobody (the simulator: a restart must
+ * never bring up a second primary).
+ */
+export async function restartPostgres(a, role, startTimeoutMs) {
+    a.log.info('restarting PostgreSQL');
+    if ((await a.pg.node.postmasterPid()) !== null)
+        await stopPostgres(a, 'fast', { callback: false });
+    if (role === 'replica' && a.pg.recovery === null)
+        a.pg.recovery = a.pg.recoveryFor(null);
+    if (role === 'primary' && !holdsLeaderLock(a, a.ports.clock.now())) {
+        a.log.warning('the leader lock is not ours (any more): starting in recovery instead of as a primary');
+        a.pg.followTarget = null;
+        a.pg.recovery = a.pg.recoveryFor(null);
+    }
+    await startAndWait(a, { callback: 'on_restart', ...(startTimeoutMs === undefined ? {} : { timeoutMs: startTimeoutMs }) });
 }
 /** initdb, pg_hba, first start as primary, users — a brand-new cluster (the initialize winner). */
 export async function bootstrapNewCluster(a) {
@@ -74,14 +105,16 @@ export async function bootstrapNewCluster(a) {
         await a.pg.node.appendHba(local.bootstrap.pgHba);
     a.pg.recovery = null;
     a.pg.followTarget = null;
-    await startAndWait(a);
+    await startAndWait(a, { callback: null });
     await a.pg.node.createBootstrapUsers(local.postgresql.authentication);
     a.pg.systemIdentifier = (await a.pg.node.controlData()).systemIdentifier;
+    // As Patroni: callbacks are held back while bootstrapping; on_start once it is done.
+    runCallback(a, 'on_start', 'master');
 }
 /** After a failed bootstrap: stop what runs and keep the attempt aside for inspection. */
 export async function setAsideFailedBootstrap(a) {
     if ((await a.pg.node.postmasterPid()) !== null)
-        await stopPostgres(a, 'immediate');
+        await stopPostgres(a, 'immediate', { callback: false });
     const aside = await a.pg.node.setAside(`failed-${new Date(a.ports.clock.wallMs()).toISOString().replace(/[:.]/g, '-')}`);
     a.pg.systemIdentifier = null;
     return aside;
@@ -104,10 +137,10 @@ function throttledProgress(a, what) {
     };
 }
 /** Points the recovery settings at `follow` (null: nobody) and starts PostgreSQL in recovery. */
-export async function startAsReplica(a, follow) {
+export async function startAsReplica(a, follow, callback = 'on_start') {
     a.pg.followTarget = follow?.name ?? null;
     a.pg.recovery = a.pg.recoveryFor(follow);
-    await startAndWait(a);
+    await startAndWait(a, { callback });
 }
 /** pg_basebackup from `source`, then start as a replica following `follow`. */
 export async function cloneAndStart(a, source, follow) {
@@ -168,7 +201,7 @@ export async function rewindAndStart(a, from, follow) {
     };
     await checkRewindSource(a, endpoint);
     if ((await a.pg.node.postmasterPid()) !== null)
-        await stopPostgres(a, 'fast');
+        await stopPostgres(a, 'fast', { callback: false });
     const conninfo = renderConninfo({ host: from.host, port: from.port, user: user.username, dbname: 'postgres', connect_timeout: 5 });
     a.log.info(`running pg_rewind from ${from.name}`);
     try {
@@ -188,7 +221,7 @@ export async function recloneAndStart(a, from, follow) {
     a.log.warning(`cloning the data directory again from ${from.name}; the old one is replaced once the copy is complete`);
     await a.pg.node.cloneFrom(replicationSource(a, from), a.local().postgresql.basebackupArgs, CLONE_TIMEOUT_MS, throttledProgress(a, 'clone'), async () => {
         if ((await a.pg.node.postmasterPid()) !== null)
-            await stopPostgres(a, 'immediate');
+            await stopPostgres(a, 'immediate', { callback: false });
     });
     a.pg.systemIdentifier = null;
     await startAsReplica(a, follow);
@@ -227,6 +260,7 @@ export async function promote(a) {
     await a.pg.writeConfig();
     await a.pg.node.reload();
     await recordTimelineOrigin(a);
+    runCallback(a, 'on_role_change', 'master');
     try {
         await a.pg.node.checkpoint(pgTimeoutMs(a));
     }
@@ -263,8 +297,8 @@ export async function stepDown(a) {
 /** Stop immediately and start again in recovery following nobody; the next cycles point it at the leader. */
 export async function demote(a) {
     if ((await a.pg.node.postmasterPid()) !== null)
-        await stopPostgres(a, 'immediate');
-    await startAsReplica(a, null);
+        await stopPostgres(a, 'immediate', { callback: false });
+    await startAsReplica(a, null, 'on_role_change');
 }
 /** A crashed PostgreSQL restarted in place, in recovery: the leader's next cycle promotes it. */
 export async function restartCrashed(a) {

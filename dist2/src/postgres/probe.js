@@ -26,6 +26,11 @@ SELECT pg_is_in_recovery() AS in_recovery,
        current_setting('synchronous_standby_names') AS synchronous_standby_names,
        (SELECT data_page_checksum_version FROM pg_control_init()) <> 0
          OR current_setting('wal_log_hints')::boolean AS rewind_capable,
+       (SELECT coalesce(json_agg(json_build_object('name', name, 'value', current_setting(name)) ORDER BY name), '[]'::json)
+          FROM pg_settings
+         WHERE pending_restart
+           AND name NOT IN ('primary_conninfo', 'primary_slot_name', 'restore_command', 'recovery_target_timeline',
+                            'promote_trigger_file', 'archive_cleanup_command', 'recovery_end_command', 'recovery_min_apply_delay')) AS pending_restart,
        (SELECT coalesce(json_agg(json_build_object('usename', usename, 'application_name', application_name,
                  'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state,
                  'sync_priority', sync_priority)), '[]'::json)
@@ -113,6 +118,7 @@ export class PostgresConnection {
             synchronousStandbyNames: row.synchronous_standby_names,
             rewindCapable: row.rewind_capable,
             checkpointTimeline: row.checkpoint_timeline,
+            pendingRestart: row.pending_restart.map((p) => ({ name: p.name, runningValue: p.value })),
             replication: row.replication.map((r) => ({
                 usename: r.usename,
                 applicationName: r.application_name,

@@ -171,6 +171,20 @@ function withoutFence(p) {
         : a);
     return { ...p, actions };
 }
+/** postgresql.callbacks in the simulator: no process runs; each call is traced (and kept for tests). */
+export class SimCallbacks {
+    w;
+    n;
+    calls = [];
+    constructor(w, n) {
+        this.w = w;
+        this.n = n;
+    }
+    run(argv) {
+        this.calls.push(argv);
+        this.w.trace(`${this.n.name}: callback ${argv.join(' ')}`);
+    }
+}
 /** The core a schedule runs: the real one, or one rule broken on purpose (bite tests). */
 export function coreFor(mutant) {
     switch (mutant) {
@@ -223,6 +237,7 @@ export function runAgentProcess(w, n) {
         remote: new SimRemote(w, proc),
         peers: new SimPeers(w, proc),
         watchdog: new SimWatchdog(w, n),
+        callbacks: new SimCallbacks(w, n),
         loadConfig: () => parseConfig(nodeConfigText(w.params, n), `/sim/${n.name}.yml`, {}, { findBinDir: () => '/sim/bin' }),
     };
     const agent = new Agent(local, { ports, log, core: coreFor(w.params.mutant) });

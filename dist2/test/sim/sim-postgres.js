@@ -282,6 +282,7 @@ export class SimPostgresNode {
             replication: [],
             rewindCapable: pg.checksums || pg.walLogHints,
             checkpointTimeline: pg.checkpointTl,
+            pendingRestart: [],
         };
     }
     async isInRecovery() {

@@ -309,6 +309,7 @@ export async function simulate(seed, options = {}) {
         w.bootAgentIn(n, w.rng.int(0, 1000));
     w.startBackground();
     scheduleFaults(w);
+    options.operator?.(w);
     const ttlMs = params.ttlS * 1000;
     const boundMs = ttlMs + 2 * params.loopWaitS * 1000 + POSTGRES_SLACK_MS;
     let violation = null;

@@ -151,7 +151,8 @@ export interface PostgresObservation {
   timelineOrigin: { timeline: number; member: string } | null;
 }
 
-export type TaskKind = 'bootstrap' | 'clone' | 'rewind' | 'reinit' | 'start' | 'stop' | 'promote' | 'demote' | 'checkpoint' | 'stepdown';
+/** 'restart' and an API-requested 'reinit' are started by the operator (POST /restart, /reinitialize), not by decide. */
+export type TaskKind = 'bootstrap' | 'clone' | 'rewind' | 'reinit' | 'start' | 'stop' | 'promote' | 'demote' | 'checkpoint' | 'restart' | 'stepdown';
 
 export interface RunningTask {
   kind: TaskKind;
