@@ -78,7 +78,10 @@ function etcdEndpoints(name: string, section: EtcdSection, fail: Fail): EtcdConf
         const entryProtocol = (scheme[1] ?? '').toLowerCase() as 'http' | 'https';
         const declared = section.protocol ?? (endpoints.length > 0 ? protocol : undefined);
         if (declared !== undefined && declared !== entryProtocol) {
-          return fail(at, `"${entry.trim()}" says ${entryProtocol} but ${section.protocol !== undefined ? `${name}.protocol` : 'other hosts'} say ${declared}`);
+          return fail(
+            at,
+            `"${entry.trim()}" says ${entryProtocol} but ${section.protocol !== undefined ? `${name}.protocol is` : 'the hosts before it are'} ${declared}`,
+          );
         }
         protocol = entryProtocol;
       }

@@ -29,7 +29,7 @@ import { validateDynamicConfig } from './dynamic.js';
 import { isClusterWideParameter } from './parameters.js';
 import { type LocalFile, fixHint, parseLocalFile, sourceNote } from './schema.js';
 import { restClientSettings } from './rest-client-settings.js';
-import { type TlsFileRole, type TlsFiles, tlsFilesProblem } from './tls-files.js';
+import { type TlsFileRole, type TlsFiles, cipherListProblem, tlsFilesProblem } from './tls-files.js';
 import type { CtlConfig, Credentials, EtcdConfig, HostPort, LocalConfig, LogConfig, PostgresLocalConfig, RestApiConfig, Tags } from './types.js';
 import { isRecord, isWildcardHost, normaliseNamespace, splitHostPort } from './values.js';
 import { patchConfig, readConfigPath, readYaml } from './yaml-source.js';
@@ -200,6 +200,8 @@ function restApiTls(api: LocalFile['restapi'], fail: Fail, warnings: string[]): 
     { ca: 'restapi.cafile', cert: 'restapi.certfile', key: 'restapi.keyfile' },
     fail,
   );
+  const cipherProblem = tls.ciphers === undefined ? null : cipherListProblem(tls.ciphers);
+  if (cipherProblem !== null) fail('restapi.ciphers', cipherProblem);
   return tls;
 }
 

@@ -85,6 +85,16 @@ export function readTlsMaterial(files: TlsFiles): TlsMaterial {
   return material;
 }
 
+/** Why OpenSSL refuses a cipher list (restapi.ciphers), or null when it takes it. */
+export function cipherListProblem(ciphers: string): string | null {
+  try {
+    createSecureContext({ ciphers });
+    return null;
+  } catch (error) {
+    return `OpenSSL takes none of ${JSON.stringify(ciphers)}: ${firstLine(error)}`;
+  }
+}
+
 /** The problem with `files` (see readTlsMaterial), or null when node's TLS can use them. */
 export function tlsFilesProblem(files: TlsFiles): TlsFileError | null {
   try {
