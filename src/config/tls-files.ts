@@ -58,6 +58,15 @@ function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
 
+/** OpenSSL's words for the usual mistakes, translated. */
+function likelyCause(error: unknown): string {
+  const text = firstLine(error);
+  if (/bad decrypt|bad password/i.test(text)) return ' (wrong or missing key password)';
+  if (/key values mismatch/i.test(text)) return ' (the key does not belong to the certificate)';
+  if (/DECODER routines::unsupported|no start line/i.test(text)) return ' (no PEM private key found)';
+  return '';
+}
+
 /** Reads the files and checks them with node's TLS; throws TlsFileError naming the file at fault. */
 export function readTlsMaterial(files: TlsFiles): TlsMaterial {
   const material: TlsMaterial = {};
@@ -79,7 +88,11 @@ export function readTlsMaterial(files: TlsFiles): TlsMaterial {
       createSecureContext({ cert: material.cert, key: material.key, ...(files.passphrase === undefined ? {} : { passphrase: files.passphrase }) });
     } catch (error) {
       const where = files.key === undefined ? `${files.cert} (no key file given, so it must also hold the private key)` : `${files.cert} with key ${files.key}`;
-      throw new TlsFileError(files.key === undefined ? 'cert' : 'key', files.key ?? files.cert, `${where} cannot be used: ${firstLine(error)}`);
+      throw new TlsFileError(
+        files.key === undefined ? 'cert' : 'key',
+        files.key ?? files.cert,
+        `${where} cannot be used: ${firstLine(error)}${likelyCause(error)}`,
+      );
     }
   }
   return material;

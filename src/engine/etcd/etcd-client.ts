@@ -305,7 +305,7 @@ export class EtcdClient {
         }
       }
       // Retrying does not fix a certificate: say so now instead of at the deadline.
-      if (tlsFailures === count) throw new DcsUnavailableError(`etcd refused by TLS on every endpoint (${path}): ${failures.slice(-count).join('; ')}`);
+      if (tlsFailures === count) throw new DcsUnavailableError(`TLS failed with every etcd endpoint (${path}): ${failures.slice(-count).join('; ')}`);
       const remaining = deadline - performance.now();
       if (remaining <= 1) break;
       await sleep(Math.min(remaining, ROUND_PAUSE_FIRST_MS * 2 ** Math.min(round, 5), ROUND_PAUSE_MAX_MS));
