@@ -246,6 +246,8 @@ interface Unsupported {
 const present = (value: unknown): boolean => value !== undefined && value !== null && value !== '' && value !== false;
 
 const UNSUPPORTED: readonly Unsupported[] = [
+  { path: 'restapi.http_extra_headers', applies: present, reason: 'extra response headers are not sent by keel yet' },
+  { path: 'restapi.https_extra_headers', applies: present, reason: 'extra response headers are not sent by keel yet' },
   {
     path: 'bootstrap.method',
     applies: (v) => present(v) && v !== 'initdb',

@@ -11,7 +11,8 @@
  *    and lists the cluster;
  *  - keel's own CLI client (MemberApi) from the node's file — restapi.cafile and restapi.certfile
  *    used as client settings, as Patroni's PatroniRequest falls back to them — reaches it too, and
- *    says "TLS verification" when the CA is wrong.
+ *    says "TLS verification" when the CA is wrong; so does the peer client the agent builds from
+ *    that file (what the other members use in a leader race), at the published api_url.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,8 @@ import { parse, stringify } from 'yaml';
 import { loadConfigFile } from '../../../src/config/load.js';
 import { isAlive, spawnAgent, writeRecord, type SandboxNodeRecord } from '../../../src/sandbox/sandbox.js';
 import { MemberApi } from '../../../src/cli/member-api.js';
+import { createHttpPeerClient } from '../../../src/api/peer-client.js';
+import { restClientSettings } from '../../../src/config/rest-client-settings.js';
 import { KeelError } from '../../../src/errors.js';
 import { eventually, startTestCluster, type TestCluster } from '../../support/sandbox.js';
 import { makeTestCertificates, removeTestCertificates, type TestCertificates } from '../../support/tls-certs.js';
@@ -182,6 +185,14 @@ test("keel's MemberApi from the node's own file (restapi cafile/certfile as clie
     assert.equal((await api.request(apiUrl, 'POST', '/reload')).status, 202, 'restapi.authentication is sent');
   } finally {
     api.close();
+  }
+  const peers = createHttpPeerClient(restClientSettings(config));
+  try {
+    const members = JSON.parse((await httpsCall('/cluster', clientCert())).body) as { members: Array<{ api_url: string }> };
+    const status = await peers.status(members.members[0]?.api_url ?? '', 10_000);
+    assert.equal(status?.['role'], 'master');
+  } finally {
+    peers.close();
   }
   const wrongCa = MemberApi.fromConfig({ ...config, ctl: { ...config.ctl, cacert: certs.otherCaCert } }, 10_000);
   try {

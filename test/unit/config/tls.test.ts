@@ -163,3 +163,11 @@ test('etcd3.hosts entries may carry http(s)://; one scheme for all, agreeing wit
   assertConfigError(() => hosts('https://a:2379', 'http'), 'etcd3.hosts', 'says https but etcd3.protocol is http');
   assertConfigError(() => hosts(['http://a:2379', 'https://b:2379']), 'etcd3.hosts[1]', 'says https but the hosts before it are http');
 });
+
+test('restapi http_extra_headers / https_extra_headers warn: keel does not send them yet', () => {
+  const warnings = load(
+    withRestapi({ http_extra_headers: { 'X-Frame-Options': 'SAMEORIGIN' }, https_extra_headers: { 'Strict-Transport-Security': 'max-age=1' } }),
+  ).warnings;
+  assert.ok(warnings.includes('restapi.http_extra_headers: extra response headers are not sent by keel yet'), warnings.join('\n'));
+  assert.ok(warnings.includes('restapi.https_extra_headers: extra response headers are not sent by keel yet'), warnings.join('\n'));
+});
