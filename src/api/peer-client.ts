@@ -3,11 +3,13 @@
  * race, POST /failsafe in failsafe_mode. Over https as Patroni's agent does it (its
  * PatroniRequest): the CA, client certificate and credentials of restClientSettings — ctl's,
  * falling back to restapi's. Every request has a deadline; an answer that is not JSON, a refusal,
- * a TLS failure or a timeout is "no answer" (null), never an exception.
+ * a TLS failure or a timeout is "no answer" (null), never an exception. TLS failures (a wrong CA,
+ * a refused client certificate) are a setup problem rather than an outage, so they are also
+ * reported through `onTlsFailure` (the agent logs them).
  */
 import type { RestClientSettings } from '../config/rest-client-settings.js';
 import type { Credentials } from '../config/types.js';
-import { RestClient } from './rest-client.js';
+import { RestClient, RestRequestError } from './rest-client.js';
 
 export interface HttpPeerClient {
   status(apiUrl: string, timeoutMs: number): Promise<Record<string, unknown> | null>;
@@ -15,17 +17,21 @@ export interface HttpPeerClient {
   close(): void;
 }
 
-export function createHttpPeerClient(settings: RestClientSettings): HttpPeerClient {
+export function createHttpPeerClient(settings: RestClientSettings, onTlsFailure: (message: string) => void = () => undefined): HttpPeerClient {
   // The status GET is a safe request: Patroni sends its headers anyway, and so do we.
   const client = new RestClient(settings);
+  const noAnswer = (error: unknown): null => {
+    if (error instanceof RestRequestError && error.tls) onTlsFailure(error.message);
+    return null;
+  };
   return {
     async status(apiUrl, timeoutMs) {
       try {
         const answer = await client.request(new URL(apiUrl), { method: 'GET', timeoutMs });
         const body = JSON.parse(answer.text) as unknown;
         return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
-      } catch {
-        return null;
+      } catch (error) {
+        return noAnswer(error);
       }
     },
 
@@ -34,8 +40,8 @@ export function createHttpPeerClient(settings: RestClientSettings): HttpPeerClie
       try {
         const answer = await client.request(new URL('/failsafe', apiUrl), { method: 'POST', json: body, auth: auth ?? null, timeoutMs });
         return answer.status;
-      } catch {
-        return null;
+      } catch (error) {
+        return noAnswer(error);
       }
     },
 

@@ -89,6 +89,9 @@ export class RestClient {
     }
     const auth = req.auth === undefined ? this.auth : (req.auth ?? undefined);
     if (auth !== undefined) headers['authorization'] = basicAuth(auth);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return Promise.reject(new RestRequestError(`${req.method} ${url.href}: not an http(s) URL`, false));
+    }
     const https = url.protocol === 'https:';
     const options: RequestOptions = { method: req.method, headers, agent: https ? this.httpsAgent : this.httpAgent };
     return new Promise<RestAnswer>((resolve, reject) => {

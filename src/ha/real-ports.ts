@@ -31,7 +31,7 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
     }),
     postgres: new LocalPostgres({ dataDir: pgc.dataDir, configDir: pgc.configDir, binDir: pgc.binDir }),
     remote: remotePostgresClient,
-    peers: createHttpPeerClient(restClientSettings(local)),
+    peers: createHttpPeerClient(restClientSettings(local), (message) => log.warning(`calling another member: ${message}`)),
     watchdog: new WatchdogDevice(local.watchdog.device, local.watchdog.mode !== 'off', log),
     loadConfig: () => {
       if (local.file === null) throw new Error('the configuration did not come from a file');

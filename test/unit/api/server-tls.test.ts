@@ -138,9 +138,14 @@ test("the agent's peer client over https: status JSON and POST /failsafe with th
   assert.equal(status?.['role'], 'master', "Patroni 3.0.2's spelling");
   assert.equal(await peers.postFailsafe(`${base}/patroni`, { n1: 'https://n1:8008/patroni' }, AUTH, 5_000), 200);
   assert.deepEqual(failsafeBodies, [{ n1: 'https://n1:8008/patroni' }]);
-  const wrong = createHttpPeerClient({ cafile: certs.otherCaCert, insecure: false });
+  const reported: string[] = [];
+  const wrong = createHttpPeerClient({ cafile: certs.otherCaCert, insecure: false }, (message) => reported.push(message));
   clients.push(wrong);
   assert.equal(await wrong.status(`${base}/patroni`, 5_000), null);
+  assert.equal(reported.length, 1);
+  assert.match(reported[0] ?? '', /TLS verification of the server's certificate failed/);
+  assert.equal(await wrong.status('http://127.0.0.1:1/patroni', 5_000), null, 'refused: no answer');
+  assert.equal(reported.length, 1, 'an unreachable member is not a TLS failure');
 });
 
 test('bad TLS files at start are one-line errors naming the restapi key', async () => {
