@@ -23,14 +23,15 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { loadConfigFile } from '../../../src/config/load.js';
-import { isAlive, spawnAgent, writeRecord, type SandboxNodeRecord } from '../../../src/sandbox/sandbox.js';
+import type { SandboxNodeRecord } from '../../../src/sandbox/sandbox.js';
 import { MemberApi } from '../../../src/cli/member-api.js';
 import { createHttpPeerClient } from '../../../src/api/peer-client.js';
 import { restClientSettings } from '../../../src/config/rest-client-settings.js';
 import { KeelError } from '../../../src/errors.js';
 import { eventually, startTestCluster, type TestCluster } from '../../support/sandbox.js';
+import { restartWithRestapi } from '../../support/tls-sandbox.js';
 import { makeTestCertificates, removeTestCertificates, type TestCertificates } from '../../support/tls-certs.js';
 
 const run = promisify(execFile);
@@ -67,31 +68,19 @@ function httpsCall(path: string, options: RequestOptions & { body?: string } = {
 const clientCert = (): RequestOptions => ({ cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) });
 const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-/** Stops the node's agent (and so its PostgreSQL), rewrites its file with TLS settings and starts it again. */
-async function restartWithTls(): Promise<void> {
-  process.kill(node.pid, 'SIGTERM');
-  await eventually('the plain-http agent to stop', 60_000, async () => (isAlive(node.pid) ? undefined : true));
-  const config = parse(await readFile(node.config, 'utf8')) as Record<string, Record<string, unknown>>;
-  config['restapi'] = {
-    ...config['restapi'],
-    certfile: certs.serverCert,
-    keyfile: certs.serverKeyEncrypted,
-    keyfile_password: certs.serverKeyPassword,
-    cafile: certs.caCert,
-    verify_client: 'required',
-    authentication: AUTH,
-  };
-  await writeFile(node.config, stringify(config, { version: '1.1' }));
-  node.pid = await spawnAgent(node.config, node.logFile);
-  await writeRecord(cluster.dir, cluster.record); // teardown stops the new PID
-}
-
 before(
   async () => {
     certs = makeTestCertificates();
     cluster = await startTestCluster({ nodes: 1, ttlS: 10, loopWaitS: 2, retryTimeoutS: 3 });
     node = cluster.record.nodes[0] as SandboxNodeRecord;
-    await restartWithTls();
+    await restartWithRestapi(cluster, [node.name], {
+      certfile: certs.serverCert,
+      keyfile: certs.serverKeyEncrypted,
+      keyfile_password: certs.serverKeyPassword,
+      cafile: certs.caCert,
+      verify_client: 'required',
+      authentication: AUTH,
+    });
     await eventually('the TLS agent leading again (GET /health 200 over https)', 120_000, async () => {
       try {
         return (await httpsCall('/health', clientCert())).status === 200 ? true : undefined;
