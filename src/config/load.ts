@@ -93,7 +93,7 @@ function build(
   warnings.push(...localClusterWideParameterWarnings(parsed));
 
   const etcd = resolveEtcd(merged, parsed, fail, warnings);
-  checkEtcdTls(etcd, parsed.etcd !== undefined ? 'etcd' : 'etcd3', fail);
+  checkEtcdTls(etcd, parsed.etcd !== undefined ? 'etcd' : 'etcd3', fail, warnings);
   const postgresql = buildPostgresql(parsed, fail, options.findBinDir ?? findPostgresBinDir);
   const restapi = buildRestApi(parsed, fail, warnings);
   const ctl = buildCtl(parsed);

@@ -17,7 +17,11 @@ function checkTls(files: TlsFiles, keys: Record<TlsFileRole, string>, fail: Fail
   if (problem !== null) fail(keys[problem.role], problem.message);
 }
 
-export function checkEtcdTls(etcd: EtcdConfig, section: string, fail: Fail): void {
+export function checkEtcdTls(etcd: EtcdConfig, section: string, fail: Fail, warnings: string[]): void {
+  const named = (['cacert', 'cert', 'key'] as const).filter((key) => etcd[key] !== undefined);
+  if (etcd.protocol === 'http' && named.length > 0) {
+    warnings.push(`${section}.${named.join('/')}: ignored, etcd is reached over http (set ${section}.protocol: https)`);
+  }
   if (etcd.key !== undefined && etcd.cert === undefined) fail(`${section}.key`, `is set without ${section}.cert (the client certificate it belongs to)`);
   checkTls({ ca: etcd.cacert, cert: etcd.cert, key: etcd.key }, { ca: `${section}.cacert`, cert: `${section}.cert`, key: `${section}.key` }, fail);
 }

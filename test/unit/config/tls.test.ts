@@ -171,3 +171,10 @@ test('restapi http_extra_headers / https_extra_headers warn: keel does not send 
   assert.ok(warnings.includes('restapi.http_extra_headers: extra response headers are not sent by keel yet'), warnings.join('\n'));
   assert.ok(warnings.includes('restapi.https_extra_headers: extra response headers are not sent by keel yet'), warnings.join('\n'));
 });
+
+test('etcd TLS files with protocol http warn that they are ignored', () => {
+  const warnings = load(setPath(minimal(), 'etcd3', { hosts: '10.0.0.11:2379', cacert: TLS_CA, cert: TLS_CERT, key: TLS_KEY })).warnings;
+  assert.ok(warnings.includes('etcd3.cacert/cert/key: ignored, etcd is reached over http (set etcd3.protocol: https)'), warnings.join('\n'));
+  const https = load(setPath(minimal(), 'etcd3', { hosts: '10.0.0.11:2379', protocol: 'https', cacert: TLS_CA })).warnings;
+  assert.ok(!https.some((w) => w.startsWith('etcd3.cacert')), https.join('\n'));
+});
