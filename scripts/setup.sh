@@ -19,6 +19,8 @@ declare -A wanted=(
 )
 if [ "${1:-}" = "--test" ]; then
   wanted[patroni]=/usr/bin/patronictl
+  # patronictl over https: python-etcd injects pyOpenSSL into urllib3, which imports idna (no package depends on it)
+  wanted[python3-idna]=/usr/lib/python3/dist-packages/idna/__init__.py
   wanted[pgbackrest]=/usr/bin/pgbackrest
   wanted[nftables]=/usr/sbin/nft
 fi

@@ -1,36 +1,52 @@
 /**
- * Other members' REST APIs over HTTP (the PeerClient port): GET <api_url> for their status in a
- * leader race, POST /failsafe in failsafe_mode. Every request has a deadline; an answer that is
- * not JSON, a refusal or a timeout is "no answer" (null), never an exception.
+ * Other members' REST APIs (the PeerClient port): GET <api_url> for their status in a leader
+ * race, POST /failsafe in failsafe_mode. Over https as Patroni's agent does it (its
+ * PatroniRequest): the CA, client certificate and credentials of restClientSettings — ctl's,
+ * falling back to restapi's. Every request has a deadline; an answer that is not JSON, a refusal,
+ * a TLS failure or a timeout is "no answer" (null), never an exception. TLS failures (a wrong CA,
+ * a refused client certificate) are a setup problem rather than an outage, so they are also
+ * reported through `onTlsFailure` (the agent logs them).
  */
+import type { RestClientSettings } from '../config/rest-client-settings.js';
 import type { Credentials } from '../config/types.js';
+import { RestClient, RestRequestError } from './rest-client.js';
 
-export const httpPeerClient = {
-  async status(apiUrl: string, timeoutMs: number): Promise<Record<string, unknown> | null> {
-    try {
-      const response = await fetch(apiUrl, { signal: AbortSignal.timeout(timeoutMs) });
-      const body = (await response.json()) as unknown;
-      return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
-    } catch {
-      return null;
-    }
-  },
+export interface HttpPeerClient {
+  status(apiUrl: string, timeoutMs: number): Promise<Record<string, unknown> | null>;
+  postFailsafe(apiUrl: string, body: Record<string, unknown>, auth: Credentials | undefined, timeoutMs: number): Promise<number | null>;
+  close(): void;
+}
 
-  /** Members share the REST API credentials (Patroni sends its own restapi.authentication). */
-  async postFailsafe(apiUrl: string, body: Record<string, unknown>, auth: Credentials | undefined, timeoutMs: number): Promise<number | null> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (auth !== undefined) headers['authorization'] = `Basic ${Buffer.from(`${auth.username}:${auth.password ?? ''}`).toString('base64')}`;
-    try {
-      const response = await fetch(new URL('/failsafe', apiUrl), {
-        method: 'POST',
-        body: JSON.stringify(body),
-        headers,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      await response.text();
-      return response.status;
-    } catch {
-      return null;
-    }
-  },
-};
+export function createHttpPeerClient(settings: RestClientSettings, onTlsFailure: (message: string) => void = () => undefined): HttpPeerClient {
+  // The status GET is a safe request: Patroni sends its headers anyway, and so do we.
+  const client = new RestClient(settings);
+  const noAnswer = (error: unknown): null => {
+    if (error instanceof RestRequestError && error.tls) onTlsFailure(error.message);
+    return null;
+  };
+  return {
+    async status(apiUrl, timeoutMs) {
+      try {
+        const answer = await client.request(new URL(apiUrl), { method: 'GET', timeoutMs });
+        const body = JSON.parse(answer.text) as unknown;
+        return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
+      } catch (error) {
+        return noAnswer(error);
+      }
+    },
+
+    /** `auth` is what the failsafe loop sends (the node's restapi.authentication; members share it). */
+    async postFailsafe(apiUrl, body, auth, timeoutMs) {
+      try {
+        const answer = await client.request(new URL('/failsafe', apiUrl), { method: 'POST', json: body, auth: auth ?? null, timeoutMs });
+        return answer.status;
+      } catch (error) {
+        return noAnswer(error);
+      }
+    },
+
+    close() {
+      client.close();
+    },
+  };
+}

@@ -7,8 +7,13 @@
  *  - HEAD and OPTIONS answer any GET route's status code with headers only — HAProxy reads the
  *    status line alone — and never a body;
  *  - unsafe methods (POST, PUT, PATCH, DELETE) are refused with 403 to clients outside
- *    restapi.allowlist when one is configured, then require HTTP basic auth when credentials are
- *    configured, compared in constant time; no request body is read before those checks;
+ *    restapi.allowlist when one is configured, then (HTTPS with verify_client optional or
+ *    required) with 403 to clients without a valid certificate, then require HTTP basic auth when
+ *    credentials are configured, compared in constant time; no request body is read before those
+ *    checks. Safe methods stay open, except that verify_client required refuses every TLS
+ *    handshake without a valid client certificate (Patroni's RestApiServer does the same);
+ *  - with restapi.certfile the server speaks HTTPS only (node:https); the TLS files are read
+ *    when it starts;
  *  - request bodies are limited (64 KiB by default, 413 beyond) and the whole request must
  *    arrive within a timeout; the connection stays usable after a rejected body (it is drained);
  *  - unknown path: 404; known path, other method: 405 with Allow.
@@ -16,9 +21,12 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { pyJsonDumps } from '../patroni/python-compat.js';
-import type { Credentials, HostPort } from '../config/types.js';
+import { TlsFileError, readTlsMaterial } from '../config/tls-files.js';
+import type { Credentials, HostPort, VerifyClient } from '../config/types.js';
 import { KeelError } from '../errors.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import type { Allowlist } from './allowlist.js';
@@ -34,8 +42,20 @@ export const HANDLER_TIMEOUT_MS = 60_000;
 /** How long close() lets in-flight requests finish before cutting connections. */
 export const CLOSE_GRACE_MS = 2_000;
 
+/** restapi's TLS settings (paths); see RestApiConfig. */
+export interface ApiServerTls {
+  certfile: string;
+  keyfile?: string;
+  keyfilePassword?: string;
+  cafile?: string;
+  ciphers?: string;
+  verifyClient: VerifyClient;
+}
+
 export interface ApiServerOptions {
   listen: HostPort;
+  /** Serve HTTPS with these files; absent = plain HTTP. */
+  tls?: ApiServerTls;
   /** restapi.authentication: required for unsafe methods when set. */
   auth?: Credentials;
   /** restapi.allowlist / allowlist_include_members: who may make unsafe requests (checked before auth). */
@@ -53,6 +73,7 @@ export interface ApiServerOptions {
 export interface ApiServer {
   /** The port actually bound (useful with port 0). */
   port: number;
+  scheme: 'http' | 'https';
   close(): Promise<void>;
 }
 
@@ -166,6 +187,8 @@ interface Dispatch {
   provider: ApiProvider;
   authDigest: Buffer | null;
   allowlist: Allowlist | null;
+  /** Unsafe requests need a verified client certificate (HTTPS with verify_client optional or required). */
+  clientCertificateRequired: boolean;
   clock: () => number;
   bodyLimitBytes: number;
   handlerTimeoutMs: number;
@@ -192,6 +215,7 @@ async function route(req: IncomingMessage, d: Dispatch): Promise<{ reply: Reply;
   if (chosen.unsafe) {
     const allowed = d.allowlist === null || (await d.allowlist.allows(req.socket.remoteAddress ?? '', () => d.provider.memberHosts?.() ?? []));
     if (!allowed) return { reply: text(403, 'Access is denied'), headOnly };
+    if (d.clientCertificateRequired && (req.socket as TLSSocket).authorized !== true) return { reply: text(403, 'client certificate required'), headOnly };
     const failure = authFailure(d.authDigest, req.headers.authorization);
     if (failure !== null) return { reply: { ...text(401, failure), headers: { 'WWW-Authenticate': 'Basic realm="keel"' } }, headOnly };
   }
@@ -253,6 +277,37 @@ function closer(server: Server): () => Promise<void> {
   };
 }
 
+const SERVER_TIMEOUTS = { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS };
+
+function createHttps(tls: ApiServerTls, listener: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  let material;
+  try {
+    material = readTlsMaterial({ ca: tls.cafile, cert: tls.certfile, key: tls.keyfile, passphrase: tls.keyfilePassword });
+  } catch (error) {
+    if (!(error instanceof TlsFileError)) throw error;
+    const key = { ca: 'restapi.cafile', cert: 'restapi.certfile', key: 'restapi.keyfile' }[error.role];
+    throw new KeelError('api.tls_file', `cannot serve the REST API over HTTPS: ${key}: ${error.message}`);
+  }
+  const server = createHttpsServer(
+    {
+      ...SERVER_TIMEOUTS,
+      ...material,
+      ...(tls.ciphers === undefined ? {} : { ciphers: tls.ciphers }),
+      handshakeTimeout: HEADERS_TIMEOUT_MS,
+      requestCert: tls.verifyClient !== 'none',
+      rejectUnauthorized: tls.verifyClient === 'required',
+    },
+    listener,
+  );
+  if (tls.verifyClient === 'optional') {
+    // Python's CERT_OPTIONAL (Patroni): no certificate is fine, an invalid one fails the handshake
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (!socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) socket.destroy();
+    });
+  }
+  return server;
+}
+
 /** Starts the REST API; resolves once listening. */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const auth = options.auth;
@@ -260,22 +315,21 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     table: buildTable([...patroniRoutes(), ...(options.extraRoutes ?? [])]),
     provider: options.provider,
     allowlist: options.allowlist ?? null,
+    clientCertificateRequired: options.tls !== undefined && options.tls.verifyClient !== 'none',
     authDigest: auth === undefined ? null : digest(`Basic ${Buffer.from(`${auth.username}:${auth.password ?? ''}`, 'utf8').toString('base64')}`),
     clock: options.clock ?? (() => performance.now()),
     bodyLimitBytes: options.bodyLimitBytes ?? BODY_LIMIT_BYTES,
     handlerTimeoutMs: options.handlerTimeoutMs ?? HANDLER_TIMEOUT_MS,
     log: options.log ?? createLogger({ level: 'info', format: 'text' }),
   };
-  const server = createServer(
-    { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
-    (req, res) => {
-      res.on('error', () => undefined);
-      void handle(req, res, dispatch);
-    },
-  );
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    res.on('error', () => undefined);
+    void handle(req, res, dispatch);
+  };
+  const server = options.tls === undefined ? createServer(SERVER_TIMEOUTS, listener) : createHttps(options.tls, listener);
   const port = await listen(server, options.listen);
   server.on('error', (error) => dispatch.log.error(`REST API server error: ${error.message}`));
-  return { port, close: closer(server) };
+  return { port, scheme: options.tls === undefined ? 'http' : 'https', close: closer(server) };
 }
 
 export type { ApiProvider, OperationResult, Route, Reply, JsonObject } from './routes.js';

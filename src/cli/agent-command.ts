@@ -8,7 +8,21 @@ import { createLogger, levelFromPatroni } from '../observability/log.js';
 import { Agent } from '../ha/agent.js';
 import { realPorts } from '../ha/real-ports.js';
 import { Allowlist } from '../api/allowlist.js';
-import { startApiServer } from '../api/server.js';
+import { startApiServer, type ApiServerTls } from '../api/server.js';
+import type { RestApiConfig } from '../config/types.js';
+
+/** The server's TLS settings: HTTPS exactly when restapi.certfile is set (as in Patroni). */
+function restApiTls(api: RestApiConfig): ApiServerTls | undefined {
+  if (api.certfile === undefined) return undefined;
+  return {
+    certfile: api.certfile,
+    verifyClient: api.verifyClient,
+    ...(api.keyfile === undefined ? {} : { keyfile: api.keyfile }),
+    ...(api.keyfilePassword === undefined ? {} : { keyfilePassword: api.keyfilePassword }),
+    ...(api.cafile === undefined ? {} : { cafile: api.cafile }),
+    ...(api.ciphers === undefined ? {} : { ciphers: api.ciphers }),
+  };
+}
 
 export function registerAgentCommand(program: Command): void {
   program
@@ -32,13 +46,15 @@ export function registerAgentCommand(program: Command): void {
       process.on('SIGHUP', () => agent.requestReload());
       const allowlistSettings = { entries: config.restapi.allowlist, includeMembers: config.restapi.allowlistIncludeMembers };
       const allowlist = Allowlist.wanted(allowlistSettings) ? await Allowlist.build(allowlistSettings) : undefined;
+      const tls = restApiTls(config.restapi);
       const api = await startApiServer({
         listen: config.restapi.listen,
+        ...(tls === undefined ? {} : { tls }),
         ...(config.restapi.authentication === undefined ? {} : { auth: config.restapi.authentication }),
         ...(allowlist === undefined ? {} : { allowlist }),
         provider: agent.apiProvider(),
       });
-      log.info(`REST API on http://${config.restapi.listen.host}:${api.port}`);
+      log.info(`REST API on ${api.scheme}://${config.restapi.listen.host}:${api.port}`);
       try {
         process.exitCode = await agent.run();
       } finally {

@@ -1,11 +1,15 @@
 /**
  * The CLI's client for members' REST APIs (what patronictl's PatroniRequest does): operator verbs
  * (switchover, restart, reinit, reload, pause, ...) send their request to a member's api_url with
- * the REST credentials of the configuration file. Every request has a deadline; an unreachable
- * member is a one-line KeelError, never a stack trace.
+ * the credentials and TLS settings of the configuration file — the ctl section, falling back to
+ * restapi (see src/config/rest-client-settings.ts) — so https members work as with patronictl.
+ * Every request has a deadline; an unreachable member or a TLS failure is a one-line KeelError,
+ * never a stack trace.
  */
 import { KeelError } from '../errors.js';
 import type { Credentials, LocalConfig } from '../config/types.js';
+import { restClientSettings, type RestClientSettings } from '../config/rest-client-settings.js';
+import { RestClient, RestRequestError } from '../api/rest-client.js';
 
 export type ApiMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -17,43 +21,54 @@ export interface ApiAnswer {
   json: unknown;
 }
 
-export class MemberApi {
-  constructor(
-    private readonly auth: Credentials | undefined,
-    private readonly timeoutMs = 30_000,
-  ) {}
+/** TLS settings of a MemberApi (paths; read once, when it is made). */
+export type MemberApiTls = Omit<RestClientSettings, 'auth'>;
 
-  /** The REST credentials of a node's configuration file (restapi.authentication), as patronictl uses them. */
-  static fromConfig(config: LocalConfig, timeoutMs?: number): MemberApi {
-    return new MemberApi(config.restapi.authentication, timeoutMs);
+export interface MemberApiOptions {
+  /** patronictl -k / --insecure: overrides ctl.insecure. */
+  insecure?: boolean;
+}
+
+export class MemberApi {
+  private readonly client: RestClient;
+
+  constructor(
+    auth: Credentials | undefined,
+    private readonly timeoutMs = 30_000,
+    tls: MemberApiTls = { insecure: false },
+  ) {
+    this.client = new RestClient({ ...tls, ...(auth === undefined ? {} : { auth }) });
+  }
+
+  /** The credentials and TLS settings of a node's configuration file, as patronictl uses them. */
+  static fromConfig(config: LocalConfig, timeoutMs?: number, options: MemberApiOptions = {}): MemberApi {
+    const { auth, ...tls } = restClientSettings(config, options.insecure);
+    return new MemberApi(auth, timeoutMs, tls);
   }
 
   /** `path` replaces the api_url's path, as patronictl's urljoin does (api_url ends in /patroni). */
   async request(apiUrl: string, method: ApiMethod, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<ApiAnswer> {
     const url = new URL(path, apiUrl);
-    const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.auth !== undefined) headers['authorization'] = `Basic ${Buffer.from(`${this.auth.username}:${this.auth.password ?? ''}`).toString('base64')}`;
-    let response: Response;
-    let text: string;
+    let answer;
     try {
-      response = await fetch(url, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      text = await response.text();
+      answer = await this.client.request(url, { method, ...(body === undefined ? {} : { json: body }), timeoutMs });
     } catch (error) {
-      const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
-      throw new KeelError('cli.api_unreachable', `${method} ${url.href} failed: ${cause}`);
+      if (!(error instanceof RestRequestError)) throw error;
+      throw new KeelError(error.tls ? 'cli.api_tls' : 'cli.api_unreachable', error.message, {
+        ...(error.tls ? { hint: 'check ctl.cacert / restapi.cafile (the CA of the members), ctl.certfile / keyfile, or use --insecure' } : {}),
+      });
     }
     let json: unknown;
     try {
-      json = JSON.parse(text) as unknown;
+      json = JSON.parse(answer.text) as unknown;
     } catch {
       json = undefined;
     }
-    return { status: response.status, text, json };
+    return { status: answer.status, text: answer.text, json };
+  }
+
+  /** Frees the connections (requests never keep one alive; this only matters for tests). */
+  close(): void {
+    this.client.close();
   }
 }

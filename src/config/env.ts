@@ -184,9 +184,11 @@ function takeSections(b: Builder): void {
 }
 
 function takeAuthentication(b: Builder): void {
-  for (const name of ['username', 'password']) {
-    const value = b.take(`restapi_${name}`);
-    if (value !== undefined) b.set(['restapi', 'authentication', name], value, `${PREFIX}RESTAPI_${name.toUpperCase()}`);
+  for (const section of ['restapi', 'ctl']) {
+    for (const name of ['username', 'password']) {
+      const value = b.take(`${section}_${name}`);
+      if (value !== undefined) b.set([section, 'authentication', name], value, `${PREFIX}${section.toUpperCase()}_${name.toUpperCase()}`);
+    }
   }
   for (const user of ['replication', 'superuser', 'rewind']) {
     for (const name of AUTH_PARAMETERS) {

@@ -42,7 +42,7 @@ export function resolveEtcd(merged: Record<string, unknown>, parsed: LocalFile, 
 
 function etcdEndpoints(name: string, section: EtcdSection, fail: Fail): EtcdConfig {
   const base = {
-    ...(section.cacert === undefined ? {} : { cacert: section.cacert }),
+    ...(section.cacert === undefined && section.ca_cert === undefined ? {} : { cacert: section.cacert ?? section.ca_cert }),
     ...(section.cert === undefined ? {} : { cert: section.cert }),
     ...(section.key === undefined ? {} : { key: section.key }),
   };
@@ -62,7 +62,7 @@ function etcdEndpoints(name: string, section: EtcdSection, fail: Fail): EtcdConf
       ...base,
     };
   }
-  const protocol = section.protocol ?? 'http';
+  let protocol = section.protocol ?? 'http';
   const auth = credentials(section.username, section.password);
   if (section.hosts !== undefined) {
     const defaultPort = section.port ?? ETCD_DEFAULT_PORT;
@@ -71,13 +71,22 @@ function etcdEndpoints(name: string, section: EtcdSection, fail: Fail): EtcdConf
     const endpoints: HostPort[] = [];
     for (const [index, entry] of entries.entries()) {
       if (entry.trim() === '') continue;
-      const endpoint = splitHostPort(entry.trim(), defaultPort);
-      if (!endpoint.ok)
-        return fail(
-          isList ? `${name}.hosts[${index}]` : `${name}.hosts`,
-          endpoint.error,
-          entry.includes('://') ? `write host:port only and set ${name}.protocol` : undefined,
-        );
+      const at = isList ? `${name}.hosts[${index}]` : `${name}.hosts`;
+      // keel also takes "https://host:port" entries (Patroni wants protocol: https); one scheme for all
+      const scheme = /^(https?):\/\//i.exec(entry.trim());
+      if (scheme !== null) {
+        const entryProtocol = (scheme[1] ?? '').toLowerCase() as 'http' | 'https';
+        const declared = section.protocol ?? (endpoints.length > 0 ? protocol : undefined);
+        if (declared !== undefined && declared !== entryProtocol) {
+          return fail(
+            at,
+            `"${entry.trim()}" says ${entryProtocol} but ${section.protocol !== undefined ? `${name}.protocol is` : 'the hosts before it are'} ${declared}`,
+          );
+        }
+        protocol = entryProtocol;
+      }
+      const endpoint = splitHostPort(entry.trim().slice(scheme?.[0].length ?? 0), defaultPort);
+      if (!endpoint.ok) return fail(at, endpoint.error);
       endpoints.push(endpoint.value);
     }
     if (endpoints.length === 0) return fail(`${name}.hosts`, 'expected at least one "host:port", got none');

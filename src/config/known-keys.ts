@@ -49,6 +49,7 @@ const ETCD: KeyTree = leaves(
   'username',
   'password',
   'cacert',
+  'ca_cert',
   'cert',
   'key',
   'key_password',
@@ -245,7 +246,8 @@ interface Unsupported {
 const present = (value: unknown): boolean => value !== undefined && value !== null && value !== '' && value !== false;
 
 const UNSUPPORTED: readonly Unsupported[] = [
-  { path: 'restapi.certfile', applies: present, reason: 'HTTPS on the REST API is not supported by keel yet; it serves plain HTTP' },
+  { path: 'restapi.http_extra_headers', applies: present, reason: 'extra response headers are not sent by keel yet' },
+  { path: 'restapi.https_extra_headers', applies: present, reason: 'extra response headers are not sent by keel yet' },
   {
     path: 'bootstrap.method',
     applies: (v) => present(v) && v !== 'initdb',

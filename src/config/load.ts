@@ -28,6 +28,7 @@ import { unknownKeyWarnings, unsupportedKeyWarnings } from './known-keys.js';
 import { validateDynamicConfig } from './dynamic.js';
 import { isClusterWideParameter } from './parameters.js';
 import { type LocalFile, fixHint, parseLocalFile, sourceNote } from './schema.js';
+import { buildCtl, checkClientTls, checkEtcdTls, restApiTls } from './tls-sections.js';
 import type { Credentials, HostPort, LocalConfig, LogConfig, PostgresLocalConfig, RestApiConfig, Tags } from './types.js';
 import { isRecord, isWildcardHost, normaliseNamespace, splitHostPort } from './values.js';
 import { patchConfig, readConfigPath, readYaml } from './yaml-source.js';
@@ -92,13 +93,18 @@ function build(
   warnings.push(...localClusterWideParameterWarnings(parsed));
 
   const etcd = resolveEtcd(merged, parsed, fail, warnings);
+  checkEtcdTls(etcd, parsed.etcd !== undefined ? 'etcd' : 'etcd3', fail, warnings);
   const postgresql = buildPostgresql(parsed, fail, options.findBinDir ?? findPostgresBinDir);
+  const restapi = buildRestApi(parsed, fail, warnings);
+  const ctl = buildCtl(parsed);
+  checkClientTls(restapi, ctl, fail);
   return {
     file,
     scope: parsed.scope,
     namespace: normaliseNamespace(parsed.namespace ?? 'service'),
     name: parsed.name,
-    restapi: buildRestApi(parsed, fail),
+    restapi,
+    ctl,
     etcd,
     bootstrap: {
       dcs: structuredClone(parsed.bootstrap.dcs ?? {}),
@@ -160,7 +166,7 @@ function localClusterWideParameterWarnings(parsed: LocalFile): string[] {
     );
 }
 
-function buildRestApi(parsed: LocalFile, fail: Fail): RestApiConfig {
+function buildRestApi(parsed: LocalFile, fail: Fail, warnings: string[]): RestApiConfig {
   const api = parsed.restapi;
   const connectAddress = api.connect_address ?? (isWildcardHost(api.listen.host) ? undefined : api.listen);
   if (connectAddress === undefined) {
@@ -191,6 +197,7 @@ function buildRestApi(parsed: LocalFile, fail: Fail): RestApiConfig {
     ...(authentication === undefined ? {} : { authentication }),
     allowlist: api.allowlist ?? [],
     allowlistIncludeMembers: api.allowlist_include_members ?? false,
+    ...restApiTls(api, fail, warnings),
   };
 }
 

@@ -28,7 +28,7 @@ import {
   renderToolOptions,
   splitHostPort,
 } from './values.js';
-import type { LogConfig, WatchdogMode } from './types.js';
+import type { LogConfig, VerifyClient, WatchdogMode } from './types.js';
 
 type Parser<T> = (value: unknown) => Parsed<T>;
 
@@ -147,6 +147,12 @@ function parseLogType(value: unknown): Parsed<LogConfig['format']> {
   return fail(`expected plain or json, got ${describe(value)}`);
 }
 
+/** restapi.verify_client; Patroni lower-cases it and only logs a bad value, keel refuses it. */
+function parseVerifyClient(value: unknown): Parsed<VerifyClient> {
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  return text === 'none' || text === 'optional' || text === 'required' ? ok(text) : fail(`expected none, optional or required, got ${describe(value)}`);
+}
+
 function parseProtocol(value: unknown): Parsed<'http' | 'https'> {
   const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
   return text === 'http' || text === 'https' ? ok(text) : fail(`expected http or https, got ${describe(value)}`);
@@ -178,6 +184,8 @@ const etcdSection = optionalSection({
   password: opt(parseString),
   port: opt(parsePort),
   cacert: opt(parseString),
+  /** python-etcd's own name, which Patroni passes through as well. */
+  ca_cert: opt(parseString),
   cert: opt(parseString),
   key: opt(parseString),
 });
@@ -211,6 +219,20 @@ export const localFileSchema = z
       auth: opt(parseString),
       allowlist: opt(parseStringList),
       allowlist_include_members: opt(parseBool),
+      certfile: opt(parseString),
+      keyfile: opt(parseString),
+      keyfile_password: opt(parseString),
+      cafile: opt(parseString),
+      ciphers: opt(parseString),
+      verify_client: opt(parseVerifyClient),
+    }),
+    ctl: section({
+      authentication: optionalSection({ username: req(parseString, 'the REST API user name'), password: opt(parseString) }),
+      insecure: opt(parseBool),
+      cacert: opt(parseString),
+      certfile: opt(parseString),
+      keyfile: opt(parseString),
+      keyfile_password: opt(parseString),
     }),
     etcd: etcdSection,
     etcd3: etcdSection,

@@ -46,6 +46,13 @@ export interface EtcdConfig {
   key?: string;
 }
 
+/**
+ * restapi.verify_client (Patroni's meaning): `none` asks no client certificate; `optional` asks
+ * for one at the TLS handshake (an invalid one is refused there) and unsafe requests without a
+ * valid one are answered 403; `required` refuses every connection without a valid one.
+ */
+export type VerifyClient = 'none' | 'optional' | 'required';
+
 export interface RestApiConfig {
   listen: HostPort;
   connectAddress: HostPort;
@@ -55,6 +62,35 @@ export interface RestApiConfig {
   allowlist: string[];
   /** restapi.allowlist_include_members: members' api_url/conn_url hosts may too. */
   allowlistIncludeMembers: boolean;
+  /**
+   * TLS files (paths, checked readable when loaded). The REST API serves HTTPS exactly when
+   * `certfile` is set, and api_url then says https. `cafile` also verifies the other members
+   * when this node calls them (Patroni's PatroniRequest falls back to it).
+   */
+  certfile?: string;
+  /** Private key; absent = the key is in certfile. */
+  keyfile?: string;
+  keyfilePassword?: string;
+  /** CA bundle that client certificates (and, as a client, other members) are verified against; absent = system CAs. */
+  cafile?: string;
+  /** OpenSSL cipher list for TLS <= 1.2. */
+  ciphers?: string;
+  verifyClient: VerifyClient;
+}
+
+/**
+ * The `ctl` section: how a client (the CLI, and as in Patroni the agent calling other members)
+ * talks to members' REST APIs. Each unset field falls back to the restapi one (see
+ * src/api/rest-client.ts restClientSettings).
+ */
+export interface CtlConfig {
+  authentication?: Credentials;
+  /** Do not verify the members' certificates (patronictl -k). */
+  insecure: boolean;
+  cacert?: string;
+  certfile?: string;
+  keyfile?: string;
+  keyfilePassword?: string;
 }
 
 export interface PostgresAuthentication {
@@ -127,6 +163,7 @@ export interface LocalConfig {
   namespace: string;
   name: string;
   restapi: RestApiConfig;
+  ctl: CtlConfig;
   etcd: EtcdConfig;
   bootstrap: BootstrapConfig;
   postgresql: PostgresLocalConfig;

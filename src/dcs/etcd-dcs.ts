@@ -81,6 +81,7 @@ export class EtcdDcs implements Dcs {
       protocol: options.etcd.protocol,
       ...(options.etcd.username === undefined ? {} : { username: options.etcd.username }),
       ...(options.etcd.password === undefined ? {} : { password: options.etcd.password }),
+      tls: { ca: options.etcd.cacert, cert: options.etcd.cert, key: options.etcd.key },
       requestTimeoutMs: options.retryTimeoutMs,
       ...(options.minAttemptTimeoutMs === undefined ? {} : { minAttemptTimeoutMs: options.minAttemptTimeoutMs }),
     });

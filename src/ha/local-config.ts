@@ -16,10 +16,29 @@ export function pgpassEntries(local: LocalConfig): PgpassEntry[] {
   return users.filter((user) => !seen.has(user.username) && seen.add(user.username)).map((user) => ({ host: '*', port: '*', database: '*', user }));
 }
 
+function serverTls(config: LocalConfig): Pick<LocalConfig['restapi'], 'certfile' | 'keyfile' | 'keyfilePassword' | 'cafile' | 'ciphers' | 'verifyClient'> {
+  const { certfile, keyfile, keyfilePassword, cafile, ciphers, verifyClient } = config.restapi;
+  return {
+    verifyClient,
+    ...(certfile === undefined ? {} : { certfile }),
+    ...(keyfile === undefined ? {} : { keyfile }),
+    ...(keyfilePassword === undefined ? {} : { keyfilePassword }),
+    ...(cafile === undefined ? {} : { cafile }),
+    ...(ciphers === undefined ? {} : { ciphers }),
+  };
+}
+
+function withoutServerTls(
+  api: LocalConfig['restapi'],
+): Omit<LocalConfig['restapi'], 'certfile' | 'keyfile' | 'keyfilePassword' | 'cafile' | 'ciphers' | 'verifyClient'> {
+  const { certfile: _c, keyfile: _k, keyfilePassword: _p, cafile: _a, ciphers: _i, verifyClient: _v, ...rest } = api;
+  return rest;
+}
+
 /**
  * The configuration a reload applies: `next`, except what only takes effect when the agent
- * restarts (identity, where etcd and the REST API are, where the data lives), which stays as it
- * is and is reported.
+ * restarts (identity, where etcd and the REST API are, the REST API's TLS and the ctl section the
+ * peer client was made from, where the data lives), which stays as it is and is reported.
  */
 export function reloadableConfig(current: LocalConfig, next: LocalConfig): { config: LocalConfig; warnings: string[] } {
   const warnings: string[] = [];
@@ -33,7 +52,13 @@ export function reloadableConfig(current: LocalConfig, next: LocalConfig): { con
     scope: keep('scope', current.scope, next.scope),
     namespace: keep('namespace', current.namespace, next.namespace),
     name: keep('name', current.name, next.name),
-    restapi: { ...next.restapi, listen: keep('restapi.listen', current.restapi.listen, next.restapi.listen) },
+    restapi: {
+      ...withoutServerTls(next.restapi),
+      listen: keep('restapi.listen', current.restapi.listen, next.restapi.listen),
+      // the server keeps its TLS until a restart, so api_url must keep saying what it serves
+      ...keep('the REST API TLS settings (restapi certfile, keyfile, keyfile_password, cafile, ciphers, verify_client)', serverTls(current), serverTls(next)),
+    },
+    ctl: keep('the ctl section (how this node calls other members)', current.ctl, next.ctl),
     etcd: keep('the etcd section', current.etcd, next.etcd),
     postgresql: {
       ...next.postgresql,

@@ -64,7 +64,8 @@ export function buildMemberData(a: AgentContext): MemberData {
   const probe = a.pg.probe;
   const data: MemberData = {
     connUrl: formatConnUrl(pgc.connectAddress.host, pgc.connectAddress.port),
-    apiUrl: `http://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/patroni`,
+    // Patroni: https exactly when restapi.certfile is set (RestApiServer.connection_string)
+    apiUrl: `${local.restapi.certfile === undefined ? 'http' : 'https'}://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/patroni`,
     state: memberState(a),
     role: memberRole(a),
     version: KEEL_VERSION,

@@ -3,7 +3,8 @@
  * PostgreSQL, other members' PostgreSQL and REST APIs, the watchdog device, the configuration
  * file. The only module of the HA shell that knows the real implementations.
  */
-import { httpPeerClient } from '../api/peer-client.js';
+import { createHttpPeerClient } from '../api/peer-client.js';
+import { restClientSettings } from '../config/rest-client-settings.js';
 import { loadConfigFile } from '../config/load.js';
 import { adjustTimings, parseDynamicConfig } from '../config/dynamic.js';
 import type { LocalConfig } from '../config/types.js';
@@ -31,7 +32,7 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
     }),
     postgres: new LocalPostgres({ dataDir: pgc.dataDir, configDir: pgc.configDir, binDir: pgc.binDir }),
     remote: remotePostgresClient,
-    peers: httpPeerClient,
+    peers: createHttpPeerClient(restClientSettings(local), (message) => log.warning(`calling another member: ${message}`)),
     watchdog: new WatchdogDevice(local.watchdog.device, local.watchdog.mode !== 'off', log),
     callbacks: new ProcessCallbacks(log),
     loadConfig: () => {

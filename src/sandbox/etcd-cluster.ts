@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostPort } from '../config/types.js';
@@ -39,6 +40,18 @@ export interface EtcdClusterOptions {
   electionTimeoutMs?: number;
   /** Extra command-line flags given to every member. */
   extraArgs?: string[];
+  /** Serve clients over https (peers stay on http, loopback only). */
+  tls?: EtcdClusterTls;
+}
+
+/** Client-side TLS of the members (paths); the health check uses the same files as a client. */
+export interface EtcdClusterTls {
+  /** The CA that signed `cert` (the health check verifies etcd with it) and, with clientCertAuth, the clients. */
+  ca: string;
+  cert: string;
+  key: string;
+  /** --client-cert-auth: clients must present a certificate signed by `ca`; the health check presents this one. */
+  clientCertAuth?: { cert: string; key: string };
 }
 
 export interface EtcdMember {
@@ -80,6 +93,17 @@ interface ResolvedOptions {
   args: string[];
   initialCluster: string;
   clusterToken: string;
+  tls?: EtcdClusterTls;
+}
+
+function tlsArgs(tls: EtcdClusterTls | undefined): string[] {
+  if (tls === undefined) return [];
+  // etcd requires client certificates as soon as it has a trusted CA file, so that goes with --client-cert-auth only
+  return [
+    `--cert-file=${tls.cert}`,
+    `--key-file=${tls.key}`,
+    ...(tls.clientCertAuth === undefined ? [] : [`--trusted-ca-file=${tls.ca}`, '--client-cert-auth']),
+  ];
 }
 
 export async function startEtcdCluster(options: EtcdClusterOptions): Promise<EtcdCluster> {
@@ -98,7 +122,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions): Promise<Etc
     return {
       name,
       pid: 0,
-      clientUrl: `http://${urlHost(host)}:${clientPort}`,
+      clientUrl: `${options.tls === undefined ? 'http' : 'https'}://${urlHost(host)}:${clientPort}`,
       peerUrl: `http://${urlHost(host)}:${peerPort}`,
       clientPort,
       peerPort,
@@ -115,15 +139,17 @@ export async function startEtcdCluster(options: EtcdClusterOptions): Promise<Etc
     args: [
       `--heartbeat-interval=${options.heartbeatIntervalMs ?? 100}`,
       `--election-timeout=${options.electionTimeoutMs ?? 1000}`,
+      ...tlsArgs(options.tls),
       ...(options.extraArgs ?? []),
     ],
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     initialCluster: members.map((m) => `${m.name}=${m.peerUrl}`).join(','),
     clusterToken: `keel-${prefix}-${ports.client[0] ?? 0}`,
   };
 
   try {
     for (const member of members) await spawnMember(member, resolved);
-    await Promise.all(members.map((member) => waitHealthy(member, resolved.startTimeoutMs)));
+    await Promise.all(members.map((member) => waitHealthy(member, resolved.startTimeoutMs, resolved.tls)));
   } catch (error) {
     await stopPids(
       members.map((m) => m.pid).filter((pid) => pid > 0),
@@ -148,7 +174,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions): Promise<Etc
       const member = memberAt(members, index);
       if (member.pid > 0 && isAlive(member.pid)) return;
       await spawnMember(member, resolved);
-      await waitHealthy(member, resolved.startTimeoutMs);
+      await waitHealthy(member, resolved.startTimeoutMs, resolved.tls);
     },
   };
 }
@@ -216,7 +242,7 @@ async function spawnMember(member: EtcdMember, options: ResolvedOptions): Promis
   }
 }
 
-async function waitHealthy(member: EtcdMember, timeoutMs: number): Promise<void> {
+async function waitHealthy(member: EtcdMember, timeoutMs: number, tls: EtcdClusterTls | undefined): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let last = 'no answer yet';
   for (;;) {
@@ -224,7 +250,7 @@ async function waitHealthy(member: EtcdMember, timeoutMs: number): Promise<void>
       throw new KeelError('etcd.start_failed', `etcd member ${member.name} (pid ${member.pid}) exited while starting:\n${await logTail(member.logFile)}`);
     }
     try {
-      const body = await httpGet(`${member.clientUrl}/health`, HEALTH_REQUEST_TIMEOUT_MS);
+      const body = await httpGet(`${member.clientUrl}/health`, HEALTH_REQUEST_TIMEOUT_MS, tls);
       if (isHealthyBody(body)) return;
       last = body.trim();
     } catch (error) {
@@ -249,9 +275,16 @@ function isHealthyBody(body: string): boolean {
   }
 }
 
-function httpGet(url: string, timeoutMs: number): Promise<string> {
+function httpGet(url: string, timeoutMs: number, tls: EtcdClusterTls | undefined): Promise<string> {
+  const files =
+    tls === undefined
+      ? {}
+      : {
+          ca: readFileSync(tls.ca),
+          ...(tls.clientCertAuth === undefined ? {} : { cert: readFileSync(tls.clientCertAuth.cert), key: readFileSync(tls.clientCertAuth.key) }),
+        };
   return new Promise((resolveBody, reject) => {
-    const req = request(url, { method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+    const req = (tls === undefined ? request : httpsRequest)(url, { method: 'GET', timeout: timeoutMs, agent: false, ...files }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolveBody(Buffer.concat(chunks).toString('utf8')));

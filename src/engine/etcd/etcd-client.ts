@@ -11,10 +11,13 @@
  *    writes either idempotent or transactions whose failure they can explain (see EtcdDcs).
  *  - with a username and password, a token from /v3/auth/authenticate is sent in the
  *    Authorization header and renewed once when etcd rejects it.
- * TLS client certificates and a custom CA are not supported yet (TODO: EtcdConfig has no fields
- * for them); `https` uses the system's CAs.
+ *  - over https the server is verified against `tls.ca` (else the system's CAs) and `tls.cert` /
+ *    `tls.key` are presented when etcd wants client certificates (--client-cert-auth). When a
+ *    whole round of endpoints fails TLS (e.g. a wrong CA) the call stops at once with
+ *    DcsUnavailableError naming the TLS failure rather than retrying until its deadline.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TlsFileError, readTlsMaterial, type TlsFiles } from '../../config/tls-files.js';
 import type { HostPort } from '../../config/types.js';
 import { DcsUnavailableError, EtcdError, interpretAnswer } from './etcd-errors.js';
 import { EtcdHttp, TransportError, endpointName, type Protocol } from './etcd-http.js';
@@ -48,6 +51,8 @@ export interface EtcdClientOptions {
   protocol?: Protocol;
   username?: string;
   password?: string;
+  /** Paths of the CA bundle, client certificate and key (Patroni's etcd cacert / cert / key); read once, here. */
+  tls?: Pick<TlsFiles, 'ca' | 'cert' | 'key'>;
   /** Overall deadline of one call across all endpoints (ms). */
   requestTimeoutMs: number;
   /** Shortest timeout given to one endpoint while time remains (ms); default 1000 (Patroni's). */
@@ -121,7 +126,7 @@ export class EtcdClient {
   constructor(options: EtcdClientOptions) {
     if (options.endpoints.length === 0) throw new RangeError('EtcdClient needs at least one endpoint');
     this.endpoints = [...options.endpoints];
-    this.http = new EtcdHttp(options.protocol ?? 'http');
+    this.http = new EtcdHttp(options.protocol ?? 'http', options.protocol === 'https' ? readEtcdTls(options.tls ?? {}) : {});
     this.username = options.username;
     this.password = options.password;
     this.requestTimeoutMs = options.requestTimeoutMs;
@@ -282,6 +287,7 @@ export class EtcdClient {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const count = this.endpoints.length;
       const first = this.preferred;
+      let tlsFailures = 0;
       for (let k = 0; k < count; k++) {
         const remaining = deadline - performance.now();
         if (remaining <= 0) break;
@@ -294,9 +300,12 @@ export class EtcdClient {
         } catch (error) {
           if (!isEndpointFailure(error)) throw error;
           failures.push(error instanceof Error ? error.message : String(error));
+          if (error instanceof TransportError && error.tls) tlsFailures += 1;
           this.skip(index);
         }
       }
+      // Retrying does not fix a certificate: say so now instead of at the deadline.
+      if (tlsFailures === count) throw new DcsUnavailableError(`TLS failed with every etcd endpoint (${path}): ${failures.slice(-count).join('; ')}`);
       const remaining = deadline - performance.now();
       if (remaining <= 1) break;
       await sleep(Math.min(remaining, ROUND_PAUSE_FIRST_MS * 2 ** Math.min(round, 5), ROUND_PAUSE_MAX_MS));
@@ -350,6 +359,15 @@ export class EtcdClient {
       this.token = null;
     }
     this.authChecked = true;
+  }
+}
+
+function readEtcdTls(files: TlsFiles) {
+  try {
+    return readTlsMaterial(files);
+  } catch (error) {
+    if (error instanceof TlsFileError) throw new EtcdError('other', `etcd TLS: ${error.message}`);
+    throw error;
   }
 }
 

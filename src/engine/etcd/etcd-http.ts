@@ -5,10 +5,14 @@
  * Invariants: every request either settles within its timeout or is destroyed; a failure to get
  * an answer at all (refused, reset, timeout) is a TransportError, never an EtcdError; a stale
  * keep-alive socket closed by the server is retried once on a fresh one, within the same timeout.
+ * Over https the CA, client certificate and key given at construction are used for every
+ * connection (also the watch streams' own); a TLS failure says so in its message.
  */
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { TlsMaterial } from '../../config/tls-files.js';
 import type { HostPort } from '../../config/types.js';
+import { tlsFailure } from '../tls-errors.js';
 
 /** Largest answer body read into memory (a whole cluster prefix is a few hundred KB at most). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -18,10 +22,19 @@ const STREAM_DRAIN_MS = 1_000;
 /** No answer from an endpoint: connection refused or reset, timeout, truncated body. */
 export class TransportError extends Error {
   readonly endpoint: string;
-  constructor(endpoint: string, message: string, options?: { cause?: unknown }) {
+  /** A TLS failure (certificate not trusted, client certificate refused, not TLS): a setup problem, not an outage. */
+  readonly tls: boolean;
+  constructor(endpoint: string, message: string, options?: { cause?: unknown; tls?: boolean }) {
     super(`${endpoint}: ${message}`, options);
     this.name = 'TransportError';
     this.endpoint = endpoint;
+    this.tls = options?.tls ?? false;
+  }
+
+  /** From a socket error, naming a TLS failure as such (e.g. a wrong CA). */
+  static from(endpoint: string, error: Error): TransportError {
+    const tls = tlsFailure(error);
+    return new TransportError(endpoint, tls?.message ?? error.message, { cause: error, tls: tls !== null });
   }
 }
 
@@ -39,11 +52,14 @@ export function endpointName(endpoint: HostPort): string {
 export class EtcdHttp {
   private readonly agent: HttpAgent;
   private readonly protocol: Protocol;
+  private readonly tls: TlsMaterial;
 
-  constructor(protocol: Protocol) {
+  /** `tls`: CA bundle (absent = the system's CAs), client certificate and key; used with https only. */
+  constructor(protocol: Protocol, tls: TlsMaterial = {}) {
     this.protocol = protocol;
+    this.tls = protocol === 'https' ? tls : {};
     const options = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4 };
-    this.agent = protocol === 'https' ? new HttpsAgent(options) : new HttpAgent(options);
+    this.agent = protocol === 'https' ? new HttpsAgent({ ...options, ...this.tls }) : new HttpAgent(options);
   }
 
   close(): void {
@@ -106,7 +122,7 @@ export class EtcdHttp {
       });
       const timer = setTimeout(() => finish(new TransportError(name, `no answer within ${Math.round(timeoutMs)} ms`)), timeoutMs);
       req.on('error', (error: NodeJS.ErrnoException) => {
-        const transport = new TransportError(name, error.message, { cause: error });
+        const transport = TransportError.from(name, error);
         finish(req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE') ? new StaleSocketError(transport) : transport);
       });
       req.on('response', (res: IncomingMessage) => readAnswer(res, name, firstLine, finish));
@@ -128,7 +144,8 @@ export class EtcdHttp {
   }
 
   private request(endpoint: HostPort, options: RequestOptions): ClientRequest {
-    const full: RequestOptions = { agent: this.agent, ...options, host: endpoint.host, port: endpoint.port };
+    // the TLS material goes with each request too: a stream's `agent: false` makes a fresh agent from these options
+    const full: RequestOptions = { agent: this.agent, ...this.tls, ...options, host: endpoint.host, port: endpoint.port };
     return this.protocol === 'https' ? httpsRequest(full) : httpRequest(full);
   }
 }

@@ -41,7 +41,7 @@ export function readWatchStream(
       () => settle(new TransportError(endpoint, `watch not established within ${Math.round(connectTimeoutMs)} ms`)),
       connectTimeoutMs,
     );
-    stream.on('error', (error) => settle(new TransportError(endpoint, error.message, { cause: error })));
+    stream.on('error', (error) => settle(TransportError.from(endpoint, error)));
     stream.on('response', (res: IncomingMessage) => {
       if ((res.statusCode ?? 0) >= 400) {
         readErrorBody(res, endpoint, (error) => settle(error));

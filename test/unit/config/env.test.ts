@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { environmentOverrides } from '../../../src/config/env.js';
-import { load, minimal, setPath } from './helpers.js';
+import { TLS_CA, load, minimal, setPath } from './helpers.js';
 
 test('global, REST API and PostgreSQL variables override the file', () => {
   const env = {
@@ -43,6 +43,7 @@ test('global, REST API and PostgreSQL variables override the file', () => {
     authentication: { username: 'admin', password: 'secret' },
     allowlist: [],
     allowlistIncludeMembers: false,
+    verifyClient: 'none',
   });
   const pg = config.postgresql;
   assert.deepEqual(pg.listen, { hosts: ['0.0.0.0'], port: 6432 });
@@ -86,9 +87,9 @@ test('PATRONI_ETCD3_* and PATRONI_ETCD_* variables fill their sections', () => {
     PATRONI_ETCD3_PROTOCOL: 'https',
     PATRONI_ETCD3_USERNAME: 'u',
     PATRONI_ETCD3_PASSWORD: 'p',
-    PATRONI_ETCD3_CACERT: '/ca',
+    PATRONI_ETCD3_CACERT: TLS_CA,
   }).etcd;
-  assert.deepEqual(etcd3, { endpoints: [{ host: 'e1', port: 2381 }], protocol: 'https', username: 'u', password: 'p', cacert: '/ca' });
+  assert.deepEqual(etcd3, { endpoints: [{ host: 'e1', port: 2381 }], protocol: 'https', username: 'u', password: 'p', cacert: TLS_CA });
   const url = load(setPath(minimal(), 'etcd3', undefined), { PATRONI_ETCD_URL: 'http://e2:2379' }).etcd;
   assert.deepEqual(url, { endpoints: [{ host: 'e2', port: 2379 }], protocol: 'http' });
   // Unlike Patroni, a lone PATRONI_ETCD3_PASSWORD still reaches an etcd3 section from the file

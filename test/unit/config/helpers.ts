@@ -15,6 +15,13 @@ export const SEED_FILE = `${FIXTURES}seed-patroni.yml`;
 
 export const TEST_FILE = '/etc/keel/test.yml';
 
+/** Long-lived test certificates (fixtures/tls): a CA, a server certificate it signed for 127.0.0.1/localhost, its key plain and encrypted. */
+export const TLS_CA = `${FIXTURES}tls/ca.crt`;
+export const TLS_CERT = `${FIXTURES}tls/server.crt`;
+export const TLS_KEY = `${FIXTURES}tls/server.key`;
+export const TLS_KEY_ENCRYPTED = `${FIXTURES}tls/server-encrypted.key`;
+export const TLS_KEY_PASSWORD = 'key-secret';
+
 /** A fresh minimal valid configuration (every required key, nothing else). */
 export function minimal(): Record<string, unknown> {
   return {

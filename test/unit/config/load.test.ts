@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile, parseConfig, findPostgresBinDir } from '../../../src/config/load.js';
-import { SEED_FILE, TEST_FILE, assertConfigError, load, minimal, setPath, toYaml } from './helpers.js';
+import { SEED_FILE, TEST_FILE, TLS_CA, TLS_CERT, TLS_KEY, assertConfigError, load, minimal, setPath, toYaml } from './helpers.js';
 
 test('the seed patroni.yml loads unchanged, with the values it states', () => {
   const config = loadConfigFile(SEED_FILE, {});
@@ -22,6 +22,7 @@ test('the seed patroni.yml loads unchanged, with the values it states', () => {
     connectAddress: { host: '10.0.1.21', port: 8008 },
     allowlist: [],
     allowlistIncludeMembers: false,
+    verifyClient: 'none',
   });
   assert.deepEqual(config.etcd, {
     endpoints: [
@@ -202,7 +203,7 @@ test('etcd endpoints: hosts as a comma string or a list, host, url, proxy; defau
   assert.deepEqual(with3({ host: 'a' }).endpoints, [{ host: 'a', port: 2379 }]);
   assert.deepEqual(with3({ host: 'a:1234' }).endpoints, [{ host: 'a', port: 1234 }]);
   assert.deepEqual(with3({ host: 'a:1234', port: 4321 }).endpoints, [{ host: 'a', port: 4321 }], 'Patroni: the port key wins');
-  assert.deepEqual(with3({ hosts: 'a,b', protocol: 'https', username: 'u', password: 'p', cacert: '/ca.pem' }), {
+  assert.deepEqual(with3({ hosts: 'a,b', protocol: 'https', username: 'u', password: 'p', cacert: TLS_CA }), {
     endpoints: [
       { host: 'a', port: 2379 },
       { host: 'b', port: 2379 },
@@ -210,7 +211,7 @@ test('etcd endpoints: hosts as a comma string or a list, host, url, proxy; defau
     protocol: 'https',
     username: 'u',
     password: 'p',
-    cacert: '/ca.pem',
+    cacert: TLS_CA,
   });
   assert.deepEqual(with3({ url: 'https://user:s%40cret@etcd.example:2381' }), {
     endpoints: [{ host: 'etcd.example', port: 2381 }],
@@ -306,11 +307,12 @@ test('unknown keys warn with their path and the file still loads; real Patroni k
       file_size: 1,
       loggers: { urllib3: 'DEBUG' },
     },
-    ctl: { insecure: true, cacert: '/ca', certfile: '/c', keyfile: '/k' },
+    ctl: { insecure: true, cacert: TLS_CA, certfile: TLS_CERT, keyfile: TLS_KEY },
     kubernetes: { labels: { app: 'x' }, use_endpoints: true },
     watchdog: { mode: 'off', device: '/dev/watchdog', safety_margin: 5, driver: 'default' },
   });
-  setPath(rich, 'restapi.keyfile', '/k');
+  setPath(rich, 'restapi.certfile', TLS_CERT);
+  setPath(rich, 'restapi.keyfile', TLS_KEY);
   setPath(rich, 'restapi.http_extra_headers', { 'X-Frame-Options': 'SAMEORIGIN' });
   setPath(rich, 'bootstrap.dcs', {
     ttl: 30,
@@ -374,7 +376,6 @@ test('settings Patroni ignores in the local file, and settings keel does not imp
   setPath(config, 'ttl', 30);
   setPath(config, 'postgresql.use_slots', false);
   setPath(config, 'postgresql.parameters', { max_connections: 500, work_mem: '8MB' });
-  setPath(config, 'restapi.certfile', '/etc/ssl/api.pem');
   setPath(config, 'bootstrap.method', 'wal_g');
   setPath(config, 'bootstrap.wal_g', { command: '/bin/restore' });
   const warnings = load(config).warnings;
@@ -386,7 +387,6 @@ test('settings Patroni ignores in the local file, and settings keel does not imp
   has('ttl: ignored in the local file');
   has('postgresql.use_slots: ignored in the local file');
   has('postgresql.parameters.max_connections: ignored in the local file');
-  has('restapi.certfile: HTTPS');
   has('bootstrap.method: custom bootstrap');
   assert.ok(!warnings.some((w) => w.startsWith('bootstrap.wal_g')), 'the custom method section itself is known');
   assert.ok(!warnings.some((w) => w.includes('work_mem')));

@@ -3,6 +3,7 @@
  * user, any host, port and database — issue 6), and what a reload (SIGHUP) may change.
  */
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../../src/config/load.js';
 import { pgpassEntries, reloadableConfig } from '../../../src/ha/local-config.js';
@@ -66,5 +67,43 @@ tags: {nofailover: true}
     'reload: postgresql.config_dir changed; it takes effect when the agent restarts', // follows data_dir
     'reload: postgresql.listen changed; it takes effect when the agent restarts',
     'reload: postgresql.pgpass changed; it takes effect when the agent restarts', // follows data_dir and name
+  ]);
+});
+
+test('a reload keeps the REST API TLS settings and the ctl section until a restart (api_url keeps saying what is served)', () => {
+  const tls = fileURLToPath(new URL('../../../../test/unit/config/fixtures/tls/', import.meta.url));
+  const current = config();
+  const next = parseConfig(
+    `scope: s
+name: node1
+restapi:
+  listen: "127.0.0.1:8008"
+  certfile: ${tls}server.crt
+  keyfile: ${tls}server.key
+  verify_client: optional
+  authentication: {username: a, password: b}
+ctl: {insecure: true}
+etcd3: {host: "127.0.0.1:2379"}
+postgresql:
+  listen: "127.0.0.1,10.0.1.21:5432"
+  connect_address: "10.0.1.21:5432"
+  data_dir: /var/lib/postgresql/15/main
+  authentication:
+    superuser: {username: postgres, password: "su:pw"}
+    replication: {username: replicator, password: rep}
+    rewind: {username: rewind_user, password: rw}
+`,
+    '/etc/patroni/patroni.yml',
+    {},
+  );
+  const { config: applied, warnings } = reloadableConfig(current, next);
+  assert.equal(applied.restapi.certfile, undefined, 'still plain HTTP');
+  assert.equal(applied.restapi.keyfile, undefined);
+  assert.equal(applied.restapi.verifyClient, 'none');
+  assert.equal(applied.ctl.insecure, false);
+  assert.deepEqual(applied.restapi.authentication, { username: 'a', password: 'b' }, 'credentials still apply at once');
+  assert.deepEqual(warnings, [
+    'reload: the REST API TLS settings (restapi certfile, keyfile, keyfile_password, cafile, ciphers, verify_client) changed; it takes effect when the agent restarts',
+    'reload: the ctl section (how this node calls other members) changed; it takes effect when the agent restarts',
   ]);
 });
