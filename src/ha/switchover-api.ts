@@ -143,9 +143,19 @@ export function failoverOperations(a: AgentContext): {
     return { code: 503, text: `${titled(action)} status unknown` };
   }
 
+  /** The cluster now, or the 503 to answer when etcd cannot be read. */
+  async function readCluster(): Promise<ClusterView | OperationResult> {
+    try {
+      return await dcs.loadCluster();
+    } catch (error) {
+      return { code: 503, text: `cannot read the cluster from the DCS: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+
   return {
     async post(requested, body) {
-      const view = await dcs.loadCluster();
+      const view = await readCluster();
+      if ('code' in view) return view;
       const paused = a.cluster.dynamic.pause;
       const parsed = parseFailoverBody(requested, body, paused, clock.wallMs());
       if (!parsed.ok) return parsed.result;
@@ -182,10 +192,12 @@ export function failoverOperations(a: AgentContext): {
     },
 
     async deleteScheduled() {
-      const view = await dcs.loadCluster();
+      const view = await readCluster();
+      if ('code' in view) return view;
       const failover = view.failover;
       if (failover === null || !isPending(failover.value) || failover.value.scheduledAt === undefined) return { code: 404, text: 'no switchover is scheduled' };
-      if (!(await dcs.deleteFailover(failover.modRevision))) return { code: 409, text: 'the scheduled switchover changed meanwhile; nothing deleted' };
+      const deleted = await dcs.deleteFailover(failover.modRevision).catch(() => false);
+      if (!deleted) return { code: 409, text: 'the scheduled switchover changed meanwhile (or the DCS did not answer); nothing deleted' };
       return { code: 200, text: 'scheduled switchover deleted' };
     },
   };
