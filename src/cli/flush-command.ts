@@ -1,7 +1,7 @@
 /**
- * `keel flush [CLUSTER] [MEMBER...] restart` — patronictl's `flush ... restart`: DELETE /restart
- * on each member that has a scheduled restart. (`flush ... switchover` belongs to the switchover
- * verbs.)
+ * `keel flush [CLUSTER] [MEMBER...] restart|switchover` — patronictl's `flush`: DELETE /restart
+ * on each member that has a scheduled restart; DELETE /switchover on the first member that
+ * answers, the leader first, when a switchover is scheduled.
  */
 import type { Command } from 'commander';
 import { KeelError } from '../errors.js';
@@ -10,20 +10,18 @@ import { apiUrlOf, checkResponse, confirm, loadOpsContext, parseRole, printTopol
 export function registerFlushCommand(program: Command): void {
   program
     .command('flush')
-    .description('discard scheduled restarts (patronictl flush ... restart)')
-    .argument('<words...>', '[CLUSTER] [MEMBER...] restart')
+    .description('discard scheduled restarts or a scheduled switchover (patronictl flush)')
+    .argument('<words...>', '[CLUSTER] [MEMBER...] restart|switchover')
     .option('-r, --role <role>', 'flush only members with this role: leader, replica or any', 'any')
     .option('--force', 'do not ask for confirmation')
     .action(async (words: string[], flags: { role: string; force?: boolean }) => {
       const target = words[words.length - 1];
+      if (target === 'switchover') {
+        await flushSwitchover(program);
+        return;
+      }
       if (target !== 'restart') {
-        throw new KeelError(
-          'cli.bad_flush_target',
-          `flush: the last word must be "restart"${target === 'switchover' ? ' (flush switchover is not available here yet)' : `, got "${target ?? ''}"`}`,
-          {
-            exitCode: 2,
-          },
-        );
+        throw new KeelError('cli.bad_flush_target', `flush: the last word must be "restart" or "switchover", got "${target ?? ''}"`, { exitCode: 2 });
       }
       const role = parseRole(flags.role);
       const ctx = await loadOpsContext(program);
@@ -39,4 +37,31 @@ export function registerFlushCommand(program: Command): void {
         checkResponse(await ctx.api.request(apiUrlOf(member), 'DELETE', 'restart'), member.name, 'flush scheduled restart');
       }
     });
+}
+
+/** patronictl's flush ... switchover: the first member that answers deletes it (the leader first). */
+async function flushSwitchover(program: Command): Promise<void> {
+  const ctx = await loadOpsContext(program);
+  const failover = ctx.view.failover;
+  if (failover === null || failover.value.scheduledAt === undefined) {
+    process.stdout.write('No pending scheduled switchover\n');
+    return;
+  }
+  const leaderName = ctx.view.leader?.name;
+  const members = [...ctx.view.members].filter((m) => m.apiUrl !== null).sort((a, b) => Number(b.name === leaderName) - Number(a.name === leaderName));
+  for (const member of members) {
+    let answer;
+    try {
+      answer = await ctx.api.request(apiUrlOf(member), 'DELETE', 'switchover');
+    } catch (error) {
+      process.stderr.write(`keel: member ${member.name} is not accessible: ${error instanceof Error ? error.message : String(error)}\n`);
+      continue;
+    }
+    if (answer.status === 200) {
+      process.stdout.write(`Success: ${answer.text.trim()}\n`);
+      return;
+    }
+    throw new KeelError('cli.flush_failed', `Failed: member=${member.name}, status_code=${answer.status}, (${answer.text.trim()})`);
+  }
+  throw new KeelError('cli.no_member', `Could not find any accessible member of cluster ${ctx.config.scope}`);
 }

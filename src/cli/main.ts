@@ -15,6 +15,8 @@ import { registerHistoryCommand } from './history-command.js';
 import { registerConnectCommands } from './connect-command.js';
 import { registerRemoveCommand } from './remove-command.js';
 import { registerSwitchoverCommands } from './switchover-command.js';
+import { setInsecureFlag } from './member-api.js';
+import { registerExplainCommand } from './explain-command.js';
 import { registerRestartCommand } from './restart-command.js';
 import { registerReinitCommand } from './reinit-command.js';
 import { registerReloadCommand } from './reload-command.js';
@@ -27,10 +29,12 @@ export function buildProgram(): Command {
     .version(KEEL_VERSION)
     .option('-c, --config-file <file>', 'configuration file (patroni.yml format)', process.env['PATRONICTL_CONFIG_FILE'])
     .option('--debug', 'print stack traces of errors')
+    .option('-k, --insecure', "do not verify members' REST API certificates (patronictl -k)")
     .showHelpAfterError()
     // as patronictl (click): options before the verb are keel's, after it the verb's (query -c SQL)
     .enablePositionalOptions()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', () => setInsecureFlag(program.opts<{ insecure?: boolean }>().insecure === true));
   registerAgentCommand(program);
   registerListCommand(program);
   registerSandboxCommands(program);
@@ -41,6 +45,7 @@ export function buildProgram(): Command {
   registerConnectCommands(program);
   registerRemoveCommand(program);
   registerSwitchoverCommands(program);
+  registerExplainCommand(program);
   registerRestartCommand(program);
   registerReinitCommand(program);
   registerReloadCommand(program);

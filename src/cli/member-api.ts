@@ -42,7 +42,7 @@ export class MemberApi {
 
   /** The credentials and TLS settings of a node's configuration file, as patronictl uses them. */
   static fromConfig(config: LocalConfig, timeoutMs?: number, options: MemberApiOptions = {}): MemberApi {
-    const { auth, ...tls } = restClientSettings(config, options.insecure);
+    const { auth, ...tls } = restClientSettings(config, options.insecure ?? (insecureFlag ? true : undefined));
     return new MemberApi(auth, timeoutMs, tls);
   }
 
@@ -71,4 +71,11 @@ export class MemberApi {
   close(): void {
     this.client.close();
   }
+}
+
+/** keel's global -k/--insecure (patronictl's): no verification of members' certificates for this command. */
+let insecureFlag = false;
+
+export function setInsecureFlag(insecure: boolean): void {
+  insecureFlag = insecure;
 }

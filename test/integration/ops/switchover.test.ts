@@ -162,6 +162,23 @@ test('REST: credentials required, bad requests refused with Patroni codes, nothi
     await writeFile(replicaConfig, original);
     await rest(replica ?? '', 'POST', '/reload');
   }
+  // keel explain: the leader holds the key; each replica says whether it would take over, and why.
+  const explained = await runKeel(['-c', configOf(leader), 'explain', '--format', 'json']);
+  assert.equal(explained.code, 0, explained.stderr);
+  const explanation = JSON.parse(explained.stdout) as { summary: string; members: Array<{ member: string; wouldTakeOver: boolean; reason: string }> };
+  assert.equal(explanation.summary, `${leader} holds the key and answers: no failover now.`);
+  assert.deepEqual(
+    explanation.members.find((m) => m.member === leader),
+    { member: leader, role: 'Leader', wouldTakeOver: false, reason: 'holds the leader key' },
+  );
+  const takers = explanation.members.filter((m) => m.wouldTakeOver);
+  assert.ok(takers.length >= 1, explained.stdout);
+  if (takers.length > 1)
+    assert.ok(
+      takers.every((m) => m.reason.includes('the first to reach the key takes it')),
+      explained.stdout,
+    );
+  else assert.equal(takers[0]?.reason, 'the healthiest member: it would take the key');
   // The CLI refuses a candidate that does not exist in one line, exit non-zero; nothing changed.
   const bad = await runKeel(['-c', configOf(leader), 'switchover', '--force', '--candidate', 'nosuchnode']);
   assert.notEqual(bad.code, 0);
@@ -180,7 +197,14 @@ test('a scheduled switchover happens at its time, not before; another one is can
   assert.match(listed.stdout, /Switchover scheduled at: /);
   assert.deepEqual(await rest(leader, 'DELETE', '/switchover'), { status: 200, text: 'scheduled switchover deleted' });
   assert.deepEqual(await rest(leader, 'DELETE', '/switchover'), { status: 404, text: 'no switchover is scheduled' });
-  await new Promise((r) => setTimeout(r, 12_000));
+  // ... and through the CLI: `keel flush CLUSTER switchover` (patronictl's verb).
+  const later = new Date(Date.now() + 60_000).toISOString().replace('Z', '+00:00');
+  assert.equal((await rest(leader, 'POST', '/switchover', { leader, candidate: other, scheduled_at: later })).status, 202);
+  const flushed = await runKeel(['-c', configOf(leader), 'flush', cluster.record.scope, 'switchover']);
+  assert.equal(flushed.code, 0, flushed.stderr);
+  assert.equal(flushed.stdout, 'Success: scheduled switchover deleted\n');
+  assert.equal((await runKeel(['-c', configOf(leader), 'flush', cluster.record.scope, 'switchover'])).stdout, 'No pending scheduled switchover\n');
+  await new Promise((r) => setTimeout(r, 8_000));
   assert.equal(await leaderKeyHolder(cluster), leader, 'a cancelled switchover happened');
   // Scheduled through the CLI: not before its time, then done within a few loop_waits.
   const at = Date.now() + 10_000;
