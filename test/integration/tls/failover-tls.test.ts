@@ -4,13 +4,16 @@
  * did not verify its peer with the CA or did not present a client certificate would get no
  * status in a leader race. After kill -9 of the leader (agent and postmaster) a replica takes
  * over, every published api_url says https, and no agent logged a TLS failure while calling
- * another member (the agent logs those apart from unreachable members).
+ * another member (the agent logs those apart from unreachable members). Then `keel switchover`
+ * works over TLS with the node's certificate and credentials, and without credentials the same
+ * POST /switchover is refused with 401.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { sandboxDcs } from '../../../src/sandbox/sandbox.js';
-import { eventually, killNode, leaderKeyHolder, sql, startTestCluster, type TestCluster } from '../../support/sandbox.js';
+import { eventually, killNode, leaderKeyHolder, runKeel, sql, startTestCluster, type TestCluster } from '../../support/sandbox.js';
+import { MemberApi } from '../../../src/cli/member-api.js';
 import { restartWithRestapi } from '../../support/tls-sandbox.js';
 import { makeTestCertificates, removeTestCertificates, type TestCertificates } from '../../support/tls-certs.js';
 
@@ -88,3 +91,23 @@ test(
     }
   },
 );
+
+test('a switchover over TLS with client certificates: keel switchover and the REST credentials both required', { timeout: 240_000 }, async () => {
+  const leader = await eventually('a leader with a streaming replica', 120_000, async () => {
+    const holder = await leaderKeyHolder(cluster);
+    return holder !== null && (await streamingReplicas(holder)) >= 1 ? holder : undefined;
+  });
+  const config = cluster.record.nodes.find((n) => n.name === leader)?.config ?? '';
+  // The CLI takes the node's restapi certificate, CA and credentials (Patroni's ctl fallbacks).
+  const result = await runKeel(['-c', config, 'switchover', '--force'], { timeoutMs: 120_000 });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /Successfully switched over to "node\d"/);
+  const newLeader = await leaderKeyHolder(cluster);
+  assert.notEqual(newLeader, leader);
+  // Without the REST credentials the same request over TLS is refused (401), nothing changes.
+  const api = new MemberApi(undefined, 10_000, { cafile: certs.caCert, certfile: certs.serverCert, keyfile: certs.serverKey, insecure: false });
+  const apiUrl = `https://127.0.0.1:${cluster.record.nodes.find((n) => n.name === newLeader)?.apiPort ?? 0}/patroni`;
+  const refused = await api.request(apiUrl, 'POST', '/switchover', { leader: newLeader });
+  assert.equal(refused.status, 401);
+  assert.equal(await leaderKeyHolder(cluster), newLeader);
+});

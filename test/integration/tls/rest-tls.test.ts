@@ -81,9 +81,11 @@ before(
       verify_client: 'required',
       authentication: AUTH,
     });
-    await eventually('the TLS agent leading again (GET /health 200 over https)', 120_000, async () => {
+    // GET /primary, not /health: /health answers 200 as soon as PostgreSQL runs, in recovery too,
+    // and the promotion that follows reports 'starting' for a moment.
+    await eventually('the TLS agent leading again (GET /primary 200 over https)', 120_000, async () => {
       try {
-        return (await httpsCall('/health', clientCert())).status === 200 ? true : undefined;
+        return (await httpsCall('/primary', clientCert())).status === 200 ? true : undefined;
       } catch {
         return undefined;
       }

@@ -12,7 +12,7 @@
  *
  * The others, once the key is free (Patroni's manual_failover_process_no_leader): the candidate
  * takes the key; the rest stand aside while the candidate is alive; if it is not, everyone but the
- * former leader races, without the lag limit; the former leader takes the key back only when no
+ * former leader races; the former leader takes the key back only when no
  * other member could.
  */
 import type { FailoverRequest, Versioned } from '../../../dcs/types.js';
@@ -189,7 +189,7 @@ export type ManualFailoverVerdict =
   /** We are the candidate, within the lag limit: take the key (no priority or position comparison, as Patroni). */
   | { kind: 'candidate' }
   | { kind: 'standAside'; reason: string }
-  /** Race, but compare only with these peers and without the lag limit. */
+  /** Race, comparing only with the peers not excluded (the lag limit still holds: keel, not Patroni). */
   | { kind: 'raceWithout'; excluded: string[] };
 
 /** How a non-leader treats a pending failover request when the key is free. */
