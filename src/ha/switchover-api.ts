@@ -102,7 +102,7 @@ export function failoverImpossible(
   });
   if (reasons.some((r) => r.why === null)) return null;
   if (request.candidate !== null) return `${action} is not possible: candidate ${request.candidate} is ${reasons[0]?.why ?? 'not reachable'}`;
-  return `${action} is not possible: no good candidates have been found`;
+  return `${action} is not possible: no good candidates have been found (${reasons.map((r) => `${r.name}: ${r.why ?? ''}`).join('; ')})`;
 }
 
 function titled(action: FailoverAction): string {
