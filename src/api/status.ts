@@ -160,6 +160,12 @@ export interface NodeStatus {
    * and `?replication_state=streaming`: a replica that does not stream is stale, whatever its lag
    * looks like.
    */
+  /**
+   * Commits made visible on this server without the synchronous replication they waited for (a
+   * client cancelled the wait), counted from the server log since the agent started; under
+   * `keel.local_only_commits` in GET /patroni. Absent: 0.
+   */
+  localOnlyCommits?: number;
   replicaStreaming: boolean;
   /**
    * HA loop timing for /liveness: when the next cycle is due, on the monotonic clock the server
@@ -242,6 +248,7 @@ export function patroniStatusJson(status: NodeStatus): Record<string, unknown> {
   // 3.0.2's: a leader checks its switchover candidate streams (src/ha/peers.ts reads both).
   const keel: Record<string, unknown> = { name: status.patroni.name, last_why: status.lastWhy };
   if (reported.query !== null && reported.role === 'replica') keel['replication_state'] = status.replicaStreaming ? 'streaming' : 'in archive recovery';
+  keel['local_only_commits'] = status.localOnlyCommits ?? 0;
   json['keel'] = keel;
   return json;
 }

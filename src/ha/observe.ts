@@ -12,7 +12,7 @@ import type { ClusterView } from '../dcs/types.js';
 import { isoFromWallMs } from '../engine/clock.js';
 import type { ControlData } from '../postgres/controldata.js';
 import type { PostgresProbe } from '../postgres/probe.js';
-import { lastReceiverError } from '../postgres/server-log.js';
+import { countLocalOnlyCommits, lastReceiverError } from '../postgres/server-log.js';
 import { parseConnUrl } from './core/conn-url.js';
 import type { AgentContext } from './context.js';
 import { divergedFrom, parseTimelineHistory, timelineCreators, type LocalWal, type TimelineSwitch } from './core/timeline.js';
@@ -64,6 +64,25 @@ async function readControlData(a: AgentContext): Promise<ControlData | null> {
     a.log.warning(`pg_controldata failed: ${error instanceof Error ? error.message : String(error)}`);
     return null;
   }
+}
+
+/** The most of the server log one cycle reads. */
+const SERVER_LOG_SCAN_BYTES = 1 << 20;
+
+/**
+ * Counts commits that became visible without their synchronous replication (issue 9 item 6): a
+ * client that cancels its wait — for a sync standby, or for the fence's black-hole standby — gets
+ * an error, yet the row is there and a failover may lose it. PostgreSQL says so only in its log.
+ */
+async function scanServerLog(a: AgentContext): Promise<void> {
+  const { text, end } = await a.pg.node.serverLogSince(a.pg.serverLogOffset, SERVER_LOG_SCAN_BYTES);
+  a.pg.serverLogOffset = end;
+  const found = countLocalOnlyCommits(text);
+  if (found === 0) return;
+  a.pg.localOnlyCommits += found;
+  a.log.warning(
+    `${found} commit(s) became visible without being replicated: a client stopped waiting for synchronous replication (or for the fence) after the commit was written locally; a failover may lose them (${a.pg.localOnlyCommits} since the agent started)`,
+  );
 }
 
 /** Tracks since when a running replica with a source has not been streaming (issue 6, item 4). */
@@ -124,6 +143,7 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
         ? Math.max(control.checkpointLsn, control.minRecoveryEndLsn)
         : null;
   const receiver = await receiverState(a, probe, nowMs);
+  if (running) await scanServerLog(a);
   const observation: PostgresObservation = {
     dataDir,
     systemIdentifier: dataDir === 'initialized' ? pg.systemIdentifier : null,

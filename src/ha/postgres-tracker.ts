@@ -65,6 +65,10 @@ export class PostgresTracker {
   /** What the data directory last said about pg_rewind (checksums or wal_log_hints). */
   rewindCapable = false;
   notStreamingSinceMs: number | null = null;
+  /** Where the next read of the server log starts (null: not read yet by this agent). */
+  serverLogOffset: number | null = null;
+  /** Commits made visible here without the synchronous replication they waited for, since this agent started. */
+  localOnlyCommits = 0;
   divergenceUnknownSinceMs: number | null = null;
   /** The last inconclusive divergence check's cause, so each new cause is logged once. */
   divergenceLastCause: string | null = null;

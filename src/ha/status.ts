@@ -100,6 +100,7 @@ export function buildNodeStatus(a: AgentContext, loop: LoopFacts): NodeStatus {
     dcsLastSeenS: a.cluster.lastSeenWallMs === null ? 0 : Math.floor(a.cluster.lastSeenWallMs / 1000),
     lastWhy: loop.lastWhy,
     replicaStreaming: probe !== null && probe.inRecovery && probe.walReceiverStatus === 'streaming',
+    localOnlyCommits: a.pg.localOnlyCommits,
     haLoop: { nextRunAtMs: loop.nextRunAtMs, ttlMs: dynamic.ttlMs },
   };
 }

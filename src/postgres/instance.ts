@@ -256,6 +256,29 @@ export class PostgresInstance {
     return lastLines(await this.serverLogText(8192), lines);
   }
 
+  /** See PostgresNode.serverLogSince: new complete lines of the server log since `offset`. */
+  async serverLogSince(offset: number | null, maxBytes: number): Promise<{ text: string; end: number }> {
+    let handle;
+    try {
+      const info = await stat(this.paths.logFile);
+      if (offset === null) return { text: '', end: info.size };
+      const from = info.size < offset ? 0 : offset;
+      const length = Math.min(info.size - from, maxBytes);
+      if (length <= 0) return { text: '', end: from };
+      handle = await open(this.paths.logFile, 'r');
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, from);
+      const lastNewline = buffer.lastIndexOf(0x0a);
+      // A line still being written is read next time; a single line longer than maxBytes is skipped.
+      if (lastNewline < 0) return { text: '', end: length === maxBytes ? from + length : from };
+      return { text: buffer.subarray(0, lastNewline + 1).toString('utf8'), end: from + lastNewline + 1 };
+    } catch {
+      return { text: '', end: offset ?? 0 };
+    } finally {
+      await handle?.close();
+    }
+  }
+
   /** The last `maxBytes` of the server log as text ('' when it cannot be read). */
   async serverLogText(maxBytes: number): Promise<string> {
     let handle;

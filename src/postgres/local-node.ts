@@ -54,6 +54,9 @@ export class LocalPostgres implements PostgresNode {
   serverLogText(maxBytes: number): Promise<string> {
     return this.instance.serverLogText(maxBytes);
   }
+  serverLogSince(offset: number | null, maxBytes: number): Promise<{ text: string; end: number }> {
+    return this.instance.serverLogSince(offset, maxBytes);
+  }
   async readTimelineOrigin(): Promise<TimelineOrigin | null> {
     const text = await readFile(join(this.paths.dataDir, TIMELINE_ORIGIN_FILE), 'utf8').catch(() => null);
     if (text === null) return null;

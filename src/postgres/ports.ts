@@ -55,6 +55,12 @@ export interface PostgresNode {
   /** The last `maxBytes` of the server log ('' when unreadable). */
   serverLogText(maxBytes: number): Promise<string>;
   /**
+   * The server log from byte `offset` on, at most `maxBytes`, cut after its last complete line;
+   * `end` is where the next read starts. A log shorter than `offset` (rotated, recreated) is read
+   * from its start. `offset` null: nothing is read, `end` is the log's current size.
+   */
+  serverLogSince(offset: number | null, maxBytes: number): Promise<{ text: string; end: number }>;
+  /**
    * The timeline-origin marker in the data directory: which member promoted it into which
    * timeline (null when absent). pg_basebackup and pg_rewind copy it from their source, so it
    * always describes where this data came from.

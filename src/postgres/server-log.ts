@@ -1,7 +1,9 @@
 /**
  * Reading PostgreSQL's own server log for what the SQL interface does not tell: why the WAL
- * receiver is not streaming (a failed authentication, a timeline the primary does not have).
- * Pure: the caller hands in the tail of the log.
+ * receiver is not streaming (a failed authentication, a timeline the primary does not have), and
+ * commits that became visible without being replicated (a client cancelled its wait for
+ * synchronous replication — or for the fence, which is the same wait). Pure: the caller hands in
+ * the text.
  */
 
 const RECEIVER_FAILURE =
@@ -30,4 +32,16 @@ function innermostCause(message: string): string {
   const nested = message.split(/(?:FATAL|ERROR):\s+/);
   const last = nested[nested.length - 1]?.trim() ?? message;
   return last === '' ? message.trim() : last;
+}
+
+/**
+ * PostgreSQL's DETAIL when a backend stops waiting for synchronous replication (the client
+ * cancelled, or the backend was terminated) after its commit was written locally: the commit is
+ * now visible on this server, though no standby confirmed it (syncrep.c).
+ */
+const LOCAL_ONLY_COMMIT = /DETAIL:\s+The transaction has already committed locally, but might not have been replicated to the standby\./g;
+
+/** How many commits in `logText` became visible locally without the replication they waited for. */
+export function countLocalOnlyCommits(logText: string): number {
+  return logText.match(LOCAL_ONLY_COMMIT)?.length ?? 0;
 }

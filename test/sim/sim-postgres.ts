@@ -120,6 +120,9 @@ export class SimPostgresNode implements PostgresNode {
     const lines = historyOf(pg).filter((h) => h.timeline < timeline);
     return lines.map((h) => `${h.timeline}\t${formatLsn(h.switchLsn)}\tno recovery target specified`).join('\n') + '\n';
   }
+  async serverLogSince(offset: number | null): Promise<{ text: string; end: number }> {
+    return { text: '', end: offset ?? 0 };
+  }
   async serverLogText(): Promise<string> {
     const error = this.pg.receiverError;
     return error === null ? '' : `FATAL:  could not connect to the primary server: ${error}\n`;

@@ -36,7 +36,7 @@ test('a primary reports Patroni 3.0.2 keys in order, role master and xlog.locati
     'sync_state',
     'sync_priority',
   ]);
-  assert.deepEqual(json['keel'], { name: 'n1', last_why: 'no action. I am (n1), the leader with the lock' });
+  assert.deepEqual(json['keel'], { name: 'n1', last_why: 'no action. I am (n1), the leader with the lock', local_only_commits: 0 });
 });
 
 test('a replica reports received/replayed positions, and omits replication when it has no standbys', () => {
@@ -105,7 +105,7 @@ test('without a working status query only state and role are reported; running b
     role: 'replica',
     dcs_last_seen: 1714557600,
     patroni: { version: '3.0.2', scope: 'demo', name: 'n2' },
-    keel: { name: 'n2', last_why: 'no action. I am (n2), a secondary, and following a leader (n1)' },
+    keel: { name: 'n2', last_why: 'no action. I am (n2), a secondary, and following a leader (n1)', local_only_commits: 0 },
   });
   status.state = 'stopped';
   status.role = 'primary';
