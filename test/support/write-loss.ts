@@ -106,7 +106,7 @@ export class WriteLossRun {
 
   /** Creates the table on the primary (before start()). */
   async prepare(primary: WriteTarget): Promise<void> {
-    const client = this.client(primary);
+    const client = this.client(primary, 'prepare');
     try {
       await client.connect();
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.table} (id bigint PRIMARY KEY, writer text NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
@@ -153,7 +153,7 @@ export class WriteLossRun {
       let client: pg.Client | null = null;
       try {
         const leader = await findLeader();
-        client = this.client({ name: 'leader', ...leader });
+        client = this.client({ name: 'leader', ...leader }, 'verify');
         await client.connect();
         const [state] = (await client.query<{ in_recovery: boolean }>('SELECT pg_is_in_recovery() AS in_recovery')).rows;
         if (state?.in_recovery !== false) throw new Error(`${leader.host}:${leader.port} is in recovery, not the leader`);
@@ -174,8 +174,15 @@ export class WriteLossRun {
     throw new Error(`write-loss verification: no readable leader within ${timeoutMs} ms: ${firstLine(lastError)}`);
   }
 
-  private client(target: WriteTarget): pg.Client {
+  /** Clients not yet closed (0 after stop(): nothing leaks). */
+  get openClients(): number {
+    return this.open.size;
+  }
+
+  private client(target: WriteTarget, role: string): pg.Client {
     const client = new pg.Client({
+      // the writers' sessions can be told apart in pg_stat_activity
+      application_name: `write-loss:${role}`,
       host: target.host,
       port: target.port,
       user: this.options.user ?? 'postgres',
@@ -223,7 +230,7 @@ export class WriteLossRun {
     while (this.running) {
       try {
         if (client === null) {
-          client = this.client(target);
+          client = this.client(target, writer);
           await client.connect();
         }
         await this.insertOne(writer, target, client);
@@ -241,7 +248,7 @@ export class WriteLossRun {
   private async connectReadWrite(writer: string, targets: WriteTarget[]): Promise<{ client: pg.Client; target: WriteTarget } | null> {
     for (const target of targets) {
       if (!this.running) return null;
-      const client = this.client(target);
+      const client = this.client(target, writer);
       try {
         await client.connect();
         const [row] = (await client.query<{ transaction_read_only: string }>('SHOW transaction_read_only')).rows;
