@@ -7,6 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { startTestCluster, sql, eventually, killNode, currentPrimary, leaderKeyHolder, type TestCluster } from '../../support/sandbox.js';
 import { WriteLossRun, formatReport, monoMs, type WriteTarget } from '../../support/write-loss.js';
 
@@ -120,4 +121,51 @@ test('kill -9 of the leader under writes: acknowledgements move to the new leade
     const [row] = await sql<{ n: string }>(cluster, newLeader, "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'write-loss:%'");
     return Number(row?.n) === 0 ? true : undefined;
   });
+});
+
+test('a statement blocked past its deadline is abandoned, not acknowledged; its commit, landing later, is reported present without acknowledgement', async () => {
+  const leader = await eventually('a primary', 60_000, async () => (await currentPrimary(cluster)) ?? undefined);
+  const table = 'write_loss_deadline';
+  const run = new WriteLossRun({ password: cluster.superuserPassword, table, statementTimeoutMs: 500 });
+  await run.prepare(target(leader));
+  run.addPinned([target(leader)]);
+  run.start(20);
+  const locker = new pg.Client({ host: '127.0.0.1', port: target(leader).port, user: 'postgres', password: cluster.superuserPassword, database: 'postgres' });
+  locker.on('error', () => undefined);
+  let lockedAtMs = 0;
+  let unlockedAtMs = 0;
+  try {
+    await eventually('acknowledgements', 20_000, async () => (run.acks.length >= 10 ? true : undefined));
+    // an exclusive lock makes every INSERT wait, as a commit on a fenced primary would
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    lockedAtMs = monoMs();
+    await eventually('a statement abandoned at its deadline', 20_000, async () =>
+      run.errors.some((e) => e.atMs > lockedAtMs && /timeout/i.test(e.message)) ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    unlockedAtMs = monoMs();
+    await locker.query('COMMIT');
+    await eventually('acknowledgements again', 20_000, async () => (run.acks.some((a) => a.atMs > unlockedAtMs) ? true : undefined));
+  } finally {
+    await locker.end().catch(() => undefined);
+    await run.stop();
+  }
+  assert.equal(run.openClients, 0);
+  // the abandoned backends commit as soon as the lock is gone: poll rather than rely on timing
+  const report = await eventually('the abandoned commits visible', 10_000, async () => {
+    const r = await run.verify(async () => target(leader), { windowThresholdMs: 1000 });
+    return r.unacknowledgedPresent.length >= 1 ? r : undefined;
+  });
+  process.stderr.write(`${formatReport(report)}\n`);
+  assert.ok(
+    run.acks.every((a) => a.atMs < lockedAtMs || a.atMs > unlockedAtMs),
+    'nothing acknowledged while the table was locked',
+  );
+  assert.deepEqual(report.lost, []);
+  assert.ok(report.unacknowledgedPresent.length >= 1, 'the abandoned INSERTs committed once the lock was gone, unacknowledged');
+  const window = report.windows.find((w) => w.startMs <= lockedAtMs && w.endMs >= unlockedAtMs);
+  assert.ok(window !== undefined, 'the lock is an unavailability window');
+  assert.deepEqual(report.overlappingPrimaries, []);
 });
