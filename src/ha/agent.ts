@@ -170,7 +170,7 @@ export class Agent implements AgentContext {
       this.log.error(`BUG: ${error.message}; not acting this cycle`);
       return;
     }
-    this.wakeAtMs = decision.wakeInMs === undefined ? null : observation.nowMs + decision.wakeInMs;
+    this.wakeAtMs = earliest(decision.wakeInMs === undefined ? null : observation.nowMs + decision.wakeInMs, streamRecheckAtMs(observation));
     const why = await executeDecision(
       this,
       decision,
@@ -302,6 +302,22 @@ export class Agent implements AgentContext {
 }
 
 /** The earlier of two optional instants. */
+/** How soon, and for how long, a replica that does not stream yet is looked at again. */
+const STREAM_RECHECK_MS = 1000;
+const STREAM_RECHECK_FOR_MS = 5000;
+
+/**
+ * A replica that was just pointed at a (new) leader starts streaming within moments, but its
+ * published status (GET /patroni, the member key) would say 'not streaming' until the next
+ * loop_wait — and a switchover's pre-check would refuse it as a candidate for that long (seed
+ * topology, loop_wait 10). So for the first seconds of not streaming, look again every second.
+ */
+function streamRecheckAtMs(obs: Observation): number | null {
+  const since = obs.postgres.notStreamingSinceMs;
+  if (since === null || obs.nowMs - since > STREAM_RECHECK_FOR_MS) return null;
+  return obs.nowMs + STREAM_RECHECK_MS;
+}
+
 function earliest(a: number | null, b: number | null): number | null {
   if (a === null) return b;
   return b === null ? a : Math.min(a, b);

@@ -263,8 +263,19 @@ test(
     await eventually(`${oldLeader} streaming from ${candidate}`, 120_000, async () => ((await streamsFrom(oldLeader, candidate)) ? true : undefined), 500);
     assert.equal(await rewinds(oldLeader), rewindsBefore, 'no pg_rewind after a clean switchover');
     // And on, without a candidate, from the new leader's host: the agents choose the best replica.
-    const onward = await seed.lab.exec(seed.node(candidate).host, process.execPath, [KEEL_MAIN, '-c', seed.node(candidate).config, 'switchover', '--force'], {
-      timeoutMs: 120_000,
+    // Replicas publish their state every loop_wait (and every second while they start streaming):
+    // right after the first switchover the pre-check may refuse with 412, changing nothing.
+    const onward = await eventually('a switchover without a candidate accepted', 60_000, async () => {
+      const attempt = await seed.lab.exec(
+        seed.node(candidate).host,
+        process.execPath,
+        [KEEL_MAIN, '-c', seed.node(candidate).config, 'switchover', '--force'],
+        {
+          timeoutMs: 120_000,
+        },
+      );
+      if (attempt.code !== 0) assert.match(attempt.stderr, /412, switchover is not possible/);
+      return attempt.code === 0 ? attempt : undefined;
     });
     assert.equal(onward.code, 0, onward.stderr);
     const third = await seedLeader(seed);
