@@ -24,18 +24,7 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, sandboxDcs, type AgentRuntime } from '../src/sandbox/sandbox.js';
 import { EtcdClient } from '../src/engine/etcd/etcd-client.js';
-import { Writer, arg, fmt, monoMs, stats } from './support.js';
-
-interface Setting {
-  name: string;
-  ttlS: number;
-  loopWaitS: number;
-  retryTimeoutS: number;
-}
-const SETTINGS: Setting[] = [
-  { name: 'seed', ttlS: 30, loopWaitS: 10, retryTimeoutS: 10 },
-  { name: 'fast', ttlS: 10, loopWaitS: 2, retryTimeoutS: 3 },
-];
+import { SETTINGS, Writer, arg, fmt, monoMs, stats, type Setting } from './support.js';
 
 function procStats(pid: number): { rssKb: number; cpuS: number } {
   try {

@@ -7,6 +7,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+/** Timings compared by the benchmarks: the seed's patroni.yml, and short ones. */
+export interface Setting {
+  name: string;
+  ttlS: number;
+  loopWaitS: number;
+  retryTimeoutS: number;
+}
+export const SETTINGS: Setting[] = [
+  { name: 'seed', ttlS: 30, loopWaitS: 10, retryTimeoutS: 10 },
+  { name: 'fast', ttlS: 10, loopWaitS: 2, retryTimeoutS: 3 },
+];
+
 export function arg(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 ? (process.argv[index + 1] ?? fallback) : fallback;

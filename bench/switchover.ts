@@ -20,18 +20,8 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { parse } from 'yaml';
 import { sandboxUp, sandboxDown, waitForCluster, sandboxDcs, type AgentRuntime, type SandboxRecord } from '../src/sandbox/sandbox.js';
-import { Writer, arg, fmt, monoMs, stats } from './support.js';
+import { SETTINGS, Writer, arg, fmt, monoMs, stats, type Setting } from './support.js';
 
-interface Setting {
-  name: string;
-  ttlS: number;
-  loopWaitS: number;
-  retryTimeoutS: number;
-}
-const SETTINGS: Setting[] = [
-  { name: 'fast', ttlS: 10, loopWaitS: 2, retryTimeoutS: 3 },
-  { name: 'seed', ttlS: 30, loopWaitS: 10, retryTimeoutS: 10 },
-];
 const KEEL_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
 

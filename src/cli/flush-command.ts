@@ -47,8 +47,7 @@ async function flushSwitchover(program: Command): Promise<void> {
     process.stdout.write('No pending scheduled switchover\n');
     return;
   }
-  const leaderName = ctx.view.leader?.name;
-  const members = [...ctx.view.members].filter((m) => m.apiUrl !== null).sort((a, b) => Number(b.name === leaderName) - Number(a.name === leaderName));
+  const members = selectMembers(ctx.view, ctx.config.scope, [], 'any', 'flush').filter((m) => m.apiUrl !== null);
   for (const member of members) {
     let answer;
     try {

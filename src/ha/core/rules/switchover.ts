@@ -186,7 +186,7 @@ export function handOverAfterStepDown(ctx: Ctx): Plan | null {
 /** How a member races while a manual failover is under way. */
 export type ManualFailoverVerdict =
   | { kind: 'none' }
-  /** We are the candidate, within the lag limit: take the key (no priority or position comparison, as Patroni). */
+  /** We are the candidate: take the key (no priority or position comparison with the others, as Patroni). */
   | { kind: 'candidate' }
   | { kind: 'standAside'; reason: string }
   /** Race, comparing only with the peers not excluded (the lag limit still holds: keel, not Patroni). */
@@ -197,13 +197,8 @@ export function manualFailoverVerdict(ctx: Ctx): ManualFailoverVerdict {
   const failover = requestDueNow(ctx.view.failover, wallNowMs(ctx.obs.wallTimeIso));
   if (failover === null) return { kind: 'none' };
   const request = failover.value;
-  if (request.candidate === ctx.self) {
-    // keel, not Patroni: never promoted past maximum_lag_on_failover, even on request; the
-    // others then race without us (a clean switchover leaves the candidate caught up).
-    const optime = ctx.view.status?.optime ?? 0;
-    const lagging = optime - (ctx.obs.postgres.walPositionBytes ?? 0) > ctx.obs.config.maximumLagOnFailoverBytes;
-    return lagging ? { kind: 'raceWithout', excluded: request.leader === undefined ? [] : [request.leader] } : { kind: 'candidate' };
-  }
+  // The lag limit is not judged here: isHealthiest applies it to every member, the candidate too.
+  if (request.candidate === ctx.self) return { kind: 'candidate' };
   const peers = ctx.obs.peers ?? [];
   const excluded: string[] = [];
   if (request.candidate !== undefined) {
