@@ -88,7 +88,10 @@ export function stdoutIsTerminal(): boolean {
 
 export type Colour = 'red' | 'green' | 'cyan' | 'bold';
 
-/** Colours text for stdout, plain when stdout is not a terminal (or NO_COLOR is set). */
+/**
+ * Colours text for stdout, plain when stdout is not a terminal or NO_COLOR is set. styleText adds
+ * Node's own detection on top (TERM=dumb or unset, CI=…, FORCE_COLOR), as other terminal tools do.
+ */
 export function paint(colour: Colour, text: string): string {
   return stdoutIsTerminal() && process.env['NO_COLOR'] === undefined ? styleText(colour, text) : text;
 }

@@ -188,7 +188,11 @@ test('edit-config racing a change made while the editor was open: "config change
 function keelOnTerminal(args: string[], answer: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const command = [process.execPath, KEEL_MAIN, '-c', configFile(), ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
-    const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A colour terminal, whatever the environment running the tests says: Node's colour detection
+    // (which keel's paint goes through) turns colour off for CI=…, NO_COLOR, TERM=dumb or no TERM.
+    const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
+    for (const name of ['CI', 'NO_COLOR', 'NODE_DISABLE_COLORS', 'FORCE_COLOR']) delete env[name];
+    const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let output = '';
     child.stdout.on('data', (d: Buffer) => {
       output += d.toString();
