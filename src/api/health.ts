@@ -19,7 +19,8 @@
  *  - /health: 200 when the reported state is 'running';
  *  - /sync, /synchronous, /async, /asynchronous, /read-only-sync(hronous): 503 without a fresh
  *    DCS snapshot; otherwise the replica code when the node is (resp. is not) a sync standby,
- *    and read-only-sync answers 200 for a primary/standby leader;
+ *    and read-only-sync answers 200 for a primary/standby leader; /quorum and /read-only-quorum
+ *    (Patroni 4) the same for a quorum standby, and /async means neither sync nor quorum;
  *  - `tag_<name>=<value>` query filters apply to every path except leader/primary/read-write/
  *    standby-leader, and only turn a 200 into 503: the tag must be among the published tags
  *    (false-valued nofailover/noloadbalance/clonefrom/nosync are not published) and equal the
@@ -56,6 +57,8 @@ export const HEALTH_PATHS: readonly string[] = [
   '/async',
   '/read-only-sync',
   '/read-only-synchronous',
+  '/quorum',
+  '/read-only-quorum',
   '/health',
   '/liveness',
   '/readiness',
@@ -149,10 +152,13 @@ function taggedPathCode(path: string, codes: RoleCodes, reported: Reported, stat
   }
   if (status.cluster === null) return 503;
   const synchronous = reported.syncStandby;
+  const quorum = reported.quorumStandby;
   if (path === '/sync' || path === '/synchronous') return synchronous ? codes.replica : 503;
-  if (path === '/async' || path === '/asynchronous') return synchronous ? 503 : codes.replica;
-  // '/read-only-sync' and '/read-only-synchronous'
+  if (path === '/quorum') return quorum ? codes.replica : 503;
+  if (path === '/async' || path === '/asynchronous') return synchronous || quorum ? 503 : codes.replica;
   if (leaderLike) return 200;
+  // '/read-only-quorum', '/read-only-sync' and '/read-only-synchronous'
+  if (path === '/read-only-quorum') return quorum ? codes.replica : 503;
   return synchronous ? codes.replica : 503;
 }
 

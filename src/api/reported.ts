@@ -9,7 +9,7 @@
  *  - role from the query: 'master' when not in recovery, else 'replica' — except in a standby
  *    cluster, where the managed role is shown ('standby_leader' or 'replica');
  *  - sync_standby only for a 'replica' listed in the sync key while synchronous_mode is on and
- *    the DCS snapshot is fresh;
+ *    the DCS snapshot is fresh; quorum_standby (Patroni 4) the same with synchronous_mode quorum;
  *  - cluster_unlocked when there is no fresh DCS snapshot or it has no leader.
  * Pure.
  */
@@ -23,6 +23,7 @@ export interface Reported {
   /** The query's answer, when it ran and succeeded. */
   query: PostgresFacts | null;
   syncStandby: boolean;
+  quorumStandby: boolean;
   clusterUnlocked: boolean;
   failsafeActive: boolean;
   dcsLastSeenS: number;
@@ -45,10 +46,12 @@ export function reportedPostgres(status: NodeStatus): Reported {
   const query = QUERIED_STATES.has(status.state) ? status.postgres : null;
   if (query === null) {
     const state = status.state === 'running' ? 'unknown' : status.state;
-    return { state, role: patroniRoleName(status.role), query: null, syncStandby: false, ...common };
+    return { state, role: patroniRoleName(status.role), query: null, syncStandby: false, quorumStandby: false, ...common };
   }
   let role = query.xlog.kind === 'primary' ? 'master' : 'replica';
   if (role === 'replica' && status.standbyCluster) role = patroniRoleName(status.role);
-  const syncStandby = role === 'replica' && cluster !== null && cluster.synchronousMode && cluster.syncStandbys.includes(status.patroni.name);
-  return { state: status.state, role, query, syncStandby, ...common };
+  const listed = role === 'replica' && cluster !== null && cluster.syncStandbys.includes(status.patroni.name);
+  const syncStandby = listed && cluster.synchronousMode === 'on';
+  const quorumStandby = listed && cluster.synchronousMode === 'quorum';
+  return { state: status.state, role, query, syncStandby, quorumStandby, ...common };
 }

@@ -12,6 +12,7 @@
  *    Patroni's body. keel's own additions live under the single key `keel`, which Patroni's
  *    readers (patronictl, Patroni's is_healthiest_node) ignore.
  */
+import type { SynchronousMode } from '../config/types.js';
 import { pythonIsoformat } from '../patroni/iso-datetime.js';
 import { reportedPostgres, type Reported } from './reported.js';
 import { effectiveTags } from './tags.js';
@@ -104,7 +105,7 @@ export interface ClusterFacts {
   /** The leader's last published WAL position (status key `optime`) in bytes; 0 when none. Used by `?lag=`. */
   lastLsn: number;
   /** `synchronous_mode` of the dynamic configuration, parsed as Patroni does. */
-  synchronousMode: boolean;
+  synchronousMode: SynchronousMode;
   /** Names in the sync key's `sync_standby` list. */
   syncStandbys: string[];
 }
@@ -197,6 +198,7 @@ function postgresJson(reported: Reported): Record<string, unknown> {
             paused: xlog.paused,
           };
     if (reported.syncStandby) json['sync_standby'] = true;
+    if (reported.quorumStandby) json['quorum_standby'] = true;
     json['timeline'] = query.timeline;
     if (query.replication.length > 0) json['replication'] = query.replication.map(replicationJson);
   } else {

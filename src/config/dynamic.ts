@@ -14,7 +14,7 @@
  * because a retry_timeout that outlives the leader lease lets a leader keep acknowledging
  * writes after its key expired.
  */
-import type { DynamicConfig } from './types.js';
+import type { DynamicConfig, SynchronousMode } from './types.js';
 import { describe, isRecord, parseBoolLike, parseIntLike } from './values.js';
 import { CMDLINE_PARAMETERS } from './parameters.js';
 
@@ -62,11 +62,10 @@ const INT_FIELDS: Record<IntTarget, IntField> = {
   maxTimelinesHistory: { key: 'max_timelines_history', min: 0, defaultValue: 0, seconds: false },
 };
 
-type BoolTarget = 'checkTimeline' | 'synchronousMode' | 'synchronousModeStrict' | 'failsafeMode' | 'pause';
+type BoolTarget = 'checkTimeline' | 'synchronousModeStrict' | 'failsafeMode' | 'pause';
 
 const BOOL_FIELDS: Record<BoolTarget, string> = {
   checkTimeline: 'check_timeline',
-  synchronousMode: 'synchronous_mode',
   synchronousModeStrict: 'synchronous_mode_strict',
   failsafeMode: 'failsafe_mode',
   pause: 'pause',
@@ -96,17 +95,10 @@ function readInt(raw: Record<string, unknown>, field: IntField, problems: Dynami
   return parsed * scale;
 }
 
-/**
- * Patroni reads these switches with parse_bool (unrecognised text counts as false).
- * `synchronous_mode: quorum` (Patroni 4) is read as plain synchronous mode: never weaker than asked.
- */
+/** Patroni reads these switches with parse_bool (unrecognised text counts as false). */
 function readBool(raw: Record<string, unknown>, key: string, defaultValue: boolean, path: string, problems: DynamicProblem[]): boolean {
   const value = raw[key];
   if (value === undefined || value === null) return defaultValue;
-  if (key === 'synchronous_mode' && typeof value === 'string' && value.trim().toLowerCase() === 'quorum') {
-    problems.push({ severity: 'error', path, message: 'quorum commit (Patroni 4) is not supported by keel; plain synchronous mode is used' });
-    return true;
-  }
   const parsed = parseBoolLike(value);
   if (parsed === undefined) {
     problems.push({
@@ -117,6 +109,19 @@ function readBool(raw: Record<string, unknown>, key: string, defaultValue: boole
     return defaultValue;
   }
   return parsed;
+}
+
+/**
+ * synchronous_mode as Patroni 4 reads it: `quorum`, or a boolean (true/on = on). A value that is
+ * neither is an error and reads as `on` — never weaker than what was probably asked.
+ */
+function readSynchronousMode(value: unknown, problems: DynamicProblem[]): SynchronousMode {
+  if (value === undefined || value === null) return 'off';
+  if (typeof value === 'string' && value.trim().toLowerCase() === 'quorum') return 'quorum';
+  const parsed = parseBoolLike(value);
+  if (parsed !== undefined) return parsed ? 'on' : 'off';
+  problems.push({ severity: 'error', path: 'synchronous_mode', message: `expected on, off, true, false or quorum, got ${describe(value)}; using on` });
+  return 'on';
 }
 
 function readParameters(value: unknown, problems: DynamicProblem[]): Record<string, string | number | boolean> {
@@ -160,11 +165,13 @@ function parseWithProblems(input: Record<string, unknown> | null | undefined): {
   for (const [target, field] of Object.entries(INT_FIELDS) as Array<[IntTarget, IntField]>) ints[target] = readInt(raw, field, problems);
   const bools = {} as Record<BoolTarget, boolean>;
   for (const [target, key] of Object.entries(BOOL_FIELDS) as Array<[BoolTarget, string]>) bools[target] = readBool(raw, key, false, key, problems);
+  const synchronousMode = readSynchronousMode(raw['synchronous_mode'], problems);
 
   const pgHba = readPgHba(pg['pg_hba'], problems);
   const cfg: DynamicConfig = {
     ...ints,
     ...bools,
+    synchronousMode,
     usePgRewind: readBool(pg, 'use_pg_rewind', false, 'postgresql.use_pg_rewind', problems),
     useSlots: readBool(pg, 'use_slots', true, 'postgresql.use_slots', problems),
     parameters: readParameters(pg['parameters'], problems),

@@ -130,7 +130,7 @@ export function effectiveParameters(local: LocalConfig, dyn: DynamicConfig, opti
   params.set('cluster_name', local.scope);
   if (String(params.get('wal_level')).toLowerCase() === 'hot_standby') params.set('wal_level', 'replica');
   applyWalKeep(params, options.pgMajorVersion ?? 13);
-  if (dyn.synchronousMode) params.delete('synchronous_standby_names');
+  if (dyn.synchronousMode !== 'off') params.delete('synchronous_standby_names');
   for (const [name, file] of [
     ['hba_file', 'pg_hba.conf'],
     ['ident_file', 'pg_ident.conf'],

@@ -178,6 +178,9 @@ export interface LocalConfig {
  * Cluster-wide settings from the DCS `config` key, with Patroni's defaults filled in.
  * `raw` is the mapping as stored (what `keel edit-config` shows and what is written back).
  */
+/** Patroni's synchronous_mode values. */
+export type SynchronousMode = 'off' | 'on' | 'quorum';
+
 export interface DynamicConfig {
   ttlMs: number;
   loopWaitMs: number;
@@ -188,7 +191,8 @@ export interface DynamicConfig {
   primaryStartTimeoutMs: number;
   primaryStopTimeoutMs: number;
   checkTimeline: boolean;
-  synchronousMode: boolean;
+  /** `synchronous_mode`: off, on (true) or quorum (Patroni 4's quorum commit). */
+  synchronousMode: SynchronousMode;
   synchronousModeStrict: boolean;
   synchronousNodeCount: number;
   failsafeMode: boolean;

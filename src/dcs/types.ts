@@ -59,6 +59,11 @@ export interface SyncState {
   leader: string | null;
   /** Comma-separated names in Patroni's format, split here. */
   syncStandbys: string[];
+  /**
+   * Patroni 4's `quorum`: how many other listed standbys must vouch (reachable, not ahead) for a
+   * listed standby to be promoted; 0 in synchronous_mode on (absent in Patroni 3 keys).
+   */
+  quorum: number;
 }
 
 /** One line of the `history` key: [timeline, lsn, reason, timestamp?, new leader?]. */

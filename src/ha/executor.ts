@@ -80,11 +80,31 @@ async function runGateIo(s: Step, gate: GateAction): Promise<boolean> {
         return await dcs.updateLeader();
       case 'confirmFailsafe':
         return await confirmFailsafe(s);
+      case 'writeSyncKey':
+        return await writeSyncKey(s, gate);
     }
   } catch (error) {
     a.log.warning(`${gate.kind} failed: ${message(error)}`);
     return false;
   }
+}
+
+/** The `sync` key, compare-and-swap (Patroni's write_sync_state); a lost race is said, not thrown. */
+async function writeSyncKey(s: Step, gate: Extract<GateAction, { kind: 'writeSyncKey' }>): Promise<boolean> {
+  const { a } = s;
+  const value = gate.value;
+  const ok = value === null ? await a.ports.dcs.deleteSync(gate.modRevision) : await a.ports.dcs.setSync(value, gate.modRevision);
+  if (!ok) {
+    a.log.info('Synchronous replication key updated by someone else');
+    return false;
+  }
+  if (value === null) a.log.info('synchronous replication key removed (synchronous_mode is off)');
+  else {
+    const standbys = value.syncStandbys.length === 0 ? 'none' : value.syncStandbys.join(', ');
+    const quorum = value.quorum > 0 ? `, quorum ${value.quorum}` : '';
+    a.log.info(`synchronous replication key: leader ${value.leader ?? '?'}, may be promoted: ${standbys}${quorum}`);
+  }
+  return true;
 }
 
 async function confirmFailsafe(s: Step): Promise<boolean> {
@@ -142,6 +162,11 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       if (!a.pg.fenced && !(a.pg.probe !== null && isFenceSetting(a.pg.probe.synchronousStandbyNames))) return;
       a.log.info('lifting the fence: our authority to acknowledge commits is confirmed');
       await a.pg.applyAndReload({ fenced: false });
+      return;
+    case 'setSyncStandbyNames':
+      await a.pg.setSyncStandbyNames(action.value);
+      if (action.value === '') a.log.warning(`synchronous replication: ${action.reason} (synchronous_mode_strict is off)`);
+      else a.log.info(`synchronous replication: ${action.reason} (synchronous_standby_names = ${action.value ?? 'as configured'})`);
       return;
     case 'stopPostgres':
       startTask(s, 'stop', undefined, () => tasks.stopPostgres(a, 'fast'));

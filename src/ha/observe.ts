@@ -144,6 +144,7 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
         : null;
   const receiver = await receiverState(a, probe, nowMs);
   if (running) await scanServerLog(a);
+  if (probe !== null && !probe.inRecovery) pg.noteSyncApplied(probe.synchronousStandbyNames, probe.currentLsn);
   const observation: PostgresObservation = {
     dataDir,
     systemIdentifier: dataDir === 'initialized' ? pg.systemIdentifier : null,
@@ -155,6 +156,12 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
     followTarget: pg.followTarget,
     streaming: probe?.walReceiverStatus === 'streaming',
     fenced: probe !== null ? isFenceSetting(probe.synchronousStandbyNames) : pg.fenced,
+    syncStandbyNames: pg.syncStandbyNamesInEffect(),
+    syncAppliedAtLsn: pg.syncAppliedAtLsn,
+    standbys:
+      probe === null || probe.inRecovery
+        ? []
+        : probe.replication.map((r) => ({ name: r.applicationName, state: r.state, syncState: r.syncState, flushLsnBytes: r.flushLsn })),
     crashedSinceMs: pg.crashedSinceMs,
     rewindCapable: pg.rewindCapable,
     divergence: { verdict: 'notChecked' },

@@ -16,11 +16,12 @@ import type { RecoverySettings } from '../postgres/conf-files.js';
 import type { ConnectTarget, PostgresProbe } from '../postgres/probe.js';
 import { recoverySettings } from '../postgres/procedures.js';
 import { slotNameFromMemberName } from './core/slot-names.js';
+import { FENCE_STANDBY_NAME, STRICT_PLACEHOLDER_NAME, sameStandbyNames } from './core/sync-standby-names.js';
+import { nonLeaderStandbyNames } from './core/rules/sync.js';
 import type { MemberAddress } from './core/types.js';
 import type { PostgresNode } from './ports.js';
 
-/** synchronous_standby_names while fenced: a standby no member can be, so no commit is acknowledged. */
-export const FENCE_STANDBY_NAME = '"keel fenced: no such standby"';
+export { FENCE_STANDBY_NAME } from './core/sync-standby-names.js';
 
 /** Whether a synchronous_standby_names value (as SHOW prints it, quoted or not) is the fence. */
 export function isFenceSetting(value: string): boolean {
@@ -57,6 +58,14 @@ export class PostgresTracker {
   expectedRunning = false;
   crashedSinceMs: number | null = null;
   fenced = false;
+  /**
+   * Synchronous mode's synchronous_standby_names as the leader last set it (null: none set; a
+   * node that is not the leader then keeps nonLeaderStandbyNames). The fence overrides it in the
+   * file while up; lifting the fence writes it back.
+   */
+  syncNames: string | null = null;
+  /** The WAL position first seen with the synchronous mode setting in effect (see Observation). */
+  syncAppliedAtLsn: number | null = null;
   /** Recovery settings last written (null: configured as a primary). */
   recovery: RecoverySettings | null = null;
   /** Member whose address is in primary_conninfo (null: none). */
@@ -89,11 +98,52 @@ export class PostgresTracker {
     node.connectTo(this.localConnectTarget());
   }
 
-  /** postgresql.conf parameters now: the configuration merge, plus the fence when it is up. */
+  /** postgresql.conf parameters now: the configuration merge, synchronous mode's setting, and the fence when it is up. */
   parameters(): Record<string, string> {
-    const params = effectiveParameters(this.settings.local(), this.settings.dynamic());
+    const dynamic = this.settings.dynamic();
+    const params = effectiveParameters(this.settings.local(), dynamic);
+    const sync = this.syncStandbyNamesInEffect();
+    if (sync !== null) params['synchronous_standby_names'] = sync;
     if (this.fenced) params['synchronous_standby_names'] = FENCE_STANDBY_NAME;
     return params;
+  }
+
+  /** What synchronous mode puts in synchronous_standby_names (null: mode off, the configured value). */
+  syncStandbyNamesInEffect(): string | null {
+    const dynamic = this.settings.dynamic();
+    if (dynamic.synchronousMode === 'off') return null;
+    return this.syncNames ?? nonLeaderStandbyNames(dynamic.synchronousModeStrict);
+  }
+
+  /** Sets synchronous mode's setting (the leader's sync step) and reloads; the fence, if up, stays. */
+  async setSyncStandbyNames(value: string | null): Promise<void> {
+    const before = this.syncNames;
+    this.syncNames = value;
+    try {
+      await this.writeConfig();
+    } catch (error) {
+      this.syncNames = before;
+      throw error;
+    }
+    if (before !== value) this.syncAppliedAtLsn = null;
+    await this.node.reload();
+  }
+
+  /** Stops being the leader (a start in recovery): synchronous mode's setting goes back to the non-leader one. */
+  forgetSyncStandbyNames(): void {
+    this.syncNames = null;
+    this.syncAppliedAtLsn = null;
+  }
+
+  /**
+   * After a probe: the first WAL position seen with synchronous mode's setting in effect (the
+   * server shows it, not the fence). Every commit acknowledged under an earlier setting ends
+   * before it.
+   */
+  noteSyncApplied(shown: string, currentLsn: number | null): void {
+    const wanted = this.syncStandbyNamesInEffect();
+    if (wanted === null || this.fenced || currentLsn === null || this.syncAppliedAtLsn !== null) return;
+    if (sameStandbyNames(shown, wanted)) this.syncAppliedAtLsn = currentLsn;
   }
 
   /**
@@ -220,7 +270,14 @@ export class PostgresTracker {
     if ((await this.node.postmasterPid()) === null) return;
     this.expectedRunning = true;
     if (await this.node.hasStandbySignal()) this.recovery = { primaryConninfo: '' };
-    this.fenced = (await this.node.managedConfigText()).includes(FENCE_STANDBY_NAME);
+    const text = await this.node.managedConfigText();
+    this.fenced = text.includes(FENCE_STANDBY_NAME);
+    // Synchronous mode's setting, as the previous agent left it. Under a fence it is not in the
+    // file: the strict placeholder (nothing acknowledged) stands in until the leader sets it again,
+    // never a weaker one.
+    const written = /^synchronous_standby_names\s*=\s*'((?:[^']|'')*)'/m.exec(text)?.[1]?.replace(/''/g, "'");
+    if (this.fenced) this.syncNames = STRICT_PLACEHOLDER_NAME;
+    else if (written !== undefined && written !== '') this.syncNames = written;
     this.log.info('PostgreSQL is already running: keel takes it over');
   }
 }

@@ -157,6 +157,9 @@ function throttledProgress(a: AgentContext, what: string): (chunk: string) => vo
 export async function startAsReplica(a: AgentContext, follow: MemberAddress | null, callback: CallbackAction = 'on_start'): Promise<void> {
   a.pg.followTarget = follow?.name ?? null;
   a.pg.recovery = a.pg.recoveryFor(follow);
+  // Not the leader any more: synchronous mode's setting is the non-leader one until a promotion
+  // (whose sync key write comes first) and the leader's next steps set it again.
+  a.pg.forgetSyncStandbyNames();
   await startAndWait(a, { callback });
 }
 

@@ -6,7 +6,8 @@
  *  - members are sorted by name (code-point order);
  *  - role: the leader key's holder is 'leader' ('standby_leader' when the config key has a
  *    standby_cluster section with host, port or restore_command); names in the sync key's
- *    sync_standby list are 'sync_standby'; everyone else is 'replica';
+ *    sync_standby list are 'sync_standby', or 'quorum_standby' when the config key says
+ *    `synchronous_mode: quorum` (Patroni 4); everyone else is 'replica';
  *  - lag is only given for non-leaders: (cluster optime - member xlog_location), 0 when the
  *    member is ahead, 'unknown' when it publishes no xlog_location. The cluster optime is the
  *    status key's "optime" (0 when there is no status key) — never the leader member's own
@@ -25,7 +26,7 @@ import type { ClusterView, Member } from '../dcs/types.js';
 import { pythonIsoformat } from './iso-datetime.js';
 import { asJsonValue, compareCodePoints, isPlainObject, parseBool, pyInt, pyTruthy, pyUrlHostPort, type JsonValue } from './python-compat.js';
 
-export type ClusterRole = 'leader' | 'replica' | 'sync_standby' | 'standby_leader';
+export type ClusterRole = 'leader' | 'replica' | 'sync_standby' | 'quorum_standby' | 'standby_leader';
 
 /** One entry of GET /cluster's `members`, keys in Patroni's order. */
 export interface ClusterJsonMember {
@@ -84,7 +85,9 @@ function roleOf(member: Member, view: ClusterView, syncNames: Set<string>): Clus
     const config = view.config !== null && view.config.modRevision !== 0 ? view.config.value : {};
     return isStandbyClusterConfig(config['standby_cluster']) ? 'standby_leader' : 'leader';
   }
-  return syncNames.has(member.name) ? 'sync_standby' : 'replica';
+  if (!syncNames.has(member.name)) return 'replica';
+  const mode = view.config?.value['synchronous_mode'];
+  return typeof mode === 'string' && mode.trim().toLowerCase() === 'quorum' ? 'quorum_standby' : 'sync_standby';
 }
 
 /** Patroni's Member.conn_kwargs(): host and port, from conn_kwargs or else from conn_url. */

@@ -246,18 +246,20 @@ export function isFailoverPending(value: FailoverRequest | null | undefined): bo
 
 // ---- sync ----
 
-/** {"leader":..,"sync_standby":"a,b"} with names sorted, null when there is none (AbstractDCS.sync_state). */
+/** {"leader":..,"quorum":N,"sync_standby":"a,b"} with names sorted, null when there is none (Patroni 4's AbstractDCS.sync_state). */
 export function renderSync(value: SyncState): string {
   const standbys = [...value.syncStandbys].sort();
-  return pythonJsonDumps({ leader: value.leader, sync_standby: standbys.length > 0 ? standbys.join(',') : null });
+  return pythonJsonDumps({ leader: value.leader, quorum: value.quorum, sync_standby: standbys.length > 0 ? standbys.join(',') : null });
 }
 
 export function parseSync(value: string): SyncState {
   const data = asRecord(parseJsonOr(value, null));
-  if (data === null) return { leader: null, syncStandbys: [] };
+  if (data === null) return { leader: null, syncStandbys: [], quorum: 0 };
   const standbys = stringOrNull(data['sync_standby']) ?? '';
+  const quorum = data['quorum'];
   return {
     leader: stringOrNull(data['leader']),
+    quorum: typeof quorum === 'number' && Number.isInteger(quorum) && quorum >= 0 ? quorum : 0,
     syncStandbys: standbys
       .split(',')
       .map((name) => name.trim())

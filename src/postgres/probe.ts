@@ -13,6 +13,8 @@ export interface ReplicationRow {
   state: string;
   syncState: string;
   syncPriority: number;
+  /** WAL the standby has flushed (bytes), null when it has not reported. */
+  flushLsn: number | null;
 }
 
 export interface PostgresProbe {
@@ -88,7 +90,7 @@ SELECT pg_is_in_recovery() AS in_recovery,
                             'promote_trigger_file', 'archive_cleanup_command', 'recovery_end_command', 'recovery_min_apply_delay')) AS pending_restart,
        (SELECT coalesce(json_agg(json_build_object('usename', usename, 'application_name', application_name,
                  'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state,
-                 'sync_priority', sync_priority)), '[]'::json)
+                 'sync_priority', sync_priority, 'flush_lsn', flush_lsn::text)), '[]'::json)
           FROM pg_stat_replication) AS replication
   FROM (SELECT 1) AS one LEFT JOIN pg_stat_get_wal_receiver() AS wr ON true`;
 
@@ -111,7 +113,15 @@ interface ProbeRow {
   synchronous_standby_names: string;
   rewind_capable: boolean;
   pending_restart: Array<{ name: string; value: string }>;
-  replication: Array<{ usename: string; application_name: string; client_addr: string | null; state: string; sync_state: string; sync_priority: number }>;
+  replication: Array<{
+    usename: string;
+    application_name: string;
+    client_addr: string | null;
+    state: string;
+    sync_state: string;
+    sync_priority: number;
+    flush_lsn: string | null;
+  }>;
 }
 
 export class PostgresConnection {
@@ -200,6 +210,7 @@ export class PostgresConnection {
         state: r.state,
         syncState: r.sync_state,
         syncPriority: r.sync_priority,
+        flushLsn: r.flush_lsn === null ? null : parseLsn(r.flush_lsn),
       })),
     };
   }

@@ -4,7 +4,7 @@
  * a WAL position, a postmaster, the files keel writes) and the agent process around the real
  * Agent. Nothing here decides anything: the Agent does, through its ports.
  */
-import type { WatchdogMode } from '../../src/config/types.js';
+import type { SynchronousMode, WatchdogMode } from '../../src/config/types.js';
 import type { Agent } from '../../src/ha/agent.js';
 import type { RecoverySettings } from '../../src/postgres/conf-files.js';
 import { Prng } from './prng.js';
@@ -100,14 +100,18 @@ export interface SimNode {
   fenceDecidedOnKnownReplica: boolean;
 }
 
-export type Mutant = 'none' | 'no-guard' | 'no-fence' | 'stale-gate' | 'fence-known-replica' | 'no-watchdog' | 'ignore-lag';
+export type Mutant = 'none' | 'no-guard' | 'no-fence' | 'stale-gate' | 'fence-known-replica' | 'no-watchdog' | 'ignore-lag' | 'ignore-sync-key';
 
 /** Schedule families: what kinds of faults a seed may draw. */
 export type Family =
   /** Every fault a watchdog-less production node can survive, plus freezes of watchdog-guarded agents. */
   | 'standard'
   /** issue 10's open problem: an agent frozen past ttl on a node WITHOUT a watchdog. */
-  | 'frozen-unguarded';
+  | 'frozen-unguarded'
+  /** The standard faults with synchronous_mode on or quorum (strict or not): no acknowledged commit may be lost (i). */
+  | 'sync'
+  /** The standard faults, asynchronous, with the commit-loss check (i) on: it must bite. */
+  | 'async-checked';
 
 export interface FaultRates {
   /** Expected faults per simulated minute, per kind. */
@@ -158,6 +162,11 @@ export interface SimParams {
   /** Largest clock-rate skew of an agent against etcd (e.g. 0.002 = 0.2 %). */
   clockSkew: number;
   mutant: Mutant;
+  synchronousMode: SynchronousMode;
+  synchronousModeStrict: boolean;
+  synchronousNodeCount: number;
+  /** Invariant (i): every acknowledged commit is in the WAL of every node promoted later. */
+  checkCommitLoss: boolean;
 }
 
 function pickRate(rng: Prng, high: number): number {
@@ -221,6 +230,18 @@ export function drawParams(seed: number, mutant: Mutant = 'none', family: Family
     slowDcsLatencyMs: slowDcs ? [1, Math.max(30, Math.floor((timings.retryTimeoutS * 1000) / 4))] : null,
     clockSkew: rng.pick([0, 0.0005, 0.002]),
     mutant,
+    // Drawn last, and only for the synchronous families, so the standard schedules stay as they were.
+    ...drawSync(rng, family),
+  };
+}
+
+function drawSync(rng: Prng, family: Family): Pick<SimParams, 'synchronousMode' | 'synchronousModeStrict' | 'synchronousNodeCount' | 'checkCommitLoss'> {
+  if (family !== 'sync') return { synchronousMode: 'off', synchronousModeStrict: false, synchronousNodeCount: 1, checkCommitLoss: family === 'async-checked' };
+  return {
+    synchronousMode: rng.pick<SynchronousMode>(['on', 'on', 'quorum']),
+    synchronousModeStrict: rng.chance(0.4),
+    synchronousNodeCount: rng.pick([1, 1, 2]),
+    checkCommitLoss: true,
   };
 }
 
@@ -234,6 +255,7 @@ export function describeParams(p: SimParams): string {
     `max_lag=${p.maximumLagOnFailoverBytes} primary_start_timeout=${p.primaryStartTimeoutS} check_timeline=${p.checkTimeline} ` +
     `use_pg_rewind=${p.usePgRewind} failsafe=${p.failsafeMode} checksums=${p.checksums} rewind_grants_missing=${p.rewindGrantsMissing} ` +
     `watchdog=${p.watchdogMode}/${p.safetyMarginS}s clock_skew=${p.clockSkew} faults=[${p.faultStartMs},${p.faultEndMs}) ` +
-    `rates/min={${rates}} slow_dcs=${p.slowDcsLatencyMs?.join('..') ?? 'no'} mutant=${p.mutant}`
+    `rates/min={${rates}} slow_dcs=${p.slowDcsLatencyMs?.join('..') ?? 'no'} mutant=${p.mutant}` +
+    (p.synchronousMode === 'off' ? '' : ` synchronous_mode=${p.synchronousMode} strict=${p.synchronousModeStrict} node_count=${p.synchronousNodeCount}`)
   );
 }

@@ -10,6 +10,7 @@ import { patroniStatusJson } from '../../src/api/status.js';
 import type { Clock } from '../../src/engine/clock.js';
 import { Agent, REAL_CORE, type HaCore } from '../../src/ha/agent.js';
 import type { Action, Plan, WatchdogObservation } from '../../src/ha/core/types.js';
+import { isGate } from '../../src/ha/core/plan.js';
 import type { CallbackPort, HaPorts, PeerClient, WatchdogPort } from '../../src/ha/ports.js';
 import { createLogger } from '../../src/observability/log.js';
 import type { SimNode, SimParams, SimProcess } from './model.js';
@@ -145,6 +146,9 @@ bootstrap:
     primary_start_timeout: ${p.primaryStartTimeoutS}
     check_timeline: ${p.checkTimeline}
     failsafe_mode: ${p.failsafeMode}
+    synchronous_mode: ${p.synchronousMode === 'quorum' ? 'quorum' : p.synchronousMode === 'on'}
+    synchronous_mode_strict: ${p.synchronousModeStrict}
+    synchronous_node_count: ${p.synchronousNodeCount}
     postgresql:
       use_pg_rewind: ${p.usePgRewind}
       use_slots: true
@@ -172,9 +176,7 @@ function withoutFence<P extends Plan>(p: P): P {
   const actions = p.actions
     .filter((a) => a.kind !== 'fence')
     .map((a): Action =>
-      a.kind === 'claimInitialize' || a.kind === 'acquireLeaderKey' || a.kind === 'updateLeaderKey' || a.kind === 'confirmFailsafe'
-        ? { ...a, then: withoutFence(a.then), else: withoutFence(a.else) }
-        : a,
+      isGate(a) ? { ...a, then: withoutFence(a.then), else: withoutFence(a.else) } : a,
     );
   return { ...p, actions };
 }
@@ -206,6 +208,17 @@ export function coreFor(mutant: SimParams['mutant']): HaCore {
       return { ...REAL_CORE, decide: (obs) => ({ ...REAL_CORE.decide(obs), gateValidForMs: Number.MAX_SAFE_INTEGER }) };
     case 'fence-known-replica':
       return { ...REAL_CORE, guardShouldFence: (facts) => !facts.fenced };
+    case 'ignore-sync-key':
+      // The leader race forgets the sync key (a standby that is not synchronous may win).
+      return {
+        ...REAL_CORE,
+        decide: (obs) => {
+          const sync = obs.dcs.ok ? obs.dcs.view.sync : null;
+          if (!obs.dcs.ok || obs.dcs.view.leader !== null || sync === null) return REAL_CORE.decide(obs);
+          const forgotten = { ...sync, value: { leader: null, syncStandbys: [], quorum: 0 } };
+          return REAL_CORE.decide({ ...obs, dcs: { ok: true, view: { ...obs.dcs.view, sync: forgotten } } });
+        },
+      };
     case 'ignore-lag':
       return { ...REAL_CORE, decide: (obs) => REAL_CORE.decide({ ...obs, config: { ...obs.config, maximumLagOnFailoverBytes: Number.MAX_SAFE_INTEGER } }) };
     default:

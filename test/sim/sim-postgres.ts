@@ -33,6 +33,7 @@ import type { ConnectTarget, PostgresProbe } from '../../src/postgres/probe.js';
 import type { SimNode, SimPg, SimProcess } from './model.js';
 import { CLUSTER_REPLICATION_PASSWORD, type World } from './world.js';
 import { FENCE_STANDBY_NAME } from '../../src/ha/postgres-tracker.js';
+import { ackRuleOf } from '../../src/ha/core/sync-standby-names.js';
 
 class SimPgError extends Error {}
 
@@ -187,6 +188,8 @@ export class SimPostgresNode implements PostgresNode {
       const ssn = conf.params['synchronous_standby_names'] ?? '';
       if (ssn === FENCE_STANDBY_NAME && pg.applied.ssn !== FENCE_STANDBY_NAME) this.w.checkFence(this.n);
       pg.applied = { ssn, followHost: pg.inRecovery && conf.recovery !== null ? hostOfConninfo(conf.recovery.primaryConninfo) : null };
+      // Waiting commits are judged again under the new setting (PostgreSQL wakes them on reload).
+      this.w.releaseCommits();
     });
     return true;
   }
@@ -319,12 +322,37 @@ export class SimPostgresNode implements PostgresNode {
       walReceiverStatus: streaming ? 'streaming' : null,
       walReceiverSender: streaming && pg.applied.followHost !== null ? { host: pg.applied.followHost, port: 5432 } : null,
       synchronousStandbyNames: pg.applied.ssn,
-      replication: [],
+      replication: pg.inRecovery ? [] : this.standbyRows(),
       rewindCapable: pg.checksums || pg.walLogHints,
       checkpointTimeline: pg.checkpointTl,
       pendingRestart: [],
     };
   }
+  /** pg_stat_replication: the nodes streaming from this one (application_name = member name). */
+  private standbyRows(): PostgresProbe['replication'] {
+    const names = ackRuleOf(this.pg.applied.ssn);
+    const listed = (name: string): boolean => names.kind === 'standbys' && (names.names.includes(name) || names.names.includes('*'));
+    const quorum = /^\s*any\s/i.test(this.pg.applied.ssn);
+    return this.w.nodes
+      .filter(
+        (s) =>
+          s !== this.n &&
+          (() => {
+            const src = this.w.streamSource(s);
+            return 'src' in src && src.src === this.n;
+          })(),
+      )
+      .map((s) => ({
+        usename: 'replicator',
+        applicationName: s.name,
+        clientAddr: null,
+        state: 'streaming',
+        syncState: listed(s.name) ? (quorum ? 'quorum' : 'sync') : 'async',
+        syncPriority: listed(s.name) ? 1 : 0,
+        flushLsn: s.pg.lsn,
+      }));
+  }
+
   async isInRecovery(): Promise<boolean> {
     return this.up().inRecovery;
   }

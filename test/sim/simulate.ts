@@ -265,8 +265,12 @@ function someoneEligible(w: World): boolean {
   const optime = w.dcs.status?.optime ?? 0;
   const history = w.dcs.history?.value ?? null;
   const clusterTl = history === null ? 0 : (history[history.length - 1]?.timeline ?? 0) + 1;
+  // Synchronous mode: only the sync key's leader, or a standby it lists, may be promoted.
+  const sync = p.synchronousMode === 'off' ? null : (w.dcs.sync?.value ?? null);
+  const syncAllows = (name: string): boolean =>
+    sync === null || sync.leader === null || sync.leader === name || (sync.syncStandbys.includes(name) && sync.quorum < sync.syncStandbys.length);
   return w.nodes.some((n) => {
-    if (n.tags['nofailover'] === true || n.pg.dataDir !== 'initialized') return false;
+    if (n.tags['nofailover'] === true || n.pg.dataDir !== 'initialized' || !syncAllows(n.name)) return false;
     if (p.watchdogMode === 'required' && !n.watchdogAvailable) return false;
     if (p.checkTimeline && w.tl(n.pg) < clusterTl) return false;
     return optime - n.pg.lsn <= p.maximumLagOnFailoverBytes;

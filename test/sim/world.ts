@@ -12,16 +12,21 @@
  *  (h) no needless fence: a fence never takes effect on a server that has been a running replica
  *      for over ttl, that its agent's last probe saw in recovery when it decided to fence, with no
  *      promotion asked for (it acknowledges nothing; fencing it only leaves it fenced should it win
- *      a race — the lease guard's known-replica rule).
+ *      a race — the lease guard's known-replica rule);
+ *  (i) with `checkCommitLoss` (synchronous modes; and asynchronous, to show it bites): a node
+ *      promoted holds every commit acknowledged so far. A commit is written to the primary's WAL
+ *      and acknowledged when the synchronous_standby_names in effect is satisfied by standbys
+ *      streaming from it that have flushed it (core/sync-standby-names.ts reads the setting).
  * Liveness (c, e, f, g) is checked by simulate.ts once the faults have healed.
  */
 import { FENCE_STANDBY_NAME } from '../../src/ha/postgres-tracker.js';
+import { ackRuleOf } from '../../src/ha/core/sync-standby-names.js';
 import { EventQueue, settleMicrotasks } from './events.js';
 import { FakeDcs } from './fake-dcs.js';
 import type { Segment, SimNode, SimParams, SimPg, SimProcess } from './model.js';
 import { Prng } from './prng.js';
 
-export type Invariant = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h';
+export type Invariant = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'i';
 
 export class Violation extends Error {
   /** Set when the violation belongs to a known, named limitation (reported apart, never counted as a pass). */
@@ -64,6 +69,10 @@ export class World {
   healed = false;
   promotions = 0;
   acknowledgedWrites = 0;
+  /** Commits written to a primary's WAL and waiting for their synchronous standbys. */
+  private pendingCommits: Array<{ node: SimNode; uid: number; lsn: number }> = [];
+  /** The highest acknowledged commit on each WAL segment (by uid): invariant (i). */
+  readonly acknowledgedUpTo = new Map<number, number>();
   /** Set by simulate.ts: starts a fresh agent process (the production Agent) on a node. */
   startAgent: (node: SimNode) => void = () => undefined;
   private readonly queue = new EventQueue();
@@ -194,6 +203,7 @@ export class World {
 
   promotePg(n: SimNode): void {
     const pg = n.pg;
+    this.checkCommitLoss(n);
     const tl = (pg.lineage[pg.lineage.length - 1]?.tl ?? 0) + 1;
     this.timelineCreations.set(tl, (this.timelineCreations.get(tl) ?? 0) + 1);
     if ((this.timelineCreations.get(tl) ?? 0) > 1) this.trace(`${n.name}: TIMELINE COLLISION: timeline ${tl} created a second time`);
@@ -213,6 +223,45 @@ export class World {
     pg.shutdownClean = clean;
     pg.applied = { ssn: '', followHost: null };
     this.trace(`${n.name}: PostgreSQL ${why}`);
+  }
+
+  /**
+   * Acknowledges the waiting commits whose primary's synchronous_standby_names (as in effect now)
+   * is satisfied; drops those whose primary went away (the client got an error, not an answer).
+   */
+  releaseCommits(): void {
+    this.pendingCommits = this.pendingCommits.filter((c) => {
+      const pg = c.node.pg;
+      const last = pg.lineage[pg.lineage.length - 1];
+      if (pg.state !== 'up' || pg.inRecovery || last?.uid !== c.uid) return false;
+      const rule = ackRuleOf(pg.applied.ssn);
+      if (rule.kind === 'never') return true;
+      if (rule.kind === 'standbys') {
+        const confirmed = this.nodes.filter((s) => {
+          if (s === c.node || !(rule.names.includes('*') || rule.names.includes(s.name))) return false;
+          const source = this.streamSource(s);
+          return 'src' in source && source.src === c.node && s.pg.lsn >= c.lsn;
+        }).length;
+        if (confirmed < rule.count) return true;
+      }
+      this.acknowledgedWrites++;
+      this.acknowledgedUpTo.set(c.uid, Math.max(this.acknowledgedUpTo.get(c.uid) ?? 0, c.lsn));
+      return false;
+    });
+  }
+
+  /** Invariant (i): `n`, about to be promoted, holds every commit acknowledged so far. */
+  checkCommitLoss(n: SimNode): void {
+    if (!this.params.checkCommitLoss) return;
+    const pg = n.pg;
+    for (const [uid, lsn] of this.acknowledgedUpTo) {
+      const index = pg.lineage.findIndex((seg) => seg.uid === uid);
+      const end = index < 0 ? -1 : (pg.lineage[index + 1]?.fromLsn ?? pg.lsn);
+      if (end < lsn) {
+        this.fail(new Violation('i', `${n.name} promoted without an acknowledged commit (segment ${uid} up to lsn ${lsn}; it has ${index < 0 ? 'not that segment' : `up to ${end}`}) at t=${this.nowMs}`));
+        return;
+      }
+    }
   }
 
   private replicate(): void {
@@ -240,8 +289,10 @@ export class World {
     for (const n of this.nodes) {
       if (!this.acknowledging(n)) continue;
       n.pg.lsn += this.rng.int(lo, hi);
-      this.acknowledgedWrites++;
+      const uid = n.pg.lineage[n.pg.lineage.length - 1]?.uid ?? 0;
+      this.pendingCommits.push({ node: n, uid, lsn: n.pg.lsn });
     }
+    this.releaseCommits();
     const [wlo, whi] = this.params.writeIntervalMs;
     this.at(this.rng.int(wlo, whi), () => this.clientWrite());
   }
@@ -359,6 +410,7 @@ export class World {
   startBackground(): void {
     const tick = (): void => {
       this.replicate();
+      this.releaseCommits();
       this.at(250, tick);
     };
     this.at(250, tick);

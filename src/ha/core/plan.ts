@@ -13,7 +13,13 @@ export class PlanContractError extends Error {
 }
 
 export function isGate(action: Action): action is GateAction {
-  return action.kind === 'claimInitialize' || action.kind === 'acquireLeaderKey' || action.kind === 'updateLeaderKey' || action.kind === 'confirmFailsafe';
+  return (
+    action.kind === 'claimInitialize' ||
+    action.kind === 'acquireLeaderKey' ||
+    action.kind === 'updateLeaderKey' ||
+    action.kind === 'confirmFailsafe' ||
+    action.kind === 'writeSyncKey'
+  );
 }
 
 /** Actions that start a background PostgreSQL task: at most one may run per cycle. */

@@ -28,7 +28,7 @@
  * primary stops acknowledging commits strictly before its leader key can expire in etcd.
  */
 import type { DynamicConfig, Tags, WatchdogMode } from '../../config/types.js';
-import type { ClusterView, HistoryEntry } from '../../dcs/types.js';
+import type { ClusterView, HistoryEntry, SyncState } from '../../dcs/types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Observation
@@ -103,6 +103,17 @@ export type DivergenceObservation =
 
 export type PgRole = 'primary' | 'replica';
 
+/** One standby as the primary's pg_stat_replication shows it (application_name is the member name). */
+export interface StandbyReplication {
+  name: string;
+  /** The walsender's state: 'streaming', 'catchup', 'startup', 'backup', 'stopping'. */
+  state: string;
+  /** 'sync', 'quorum', 'potential' or 'async'. */
+  syncState: string;
+  /** WAL the standby has flushed (bytes), null when it has not said. */
+  flushLsnBytes: number | null;
+}
+
 export interface PostgresObservation {
   dataDir: 'missing' | 'empty' | 'initialized';
   /** From pg_controldata; null when the data directory is not initialized or unreadable. */
@@ -123,6 +134,21 @@ export interface PostgresObservation {
   streaming: boolean;
   /** synchronous_standby_names points at the black-hole standby: commits are not acknowledged. */
   fenced: boolean;
+  /**
+   * synchronous_mode on/quorum: the synchronous_standby_names synchronous mode has in
+   * postgresql.conf (the fence overrides it while up, and lifting the fence restores it); null
+   * when synchronous mode manages none (mode off: the configured parameter applies).
+   */
+  syncStandbyNames: string | null;
+  /**
+   * The primary's WAL position first observed with `syncStandbyNames` in effect; null until then
+   * (or while fenced). Every commit acknowledged under the previous setting ends at or before it,
+   * so once enough standbys have flushed past it the previous setting no longer matters
+   * (rules/sync.ts, "subsumed").
+   */
+  syncAppliedAtLsn: number | null;
+  /** A running primary's standbys (pg_stat_replication); [] otherwise. */
+  standbys: StandbyReplication[];
   /** Set by the executor when the postmaster died without being asked to stop; cleared once it runs again. */
   crashedSinceMs: number | null;
   /**
@@ -288,7 +314,12 @@ export type GateAction =
    * failsafe_mode with the DCS unreachable: POST /failsafe to every member of the last known
    * `failsafe` key (recording the send time first); succeeds only when every one accepted.
    */
-  | { kind: 'confirmFailsafe'; then: Plan; else: Plan };
+  | { kind: 'confirmFailsafe'; then: Plan; else: Plan }
+  /**
+   * Synchronous mode: put (value) or delete (null) the `sync` key, compare-and-swap on
+   * `modRevision` (null: create-only). Fails when someone else changed it (rules/sync.ts).
+   */
+  | { kind: 'writeSyncKey'; value: SyncState | null; modRevision: number | null; then: Plan; else: Plan };
 
 export type Action =
   | GateAction
@@ -320,6 +351,11 @@ export type Action =
   | { kind: 'fence' }
   /** Restore synchronous_standby_names to the configured value and reload. */
   | { kind: 'unfence' }
+  /**
+   * Synchronous mode's synchronous_standby_names (null: none, the configured parameter applies):
+   * written to postgresql.conf and reloaded; under a fence it takes effect when the fence lifts.
+   */
+  | { kind: 'setSyncStandbyNames'; value: string | null; reason: string }
   /** Background task: stop PostgreSQL and leave it stopped (a diverged node that may not rejoin). */
   | { kind: 'stopPostgres' }
   /**
@@ -481,6 +517,9 @@ export type Why =
   | { kind: 'switchoverCheckingMembers' }
   | { kind: 'switchoverCleared'; reason: string }
   | { kind: 'manualFailoverCandidate'; self: string }
+  // synchronous mode
+  | { kind: 'syncKeyChangedPostponing' }
+  | { kind: 'notSyncStandbyReleasing'; self: string }
   // pause
   | { kind: 'pausedNoAction'; self: string }
   | { kind: 'pausedPrimaryWithoutLock' }

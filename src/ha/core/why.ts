@@ -127,6 +127,10 @@ export function renderWhy(why: Why): string {
       return `manual failover: ${why.reason}; cleaning up failover key`;
     case 'manualFailoverCandidate':
       return `manual failover: I am (${why.self}) the candidate`;
+    case 'syncKeyChangedPostponing':
+      return 'Postponing promotion because synchronous replication state was updated by somebody else';
+    case 'notSyncStandbyReleasing':
+      return `released leader lock: I am (${why.self}) not a synchronous standby any more, so I may miss acknowledged commits`;
     case 'pausedNoAction':
       return `no action. I am (${why.self})`;
     case 'pausedPrimaryWithoutLock':

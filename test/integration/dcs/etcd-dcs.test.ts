@@ -89,10 +89,10 @@ test('config, failover and sync are compare-and-swap on mod_revision; initialize
   assert.equal(await dcs.deleteFailover(failover?.modRevision ?? 0), true);
   assert.equal((await dcs.loadCluster()).failover, null);
 
-  assert.equal(await dcs.setSync({ leader: 'n1', syncStandbys: ['n3', 'n2'] }, null), true);
+  assert.equal(await dcs.setSync({ leader: 'n1', syncStandbys: ['n3', 'n2'], quorum: 1 }, null), true);
   const sync = (await dcs.loadCluster()).sync;
-  assert.deepEqual(sync?.value, { leader: 'n1', syncStandbys: ['n2', 'n3'] });
-  assert.equal(await dcs.setSync({ leader: 'n1', syncStandbys: [] }, (sync?.modRevision ?? 0) + 100), false);
+  assert.deepEqual(sync?.value, { leader: 'n1', syncStandbys: ['n2', 'n3'], quorum: 1 });
+  assert.equal(await dcs.setSync({ leader: 'n1', syncStandbys: [], quorum: 0 }, (sync?.modRevision ?? 0) + 100), false);
   assert.equal(await dcs.deleteSync(sync?.modRevision ?? 0), true);
   assert.equal(await dcs.deleteSync(null), true);
 

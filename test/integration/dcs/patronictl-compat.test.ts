@@ -64,7 +64,7 @@ before(async () => {
   await n1.touchMember({ ...member('n1', 5433, 8009), role: 'master', xlogLocation: 100 * 1024 * 1024 });
   await (agents.get('n2') as EtcdDcs).touchMember({ ...member('n2', 5434, 8010), role: 'replica', xlogLocation: 100 * 1024 * 1024 });
   await (agents.get('n3') as EtcdDcs).touchMember({ ...member('n3', 5435, 8011), role: 'replica', xlogLocation: 97 * 1024 * 1024, tags: { nofailover: true } });
-  assert.equal(await n1.setSync({ leader: 'n1', syncStandbys: ['n2'] }, null), true);
+  assert.equal(await n1.setSync({ leader: 'n1', syncStandbys: ['n2'], quorum: 0 }, null), true);
   await n1.writeStatus({ optime: 100 * 1024 * 1024, slots: {} });
   await n1.setHistory([{ timeline: 1, lsn: 50331808, reason: 'no recovery target specified', timestamp: '2024-01-02T03:04:05.123456+00:00', newLeader: 'n1' }]);
 });

@@ -185,7 +185,7 @@ const TABLE: Row[] = [
     what: 'sync standby, /sync',
     base: 'replica',
     change: (s) => {
-      s.cluster = { leaderName: 'n1', lastLsn: 0, synchronousMode: true, syncStandbys: ['n2'] };
+      s.cluster = { leaderName: 'n1', lastLsn: 0, synchronousMode: 'on', syncStandbys: ['n2'] };
     },
     request: '/sync',
     code: 200,
@@ -194,7 +194,7 @@ const TABLE: Row[] = [
     what: 'sync standby, /async',
     base: 'replica',
     change: (s) => {
-      s.cluster = { leaderName: 'n1', lastLsn: 0, synchronousMode: true, syncStandbys: ['n2'] };
+      s.cluster = { leaderName: 'n1', lastLsn: 0, synchronousMode: 'on', syncStandbys: ['n2'] };
     },
     request: '/async',
     code: 503,

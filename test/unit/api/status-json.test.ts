@@ -69,7 +69,7 @@ test('optional keys appear exactly when their condition holds', () => {
   status.paused = true;
   status.watchdogFailed = true;
   status.failsafeActive = true;
-  status.cluster = { leaderName: null, lastLsn: 0, synchronousMode: true, syncStandbys: ['n2'] };
+  status.cluster = { leaderName: null, lastLsn: 0, synchronousMode: 'on', syncStandbys: ['n2'] };
   status.scheduledRestart = { schedule: '2030-01-02T03:04:05Z', postmaster_start_time: 'x', role: 'replica' };
   const json = patroniStatusJson(status);
   assert.deepEqual(Object.keys(json), [

@@ -17,7 +17,7 @@ test('an empty configuration gets every Patroni default', () => {
     primaryStartTimeoutMs: 300_000,
     primaryStopTimeoutMs: 0,
     checkTimeline: false,
-    synchronousMode: false,
+    synchronousMode: 'off',
     synchronousModeStrict: false,
     synchronousNodeCount: 1,
     failsafeMode: false,
@@ -58,7 +58,7 @@ test("values are read with Patroni's leniency and converted to milliseconds", ()
   assert.equal(cfg.primaryStartTimeoutMs, 0);
   assert.equal(cfg.primaryStopTimeoutMs, 30_000);
   assert.equal(cfg.checkTimeline, true);
-  assert.equal(cfg.synchronousMode, true);
+  assert.equal(cfg.synchronousMode, 'on');
   assert.equal(cfg.synchronousModeStrict, true);
   assert.equal(cfg.synchronousNodeCount, 2);
   assert.equal(cfg.failsafeMode, true);
@@ -83,7 +83,7 @@ test('a bad value falls back to the default and is listed by validateDynamicConf
   const raw = { ttl: 'thirty', synchronous_mode: 'perhaps', synchronous_node_count: 0, postgresql: { parameters: ['x'], pg_hba: 'x' }, slots: [1] };
   const cfg = parseDynamicConfig(raw);
   assert.equal(cfg.ttlMs, 30_000);
-  assert.equal(cfg.synchronousMode, false);
+  assert.equal(cfg.synchronousMode, 'on', 'an unreadable synchronous_mode is never read as weaker than on');
   assert.equal(cfg.synchronousNodeCount, 1);
   assert.deepEqual(cfg.parameters, {});
   assert.equal(cfg.pgHba, undefined);
@@ -120,9 +120,21 @@ test('parameters Patroni controls are flagged as warnings when it would replace 
   assert.match(problems[0]?.message ?? '', /at least 25, got 10 \(keel uses 100 instead\)/);
 });
 
-test('synchronous_mode: quorum (Patroni 4) is read as synchronous mode and flagged', () => {
-  assert.equal(parseDynamicConfig({ synchronous_mode: 'quorum' }).synchronousMode, true);
-  assert.equal(validateDynamicConfig({ synchronous_mode: 'quorum' })[0]?.path, 'synchronous_mode');
+test('synchronous_mode: on, off, booleans and quorum (Patroni 4), as Patroni reads them', () => {
+  for (const [value, mode] of [
+    [true, 'on'],
+    ['on', 'on'],
+    ['true', 'on'],
+    [false, 'off'],
+    ['off', 'off'],
+    ['quorum', 'quorum'],
+    [' Quorum ', 'quorum'],
+  ] as const) {
+    assert.equal(parseDynamicConfig({ synchronous_mode: value }).synchronousMode, mode, String(value));
+    assert.deepEqual(validateDynamicConfig({ synchronous_mode: value }), [], String(value));
+  }
+  assert.equal(parseDynamicConfig({}).synchronousMode, 'off');
+  assert.equal(validateDynamicConfig({ synchronous_mode: 'perhaps' })[0]?.path, 'synchronous_mode');
 });
 
 test('adjustTimings leaves a valid configuration alone', () => {

@@ -176,7 +176,7 @@ const configIn = z
     primaryStartTimeoutMs: num,
     primaryStopTimeoutMs: num,
     checkTimeline: bool,
-    synchronousMode: bool,
+    synchronousMode: z.enum(['off', 'on', 'quorum']),
     synchronousModeStrict: bool,
     synchronousNodeCount: num,
     failsafeMode: bool,
@@ -240,7 +240,7 @@ const viewIn = z
     leader: leaderIn.nullable(),
     members: z.array(memberIn),
     failover: versioned(z.object({ leader: str, candidate: str, scheduledAt: str }).partial().strict()).nullable(),
-    sync: versioned(z.object({ leader: str.nullable(), syncStandbys: z.array(str) }).strict()).nullable(),
+    sync: versioned(z.object({ leader: str.nullable(), syncStandbys: z.array(str), quorum: num.default(0) }).strict()).nullable(),
     history: z.array(historyEntryIn).nullable(),
     status: z
       .object({ optime: bytes.nullable(), slots: z.record(num).default({}) })
@@ -270,6 +270,9 @@ const postgresIn = z
     followTarget: str.nullable(),
     streaming: bool,
     fenced: bool,
+    syncStandbyNames: str.nullable(),
+    syncAppliedAtLsn: bytes.nullable(),
+    standbys: z.array(z.object({ name: str, state: str, syncState: str, flushLsnBytes: bytes.nullable() }).strict()),
     crashedSinceMs: num.nullable(),
     rewindCapable: bool,
     divergence: divergenceIn,
@@ -483,6 +486,12 @@ function renderAction(action: Action): string {
       return `writeFailsafe members=${topology(action.members)}`;
     case 'syncSlots':
       return `syncSlots slots=[${action.slots.join(',')}]`;
+    case 'setSyncStandbyNames':
+      return `setSyncStandbyNames value=${action.value === null ? 'null' : JSON.stringify(action.value)}`;
+    case 'writeSyncKey':
+      return action.value === null
+        ? `writeSyncKey delete modRevision=${String(action.modRevision)}`
+        : `writeSyncKey leader=${action.value.leader ?? 'null'} standbys=[${action.value.syncStandbys.join(',')}] quorum=${action.value.quorum} modRevision=${String(action.modRevision)}`;
     case 'watchdog':
       return `watchdog op=${action.op}`;
     case 'exit':
@@ -515,7 +524,7 @@ function renderPlan(p: Plan, indent = ''): string[] {
   return p.actions.flatMap((action) => {
     if (!isGate(action)) return [`${indent}${renderAction(action)}`];
     return [
-      `${indent}${action.kind}`,
+      `${indent}${action.kind === 'writeSyncKey' ? renderAction(action) : action.kind}`,
       `${indent}  then (${action.then.why.kind}):`,
       ...renderPlan(action.then, `${indent}    `),
       `${indent}  else (${action.else.why.kind}):`,

@@ -140,13 +140,14 @@ test('failover uses "member" for the candidate and reads the legacy "leader:cand
   assert.equal(isFailoverPending(parseFailover('{"member":"n3"}')), true);
 });
 
-test('sync is {"leader","sync_standby"} with sorted comma-joined names, null when none', () => {
-  assert.equal(renderSync({ leader: 'n1', syncStandbys: ['n3', 'n2'] }), '{"leader":"n1","sync_standby":"n2,n3"}');
-  assert.equal(renderSync({ leader: 'n1', syncStandbys: [] }), '{"leader":"n1","sync_standby":null}');
-  assert.deepEqual(parseSync('{"leader":"n1","sync_standby":"n2, n3,"}'), { leader: 'n1', syncStandbys: ['n2', 'n3'] });
-  assert.deepEqual(parseSync('{"leader":"n1","sync_standby":null}'), { leader: 'n1', syncStandbys: [] });
-  assert.deepEqual(parseSync('{'), { leader: null, syncStandbys: [] });
-  assert.deepEqual(parseSync('[]'), { leader: null, syncStandbys: [] });
+test('sync is {"leader","quorum","sync_standby"} (Patroni 4) with sorted comma-joined names, null when none; Patroni 3 keys read with quorum 0', () => {
+  assert.equal(renderSync({ leader: 'n1', syncStandbys: ['n3', 'n2'], quorum: 1 }), '{"leader":"n1","quorum":1,"sync_standby":"n2,n3"}');
+  assert.equal(renderSync({ leader: 'n1', syncStandbys: [], quorum: 0 }), '{"leader":"n1","quorum":0,"sync_standby":null}');
+  assert.deepEqual(parseSync('{"leader":"n1","sync_standby":"n2, n3,"}'), { leader: 'n1', syncStandbys: ['n2', 'n3'], quorum: 0 });
+  assert.deepEqual(parseSync('{"leader":"n1","quorum":2,"sync_standby":"n2,n3,n4"}'), { leader: 'n1', syncStandbys: ['n2', 'n3', 'n4'], quorum: 2 });
+  assert.deepEqual(parseSync('{"leader":"n1","quorum":-1,"sync_standby":null}'), { leader: 'n1', syncStandbys: [], quorum: 0 });
+  assert.deepEqual(parseSync('{'), { leader: null, syncStandbys: [], quorum: 0 });
+  assert.deepEqual(parseSync('[]'), { leader: null, syncStandbys: [], quorum: 0 });
 });
 
 test('history is a JSON list of [timeline, lsn, reason, timestamp, new leader]', () => {

@@ -122,6 +122,7 @@ export function viewFromKeys(keys: Record<string, string>): ClusterView {
                 .split(',')
                 .map((name) => name.trim())
                 .filter((name) => name !== ''),
+              quorum: typeof sync['quorum'] === 'number' ? sync['quorum'] : 0,
             },
             modRevision: rev('sync'),
           },

@@ -10,9 +10,14 @@ import { type Ctx, pastFencePoint, plan } from './context.js';
 import { fenceAndDemote } from './follow.js';
 import { leaderDuties } from './leader-duties.js';
 import { leaderSwitchover } from './switchover.js';
+import { leaderSyncStep, syncPromotionVerdict } from './sync.js';
 
-/** What a confirmed leader does this cycle: stay primary, or promote a replica we hold the key for. */
-export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], promoteWhy: Plan['why']): Plan & { wakeInMs?: number } {
+/**
+ * What a confirmed leader does this cycle: stay primary, or promote a replica we hold the key for.
+ * `raced`: the key was just won in a race that checked our right to promote under the sync key
+ * (with the quorum votes); otherwise it is checked here, without votes.
+ */
+export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], promoteWhy: Plan['why'], raced = false): Plan & { wakeInMs?: number } {
   const { obs } = ctx;
   if (ctx.isPrimary) {
     // Unfence even when the observation saw no fence: the lease guard may have fired between the
@@ -23,8 +28,12 @@ export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], pro
     const steppingDown = switchover !== null && switchover.actions.some((a) => a.kind === 'stepDown');
     // The step-down runs its own CHECKPOINT: one background task per cycle.
     const duties = leaderDuties(ctx).filter((a) => !(steppingDown && a.kind === 'checkpoint'));
-    actions.push(...duties, ...(switchover?.actions ?? []), { kind: 'touchMember' });
-    const wake = switchover?.wakeInMs === undefined ? {} : { wakeInMs: switchover.wakeInMs };
+    // Synchronous replication last: its key write is a gate (and not while stepping down: the
+    // setting must keep its standbys until the clean stop has sent them the last commit).
+    const sync = steppingDown ? { actions: [] } : leaderSyncStep(ctx);
+    actions.push(...duties, ...(switchover?.actions ?? []), { kind: 'touchMember' }, ...sync.actions);
+    const wakes = [switchover?.wakeInMs, sync.wakeInMs].filter((w): w is number => w !== undefined);
+    const wake = wakes.length === 0 ? {} : { wakeInMs: Math.min(...wakes) };
     return { actions, why: switchover?.why ?? alreadyPrimaryWhy, ...wake };
   }
   if (obs.asyncTask.running !== null && obs.asyncTask.running.kind === 'promote') {
@@ -36,7 +45,23 @@ export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], pro
   }
   const failover = ctx.view.failover;
   const cleanup: Action[] = failover !== null ? [{ kind: 'deleteFailoverKey', modRevision: failover.modRevision }] : [];
-  return plan(promoteWhy, ...armFirst, ...cleanup, { kind: 'promote' }, { kind: 'touchMember' });
+  if (obs.config.synchronousMode === 'off') return plan(promoteWhy, ...armFirst, ...cleanup, { kind: 'promote' }, { kind: 'touchMember' });
+  if (!raced) {
+    const verdict = syncPromotionVerdict(ctx, null);
+    if (!verdict.ok) return plan({ kind: 'notSyncStandbyReleasing', self: ctx.self }, { kind: 'releaseLeaderKey' }, { kind: 'touchMember' });
+  }
+  // Synchronous mode (Patroni's prepromote): the key names us alone BEFORE we promote, with a
+  // compare-and-swap on what we judged our right by; if it changed, promotion waits a cycle.
+  const promote = plan(promoteWhy, { kind: 'promote' }, { kind: 'touchMember' });
+  const postponed = plan({ kind: 'syncKeyChangedPostponing' }, { kind: 'touchMember' });
+  const sync = ctx.view.sync;
+  return plan(promoteWhy, ...armFirst, ...cleanup, {
+    kind: 'writeSyncKey',
+    value: { leader: ctx.self, syncStandbys: [], quorum: 0 },
+    modRevision: sync?.modRevision ?? null,
+    then: promote,
+    else: postponed,
+  });
 }
 
 /** We hold the key (name and lease) and PostgreSQL runs. */

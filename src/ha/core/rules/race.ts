@@ -11,6 +11,7 @@ import { type Ctx, clusterTimeline, mayPromote, pastFencePoint, plan } from './c
 import { fenceAndDemote, follow } from './follow.js';
 import { enforcePrimaryRole } from './leader.js';
 import { manualFailoverVerdict } from './switchover.js';
+import { syncExcludesPeer, syncPromotionVerdict } from './sync.js';
 
 export type Health = { ok: true } | { ok: false; reason: string };
 
@@ -31,6 +32,8 @@ function peerBlocks(ctx: Ctx, peer: PeerStatus, myWal: number, myPriority: numbe
   // Nor can a peer outside a non-empty failsafe topology (simulator, seed 1649: two nodes each
   // waiting for the other, one excluded from the topology, the other deferring to its priority).
   if (outsideFailsafeTopology(ctx, peer.name)) return null;
+  // Nor, in synchronous mode, a peer the sync key does not list.
+  if (syncExcludesPeer(ctx, peer.name)) return null;
   const wal = peer.walPositionBytes;
   if (wal === null) return null;
   if (wal > myWal) return `wal position of ${peer.name} is ahead of mine`;
@@ -68,6 +71,10 @@ export function isHealthiest(ctx: Ctx): Health {
   // A pending switchover or manual failover (the failover key) decides who may race, and how.
   const manual = manualFailoverVerdict(ctx);
   if (manual.kind === 'standAside') return { ok: false, reason: manual.reason };
+  // Synchronous mode: only the sync key's leader, or a standby it lists (with its quorum votes),
+  // holds every acknowledged commit — in a manual failover too.
+  const sync = syncPromotionVerdict(ctx, obs.peers);
+  if (!sync.ok) return sync;
   const myWal = pg.walPositionBytes ?? 0;
   const optime = view.status?.optime ?? 0;
   // keel, not Patroni: the lag limit holds in a manual failover too (Patroni drops it there); a
@@ -105,7 +112,7 @@ export function raceOrFollow(ctx: Ctx): Plan {
   }
   const health = isHealthiest(ctx);
   if (health.ok) {
-    const won = enforcePrimaryRole(ctx, { kind: 'acquiredLockAsLeader' }, { kind: 'promotedByAcquiring' });
+    const won = enforcePrimaryRole(ctx, { kind: 'acquiredLockAsLeader' }, { kind: 'promotedByAcquiring' }, true);
     const lost = ctx.isPrimary ? fenceAndDemote(ctx, { kind: 'lostRace', demoted: true }) : plan({ kind: 'lostRace', demoted: false }, { kind: 'touchMember' });
     // A primary resumed past its fence point fences before any DCS round trip, as keepLeadership does.
     const preFence: Action[] = ctx.isPrimary && pastFencePoint(obs) && !obs.postgres.fenced ? [{ kind: 'fence' }] : [];
