@@ -125,9 +125,28 @@ function cellsOf(member: ClusterJsonMember, scope: string, showPorts: boolean): 
   };
 }
 
-function serviceInfo(cluster: ClusterJson): string[] {
+/**
+ * keel, not patronictl: in synchronous mode, a leader whose sync key lists no standby says what
+ * that means for commits (issue 9: a non-strict leader going on alone must be visible).
+ */
+function synchronousInfo(view: ClusterView): string | null {
+  const config = view.config?.value ?? {};
+  const mode = config['synchronous_mode'];
+  const on = mode === true || (typeof mode === 'string' && ['on', 'true', 'yes', 'quorum'].includes(mode.trim().toLowerCase()));
+  const sync = view.sync?.value;
+  if (!on || view.leader === null || sync === undefined || sync.leader !== view.leader.name || sync.syncStandbys.length > 0) return null;
+  if (view.members.length < 2) return null;
+  const strict = config['synchronous_mode_strict'] === true || String(config['synchronous_mode_strict']).toLowerCase() === 'true';
+  return strict
+    ? 'Synchronous replication: no synchronous standby yet, commits wait (synchronous_mode_strict)'
+    : 'Synchronous replication: no synchronous standby, the leader acknowledges commits alone';
+}
+
+function serviceInfo(cluster: ClusterJson, view: ClusterView): string[] {
   const info: string[] = [];
   if (cluster.pause === true) info.push('Maintenance mode: on');
+  const synchronous = synchronousInfo(view);
+  if (synchronous !== null) info.push(synchronous);
   const switchover = cluster.scheduled_switchover;
   if (switchover !== undefined) {
     let text = `Switchover scheduled at: ${switchover.at}`;
@@ -178,6 +197,6 @@ export function renderList(view: ClusterView, format: ListFormat = 'pretty', opt
     text.map((row) => row.slice(1)),
     { TL: 'r', 'Lag in MB': 'r' },
   );
-  const info = serviceInfo(cluster);
+  const info = serviceInfo(cluster, view);
   return table + '\n' + (info.length > 0 ? ' ' + info.join('\n ') + '\n' : '');
 }

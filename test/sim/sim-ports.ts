@@ -175,9 +175,7 @@ ${tags === '' ? '' : `tags:\n${tags}\n`}`;
 function withoutFence<P extends Plan>(p: P): P {
   const actions = p.actions
     .filter((a) => a.kind !== 'fence')
-    .map((a): Action =>
-      isGate(a) ? { ...a, then: withoutFence(a.then), else: withoutFence(a.else) } : a,
-    );
+    .map((a): Action => (isGate(a) ? { ...a, then: withoutFence(a.then), else: withoutFence(a.else) } : a));
   return { ...p, actions };
 }
 

@@ -258,7 +258,12 @@ export class World {
       const index = pg.lineage.findIndex((seg) => seg.uid === uid);
       const end = index < 0 ? -1 : (pg.lineage[index + 1]?.fromLsn ?? pg.lsn);
       if (end < lsn) {
-        this.fail(new Violation('i', `${n.name} promoted without an acknowledged commit (segment ${uid} up to lsn ${lsn}; it has ${index < 0 ? 'not that segment' : `up to ${end}`}) at t=${this.nowMs}`));
+        this.fail(
+          new Violation(
+            'i',
+            `${n.name} promoted without an acknowledged commit (segment ${uid} up to lsn ${lsn}; it has ${index < 0 ? 'not that segment' : `up to ${end}`}) at t=${this.nowMs}`,
+          ),
+        );
         return;
       }
     }

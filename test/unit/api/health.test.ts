@@ -201,6 +201,61 @@ const TABLE: Row[] = [
   },
   { what: 'async replica, /async', base: 'replica', request: '/async', code: 200 },
   {
+    what: 'quorum standby, /quorum',
+    base: 'replica',
+    change: (s) => {
+      s.cluster = { leaderName: 'n1', lastLsn: 0, synchronousMode: 'quorum', syncStandbys: ['n2', 'n3'] };
+    },
+    request: '/quorum',
+    code: 200,
+  },
+  {
+    what: 'quorum standby, /read-only-quorum',
+    base: 'replica',
+    change: (s) => {
+      s.cluster = { leaderName: 'n1', lastLsn: 0, synchronousMode: 'quorum', syncStandbys: ['n2', 'n3'] };
+    },
+    request: '/read-only-quorum',
+    code: 200,
+  },
+  {
+    what: 'quorum standby, /sync (not a sync standby)',
+    base: 'replica',
+    change: (s) => {
+      s.cluster = { leaderName: 'n1', lastLsn: 0, synchronousMode: 'quorum', syncStandbys: ['n2', 'n3'] };
+    },
+    request: '/sync',
+    code: 503,
+  },
+  {
+    what: 'quorum standby, /async',
+    base: 'replica',
+    change: (s) => {
+      s.cluster = { leaderName: 'n1', lastLsn: 0, synchronousMode: 'quorum', syncStandbys: ['n2', 'n3'] };
+    },
+    request: '/async',
+    code: 503,
+  },
+  {
+    what: 'sync standby, /quorum',
+    base: 'replica',
+    change: (s) => {
+      s.cluster = { leaderName: 'n1', lastLsn: 0, synchronousMode: 'on', syncStandbys: ['n2'] };
+    },
+    request: '/quorum',
+    code: 503,
+  },
+  {
+    what: 'primary in quorum mode, /read-only-quorum',
+    base: 'primary',
+    change: (s) => {
+      s.cluster = { leaderName: 'n1', lastLsn: 0, synchronousMode: 'quorum', syncStandbys: ['n2', 'n3'] };
+    },
+    request: '/read-only-quorum',
+    code: 200,
+  },
+
+  {
     what: 'async replica without DCS, /async',
     base: 'replica',
     change: (s) => {

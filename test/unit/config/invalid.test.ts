@@ -51,7 +51,7 @@ test('each class of invalid value is reported at its path', () => {
     ['log.type', 'xml', 'log.type', 'expected plain or json'],
     ['bootstrap.dcs', [1], 'bootstrap.dcs', 'expected a mapping of dynamic settings'],
     ['bootstrap.dcs.ttl', 'abc', 'bootstrap.dcs.ttl', 'expected an integer of at least 1 (seconds), got "abc"'],
-    ['bootstrap.dcs.synchronous_mode', 'perhaps', 'bootstrap.dcs.synchronous_mode', 'expected a boolean'],
+    ['bootstrap.dcs.synchronous_mode', 'perhaps', 'bootstrap.dcs.synchronous_mode', 'expected on, off, true, false or quorum'],
     ['bootstrap.dcs.postgresql.parameters', { wal_level: ['x'] }, 'bootstrap.dcs.postgresql.parameters.wal_level', 'expected a string, number or boolean'],
     ['bootstrap.pg_hba', [1, ['x']], 'bootstrap.pg_hba', 'expected a list of strings, got a list in it'],
     ['etcd3.port', 'http', 'etcd3.port', 'expected a port number'],

@@ -218,7 +218,7 @@ test('cluster view is built from a range response like Etcd3._cluster_from_nodes
     ],
   );
   assert.deepEqual(view.failover, { value: { leader: 'n1', candidate: 'n2' }, modRevision: 40 });
-  assert.deepEqual(view.sync, { value: { leader: 'n1', syncStandbys: ['n2'] }, modRevision: 30 });
+  assert.deepEqual(view.sync, { value: { leader: 'n1', syncStandbys: ['n2'], quorum: 0 }, modRevision: 30 });
   assert.equal(view.history?.value.length, 1);
   assert.deepEqual(view.status, { optime: 200, slots: {} });
   assert.equal(view.failsafe, null);

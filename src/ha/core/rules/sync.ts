@@ -135,7 +135,11 @@ export function syncTarget(ctx: Ctx, key: SyncState | null, currentNames: string
     if (obs.config.synchronousModeStrict) {
       // Strict: keep waiting on the standbys named (they may come back), or on nobody.
       const keep = ackRuleOf(currentNames).kind === 'standbys';
-      return { names: keep ? currentNames : STRICT_PLACEHOLDER_NAME, key: null, reason: 'no eligible synchronous standby: commits wait (synchronous_mode_strict)' };
+      return {
+        names: keep ? currentNames : STRICT_PLACEHOLDER_NAME,
+        key: null,
+        reason: 'no eligible synchronous standby: commits wait (synchronous_mode_strict)',
+      };
     }
     return { names: '', key: { syncStandbys: [], quorum: 0 }, reason: 'no eligible synchronous standby: the leader acknowledges commits alone' };
   }

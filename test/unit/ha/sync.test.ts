@@ -1,0 +1,214 @@
+/**
+ * Synchronous replication's pure rules (core/sync-standby-names.ts, rules/sync.ts): reading and
+ * writing synchronous_standby_names, the key-safety arithmetic, and a randomized model check of the
+ * leader's steps — standbys connect, disconnect and flush at random, commits are acknowledged
+ * under the setting in effect, the leader takes one step per tick — asserting after every event
+ * that no standby the sync key lets promote (with its quorum of vouchers) can miss an
+ * acknowledged commit. A variant that writes the key as soon as it changes the setting (no
+ * narrowing, no subsumption wait) is shown to break it, so the check has teeth.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { SyncState } from '../../../src/dcs/types.js';
+import { makeCtx } from '../../../src/ha/core/rules/context.js';
+import { keySafeFor, leaderSyncStep, minQuorum } from '../../../src/ha/core/rules/sync.js';
+import { ackRuleOf, quoteStandbyName, renderStandbyNames, STRICT_PLACEHOLDER_NAME, FENCE_STANDBY_NAME } from '../../../src/ha/core/sync-standby-names.js';
+import type { Action, StandbyReplication } from '../../../src/ha/core/types.js';
+import { Prng } from '../../sim/prng.js';
+import { config, leaderObs, member, view } from './fixtures.js';
+
+test('synchronous_standby_names is written as Patroni writes it: sorted, quoted when needed', () => {
+  assert.equal(renderStandbyNames(['n2'], null), 'n2');
+  assert.equal(renderStandbyNames(['n3', 'n2'], null), '2 (n2,n3)');
+  assert.equal(renderStandbyNames(['pg-1', 'n3', 'n2'], 2), 'ANY 2 (n2,n3,"pg-1")');
+  assert.equal(quoteStandbyName('Node1'), '"Node1"');
+  assert.equal(quoteStandbyName('any'), '"any"');
+  assert.equal(quoteStandbyName('a"b'), '"a""b"');
+});
+
+test('what a setting acknowledges, read in every form PostgreSQL accepts', () => {
+  assert.deepEqual(ackRuleOf(''), { kind: 'alone' });
+  assert.deepEqual(ackRuleOf('  '), { kind: 'alone' });
+  assert.deepEqual(ackRuleOf(FENCE_STANDBY_NAME), { kind: 'never' });
+  assert.deepEqual(ackRuleOf(FENCE_STANDBY_NAME.slice(1, -1)), { kind: 'never' }, 'as SHOW prints it');
+  assert.deepEqual(ackRuleOf(STRICT_PLACEHOLDER_NAME), { kind: 'never' });
+  assert.deepEqual(ackRuleOf('n2'), { kind: 'standbys', count: 1, names: ['n2'] });
+  assert.deepEqual(ackRuleOf('n2, n3'), { kind: 'standbys', count: 1, names: ['n2', 'n3'] });
+  assert.deepEqual(ackRuleOf('2 (n2,n3)'), { kind: 'standbys', count: 2, names: ['n2', 'n3'] });
+  assert.deepEqual(ackRuleOf('FIRST 1 (n2, "N3")'), { kind: 'standbys', count: 1, names: ['n2', 'N3'] });
+  assert.deepEqual(ackRuleOf('ANY 2 ("pg-1",n2,n3)'), { kind: 'standbys', count: 2, names: ['pg-1', 'n2', 'n3'] });
+  assert.deepEqual(ackRuleOf('any 5 (a,b)'), { kind: 'standbys', count: 2, names: ['a', 'b'] });
+  assert.deepEqual(ackRuleOf('*'), { kind: 'standbys', count: 1, names: ['*'] });
+});
+
+test('key safety: q >= |K| - max(0, k - |S \\ K|)', () => {
+  const on = ackRuleOf('2 (n2,n3)');
+  assert.equal(minQuorum(['n2', 'n3'], on), 0, 'every listed standby confirms: any of them may be promoted');
+  assert.equal(minQuorum(['n2'], on), 0);
+  assert.equal(minQuorum(['n4'], on), 1, 'n4 confirms nothing: it may never be promoted alone');
+  const any1 = ackRuleOf('ANY 1 (n2,n3,n4)');
+  assert.equal(minQuorum(['n2', 'n3', 'n4'], any1), 2, 'one of three confirms: a candidate needs the two others');
+  assert.equal(minQuorum(['n2', 'n3'], any1), 2, 'the confirming one may be n4: neither n2 nor n3 can be trusted');
+  const any2 = ackRuleOf('ANY 2 (n2,n3,n4)');
+  assert.equal(minQuorum(['n2', 'n3', 'n4'], any2), 1);
+  assert.equal(minQuorum(['n2', 'n3'], ackRuleOf('')), 2, 'acknowledged alone: no standby');
+  assert.equal(minQuorum([], ackRuleOf('')), 0);
+  assert.equal(minQuorum(['n2'], ackRuleOf(STRICT_PLACEHOLDER_NAME)), 0, 'nothing acknowledged: nothing to miss');
+  assert.ok(keySafeFor({ syncStandbys: ['n2', 'n3', 'n4'], quorum: 1 }, any2));
+  assert.ok(!keySafeFor({ syncStandbys: ['n2', 'n3', 'n4'], quorum: 0 }, any2));
+});
+
+// ---- randomized model check of the leader's steps ---------------------------------------------
+
+const STANDBYS = ['n2', 'n3', 'n4', 'n5'];
+
+interface Model {
+  lsn: number;
+  setting: string;
+  appliedAtLsn: number | null;
+  /** The setting was changed since the last probe: the next probe records where it took effect. */
+  settingChanged: boolean;
+  key: SyncState | null;
+  keyRevision: number;
+  connected: Set<string>;
+  flush: Map<string, number>;
+  pending: number[];
+  acknowledgedUpTo: number;
+}
+
+function standbyRows(m: Model): StandbyReplication[] {
+  return [...m.connected].map((name) => ({ name, state: 'streaming', syncState: 'async', flushLsnBytes: m.flush.get(name) ?? 0 }));
+}
+
+function acknowledge(m: Model): void {
+  const rule = ackRuleOf(m.setting);
+  m.pending = m.pending.filter((lsn) => {
+    if (rule.kind === 'never') return true;
+    if (rule.kind === 'standbys') {
+      const confirmed = [...m.connected].filter((n) => rule.names.includes(n) && (m.flush.get(n) ?? 0) >= lsn).length;
+      if (confirmed < rule.count) return true;
+    }
+    m.acknowledgedUpTo = Math.max(m.acknowledgedUpTo, lsn);
+    return false;
+  });
+}
+
+/** Some q+1 standbys of the key, none holding the newest acknowledged commit: a promotion could lose it. */
+function losingPromotion(m: Model): string | null {
+  if (m.key === null || m.acknowledgedUpTo === 0) return null;
+  const missing = m.key.syncStandbys.filter((n) => (m.flush.get(n) ?? 0) < m.acknowledgedUpTo);
+  if (missing.length >= m.key.quorum + 1)
+    return `key ${JSON.stringify(m.key)} lets ${missing.slice(0, m.key.quorum + 1).join('+')} promote without lsn ${m.acknowledgedUpTo} (setting ${JSON.stringify(m.setting)})`;
+  return null;
+}
+
+function applyStep(m: Model, actions: Action[], rng: Prng, eager: boolean): void {
+  for (const action of actions) {
+    if (action.kind === 'setSyncStandbyNames') {
+      m.setting = action.value ?? '';
+      m.settingChanged = true;
+      m.appliedAtLsn = null;
+      if (eager) {
+        // The broken variant: the key follows the setting at once.
+        const rule = ackRuleOf(m.setting);
+        const names = rule.kind === 'standbys' ? rule.names : [];
+        m.key = { leader: 'n1', syncStandbys: names, quorum: rule.kind === 'standbys' ? names.length - rule.count : 0 };
+      }
+      acknowledge(m);
+    } else if (action.kind === 'writeSyncKey') {
+      if (rng.chance(0.1)) continue; // a lost compare-and-swap: nothing written
+      m.key = action.value;
+      m.keyRevision++;
+    }
+  }
+}
+
+function runModel(seed: number, eager: boolean): string | null {
+  const rng = new Prng(seed);
+  const mode = rng.pick(['on', 'quorum'] as const);
+  const cfg = config({ synchronousMode: mode, synchronousModeStrict: rng.chance(0.4), synchronousNodeCount: rng.int(1, 3) });
+  const m: Model = {
+    lsn: 100,
+    setting: cfg.synchronousModeStrict ? STRICT_PLACEHOLDER_NAME : '',
+    appliedAtLsn: null,
+    settingChanged: true,
+    key: { leader: 'n1', syncStandbys: [], quorum: 0 },
+    keyRevision: 1,
+    connected: new Set(STANDBYS.filter(() => rng.chance(0.6))),
+    flush: new Map(STANDBYS.map((n) => [n, 100])),
+    pending: [],
+    acknowledgedUpTo: 0,
+  };
+  const members = [member('n1', { role: 'primary' }), ...STANDBYS.map((n) => member(n))];
+  for (let event = 0; event < 300; event++) {
+    const roll = rng.float();
+    if (roll < 0.3) {
+      m.lsn += rng.int(1, 50);
+      m.pending.push(m.lsn);
+    } else if (roll < 0.55) {
+      const name = rng.pick(STANDBYS);
+      if (m.connected.has(name)) m.flush.set(name, Math.max(m.flush.get(name) ?? 0, rng.int(m.flush.get(name) ?? 0, m.lsn)));
+    } else if (roll < 0.65) {
+      const name = rng.pick(STANDBYS);
+      if (m.connected.has(name)) m.connected.delete(name);
+      else m.connected.add(name);
+    } else {
+      // A probe (the setting seen in effect records the WAL position), then the leader's step.
+      if (m.settingChanged) {
+        m.appliedAtLsn = m.lsn;
+        m.settingChanged = false;
+      }
+      const obs = leaderObs({
+        config: cfg,
+        postgres: { walPositionBytes: m.lsn, syncStandbyNames: m.setting, syncAppliedAtLsn: m.appliedAtLsn, standbys: standbyRows(m) },
+      });
+      const v = view({ members, sync: m.key === null ? null : { value: m.key, modRevision: m.keyRevision } });
+      applyStep(m, leaderSyncStep(makeCtx(obs, v)).actions, rng, eager);
+    }
+    acknowledge(m);
+    const loss = losingPromotion(m);
+    if (loss !== null) return `seed ${seed} (${mode}, strict ${cfg.synchronousModeStrict}, node count ${cfg.synchronousNodeCount}) event ${event}: ${loss}`;
+  }
+  return null;
+}
+
+test('3000 random histories: no standby the sync key lets promote can miss an acknowledged commit', () => {
+  for (let seed = 1; seed <= 3000; seed++) {
+    const loss = runModel(seed, false);
+    assert.equal(loss, null, loss ?? '');
+  }
+});
+
+test('the check bites: a key that follows the setting at once lets a standby promote without acknowledged commits', () => {
+  let caught: string | null = null;
+  for (let seed = 1; seed <= 3000 && caught === null; seed++) caught = runModel(seed, true);
+  assert.ok(caught !== null, 'the eager variant never lost a commit in 3000 histories');
+});
+
+test('with every standby connected and caught up, the key comes to list standbys (progress)', () => {
+  for (const mode of ['on', 'quorum'] as const) {
+    const cfg = config({ synchronousMode: mode, synchronousNodeCount: 2 });
+    const m = { setting: '', appliedAtLsn: null as number | null, key: { leader: 'n1', syncStandbys: [], quorum: 0 } as SyncState, revision: 1 };
+    const members = [member('n1', { role: 'primary' }), member('n2'), member('n3')];
+    for (let cycle = 0; cycle < 10; cycle++) {
+      const obs = leaderObs({
+        config: cfg,
+        postgres: {
+          walPositionBytes: 500,
+          syncStandbyNames: m.setting,
+          syncAppliedAtLsn: m.appliedAtLsn,
+          standbys: ['n2', 'n3'].map((name) => ({ name, state: 'streaming', syncState: 'sync', flushLsnBytes: 500 })),
+        },
+      });
+      for (const action of leaderSyncStep(makeCtx(obs, view({ members, sync: { value: m.key, modRevision: m.revision } }))).actions) {
+        if (action.kind === 'setSyncStandbyNames') {
+          m.setting = action.value ?? '';
+          m.appliedAtLsn = 500;
+        }
+        if (action.kind === 'writeSyncKey' && action.value !== null) m.key = action.value;
+      }
+    }
+    assert.deepEqual(m.key.syncStandbys, ['n2', 'n3'], mode);
+    assert.equal(m.setting, mode === 'on' ? '2 (n2,n3)' : 'ANY 2 (n2,n3)');
+  }
+});
