@@ -1,11 +1,18 @@
 /**
  * bench/failover: kill -9 of the leader (agent and postmaster) under a writer, keel vs Patroni
- * 3.0.2, same etcd, same timings, same writer, in one run.
+ * 3.0.2, same etcd, same timings, same writer, in one run, in each replication mode: asynchronous,
+ * synchronous_mode on, and quorum (keel only: Patroni 3.0.2 has no quorum commit).
  *
- * Measures per repetition: kill -> new leader key (polled in etcd every 50 ms), kill -> first
- * write acknowledged by another node (the writer goes through a libpq multi-host string with
- * target_session_attrs=read-write), and acknowledged ids missing at the end. Also each agent's
- * idle RSS and CPU seconds per minute. Writes bench/results/failover.json and prints a table.
+ * The writer is the write-loss checker's multi-host writer (test/support/write-loss.ts: libpq's
+ * walk over the hosts with target_session_attrs=read-write, one INSERT after another, every
+ * acknowledgement recorded); at the end its verifier reads the table back from the leader.
+ * Measures per repetition: kill -> new leader key (polled in etcd every 10 ms), kill -> first
+ * write acknowledged by another node; per run: acknowledged writes lost (must be 0 in on/quorum),
+ * the writer's steady throughput before the first kill (the cost of each mode, relative to
+ * asynchronous), and each agent's idle RSS and CPU seconds per minute. Synchronous modes are
+ * switched on with PATCH /config, as an operator would; each kill waits until the sync key lists
+ * a standby (else no automatic failover is allowed). Writes bench/results/failover.json and
+ * prints a table.
  *
  * Fairness: the leader key can only move when the dead leader's lease expires, i.e. ttl after
  * its last keepalive, so kill -> new key depends mostly on WHEN in the keepalive period the kill
@@ -13,7 +20,7 @@
  * remaining TTL (etcd LeaseTimeToLive, every 100 ms) and kills right after it jumps back up (a
  * keepalive just happened). kill -> new key is then ttl + the agent's own takeover overhead.
  *
- *   node dist/bench/failover.js [--reps 5] [--settings seed,fast] [--systems keel,patroni] [--idle-s 60]
+ *   node dist/bench/failover.js [--reps 5] [--settings seed,fast] [--systems keel,patroni] [--modes async,on,quorum] [--idle-s 60]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -24,7 +31,12 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, sandboxDcs, type AgentRuntime } from '../src/sandbox/sandbox.js';
 import { EtcdClient } from '../src/engine/etcd/etcd-client.js';
-import { SETTINGS, Writer, arg, fmt, monoMs, stats, type Setting } from './support.js';
+import { SETTINGS, arg, fmt, monoMs, stats, type Setting } from './support.js';
+import { WriteLossRun, type WriteTarget } from '../test/support/write-loss.js';
+
+type Mode = 'async' | 'on' | 'quorum';
+/** The steady window before the first kill in which throughput is measured. */
+const THROUGHPUT_WINDOW_MS = 10_000;
 
 function procStats(pid: number): { rssKb: number; cpuS: number } {
   try {
@@ -73,17 +85,31 @@ interface Rep {
 interface RunResult {
   system: AgentRuntime;
   setting: string;
+  mode: Mode;
   ttlS: number;
   reps: Rep[];
   ackedMissing: number;
   acked: number;
+  writesPerSecond: number;
   idle: { rssMb: number; cpuSecondsPerMinute: number };
 }
 
-async function runOne(system: AgentRuntime, setting: Setting, reps: number, idleS: number): Promise<RunResult> {
+/** The sync key lists a standby of the current leader (a synchronous failover is allowed), or null after the timeout. */
+async function syncStandbyListed(dcs: ReturnType<typeof sandboxDcs>, timeoutMs: number): Promise<string[] | null> {
+  const deadline = monoMs() + timeoutMs;
+  while (monoMs() < deadline) {
+    const view = await dcs.loadCluster().catch(() => null);
+    const sync = view?.sync?.value;
+    if (view?.leader != null && sync !== undefined && sync.leader === view.leader.name && sync.syncStandbys.length > 0) return sync.syncStandbys;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return null;
+}
+
+async function runOne(system: AgentRuntime, setting: Setting, mode: Mode, reps: number, idleS: number): Promise<RunResult> {
   const dir = await mkdtemp(join(tmpdir(), `keel-bench-${system}-`));
-  const log = (line: string) => process.stderr.write(`[${system}/${setting.name}] ${line}\n`);
-  let writer: Writer | null = null;
+  const log = (line: string) => process.stderr.write(`[${system}/${setting.name}/${mode}] ${line}\n`);
+  let run: WriteLossRun | null = null;
   try {
     const record = await sandboxUp({ dir, runtime: system, nodes: 3, timings: setting, scope: `bench-${system}`, waitMs: 0 });
     await waitForCluster(record, 300_000);
@@ -100,13 +126,29 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
     log(`idle: ${idle.rssMb.toFixed(1)} MB RSS, ${idle.cpuSecondsPerMinute.toFixed(2)} CPU s/min per agent`);
     const leader0 = await waitForCluster(record, 60_000);
     const leaderNode = record.nodes.find((n) => n.name === leader0);
-    const admin = new pg.Client({ host: '127.0.0.1', port: leaderNode?.pgPort ?? 0, user: 'postgres', password, database: 'postgres' });
-    await admin.connect();
-    await admin.query('CREATE TABLE IF NOT EXISTS bench_writes (id bigint PRIMARY KEY)');
-    await admin.end();
-    const dsn = `host=${record.nodes.map(() => '127.0.0.1').join(',')} port=${record.nodes.map((n) => n.pgPort).join(',')} user=postgres password=${password} dbname=postgres target_session_attrs=read-write connect_timeout=2`;
-    writer = new Writer(dsn, 'bench_writes');
     const dcs = sandboxDcs(record, 'bench-observer');
+    if (mode !== 'async') {
+      // What an operator does: PATCH /config on the leader (patronictl edit-config does the same).
+      const response = await fetch(`http://127.0.0.1:${leaderNode?.apiPort ?? 0}/config`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ synchronous_mode: mode === 'quorum' ? 'quorum' : true }),
+      });
+      if (response.status !== 200) throw new Error(`PATCH /config: ${response.status} ${await response.text()}`);
+      const standbys = await syncStandbyListed(dcs, 120_000);
+      if (standbys === null) throw new Error('no synchronous standby listed in the sync key after 120 s');
+      log(`sync key lists ${standbys.join(', ')}`);
+    }
+    const targets: WriteTarget[] = record.nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.pgPort }));
+    run = new WriteLossRun({ password, table: 'bench_writes', statementTimeoutMs: 2000, connectTimeoutMs: 2000 });
+    await run.prepare(targets.find((t) => t.name === leader0) as WriteTarget);
+    run.addMultiHost(targets);
+    run.start(0);
+    const windowStart = monoMs();
+    await new Promise((r) => setTimeout(r, THROUGHPUT_WINDOW_MS));
+    const writer = run;
+    const writesPerSecond = writer.acks.filter((a) => a.atMs >= windowStart).length / (THROUGHPUT_WINDOW_MS / 1000);
+    log(`steady throughput ${writesPerSecond.toFixed(0)} writes/s (one connection, one INSERT per commit)`);
     const etcd = new EtcdClient({
       endpoints: record.etcd.endpoints.map((e) => ({ host: e.split(':')[0] ?? '127.0.0.1', port: Number(e.split(':')[1]) })),
       requestTimeoutMs: 2000,
@@ -114,6 +156,7 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
     const results: Rep[] = [];
     for (let rep = 0; rep < reps; rep++) {
       const leader = await waitForCluster(record, 300_000);
+      if (mode !== 'async' && (await syncStandbyListed(dcs, 180_000)) === null) throw new Error(`rep ${rep + 1}: no synchronous standby listed`);
       await new Promise((r) => setTimeout(r, 2000 + setting.loopWaitS * 1000)); // steady state, writer flowing
       const node = record.nodes.find((n) => n.name === leader);
       if (node === undefined) throw new Error('no leader node');
@@ -145,7 +188,7 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
       }
       let writeAt: number | null = null;
       while (writeAt === null && monoMs() < deadline) {
-        const ack = writer.acks.find((a) => a.atMs > killedAt && a.port !== node.pgPort);
+        const ack = writer.acks.find((a) => a.atMs > killedAt && a.node !== leader);
         if (ack !== undefined) writeAt = ack.atMs;
         else await new Promise((r) => setTimeout(r, 50));
       }
@@ -165,19 +208,28 @@ async function runOne(system: AgentRuntime, setting: Setting, reps: number, idle
     }
     await waitForCluster(record, 300_000);
     await writer.stop();
-    const holder = (await dcs.loadCluster()).leader?.name;
+    const report = await writer.verify(async () => {
+      const holder = (await dcs.loadCluster()).leader?.name;
+      const target = targets.find((t) => t.name === holder);
+      if (target === undefined) throw new Error('no leader yet');
+      return target;
+    });
     await dcs.close();
     await etcd.close();
-    const holderNode = record.nodes.find((n) => n.name === holder);
-    const reader = new pg.Client({ host: '127.0.0.1', port: holderNode?.pgPort ?? 0, user: 'postgres', password, database: 'postgres' });
-    await reader.connect();
-    const present = new Set((await reader.query<{ id: string }>('SELECT id FROM bench_writes')).rows.map((r) => Number(r.id)));
-    await reader.end();
-    const ackedMissing = writer.acks.filter((a) => !present.has(a.id)).length;
-    log(`acknowledged ${writer.acks.length}, missing at the end ${ackedMissing}`);
-    return { system, setting: setting.name, ttlS: setting.ttlS, reps: results, ackedMissing, acked: writer.acks.length, idle };
+    log(`acknowledged ${report.acknowledged}, lost ${report.lost.length}, acknowledged by two primaries at once: ${report.overlappingPrimaries.length}`);
+    return {
+      system,
+      setting: setting.name,
+      mode,
+      ttlS: setting.ttlS,
+      reps: results,
+      ackedMissing: report.lost.length,
+      acked: report.acknowledged,
+      writesPerSecond,
+      idle,
+    };
   } finally {
-    await writer?.stop();
+    await run?.stop();
     await sandboxDown(dir).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
@@ -188,8 +240,14 @@ async function main(): Promise<void> {
   const idleS = Number(arg('idle-s', '60'));
   const settings = SETTINGS.filter((s) => arg('settings', 'seed,fast').split(',').includes(s.name));
   const systems = arg('systems', 'keel,patroni').split(',') as AgentRuntime[];
+  const modes = arg('modes', 'async,on,quorum').split(',') as Mode[];
   const runs: RunResult[] = [];
-  for (const setting of settings) for (const system of systems) runs.push(await runOne(system, setting, reps, idleS));
+  for (const setting of settings)
+    for (const mode of modes)
+      for (const system of systems) {
+        if (system === 'patroni' && mode === 'quorum') continue; // Patroni 3.0.2 has no quorum commit
+        runs.push(await runOne(system, setting, mode, reps, idleS));
+      }
   const rows = runs.map((r) => ({
     ...r,
     key: stats(r.reps.map((x) => x.killToKeyMs)),
@@ -204,17 +262,19 @@ async function main(): Promise<void> {
     JSON.stringify({ machine, reps, idleS, runs: rows }, null, 2) + '\n',
   );
   const lines = [
-    'setting | system  | kill->key s (median min max) | kill->write s (median min max) | keel/Patroni | expiry->key ms | expiry->write ms (median min max) | keel/Patroni | missing/acked | idle RSS MB | CPU s/min',
-    '--- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---',
+    'setting | mode | system  | kill->key s (median min max) | kill->write s (median min max) | keel/Patroni | expiry->key ms | expiry->write ms (median min max) | keel/Patroni | lost/acked | writes/s (vs async) | idle RSS MB | CPU s/min',
+    '--- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---',
   ];
   const ms = (v: number | null): string => (v === null ? '-' : v.toFixed(0));
   for (const row of rows) {
-    const patroni = rows.find((r) => r.setting === row.setting && r.system === 'patroni');
+    const patroni = rows.find((r) => r.setting === row.setting && r.mode === row.mode && r.system === 'patroni');
+    const async = rows.find((r) => r.setting === row.setting && r.mode === 'async' && r.system === row.system);
+    const cost = async !== undefined && async.writesPerSecond > 0 ? ` (${(row.writesPerSecond / async.writesPerSecond).toFixed(2)})` : '';
     const ratio = (a: number | null, b: number | null | undefined): string =>
       row.system === 'keel' && a !== null && b != null && b > 0 ? (a / b).toFixed(2) : '';
     lines.push(
-      `${row.setting} | ${row.system.padEnd(7)} | ${fmt(row.key.median)} ${fmt(row.key.min)} ${fmt(row.key.max)} | ${fmt(row.write.median)} ${fmt(row.write.min)} ${fmt(row.write.max)} | ${ratio(row.write.median, patroni?.write.median)} | ` +
-        `${ms(row.expiryKey.median)} | ${ms(row.expiryWrite.median)} ${ms(row.expiryWrite.min)} ${ms(row.expiryWrite.max)} | ${ratio(row.expiryWrite.median, patroni?.expiryWrite.median)} | ${row.ackedMissing}/${row.acked} | ${row.idle.rssMb.toFixed(1)} | ${row.idle.cpuSecondsPerMinute.toFixed(2)}`,
+      `${row.setting} | ${row.mode} | ${row.system.padEnd(7)} | ${fmt(row.key.median)} ${fmt(row.key.min)} ${fmt(row.key.max)} | ${fmt(row.write.median)} ${fmt(row.write.min)} ${fmt(row.write.max)} | ${ratio(row.write.median, patroni?.write.median)} | ` +
+        `${ms(row.expiryKey.median)} | ${ms(row.expiryWrite.median)} ${ms(row.expiryWrite.min)} ${ms(row.expiryWrite.max)} | ${ratio(row.expiryWrite.median, patroni?.expiryWrite.median)} | ${row.ackedMissing}/${row.acked} | ${row.writesPerSecond.toFixed(0)}${cost} | ${row.idle.rssMb.toFixed(1)} | ${row.idle.cpuSecondsPerMinute.toFixed(2)}`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');

@@ -131,7 +131,11 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
   }
   const probe = running ? await probePostgres(a) : null;
   if (!running) pg.probe = null;
-  const control = dataDir === 'initialized' && (!running || pg.systemIdentifier === null) ? await readControlData(a) : null;
+  // Also while the postmaster runs but accepts no connection (starting, or a standby that cannot
+  // reach a consistent state): its timeline and WAL position still decide whether it diverged
+  // (a former primary started as a standby of a dead leader waited forever for WAL that never
+  // came — the synchronous-mode failover test, after pg_rewind lost its source mid-way).
+  const control = dataDir === 'initialized' && (!running || probe === null || pg.systemIdentifier === null) ? await readControlData(a) : null;
   if (probe !== null) pg.rewindCapable = probe.rewindCapable;
   else if (control !== null) pg.rewindCapable = control.dataChecksums || control.walLogHints;
   const walPositionBytes =

@@ -11,6 +11,7 @@
  * polled every 100 ms instead of every second, so the answer comes as soon as it is known.
  */
 import type { OperationResult } from '../api/routes.js';
+import type { SynchronousMode } from '../config/types.js';
 import type { ClusterView, FailoverRequest } from '../dcs/types.js';
 import type { AgentContext } from './context.js';
 import { clusterTimeline } from './core/rules/context.js';
@@ -77,15 +78,20 @@ export function failoverImpossible(
   request: { leader: string | null; candidate: string | null },
   action: FailoverAction,
   statuses: PeerStatus[],
-  limits: { primaryWalBytes: number | null; maximumLagBytes: number; checkTimeline: boolean },
+  limits: { primaryWalBytes: number | null; maximumLagBytes: number; checkTimeline: boolean; synchronousMode: SynchronousMode },
 ): string | null {
   if (request.leader !== null && (view.leader === null || view.leader.name !== request.leader)) return 'leader name does not match';
   const leaderName = view.leader?.name ?? null;
+  // Synchronous mode: only a standby the sync key lists holds every acknowledged commit (keel
+  // refuses a failover to another one too, where Patroni only asks patronictl to confirm).
+  const sync = limits.synchronousMode !== 'off' && view.sync !== null && view.sync.value.leader !== null ? view.sync.value.syncStandbys : null;
+  if (sync !== null && request.candidate !== null && !sync.includes(request.candidate)) return 'candidate name does not match with sync_standby';
   const candidates =
     request.candidate !== null
       ? view.members.filter((m) => m.name === request.candidate)
-      : view.members.filter((m) => m.name !== leaderName && m.apiUrl !== null);
+      : view.members.filter((m) => m.name !== leaderName && m.apiUrl !== null && (sync === null || sync.includes(m.name)));
   if (request.candidate !== null && candidates.length === 0) return 'candidate does not exists';
+  if (candidates.length === 0 && sync !== null) return `${action} is not possible: can not find sync_standby`;
   if (candidates.length === 0) return `${action} is not possible: cluster does not have members except leader`;
   // With a running leader, the candidates must stream from it; a failover with the leader gone
   // judges only what Patroni does (reachable, allowed to promote, watchdog), and the lag.
@@ -172,6 +178,7 @@ export function failoverOperations(a: AgentContext): {
           primaryWalBytes: ownWal ?? view.status?.optime ?? null,
           maximumLagBytes: a.cluster.dynamic.maximumLagOnFailoverBytes,
           checkTimeline: a.cluster.dynamic.checkTimeline,
+          synchronousMode: a.cluster.dynamic.synchronousMode,
         });
         if (refusal !== null) return { code: 412, text: refusal };
       }

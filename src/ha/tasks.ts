@@ -70,6 +70,9 @@ export async function startAndWait(a: AgentContext, options: StartOptions = {}):
   a.pg.expectedRunning = true;
   a.pg.crashedSinceMs = null;
   a.pg.notStreamingSinceMs = null;
+  // A postmaster still starting from an earlier attempt keeps running: it must read the
+  // recovery settings just written (the node to follow may have changed meanwhile).
+  if ((await a.pg.node.postmasterPid()) !== null) await a.pg.node.reload();
   await a.pg.node.start(pgTimeoutMs(a));
   await waitUntilReady(a, options.timeoutMs ?? pgTimeoutMs(a));
   const callback = options.callback === undefined ? 'on_start' : options.callback;

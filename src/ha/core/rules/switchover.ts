@@ -18,6 +18,7 @@
 import type { FailoverRequest, Versioned } from '../../../dcs/types.js';
 import type { Action, PeerStatus, Plan, Why } from '../types.js';
 import { type Ctx, addressOf, mayPromote, member, plan } from './context.js';
+import { activeSyncKey } from './sync.js';
 
 /** A request asks for something (Patroni: a non-empty failover key; `{}` is what clearing writes). */
 export function isPending(request: FailoverRequest | undefined): boolean {
@@ -101,14 +102,25 @@ function peerCannotTakeOver(ctx: Ctx, peer: PeerStatus, beforeStepDown: boolean)
 /** The members a switchover may go to: the named candidate, or every other member with an API (Patroni's is_failover_possible). */
 function switchoverTargets(ctx: Ctx, request: FailoverRequest): PeerStatus[] {
   const peers = ctx.obs.peers ?? [];
+  // Synchronous mode: only a standby the sync key lists may take over without losing commits.
+  const sync = activeSyncKey(ctx);
   return peers.filter(
-    (p) => p.name !== ctx.self && (request.candidate === undefined ? member(ctx.view, p.name)?.apiUrl != null : p.name === request.candidate),
+    (p) =>
+      p.name !== ctx.self &&
+      (sync === null || sync.syncStandbys.includes(p.name)) &&
+      (request.candidate === undefined ? member(ctx.view, p.name)?.apiUrl != null : p.name === request.candidate),
   );
 }
 
 /** Why no target can take over, or null when one can. */
 function noTargetReason(ctx: Ctx, request: FailoverRequest): string | null {
   const targets = switchoverTargets(ctx, request);
+  const sync = activeSyncKey(ctx);
+  if (sync !== null && targets.length === 0) {
+    return request.candidate !== undefined && !sync.syncStandbys.includes(request.candidate)
+      ? `candidate ${request.candidate} is not a synchronous standby`
+      : 'no synchronous standby to hand over to';
+  }
   if (request.candidate !== undefined) {
     const candidate = targets[0];
     if (candidate === undefined) return `candidate ${request.candidate} does not exist`;

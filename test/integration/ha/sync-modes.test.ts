@@ -1,0 +1,342 @@
+/**
+ * Synchronous replication on real processes (issue 9): a 3-node sandbox (ttl 7 / loop_wait 1 /
+ * retry_timeout 3, each agent reaching etcd through its own cuttable proxy), synchronous_mode
+ * switched on with PATCH /config as an operator would.
+ *
+ *  - the leader names a synchronous standby: synchronous_standby_names, the sync key, /sync and
+ *    /async, `keel list`'s Sync Standby;
+ *  - under writers (pinned to every node, plus a multi-host one), 10 consecutive kill -9 failovers
+ *    of the leader (agent and postmaster) in synchronous_mode on, then 10 in quorum: the write-loss
+ *    checker finds 0 acknowledged writes lost, and the cluster is back each time (a new leader
+ *    acknowledging, the killed node rejoined, a standby in the key again);
+ *  - a synchronous standby killed: the other replica is named within a few seconds;
+ *  - switchover goes only to a synchronous standby (412 for an asynchronous candidate);
+ *  - the fence stops commits in synchronous mode (the leader cut off from etcd);
+ *  - strict with both replicas stopped: a commit does not return until one is back;
+ *    non-strict: commits go on and the sync key is emptied, and `keel list` says so.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import {
+  startTestCluster,
+  sql,
+  eventually,
+  killNode,
+  restartAgent,
+  currentPrimary,
+  leaderKeyHolder,
+  runKeel,
+  type TestCluster,
+} from '../../support/sandbox.js';
+import { startProxy, type CuttableProxy } from '../../support/tcp-proxy.js';
+import { WriteLossRun, formatReport, monoMs, type WriteTarget } from '../../support/write-loss.js';
+import { sandboxDcs } from '../../../src/sandbox/sandbox.js';
+import type { SyncState } from '../../../src/dcs/types.js';
+
+const TTL_MS = 7_000;
+const LOOP_WAIT_MS = 1_000;
+const FAILOVERS = 10;
+let cluster: TestCluster;
+const proxies = new Map<string, CuttableProxy>();
+
+before(
+  async () => {
+    cluster = await startTestCluster({
+      nodes: 3,
+      ttlS: TTL_MS / 1000,
+      loopWaitS: LOOP_WAIT_MS / 1000,
+      retryTimeoutS: 3,
+      nodeEtcdHosts: async (endpoints, node) => {
+        const [host, port] = (endpoints[0] ?? '').split(':');
+        const proxy = await startProxy({ host: host ?? '127.0.0.1', port: Number(port) });
+        proxies.set(node, proxy);
+        return [`127.0.0.1:${proxy.port}`];
+      },
+    });
+  },
+  { timeout: 300_000 },
+);
+
+after(
+  async () => {
+    await cluster?.stop();
+    for (const proxy of proxies.values()) await proxy.close();
+  },
+  { timeout: 120_000 },
+);
+
+function targets(): WriteTarget[] {
+  return cluster.record.nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.pgPort }));
+}
+
+function apiOf(node: string): string {
+  const n = cluster.record.nodes.find((m) => m.name === node);
+  if (n === undefined) throw new Error(`no node ${node}`);
+  return `http://127.0.0.1:${n.apiPort}`;
+}
+
+async function syncKey(): Promise<{ leader: string | null; sync: SyncState | null }> {
+  const dcs = sandboxDcs(cluster.record, 'sync-test-observer');
+  try {
+    const view = await dcs.loadCluster();
+    return { leader: view.leader?.name ?? null, sync: view.sync?.value ?? null };
+  } finally {
+    await dcs.close();
+  }
+}
+
+async function patchConfig(body: Record<string, unknown>): Promise<void> {
+  const leader = (await leaderKeyHolder(cluster)) ?? cluster.leader;
+  const response = await fetch(`${apiOf(leader)}/config`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(response.status, 200, await response.text());
+}
+
+/** The leader key holder once its sync key lists a standby that streams from it. */
+async function syncReady(what: string, timeoutMs = 60_000): Promise<{ leader: string; standbys: string[] }> {
+  return eventually(what, timeoutMs, async () => {
+    const { leader, sync } = await syncKey();
+    if (leader === null || sync === null || sync.leader !== leader || sync.syncStandbys.length === 0) return undefined;
+    const rows = await sql<{ application_name: string }>(cluster, leader, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
+    const streaming = rows.map((r) => r.application_name);
+    return sync.syncStandbys.every((s) => streaming.includes(s)) ? { leader, standbys: sync.syncStandbys } : undefined;
+  });
+}
+
+async function everyReplicaStreaming(leader: string): Promise<void> {
+  await eventually('every replica streaming', 90_000, async () => {
+    const rows = await sql<{ n: string }>(cluster, leader, "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'");
+    return Number(rows[0]?.n) === cluster.record.nodes.length - 1 ? true : undefined;
+  });
+}
+
+async function httpCode(url: string): Promise<number> {
+  return (await fetch(url, { signal: AbortSignal.timeout(5000) })).status;
+}
+
+test('synchronous_mode on: the leader names a synchronous standby in its setting and the sync key; /sync, /async and keel list agree', async () => {
+  await patchConfig({ synchronous_mode: true });
+  const { leader, standbys } = await syncReady('a synchronous standby in the sync key');
+  assert.equal(standbys.length, 1);
+  const standby = standbys[0] as string;
+  const other = cluster.record.nodes.map((n) => n.name).find((n) => n !== leader && n !== standby) as string;
+  const [setting] = await sql<{ s: string }>(cluster, leader, "SELECT current_setting('synchronous_standby_names') AS s");
+  assert.equal(setting?.s, standby);
+  const [row] = await sql<{ sync_state: string }>(cluster, leader, 'SELECT sync_state FROM pg_stat_replication WHERE application_name = $1', [standby]);
+  assert.equal(row?.sync_state, 'sync');
+  await eventually('the health endpoints to follow the key', 20_000, async () =>
+    (await httpCode(`${apiOf(standby)}/sync`)) === 200 && (await httpCode(`${apiOf(other)}/async`)) === 200 ? true : undefined,
+  );
+  assert.equal(await httpCode(`${apiOf(other)}/sync`), 503);
+  assert.equal(await httpCode(`${apiOf(standby)}/async`), 503);
+  assert.equal(await httpCode(`${apiOf(leader)}/read-only-sync`), 200);
+  const list = await runKeel(['-c', cluster.record.nodes[0]?.config ?? '', 'list']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`\\| ${standby} +\\| [^|]+\\| Sync Standby \\|`));
+});
+
+/** kill -9 of the leader (agent and postmaster) FAILOVERS times under writers; the report must show 0 lost. */
+async function failoversUnderWriters(mode: 'on' | 'quorum', table: string): Promise<void> {
+  const first = await syncReady(`a ${mode} standby in the sync key`);
+  const run = new WriteLossRun({ password: cluster.superuserPassword, table, statementTimeoutMs: 20_000 });
+  await run.prepare(targets().find((t) => t.name === first.leader) as WriteTarget);
+  run.addPinned(targets()).addMultiHost(targets());
+  run.start(20);
+  const leaders: string[] = [first.leader];
+  try {
+    for (let i = 1; i <= FAILOVERS; i++) {
+      const { leader } = await syncReady(`failover ${i}: a standby in the sync key`, 90_000);
+      await eventually(`failover ${i}: ${leader} acknowledging`, 30_000, async () => (run.acks.some((a) => a.node === leader) ? true : undefined));
+      await new Promise((r) => setTimeout(r, 500));
+      await killNode(cluster, leader, { agent: true, postgres: true });
+      const next = await eventually(`failover ${i}: a new leader`, TTL_MS + 10 * LOOP_WAIT_MS + 30_000, async () => {
+        const holder = await leaderKeyHolder(cluster);
+        return holder !== null && holder !== leader ? holder : undefined;
+      });
+      const acksBefore = run.acks.length;
+      await eventually(`failover ${i}: ${next} acknowledging`, 30_000, async () =>
+        run.acks.slice(acksBefore).some((a) => a.node === next) ? true : undefined,
+      );
+      await restartAgent(cluster, leader);
+      leaders.push(next);
+    }
+    // the last killed node back as a replica too
+    await syncReady('the cluster back after the last failover', 90_000);
+  } finally {
+    await run.stop();
+  }
+  const report = await run.verify(async () => {
+    const primary = await currentPrimary(cluster);
+    if (primary === null) throw new Error('no primary yet');
+    return targets().find((t) => t.name === primary) as WriteTarget;
+  });
+  const text = formatReport(report);
+  process.stderr.write(`synchronous_mode ${mode}, ${FAILOVERS} failovers (leaders ${leaders.join(' -> ')}):\n${text}\n`);
+  assert.ok(report.acknowledged > 100, text);
+  assert.deepEqual(report.lost, [], text);
+  assert.deepEqual(report.doubleAcked, [], text);
+  assert.deepEqual(report.overlappingPrimaries, [], text);
+  assert.equal(new Set(leaders).size >= 2, true);
+}
+
+test(
+  `synchronous_mode on: ${FAILOVERS} consecutive kill -9 failovers of the leader under writers, 0 acknowledged writes lost`,
+  { timeout: 900_000 },
+  async () => {
+    await failoversUnderWriters('on', 'sync_on_failovers');
+  },
+);
+
+test('a synchronous standby killed: the other replica is named within a few seconds, and rejoins the key when back', async () => {
+  const { leader, standbys } = await syncReady('a synchronous standby');
+  const killed = standbys[0] as string;
+  const other = cluster.record.nodes.map((n) => n.name).find((n) => n !== leader && n !== killed) as string;
+  await everyReplicaStreaming(leader);
+  await killNode(cluster, killed, { agent: true, postgres: true });
+  const startedMs = performance.now();
+  await eventually(`${other} named instead of ${killed}`, 30_000, async () => {
+    const { sync } = await syncKey();
+    return sync !== null && sync.leader === leader && sync.syncStandbys.includes(other) && !sync.syncStandbys.includes(killed) ? true : undefined;
+  });
+  process.stderr.write(`sync standby replaced in ${((performance.now() - startedMs) / 1000).toFixed(1)} s\n`);
+  const [setting] = await sql<{ s: string }>(cluster, leader, "SELECT current_setting('synchronous_standby_names') AS s");
+  assert.equal(setting?.s, other);
+  await restartAgent(cluster, killed);
+  await eventually(`${killed} streaming again`, 90_000, async () => {
+    const rows = await sql<{ n: string }>(
+      cluster,
+      leader,
+      "SELECT count(*) AS n FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming'",
+      [killed],
+    );
+    return Number(rows[0]?.n) === 1 ? true : undefined;
+  });
+});
+
+test('switchover in synchronous mode goes only to a synchronous standby: 412 for an asynchronous candidate', async () => {
+  const { leader, standbys } = await syncReady('a synchronous standby');
+  const sync = standbys[0] as string;
+  await everyReplicaStreaming(leader);
+  const asyncNode = cluster.record.nodes.map((n) => n.name).find((n) => n !== leader && n !== sync) as string;
+  const refused = await fetch(`${apiOf(leader)}/switchover`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ leader, candidate: asyncNode }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  assert.equal(refused.status, 412);
+  assert.equal(await refused.text(), 'candidate name does not match with sync_standby');
+  const done = await fetch(`${apiOf(leader)}/switchover`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ leader }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await done.text();
+  assert.equal(done.status, 200, text);
+  assert.equal(text, `Successfully switched over to "${sync}"`);
+});
+
+test('the fence stops commits in synchronous mode: the leader cut off from etcd stops acknowledging before its lease can expire', async () => {
+  const { leader } = await syncReady('a synchronous standby');
+  const run = new WriteLossRun({ password: cluster.superuserPassword, table: 'sync_fence', statementTimeoutMs: 5000 });
+  await run.prepare(targets().find((t) => t.name === leader) as WriteTarget);
+  run.addPinned(targets().filter((t) => t.name === leader));
+  run.start(20);
+  let cutAtMs = 0;
+  try {
+    await eventually('acknowledgements from the leader', 20_000, async () => (run.acks.length > 10 ? true : undefined));
+    proxies.get(leader)?.cut();
+    cutAtMs = monoMs();
+    await eventually('a new leader', TTL_MS + 10 * LOOP_WAIT_MS + 30_000, async () => {
+      const holder = await leaderKeyHolder(cluster);
+      return holder !== null && holder !== leader ? holder : undefined;
+    });
+  } finally {
+    await run.stop();
+    proxies.get(leader)?.heal();
+  }
+  const lastAck = Math.max(...run.acks.map((a) => a.atMs));
+  assert.ok(lastAck < cutAtMs + TTL_MS, `the cut-off leader acknowledged ${(lastAck - cutAtMs).toFixed(0)} ms after the cut, past the lease ttl`);
+  await syncReady('the cluster back after the fence', 90_000);
+});
+
+test(
+  `synchronous_mode quorum: ${FAILOVERS} consecutive kill -9 failovers of the leader under writers, 0 acknowledged writes lost`,
+  { timeout: 900_000 },
+  async () => {
+    await patchConfig({ synchronous_mode: 'quorum', synchronous_node_count: 1 });
+    const { leader } = await eventually('ANY 1 (...) on the leader and a quorum key', 60_000, async () => {
+      const ready = await syncReady('a quorum key');
+      const [setting] = await sql<{ s: string }>(cluster, ready.leader, "SELECT current_setting('synchronous_standby_names') AS s");
+      const { sync } = await syncKey();
+      return setting?.s.startsWith('ANY 1 (') === true && sync !== null && sync.syncStandbys.length === 2 && sync.quorum === 1 ? ready : undefined;
+    });
+    const others = cluster.record.nodes.map((n) => n.name).filter((n) => n !== leader);
+    for (const node of others) assert.equal(await httpCode(`${apiOf(node)}/quorum`), 200, `${node} /quorum`);
+    await failoversUnderWriters('quorum', 'sync_quorum_failovers');
+  },
+);
+
+/** A commit in flight on `node`: `state.outcome` is 'waiting', then 'committed' or the error. */
+async function commitWithin(node: string, waitMs: number): Promise<{ state: { outcome: string }; client: pg.Client; done: Promise<void> }> {
+  const n = cluster.record.nodes.find((m) => m.name === node);
+  if (n === undefined) throw new Error(`no node ${node}`);
+  const client = new pg.Client({ host: '127.0.0.1', port: n.pgPort, user: 'postgres', password: cluster.superuserPassword, database: 'postgres' });
+  await client.connect();
+  const state = { outcome: 'waiting' };
+  const done = client
+    .query('INSERT INTO sync_strict VALUES (DEFAULT)')
+    .then(() => {
+      state.outcome = 'committed';
+    })
+    .catch((error: unknown) => {
+      state.outcome = error instanceof Error ? error.message : String(error);
+    });
+  await Promise.race([done, new Promise((r) => setTimeout(r, waitMs))]);
+  return { state, client, done };
+}
+
+test('strict: both replicas stopped, a commit does not return until one is back; non-strict: commits go on and the key is emptied', async () => {
+  await patchConfig({ synchronous_mode: true, synchronous_mode_strict: true });
+  const { leader } = await syncReady('a synchronous standby (strict)');
+  await sql(cluster, leader, 'CREATE TABLE IF NOT EXISTS sync_strict (id bigserial PRIMARY KEY)');
+  const replicas = cluster.record.nodes.map((n) => n.name).filter((n) => n !== leader);
+  for (const r of replicas) await killNode(cluster, r, { agent: true, postgres: true });
+  const waiting = await commitWithin(leader, 5000);
+  try {
+    assert.equal(waiting.state.outcome, 'waiting', 'strict: a commit without a synchronous standby must not return');
+    await new Promise((r) => setTimeout(r, 3 * LOOP_WAIT_MS));
+    assert.equal(waiting.state.outcome, 'waiting', 'strict: still waiting after a few cycles');
+    const { sync } = await syncKey();
+    assert.ok(sync !== null && sync.leader === leader);
+    for (const r of replicas) await restartAgent(cluster, r);
+    await Promise.race([waiting.done, new Promise((r) => setTimeout(r, 90_000))]);
+    assert.equal(waiting.state.outcome, 'committed', 'the commit returns once a synchronous standby is back');
+  } finally {
+    await waiting.client.end().catch(() => undefined);
+  }
+  await syncReady('standbys back (strict)', 90_000);
+
+  await patchConfig({ synchronous_mode_strict: false });
+  for (const r of replicas) await killNode(cluster, r, { agent: true, postgres: true });
+  await eventually('the sync key emptied', 30_000, async () => {
+    const { sync } = await syncKey();
+    return sync !== null && sync.leader === leader && sync.syncStandbys.length === 0 ? true : undefined;
+  });
+  const alone = await commitWithin(leader, 15_000);
+  try {
+    assert.equal(alone.state.outcome, 'committed', 'non-strict: the leader acknowledges alone');
+  } finally {
+    await alone.client.end().catch(() => undefined);
+  }
+  const list = await runKeel(['-c', cluster.record.nodes[0]?.config ?? '', 'list']);
+  assert.match(list.stdout, /^ Synchronous replication: no synchronous standby, the leader acknowledges commits alone$/m);
+  for (const r of replicas) await restartAgent(cluster, r);
+  await syncReady('standbys back (non-strict)', 90_000);
+});
