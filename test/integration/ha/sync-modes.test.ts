@@ -278,7 +278,10 @@ test(
       return setting?.s.startsWith('ANY 1 (') === true && sync !== null && sync.syncStandbys.length === 2 && sync.quorum === 1 ? ready : undefined;
     });
     const others = cluster.record.nodes.map((n) => n.name).filter((n) => n !== leader);
-    for (const node of others) assert.equal(await httpCode(`${apiOf(node)}/quorum`), 200, `${node} /quorum`);
+    await eventually('/quorum 200 on both standbys', 20_000, async () => {
+    const codes = await Promise.all(others.map((node) => httpCode(`${apiOf(node)}/quorum`)));
+    return codes.every((code) => code === 200) ? true : undefined;
+  });
     await failoversUnderWriters('quorum', 'sync_quorum_failovers');
   },
 );

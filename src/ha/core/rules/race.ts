@@ -33,7 +33,7 @@ function peerBlocks(ctx: Ctx, peer: PeerStatus, myWal: number, myPriority: numbe
   // waiting for the other, one excluded from the topology, the other deferring to its priority).
   if (outsideFailsafeTopology(ctx, peer.name)) return null;
   // Nor, in synchronous mode, a peer the sync key does not list.
-  if (syncExcludesPeer(ctx, peer.name)) return null;
+  if (syncExcludesPeer(ctx, peer)) return null;
   const wal = peer.walPositionBytes;
   if (wal === null) return null;
   if (wal > myWal) return `wal position of ${peer.name} is ahead of mine`;

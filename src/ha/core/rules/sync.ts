@@ -252,10 +252,49 @@ export function syncPromotionVerdict(ctx: Ctx, peers: readonly PeerStatus[] | nu
   return votes >= key.quorum ? { ok: true } : { ok: false, reason: `${votes} of the ${key.quorum} quorum votes needed` };
 }
 
-/** A peer that can never be promoted under the sync key does not block our race. */
-export function syncExcludesPeer(ctx: Ctx, name: string): boolean {
+/**
+ * A peer that cannot be promoted under the sync key does not block our race on WAL position or
+ * priority: one the key does not list, or (quorum) a listed one that lacks the votes — counted
+ * among the other listed members we can see, ourselves included (Patroni: "in quorum mode only
+ * voters count"). Without this a former leader deferred to a standby as advanced and of higher
+ * priority that could not win either, and nobody led (simulator, sync family, seed 1171).
+ */
+export function syncExcludesPeer(ctx: Ctx, peer: PeerStatus): boolean {
   const key = activeSyncKey(ctx);
-  return key !== null && key.leader !== name && !key.syncStandbys.includes(name);
+  if (key === null || key.leader === peer.name) return false;
+  if (!key.syncStandbys.includes(peer.name)) return true;
+  if (key.quorum === 0) return false;
+  if (key.quorum >= key.syncStandbys.length || peer.walPositionBytes === null) return true;
+  const wal = peer.walPositionBytes;
+  const pg = ctx.obs.postgres;
+  const self: PeerStatus[] =
+    key.syncStandbys.includes(ctx.self) && pg.walPositionBytes !== null
+      ? [
+          {
+            name: ctx.self,
+            reachable: true,
+            running: pg.running,
+            role: pg.role,
+            walPositionBytes: pg.walPositionBytes,
+            timeline: pg.timeline,
+            nofailover: false,
+            failoverPriority: undefined,
+            watchdogFailed: false,
+            streaming: null,
+          },
+        ]
+      : [];
+  const voters = [...(ctx.obs.peers ?? []), ...self].filter(
+    (v) =>
+      v.reachable &&
+      v.name !== peer.name &&
+      key.syncStandbys.includes(v.name) &&
+      v.running &&
+      v.walPositionBytes !== null &&
+      v.walPositionBytes <= wal &&
+      v.timeline === peer.timeline,
+  ).length;
+  return voters < key.quorum;
 }
 
 /** The synchronous_standby_names a node that is not (yet) the leader keeps in synchronous mode. */
