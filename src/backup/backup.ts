@@ -1,0 +1,257 @@
+/**
+ * `keel backup backup --type full|diff|incr`: a non-exclusive base backup over a libpq session.
+ *
+ * Order, and why: the stanza lock is taken and what an interrupted backup left is collected;
+ * the backup is marked in progress; pg_backup_start; every file is read in 8 KiB blocks and
+ * only blocks unknown to the prior backup are stored (packs); pg_backup_stop returns
+ * backup_label, stored as a file; the WAL up to the stop point must be archived (else the backup
+ * could never be made consistent); packs are fsynced; only then the manifest is committed.
+ * A failure or kill at any point before the commit leaves no manifest, so nothing usable-looking.
+ */
+import { open } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { KeelError } from '../errors.js';
+import { Repository } from './repository.js';
+import { PackWriter } from './pack-writer.js';
+import { PgSession, type ClusterIdentity } from './pg-session.js';
+import { listDataDir } from './data-dir.js';
+import { blockHash, encodeObject } from './object-codec.js';
+import { waitForArchived } from './archive.js';
+import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
+import { blockIndex, databaseBytes, MANIFEST_FORMAT, type BlockRef, type Manifest, type ManifestFile } from './core/manifest.js';
+import { makeLabel, parseLabel, type BackupType } from './core/label.js';
+import { Progress } from './progress.js';
+import type { BackupLog } from './log.js';
+import type { PgConnection } from './settings.js';
+import type { RepositoryOptions } from './repository.js';
+
+export interface BackupRequest {
+  repository: RepositoryOptions;
+  connection: PgConnection;
+  pgPath: string;
+  type: BackupType;
+  startFast: boolean;
+  archiveCheck: boolean;
+  archiveTimeoutMs: number;
+  log: BackupLog;
+  progress: boolean | undefined;
+}
+
+type Location = { pack: string; offset: number; storedBytes: number; plainBytes: number };
+type HashedLocation = Location & { hash: string };
+/** A backed-up file before its block locations are turned into manifest references. */
+type StoredFile = { file: Omit<ManifestFile, 'blocks'>; refs: HashedLocation[] };
+
+export async function runBackup(request: BackupRequest): Promise<Manifest> {
+  const repository = await Repository.open(request.repository);
+  const session = await PgSession.connect(request.connection);
+  try {
+    const identity = await session.identity();
+    checkIdentity(identity, request, repository);
+    const unlock = await repository.lock('backup');
+    try {
+      const cleaned = await repository.collectGarbage();
+      for (const label of cleaned.removedPartials) request.log.warn(`removed interrupted backup ${label} (it was never committed)`);
+      return await takeBackup(repository, session, identity, request);
+    } finally {
+      await unlock();
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+function checkIdentity(identity: ClusterIdentity, request: BackupRequest, repository: Repository): void {
+  repository.checkCluster(identity);
+  if (identity.inRecovery)
+    throw new KeelError('backup.standby', 'the PostgreSQL at pg1 is a standby; keel backs up from the primary only (backup-standby is not supported yet)');
+  if (identity.dataDirectory !== request.pgPath) {
+    throw new KeelError('backup.path_mismatch', `pg1-path is ${request.pgPath} but the server at pg1 runs on ${identity.dataDirectory}`);
+  }
+  if (request.archiveCheck && identity.archiveMode === 'off') {
+    throw new KeelError('backup.archive_off', 'archive_mode is off: a backup could not be made consistent without its WAL', {
+      hint: "set archive_mode = on and archive_command = 'keel backup archive-push %p --stanza=...'",
+    });
+  }
+}
+
+async function takeBackup(repository: Repository, session: PgSession, identity: ClusterIdentity, request: BackupRequest): Promise<Manifest> {
+  const labels = await repository.backupLabels();
+  const latest = labels[labels.length - 1] ?? null;
+  const latestFull = [...labels].reverse().find((l) => parseLabel(l)?.type === 'full') ?? null;
+  let type = request.type;
+  if (type !== 'full' && latestFull === null) {
+    request.log.warn(`no prior backup exists, ${type} backup has been changed to full`);
+    type = 'full';
+  }
+  const priorLabel = type === 'full' ? null : type === 'diff' ? latestFull : latest;
+  const prior = priorLabel === null ? null : await repository.readManifest(priorLabel);
+  const known: Map<string, Location> = prior === null ? new Map() : blockIndex(prior);
+  const startTime = new Date();
+  const label = makeLabel(type, startTime, type === 'full' ? null : (parseLabel(priorLabel ?? '')?.fullLabel ?? null), latest);
+  request.log.info(`backup start: label ${label}${prior === null ? '' : `, prior ${prior.label}`}`);
+
+  await repository.beginBackup(label);
+  const packs = new PackWriter(repository.root, label);
+  try {
+    const start = await session.backupStart(label, request.startFast);
+    request.log.info(`backup start archive = ${start.walFile}, lsn = ${start.lsn}`);
+    const listing = await listDataDir(request.pgPath);
+    const progress = new Progress(
+      `backup ${label}`,
+      listing.files.reduce((sum, f) => sum + f.size, 0),
+      request.progress,
+    );
+    const store = new BlockStore(repository, packs, known);
+    const files: StoredFile[] = [];
+    for (const file of listing.files) {
+      const stored = await store.storeFile(join(request.pgPath, file.path), (bytes) => progress.advance(bytes));
+      if (stored === null) continue; // removed during the backup (a dropped relation): WAL replay recreates what matters
+      files.push({ file: { path: file.path, mode: file.mode, mtimeMs: file.mtimeMs, size: stored.size, sha256: stored.sha256 }, refs: stored.refs });
+    }
+    progress.finish();
+    const stop = await session.backupStop();
+    request.log.info(`backup stop archive = ${stop.walFile}, lsn = ${stop.lsn}`);
+    for (const [path, text] of [
+      ['backup_label', stop.backupLabel],
+      ['tablespace_map', stop.tablespaceMap],
+    ] as const) {
+      if (text === '') continue;
+      const stored = await store.storeBuffer(Buffer.from(text));
+      files.push({ file: { path, mode: 0o600, mtimeMs: Date.now(), size: stored.size, sha256: stored.sha256 }, refs: stored.refs });
+    }
+    if (request.archiveCheck) {
+      await waitForArchived(repository, stop.walFile, request.archiveTimeoutMs, identity.archiveCommand);
+      request.log.info(`WAL segments to make the backup consistent (${start.walFile} to ${stop.walFile}) are archived`);
+    }
+    await packs.close();
+    const manifest = buildManifest(label, type, prior, identity, start, stop, startTime, listing.dirs, files, store, request.repository, packs.storedBytes);
+    await repository.commitBackup(manifest);
+    request.log.info(`new backup label = ${label}`);
+    return manifest;
+  } catch (error) {
+    await packs.abandon();
+    throw error;
+  }
+}
+
+function buildManifest(
+  label: string,
+  type: BackupType,
+  prior: Manifest | null,
+  identity: ClusterIdentity,
+  start: { lsn: string; walFile: string },
+  stop: { lsn: string; walFile: string },
+  startTime: Date,
+  dirs: { path: string; mode: number }[],
+  stored: StoredFile[],
+  store: BlockStore,
+  repository: RepositoryOptions,
+  newStored: number,
+): Manifest {
+  const packs: string[] = [];
+  const packIndex = new Map<string, number>();
+  let referencedStored = 0;
+  const countedBlocks = new Set<string>();
+  const files: ManifestFile[] = stored.map(({ file, refs }) => ({
+    ...file,
+    blocks: refs.map((ref): BlockRef => {
+      let index = packIndex.get(ref.pack);
+      if (index === undefined) {
+        index = packs.length;
+        packs.push(ref.pack);
+        packIndex.set(ref.pack, index);
+      }
+      if (!countedBlocks.has(ref.hash)) {
+        countedBlocks.add(ref.hash);
+        referencedStored += ref.storedBytes;
+      }
+      return [ref.hash, index, ref.offset, ref.storedBytes, ref.plainBytes];
+    }),
+  }));
+  const references = new Set<string>();
+  for (const pack of packs) {
+    const owner = pack.split('/')[1] ?? '';
+    if (owner !== label) references.add(owner);
+  }
+  return {
+    format: MANIFEST_FORMAT,
+    label,
+    type,
+    prior: prior?.label ?? null,
+    references: [...references].sort(),
+    startTime: startTime.toISOString(),
+    stopTime: new Date().toISOString(),
+    pg: { version: identity.pgVersion, systemId: identity.systemId, dataChecksums: identity.dataChecksums },
+    timeline: parseInt(start.walFile.slice(0, 8), 16),
+    lsnStart: start.lsn,
+    lsnStop: stop.lsn,
+    walStart: start.walFile,
+    walStop: stop.walFile,
+    compressType: repository.compressType,
+    cipherType: repository.cipherType,
+    blockBytes: DEFAULT_BLOCK_BYTES,
+    packs,
+    dirs,
+    files,
+    sizes: { database: databaseBytes(files), newStored, referencedStored, newPlain: store.newPlainBytes },
+  };
+}
+
+/** Stores a file's blocks that are not known yet; remembers new ones so repeats in this backup are stored once. */
+class BlockStore {
+  newPlainBytes = 0;
+  constructor(
+    private readonly repository: Repository,
+    private readonly packs: PackWriter,
+    private readonly known: Map<string, Location>,
+  ) {}
+
+  async storeFile(path: string, onBytes: (bytes: number) => void): Promise<{ size: number; sha256: string; refs: HashedLocation[] } | null> {
+    let handle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    const whole = createHash('sha256');
+    const refs: HashedLocation[] = [];
+    let size = 0;
+    try {
+      const chunk = Buffer.alloc(DEFAULT_BLOCK_BYTES * 128);
+      for (;;) {
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+        if (bytesRead === 0) break;
+        const data = chunk.subarray(0, bytesRead);
+        whole.update(data);
+        for (let at = 0; at < bytesRead; at += DEFAULT_BLOCK_BYTES)
+          refs.push(await this.storeBlock(data.subarray(at, Math.min(bytesRead, at + DEFAULT_BLOCK_BYTES))));
+        size += bytesRead;
+        onBytes(bytesRead);
+      }
+    } finally {
+      await handle.close();
+    }
+    return { size, sha256: whole.digest('hex'), refs };
+  }
+
+  async storeBuffer(data: Buffer): Promise<{ size: number; sha256: string; refs: HashedLocation[] }> {
+    const refs: HashedLocation[] = [];
+    for (let at = 0; at < data.length; at += DEFAULT_BLOCK_BYTES)
+      refs.push(await this.storeBlock(data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES))));
+    return { size: data.length, sha256: createHash('sha256').update(data).digest('hex'), refs };
+  }
+
+  private async storeBlock(block: Buffer): Promise<HashedLocation> {
+    const hash = blockHash(block);
+    const existing = this.known.get(hash);
+    if (existing !== undefined) return { ...existing, hash };
+    const stored = await this.packs.append(encodeObject(block, this.repository.codec, false));
+    const location = { ...stored, plainBytes: block.length };
+    this.known.set(hash, location);
+    this.newPlainBytes += block.length;
+    return { ...location, hash };
+  }
+}
