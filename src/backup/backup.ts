@@ -19,7 +19,16 @@ import { listDataDir } from './data-dir.js';
 import { blockHash, encodeObject } from './object-codec.js';
 import { waitForArchived } from './archive.js';
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
-import { blockIndex, databaseBytes, MANIFEST_FORMAT, type BlockRef, type Manifest, type ManifestFile } from './core/manifest.js';
+import {
+  blockIndex,
+  databaseBytes,
+  FRAME_BLOCKS_MAX,
+  MANIFEST_FORMAT,
+  type BlockLocation,
+  type BlockRef,
+  type Manifest,
+  type ManifestFile,
+} from './core/manifest.js';
 import { makeLabel, parseLabel, type BackupType } from './core/label.js';
 import { Progress } from './progress.js';
 import type { BackupLog } from './log.js';
@@ -38,8 +47,8 @@ export interface BackupRequest {
   progress: boolean | undefined;
 }
 
-type Location = { pack: string; offset: number; storedBytes: number; plainBytes: number };
-type HashedLocation = Location & { hash: string };
+type HashedLocation = BlockLocation & { hash: string };
+type StoredContent = { size: number; sha256: string; refs: HashedLocation[] };
 /** A backed-up file before its block locations are turned into manifest references. */
 type StoredFile = { file: Omit<ManifestFile, 'blocks'>; refs: HashedLocation[] };
 
@@ -87,7 +96,7 @@ async function takeBackup(repository: Repository, session: PgSession, identity: 
   }
   const priorLabel = type === 'full' ? null : type === 'diff' ? latestFull : latest;
   const prior = priorLabel === null ? null : await repository.readManifest(priorLabel);
-  const known: Map<string, Location> = prior === null ? new Map() : blockIndex(prior);
+  const known: Map<string, BlockLocation> = prior === null ? new Map() : blockIndex(prior);
   const startTime = new Date();
   const label = makeLabel(type, startTime, type === 'full' ? null : (parseLabel(priorLabel ?? '')?.fullLabel ?? null), latest);
   request.log.info(`backup start: label ${label}${prior === null ? '' : `, prior ${prior.label}`}`);
@@ -153,7 +162,7 @@ function buildManifest(
   const packs: string[] = [];
   const packIndex = new Map<string, number>();
   let referencedStored = 0;
-  const countedBlocks = new Set<string>();
+  const countedFrames = new Set<string>();
   const files: ManifestFile[] = stored.map(({ file, refs }) => ({
     ...file,
     blocks: refs.map((ref): BlockRef => {
@@ -163,11 +172,12 @@ function buildManifest(
         packs.push(ref.pack);
         packIndex.set(ref.pack, index);
       }
-      if (!countedBlocks.has(ref.hash)) {
-        countedBlocks.add(ref.hash);
-        referencedStored += ref.storedBytes;
+      const frameKey = `${ref.pack}@${ref.frameOffset}`;
+      if (!countedFrames.has(frameKey)) {
+        countedFrames.add(frameKey);
+        referencedStored += ref.frameStoredBytes;
       }
-      return [ref.hash, index, ref.offset, ref.storedBytes, ref.plainBytes];
+      return [ref.hash, index, ref.frameOffset, ref.frameStoredBytes, ref.offsetInFrame, ref.plainBytes];
     }),
   }));
   const references = new Set<string>();
@@ -199,16 +209,21 @@ function buildManifest(
   };
 }
 
-/** Stores a file's blocks that are not known yet; remembers new ones so repeats in this backup are stored once. */
+/**
+ * Stores the blocks of files that are not known yet. New blocks of one file are gathered into a
+ * frame (up to FRAME_BLOCKS_MAX) and compressed together; their locations are filled in when the
+ * frame is written, which happens before storeFile returns. A block seen twice is stored once.
+ */
 class BlockStore {
   newPlainBytes = 0;
+  private frame: { ref: HashedLocation; data: Buffer }[] = [];
   constructor(
     private readonly repository: Repository,
     private readonly packs: PackWriter,
-    private readonly known: Map<string, Location>,
+    private readonly known: Map<string, BlockLocation>,
   ) {}
 
-  async storeFile(path: string, onBytes: (bytes: number) => void): Promise<{ size: number; sha256: string; refs: HashedLocation[] } | null> {
+  async storeFile(path: string, onBytes: (bytes: number) => void): Promise<StoredContent | null> {
     let handle;
     try {
       handle = await open(path, 'r');
@@ -220,8 +235,9 @@ class BlockStore {
     const refs: HashedLocation[] = [];
     let size = 0;
     try {
-      const chunk = Buffer.alloc(DEFAULT_BLOCK_BYTES * 128);
       for (;;) {
+        // a fresh buffer per read: blocks waiting in a frame keep referencing it
+        const chunk = Buffer.allocUnsafe(DEFAULT_BLOCK_BYTES * FRAME_BLOCKS_MAX * 8);
         const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
         if (bytesRead === 0) break;
         const data = chunk.subarray(0, bytesRead);
@@ -234,24 +250,40 @@ class BlockStore {
     } finally {
       await handle.close();
     }
+    await this.flushFrame();
     return { size, sha256: whole.digest('hex'), refs };
   }
 
-  async storeBuffer(data: Buffer): Promise<{ size: number; sha256: string; refs: HashedLocation[] }> {
+  async storeBuffer(data: Buffer): Promise<StoredContent> {
     const refs: HashedLocation[] = [];
     for (let at = 0; at < data.length; at += DEFAULT_BLOCK_BYTES)
       refs.push(await this.storeBlock(data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES))));
+    await this.flushFrame();
     return { size: data.length, sha256: createHash('sha256').update(data).digest('hex'), refs };
   }
 
   private async storeBlock(block: Buffer): Promise<HashedLocation> {
     const hash = blockHash(block);
     const existing = this.known.get(hash);
-    if (existing !== undefined) return { ...existing, hash };
-    const stored = await this.packs.append(encodeObject(block, this.repository.codec, false));
-    const location = { ...stored, plainBytes: block.length };
-    this.known.set(hash, location);
-    this.newPlainBytes += block.length;
-    return { ...location, hash };
+    // a block of a frame not yet written is shared as is: its location is filled in at the flush
+    if (existing !== undefined) return 'hash' in existing ? (existing as HashedLocation) : { ...existing, hash };
+    const ref: HashedLocation = { hash, pack: '', frameOffset: 0, frameStoredBytes: 0, offsetInFrame: 0, plainBytes: block.length };
+    this.frame.push({ ref, data: block });
+    this.known.set(hash, ref);
+    if (this.frame.length >= FRAME_BLOCKS_MAX) await this.flushFrame();
+    return ref;
+  }
+
+  private async flushFrame(): Promise<void> {
+    if (this.frame.length === 0) return;
+    const plain = Buffer.concat(this.frame.map((b) => b.data));
+    const stored = await this.packs.append(encodeObject(plain, this.repository.codec, true));
+    let offsetInFrame = 0;
+    for (const { ref } of this.frame) {
+      Object.assign(ref, { pack: stored.pack, frameOffset: stored.offset, frameStoredBytes: stored.storedBytes, offsetInFrame });
+      offsetInFrame += ref.plainBytes;
+    }
+    this.newPlainBytes += plain.length;
+    this.frame = [];
   }
 }

@@ -16,7 +16,7 @@ import { selectBackup } from './core/select.js';
 import { CorruptObjectError, decodeObject } from './object-codec.js';
 import { recoveryLines, rewriteAutoConf, type RecoveryTarget } from './recovery-settings.js';
 import { Progress } from './progress.js';
-import type { Manifest, ManifestFile } from './core/manifest.js';
+import type { BlockRef, Manifest, ManifestFile } from './core/manifest.js';
 import type { RepositoryOptions } from './repository.js';
 import type { BackupLog } from './log.js';
 
@@ -113,6 +113,34 @@ async function removeExtraneous(root: string, manifest: Manifest): Promise<void>
   await visit('');
 }
 
+interface FramesRun {
+  pack: number;
+  offset: number;
+  bytes: number;
+  frames: { offset: number; stored: number }[];
+  /** Index after the last block of the run. */
+  end: number;
+}
+
+/** The blocks from `start` whose frames lie back to back in one pack: read with one read. */
+function framesRun(blocks: readonly BlockRef[], start: number): FramesRun {
+  const first = blocks[start];
+  if (first === undefined) throw new Error('framesRun past the end');
+  const run: FramesRun = { pack: first[1], offset: first[2], bytes: first[3], frames: [{ offset: first[2], stored: first[3] }], end: start + 1 };
+  while (run.end < blocks.length) {
+    const block = blocks[run.end];
+    const last = run.frames[run.frames.length - 1];
+    if (block === undefined || last === undefined || block[1] !== run.pack) break;
+    if (block[2] !== last.offset) {
+      if (block[2] !== last.offset + last.stored || run.bytes + block[3] > READ_RUN_BYTES_MAX) break;
+      run.frames.push({ offset: block[2], stored: block[3] });
+      run.bytes += block[3];
+    }
+    run.end++;
+  }
+  return run;
+}
+
 /** Writes one file unless (delta) it already has the backed-up content. Returns true when written. */
 async function restoreFile(
   repository: Repository,
@@ -125,51 +153,46 @@ async function restoreFile(
   const path = join(root, file.path);
   if (delta && (await sameContent(path, file))) return false;
   const handle = await open(path, 'w', file.mode);
+  const written = createHash('sha256');
   try {
     let index = 0;
     while (index < file.blocks.length) {
-      // read a run of blocks stored back to back in one pack with one read
-      const first = file.blocks[index];
-      if (first === undefined) break;
-      let end = index + 1;
-      let runBytes = first[3];
-      while (end < file.blocks.length) {
-        const next = file.blocks[end];
-        const previous = file.blocks[end - 1];
-        if (
-          next === undefined ||
-          previous === undefined ||
-          next[1] !== first[1] ||
-          next[2] !== previous[2] + previous[3] ||
-          runBytes + next[3] > READ_RUN_BYTES_MAX
-        )
-          break;
-        runBytes += next[3];
-        end++;
-      }
-      const pack = packs[first[1]];
-      if (pack === undefined) throw new KeelError('backup.manifest_corrupt', `${file.path} references pack ${first[1]}, which the manifest does not list`);
-      const run = await reader.read(repository.path(pack), first[2], runBytes);
-      const plain: Buffer[] = [];
-      for (let i = index; i < end; i++) {
-        const block = file.blocks[i];
-        if (block === undefined) continue;
-        const offset = block[2] - first[2];
+      const run = framesRun(file.blocks, index);
+      const pack = packs[run.pack];
+      if (pack === undefined) throw new KeelError('backup.manifest_corrupt', `${file.path} references pack ${run.pack}, which the manifest does not list`);
+      const bytes = await reader.read(repository.path(pack), run.offset, run.bytes);
+      const frames = new Map<number, Buffer>();
+      for (const frame of run.frames) {
         try {
-          plain.push(decodeObject(run.subarray(offset, offset + block[3]), repository.codec.key, block[0]));
+          frames.set(frame.offset, decodeObject(bytes.subarray(frame.offset - run.offset, frame.offset - run.offset + frame.stored), repository.codec.key));
         } catch (error) {
           if (error instanceof CorruptObjectError) {
-            throw new KeelError('backup.block_corrupt', `block ${i} of ${file.path} (${pack} at ${block[2]}) is corrupt: ${error.message}; restore refused`);
+            throw new KeelError(
+              'backup.block_corrupt',
+              `block ${index} of ${file.path} (${pack} at ${frame.offset}) is corrupt: ${error.message}; restore refused`,
+            );
           }
           throw error;
         }
       }
-      await handle.write(Buffer.concat(plain));
-      index = end;
+      const plain: Buffer[] = [];
+      for (let i = index; i < run.end; i++) {
+        const block = file.blocks[i];
+        const frame = block === undefined ? undefined : frames.get(block[2]);
+        if (block === undefined || frame === undefined) continue;
+        plain.push(frame.subarray(block[4], block[4] + block[5]));
+      }
+      const data = Buffer.concat(plain);
+      written.update(data);
+      await handle.write(data);
+      index = run.end;
     }
     await handle.sync();
   } finally {
     await handle.close();
+  }
+  if (written.digest('hex') !== file.sha256) {
+    throw new KeelError('backup.file_checksum', `${file.path} does not match its checksum in the manifest after restore; restore refused`);
   }
   await utimes(path, new Date(file.mtimeMs), new Date(file.mtimeMs));
   return true;

@@ -4,15 +4,29 @@
  * enough to restore it (every block's location is in it, also blocks stored by earlier backups),
  * so no backup depends on another backup's manifest. Pure: types, validation, sizes.
  *
- * Block references are `[hash, pack, offset, storedBytes, plainBytes]`: `hash` is the base64url
- * SHA-256 of the block's plain bytes (its identity and checksum), `pack` an index into `packs`.
+ * Block references are `[hash, pack, frameOffset, frameStoredBytes, offsetInFrame, plainBytes]`:
+ * `hash` is the base64url SHA-256 of the block's plain bytes (its identity and checksum), `pack`
+ * an index into `packs`. New blocks are stored in frames (up to FRAME_BLOCKS_MAX blocks of one
+ * file compressed together, which compresses far better than single pages); a block is the
+ * slice `[offsetInFrame, offsetInFrame + plainBytes)` of its frame's plain bytes.
  */
 import type { BackupType } from './label.js';
 
 export const MANIFEST_FORMAT = 1;
+/** Blocks compressed together at most (128 KiB of 8 KiB pages). */
+export const FRAME_BLOCKS_MAX = 16;
 
-/** `[hash, packIndex, offset, storedBytes, plainBytes]`. */
-export type BlockRef = [string, number, number, number, number];
+/** `[hash, packIndex, frameOffset, frameStoredBytes, offsetInFrame, plainBytes]`. */
+export type BlockRef = [string, number, number, number, number, number];
+
+/** Where a block is: its frame in a pack, and its place in the frame. */
+export interface BlockLocation {
+  pack: string;
+  frameOffset: number;
+  frameStoredBytes: number;
+  offsetInFrame: number;
+  plainBytes: number;
+}
 
 export interface ManifestFile {
   /** Path relative to the data directory, `/`-separated. */
@@ -73,12 +87,12 @@ export function referencedPacks(manifests: readonly Manifest[]): Set<string> {
 }
 
 /** Map of block hash -> location for a manifest, so a later backup stores only blocks it lacks. */
-export function blockIndex(manifest: Manifest): Map<string, { pack: string; offset: number; storedBytes: number; plainBytes: number }> {
-  const index = new Map<string, { pack: string; offset: number; storedBytes: number; plainBytes: number }>();
+export function blockIndex(manifest: Manifest): Map<string, BlockLocation> {
+  const index = new Map<string, BlockLocation>();
   for (const file of manifest.files) {
-    for (const [hash, packIndex, offset, storedBytes, plainBytes] of file.blocks) {
+    for (const [hash, packIndex, frameOffset, frameStoredBytes, offsetInFrame, plainBytes] of file.blocks) {
       const pack = manifest.packs[packIndex];
-      if (pack !== undefined && !index.has(hash)) index.set(hash, { pack, offset, storedBytes, plainBytes });
+      if (pack !== undefined && !index.has(hash)) index.set(hash, { pack, frameOffset, frameStoredBytes, offsetInFrame, plainBytes });
     }
   }
   return index;
@@ -99,7 +113,7 @@ export function validateManifest(value: unknown): Manifest {
     if (typeof file.path !== 'string' || file.path.startsWith('/') || file.path.split('/').includes('..')) {
       throw new Error(`manifest file path ${String(file.path)} is not a relative path inside the data directory`);
     }
-    const blockTotal = file.blocks.reduce((sum, block) => sum + block[4], 0);
+    const blockTotal = file.blocks.reduce((sum, block) => sum + block[5], 0);
     if (blockTotal !== file.size) throw new Error(`manifest file ${file.path}: blocks add up to ${blockTotal} bytes, not ${file.size}`);
     for (const block of file.blocks) {
       if (manifest.packs[block[1]] === undefined) throw new Error(`manifest file ${file.path} references a pack that is not listed`);

@@ -8,10 +8,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBackupLab, directoryBytes, type BackupLab, type PgServer } from './standalone-postgres.js';
-import { KEEL_MAIN, eventually } from '../../support/sandbox.js';
+import { KEEL_MAIN, eventually, runKeel } from '../../support/sandbox.js';
 
 let lab: BackupLab;
 
@@ -239,3 +239,64 @@ test('an encrypted stanza refuses a wrong passphrase with one line and writes no
   assert.equal(invalid.code, 2);
   assert.match(invalid.stderr, /^keel: .*bad\.conf \[global\]: invalid value 'lots' for option 'process-max' \(an integer\)\n$/);
 });
+
+test(
+  'expire keeps what retention says and kept backups still restore; a flipped byte is named by verify and refused by restore',
+  { timeout: 150_000 },
+  async () => {
+    const before = (await info()).backup.map((b) => b.label);
+    for (let i = 0; i < 2; i++) {
+      const full = await lab.keel(['backup', '--type=full']);
+      assert.equal(full.code, 0, full.stderr);
+    }
+    const fulls = (await info()).backup.filter((b) => b.type === 'full').map((b) => b.label);
+    const [secondNewest, newest] = fulls.slice(-2);
+    assert.ok(secondNewest !== undefined && newest !== undefined);
+    // the config says repo1-retention-full=2: the first full goes, and every backup depending on it
+    const expire = await lab.keel(['expire']);
+    assert.equal(expire.code, 0, expire.stderr);
+    for (const label of before) assert.match(expire.stdout, new RegExp(`expire backup set ${label} `));
+    // the same answer through the pgBackRest-compatible entry, options before the command
+    const viaEntry = await runKeelPgbackrest(['--output=json', 'info']);
+    assert.deepEqual(
+      (JSON.parse(viaEntry) as InfoJson[])[0]?.backup.map((b) => b.label),
+      [secondNewest, newest],
+    );
+    assert.deepEqual((await readdir(join(lab.repoPath, lab.stanza, 'pack'))).sort(), [secondNewest, newest]);
+    assert.equal((await lab.keel(['verify'])).code, 0);
+    const restored = await restoreAndStart('restored-after-expire', [`--set=${secondNewest}`, '--type=immediate', '--target-action=promote']);
+    try {
+      assert.equal(await tableChecksum(restored, 'accounts'), checksumAtIncr);
+    } finally {
+      await restored.stop();
+    }
+
+    // flip one byte in the middle of the newest full's first pack
+    const packDir = join(lab.repoPath, lab.stanza, 'pack', newest);
+    const [pack] = (await readdir(packDir)).sort();
+    const packPath = join(packDir, pack ?? '');
+    const handle = await open(packPath, 'r+');
+    try {
+      const { size } = await handle.stat();
+      const byte = Buffer.alloc(1);
+      await handle.read(byte, 0, 1, Math.floor(size / 2));
+      byte[0] = (byte[0] ?? 0) ^ 0xff;
+      await handle.write(byte, 0, 1, Math.floor(size / 2));
+    } finally {
+      await handle.close();
+    }
+    const verify = await lab.keel(['verify', `--set=${newest}`]);
+    assert.equal(verify.code, 1);
+    assert.match(verify.stdout, new RegExp(`^backup ${newest}: base/\\d+/\\d+: block \\d+ \\(pack/${newest}/${pack ?? ''} at \\d+\\): `, 'm'));
+    const refused = await lab.keel(['restore', `--set=${newest}`, `--pg1-path=${lab.newDataDir('restored-corrupt')}`]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /^keel: block \d+ of base\/\d+\/\d+ .* is corrupt: .*; restore refused$/m);
+    assert.equal((await lab.keel(['verify', `--set=${secondNewest}`])).code, 0, 'the other full is untouched');
+  },
+);
+
+async function runKeelPgbackrest(args: string[]): Promise<string> {
+  const result = await runKeel(['pgbackrest', `--config=${lab.configFile}`, `--stanza=${lab.stanza}`, ...args], { env: { PGPASSWORD: 'backup-test-secret' } });
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout;
+}

@@ -104,8 +104,8 @@ function manifest(overrides: Partial<Manifest> = {}): Manifest {
         size: 12288,
         sha256: 'x',
         blocks: [
-          ['h1', 0, 0, 100, 8192],
-          ['h2', 1, 0, 50, 4096],
+          ['h1', 0, 0, 100, 0, 8192],
+          ['h2', 1, 0, 50, 0, 4096],
         ],
       },
     ],
@@ -118,7 +118,7 @@ test('a manifest is self-contained: every block has its pack, so packs reference
   const valid = manifest();
   assert.equal(validateManifest(JSON.parse(JSON.stringify(valid))).label, valid.label);
   assert.deepEqual([...referencedPacks([valid])].sort(), [...valid.packs].sort());
-  assert.deepEqual(blockIndex(valid).get('h2'), { pack: valid.packs[1], offset: 0, storedBytes: 50, plainBytes: 4096 });
+  assert.deepEqual(blockIndex(valid).get('h2'), { pack: valid.packs[1], frameOffset: 0, frameStoredBytes: 50, offsetInFrame: 0, plainBytes: 4096 });
   assert.throws(() => validateManifest({ ...valid, format: 2 }), /format 2/);
   assert.throws(() => validateManifest(manifest({ files: [{ ...valid.files[0]!, path: '../etc/passwd' }] })), /not a relative path/);
   assert.throws(() => validateManifest(manifest({ files: [{ ...valid.files[0]!, size: 1 }] })), /blocks add up to 12288 bytes, not 1/);
