@@ -2,7 +2,8 @@
  * bench/backup: keel backup vs pgBackRest 2.45 (Debian package) in one run, on one PostgreSQL 15
  * with a pgbench database, same compression (zstd level 3) and process-max 2, both archiving
  * (archive_command pushes to both repositories): full backup time and repository size,
- * incremental after `pgbench -T 20` (time and size), restore time of the incremental.
+ * incremental after a small change (1 row in 5,000) and after `pgbench -T 20` (time and size),
+ * restore time of the last incremental.
  *
  *   node dist/bench/backup.js [--scale 50] [--pgbench-seconds 20]
  *
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
 interface Side {
   fullS: number;
   fullBytes: number;
+  smallIncrS: number;
+  smallIncrBytes: number;
   incrS: number;
   incrBytes: number;
   restoreS: number;
@@ -124,14 +127,26 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): P
   keelSide.fullS = await timed('keel full', process.execPath, keel(['backup', '--type=full', '--start-fast']));
   keelSide.fullBytes = await keelStored();
 
+  // a small change: 1 row in 5,000 of pgbench_accounts (about 1,000 pages of 82,000 at scale 50)
+  await lab.source.query('UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 5000 = 0');
+  await lab.source.query('CHECKPOINT');
+  await drainArchive();
+  keelSide.smallIncrS = await timed('keel small incr', process.execPath, keel(['backup', '--type=incr', '--start-fast']));
+  keelSide.smallIncrBytes = (await keelStored()) - keelSide.fullBytes;
+  await drainArchive();
+  refSide.smallIncrS = await timed('pgbackrest small incr', '/usr/sbin/runuser', pgbackrest(['--type=incr', 'backup']));
+  refSide.smallIncrBytes = (await refStored()) - refSide.fullBytes;
+  const keelBeforeIncr = await keelStored();
+  const refBeforeIncr = await refStored();
+
   await timed('pgbench -T', `${PG_BIN}/pgbench`, ['-T', pgbenchSeconds, '-c', '2', ...pgbenchArgs]);
   await lab.source.query('CHECKPOINT');
   await drainArchive();
   keelSide.incrS = await timed('keel incr', process.execPath, keel(['backup', '--type=incr', '--start-fast']));
-  keelSide.incrBytes = (await keelStored()) - keelSide.fullBytes;
+  keelSide.incrBytes = (await keelStored()) - keelBeforeIncr;
   await drainArchive();
   refSide.incrS = await timed('pgbackrest incr', '/usr/sbin/runuser', pgbackrest(['--type=incr', 'backup']));
-  refSide.incrBytes = (await refStored()) - refSide.fullBytes;
+  refSide.incrBytes = (await refStored()) - refBeforeIncr;
 
   const refTarget = lab.newDataDir('ref-restore');
   const keelTarget = lab.newDataDir('keel-restore');
@@ -151,8 +166,25 @@ function renderTable(results: { scale: number; databaseBytes: number; keel: Side
   const rows: [string, string, string, string][] = [
     ['full backup time', secs(results.keel.fullS), secs(results.pgbackrest.fullS), ratio(results.keel.fullS, results.pgbackrest.fullS)],
     ['full backup size', mib(results.keel.fullBytes), mib(results.pgbackrest.fullBytes), ratio(results.keel.fullBytes, results.pgbackrest.fullBytes)],
+    [
+      'incr time (1 row in 5,000 updated)',
+      secs(results.keel.smallIncrS),
+      secs(results.pgbackrest.smallIncrS),
+      ratio(results.keel.smallIncrS, results.pgbackrest.smallIncrS),
+    ],
+    [
+      'incr size (1 row in 5,000 updated)',
+      mib(results.keel.smallIncrBytes),
+      mib(results.pgbackrest.smallIncrBytes),
+      ratio(results.keel.smallIncrBytes, results.pgbackrest.smallIncrBytes),
+    ],
     ['incr time (after pgbench -T)', secs(results.keel.incrS), secs(results.pgbackrest.incrS), ratio(results.keel.incrS, results.pgbackrest.incrS)],
-    ['incr size', mib(results.keel.incrBytes), mib(results.pgbackrest.incrBytes), ratio(results.keel.incrBytes, results.pgbackrest.incrBytes)],
+    [
+      'incr size (after pgbench -T)',
+      mib(results.keel.incrBytes),
+      mib(results.pgbackrest.incrBytes),
+      ratio(results.keel.incrBytes, results.pgbackrest.incrBytes),
+    ],
     ['restore time (incr set)', secs(results.keel.restoreS), secs(results.pgbackrest.restoreS), ratio(results.keel.restoreS, results.pgbackrest.restoreS)],
   ];
   return [

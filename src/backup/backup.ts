@@ -9,7 +9,6 @@
  * A failure or kill at any point before the commit leaves no manifest, so nothing usable-looking.
  */
 import { open } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { Repository } from './repository.js';
@@ -48,7 +47,7 @@ export interface BackupRequest {
 }
 
 type HashedLocation = BlockLocation & { hash: string };
-type StoredContent = { size: number; sha256: string; refs: HashedLocation[] };
+type StoredContent = { size: number; refs: HashedLocation[] };
 /** A backed-up file before its block locations are turned into manifest references. */
 type StoredFile = { file: Omit<ManifestFile, 'blocks'>; refs: HashedLocation[] };
 
@@ -117,7 +116,7 @@ async function takeBackup(repository: Repository, session: PgSession, identity: 
     for (const file of listing.files) {
       const stored = await store.storeFile(join(request.pgPath, file.path), (bytes) => progress.advance(bytes));
       if (stored === null) continue; // removed during the backup (a dropped relation): WAL replay recreates what matters
-      files.push({ file: { path: file.path, mode: file.mode, mtimeMs: file.mtimeMs, size: stored.size, sha256: stored.sha256 }, refs: stored.refs });
+      files.push({ file: { path: file.path, mode: file.mode, mtimeMs: file.mtimeMs, size: stored.size }, refs: stored.refs });
     }
     progress.finish();
     const stop = await session.backupStop();
@@ -128,7 +127,7 @@ async function takeBackup(repository: Repository, session: PgSession, identity: 
     ] as const) {
       if (text === '') continue;
       const stored = await store.storeBuffer(Buffer.from(text));
-      files.push({ file: { path, mode: 0o600, mtimeMs: Date.now(), size: stored.size, sha256: stored.sha256 }, refs: stored.refs });
+      files.push({ file: { path, mode: 0o600, mtimeMs: Date.now(), size: stored.size }, refs: stored.refs });
     }
     if (request.archiveCheck) {
       await waitForArchived(repository, stop.walFile, request.archiveTimeoutMs, identity.archiveCommand);
@@ -231,7 +230,6 @@ class BlockStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
-    const whole = createHash('sha256');
     const refs: HashedLocation[] = [];
     let size = 0;
     try {
@@ -241,7 +239,6 @@ class BlockStore {
         const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
         if (bytesRead === 0) break;
         const data = chunk.subarray(0, bytesRead);
-        whole.update(data);
         for (let at = 0; at < bytesRead; at += DEFAULT_BLOCK_BYTES)
           refs.push(await this.storeBlock(data.subarray(at, Math.min(bytesRead, at + DEFAULT_BLOCK_BYTES))));
         size += bytesRead;
@@ -251,7 +248,7 @@ class BlockStore {
       await handle.close();
     }
     await this.flushFrame();
-    return { size, sha256: whole.digest('hex'), refs };
+    return { size, refs };
   }
 
   async storeBuffer(data: Buffer): Promise<StoredContent> {
@@ -259,7 +256,7 @@ class BlockStore {
     for (let at = 0; at < data.length; at += DEFAULT_BLOCK_BYTES)
       refs.push(await this.storeBlock(data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES))));
     await this.flushFrame();
-    return { size: data.length, sha256: createHash('sha256').update(data).digest('hex'), refs };
+    return { size: data.length, refs };
   }
 
   private async storeBlock(block: Buffer): Promise<HashedLocation> {
@@ -277,7 +274,8 @@ class BlockStore {
   private async flushFrame(): Promise<void> {
     if (this.frame.length === 0) return;
     const plain = Buffer.concat(this.frame.map((b) => b.data));
-    const stored = await this.packs.append(encodeObject(plain, this.repository.codec, true));
+    // no checksum in the frame's header: each block's hash in the manifest checks it (one hashing pass)
+    const stored = await this.packs.append(encodeObject(plain, this.repository.codec, false));
     let offsetInFrame = 0;
     for (const { ref } of this.frame) {
       Object.assign(ref, { pack: stored.pack, frameOffset: stored.offset, frameStoredBytes: stored.storedBytes, offsetInFrame });

@@ -256,7 +256,7 @@ export class PackReader {
       handle = await open(path, 'r');
       this.handles.set(path, handle);
     }
-    const buffer = Buffer.alloc(length);
+    const buffer = Buffer.allocUnsafe(length);
     const { bytesRead } = await handle.read(buffer, 0, length, offset);
     if (bytesRead !== length) throw new CorruptObjectError(`${path} is truncated`);
     return buffer;

@@ -8,12 +8,11 @@
  *  - every block is checked against its hash as it is read; a corrupt one stops the restore.
  */
 import { mkdir, open, readFile, readdir, rm, stat, utimes, writeFile, chmod, lstat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { Repository, PackReader } from './repository.js';
 import { selectBackup } from './core/select.js';
-import { CorruptObjectError, decodeObject } from './object-codec.js';
+import { CorruptObjectError, blockHash, decodeObject } from './object-codec.js';
 import { recoveryLines, rewriteAutoConf, type RecoveryTarget } from './recovery-settings.js';
 import { Progress } from './progress.js';
 import type { BlockRef, Manifest, ManifestFile } from './core/manifest.js';
@@ -33,6 +32,51 @@ export interface RestoreRequest {
 }
 
 const READ_RUN_BYTES_MAX = 4 * 1024 * 1024;
+const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
+const FRAME_CACHE_MAX = 256;
+/** A run's frames must all fit in the cache until their blocks are written. */
+const RUN_FRAMES_MAX = FRAME_CACHE_MAX / 2;
+
+/**
+ * Decoded frames recently read. An incremental's files interleave blocks of older frames with
+ * new ones; without the cache a frame would be read and decompressed once per block it holds.
+ */
+class FrameCache {
+  private readonly frames = new Map<string, Buffer>();
+  get(pack: string, offset: number): Buffer | undefined {
+    return this.frames.get(`${pack}@${offset}`);
+  }
+  set(pack: string, offset: number, frame: Buffer): void {
+    if (this.frames.size >= FRAME_CACHE_MAX) {
+      const oldest = this.frames.keys().next().value;
+      if (oldest !== undefined) this.frames.delete(oldest);
+    }
+    this.frames.set(`${pack}@${offset}`, frame);
+  }
+}
+
+/** Reads a run of back-to-back frames with one read and decodes each into the cache. */
+async function readFrames(
+  repository: Repository,
+  reader: PackReader,
+  cache: FrameCache,
+  pack: string,
+  run: FramesRun,
+  path: string,
+  index: number,
+): Promise<void> {
+  const bytes = await reader.read(repository.path(pack), run.offset, run.bytes);
+  for (const frame of run.frames) {
+    try {
+      cache.set(pack, frame.offset, decodeObject(bytes.subarray(frame.offset - run.offset, frame.offset - run.offset + frame.stored), repository.codec.key));
+    } catch (error) {
+      if (error instanceof CorruptObjectError) {
+        throw new KeelError('backup.block_corrupt', `block ${index} of ${path} (${pack} at ${frame.offset}) is corrupt: ${error.message}; restore refused`);
+      }
+      throw error;
+    }
+  }
+}
 
 export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   const repository = await Repository.open(request.repository);
@@ -52,18 +96,19 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   for (const dir of manifest.dirs) await mkdir(join(request.pgPath, dir.path), { recursive: true, mode: dir.mode });
 
   const reader = new PackReader();
+  const frames = new FrameCache();
   const progress = new Progress(`restore ${manifest.label}`, manifest.sizes.database, request.progress);
   let copied = 0;
   try {
     const control = manifest.files.find((f) => f.path === 'global/pg_control');
     for (const file of manifest.files) {
       if (file === control) continue;
-      if (await restoreFile(repository, reader, request.pgPath, manifest.packs, file, request.delta || request.force)) copied++;
+      if (await restoreFile(repository, reader, frames, request.pgPath, manifest.packs, file, request.delta || request.force)) copied++;
       progress.advance(file.size);
     }
     await writeRecovery(request, manifest);
     if (control === undefined) throw new KeelError('backup.manifest_corrupt', `backup ${manifest.label} has no global/pg_control`);
-    await restoreFile(repository, reader, request.pgPath, manifest.packs, control, false);
+    await restoreFile(repository, reader, frames, request.pgPath, manifest.packs, control, false);
     progress.advance(control.size);
   } finally {
     await reader.close();
@@ -132,7 +177,7 @@ function framesRun(blocks: readonly BlockRef[], start: number): FramesRun {
     const last = run.frames[run.frames.length - 1];
     if (block === undefined || last === undefined || block[1] !== run.pack) break;
     if (block[2] !== last.offset) {
-      if (block[2] !== last.offset + last.stored || run.bytes + block[3] > READ_RUN_BYTES_MAX) break;
+      if (block[2] !== last.offset + last.stored || run.bytes + block[3] > READ_RUN_BYTES_MAX || run.frames.length >= RUN_FRAMES_MAX) break;
       run.frames.push({ offset: block[2], stored: block[3] });
       run.bytes += block[3];
     }
@@ -145,6 +190,7 @@ function framesRun(blocks: readonly BlockRef[], start: number): FramesRun {
 async function restoreFile(
   repository: Repository,
   reader: PackReader,
+  frames: FrameCache,
   root: string,
   packs: readonly string[],
   file: ManifestFile,
@@ -153,58 +199,56 @@ async function restoreFile(
   const path = join(root, file.path);
   if (delta && (await sameContent(path, file))) return false;
   const handle = await open(path, 'w', file.mode);
-  const written = createHash('sha256');
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pending.length > 0) await handle.writev(pending);
+    pending = [];
+    pendingBytes = 0;
+  };
   try {
-    let index = 0;
-    while (index < file.blocks.length) {
-      const run = framesRun(file.blocks, index);
-      const pack = packs[run.pack];
-      if (pack === undefined) throw new KeelError('backup.manifest_corrupt', `${file.path} references pack ${run.pack}, which the manifest does not list`);
-      const bytes = await reader.read(repository.path(pack), run.offset, run.bytes);
-      const frames = new Map<number, Buffer>();
-      for (const frame of run.frames) {
-        try {
-          frames.set(frame.offset, decodeObject(bytes.subarray(frame.offset - run.offset, frame.offset - run.offset + frame.stored), repository.codec.key));
-        } catch (error) {
-          if (error instanceof CorruptObjectError) {
-            throw new KeelError(
-              'backup.block_corrupt',
-              `block ${index} of ${file.path} (${pack} at ${frame.offset}) is corrupt: ${error.message}; restore refused`,
-            );
-          }
-          throw error;
-        }
+    for (let index = 0; index < file.blocks.length; index++) {
+      const block = file.blocks[index];
+      if (block === undefined) continue;
+      const pack = packs[block[1]];
+      if (pack === undefined) throw new KeelError('backup.manifest_corrupt', `${file.path} references pack ${block[1]}, which the manifest does not list`);
+      let frame = frames.get(pack, block[2]);
+      if (frame === undefined) {
+        await readFrames(repository, reader, frames, pack, framesRun(file.blocks, index), file.path, index);
+        frame = frames.get(pack, block[2]);
+        if (frame === undefined) throw new Error(`frame at ${block[2]} of ${pack} was not read`);
       }
-      const plain: Buffer[] = [];
-      for (let i = index; i < run.end; i++) {
-        const block = file.blocks[i];
-        const frame = block === undefined ? undefined : frames.get(block[2]);
-        if (block === undefined || frame === undefined) continue;
-        plain.push(frame.subarray(block[4], block[4] + block[5]));
+      const data = frame.subarray(block[4], block[4] + block[5]);
+      if (blockHash(data) !== block[0]) {
+        throw new KeelError(
+          'backup.block_corrupt',
+          `block ${index} of ${file.path} (${pack} at ${block[2]}) is corrupt: block checksum mismatch; restore refused`,
+        );
       }
-      const data = Buffer.concat(plain);
-      written.update(data);
-      await handle.write(data);
-      index = run.end;
+      pending.push(data);
+      pendingBytes += block[5];
+      if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
     }
+    await flush();
     await handle.sync();
   } finally {
     await handle.close();
-  }
-  if (written.digest('hex') !== file.sha256) {
-    throw new KeelError('backup.file_checksum', `${file.path} does not match its checksum in the manifest after restore; restore refused`);
   }
   await utimes(path, new Date(file.mtimeMs), new Date(file.mtimeMs));
   return true;
 }
 
+/** True when the file on disk has exactly the backed-up blocks (--delta skips it). */
 async function sameContent(path: string, file: ManifestFile): Promise<boolean> {
   const info = await stat(path).catch(() => null);
   if (info === null || info.size !== file.size) return false;
-  const hash = createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-  return hash === file.sha256;
+  const data = await readFile(path);
+  let offset = 0;
+  for (const block of file.blocks) {
+    if (blockHash(data.subarray(offset, offset + block[5])) !== block[0]) return false;
+    offset += block[5];
+  }
+  return true;
 }
 
 async function writeRecovery(request: RestoreRequest, manifest: Manifest): Promise<void> {

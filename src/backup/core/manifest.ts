@@ -35,8 +35,7 @@ export interface ManifestFile {
   /** Modification time, ms since the epoch (restored as is). */
   mtimeMs: number;
   size: number;
-  /** SHA-256 (hex) of the whole file as backed up. */
-  sha256: string;
+  /** The file's blocks in order; their hashes are its checksum (restore and verify check each). */
   blocks: BlockRef[];
   /** Page checksum failures found while reading (block numbers), when data checksums are on. */
   badPages?: number[];

@@ -102,7 +102,6 @@ function manifest(overrides: Partial<Manifest> = {}): Manifest {
         mode: 0o600,
         mtimeMs: 0,
         size: 12288,
-        sha256: 'x',
         blocks: [
           ['h1', 0, 0, 100, 0, 8192],
           ['h2', 1, 0, 50, 0, 4096],
