@@ -148,6 +148,67 @@ test('point-in-time recovery to a time between two inserts restores exactly the 
   await assert.rejects(stat(early));
 });
 
+test('point-in-time recovery to a restore point name, an LSN and an xid stops exactly there', { timeout: 150_000 }, async () => {
+  await lab.source.query('CREATE TABLE marks (id int PRIMARY KEY)');
+  const targets: { type: string; target: string; rowsBefore: number[] }[] = [];
+  await lab.source.query('INSERT INTO marks VALUES (1)');
+  await lab.source.query("SELECT pg_create_restore_point('before-two')");
+  targets.push({ type: 'name', target: 'before-two', rowsBefore: [1] });
+  await lab.source.query('INSERT INTO marks VALUES (2)');
+  const [lsn] = await lab.source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  targets.push({ type: 'lsn', target: lsn?.lsn ?? '', rowsBefore: [1, 2] });
+  await lab.source.query('INSERT INTO marks VALUES (3)');
+  const [xid] = await lab.source.query<{ xid: string }>('INSERT INTO marks VALUES (4) RETURNING pg_current_xact_id()::text AS xid');
+  // recovery_target_xid is inclusive by default: the transaction that inserted 4 is the last one replayed
+  targets.push({ type: 'xid', target: xid?.xid ?? '', rowsBefore: [1, 2, 3, 4] });
+  await lab.source.query('INSERT INTO marks VALUES (5)');
+  const [wal] = await lab.source.query<{ walfile: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS walfile');
+  await eventually('the WAL with the marks archived', 60_000, async () => {
+    const [archiver] = await lab.source.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver');
+    return (archiver?.last ?? '') >= (wal?.walfile ?? 'Z') ? true : undefined;
+  });
+  for (const target of targets) {
+    const restored = await restoreAndStart(`restored-${target.type}`, [`--type=${target.type}`, `--target=${target.target}`, '--target-action=promote']);
+    try {
+      const rows = await restored.query<{ id: number }>('SELECT id FROM marks ORDER BY id');
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        target.rowsBefore,
+        `--type=${target.type} --target=${target.target}`,
+      );
+    } finally {
+      await restored.stop();
+    }
+  }
+});
+
+test('--delta restores over an existing cluster, rewriting only what differs; without it a non-empty directory is refused', { timeout: 120_000 }, async () => {
+  const dataDir = lab.newDataDir('restored-incr');
+  // the directory of the first restore test, promoted and stopped: change it locally
+  const local = await lab.startServer(dataDir);
+  await local.query('UPDATE accounts SET balance = -1 WHERE id <= 10');
+  await local.query('CREATE TABLE local_only (id int)');
+  await local.stop();
+  const refused = await lab.keel(['restore', `--pg1-path=${dataDir}`]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /is not empty; refusing to restore over it/);
+  const incrLabel = (await info()).backup[1]?.label ?? '';
+  const delta = await lab.keel(['restore', `--pg1-path=${dataDir}`, '--delta', `--set=${incrLabel}`, '--type=immediate', '--target-action=promote']);
+  assert.equal(delta.code, 0, delta.stderr);
+  const [, written, total] = /complete: (\d+) of (\d+) files written/.exec(delta.stdout) ?? [];
+  assert.ok(Number(written) < Number(total) / 2, `delta rewrote ${written} of ${total} files`);
+  const restored = await lab.startServer(dataDir);
+  try {
+    await eventually('delta-restored server promoted', 60_000, async () =>
+      (await restored.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r === false ? true : undefined,
+    );
+    assert.equal(await tableChecksum(restored, 'accounts'), checksumAtIncr);
+    assert.deepEqual(await restored.query("SELECT 1 FROM pg_class WHERE relname = 'local_only'"), []);
+  } finally {
+    await restored.stop();
+  }
+});
+
 test(
   'a backup killed mid-way leaves nothing usable-looking; one whose WAL is not archived fails on time; the next run cleans up',
   { timeout: 120_000 },
