@@ -15,7 +15,8 @@ import { Repository } from './repository.js';
 import { PackWriter } from './pack-writer.js';
 import { PgSession, type ClusterIdentity } from './pg-session.js';
 import { listDataDir } from './data-dir.js';
-import { blockHash, encodeObject } from './object-codec.js';
+import { blockHash } from './object-codec.js';
+import { EncodePool } from './encode-pool.js';
 import { waitForArchived } from './archive.js';
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
 import {
@@ -42,6 +43,8 @@ export interface BackupRequest {
   startFast: boolean;
   archiveCheck: boolean;
   archiveTimeoutMs: number;
+  /** Worker threads compressing/encrypting frames (1 = on the main thread). */
+  processMax: number;
   log: BackupLog;
   progress: boolean | undefined;
 }
@@ -102,6 +105,7 @@ async function takeBackup(repository: Repository, session: PgSession, identity: 
 
   await repository.beginBackup(label);
   const packs = new PackWriter(repository.root, label);
+  const pool = new EncodePool(repository.codec, request.processMax);
   try {
     const start = await session.backupStart(label, request.startFast);
     request.log.info(`backup start archive = ${start.walFile}, lsn = ${start.lsn}`);
@@ -111,7 +115,7 @@ async function takeBackup(repository: Repository, session: PgSession, identity: 
       listing.files.reduce((sum, f) => sum + f.size, 0),
       request.progress,
     );
-    const store = new BlockStore(repository, packs, known);
+    const store = new BlockStore(pool, packs, known, request.processMax * 8);
     const files: StoredFile[] = [];
     for (const file of listing.files) {
       const stored = await store.storeFile(join(request.pgPath, file.path), (bytes) => progress.advance(bytes));
@@ -133,6 +137,7 @@ async function takeBackup(repository: Repository, session: PgSession, identity: 
       await waitForArchived(repository, stop.walFile, request.archiveTimeoutMs, identity.archiveCommand);
       request.log.info(`WAL segments to make the backup consistent (${start.walFile} to ${stop.walFile}) are archived`);
     }
+    await store.drain();
     await packs.close();
     const manifest = buildManifest(label, type, prior, identity, start, stop, startTime, listing.dirs, files, store, request.repository, packs.storedBytes);
     await repository.commitBackup(manifest);
@@ -141,6 +146,8 @@ async function takeBackup(repository: Repository, session: PgSession, identity: 
   } catch (error) {
     await packs.abandon();
     throw error;
+  } finally {
+    await pool.close();
   }
 }
 
@@ -216,11 +223,21 @@ function buildManifest(
 class BlockStore {
   newPlainBytes = 0;
   private frame: { ref: HashedLocation; data: Buffer }[] = [];
+  /** Frames being encoded; each is appended to the packs after the one cut before it. */
+  private appends: Promise<void>[] = [];
+  private tail: Promise<void> = Promise.resolve();
   constructor(
-    private readonly repository: Repository,
+    private readonly pool: EncodePool,
     private readonly packs: PackWriter,
     private readonly known: Map<string, BlockLocation>,
+    private readonly framesInFlightMax: number,
   ) {}
+
+  /** Waits until every frame is in a pack: only then are all block locations known. */
+  async drain(): Promise<void> {
+    this.appends = [];
+    await this.tail;
+  }
 
   async storeFile(path: string, onBytes: (bytes: number) => void): Promise<StoredContent | null> {
     let handle;
@@ -273,15 +290,24 @@ class BlockStore {
 
   private async flushFrame(): Promise<void> {
     if (this.frame.length === 0) return;
-    const plain = Buffer.concat(this.frame.map((b) => b.data));
-    // no checksum in the frame's header: each block's hash in the manifest checks it (one hashing pass)
-    const stored = await this.packs.append(encodeObject(plain, this.repository.codec, false));
-    let offsetInFrame = 0;
-    for (const { ref } of this.frame) {
-      Object.assign(ref, { pack: stored.pack, frameOffset: stored.offset, frameStoredBytes: stored.storedBytes, offsetInFrame });
-      offsetInFrame += ref.plainBytes;
-    }
-    this.newPlainBytes += plain.length;
+    const blocks = this.frame;
     this.frame = [];
+    const plain = Buffer.concat(blocks.map((b) => b.data));
+    this.newPlainBytes += plain.length;
+    // no checksum in the frame's header: each block's hash in the manifest checks it (one hashing pass)
+    const encoded = this.pool.encode(plain);
+    this.tail = this.tail.then(async () => {
+      const stored = await this.packs.append(await encoded);
+      let offsetInFrame = 0;
+      for (const { ref } of blocks) {
+        Object.assign(ref, { pack: stored.pack, frameOffset: stored.offset, frameStoredBytes: stored.storedBytes, offsetInFrame });
+        offsetInFrame += ref.plainBytes;
+      }
+    });
+    // a failure is thrown where the frame is awaited (backpressure or drain), never left unhandled
+    this.tail.catch(() => undefined);
+    this.appends.push(this.tail);
+    const oldest = this.appends.length > this.framesInFlightMax ? this.appends.shift() : undefined;
+    if (oldest !== undefined) await oldest;
   }
 }

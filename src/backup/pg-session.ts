@@ -33,9 +33,13 @@ export class PgSession {
     try {
       await client.connect();
     } catch (error) {
+      // node-postgres' words for "the server wants a password and none was given"
+      const cause = /client password must be a string/.test((error as Error).message)
+        ? 'the server asks for a password and none is set'
+        : (error as Error).message;
       throw new KeelError(
         'backup.pg_unreachable',
-        `cannot connect to PostgreSQL at ${connection.socketPath} port ${connection.port} as ${connection.user}: ${(error as Error).message}`,
+        `cannot connect to PostgreSQL at ${connection.socketPath} port ${connection.port} as ${connection.user}: ${cause}`,
         { hint: 'check pg1-socket-path, pg1-port, pg1-user (and PGPASSWORD or ~/.pgpass)' },
       );
     }

@@ -67,6 +67,7 @@ export async function runBackupCommand(args: string[]): Promise<number> {
         startFast: o['start-fast'] === true,
         archiveCheck: o['archive-check'] !== false,
         archiveTimeoutMs: Number(o['archive-timeout']) * 1000,
+        processMax: Number(o['process-max']),
         log,
         progress: progressFlag(settings),
       });
