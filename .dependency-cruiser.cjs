@@ -35,7 +35,21 @@ module.exports = {
       name: 'config-below-everything',
       severity: 'error',
       from: { path: '^src/config/' },
-      to: { path: '^src/(ha|engine|api|cli|sandbox|postgres|dcs|patroni)/' },
+      to: { path: '^src/(ha|engine|api|cli|sandbox|postgres|dcs|patroni|backup)/' },
+    },
+    {
+      name: 'backup-core-is-pure',
+      comment: 'backup selection, retention, labels, manifest rules: no node:* module, no package, nothing from the shell (DESIGN.md, principle 1)',
+      severity: 'error',
+      from: { path: '^src/backup/core/' },
+      to: { pathNot: '^src/backup/core/' },
+    },
+    {
+      name: 'backup-below-the-cli',
+      comment: 'the backup pillar stands on config and postgres; it knows no HA agent, DCS, API or CLI',
+      severity: 'error',
+      from: { path: '^src/backup/' },
+      to: { path: '^src/(ha|engine|api|cli|sandbox|dcs|patroni)/' },
     },
     {
       name: 'adapters-below-the-shell',

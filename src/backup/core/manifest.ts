@@ -1,0 +1,122 @@
+/**
+ * The backup manifest: what one committed backup contains and where every block of every file
+ * is stored. A backup exists exactly when its manifest is committed; the manifest alone is
+ * enough to restore it (every block's location is in it, also blocks stored by earlier backups),
+ * so no backup depends on another backup's manifest. Pure: types, validation, sizes.
+ *
+ * Block references are `[hash, pack, frameOffset, frameStoredBytes, offsetInFrame, plainBytes]`:
+ * `hash` is the base64url SHA-256 of the block's plain bytes (its identity and checksum), `pack`
+ * an index into `packs`. New blocks are stored in frames (up to FRAME_BLOCKS_MAX blocks of one
+ * file compressed together, which compresses far better than single pages); a block is the
+ * slice `[offsetInFrame, offsetInFrame + plainBytes)` of its frame's plain bytes.
+ */
+import type { BackupType } from './label.js';
+
+export const MANIFEST_FORMAT = 1;
+/** Blocks compressed together at most (128 KiB of 8 KiB pages). */
+export const FRAME_BLOCKS_MAX = 16;
+
+/** `[hash, packIndex, frameOffset, frameStoredBytes, offsetInFrame, plainBytes]`. */
+export type BlockRef = [string, number, number, number, number, number];
+
+/** Where a block is: its frame in a pack, and its place in the frame. */
+export interface BlockLocation {
+  pack: string;
+  frameOffset: number;
+  frameStoredBytes: number;
+  offsetInFrame: number;
+  plainBytes: number;
+}
+
+export interface ManifestFile {
+  /** Path relative to the data directory, `/`-separated. */
+  path: string;
+  mode: number;
+  /** Modification time, ms since the epoch (restored as is). */
+  mtimeMs: number;
+  size: number;
+  /** The file's blocks in order; their hashes are its checksum (restore and verify check each). */
+  blocks: BlockRef[];
+  /** Page checksum failures found while reading (block numbers), when data checksums are on. */
+  badPages?: number[];
+}
+
+export interface ManifestDir {
+  path: string;
+  mode: number;
+}
+
+export interface Manifest {
+  format: number;
+  label: string;
+  type: BackupType;
+  /** The backup this one was taken against (null for a full backup). */
+  prior: string | null;
+  /** Every earlier backup whose packs this one references (for `info`'s reference list). */
+  references: string[];
+  startTime: string;
+  stopTime: string;
+  pg: { version: string; systemId: string; dataChecksums: boolean };
+  timeline: number;
+  lsnStart: string;
+  lsnStop: string;
+  walStart: string;
+  walStop: string;
+  compressType: string;
+  cipherType: string;
+  blockBytes: number;
+  /** Pack files (paths relative to the stanza directory) that `BlockRef.pack` indexes. */
+  packs: string[];
+  dirs: ManifestDir[];
+  files: ManifestFile[];
+  /** Sizes in bytes: the data as on disk, what this backup newly stored, what it references in all. */
+  sizes: { database: number; newStored: number; referencedStored: number; newPlain: number };
+}
+
+/** Total plain size of the files in a manifest. */
+export function databaseBytes(files: readonly ManifestFile[]): number {
+  return files.reduce((sum, file) => sum + file.size, 0);
+}
+
+/** Pack paths referenced by a set of manifests: what garbage collection must keep. */
+export function referencedPacks(manifests: readonly Manifest[]): Set<string> {
+  const kept = new Set<string>();
+  for (const manifest of manifests) for (const pack of manifest.packs) kept.add(pack);
+  return kept;
+}
+
+/** Map of block hash -> location for a manifest, so a later backup stores only blocks it lacks. */
+export function blockIndex(manifest: Manifest): Map<string, BlockLocation> {
+  const index = new Map<string, BlockLocation>();
+  for (const file of manifest.files) {
+    for (const [hash, packIndex, frameOffset, frameStoredBytes, offsetInFrame, plainBytes] of file.blocks) {
+      const pack = manifest.packs[packIndex];
+      if (pack !== undefined && !index.has(hash)) index.set(hash, { pack, frameOffset, frameStoredBytes, offsetInFrame, plainBytes });
+    }
+  }
+  return index;
+}
+
+/** Throws a one-line description of the first structural problem (a hand-edited or foreign file). */
+export function validateManifest(value: unknown): Manifest {
+  const manifest = value as Partial<Manifest> | null;
+  if (manifest === null || typeof manifest !== 'object') throw new Error('manifest is not an object');
+  if (manifest.format !== MANIFEST_FORMAT) throw new Error(`manifest format ${String(manifest.format)} is not ${MANIFEST_FORMAT}`);
+  for (const key of ['label', 'type', 'startTime', 'stopTime', 'walStart', 'walStop', 'lsnStart', 'lsnStop'] as const) {
+    if (typeof manifest[key] !== 'string') throw new Error(`manifest field ${key} is missing`);
+  }
+  if (!Array.isArray(manifest.files) || !Array.isArray(manifest.packs) || !Array.isArray(manifest.dirs)) {
+    throw new Error('manifest lists (files, packs, dirs) are missing');
+  }
+  for (const file of manifest.files) {
+    if (typeof file.path !== 'string' || file.path.startsWith('/') || file.path.split('/').includes('..')) {
+      throw new Error(`manifest file path ${String(file.path)} is not a relative path inside the data directory`);
+    }
+    const blockTotal = file.blocks.reduce((sum, block) => sum + block[5], 0);
+    if (blockTotal !== file.size) throw new Error(`manifest file ${file.path}: blocks add up to ${blockTotal} bytes, not ${file.size}`);
+    for (const block of file.blocks) {
+      if (manifest.packs[block[1]] === undefined) throw new Error(`manifest file ${file.path} references a pack that is not listed`);
+    }
+  }
+  return manifest as Manifest;
+}

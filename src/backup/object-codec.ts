@@ -1,0 +1,127 @@
+/**
+ * The encoding of every object keel stores in a repository (a block, a WAL file, a manifest):
+ *
+ *   magic "KEL1" | compress (0 none, 1 gz, 2 zst) | cipher (0 none, 1 aes-256-cbc) | flags | 0
+ *   [32 bytes SHA-256 of the plain bytes, when flags bit 0]  [16 bytes IV, when encrypted]  payload
+ *
+ * The payload is the plain bytes compressed, then encrypted (AES-256-CBC, a fresh random IV per
+ * object, the key derived once per repository from repo1-cipher-pass with scrypt and the
+ * stanza's salt). A block's checksum is its name (the manifest holds its SHA-256); other objects
+ * carry theirs in the header. Decoding always checks the checksum: a flipped byte, a truncated
+ * object or a wrong key is an error, never wrong data.
+ */
+import { createCipheriv, createDecipheriv, createHash, hash, randomBytes, scryptSync } from 'node:crypto';
+import { gzipSync, gunzipSync } from 'node:zlib';
+import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
+
+export type CompressType = 'none' | 'gz' | 'zst';
+export type CipherType = 'none' | 'aes-256-cbc';
+
+const MAGIC = Buffer.from('KEL1');
+const COMPRESS_CODES: Record<CompressType, number> = { none: 0, gz: 1, zst: 2 };
+const COMPRESS_BY_CODE: CompressType[] = ['none', 'gz', 'zst'];
+const FLAG_CHECKSUM = 1;
+const HEADER_BYTES = 8;
+
+export class CorruptObjectError extends Error {}
+
+export interface CodecSettings {
+  compressType: CompressType;
+  /** null = the library's default level. */
+  compressLevel: number | null;
+  /** 32-byte AES key, or null for an unencrypted repository. */
+  key: Buffer | null;
+}
+
+/** The repository key: scrypt of the passphrase with the stanza's salt (done once per command). */
+export function deriveKey(passphrase: string, salt: Buffer): Buffer {
+  return scryptSync(passphrase, salt, 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+}
+
+export function sha256(data: Uint8Array): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+/** Base64url SHA-256, the name of a block. */
+export function blockHash(data: Uint8Array): string {
+  // one-shot hash: no Hash object per 8 KiB block (a backup or restore hashes every block once)
+  return hash('sha256', data, 'base64url');
+}
+
+function compressBytes(plain: Uint8Array, settings: CodecSettings): Buffer {
+  switch (settings.compressType) {
+    case 'none':
+      return Buffer.from(plain);
+    case 'gz':
+      return gzipSync(plain, settings.compressLevel === null ? {} : { level: Math.max(0, Math.min(9, settings.compressLevel)) });
+    case 'zst':
+      return zstdCompress(plain, settings.compressLevel === null ? {} : { compressionLevel: settings.compressLevel });
+  }
+}
+
+function decompressBytes(payload: Buffer, type: CompressType): Buffer {
+  switch (type) {
+    case 'none':
+      return payload;
+    case 'gz':
+      return gunzipSync(payload);
+    case 'zst':
+      return zstdDecompress(payload);
+  }
+}
+
+export function encodeObject(plain: Uint8Array, settings: CodecSettings, withChecksum: boolean): Buffer {
+  const header = Buffer.alloc(HEADER_BYTES);
+  MAGIC.copy(header, 0);
+  header[4] = COMPRESS_CODES[settings.compressType];
+  header[5] = settings.key === null ? 0 : 1;
+  header[6] = withChecksum ? FLAG_CHECKSUM : 0;
+  const parts: Buffer[] = [header];
+  if (withChecksum) parts.push(sha256(plain));
+  let payload = compressBytes(plain, settings);
+  if (settings.key !== null) {
+    const iv = randomBytes(16);
+    const cipher = createCipheriv('aes-256-cbc', settings.key, iv);
+    payload = Buffer.concat([cipher.update(payload), cipher.final()]);
+    parts.push(iv);
+  }
+  parts.push(payload);
+  return Buffer.concat(parts);
+}
+
+/**
+ * Decodes an object and checks it: against `expectedHash` (base64url SHA-256, for blocks) or
+ * the checksum in its header. Throws CorruptObjectError on any mismatch.
+ */
+export function decodeObject(stored: Buffer, key: Buffer | null, expectedHash?: string): Buffer {
+  if (stored.length < HEADER_BYTES || !stored.subarray(0, 4).equals(MAGIC)) throw new CorruptObjectError('not a keel repository object (bad header)');
+  const compressType = COMPRESS_BY_CODE[stored[4] ?? 255];
+  if (compressType === undefined) throw new CorruptObjectError(`unknown compression code ${String(stored[4])}`);
+  const encrypted = stored[5] === 1;
+  const withChecksum = ((stored[6] ?? 0) & FLAG_CHECKSUM) !== 0;
+  let at = HEADER_BYTES;
+  const checksum = withChecksum ? stored.subarray(at, (at += 32)) : null;
+  let payload = stored.subarray(encrypted ? at + 16 : at);
+  if (encrypted) {
+    if (key === null) throw new CorruptObjectError('object is encrypted but no repo1-cipher-pass is set');
+    const iv = stored.subarray(at, at + 16);
+    try {
+      const decipher = createDecipheriv('aes-256-cbc', key, iv);
+      payload = Buffer.concat([decipher.update(payload), decipher.final()]);
+    } catch {
+      throw new CorruptObjectError('object does not decrypt (wrong key or corrupt data)');
+    }
+  }
+  let plain: Buffer;
+  try {
+    plain = decompressBytes(payload, compressType);
+  } catch {
+    throw new CorruptObjectError('object does not decompress (corrupt data)');
+  }
+  if (expectedHash !== undefined) {
+    if (blockHash(plain) !== expectedHash) throw new CorruptObjectError('block checksum mismatch');
+  } else if (checksum !== null && !sha256(plain).equals(checksum)) {
+    throw new CorruptObjectError('object checksum mismatch');
+  }
+  return plain;
+}

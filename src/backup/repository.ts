@@ -1,0 +1,319 @@
+/**
+ * A keel backup repository on a posix filesystem (docs/repository-format.md is the reference):
+ *
+ *   <repo1-path>/<stanza>/stanza.json            cluster identity, cipher salt and key check
+ *   <repo1-path>/<stanza>/backup/<label>/manifest a committed backup (the only thing that makes one)
+ *   <repo1-path>/<stanza>/backup/<label>.partial/ a backup in progress (never listed)
+ *   <repo1-path>/<stanza>/pack/<label>/<n>.pack   blocks first stored by backup <label>
+ *   <repo1-path>/<stanza>/archive/<16 chars>/<wal>-<sha256>  archived WAL
+ *   <repo1-path>/<stanza>/lock                    pid of the backup/expire holding the stanza
+ *
+ * Invariants: metadata is written durably (durable-file.ts); packs are fsynced before the
+ * manifest that references them is committed; a pack is deleted only when no committed manifest
+ * references it (so removing a backup never breaks a kept one), and only under the lock.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, readdir, rm, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KeelError } from '../errors.js';
+import { writeFileDurably, mkdirDurably } from './durable-file.js';
+import { decodeObject, deriveKey, encodeObject, CorruptObjectError, type CodecSettings, type CipherType, type CompressType } from './object-codec.js';
+import { validateManifest, referencedPacks, type Manifest } from './core/manifest.js';
+import { compareLabels, isLabel } from './core/label.js';
+
+export const REPOSITORY_FORMAT = 1;
+const KEY_CHECK_TEXT = 'keel repository key check';
+
+export interface StanzaInfo {
+  format: number;
+  stanza: string;
+  systemId: string;
+  pgVersion: string;
+  cipherType: CipherType;
+  /** base64 scrypt salt for the repository key. */
+  cipherSalt: string | null;
+  /** base64 of an encoded object holding KEY_CHECK_TEXT: proves the passphrase before anything is written. */
+  keyCheck: string | null;
+  created: string;
+}
+
+export interface RepositoryOptions {
+  repoPath: string;
+  stanza: string;
+  cipherType: CipherType;
+  cipherPass: string | null;
+  compressType: CompressType;
+  compressLevel: number | null;
+}
+
+export class Repository {
+  private constructor(
+    readonly root: string,
+    readonly info: StanzaInfo,
+    readonly codec: CodecSettings,
+  ) {}
+
+  static stanzaDir(options: Pick<RepositoryOptions, 'repoPath' | 'stanza'>): string {
+    return join(options.repoPath, options.stanza);
+  }
+
+  /** Creates the stanza (stanza-create). Idempotent for the same cluster; refuses another one. */
+  static async create(options: RepositoryOptions, cluster: { systemId: string; pgVersion: string }): Promise<{ repository: Repository; created: boolean }> {
+    const root = Repository.stanzaDir(options);
+    const existing = await readStanzaInfo(root);
+    if (existing !== null) {
+      const repository = await Repository.open(options);
+      checkSameCluster(existing, cluster, options.stanza);
+      return { repository, created: false };
+    }
+    if (options.cipherType !== 'none' && options.cipherPass === null) {
+      throw new KeelError('backup.cipher_pass_missing', `repo1-cipher-type is ${options.cipherType} but repo1-cipher-pass is not set`);
+    }
+    const salt = options.cipherType === 'none' ? null : randomBytes(16);
+    const key = salt === null ? null : deriveKey(options.cipherPass ?? '', salt);
+    const codec: CodecSettings = { compressType: options.compressType, compressLevel: options.compressLevel, key };
+    const info: StanzaInfo = {
+      format: REPOSITORY_FORMAT,
+      stanza: options.stanza,
+      systemId: cluster.systemId,
+      pgVersion: cluster.pgVersion,
+      cipherType: options.cipherType,
+      cipherSalt: salt === null ? null : salt.toString('base64'),
+      keyCheck: key === null ? null : encodeObject(Buffer.from(KEY_CHECK_TEXT), codec, true).toString('base64'),
+      created: new Date().toISOString(),
+    };
+    for (const sub of ['backup', 'pack', 'archive']) await mkdir(join(root, sub), { recursive: true, mode: 0o750 });
+    await writeFileDurably(join(root, 'stanza.json'), JSON.stringify(info, null, 2) + '\n');
+    return { repository: new Repository(root, info, codec), created: true };
+  }
+
+  /** Opens an existing stanza and proves the passphrase (one-line error, nothing written, when wrong). */
+  static async open(options: RepositoryOptions): Promise<Repository> {
+    const root = Repository.stanzaDir(options);
+    const info = await readStanzaInfo(root);
+    if (info === null) {
+      throw new KeelError('backup.no_stanza', `stanza '${options.stanza}' does not exist in repository ${options.repoPath}`, {
+        hint: `run: keel backup stanza-create --stanza=${options.stanza}`,
+      });
+    }
+    if (info.cipherType !== options.cipherType) {
+      throw new KeelError(
+        'backup.cipher_mismatch',
+        `repository of stanza '${options.stanza}' is ${info.cipherType === 'none' ? 'not encrypted' : `encrypted with ${info.cipherType}`} but repo1-cipher-type is ${options.cipherType}`,
+      );
+    }
+    let key: Buffer | null = null;
+    if (info.cipherType !== 'none') {
+      if (options.cipherPass === null)
+        throw new KeelError('backup.cipher_pass_missing', `repository of stanza '${options.stanza}' is encrypted and repo1-cipher-pass is not set`);
+      key = deriveKey(options.cipherPass, Buffer.from(info.cipherSalt ?? '', 'base64'));
+      let check: string;
+      try {
+        check = decodeObject(Buffer.from(info.keyCheck ?? '', 'base64'), key).toString();
+      } catch {
+        check = '';
+      }
+      if (check !== KEY_CHECK_TEXT) {
+        throw new KeelError('backup.wrong_cipher_pass', `repo1-cipher-pass is wrong: it does not decrypt the repository of stanza '${options.stanza}'`);
+      }
+    }
+    return new Repository(root, info, { compressType: options.compressType, compressLevel: options.compressLevel, key });
+  }
+
+  path(...parts: string[]): string {
+    return join(this.root, ...parts);
+  }
+
+  /** Refuses a cluster other than the one the stanza was created for (system identifier). */
+  checkCluster(cluster: { systemId: string; pgVersion: string }): void {
+    checkSameCluster(this.info, cluster, this.info.stanza);
+  }
+
+  /** Labels of committed backups (a manifest exists), oldest first. */
+  async backupLabels(): Promise<string[]> {
+    const entries = await readdir(this.path('backup')).catch(() => [] as string[]);
+    const labels: string[] = [];
+    for (const entry of entries) {
+      if (!isLabel(entry)) continue;
+      if (await exists(this.path('backup', entry, 'manifest'))) labels.push(entry);
+    }
+    return labels.sort(compareLabels);
+  }
+
+  async readManifest(label: string): Promise<Manifest> {
+    const stored = await readFile(this.path('backup', label, 'manifest'));
+    let plain: Buffer;
+    try {
+      plain = decodeObject(stored, this.codec.key);
+    } catch (error) {
+      throw new KeelError('backup.manifest_corrupt', `manifest of backup ${label} is unreadable: ${(error as Error).message}`);
+    }
+    try {
+      return validateManifest(JSON.parse(plain.toString('utf8')));
+    } catch (error) {
+      throw new KeelError('backup.manifest_corrupt', `manifest of backup ${label} is invalid: ${(error as Error).message}`);
+    }
+  }
+
+  async readManifests(): Promise<Manifest[]> {
+    const manifests: Manifest[] = [];
+    for (const label of await this.backupLabels()) manifests.push(await this.readManifest(label));
+    return manifests;
+  }
+
+  /** Marks a backup as in progress (so cleanup knows its packs are not yet referenced by a manifest). */
+  async beginBackup(label: string): Promise<void> {
+    await mkdirDurably(this.path('backup', `${label}.partial`));
+    await mkdir(this.path('pack', label), { recursive: true, mode: 0o750 });
+  }
+
+  /** Commits a backup: its manifest is written durably; from that instant the backup exists. */
+  async commitBackup(manifest: Manifest): Promise<void> {
+    const encoded = encodeObject(Buffer.from(JSON.stringify(manifest)), this.codec, true);
+    await writeFileDurably(this.path('backup', manifest.label, 'manifest'), encoded);
+    await rm(this.path('backup', `${manifest.label}.partial`), { recursive: true, force: true });
+  }
+
+  /** Removes a committed backup's manifest (its packs go at the next garbage collection). */
+  async removeBackup(label: string): Promise<void> {
+    await rm(this.path('backup', label), { recursive: true, force: true });
+  }
+
+  /**
+   * Removes what no committed backup references: partial-backup markers and pack files of
+   * interrupted backups, and packs left by expired ones. Caller holds the lock.
+   * Returns the number of bytes freed.
+   */
+  async collectGarbage(): Promise<{ removedPartials: string[]; freedBytes: number }> {
+    const removedPartials: string[] = [];
+    for (const entry of await readdir(this.path('backup')).catch(() => [] as string[])) {
+      if (entry.endsWith('.partial')) {
+        await rm(this.path('backup', entry), { recursive: true, force: true });
+        removedPartials.push(entry.slice(0, -'.partial'.length));
+      }
+    }
+    const kept = referencedPacks(await this.readManifests());
+    let freedBytes = 0;
+    for (const label of await readdir(this.path('pack')).catch(() => [] as string[])) {
+      const packs = await readdir(this.path('pack', label)).catch(() => [] as string[]);
+      let left = 0;
+      for (const pack of packs) {
+        const relative = `pack/${label}/${pack}`;
+        if (kept.has(relative)) {
+          left++;
+          continue;
+        }
+        freedBytes += (await stat(this.path(relative)).catch(() => ({ size: 0 }))).size;
+        await rm(this.path(relative), { force: true });
+      }
+      if (left === 0) await rm(this.path('pack', label), { recursive: true, force: true });
+    }
+    return { removedPartials, freedBytes };
+  }
+
+  /**
+   * Takes the stanza's lock (backup, expire): a file holding our pid, created exclusively.
+   * A lock whose process is gone (killed backup) is taken over.
+   */
+  async lock(command: string): Promise<() => Promise<void>> {
+    const lockPath = this.path('lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const handle = await open(lockPath, 'wx', 0o640);
+        await handle.writeFile(`${process.pid}\n${command}\n`);
+        await handle.close();
+        return async () => {
+          await rm(lockPath, { force: true });
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const [pidText, holder] = (await readFile(lockPath, 'utf8').catch(() => '')).split('\n');
+        const pid = Number(pidText);
+        if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+          throw new KeelError('backup.locked', `stanza '${this.info.stanza}' is locked by ${holder ?? 'another command'} (pid ${pid})`);
+        }
+        await rm(lockPath, { force: true });
+      }
+    }
+    throw new KeelError('backup.locked', `cannot take the lock of stanza '${this.info.stanza}'`);
+  }
+
+  /** Reads one stored block from a pack and checks it. */
+  async readBlock(handle: PackReader, pack: string, offset: number, storedBytes: number, hash: string): Promise<Buffer> {
+    const stored = await handle.read(this.path(pack), offset, storedBytes);
+    return decodeObject(stored, this.codec.key, hash);
+  }
+}
+
+/** Keeps pack files open while a restore or verify reads many blocks from them. */
+export class PackReader {
+  private readonly handles = new Map<string, Awaited<ReturnType<typeof open>>>();
+
+  async read(path: string, offset: number, length: number): Promise<Buffer> {
+    let handle = this.handles.get(path);
+    if (handle === undefined) {
+      if (this.handles.size >= 64) await this.close();
+      handle = await open(path, 'r');
+      this.handles.set(path, handle);
+    }
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, offset);
+    if (bytesRead !== length) throw new CorruptObjectError(`${path} is truncated`);
+    return buffer;
+  }
+
+  async close(): Promise<void> {
+    for (const handle of this.handles.values()) await handle.close();
+    this.handles.clear();
+  }
+}
+
+function checkSameCluster(info: StanzaInfo, cluster: { systemId: string; pgVersion: string }, stanza: string): void {
+  if (info.systemId !== cluster.systemId) {
+    throw new KeelError(
+      'backup.other_cluster',
+      `repository of stanza '${stanza}' belongs to the cluster with system identifier ${info.systemId}, not ${cluster.systemId}`,
+      { hint: 'use another stanza or repo1-path for this cluster' },
+    );
+  }
+  if (info.pgVersion !== cluster.pgVersion) {
+    throw new KeelError(
+      'backup.version_mismatch',
+      `repository of stanza '${stanza}' is for PostgreSQL ${info.pgVersion}, the cluster runs ${cluster.pgVersion}`,
+    );
+  }
+}
+
+async function readStanzaInfo(root: string): Promise<StanzaInfo | null> {
+  let text: string;
+  try {
+    text = await readFile(join(root, 'stanza.json'), 'utf8');
+  } catch {
+    return null;
+  }
+  const info = JSON.parse(text) as StanzaInfo;
+  if (info.format !== REPOSITORY_FORMAT)
+    throw new KeelError(
+      'backup.repo_format',
+      `${join(root, 'stanza.json')}: repository format ${String(info.format)} is not supported (keel reads ${REPOSITORY_FORMAT})`,
+    );
+  return info;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

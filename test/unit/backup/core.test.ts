@@ -1,0 +1,138 @@
+/**
+ * The pure parts of keel backup: pgBackRest's labels, retention (what expire removes), the choice
+ * of backup for a restore target, block planning for incrementals, manifest validation, WAL names.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeLabel, parseLabel, compareLabels } from '../../../src/backup/core/label.js';
+import { planExpire } from '../../../src/backup/core/retention.js';
+import { selectBackup } from '../../../src/backup/core/select.js';
+import { blockSpans, blocksToStore } from '../../../src/backup/core/blocks.js';
+import { validateManifest, blockIndex, referencedPacks, MANIFEST_FORMAT, type Manifest } from '../../../src/backup/core/manifest.js';
+import { segmentOf, parseLsn, formatLsn, archiveDirOf, isArchivableWalName } from '../../../src/backup/core/wal.js';
+
+const at = (text: string) => new Date(text);
+
+test('labels follow pgBackRest: full YYYYMMDD-HHMMSSF, diff/incr prefixed by their full, ordered by time', () => {
+  const full = makeLabel('full', at('2024-01-15T14:00:00'), null, null);
+  assert.equal(full, '20240115-140000F');
+  const diff = makeLabel('diff', at('2024-01-16T02:00:00'), full, full);
+  assert.equal(diff, '20240115-140000F_20240116-020000D');
+  assert.equal(makeLabel('incr', at('2024-01-16T03:00:00'), full, diff), '20240115-140000F_20240116-030000I');
+  assert.deepEqual(parseLabel(diff), { type: 'diff', fullLabel: full, stamp: '20240116-020000' });
+  assert.equal(parseLabel('20240115-140000X'), null);
+  // two backups in the same second: the second label is pushed on so labels stay ordered and unique
+  assert.equal(makeLabel('incr', at('2024-01-16T02:00:00'), full, diff), '20240115-140000F_20240116-020001I');
+  assert.ok(compareLabels(full, diff) < 0);
+  assert.ok(compareLabels('20240117-000000F', diff) > 0);
+});
+
+test('retention keeps the newest retention-full fulls with their dependents; diffs by retention-diff', () => {
+  const backups = [
+    { label: '20240101-000000F', prior: null },
+    { label: '20240101-000000F_20240102-000000D', prior: '20240101-000000F' },
+    { label: '20240101-000000F_20240103-000000I', prior: '20240101-000000F_20240102-000000D' },
+    { label: '20240104-000000F', prior: null },
+    { label: '20240104-000000F_20240105-000000D', prior: '20240104-000000F' },
+    { label: '20240104-000000F_20240106-000000D', prior: '20240104-000000F' },
+    { label: '20240104-000000F_20240106-010000I', prior: '20240104-000000F_20240106-000000D' },
+    { label: '20240107-000000F', prior: null },
+  ];
+  const plan = planExpire(backups, { retentionFull: 2, retentionDiff: 1 });
+  assert.deepEqual(plan.expire, [
+    { label: '20240101-000000F', why: 'repo1-retention-full=2' },
+    { label: '20240101-000000F_20240102-000000D', why: 'depends on expired 20240101-000000F' },
+    { label: '20240101-000000F_20240103-000000I', why: 'depends on expired 20240101-000000F_20240102-000000D' },
+    { label: '20240104-000000F_20240105-000000D', why: 'repo1-retention-diff=1' },
+  ]);
+  assert.deepEqual(plan.keep, ['20240104-000000F', '20240104-000000F_20240106-000000D', '20240104-000000F_20240106-010000I', '20240107-000000F']);
+  assert.deepEqual(planExpire(backups, { retentionFull: null, retentionDiff: null }).expire, []);
+  assert.deepEqual(planExpire([], { retentionFull: 1, retentionDiff: null }), { expire: [], keep: [] });
+});
+
+test('restore picks --set, the newest backup, or for a time the newest that ended before it', () => {
+  const backups = [
+    { label: '20240101-000000F', stopTime: '2024-01-01T00:05:00Z' },
+    { label: '20240101-000000F_20240102-000000I', stopTime: '2024-01-02T00:05:00Z' },
+  ];
+  assert.deepEqual(selectBackup(backups, null, null), { ok: true, label: '20240101-000000F_20240102-000000I' });
+  assert.deepEqual(selectBackup(backups, null, at('2024-01-01T12:00:00Z')), { ok: true, label: '20240101-000000F' });
+  assert.deepEqual(selectBackup(backups, '20240101-000000F', null), { ok: true, label: '20240101-000000F' });
+  const early = selectBackup(backups, null, at('2023-12-31T00:00:00Z'));
+  assert.equal(early.ok, false);
+  assert.match(early.ok ? '' : early.reason, /before the end of the oldest backup/);
+  assert.match(String((selectBackup(backups, 'nope', null) as { reason: string }).reason), /not in the repository/);
+  assert.equal(selectBackup([], null, null).ok, false);
+  assert.equal(selectBackup(backups, '20240101-000000F_20240102-000000I', at('2024-01-01T12:00:00Z')).ok, false);
+});
+
+test('block planning: 8 KiB spans, and only unknown blocks are stored, once', () => {
+  assert.deepEqual(blockSpans(20_000, 8192), [
+    { offset: 0, length: 8192 },
+    { offset: 8192, length: 8192 },
+    { offset: 16384, length: 3616 },
+  ]);
+  assert.deepEqual(blockSpans(0, 8192), []);
+  assert.deepEqual(blocksToStore(['a', 'b', 'a', 'c', 'b'], new Set(['b'])), ['a', 'c']);
+});
+
+function manifest(overrides: Partial<Manifest> = {}): Manifest {
+  return {
+    format: MANIFEST_FORMAT,
+    label: '20240101-000000F_20240102-000000I',
+    type: 'incr',
+    prior: '20240101-000000F',
+    references: ['20240101-000000F'],
+    startTime: '2024-01-02T00:00:00Z',
+    stopTime: '2024-01-02T00:00:05Z',
+    pg: { version: '15', systemId: '1', dataChecksums: true },
+    timeline: 1,
+    lsnStart: '0/2000028',
+    lsnStop: '0/2000100',
+    walStart: '000000010000000000000002',
+    walStop: '000000010000000000000002',
+    compressType: 'zst',
+    cipherType: 'none',
+    blockBytes: 8192,
+    packs: ['pack/20240101-000000F/000001.pack', 'pack/20240101-000000F_20240102-000000I/000001.pack'],
+    dirs: [{ path: 'base', mode: 0o700 }],
+    files: [
+      {
+        path: 'base/1/1259',
+        mode: 0o600,
+        mtimeMs: 0,
+        size: 12288,
+        blocks: [
+          ['h1', 0, 0, 100, 0, 8192],
+          ['h2', 1, 0, 50, 0, 4096],
+        ],
+      },
+    ],
+    sizes: { database: 12288, newStored: 50, referencedStored: 150, newPlain: 4096 },
+    ...overrides,
+  };
+}
+
+test('a manifest is self-contained: every block has its pack, so packs referenced by kept manifests are all GC keeps', () => {
+  const valid = manifest();
+  assert.equal(validateManifest(JSON.parse(JSON.stringify(valid))).label, valid.label);
+  assert.deepEqual([...referencedPacks([valid])].sort(), [...valid.packs].sort());
+  assert.deepEqual(blockIndex(valid).get('h2'), { pack: valid.packs[1], frameOffset: 0, frameStoredBytes: 50, offsetInFrame: 0, plainBytes: 4096 });
+  assert.throws(() => validateManifest({ ...valid, format: 2 }), /format 2/);
+  assert.throws(() => validateManifest(manifest({ files: [{ ...valid.files[0]!, path: '../etc/passwd' }] })), /not a relative path/);
+  assert.throws(() => validateManifest(manifest({ files: [{ ...valid.files[0]!, size: 1 }] })), /blocks add up to 12288 bytes, not 1/);
+  assert.throws(() => validateManifest(manifest({ packs: [valid.packs[0]!] })), /references a pack that is not listed/);
+});
+
+test('WAL names: segment of an LSN, archive directories, what archive-push accepts', () => {
+  assert.equal(segmentOf(1, parseLsn('0/3000028')), '000000010000000000000003');
+  assert.equal(segmentOf(2, parseLsn('1/FF000000')), '0000000200000001000000FF');
+  assert.equal(formatLsn(parseLsn('16/B374D848')), '16/B374D848');
+  assert.equal(archiveDirOf('000000010000000000000003'), '0000000100000000');
+  assert.equal(archiveDirOf('00000002.history'), 'history');
+  for (const name of ['000000010000000000000003', '00000002.history', '000000010000000000000003.partial', '000000010000000000000003.00000028.backup']) {
+    assert.ok(isArchivableWalName(name), name);
+  }
+  assert.ok(!isArchivableWalName('../etc/passwd'));
+  assert.throws(() => parseLsn('nope'), /not an LSN/);
+});
