@@ -279,9 +279,9 @@ test(
     });
     const others = cluster.record.nodes.map((n) => n.name).filter((n) => n !== leader);
     await eventually('/quorum 200 on both standbys', 20_000, async () => {
-    const codes = await Promise.all(others.map((node) => httpCode(`${apiOf(node)}/quorum`)));
-    return codes.every((code) => code === 200) ? true : undefined;
-  });
+      const codes = await Promise.all(others.map((node) => httpCode(`${apiOf(node)}/quorum`)));
+      return codes.every((code) => code === 200) ? true : undefined;
+    });
     await failoversUnderWriters('quorum', 'sync_quorum_failovers');
   },
 );
