@@ -1,9 +1,14 @@
-// Runs every compiled test file (dist/test/**/*.test.js) with node's test runner, one file at a
-// time: unit tests first, then the simulator, then integration tests on real processes.
+// Runs every compiled test file (dist/test/**/*.test.js) with node's test runner: unit tests and
+// the simulator first, in one process, one file at a time; then the integration tests on real
+// processes, two files at a time (they spend their time waiting on timeouts, not computing), each
+// file in its own `node --test` process whose output is printed whole when it ends, so that two
+// files never interleave. Files that build network namespaces (test/integration/hosts/) never run
+// beside each other. The longest files start first (durations below, measured on 2 cores).
+//   node scripts/run-tests.mjs [unit] [sim] [integration]
 // (Node 20's --test takes no glob, and given a directory it would also run support modules.)
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { join, relative } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -13,12 +18,84 @@ function find(dir) {
   });
 }
 
+const INTEGRATION_LANES = 2;
+/** Rough seconds per integration file, to start the long ones first (unknown files: 60). */
+const EXPECTED_SECONDS = {
+  'ha/sync-modes.test.js': 480,
+  'hosts/seed-topology.test.js': 240,
+  'ha/failover.test.js': 150,
+  'ops/config-and-pause.test.js': 120,
+  'ops/switchover.test.js': 120,
+  'backup/backup-restore.test.js': 120,
+};
+/** Files that must not run at the same time as another file of their group. */
+const exclusiveGroup = (file) => (file.includes(`${join('integration', 'hosts')}`) ? 'netns' : null);
+
 const only = process.argv.slice(2);
-const suites = ['unit', 'sim', 'integration'].filter((s) => only.length === 0 || only.includes(s));
-const files = suites.flatMap((suite) => find(join('dist', 'test', suite)).sort());
-if (files.length === 0) {
+const wanted = (suite) => only.length === 0 || only.includes(suite);
+const inProcess = ['unit', 'sim'].filter(wanted).flatMap((suite) => find(join('dist', 'test', suite)).sort());
+const integration = wanted('integration') ? find(join('dist', 'test', 'integration')).sort() : [];
+if (inProcess.length + integration.length === 0) {
   console.error('no test files found under dist/test (build first)');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+
+let failed = false;
+if (inProcess.length > 0) {
+  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...inProcess], { stdio: 'inherit' });
+  if (result.status !== 0) failed = true;
+}
+
+function expected(file) {
+  const key = relative(join('dist', 'test', 'integration'), file);
+  return EXPECTED_SECONDS[key] ?? 60;
+}
+
+function runFile(file) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--test', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks = [];
+    child.stdout.on('data', (d) => chunks.push(d));
+    child.stderr.on('data', (d) => chunks.push(d));
+    child.on('close', (code) => {
+      const seconds = (Date.now() - started) / 1000;
+      process.stdout.write(`\n# ===== ${file}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${seconds.toFixed(0)} s =====\n`);
+      process.stdout.write(Buffer.concat(chunks));
+      resolve({ file, code, seconds });
+    });
+  });
+}
+
+async function runIntegration(files) {
+  const queue = [...files].sort((a, b) => expected(b) - expected(a));
+  const busyGroups = new Set();
+  const results = [];
+  async function lane() {
+    for (;;) {
+      const index = queue.findIndex((file) => {
+        const group = exclusiveGroup(file);
+        return group === null || !busyGroups.has(group);
+      });
+      if (index < 0) {
+        if (queue.length === 0) return;
+        await new Promise((r) => setTimeout(r, 500)); // only files of a busy group are left
+        continue;
+      }
+      const [file] = queue.splice(index, 1);
+      const group = exclusiveGroup(file);
+      if (group !== null) busyGroups.add(group);
+      process.stdout.write(`# starting ${file}\n`);
+      results.push(await runFile(file));
+      if (group !== null) busyGroups.delete(group);
+    }
+  }
+  await Promise.all(Array.from({ length: INTEGRATION_LANES }, lane));
+  process.stdout.write('\n# integration files (seconds):\n');
+  for (const r of results.sort((a, b) => b.seconds - a.seconds))
+    process.stdout.write(`#   ${r.seconds.toFixed(0).padStart(5)}  ${r.code === 0 ? 'ok    ' : 'FAILED'}  ${r.file}\n`);
+  return results.every((r) => r.code === 0);
+}
+
+if (integration.length > 0 && !(await runIntegration(integration))) failed = true;
+process.exit(failed ? 1 : 0);

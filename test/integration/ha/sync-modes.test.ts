@@ -11,7 +11,7 @@
  *    acknowledging, the killed node rejoined, a standby in the key again);
  *  - a synchronous standby killed: the other replica is named within a few seconds;
  *  - switchover goes only to a synchronous standby (412 for an asynchronous candidate);
- *  - the fence stops commits in synchronous mode (the leader cut off from etcd);
+ *  - the fence stops commits in synchronous mode on and quorum (the leader cut off from etcd);
  *  - strict with both replicas stopped: a commit does not return until one is back;
  *    non-strict: commits go on and the sync key is emptied, and `keel list` says so.
  */
@@ -242,9 +242,10 @@ test('switchover in synchronous mode goes only to a synchronous standby: 412 for
   assert.equal(text, `Successfully switched over to "${sync}"`);
 });
 
-test('the fence stops commits in synchronous mode: the leader cut off from etcd stops acknowledging before its lease can expire', async () => {
+/** The leader cut off from etcd (its proxy cut) under a pinned writer: its acknowledgements stop before its lease can expire. */
+async function fenceStopsCommits(table: string): Promise<void> {
   const { leader } = await syncReady('a synchronous standby');
-  const run = new WriteLossRun({ password: cluster.superuserPassword, table: 'sync_fence', statementTimeoutMs: 5000 });
+  const run = new WriteLossRun({ password: cluster.superuserPassword, table, statementTimeoutMs: 5000 });
   await run.prepare(targets().find((t) => t.name === leader) as WriteTarget);
   run.addPinned(targets().filter((t) => t.name === leader));
   run.start(20);
@@ -264,6 +265,10 @@ test('the fence stops commits in synchronous mode: the leader cut off from etcd 
   const lastAck = Math.max(...run.acks.map((a) => a.atMs));
   assert.ok(lastAck < cutAtMs + TTL_MS, `the cut-off leader acknowledged ${(lastAck - cutAtMs).toFixed(0)} ms after the cut, past the lease ttl`);
   await syncReady('the cluster back after the fence', 90_000);
+}
+
+test('the fence stops commits in synchronous mode on: the leader cut off from etcd stops acknowledging before its lease can expire', async () => {
+  await fenceStopsCommits('sync_fence_on');
 });
 
 test(
@@ -285,6 +290,10 @@ test(
     await failoversUnderWriters('quorum', 'sync_quorum_failovers');
   },
 );
+
+test('the fence stops commits in quorum mode too', async () => {
+  await fenceStopsCommits('sync_fence_quorum');
+});
 
 /** A commit in flight on `node`: `state.outcome` is 'waiting', then 'committed' or the error. */
 async function commitWithin(node: string, waitMs: number): Promise<{ state: { outcome: string }; client: pg.Client; done: Promise<void> }> {
