@@ -21,6 +21,7 @@ import { registerRestartCommand } from './restart-command.js';
 import { registerReinitCommand } from './reinit-command.js';
 import { registerReloadCommand } from './reload-command.js';
 import { registerFlushCommand } from './flush-command.js';
+import { registerGaleraCommands } from './galera-command.js';
 import { KEEL_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   registerReinitCommand(program);
   registerReloadCommand(program);
   registerFlushCommand(program);
+  registerGaleraCommands(program);
   return program;
 }
 

@@ -1,0 +1,54 @@
+/**
+ * clustercheck semantics for HAProxy: a node takes traffic only when it is Synced
+ * (wsrep_local_state=4) in a Primary component, ready, and writable. Pure: the SQL answers in,
+ * a verdict and its reason out.
+ */
+export interface WsrepStatus {
+  localState: number | null;
+  localStateComment: string;
+  clusterStatus: string;
+  clusterSize: number;
+  ready: string;
+  connected: string;
+  clusterStateUuid: string;
+  lastCommitted: number;
+  localCertFailures: number;
+  flowControlPaused: number;
+  readOnly: boolean;
+}
+
+export type Health = { ok: true; reason: string } | { ok: false; reason: string };
+
+const SYNCED = 4;
+
+export function checkHealth(status: WsrepStatus | null): Health {
+  if (status === null) return { ok: false, reason: 'MariaDB is not running or does not answer' };
+  if (status.localState !== SYNCED)
+    return { ok: false, reason: `not Synced: wsrep_local_state is ${status.localState ?? 'unknown'} (${status.localStateComment})` };
+  if (status.clusterStatus !== 'Primary') return { ok: false, reason: `wsrep_cluster_status is ${status.clusterStatus}, not Primary` };
+  if (status.ready !== 'ON') return { ok: false, reason: `wsrep_ready is ${status.ready}` };
+  if (status.readOnly) return { ok: false, reason: 'read_only is ON' };
+  return { ok: true, reason: `Synced in a Primary component of ${status.clusterSize}` };
+}
+
+/** The status from `SHOW GLOBAL STATUS LIKE 'wsrep_%'` rows and @@read_only. */
+export function wsrepStatusFrom(rows: Array<{ name: string; value: string }>, readOnly: boolean): WsrepStatus {
+  const map = new Map(rows.map((row) => [row.name.toLowerCase(), row.value]));
+  const num = (key: string): number | null => {
+    const text = map.get(key);
+    return text === undefined || text === '' || !Number.isFinite(Number(text)) ? null : Number(text);
+  };
+  return {
+    localState: num('wsrep_local_state'),
+    localStateComment: map.get('wsrep_local_state_comment') ?? '',
+    clusterStatus: map.get('wsrep_cluster_status') ?? '',
+    clusterSize: num('wsrep_cluster_size') ?? 0,
+    ready: map.get('wsrep_ready') ?? '',
+    connected: map.get('wsrep_connected') ?? '',
+    clusterStateUuid: map.get('wsrep_cluster_state_uuid') ?? '',
+    lastCommitted: num('wsrep_last_committed') ?? -1,
+    localCertFailures: num('wsrep_local_cert_failures') ?? 0,
+    flowControlPaused: num('wsrep_flow_control_paused') ?? 0,
+    readOnly,
+  };
+}

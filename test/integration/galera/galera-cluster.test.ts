@@ -1,0 +1,242 @@
+/**
+ * Three real MariaDB 10.11 + Galera 4 nodes on loopback (distinct SQL, gmcast, IST and SST ports,
+ * temporary data directories) with their keel agents and a real etcd:
+ *  - first start: exactly one node creates the cluster, the others join; wsrep_cluster_size is 3
+ *    everywhere and a row written on one node is read on the others;
+ *  - a writer records every acknowledged insert, then every mariadbd and every agent is killed
+ *    with SIGKILL; restarted agents bring the cluster back by themselves from the most advanced
+ *    node, and every acknowledged row is on every node;
+ *  - `keel galera force-bootstrap` on the running cluster is refused, nothing changed.
+ * Every process started here is stopped by PID in after(), also when a step fails.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { startEtcdCluster, type EtcdCluster } from '../../../src/sandbox/etcd-cluster.js';
+import { freePorts } from '../../../src/sandbox/ports.js';
+import { KEEL_MAIN } from '../../support/sandbox.js';
+import { waitFor } from '../dcs/etcd-fixture.js';
+
+const USER = { user: 'keel', password: 'galera-test-pw' };
+const NAMES = ['g1', 'g2', 'g3'];
+
+interface Node {
+  name: string;
+  api: number;
+  sql: number;
+  dir: string;
+  config: string;
+  log: string;
+  agent: ChildProcess | null;
+}
+
+let dir = '';
+let etcd: EtcdCluster | null = null;
+const nodes: Node[] = [];
+
+function mariadbPid(node: Node): number | null {
+  try {
+    const pid = Number(readFileSync(join(node.dir, 'conf', 'mariadbd.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function kill(pid: number | null | undefined): void {
+  if (pid === null || pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function startAgent(node: Node): void {
+  const fd = openSync(node.log, 'a');
+  node.agent = spawn(process.execPath, [KEEL_MAIN, 'agent', node.config], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+}
+
+async function health(node: Node): Promise<number> {
+  try {
+    return (await fetch(`http://127.0.0.1:${node.api}/health`, { signal: AbortSignal.timeout(2_000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
+async function sql<T>(node: Node, body: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  const connection = await mysql.createConnection({ host: '127.0.0.1', port: node.sql, ...USER, connectTimeout: 3_000 });
+  try {
+    return await body(connection);
+  } finally {
+    await connection.end().catch(() => undefined);
+  }
+}
+
+async function clusterSize(node: Node): Promise<number> {
+  try {
+    return await sql(node, async (c) => {
+      const [rows] = await c.query<mysql.RowDataPacket[]>("SHOW STATUS LIKE 'wsrep_cluster_size'");
+      return Number(rows[0]?.['Value'] ?? 0);
+    });
+  } catch {
+    return 0;
+  }
+}
+
+async function allSynced(): Promise<boolean> {
+  for (const node of nodes) {
+    if ((await health(node)) !== 200 || (await clusterSize(node)) !== 3) return false;
+  }
+  return true;
+}
+
+async function logs(): Promise<string> {
+  const parts: string[] = [];
+  for (const node of nodes) {
+    const agentLog = await readFile(node.log, 'utf8').catch(() => '');
+    const errorLog = await readFile(join(node.dir, 'conf', 'error.log'), 'utf8').catch(() => '');
+    parts.push(
+      `--- ${node.name} agent\n${agentLog.split('\n').slice(-30).join('\n')}\n--- ${node.name} mariadbd\n${errorLog.split('\n').slice(-15).join('\n')}`,
+    );
+  }
+  return parts.join('\n');
+}
+
+async function waitAllSynced(what: string, timeoutMs: number): Promise<void> {
+  try {
+    await waitFor(allSynced, timeoutMs, what);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${await logs()}`);
+  }
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'keel-galera-'));
+  // mariadbd runs as the mysql OS user: it must reach its directories under this one
+  await chmod(dir, 0o755);
+  etcd = await startEtcdCluster({ dir: join(dir, 'etcd'), size: 1, namePrefix: 'kg-' });
+  const ports = await freePorts(NAMES.length * 5);
+  for (const [index, name] of NAMES.entries()) {
+    const [api, sqlPort, gmcast, ist, sst] = ports.slice(index * 5, index * 5 + 5) as [number, number, number, number, number];
+    const nodeDir = join(dir, name);
+    await mkdir(nodeDir, { mode: 0o755 });
+    const config = join(dir, `${name}.yml`);
+    await writeFile(
+      config,
+      [
+        'scope: shop',
+        `name: ${name}`,
+        'loop_wait: 1',
+        'ttl: 5',
+        `restapi: {listen: "127.0.0.1:${api}"}`,
+        `etcd3: {hosts: "${etcd.endpoints.map((e) => `${e.host}:${e.port}`).join(',')}"}`,
+        'galera:',
+        '  node_address: 127.0.0.1',
+        `  port: ${sqlPort}`,
+        `  gmcast_port: ${gmcast}`,
+        `  ist_port: ${ist}`,
+        `  sst_port: ${sst}`,
+        `  data_dir: ${join(nodeDir, 'data')}`,
+        `  config_dir: ${join(nodeDir, 'conf')}`,
+        `  socket: ${join(nodeDir, 'mysqld.sock')}`,
+        '  slave_threads: 2',
+        '  report_timeout: 60',
+        '  provider_options: {gcache.size: 32M}',
+        '  parameters: {innodb_buffer_pool_size: 32M, innodb_log_file_size: 16M, performance_schema: "OFF"}',
+        `  authentication: {superuser: {username: ${USER.user}, password: ${USER.password}}}`,
+        '',
+      ].join('\n'),
+    );
+    nodes.push({ name, api, sql: sqlPort, dir: nodeDir, config, log: join(dir, `${name}.agent.log`), agent: null });
+  }
+  const chown = spawnSync('chown', ['-R', 'mysql:mysql', ...nodes.map((n) => n.dir)]);
+  assert.equal(chown.status, 0, String(chown.stderr));
+});
+
+after(async () => {
+  for (const node of nodes) {
+    kill(node.agent?.pid);
+    kill(mariadbPid(node));
+  }
+  await etcd?.stop();
+  if (process.env['KEEL_KEEP_TEST_DIRS'] === undefined) await rm(dir, { recursive: true, force: true });
+});
+
+test('first start: one bootstrap, two joins, a row written on one node is read on the others', { timeout: 150_000 }, async () => {
+  for (const node of nodes) startAgent(node);
+  await waitAllSynced('three Synced nodes in a Primary component of 3', 120_000);
+  const created = nodes.filter((node) => readFileSync(node.log, 'utf8').includes('this node (') && readFileSync(node.log, 'utf8').includes('bootstraps it'));
+  assert.equal(created.length, 1, 'exactly one node created the cluster');
+  const [first, second, third] = nodes as [Node, Node, Node];
+  await sql(first, (c) => c.query('CREATE DATABASE shop'));
+  await sql(first, (c) => c.query('CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(40))'));
+  await sql(second, (c) => c.query("INSERT INTO shop.orders VALUES (1, 'written on g2')"));
+  for (const node of [first, third]) {
+    const rows = await sql(node, async (c) => {
+      await c.query('SET SESSION wsrep_sync_wait = 1');
+      const [result] = await c.query<mysql.RowDataPacket[]>('SELECT note FROM shop.orders WHERE id = 1');
+      return result;
+    });
+    assert.equal(rows[0]?.['note'], 'written on g2', `${node.name} reads the row written on g2`);
+  }
+  // a bootstrap asked of the running cluster is refused and changes nothing
+  const refused = spawnSync(process.execPath, [KEEL_MAIN, '-c', first.config, 'galera', 'force-bootstrap', 'g3'], { encoding: 'utf8' });
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.match(refused.stderr, /refusing to bootstrap g3: the cluster shop has a Primary component .* would split it/);
+});
+
+test('kill -9 of every mariadbd and agent: the agents bring the cluster back with every acknowledged row', { timeout: 180_000 }, async () => {
+  const acknowledged: number[] = [];
+  const writers = nodes.map(async (node, index) => {
+    const connection = await mysql.createConnection({ host: '127.0.0.1', port: node.sql, ...USER });
+    let id = 1000 + index * 100_000;
+    try {
+      for (;;) {
+        id += 1;
+        await connection.query('INSERT INTO shop.orders VALUES (?, ?)', [id, node.name]);
+        acknowledged.push(id);
+      }
+    } catch {
+      // the crash: the statement in flight is not acknowledged
+    } finally {
+      connection.destroy();
+    }
+  });
+  await waitFor(() => acknowledged.length >= 300, 30_000, '300 acknowledged inserts');
+  // the power cut: every agent and every mariadbd at once
+  const pids = nodes.flatMap((node) => [node.agent?.pid ?? null, mariadbPid(node)]).filter((pid): pid is number => pid !== null);
+  for (const pid of pids) kill(pid);
+  await Promise.all(writers);
+  await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000, 'every killed process gone');
+  const ackedCount = acknowledged.length;
+  for (const node of nodes) startAgent(node);
+  await waitAllSynced('the cluster back in a Primary component of 3', 150_000);
+  const log = nodes.map((node) => readFileSync(node.log, 'utf8')).join('\n');
+  assert.match(log, /bootstraps the cluster from [0-9a-f-]{36}:\d+ \(every node reported, it is the most advanced\)/);
+  for (const node of nodes) {
+    const present = await sql(node, async (c) => {
+      await c.query('SET SESSION wsrep_sync_wait = 1');
+      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT id FROM shop.orders');
+      return new Set(rows.map((row) => Number(row['id'])));
+    });
+    const missing = acknowledged.filter((id) => !present.has(id));
+    assert.deepEqual(missing.slice(0, 10), [], `${node.name} lost ${missing.length} of ${ackedCount} acknowledged rows`);
+  }
+});
