@@ -240,3 +240,63 @@ test('kill -9 of every mariadbd and agent: the agents bring the cluster back wit
     assert.deepEqual(missing.slice(0, 10), [], `${node.name} lost ${missing.length} of ${ackedCount} acknowledged rows`);
   }
 });
+
+function killNode(node: Node): number[] {
+  const pids = [node.agent?.pid ?? null, mariadbPid(node)].filter((pid): pid is number => pid !== null);
+  for (const pid of pids) kill(pid);
+  return pids;
+}
+
+async function insertAcknowledged(node: Node, first: number, count: number): Promise<number[]> {
+  return sql(node, async (c) => {
+    const ids: number[] = [];
+    for (let id = first; id < first + count; id++) {
+      await c.query('INSERT INTO shop.orders VALUES (?, ?)', [id, node.name]);
+      ids.push(id);
+    }
+    return ids;
+  });
+}
+
+test('a killed mariadbd rejoins by IST; after a total outage a node that was down longer never bootstraps', { timeout: 180_000 }, async () => {
+  const [g1, g2, g3] = nodes as [Node, Node, Node];
+  // one server crashes under a live agent: the agent starts it again from its recovered position
+  const errorLog = join(g1.dir, 'conf', 'error.log');
+  const before = (await readFile(errorLog, 'utf8')).length;
+  const crashed = mariadbPid(g1);
+  kill(crashed);
+  await waitFor(() => crashed === null || !isAlive(crashed), 10_000, 'the killed mariadbd gone');
+  await insertAcknowledged(g2, 5_000_000, 50);
+  await waitAllSynced('g1 back in the cluster', 90_000);
+  const since = (await readFile(errorLog, 'utf8')).slice(before);
+  assert.match(since, /IST received/, 'g1 caught up by IST, not by a full SST');
+  // (Galera logs "State transfer required" for IST too; the rsync script names which one it ran)
+  assert.doesNotMatch(since, /rsync SST completed/, 'no full SST was needed');
+
+  // g3 goes down for good, the two others go on taking writes, then the power cut
+  const g3Pids = killNode(g3);
+  await waitFor(() => g3Pids.every((pid) => !isAlive(pid)), 10_000, 'g3 gone');
+  const acknowledged = await insertAcknowledged(g1, 6_000_000, 200);
+  const pids = [...killNode(g1), ...killNode(g2)];
+  await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000, 'g1 and g2 gone');
+  const logStart = new Map(nodes.map((node) => [node.name, readFileSync(node.log, 'utf8').length]));
+  for (const node of nodes) startAgent(node);
+  await waitAllSynced('the cluster back after the outage', 150_000);
+  const decisions = nodes.map((node) => readFileSync(node.log, 'utf8').slice(logStart.get(node.name) ?? 0)).join('\n');
+  const chosen = [...decisions.matchAll(/(g\d) bootstraps the cluster from [0-9a-f-]{36}:(\d+) \(every node reported/g)].map((m) => m[1]);
+  assert.ok(chosen.length > 0, decisions);
+  assert.ok(!chosen.includes('g3'), `g3 was behind and must not bootstrap: ${chosen.join(',')}`);
+  assert.equal(new Set(chosen).size, 1, 'every agent named the same node');
+  for (const node of nodes) {
+    const present = await sql(node, async (c) => {
+      await c.query('SET SESSION wsrep_sync_wait = 1');
+      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT id FROM shop.orders WHERE id >= 6000000');
+      return new Set(rows.map((row) => Number(row['id'])));
+    });
+    assert.deepEqual(
+      acknowledged.filter((id) => !present.has(id)),
+      [],
+      `${node.name} has every row acknowledged while g3 was down`,
+    );
+  }
+});
