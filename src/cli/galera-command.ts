@@ -9,9 +9,12 @@ import { isRecord } from '../config/values.js';
 import { readConfigPath } from '../config/yaml-source.js';
 import { createLogger, levelFromPatroni } from '../observability/log.js';
 import { EtcdClient } from '../engine/etcd/etcd-client.js';
+import { DcsUnavailableError, EtcdError } from '../engine/etcd/etcd-errors.js';
 import { loadGaleraConfigFile } from '../galera/config.js';
 import { GaleraAgent, galeraPrefix, type MemberRecord } from '../galera/agent.js';
 import { startGaleraApi } from '../galera/api.js';
+import { collectChecks, collectRows } from '../galera/status-collect.js';
+import { renderStatusJson, renderStatusTable, statusWarnings } from '../galera/status-render.js';
 
 const DEADLINE_MS = 10_000;
 
@@ -83,13 +86,43 @@ async function forceBootstrap(configFile: string | undefined, node: string): Pro
   }
 }
 
+async function showStatus(configFile: string | undefined, format: string): Promise<void> {
+  if (format !== 'pretty' && format !== 'json')
+    throw new KeelError('cli.bad_format', `--format must be pretty or json, got ${JSON.stringify(format)}`, { exitCode: 2 });
+  if (configFile === undefined) throw new KeelError('cli.no_config', 'keel galera status needs -c galera.yml', { exitCode: 2 });
+  const config = loadGaleraConfigFile(configFile);
+  const rows = await collectRows(config);
+  const checks = await collectChecks(config, rows).catch(() => null);
+  const warnings = statusWarnings(rows, checks);
+  process.stdout.write(format === 'json' ? renderStatusJson(config.scope, rows, warnings) : renderStatusTable(config.scope, rows, warnings));
+}
+
+/** etcd not answering (or refusing) is a one-line error with the fix, not a stack trace. */
+async function etcdErrorsAsOneLine(work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof DcsUnavailableError || error instanceof EtcdError) {
+      throw new KeelError('cli.dcs_unavailable', error.message, { hint: 'check that etcd runs and that the etcd3 section of the configuration file names it' });
+    }
+    throw error;
+  }
+}
+
 export function registerGaleraCommands(program: Command): void {
   const galera = program.command('galera').description('MariaDB Galera clusters');
+  galera
+    .command('status')
+    .description('the nodes with their wsrep status, and warnings about tables Galera handles badly')
+    .option('-f, --format <format>', 'pretty or json', 'pretty')
+    .action(async (flags: { format: string }) => {
+      await etcdErrorsAsOneLine(() => showStatus(program.opts<{ configFile?: string }>().configFile, flags.format));
+    });
   galera
     .command('force-bootstrap')
     .description("after a total outage where some nodes never report: allow NODE to bootstrap (the operator's override)")
     .argument('<node>', 'the node to bootstrap from (it must not be behind any node that reported)')
     .action(async (node: string) => {
-      await forceBootstrap(program.opts<{ configFile?: string }>().configFile, node);
+      await etcdErrorsAsOneLine(() => forceBootstrap(program.opts<{ configFile?: string }>().configFile, node));
     });
 }

@@ -40,6 +40,8 @@ export interface MemberRecord {
   primary: boolean;
   api_url: string;
   gmcast: string;
+  /** The SQL address (host:port) operators and `keel galera status` connect to. */
+  sql: string;
 }
 
 interface Snapshot {
@@ -207,7 +209,8 @@ export class GaleraAgent {
   }
 
   private async publishMember(state: string, primary: boolean): Promise<void> {
-    const record: MemberRecord = { state, primary, api_url: this.apiUrl, gmcast: this.gmcast };
+    const sql = hostPortText({ host: this.config.galera.nodeAddress, port: this.config.galera.port });
+    const record: MemberRecord = { state, primary, api_url: this.apiUrl, gmcast: this.gmcast, sql };
     const text = JSON.stringify(record);
     if (text === this.lastMember) return;
     await this.etcd.put(`${this.prefix}members/${this.config.name}`, text, { lease: this.leaseId });

@@ -14,6 +14,8 @@ export interface WsrepStatus {
   lastCommitted: number;
   localCertFailures: number;
   flowControlPaused: number;
+  /** Average replication latency between the nodes (ms), from wsrep_evs_repl_latency; null when not sampled yet. */
+  replLatencyAvgMs: number | null;
   readOnly: boolean;
 }
 
@@ -49,6 +51,14 @@ export function wsrepStatusFrom(rows: Array<{ name: string; value: string }>, re
     lastCommitted: num('wsrep_last_committed') ?? -1,
     localCertFailures: num('wsrep_local_cert_failures') ?? 0,
     flowControlPaused: num('wsrep_flow_control_paused') ?? 0,
+    replLatencyAvgMs: replLatencyAvgMs(map.get('wsrep_evs_repl_latency')),
     readOnly,
   };
+}
+
+/** wsrep_evs_repl_latency is "min/avg/max/stddev/samples" in seconds; 0 samples means not measured. */
+function replLatencyAvgMs(text: string | undefined): number | null {
+  const parts = (text ?? '').split('/').map(Number);
+  if (parts.length !== 5 || parts.some((part) => !Number.isFinite(part)) || parts[4] === 0) return null;
+  return (parts[1] as number) * 1000;
 }

@@ -196,6 +196,35 @@ test('first start: one bootstrap, two joins, a row written on one node is read o
     });
     assert.equal(rows[0]?.['note'], 'written on g2', `${node.name} reads the row written on g2`);
   }
+  // keel galera status: every node Synced in a Primary component of 3, and the seed's warnings
+  await sql(first, (c) => c.query('CREATE TABLE shop.audit (id INT PRIMARY KEY) ENGINE=MyISAM'));
+  await sql(first, (c) => c.query('CREATE TABLE shop.events (v INT)'));
+  const status = spawnSync(process.execPath, [KEEL_MAIN, '-c', first.config, 'galera', 'status', '--format', 'json'], { encoding: 'utf8' });
+  assert.equal(status.status, 0, status.stderr);
+  const view = JSON.parse(status.stdout) as { nodes: Array<Record<string, unknown>>; warnings: string[] };
+  assert.deepEqual(
+    view.nodes.map((n) => [n['name'], n['wsrep_cluster_status'], n['wsrep_cluster_size'], n['wsrep_local_state_comment']]),
+    NAMES.map((name) => [name, 'Primary', 3, 'Synced']),
+  );
+  assert.ok(
+    view.warnings.some((w) => /shop\.audit uses MyISAM/.test(w)),
+    view.warnings.join('\n'),
+  );
+  assert.ok(
+    view.warnings.some((w) => /shop\.events has no primary key/.test(w)),
+    view.warnings.join('\n'),
+  );
+  const table = spawnSync(process.execPath, [KEEL_MAIN, '-c', first.config, 'galera', 'status'], { encoding: 'utf8' });
+  assert.match(table.stdout, /\| g2 +\| 127\.0\.0\.1:\d+ \| Synced +\| Primary +\| +3 \|/);
+  await sql(first, (c) => c.query('DROP TABLE shop.audit, shop.events'));
+
+  // a bad galera.yml: one line naming the key, exit 2, nothing started
+  const bad = join(dir, 'bad.yml');
+  await writeFile(bad, (await readFile(first.config, 'utf8')).replace('sst_port', 'sst_method: xtrabackup\n  sst_port'));
+  const refusedConfig = spawnSync(process.execPath, [KEEL_MAIN, 'agent', bad], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(refusedConfig.status, 2, refusedConfig.stderr);
+  assert.match(refusedConfig.stderr, /^keel: galera\.sst_method: expected rsync or mariabackup, got "xtrabackup"\n/);
+
   // a bootstrap asked of the running cluster is refused and changes nothing
   const refused = spawnSync(process.execPath, [KEEL_MAIN, '-c', first.config, 'galera', 'force-bootstrap', 'g3'], { encoding: 'utf8' });
   assert.equal(refused.status, 1, refused.stderr);

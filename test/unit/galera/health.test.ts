@@ -20,6 +20,8 @@ function rows(change: Record<string, string>): Array<{ name: string; value: stri
 test('a Synced, Primary, ready, writable node is healthy', () => {
   const status = wsrepStatusFrom(SYNCED_ROWS, false);
   assert.equal(status.lastCommitted, 42);
+  assert.equal(status.replLatencyAvgMs, null);
+  assert.equal(wsrepStatusFrom([{ name: 'wsrep_evs_repl_latency', value: '0.000226/0.0012/0.00262/0.00064/14' }], false).replLatencyAvgMs, 1.2);
   assert.deepEqual(checkHealth(status), { ok: true, reason: 'Synced in a Primary component of 3' });
 });
 
