@@ -11,172 +11,49 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { startEtcdCluster, type EtcdCluster } from '../../../src/sandbox/etcd-cluster.js';
-import { freePorts } from '../../../src/sandbox/ports.js';
-import { KEEL_MAIN } from '../../support/sandbox.js';
 import { waitFor } from '../dcs/etcd-fixture.js';
+import {
+  GALERA_USER as USER,
+  KEEL_MAIN,
+  type GaleraLab,
+  type GaleraLabNode as Node,
+  allSynced,
+  isAlive,
+  killNode,
+  killPid as kill,
+  labLogs,
+  mariadbPid,
+  sql,
+  startAgent,
+  startGaleraLab,
+} from '../../support/galera-lab.js';
 
-const USER = { user: 'keel', password: 'galera-test-pw' };
 const NAMES = ['g1', 'g2', 'g3'];
-
-interface Node {
-  name: string;
-  api: number;
-  sql: number;
-  dir: string;
-  config: string;
-  log: string;
-  agent: ChildProcess | null;
-}
-
+let lab: GaleraLab | null = null;
+let nodes: Node[] = [];
 let dir = '';
-let etcd: EtcdCluster | null = null;
-const nodes: Node[] = [];
-
-function mariadbPid(node: Node): number | null {
-  try {
-    const pid = Number(readFileSync(join(node.dir, 'conf', 'mariadbd.pid'), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-function kill(pid: number | null | undefined): void {
-  if (pid === null || pid === undefined) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function startAgent(node: Node): void {
-  const fd = openSync(node.log, 'a');
-  node.agent = spawn(process.execPath, [KEEL_MAIN, 'agent', node.config], { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-}
-
-async function health(node: Node): Promise<number> {
-  try {
-    return (await fetch(`http://127.0.0.1:${node.api}/health`, { signal: AbortSignal.timeout(2_000) })).status;
-  } catch {
-    return 0;
-  }
-}
-
-async function sql<T>(node: Node, body: (c: mysql.Connection) => Promise<T>): Promise<T> {
-  const connection = await mysql.createConnection({ host: '127.0.0.1', port: node.sql, ...USER, connectTimeout: 3_000 });
-  try {
-    return await body(connection);
-  } finally {
-    await connection.end().catch(() => undefined);
-  }
-}
-
-async function clusterSize(node: Node): Promise<number> {
-  try {
-    return await sql(node, async (c) => {
-      const [rows] = await c.query<mysql.RowDataPacket[]>("SHOW STATUS LIKE 'wsrep_cluster_size'");
-      return Number(rows[0]?.['Value'] ?? 0);
-    });
-  } catch {
-    return 0;
-  }
-}
-
-async function allSynced(): Promise<boolean> {
-  for (const node of nodes) {
-    if ((await health(node)) !== 200 || (await clusterSize(node)) !== 3) return false;
-  }
-  return true;
-}
-
-async function logs(): Promise<string> {
-  const parts: string[] = [];
-  for (const node of nodes) {
-    const agentLog = await readFile(node.log, 'utf8').catch(() => '');
-    const errorLog = await readFile(join(node.dir, 'conf', 'error.log'), 'utf8').catch(() => '');
-    parts.push(
-      `--- ${node.name} agent\n${agentLog.split('\n').slice(-30).join('\n')}\n--- ${node.name} mariadbd\n${errorLog.split('\n').slice(-15).join('\n')}`,
-    );
-  }
-  return parts.join('\n');
-}
 
 async function waitAllSynced(what: string, timeoutMs: number): Promise<void> {
   try {
-    await waitFor(allSynced, timeoutMs, what);
+    await waitFor(() => allSynced(nodes), timeoutMs, what);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${await logs()}`);
+    throw new Error(`${(error as Error).message}\n${await labLogs(nodes)}`);
   }
 }
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'keel-galera-'));
-  // mariadbd runs as the mysql OS user: it must reach its directories under this one
-  await chmod(dir, 0o755);
-  etcd = await startEtcdCluster({ dir: join(dir, 'etcd'), size: 1, namePrefix: 'kg-' });
-  const ports = await freePorts(NAMES.length * 5);
-  for (const [index, name] of NAMES.entries()) {
-    const [api, sqlPort, gmcast, ist, sst] = ports.slice(index * 5, index * 5 + 5) as [number, number, number, number, number];
-    const nodeDir = join(dir, name);
-    await mkdir(nodeDir, { mode: 0o755 });
-    const config = join(dir, `${name}.yml`);
-    await writeFile(
-      config,
-      [
-        'scope: shop',
-        `name: ${name}`,
-        'loop_wait: 1',
-        'ttl: 5',
-        `restapi: {listen: "127.0.0.1:${api}"}`,
-        `etcd3: {hosts: "${etcd.endpoints.map((e) => `${e.host}:${e.port}`).join(',')}"}`,
-        'galera:',
-        '  node_address: 127.0.0.1',
-        `  port: ${sqlPort}`,
-        `  gmcast_port: ${gmcast}`,
-        `  ist_port: ${ist}`,
-        `  sst_port: ${sst}`,
-        `  data_dir: ${join(nodeDir, 'data')}`,
-        `  config_dir: ${join(nodeDir, 'conf')}`,
-        `  socket: ${join(nodeDir, 'mysqld.sock')}`,
-        '  slave_threads: 2',
-        '  report_timeout: 60',
-        '  provider_options: {gcache.size: 32M}',
-        '  parameters: {innodb_buffer_pool_size: 32M, innodb_log_file_size: 16M, performance_schema: "OFF"}',
-        `  authentication: {superuser: {username: ${USER.user}, password: ${USER.password}}}`,
-        '',
-      ].join('\n'),
-    );
-    nodes.push({ name, api, sql: sqlPort, dir: nodeDir, config, log: join(dir, `${name}.agent.log`), agent: null });
-  }
-  const chown = spawnSync('chown', ['-R', 'mysql:mysql', ...nodes.map((n) => n.dir)]);
-  assert.equal(chown.status, 0, String(chown.stderr));
+  lab = await startGaleraLab({ names: NAMES });
+  nodes = lab.nodes;
+  dir = lab.dir;
 });
 
 after(async () => {
-  for (const node of nodes) {
-    kill(node.agent?.pid);
-    kill(mariadbPid(node));
-  }
-  await etcd?.stop();
-  if (process.env['KEEL_KEEP_TEST_DIRS'] === undefined) await rm(dir, { recursive: true, force: true });
+  await lab?.stop();
 });
 
 test('first start: one bootstrap, two joins, a row written on one node is read on the others', { timeout: 150_000 }, async () => {
@@ -269,12 +146,6 @@ test('kill -9 of every mariadbd and agent: the agents bring the cluster back wit
     assert.deepEqual(missing.slice(0, 10), [], `${node.name} lost ${missing.length} of ${ackedCount} acknowledged rows`);
   }
 });
-
-function killNode(node: Node): number[] {
-  const pids = [node.agent?.pid ?? null, mariadbPid(node)].filter((pid): pid is number => pid !== null);
-  for (const pid of pids) kill(pid);
-  return pids;
-}
 
 async function insertAcknowledged(node: Node, first: number, count: number): Promise<number[]> {
   return sql(node, async (c) => {
