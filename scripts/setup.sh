@@ -16,10 +16,11 @@ declare -A wanted=(
   [haproxy]=/usr/sbin/haproxy
   [iproute2]=/usr/sbin/ip
   [util-linux]=/usr/bin/setpriv
-  # the Galera agent: MariaDB 10.11 with the Galera 4 provider, rsync for its default SST method
+  # the Galera agent: MariaDB 10.11 with the Galera 4 provider, rsync (the default SST method) and mariadb-backup (sst_method: mariabackup)
   [mariadb-server]=/usr/sbin/mariadbd
   [galera-4]=/usr/lib/galera/libgalera_smm.so
   [rsync]=/usr/bin/rsync
+  [mariadb-backup]=/usr/bin/mariadb-backup
 )
 if [ "${1:-}" = "--test" ]; then
   wanted[patroni]=/usr/bin/patronictl
