@@ -10,6 +10,8 @@
  *   positions/<name> persistent: the position a stopped node recovered (grastate / --wsrep-recover).
  *   bootstrap-lock   create-only, on the bootstrapping agent's lease: at most one bootstrap at a time.
  *   force-bootstrap  the operator's override (keel galera force-bootstrap NODE).
+ *   writer           on the lease of the one Synced node elected to take every write (HAProxy's
+ *                    /writer route), so that concurrent writers never meet in certification.
  *
  * Each cycle observes (its mariadbd, etcd in one consistent read), decides (the pure planner for
  * recoveries), and starts at most one long task (recover, bootstrap, join) on the task runner.
@@ -52,6 +54,7 @@ interface Snapshot {
   positions: Map<string, ReportedPosition>;
   lock: string | null;
   override: string | null;
+  writer: string | null;
 }
 
 const HEALTH_PROBE_TIMEOUT_MS = 1_500;
@@ -100,6 +103,8 @@ export class GaleraAgent {
   private stopping = false;
   /** What the REST API shows: the last wsrep status read. */
   status: WsrepStatus | null = null;
+  /** This node holds the writer key (as of the last cycle). */
+  writer = false;
 
   constructor(
     private readonly config: GaleraConfig,
@@ -187,6 +192,7 @@ export class GaleraAgent {
       positions: new Map(),
       lock: null,
       override: null,
+      writer: null,
     };
     for (const kv of answer.kvs as KeyValue[]) {
       const key = kv.key.slice(this.prefix.length);
@@ -194,6 +200,7 @@ export class GaleraAgent {
       if (key === 'cluster') snapshot.cluster = parseJson(kv.value);
       else if (key === 'bootstrap-lock') snapshot.lock = parseJson<{ node: string }>(kv.value)?.node ?? null;
       else if (key === 'force-bootstrap') snapshot.override = parseJson<{ node: string }>(kv.value)?.node ?? null;
+      else if (key === 'writer') snapshot.writer = parseJson<{ node: string }>(kv.value)?.node ?? null;
       else if (name !== undefined && kind === 'nodes') {
         const value = parseJson<{ gmcast: string }>(kv.value);
         if (value !== null) snapshot.nodes.set(name, value);
@@ -235,6 +242,7 @@ export class GaleraAgent {
       return;
     }
     this.status = null;
+    await this.releaseWriter(snapshot);
     await this.publishMember('stopped', false);
     await this.decideStopped(snapshot);
   }
@@ -246,9 +254,11 @@ export class GaleraAgent {
     const primary = health.ok;
     await this.publishMember(status === null ? 'not answering' : status.localStateComment || 'unknown', primary);
     if (!primary || status === null) {
+      await this.releaseWriter(snapshot);
       this.say(`mariadbd is up, not serving: ${health.reason}`);
       return;
     }
+    await this.electWriter(snapshot);
     this.say(`mariadbd is ${status.localStateComment} in a Primary component of ${status.clusterSize}`);
     this.position = null;
     this.waitingSinceMs = null;
@@ -259,6 +269,32 @@ export class GaleraAgent {
     if (snapshot.cluster !== null && snapshot.cluster.uuid === undefined && status.clusterStateUuid !== '' && status.clusterStateUuid !== ZERO_UUID) {
       await this.etcd.put(`${this.prefix}cluster`, JSON.stringify({ ...snapshot.cluster, uuid: status.clusterStateUuid }));
     }
+  }
+
+  /** A healthy node takes the free writer key (create-only, on its lease); the holder keeps it while healthy. */
+  private async electWriter(snapshot: Snapshot): Promise<void> {
+    if (snapshot.writer === this.config.name) {
+      this.writer = true;
+      return;
+    }
+    this.writer = false;
+    if (snapshot.writer !== null) return;
+    const taken = await this.etcd.txn({
+      compare: [{ key: `${this.prefix}writer`, target: 'CREATE', createRevision: 0 }],
+      success: [{ put: { key: `${this.prefix}writer`, value: JSON.stringify({ node: this.config.name }), lease: this.leaseId } }],
+    });
+    this.writer = taken.succeeded;
+    if (taken.succeeded) this.log.info('this node is now the writer (GET /writer answers 200 here)');
+  }
+
+  private async releaseWriter(snapshot: Snapshot): Promise<void> {
+    this.writer = false;
+    if (snapshot.writer !== this.config.name) return;
+    await this.etcd.txn({
+      compare: [{ key: `${this.prefix}writer`, target: 'VALUE', value: JSON.stringify({ node: this.config.name }) }],
+      success: [{ deleteRange: { key: `${this.prefix}writer` } }],
+    });
+    this.log.info('not serving: the writer key is released for a healthy node');
   }
 
   private peers(snapshot: Snapshot): HostPort[] {

@@ -3,6 +3,7 @@
  * (200 only when Synced in a Primary component, ready and writable; 503 with the reason), and the
  * last wsrep status as JSON.
  *   GET /health, /clustercheck, /  -> 200 "<reason>" | 503 "<reason>"
+ *   GET /writer                     -> 200 only on the healthy node that holds the etcd writer key
  *   GET /status                     -> the wsrep status (JSON), 200 even when unhealthy
  */
 import { createServer, type Server } from 'node:http';
@@ -14,7 +15,7 @@ export interface GaleraApi {
   close(): Promise<void>;
 }
 
-export async function startGaleraApi(listen: HostPort, name: string, status: () => WsrepStatus | null): Promise<GaleraApi> {
+export async function startGaleraApi(listen: HostPort, name: string, status: () => WsrepStatus | null, isWriter: () => boolean): Promise<GaleraApi> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') {
@@ -24,6 +25,13 @@ export async function startGaleraApi(listen: HostPort, name: string, status: () 
     if (path === '/' || path === '/health' || path === '/clustercheck') {
       const health = checkHealth(status());
       response.writeHead(health.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${name}: ${health.reason}\n`);
+      return;
+    }
+    if (path === '/writer') {
+      const health = checkHealth(status());
+      const writer = health.ok && isWriter();
+      const reason = !health.ok ? health.reason : writer ? 'the writer' : 'healthy, not the writer';
+      response.writeHead(writer ? 200 : 503, { 'content-type': 'text/plain' }).end(`${name}: ${reason}\n`);
       return;
     }
     if (path === '/status') {

@@ -6,7 +6,14 @@
  *  - a writer records every acknowledged insert, then every mariadbd and every agent is killed
  *    with SIGKILL; restarted agents bring the cluster back by themselves from the most advanced
  *    node, and every acknowledged row is on every node;
- *  - `keel galera force-bootstrap` on the running cluster is refused, nothing changed.
+ *  - exactly one node answers 200 on /writer; the same row updated on two nodes at once fails
+ *    one commit and `keel galera status` counts the certification failure, while both updates
+ *    commit through the writer alone with no new failure;
+ *  - `keel galera status` (table and JSON) with its MyISAM and no-primary-key warnings; a bad
+ *    galera.yml is one line and exit 2;
+ *  - `keel galera force-bootstrap` on the running cluster is refused, nothing changed;
+ *  - a mariadbd killed under its agent rejoins by IST; after a total outage where one node was
+ *    down longer, every agent names the same, most advanced node.
  * Every process started here is stopped by PID in after(), also when a step fails.
  */
 import { after, before, test } from 'node:test';
@@ -73,6 +80,52 @@ test('first start: one bootstrap, two joins, a row written on one node is read o
     });
     assert.equal(rows[0]?.['note'], 'written on g2', `${node.name} reads the row written on g2`);
   }
+  // the single-writer route: exactly one Synced node answers 200 on /writer
+  const writers = await Promise.all(nodes.map(async (node) => (await fetch(`http://127.0.0.1:${node.api}/writer`)).status));
+  assert.deepEqual(writers.filter((code) => code === 200).length, 1, `one writer: ${writers.join(',')}`);
+  assert.ok(writers.every((code) => code === 200 || code === 503));
+
+  // the same row updated in open transactions on two nodes: one of the two commits is refused
+  // (certification failure or brute-force abort, both a deadlock error to the client); through
+  // the writer alone the second update waits for the first on its row lock and both commit
+  const certFailures = async () => {
+    const out = spawnSync(process.execPath, [KEEL_MAIN, '-c', first.config, 'galera', 'status', '--format', 'json'], { encoding: 'utf8' });
+    const parsed = JSON.parse(out.stdout) as { nodes: Array<{ wsrep_local_cert_failures: number }> };
+    return parsed.nodes.reduce((sum, n) => sum + n.wsrep_local_cert_failures, 0);
+  };
+  let version = 0;
+  const conflict = async (a: Node, b: Node): Promise<number> => {
+    // new values every time: an UPDATE that changes nothing writes nothing, and so conflicts with nothing
+    version += 2;
+    const [ca, cb] = [
+      await mysql.createConnection({ host: '127.0.0.1', port: a.sql, ...USER }),
+      await mysql.createConnection({ host: '127.0.0.1', port: b.sql, ...USER }),
+    ];
+    try {
+      await ca.query('BEGIN');
+      await cb.query('BEGIN');
+      await ca.query('UPDATE shop.orders SET note = ? WHERE id = 1', [`a${version}`]);
+      const updateB = cb.query('UPDATE shop.orders SET note = ? WHERE id = 1', [`b${version}`]);
+      // on two nodes both updates run before either commit; on one node the second waits for the first's row lock
+      if (a !== b) await updateB;
+      const results = await Promise.allSettled([ca.query('COMMIT'), updateB.then(() => cb.query('COMMIT'))]);
+      return results.filter((r) => r.status === 'rejected').length;
+    } finally {
+      ca.destroy();
+      cb.destroy();
+    }
+  };
+  const beforeConflicts = await certFailures();
+  for (let attempt = 0; attempt < 3; attempt++) assert.equal(await conflict(first, second), 1, 'one of two conflicting commits on two nodes is refused');
+  // the agents publish the wsrep figures once per cycle (loop_wait 1 s)
+  await waitFor(async () => (await certFailures()) > beforeConflicts, 10_000, 'keel galera status counting the certification failures');
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  const writerNode = nodes[writers.indexOf(200)] as Node;
+  const beforeWriter = await certFailures();
+  for (let attempt = 0; attempt < 5; attempt++) assert.equal(await conflict(writerNode, writerNode), 0, 'through the writer both updates commit');
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  assert.equal(await certFailures(), beforeWriter, 'no certification failure through the writer');
+
   // keel galera status: every node Synced in a Primary component of 3, and the seed's warnings
   await sql(first, (c) => c.query('CREATE TABLE shop.audit (id INT PRIMARY KEY) ENGINE=MyISAM'));
   await sql(first, (c) => c.query('CREATE TABLE shop.events (v INT)'));
