@@ -34,6 +34,7 @@ import { renderOptionFile } from './option-file.js';
 import { checkHealth, type WsrepStatus } from './health.js';
 import { type ReportedPosition, describeDecision, planRecovery } from './core/recovery-plan.js';
 import { ZERO_UUID, isKnownPosition } from './core/position.js';
+import { planNonPrimary } from './core/non-primary-plan.js';
 
 type TaskKind = 'recover' | 'bootstrap' | 'join' | 'stop';
 
@@ -98,6 +99,8 @@ export class GaleraAgent {
   /** This node's position while mariadbd is down (null: not known yet; re-read after every failed start). */
   private position: ReportedPosition | null = null;
   private waitingSinceMs: number | null = null;
+  /** Since when the running server has been outside a Primary component (null: it is in one, or not up). */
+  private nonPrimarySinceMs: number | null = null;
   private lastSentence = '';
   private lastMember = '';
   private stopping = false;
@@ -256,8 +259,11 @@ export class GaleraAgent {
     if (!primary || status === null) {
       await this.releaseWriter(snapshot);
       this.say(`mariadbd is up, not serving: ${health.reason}`);
+      if (status !== null && status.clusterStatus !== 'Primary') await this.handleNonPrimary(snapshot, status);
+      else this.nonPrimarySinceMs = null;
       return;
     }
+    this.nonPrimarySinceMs = null;
     await this.electWriter(snapshot);
     this.say(`mariadbd is ${status.localStateComment} in a Primary component of ${status.clusterSize}`);
     this.position = null;
@@ -269,6 +275,39 @@ export class GaleraAgent {
     if (snapshot.cluster !== null && snapshot.cluster.uuid === undefined && status.clusterStateUuid !== '' && status.clusterStateUuid !== ZERO_UUID) {
       await this.etcd.put(`${this.prefix}cluster`, JSON.stringify({ ...snapshot.cluster, uuid: status.clusterStateUuid }));
     }
+  }
+
+  /** A component that stays Non-Primary: pc.bootstrap=YES on this node only when the pure rule and the bootstrap lock allow it. */
+  private async handleNonPrimary(snapshot: Snapshot, status: WsrepStatus): Promise<void> {
+    const now = this.clock.now();
+    this.nonPrimarySinceMs ??= now;
+    const decision = planNonPrimary({
+      self: this.config.name,
+      nonPrimaryForMs: now - this.nonPrimarySinceMs,
+      timeoutMs: this.config.galera.nonPrimaryTimeoutMs,
+      primaryClaims: [...snapshot.members].filter(([, member]) => member.primary).map(([name]) => name),
+      uuid: status.clusterStateUuid,
+      lastCommitted: status.lastCommitted,
+      positions: Object.fromEntries(snapshot.positions),
+      bootstrapLockHolder: snapshot.lock,
+    });
+    if (decision.kind === 'wait') {
+      this.say(`Non-Primary component: ${decision.why}`);
+      return;
+    }
+    const locked = await this.etcd.txn({
+      compare: [
+        { key: `${this.prefix}bootstrap-lock`, target: 'CREATE', createRevision: 0 },
+        { key: `${this.prefix}positions/`, target: 'MOD', modRevision: snapshot.revision + 1, result: 'LESS', prefix: true },
+        { key: `${this.prefix}members/`, target: 'MOD', modRevision: snapshot.revision + 1, result: 'LESS', prefix: true },
+      ],
+      success: [{ put: { key: `${this.prefix}bootstrap-lock`, value: JSON.stringify({ node: this.config.name }), lease: this.leaseId } }],
+    });
+    if (!locked.succeeded && snapshot.lock !== this.config.name) return;
+    this.log.warning(
+      `Non-Primary for ${Math.round((now - this.nonPrimarySinceMs) / 1000)} s with no Primary component anywhere and no node ahead: pc.bootstrap=YES on this node`,
+    );
+    await this.local.pcBootstrap(this.config.galera.superuser);
   }
 
   /** A healthy node takes the free writer key (create-only, on its lease); the holder keeps it while healthy. */

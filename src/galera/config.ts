@@ -66,6 +66,8 @@ export interface GaleraNodeConfig {
   reportTimeoutMs: number;
   /** How long mariadbd may take to become ready (SST included) before the start counts as failed. */
   startTimeoutMs: number;
+  /** How long a running node may stay Non-Primary before its agent considers pc.bootstrap. */
+  nonPrimaryTimeoutMs: number;
 }
 
 export interface GaleraConfig {
@@ -156,6 +158,7 @@ const galeraSchema = z.preprocess(
       ),
       report_timeout: opt(parseSecondsToMs),
       start_timeout: opt(parseSecondsToMs),
+      non_primary_timeout: opt(parseSecondsToMs),
     })
     .passthrough(),
 );
@@ -288,6 +291,7 @@ function buildGaleraConfig(data: unknown, origin: string, file: string | null, y
       superuser: { username: g.authentication.superuser.username, password: g.authentication.superuser.password },
       reportTimeoutMs: g.report_timeout ?? 60_000,
       startTimeoutMs: g.start_timeout ?? 600_000,
+      nonPrimaryTimeoutMs: g.non_primary_timeout ?? 30_000,
     },
     log: { level: parsed.log.level ?? 'info', format: parsed.log.type ?? 'text' },
     warnings,

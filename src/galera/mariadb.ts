@@ -173,6 +173,16 @@ export class LocalMariadb {
     }
   }
 
+  /** Makes this node's Non-Primary component the Primary one (the seed's manual pc.bootstrap). */
+  async pcBootstrap(user: { username: string; password: string }): Promise<void> {
+    const connection = await this.connect(user);
+    try {
+      await connection.query("SET GLOBAL wsrep_provider_options = 'pc.bootstrap=YES'");
+    } finally {
+      await connection.end().catch(() => undefined);
+    }
+  }
+
   /**
    * On the node that created the cluster: the account keel uses, on every host (it replicates to
    * the joiners), and root@localhost left to the OS root alone (unix_socket) instead of the

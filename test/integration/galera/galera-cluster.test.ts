@@ -13,7 +13,10 @@
  *    galera.yml is one line and exit 2;
  *  - `keel galera force-bootstrap` on the running cluster is refused, nothing changed;
  *  - a mariadbd killed under its agent rejoins by IST; after a total outage where one node was
- *    down longer, every agent names the same, most advanced node.
+ *    down longer, every agent names the same, most advanced node;
+ *  - two nodes crash (server and agent): the survivor's component stays Non-Primary until its
+ *    agent, seeing no Primary member in etcd and no node ahead, sets pc.bootstrap=YES; the two
+ *    others rejoin when their agents come back.
  * Every process started here is stopped by PID in after(), also when a step fails.
  */
 import { after, before, test } from 'node:test';
@@ -251,5 +254,47 @@ test('a killed mariadbd rejoins by IST; after a total outage a node that was dow
       [],
       `${node.name} has every row acknowledged while g3 was down`,
     );
+  }
+});
+
+test('two nodes crash: the survivor re-bootstraps its Non-Primary component, the others rejoin', { timeout: 150_000 }, async () => {
+  const [g1, g2, g3] = nodes as [Node, Node, Node];
+  const logStart = readFileSync(g1.log, 'utf8').length;
+  const pids = [...killNode(g2), ...killNode(g3)];
+  await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000, 'g2 and g3 gone');
+  const acknowledged: number[] = [];
+  try {
+    await waitFor(
+      async () => {
+        try {
+          const size = await sql(g1, async (c) => {
+            const [rows] = await c.query<mysql.RowDataPacket[]>("SHOW STATUS WHERE Variable_name IN ('wsrep_cluster_status', 'wsrep_cluster_size')");
+            return rows.map((row) => String(row['Value'])).join(' ');
+          });
+          return size === '1 Primary' || size === 'Primary 1';
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+      'g1 Primary on its own',
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${await labLogs(nodes)}`);
+  }
+  assert.match(
+    readFileSync(g1.log, 'utf8').slice(logStart),
+    /Non-Primary for \d+ s with no Primary component anywhere and no node ahead: pc\.bootstrap=YES on this node/,
+  );
+  acknowledged.push(...(await insertAcknowledged(g1, 7_000_000, 20)));
+  for (const node of [g2, g3]) startAgent(node);
+  await waitAllSynced('g2 and g3 back', 120_000);
+  for (const node of [g2, g3]) {
+    const count = await sql(node, async (c) => {
+      await c.query('SET SESSION wsrep_sync_wait = 1');
+      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM shop.orders WHERE id >= 7000000 AND id < 7000020');
+      return Number(rows[0]?.['n']);
+    });
+    assert.equal(count, acknowledged.length, `${node.name} has the rows written while it was down`);
   }
 });
