@@ -40,12 +40,12 @@ export async function runGaleraAgent(file: string, flags: { validateConfig?: boo
   const agent = new GaleraAgent(config, log);
   process.on('SIGTERM', () => agent.stop());
   process.on('SIGINT', () => agent.stop());
-  const api = await startGaleraApi(
-    config.restapi.listen,
-    config.name,
-    () => agent.status,
-    () => agent.writer,
-  );
+  const api = await startGaleraApi(config.restapi.listen, {
+    name: config.name,
+    availableWhenDonor: config.galera.availableWhenDonor,
+    status: () => agent.status,
+    isWriter: () => agent.writer,
+  });
   log.info(`Galera agent ${config.name}: REST API on http://${config.restapi.listen.host}:${api.port}`);
   try {
     process.exitCode = await agent.run();

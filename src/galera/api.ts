@@ -15,7 +15,15 @@ export interface GaleraApi {
   close(): Promise<void>;
 }
 
-export async function startGaleraApi(listen: HostPort, name: string, status: () => WsrepStatus | null, isWriter: () => boolean): Promise<GaleraApi> {
+export interface GaleraApiSource {
+  name: string;
+  availableWhenDonor: boolean;
+  status: () => WsrepStatus | null;
+  isWriter: () => boolean;
+}
+
+export async function startGaleraApi(listen: HostPort, source: GaleraApiSource): Promise<GaleraApi> {
+  const { name, status, isWriter } = source;
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') {
@@ -23,7 +31,7 @@ export async function startGaleraApi(listen: HostPort, name: string, status: () 
       return;
     }
     if (path === '/' || path === '/health' || path === '/clustercheck') {
-      const health = checkHealth(status());
+      const health = checkHealth(status(), source.availableWhenDonor);
       response.writeHead(health.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${name}: ${health.reason}\n`);
       return;
     }

@@ -19,6 +19,7 @@ import {
   describe,
   fail,
   isRecord,
+  parseBool,
   isWildcardHost,
   normaliseNamespace,
   ok,
@@ -68,6 +69,8 @@ export interface GaleraNodeConfig {
   startTimeoutMs: number;
   /** How long a running node may stay Non-Primary before its agent considers pc.bootstrap. */
   nonPrimaryTimeoutMs: number;
+  /** GET /health answers 200 on a donor too (clustercheck's AVAILABLE_WHEN_DONOR). */
+  availableWhenDonor: boolean;
 }
 
 export interface GaleraConfig {
@@ -159,6 +162,7 @@ const galeraSchema = z.preprocess(
       report_timeout: opt(parseSecondsToMs),
       start_timeout: opt(parseSecondsToMs),
       non_primary_timeout: opt(parseSecondsToMs),
+      available_when_donor: opt(parseBool),
     })
     .passthrough(),
 );
@@ -292,6 +296,7 @@ function buildGaleraConfig(data: unknown, origin: string, file: string | null, y
       reportTimeoutMs: g.report_timeout ?? 60_000,
       startTimeoutMs: g.start_timeout ?? 600_000,
       nonPrimaryTimeoutMs: g.non_primary_timeout ?? 30_000,
+      availableWhenDonor: g.available_when_donor ?? false,
     },
     log: { level: parsed.log.level ?? 'info', format: parsed.log.type ?? 'text' },
     warnings,

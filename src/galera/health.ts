@@ -22,15 +22,21 @@ export interface WsrepStatus {
 export type Health = { ok: true; reason: string } | { ok: false; reason: string };
 
 const SYNCED = 4;
+const DONOR = 2;
 
-export function checkHealth(status: WsrepStatus | null): Health {
+/**
+ * @param availableWhenDonor clustercheck's AVAILABLE_WHEN_DONOR: a donor (Donor/Desynced, state 2)
+ *   still takes traffic; off by default, since an rsync donor blocks writes while it donates.
+ */
+export function checkHealth(status: WsrepStatus | null, availableWhenDonor = false): Health {
   if (status === null) return { ok: false, reason: 'MariaDB is not running or does not answer' };
-  if (status.localState !== SYNCED)
+  const donorAllowed = availableWhenDonor && status.localState === DONOR;
+  if (status.localState !== SYNCED && !donorAllowed)
     return { ok: false, reason: `not Synced: wsrep_local_state is ${status.localState ?? 'unknown'} (${status.localStateComment})` };
   if (status.clusterStatus !== 'Primary') return { ok: false, reason: `wsrep_cluster_status is ${status.clusterStatus}, not Primary` };
   if (status.ready !== 'ON') return { ok: false, reason: `wsrep_ready is ${status.ready}` };
   if (status.readOnly) return { ok: false, reason: 'read_only is ON' };
-  return { ok: true, reason: `Synced in a Primary component of ${status.clusterSize}` };
+  return { ok: true, reason: `${donorAllowed ? 'a donor (available_when_donor)' : 'Synced'} in a Primary component of ${status.clusterSize}` };
 }
 
 /** The status from `SHOW GLOBAL STATUS LIKE 'wsrep_%'` rows and @@read_only. */

@@ -68,6 +68,8 @@ test('explicit ports, sst method, provider options and parameters are taken', ()
   assert.deepEqual(g.providerOptions, { 'gcache.size': '256M' });
   assert.deepEqual(g.parameters, { innodb_buffer_pool_size: '64M', skip_name_resolve: 'ON', innodb_flush_log_at_trx_commit: '1' });
   assert.equal(g.reportTimeoutMs, 30_000);
+  assert.equal(g.availableWhenDonor, false);
+  assert.equal(parseGaleraConfig(`${BASE}  available_when_donor: true\n`, null).galera.availableWhenDonor, true);
 });
 
 function configError(text: string): ConfigError {

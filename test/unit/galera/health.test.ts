@@ -36,3 +36,10 @@ test('every other state is unhealthy with its reason', () => {
   assert.match(checkHealth(wsrepStatusFrom(SYNCED_ROWS, true)).reason, /read_only is ON/);
   assert.equal(checkHealth(wsrepStatusFrom([], false)).ok, false);
 });
+
+test('a donor takes traffic only with available_when_donor', () => {
+  const donor = wsrepStatusFrom(rows({ wsrep_local_state: '2', wsrep_local_state_comment: 'Donor/Desynced' }), false);
+  assert.equal(checkHealth(donor).ok, false);
+  assert.deepEqual(checkHealth(donor, true), { ok: true, reason: 'a donor (available_when_donor) in a Primary component of 3' });
+  assert.equal(checkHealth(wsrepStatusFrom(rows({ wsrep_local_state: '1', wsrep_local_state_comment: 'Joining' }), false), true).ok, false);
+});
