@@ -169,7 +169,7 @@ export async function startGaleraLab(options: { names?: string[]; scope?: string
           `  config_dir: ${join(nodeDir, 'conf')}`,
           `  socket: ${join(nodeDir, 'mysqld.sock')}`,
           '  slave_threads: 2',
-          '  report_timeout: 60',
+          '  report_timeout: 5',
           '  non_primary_timeout: 3',
           '  provider_options: {gcache.size: 32M}',
           '  parameters: {innodb_buffer_pool_size: 32M, innodb_log_file_size: 16M, performance_schema: "OFF"}',

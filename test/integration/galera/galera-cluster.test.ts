@@ -16,7 +16,10 @@
  *    down longer, every agent names the same, most advanced node;
  *  - two nodes crash (server and agent): the survivor's component stays Non-Primary until its
  *    agent, seeing no Primary member in etcd and no node ahead, sets pc.bootstrap=YES; the two
- *    others rejoin when their agents come back.
+ *    others rejoin when their agents come back;
+ *  - a total outage where one node never comes back: the two others wait, past report_timeout
+ *    they still wait for an operator, and `keel galera force-bootstrap NODE` lets the named,
+ *    most advanced node bootstrap; the third rejoins later.
  * Every process started here is stopped by PID in after(), also when a step fails.
  */
 import { after, before, test } from 'node:test';
@@ -33,6 +36,8 @@ import {
   type GaleraLab,
   type GaleraLabNode as Node,
   allSynced,
+  clusterSize,
+  health,
   isAlive,
   killNode,
   killPid as kill,
@@ -297,4 +302,43 @@ test('two nodes crash: the survivor re-bootstraps its Non-Primary component, the
     });
     assert.equal(count, acknowledged.length, `${node.name} has the rows written while it was down`);
   }
+});
+
+test('a node that never reports: the others wait for an operator, force-bootstrap lets them go on', { timeout: 150_000 }, async () => {
+  const [g1, g2, g3] = nodes as [Node, Node, Node];
+  const pids = nodes.flatMap((node) => killNode(node));
+  await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000, 'every node gone');
+  const logStart = new Map(nodes.map((node) => [node.name, readFileSync(node.log, 'utf8').length]));
+  const since = (node: Node) => readFileSync(node.log, 'utf8').slice(logStart.get(node.name) ?? 0);
+  for (const node of [g1, g2]) startAgent(node);
+  // past report_timeout (5 s) a majority reported, but nothing bootstraps without the operator
+  let candidate = '';
+  await waitFor(
+    () => {
+      candidate = /g3 never reported; an operator may run `keel galera force-bootstrap (g\d)`/.exec(since(g1) + since(g2))?.[1] ?? '';
+      return candidate !== '';
+    },
+    60_000,
+    'the agents asking for an operator',
+  );
+  assert.ok(!/bootstraps the cluster from/.test(since(g1) + since(g2)), 'no bootstrap without the operator');
+  const other = candidate === 'g1' ? 'g2' : 'g1';
+  const stranger = spawnSync(process.execPath, [KEEL_MAIN, '-c', g1.config, 'galera', 'force-bootstrap', 'g9'], { encoding: 'utf8' });
+  assert.equal(stranger.status, 1);
+  assert.match(stranger.stderr, /g9 is not a node of the cluster shop; nothing changed/);
+  const forced = spawnSync(process.execPath, [KEEL_MAIN, '-c', g1.config, 'galera', 'force-bootstrap', candidate], { encoding: 'utf8' });
+  assert.equal(forced.status, 0, forced.stderr);
+  const pair = [g1, g2];
+  try {
+    await waitFor(
+      async () => (await Promise.all(pair.map(async (node) => (await health(node)) === 200 && (await clusterSize(node)) === 2))).every(Boolean),
+      90_000,
+      `${candidate} and ${other} Primary`,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${await labLogs(nodes)}`);
+  }
+  assert.match(since(g1) + since(g2), new RegExp(`${candidate} bootstraps the cluster from [0-9a-f-]{36}:\\d+ \\(an operator's override`));
+  startAgent(g3);
+  await waitAllSynced('g3 back', 90_000);
 });
