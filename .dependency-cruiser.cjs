@@ -15,6 +15,13 @@ module.exports = {
       to: { pathNot: '^src/ha/core/|^src/config/types\\.ts$|^src/dcs/types\\.ts$' },
     },
     {
+      name: 'galera-core-is-pure',
+      comment: 'the Galera recovery planner imports no node:* module, no package and nothing impure: it is tested as a pure function',
+      severity: 'error',
+      from: { path: '^src/galera/core/' },
+      to: { pathNot: '^src/galera/core/' },
+    },
+    {
       name: 'shell-uses-ports',
       comment: 'the HA shell reaches the outside world only through its ports, so the simulator runs it as it ships; the real adapters are wired in src/ha/real-ports.ts alone',
       severity: 'error',
@@ -29,13 +36,13 @@ module.exports = {
       comment: 'the engine is shared by every agent (PostgreSQL, Galera): it knows none of them',
       severity: 'error',
       from: { path: '^src/engine/' },
-      to: { path: '^src/(ha|api|cli|sandbox|postgres|dcs|patroni)/' },
+      to: { path: '^src/(ha|api|cli|sandbox|postgres|dcs|patroni|galera)/' },
     },
     {
       name: 'config-below-everything',
       severity: 'error',
       from: { path: '^src/config/' },
-      to: { path: '^src/(ha|engine|api|cli|sandbox|postgres|dcs|patroni|backup)/' },
+      to: { path: '^src/(ha|engine|api|cli|sandbox|postgres|dcs|patroni|backup|galera)/' },
     },
     {
       name: 'backup-core-is-pure',

@@ -16,6 +16,11 @@ declare -A wanted=(
   [haproxy]=/usr/sbin/haproxy
   [iproute2]=/usr/sbin/ip
   [util-linux]=/usr/bin/setpriv
+  # the Galera agent: MariaDB 10.11 with the Galera 4 provider, rsync (the default SST method) and mariadb-backup (sst_method: mariabackup)
+  [mariadb-server]=/usr/sbin/mariadbd
+  [galera-4]=/usr/lib/galera/libgalera_smm.so
+  [rsync]=/usr/bin/rsync
+  [mariadb-backup]=/usr/bin/mariadb-backup
 )
 if [ "${1:-}" = "--test" ]; then
   wanted[patroni]=/usr/bin/patronictl
@@ -40,7 +45,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The Debian etcd package starts a system etcd on 2379; keel runs its own on free ports,
 # so the system one is left alone (it does not disturb loopback tests on other ports).
+# Likewise the Debian mariadb-server package may start a system MariaDB on 3306 (where systemd
+# runs); keel's Galera nodes use their own ports and data directories, so it is left alone.
 
+if ! id mysql >/dev/null 2>&1; then
+  echo "setup: the mysql OS user is missing (mariadb-server should have created it)" >&2
+  exit 1
+fi
 if ! id postgres >/dev/null 2>&1; then
   echo "setup: the postgres OS user is missing (postgresql-15 should have created it)" >&2
   exit 1

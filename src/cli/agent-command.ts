@@ -10,6 +10,7 @@ import { realPorts } from '../ha/real-ports.js';
 import { Allowlist } from '../api/allowlist.js';
 import { startApiServer, type ApiServerTls } from '../api/server.js';
 import type { RestApiConfig } from '../config/types.js';
+import { isGaleraFile, runGaleraAgent } from './galera-command.js';
 
 /** The server's TLS settings: HTTPS exactly when restapi.certfile is set (as in Patroni). */
 function restApiTls(api: RestApiConfig): ApiServerTls | undefined {
@@ -27,11 +28,12 @@ function restApiTls(api: RestApiConfig): ApiServerTls | undefined {
 export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
-    .description('run the HA agent for one PostgreSQL node (patroni.yml format)')
+    .description('run the HA agent for one PostgreSQL node (patroni.yml format) or one MariaDB Galera node (a file with a galera: section)')
     .argument('<file>', 'configuration file')
     .option('--validate-config', 'check the file and exit (0 = valid)')
     .option('--log-format <format>', 'text or json')
     .action(async (file: string, flags: { validateConfig?: boolean; logFormat?: string }) => {
+      if (isGaleraFile(file)) return runGaleraAgent(file, flags);
       const config = loadConfigFile(file, process.env);
       const format = flags.logFormat === 'json' || flags.logFormat === 'text' ? flags.logFormat : config.log.format;
       const log = createLogger({ level: levelFromPatroni(config.log.level), format }, {});

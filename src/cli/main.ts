@@ -22,6 +22,7 @@ import { registerReinitCommand } from './reinit-command.js';
 import { registerReloadCommand } from './reload-command.js';
 import { registerFlushCommand } from './flush-command.js';
 import { registerBackupCommands } from './backup-command.js';
+import { registerGaleraCommands } from './galera-command.js';
 import { KEEL_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerReloadCommand(program);
   registerFlushCommand(program);
   registerBackupCommands(program);
+  registerGaleraCommands(program);
   return program;
 }
 

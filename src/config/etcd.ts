@@ -23,7 +23,7 @@ type EtcdSection = NonNullable<LocalFile['etcd3']>;
  * speaks etcd (always the v3 API), so it takes `etcd` when present, else `etcd3`, and warns
  * about sections it does not use.
  */
-export function resolveEtcd(merged: Record<string, unknown>, parsed: LocalFile, fail: Fail, warnings: string[]): EtcdConfig {
+export function resolveEtcd(merged: Record<string, unknown>, parsed: Pick<LocalFile, 'etcd' | 'etcd3'>, fail: Fail, warnings: string[]): EtcdConfig {
   const name = parsed.etcd !== undefined ? 'etcd' : parsed.etcd3 !== undefined ? 'etcd3' : undefined;
   const section = parsed.etcd ?? parsed.etcd3;
   const others = OTHER_DCS.filter((dcs) => merged[dcs] !== undefined && merged[dcs] !== null);

@@ -22,7 +22,8 @@ export type CompareResult = 'EQUAL' | 'NOT_EQUAL' | 'GREATER' | 'LESS';
 /** One condition of a transaction; `result` defaults to EQUAL. */
 export type Compare =
   | { key: string; target: 'CREATE'; createRevision: number; result?: CompareResult }
-  | { key: string; target: 'MOD'; modRevision: number; result?: CompareResult }
+  /** With `prefix`, every key under `key` must satisfy it (etcd's range_end); an empty range satisfies it. */
+  | { key: string; target: 'MOD'; modRevision: number; result?: CompareResult; prefix?: boolean }
   | { key: string; target: 'VERSION'; version: number; result?: CompareResult }
   | { key: string; target: 'VALUE'; value: string; result?: CompareResult }
   | { key: string; target: 'LEASE'; lease: string; result?: CompareResult };
@@ -125,6 +126,7 @@ export function encodeCompare(compare: Compare): JsonObject {
       break;
     case 'MOD':
       encoded[COMPARE_FIELD.MOD] = String(compare.modRevision);
+      if (compare.prefix === true) encoded['range_end'] = prefixRangeEnd(compare.key).toString('base64');
       break;
     case 'VERSION':
       encoded[COMPARE_FIELD.VERSION] = String(compare.version);
