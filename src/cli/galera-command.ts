@@ -8,10 +8,9 @@ import { KeelError } from '../errors.js';
 import { isRecord } from '../config/values.js';
 import { readConfigPath } from '../config/yaml-source.js';
 import { createLogger, levelFromPatroni } from '../observability/log.js';
-import { EtcdClient } from '../engine/etcd/etcd-client.js';
 import { DcsUnavailableError, EtcdError } from '../engine/etcd/etcd-errors.js';
 import { loadGaleraConfigFile } from '../galera/config.js';
-import { GaleraAgent, galeraPrefix, type MemberRecord } from '../galera/agent.js';
+import { GaleraAgent, galeraEtcdClient, galeraPrefix, type MemberRecord } from '../galera/agent.js';
 import { startGaleraApi } from '../galera/api.js';
 import { collectChecks, collectRows } from '../galera/status-collect.js';
 import { renderStatusJson, renderStatusTable, statusWarnings } from '../galera/status-render.js';
@@ -58,13 +57,7 @@ async function forceBootstrap(configFile: string | undefined, node: string): Pro
   if (configFile === undefined) throw new KeelError('cli.no_config', 'keel galera force-bootstrap needs -c galera.yml');
   const config = loadGaleraConfigFile(configFile);
   const prefix = galeraPrefix(config);
-  const client = new EtcdClient({
-    endpoints: config.etcd.endpoints,
-    protocol: config.etcd.protocol,
-    ...(config.etcd.username === undefined ? {} : { username: config.etcd.username }),
-    ...(config.etcd.password === undefined ? {} : { password: config.etcd.password }),
-    requestTimeoutMs: DEADLINE_MS,
-  });
+  const client = galeraEtcdClient(config, DEADLINE_MS);
   try {
     const answer = await client.range(prefix, { prefix: true });
     const keys = new Map(answer.kvs.map((kv) => [kv.key.slice(prefix.length), kv.value]));

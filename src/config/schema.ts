@@ -30,10 +30,10 @@ import {
 } from './values.js';
 import type { LogConfig, VerifyClient, WatchdogMode } from './types.js';
 
-type Parser<T> = (value: unknown) => Parsed<T>;
+export type Parser<T> = (value: unknown) => Parsed<T>;
 
 /** An optional scalar: absent or null is undefined, otherwise converted by `parse`. */
-function opt<T>(parse: Parser<T>) {
+export function opt<T>(parse: Parser<T>) {
   return z.unknown().transform((value, ctx): T | undefined => {
     if (value === undefined || value === null) return undefined;
     const parsed = parse(value);
@@ -44,7 +44,7 @@ function opt<T>(parse: Parser<T>) {
 }
 
 /** A required scalar; `what` says what belongs there when it is missing. */
-function req<T>(parse: Parser<T>, what: string) {
+export function req<T>(parse: Parser<T>, what: string) {
   return z.unknown().transform((value, ctx): T => {
     if (value === undefined || value === null || value === '') {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `is required (${what})` });

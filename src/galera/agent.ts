@@ -65,6 +65,17 @@ export function galeraPrefix(config: Pick<GaleraConfig, 'namespace' | 'scope'>):
   return `${config.namespace}${config.scope}/galera/`;
 }
 
+/** An etcd client for a galera.yml's etcd3 section (agent, status, force-bootstrap). */
+export function galeraEtcdClient(config: Pick<GaleraConfig, 'etcd'>, requestTimeoutMs: number): EtcdClient {
+  return new EtcdClient({
+    endpoints: config.etcd.endpoints,
+    protocol: config.etcd.protocol,
+    ...(config.etcd.username === undefined ? {} : { username: config.etcd.username }),
+    ...(config.etcd.password === undefined ? {} : { password: config.etcd.password }),
+    requestTimeoutMs,
+  });
+}
+
 function parseJson<T>(text: string): T | null {
   try {
     return JSON.parse(text) as T;
@@ -115,13 +126,7 @@ export class GaleraAgent {
   ) {
     this.clock = systemClock;
     this.prefix = galeraPrefix(config);
-    this.etcd = new EtcdClient({
-      endpoints: config.etcd.endpoints,
-      protocol: config.etcd.protocol,
-      ...(config.etcd.username === undefined ? {} : { username: config.etcd.username }),
-      ...(config.etcd.password === undefined ? {} : { password: config.etcd.password }),
-      requestTimeoutMs: Math.max(2_000, Math.floor((config.ttlS * 1000) / 3)),
-    });
+    this.etcd = galeraEtcdClient(config, Math.max(2_000, Math.floor((config.ttlS * 1000) / 3)));
     this.loop = new CycleLoop(this.clock, log);
     this.lease = new LeaseKeeper(this.clock, { refreshLease: () => this.refreshLease() }, log, () => undefined);
     this.tasks = new TaskRunner<TaskKind>(this.clock, log, 'stop', () => this.loop.wake());

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { resolveEtcd } from '../config/etcd.js';
-import { localFileSchema, renderIssue } from '../config/schema.js';
+import { localFileSchema, opt, renderIssue, req } from '../config/schema.js';
 import type { EtcdConfig, HostPort, LogConfig } from '../config/types.js';
 import {
   describe,
@@ -85,31 +85,6 @@ export interface GaleraConfig {
   galera: GaleraNodeConfig;
   log: LogConfig;
   warnings: string[];
-}
-
-type Parser<T> = (value: unknown) => Parsed<T>;
-
-function opt<T>(parse: Parser<T>) {
-  return z.unknown().transform((value, ctx): T | undefined => {
-    if (value === undefined || value === null) return undefined;
-    const parsed = parse(value);
-    if (parsed.ok) return parsed.value;
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed.error });
-    return z.NEVER;
-  });
-}
-
-function req<T>(parse: Parser<T>, what: string) {
-  return z.unknown().transform((value, ctx): T => {
-    if (value === undefined || value === null || value === '') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `is required (${what})` });
-      return z.NEVER;
-    }
-    const parsed = parse(value);
-    if (parsed.ok) return parsed.value;
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed.error });
-    return z.NEVER;
-  });
 }
 
 /** A mapping of scalar settings (server parameters, provider options), rendered as strings. */

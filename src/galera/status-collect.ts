@@ -4,9 +4,8 @@
  * on one healthy node. Every call has a deadline; an unreachable node is a row without figures.
  */
 import mysql from 'mysql2/promise';
-import { EtcdClient } from '../engine/etcd/etcd-client.js';
 import type { GaleraConfig } from './config.js';
-import { galeraPrefix, type MemberRecord } from './agent.js';
+import { galeraEtcdClient, galeraPrefix, type MemberRecord } from './agent.js';
 import { checkHealth, type WsrepStatus } from './health.js';
 import type { NodeStatusRow, StatusChecks } from './status-render.js';
 
@@ -25,13 +24,7 @@ async function fetchStatus(apiUrl: string): Promise<WsrepStatus | null> {
 
 export async function collectRows(config: GaleraConfig): Promise<NodeStatusRow[]> {
   const prefix = galeraPrefix(config);
-  const client = new EtcdClient({
-    endpoints: config.etcd.endpoints,
-    protocol: config.etcd.protocol,
-    ...(config.etcd.username === undefined ? {} : { username: config.etcd.username }),
-    ...(config.etcd.password === undefined ? {} : { password: config.etcd.password }),
-    requestTimeoutMs: DEADLINE_MS,
-  });
+  const client = galeraEtcdClient(config, DEADLINE_MS);
   try {
     const answer = await client.range(prefix, { prefix: true });
     const names = new Set<string>();

@@ -54,3 +54,16 @@ export async function startProxy(target: { host: string; port: number }, host = 
     },
   };
 }
+
+/**
+ * A sandbox's `nodeEtcdHosts` hook giving each agent its own cuttable proxy to the first etcd
+ * endpoint ("etcd unreachable for this node only"), recorded in `proxies` by node name.
+ */
+export function proxiedEtcdHosts(proxies: Map<string, CuttableProxy>): (endpoints: string[], node: string) => Promise<string[]> {
+  return async (endpoints, node) => {
+    const [host, port] = (endpoints[0] ?? '').split(':');
+    const proxy = await startProxy({ host: host ?? '127.0.0.1', port: Number(port) });
+    proxies.set(node, proxy);
+    return [`127.0.0.1:${proxy.port}`];
+  };
+}

@@ -29,7 +29,7 @@ import {
   runKeel,
   type TestCluster,
 } from '../../support/sandbox.js';
-import { startProxy, type CuttableProxy } from '../../support/tcp-proxy.js';
+import { proxiedEtcdHosts, type CuttableProxy } from '../../support/tcp-proxy.js';
 import { WriteLossRun, formatReport, monoMs, type WriteTarget } from '../../support/write-loss.js';
 import { sandboxDcs } from '../../../src/sandbox/sandbox.js';
 import type { SyncState } from '../../../src/dcs/types.js';
@@ -47,12 +47,7 @@ before(
       ttlS: TTL_MS / 1000,
       loopWaitS: LOOP_WAIT_MS / 1000,
       retryTimeoutS: 3,
-      nodeEtcdHosts: async (endpoints, node) => {
-        const [host, port] = (endpoints[0] ?? '').split(':');
-        const proxy = await startProxy({ host: host ?? '127.0.0.1', port: Number(port) });
-        proxies.set(node, proxy);
-        return [`127.0.0.1:${proxy.port}`];
-      },
+      nodeEtcdHosts: proxiedEtcdHosts(proxies),
     });
   },
   { timeout: 300_000 },
