@@ -27,6 +27,7 @@ const EXPECTED_SECONDS = {
   'ops/config-and-pause.test.js': 120,
   'ops/switchover.test.js': 120,
   'backup/backup-restore.test.js': 120,
+  'galera/galera-cluster.test.js': 120,
 };
 /** Files that must not run at the same time as another file of their group. */
 const exclusiveGroup = (file) => (file.includes(`${join('integration', 'hosts')}`) ? 'netns' : null);
