@@ -59,13 +59,13 @@ export class TaskRunner<K extends string> {
 
   /**
    * @param supersede the kind that may start while another task runs (it waits for it).
-   * @param onFinish called after every task ends (the agent wakes its loop).
+   * @param onFinish called after every task ends, with how it ended (the agent wakes its loop).
    */
   constructor(
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly supersede: K,
-    private readonly onFinish: () => void,
+    private readonly onFinish: (result: TaskResultOf<K> | null) => void,
   ) {}
 
   snapshot(): TaskSnapshot<K> {
@@ -127,7 +127,7 @@ export class TaskRunner<K extends string> {
         this.running = null;
         this.promise = null;
       }
-      this.onFinish();
+      this.onFinish(this.lastResult);
     });
     this.promise = settled;
     return outcome;

@@ -90,7 +90,12 @@ export class Agent implements AgentContext {
     this.cluster = new ClusterState(adjusted.cfg);
     this.pg = new PostgresTracker(this.ports.postgres, { local: () => this.localConfig, dynamic: () => this.cluster.dynamic }, this.log);
     this.lease = new LeaseKeeper(this.ports.clock, this.ports.dcs, this.log, (reason) => this.onGuardFire(reason));
-    this.tasks = new TaskRunner<TaskKind>(this.ports.clock, this.log, 'demote', () => this.wake());
+    // A finished task is looked at at once, except one that failed for a reason that may pass
+    // (its source unreachable): retrying that at once spins (pg_rewind from a dead leader was
+    // retried every few milliseconds); the next loop_wait tick retries it.
+    this.tasks = new TaskRunner<TaskKind>(this.ports.clock, this.log, 'demote', (result) => {
+      if (result === null || result.ok || result.retryable !== true) this.wake();
+    });
     this.loop = new CycleLoop(this.ports.clock, this.log);
   }
 

@@ -110,7 +110,8 @@ function followingWhy(ctx: Ctx, followWhy: Why, target: string | null): Why {
   const leader = pg.followTarget ?? target ?? ctx.leaderName ?? '';
   if (divergence.verdict === 'unknown') return { kind: 'divergenceUnknown', self: ctx.self, leader, cause: divergence.cause };
   const since = pg.notStreamingSinceMs;
-  if (since !== null && ctx.obs.nowMs - since >= notStreamingReportAfterMs(ctx)) {
+  // With no leader, the reason we do not take over (followWhy) says more than "not streaming".
+  if (since !== null && ctx.leaderName !== null && ctx.obs.nowMs - since >= notStreamingReportAfterMs(ctx)) {
     return { kind: 'notStreaming', self: ctx.self, leader, forMs: ctx.obs.nowMs - since, error: pg.receiverError };
   }
   return followWhy;

@@ -226,8 +226,11 @@ export function activeSyncKey(ctx: Ctx): SyncState | null {
 /**
  * Whether we may be promoted automatically under the sync key (Patroni's sync.matches plus the
  * quorum votes): we are its leader, or a listed standby vouched for by `quorum` other listed
- * standbys that are reachable, on our timeline and not ahead of us. `peers` null: the votes cannot
- * be counted (only a key needing none lets us through).
+ * standbys that are reachable and not ahead of us. `peers` null: the votes cannot be counted (only
+ * a key needing none lets us through). Timelines are not compared: the listed standbys all
+ * streamed from the key's leader (a promotion rewrites the key first), and a replica whose WAL
+ * receiver stopped reports the timeline of its last restartpoint, which may be older — a
+ * comparison deadlocked a quorum failover (bench/failover, quorum, rep 2).
  */
 export function syncPromotionVerdict(ctx: Ctx, peers: readonly PeerStatus[] | null): { ok: true } | { ok: false; reason: string } {
   const key = activeSyncKey(ctx);
@@ -240,14 +243,7 @@ export function syncPromotionVerdict(ctx: Ctx, peers: readonly PeerStatus[] | nu
   const pg = ctx.obs.postgres;
   const myWal = pg.walPositionBytes ?? 0;
   const votes = peers.filter(
-    (p) =>
-      p.reachable &&
-      p.name !== ctx.self &&
-      key.syncStandbys.includes(p.name) &&
-      p.running &&
-      p.walPositionBytes !== null &&
-      p.walPositionBytes <= myWal &&
-      p.timeline === pg.timeline,
+    (p) => p.reachable && p.name !== ctx.self && key.syncStandbys.includes(p.name) && p.running && p.walPositionBytes !== null && p.walPositionBytes <= myWal,
   ).length;
   return votes >= key.quorum ? { ok: true } : { ok: false, reason: `${votes} of the ${key.quorum} quorum votes needed` };
 }
@@ -285,14 +281,7 @@ export function syncExcludesPeer(ctx: Ctx, peer: PeerStatus): boolean {
         ]
       : [];
   const voters = [...(ctx.obs.peers ?? []), ...self].filter(
-    (v) =>
-      v.reachable &&
-      v.name !== peer.name &&
-      key.syncStandbys.includes(v.name) &&
-      v.running &&
-      v.walPositionBytes !== null &&
-      v.walPositionBytes <= wal &&
-      v.timeline === peer.timeline,
+    (v) => v.reachable && v.name !== peer.name && key.syncStandbys.includes(v.name) && v.running && v.walPositionBytes !== null && v.walPositionBytes <= wal,
   ).length;
   return voters < key.quorum;
 }
