@@ -131,11 +131,15 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
   }
   const probe = running ? await probePostgres(a) : null;
   if (!running) pg.probe = null;
-  // Also while the postmaster runs but accepts no connection (starting, or a standby that cannot
-  // reach a consistent state): its timeline and WAL position still decide whether it diverged
-  // (a former primary started as a standby of a dead leader waited forever for WAL that never
-  // came — the synchronous-mode failover test, after pg_rewind lost its source mid-way).
-  const control = dataDir === 'initialized' && (!running || probe === null || pg.systemIdentifier === null) ? await readControlData(a) : null;
+  // Also when a start gave up while the postmaster still runs without accepting connections (a
+  // standby that cannot reach a consistent state): its timeline and WAL position then decide
+  // whether it diverged (a former primary started as a standby of a dead leader waited forever
+  // for WAL that never came — the synchronous-mode failover test, after pg_rewind lost its source
+  // mid-way). Not during an ordinary start: the control file lags the replay then, and judging a
+  // replica by it rewound it needlessly.
+  const lastStart = a.tasks.snapshot().lastByKind.start;
+  const stuckStarting = running && probe === null && !taskRunning && lastStart !== undefined && !lastStart.ok;
+  const control = dataDir === 'initialized' && (!running || stuckStarting || pg.systemIdentifier === null) ? await readControlData(a) : null;
   if (probe !== null) pg.rewindCapable = probe.rewindCapable;
   else if (control !== null) pg.rewindCapable = control.dataChecksums || control.walLogHints;
   const walPositionBytes =

@@ -17,6 +17,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import {
   startTestCluster,
@@ -194,14 +195,22 @@ test('a synchronous standby killed: the other replica is named within a few seco
   await everyReplicaStreaming(leader);
   await killNode(cluster, killed, { agent: true, postgres: true });
   const startedMs = performance.now();
-  await eventually(`${other} named instead of ${killed}`, 30_000, async () => {
-    const { sync } = await syncKey();
-    return sync !== null && sync.leader === leader && sync.syncStandbys.includes(other) && !sync.syncStandbys.includes(killed) ? true : undefined;
-  });
-  process.stderr.write(`sync standby replaced in ${((performance.now() - startedMs) / 1000).toFixed(1)} s\n`);
-  const [setting] = await sql<{ s: string }>(cluster, leader, "SELECT current_setting('synchronous_standby_names') AS s");
-  assert.equal(setting?.s, other);
-  await restartAgent(cluster, killed);
+  try {
+    await eventually(`${other} named instead of ${killed}`, 60_000, async () => {
+      const { sync } = await syncKey();
+      return sync !== null && sync.leader === leader && sync.syncStandbys.includes(other) && !sync.syncStandbys.includes(killed) ? true : undefined;
+    }).catch(async (error: unknown) => {
+      const node = cluster.record.nodes.find((n) => n.name === leader);
+      const log = node === undefined ? '' : await readFile(node.logFile, 'utf8').catch(() => '');
+      throw new Error(`${String(error)}\n--- ${leader} log (last 30 lines) ---\n${log.split('\n').slice(-30).join('\n')}`);
+    });
+    process.stderr.write(`sync standby replaced in ${((performance.now() - startedMs) / 1000).toFixed(1)} s\n`);
+    const [setting] = await sql<{ s: string }>(cluster, leader, "SELECT current_setting('synchronous_standby_names') AS s");
+    assert.equal(setting?.s, other);
+  } finally {
+    // back whatever happened, so the next tests start from three nodes
+    await restartAgent(cluster, killed);
+  }
   await eventually(`${killed} streaming again`, 90_000, async () => {
     const rows = await sql<{ n: string }>(
       cluster,

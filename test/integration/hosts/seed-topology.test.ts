@@ -219,8 +219,23 @@ test(
     const log = await readFile(old.logFile, 'utf8');
     assert.match(log, /running pg_rewind from/);
     assert.doesNotMatch(log, /neither pg_rewind nor removing|staying stopped/);
-    const [row] = await seedSql<{ in_recovery: boolean }>(old, 'SELECT pg_is_in_recovery() AS in_recovery');
-    assert.equal(row?.in_recovery, true);
+    // The rejoin may still restart PostgreSQL once after the first streaming is seen (a rewind
+    // decided from what the demoted leader saw before): ask until it answers, as a client would.
+    const inRecovery = await eventually(`${oldLeader} answering`, 60_000, async () => {
+      try {
+        const [row] = await seedSql<{ in_recovery: boolean }>(old, 'SELECT pg_is_in_recovery() AS in_recovery');
+        return row?.in_recovery;
+      } catch {
+        return undefined;
+      }
+    });
+    assert.equal(inRecovery, true);
+    await eventually(
+      `${oldLeader} streaming from ${newLeader} again`,
+      120_000,
+      async () => ((await streamsFrom(oldLeader, newLeader)) ? true : undefined),
+      500,
+    );
   },
 );
 
