@@ -113,7 +113,13 @@ after(
 );
 
 test('GET /health over https answers 200 and the published api_url says https', async () => {
-  const health = await httpsCall('/health', clientCert());
+  // Right after the promotion the status may still say 'stopped' for a cycle (the probe is
+  // invalidated while the promote task runs; a CI run caught it): ask until it is running.
+  let health: Answer = { status: 0, body: '' };
+  await eventually('GET /health 200 over https', 60_000, async () => {
+    health = await httpsCall('/health', clientCert());
+    return health.status === 200 ? true : undefined;
+  }).catch(() => undefined);
   assert.equal(health.status, 200, health.body);
   // The member key is rewritten by the restarted agent's cycle; a CI run once read it before that
   // write landed, so the published address is awaited (generously) rather than read once.
