@@ -30,6 +30,7 @@ import {
   sql,
   startAgent,
   startGaleraLab,
+  clusterSize,
 } from '../test/support/galera-lab.js';
 import { parseGrastate, renderGrastate } from '../src/galera/grastate.js';
 import { parseRecoveredPosition } from '../src/galera/grastate.js';
@@ -138,19 +139,8 @@ async function manualRecovery(nodes: GaleraLabNode[]): Promise<void> {
       },
     ).unref();
   start(first.node, ['--wsrep-new-cluster']);
-  await until(async () => (await clusterSizeOf(first.node)) >= 1, `${first.node.name} bootstrapped`, nodes);
+  await until(async () => (await clusterSize(first.node)) >= 1, `${first.node.name} bootstrapped`, nodes);
   for (const other of positions.slice(1)) start(other.node, [`--wsrep-start-position=${other.uuid}:${other.seqno}`]);
-}
-
-async function clusterSizeOf(node: GaleraLabNode): Promise<number> {
-  try {
-    return await sql(node, async (c) => {
-      const [rows] = await c.query<mysql.RowDataPacket[]>("SHOW STATUS LIKE 'wsrep_cluster_size'");
-      return Number(rows[0]?.['Value'] ?? 0);
-    });
-  } catch {
-    return 0;
-  }
 }
 
 interface Repetition {

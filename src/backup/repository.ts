@@ -309,7 +309,8 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** The process exists (a signal 0 reaches it, or it belongs to another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -10,7 +10,7 @@
 import { mkdir, open, readFile, readdir, rm, stat, utimes, writeFile, chmod, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
-import { Repository, PackReader } from './repository.js';
+import { Repository, PackReader, isAlive } from './repository.js';
 import { selectBackup } from './core/select.js';
 import { CorruptObjectError, blockHash, decodeObject } from './object-codec.js';
 import { recoveryLines, rewriteAutoConf, type RecoveryTarget } from './recovery-settings.js';
@@ -258,13 +258,4 @@ async function writeRecovery(request: RestoreRequest, manifest: Manifest): Promi
   const existing = await readFile(autoConf, 'utf8').catch(() => '');
   await writeFile(autoConf, rewriteAutoConf(existing, recoveryLines(request.restoreCommand, request.target), manifest.label), { mode: 0o600 });
   await writeFile(join(request.pgPath, request.target.type === 'standby' ? 'standby.signal' : 'recovery.signal'), '', { mode: 0o600 });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

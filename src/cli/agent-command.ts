@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load.js';
-import { createLogger, levelFromPatroni } from '../observability/log.js';
+import { openAgentLog } from './agent-log.js';
 import { Agent } from '../ha/agent.js';
 import { realPorts } from '../ha/real-ports.js';
 import { Allowlist } from '../api/allowlist.js';
@@ -35,13 +35,8 @@ export function registerAgentCommand(program: Command): void {
     .action(async (file: string, flags: { validateConfig?: boolean; logFormat?: string }) => {
       if (isGaleraFile(file)) return runGaleraAgent(file, flags);
       const config = loadConfigFile(file, process.env);
-      const format = flags.logFormat === 'json' || flags.logFormat === 'text' ? flags.logFormat : config.log.format;
-      const log = createLogger({ level: levelFromPatroni(config.log.level), format }, {});
-      for (const warning of config.warnings) log.warning(warning);
-      if (flags.validateConfig === true) {
-        process.stdout.write(`${file}: valid\n`);
-        return;
-      }
+      const log = openAgentLog(file, config, flags);
+      if (log === null) return;
       const agent = new Agent(config, { ports: realPorts(config, log), log });
       process.on('SIGTERM', () => agent.stop(0));
       process.on('SIGINT', () => agent.stop(0));

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { KeelError } from '../errors.js';
 import { isRecord } from '../config/values.js';
 import { readConfigPath } from '../config/yaml-source.js';
-import { createLogger, levelFromPatroni } from '../observability/log.js';
+import { openAgentLog } from './agent-log.js';
 import { DcsUnavailableError, EtcdError } from '../engine/etcd/etcd-errors.js';
 import { loadGaleraConfigFile } from '../galera/config.js';
 import { GaleraAgent, galeraEtcdClient, galeraPrefix, type MemberRecord } from '../galera/agent.js';
@@ -29,13 +29,8 @@ export function isGaleraFile(file: string): boolean {
 
 export async function runGaleraAgent(file: string, flags: { validateConfig?: boolean; logFormat?: string }): Promise<void> {
   const config = loadGaleraConfigFile(file);
-  const format = flags.logFormat === 'json' || flags.logFormat === 'text' ? flags.logFormat : config.log.format;
-  const log = createLogger({ level: levelFromPatroni(config.log.level), format }, {});
-  for (const warning of config.warnings) log.warning(warning);
-  if (flags.validateConfig === true) {
-    process.stdout.write(`${file}: valid\n`);
-    return;
-  }
+  const log = openAgentLog(file, config, flags);
+  if (log === null) return;
   const agent = new GaleraAgent(config, log);
   process.on('SIGTERM', () => agent.stop());
   process.on('SIGINT', () => agent.stop());
