@@ -21,6 +21,10 @@ declare -A wanted=(
   [galera-4]=/usr/lib/galera/libgalera_smm.so
   [rsync]=/usr/bin/rsync
   [mariadb-backup]=/usr/bin/mariadb-backup
+  # keel-fence, the fence that holds when the agent is frozen, is a small C program built with keel
+  [gcc]=/usr/bin/gcc
+  [libc6-dev]=/usr/include/stdio.h
+  [linux-libc-dev]=/usr/include/linux/watchdog.h
 )
 if [ "${1:-}" = "--test" ]; then
   wanted[patroni]=/usr/bin/patronictl
@@ -28,6 +32,8 @@ if [ "${1:-}" = "--test" ]; then
   wanted[python3-idna]=/usr/lib/python3/dist-packages/idna/__init__.py
   wanted[pgbackrest]=/usr/bin/pgbackrest
   wanted[nftables]=/usr/sbin/nft
+  # keel-fence's test steps the wall clock under libfaketime
+  wanted[faketime]=/usr/bin/faketime
 fi
 missing=()
 for pkg in "${!wanted[@]}"; do
@@ -66,3 +72,4 @@ fi
 echo "setup: building"
 rm -rf dist
 npx tsc -p tsconfig.json
+node scripts/build-native.mjs

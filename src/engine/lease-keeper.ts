@@ -8,8 +8,11 @@
  * independent of the HA cycle, so it fires even while the cycle is blocked in I/O — and calls
  * `onFire`, which decides with the facts of that instant whether to fence (src/ha/core/guard.ts).
  *
- * What it cannot do: fire while the whole process is frozen (SIGSTOP, a long GC pause). That is
- * what a watchdog (or issue 10's independent fence) is for.
+ * What it cannot do: fire while the whole process is frozen (SIGSTOP, a long GC pause). So every
+ * change of that deadline is also fed to an ExternalFence (keel-fence, a process of its own),
+ * which stops the postmaster at `stopAfterSentMs` — later than the guard, earlier than the key can
+ * expire. While the guard's own fence holds PostgreSQL (commits blocked), the external one stands
+ * down, so an agent that is alive fences gently and only a frozen or dead one is stopped hard.
  */
 import type { Logger } from '../observability/log.js';
 import type { Clock } from './clock.js';
@@ -23,7 +26,20 @@ export interface LeaseStore {
 export interface GuardSetting {
   /** Fire at (authority send time) + this. */
   fenceAfterSentMs: number;
+  /** The external fence stops PostgreSQL at (authority send time) + this. */
+  stopAfterSentMs: number;
 }
+
+/** A fence outside this process: it stops PostgreSQL at `deadlineMs` (Clock.now() terms) unless fed a later one; null stands it down. */
+export interface ExternalFence {
+  feed(deadlineMs: number | null): void;
+}
+
+/**
+ * With no confirmation at all (an agent that just started next to a running primary), the guard
+ * fires at once; the external fence gives the guard's gentle fence this long to take hold first.
+ */
+const UNCONFIRMED_STOP_GRACE_MS = 1000;
 
 export class LeaseKeeper {
   /** Send time of the newest keepalive etcd confirmed (monotonic); null before the first. */
@@ -32,12 +48,18 @@ export class LeaseKeeper {
   failsafeConfirmedSentMs: number | null = null;
   private guard: GuardSetting | null = null;
   private cancelTimer: (() => void) | null = null;
+  /** The guard's own fence holds PostgreSQL: the external fence may stand down. */
+  private fenceInPlace = false;
+  /** When the guard was armed (after being disarmed): the start of an unconfirmed authority. */
+  private guardSinceMs: number | null = null;
+  private stopped = false;
 
   constructor(
     private readonly clock: Clock,
     private readonly store: LeaseStore,
     private readonly log: Logger,
     private readonly onFire: (reason: string) => void,
+    private readonly external: ExternalFence | null = null,
   ) {}
 
   /** The later of the two confirmations our authority counts from; null when neither happened. */
@@ -46,6 +68,18 @@ export class LeaseKeeper {
     const failsafe = this.failsafeConfirmedSentMs;
     if (lease === null) return failsafe;
     return failsafe === null ? lease : Math.max(lease, failsafe);
+  }
+
+  /**
+   * Whether an armed guard would fire now: the authority it counts from is used up. A fence is
+   * not lifted then (the decision to lift it was taken at the cycle's start; slow I/O since may
+   * have used the authority up), nor would keel-fence let the server run.
+   */
+  authorityExpired(): boolean {
+    const guard = this.guard;
+    if (guard === null) return false;
+    const sent = this.authoritySentMs();
+    return sent === null || this.clock.now() >= sent + guard.fenceAfterSentMs;
   }
 
   /** One keepalive, its send time recorded before the request leaves. */
@@ -69,12 +103,29 @@ export class LeaseKeeper {
 
   /** The guard the latest decision asked for (null disarms it). */
   setGuard(guard: GuardSetting | null): void {
+    if (guard === null) this.guardSinceMs = null;
+    else this.guardSinceMs ??= this.clock.now();
     this.guard = guard;
     this.rearm();
   }
 
-  /** Disarms the guard for good (shutdown). */
+  /**
+   * Whether PostgreSQL is held by the gentle fence (synchronous_standby_names naming no standby,
+   * reloaded): true only once it took effect, false before it is lifted — so the external fence
+   * is armed again before commits can be acknowledged again.
+   */
+  setFenceInPlace(inPlace: boolean): void {
+    if (this.fenceInPlace === inPlace) return;
+    this.fenceInPlace = inPlace;
+    this.feedExternal();
+  }
+
+  /**
+   * Disarms the guard for good (shutdown). The external fence keeps its last deadline: the agent
+   * stands it down itself once PostgreSQL is stopped.
+   */
   stop(): void {
+    this.stopped = true;
     this.guard = null;
     this.rearm();
   }
@@ -84,7 +135,19 @@ export class LeaseKeeper {
     this.rearm();
   }
 
+  private feedExternal(): void {
+    if (this.external === null || this.stopped) return;
+    const guard = this.guard;
+    if (guard === null || this.fenceInPlace) {
+      this.external.feed(null);
+      return;
+    }
+    const sent = this.authoritySentMs();
+    this.external.feed(sent === null ? (this.guardSinceMs ?? this.clock.now()) + UNCONFIRMED_STOP_GRACE_MS : sent + guard.stopAfterSentMs);
+  }
+
   private rearm(): void {
+    this.feedExternal();
     this.cancelTimer?.();
     this.cancelTimer = null;
     const guard = this.guard;

@@ -89,7 +89,7 @@ export class Agent implements AgentContext {
     for (const warning of adjusted.warnings) this.log.warning(warning);
     this.cluster = new ClusterState(adjusted.cfg);
     this.pg = new PostgresTracker(this.ports.postgres, { local: () => this.localConfig, dynamic: () => this.cluster.dynamic }, this.log);
-    this.lease = new LeaseKeeper(this.ports.clock, this.ports.dcs, this.log, (reason) => this.onGuardFire(reason));
+    this.lease = new LeaseKeeper(this.ports.clock, this.ports.dcs, this.log, (reason) => this.onGuardFire(reason), this.ports.processFence);
     // A finished task is looked at at once, except one that failed for a reason that may pass
     // (its source unreachable): retrying that at once spins (pg_rewind from a dead leader was
     // retried every few milliseconds); the next loop_wait tick retries it.
@@ -151,6 +151,8 @@ export class Agent implements AgentContext {
   async run(): Promise<number> {
     await this.ports.postgres.writePgpass(this.localConfig.postgresql.pgpass, pgpassEntries(this.localConfig));
     await this.pg.adoptRunning();
+    // A fence a previous agent left in place holds PostgreSQL already.
+    this.lease.setFenceInPlace(this.pg.fenced);
     await this.loop.run(
       () => this.cycle(),
       () => this.cluster.dynamic.loopWaitMs,
@@ -291,6 +293,9 @@ export class Agent implements AgentContext {
       this.log.error(`could not stop PostgreSQL cleanly: ${error instanceof Error ? error.message : String(error)}`);
     }
     await pg.closeConnection();
+    // keel-fence stands down only now that PostgreSQL is down (or could not be stopped: then it
+    // stays armed with its last deadline — this agent can no longer vouch for that server).
+    if ((await pg.postmasterPid().catch(() => 1)) === null) await this.ports.processFence.close();
     const dcs = this.ports.dcs;
     try {
       if (this.cluster.view?.leader?.name === this.localConfig.name || (await dcs.loadCluster()).leader?.name === this.localConfig.name) {

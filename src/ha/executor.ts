@@ -161,6 +161,12 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       // a no-op only when neither our state nor the server (the last probe) shows a fence.
       if (!a.pg.fenced && !(a.pg.probe !== null && isFenceSetting(a.pg.probe.synchronousStandbyNames))) return;
       a.log.info('lifting the fence: our authority to acknowledge commits is confirmed');
+      if (a.lease.authorityExpired()) {
+        a.log.warning('not lifting the fence: the lease confirmation it relied on is too old by now');
+        return;
+      }
+      // keel-fence is armed again before the first commit can be acknowledged again.
+      a.lease.setFenceInPlace(false);
       await a.pg.applyAndReload({ fenced: false });
       return;
     case 'setSyncStandbyNames':

@@ -7,6 +7,7 @@
 import type { Credentials, LocalConfig } from '../config/types.js';
 import type { Dcs } from '../dcs/types.js';
 import type { Clock } from '../engine/clock.js';
+import type { ExternalFence } from '../engine/lease-keeper.js';
 import type { CallbackPort, PostgresNode, RemotePostgres } from '../postgres/ports.js';
 import type { WatchdogObservation } from './core/types.js';
 
@@ -43,6 +44,15 @@ export interface WatchdogPort {
   disable(): void;
 }
 
+/**
+ * keel-fence (src/engine/process-fence.ts): a process outside the agent that stops PostgreSQL
+ * at the deadline it was last fed, so the lease guard holds when the agent is frozen or dead.
+ */
+export interface ProcessFencePort extends ExternalFence {
+  /** Stands it down for good (clean stop, once PostgreSQL is down). */
+  close(): Promise<void>;
+}
+
 export interface HaPorts {
   clock: Clock;
   dcs: Dcs;
@@ -50,6 +60,7 @@ export interface HaPorts {
   remote: RemotePostgres;
   peers: PeerClient;
   watchdog: WatchdogPort;
+  processFence: ProcessFencePort;
   /** postgresql.callbacks commands (on_start, on_stop, on_restart, on_reload, on_role_change). */
   callbacks: CallbackPort;
   /** Re-reads the configuration (SIGHUP); throws the loader's error when the file is invalid. */

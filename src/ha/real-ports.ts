@@ -16,6 +16,7 @@ import { LocalPostgres } from '../postgres/local-node.js';
 import { remotePostgresClient } from '../postgres/remote.js';
 import type { HaPorts } from './ports.js';
 import { WatchdogDevice } from '../engine/watchdog-device.js';
+import { ProcessFence } from '../engine/process-fence.js';
 
 export function realPorts(local: LocalConfig, log: Logger): HaPorts {
   const dynamic = adjustTimings(parseDynamicConfig(local.bootstrap.dcs)).cfg;
@@ -34,6 +35,7 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
     remote: remotePostgresClient,
     peers: createHttpPeerClient(restClientSettings(local), (message) => log.warning(`calling another member: ${message}`)),
     watchdog: new WatchdogDevice(local.watchdog.device, local.watchdog.mode !== 'off', log),
+    processFence: new ProcessFence({ dataDir: pgc.dataDir, clock: systemClock, log }),
     callbacks: new ProcessCallbacks(log),
     loadConfig: () => {
       if (local.file === null) throw new Error('the configuration did not come from a file');

@@ -338,6 +338,8 @@ export async function fence(a: AgentContext, reason: string): Promise<void> {
   try {
     await a.pg.writeConfig();
     await a.pg.node.reload();
+    // Commits block from here on: keel-fence need not stop the server.
+    a.lease.setFenceInPlace(true);
   } catch (error) {
     a.log.error(`fencing by configuration failed (${message(error)}); stopping PostgreSQL immediately`);
     await a.pg.node.kill().catch(() => undefined);

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { KeelError } from '../errors.js';
 import { giveToPostgres, postgresRunAs } from '../postgres/os-user.js';
 import { startEtcdCluster, stopPids, stopEtcdPids, isAlive } from './etcd-cluster.js';
+import { keelFencePids } from '../engine/process-fence.js';
 import { freePorts } from './ports.js';
 import { renderNodeConfig, type SandboxPlan, type SandboxTimings } from './node-config.js';
 import { findPostgresBinDir } from '../config/load.js';
@@ -223,6 +224,10 @@ export async function sandboxDown(dir: string, log: (line: string) => void = () 
   const leftovers = await postmasterPids(record);
   if (leftovers.length > 0) log(`stopping PostgreSQL left running: ${leftovers.join(', ')}`);
   await stopPids(leftovers, 20_000);
+  // keel-fence processes of agents that were killed (a clean agent stop ends its own).
+  const fences = keelFencePids(record.nodes.map((n) => n.dataDir));
+  if (fences.length > 0) log(`stopping keel-fence: ${fences.join(', ')}`);
+  await stopPids(fences, 5_000);
   const etcd = record.etcd.pids.filter(isAlive);
   if (etcd.length > 0) log(`stopping etcd: ${etcd.join(', ')}`);
   await stopEtcdPids(etcd, 10_000);

@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runBatch } from './batch.js';
-import type { Mutant } from './model.js';
+import type { Family, Mutant } from './model.js';
 
-async function firstViolation(mutant: Mutant, maxSeeds: number): Promise<{ seed: number; message: string }> {
-  const summary = await runBatch(1, maxSeeds, { mutant, stopAfterFailures: 1 });
+async function firstViolation(mutant: Mutant, maxSeeds: number, family: Family = 'standard'): Promise<{ seed: number; message: string }> {
+  const summary = await runBatch(1, maxSeeds, { mutant, family, stopAfterFailures: 1 });
   const first = summary.failures[0];
   assert.ok(first !== undefined, `mutant ${mutant}: no violation in ${maxSeeds} seeds\n${summary.text}`);
   console.log(`mutant ${mutant}: caught at seed ${first.seed}: ${first.message}\n  replay: ${first.replay}`);
@@ -36,8 +36,12 @@ test('without the known-replica rule, the lease guard fences long-standing repli
   assert.match((await firstViolation('fence-known-replica', 3000)).message, /invariant \(h\)/);
 });
 
-test('without the kernel watchdog, a frozen leader keeps acknowledging after losing its lease', { timeout: 600_000 }, async () => {
+test('without the kernel watchdog and keel-fence, a frozen leader keeps acknowledging after losing its lease', { timeout: 600_000 }, async () => {
   assert.match((await firstViolation('no-watchdog', 3000)).message, /invariant \((a|b)\)/);
+});
+
+test('without keel-fence, an agent frozen on a node without a watchdog leaves two primaries acknowledging', { timeout: 600_000 }, async () => {
+  assert.match((await firstViolation('no-process-fence', 3000, 'frozen-unguarded')).message, /invariant \((a|b)\)/);
 });
 
 test('ignoring maximum_lag_on_failover promotes a lagging replica', { timeout: 600_000 }, async () => {

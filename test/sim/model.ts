@@ -82,6 +82,8 @@ export interface SimNode {
   incarnations: number;
   /** Kernel watchdog: the instant it resets the node unless pinged, or null when disabled. */
   watchdogDeadlineMs: number | null;
+  /** keel-fence: the instant (world time) it stops PostgreSQL unless fed again, or null when stood down. */
+  processFenceDeadlineMs: number | null;
   /** slow: each DCS hop takes 1/4..3/4 of retry_timeout (many calls time out, some succeed late). */
   dcsLink: 'ok' | 'cut' | 'responses-lost' | 'slow';
   /** The agent's monotonic clock runs at this rate against etcd's (clock-rate skew). */
@@ -100,13 +102,14 @@ export interface SimNode {
   fenceDecidedOnKnownReplica: boolean;
 }
 
-export type Mutant = 'none' | 'no-guard' | 'no-fence' | 'stale-gate' | 'fence-known-replica' | 'no-watchdog' | 'ignore-lag' | 'ignore-sync-key';
+export type Mutant =
+  'none' | 'no-guard' | 'no-fence' | 'stale-gate' | 'fence-known-replica' | 'no-watchdog' | 'no-process-fence' | 'ignore-lag' | 'ignore-sync-key';
 
 /** Schedule families: what kinds of faults a seed may draw. */
 export type Family =
   /** Every fault a watchdog-less production node can survive, plus freezes of watchdog-guarded agents. */
   | 'standard'
-  /** issue 10's open problem: an agent frozen past ttl on a node WITHOUT a watchdog. */
+  /** Agents frozen past ttl, or killed, on nodes WITHOUT a watchdog: keel-fence alone must keep them safe (issue 10). */
   | 'frozen-unguarded'
   /** The standard faults with synchronous_mode on or quorum (strict or not): no acknowledged commit may be lost (i). */
   | 'sync'

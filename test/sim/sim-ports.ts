@@ -11,7 +11,7 @@ import type { Clock } from '../../src/engine/clock.js';
 import { Agent, REAL_CORE, type HaCore } from '../../src/ha/agent.js';
 import type { Action, Plan, WatchdogObservation } from '../../src/ha/core/types.js';
 import { isGate } from '../../src/ha/core/plan.js';
-import type { CallbackPort, HaPorts, PeerClient, WatchdogPort } from '../../src/ha/ports.js';
+import type { CallbackPort, HaPorts, PeerClient, ProcessFencePort, WatchdogPort } from '../../src/ha/ports.js';
 import { createLogger } from '../../src/observability/log.js';
 import type { SimNode, SimParams, SimProcess } from './model.js';
 import { SimDcsClient } from './sim-dcs.js';
@@ -121,6 +121,26 @@ class SimWatchdog implements WatchdogPort {
     if (!this.node.watchdogAvailable || this.w.params.mutant === 'no-watchdog') return;
     this.armed = true;
     this.w.pingWatchdog(this.node, timeoutMs);
+  }
+}
+
+/** keel-fence: on the node's machine, outside the agent's process (so it runs while the agent is frozen). */
+class SimProcessFence implements ProcessFencePort {
+  constructor(
+    private readonly w: World,
+    private readonly node: SimNode,
+    private readonly clock: SimClock,
+    private readonly rate: number,
+  ) {}
+
+  feed(deadlineMs: number | null): void {
+    if (this.w.params.mutant === 'no-process-fence' || this.w.params.mutant === 'no-watchdog') return;
+    // The agent's clock runs at `rate` against world time; keel-fence reads the same clock.
+    this.w.feedProcessFence(this.node, deadlineMs === null ? null : this.w.nowMs + (deadlineMs - this.clock.now()) / this.rate);
+  }
+  close(): Promise<void> {
+    this.feed(null);
+    return Promise.resolve();
   }
 }
 
@@ -255,6 +275,7 @@ export function runAgentProcess(w: World, n: SimNode): void {
     remote: new SimRemote(w, proc),
     peers: new SimPeers(w, proc),
     watchdog: new SimWatchdog(w, n),
+    processFence: new SimProcessFence(w, n, clock, n.clockRate),
     callbacks: new SimCallbacks(w, n),
     loadConfig: () => parseConfig(nodeConfigText(w.params, n), `/sim/${n.name}.yml`, {}, { findBinDir: () => '/sim/bin' }),
   };

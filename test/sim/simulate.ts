@@ -84,6 +84,7 @@ function buildNodes(w: World): void {
       agent: null,
       incarnations: 0,
       watchdogDeadlineMs: null,
+      processFenceDeadlineMs: null,
       dcsLink: 'ok',
       clockRate: 1 + (w.rng.float() * 2 - 1) * skew,
       removeOnRewindFailure: w.rng.chance(0.7),
@@ -114,10 +115,10 @@ function scheduleFaults(w: World): void {
     if (among.length === 0) return;
     for (let i = count(rate); i > 0; i--) fn(when(), w.node(w.rng.pick(among)));
   };
-  // A frozen or dead agent cannot fence: in the standard family only a kernel watchdog protects
-  // its still-running primary, so those faults hit nodes with a usable watchdog (as in Patroni).
-  // The frozen-unguarded family hits the others, which is issue 10's open problem.
-  const guarded = p.family === 'frozen-unguarded' ? names : w.nodes.filter((n) => n.watchdogAvailable).map((n) => n.name);
+  // A frozen or dead agent cannot fence by itself: keel-fence (or a kernel watchdog) stops its
+  // still-running primary. Without keel-fence (the mutant) only watchdog-guarded nodes would be
+  // safe, so the standard family then spares the others; frozen-unguarded never does.
+  const guarded = p.family === 'frozen-unguarded' || p.mutant !== 'no-process-fence' ? names : w.nodes.filter((n) => n.watchdogAvailable).map((n) => n.name);
   each(p.rates.pgCrash, (t, n) => at(t, () => w.downPg(n, false, 'crashed (kill -9 postmaster)')));
   each(p.rates.nodeKill, (t, n) => {
     const d = endAt(t, w.rng.int(500, 2 * ttlMs));
@@ -126,6 +127,7 @@ function scheduleFaults(w: World): void {
       w.downPg(n, false, 'killed with the machine');
       w.killAgent(n, 'killed (kill -9)');
       n.watchdogDeadlineMs = null;
+      n.processFenceDeadlineMs = null; // keel-fence died with the machine
       w.bootAgentIn(n, d);
     });
   });
@@ -313,7 +315,6 @@ function checkCalm(w: World, calmSinceMs: number, leader: SimNode | null): void 
 
 /** Which known limitation (if any) a violation falls under (see KNOWN_LIMITATIONS). */
 function knownLimitation(w: World, v: Violation): string | null {
-  if (w.params.family === 'frozen-unguarded' && (v.invariant === 'a' || v.invariant === 'b')) return KNOWN_LIMITATIONS.frozenUnguarded;
   const collided = [...w.timelineCreations.values()].some((count) => count > 1);
   if (v.invariant === 'g' && collided && /not in this server's history/.test(v.message)) return KNOWN_LIMITATIONS.timelineCollision;
   return null;

@@ -45,8 +45,6 @@ export class Violation extends Error {
  * named, reported with its seeds, and kept apart from the passes.
  */
 export const KNOWN_LIMITATIONS = {
-  /** issue 10: an agent frozen past ttl without a watchdog cannot fence its running primary. */
-  frozenUnguarded: 'frozen agent without a watchdog (issue 10)',
   /**
    * Two promotions to the same timeline number from the same LSN, and a replica of the first
    * branch that never read the `history` key naming its creator before the second: it cannot
@@ -351,10 +349,25 @@ export class World {
     });
   }
 
+  /**
+   * keel-fence was fed `deadlineMs` (world time; null stands it down). It is a process of its
+   * own: it runs while the agent is frozen or dead, and stops PostgreSQL when the deadline passes.
+   */
+  feedProcessFence(n: SimNode, deadlineMs: number | null): void {
+    n.processFenceDeadlineMs = deadlineMs;
+    if (deadlineMs === null) return;
+    this.at(deadlineMs - this.nowMs, () => {
+      if (n.processFenceDeadlineMs !== deadlineMs) return;
+      n.processFenceDeadlineMs = null;
+      this.downPg(n, false, 'stopped by keel-fence (immediate shutdown): the agent did not confirm its lease in time');
+    });
+  }
+
   /** Machine reset: PostgreSQL and agent die; the machine reboots and the agent starts again. */
   resetNode(n: SimNode, why: string): void {
     this.trace(`${n.name}: RESET (${why})`);
     n.watchdogDeadlineMs = null;
+    n.processFenceDeadlineMs = null;
     this.downPg(n, false, 'lost in the reset');
     this.killAgent(n, 'lost in the reset');
     this.bootAgentIn(n, this.rng.int(500, 3000));

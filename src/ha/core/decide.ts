@@ -12,7 +12,7 @@
 import type { Action, Decision, LeaseGuard, Observation, Plan, Why } from './types.js';
 import { assertWellFormed, planMayPromote } from './plan.js';
 import { watchdogDisable, watchdogWhileLeader } from './watchdog-logic.js';
-import { type Ctx, isValidSysid, leaseGuardOffsetMs, makeCtx, pastFencePoint, plan } from './rules/context.js';
+import { type Ctx, isValidSysid, leaseGuardFor, leaseGuardOffsetMs, makeCtx, pastFencePoint, plan } from './rules/context.js';
 import { bootstrapEmpty, checkSystemId, finishBootstrap } from './rules/bootstrap.js';
 import { fenceAndDemote, follow } from './rules/follow.js';
 import { keepLeadership } from './rules/leader.js';
@@ -20,7 +20,7 @@ import { raceOrFollow } from './rules/race.js';
 import { handOverAfterStepDown } from './rules/switchover.js';
 import { recoverStopped } from './rules/recover.js';
 
-export { fenceMarginMs, leaseGuardOffsetMs } from './rules/context.js';
+export { fenceMarginMs, leaseGuardOffsetMs, processFenceOffsetMs } from './rules/context.js';
 export { isGate, resolvePlan } from './plan.js';
 
 export function decide(obs: Observation): Decision {
@@ -50,7 +50,7 @@ function decideUnchecked(obs: Observation): Decision {
  */
 function guardFor(obs: Observation, primaryOrPromoting: boolean, mayLead: boolean): LeaseGuard | null {
   if (!mayLead) return null;
-  return obs.paused && !primaryOrPromoting ? null : { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
+  return obs.paused && !primaryOrPromoting ? null : leaseGuardFor(obs);
 }
 
 /**
@@ -63,7 +63,7 @@ function guardFor(obs: Observation, primaryOrPromoting: boolean, mayLead: boolea
 function dcsUnreachable(obs: Observation, sinceMs: number): Omit<Decision, 'gateValidForMs'> {
   const pg = obs.postgres;
   const isPrimary = pg.running && !pg.starting && pg.role === 'primary';
-  const guard = { fenceAfterSentMs: leaseGuardOffsetMs(obs) };
+  const guard = leaseGuardFor(obs);
   // A promotion in flight may finish at any moment: its guard stays armed through the outage.
   const promoting = obs.asyncTask.running?.kind === 'promote';
   if (!isPrimary) return { actions: [], why: { kind: 'dcsUnreachable' }, leaseGuard: promoting && !obs.paused ? guard : null };

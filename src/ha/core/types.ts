@@ -431,6 +431,12 @@ export interface LeaseGuard {
    * Equals ttl - fenceMargin (see `fenceMarginMs` in decide.ts).
    */
   fenceAfterSentMs: number;
+  /**
+   * keel-fence, a process outside the agent, stops the postmaster at (the same send time) + this
+   * unless fed a later instant: the fence that holds when the agent is frozen or dead. Between
+   * fenceAfterSentMs and ttl (see `processFenceOffsetMs`).
+   */
+  stopAfterSentMs: number;
 }
 
 export interface Decision extends Plan {

@@ -39,7 +39,7 @@ test('leader keeps the key: updateLeaderKey gate, then (idempotent) unfence, sta
     { kind: 'syncSlots', slots: ['n2', 'n3'] },
     'a slot for every other member',
   );
-  assert.deepEqual(r.d.leaseGuard, { fenceAfterSentMs: 20000 });
+  assert.deepEqual(r.d.leaseGuard, { fenceAfterSentMs: 20000, stopAfterSentMs: 25000 });
 });
 
 test('leader that fails to update the key fences first, then demotes', () => {

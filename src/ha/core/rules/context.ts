@@ -4,7 +4,7 @@
  * Pure: no node:* import, no clock, no randomness.
  */
 import type { ClusterView, Member } from '../../../dcs/types.js';
-import type { Action, MemberAddress, Observation, Plan, Why } from '../types.js';
+import type { Action, LeaseGuard, MemberAddress, Observation, Plan, Why } from '../types.js';
 import { parseConnUrl } from '../conn-url.js';
 
 /** A cycle whose DCS read succeeded. */
@@ -65,6 +65,22 @@ export function fenceMarginMs(obs: Observation): number {
 
 export function leaseGuardOffsetMs(obs: Observation): number {
   return obs.config.ttlMs - fenceMarginMs(obs);
+}
+
+/**
+ * When keel-fence, the process outside the agent, stops the postmaster: halfway between the
+ * agent's own guard and the earliest instant the key can expire (ttl after the keepalive's send
+ * time; etcd counts from its receipt, later still). An agent that runs fences first, gently
+ * (commits block); one that is frozen or dead cannot, and this leaves fenceMargin/2 for the
+ * immediate shutdown to finish before a replica can take the key (issue 10).
+ */
+export function processFenceOffsetMs(obs: Observation): number {
+  return obs.config.ttlMs - Math.ceil(fenceMarginMs(obs) / 2);
+}
+
+/** The lease guard of a node that may be acknowledging commits. */
+export function leaseGuardFor(obs: Observation): LeaseGuard {
+  return { fenceAfterSentMs: leaseGuardOffsetMs(obs), stopAfterSentMs: processFenceOffsetMs(obs) };
 }
 
 /**

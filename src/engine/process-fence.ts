@@ -1,0 +1,215 @@
+/**
+ * The agent's side of keel-fence (native/keel-fence.c): the fence that holds when the agent is
+ * frozen or dead. The agent feeds it the instant by which its authority to acknowledge commits
+ * ends; keel-fence, a process of its own, stops the postmaster if that instant passes unfed.
+ *
+ * One keel-fence guards one data directory, on an abstract unix socket named after it, and
+ * outlives the agent that started it: a restarted agent connects to the same one and feeds it
+ * again, and an agent killed while leader leaves it armed — which is when it is needed. This
+ * client starts it when none answers (detached, in a session of its own, so a signal to the
+ * agent's process group does not reach it), restarts it at once if it dies, and sends it the
+ * newest deadline after every (re)connection. Its log lines come back into the agent's log.
+ *
+ * Deadlines cross the process boundary on CLOCK_MONOTONIC (process.hrtime, in nanoseconds), the
+ * clock performance.now() counts on: both processes read the same clock, and a wall-clock step
+ * moves neither.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../observability/log.js';
+import type { Clock } from './clock.js';
+import type { ExternalFence } from './lease-keeper.js';
+
+/** Where the build puts the helper (dist/native/keel-fence, next to dist/src). */
+export const KEEL_FENCE_BINARY = fileURLToPath(new URL('../../native/keel-fence', import.meta.url));
+
+/** How long a just-started keel-fence gets to bind its socket. */
+const START_WAIT_MS = 2000;
+const CONNECT_RETRY_MS = 20;
+/** After losing the connection: how soon to reconnect (and restart the helper if it died). */
+const RECONNECT_MS = 100;
+
+/** The abstract socket name of the keel-fence guarding `dataDir` (one per data directory and network namespace). */
+export function fenceSocketName(dataDir: string): string {
+  return `keel-fence:${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 32)}`;
+}
+
+/** PIDs of the keel-fence processes guarding any of `dataDirs` (sandbox teardown, tests). */
+export function keelFencePids(dataDirs: string[]): number[] {
+  const wanted = new Set(dataDirs.map((d) => resolve(d)));
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const dataDir = argv[argv.indexOf('--data-dir') + 1];
+    if (argv[0]?.endsWith('keel-fence') === true && dataDir !== undefined && wanted.has(dataDir)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+export interface ProcessFenceOptions {
+  dataDir: string;
+  clock: Clock;
+  log: Logger;
+  binary?: string;
+}
+
+export class ProcessFence implements ExternalFence {
+  private readonly socketName: string;
+  private readonly binary: string;
+  private socket: Socket | null = null;
+  private connecting = false;
+  private closed = false;
+  /** The newest deadline asked for (Clock.now() ms); null: stood down; undefined: never fed. */
+  private wanted: number | null | undefined = undefined;
+  private unavailableLogged = false;
+
+  constructor(private readonly options: ProcessFenceOptions) {
+    this.socketName = fenceSocketName(options.dataDir);
+    this.binary = options.binary ?? KEEL_FENCE_BINARY;
+  }
+
+  feed(deadlineMs: number | null): void {
+    if (this.closed) return;
+    this.wanted = deadlineMs;
+    if (this.socket !== null) this.send(this.request());
+    else this.ensureConnected();
+  }
+
+  /** Stands the fence down and lets it exit (clean agent stop, after PostgreSQL is down). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const socket = this.socket;
+    if (socket === null) return;
+    await new Promise<void>((done) => {
+      const timer = setTimeout(done, 1000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        done();
+      });
+      socket.end('quit\n');
+    });
+    this.socket = null;
+  }
+
+  private request(): string {
+    if (this.wanted === null || this.wanted === undefined) return 'disarm';
+    const leftNs = BigInt(Math.round((this.wanted - this.options.clock.now()) * 1e6));
+    return `arm ${process.hrtime.bigint() + leftNs}`;
+  }
+
+  private send(line: string): void {
+    this.socket?.write(`${line}\n`);
+  }
+
+  private ensureConnected(): void {
+    if (this.connecting || this.socket !== null || this.closed) return;
+    // Nothing to guard and none running: do not start one just to stand it down.
+    if (this.wanted === undefined) return;
+    this.connecting = true;
+    void this.connectOrStart().finally(() => {
+      this.connecting = false;
+    });
+  }
+
+  private async connectOrStart(): Promise<void> {
+    let socket = await this.tryConnect();
+    if (socket === null) {
+      if (this.wanted === null) return; // stood down and none runs: nothing to do
+      if (!existsSync(this.binary)) {
+        if (!this.unavailableLogged)
+          this.options.log.error(`keel-fence is missing (${this.binary}): a frozen or killed agent cannot stop its PostgreSQL; rebuild keel (npm run build)`);
+        this.unavailableLogged = true;
+        return;
+      }
+      this.start();
+      const until = Date.now() + START_WAIT_MS;
+      while (socket === null && Date.now() < until && !this.closed) {
+        await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS));
+        socket = await this.tryConnect();
+      }
+      if (socket === null) {
+        this.options.log.error('keel-fence did not start; retrying');
+        this.retrySoon();
+        return;
+      }
+    }
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.adopt(socket);
+  }
+
+  private start(): void {
+    const child = spawn(this.binary, ['--socket', this.socketName, '--data-dir', resolve(this.options.dataDir)], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: '/',
+    });
+    child.on('error', (error) => this.options.log.error(`keel-fence: ${error.message}`));
+    let pending = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      pending += chunk;
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline).trim();
+        pending = pending.slice(newline + 1);
+        if (line.length > 0) this.options.log.warning(`keel-fence: ${line}`);
+      }
+    });
+    child.unref();
+    (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+
+  private tryConnect(): Promise<Socket | null> {
+    return new Promise((done) => {
+      const socket = connect({ path: `\0${this.socketName}` });
+      socket.once('connect', () => {
+        socket.removeAllListeners('error');
+        done(socket);
+      });
+      socket.once('error', () => done(null));
+    });
+  }
+
+  private adopt(socket: Socket): void {
+    this.socket = socket;
+    this.unavailableLogged = false;
+    socket.unref();
+    socket.setEncoding('utf8');
+    let pending = '';
+    socket.on('data', (chunk: string) => {
+      pending += chunk;
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        if (line.startsWith('error') || line.startsWith('fired')) this.options.log.error(`keel-fence answered: ${line}`);
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (this.closed) return;
+      if (this.wanted !== null && this.wanted !== undefined) this.options.log.warning('lost keel-fence (killed?): starting it again');
+      this.retrySoon();
+    });
+    this.send(this.request());
+  }
+
+  private retrySoon(): void {
+    setTimeout(() => this.ensureConnected(), RECONNECT_MS).unref();
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * keel-fence on its own (native/keel-fence.c, driven through the agent's client
+ * src/engine/process-fence.ts): its failure modes, without a cluster.
+ *
+ * The "postmaster" here is a copy of sleep(1) named `postgres` (keel-fence checks the name of the
+ * process postmaster.pid names, so a reused pid is never signalled), recorded in a data
+ * directory's postmaster.pid. Every process started is stopped by PID in `after`.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KEEL_FENCE_BINARY, ProcessFence, fenceSocketName, keelFencePids } from '../../../src/engine/process-fence.js';
+import { systemClock } from '../../../src/engine/clock.js';
+import { createLogger } from '../../../src/observability/log.js';
+import { eventually } from '../../support/sandbox.js';
+
+const started: ChildProcess[] = [];
+const dirs: string[] = [];
+
+after(async () => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const pid of keelFencePids(dirs.map((d) => join(d, 'data')))) process.kill(pid, 'SIGKILL');
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+interface FakeNode {
+  dataDir: string;
+  postmaster: ChildProcess;
+  exited: Promise<{ atMs: number; signal: NodeJS.Signals | null }>;
+  logLines: string[];
+  fence: ProcessFence;
+}
+
+/** A data directory whose postmaster.pid names a live process called `postgres`, and a ProcessFence for it. */
+async function fakeNode(name = 'postgres'): Promise<FakeNode> {
+  const dir = await mkdtemp(join(tmpdir(), 'keel-fence-test-'));
+  dirs.push(dir);
+  const dataDir = join(dir, 'data');
+  await mkdir(dataDir);
+  const binary = join(dir, name);
+  await copyFile('/bin/sleep', binary);
+  execFileSync('chmod', ['755', binary]);
+  const postmaster = spawn(binary, ['600'], { stdio: 'ignore' });
+  started.push(postmaster);
+  const exited = new Promise<{ atMs: number; signal: NodeJS.Signals | null }>((resolve) =>
+    postmaster.once('exit', (_code, signal) => resolve({ atMs: performance.now(), signal })),
+  );
+  await writeFile(join(dataDir, 'postmaster.pid'), `${postmaster.pid}\n${dataDir}\n`);
+  const logLines: string[] = [];
+  const log = createLogger({ level: 'debug', format: 'text', write: (line) => logLines.push(line) });
+  const fence = new ProcessFence({ dataDir, clock: systemClock, log });
+  return { dataDir, postmaster, exited, logLines, fence };
+}
+
+function stillRunning(node: FakeNode): boolean {
+  return node.postmaster.exitCode === null && node.postmaster.signalCode === null;
+}
+
+/** One request on keel-fence's socket, its one-line answer. */
+function ask(dataDir: string, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ path: `\0${fenceSocketName(dataDir)}` });
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+      if (answer.includes('\n')) {
+        socket.destroy();
+        resolve(answer.trim());
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(answer.trim()));
+    socket.write(`${request}\n`);
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('the build produced keel-fence', () => {
+  assert.ok(execFileSync('file', ['-b', KEEL_FENCE_BINARY]).toString().includes('ELF'), `${KEEL_FENCE_BINARY} is not an executable`);
+});
+
+test('fed a deadline and then not fed: it stops the postmaster at the deadline, not before', async () => {
+  const node = await fakeNode();
+  const armedAt = performance.now();
+  node.fence.feed(systemClock.now() + 1500);
+  const status = await eventually('keel-fence armed', 5000, async () => {
+    const answer = await ask(node.dataDir, 'status').catch(() => '');
+    return answer.startsWith('armed') ? answer : undefined;
+  });
+  assert.match(status, /^armed \d+ \d+$/);
+  const { atMs, signal } = await node.exited;
+  assert.equal(signal, 'SIGQUIT', 'an immediate shutdown is asked with SIGQUIT');
+  assert.ok(atMs - armedAt >= 1400, `stopped ${Math.round(atMs - armedAt)} ms after arming, before its deadline`);
+  assert.ok(atMs - armedAt < 4000, `stopped only ${Math.round(atMs - armedAt)} ms after arming`);
+  assert.match(await ask(node.dataDir, 'status'), /^fired /);
+  await node.fence.close();
+});
+
+test('fed again before the deadline: the deadline moves; stood down: it never stops the postmaster', async () => {
+  const node = await fakeNode();
+  node.fence.feed(systemClock.now() + 1500);
+  await sleep(1000);
+  node.fence.feed(systemClock.now() + 1500);
+  await sleep(1000);
+  assert.ok(stillRunning(node), 'the postmaster was stopped although the deadline had been moved');
+  node.fence.feed(null);
+  await eventually('keel-fence disarmed', 5000, async () => ((await ask(node.dataDir, 'status')).startsWith('disarmed') ? true : undefined));
+  await sleep(2500);
+  assert.ok(stillRunning(node), 'the postmaster was stopped although the fence stood down');
+  await node.fence.close();
+  await eventually('keel-fence exits after quit', 5000, async () => (keelFencePids([node.dataDir]).length === 0 ? true : undefined));
+});
+
+test('keel-fence killed while armed: the agent starts it again at once and feeds it', async () => {
+  const node = await fakeNode();
+  node.fence.feed(systemClock.now() + 60_000);
+  const first = await eventually('keel-fence running', 5000, async () => keelFencePids([node.dataDir])[0]);
+  process.kill(first, 'SIGKILL');
+  const second = await eventually('keel-fence started again', 5000, async () => keelFencePids([node.dataDir]).find((pid) => pid !== first));
+  assert.notEqual(second, first);
+  await eventually('the new keel-fence is armed', 5000, async () => ((await ask(node.dataDir, 'status')).startsWith('armed') ? true : undefined));
+  assert.ok(
+    node.logLines.some((l) => l.includes('lost keel-fence')),
+    `the agent's log does not say it lost keel-fence:\n${node.logLines.join('\n')}`,
+  );
+  // And the new one fences: the agent stops feeding (as a frozen one does) and the deadline passes.
+  node.fence.feed(systemClock.now() + 800);
+  const { signal } = await node.exited;
+  assert.equal(signal, 'SIGQUIT');
+  await node.fence.close();
+});
+
+test('the agent killed while armed: keel-fence still stops the postmaster at the deadline, then exits', async () => {
+  const node = await fakeNode();
+  // An "agent": a Node process that feeds the fence a deadline 1.5 s ahead, then is SIGKILLed.
+  const client = new URL('../../../src/engine/process-fence.js', import.meta.url).href;
+  const script = `import(${JSON.stringify(client)}).then(({ ProcessFence }) => {
+    const log = { debug() {}, info() {}, warning() {}, error() {} };
+    const fence = new ProcessFence({ dataDir: ${JSON.stringify(node.dataDir)}, clock: { now: () => performance.now() }, log });
+    fence.feed(performance.now() + 1500);
+    setInterval(() => {}, 1000);
+  });`;
+  const agent = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+  started.push(agent);
+  const pid = await eventually('keel-fence running', 5000, async () => keelFencePids([node.dataDir])[0]);
+  await eventually('armed', 5000, async () => ((await ask(node.dataDir, 'status')).startsWith('armed') ? true : undefined));
+  agent.kill('SIGKILL');
+  const { signal } = await node.exited;
+  assert.equal(signal, 'SIGQUIT');
+  await eventually(`keel-fence ${pid} exits once neither armed nor connected`, 15_000, async () => (keelFencePids([node.dataDir]).length === 0 ? true : undefined));
+});
+
+test('a postmaster.pid naming a process that is not postgres (a reused pid) is never signalled', async () => {
+  const node = await fakeNode('not-postgres');
+  node.fence.feed(systemClock.now() + 300);
+  await eventually('fired', 5000, async () => ((await ask(node.dataDir, 'status').catch(() => '')).startsWith('fired') ? true : undefined));
+  await sleep(300);
+  assert.ok(stillRunning(node), 'a process that is not a postmaster was signalled');
+  await node.fence.close();
+});
+
+test('a peer of another uid is not served (abstract sockets have no file permissions)', async () => {
+  const node = await fakeNode();
+  node.fence.feed(systemClock.now() + 60_000);
+  await eventually('armed', 5000, async () => ((await ask(node.dataDir, 'status')).startsWith('armed') ? true : undefined));
+  const script = `const s=require('net').connect({path:'\\0${fenceSocketName(node.dataDir)}'});let a='';s.on('data',d=>a+=d);s.on('close',()=>{process.stdout.write('answer:'+a.trim())});s.on('error',()=>process.stdout.write('error'));s.write('disarm\\n');`;
+  const out = execFileSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', script], { timeout: 10_000 }).toString();
+  // The connection is closed unanswered (the client may see it reset): never an answer.
+  assert.match(out, /^(error)?answer:$/, `another uid got an answer: ${out}`);
+  assert.match(await ask(node.dataDir, 'status'), /^armed /, 'another uid disarmed the fence');
+  node.fence.feed(null);
+  await node.fence.close();
+  assert.ok(stillRunning(node));
+});
+
+test('wall-clock steps (an hour forward, an hour back) while armed: it fires at the monotonic deadline', async () => {
+  const node = await fakeNode();
+  const stamp = join(node.dataDir, '..', 'faketime');
+  await writeFile(stamp, '+0\n');
+  // keel-fence started by hand under libfaketime: only the wall clock is faked, and it is read
+  // from `stamp` at every call, so the test can step it while keel-fence runs.
+  const fence = spawn('faketime', ['-f', '+0', KEEL_FENCE_BINARY, '--socket', fenceSocketName(node.dataDir), '--data-dir', node.dataDir], {
+    stdio: 'ignore',
+    env: { ...process.env, DONT_FAKE_MONOTONIC: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_TIMESTAMP_FILE: stamp, FAKETIME_NO_CACHE: '1' },
+  });
+  started.push(fence);
+  await eventually('keel-fence under faketime listens', 5000, async () => ((await ask(node.dataDir, 'status').catch(() => '')) !== '' ? true : undefined));
+  const armedAt = performance.now();
+  node.fence.feed(systemClock.now() + 2000);
+  await eventually('armed', 5000, async () => ((await ask(node.dataDir, 'status')).startsWith('armed') ? true : undefined));
+  await writeFile(stamp, '+3600\n');
+  await sleep(500);
+  assert.ok(stillRunning(node), 'a wall clock an hour ahead fired the fence early');
+  await writeFile(stamp, '-3600\n');
+  const { atMs, signal } = await node.exited;
+  assert.equal(signal, 'SIGQUIT');
+  const after = atMs - armedAt;
+  assert.ok(after >= 1900 && after < 5000, `fired ${Math.round(after)} ms after arming (deadline 2000 ms)`);
+  await node.fence.close();
+});
