@@ -57,7 +57,13 @@
 /* After SIGQUIT, how long the postmaster gets before it and its children are SIGKILLed. */
 #define QUIT_GRACE_MS 2000
 
+/*
+ * ARMED and past the deadline while PostgreSQL is in recovery: a replica acknowledges no commit,
+ * so it is left running (the agent's own guard has the same rule) but watched, and stopped the
+ * moment it leaves recovery (a promotion the frozen agent had started).
+ */
 enum state { DISARMED, ARMED, FIRED };
+#define OVERDUE_POLL_MS 20
 
 struct client {
   int fd;
@@ -111,6 +117,15 @@ static pid_t postmaster_pid(void) {
   return strncmp(comm, "postgres", 8) == 0 ? (pid_t)pid : 0;
 }
 
+/* standby.signal or recovery.signal in the data directory: the server is (still) in recovery. */
+static int in_recovery(void) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/standby.signal", data_dir);
+  if (access(path, F_OK) == 0) return 1;
+  snprintf(path, sizeof path, "%s/recovery.signal", data_dir);
+  return access(path, F_OK) == 0;
+}
+
 static int alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
 
 /* SIGKILL of every process whose parent is `parent` (the postmaster's backends). */
@@ -137,12 +152,20 @@ static void kill_children(pid_t parent) {
   closedir(proc);
 }
 
-static void fire(void) {
-  state = FIRED;
+static int overdue_logged = 0;
+
+/* The deadline has passed: stop a primary now; a replica is only watched (returns 0 then). */
+static int fire(void) {
   pid_t pid = postmaster_pid();
+  if (pid != 0 && in_recovery()) {
+    if (!overdue_logged) logf_("deadline passed unfed, but PostgreSQL is in recovery (a replica acknowledges no commit): watching it");
+    overdue_logged = 1;
+    return 0;
+  }
+  state = FIRED;
   if (pid == 0) {
     logf_("deadline passed unfed; no postmaster runs in %s: nothing to stop", data_dir);
-    return;
+    return 1;
   }
   logf_("deadline passed unfed (the agent did not confirm its leader lease): stopping the postmaster %d (immediate shutdown)", (int)pid);
   kill(pid, SIGQUIT);
@@ -156,6 +179,7 @@ static void fire(void) {
   } else {
     logf_("postmaster %d stopped", (int)pid);
   }
+  return 1;
 }
 
 static void reply(struct client *c, const char *fmt, ...) {
@@ -217,8 +241,9 @@ static int handle(struct client *c, char *line) {
       return 0;
     }
     deadline_boot_ns = deadline_mono - clock_ns(CLOCK_MONOTONIC) + clock_ns(CLOCK_BOOTTIME);
-    if (state != ARMED) logf_("armed: the agent holds the leader lease");
+    if (state != ARMED) logf_("armed: the agent may acknowledge commits until its deadline");
     state = ARMED;
+    overdue_logged = 0;
     if (remaining_ms() == 0) fire();
     reply(c, "%s %lld", state == ARMED ? "armed" : "fired", (long long)remaining_ms());
   } else if (strcmp(word, "disarm") == 0) {
@@ -335,7 +360,7 @@ int main(int argc, char **argv) {
     int timeout_ms = 1000;
     if (state == ARMED) {
       int64_t left = (deadline_boot_ns - now + 999999) / 1000000LL;
-      timeout_ms = left < 0 ? 0 : left < 1000 ? (int)left : 1000;
+      timeout_ms = left <= 0 ? OVERDUE_POLL_MS : left < 1000 ? (int)left : 1000;
     }
     if (state != ARMED && connected == 0 && now - idle_since >= (int64_t)IDLE_EXIT_S * 1000000000LL) {
       logf_("neither armed nor connected for %d s: exiting", IDLE_EXIT_S);

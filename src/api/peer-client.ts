@@ -7,6 +7,7 @@
  * a refused client certificate) are a setup problem rather than an outage, so they are also
  * reported through `onTlsFailure` (the agent logs them).
  */
+import { connect } from 'node:net';
 import type { RestClientSettings } from '../config/rest-client-settings.js';
 import type { Credentials } from '../config/types.js';
 import { RestClient, RestRequestError } from './rest-client.js';
@@ -14,7 +15,25 @@ import { RestClient, RestRequestError } from './rest-client.js';
 export interface HttpPeerClient {
   status(apiUrl: string, timeoutMs: number): Promise<Record<string, unknown> | null>;
   postFailsafe(apiUrl: string, body: Record<string, unknown>, auth: Credentials | undefined, timeoutMs: number): Promise<number | null>;
+  reachable(apiUrl: string, timeoutMs: number): Promise<boolean>;
   close(): void;
+}
+
+/** Opens and closes a TCP connection to the URL's host and port: true when it opened in time. */
+function tcpReachable(url: URL, timeoutMs: number): Promise<boolean> {
+  const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 export function createHttpPeerClient(settings: RestClientSettings, onTlsFailure: (message: string) => void = () => undefined): HttpPeerClient {
@@ -33,6 +52,10 @@ export function createHttpPeerClient(settings: RestClientSettings, onTlsFailure:
       } catch (error) {
         return noAnswer(error);
       }
+    },
+
+    reachable(apiUrl, timeoutMs) {
+      return tcpReachable(new URL(apiUrl), timeoutMs);
     },
 
     /** `auth` is what the failsafe loop sends (the node's restapi.authentication; members share it). */

@@ -142,14 +142,14 @@ export class EtcdDcs implements Dcs {
     this.lease = granted.id;
   }
 
-  async refreshLease(): Promise<boolean> {
+  async refreshLease(timeoutMs?: number): Promise<boolean> {
     if (this.lease === null) {
       await this.createLease(this.ttl);
       return true;
     }
     let ttlS: number;
     try {
-      ttlS = await this.client.leaseKeepAlive(this.lease);
+      ttlS = await this.client.leaseKeepAlive(this.lease, timeoutMs === undefined ? {} : { timeoutMs });
     } catch (error) {
       if (!(error instanceof EtcdError && error.kind === 'lease_not_found')) throw error;
       ttlS = 0;

@@ -130,9 +130,10 @@ export interface Dcs {
   createLease(ttlS: number): Promise<void>;
   /**
    * One keepalive of the current lease (creating one if there is none). Returns false when the
-   * lease has expired (etcd answered TTL <= 0); throws DcsUnavailableError when etcd cannot be reached.
+   * lease has expired (etcd answered TTL <= 0); throws DcsUnavailableError when etcd cannot be
+   * reached within `timeoutMs` (default: retry_timeout).
    */
-  refreshLease(): Promise<boolean>;
+  refreshLease(timeoutMs?: number): Promise<boolean>;
   /** Id (decimal string) of this client's current lease, or null before the first grant. */
   currentLeaseId(): string | null;
   /** Revokes the lease: every key attached to it disappears at once. */

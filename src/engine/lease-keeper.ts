@@ -20,7 +20,7 @@ import type { Clock } from './clock.js';
 /** The part of the DCS the keeper uses. */
 export interface LeaseStore {
   /** One keepalive (granting a lease when there is none); false when the lease had expired. */
-  refreshLease(): Promise<boolean>;
+  refreshLease(timeoutMs?: number): Promise<boolean>;
 }
 
 export interface GuardSetting {
@@ -91,6 +91,22 @@ export class LeaseKeeper {
       return ok;
     } catch (error) {
       this.log.warning(`lease keepalive failed: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+  }
+
+  /**
+   * A keepalive with a short deadline (the isolation watch's probe): true when etcd confirmed it
+   * (which counts as a confirmation like any other), false when etcd did not answer in time or
+   * said the lease expired. Failures are the caller's to report.
+   */
+  async probe(timeoutMs: number): Promise<boolean> {
+    const sentMs = this.clock.now();
+    try {
+      const ok = await this.store.refreshLease(timeoutMs);
+      if (ok) this.confirm(sentMs);
+      return ok;
+    } catch {
       return false;
     }
   }

@@ -28,6 +28,7 @@ import type { Decision, Observation, TaskKind, Why } from './core/types.js';
 import { renderWhy } from './core/why.js';
 import { executeDecision } from './executor.js';
 import { FailsafeInbox } from './failsafe.js';
+import { IsolationWatch } from './isolation-watch.js';
 import { pgpassEntries, reloadableConfig } from './local-config.js';
 import { observe } from './observe.js';
 import type { HaPorts } from './ports.js';
@@ -63,6 +64,7 @@ export class Agent implements AgentContext {
   readonly lease: LeaseKeeper;
   readonly tasks: TaskRunner<TaskKind>;
   readonly failsafe = new FailsafeInbox();
+  readonly isolation: IsolationWatch;
   readonly startedMs: number;
   watchdogDueMs: number | null = null;
   /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
@@ -97,6 +99,7 @@ export class Agent implements AgentContext {
       if (result === null || result.ok || result.retryable !== true) this.wake();
     });
     this.loop = new CycleLoop(this.ports.clock, this.log);
+    this.isolation = new IsolationWatch(this);
   }
 
   local(): LocalConfig {
@@ -153,6 +156,7 @@ export class Agent implements AgentContext {
     await this.pg.adoptRunning();
     // A fence a previous agent left in place holds PostgreSQL already.
     this.lease.setFenceInPlace(this.pg.fenced);
+    this.isolation.start();
     await this.loop.run(
       () => this.cycle(),
       () => this.cluster.dynamic.loopWaitMs,
@@ -160,6 +164,7 @@ export class Agent implements AgentContext {
       () => earliest(this.wakeAtMs, scheduledRestartDueMs(this)),
     );
     this.watchAbort.abort();
+    this.isolation.stop();
     await this.shutdown();
     return this.exitCode;
   }

@@ -29,6 +29,8 @@ export interface AgentContext {
   readonly lease: LeaseKeeper;
   readonly tasks: TaskRunner<TaskKind>;
   readonly failsafe: FailsafeInbox;
+  /** Fast self-fencing of an isolated leader (its state: isolated since when). */
+  readonly isolation: { readonly isolatedSinceMs: number | null };
   /** When the armed watchdog fires unless pinged again (monotonic); null while it is not armed. */
   watchdogDueMs: number | null;
   /** The restart POST /restart scheduled, until it runs or DELETE /restart drops it. */

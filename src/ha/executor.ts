@@ -161,6 +161,10 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       // a no-op only when neither our state nor the server (the last probe) shows a fence.
       if (!a.pg.fenced && !(a.pg.probe !== null && isFenceSetting(a.pg.probe.synchronousStandbyNames))) return;
       a.log.info('lifting the fence: our authority to acknowledge commits is confirmed');
+      if (a.isolation.isolatedSinceMs !== null) {
+        a.log.warning('not lifting the fence: this leader is isolated (neither etcd nor any member answers)');
+        return;
+      }
       if (a.lease.authorityExpired()) {
         a.log.warning('not lifting the fence: the lease confirmation it relied on is too old by now');
         return;

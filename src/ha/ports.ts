@@ -30,6 +30,8 @@ export interface PeerClient {
   status(apiUrl: string, timeoutMs: number): Promise<Record<string, unknown> | null>;
   /** POST /failsafe on the member at `apiUrl`: its status code, or null when it did not answer. */
   postFailsafe(apiUrl: string, body: Record<string, unknown>, auth: Credentials | undefined, timeoutMs: number): Promise<number | null>;
+  /** Whether a TCP connection to the member's REST address opens within `timeoutMs` (the network path, not the agent). */
+  reachable(apiUrl: string, timeoutMs: number): Promise<boolean>;
 }
 
 /**

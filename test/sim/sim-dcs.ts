@@ -40,10 +40,10 @@ export class SimDcsClient implements Dcs {
   }
 
   /** One request/response with etcd; `op` runs on the store at the instant the request arrives. */
-  private request<T>(what: string, op: (nowMs: number) => T): Promise<T> {
+  private request<T>(what: string, op: (nowMs: number) => T, timeoutMs?: number): Promise<T> {
     const w = this.w;
     const node = this.proc.node;
-    const deadlineMs = this.retryTimeoutMs;
+    const deadlineMs = timeoutMs ?? this.retryTimeoutMs;
     return new Promise<T>((resolve, reject) => {
       const fail = (): void => reject(new DcsUnavailableError(`no etcd endpoint answered ${what} within ${deadlineMs} ms`));
       const there = w.dcsLatency(node);
@@ -107,13 +107,13 @@ export class SimDcsClient implements Dcs {
     this.lease = await this.request('/lease/grant', (nowMs) => this.store.grant(owner, ttlS * 1000, nowMs));
   }
 
-  async refreshLease(): Promise<boolean> {
+  async refreshLease(timeoutMs?: number): Promise<boolean> {
     if (this.lease === null) {
       await this.createLease(Math.round(this.ttlMs / 1000));
       return true;
     }
     const lease = this.lease;
-    const alive = await this.request('/lease/keepalive', (nowMs) => this.store.keepalive(lease, nowMs));
+    const alive = await this.request('/lease/keepalive', (nowMs) => this.store.keepalive(lease, nowMs), timeoutMs);
     if (!alive && this.lease === lease) this.lease = null;
     return alive;
   }

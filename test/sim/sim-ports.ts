@@ -93,6 +93,25 @@ class SimPeers implements PeerClient {
   async postFailsafe(apiUrl: string, body: Record<string, unknown>, _auth: Credentials | undefined, timeoutMs: number): Promise<number | null> {
     return this.call(apiUrl, timeoutMs, (agent) => agent.acceptFailsafe(body).code);
   }
+
+  /** A TCP connection opens when the network links us and the member's agent process exists (frozen or not: the kernel accepts). */
+  reachable(apiUrl: string, timeoutMs: number): Promise<boolean> {
+    const w = this.w;
+    const name = /^http:\/\/([^:/]+)/.exec(apiUrl)?.[1];
+    const target = w.nodes.find((x) => x.name === name);
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (value: boolean): void => {
+        if (settled) return;
+        settled = true;
+        resolve(value);
+      };
+      w.deliver(this.proc, timeoutMs, () => finish(false));
+      if (target === undefined || !w.linked(this.proc.node.name, target.name)) return;
+      const rtt = w.netLatency() + w.netLatency();
+      w.deliver(this.proc, rtt, () => finish(target.proc !== null && w.linked(this.proc.node.name, target.name)));
+    });
+  }
 }
 
 /** The kernel watchdog: it resets the machine when not pinged within the programmed timeout. */

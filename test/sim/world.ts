@@ -356,11 +356,17 @@ export class World {
   feedProcessFence(n: SimNode, deadlineMs: number | null): void {
     n.processFenceDeadlineMs = deadlineMs;
     if (deadlineMs === null) return;
-    this.at(deadlineMs - this.nowMs, () => {
+    const check = (): void => {
       if (n.processFenceDeadlineMs !== deadlineMs) return;
+      // A replica acknowledges no commit: keel-fence watches it and stops it once it leaves recovery.
+      if (n.pg.state !== 'down' && n.pg.inRecovery) {
+        this.at(20, check);
+        return;
+      }
       n.processFenceDeadlineMs = null;
       this.downPg(n, false, 'stopped by keel-fence (immediate shutdown): the agent did not confirm its lease in time');
-    });
+    };
+    this.at(deadlineMs - this.nowMs, check);
   }
 
   /** Machine reset: PostgreSQL and agent die; the machine reboots and the agent starts again. */

@@ -153,7 +153,9 @@ test('the agent killed while armed: keel-fence still stops the postmaster at the
   agent.kill('SIGKILL');
   const { signal } = await node.exited;
   assert.equal(signal, 'SIGQUIT');
-  await eventually(`keel-fence ${pid} exits once neither armed nor connected`, 15_000, async () => (keelFencePids([node.dataDir]).length === 0 ? true : undefined));
+  await eventually(`keel-fence ${pid} exits once neither armed nor connected`, 15_000, async () =>
+    keelFencePids([node.dataDir]).length === 0 ? true : undefined,
+  );
 });
 
 test('a postmaster.pid naming a process that is not postgres (a reused pid) is never signalled', async () => {
@@ -162,6 +164,21 @@ test('a postmaster.pid naming a process that is not postgres (a reused pid) is n
   await eventually('fired', 5000, async () => ((await ask(node.dataDir, 'status').catch(() => '')).startsWith('fired') ? true : undefined));
   await sleep(300);
   assert.ok(stillRunning(node), 'a process that is not a postmaster was signalled');
+  await node.fence.close();
+});
+
+test('past the deadline a replica (standby.signal) is left running but watched, and stopped once it leaves recovery', async () => {
+  const node = await fakeNode();
+  await writeFile(join(node.dataDir, 'standby.signal'), '');
+  node.fence.feed(systemClock.now() + 300);
+  await sleep(1200);
+  assert.ok(stillRunning(node), 'a replica was stopped: it acknowledges no commit');
+  assert.match(await ask(node.dataDir, 'status'), /^armed 0 /, 'keel-fence no longer watches the overdue replica');
+  const promotedAt = performance.now();
+  await rm(join(node.dataDir, 'standby.signal'));
+  const { atMs, signal } = await node.exited;
+  assert.equal(signal, 'SIGQUIT');
+  assert.ok(atMs - promotedAt < 1000, `stopped ${Math.round(atMs - promotedAt)} ms after it left recovery`);
   await node.fence.close();
 });
 
