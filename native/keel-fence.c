@@ -83,13 +83,24 @@ static int64_t clock_ns(clockid_t id) {
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/*
+ * One log line on stderr, which the agent copies into its own log. It starts with keel-fence's own
+ * (wall-clock, display-only) timestamp: a frozen agent reads the line only once it is resumed.
+ */
 static void logf_(const char *fmt, ...) {
   char line[LINE_MAX_LEN + 128];
+  struct timespec wall;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  gmtime_r(&wall.tv_sec, &tm);
+  int n = (int)strftime(line, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+  n += snprintf(line + n, 16, ".%03ldZ ", wall.tv_nsec / 1000000L);
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+  int m = vsnprintf(line + n, sizeof line - 1 - (size_t)n, fmt, ap);
   va_end(ap);
-  if (n < 0) return;
+  if (m < 0) return;
+  n += m;
   if ((size_t)n > sizeof line - 2) n = (int)sizeof line - 2;
   line[n++] = '\n';
   /* stderr is non-blocking: a frozen agent that does not read its end never blocks the fence. */

@@ -165,7 +165,10 @@ export class ProcessFence implements ExternalFence {
       while ((newline = pending.indexOf('\n')) >= 0) {
         const line = pending.slice(0, newline).trim();
         pending = pending.slice(newline + 1);
-        if (line.length > 0) this.options.log.warning(`keel-fence: ${line}`);
+        if (line.length === 0) continue;
+        // Stopping a postmaster is what an operator must see; the rest is routine.
+        if (/stopping the postmaster|still runs|killing/.test(line)) this.options.log.error(`keel-fence: ${line}`);
+        else this.options.log.info(`keel-fence: ${line}`);
       }
     });
     child.unref();

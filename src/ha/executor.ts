@@ -49,6 +49,15 @@ function startTask(s: Step, kind: TaskKind, target: string | undefined, body: ()
 async function runGate(s: Step, gate: GateAction): Promise<boolean> {
   const clock = s.a.ports.clock;
   const sentMs = clock.now();
+  // Nor is a gate sent on a decision whose observation is that old: the agent was stopped between
+  // looking and acting, and what it saw (no leader, its own lag) may have changed since — a
+  // leader may have come and gone (simulator, seed 325 of the standard family once keel-fence let
+  // every agent be frozen: a replica frozen mid-cycle for 31 s raced on its old view and promoted
+  // 2.8 MB behind the last leader).
+  if (sentMs > s.observedAtMs + s.gateValidForMs) {
+    s.a.log.warning(`not running ${gate.kind}: decided on an observation ${Math.round(sentMs - s.observedAtMs)} ms old (the agent was stopped meanwhile)`);
+    return false;
+  }
   const ok = await runGateIo(s, gate);
   if (ok && clock.now() > sentMs + s.gateValidForMs) {
     s.a.log.warning(`${gate.kind} succeeded too late (${Math.round(clock.now() - sentMs)} ms after it was sent): treating it as failed`);

@@ -13,8 +13,10 @@ import type { AgentContext } from './context.js';
 import { isolated } from './core/isolation.js';
 import { fence } from './tasks.js';
 
-/** Pause between the end of one probe round and the next. */
+/** Pause between the end of one probe round and the next, while leading. */
 const PROBE_EVERY_MS = 200;
+/** How often a node that does not lead looks whether it leads now (it costs nothing else). */
+const IDLE_CHECK_EVERY_MS = 1000;
 /** How long each probe (keepalive, TCP connect) may take before it counts as unanswered. */
 const PROBE_TIMEOUT_MS = 400;
 
@@ -38,7 +40,7 @@ export class IsolationWatch {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.cancel = this.a.ports.clock.timer(PROBE_EVERY_MS, () => {
+    this.cancel = this.a.ports.clock.timer(this.leading() ? PROBE_EVERY_MS : IDLE_CHECK_EVERY_MS, () => {
       this.cancel = null;
       void this.round().finally(() => this.schedule());
     });
@@ -59,7 +61,10 @@ export class IsolationWatch {
     const self = a.local().name;
     const peers = (a.cluster.view?.members ?? []).filter((m) => m.name !== self && m.apiUrl !== null).map((m) => m.apiUrl as string);
     const startedMs = a.ports.clock.now();
-    const [etcdAnswered, ...answers] = await Promise.all([a.lease.probe(PROBE_TIMEOUT_MS), ...peers.map((url) => a.ports.peers.reachable(url, PROBE_TIMEOUT_MS))]);
+    const [etcdAnswered, ...answers] = await Promise.all([
+      a.lease.probe(PROBE_TIMEOUT_MS),
+      ...peers.map((url) => a.ports.peers.reachable(url, PROBE_TIMEOUT_MS)),
+    ]);
     const facts = { etcdAnswered: etcdAnswered === true, peers: peers.length, peersAnswered: answers.filter((ok) => ok).length };
     if (!isolated(facts)) {
       if (this.isolatedSinceMs !== null) {
