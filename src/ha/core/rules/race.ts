@@ -105,7 +105,16 @@ export function isHealthiest(ctx: Ctx): Health {
 export function raceOrFollow(ctx: Ctx): Plan {
   const { obs } = ctx;
   if (obs.paused) {
-    if (ctx.isPrimary) return plan({ kind: 'pausedPrimaryWithoutLock' }, { kind: 'refreshLease' }, { kind: 'touchMember' });
+    // A running primary takes the free key back, as Patroni's does in pause: without it, its own
+    // lease's keepalives would keep its lease guard fed while a replica, once the pause ends and
+    // the primary is out of its sight, wins the key and promotes (simulator, seed 2385: pause,
+    // failsafe, an etcd outage, then a partition). Only when the key cannot be had does it go on
+    // without the lock.
+    if (ctx.isPrimary) {
+      const withoutLock = plan({ kind: 'pausedPrimaryWithoutLock' }, { kind: 'touchMember' });
+      const won = enforcePrimaryRole(ctx, { kind: 'acquiredLockAsLeader' }, { kind: 'promotedByAcquiring' }, true);
+      return plan(won.why, { kind: 'refreshLease' }, { kind: 'acquireLeaderKey', then: won, else: withoutLock });
+    }
     // In maintenance mode only a manual failover to a named candidate moves the key (Patroni).
     if (manualFailoverVerdict(ctx).kind !== 'candidate')
       return plan({ kind: 'pausedNoAction', self: ctx.self }, { kind: 'refreshLease' }, { kind: 'touchMember' });
