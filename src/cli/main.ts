@@ -23,6 +23,7 @@ import { registerReloadCommand } from './reload-command.js';
 import { registerFlushCommand } from './flush-command.js';
 import { registerBackupCommands } from './backup-command.js';
 import { registerGaleraCommands } from './galera-command.js';
+import { registerHaproxyCommand } from './haproxy-command.js';
 import { KEEL_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerFlushCommand(program);
   registerBackupCommands(program);
   registerGaleraCommands(program);
+  registerHaproxyCommand(program);
   return program;
 }
 
