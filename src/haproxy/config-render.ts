@@ -118,12 +118,8 @@ function serverLine(member: RoutedMember): string {
 }
 
 function globalSection(options: HaproxyRenderOptions): string[] {
-  const lines = [
-    'global',
-    '    maxconn 1000',
-    '    # server up/down events reach the journal (systemd) or the sandbox log',
-    '    log stderr format short local0 notice',
-  ];
+  // no log line: HAProxy reports servers going up or down on its stderr (the journal under systemd)
+  const lines = ['global', '    maxconn 1000'];
   if (options.runtimeSocket !== null) {
     lines.push(
       '    # the runtime API: keel agents announce a promotion, demotion or fence here at once',
@@ -137,7 +133,6 @@ function globalSection(options: HaproxyRenderOptions): string[] {
 function defaultsSection(): string[] {
   return [
     'defaults',
-    '    log global',
     '    mode tcp',
     '    timeout connect 10s',
     '    # PostgreSQL sessions idle for long (pools, psql): 30s would cut them',

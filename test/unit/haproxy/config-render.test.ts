@@ -36,11 +36,8 @@ test("the seed's three nodes, default options", () => {
 
 global
     maxconn 1000
-    # server up/down events reach the journal (systemd) or the sandbox log
-    log stderr format short local0 notice
 
 defaults
-    log global
     mode tcp
     timeout connect 10s
     # PostgreSQL sessions idle for long (pools, psql): 30s would cut them
