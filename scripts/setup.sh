@@ -28,6 +28,8 @@ if [ "${1:-}" = "--test" ]; then
   wanted[python3-idna]=/usr/lib/python3/dist-packages/idna/__init__.py
   wanted[pgbackrest]=/usr/bin/pgbackrest
   wanted[nftables]=/usr/sbin/nft
+  # the systemd-unit test checks the unit with systemd-analyze verify
+  wanted[systemd]=/usr/bin/systemd-analyze
 fi
 missing=()
 for pkg in "${!wanted[@]}"; do

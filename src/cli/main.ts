@@ -24,6 +24,7 @@ import { registerFlushCommand } from './flush-command.js';
 import { registerBackupCommands } from './backup-command.js';
 import { registerGaleraCommands } from './galera-command.js';
 import { registerHaproxyCommand } from './haproxy-command.js';
+import { registerSystemdCommand } from './systemd-command.js';
 import { KEEL_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerBackupCommands(program);
   registerGaleraCommands(program);
   registerHaproxyCommand(program);
+  registerSystemdCommand(program);
   return program;
 }
 
