@@ -139,7 +139,13 @@ export function registerDemoCommand(program: Command): void {
     .option('--loop-wait <s>', 'HA loop period (seconds; the seed uses 10)', '10')
     .action(async (flags: DemoFlags) => {
       const out = (line: string) => process.stdout.write(line + '\n');
-      const timings = { ttlS: seconds('--ttl', flags.ttl), loopWaitS: seconds('--loop-wait', flags.loopWait), retryTimeoutS: 10 };
+      const ttlS = seconds('--ttl', flags.ttl);
+      const loopWaitS = seconds('--loop-wait', flags.loopWait);
+      // the agents' own bounds (src/config/dynamic.ts): refused here, before anything starts
+      if (ttlS < 7 || loopWaitS >= ttlS)
+        throw new KeelError('cli.bad_number', `--ttl must be at least 7 and above --loop-wait, got ttl ${ttlS}, loop_wait ${loopWaitS}`, { exitCode: 2 });
+      // the seed's 10 s, or less so that loop_wait + 2 x retry_timeout <= ttl holds with short timings
+      const timings = { ttlS, loopWaitS, retryTimeoutS: Math.max(3, Math.min(10, Math.floor((ttlS - loopWaitS) / 2))) };
       const running = await previousDemo(flags.dir);
       if (running !== null) {
         out(`a demo is already running in ${flags.dir} (stop it with Ctrl-C in its terminal, or: keel sandbox down --dir ${flags.dir})`);
@@ -153,7 +159,7 @@ export function registerDemoCommand(program: Command): void {
         record = await sandboxUp({
           dir: flags.dir,
           nodes: 3,
-          timings: { ...timings, retryTimeoutS: Math.min(timings.retryTimeoutS, timings.ttlS / 2) },
+          timings,
           scope: 'keel-demo',
           waitMs: 0,
           log: out,

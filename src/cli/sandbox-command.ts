@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { KeelError } from '../errors.js';
-import { sandboxUp, sandboxDown, readSandboxRecord, waitForCluster } from '../sandbox/sandbox.js';
+import { sandboxUp, sandboxDown, readSandboxRecord, waitForCluster, isAlive, spawnAgent, writeRecord } from '../sandbox/sandbox.js';
 import { SEED_CHECK_TIMINGS, waitForRouting } from '../sandbox/haproxy.js';
 import { listCluster, parseFormat } from './list-command.js';
 
@@ -92,6 +92,21 @@ export function registerSandboxCommands(program: Command): void {
     .action(async (flags: { dir: string }) => {
       await sandboxDown(flags.dir, (line) => process.stdout.write(line + '\n'));
       process.stdout.write('sandbox stopped\n');
+    });
+  sandbox
+    .command('start-agent')
+    .description("start a node's agent again after it was stopped or killed (recorded, so down stops it)")
+    .requiredOption('--dir <dir>', 'the sandbox directory')
+    .argument('<node>', 'the node, e.g. node1')
+    .action(async (name: string, flags: { dir: string }) => {
+      const record = await readSandboxRecord(flags.dir);
+      const node = record.nodes.find((n) => n.name === name);
+      if (node === undefined)
+        throw new KeelError('cli.no_member', `no node "${name}" in the sandbox (${record.nodes.map((n) => n.name).join(', ')})`, { exitCode: 2 });
+      if (isAlive(node.pid)) throw new KeelError('sandbox.agent_running', `the agent of ${name} is already running (pid ${node.pid})`);
+      node.pid = await spawnAgent(node.config, node.logFile, record.runtime ?? 'keel');
+      await writeRecord(flags.dir, record);
+      process.stdout.write(`started the agent of ${name}: pid ${node.pid}, log ${node.logFile}\n`);
     });
   sandbox
     .command('status')

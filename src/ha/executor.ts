@@ -175,7 +175,7 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       startTask(s, 'stop', undefined, () => tasks.stopPostgres(a, 'fast'));
       return;
     case 'promote':
-      startTask(s, 'promote', undefined, () => tasks.promote(a).then(() => announceRoleChange(a, 'promoted')));
+      startTask(s, 'promote', undefined, () => tasks.promote(a)); // announces itself to HAProxy once PostgreSQL is out of recovery
       return;
     case 'checkpoint':
       startTask(s, 'checkpoint', undefined, () => a.pg.node.checkpoint(a.local().postgresql.pgCtlTimeoutMs));

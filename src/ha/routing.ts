@@ -1,6 +1,7 @@
 /**
- * Role changes told to HAProxy (issue 11): the executor calls `announceRoleChange` right after a
- * promotion, and as a demotion, step-down or fence starts, so HAProxy moves writes in
+ * Role changes told to HAProxy (issue 11): the promote task calls `announceRoleChange` as soon as
+ * PostgreSQL is out of recovery (before its CHECKPOINT), the executor after an unfence and as a
+ * demotion, step-down or fence starts, so HAProxy moves writes in
  * milliseconds instead of after inter x rise of its health checks. Fire and forget through the
  * RoutingPort: nothing here waits, and without a `haproxy` section (or a port, as in the
  * simulator) it does nothing.

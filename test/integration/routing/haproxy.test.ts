@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
-import { startTestCluster, eventually, killNode, restartAgent, runKeel, leaderKeyHolder, type TestCluster } from '../../support/sandbox.js';
+import { startTestCluster, eventually, killNode, runKeel, leaderKeyHolder, type TestCluster } from '../../support/sandbox.js';
 import { waitForCluster } from '../../../src/sandbox/sandbox.js';
 import { routingNow, statsUrl, waitForRouting, SEED_CHECK_TIMINGS, type SandboxHaproxyRecord } from '../../../src/sandbox/haproxy.js';
 
@@ -107,8 +107,15 @@ test('after kill -9 of the leader the write port reaches the new leader, told by
   // the dead leader was taken out of the write backend at the announcement, not inter x fall later
   assert.deepEqual((await routingNow(cluster.record.host, haproxy()))?.write, [newLeader]);
 
-  // the old leader comes back as a replica (for the next test's switchover)
-  await restartAgent(cluster, oldLeader);
+  // the old leader comes back as a replica (for the next test's switchover), started as the guide does it
+  const started = await runKeel(['sandbox', 'start-agent', '--dir', cluster.dir, oldLeader]);
+  assert.equal(started.code, 0, started.stderr);
+  assert.match(started.stdout, new RegExp(`started the agent of ${oldLeader}: pid \\d+`));
+  const again = await runKeel(['sandbox', 'start-agent', '--dir', cluster.dir, oldLeader]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /is already running/);
+  const pid = Number(/pid (\d+)/.exec(started.stdout)?.[1]);
+  nodeOf(oldLeader).pid = pid; // the record on disk has it too, for the teardown
   await waitForCluster(cluster.record, 150_000);
 });
 

@@ -39,7 +39,9 @@ global
 
 defaults
     mode tcp
-    timeout connect 10s
+    # a TCP handshake to a live server on the LAN takes under a millisecond; a dead host must not
+    # hold a client for long (a failed connect is retried after min(timeout connect, 1s))
+    timeout connect 1s
     # PostgreSQL sessions idle for long (pools, psql): 30s would cut them
     timeout client 30m
     timeout server 30m
@@ -48,6 +50,8 @@ defaults
 listen postgres_write
     bind *:5000
     option httpchk GET /primary
+    # a connection the dead leader refused is retried on whichever server is up by then
+    option redispatch 1
     http-check expect status 200
     # a leader marked down loses its sessions: clients reconnect to the new one instead of
     # writing on into a server that no longer holds the leader key
