@@ -32,6 +32,20 @@ module.exports = {
       },
     },
     {
+      name: 'haproxy-text-is-pure',
+      comment: 'the HAProxy config renderer and runtime-API command builder are pure functions (golden-tested): no node:* module, no package',
+      severity: 'error',
+      from: { path: '^src/haproxy/(config-render|runtime-commands)\\.ts$' },
+      to: { pathNot: '^src/(haproxy/(config-render|runtime-commands)\\.ts|errors\\.ts|dcs/types\\.ts|ha/core/)' },
+    },
+    {
+      name: 'haproxy-below-the-shell',
+      comment: 'HAProxy text and runtime client serve the CLI, the sandbox and the agent (through its RoutingPort); they know none of them',
+      severity: 'error',
+      from: { path: '^src/haproxy/' },
+      to: { path: '^src/(ha/(?!core/)|api|cli|sandbox|engine)' },
+    },
+    {
       name: 'engine-below-agents',
       comment: 'the engine is shared by every agent (PostgreSQL, Galera): it knows none of them',
       severity: 'error',

@@ -34,6 +34,8 @@ if [ "${1:-}" = "--test" ]; then
   wanted[nftables]=/usr/sbin/nft
   # keel-fence's test steps the wall clock under libfaketime
   wanted[faketime]=/usr/bin/faketime
+  # the systemd-unit test checks the unit with systemd-analyze verify
+  wanted[systemd]=/usr/bin/systemd-analyze
 fi
 missing=()
 for pkg in "${!wanted[@]}"; do

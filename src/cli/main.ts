@@ -23,6 +23,8 @@ import { registerReloadCommand } from './reload-command.js';
 import { registerFlushCommand } from './flush-command.js';
 import { registerBackupCommands } from './backup-command.js';
 import { registerGaleraCommands } from './galera-command.js';
+import { registerHaproxyCommand } from './haproxy-command.js';
+import { registerSystemdCommand } from './systemd-command.js';
 import { KEEL_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -54,6 +56,8 @@ export function buildProgram(): Command {
   registerFlushCommand(program);
   registerBackupCommands(program);
   registerGaleraCommands(program);
+  registerHaproxyCommand(program);
+  registerSystemdCommand(program);
   return program;
 }
 

@@ -4,8 +4,18 @@
  */
 import type { Command } from 'commander';
 import { KeelError } from '../errors.js';
-import { sandboxUp, sandboxDown, readSandboxRecord, waitForCluster } from '../sandbox/sandbox.js';
+import { sandboxUp, sandboxDown, readSandboxRecord, waitForCluster, isAlive, spawnAgent, writeRecord } from '../sandbox/sandbox.js';
+import { SEED_CHECK_TIMINGS, waitForRouting } from '../sandbox/haproxy.js';
 import { listCluster, parseFormat } from './list-command.js';
+
+/** --noloadbalance node2,node3 -> tags per node; names must be sandbox nodes (node1..nodeN). */
+function parseNoloadbalance(value: string | undefined, nodes: number): Record<string, string[]> | undefined {
+  if (value === undefined) return undefined;
+  const names = value.split(',').map((n) => n.trim());
+  const bad = names.find((n) => !/^node\d+$/.test(n) || Number(n.slice(4)) < 1 || Number(n.slice(4)) > nodes);
+  if (bad !== undefined) throw new KeelError('cli.bad_option', `--noloadbalance names sandbox nodes node1..node${nodes}, got "${bad}"`, { exitCode: 2 });
+  return Object.fromEntries(names.map((n) => [n, ['noloadbalance']]));
+}
 
 function positiveNumber(flag: string, value: string): number {
   const parsed = Number(value);
@@ -22,6 +32,8 @@ interface UpFlags {
   retryTimeout: string;
   scope: string;
   wait: string;
+  haproxy?: boolean;
+  noloadbalance?: string;
 }
 
 export function registerSandboxCommands(program: Command): void {
@@ -37,11 +49,15 @@ export function registerSandboxCommands(program: Command): void {
     .option('--retry-timeout <s>', 'DCS and PostgreSQL operation timeout (seconds)', '10')
     .option('--scope <name>', 'cluster name', 'keel-sandbox')
     .option('--wait <s>', 'wait until a leader runs and every replica streams (0 = return at once)', '180')
+    .option('--haproxy', 'also start HAProxy (writes to the leader, reads to the replicas, stats page), told about role changes by the agents')
+    .option('--noloadbalance <nodes>', 'comma-separated nodes tagged noloadbalance (no reads through HAProxy)')
     .action(async (flags: UpFlags) => {
       const log = (line: string) => process.stdout.write(line + '\n');
+      const nodes = positiveNumber('--nodes', flags.nodes);
+      const nodeTags = parseNoloadbalance(flags.noloadbalance, nodes);
       const record = await sandboxUp({
         dir: flags.dir,
-        nodes: positiveNumber('--nodes', flags.nodes),
+        nodes,
         ...(flags.basePort === undefined ? {} : { basePort: positiveNumber('--base-port', flags.basePort) }),
         timings: {
           ttlS: positiveNumber('--ttl', flags.ttl),
@@ -51,12 +67,19 @@ export function registerSandboxCommands(program: Command): void {
         scope: flags.scope,
         waitMs: 0,
         log,
+        ...(flags.haproxy === true ? { haproxy: { timings: SEED_CHECK_TIMINGS, runtimeApi: true } } : {}),
+        ...(nodeTags === undefined ? {} : { nodeTags }),
       });
       log(`etcd: ${record.etcd.endpoints.join(',')}`);
       const waitS = Number(flags.wait);
       if (waitS > 0) {
         log(`waiting up to ${waitS}s for a leader and ${record.nodes.length - 1} streaming replica(s)...`);
-        await waitForCluster(record, waitS * 1000);
+        const leader = await waitForCluster(record, waitS * 1000);
+        if (record.haproxy !== undefined) await waitForRouting(record.host, record.haproxy, leader, waitS * 1000);
+      }
+      if (record.haproxy !== undefined) {
+        const h = record.haproxy;
+        log(`\nHAProxy: writes ${record.host}:${h.writePort}, reads ${record.host}:${h.readPort}, stats http://${record.host}:${h.statsPort}/`);
       }
       log(`\nconfigs: ${record.nodes.map((n) => n.config).join(' ')}`);
       log(`try:     keel -c ${record.nodes[0]?.config ?? ''} list`);
@@ -69,6 +92,21 @@ export function registerSandboxCommands(program: Command): void {
     .action(async (flags: { dir: string }) => {
       await sandboxDown(flags.dir, (line) => process.stdout.write(line + '\n'));
       process.stdout.write('sandbox stopped\n');
+    });
+  sandbox
+    .command('start-agent')
+    .description("start a node's agent again after it was stopped or killed (recorded, so down stops it)")
+    .requiredOption('--dir <dir>', 'the sandbox directory')
+    .argument('<node>', 'the node, e.g. node1')
+    .action(async (name: string, flags: { dir: string }) => {
+      const record = await readSandboxRecord(flags.dir);
+      const node = record.nodes.find((n) => n.name === name);
+      if (node === undefined)
+        throw new KeelError('cli.no_member', `no node "${name}" in the sandbox (${record.nodes.map((n) => n.name).join(', ')})`, { exitCode: 2 });
+      if (isAlive(node.pid)) throw new KeelError('sandbox.agent_running', `the agent of ${name} is already running (pid ${node.pid})`);
+      node.pid = await spawnAgent(node.config, node.logFile, record.runtime ?? 'keel');
+      await writeRecord(flags.dir, record);
+      process.stdout.write(`started the agent of ${name}: pid ${node.pid}, log ${node.logFile}\n`);
     });
   sandbox
     .command('status')

@@ -183,6 +183,7 @@ const LOCAL_KEYS: KeyTree = {
   },
   watchdog: leaves('mode', 'device', 'safety_margin', 'driver'),
   tags: 'any',
+  haproxy: leaves('runtime_sockets', 'write_backend', 'read_backend'),
 };
 
 /** Dynamic settings that Patroni reads only from the DCS; in the local file they are ignored. */

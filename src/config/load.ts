@@ -120,6 +120,16 @@ function build(
     },
     // KEEL_LOG_FORMAT is keel's own: it applies even when PATRONI_CONFIGURATION holds the whole config
     log: buildLog(parsed, env['KEEL_LOG_FORMAT'] === '' ? undefined : env['KEEL_LOG_FORMAT']),
+    ...(parsed.haproxy === undefined
+      ? {}
+      : {
+          haproxy: {
+            runtimeSockets: parsed.haproxy.runtime_sockets,
+            // the names keel haproxy-config (and the seed's haproxy.cfg) give them
+            writeBackend: parsed.haproxy.write_backend ?? 'postgres_write',
+            readBackend: parsed.haproxy.read_backend ?? 'postgres_read',
+          },
+        }),
     warnings,
   };
 }

@@ -124,6 +124,24 @@ function parseWatchdogMode(value: unknown): Parsed<WatchdogMode> {
   return fail(`expected one of off, automatic, required, got ${describe(value)}`);
 }
 
+/** haproxy.runtime_sockets: HAProxy runtime APIs as unix socket paths or host:port (a string is a one-item list). */
+function parseRuntimeSockets(value: unknown): Parsed<string[]> {
+  const list = parseStringList(typeof value === 'string' ? [value] : value);
+  if (!list.ok) return list;
+  for (const socket of list.value) {
+    if (!socket.startsWith('/') && !/^([0-9.]+|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(socket))
+      return fail(`expected an absolute unix socket path or host:port, got ${describe(socket)}`);
+  }
+  return ok(list.value);
+}
+
+/** An HAProxy backend name (cfgparse accepts letters, digits, '-', '_', '.', ':'). */
+function parseBackendName(value: unknown): Parsed<string> {
+  const parsed = parseString(value);
+  if (!parsed.ok) return parsed;
+  return /^[A-Za-z0-9_.:-]+$/.test(parsed.value) ? parsed : fail(`expected an HAProxy backend name (letters, digits, - _ . :), got ${describe(value)}`);
+}
+
 const LOG_LEVELS: Record<string, LogConfig['level']> = {
   debug: 'debug',
   info: 'info',
@@ -280,6 +298,12 @@ export const localFileSchema = z
       safety_margin: opt((v) => parseInteger(v, { min: -1 })),
     }),
     log: section({ level: opt(parseLogLevel), type: opt(parseLogType) }),
+    // keel's own: where the agent announces role changes to HAProxy (absent: it relies on the health checks alone)
+    haproxy: optionalSection({
+      runtime_sockets: req(parseRuntimeSockets, 'the HAProxy runtime API sockets to tell about role changes'),
+      write_backend: opt(parseBackendName),
+      read_backend: opt(parseBackendName),
+    }),
   })
   .passthrough();
 

@@ -155,6 +155,17 @@ export interface LogConfig {
   format: 'text' | 'json';
 }
 
+/**
+ * keel's `haproxy` section: the HAProxy runtime APIs (stats sockets at admin level) the agent tells
+ * about its role changes, and the backends whose server named like this member it sets.
+ */
+export interface HaproxyRuntimeConfig {
+  /** Absolute unix socket paths or host:port. */
+  runtimeSockets: string[];
+  writeBackend: string;
+  readBackend: string;
+}
+
 export interface LocalConfig {
   /** Absolute path of the file this was loaded from (null when built in memory). */
   file: string | null;
@@ -170,6 +181,8 @@ export interface LocalConfig {
   tags: Tags;
   watchdog: WatchdogConfig;
   log: LogConfig;
+  /** Absent: no runtime-API announcements (HAProxy's health checks alone move the traffic). */
+  haproxy?: HaproxyRuntimeConfig;
   /** Warnings found while loading (unknown keys, deprecated spellings); printed once at start. */
   warnings: string[];
 }

@@ -16,6 +16,7 @@ import { buildMemberData } from './member-data.js';
 import { isFenceSetting } from './postgres-tracker.js';
 import * as tasks from './tasks.js';
 import { formatConnUrl } from './core/conn-url.js';
+import { announceRoleChange } from './routing.js';
 
 export interface ExecutorHooks {
   /** Called for `exit`: stop the agent with this exit code. */
@@ -164,6 +165,7 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       return;
     case 'fence':
       await tasks.fence(a, 'the decision of this cycle');
+      announceRoleChange(a, 'fenced');
       return;
     case 'unfence':
       // Idempotent: decide asks for it whenever our authority was just confirmed (see leader.ts);
@@ -181,6 +183,7 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       // keel-fence is armed again before the first commit can be acknowledged again.
       a.lease.setFenceInPlace(false);
       await a.pg.applyAndReload({ fenced: false });
+      announceRoleChange(a, 'promoted');
       return;
     case 'setSyncStandbyNames':
       await a.pg.setSyncStandbyNames(action.value);
@@ -191,15 +194,17 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       startTask(s, 'stop', undefined, () => tasks.stopPostgres(a, 'fast'));
       return;
     case 'promote':
-      startTask(s, 'promote', undefined, () => tasks.promote(a));
+      startTask(s, 'promote', undefined, () => tasks.promote(a)); // announces itself to HAProxy once PostgreSQL is out of recovery
       return;
     case 'checkpoint':
       startTask(s, 'checkpoint', undefined, () => a.pg.node.checkpoint(a.local().postgresql.pgCtlTimeoutMs));
       return;
     case 'demote':
+      announceRoleChange(a, 'demoted');
       startTask(s, 'demote', undefined, () => tasks.demote(a));
       return;
     case 'stepDown':
+      announceRoleChange(a, 'demoted');
       startTask(s, 'stepdown', String(action.failoverRevision), () => tasks.stepDown(a));
       return;
     case 'rewind':

@@ -55,6 +55,11 @@ export interface ProcessFencePort extends ExternalFence {
   close(): Promise<void>;
 }
 
+/** HAProxy's runtime APIs: told about role changes in the background (never awaited by the HA loop). */
+export interface RoutingPort {
+  announce(sockets: readonly string[], commands: readonly string[], what: string): void;
+}
+
 export interface HaPorts {
   clock: Clock;
   dcs: Dcs;
@@ -67,4 +72,6 @@ export interface HaPorts {
   callbacks: CallbackPort;
   /** Re-reads the configuration (SIGHUP); throws the loader's error when the file is invalid. */
   loadConfig(): LocalConfig;
+  /** HAProxy's runtime APIs (absent: role changes reach HAProxy through its health checks only). */
+  routing?: RoutingPort;
 }

@@ -17,10 +17,12 @@ import { remotePostgresClient } from '../postgres/remote.js';
 import type { HaPorts } from './ports.js';
 import { WatchdogDevice } from '../engine/watchdog-device.js';
 import { ProcessFence } from '../engine/process-fence.js';
+import { HaproxyRuntimeClient } from '../haproxy/runtime-client.js';
 
 export function realPorts(local: LocalConfig, log: Logger): HaPorts {
   const dynamic = adjustTimings(parseDynamicConfig(local.bootstrap.dcs)).cfg;
   const pgc = local.postgresql;
+  const haproxy = new HaproxyRuntimeClient(log);
   return {
     clock: systemClock,
     dcs: new EtcdDcs({
@@ -37,6 +39,7 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
     watchdog: new WatchdogDevice(local.watchdog.device, local.watchdog.mode !== 'off', log),
     processFence: new ProcessFence({ dataDir: pgc.dataDir, clock: systemClock, log }),
     callbacks: new ProcessCallbacks(log),
+    routing: { announce: (sockets, commands, what) => void haproxy.announce(sockets, commands, what) },
     loadConfig: () => {
       if (local.file === null) throw new Error('the configuration did not come from a file');
       return loadConfigFile(local.file, process.env);

@@ -11,6 +11,7 @@ import { KeelError } from '../errors.js';
 import type { PostgresEndpoint, ReplicationSource } from './ports.js';
 import type { MemberAddress } from './core/types.js';
 import { runCallback, type CallbackAction } from './callbacks.js';
+import { announceRoleChange } from './routing.js';
 import { holdsLeaderLock } from './status.js';
 
 /** How often readiness and promotion are polled. */
@@ -283,6 +284,7 @@ export async function promote(a: AgentContext): Promise<void> {
   await a.pg.node.reload();
   await recordTimelineOrigin(a);
   runCallback(a, 'on_role_change', 'master');
+  announceRoleChange(a, 'promoted'); // to HAProxy now, not after the CHECKPOINT below (bench/routing)
   try {
     await a.pg.node.checkpoint(pgTimeoutMs(a));
   } catch (error) {

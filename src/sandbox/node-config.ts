@@ -23,6 +23,8 @@ export interface SandboxNodePlan {
   dataDir: string;
   /** Directory for the node's unix socket (owned by the PostgreSQL OS user). */
   socketDir: string;
+  /** Tags set to true on this node (e.g. noloadbalance), on top of the all-false defaults. */
+  tags?: string[];
 }
 
 export interface SandboxPlan {
@@ -37,6 +39,8 @@ export interface SandboxPlan {
   rewindPassword: string;
   /** restapi.authentication for every node, when set. */
   restApiAuth?: { username: string; password: string };
+  /** The sandbox's HAProxy runtime API, which the agents tell about role changes (absent: no HAProxy). */
+  haproxy?: { runtimeSockets: string[] };
   nodes: SandboxNodePlan[];
 }
 
@@ -92,8 +96,9 @@ export function renderNodeConfig(plan: SandboxPlan, node: SandboxNodePlan): stri
       use_unix_socket: true,
       parameters: { unix_socket_directories: node.socketDir },
     },
-    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, ...Object.fromEntries((node.tags ?? []).map((tag) => [tag, true])) },
     watchdog: { mode: 'off' },
+    ...(plan.haproxy === undefined ? {} : { haproxy: { runtime_sockets: plan.haproxy.runtimeSockets } }),
   };
   return `# written by keel sandbox up\n${stringify(document, { version: '1.1' })}`;
 }

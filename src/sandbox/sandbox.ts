@@ -20,6 +20,7 @@ import { freePorts } from './ports.js';
 import { renderNodeConfig, type SandboxPlan, type SandboxTimings } from './node-config.js';
 import { findPostgresBinDir } from '../config/load.js';
 import { EtcdDcs } from '../dcs/etcd-dcs.js';
+import { startHaproxy, type HaproxyCheckTimings, type SandboxHaproxyRecord } from './haproxy.js';
 
 /** Which agent manages the nodes: keel, or Patroni 3.0.2 for side-by-side benchmarks. */
 export type AgentRuntime = 'keel' | 'patroni';
@@ -42,6 +43,13 @@ export interface SandboxUpOptions {
   nodeEtcdHosts?: (etcdEndpoints: string[], node: string) => Promise<string[]>;
   /** restapi.authentication of every node (unsafe REST methods then need it, as in production). */
   restApiAuth?: { username: string; password: string };
+  /**
+   * Also start HAProxy routing writes to the leader and reads to the replicas, with these check
+   * timings; `runtimeApi` makes the agents tell it about role changes at once.
+   */
+  haproxy?: { timings: HaproxyCheckTimings; runtimeApi: boolean };
+  /** Tags set to true per node name (e.g. { node3: ['noloadbalance'] }). */
+  nodeTags?: Record<string, string[]>;
 }
 
 export interface SandboxNodeRecord {
@@ -61,6 +69,7 @@ export interface SandboxRecord {
   host: string;
   etcd: { endpoints: string[]; pids: number[]; dir: string };
   nodes: SandboxNodeRecord[];
+  haproxy?: SandboxHaproxyRecord;
 }
 
 const RECORD_FILE = 'sandbox.json';
@@ -86,13 +95,36 @@ export async function readSandboxRecord(dir: string): Promise<SandboxRecord> {
 export { isAlive };
 
 /** Ports for etcd (3 client + 3 peer) and each node (PostgreSQL, REST API). */
-async function pickPorts(host: string, nodes: number, basePort?: number): Promise<{ etcdClient: number[]; etcdPeer: number[]; pg: number[]; api: number[] }> {
+interface SandboxPorts {
+  etcdClient: number[];
+  etcdPeer: number[];
+  pg: number[];
+  api: number[];
+  /** HAProxy's write, read and stats listeners. */
+  haproxy: { write: number; read: number; stats: number };
+}
+
+/** Ports for etcd (3 client + 3 peer), each node (PostgreSQL, REST API) and HAProxy (write, read, stats). */
+async function pickPorts(host: string, nodes: number, basePort?: number): Promise<SandboxPorts> {
   if (basePort !== undefined) {
     const range = (start: number, count: number) => Array.from({ length: count }, (_, i) => start + i);
-    return { etcdClient: range(basePort, 3), etcdPeer: range(basePort + 3, 3), pg: range(basePort + 10, nodes), api: range(basePort + 20, nodes) };
+    return {
+      etcdClient: range(basePort, 3),
+      etcdPeer: range(basePort + 3, 3),
+      pg: range(basePort + 10, nodes),
+      api: range(basePort + 20, nodes),
+      haproxy: { write: basePort + 30, read: basePort + 31, stats: basePort + 32 },
+    };
   }
-  const ports = await freePorts(6 + 2 * nodes, host);
-  return { etcdClient: ports.slice(0, 3), etcdPeer: ports.slice(3, 6), pg: ports.slice(6, 6 + nodes), api: ports.slice(6 + nodes) };
+  const ports = await freePorts(9 + 2 * nodes, host);
+  const at = (i: number) => ports[i] ?? 0;
+  return {
+    etcdClient: ports.slice(0, 3),
+    etcdPeer: ports.slice(3, 6),
+    pg: ports.slice(6, 6 + nodes),
+    api: ports.slice(6 + nodes, 6 + 2 * nodes),
+    haproxy: { write: at(6 + 2 * nodes), read: at(7 + 2 * nodes), stats: at(8 + 2 * nodes) },
+  };
 }
 
 /**
@@ -140,7 +172,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxRecor
   if (options.nodes < 1 || options.nodes > 9) throw new KeelError('sandbox.bad_nodes', `--nodes must be between 1 and 9, got ${options.nodes}`);
   if (existsSync(sandboxRecordPath(dir))) {
     const previous = await readSandboxRecord(dir);
-    if ([...previous.etcd.pids, ...previous.nodes.map((n) => n.pid)].some(isAlive)) {
+    if ([...previous.etcd.pids, ...previous.nodes.map((n) => n.pid), previous.haproxy?.pid ?? 0].some(isAlive)) {
       throw new KeelError('sandbox.running', `a sandbox is already running in ${dir}`, { hint: `stop it first: keel sandbox down --dir ${options.dir}` });
     }
   }
@@ -173,11 +205,45 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxRecor
     replicationPassword: randomBytes(12).toString('hex'),
     rewindPassword: randomBytes(12).toString('hex'),
     ...(options.restApiAuth === undefined ? {} : { restApiAuth: options.restApiAuth }),
+    ...(options.haproxy?.runtimeApi === true ? { haproxy: { runtimeSockets: [haproxySocketPath(dir)] } } : {}),
     nodes: Array.from({ length: options.nodes }, (_, i) => {
-      const nodeDir = join(dir, `node${i + 1}`);
-      return { name: `node${i + 1}`, pgPort: ports.pg[i] ?? 0, apiPort: ports.api[i] ?? 0, dataDir: join(nodeDir, 'data'), socketDir: nodeDir };
+      const name = `node${i + 1}`;
+      const nodeDir = join(dir, name);
+      const tags = options.nodeTags?.[name];
+      return {
+        name,
+        pgPort: ports.pg[i] ?? 0,
+        apiPort: ports.api[i] ?? 0,
+        dataDir: join(nodeDir, 'data'),
+        socketDir: nodeDir,
+        ...(tags === undefined ? {} : { tags }),
+      };
     }),
   };
+  if (options.haproxy !== undefined) {
+    // started before the agents, so the first promotion already finds its runtime API
+    record.haproxy = await startHaproxy({
+      dir,
+      host,
+      scope,
+      members: plan.nodes.map((n) => ({
+        name: n.name,
+        pgHost: host,
+        pgPort: n.pgPort,
+        apiHost: host,
+        apiPort: n.apiPort,
+        apiTls: false,
+        noloadbalance: n.tags?.includes('noloadbalance') === true,
+      })),
+      ports: ports.haproxy,
+      timings: options.haproxy.timings,
+      runtimeSocket: options.haproxy.runtimeApi ? haproxySocketPath(dir) : null,
+    });
+    await writeRecord(dir, record);
+    log(
+      `started HAProxy: pid ${record.haproxy.pid}, writes ${host}:${ports.haproxy.write}, reads ${host}:${ports.haproxy.read}, stats http://${host}:${ports.haproxy.stats}/`,
+    );
+  }
   for (const node of plan.nodes) {
     await mkdir(node.socketDir, { recursive: true, mode: 0o755 });
     await giveToPostgres(node.socketDir);
@@ -191,6 +257,11 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxRecor
     log(`started ${node.name}: agent pid ${pid}, PostgreSQL ${host}:${node.pgPort}, REST API http://${host}:${node.apiPort}`);
   }
   return record;
+}
+
+/** Where the sandbox's HAProxy opens its runtime API. */
+export function haproxySocketPath(dir: string): string {
+  return join(resolve(dir), 'haproxy.sock');
 }
 
 export async function writeRecord(dir: string, record: SandboxRecord): Promise<void> {
@@ -214,7 +285,7 @@ async function postmasterPids(record: SandboxRecord): Promise<number[]> {
 
 /**
  * Stops everything the sandbox started: agents first (SIGTERM: they shut PostgreSQL down and
- * release their keys), then any postmaster left behind, then etcd.
+ * release their keys), then any postmaster left behind, then HAProxy, then etcd.
  */
 export async function sandboxDown(dir: string, log: (line: string) => void = () => undefined): Promise<void> {
   const record = await readSandboxRecord(dir);
@@ -228,6 +299,11 @@ export async function sandboxDown(dir: string, log: (line: string) => void = () 
   const fences = keelFencePids(record.nodes.map((n) => n.dataDir));
   if (fences.length > 0) log(`stopping keel-fence: ${fences.join(', ')}`);
   await stopPids(fences, 5_000);
+  const haproxy = record.haproxy?.pid;
+  if (haproxy !== undefined && isAlive(haproxy)) {
+    log(`stopping HAProxy: ${haproxy}`);
+    await stopPids([haproxy], 10_000);
+  }
   const etcd = record.etcd.pids.filter(isAlive);
   if (etcd.length > 0) log(`stopping etcd: ${etcd.join(', ')}`);
   await stopEtcdPids(etcd, 10_000);

@@ -9,7 +9,16 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse } from 'yaml';
-import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, sandboxDcs, type SandboxRecord } from '../../src/sandbox/sandbox.js';
+import {
+  sandboxUp,
+  sandboxDown,
+  waitForCluster,
+  spawnAgent,
+  writeRecord,
+  sandboxDcs,
+  type SandboxRecord,
+  type SandboxUpOptions,
+} from '../../src/sandbox/sandbox.js';
 
 export const KEEL_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -29,6 +38,10 @@ export interface TestClusterOptions {
   waitMs?: number;
   nodeEtcdHosts?: (etcdEndpoints: string[], node: string) => Promise<string[]>;
   restApiAuth?: { username: string; password: string };
+  /** Also start HAProxy (see SandboxUpOptions.haproxy). */
+  haproxy?: SandboxUpOptions['haproxy'];
+  /** Tags set to true per node name. */
+  nodeTags?: Record<string, string[]>;
 }
 
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
@@ -50,6 +63,8 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       waitMs: 0,
       ...(options.nodeEtcdHosts === undefined ? {} : { nodeEtcdHosts: options.nodeEtcdHosts }),
       ...(options.restApiAuth === undefined ? {} : { restApiAuth: options.restApiAuth }),
+      ...(options.haproxy === undefined ? {} : { haproxy: options.haproxy }),
+      ...(options.nodeTags === undefined ? {} : { nodeTags: options.nodeTags }),
     });
     const leader = await waitForCluster(record, options.waitMs ?? 180_000);
     const config = parse(await readFile(record.nodes[0]?.config ?? '', 'utf8')) as { postgresql: { authentication: { superuser: { password: string } } } };
