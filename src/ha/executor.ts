@@ -171,7 +171,6 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       // Idempotent: decide asks for it whenever our authority was just confirmed (see leader.ts);
       // a no-op only when neither our state nor the server (the last probe) shows a fence.
       if (!a.pg.fenced && !(a.pg.probe !== null && isFenceSetting(a.pg.probe.synchronousStandbyNames))) return;
-      a.log.info('lifting the fence: our authority to acknowledge commits is confirmed');
       if (a.isolation.isolatedSinceMs !== null) {
         a.log.warning('not lifting the fence: this leader is isolated (neither etcd nor any member answers)');
         return;
@@ -180,6 +179,7 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
         a.log.warning('not lifting the fence: the lease confirmation it relied on is too old by now');
         return;
       }
+      a.log.info('lifting the fence: our authority to acknowledge commits is confirmed');
       // keel-fence is armed again before the first commit can be acknowledged again.
       a.lease.setFenceInPlace(false);
       await a.pg.applyAndReload({ fenced: false });
