@@ -19,7 +19,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import pg from 'pg';
@@ -47,6 +47,8 @@ const SUPERUSER_PASSWORD = 'chaos_super_password';
 const BIN_DIR = '/usr/lib/postgresql/15/bin';
 const PATRONI = '/usr/bin/patroni';
 const NFT_TABLE = 'keel_chaos';
+/** netns-lab.ts's records: <id>.json for every lab alive. */
+const LAB_RECORDS = '/run/keel-labs';
 const SQL_TIMEOUT_MS = 5_000;
 const REST_TIMEOUT_MS = 5_000;
 const LOG_TAIL_LINES = 40;
@@ -221,6 +223,19 @@ function run(command: string, args: string[], input?: string): Promise<string> {
 /** nft inside a host's network namespace only (see the module comment: not `ip netns exec`). */
 const nftIn = (host: LabHost, args: string[], input?: string) => run('nsenter', [`--net=/run/netns/${host.netns}`, 'nft', ...args], input);
 
+/**
+ * Removes the cgroups of chaos labs whose lab record is gone (a run killed before close()): the
+ * lab's own sweep has already killed their processes. One still in use cannot be removed (EBUSY)
+ * and is left alone.
+ */
+async function sweepStaleCgroups(cgroupRoot: string): Promise<void> {
+  const labs = new Set((await readdir(LAB_RECORDS).catch(() => [])).map((f) => f.replace(/\.json$/, '')));
+  for (const entry of await readdir(cgroupRoot)) {
+    const id = /^keel-chaos-([0-9a-f]{4})-h\d+$/.exec(entry)?.[1];
+    if (id !== undefined && !labs.has(id)) await rmdir(join(cgroupRoot, entry)).catch(() => undefined);
+  }
+}
+
 // ---- the lab ----
 
 export async function startChaosLab(options: ChaosLabOptions): Promise<ChaosLab> {
@@ -232,6 +247,7 @@ export async function startChaosLab(options: ChaosLabOptions): Promise<ChaosLab>
   const cgroupRoot = cgroup2Mount();
   if (relative('/sys/fs/cgroup', cgroupRoot).startsWith('..'))
     throw new Error(`chaos lab: cgroup2 is mounted at ${cgroupRoot}, nft looks under /sys/fs/cgroup`);
+  await sweepStaleCgroups(cgroupRoot);
   const lab = await startLab({ hosts: 3, dir });
   const nodes: ChaosNode[] = [];
   const closeAll = async () => {
