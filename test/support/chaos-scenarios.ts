@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../../src/sandbox/etcd-cluster.js';
 import { ackTimes, classifyRejoin, overlapMs, type RejoinMethod } from './chaos-measure.js';
 import {
+  CHAOS_TIMINGS,
   PG_PORT,
   fileSize,
   healthCheck,
@@ -253,7 +254,7 @@ export async function runScenario(
   if (scenario === 'etcd-down' || scenario === 'etcd-down-failsafe') {
     await setFailsafe(chaos, scenario === 'etcd-down-failsafe', d.healthyTimeoutMs);
     // Every agent has read the setting (it is read each loop_wait) before etcd goes.
-    await sleep(2 * 2000 + 1000);
+    await sleep(2 * CHAOS_TIMINGS.loopWaitS * 1000 + 1000);
     state = await waitHealthy(chaos, mode, d.healthyTimeoutMs);
   }
   const oldLeader = state.leader;
@@ -301,6 +302,8 @@ export async function runScenario(
     }
   } catch (error) {
     await run.stop();
+    // A kill -9 round cut short leaves its victim's agent dead: the next scenario needs it.
+    for (const n of chaos.nodes) if (n.agentPid === 0) await chaos.startAgent(n).catch(() => undefined);
     throw error;
   }
   let healthy = true;

@@ -12,7 +12,8 @@
  *  - synchronous_mode on: 0 acknowledged writes lost and no two nodes acknowledging at once, in
  *    every scenario;
  *  - asynchronous, the leader's agent frozen: no two nodes acknowledging at once (this needs the
- *    fence that does not depend on the agent being scheduled).
+ *    fence that does not depend on the agent being scheduled);
+ *  - every etcd member down with failsafe_mode on: no demotion and no write gap beyond a second.
  * A failure prints the run's measurements, the write-loss report and the agents' log tails.
  */
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +21,8 @@ import { setMode, startChaosLab, waitHealthy, type ChaosLab, type ChaosMode } fr
 import { CI_DURATIONS, SCENARIOS, runScenario, summarize, type ChaosRun, type ScenarioName } from '../../support/chaos-scenarios.js';
 
 const SCENARIO_TIMEOUT_MS = 240_000;
+/** failsafe_mode on, etcd gone, every member reachable: the leader goes on (the seed-topology test's bound). */
+const FAILSAFE_MAX_GAP_MS = 1000;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The promises of the issue that hold for this run, as a list of what is broken (empty: all hold). */
@@ -33,6 +36,12 @@ function broken(run: ChaosRun, mode: ChaosMode, scenario: ScenarioName): string[
     if (run.overlappingTenures > 0) problems.push(`${dual} in synchronous mode`);
   }
   if (mode === 'async' && scenario === 'agent-frozen' && run.overlappingTenures > 0) problems.push(`${dual} while the leader's agent was frozen`);
+  if (scenario === 'etcd-down-failsafe') {
+    if (run.leaderChanged)
+      problems.push(`the leader changed (${run.oldLeader} -> ${run.finalLeader ?? 'none'}) although failsafe_mode was on and every member reachable`);
+    if ((run.longestGapMs ?? 0) > FAILSAFE_MAX_GAP_MS)
+      problems.push(`a write gap of ${(run.longestGapMs ?? 0).toFixed(0)} ms during the etcd outage with failsafe_mode on`);
+  }
   return problems;
 }
 
