@@ -22,6 +22,7 @@ const INTEGRATION_LANES = 2;
 /** Rough seconds per integration file, to start the long ones first (unknown files: 60). */
 const EXPECTED_SECONDS = {
   'ha/sync-modes.test.js': 480,
+  'hosts/chaos.test.js': 420,
   'hosts/seed-topology.test.js': 240,
   'ha/failover.test.js': 150,
   'ops/config-and-pause.test.js': 120,

@@ -74,6 +74,11 @@ function firstLine(error: unknown): string {
   return text.split('\n')[0] || (error instanceof Error ? error.name : 'error');
 }
 
+/** PostgreSQL's "cannot execute INSERT in a read-only transaction" (SQLSTATE 25006). */
+function isReadOnlyRefusal(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '25006';
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -236,8 +241,13 @@ export class WriteLossRun {
         await this.insertOne(writer, target, client);
       } catch (error) {
         this.recordError(writer, target.name, error);
-        if (client !== null) await this.release(client);
-        client = null;
+        // A replica's refusal leaves a healthy session, and a session kept open on a replica
+        // can write the moment it is promoted: the first acknowledgement of a new primary is
+        // seen at once (no reconnection churn on replicas either).
+        if (client !== null && !isReadOnlyRefusal(error)) {
+          await this.release(client);
+          client = null;
+        }
       }
       await sleep(periodMs);
     }
