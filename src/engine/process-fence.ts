@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../observability/log.js';
 import type { Clock } from './clock.js';
@@ -157,20 +158,15 @@ export class ProcessFence implements ExternalFence {
       cwd: '/',
     });
     child.on('error', (error) => this.options.log.error(`keel-fence: ${error.message}`));
-    let pending = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      pending += chunk;
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, newline).trim();
-        pending = pending.slice(newline + 1);
-        if (line.length === 0) continue;
+    if (child.stderr !== null) {
+      createInterface({ input: child.stderr }).on('line', (raw: string) => {
+        const line = raw.trim();
+        if (line.length === 0) return;
         // Stopping a postmaster is what an operator must see; the rest is routine.
         if (/stopping the postmaster|still runs|killing/.test(line)) this.options.log.error(`keel-fence: ${line}`);
         else this.options.log.info(`keel-fence: ${line}`);
-      }
-    });
+      });
+    }
     child.unref();
     (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
   }
@@ -190,16 +186,8 @@ export class ProcessFence implements ExternalFence {
     this.socket = socket;
     this.unavailableLogged = false;
     socket.unref();
-    socket.setEncoding('utf8');
-    let pending = '';
-    socket.on('data', (chunk: string) => {
-      pending += chunk;
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, newline);
-        pending = pending.slice(newline + 1);
-        if (line.startsWith('error') || line.startsWith('fired')) this.options.log.error(`keel-fence answered: ${line}`);
-      }
+    createInterface({ input: socket }).on('line', (line: string) => {
+      if (line.startsWith('error') || line.startsWith('fired')) this.options.log.error(`keel-fence answered: ${line}`);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {

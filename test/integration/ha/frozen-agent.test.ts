@@ -13,11 +13,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { eventually, leaderKeyHolder, postmasterPid, restartAgent, sql, startTestCluster, type TestCluster } from '../../support/sandbox.js';
 import { AckWriter, singleWriterViolation, type Ack } from '../../support/ack-writer.js';
 import { waitForCluster } from '../../../src/sandbox/sandbox.js';
-import { fenceSocketName, keelFencePids } from '../../../src/engine/process-fence.js';
+import { keelFencePids } from '../../../src/engine/process-fence.js';
+import { askKeelFence } from '../../support/keel-fence.js';
 
 const TTL_MS = 10_000;
 let cluster: TestCluster;
@@ -84,18 +84,7 @@ async function streamsFrom(replica: string, leader: string): Promise<void> {
 
 /** keel-fence's one-line status for a node's data directory ("armed <ms> <pid>", ...). */
 function fenceStatus(name: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ path: `\0${fenceSocketName(member(name).dataDir)}` });
-    let answer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      answer += chunk;
-      if (answer.includes('\n')) socket.destroy();
-    });
-    socket.on('error', () => resolve(''));
-    socket.on('close', () => resolve(answer.trim()));
-    socket.write('status\n');
-  });
+  return askKeelFence(member(name).dataDir, 'status');
 }
 
 function lastAck(acks: Ack[], node: string): number {
