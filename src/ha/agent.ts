@@ -29,11 +29,12 @@ import { renderWhy } from './core/why.js';
 import { executeDecision } from './executor.js';
 import { FailsafeInbox } from './failsafe.js';
 import { IsolationWatch } from './isolation-watch.js';
+import { SyncWatch } from './sync-watch.js';
 import { pgpassEntries, reloadableConfig } from './local-config.js';
 import { observe } from './observe.js';
 import type { HaPorts } from './ports.js';
 import { PostgresTracker } from './postgres-tracker.js';
-import { buildApiProvider, buildNodeStatus } from './status.js';
+import { buildApiProvider, buildNodeStatus, statusWithWalNow } from './status.js';
 import { fence, stopPostgres } from './tasks.js';
 import { runCallback } from './callbacks.js';
 import type { ScheduledRestart } from './context.js';
@@ -65,6 +66,7 @@ export class Agent implements AgentContext {
   readonly tasks: TaskRunner<TaskKind>;
   readonly failsafe = new FailsafeInbox();
   readonly isolation: IsolationWatch;
+  private readonly syncWatch: SyncWatch;
   readonly startedMs: number;
   watchdogDueMs: number | null = null;
   /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
@@ -100,6 +102,7 @@ export class Agent implements AgentContext {
     });
     this.loop = new CycleLoop(this.ports.clock, this.log);
     this.isolation = new IsolationWatch(this);
+    this.syncWatch = new SyncWatch(this);
   }
 
   local(): LocalConfig {
@@ -130,6 +133,11 @@ export class Agent implements AgentContext {
     return buildNodeStatus(this, { lastWhyKind: this.lastWhy?.kind ?? null, lastWhy: this.lastWhySentence, nextRunAtMs: this.loop.nextRunAtMs });
   }
 
+  /** The status with WAL positions read now (GET /patroni). */
+  statusWithWalNow(): Promise<NodeStatus> {
+    return statusWithWalNow(this, this.status());
+  }
+
   /** POST /failsafe from a leader that cannot reach the DCS. */
   acceptFailsafe(body: Record<string, unknown>): { code: number; text: string } {
     const primary = this.pg.probe !== null && !this.pg.probe.inRecovery;
@@ -157,6 +165,7 @@ export class Agent implements AgentContext {
     // A fence a previous agent left in place holds PostgreSQL already.
     this.lease.setFenceInPlace(this.pg.fenced);
     this.isolation.start();
+    this.syncWatch.start();
     await this.loop.run(
       () => this.cycle(),
       () => this.cluster.dynamic.loopWaitMs,
@@ -165,6 +174,7 @@ export class Agent implements AgentContext {
     );
     this.watchAbort.abort();
     this.isolation.stop();
+    this.syncWatch.stop();
     await this.shutdown();
     return this.exitCode;
   }
