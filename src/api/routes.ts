@@ -35,6 +35,8 @@ export interface ApiProvider {
   getStatusWithWalNow?(): Promise<NodeStatus>;
   /** GET /cluster body (Patroni's cluster_as_json of a fresh DCS read). */
   getClusterJson(): Promise<unknown>;
+  /** GET /history?details body: keel's failover records (ha/core/failover-record.ts), [] when none. */
+  getFailoverRecords?(): Promise<unknown>;
   /** GET /history body: the history key's lines, [] when none. */
   getHistory(): Promise<unknown>;
   /** GET /config body: the DCS config key; null when there is none (answered with 502). */
@@ -164,7 +166,23 @@ export function patroniRoutes(): Route[] {
         json(200, patroniStatusJson(r.provider.getStatusWithWalNow !== undefined ? await r.provider.getStatusWithWalNow() : r.provider.getStatus())),
     },
     read('/cluster', (p) => p.getClusterJson, 'cluster is not available'),
-    read('/history', (p) => p.getHistory, 'history is not available'),
+    {
+      // ?details: keel's failover records (who was considered, when, what may have been lost)
+      // instead of Patroni's timeline history lines.
+      method: 'GET',
+      path: '/history',
+      unsafe: false,
+      body: 'none',
+      async handle(request) {
+        const details = request.query.has('details');
+        const loader = details ? request.provider.getFailoverRecords : request.provider.getHistory;
+        if (loader === undefined) return notImplemented('GET', '/history');
+        const value = await loader.call(request.provider);
+        return value === null || value === undefined
+          ? text(502, details ? 'failover records are not available' : 'history is not available')
+          : json(200, value);
+      },
+    },
     read('/config', (p) => p.getConfig, 'no configuration in the DCS'),
     read('/failsafe', (p) => p.getFailsafe, 'failsafe mode is not active'),
     operation('POST', '/switchover', 'required', (p) => p.postSwitchover),

@@ -52,6 +52,8 @@ export interface EtcdDcsOptions {
 const WATCH_BACKOFF_FIRST_MS = 100;
 const WATCH_BACKOFF_MAX_MS = 2_000;
 const DEFAULT_TTL_S = 30;
+/** keel's own key beside Patroni's layout (see loadFailoverRecords). */
+export const FAILOVER_RECORDS_KEY = 'keel-failovers';
 
 /** What the last loadCluster saw of keys this agent rewrites each cycle (to skip identical writes). */
 interface SeenValues {
@@ -134,6 +136,25 @@ export class EtcdDcs implements Dcs {
       failsafe: byKey.get(this.keys.failsafe)?.value ?? null,
     };
     return view;
+  }
+
+  /**
+   * keel's failover records (ha/core/failover-record.ts) under `<prefix>keel-failovers`: not a
+   * Patroni key (Patroni and patronictl read the keys they know and ignore this one). The stored
+   * JSON text and its mod_revision, null when there is none.
+   */
+  async loadFailoverRecords(): Promise<{ text: string | null; modRevision: number | null }> {
+    const kv = (await this.client.range(this.failoverRecordsKey)).kvs[0];
+    return kv === undefined ? { text: null, modRevision: null } : { text: kv.value, modRevision: kv.modRevision };
+  }
+
+  /** Compare-and-swap on mod_revision (null: create-only); false when someone wrote meanwhile. */
+  writeFailoverRecords(text: string, modRevision: number | null): Promise<boolean> {
+    return this.putIf(this.failoverRecordsKey, text, modRevision);
+  }
+
+  private get failoverRecordsKey(): string {
+    return `${this.keys.prefix}${FAILOVER_RECORDS_KEY}`;
   }
 
   async createLease(ttlS: number): Promise<void> {

@@ -30,6 +30,8 @@ import { executeDecision } from './executor.js';
 import { FailsafeInbox } from './failsafe.js';
 import { IsolationWatch } from './isolation-watch.js';
 import { SyncWatch } from './sync-watch.js';
+import { FailoverRecorder } from './failover-records.js';
+import { makeCtx } from './core/rules/context.js';
 import { pgpassEntries, reloadableConfig } from './local-config.js';
 import { observe } from './observe.js';
 import type { HaPorts } from './ports.js';
@@ -67,6 +69,7 @@ export class Agent implements AgentContext {
   readonly failsafe = new FailsafeInbox();
   readonly isolation: IsolationWatch;
   private readonly syncWatch: SyncWatch;
+  readonly failoverRecorder: FailoverRecorder;
   readonly startedMs: number;
   watchdogDueMs: number | null = null;
   /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
@@ -103,6 +106,7 @@ export class Agent implements AgentContext {
     this.loop = new CycleLoop(this.ports.clock, this.log);
     this.isolation = new IsolationWatch(this);
     this.syncWatch = new SyncWatch(this);
+    this.failoverRecorder = new FailoverRecorder(this);
   }
 
   local(): LocalConfig {
@@ -199,6 +203,9 @@ export class Agent implements AgentContext {
       { requestExit: (code) => this.stop(code) },
       { atMs: observation.nowMs, taskGeneration: observedTaskGeneration },
     );
+    if (why.kind === 'promotedByAcquiring' && observation.postgres.role === 'replica' && observation.dcs.ok)
+      this.failoverRecorder.noteKeyTaken(makeCtx(observation, observation.dcs.view), observation);
+    this.failoverRecorder.noteObservation(observation);
     this.lastWhy = why;
     this.lastWhySentence = renderWhy(why);
     this.log.info(this.lastWhySentence, { why: why.kind });

@@ -19,6 +19,10 @@ export class ClusterState {
   lastOkMs: number | null = null;
   /** Last successful read (wall clock ms), for /patroni dcs_last_seen. */
   lastSeenWallMs: number | null = null;
+  /** The last leader seen holding the key, and when (wall clock ms): a failover record's "old leader". */
+  lastLeader: { name: string; seenWallMs: number } | null = null;
+  /** When a read first found the leader key gone (wall clock ms); null while it is held. */
+  leaderGoneSinceWallMs: number | null = null;
   /** mod_revision of the config key last applied. */
   private configRevision: number | null = null;
 
@@ -36,6 +40,10 @@ export class ClusterState {
       this.failingSinceMs = null;
       this.lastOkMs = startedMs;
       this.lastSeenWallMs = clock.wallMs();
+      if (view.leader !== null) {
+        this.lastLeader = { name: view.leader.name, seenWallMs: this.lastSeenWallMs };
+        this.leaderGoneSinceWallMs = null;
+      } else this.leaderGoneSinceWallMs ??= this.lastSeenWallMs;
       // Parsed only when it changed: the config key is read every cycle, rarely written.
       if (view.config !== null && view.config.modRevision !== this.configRevision) {
         this.applyDynamicConfig(view.config.value, dcs, log);

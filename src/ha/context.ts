@@ -11,6 +11,7 @@ import type { Logger } from '../observability/log.js';
 import type { ClusterState } from './cluster-state.js';
 import type { TaskKind } from './core/types.js';
 import type { FailsafeInbox } from './failsafe.js';
+import type { FailoverRecorder } from './failover-records.js';
 import type { HaPorts } from './ports.js';
 import type { PostgresTracker } from './postgres-tracker.js';
 import type { ScheduledRestartRequest } from './restart-request.js';
@@ -31,6 +32,8 @@ export interface AgentContext {
   readonly failsafe: FailsafeInbox;
   /** Fast self-fencing of an isolated leader (its state: isolated since when). */
   readonly isolation: { readonly isolatedSinceMs: number | null };
+  /** Failover records: drafted when the key is taken, completed by the promotion and the rejoin. */
+  readonly failoverRecorder: FailoverRecorder;
   /** When the armed watchdog fires unless pinged again (monotonic); null while it is not armed. */
   watchdogDueMs: number | null;
   /** The restart POST /restart scheduled, until it runs or DELETE /restart drops it. */

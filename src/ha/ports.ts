@@ -9,6 +9,7 @@ import type { Dcs } from '../dcs/types.js';
 import type { Clock } from '../engine/clock.js';
 import type { ExternalFence } from '../engine/lease-keeper.js';
 import type { CallbackPort, PostgresNode, RemotePostgres } from '../postgres/ports.js';
+import type { FailoverRecord } from './core/failover-record.js';
 import type { WatchdogObservation } from './core/types.js';
 
 export type {
@@ -60,6 +61,13 @@ export interface RoutingPort {
   announce(sockets: readonly string[], commands: readonly string[], what: string): void;
 }
 
+/** Where failover records are kept (ha/failover-records.ts); compare-and-swap on the stored version. */
+export interface FailoverRecordStore {
+  load(): Promise<{ records: FailoverRecord[]; version: number | null }>;
+  /** false when someone wrote meanwhile (load again and retry). */
+  write(records: FailoverRecord[], version: number | null): Promise<boolean>;
+}
+
 export interface HaPorts {
   clock: Clock;
   dcs: Dcs;
@@ -74,4 +82,6 @@ export interface HaPorts {
   loadConfig(): LocalConfig;
   /** HAProxy's runtime APIs (absent: role changes reach HAProxy through its health checks only). */
   routing?: RoutingPort;
+  /** Failover records (absent: none are kept, as in the simulator). */
+  failoverRecords?: FailoverRecordStore;
 }

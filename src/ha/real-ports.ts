@@ -15,6 +15,7 @@ import { ProcessCallbacks } from '../postgres/callback-process.js';
 import { LocalPostgres } from '../postgres/local-node.js';
 import { remotePostgresClient } from '../postgres/remote.js';
 import type { HaPorts } from './ports.js';
+import { parseRecords } from './core/failover-record.js';
 import { WatchdogDevice } from '../engine/watchdog-device.js';
 import { ProcessFence } from '../engine/process-fence.js';
 import { HaproxyRuntimeClient } from '../haproxy/runtime-client.js';
@@ -23,16 +24,24 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
   const dynamic = adjustTimings(parseDynamicConfig(local.bootstrap.dcs)).cfg;
   const pgc = local.postgresql;
   const haproxy = new HaproxyRuntimeClient(log);
+  const dcs = new EtcdDcs({
+    etcd: local.etcd,
+    namespace: local.namespace,
+    scope: local.scope,
+    name: local.name,
+    retryTimeoutMs: dynamic.retryTimeoutMs,
+    ttlS: Math.round(dynamic.ttlMs / 1000),
+  });
   return {
     clock: systemClock,
-    dcs: new EtcdDcs({
-      etcd: local.etcd,
-      namespace: local.namespace,
-      scope: local.scope,
-      name: local.name,
-      retryTimeoutMs: dynamic.retryTimeoutMs,
-      ttlS: Math.round(dynamic.ttlMs / 1000),
-    }),
+    dcs,
+    failoverRecords: {
+      load: async () => {
+        const stored = await dcs.loadFailoverRecords();
+        return { records: parseRecords(stored.text), version: stored.modRevision };
+      },
+      write: (records, version) => dcs.writeFailoverRecords(JSON.stringify(records), version),
+    },
     postgres: new LocalPostgres({ dataDir: pgc.dataDir, configDir: pgc.configDir, binDir: pgc.binDir }),
     remote: remotePostgresClient,
     peers: createHttpPeerClient(restClientSettings(local), (message) => log.warning(`calling another member: ${message}`)),

@@ -146,6 +146,10 @@ export function buildApiProvider(
       const view = await freshView();
       return view === null ? [] : historyAsJson(view);
     },
+    getFailoverRecords: async () => {
+      const store = a.ports.failoverRecords;
+      return store === undefined ? null : (await store.load()).records;
+    },
     getConfig: async () => (await freshView())?.config?.value ?? {},
     postFailsafe: async (body) => postFailsafe(body),
     // Patroni's POST /reload: the same as SIGHUP, answered before the reload runs.

@@ -285,6 +285,7 @@ export async function promote(a: AgentContext): Promise<void> {
   await recordTimelineOrigin(a);
   runCallback(a, 'on_role_change', 'master');
   announceRoleChange(a, 'promoted'); // to HAProxy now, not after the CHECKPOINT below (bench/routing)
+  void a.failoverRecorder.notePromoted();
   try {
     await a.pg.node.checkpoint(pgTimeoutMs(a));
   } catch (error) {

@@ -24,6 +24,7 @@ import {
 import { proxiedEtcdHosts, type CuttableProxy } from '../../support/tcp-proxy.js';
 import { AckWriter, singleWriterViolation } from '../../support/ack-writer.js';
 import { waitForCluster, sandboxDcs } from '../../../src/sandbox/sandbox.js';
+import type { FailoverRecord } from '../../../src/ha/core/failover-record.js';
 
 const TTL_MS = 10_000;
 const LOOP_WAIT_MS = 2_000;
@@ -84,6 +85,37 @@ test('kill -9 of the leader (agent and postmaster): a replica takes over; the ol
     assert.equal(row?.in_recovery, true);
     const log = await readFile(cluster.record.nodes.find((n) => n.name === oldLeader)?.logFile ?? '', 'utf8');
     assert.match(log, /pg_rewind/, 'the former leader must go through pg_rewind');
+    // The failover record (GET /history?details): what happened, who was weighed, the rejoin.
+    const apiPort = cluster.record.nodes.find((n) => n.name === newLeader)?.apiPort ?? 0;
+    const record = await eventually('a failover record with the rejoin', 30_000, async () => {
+      const records = (await (await fetch(`http://127.0.0.1:${apiPort}/history?details`)).json()) as FailoverRecord[];
+      const last = records.at(-1);
+      return last !== undefined && last.newLeader === newLeader && last.rejoin !== null ? last : undefined;
+    });
+    assert.equal(record.kind, 'failover');
+    assert.equal(record.oldLeader, oldLeader);
+    // The killed leader's member key expired with its lease, as its leader key did: it is either
+    // absent or listed as not answering; the other replica is weighed with a reason.
+    const others = cluster.record.nodes.map((n) => n.name).filter((n) => n !== oldLeader && n !== newLeader);
+    assert.deepEqual(
+      record.considered.filter((m) => m.chosen).map((m) => m.name),
+      [newLeader],
+    );
+    for (const name of others)
+      assert.ok(
+        record.considered.some((m) => m.name === name && !m.chosen && m.reason !== ''),
+        JSON.stringify(record.considered),
+      );
+    const dead = record.considered.find((m) => m.name === oldLeader);
+    if (dead !== undefined) assert.match(dead.reason, /did not answer|not running/);
+    assert.ok(record.timeline !== null && record.timeline >= 2 && record.timelineStartLsn !== null, JSON.stringify(record));
+    assert.ok(record.bytesPossiblyLost !== null && record.bytesPossiblyLost >= 0);
+    for (const at of [record.oldLeaderLastSeenAt, record.leaderKeyGoneSeenAt, record.keyTakenAt, record.promotedAt])
+      assert.ok(at !== null && !Number.isNaN(Date.parse(at)));
+    assert.ok(
+      Date.parse(record.oldLeaderLastSeenAt ?? '') <= Date.parse(record.keyTakenAt) && Date.parse(record.keyTakenAt) <= Date.parse(record.promotedAt ?? ''),
+    );
+    assert.equal(record.rejoin?.method, 'rewind');
   } finally {
     await writer.stop();
   }

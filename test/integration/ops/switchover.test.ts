@@ -7,6 +7,7 @@
  * a failover to a named candidate works with the leader gone; the real patronictl switches over
  * and fails over a keel cluster.
  */
+import type { FailoverRecord } from '../../../src/ha/core/failover-record.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -115,6 +116,20 @@ test(
       JSON.parse(history.stdout).some((line: Record<string, unknown>) => line['New Leader'] === candidate),
       history.stdout,
     );
+    // The failover record: a switchover, nothing possibly lost, the old leader back by a restart.
+    const record = await eventually('a switchover record with the rejoin', 30_000, async () => {
+      const details = await runKeel(['-c', configOf(candidate), 'history', '--details', '--format', 'json']);
+      const last = (JSON.parse(details.stdout) as FailoverRecord[]).at(-1);
+      return last !== undefined && last.newLeader === candidate && last.rejoin !== null ? last : undefined;
+    });
+    assert.equal(record.kind, 'switchover');
+    assert.equal(record.oldLeader, oldLeader);
+    assert.equal(record.bytesPossiblyLost, 0);
+    assert.equal(record.rejoin?.method, 'restart');
+    const pretty = await runKeel(['-c', configOf(candidate), 'history', '--details']);
+    assert.equal(pretty.code, 0, pretty.stderr);
+    assert.match(pretty.stdout, new RegExp(`switchover ${oldLeader} -> ${candidate}, timeline \\d+`));
+    assert.match(pretty.stdout, /\| Member +\| Chosen \|/);
   },
 );
 

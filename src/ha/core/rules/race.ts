@@ -42,6 +42,29 @@ function peerBlocks(ctx: Ctx, peer: PeerStatus, myWal: number, myPriority: numbe
 }
 
 /**
+ * Why `peer` did not win the race this node won (the failover record's "considered" list): the
+ * same rules as peerBlocks, said from the winner's side.
+ */
+export function whyPeerLost(ctx: Ctx, peer: PeerStatus): string {
+  const myWal = ctx.obs.postgres.walPositionBytes ?? 0;
+  const myPriority = ctx.obs.self.tags.failoverPriority ?? 1;
+  if (!peer.reachable) return 'did not answer (GET /patroni)';
+  if (!peer.running) return 'PostgreSQL not running';
+  if (!mayPromote(peer.nofailover, peer.failoverPriority)) return peer.nofailover ? 'tagged nofailover' : 'failover_priority 0';
+  if (peer.watchdogFailed) return 'watchdog required but not usable';
+  if (ctx.obs.config.checkTimeline && (peer.timeline ?? 0) < clusterTimeline(ctx.view))
+    return `timeline ${peer.timeline ?? 0} behind the cluster's ${clusterTimeline(ctx.view)}`;
+  if (outsideFailsafeTopology(ctx, peer.name)) return 'not in the failsafe topology';
+  if (syncExcludesPeer(ctx, peer)) return 'not a synchronous standby the sync key lets promote';
+  const wal = peer.walPositionBytes;
+  if (wal === null) return 'WAL position unknown';
+  if (wal < myWal) return `${myWal - wal} bytes of WAL behind`;
+  if (wal > myWal) return `${wal - myWal} bytes of WAL ahead, yet not racing (its own checks held it back)`;
+  if ((peer.failoverPriority ?? 1) < myPriority) return 'as advanced, lower failover_priority';
+  return 'as advanced: the first to take the leader key wins';
+}
+
+/**
  * A primary without the key (its agent stalled, the key expired) may take it back only if the
  * cluster did not move on without it (Patroni: "node1 discarded promotion of node2"): its timeline
  * is not behind the cluster's, and it is not outside the failsafe topology.
