@@ -5,7 +5,8 @@
  * etcd layout under <namespace><scope>/galera/:
  *   cluster          create-only: the node that created the cluster, and its history UUID. Its
  *                    existence is what makes every later bootstrap a recovery, never a new cluster.
- *   nodes/<name>     persistent registration (gmcast address): the set recovery waits for.
+ *   nodes/<name>     persistent registration (gmcast, SQL and REST API addresses): the set recovery
+ *                    waits for, and the servers `keel haproxy-config` lists.
  *   members/<name>   on this agent's lease: state, whether it is in a Primary component, api_url.
  *   positions/<name> persistent: the position a stopped node recovered (grastate / --wsrep-recover).
  *   bootstrap-lock   create-only, on the bootstrapping agent's lease: at most one bootstrap at a time.
@@ -47,10 +48,18 @@ export interface MemberRecord {
   sql: string;
 }
 
+/** nodes/<name>: outlives the agent's lease, so a node that is down is still waited for and routed to. */
+export interface NodeRegistration {
+  gmcast: string;
+  /** Added after the first release: older registrations lack them until their agent runs again. */
+  sql?: string;
+  api_url?: string;
+}
+
 interface Snapshot {
   revision: number;
   cluster: { created_by: string; uuid?: string } | null;
-  nodes: Map<string, { gmcast: string }>;
+  nodes: Map<string, NodeRegistration>;
   members: Map<string, MemberRecord>;
   positions: Map<string, ReportedPosition>;
   lock: string | null;
@@ -210,7 +219,7 @@ export class GaleraAgent {
       else if (key === 'force-bootstrap') snapshot.override = parseJson<{ node: string }>(kv.value)?.node ?? null;
       else if (key === 'writer') snapshot.writer = parseJson<{ node: string }>(kv.value)?.node ?? null;
       else if (name !== undefined && kind === 'nodes') {
-        const value = parseJson<{ gmcast: string }>(kv.value);
+        const value = parseJson<NodeRegistration>(kv.value);
         if (value !== null) snapshot.nodes.set(name, value);
       } else if (name !== undefined && kind === 'members') {
         const value = parseJson<MemberRecord>(kv.value);
@@ -223,8 +232,16 @@ export class GaleraAgent {
     return snapshot;
   }
 
+  private get sqlAddress(): string {
+    return hostPortText({ host: this.config.galera.nodeAddress, port: this.config.galera.port });
+  }
+
+  private registration(): NodeRegistration {
+    return { gmcast: this.gmcast, sql: this.sqlAddress, api_url: this.apiUrl };
+  }
+
   private async publishMember(state: string, primary: boolean): Promise<void> {
-    const sql = hostPortText({ host: this.config.galera.nodeAddress, port: this.config.galera.port });
+    const sql = this.sqlAddress;
     const record: MemberRecord = { state, primary, api_url: this.apiUrl, gmcast: this.gmcast, sql };
     const text = JSON.stringify(record);
     if (text === this.lastMember) return;
@@ -237,8 +254,10 @@ export class GaleraAgent {
     await this.lease.keepalive();
     if (this.leaseId === null) return;
     const snapshot = await this.read();
-    if (!snapshot.nodes.has(this.config.name)) {
-      await this.etcd.put(`${this.prefix}nodes/${this.config.name}`, JSON.stringify({ gmcast: this.gmcast }));
+    const registration = this.registration();
+    const registered = snapshot.nodes.get(this.config.name);
+    if (registered === undefined || JSON.stringify(registered) !== JSON.stringify(registration)) {
+      await this.etcd.put(`${this.prefix}nodes/${this.config.name}`, JSON.stringify(registration));
     }
     if (this.tasks.isRunning()) {
       const task = this.tasks.current();

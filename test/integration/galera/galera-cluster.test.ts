@@ -12,6 +12,9 @@
  *  - `keel galera status` (table and JSON) with its MyISAM and no-primary-key warnings; a bad
  *    galera.yml is one line and exit 2;
  *  - `keel galera force-bootstrap` on the running cluster is refused, nothing changed;
+ *  - `keel haproxy-config -c galera.yml` run by a real HAProxy: the write port reaches the writer
+ *    alone, the read port every Synced node, the stats page answers; the writer's mariadbd killed
+ *    with SIGKILL moves the writes to another node, and the killed node rejoins;
  *  - a mariadbd killed under its agent rejoins by IST; after a total outage where one node was
  *    down longer, every agent names the same, most advanced node;
  *  - two nodes crash (server and agent): the survivor's component stays Non-Primary until its
@@ -24,12 +27,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { waitFor } from '../dcs/etcd-fixture.js';
+import { freePorts } from '../../../src/sandbox/ports.js';
+import { parseStatsCsv } from '../../../src/sandbox/haproxy.js';
 import {
   GALERA_USER as USER,
   KEEL_MAIN,
@@ -168,6 +173,128 @@ test('first start: one bootstrap, two joins, a row written on one node is read o
   assert.equal(refused.status, 1, refused.stderr);
   assert.match(refused.stderr, /refusing to bootstrap g3: the cluster shop has a Primary component .* would split it/);
 });
+
+/** wsrep_node_name of the server a connection through HAProxy reached ('' when none answered). */
+async function nodeBehind(port: number): Promise<string> {
+  try {
+    const connection = await mysql.createConnection({ host: '127.0.0.1', port, ...USER, connectTimeout: 3_000 });
+    try {
+      const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT @@wsrep_node_name AS node');
+      return String(rows[0]?.['node'] ?? '');
+    } finally {
+      connection.destroy();
+    }
+  } catch {
+    return '';
+  }
+}
+
+async function writerNow(): Promise<string[]> {
+  const codes = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        return (await fetch(`http://127.0.0.1:${node.api}/writer`, { signal: AbortSignal.timeout(2_000) })).status;
+      } catch {
+        return 0;
+      }
+    }),
+  );
+  return nodes.filter((_, index) => codes[index] === 200).map((node) => node.name);
+}
+
+test(
+  'keel haproxy-config for Galera, run by HAProxy: writes to the writer alone, reads to the Synced nodes; the writer killed moves the writes',
+  { timeout: 150_000 },
+  async () => {
+    const [writePort, readPort, statsPort] = (await freePorts(3)) as [number, number, number];
+    const first = nodes[0] as Node;
+    const rendered = spawnSync(
+      process.execPath,
+      [
+        KEEL_MAIN,
+        'haproxy-config',
+        '-c',
+        first.config,
+        '--write-port',
+        `127.0.0.1:${writePort}`,
+        '--read-port',
+        `127.0.0.1:${readPort}`,
+        '--stats-port',
+        `127.0.0.1:${statsPort}`,
+        '--inter',
+        '500ms',
+        '--fall',
+        '2',
+        '--rise',
+        '1',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(rendered.status, 0, rendered.stderr);
+    for (const node of nodes) assert.match(rendered.stdout, new RegExp(`server ${node.name} 127\\.0\\.0\\.1:${node.sql} maxconn 100 check port ${node.api}`));
+    const refused = spawnSync(process.execPath, [KEEL_MAIN, 'haproxy-config', '-c', first.config, '--max-lag', '16MB'], { encoding: 'utf8' });
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /^keel: --max-lag applies to PostgreSQL clusters only/);
+    const configFile = join(dir, 'haproxy.cfg');
+    await writeFile(configFile, rendered.stdout);
+    const check = spawnSync('/usr/sbin/haproxy', ['-c', '-f', configFile], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    const haproxy = spawn('/usr/sbin/haproxy', ['-db', '-f', configFile], { stdio: 'ignore' });
+    try {
+      const routed = async () => {
+        const csv = await (await fetch(`http://127.0.0.1:${statsPort}/;csv`, { signal: AbortSignal.timeout(2_000) })).text();
+        const up = (backend: string) =>
+          parseStatsCsv(csv)
+            .filter((s) => s.backend === backend && s.status.startsWith('UP'))
+            .map((s) => s.server);
+        return { write: up('galera_write'), read: up('galera_read') };
+      };
+      const [writer] = await writerNow();
+      assert.ok(writer !== undefined, 'one node holds the writer key');
+      await waitFor(
+        async () => {
+          const now = await routed().catch(() => null);
+          return now !== null && now.write.join() === writer && now.read.length === 3;
+        },
+        20_000,
+        `the stats page showing ${writer} alone up for writes and every node up for reads`,
+      );
+      for (let attempt = 0; attempt < 5; attempt++) assert.equal(await nodeBehind(writePort), writer, 'the write port reaches the writer');
+      // leastconn: three sessions held open at once land on three different Synced nodes
+      const held = await Promise.all([0, 1, 2].map(() => mysql.createConnection({ host: '127.0.0.1', port: readPort, ...USER })));
+      try {
+        const names = await Promise.all(
+          held.map(async (c) => String((await c.query<mysql.RowDataPacket[]>('SELECT @@wsrep_node_name AS node'))[0][0]?.['node'])),
+        );
+        assert.deepEqual(names.sort(), NAMES, 'the read port reaches every Synced node');
+      } finally {
+        for (const c of held) c.destroy();
+      }
+
+      // the writer's mariadbd dies: its agent releases the key, another Synced node takes it, HAProxy follows
+      const dead = nodes.find((node) => node.name === writer) as Node;
+      const pid = mariadbPid(dead);
+      kill(pid);
+      let moved = '';
+      await waitFor(
+        async () => {
+          moved = await nodeBehind(writePort);
+          return moved !== '' && moved !== writer;
+        },
+        30_000,
+        'writes moving to another node',
+      );
+      assert.deepEqual(await writerNow(), [moved], 'the node the write port reaches is the new writer');
+      await sql(nodes.find((node) => node.name === moved) as Node, (c) => c.query("INSERT INTO shop.orders VALUES (2, 'through the new writer')"));
+      await waitFor(async () => !(await routed()).read.includes(writer), 10_000, `HAProxy taking ${writer} out of the reads`);
+      await waitAllSynced(`${writer} back in the cluster`, 90_000);
+      await waitFor(async () => (await routed()).read.length === 3, 20_000, `${writer} taking reads again`);
+      assert.equal(await nodeBehind(writePort), moved, 'the writer stays where it is when the old one comes back');
+    } finally {
+      haproxy.kill('SIGKILL');
+    }
+  },
+);
 
 test('kill -9 of every mariadbd and agent: the agents bring the cluster back with every acknowledged row', { timeout: 180_000 }, async () => {
   const acknowledged: number[] = [];
