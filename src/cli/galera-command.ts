@@ -129,6 +129,11 @@ export async function readGaleraRegistrations(config: GaleraConfig): Promise<Gal
   }
 }
 
+/** `keel galera status` (also `keel sandbox status` of a Galera sandbox); etcd errors are one line. */
+export async function showGaleraStatus(configFile: string, format: string): Promise<void> {
+  await etcdErrorsAsOneLine(() => showStatus(configFile, format));
+}
+
 async function showStatus(configFile: string | undefined, format: string): Promise<void> {
   if (format !== 'pretty' && format !== 'json')
     throw new KeelError('cli.bad_format', `--format must be pretty or json, got ${JSON.stringify(format)}`, { exitCode: 2 });
