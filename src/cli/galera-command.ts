@@ -40,7 +40,7 @@ export async function runGaleraAgent(file: string, flags: { validateConfig?: boo
     name: config.name,
     availableWhenDonor: config.galera.availableWhenDonor,
     status: () => agent.status,
-    isWriter: () => agent.writer,
+    isWriter: () => agent.holdsWriter(),
   });
   log.info(`Galera agent ${config.name}: REST API on http://${config.restapi.listen.host}:${api.port}`);
   try {

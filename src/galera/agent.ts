@@ -69,6 +69,8 @@ interface Snapshot {
 
 const HEALTH_PROBE_TIMEOUT_MS = 1_500;
 const STOP_TIMEOUT_MS = 60_000;
+/** How often the REST API's view of the server is refreshed (clustercheck asks the server at every check). */
+const STATUS_REFRESH_MS = 1_000;
 
 export function galeraPrefix(config: Pick<GaleraConfig, 'namespace' | 'scope'>): string {
   return `${config.namespace}${config.scope}/galera/`;
@@ -126,7 +128,7 @@ export class GaleraAgent {
   private stopping = false;
   /** What the REST API shows: the last wsrep status read. */
   status: WsrepStatus | null = null;
-  /** This node holds the writer key (as of the last cycle). */
+  /** This node holds the writer key (as of the last cycle that could read etcd). */
   writer = false;
 
   constructor(
@@ -142,6 +144,16 @@ export class GaleraAgent {
     this.local = new LocalMariadb(config.name, config.galera);
   }
 
+  /**
+   * GET /writer's answer: this node took or kept the writer key, and its lease is still valid by
+   * its own clock (the last confirmed keepalive's send time + ttl). An agent cut off from etcd
+   * stops claiming the key before etcd can give it to another node.
+   */
+  holdsWriter(): boolean {
+    const confirmed = this.lease.lastConfirmedSentMs;
+    return this.writer && confirmed !== null && this.clock.now() < confirmed + this.config.ttlS * 1000;
+  }
+
   get apiUrl(): string {
     return `http://${hostPortText(this.config.restapi.connectAddress)}`;
   }
@@ -154,10 +166,12 @@ export class GaleraAgent {
     await this.local.prepareDirectories();
     this.adoptedPid = this.local.runningPid();
     if (this.adoptedPid !== null) this.log.info(`mariadbd is already running (pid ${this.adoptedPid}): watching it`);
+    const watching = this.watchStatus();
     await this.loop.run(
       () => this.cycle(),
       () => this.config.loopWaitMs,
     );
+    await watching;
     await this.tasks.settle(STOP_TIMEOUT_MS);
     if (this.leaseId !== null) await this.etcd.leaseRevoke(this.leaseId).catch(() => false);
     this.etcd.close();
@@ -249,8 +263,27 @@ export class GaleraAgent {
     this.lastMember = text;
   }
 
+  /** The server as it is now; null while it is down or being started by a task (not serving). */
+  private async readStatus(): Promise<WsrepStatus | null> {
+    return this.running() && !this.tasks.isRunning() ? await this.local.status(this.config.galera.superuser) : null;
+  }
+
+  /**
+   * Keeps `status` (what GET /health and /writer answer from) fresh on its own timer, apart from
+   * the cycle: a cycle can spend seconds waiting on an etcd that does not answer, and a node cut
+   * off by a partition goes Non-Primary meanwhile; a stale "Synced" would keep HAProxy routing
+   * reads and writes to it.
+   */
+  private async watchStatus(): Promise<void> {
+    while (!this.stopping) {
+      this.status = await this.readStatus();
+      await this.clock.sleep(STATUS_REFRESH_MS);
+    }
+  }
+
   private async cycle(): Promise<void> {
     if (this.stopping) return;
+    this.status = await this.readStatus();
     await this.lease.keepalive();
     if (this.leaseId === null) return;
     const snapshot = await this.read();
@@ -275,8 +308,7 @@ export class GaleraAgent {
   }
 
   private async observeRunning(snapshot: Snapshot): Promise<void> {
-    const status = await this.local.status(this.config.galera.superuser);
-    this.status = status;
+    const status = this.status;
     const health = checkHealth(status);
     const primary = health.ok;
     await this.publishMember(status === null ? 'not answering' : status.localStateComment || 'unknown', primary);
