@@ -30,7 +30,7 @@ const API_PORT = 8008;
 const TTL_S = 5;
 const NON_PRIMARY_TIMEOUT_S = 3;
 /** How long the minority stays cut off: several times non_primary_timeout and the lease ttl. */
-const PARTITION_MS = 25_000;
+const PARTITION_MS = 20_000;
 const PREFIX = '/service/shop/galera/';
 
 interface HostNode {
