@@ -10,6 +10,11 @@
  * stays a Primary component of 2, elects a new writer among itself and keeps acknowledging writes.
  * Once the link is back the node rejoins by IST (same mariadbd, no SST), the cluster is 3 again,
  * and the rows written during the partition are on it.
+ *
+ * Then the writer's agent alone loses etcd (nftables drops its host's traffic to etcd's client
+ * port; Galera's links stay up): its node stays Synced in the Primary component, but the agent
+ * stops answering 200 on /writer before its lease can expire, and another node takes the key —
+ * at no moment do two nodes answer 200 on /writer.
  * Every process runs in the lab's namespaces and is stopped by lab.close(), also on failure.
  */
 import { after, before, test } from 'node:test';
@@ -30,7 +35,8 @@ const API_PORT = 8008;
 const TTL_S = 5;
 const NON_PRIMARY_TIMEOUT_S = 3;
 /** How long the minority stays cut off: several times non_primary_timeout and the lease ttl. */
-const PARTITION_MS = 20_000;
+const PARTITION_MS = 15_000;
+const NFT_TABLE = 'keel_galera_cut';
 const PREFIX = '/service/shop/galera/';
 
 interface HostNode {
@@ -248,4 +254,58 @@ test('a partitioned node stays Non-Primary and is never re-bootstrapped; the maj
   } finally {
     majorityEtcd.close();
   }
+});
+
+/** nft in one host's network namespace only. */
+function nftIn(host: LabHost, args: string[], input?: string): void {
+  const result = spawnSync('nsenter', [`--net=/run/netns/${host.netns}`, 'nft', ...args], { input, encoding: 'utf8', timeout: 10_000 });
+  if (result.status !== 0) throw new Error(`nft ${args.join(' ')} in ${host.name} failed: ${result.stderr}`);
+}
+
+async function writersNow(): Promise<HostNode[]> {
+  return (await Promise.all(nodes.map(async (n) => ((await apiStatus(n, '/writer')) === 200 ? n : null)))).filter((n): n is HostNode => n !== null);
+}
+
+test("the writer's agent cut from etcd alone: it gives up /writer before its lease can expire, never two writers", { timeout: 120_000 }, async () => {
+  assert.ok(lab !== null);
+  let writers: HostNode[] = [];
+  await waitWithLogs(
+    async () => {
+      writers = await writersNow();
+      return writers.length === 1;
+    },
+    20_000,
+    'one writer',
+  );
+  const old = writers[0] as HostNode;
+  const logStart = (await readFile(old.log, 'utf8')).length;
+  // only the agent talks to etcd's client port from this host (etcd's peers use 2380)
+  nftIn(
+    old.host,
+    ['-f', '-'],
+    `table inet ${NFT_TABLE} {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    tcp dport 2379 drop\n  }\n}\n`,
+  );
+  try {
+    const cutAt = performance.now();
+    let successor: HostNode | null = null;
+    while (successor === null) {
+      assert.ok(performance.now() - cutAt < TTL_S * 1000 + 30_000, `no other writer within ${TTL_S} s + 30 s\n${await logs()}`);
+      const now = await writersNow();
+      assert.ok(now.length <= 1, `two writers at once: ${now.map((n) => n.name).join(', ')}`);
+      if (now.length === 1 && now[0] !== old) successor = now[0] as HostNode;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    // Galera never noticed: the old writer's server is still Synced in the Primary component of 3
+    const state = await wsrep(old);
+    assert.deepEqual([state.status, state.size, state.state], ['Primary', 3, 'Synced'], `${old.name} stayed in the cluster`);
+    assert.equal(await apiStatus(old, '/health'), 200, `${old.name} still serves reads`);
+    assert.match((await readFile(old.log, 'utf8')).slice(logStart), /lease keepalive failed/);
+  } finally {
+    nftIn(old.host, ['delete', 'table', 'inet', NFT_TABLE]);
+  }
+  // etcd back: the old writer's agent sees the new holder and does not take the key back
+  await new Promise((resolve) => setTimeout(resolve, (TTL_S + 2) * 1000));
+  const holders = await writersNow();
+  assert.equal(holders.length, 1, `one writer after the cut: ${holders.map((n) => n.name).join(', ')}`);
+  assert.notEqual(holders[0], old, `${old.name} did not take the writer key back`);
 });
