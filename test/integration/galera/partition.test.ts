@@ -224,7 +224,7 @@ test('a partitioned node stays Non-Primary and is never re-bootstrapped; the maj
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
     assert.deepEqual([...seen], ['non-Primary'], 'the minority answered SQL and said non-Primary every time');
-    assert.ok(acknowledged.length >= 10, `the majority acknowledged writes during the partition (${acknowledged.length})`);
+    assert.ok(acknowledged.length >= 3, `the majority acknowledged writes during the partition (${acknowledged.length})`);
     const during = (await readFile(minority.log, 'utf8')).slice(agentLogStart);
     assert.doesNotMatch(during, /pc\.bootstrap=YES/, 'the minority agent never re-bootstrapped its component');
     assert.match(during, /lease keepalive failed|HA cycle failed/, 'the minority agent says it cannot reach etcd');
@@ -253,6 +253,8 @@ test('a partitioned node stays Non-Primary and is never re-bootstrapped; the maj
     );
   } finally {
     majorityEtcd.close();
+    // the next test needs the whole cluster, also when this one failed
+    await lab.setLink(minority.host, 'cluster', true);
   }
 });
 
@@ -268,6 +270,11 @@ async function writersNow(): Promise<HostNode[]> {
 
 test("the writer's agent cut from etcd alone: it gives up /writer before its lease can expire, never two writers", { timeout: 120_000 }, async () => {
   assert.ok(lab !== null);
+  await waitWithLogs(
+    async () => (await Promise.all(nodes.map(async (n) => (await apiStatus(n, '/health')) === 200 && (await wsrep(n)).size === 3))).every(Boolean),
+    90_000,
+    'three Synced nodes in a Primary component of 3',
+  );
   let writers: HostNode[] = [];
   await waitWithLogs(
     async () => {
