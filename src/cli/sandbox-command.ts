@@ -25,6 +25,14 @@ function positiveNumber(flag: string, value: string): number {
   return parsed;
 }
 
+/** galera.yml takes whole seconds (ttl at least 2): checked here, before anything is started. */
+function wholeSeconds(flag: string, value: string, min: number): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min)
+    throw new KeelError('cli.bad_number', `${flag} must be a whole number of seconds, at least ${min}, got "${value}"`, { exitCode: 2 });
+  return parsed;
+}
+
 interface UpFlags {
   dir: string;
   nodes: string;
@@ -53,8 +61,8 @@ async function galeraUp(flags: UpFlags, log: (line: string) => void): Promise<vo
     nodes: positiveNumber('--nodes', flags.nodes),
     scope: flags.scope ?? 'keel-galera',
     // the Galera agent's own defaults (ttl 10 s, loop_wait 2 s): the writer moves within one ttl
-    ttlS: positiveNumber('--ttl', flags.ttl ?? '10'),
-    loopWaitS: positiveNumber('--loop-wait', flags.loopWait ?? '2'),
+    ttlS: wholeSeconds('--ttl', flags.ttl ?? '10', 2),
+    loopWaitS: wholeSeconds('--loop-wait', flags.loopWait ?? '2', 1),
     log,
     ...(flags.haproxy === true ? { haproxy: SEED_CHECK_TIMINGS } : {}),
   });

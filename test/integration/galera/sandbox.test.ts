@@ -3,8 +3,8 @@
  * (each with its own SQL, gmcast, IST and SST ports and directories) and HAProxy, from the CLI
  * alone; `keel galera status --format json` sees a Primary component of 3, HAProxy's write port
  * reaches the single writer; `sandbox down` leaves none of the processes it started. A second
- * `up` on a running sandbox's directory is refused. Every recorded PID is killed in `finally`,
- * also when a step fails.
+ * `up` on a running sandbox's directory is refused, and bad flags start nothing. Every recorded
+ * PID is killed in `finally`, also when a step fails.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,6 +38,16 @@ async function everyPid(record: SandboxRecord): Promise<number[]> {
 test('keel sandbox up --galera --haproxy: three Synced nodes behind HAProxy; down stops every process', { timeout: 240_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'keel-galera-sandbox-'));
   try {
+    // bad input: one line, exit 2, nothing started or written
+    for (const [flags, message] of [
+      [['--ttl', '1.5'], /^keel: --ttl must be a whole number of seconds, at least 2, got "1\.5"\n$/],
+      [['--base-port', '20000'], /^keel: --base-port applies to PostgreSQL sandboxes only, not with --galera\n$/],
+    ] as const) {
+      const refused = await runKeel(['sandbox', 'up', '--galera', '--dir', join(dir, 'refused'), ...flags]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, message);
+      assert.equal(await recordOf(join(dir, 'refused')), null, 'nothing written');
+    }
     const up = await runKeel(['sandbox', 'up', '--galera', '--haproxy', '--dir', dir, '--wait', '150'], { timeoutMs: 200_000 });
     assert.equal(up.code, 0, up.stdout + up.stderr);
     const record = await recordOf(dir);
