@@ -284,7 +284,11 @@ export class GaleraAgent {
   private async cycle(): Promise<void> {
     if (this.stopping) return;
     this.status = await this.readStatus();
-    await this.lease.keepalive();
+    const leaseConfirmed = await this.lease.keepalive();
+    if (!leaseConfirmed && this.status !== null && this.status.clusterStatus !== 'Primary') {
+      // the minority side of a partition: it must never bootstrap, and cannot even ask
+      this.say('Non-Primary component and no etcd majority answers: waiting; pc.bootstrap needs the bootstrap lock, granted by the etcd majority only');
+    }
     if (this.leaseId === null) return;
     const snapshot = await this.read();
     const registration = this.registration();
