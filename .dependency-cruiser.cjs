@@ -35,8 +35,8 @@ module.exports = {
       name: 'haproxy-text-is-pure',
       comment: 'the HAProxy config renderer and runtime-API command builder are pure functions (golden-tested): no node:* module, no package',
       severity: 'error',
-      from: { path: '^src/haproxy/(config-render|runtime-commands)\\.ts$' },
-      to: { pathNot: '^src/(haproxy/(config-render|runtime-commands)\\.ts|errors\\.ts|dcs/types\\.ts|ha/core/)' },
+      from: { path: '^src/haproxy/(config-render|galera-config-render|runtime-commands)\\.ts$' },
+      to: { pathNot: '^src/(haproxy/(config-render|galera-config-render|runtime-commands)\\.ts|errors\\.ts|dcs/types\\.ts|ha/core/)' },
     },
     {
       name: 'haproxy-below-the-shell',

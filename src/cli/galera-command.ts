@@ -10,7 +10,9 @@ import { readConfigPath } from '../config/yaml-source.js';
 import { openAgentLog } from './agent-log.js';
 import { DcsUnavailableError, EtcdError } from '../engine/etcd/etcd-errors.js';
 import { loadGaleraConfigFile } from '../galera/config.js';
-import { GaleraAgent, galeraEtcdClient, galeraPrefix, type MemberRecord } from '../galera/agent.js';
+import { GaleraAgent, galeraEtcdClient, galeraPrefix, type MemberRecord, type NodeRegistration } from '../galera/agent.js';
+import type { GaleraConfig } from '../galera/config.js';
+import type { GaleraRegistration } from '../haproxy/galera-config-render.js';
 import { startGaleraApi } from '../galera/api.js';
 import { collectChecks, collectRows } from '../galera/status-collect.js';
 import { renderStatusJson, renderStatusTable, statusWarnings } from '../galera/status-render.js';
@@ -38,7 +40,7 @@ export async function runGaleraAgent(file: string, flags: { validateConfig?: boo
     name: config.name,
     availableWhenDonor: config.galera.availableWhenDonor,
     status: () => agent.status,
-    isWriter: () => agent.writer,
+    isWriter: () => agent.holdsWriter(),
   });
   log.info(`Galera agent ${config.name}: REST API on http://${config.restapi.listen.host}:${api.port}`);
   try {
@@ -79,6 +81,59 @@ async function forceBootstrap(configFile: string | undefined, node: string): Pro
   }
 }
 
+function parseJsonObject<T>(text: string): Partial<T> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Partial<T>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Every node registered in etcd with its SQL and REST API addresses (for `keel haproxy-config`):
+ * the persistent nodes/<name> keys, completed by the live members/<name> keys of agents that
+ * registered before the addresses were part of the registration.
+ */
+export async function readGaleraRegistrations(config: GaleraConfig): Promise<GaleraRegistration[]> {
+  const prefix = galeraPrefix(config);
+  const client = galeraEtcdClient(config, DEADLINE_MS);
+  try {
+    const answer = await client.range(prefix, { prefix: true });
+    const byName = new Map<string, GaleraRegistration>();
+    const entry = (name: string): GaleraRegistration => {
+      const known = byName.get(name);
+      if (known !== undefined) return known;
+      const fresh: GaleraRegistration = { name, sql: undefined, apiUrl: undefined };
+      byName.set(name, fresh);
+      return fresh;
+    };
+    for (const kv of answer.kvs) {
+      const [kind, name, ...rest] = kv.key.slice(prefix.length).split('/');
+      if (name === undefined || name === '' || rest.length > 0) continue;
+      if (kind === 'nodes') {
+        const node = parseJsonObject<NodeRegistration>(kv.value);
+        const registration = entry(name);
+        registration.sql = node.sql ?? registration.sql;
+        registration.apiUrl = node.api_url ?? registration.apiUrl;
+      } else if (kind === 'members') {
+        const member = parseJsonObject<MemberRecord>(kv.value);
+        const registration = entry(name);
+        registration.sql ??= member.sql;
+        registration.apiUrl ??= member.api_url;
+      }
+    }
+    return [...byName.values()];
+  } finally {
+    client.close();
+  }
+}
+
+/** `keel galera status` (also `keel sandbox status` of a Galera sandbox); etcd errors are one line. */
+export async function showGaleraStatus(configFile: string, format: string): Promise<void> {
+  await etcdErrorsAsOneLine(() => showStatus(configFile, format));
+}
+
 async function showStatus(configFile: string | undefined, format: string): Promise<void> {
   if (format !== 'pretty' && format !== 'json')
     throw new KeelError('cli.bad_format', `--format must be pretty or json, got ${JSON.stringify(format)}`, { exitCode: 2 });
@@ -91,7 +146,7 @@ async function showStatus(configFile: string | undefined, format: string): Promi
 }
 
 /** etcd not answering (or refusing) is a one-line error with the fix, not a stack trace. */
-async function etcdErrorsAsOneLine(work: () => Promise<void>): Promise<void> {
+export async function etcdErrorsAsOneLine(work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (error) {

@@ -9,6 +9,9 @@ import { loadConfigFile } from '../config/load.js';
 import { parseSizeBytes } from '../api/lag.js';
 import { renderHaproxyConfig, routedMembers, type HaproxyRenderOptions } from '../haproxy/config-render.js';
 import { readCluster } from './list-command.js';
+import { loadGaleraConfigFile } from '../galera/config.js';
+import { galeraRoutedNodes, renderGaleraHaproxyConfig } from '../haproxy/galera-config-render.js';
+import { etcdErrorsAsOneLine, isGaleraFile, readGaleraRegistrations } from './galera-command.js';
 
 function badOption(flag: string, expected: string, value: string): KeelError {
   return new KeelError('cli.bad_option', `${flag} must be ${expected}, got "${value}"`, { exitCode: 2 });
@@ -75,10 +78,31 @@ export function renderOptionsFromFlags(scope: string, flags: HaproxyFlags): Hapr
   };
 }
 
+/**
+ * A galera.yml: writes to the single writer, reads to the Synced nodes. The PostgreSQL-only
+ * options are refused rather than ignored, so a command line never means something it does not do.
+ */
+async function printGaleraConfig(file: string, flags: HaproxyFlags): Promise<void> {
+  for (const [flag, value] of [
+    ['--max-lag', flags.maxLag],
+    ['--runtime-socket', flags.runtimeSocket],
+  ] as const) {
+    if (value !== undefined)
+      throw new KeelError('cli.bad_option', `${flag} applies to PostgreSQL clusters only; ${file} is a Galera node's configuration`, { exitCode: 2 });
+  }
+  const config = loadGaleraConfigFile(file);
+  const { maxLag: _maxLag, runtimeSocket: _runtimeSocket, ...options } = renderOptionsFromFlags(config.scope, flags);
+  const { nodes, skipped } = galeraRoutedNodes(await readGaleraRegistrations(config));
+  if (skipped.length > 0) process.stderr.write(`keel: left out (no SQL or REST API address registered yet): ${skipped.join(', ')}\n`);
+  process.stdout.write(renderGaleraHaproxyConfig(nodes, options));
+}
+
 export function registerHaproxyCommand(program: Command): void {
   program
     .command('haproxy-config')
-    .description("print an HAProxy configuration for the cluster's current members (writes to the leader, reads to the replicas)")
+    .description(
+      "print an HAProxy configuration for the cluster's current members (writes to the leader, reads to the replicas; for a galera.yml, writes to the single writer, reads to the Synced nodes)",
+    )
     .option('-c, --config-file <file>', 'configuration file of any member (default: keel -c)')
     .option('--write-port <port>', 'write listener: PORT or ADDRESS:PORT', '5000')
     .option('--read-port <port>', 'read listener: PORT or ADDRESS:PORT', '5001')
@@ -92,6 +116,10 @@ export function registerHaproxyCommand(program: Command): void {
       const file = flags.configFile ?? program.opts<{ configFile?: string }>().configFile;
       if (file === undefined)
         throw new KeelError('cli.no_config', 'no configuration file given', { hint: 'pass -c FILE (or set PATRONICTL_CONFIG_FILE)', exitCode: 2 });
+      if (isGaleraFile(file)) {
+        await etcdErrorsAsOneLine(() => printGaleraConfig(file, flags));
+        return;
+      }
       const config = loadConfigFile(file, process.env);
       const options = renderOptionsFromFlags(config.scope, flags);
       const { members, skipped } = routedMembers(await readCluster(config));

@@ -5,7 +5,8 @@
  * etcd layout under <namespace><scope>/galera/:
  *   cluster          create-only: the node that created the cluster, and its history UUID. Its
  *                    existence is what makes every later bootstrap a recovery, never a new cluster.
- *   nodes/<name>     persistent registration (gmcast address): the set recovery waits for.
+ *   nodes/<name>     persistent registration (gmcast, SQL and REST API addresses): the set recovery
+ *                    waits for, and the servers `keel haproxy-config` lists.
  *   members/<name>   on this agent's lease: state, whether it is in a Primary component, api_url.
  *   positions/<name> persistent: the position a stopped node recovered (grastate / --wsrep-recover).
  *   bootstrap-lock   create-only, on the bootstrapping agent's lease: at most one bootstrap at a time.
@@ -47,10 +48,18 @@ export interface MemberRecord {
   sql: string;
 }
 
+/** nodes/<name>: outlives the agent's lease, so a node that is down is still waited for and routed to. */
+export interface NodeRegistration {
+  gmcast: string;
+  /** Added after the first release: older registrations lack them until their agent runs again. */
+  sql?: string;
+  api_url?: string;
+}
+
 interface Snapshot {
   revision: number;
   cluster: { created_by: string; uuid?: string } | null;
-  nodes: Map<string, { gmcast: string }>;
+  nodes: Map<string, NodeRegistration>;
   members: Map<string, MemberRecord>;
   positions: Map<string, ReportedPosition>;
   lock: string | null;
@@ -60,6 +69,8 @@ interface Snapshot {
 
 const HEALTH_PROBE_TIMEOUT_MS = 1_500;
 const STOP_TIMEOUT_MS = 60_000;
+/** How often the REST API's view of the server is refreshed (clustercheck asks the server at every check). */
+const STATUS_REFRESH_MS = 1_000;
 
 export function galeraPrefix(config: Pick<GaleraConfig, 'namespace' | 'scope'>): string {
   return `${config.namespace}${config.scope}/galera/`;
@@ -117,7 +128,7 @@ export class GaleraAgent {
   private stopping = false;
   /** What the REST API shows: the last wsrep status read. */
   status: WsrepStatus | null = null;
-  /** This node holds the writer key (as of the last cycle). */
+  /** This node holds the writer key (as of the last cycle that could read etcd). */
   writer = false;
 
   constructor(
@@ -133,6 +144,16 @@ export class GaleraAgent {
     this.local = new LocalMariadb(config.name, config.galera);
   }
 
+  /**
+   * GET /writer's answer: this node took or kept the writer key, and its lease is still valid by
+   * its own clock (the last confirmed keepalive's send time + ttl). An agent cut off from etcd
+   * stops claiming the key before etcd can give it to another node.
+   */
+  holdsWriter(): boolean {
+    const confirmed = this.lease.lastConfirmedSentMs;
+    return this.writer && confirmed !== null && this.clock.now() < confirmed + this.config.ttlS * 1000;
+  }
+
   get apiUrl(): string {
     return `http://${hostPortText(this.config.restapi.connectAddress)}`;
   }
@@ -145,10 +166,12 @@ export class GaleraAgent {
     await this.local.prepareDirectories();
     this.adoptedPid = this.local.runningPid();
     if (this.adoptedPid !== null) this.log.info(`mariadbd is already running (pid ${this.adoptedPid}): watching it`);
+    const watching = this.watchStatus();
     await this.loop.run(
       () => this.cycle(),
       () => this.config.loopWaitMs,
     );
+    await watching;
     await this.tasks.settle(STOP_TIMEOUT_MS);
     if (this.leaseId !== null) await this.etcd.leaseRevoke(this.leaseId).catch(() => false);
     this.etcd.close();
@@ -210,7 +233,7 @@ export class GaleraAgent {
       else if (key === 'force-bootstrap') snapshot.override = parseJson<{ node: string }>(kv.value)?.node ?? null;
       else if (key === 'writer') snapshot.writer = parseJson<{ node: string }>(kv.value)?.node ?? null;
       else if (name !== undefined && kind === 'nodes') {
-        const value = parseJson<{ gmcast: string }>(kv.value);
+        const value = parseJson<NodeRegistration>(kv.value);
         if (value !== null) snapshot.nodes.set(name, value);
       } else if (name !== undefined && kind === 'members') {
         const value = parseJson<MemberRecord>(kv.value);
@@ -223,8 +246,16 @@ export class GaleraAgent {
     return snapshot;
   }
 
+  private get sqlAddress(): string {
+    return hostPortText({ host: this.config.galera.nodeAddress, port: this.config.galera.port });
+  }
+
+  private registration(): NodeRegistration {
+    return { gmcast: this.gmcast, sql: this.sqlAddress, api_url: this.apiUrl };
+  }
+
   private async publishMember(state: string, primary: boolean): Promise<void> {
-    const sql = hostPortText({ host: this.config.galera.nodeAddress, port: this.config.galera.port });
+    const sql = this.sqlAddress;
     const record: MemberRecord = { state, primary, api_url: this.apiUrl, gmcast: this.gmcast, sql };
     const text = JSON.stringify(record);
     if (text === this.lastMember) return;
@@ -232,13 +263,38 @@ export class GaleraAgent {
     this.lastMember = text;
   }
 
+  /** The server as it is now; null while it is down or being started by a task (not serving). */
+  private async readStatus(): Promise<WsrepStatus | null> {
+    return this.running() && !this.tasks.isRunning() ? await this.local.status(this.config.galera.superuser) : null;
+  }
+
+  /**
+   * Keeps `status` (what GET /health and /writer answer from) fresh on its own timer, apart from
+   * the cycle: a cycle can spend seconds waiting on an etcd that does not answer, and a node cut
+   * off by a partition goes Non-Primary meanwhile; a stale "Synced" would keep HAProxy routing
+   * reads and writes to it.
+   */
+  private async watchStatus(): Promise<void> {
+    while (!this.stopping) {
+      this.status = await this.readStatus();
+      await this.clock.sleep(STATUS_REFRESH_MS);
+    }
+  }
+
   private async cycle(): Promise<void> {
     if (this.stopping) return;
-    await this.lease.keepalive();
+    this.status = await this.readStatus();
+    const leaseConfirmed = await this.lease.keepalive();
+    if (!leaseConfirmed && this.status !== null && this.status.clusterStatus !== 'Primary') {
+      // the minority side of a partition: it must never bootstrap, and cannot even ask
+      this.say('Non-Primary component and no etcd majority answers: waiting; pc.bootstrap needs the bootstrap lock, granted by the etcd majority only');
+    }
     if (this.leaseId === null) return;
     const snapshot = await this.read();
-    if (!snapshot.nodes.has(this.config.name)) {
-      await this.etcd.put(`${this.prefix}nodes/${this.config.name}`, JSON.stringify({ gmcast: this.gmcast }));
+    const registration = this.registration();
+    const registered = snapshot.nodes.get(this.config.name);
+    if (registered === undefined || JSON.stringify(registered) !== JSON.stringify(registration)) {
+      await this.etcd.put(`${this.prefix}nodes/${this.config.name}`, JSON.stringify(registration));
     }
     if (this.tasks.isRunning()) {
       const task = this.tasks.current();
@@ -256,8 +312,7 @@ export class GaleraAgent {
   }
 
   private async observeRunning(snapshot: Snapshot): Promise<void> {
-    const status = await this.local.status(this.config.galera.superuser);
-    this.status = status;
+    const status = this.status;
     const health = checkHealth(status);
     const primary = health.ok;
     await this.publishMember(status === null ? 'not answering' : status.localStateComment || 'unknown', primary);

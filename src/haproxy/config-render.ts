@@ -106,7 +106,7 @@ export function routedMembers(view: ClusterView): { members: RoutedMember[]; ski
   return { members, skipped };
 }
 
-function hostPort(host: string, port: number): string {
+export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
@@ -180,7 +180,7 @@ function readSection(options: HaproxyRenderOptions, members: RoutedMember[]): st
   return lines;
 }
 
-function statsSection(options: HaproxyRenderOptions): string[] {
+export function statsSection(options: Pick<HaproxyRenderOptions, 'statsBind'>): string[] {
   return [
     '# the stats page; it needs mode http (under the tcp default HAProxy ignores the stats lines)',
     'listen stats',

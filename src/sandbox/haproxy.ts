@@ -12,6 +12,7 @@ import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { DEFAULT_READ_BACKEND, DEFAULT_WRITE_BACKEND, renderHaproxyConfig, type RoutedMember } from '../haproxy/config-render.js';
+import { GALERA_READ_BACKEND, GALERA_WRITE_BACKEND, renderGaleraHaproxyConfig, type GaleraRoutedNode } from '../haproxy/galera-config-render.js';
 
 export const HAPROXY_BINARY = '/usr/sbin/haproxy';
 const START_TIMEOUT_MS = 15_000;
@@ -36,13 +37,17 @@ export interface SandboxHaproxyRecord {
   statsPort: number;
   /** The runtime API's unix socket the agents announce role changes to (null: not enabled). */
   runtimeSocket: string | null;
+  /** The backends' names (absent in records written before the Galera variant: PostgreSQL's). */
+  writeBackend?: string;
+  readBackend?: string;
 }
 
 export interface StartHaproxyOptions {
   dir: string;
   host: string;
   scope: string;
-  members: RoutedMember[];
+  /** PostgreSQL members, or the nodes of a Galera cluster (writes to the single writer, reads to the Synced nodes). */
+  members: RoutedMember[] | { galera: GaleraRoutedNode[] };
   ports: { write: number; read: number; stats: number };
   timings: HaproxyCheckTimings;
   /** The unix socket to open the runtime API on (null: none). */
@@ -64,15 +69,18 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Sandbo
   const runtimeSocket = options.runtimeSocket;
   const configFile = join(options.dir, 'haproxy.cfg');
   const logFile = join(options.dir, 'haproxy.log');
-  const text = renderHaproxyConfig(options.members, {
+  const binds = {
     scope: options.scope,
     writeBind: `${options.host}:${options.ports.write}`,
     readBind: `${options.host}:${options.ports.read}`,
     statsBind: `${options.host}:${options.ports.stats}`,
     ...options.timings,
-    maxLag: null,
-    runtimeSocket,
-  });
+  };
+  const galera = 'galera' in options.members ? options.members.galera : null;
+  const text =
+    galera !== null
+      ? renderGaleraHaproxyConfig(galera, binds)
+      : renderHaproxyConfig(options.members as RoutedMember[], { ...binds, maxLag: null, runtimeSocket });
   await writeFile(configFile, text);
   const handle = await open(logFile, 'a');
   let pid: number;
@@ -92,7 +100,9 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Sandbo
     writePort: options.ports.write,
     readPort: options.ports.read,
     statsPort: options.ports.stats,
-    runtimeSocket,
+    runtimeSocket: galera !== null ? null : runtimeSocket,
+    writeBackend: galera !== null ? GALERA_WRITE_BACKEND : DEFAULT_WRITE_BACKEND,
+    readBackend: galera !== null ? GALERA_READ_BACKEND : DEFAULT_READ_BACKEND,
   };
   const deadline = performance.now() + START_TIMEOUT_MS;
   while (!(await statsAnswer(statsUrl(options.host, record)))) {
@@ -133,7 +143,7 @@ export async function routingNow(host: string, record: SandboxHaproxyRecord): Pr
     const response = await fetch(`${statsUrl(host, record)};csv`, { signal: AbortSignal.timeout(STATS_REQUEST_TIMEOUT_MS) });
     const servers = parseStatsCsv(await response.text());
     const up = (backend: string) => servers.filter((s) => s.backend === backend && s.status.startsWith('UP')).map((s) => s.server);
-    return { write: up(DEFAULT_WRITE_BACKEND), read: up(DEFAULT_READ_BACKEND) };
+    return { write: up(record.writeBackend ?? DEFAULT_WRITE_BACKEND), read: up(record.readBackend ?? DEFAULT_READ_BACKEND) };
   } catch {
     return null;
   }

@@ -60,9 +60,13 @@ export interface SandboxNodeRecord {
   pgPort: number;
   apiPort: number;
   dataDir: string;
+  /** Galera nodes: where mariadbd writes its PID (the agent leaves mariadbd running when it stops). */
+  mariadbPidFile?: string;
 }
 
 export interface SandboxRecord {
+  /** What the nodes run (absent in records written before Galera sandboxes: postgres). */
+  kind?: 'postgres' | 'galera';
   runtime?: AgentRuntime;
   scope: string;
   namespace: string;
@@ -165,17 +169,21 @@ function requireBinDir(): string {
   return dir;
 }
 
+/** `up` refuses a directory whose previous sandbox still has a process running. */
+export async function refuseRunningSandbox(dir: string, given: string): Promise<void> {
+  if (!existsSync(sandboxRecordPath(dir))) return;
+  const previous = await readSandboxRecord(dir);
+  if ([...previous.etcd.pids, ...previous.nodes.map((n) => n.pid), previous.haproxy?.pid ?? 0, ...(await mariadbPids(previous))].some(isAlive)) {
+    throw new KeelError('sandbox.running', `a sandbox is already running in ${dir}`, { hint: `stop it first: keel sandbox down --dir ${given}` });
+  }
+}
+
 export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxRecord> {
   const log = options.log ?? (() => undefined);
   const dir = resolve(options.dir);
   const host = options.host ?? '127.0.0.1';
   if (options.nodes < 1 || options.nodes > 9) throw new KeelError('sandbox.bad_nodes', `--nodes must be between 1 and 9, got ${options.nodes}`);
-  if (existsSync(sandboxRecordPath(dir))) {
-    const previous = await readSandboxRecord(dir);
-    if ([...previous.etcd.pids, ...previous.nodes.map((n) => n.pid), previous.haproxy?.pid ?? 0].some(isAlive)) {
-      throw new KeelError('sandbox.running', `a sandbox is already running in ${dir}`, { hint: `stop it first: keel sandbox down --dir ${options.dir}` });
-    }
-  }
+  await refuseRunningSandbox(dir, options.dir);
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755); // PostgreSQL runs as another OS user and must traverse this directory
   const ports = await pickPorts(host, options.nodes, options.basePort);
@@ -283,9 +291,22 @@ async function postmasterPids(record: SandboxRecord): Promise<number[]> {
   return pids;
 }
 
+/** PIDs of Galera nodes' mariadbd still running (read from the pid files their option files name). */
+async function mariadbPids(record: SandboxRecord): Promise<number[]> {
+  const pids: number[] = [];
+  for (const node of record.nodes) {
+    if (node.mariadbPidFile === undefined) continue;
+    const pid = Number((await readFile(node.mariadbPidFile, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) pids.push(pid);
+  }
+  return pids;
+}
+
 /**
- * Stops everything the sandbox started: agents first (SIGTERM: they shut PostgreSQL down and
- * release their keys), then any postmaster left behind, then HAProxy, then etcd.
+ * Stops everything the sandbox started: agents first (SIGTERM: a PostgreSQL agent shuts its
+ * server down and releases its keys; a Galera agent leaves mariadbd running, as in production),
+ * then any postmaster or mariadbd left behind (SIGTERM: a clean shutdown, so the next start
+ * needs no recovery), then HAProxy, then etcd.
  */
 export async function sandboxDown(dir: string, log: (line: string) => void = () => undefined): Promise<void> {
   const record = await readSandboxRecord(dir);
@@ -295,6 +316,9 @@ export async function sandboxDown(dir: string, log: (line: string) => void = () 
   const leftovers = await postmasterPids(record);
   if (leftovers.length > 0) log(`stopping PostgreSQL left running: ${leftovers.join(', ')}`);
   await stopPids(leftovers, 20_000);
+  const mariadbs = await mariadbPids(record);
+  if (mariadbs.length > 0) log(`stopping mariadbd: ${mariadbs.join(', ')}`);
+  await stopPids(mariadbs, 60_000);
   // keel-fence processes of agents that were killed (a clean agent stop ends its own).
   const fences = keelFencePids(record.nodes.map((n) => n.dataDir));
   if (fences.length > 0) log(`stopping keel-fence: ${fences.join(', ')}`);

@@ -12,6 +12,9 @@
  *  - `keel galera status` (table and JSON) with its MyISAM and no-primary-key warnings; a bad
  *    galera.yml is one line and exit 2;
  *  - `keel galera force-bootstrap` on the running cluster is refused, nothing changed;
+ *  - `keel haproxy-config -c galera.yml` run by a real HAProxy: the write port reaches the writer
+ *    alone, the read port every Synced node, the stats page answers; the writer's mariadbd killed
+ *    with SIGKILL moves the writes to another node, and the killed node rejoins;
  *  - a mariadbd killed under its agent rejoins by IST; after a total outage where one node was
  *    down longer, every agent names the same, most advanced node;
  *  - two nodes crash (server and agent): the survivor's component stays Non-Primary until its
@@ -24,12 +27,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { waitFor } from '../dcs/etcd-fixture.js';
+import { freePorts } from '../../../src/sandbox/ports.js';
+import { parseStatsCsv } from '../../../src/sandbox/haproxy.js';
 import {
   GALERA_USER as USER,
   KEEL_MAIN,
@@ -71,6 +76,42 @@ after(async () => {
   await lab?.stop();
 });
 
+/** Certification failures summed over the nodes, as `keel galera status --format json` counts them. */
+async function certFailures(): Promise<number> {
+  const out = spawnSync(process.execPath, [KEEL_MAIN, '-c', (nodes[0] as Node).config, 'galera', 'status', '--format', 'json'], { encoding: 'utf8' });
+  const parsed = JSON.parse(out.stdout) as { nodes: Array<{ wsrep_local_cert_failures: number }> };
+  return parsed.nodes.reduce((sum, n) => sum + n.wsrep_local_cert_failures, 0);
+}
+
+let version = 0;
+/** Enough conflicts that all of them being brute-force aborts (p about 0.5 each) is out of the question. */
+const CONFLICT_ATTEMPTS_MAX = 20;
+/**
+ * The same row updated in open transactions on two connections (SQL ports); returns how many of
+ * the two commits were refused. On two nodes both updates run before either commit; on one node
+ * (sameNode) the second waits for the first's row lock.
+ */
+async function conflict(portA: number, portB: number, sameNode: boolean): Promise<number> {
+  // new values every time: an UPDATE that changes nothing writes nothing, and so conflicts with nothing
+  version += 2;
+  const [ca, cb] = [
+    await mysql.createConnection({ host: '127.0.0.1', port: portA, ...USER }),
+    await mysql.createConnection({ host: '127.0.0.1', port: portB, ...USER }),
+  ];
+  try {
+    await ca.query('BEGIN');
+    await cb.query('BEGIN');
+    await ca.query('UPDATE shop.orders SET note = ? WHERE id = 1', [`a${version}`]);
+    const updateB = cb.query('UPDATE shop.orders SET note = ? WHERE id = 1', [`b${version}`]);
+    if (!sameNode) await updateB;
+    const results = await Promise.allSettled([ca.query('COMMIT'), updateB.then(() => cb.query('COMMIT'))]);
+    return results.filter((r) => r.status === 'rejected').length;
+  } finally {
+    ca.destroy();
+    cb.destroy();
+  }
+}
+
 test('first start: one bootstrap, two joins, a row written on one node is read on the others', { timeout: 150_000 }, async () => {
   for (const node of nodes) startAgent(node);
   await waitAllSynced('three Synced nodes in a Primary component of 3', 120_000);
@@ -96,41 +137,24 @@ test('first start: one bootstrap, two joins, a row written on one node is read o
   // the same row updated in open transactions on two nodes: one of the two commits is refused
   // (certification failure or brute-force abort, both a deadlock error to the client); through
   // the writer alone the second update waits for the first on its row lock and both commit
-  const certFailures = async () => {
-    const out = spawnSync(process.execPath, [KEEL_MAIN, '-c', first.config, 'galera', 'status', '--format', 'json'], { encoding: 'utf8' });
-    const parsed = JSON.parse(out.stdout) as { nodes: Array<{ wsrep_local_cert_failures: number }> };
-    return parsed.nodes.reduce((sum, n) => sum + n.wsrep_local_cert_failures, 0);
-  };
-  let version = 0;
-  const conflict = async (a: Node, b: Node): Promise<number> => {
-    // new values every time: an UPDATE that changes nothing writes nothing, and so conflicts with nothing
-    version += 2;
-    const [ca, cb] = [
-      await mysql.createConnection({ host: '127.0.0.1', port: a.sql, ...USER }),
-      await mysql.createConnection({ host: '127.0.0.1', port: b.sql, ...USER }),
-    ];
-    try {
-      await ca.query('BEGIN');
-      await cb.query('BEGIN');
-      await ca.query('UPDATE shop.orders SET note = ? WHERE id = 1', [`a${version}`]);
-      const updateB = cb.query('UPDATE shop.orders SET note = ? WHERE id = 1', [`b${version}`]);
-      // on two nodes both updates run before either commit; on one node the second waits for the first's row lock
-      if (a !== b) await updateB;
-      const results = await Promise.allSettled([ca.query('COMMIT'), updateB.then(() => cb.query('COMMIT'))]);
-      return results.filter((r) => r.status === 'rejected').length;
-    } finally {
-      ca.destroy();
-      cb.destroy();
-    }
-  };
   const beforeConflicts = await certFailures();
-  for (let attempt = 0; attempt < 3; attempt++) assert.equal(await conflict(first, second), 1, 'one of two conflicting commits on two nodes is refused');
-  // the agents publish the wsrep figures once per cycle (loop_wait 1 s)
-  await waitFor(async () => (await certFailures()) > beforeConflicts, 10_000, 'keel galera status counting the certification failures');
+  // A refused commit is a certification failure when both write sets met in certification, or a
+  // brute-force abort when the other one was applied first (about half the time each here); only
+  // the first kind is wsrep_local_cert_failures, so conflicts are repeated until one is counted.
+  let counted = false;
+  for (let attempt = 0; attempt < CONFLICT_ATTEMPTS_MAX && !counted; attempt++) {
+    assert.equal(await conflict(first.sql, second.sql, false), 1, 'one of two conflicting commits on two nodes is refused');
+    // the agents read the wsrep figures every second
+    counted = await waitFor(async () => (await certFailures()) > beforeConflicts, 3_000, 'a counted certification failure').then(
+      () => true,
+      () => false,
+    );
+  }
+  assert.ok(counted, `keel galera status counted no certification failure in ${CONFLICT_ATTEMPTS_MAX} conflicts`);
   await new Promise((resolve) => setTimeout(resolve, 2_500));
   const writerNode = nodes[writers.indexOf(200)] as Node;
   const beforeWriter = await certFailures();
-  for (let attempt = 0; attempt < 5; attempt++) assert.equal(await conflict(writerNode, writerNode), 0, 'through the writer both updates commit');
+  for (let attempt = 0; attempt < 5; attempt++) assert.equal(await conflict(writerNode.sql, writerNode.sql, true), 0, 'through the writer both updates commit');
   await new Promise((resolve) => setTimeout(resolve, 2_500));
   assert.equal(await certFailures(), beforeWriter, 'no certification failure through the writer');
 
@@ -168,6 +192,137 @@ test('first start: one bootstrap, two joins, a row written on one node is read o
   assert.equal(refused.status, 1, refused.stderr);
   assert.match(refused.stderr, /refusing to bootstrap g3: the cluster shop has a Primary component .* would split it/);
 });
+
+/** wsrep_node_name of the server a connection through HAProxy reached ('' when none answered). */
+async function nodeBehind(port: number): Promise<string> {
+  try {
+    const connection = await mysql.createConnection({ host: '127.0.0.1', port, ...USER, connectTimeout: 3_000 });
+    try {
+      const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT @@wsrep_node_name AS node');
+      return String(rows[0]?.['node'] ?? '');
+    } finally {
+      connection.destroy();
+    }
+  } catch {
+    return '';
+  }
+}
+
+async function writerNow(): Promise<string[]> {
+  const codes = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        return (await fetch(`http://127.0.0.1:${node.api}/writer`, { signal: AbortSignal.timeout(2_000) })).status;
+      } catch {
+        return 0;
+      }
+    }),
+  );
+  return nodes.filter((_, index) => codes[index] === 200).map((node) => node.name);
+}
+
+test(
+  'keel haproxy-config for Galera, run by HAProxy: writes to the writer alone, reads to the Synced nodes; the writer killed moves the writes',
+  { timeout: 150_000 },
+  async () => {
+    const [writePort, readPort, statsPort] = (await freePorts(3)) as [number, number, number];
+    const first = nodes[0] as Node;
+    const rendered = spawnSync(
+      process.execPath,
+      [
+        KEEL_MAIN,
+        'haproxy-config',
+        '-c',
+        first.config,
+        '--write-port',
+        `127.0.0.1:${writePort}`,
+        '--read-port',
+        `127.0.0.1:${readPort}`,
+        '--stats-port',
+        `127.0.0.1:${statsPort}`,
+        '--inter',
+        '500ms',
+        '--fall',
+        '2',
+        '--rise',
+        '1',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(rendered.status, 0, rendered.stderr);
+    for (const node of nodes) assert.match(rendered.stdout, new RegExp(`server ${node.name} 127\\.0\\.0\\.1:${node.sql} maxconn 100 check port ${node.api}`));
+    const refused = spawnSync(process.execPath, [KEEL_MAIN, 'haproxy-config', '-c', first.config, '--max-lag', '16MB'], { encoding: 'utf8' });
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /^keel: --max-lag applies to PostgreSQL clusters only/);
+    const configFile = join(dir, 'haproxy.cfg');
+    await writeFile(configFile, rendered.stdout);
+    const check = spawnSync('/usr/sbin/haproxy', ['-c', '-f', configFile], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    const haproxy = spawn('/usr/sbin/haproxy', ['-db', '-f', configFile], { stdio: 'ignore' });
+    try {
+      const routed = async () => {
+        const csv = await (await fetch(`http://127.0.0.1:${statsPort}/;csv`, { signal: AbortSignal.timeout(2_000) })).text();
+        const up = (backend: string) =>
+          parseStatsCsv(csv)
+            .filter((s) => s.backend === backend && s.status.startsWith('UP'))
+            .map((s) => s.server);
+        return { write: up('galera_write'), read: up('galera_read') };
+      };
+      const [writer] = await writerNow();
+      assert.ok(writer !== undefined, 'one node holds the writer key');
+      await waitFor(
+        async () => {
+          const now = await routed().catch(() => null);
+          return now !== null && now.write.join() === writer && now.read.length === 3;
+        },
+        20_000,
+        `the stats page showing ${writer} alone up for writes and every node up for reads`,
+      );
+      for (let attempt = 0; attempt < 5; attempt++) assert.equal(await nodeBehind(writePort), writer, 'the write port reaches the writer');
+      // the single-writer route: two transactions updating one row through the write port both commit
+      const beforeConflicts = await certFailures();
+      for (let attempt = 0; attempt < 3; attempt++) assert.equal(await conflict(writePort, writePort, true), 0, 'through HAProxy both updates commit');
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // the agents publish wsrep figures once per cycle
+      assert.equal(await certFailures(), beforeConflicts, 'no certification failure through the write port');
+      // leastconn: three sessions held open at once land on three different Synced nodes
+      const held = await Promise.all([0, 1, 2].map(() => mysql.createConnection({ host: '127.0.0.1', port: readPort, ...USER })));
+      try {
+        const names = await Promise.all(
+          held.map(async (c) => String((await c.query<mysql.RowDataPacket[]>('SELECT @@wsrep_node_name AS node'))[0][0]?.['node'])),
+        );
+        assert.deepEqual(names.sort(), NAMES, 'the read port reaches every Synced node');
+      } finally {
+        for (const c of held) c.destroy();
+      }
+
+      // the writer's mariadbd dies: its agent releases the key, another Synced node takes it, HAProxy follows
+      const dead = nodes.find((node) => node.name === writer) as Node;
+      const pid = mariadbPid(dead);
+      kill(pid);
+      let moved = '';
+      await waitFor(
+        async () => {
+          moved = await nodeBehind(writePort);
+          return moved !== '' && moved !== writer;
+        },
+        30_000,
+        'writes moving to another node',
+      );
+      assert.deepEqual(await writerNow(), [moved], 'the node the write port reaches is the new writer');
+      await sql(nodes.find((node) => node.name === moved) as Node, (c) => c.query("INSERT INTO shop.orders VALUES (2, 'through the new writer')"));
+      await waitFor(async () => !(await routed()).read.includes(writer), 10_000, `HAProxy taking ${writer} out of the reads`);
+      await waitAllSynced(`${writer} back in the cluster`, 90_000);
+      await waitFor(async () => (await routed()).read.length === 3, 20_000, `${writer} taking reads again`);
+      // the writer key stays where it is (a rejoining node never takes it back), unless its holder
+      // stops being Synced (e.g. a donor): wherever it is, the write port reaches it and it alone
+      const holders = await writerNow();
+      assert.equal(holders.length, 1, `one writer once ${writer} is back: ${holders.join(',')}`);
+      await waitFor(async () => (await nodeBehind(writePort)) === holders[0], 10_000, `the write port reaching ${holders[0] ?? 'the writer'}`);
+    } finally {
+      haproxy.kill('SIGKILL');
+    }
+  },
+);
 
 test('kill -9 of every mariadbd and agent: the agents bring the cluster back with every acknowledged row', { timeout: 180_000 }, async () => {
   const acknowledged: number[] = [];
