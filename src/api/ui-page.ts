@@ -45,6 +45,7 @@ export const UI_PAGE = `<!doctype html>
   .yes { color:var(--ok); font-weight:600; } .no { color:var(--muted); }
   #verdict { font-size:15px; }
   #verdict .answer { font-weight:700; margin-right:6px; }
+  #verdict.ok .answer { color:var(--ok); } #verdict.warn .answer { color:var(--warn); } #verdict.bad .answer { color:var(--bad); }
   #verdict.ok { border-left:5px solid var(--ok); } #verdict.warn { border-left:5px solid var(--warn); } #verdict.bad { border-left:5px solid var(--bad); }
   #verdict ul { margin:6px 0 0; padding-left:20px; color:#394457; }
   .decisions { display:grid; gap:12px; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); }
@@ -179,6 +180,7 @@ function renderVerdict(cluster, explain, patroni, config) {
     detail = leader.name + " holds a fresh leader key and its agent answers.";
   }
   box.className = level;
+  text.className = "";
   text.appendChild(el("span", { cls: "answer", id: "verdict-answer", text: answer }));
   text.appendChild(el("span", { id: "verdict-detail", text: detail }));
   var list = el("ul", { id: "verdict-candidates" });
