@@ -176,8 +176,8 @@ function renderVerdict(cluster, explain, patroni, config) {
     answer = "Unknown."; level = "warn";
     detail = "This agent last reached etcd " + Math.round(dcsAge) + " s ago (ttl " + ttl + " s).";
   } else {
-    answer = "No."; level = "ok";
-    detail = leader.name + " holds a fresh leader key and its agent answers.";
+    answer = "No."; level = explain && candidates.length === 0 ? "warn" : "ok";
+    detail = leader.name + " holds a fresh leader key and its agent answers." + (level === "warn" ? " But no other member could take over if it were lost." : "");
   }
   box.className = level;
   text.className = "";
