@@ -4,14 +4,15 @@
  * PostgreSQL and etcd say; the patroni_* names against Patroni 3.0.2's (the recorded output of its
  * own handler); the status page GET /ui loaded in headless Chromium (Debian's, driven by
  * playwright-core) and its content checked, a screenshot kept as an artifact; then a kill -9
- * failover, after which the new leader's metrics count it and time it, and the page shows it.
+ * failover, after which the new leader's metrics count it and time it, and the page shows it;
+ * then a switchover back, counted by the member that took the key.
  */
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { startTestCluster, sql, eventually, killNode, leaderKeyHolder, type TestCluster } from '../../support/sandbox.js';
+import { startTestCluster, sql, eventually, killNode, leaderKeyHolder, restartAgent, type TestCluster } from '../../support/sandbox.js';
 import { parseExposition, sampleValue, type Family } from '../../support/prometheus.js';
 import { withChromium } from '../../support/browser.js';
 
@@ -229,4 +230,44 @@ test('after a kill -9 failover: the new leader counts and times it; the page sho
     if (oldRow > 0) assert.match((await page.textContent(`.member-decisions[data-member="${oldLeader}"]`)) ?? '', /no answer/);
     await screenshot(t, page, 'ui-after-failover.png');
   });
+});
+
+test('a switchover back to the old leader, once it has rejoined: counted and timed by the member that took the key', async () => {
+  const oldLeader = cluster.leader; // killed by the previous test
+  const leader = replicaOf(oldLeader);
+  await restartAgent(cluster, oldLeader);
+  await eventually(`${oldLeader} streaming from ${leader}`, 120_000, async () => {
+    const rows = await sql<{ application_name: string }>(cluster, leader, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
+    return rows.some((r) => r.application_name === oldLeader) ? true : undefined;
+  });
+  // its agent publishes 'streaming' once a cycle has seen it (the switchover pre-check reads it)
+  await eventually(`${oldLeader} publishing that it streams`, 30_000, async () =>
+    sampleValue(await scrape(oldLeader), 'patroni_postgres_streaming') === 1 ? true : undefined,
+  );
+  const response = await fetch(`http://127.0.0.1:${apiPort(leader)}/switchover`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ leader, candidate: oldLeader }),
+    signal: AbortSignal.timeout(90_000),
+  });
+  assert.equal(response.status, 200, await response.text());
+  const metrics = await eventually('the switchover counted on its candidate', 30_000, async () => {
+    const scraped = await scrape(oldLeader);
+    return sampleValue(scraped, 'patroni_primary') === 1 && (scraped.get('keel_recovery_writable_seconds')?.histograms.length ?? 0) > 0 ? scraped : undefined;
+  });
+  assert.equal(await leaderKeyHolder(cluster), oldLeader);
+  assert.equal(sampleValue(metrics, 'keel_switchovers_total', { cause: 'requested' }), 1);
+  assert.equal(sampleValue(metrics, 'keel_failovers_total', { cause: 'automatic' }), 0);
+  const toKey = metrics.get('keel_recovery_leader_key_seconds')?.histograms.find((h) => h.labels['kind'] === 'switchover');
+  const toWritable = metrics.get('keel_recovery_writable_seconds')?.histograms.find((h) => h.labels['kind'] === 'switchover');
+  assert.equal(toKey?.count, 1);
+  assert.equal(toWritable?.count, 1);
+  assert.ok(
+    (toKey?.sum ?? -1) > 0 && (toWritable?.sum ?? -1) >= (toKey?.sum ?? 0) && (toWritable?.sum ?? 99) < 60,
+    `key ${toKey?.sum} s, writable ${toWritable?.sum} s`,
+  );
+  // the member that lost the key counts nothing for it
+  const former = await scrape(leader);
+  assert.equal(sampleValue(former, 'keel_switchovers_total', { cause: 'requested' }), 0);
+  assert.equal(sampleValue(former, 'keel_failovers_total', { cause: 'automatic' }), 1);
 });
