@@ -2,7 +2,7 @@
  * Issue 12 on real processes, one sandbox (etcd x3, a leader and a replica; ttl 10, loop_wait 2):
  * GET /metrics scraped from both agents and parsed strictly, its values checked against what
  * PostgreSQL and etcd say; the patroni_* names against Patroni 3.0.2's (the recorded output of its
- * own handler); the status page GET /ui loaded in headless Chromium (Debian's, driven by
+ * own handler), and against a real Patroni 3.0.2 leader's scrape (its own one-node sandbox); the status page GET /ui loaded in headless Chromium (Debian's, driven by
  * playwright-core) and its content checked, a screenshot kept as an artifact; then a kill -9
  * failover, after which the new leader's metrics count it and time it, and the page shows it;
  * then a switchover back, counted by the member that took the key.
@@ -10,11 +10,14 @@
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startTestCluster, sql, eventually, killNode, leaderKeyHolder, restartAgent, type TestCluster } from '../../support/sandbox.js';
 import { parseExposition, sampleValue, type Family } from '../../support/prometheus.js';
 import { withChromium } from '../../support/browser.js';
+import { sandboxDown, sandboxUp, waitForCluster } from '../../../src/sandbox/sandbox.js';
 
 const TTL_S = 10;
 let cluster: TestCluster;
@@ -159,6 +162,40 @@ test('GET /metrics on the leader and the replica: Patroni names and labels, valu
   const [receiver] = await sql<{ received_tli: number }>(cluster, replica, 'SELECT received_tli FROM pg_stat_wal_receiver');
   assert.equal(sampleValue(onReplica, 'patroni_postgres_timeline'), receiver?.received_tli);
   assert.equal(sampleValue(onReplica, 'keel_failovers_total', { cause: 'automatic' }), 0);
+});
+
+test('the same patroni_* metrics as a real Patroni 3.0.2 leader: names, help, types, labels, role values', async () => {
+  const keel = await scrape(cluster.leader);
+  const dir = await mkdtemp(join(tmpdir(), 'keel-test-patroni-'));
+  try {
+    const record = await sandboxUp({ dir, nodes: 1, timings: { ttlS: TTL_S, loopWaitS: 2, retryTimeoutS: 3 }, waitMs: 0, runtime: 'patroni' });
+    await waitForCluster(record, 120_000);
+    const port = record.nodes[0]?.apiPort ?? 0;
+    const patroni = await eventually('Patroni holding its leader lock', 30_000, async () => {
+      const metrics = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text());
+      return sampleValue(metrics, 'patroni_cluster_unlocked') === 0 ? metrics : undefined;
+    });
+    const keelPatroni = [...keel.keys()].filter(
+      (n) => n.startsWith('patroni_') && n !== 'patroni_postgres_streaming' && n !== 'patroni_postgres_in_archive_recovery',
+    );
+    assert.deepEqual(keelPatroni, [...patroni.keys()], 'names and order');
+    // the version is each program's own; the positions, times and start instants are each server's
+    const ownValues = new Set(['patroni_version', 'patroni_xlog_location', 'patroni_postmaster_start_time', 'patroni_dcs_last_seen']);
+    for (const [name, family] of patroni) {
+      const ours = keel.get(name);
+      assert.equal(ours?.help, family.help, `${name} help`);
+      assert.equal(ours?.type, family.type, `${name} type`);
+      assert.deepEqual(family.samples[0]?.labels, { scope: record.scope }, `${name}: Patroni 3.0.2 labels`);
+      assert.deepEqual(Object.keys(ours?.samples[0]?.labels ?? {}), ['scope', 'name'], `${name}: keel labels`);
+      if (!ownValues.has(name)) assert.equal(ours?.samples[0]?.value, family.samples[0]?.value, `${name}: the same value on a leader`);
+    }
+    for (const name of ['patroni_xlog_location', 'patroni_postmaster_start_time', 'patroni_dcs_last_seen']) {
+      assert.ok(sampleValue(patroni, name) > 0 && sampleValue(keel, name) > 0, name);
+    }
+  } finally {
+    await sandboxDown(dir).catch(() => undefined);
+    if (process.env['KEEL_KEEP_TEST_DIRS'] === undefined) await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('GET /ui in Chromium: members, roles, timelines, decisions of both agents, no failover expected', async (t) => {
