@@ -32,6 +32,8 @@ export type OperationResult = { code: number; text: string } | { code: number; j
  */
 export interface ApiProvider {
   getStatus(): NodeStatus;
+  /** The status with WAL positions read now rather than at the last cycle (GET /patroni); absent: getStatus. */
+  getStatusWithWalNow?(): Promise<NodeStatus>;
   /** GET /cluster body (Patroni's cluster_as_json of a fresh DCS read). */
   getClusterJson(): Promise<unknown>;
   /** GET /history body: the history key's lines, [] when none. */
@@ -173,7 +175,14 @@ export function patroniRoutes(): Route[] {
   return [
     metricsRoute,
     ...HEALTH_PATHS.map(healthRoute),
-    { method: 'GET', path: '/patroni', unsafe: false, body: 'none', handle: (r) => json(200, patroniStatusJson(r.provider.getStatus())) },
+    {
+      method: 'GET',
+      path: '/patroni',
+      unsafe: false,
+      body: 'none',
+      handle: async (r) =>
+        json(200, patroniStatusJson(r.provider.getStatusWithWalNow !== undefined ? await r.provider.getStatusWithWalNow() : r.provider.getStatus())),
+    },
     read('/cluster', (p) => p.getClusterJson, 'cluster is not available'),
     read('/history', (p) => p.getHistory, 'history is not available'),
     read('/config', (p) => p.getConfig, 'no configuration in the DCS'),

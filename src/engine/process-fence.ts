@@ -33,6 +33,8 @@ const START_WAIT_MS = 2000;
 const CONNECT_RETRY_MS = 20;
 /** After losing the connection: how soon to reconnect (and restart the helper if it died). */
 const RECONNECT_MS = 100;
+/** A later deadline is sent once it moved this much past the one keel-fence holds. */
+const FEED_STEP_MS = 1000;
 
 /** The abstract socket name of the keel-fence guarding `dataDir` (one per data directory and network namespace). */
 export function fenceSocketName(dataDir: string): string {
@@ -73,6 +75,8 @@ export class ProcessFence implements ExternalFence {
   /** The newest deadline asked for (Clock.now() ms); null: stood down; undefined: never fed. */
   private wanted: number | null | undefined = undefined;
   private unavailableLogged = false;
+  /** The deadline keel-fence was last sent on this connection (undefined: nothing sent yet). */
+  private sentDeadline: number | null | undefined = undefined;
 
   constructor(private readonly options: ProcessFenceOptions) {
     this.socketName = fenceSocketName(options.dataDir);
@@ -82,8 +86,17 @@ export class ProcessFence implements ExternalFence {
   feed(deadlineMs: number | null): void {
     if (this.closed) return;
     this.wanted = deadlineMs;
-    if (this.socket !== null) this.send(this.request());
-    else this.ensureConnected();
+    if (this.socket === null) {
+      this.ensureConnected();
+      return;
+    }
+    // A deadline later than the one keel-fence holds by less than FEED_STEP_MS is not sent: the
+    // leader's keepalives come 5 times a second, and keel-fence firing up to that much before the
+    // newest deadline only stops a frozen agent's PostgreSQL a little earlier. An earlier
+    // deadline, a disarm or an arm is always sent at once.
+    const held = this.sentDeadline;
+    if (typeof deadlineMs === 'number' && typeof held === 'number' && deadlineMs >= held && deadlineMs - held < FEED_STEP_MS) return;
+    this.sendWanted();
   }
 
   /** Stands the fence down and lets it exit (clean agent stop, after PostgreSQL is down). */
@@ -106,6 +119,11 @@ export class ProcessFence implements ExternalFence {
     if (this.wanted === null || this.wanted === undefined) return 'disarm';
     const leftNs = BigInt(Math.round((this.wanted - this.options.clock.now()) * 1e6));
     return `arm ${process.hrtime.bigint() + leftNs}`;
+  }
+
+  private sendWanted(): void {
+    this.sentDeadline = this.wanted;
+    this.send(this.request());
   }
 
   private send(line: string): void {
@@ -197,7 +215,7 @@ export class ProcessFence implements ExternalFence {
       if (this.wanted !== null && this.wanted !== undefined) this.options.log.warning('lost keel-fence (killed?): starting it again');
       this.retrySoon();
     });
-    this.send(this.request());
+    this.sendWanted();
   }
 
   private retrySoon(): void {

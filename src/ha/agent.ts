@@ -32,11 +32,12 @@ import { renderWhy } from './core/why.js';
 import { executeDecision } from './executor.js';
 import { FailsafeInbox } from './failsafe.js';
 import { IsolationWatch } from './isolation-watch.js';
+import { SyncWatch } from './sync-watch.js';
 import { pgpassEntries, reloadableConfig } from './local-config.js';
 import { observe } from './observe.js';
 import type { HaPorts } from './ports.js';
 import { PostgresTracker } from './postgres-tracker.js';
-import { buildApiProvider, buildNodeStatus } from './status.js';
+import { buildApiProvider, buildNodeStatus, statusWithWalNow } from './status.js';
 import { fence, stopPostgres } from './tasks.js';
 import { runCallback } from './callbacks.js';
 import type { ScheduledRestart } from './context.js';
@@ -70,6 +71,7 @@ export class Agent implements AgentContext {
   readonly tasks: TaskRunner<TaskKind>;
   readonly failsafe = new FailsafeInbox();
   readonly isolation: IsolationWatch;
+  private readonly syncWatch: SyncWatch;
   readonly startedMs: number;
   readonly metrics: KeelMetrics;
   readonly recovery: RecoveryTracker;
@@ -108,6 +110,7 @@ export class Agent implements AgentContext {
     });
     this.loop = new CycleLoop(this.ports.clock, this.log);
     this.isolation = new IsolationWatch(this);
+    this.syncWatch = new SyncWatch(this);
     this.metrics = options.metrics ?? new KeelMetrics({ scope: local.scope, name: local.name });
     this.metrics.readLeaseRemainingFrom(() => {
       const sent = this.lease.lastConfirmedSentMs;
@@ -144,6 +147,11 @@ export class Agent implements AgentContext {
     return buildNodeStatus(this, { lastWhyKind: this.lastWhy?.kind ?? null, lastWhy: this.lastWhySentence, nextRunAtMs: this.loop.nextRunAtMs });
   }
 
+  /** The status with WAL positions read now (GET /patroni). */
+  statusWithWalNow(): Promise<NodeStatus> {
+    return statusWithWalNow(this, this.status());
+  }
+
   /** POST /failsafe from a leader that cannot reach the DCS. */
   acceptFailsafe(body: Record<string, unknown>): { code: number; text: string } {
     const primary = this.pg.probe !== null && !this.pg.probe.inRecovery;
@@ -172,6 +180,7 @@ export class Agent implements AgentContext {
     // A fence a previous agent left in place holds PostgreSQL already.
     this.lease.setFenceInPlace(this.pg.fenced);
     this.isolation.start();
+    this.syncWatch.start();
     await this.loop.run(
       () => this.cycle(),
       () => this.cluster.dynamic.loopWaitMs,
@@ -180,6 +189,7 @@ export class Agent implements AgentContext {
     );
     this.watchAbort.abort();
     this.isolation.stop();
+    this.syncWatch.stop();
     await this.shutdown();
     return this.exitCode;
   }

@@ -1,7 +1,7 @@
 /**
  * The isolation watch: while this node is the primary holding the leader key, every
- * PROBE_EVERY_MS it sends a lease keepalive with a short deadline and opens a TCP connection to
- * every other member's REST address, in parallel. When neither etcd nor any member answers
+ * PROBE_EVERY_MS it sends a lease keepalive with a short deadline and, when etcd does not answer
+ * at once, opens a TCP connection to every other member's REST address. When neither etcd nor any member answers
  * (core/isolation.ts), it fences PostgreSQL at once instead of waiting for the lease guard
  * (ttl - retry_timeout after the last keepalive). The watch never lifts the fence: the HA cycle
  * does, when the lease is confirmed again, and not while the watch still sees isolation.
@@ -17,8 +17,12 @@ import { fence } from './tasks.js';
 const PROBE_EVERY_MS = 200;
 /** How often a node that does not lead looks whether it leads now (it costs nothing else). */
 const IDLE_CHECK_EVERY_MS = 1000;
-/** How long each probe (keepalive, TCP connect) may take before it counts as unanswered. */
+/** How long the keepalive may take before it counts as unanswered. */
 const PROBE_TIMEOUT_MS = 400;
+/** A healthy etcd confirms a keepalive within a few ms; past this the members are asked too. */
+const ETCD_QUICK_ANSWER_MS = 100;
+/** How long a TCP connection to a member may take before it counts as unanswered. */
+const PEER_TIMEOUT_MS = 300;
 
 export class IsolationWatch {
   /** When the watch last found this leader isolated (monotonic), until a probe gets an answer. */
@@ -61,11 +65,21 @@ export class IsolationWatch {
     const self = a.local().name;
     const peers = (a.cluster.view?.members ?? []).filter((m) => m.name !== self && m.apiUrl !== null).map((m) => m.apiUrl as string);
     const startedMs = a.ports.clock.now();
-    const [etcdAnswered, ...answers] = await Promise.all([
-      a.lease.probe(PROBE_TIMEOUT_MS),
-      ...peers.map((url) => a.ports.peers.reachable(url, PROBE_TIMEOUT_MS)),
-    ]);
-    const facts = { etcdAnswered: etcdAnswered === true, peers: peers.length, peersAnswered: answers.filter((ok) => ok).length };
+    const keepalive = a.lease.probe(PROBE_TIMEOUT_MS).then((ok) => ok === true);
+    // The members are asked only when etcd is slow to answer: a healthy round costs one
+    // keepalive, and the replicas' agents see no connection (5 a second per member otherwise).
+    let cancelWait = (): void => undefined;
+    const slow = new Promise<boolean>((resolve) => {
+      cancelWait = a.ports.clock.timer(ETCD_QUICK_ANSWER_MS, () => resolve(false));
+    });
+    const answeredQuickly = await Promise.race([keepalive, slow]);
+    cancelWait();
+    let facts;
+    if (answeredQuickly) facts = { etcdAnswered: true, peers: peers.length, peersAnswered: 0 };
+    else {
+      const [etcdAnswered, ...answers] = await Promise.all([keepalive, ...peers.map((url) => a.ports.peers.reachable(url, PEER_TIMEOUT_MS))]);
+      facts = { etcdAnswered: etcdAnswered === true, peers: peers.length, peersAnswered: answers.filter((ok) => ok).length };
+    }
     if (!isolated(facts)) {
       if (this.isolatedSinceMs !== null) {
         a.log.info(`isolation over: ${facts.etcdAnswered ? 'etcd' : `${facts.peersAnswered} member(s)`} answered again`);
@@ -77,6 +91,9 @@ export class IsolationWatch {
     if (this.isolatedSinceMs === null) this.isolatedSinceMs = startedMs;
     // The role may have changed while the probes ran (a demote, a lost key): fence only a leader.
     if (a.pg.fenced || !this.leading()) return;
-    await fence(a, `isolated: neither etcd nor any of ${peers.length} member(s) answered within ${PROBE_TIMEOUT_MS} ms; not waiting for the lease guard`);
+    await fence(
+      a,
+      `isolated: neither etcd (${PROBE_TIMEOUT_MS} ms) nor any of ${peers.length} member(s) (${PEER_TIMEOUT_MS} ms) answered; not waiting for the lease guard`,
+    );
   }
 }

@@ -16,6 +16,7 @@ import { countLocalOnlyCommits, lastReceiverError } from '../postgres/server-log
 import { parseConnUrl } from './core/conn-url.js';
 import type { AgentContext } from './context.js';
 import { divergedFrom, parseTimelineHistory, timelineCreators, type LocalWal, type TimelineSwitch } from './core/timeline.js';
+import { stalledForMs } from './core/sync-stall.js';
 import type { AsyncTaskObservation, DivergenceObservation, Observation, PostgresObservation, SelfInfo } from './core/types.js';
 import { isFenceSetting } from './postgres-tracker.js';
 import { fetchPeers } from './peers.js';
@@ -169,7 +170,13 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
     standbys:
       probe === null || probe.inRecovery
         ? []
-        : probe.replication.map((r) => ({ name: r.applicationName, state: r.state, syncState: r.syncState, flushLsnBytes: r.flushLsn })),
+        : probe.replication.map((r) => ({
+            name: r.applicationName,
+            state: r.state,
+            syncState: r.syncState,
+            flushLsnBytes: r.flushLsn,
+            stalledMs: stalledForMs(pg.replicationProgress, r.applicationName, nowMs),
+          })),
     crashedSinceMs: pg.crashedSinceMs,
     rewindCapable: pg.rewindCapable,
     divergence: { verdict: 'notChecked' },

@@ -18,6 +18,7 @@ import { recoverySettings } from '../postgres/procedures.js';
 import { slotNameFromMemberName } from './core/slot-names.js';
 import { FENCE_STANDBY_NAME, STRICT_PLACEHOLDER_NAME, sameStandbyNames } from './core/sync-standby-names.js';
 import { nonLeaderStandbyNames } from './core/rules/sync.js';
+import type { ReplicationProgress } from './core/sync-stall.js';
 import type { MemberAddress } from './core/types.js';
 import type { PostgresNode } from './ports.js';
 
@@ -128,6 +129,12 @@ export class PostgresTracker {
     if (before !== value) this.syncAppliedAtLsn = null;
     await this.node.reload();
   }
+
+  /**
+   * The sync watch's samples of its standbys' confirmed WAL (core/sync-stall.ts): who has been
+   * behind without moving, and since when. Empty while nobody samples.
+   */
+  replicationProgress: ReplicationProgress = new Map();
 
   /** Stops being the leader (a start in recovery): synchronous mode's setting goes back to the non-leader one. */
   forgetSyncStandbyNames(): void {

@@ -4,7 +4,7 @@
  * agent's state (POST /failsafe goes to the FailsafeInbox, the one input the API has; PATCH/PUT
  * /config write the DCS config key through config-ops.ts, which the agent then reads like any change).
  */
-import type { NodeStatus, PostgresState } from '../api/status.js';
+import type { NodeStatus, PostgresFacts, PostgresState } from '../api/status.js';
 import type { ApiProvider } from '../api/server.js';
 import { clusterAsJson, historyAsJson } from '../patroni/cluster-json.js';
 import { KEEL_VERSION } from '../version.js';
@@ -109,6 +109,26 @@ export function buildNodeStatus(a: AgentContext, loop: LoopFacts): NodeStatus {
   };
 }
 
+/**
+ * The status with WAL positions read now (GET /patroni, which peers read before a failover):
+ * a replica's position in the last cycle's probe may be seconds old when its cycles are slow (a
+ * slow DCS, a pause), and a candidate counting a quorum vote from such a replica would take it
+ * for one not ahead of itself (simulator, sync family, seed 2 of the stall change: a commit
+ * lost). Patroni, too, queries PostgreSQL for every GET /patroni. When the query fails, or the
+ * server changed role since the probe, no position is published (a peer then counts none).
+ */
+export async function statusWithWalNow(a: AgentContext, status: NodeStatus): Promise<NodeStatus> {
+  const facts = status.postgres;
+  if (facts === null) return status;
+  const now = await a.ports.postgres.walPositions().catch(() => null);
+  if (now === null || now.inRecovery !== (facts.xlog.kind === 'replica')) return { ...status, postgres: null };
+  const xlog: PostgresFacts['xlog'] =
+    facts.xlog.kind === 'primary'
+      ? { kind: 'primary', location: now.currentLsn ?? facts.xlog.location }
+      : { ...facts.xlog, receivedLocation: now.receiveLsn, replayedLocation: now.replayLsn ?? facts.xlog.replayedLocation };
+  return { ...status, postgres: { ...facts, xlog } };
+}
+
 /** /cluster, /history and /config read etcd afresh (as Patroni does), falling back to the last view. */
 export function buildApiProvider(
   a: AgentContext,
@@ -123,6 +143,7 @@ export function buildApiProvider(
   const exposition = new MetricsExposition(a.metrics);
   return {
     getStatus: status,
+    getStatusWithWalNow: () => statusWithWalNow(a, status()),
     getMetrics: () => exposition.render(status()),
     getDecisions: async (member) => {
       const self = a.local().name;

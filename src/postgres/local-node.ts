@@ -7,11 +7,12 @@ import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Credentials } from '../config/types.js';
 import { historyFileName } from '../ha/core/timeline.js';
+import type { ReplicationSample } from '../ha/core/sync-stall.js';
 import { writeFileAtomic, type RecoverySettings } from './conf-files.js';
 import type { ControlData } from './controldata.js';
 import { PostgresInstance, defaultServerLog } from './instance.js';
 import type { BootstrapUsers, DataDirState, PgpassEntry, PostgresNode, ReplicationSource, StopMode, TimelineOrigin } from './ports.js';
-import { PostgresConnection, type ConnectTarget, type PostgresProbe } from './probe.js';
+import { PostgresConnection, type ConnectTarget, type PostgresProbe, type WalPositions } from './probe.js';
 import { createBootstrapUsers, writePgpass } from './procedures.js';
 import { syncPhysicalSlots } from './slots.js';
 
@@ -141,6 +142,12 @@ export class LocalPostgres implements PostgresNode {
   async isInRecovery(): Promise<boolean> {
     const [row] = await this.connection().query<{ in_recovery: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS in_recovery');
     return row?.in_recovery !== false;
+  }
+  walPositions(): Promise<WalPositions> {
+    return this.connection().walPositions();
+  }
+  replicationSample(): Promise<ReplicationSample> {
+    return this.connection().replicationSample();
   }
   async checkpoint(timeoutMs: number): Promise<void> {
     if (this.target === null) return;

@@ -8,7 +8,8 @@ import type { Credentials } from '../config/types.js';
 import type { TimelineSwitch } from '../ha/core/timeline.js';
 import type { ControlData } from './controldata.js';
 import type { RecoverySettings } from './conf-files.js';
-import type { ConnectTarget, PostgresProbe } from './probe.js';
+import type { ReplicationSample } from '../ha/core/sync-stall.js';
+import type { ConnectTarget, PostgresProbe, WalPositions } from './probe.js';
 
 export type DataDirState = 'missing' | 'empty' | 'initialized';
 export type StopMode = 'smart' | 'fast' | 'immediate';
@@ -98,6 +99,10 @@ export interface PostgresNode {
   connectTo(target: ConnectTarget): void;
   probe(): Promise<PostgresProbe>;
   isInRecovery(): Promise<boolean>;
+  /** The WAL positions now (GET /patroni answers with these, not the last cycle's probe). */
+  walPositions(): Promise<WalPositions>;
+  /** A primary's flushed WAL and what each standby confirmed (the sync watch's cheap sample). */
+  replicationSample(): Promise<ReplicationSample>;
   /** CHECKPOINT on a connection of its own (the probe's must not wait behind it). */
   checkpoint(timeoutMs: number): Promise<void>;
   createBootstrapUsers(users: BootstrapUsers): Promise<void>;

@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import { parseLsn } from '../ha/core/lsn.js';
+import type { ReplicationSample } from '../ha/core/sync-stall.js';
 
 export interface ReplicationRow {
   usename: string;
@@ -15,6 +16,14 @@ export interface ReplicationRow {
   syncPriority: number;
   /** WAL the standby has flushed (bytes), null when it has not reported. */
   flushLsn: number | null;
+}
+
+/** Where the server's WAL is now: a primary's write position, a replica's received and replayed. Bytes. */
+export interface WalPositions {
+  inRecovery: boolean;
+  currentLsn: number | null;
+  receiveLsn: number | null;
+  replayLsn: number | null;
 }
 
 export interface PostgresProbe {
@@ -93,6 +102,12 @@ SELECT pg_is_in_recovery() AS in_recovery,
                  'sync_priority', sync_priority, 'flush_lsn', flush_lsn::text)), '[]'::json)
           FROM pg_stat_replication) AS replication
   FROM (SELECT 1) AS one LEFT JOIN pg_stat_get_wal_receiver() AS wr ON true`;
+
+/** The sync watch's sample, taken every few hundred ms on a synchronous primary: kept minimal. */
+const REPLICATION_SAMPLE_SQL = `
+SELECT pg_current_wal_flush_lsn()::text AS flush,
+       (SELECT coalesce(json_agg(json_build_object('name', application_name, 'flush_lsn', flush_lsn::text)), '[]'::json)
+          FROM pg_stat_replication) AS standbys`;
 
 interface ProbeRow {
   in_recovery: boolean;
@@ -212,6 +227,27 @@ export class PostgresConnection {
         syncPriority: r.sync_priority,
         flushLsn: r.flush_lsn === null ? null : parseLsn(r.flush_lsn),
       })),
+    };
+  }
+
+  async walPositions(): Promise<WalPositions> {
+    const [row] = await this.query<{ in_recovery: boolean; current_lsn: string | null; receive_lsn: string | null; replay_lsn: string | null }>(
+      `SELECT pg_is_in_recovery() AS in_recovery,
+              CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
+              pg_last_wal_receive_lsn()::text AS receive_lsn, pg_last_wal_replay_lsn()::text AS replay_lsn`,
+    );
+    if (row === undefined) throw new Error('WAL positions query returned no row');
+    const lsn = (text: string | null): number | null => (text === null ? null : parseLsn(text));
+    return { inRecovery: row.in_recovery, currentLsn: lsn(row.current_lsn), receiveLsn: lsn(row.receive_lsn), replayLsn: lsn(row.replay_lsn) };
+  }
+
+  /** Fails on a server in recovery (pg_current_wal_flush_lsn): callers sample primaries only. */
+  async replicationSample(): Promise<ReplicationSample> {
+    const [row] = await this.query<{ flush: string; standbys: Array<{ name: string; flush_lsn: string | null }> }>(REPLICATION_SAMPLE_SQL);
+    if (row === undefined) throw new Error('replication sample returned no row');
+    return {
+      primaryFlushBytes: parseLsn(row.flush),
+      standbys: row.standbys.map((s) => ({ name: s.name, flushLsnBytes: s.flush_lsn === null ? null : parseLsn(s.flush_lsn) })),
     };
   }
 

@@ -63,7 +63,7 @@ class SimPeers implements PeerClient {
     private readonly proc: SimProcess,
   ) {}
 
-  private call<T>(apiUrl: string, timeoutMs: number, answer: (agent: Agent) => T): Promise<T | null> {
+  private call<T>(apiUrl: string, timeoutMs: number, answer: (agent: Agent) => T | Promise<T>): Promise<T | null> {
     const w = this.w;
     const name = /^http:\/\/([^:/]+)/.exec(apiUrl)?.[1];
     const target = w.nodes.find((x) => x.name === name);
@@ -80,14 +80,14 @@ class SimPeers implements PeerClient {
       w.deliver(targetProc, w.netLatency(), () => {
         const agent = target.agent;
         if (agent === null || !w.linked(this.proc.node.name, target.name)) return;
-        const value = answer(agent);
-        w.deliver(this.proc, w.netLatency(), () => finish(value));
+        void Promise.resolve(answer(agent)).then((value) => w.deliver(this.proc, w.netLatency(), () => finish(value)));
       });
     });
   }
 
   async status(apiUrl: string, timeoutMs: number): Promise<Record<string, unknown> | null> {
-    return this.call(apiUrl, timeoutMs, (agent) => patroniStatusJson(agent.status()));
+    // As the real GET /patroni: the WAL positions read at the request, not the last cycle's.
+    return this.call(apiUrl, timeoutMs, async (agent) => patroniStatusJson(await agent.statusWithWalNow()));
   }
 
   async postFailsafe(apiUrl: string, body: Record<string, unknown>, _auth: Credentials | undefined, timeoutMs: number): Promise<number | null> {

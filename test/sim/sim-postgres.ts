@@ -15,6 +15,7 @@
  */
 import type { Credentials } from '../../src/config/types.js';
 import { formatLsn } from '../../src/ha/core/lsn.js';
+import type { ReplicationSample } from '../../src/ha/core/sync-stall.js';
 import type { RecoverySettings } from '../../src/postgres/conf-files.js';
 import type { ControlData } from '../../src/postgres/controldata.js';
 import type {
@@ -29,7 +30,7 @@ import type {
   StopMode,
   TimelineOrigin,
 } from '../../src/postgres/ports.js';
-import type { ConnectTarget, PostgresProbe } from '../../src/postgres/probe.js';
+import type { ConnectTarget, PostgresProbe, WalPositions } from '../../src/postgres/probe.js';
 import type { SimNode, SimPg, SimProcess } from './model.js';
 import { CLUSTER_REPLICATION_PASSWORD, type World } from './world.js';
 import { FENCE_STANDBY_NAME } from '../../src/ha/postgres-tracker.js';
@@ -355,6 +356,20 @@ export class SimPostgresNode implements PostgresNode {
 
   async isInRecovery(): Promise<boolean> {
     return this.up().inRecovery;
+  }
+  async walPositions(): Promise<WalPositions> {
+    const pg = this.up();
+    return {
+      inRecovery: pg.inRecovery,
+      currentLsn: pg.inRecovery ? null : pg.lsn,
+      receiveLsn: pg.inRecovery ? pg.lsn : null,
+      replayLsn: pg.inRecovery ? pg.lsn : null,
+    };
+  }
+  async replicationSample(): Promise<ReplicationSample> {
+    const pg = this.up();
+    if (pg.inRecovery) throw new Error('recovery is in progress');
+    return { primaryFlushBytes: pg.lsn, standbys: this.standbyRows().map((r) => ({ name: r.applicationName, flushLsnBytes: r.flushLsn })) };
   }
   async checkpoint(): Promise<void> {
     const pg = this.up();

@@ -112,6 +112,11 @@ export interface StandbyReplication {
   syncState: string;
   /** WAL the standby has flushed (bytes), null when it has not said. */
   flushLsnBytes: number | null;
+  /**
+   * How long it has been behind the primary's flushed WAL without confirming more (core/sync-stall.ts);
+   * absent or 0 when it is not, or when nobody samples (synchronous mode off).
+   */
+  stalledMs?: number;
 }
 
 export interface PostgresObservation {

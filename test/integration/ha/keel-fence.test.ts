@@ -89,7 +89,8 @@ test('fed again before the deadline: the deadline moves; stood down: it never st
   const node = await fakeNode();
   node.fence.feed(systemClock.now() + 1500);
   await sleep(1000);
-  node.fence.feed(systemClock.now() + 1500);
+  // moved by more than the agent's feed step (a smaller move is not sent: ProcessFence.feed)
+  node.fence.feed(systemClock.now() + 2000);
   await sleep(1000);
   assert.ok(stillRunning(node), 'the postmaster was stopped although the deadline had been moved');
   node.fence.feed(null);
@@ -98,6 +99,24 @@ test('fed again before the deadline: the deadline moves; stood down: it never st
   assert.ok(stillRunning(node), 'the postmaster was stopped although the fence stood down');
   await node.fence.close();
   await eventually('keel-fence exits after quit', 5000, async () => (keelFencePids([node.dataDir]).length === 0 ? true : undefined));
+});
+
+test('a deadline moved later by less than the feed step is not sent; an earlier one is sent at once', async () => {
+  const node = await fakeNode();
+  const remaining = async (): Promise<number> => Number(/^armed (\d+)/.exec(await ask(node.dataDir, 'status'))?.[1] ?? NaN);
+  const base = systemClock.now();
+  node.fence.feed(base + 30_000);
+  await eventually('keel-fence armed', 5000, async () => ((await ask(node.dataDir, 'status')).startsWith('armed') ? true : undefined));
+  node.fence.feed(base + 30_500);
+  const held = await remaining();
+  assert.ok(held <= 30_000 && held > 20_000, `keel-fence holds the first deadline (${held} ms left), not the one 0.5 s later`);
+  node.fence.feed(base + 31_500);
+  await eventually('a move of 1.5 s is sent', 5000, async () => ((await remaining()) > 30_000 ? true : undefined));
+  node.fence.feed(base + 25_000);
+  await eventually('an earlier deadline is sent', 5000, async () => ((await remaining()) <= 25_000 ? true : undefined));
+  node.fence.feed(null);
+  await eventually('keel-fence disarmed', 5000, async () => ((await ask(node.dataDir, 'status')).startsWith('disarmed') ? true : undefined));
+  await node.fence.close();
 });
 
 test('keel-fence killed while armed: the agent starts it again at once and feeds it', async () => {

@@ -13,16 +13,23 @@
  *    every scenario;
  *  - asynchronous, the leader's agent frozen: no two nodes acknowledging at once (this needs the
  *    fence that does not depend on the agent being scheduled);
- *  - every etcd member down with failsafe_mode on: no demotion and no write gap beyond a second.
+ *  - every etcd member down with failsafe_mode on: no demotion and no write gap beyond a second;
+ *  - synchronous_mode on, the synchronous standby isolated: commits blocked well short of ttl.
  * A failure prints the run's measurements, the write-loss report and the agents' log tails.
  */
 import { after, before, describe, test } from 'node:test';
-import { setMode, startChaosLab, waitHealthy, type ChaosLab, type ChaosMode } from '../../support/chaos-lab.js';
+import { CHAOS_TIMINGS, setMode, startChaosLab, waitHealthy, type ChaosLab, type ChaosMode } from '../../support/chaos-lab.js';
 import { CI_DURATIONS, SCENARIOS, runScenario, summarize, type ChaosRun, type ScenarioName } from '../../support/chaos-scenarios.js';
 
 const SCENARIO_TIMEOUT_MS = 240_000;
 /** failsafe_mode on, etcd gone, every member reachable: the leader goes on (the seed-topology test's bound). */
 const FAILSAFE_MAX_GAP_MS = 1000;
+/**
+ * synchronous_mode on, the synchronous standby cut off: the leader notices its standby confirming
+ * nothing within about a second (core/sync-stall.ts) and moves to the other; without that it waits
+ * for the member key to expire (ttl 10: 12 s measured). A generous bound, well short of ttl.
+ */
+const SYNC_STANDBY_MAX_GAP_MS = CHAOS_TIMINGS.ttlS * 1000 * 0.6;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The promises of the issue that hold for this run, as a list of what is broken (empty: all hold). */
@@ -36,6 +43,10 @@ function broken(run: ChaosRun, mode: ChaosMode, scenario: ScenarioName): string[
     if (run.overlappingTenures > 0) problems.push(`${dual} in synchronous mode`);
   }
   if (mode === 'async' && scenario === 'agent-frozen' && run.overlappingTenures > 0) problems.push(`${dual} while the leader's agent was frozen`);
+  if (mode === 'on' && scenario === 'replica-isolated' && (run.longestGapMs ?? 0) > SYNC_STANDBY_MAX_GAP_MS)
+    problems.push(
+      `commits blocked ${(run.longestGapMs ?? 0).toFixed(0)} ms with the synchronous standby isolated: the leader waited for its member key to expire instead of moving to the standby that confirms`,
+    );
   if (scenario === 'etcd-down-failsafe') {
     if (run.leaderChanged)
       problems.push(`the leader changed (${run.oldLeader} -> ${run.finalLeader ?? 'none'}) although failsafe_mode was on and every member reachable`);

@@ -11,7 +11,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SyncState } from '../../../src/dcs/types.js';
 import { makeCtx } from '../../../src/ha/core/rules/context.js';
-import { keySafeFor, leaderSyncStep, minQuorum } from '../../../src/ha/core/rules/sync.js';
+import { SYNC_NEXT_STEP_WAKE_MS, keySafeFor, leaderSyncStep, minQuorum } from '../../../src/ha/core/rules/sync.js';
+import { SYNC_STALL_MS } from '../../../src/ha/core/sync-stall.js';
 import { ackRuleOf, quoteStandbyName, renderStandbyNames, STRICT_PLACEHOLDER_NAME, FENCE_STANDBY_NAME } from '../../../src/ha/core/sync-standby-names.js';
 import type { Action, StandbyReplication } from '../../../src/ha/core/types.js';
 import { Prng } from '../../sim/prng.js';
@@ -71,13 +72,21 @@ interface Model {
   key: SyncState | null;
   keyRevision: number;
   connected: Set<string>;
+  /** Standbys the sync watch reports stalled (core/sync-stall.ts). */
+  stalled: Set<string>;
   flush: Map<string, number>;
   pending: number[];
   acknowledgedUpTo: number;
 }
 
 function standbyRows(m: Model): StandbyReplication[] {
-  return [...m.connected].map((name) => ({ name, state: 'streaming', syncState: 'async', flushLsnBytes: m.flush.get(name) ?? 0 }));
+  return [...m.connected].map((name) => ({
+    name,
+    state: 'streaming',
+    syncState: 'async',
+    flushLsnBytes: m.flush.get(name) ?? 0,
+    stalledMs: m.stalled.has(name) ? SYNC_STALL_MS : 0,
+  }));
 }
 
 function acknowledge(m: Model): void {
@@ -135,6 +144,7 @@ function runModel(seed: number, eager: boolean): string | null {
     key: { leader: 'n1', syncStandbys: [], quorum: 0 },
     keyRevision: 1,
     connected: new Set(STANDBYS.filter(() => rng.chance(0.6))),
+    stalled: new Set(),
     flush: new Map(STANDBYS.map((n) => [n, 100])),
     pending: [],
     acknowledgedUpTo: 0,
@@ -152,6 +162,11 @@ function runModel(seed: number, eager: boolean): string | null {
       const name = rng.pick(STANDBYS);
       if (m.connected.has(name)) m.connected.delete(name);
       else m.connected.add(name);
+    } else if (roll < 0.7) {
+      // The sync watch finds a standby stalled, or moving again (it still streams either way).
+      const name = rng.pick(STANDBYS);
+      if (m.stalled.has(name)) m.stalled.delete(name);
+      else m.stalled.add(name);
     } else {
       // A probe (the setting seen in effect records the WAL position), then the leader's step.
       if (m.settingChanged) {
@@ -211,4 +226,73 @@ test('with every standby connected and caught up, the key comes to list standbys
     assert.deepEqual(m.key.syncStandbys, ['n2', 'n3'], mode);
     assert.equal(m.setting, mode === 'on' ? '2 (n2,n3)' : 'ANY 2 (n2,n3)');
   }
+});
+
+/** Drives the leader's sync steps over a fixed set of standbys until nothing changes; returns each cycle's actions. */
+function settle(mode: 'on' | 'quorum', m: { setting: string; key: SyncState; revision: number }, rows: StandbyReplication[], strict = false): Action[][] {
+  const cfg = config({ synchronousMode: mode, synchronousModeStrict: strict });
+  const members = [member('n1', { role: 'primary' }), member('n2'), member('n3')];
+  const cycles: Action[][] = [];
+  for (let cycle = 0; cycle < 10; cycle++) {
+    const obs = leaderObs({ config: cfg, postgres: { walPositionBytes: 900, syncStandbyNames: m.setting, syncAppliedAtLsn: 900, standbys: rows } });
+    const step = leaderSyncStep(makeCtx(obs, view({ members, sync: { value: m.key, modRevision: m.revision } })));
+    if (step.actions.length === 0) break;
+    cycles.push(step.actions);
+    for (const action of step.actions) {
+      if (action.kind === 'setSyncStandbyNames') m.setting = action.value ?? '';
+      if (action.kind === 'writeSyncKey' && action.value !== null) {
+        m.key = action.value;
+        m.revision++;
+      }
+    }
+  }
+  return cycles;
+}
+
+test('a stalled synchronous standby is replaced by one that confirms: key narrowed, then the setting at once, then the key', () => {
+  const m = { setting: 'n2', key: { leader: 'n1', syncStandbys: ['n2'], quorum: 0 } as SyncState, revision: 1 };
+  const rows: StandbyReplication[] = [
+    { name: 'n2', state: 'streaming', syncState: 'sync', flushLsnBytes: 800, stalledMs: SYNC_STALL_MS + 200 },
+    { name: 'n3', state: 'streaming', syncState: 'async', flushLsnBytes: 900, stalledMs: 0 },
+  ];
+  const cfg = config({ synchronousMode: 'on' });
+  const first = leaderSyncStep(
+    makeCtx(
+      leaderObs({ config: cfg, postgres: { walPositionBytes: 900, syncStandbyNames: m.setting, syncAppliedAtLsn: 900, standbys: rows } }),
+      view({ members: [member('n1', { role: 'primary' }), member('n2'), member('n3')], sync: { value: m.key, modRevision: m.revision } }),
+    ),
+  );
+  assert.equal(first.wakeInMs, SYNC_NEXT_STEP_WAKE_MS, 'the setting follows the narrowed key without waiting a step');
+  const cycles = settle('on', m, rows);
+  assert.deepEqual(
+    cycles.map((actions) => actions.map((a) => a.kind)),
+    [['writeSyncKey'], ['setSyncStandbyNames'], ['writeSyncKey']],
+  );
+  assert.deepEqual(cycles[0]?.[0]?.kind === 'writeSyncKey' ? cycles[0][0].value?.syncStandbys : null, [], 'first: only the leader may be promoted');
+  assert.equal(m.setting, 'n3');
+  assert.deepEqual(m.key.syncStandbys, ['n3']);
+});
+
+test('a stall is a reason to prefer another standby, never to acknowledge with fewer copies', () => {
+  const stalledOnly: StandbyReplication[] = [{ name: 'n2', state: 'streaming', syncState: 'sync', flushLsnBytes: 800, stalledMs: 5000 }];
+  for (const mode of ['on', 'quorum'] as const) {
+    const setting = mode === 'on' ? 'n2' : 'ANY 1 (n2)';
+    const m = { setting, key: { leader: 'n1', syncStandbys: ['n2'], quorum: 0 } as SyncState, revision: 1 };
+    assert.deepEqual(settle(mode, m, stalledOnly), [], `${mode}: nothing changes while the stalled standby is the only one`);
+    assert.equal(m.setting, setting);
+  }
+  // Both stalled: the usual order holds (the one in the key stays).
+  const both: StandbyReplication[] = [
+    { name: 'n2', state: 'streaming', syncState: 'sync', flushLsnBytes: 800, stalledMs: 5000 },
+    { name: 'n3', state: 'streaming', syncState: 'async', flushLsnBytes: 850, stalledMs: 5000 },
+  ];
+  const m = { setting: 'n2', key: { leader: 'n1', syncStandbys: ['n2'], quorum: 0 } as SyncState, revision: 1 };
+  assert.deepEqual(settle('on', m, both), []);
+  // Below the threshold nothing moves either.
+  const brief: StandbyReplication[] = [
+    { name: 'n2', state: 'streaming', syncState: 'sync', flushLsnBytes: 800, stalledMs: SYNC_STALL_MS - 1 },
+    { name: 'n3', state: 'streaming', syncState: 'async', flushLsnBytes: 900, stalledMs: 0 },
+  ];
+  const m2 = { setting: 'n2', key: { leader: 'n1', syncStandbys: ['n2'], quorum: 0 } as SyncState, revision: 1 };
+  assert.deepEqual(settle('on', m2, brief), []);
 });

@@ -34,10 +34,17 @@
 import type { SyncState, Versioned } from '../../../dcs/types.js';
 import type { Action, PeerStatus, StandbyReplication } from '../types.js';
 import { type AckRule, STRICT_PLACEHOLDER_NAME, ackRuleOf, renderStandbyNames, sameStandbyNames } from '../sync-standby-names.js';
+import { SYNC_STALL_MS } from '../sync-stall.js';
 import { type Ctx, member } from './context.js';
 
 /** While a change is under way the leader looks again this soon (a step per cycle). */
 export const SYNC_STEP_WAKE_MS = 500;
+/**
+ * After narrowing the key the next step (the new setting, which releases commits waiting on a
+ * standby that is being replaced) can follow at once: only the key write's round trip stands
+ * between them.
+ */
+export const SYNC_NEXT_STEP_WAKE_MS = 50;
 
 /** The smallest key quorum that is safe for `rule` with `keyStandbys` listed (Infinity: none is). */
 export function minQuorum(keyStandbys: readonly string[], rule: AckRule): number {
@@ -81,12 +88,15 @@ interface Candidate {
   inKey: boolean;
   flush: number;
   nofailover: boolean;
+  /** Behind and not confirming (core/sync-stall.ts): passed over while another standby can confirm. */
+  stalled: boolean;
 }
 
 /**
  * Standbys that may confirm commits, best first (Patroni's SyncHandler.current_state): members
  * streaming from us, without nosync, sync_priority <= 0, nostream or replicatefrom (a cascading
- * replica confirms nothing to us), within maximum_lag_on_syncnode; sorted by sync_priority, then
+ * replica confirms nothing to us), within maximum_lag_on_syncnode, not stalled while another is
+ * not (keel's addition, core/sync-stall.ts); sorted by sync_priority, then
  * those already in the key (no needless change), then flushed WAL, nofailover members last.
  */
 export function syncCandidates(ctx: Ctx, key: SyncState | null): Candidate[] {
@@ -107,9 +117,13 @@ export function syncCandidates(ctx: Ctx, key: SyncState | null): Candidate[] {
       inKey: key?.syncStandbys.includes(standby.name) ?? false,
       flush: standby.flushLsnBytes,
       nofailover: tags['nofailover'] === true,
+      stalled: (standby.stalledMs ?? 0) >= SYNC_STALL_MS,
     });
   }
-  return candidates.sort(
+  // A stalled standby blocks every commit it must confirm: prefer any that confirms. With none
+  // left, keep them all (acknowledging with fewer copies is not the cure for a stall).
+  const confirming = candidates.filter((c) => !c.stalled);
+  return (confirming.length > 0 ? confirming : candidates).sort(
     (a, b) =>
       Number(a.nofailover) - Number(b.nofailover) ||
       b.priority - a.priority ||
@@ -209,7 +223,7 @@ export function leaderSyncStep(ctx: Ctx): SyncStep {
     const quorum = Math.max(minQuorum(shared, current), minQuorum(shared, next));
     const narrowed: SyncState = { leader: ctx.self, syncStandbys: shared, quorum: shared.length === 0 ? 0 : quorum };
     if (sameKey(narrowed, mine)) return { actions: [], wakeInMs: SYNC_STEP_WAKE_MS }; // waiting to be subsumed
-    return { actions: [writeKey(ctx, sync, narrowed)], wakeInMs: SYNC_STEP_WAKE_MS };
+    return { actions: [writeKey(ctx, sync, narrowed)], wakeInMs: SYNC_NEXT_STEP_WAKE_MS };
   }
   if (target.key === null || sameKey(target.key, mine)) return { actions: [] };
   if (!settled && !leaderOnly(target.key)) return { actions: [], wakeInMs: SYNC_STEP_WAKE_MS };

@@ -1,0 +1,91 @@
+/**
+ * The sync watch: while this node leads in synchronous mode and its synchronous_standby_names
+ * lists standbys, it samples what each standby has confirmed (a one-row query on the agent's own
+ * connection) every SAMPLE_EVERY_MS, so a standby that stops confirming is noticed within about
+ * a second (core/sync-stall.ts) instead of at its member key's expiry. When a listed standby
+ * crosses the stall threshold it wakes the HA cycle, whose sync step (rules/sync.ts) moves the
+ * setting to a standby that confirms, by the usual safe steps.
+ *
+ * Outside synchronous mode, or when not leading, it samples nothing and only looks every
+ * IDLE_CHECK_EVERY_MS whether that changed.
+ */
+import type { AgentContext } from './context.js';
+import { ackRuleOf } from './core/sync-standby-names.js';
+import { SYNC_STALL_MS, noteReplicationSample, stalledForMs } from './core/sync-stall.js';
+
+/** Pause between samples while a synchronous setting is in effect. */
+const SAMPLE_EVERY_MS = 200;
+/** How often a node that samples nothing looks whether it should. */
+const IDLE_CHECK_EVERY_MS = 1000;
+
+export class SyncWatch {
+  private cancel: (() => void) | null = null;
+  private stopped = false;
+  /** Listed standbys already reported stalled (each is said once per stall). */
+  private reported = new Set<string>();
+
+  constructor(private readonly a: AgentContext) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancel?.();
+    this.cancel = null;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.cancel = this.a.ports.clock.timer(this.listedStandbys().length > 0 ? SAMPLE_EVERY_MS : IDLE_CHECK_EVERY_MS, () => {
+      this.cancel = null;
+      void this.round().finally(() => this.schedule());
+    });
+  }
+
+  /**
+   * The standbys whose confirmation commits wait for: this node leads (the key is ours, the last
+   * probe says primary, no task is changing it) in synchronous mode, and the setting names them.
+   */
+  private listedStandbys(): readonly string[] {
+    const a = this.a;
+    const leading = a.cluster.view?.leader?.name === a.local().name && a.pg.probe !== null && !a.pg.probe.inRecovery && a.tasks.current() === null;
+    const setting = a.pg.syncStandbyNamesInEffect();
+    if (!leading || setting === null || a.pg.fenced) return [];
+    const rule = ackRuleOf(setting);
+    return rule.kind === 'standbys' ? rule.names : [];
+  }
+
+  private async round(): Promise<void> {
+    const a = this.a;
+    const listed = this.listedStandbys();
+    if (listed.length === 0) {
+      a.pg.replicationProgress = new Map();
+      this.reported.clear();
+      return;
+    }
+    const epoch = a.pg.probeEpoch;
+    let sample;
+    try {
+      sample = await a.ports.postgres.replicationSample();
+    } catch {
+      return; // the HA cycle's own probe reports a server that does not answer
+    }
+    // A promote or a stop meanwhile: the sample may describe a role the server no longer has.
+    if (epoch !== a.pg.probeEpoch) return;
+    const nowMs = a.ports.clock.now();
+    a.pg.replicationProgress = noteReplicationSample(a.pg.replicationProgress, sample, nowMs);
+    let newlyStalled = false;
+    for (const name of [...this.reported]) if (stalledForMs(a.pg.replicationProgress, name, nowMs) < SYNC_STALL_MS) this.reported.delete(name);
+    for (const standby of sample.standbys) {
+      const stalledMs = stalledForMs(a.pg.replicationProgress, standby.name, nowMs);
+      const counts = listed.includes(standby.name) || listed.includes('*');
+      if (!counts || stalledMs < SYNC_STALL_MS || this.reported.has(standby.name)) continue;
+      this.reported.add(standby.name);
+      newlyStalled = true;
+      a.log.warning(`synchronous standby ${standby.name} has confirmed no WAL for ${Math.round(stalledMs)} ms while commits wait on it; looking for another`);
+    }
+    if (newlyStalled) a.wake();
+  }
+}
