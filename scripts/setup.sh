@@ -3,7 +3,8 @@
 # installs the Debian packages keel drives when they are absent, then npm ci and the build.
 # Run by `npm run demo` and `npm test` (with --test: also the test dependencies); safe to run again.
 #   --test   also install what the tests need: the reference tools Patroni 3.0.2 and pgBackRest 2.45
-#            (compatibility tests and side-by-side benchmarks), and nftables (partition tests)
+#            (compatibility tests and side-by-side benchmarks), nftables (partition tests) and
+#            chromium (the status page's browser test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,10 @@ if [ "${1:-}" = "--test" ]; then
   wanted[faketime]=/usr/bin/faketime
   # the systemd-unit test checks the unit with systemd-analyze verify
   wanted[systemd]=/usr/bin/systemd-analyze
+  # the status page (GET /ui) is tested in a real browser: Debian's chromium, driven by playwright-core,
+  # with a font for its text (installed without recommends, chromium brings none)
+  wanted[chromium]=/usr/bin/chromium
+  wanted[fonts-dejavu-core]=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 fi
 missing=()
 for pkg in "${!wanted[@]}"; do

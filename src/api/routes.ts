@@ -17,6 +17,7 @@
  * HEAD /liveness or HEAD /patroni answer 503 there); an unknown path answers 404 (Patroni: 503
  * for GET, 501 for other methods); a known path with another method answers 405.
  */
+import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { HEALTH_PATHS, healthResponse, patroniStatusJson, type NodeStatus } from './status.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -41,6 +42,12 @@ export interface ApiProvider {
   getHistory(): Promise<unknown>;
   /** GET /config body: the DCS config key; null when there is none (answered with 502). */
   getConfig(): Promise<unknown>;
+  /** GET /metrics body: Prometheus text exposition (api/metrics.ts); absent answers 501. */
+  getMetrics?(): Promise<string>;
+  /** GET /decisions body: a member's recent decisions (null: this member); null when that member did not answer (502). */
+  getDecisions?(member: string | null): Promise<unknown>;
+  /** GET /explain body: for each member, whether it would take over now and why (keel explain); null when the DCS cannot be read (502). */
+  getExplain?(): Promise<unknown>;
   /** GET /failsafe body: the failsafe key (member -> api_url); null when failsafe mode is off (502). */
   getFailsafe?(): Promise<unknown>;
   /** Hosts of the members' api_url and conn_url in the last cluster view (restapi.allowlist_include_members). */
@@ -153,9 +160,22 @@ function healthRoute(path: string): Route {
   };
 }
 
-/** Patroni 3.0.2's endpoints (GET /metrics excepted). */
+const metricsRoute: Route = {
+  method: 'GET',
+  path: '/metrics',
+  unsafe: false,
+  body: 'none',
+  async handle(request) {
+    const render = request.provider.getMetrics;
+    if (render === undefined) return notImplemented('GET', '/metrics');
+    return { code: 200, body: { kind: 'text', text: await render.call(request.provider), contentType: METRICS_CONTENT_TYPE } };
+  },
+};
+
+/** Patroni 3.0.2's endpoints. */
 export function patroniRoutes(): Route[] {
   return [
+    metricsRoute,
     ...HEALTH_PATHS.map(healthRoute),
     {
       method: 'GET',

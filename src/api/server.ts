@@ -31,6 +31,7 @@ import { KeelError } from '../errors.js';
 import { createLogger, type Logger } from '../observability/log.js';
 import type { Allowlist } from './allowlist.js';
 import { normalisePath } from './health.js';
+import { keelRoutes } from './keel-routes.js';
 import { patroniRoutes, text, type ApiProvider, type JsonObject, type Method, type Reply, type Route } from './routes.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -312,7 +313,7 @@ function createHttps(tls: ApiServerTls, listener: (req: IncomingMessage, res: Se
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const auth = options.auth;
   const dispatch: Dispatch = {
-    table: buildTable([...patroniRoutes(), ...(options.extraRoutes ?? [])]),
+    table: buildTable([...patroniRoutes(), ...keelRoutes(), ...(options.extraRoutes ?? [])]),
     provider: options.provider,
     allowlist: options.allowlist ?? null,
     clientCertificateRequired: options.tls !== undefined && options.tls.verifyClient !== 'none',

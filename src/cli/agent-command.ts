@@ -11,6 +11,7 @@ import { Allowlist } from '../api/allowlist.js';
 import { startApiServer, type ApiServerTls } from '../api/server.js';
 import type { RestApiConfig } from '../config/types.js';
 import { isGaleraFile, runGaleraAgent } from './galera-command.js';
+import { observeEtcdRequests } from '../engine/etcd/etcd-observer.js';
 
 /** The server's TLS settings: HTTPS exactly when restapi.certfile is set (as in Patroni). */
 function restApiTls(api: RestApiConfig): ApiServerTls | undefined {
@@ -38,6 +39,7 @@ export function registerAgentCommand(program: Command): void {
       const log = openAgentLog(file, config, flags);
       if (log === null) return;
       const agent = new Agent(config, { ports: realPorts(config, log), log });
+      observeEtcdRequests((operation, durationMs, errorKind) => agent.metrics.etcdRequest(operation, durationMs, errorKind));
       process.on('SIGTERM', () => agent.stop(0));
       process.on('SIGINT', () => agent.stop(0));
       process.on('SIGHUP', () => agent.requestReload());

@@ -269,7 +269,6 @@ const UNSUPPORTED: readonly Unsupported[] = [
   { path: 'postgresql.pg_ident', applies: present, reason: 'pg_ident is not managed by keel yet; pg_ident.conf is left as it is' },
   { path: 'postgresql.bin_name', applies: present, reason: 'renamed PostgreSQL binaries are not supported by keel; the standard names in bin_dir are used' },
   { path: 'citus', applies: present, reason: 'Citus integration is not supported by keel' },
-  { path: 'log.dir', applies: present, reason: 'log files are not written by keel; it logs to stderr' },
 ];
 
 function valueAt(data: Record<string, unknown>, path: string): unknown {

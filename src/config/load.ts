@@ -287,7 +287,11 @@ function buildLog(parsed: LocalFile, keelLogFormat: string | undefined): LogConf
     if (wanted !== 'json' && wanted !== 'text') throw new ConfigError('KEEL_LOG_FORMAT', `expected json or text, got ${JSON.stringify(keelLogFormat)}`);
     format = wanted;
   }
-  return { level: parsed.log.level ?? 'info', format };
+  const log: LogConfig = { level: parsed.log.level ?? 'info', format };
+  if (parsed.log.dir !== undefined && parsed.log.dir !== '') {
+    log.file = { dir: parsed.log.dir, sizeMaxBytes: parsed.log.file_size ?? 25_000_000, keptFiles: parsed.log.file_num ?? 4 };
+  }
+  return log;
 }
 
 // ---- bin_dir ---------------------------------------------------------------------------------

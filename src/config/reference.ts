@@ -89,7 +89,10 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
   'watchdog.device': 'Watchdog device. Default /dev/watchdog.',
   'watchdog.safety_margin': 'Seconds between the watchdog firing and the leader key expiring. Default 5; -1: fire at ttl/2.',
   'log.level': 'debug, info (default), warning, error or critical.',
-  'log.type': '`plain` / `text` (default) or `json` (one JSON object per line). KEEL_LOG_FORMAT overrides it.',
+  'log.type': '`plain` / `text` (default) or `json` (one JSON object per line: ts, level, msg, fields). KEEL_LOG_FORMAT and `--log-format` override it.',
+  'log.dir': 'Directory the agent writes its log to, as `patroni.log` (as Patroni does), instead of stderr.',
+  'log.file_size': 'Size in bytes at which `patroni.log` is rotated. Default 25000000; 0 never rotates.',
+  'log.file_num': "Rotated files kept (`patroni.log.1` newest ... `patroni.log.N`). Default 4; 0 keeps none (no rotation, as Python's handler).",
   'haproxy.runtime_sockets':
     'keel only. HAProxy runtime APIs (admin-level `stats socket`: a unix socket path or host:port) the agent tells about its role changes at once (`set server <backend>/<name> health up|down`); fire and forget, 500 ms deadline. Without this section HAProxy follows its health checks only.',
   'haproxy.write_backend': 'keel only. HAProxy backend of the writes. Default postgres_write (as `keel haproxy-config` names it).',

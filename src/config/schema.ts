@@ -297,7 +297,14 @@ export const localFileSchema = z
       device: opt(parseString),
       safety_margin: opt((v) => parseInteger(v, { min: -1 })),
     }),
-    log: section({ level: opt(parseLogLevel), type: opt(parseLogType) }),
+    log: section({
+      level: opt(parseLogLevel),
+      type: opt(parseLogType),
+      // Patroni's RotatingFileHandler: <dir>/patroni.log, rotated at file_size bytes, file_num old files kept
+      dir: opt(parseString),
+      file_size: opt((v) => parseInteger(v, { min: 0 })),
+      file_num: opt((v) => parseInteger(v, { min: 0 })),
+    }),
     // keel's own: where the agent announces role changes to HAProxy (absent: it relies on the health checks alone)
     haproxy: optionalSection({
       runtime_sockets: req(parseRuntimeSockets, 'the HAProxy runtime API sockets to tell about role changes'),

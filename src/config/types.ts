@@ -153,6 +153,17 @@ export interface WatchdogConfig {
 export interface LogConfig {
   level: 'debug' | 'info' | 'warning' | 'error' | 'critical';
   format: 'text' | 'json';
+  /** log.dir: lines go to <dir>/patroni.log instead of stderr, rotated as Patroni's RotatingFileHandler does. Absent: stderr. */
+  file?: LogFileConfig;
+}
+
+/** Patroni's log.dir / log.file_size / log.file_num. */
+export interface LogFileConfig {
+  dir: string;
+  /** log.file_size (default 25000000): the file is rotated before a line would take it past this size; 0 never rotates. */
+  sizeMaxBytes: number;
+  /** log.file_num (default 4): rotated files kept (patroni.log.1 ... patroni.log.N); 0 keeps none and never rotates, as Python's handler. */
+  keptFiles: number;
 }
 
 /**

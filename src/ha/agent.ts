@@ -19,7 +19,10 @@ import { CycleLoop } from '../engine/loop.js';
 import { LeaseKeeper } from '../engine/lease-keeper.js';
 import { TaskRunner } from '../engine/task-runner.js';
 import type { Logger } from '../observability/log.js';
+import { KeelMetrics } from '../observability/metrics.js';
 import { ClusterState } from './cluster-state.js';
+import { DecisionLog } from './decision-log.js';
+import { RecoveryTracker } from './recovery-tracker.js';
 import type { AgentContext } from './context.js';
 import { decide } from './core/decide.js';
 import { guardShouldFence, type GuardFacts } from './core/guard.js';
@@ -54,6 +57,8 @@ export interface AgentOptions {
   ports: HaPorts;
   log: Logger;
   core?: HaCore;
+  /** keel's Prometheus instruments; absent: the agent makes its own (e.g. in the simulator). */
+  metrics?: KeelMetrics;
 }
 
 /** How long a clean stop waits for a running task before going on. */
@@ -71,6 +76,9 @@ export class Agent implements AgentContext {
   private readonly syncWatch: SyncWatch;
   readonly failoverRecorder: FailoverRecorder;
   readonly startedMs: number;
+  readonly metrics: KeelMetrics;
+  readonly recovery: RecoveryTracker;
+  readonly decisions = new DecisionLog();
   watchdogDueMs: number | null = null;
   /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
   private wakeAtMs: number | null = null;
@@ -107,6 +115,12 @@ export class Agent implements AgentContext {
     this.isolation = new IsolationWatch(this);
     this.syncWatch = new SyncWatch(this);
     this.failoverRecorder = new FailoverRecorder(this);
+    this.metrics = options.metrics ?? new KeelMetrics({ scope: local.scope, name: local.name });
+    this.metrics.readLeaseRemainingFrom(() => {
+      const sent = this.lease.lastConfirmedSentMs;
+      return sent === null ? null : (sent + this.cluster.dynamic.ttlMs - this.ports.clock.now()) / 1000;
+    });
+    this.recovery = new RecoveryTracker(this.metrics, () => this.localConfig.name);
   }
 
   local(): LocalConfig {
@@ -160,6 +174,7 @@ export class Agent implements AgentContext {
         deleteRestart: () => deleteRestart(this),
         postReinitialize: (body) => postReinitialize(this, body),
       },
+      () => this.decisions.recent(),
     );
   }
 
@@ -184,9 +199,19 @@ export class Agent implements AgentContext {
   }
 
   private async cycle(): Promise<void> {
+    const startedMs = this.ports.clock.now();
+    try {
+      await this.runCycle();
+    } finally {
+      this.metrics.haCycle(this.ports.clock.now() - startedMs);
+    }
+  }
+
+  private async runCycle(): Promise<void> {
     if (this.reloadRequested) await this.reload();
     const observedTaskGeneration = this.tasks.snapshot().generation;
     const observation = await observe(this);
+    this.recovery.observed(this.cluster.failingSinceMs === null ? this.cluster.view : null, observation.nowMs);
     let decision: Decision;
     try {
       decision = this.core.decide(observation);
@@ -208,6 +233,7 @@ export class Agent implements AgentContext {
     this.failoverRecorder.noteObservation(observation);
     this.lastWhy = why;
     this.lastWhySentence = renderWhy(why);
+    this.decisions.record(why.kind, this.lastWhySentence, this.ports.clock.wallMs());
     this.log.info(this.lastWhySentence, { why: why.kind });
     await this.applyConfigChanges();
     evaluateScheduledRestart(this);

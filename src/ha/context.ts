@@ -12,8 +12,10 @@ import type { ClusterState } from './cluster-state.js';
 import type { TaskKind } from './core/types.js';
 import type { FailsafeInbox } from './failsafe.js';
 import type { FailoverRecorder } from './failover-records.js';
+import type { KeelMetrics } from '../observability/metrics.js';
 import type { HaPorts } from './ports.js';
 import type { PostgresTracker } from './postgres-tracker.js';
+import type { RecoveryTracker } from './recovery-tracker.js';
 import type { ScheduledRestartRequest } from './restart-request.js';
 
 /** A restart scheduled through POST /restart, with the postmaster start time it was asked for. */
@@ -40,6 +42,10 @@ export interface AgentContext {
   scheduledRestart: ScheduledRestart | null;
   /** When this agent process started (monotonic). */
   readonly startedMs: number;
+  /** keel's own Prometheus instruments (GET /metrics). */
+  readonly metrics: KeelMetrics;
+  /** Fault seen -> key taken -> writable, for the failover metrics. */
+  readonly recovery: RecoveryTracker;
   /** The local configuration now (a reload replaces it). */
   local(): LocalConfig;
   /** Wakes the HA loop for a cycle now. */

@@ -64,6 +64,7 @@ async function runGate(s: Step, gate: GateAction): Promise<boolean> {
     s.a.log.warning(`${gate.kind} succeeded too late (${Math.round(clock.now() - sentMs)} ms after it was sent): treating it as failed`);
     return false;
   }
+  if (ok && gate.kind === 'acquireLeaderKey') s.a.recovery.leaderKeyTaken(clock.now(), s.a.pg.probe !== null && !s.a.pg.probe.inRecovery);
   return ok;
 }
 

@@ -12,6 +12,10 @@ import type { AgentContext } from './context.js';
 import { currentRole, memberState } from './member-data.js';
 import { failoverOperations } from './switchover-api.js';
 import { patchClusterConfig, putClusterConfig } from './config-ops.js';
+import { MetricsExposition } from '../api/metrics.js';
+import type { DecisionEntry } from './decision-log.js';
+import { explainCluster } from './explain.js';
+import { fetchPeers, PEER_TIMEOUT_MS } from './peers.js';
 
 function postgresState(a: AgentContext): PostgresState {
   const state = memberState(a);
@@ -132,12 +136,30 @@ export function buildApiProvider(
   postFailsafe: (body: Record<string, unknown>) => { code: number; text: string },
   requestReload: () => void,
   operations: Pick<ApiProvider, 'postRestart' | 'deleteRestart' | 'postReinitialize'>,
+  recentDecisions: () => DecisionEntry[] = () => [],
 ): ApiProvider {
   const freshView = async () => a.ports.dcs.loadCluster().catch(() => a.cluster.view);
   const failover = failoverOperations(a);
+  const exposition = new MetricsExposition(a.metrics);
   return {
     getStatus: status,
     getStatusWithWalNow: () => statusWithWalNow(a, status()),
+    getMetrics: () => exposition.render(status()),
+    getDecisions: async (member) => {
+      const self = a.local().name;
+      if (member === null || member === self) return { name: self, decisions: recentDecisions() };
+      // another member's, through its REST API (the status page is served by one member)
+      const apiUrl = (await freshView())?.members.find((m) => m.name === member)?.apiUrl ?? null;
+      return apiUrl === null ? null : a.ports.peers.status(new URL('/decisions', apiUrl).href, PEER_TIMEOUT_MS);
+    },
+    getExplain: async () => {
+      const view = await freshView();
+      if (view === null) return null;
+      const statuses = await fetchPeers(a.ports.peers, view.members, '');
+      const leader = view.leader?.name ?? null;
+      const leaderAnswers = leader !== null && statuses.some((s) => s.name === leader && s.reachable);
+      return { leader, leader_answers: leaderAnswers, ...explainCluster(view, statuses, new Date(a.ports.clock.wallMs()).toISOString()) };
+    },
     getClusterJson: async () => {
       const view = await freshView();
       return view === null ? { members: [] } : clusterAsJson(view);

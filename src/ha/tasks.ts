@@ -277,6 +277,7 @@ export async function promote(a: AgentContext): Promise<void> {
   a.pg.invalidateProbe(); // from here on the server may acknowledge commits: never "known replica"
   await a.pg.node.requestPromote(pgTimeoutMs(a));
   await waitUntilPromoted(a);
+  a.recovery.promoted(a.ports.clock.now());
   a.pg.invalidateProbe();
   a.pg.recovery = null;
   a.pg.followTarget = null;
@@ -336,6 +337,7 @@ export async function restartCrashed(a: AgentContext): Promise<void> {
  * is killed instead — an unfenced primary that may be a second primary is never left running.
  */
 export async function fence(a: AgentContext, reason: string): Promise<void> {
+  if (!a.pg.fenced) a.metrics.fenced();
   a.pg.fenced = true;
   a.log.warning(`fencing PostgreSQL: ${reason}`);
   try {

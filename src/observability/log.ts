@@ -1,7 +1,10 @@
 /**
  * Structured logging: one line per event, readable text by default, JSON with
- * --log-format json (or KEEL_LOG_FORMAT=json). Fields whose name looks secret are redacted,
- * and so are passwords inside connection strings.
+ * --log-format json (or KEEL_LOG_FORMAT=json, log.type json): one object per line,
+ * `{"ts", "level", "msg", "fields"}`, `fields` always an object. Fields whose name looks secret
+ * are redacted, and so are passwords inside connection strings (key=value and URL forms), in the
+ * message as in the fields. Where lines go (stderr, or log.dir's rotated file) is the `write`
+ * option: see log-file.ts.
  */
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
@@ -45,7 +48,7 @@ export function createLogger(options: LoggerOptions, base: LogFields = {}): Logg
     const all = redact({ ...base, ...fields }) as LogFields;
     const time = now().toISOString();
     if (options.format === 'json') {
-      write(JSON.stringify({ time, level, msg: redact(message), ...all }));
+      write(JSON.stringify({ ts: time, level, msg: redact(message), fields: all }));
       return;
     }
     const extras = Object.entries(all)

@@ -21,6 +21,7 @@ import { TlsFileError, readTlsMaterial, type TlsFiles } from '../../config/tls-f
 import type { HostPort } from '../../config/types.js';
 import { DcsUnavailableError, EtcdError, interpretAnswer } from './etcd-errors.js';
 import { EtcdHttp, TransportError, endpointName, type Protocol } from './etcd-http.js';
+import { reportEtcdRequest } from './etcd-observer.js';
 import { readWatchStream, type WatchEnd } from './etcd-watch-stream.js';
 import {
   asArray,
@@ -321,11 +322,19 @@ export class EtcdClient {
 
   private async attempt(index: number, path: string, body: JsonObject, timeoutMs: number, firstLine: boolean): Promise<JsonObject> {
     const endpoint = this.endpoints[index] as HostPort;
-    const attemptDeadline = performance.now() + timeoutMs;
-    const prefix = await this.ensurePrefix(endpoint, timeoutMs);
-    const remaining = Math.max(1, attemptDeadline - performance.now());
-    const answer = await this.http.exchange(endpoint, 'POST', prefix + path, body, this.headers(), remaining, firstLine);
-    return interpretAnswer(answer, endpointName(endpoint));
+    const startedMs = performance.now();
+    const attemptDeadline = startedMs + timeoutMs;
+    try {
+      const prefix = await this.ensurePrefix(endpoint, timeoutMs);
+      const remaining = Math.max(1, attemptDeadline - performance.now());
+      const answer = await this.http.exchange(endpoint, 'POST', prefix + path, body, this.headers(), remaining, firstLine);
+      const interpreted = interpretAnswer(answer, endpointName(endpoint));
+      reportEtcdRequest(path, performance.now() - startedMs, null);
+      return interpreted;
+    } catch (error) {
+      reportEtcdRequest(path, performance.now() - startedMs, error);
+      throw error;
+    }
   }
 
   private headers(): Record<string, string> {

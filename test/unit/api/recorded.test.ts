@@ -45,6 +45,7 @@ for (const scenario of scenarios) {
       withoutKeel['patroni'] = rest;
     }
     for (const [line, body] of Object.entries(scenario.bodies)) {
+      if (line === 'GET /metrics') continue; // compared metric by metric in metrics.test.ts
       assert.equal(pyJsonDumps(withoutKeel), body, `${scenario.name}: ${line}`);
     }
   });
