@@ -1,7 +1,7 @@
 /**
  * GET /ui: the status page, one self-contained HTML document (inline CSS and script, no external
  * asset, no build step). It refreshes itself every REFRESH_MS from the serving agent's JSON
- * endpoints: /cluster, /patroni, /config, /history, /explain and /decisions?member=<name> for
+ * endpoints: /cluster, /patroni, /config, /history (and ?details: the failover records), /explain and /decisions?member=<name> for
  * each member (the serving agent fetches the other members' decisions, so the page needs no
  * cross-origin request).
  *
@@ -76,6 +76,13 @@ export const UI_PAGE = `<!doctype html>
   <section>
     <h2>Last decisions of each agent</h2>
     <div class="decisions" id="decisions"></div>
+  </section>
+  <section>
+    <h2>Failover records</h2>
+    <table id="records">
+      <thead><tr><th>Key taken</th><th>Kind</th><th>From → to</th><th>TL</th><th>Possibly lost</th><th>Considered</th><th>Rejoin</th></tr></thead>
+      <tbody></tbody>
+    </table>
   </section>
   <section>
     <h2>History</h2>
@@ -246,10 +253,30 @@ function renderHistory(history) {
   });
 }
 
+function renderRecords(records) {
+  var tbody = document.querySelector("#records tbody");
+  tbody.textContent = "";
+  var list = Array.isArray(records) ? records.slice().reverse().slice(0, 10) : [];
+  if (!list.length) tbody.appendChild(el("tr", {}, [el("td", { colspan: "7", cls: "muted", text: "none recorded yet" })]));
+  list.forEach(function (r) {
+    var considered = (r.considered || []).map(function (m) { return m.name + (m.chosen ? " (chosen)" : ": " + m.reason); }).join("; ");
+    var rejoin = r.rejoin ? r.rejoin.method + (r.rejoin.afterPromotionMs !== null ? ", " + (r.rejoin.afterPromotionMs / 1000).toFixed(1) + " s after" : "") : "not yet";
+    tbody.appendChild(el("tr", {}, [
+      el("td", { text: String(r.keyTakenAt || "") }),
+      el("td", { text: String(r.kind || "") }),
+      el("td", { text: (r.oldLeader || "?") + " → " + (r.newLeader || "?") }),
+      el("td", { cls: "num", text: r.timeline === null || r.timeline === undefined ? "" : String(r.timeline) }),
+      el("td", { cls: "num", text: r.bytesPossiblyLost === null || r.bytesPossiblyLost === undefined ? "unknown" : r.bytesPossiblyLost + " B" }),
+      el("td", { cls: "muted", text: considered }),
+      el("td", { text: rejoin })
+    ]));
+  });
+}
+
 var refreshes = 0;
 function refresh() {
-  Promise.all([settle(getJson("/cluster")), settle(getJson("/patroni")), settle(getJson("/config")), settle(getJson("/history")), settle(getJson("/explain"))]).then(function (r) {
-    var cluster = r[0], patroni = r[1], config = r[2], history = r[3], explain = r[4];
+  Promise.all([settle(getJson("/cluster")), settle(getJson("/patroni")), settle(getJson("/config")), settle(getJson("/history")), settle(getJson("/explain")), settle(getJson("/history?details"))]).then(function (r) {
+    var cluster = r[0], patroni = r[1], config = r[2], history = r[3], explain = r[4], records = r[5];
     var stamp = document.getElementById("refreshed");
     if (!cluster.ok) {
       stamp.textContent = "cannot read /cluster: " + cluster.error;
@@ -264,6 +291,7 @@ function refresh() {
     renderMembers(cluster.value, ex);
     renderVerdict(cluster.value, ex, patroni.ok ? patroni.value : null, config.ok ? config.value : null);
     renderHistory(history.ok ? history.value : []);
+    renderRecords(records.ok ? records.value : []);
     var names = (cluster.value.members || []).map(function (m) { return m.name; });
     return Promise.all(names.map(function (name) {
       return settle(getJson("/decisions?member=" + encodeURIComponent(name))).then(function (d) { d.name = name; return d; });

@@ -262,6 +262,22 @@ test('after a kill -9 failover: the new leader counts and times it; the page sho
       history.some((cells) => cells[0] === String(oldTimeline) && cells[4] === newLeader),
       `a history line for timeline ${oldTimeline} naming ${newLeader}: ${JSON.stringify(history)}`,
     );
+    // the failover record: the kind, old -> new leader, the new timeline
+    const records = await eventually(
+      'the failover record on the page',
+      30_000,
+      async () => {
+        const rows = await page
+          .locator('#records tbody tr')
+          .evaluateAll((trs) => trs.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent ?? '')));
+        return rows.some((cells) => cells.length === 7) ? rows : undefined;
+      },
+      500,
+    );
+    assert.ok(
+      records.some((cells) => cells[1] === 'failover' && cells[2] === `${oldLeader} → ${newLeader}` && cells[3] === String(oldTimeline + 1)),
+      `a failover record ${oldLeader} -> ${newLeader} on timeline ${oldTimeline + 1}: ${JSON.stringify(records)}`,
+    );
     // the old leader's member key lives until its lease expires: meanwhile its agent does not answer
     const oldRow = await page.locator(`#members tr[data-member="${oldLeader}"]`).count();
     if (oldRow > 0) assert.match((await page.textContent(`.member-decisions[data-member="${oldLeader}"]`)) ?? '', /no answer/);
