@@ -22,7 +22,6 @@
  *
  *   node dist/bench/failover.js [--reps 5] [--settings seed,fast] [--systems keel,patroni] [--modes async,on,quorum] [--idle-s 60]
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,25 +30,12 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import { sandboxUp, sandboxDown, waitForCluster, spawnAgent, writeRecord, sandboxDcs, type AgentRuntime } from '../src/sandbox/sandbox.js';
 import { EtcdClient } from '../src/engine/etcd/etcd-client.js';
-import { SETTINGS, arg, fmt, monoMs, stats, type Setting } from './support.js';
+import { SETTINGS, arg, fmt, monoMs, procStats, stats, type Setting } from './support.js';
 import { WriteLossRun, type WriteTarget } from '../test/support/write-loss.js';
 
 type Mode = 'async' | 'on' | 'quorum';
 /** The steady window before the first kill in which throughput is measured. */
 const THROUGHPUT_WINDOW_MS = 10_000;
-
-function procStats(pid: number): { rssKb: number; cpuS: number } {
-  try {
-    const status = execFileSync('cat', [`/proc/${pid}/status`]).toString();
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    const stat = execFileSync('cat', [`/proc/${pid}/stat`]).toString();
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return { rssKb, cpuS: ticks / 100 };
-  } catch {
-    return { rssKb: 0, cpuS: 0 };
-  }
-}
 
 /** Returns right after the lease's remaining TTL jumps up (a keepalive), or after timeoutMs. */
 async function afterKeepalive(client: EtcdClient, leaseId: string, timeoutMs: number): Promise<boolean> {

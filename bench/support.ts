@@ -3,7 +3,7 @@
  * going through a libpq multi-host string with target_session_attrs=read-write, one line per
  * acknowledged commit), and median/min/max.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -65,3 +65,17 @@ export function stats(values: Array<number | null>): { median: number | null; mi
 
 /** Seconds with two decimals, '-' for none. */
 export const fmt = (ms: number | null): string => (ms === null ? '-' : (ms / 1000).toFixed(2));
+
+/** A process's resident memory (kB) and CPU time so far (user + system, s), from /proc; zeros once it is gone. */
+export function procStats(pid: number): { rssKb: number; cpuS: number } {
+  try {
+    const status = execFileSync('cat', [`/proc/${pid}/status`]).toString();
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const stat = execFileSync('cat', [`/proc/${pid}/stat`]).toString();
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return { rssKb, cpuS: ticks / 100 };
+  } catch {
+    return { rssKb: 0, cpuS: 0 };
+  }
+}

@@ -10,11 +10,11 @@ import { readConfigPath } from '../config/yaml-source.js';
 import { openAgentLog } from './agent-log.js';
 import { DcsUnavailableError, EtcdError } from '../engine/etcd/etcd-errors.js';
 import { loadGaleraConfigFile } from '../galera/config.js';
-import { GaleraAgent, galeraEtcdClient, galeraPrefix, type MemberRecord, type NodeRegistration } from '../galera/agent.js';
+// The Galera agent and its MariaDB client (mysql2) are loaded only by the verbs that use them:
+// every keel process loads this module, and a PostgreSQL agent should not carry them (~5 MB RSS).
+import type { MemberRecord, NodeRegistration } from '../galera/agent.js';
 import type { GaleraConfig } from '../galera/config.js';
 import type { GaleraRegistration } from '../haproxy/galera-config-render.js';
-import { startGaleraApi } from '../galera/api.js';
-import { collectChecks, collectRows } from '../galera/status-collect.js';
 import { renderStatusJson, renderStatusTable, statusWarnings } from '../galera/status-render.js';
 
 const DEADLINE_MS = 10_000;
@@ -30,6 +30,7 @@ export function isGaleraFile(file: string): boolean {
 }
 
 export async function runGaleraAgent(file: string, flags: { validateConfig?: boolean; logFormat?: string }): Promise<void> {
+  const [{ GaleraAgent }, { startGaleraApi }] = await Promise.all([import('../galera/agent.js'), import('../galera/api.js')]);
   const config = loadGaleraConfigFile(file);
   const log = openAgentLog(file, config, flags);
   if (log === null) return;
@@ -51,6 +52,7 @@ export async function runGaleraAgent(file: string, flags: { validateConfig?: boo
 }
 
 async function forceBootstrap(configFile: string | undefined, node: string): Promise<void> {
+  const { galeraEtcdClient, galeraPrefix } = await import('../galera/agent.js');
   if (configFile === undefined) throw new KeelError('cli.no_config', 'keel galera force-bootstrap needs -c galera.yml');
   const config = loadGaleraConfigFile(configFile);
   const prefix = galeraPrefix(config);
@@ -96,6 +98,7 @@ function parseJsonObject<T>(text: string): Partial<T> {
  * registered before the addresses were part of the registration.
  */
 export async function readGaleraRegistrations(config: GaleraConfig): Promise<GaleraRegistration[]> {
+  const { galeraEtcdClient, galeraPrefix } = await import('../galera/agent.js');
   const prefix = galeraPrefix(config);
   const client = galeraEtcdClient(config, DEADLINE_MS);
   try {
@@ -135,6 +138,7 @@ export async function showGaleraStatus(configFile: string, format: string): Prom
 }
 
 async function showStatus(configFile: string | undefined, format: string): Promise<void> {
+  const { collectChecks, collectRows } = await import('../galera/status-collect.js');
   if (format !== 'pretty' && format !== 'json')
     throw new KeelError('cli.bad_format', `--format must be pretty or json, got ${JSON.stringify(format)}`, { exitCode: 2 });
   if (configFile === undefined) throw new KeelError('cli.no_config', 'keel galera status needs -c galera.yml', { exitCode: 2 });

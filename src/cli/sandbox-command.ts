@@ -7,7 +7,6 @@ import { KeelError } from '../errors.js';
 import { sandboxUp, sandboxDown, readSandboxRecord, waitForCluster, isAlive, spawnAgent, writeRecord } from '../sandbox/sandbox.js';
 import { SEED_CHECK_TIMINGS, waitForRouting } from '../sandbox/haproxy.js';
 import { listCluster, parseFormat } from './list-command.js';
-import { galeraSandboxUp, waitForGalera } from '../sandbox/galera-sandbox.js';
 import { showGaleraStatus } from './galera-command.js';
 
 /** --noloadbalance node2,node3 -> tags per node; names must be sandbox nodes (node1..nodeN). */
@@ -56,6 +55,8 @@ async function galeraUp(flags: UpFlags, log: (line: string) => void): Promise<vo
   ] as const) {
     if (value !== undefined) throw new KeelError('cli.bad_option', `${flag} applies to PostgreSQL sandboxes only, not with --galera`, { exitCode: 2 });
   }
+  // loaded here only: it brings the MariaDB client, which no other keel process needs
+  const { galeraSandboxUp, waitForGalera } = await import('../sandbox/galera-sandbox.js');
   const record = await galeraSandboxUp({
     dir: flags.dir,
     nodes: positiveNumber('--nodes', flags.nodes),

@@ -1,0 +1,127 @@
+/**
+ * bench/footprint — what an agent costs while nothing happens (issue 12, part 4): resident memory
+ * and CPU seconds per minute of each agent process, keel against Patroni 3.0.2, in the same run,
+ * on the same machine, with the same timings: a 3-node sandbox (etcd x3, PostgreSQL x3) left
+ * idle, then the same with HAProxy checking every agent every second (the seed's haproxy.cfg with
+ * `inter 1s`: /primary and /replica on each member, as a load balancer in production does).
+ * The leader and the replicas are reported apart: the leader does more (its lease, and keel's
+ * isolation watch).
+ *
+ *   node dist/bench/footprint.js [--systems keel,patroni] [--settings fast] [--window-s 120] [--reps 1] [--out footprint]
+ *
+ * CPU is read from /proc/<pid>/stat (utime + stime) at the start and end of the window, RSS from
+ * /proc/<pid>/status at the end. Writes bench/results/<out>.json and <out>.table.md.
+ */
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sandboxUp, sandboxDown, waitForCluster, type AgentRuntime } from '../src/sandbox/sandbox.js';
+import { SETTINGS, arg, procStats, stats, type Setting } from './support.js';
+
+type Load = 'idle' | 'haproxy-1s';
+
+interface Sample {
+  system: AgentRuntime;
+  setting: string;
+  load: Load;
+  rep: number;
+  role: 'leader' | 'replica';
+  member: string;
+  rssMb: number;
+  cpuSecondsPerMinute: number;
+}
+
+const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+async function measure(system: AgentRuntime, setting: Setting, load: Load, rep: number, windowS: number): Promise<Sample[]> {
+  const dir = await mkdtemp(join(tmpdir(), `keel-footprint-${system}-`));
+  try {
+    const record = await sandboxUp({
+      dir,
+      runtime: system,
+      nodes: 3,
+      timings: setting,
+      scope: `footprint-${system}`,
+      waitMs: 0,
+      ...(load === 'haproxy-1s' ? { haproxy: { timings: { inter: '1s', fall: 3, rise: 2 }, runtimeApi: false } } : {}),
+    });
+    const leader = await waitForCluster(record, 300_000);
+    // Let start-up work (clones, first checkpoints, slot creation) settle before the window.
+    await new Promise((r) => setTimeout(r, 20_000));
+    const before = record.nodes.map((n) => procStats(n.pid));
+    await new Promise((r) => setTimeout(r, windowS * 1000));
+    const after = record.nodes.map((n) => procStats(n.pid));
+    const samples = record.nodes.map((n, i): Sample => ({
+      system,
+      setting: setting.name,
+      load,
+      rep,
+      role: n.name === leader ? 'leader' : 'replica',
+      member: n.name,
+      rssMb: (after[i]?.rssKb ?? 0) / 1024,
+      cpuSecondsPerMinute: ((after[i]?.cpuS ?? 0) - (before[i]?.cpuS ?? 0)) / (windowS / 60),
+    }));
+    if (samples.some((s) => s.rssMb === 0)) throw new Error(`an agent exited during the window: ${JSON.stringify(samples)}`);
+    for (const s of samples)
+      log(`${system}/${setting.name}/${load} rep ${rep}: ${s.member} (${s.role}) ${s.rssMb.toFixed(1)} MB, ${s.cpuSecondsPerMinute.toFixed(3)} CPU s/min`);
+    return samples;
+  } finally {
+    await sandboxDown(dir).catch((error: unknown) => log(`sandbox down: ${error instanceof Error ? error.message : String(error)}`));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const systems = arg('systems', 'keel,patroni').split(',') as AgentRuntime[];
+  const settings = arg('settings', 'fast')
+    .split(',')
+    .map((name) => {
+      const s = SETTINGS.find((x) => x.name === name);
+      if (s === undefined) throw new Error(`--settings: unknown ${name} (known: ${SETTINGS.map((x) => x.name).join(', ')})`);
+      return s;
+    });
+  const windowS = Number(arg('window-s', '120'));
+  const reps = Number(arg('reps', '1'));
+  const out = arg('out', 'footprint');
+  const samples: Sample[] = [];
+  for (let rep = 1; rep <= reps; rep++)
+    for (const setting of settings)
+      for (const load of ['idle', 'haproxy-1s'] as const) for (const system of systems) samples.push(...(await measure(system, setting, load, rep, windowS)));
+
+  const rows: string[] = [];
+  for (const setting of settings)
+    for (const load of ['idle', 'haproxy-1s'] as const)
+      for (const role of ['leader', 'replica'] as const)
+        for (const system of systems) {
+          const cell = samples.filter((s) => s.setting === setting.name && s.load === load && s.role === role && s.system === system);
+          const cpu = stats(cell.map((s) => s.cpuSecondsPerMinute));
+          const rss = stats(cell.map((s) => s.rssMb));
+          const f = (v: number | null, d: number) => (v === null ? '-' : v.toFixed(d));
+          rows.push(
+            `${setting.name} | ${load} | ${role} | ${system} | ${cell.length} | ${f(rss.median, 1)} (${f(rss.min, 1)}..${f(rss.max, 1)}) | ${f(cpu.median, 3)} (${f(cpu.min, 3)}..${f(cpu.max, 3)})`,
+          );
+        }
+  const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version };
+  const results = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  await mkdir(results, { recursive: true });
+  await writeFile(join(results, `${out}.json`), JSON.stringify({ machine, windowS, reps, samples }, null, 2) + '\n');
+  const table = [
+    `# bench/footprint — agent cost while nothing happens, keel vs Patroni 3.0.2`,
+    '',
+    `${machine.cpus} CPUs (${machine.model}), Node ${machine.node}; window ${windowS} s after 20 s of settling; ${reps} repetition(s); 3-node sandbox on loopback.`,
+    'idle: no client; haproxy-1s: HAProxy checking /primary and /replica on every member every second. CPU: utime+stime of the agent process.',
+    '',
+    'setting | load | role | system | samples | RSS MB median (min..max) | CPU s/min median (min..max)',
+    '--- | --- | --- | --- | --- | --- | ---',
+    ...rows,
+    '',
+  ].join('\n');
+  await writeFile(join(results, `${out}.table.md`), table);
+  process.stdout.write(table);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench/footprint: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
