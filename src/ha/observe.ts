@@ -246,7 +246,7 @@ async function checkDivergence(
   });
   const rewindUser = endpoint(auth.rewind ?? auth.superuser);
   const answer = await a.ports.remote.leaderHistory(endpoint(auth.replication), rewindUser, LEADER_CHECK_TIMEOUT_MS);
-  if (!answer.ok) return { verdict: 'unknown', cause: answer.cause, sinceMs: 0 };
+  if (!answer.ok) return { verdict: 'unknown', cause: answer.cause, sinceMs: 0, leaderUnreachable: answer.unreachable };
   // A crashed primary's WAL may run past its last checkpoint (pg_controldata's state tells it).
   const crashedPrimary = !pgObs.running && (controlState === 'in production' || controlState === 'in crash recovery');
   const marker = pgObs.timelineOrigin;

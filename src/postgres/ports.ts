@@ -126,7 +126,8 @@ export interface TimelineOrigin {
 }
 
 /** The leader's current timeline and its history file, or why they could not be read. */
-export type LeaderHistory = { ok: true; timeline: number; history: TimelineSwitch[] } | { ok: false; cause: string };
+/** `unreachable`: no connection could be opened at all (refused, timed out), as opposed to a refusal by the server. */
+export type LeaderHistory = { ok: true; timeline: number; history: TimelineSwitch[] } | { ok: false; cause: string; unreachable: boolean };
 
 /** Other members' PostgreSQL. */
 export interface RemotePostgres {

@@ -32,6 +32,21 @@ function client(target: PostgresEndpoint, timeoutMs: number, replication: boolea
   return c;
 }
 
+/** Connects, or throws a ConnectFailure when no connection could be opened (the server was not reached). */
+class ConnectFailure extends Error {}
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN']);
+
+async function connect(c: pg.Client): Promise<void> {
+  try {
+    await c.connect();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    // node-postgres says "timeout expired" / "Connection terminated due to connection timeout" for its own deadline
+    if ((typeof code === 'string' && NETWORK_CODES.has(code)) || /timeout/i.test(errorText(error))) throw new ConnectFailure(errorText(error));
+    throw error;
+  }
+}
+
 function historyText(content: string | Buffer | undefined): string {
   return content === undefined ? '' : typeof content === 'string' ? content : content.toString('utf8');
 }
@@ -40,15 +55,15 @@ function historyText(content: string | Buffer | undefined): string {
 async function historyOverReplication(target: PostgresEndpoint, timeoutMs: number): Promise<LeaderHistory> {
   const c = client(target, timeoutMs, true);
   try {
-    await c.connect();
+    await connect(c);
     const identify = await c.query<{ timeline: number | string }>('IDENTIFY_SYSTEM');
     const timeline = Number(identify.rows[0]?.timeline ?? 0);
-    if (!Number.isInteger(timeline) || timeline < 1) return { ok: false, cause: 'the leader did not report its timeline' };
+    if (!Number.isInteger(timeline) || timeline < 1) return { ok: false, cause: 'the leader did not report its timeline', unreachable: false };
     if (timeline === 1) return { ok: true, timeline, history: [] };
     const result = await c.query<{ content: string | Buffer }>(`TIMELINE_HISTORY ${timeline}`);
     return { ok: true, timeline, history: parseTimelineHistory(historyText(result.rows[0]?.content)) };
   } catch (error) {
-    return { ok: false, cause: `as ${target.user} over replication: ${errorText(error)}` };
+    return { ok: false, cause: `as ${target.user} over replication: ${errorText(error)}`, unreachable: error instanceof ConnectFailure };
   } finally {
     await c.end().catch(() => undefined);
   }
@@ -61,18 +76,18 @@ async function historyOverReplication(target: PostgresEndpoint, timeoutMs: numbe
 async function historyOverSql(target: PostgresEndpoint, timeoutMs: number): Promise<LeaderHistory> {
   const c = client(target, timeoutMs, false);
   try {
-    await c.connect();
+    await connect(c);
     const current = await c.query<{ timeline: number | null }>(
       `SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL
                    ELSE ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline`,
     );
     const timeline = current.rows[0]?.timeline ?? null;
-    if (timeline === null) return { ok: false, cause: 'the leader is still in recovery' };
+    if (timeline === null) return { ok: false, cause: 'the leader is still in recovery', unreachable: false };
     if (timeline === 1) return { ok: true, timeline, history: [] };
     const file = await c.query<{ content: Buffer }>('SELECT pg_catalog.pg_read_binary_file($1) AS content', [`pg_wal/${historyFileName(timeline)}`]);
     return { ok: true, timeline, history: parseTimelineHistory(historyText(file.rows[0]?.content)) };
   } catch (error) {
-    return { ok: false, cause: `as ${target.user}: ${errorText(error)}` };
+    return { ok: false, cause: `as ${target.user}: ${errorText(error)}`, unreachable: error instanceof ConnectFailure };
   } finally {
     await c.end().catch(() => undefined);
   }
@@ -86,7 +101,12 @@ export async function leaderHistory(replication: PostgresEndpoint, rewind: Postg
   const first = await historyOverReplication(replication, timeoutMs);
   if (first.ok) return first;
   const second = await historyOverSql(rewind, timeoutMs);
-  return second.ok ? second : { ok: false, cause: `cannot read the leader's timeline history (${first.cause}; ${second.cause})` };
+  if (second.ok) return second;
+  return {
+    ok: false,
+    cause: `cannot read the leader's timeline history (${first.cause}; ${second.cause})`,
+    unreachable: !first.ok && first.unreachable && second.unreachable,
+  };
 }
 
 /**

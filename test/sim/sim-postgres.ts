@@ -432,7 +432,12 @@ export class SimRemote implements RemotePostgres {
         if (this.w.params.rewindGrantsMissing) throw new SimPgError('permission denied for function pg_read_binary_file');
         return await this.ask(rewind, timeoutMs, answer);
       } catch (second) {
-        return { ok: false, cause: `cannot read the leader's timeline history (${String(first)}; ${String(second)})` };
+        const unreached = (error: unknown): boolean => /timeout expired connecting|refused/.test(String(error));
+        return {
+          ok: false,
+          cause: `cannot read the leader's timeline history (${String(first)}; ${String(second)})`,
+          unreachable: unreached(first) && unreached(second),
+        };
       }
     }
   }

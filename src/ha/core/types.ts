@@ -99,7 +99,13 @@ export type DivergenceObservation =
    * The check could not conclude (`cause` says why: leader unreachable, authentication failed,
    * ...) since `sinceMs` (monotonic, first inconclusive check of the current run).
    */
-  | { verdict: 'unknown'; cause: string; sinceMs: number };
+  | {
+      verdict: 'unknown';
+      cause: string;
+      sinceMs: number;
+      /** No connection to the leader could be opened at all (refused, timed out): a pg_rewind from it cannot run either. */
+      leaderUnreachable?: boolean;
+    };
 
 export type PgRole = 'primary' | 'replica';
 

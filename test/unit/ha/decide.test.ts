@@ -289,6 +289,14 @@ test('an inconclusive divergence check is reported, then past its bound treated 
     }),
   );
   assert.equal(afterRewind.why.kind, 'divergenceUnknown', 'no second rewind on an inconclusive check right after one');
+  // The leader cannot be reached at all: a running replica does not start a rewind that cannot run
+  // (its task would keep it out of the race when the key expires); a stopped node still acts.
+  const unreachable = { verdict: 'unknown', cause: 'connection refused', sinceMs: 60000, leaderUnreachable: true } as const;
+  const running = run(obs({ postgres: { divergence: unreachable, streaming: false } }));
+  assert.equal(running.why.kind, 'divergenceUnknown');
+  assert.ok(!running.actions.includes('rewind'));
+  const stopped = run(obs({ postgres: { divergence: unreachable, streaming: false, running: false, role: null } }));
+  assert.equal(stopped.why.kind, 'rewinding', 'a stopped node never starts without the check: it tries the rewind (which says why it cannot)');
 });
 
 test('a replica whose WAL receiver does not stream says so, with the server error, instead of "following"', () => {

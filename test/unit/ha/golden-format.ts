@@ -255,7 +255,7 @@ const divergenceIn = z.discriminatedUnion('verdict', [
   z.object({ verdict: z.literal('notChecked') }).strict(),
   z.object({ verdict: z.literal('safe') }).strict(),
   z.object({ verdict: z.literal('diverged'), leaderCheckpointed: bool.nullable() }).strict(),
-  z.object({ verdict: z.literal('unknown'), cause: str, sinceMs: num }).strict(),
+  z.object({ verdict: z.literal('unknown'), cause: str, sinceMs: num, leaderUnreachable: z.boolean().optional() }).strict(),
 ]);
 
 const postgresIn = z

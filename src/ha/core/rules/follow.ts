@@ -98,6 +98,11 @@ export function rewindOrReinitialize(ctx: Ctx): Plan | null {
   if (divergence.verdict === 'diverged') return rejoinDiverged(ctx, leader, divergence.leaderCheckpointed);
   if (divergence.verdict !== 'unknown') return null;
   const overdue = ctx.obs.nowMs - divergence.sinceMs >= divergenceUnknownBoundMs(ctx);
+  // A running replica whose leader cannot be reached at all (it died, or the link is down) stays as
+  // it is: a pg_rewind from that leader cannot run either, and the task trying would keep this node
+  // out of the race once the key expires (seen on the status page: "running pg_rewind from" a
+  // leader killed seconds before, just before this replica took over).
+  if (divergence.leaderUnreachable === true && ctx.obs.postgres.running) return null;
   if (overdue && mayRejoinDiverged(ctx) && !justRewound(ctx)) return rejoinDiverged(ctx, leader, null);
   return null;
 }
