@@ -233,9 +233,14 @@ test('after a kill -9 failover: the new leader counts and times it; the page sho
   await eventually('the replica holding the leader key', TTL_S * 1000 + 30_000, async () =>
     (await leaderKeyHolder(cluster)) === newLeader ? true : undefined,
   );
+  // The metrics read the agent's last probe, which a promotion discards: until the next cycle's
+  // probe the timeline is unknown (printed 0). So wait for the probe after the promotion too.
   const metrics = await eventually('the new leader writable, as its metrics say', 30_000, async () => {
     const scraped = await scrape(newLeader);
-    return sampleValue(scraped, 'patroni_primary') === 1 && (scraped.get('keel_recovery_writable_seconds')?.histograms.length ?? 0) > 0 ? scraped : undefined;
+    const probed = sampleValue(scraped, 'patroni_postgres_timeline') > 0;
+    return probed && sampleValue(scraped, 'patroni_primary') === 1 && (scraped.get('keel_recovery_writable_seconds')?.histograms.length ?? 0) > 0
+      ? scraped
+      : undefined;
   });
   assert.equal(sampleValue(metrics, 'patroni_replica'), 0);
   assert.equal(sampleValue(metrics, 'patroni_postgres_timeline'), oldTimeline + 1);
