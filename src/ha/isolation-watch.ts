@@ -12,6 +12,7 @@
 import type { AgentContext } from './context.js';
 import { isolated } from './core/isolation.js';
 import { fence } from './tasks.js';
+import { RepeatingRound, leadsNow } from './watch-round.js';
 
 /** Pause between the end of one probe round and the next, while leading. */
 const PROBE_EVERY_MS = 200;
@@ -27,38 +28,27 @@ const PEER_TIMEOUT_MS = 300;
 export class IsolationWatch {
   /** When the watch last found this leader isolated (monotonic), until a probe gets an answer. */
   isolatedSinceMs: number | null = null;
-  private cancel: (() => void) | null = null;
-  private stopped = false;
+  private readonly rounds: RepeatingRound;
 
-  constructor(private readonly a: AgentContext) {}
+  constructor(private readonly a: AgentContext) {
+    this.rounds = new RepeatingRound(
+      a.ports.clock,
+      () => (leadsNow(a) ? PROBE_EVERY_MS : IDLE_CHECK_EVERY_MS),
+      () => this.round(),
+    );
+  }
 
   start(): void {
-    this.schedule();
+    this.rounds.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    this.cancel?.();
-    this.cancel = null;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.cancel = this.a.ports.clock.timer(this.leading() ? PROBE_EVERY_MS : IDLE_CHECK_EVERY_MS, () => {
-      this.cancel = null;
-      void this.round().finally(() => this.schedule());
-    });
-  }
-
-  /** Leading right now: the key is ours, PostgreSQL is a primary (last probe), no task is changing it. */
-  private leading(): boolean {
-    const a = this.a;
-    return a.cluster.view?.leader?.name === a.local().name && a.pg.probe !== null && !a.pg.probe.inRecovery && a.tasks.current() === null;
+    this.rounds.stop();
   }
 
   private async round(): Promise<void> {
     const a = this.a;
-    if (!this.leading()) {
+    if (!leadsNow(a)) {
       this.isolatedSinceMs = null;
       return;
     }
@@ -90,7 +80,7 @@ export class IsolationWatch {
     }
     if (this.isolatedSinceMs === null) this.isolatedSinceMs = startedMs;
     // The role may have changed while the probes ran (a demote, a lost key): fence only a leader.
-    if (a.pg.fenced || !this.leading()) return;
+    if (a.pg.fenced || !leadsNow(a)) return;
     await fence(
       a,
       `isolated: neither etcd (${PROBE_TIMEOUT_MS} ms) nor any of ${peers.length} member(s) (${PEER_TIMEOUT_MS} ms) answered; not waiting for the lease guard`,

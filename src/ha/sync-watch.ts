@@ -12,6 +12,7 @@
 import type { AgentContext } from './context.js';
 import { ackRuleOf } from './core/sync-standby-names.js';
 import { SYNC_STALL_MS, noteReplicationSample, stalledForMs } from './core/sync-stall.js';
+import { RepeatingRound, leadsNow } from './watch-round.js';
 
 /** Pause between samples while a synchronous setting is in effect. */
 const SAMPLE_EVERY_MS = 200;
@@ -19,29 +20,24 @@ const SAMPLE_EVERY_MS = 200;
 const IDLE_CHECK_EVERY_MS = 1000;
 
 export class SyncWatch {
-  private cancel: (() => void) | null = null;
-  private stopped = false;
   /** Listed standbys already reported stalled (each is said once per stall). */
   private reported = new Set<string>();
+  private readonly rounds: RepeatingRound;
 
-  constructor(private readonly a: AgentContext) {}
+  constructor(private readonly a: AgentContext) {
+    this.rounds = new RepeatingRound(
+      a.ports.clock,
+      () => (this.listedStandbys().length > 0 ? SAMPLE_EVERY_MS : IDLE_CHECK_EVERY_MS),
+      () => this.round(),
+    );
+  }
 
   start(): void {
-    this.schedule();
+    this.rounds.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    this.cancel?.();
-    this.cancel = null;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.cancel = this.a.ports.clock.timer(this.listedStandbys().length > 0 ? SAMPLE_EVERY_MS : IDLE_CHECK_EVERY_MS, () => {
-      this.cancel = null;
-      void this.round().finally(() => this.schedule());
-    });
+    this.rounds.stop();
   }
 
   /**
@@ -50,9 +46,8 @@ export class SyncWatch {
    */
   private listedStandbys(): readonly string[] {
     const a = this.a;
-    const leading = a.cluster.view?.leader?.name === a.local().name && a.pg.probe !== null && !a.pg.probe.inRecovery && a.tasks.current() === null;
     const setting = a.pg.syncStandbyNamesInEffect();
-    if (!leading || setting === null || a.pg.fenced) return [];
+    if (!leadsNow(a) || setting === null || a.pg.fenced) return [];
     const rule = ackRuleOf(setting);
     return rule.kind === 'standbys' ? rule.names : [];
   }

@@ -59,7 +59,8 @@ export function runtimeSocketAddress(socket: string): string {
   return socket.startsWith('[') ? `ipv6@${socket.replace(/^\[(.*)\](:\d+)$/, '$1$2')}` : `ipv4@${socket}`;
 }
 
-function parseApiUrl(apiUrl: string | null): { host: string; port: number; tls: boolean } | null {
+/** An agent's REST API address from its api_url (http or https), null when unusable. */
+export function parseApiUrl(apiUrl: string | null): { host: string; port: number; tls: boolean } | null {
   if (apiUrl === null) return null;
   try {
     const url = new URL(apiUrl);

@@ -7,7 +7,7 @@
  * Pure: no I/O, no clock; the same nodes and options always give the same text (golden-tested).
  */
 import { KeelError } from '../errors.js';
-import { hostPort, isHaproxyName, statsSection } from './config-render.js';
+import { hostPort, isHaproxyName, parseApiUrl, statsSection } from './config-render.js';
 
 export const GALERA_WRITE_BACKEND = 'galera_write';
 export const GALERA_READ_BACKEND = 'galera_read';
@@ -43,14 +43,10 @@ function splitHostPort(text: string): { host: string; port: number } | null {
   return match === null ? null : { host: match[1] as string, port: Number(match[2]) };
 }
 
+/** The Galera agent's REST API speaks plain HTTP (galera/api.ts): an https api_url is unusable. */
 function apiAddress(apiUrl: string): { host: string; port: number } | null {
-  try {
-    const url = new URL(apiUrl);
-    if (url.protocol !== 'http:') return null;
-    return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? 80 : Number(url.port) };
-  } catch {
-    return null;
-  }
+  const api = parseApiUrl(apiUrl);
+  return api === null || api.tls ? null : { host: api.host, port: api.port };
 }
 
 /** The nodes HAProxy can route to, sorted by name; a node without a usable SQL or API address is `skipped`. */

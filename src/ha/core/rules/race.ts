@@ -21,47 +21,44 @@ function outsideFailsafeTopology(ctx: Ctx, name: string): boolean {
   return ctx.obs.config.failsafeMode && failsafe !== null && Object.keys(failsafe).length > 0 && !(name in failsafe);
 }
 
-function peerBlocks(ctx: Ctx, peer: PeerStatus, myWal: number, myPriority: number): string | null {
-  if (!peer.reachable || peer.name === ctx.self) return null;
-  if (peer.running && peer.role === 'primary') return `primary (${peer.name}) is still alive`;
+/**
+ * Where `peer` stands against us in the race: it blocks us (with the reason), or it does not (with
+ * the reason it cannot win or does not need to be waited for). One rule for the race and for the
+ * failover record's "considered" list.
+ */
+function peerStanding(ctx: Ctx, peer: PeerStatus, myWal: number, myPriority: number): { blocks: boolean; reason: string } {
+  const ignored = (reason: string) => ({ blocks: false, reason });
+  if (peer.name === ctx.self) return ignored('this member');
+  if (!peer.reachable) return ignored('did not answer (GET /patroni)');
+  if (peer.running && peer.role === 'primary') return { blocks: true, reason: `primary (${peer.name}) is still alive` };
   // A peer that may not promote never blocks us on WAL position or priority (Patroni's failover_limitation).
-  if (!mayPromote(peer.nofailover, peer.failoverPriority) || peer.watchdogFailed) return null;
+  if (!mayPromote(peer.nofailover, peer.failoverPriority)) return ignored(peer.nofailover ? 'tagged nofailover' : 'failover_priority 0');
+  if (peer.watchdogFailed) return ignored('watchdog required but not usable');
   // With check_timeline a peer behind the cluster timeline cannot win either: it must not block us
   // (Patroni 3.0.2 lets it block, which the simulator showed can leave a cluster leaderless).
-  if (ctx.obs.config.checkTimeline && (peer.timeline ?? 0) < clusterTimeline(ctx.view)) return null;
+  const clusterTl = clusterTimeline(ctx.view);
+  if (ctx.obs.config.checkTimeline && (peer.timeline ?? 0) < clusterTl) return ignored(`timeline ${peer.timeline ?? 0} behind the cluster's ${clusterTl}`);
   // Nor can a peer outside a non-empty failsafe topology (simulator, seed 1649: two nodes each
   // waiting for the other, one excluded from the topology, the other deferring to its priority).
-  if (outsideFailsafeTopology(ctx, peer.name)) return null;
+  if (outsideFailsafeTopology(ctx, peer.name)) return ignored('not in the failsafe topology');
   // Nor, in synchronous mode, a peer the sync key does not list.
-  if (syncExcludesPeer(ctx, peer)) return null;
+  if (syncExcludesPeer(ctx, peer)) return ignored('not a synchronous standby the sync key lets promote');
   const wal = peer.walPositionBytes;
-  if (wal === null) return null;
-  if (wal > myWal) return `wal position of ${peer.name} is ahead of mine`;
-  if (wal === myWal && (peer.failoverPriority ?? 1) > myPriority) return `${peer.name} is as advanced and has a higher failover_priority`;
-  return null;
+  if (wal === null) return ignored(peer.running ? 'WAL position unknown' : 'PostgreSQL not running');
+  if (wal > myWal) return { blocks: true, reason: `wal position of ${peer.name} is ahead of mine` };
+  if (wal === myWal && (peer.failoverPriority ?? 1) > myPriority)
+    return { blocks: true, reason: `${peer.name} is as advanced and has a higher failover_priority` };
+  if (wal < myWal) return ignored(`${myWal - wal} bytes of WAL behind`);
+  if ((peer.failoverPriority ?? 1) < myPriority) return ignored('as advanced, lower failover_priority');
+  return ignored('as advanced: the first to take the leader key wins');
 }
 
 /**
- * Why `peer` did not win the race this node won (the failover record's "considered" list): the
- * same rules as peerBlocks, said from the winner's side.
+ * Why `peer` did not win the race this node won (the failover record's "considered" list). A
+ * "blocking" reason here means the peer's own checks held it back while ours let us through.
  */
 export function whyPeerLost(ctx: Ctx, peer: PeerStatus): string {
-  const myWal = ctx.obs.postgres.walPositionBytes ?? 0;
-  const myPriority = ctx.obs.self.tags.failoverPriority ?? 1;
-  if (!peer.reachable) return 'did not answer (GET /patroni)';
-  if (!peer.running) return 'PostgreSQL not running';
-  if (!mayPromote(peer.nofailover, peer.failoverPriority)) return peer.nofailover ? 'tagged nofailover' : 'failover_priority 0';
-  if (peer.watchdogFailed) return 'watchdog required but not usable';
-  if (ctx.obs.config.checkTimeline && (peer.timeline ?? 0) < clusterTimeline(ctx.view))
-    return `timeline ${peer.timeline ?? 0} behind the cluster's ${clusterTimeline(ctx.view)}`;
-  if (outsideFailsafeTopology(ctx, peer.name)) return 'not in the failsafe topology';
-  if (syncExcludesPeer(ctx, peer)) return 'not a synchronous standby the sync key lets promote';
-  const wal = peer.walPositionBytes;
-  if (wal === null) return 'WAL position unknown';
-  if (wal < myWal) return `${myWal - wal} bytes of WAL behind`;
-  if (wal > myWal) return `${wal - myWal} bytes of WAL ahead, yet not racing (its own checks held it back)`;
-  if ((peer.failoverPriority ?? 1) < myPriority) return 'as advanced, lower failover_priority';
-  return 'as advanced: the first to take the leader key wins';
+  return peerStanding(ctx, peer, ctx.obs.postgres.walPositionBytes ?? 0, ctx.obs.self.tags.failoverPriority ?? 1).reason;
 }
 
 /**
@@ -118,8 +115,8 @@ export function isHealthiest(ctx: Ctx): Health {
     // The candidate of a manual failover defers to nobody, except a primary that is still alive.
     if (manual.kind === 'candidate' && !(peer.reachable && peer.running && peer.role === 'primary')) continue;
     if (manual.kind === 'raceWithout' && manual.excluded.includes(peer.name)) continue;
-    const blocked = peerBlocks(ctx, peer, myWal, myPriority);
-    if (blocked !== null) return { ok: false, reason: blocked };
+    const standing = peerStanding(ctx, peer, myWal, myPriority);
+    if (standing.blocks) return { ok: false, reason: standing.reason };
   }
   return { ok: true };
 }
