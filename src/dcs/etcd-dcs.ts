@@ -17,7 +17,8 @@ import type { EtcdConfig } from '../config/types.js';
 import type { Logger } from '../observability/log.js';
 import { EtcdClient, type WatchEnd } from '../engine/etcd/etcd-client.js';
 import { EtcdError } from '../engine/etcd/etcd-errors.js';
-import type { Compare, RequestOp } from '../engine/etcd/etcd-wire.js';
+import type { Compare, KeyValue, RequestOp } from '../engine/etcd/etcd-wire.js';
+import { PrefixCache } from './prefix-cache.js';
 import {
   buildClusterView,
   clusterKeys,
@@ -52,6 +53,10 @@ export interface EtcdDcsOptions {
 const WATCH_BACKOFF_FIRST_MS = 100;
 const WATCH_BACKOFF_MAX_MS = 2_000;
 const DEFAULT_TTL_S = 30;
+/** readCluster reads the prefix from etcd at least this often, even while the watch-fed copy is proven current. */
+const CACHE_RESYNC_MS = 60_000;
+/** How recent the keepalive must be for updateLeader to trust the watch-fed copy instead of asking etcd. */
+const LEADER_PROOF_MAX_AGE_MS = 1_000;
 /** keel's own key beside Patroni's layout (see loadFailoverRecords). */
 export const FAILOVER_RECORDS_KEY = 'keel-failovers';
 
@@ -72,6 +77,16 @@ export class EtcdDcs implements Dcs {
   private ttl: number;
   private seen: SeenValues | null = null;
   private granting: Promise<void> | null = null;
+  /** The prefix as the agent's watch keeps it (prefix-cache.ts), for readCluster. */
+  private readonly cache = new PrefixCache();
+  /** Whether a watch loop already feeds the cache (only the first one does). */
+  private cacheFed = false;
+  /** The newest confirmed keepalive: when it was sent (performance.now) and the revision it reported. */
+  private proof: { sentMs: number; revision: number } | null = null;
+  /** The view last built from the cache, reused while the cache has not moved. */
+  private cachedView: { revision: number; view: ClusterView } | null = null;
+  /** When readCluster last read the prefix from etcd (performance.now). */
+  private lastFullReadMs = -Infinity;
 
   constructor(options: EtcdDcsOptions) {
     this.keys = clusterKeys(options.namespace, options.scope);
@@ -127,15 +142,45 @@ export class EtcdDcs implements Dcs {
 
   async loadCluster(): Promise<ClusterView> {
     const result = await this.client.range(this.keys.prefix, { prefix: true });
-    const view = buildClusterView(this.keys.prefix, result.revision, result.kvs);
-    const byKey = new Map(result.kvs.map((kv) => [kv.key, kv]));
-    const member = byKey.get(this.keys.member(this.name));
-    this.seen = {
-      member: member === undefined ? null : { value: member.value, lease: member.lease },
-      status: byKey.get(this.keys.status)?.value ?? null,
-      failsafe: byKey.get(this.keys.failsafe)?.value ?? null,
-    };
-    return view;
+    this.cache.seed(result.kvs, result.revision);
+    this.noteSeen(result.kvs);
+    return buildClusterView(this.keys.prefix, result.revision, result.kvs);
+  }
+
+  /**
+   * Dcs.readCluster: the watch-fed copy of the prefix when a keepalive confirmed no more than
+   * `maxProofAgeMs` ago proves it current (prefix-cache.ts), else one range read (which also
+   * refreshes the copy); a range read at least every CACHE_RESYNC_MS whatever the copy says.
+   */
+  async readCluster(maxProofAgeMs: number): Promise<{ view: ClusterView; currentAtMs: number }> {
+    const nowMs = performance.now();
+    const proof = this.proof;
+    const cached =
+      proof !== null && nowMs - proof.sentMs <= maxProofAgeMs && nowMs - this.lastFullReadMs < CACHE_RESYNC_MS ? this.cache.read(proof.revision) : null;
+    if (cached !== null && proof !== null) {
+      this.noteSeen(cached.kvs);
+      if (this.cachedView?.revision !== cached.revision) {
+        this.cachedView = { revision: cached.revision, view: buildClusterView(this.keys.prefix, cached.revision, cached.kvs) };
+      }
+      return { view: this.cachedView.view, currentAtMs: proof.sentMs };
+    }
+    const view = await this.loadCluster();
+    this.lastFullReadMs = nowMs;
+    return { view, currentAtMs: nowMs };
+  }
+
+  /** What touchMember, writeStatus and writeFailsafe compare with to skip identical writes. */
+  private noteSeen(kvs: KeyValue[]): void {
+    let member: KeyValue | undefined;
+    let status: string | null = null;
+    let failsafe: string | null = null;
+    const memberKey = this.keys.member(this.name);
+    for (const kv of kvs) {
+      if (kv.key === memberKey) member = kv;
+      else if (kv.key === this.keys.status) status = kv.value;
+      else if (kv.key === this.keys.failsafe) failsafe = kv.value;
+    }
+    this.seen = { member: member === undefined ? null : { value: member.value, lease: member.lease }, status, failsafe };
   }
 
   /**
@@ -170,11 +215,18 @@ export class EtcdDcs implements Dcs {
     }
     let ttlS: number;
     try {
-      ttlS = await this.client.leaseKeepAlive(this.lease, timeoutMs === undefined ? {} : { timeoutMs });
+      const sentMs = performance.now();
+      const answer = await this.client.leaseKeepAliveWithRevision(this.lease, timeoutMs === undefined ? {} : { timeoutMs });
+      ttlS = answer.ttlS;
+      if (ttlS > 0 && (this.proof === null || sentMs >= this.proof.sentMs)) this.proof = { sentMs, revision: answer.revision };
     } catch (error) {
+      // A keepalive that failed voids the proof at once: the next cycle reads from etcd, and so
+      // notices an outage as soon as it did before the cache (not one cycle later).
+      this.proof = null;
       if (!(error instanceof EtcdError && error.kind === 'lease_not_found')) throw error;
       ttlS = 0;
     }
+    if (ttlS <= 0) this.proof = null;
     if (ttlS > 0) return true;
     this.log?.warning('our etcd lease has expired', { lease: this.lease });
     this.lease = null;
@@ -229,6 +281,7 @@ export class EtcdDcs implements Dcs {
 
   async updateLeader(): Promise<boolean> {
     return this.withLease(async (leaseId) => {
+      if (this.leaderKeyProvenOurs(leaseId)) return true;
       const held = await this.client.txn({
         compare: [
           { key: this.keys.leader, target: 'VALUE', value: this.name },
@@ -252,6 +305,20 @@ export class EtcdDcs implements Dcs {
       });
       return moved.succeeded;
     });
+  }
+
+  /**
+   * Whether the watch-fed copy, proven current by a keepalive sent within LEADER_PROOF_MAX_AGE_MS
+   * (the one the HA cycle sends just before this check), shows the leader key with our name on
+   * our lease: then the key was ours when that keepalive was served, which is what the
+   * comparing transaction would confirm a few milliseconds later (Patroni only sends the keepalive).
+   */
+  private leaderKeyProvenOurs(leaseId: string): boolean {
+    const proof = this.proof;
+    if (proof === null || performance.now() - proof.sentMs > LEADER_PROOF_MAX_AGE_MS) return false;
+    const cached = this.cache.read(proof.revision);
+    const key = cached?.kvs.find((kv) => kv.key === this.keys.leader);
+    return key !== undefined && key.value === this.name && key.lease === leaseId;
   }
 
   async deleteLeader(): Promise<boolean> {
@@ -325,6 +392,8 @@ export class EtcdDcs implements Dcs {
   // ---- helpers ----
 
   private async watchLoop(fromRevision: number, consumer: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    const feedsCache = !this.cacheFed;
+    this.cacheFed = true;
     const onEvent = (event: WatchEvent): void => {
       try {
         consumer(event);
@@ -339,11 +408,20 @@ export class EtcdDcs implements Dcs {
     let pendingReset = false;
     while (!signal.aborted) {
       let end: WatchEnd | null = null;
+      const streamStart = nextRevision;
+      let streamStarted = false;
       try {
         end = await this.client.watch(
           { key: this.keys.prefix, prefix: true, startRevision: nextRevision },
           (response) => {
             backoffMs = WATCH_BACKOFF_FIRST_MS;
+            if (feedsCache) {
+              // The first message (created) is when the stream exists: every event after its
+              // start revision (or, for a stream "from now", after the revision it was created at) follows.
+              if (!streamStarted) this.cache.watchStarted(streamStart > 0 ? streamStart - 1 : response.revision);
+              this.cache.apply(response.events);
+            }
+            streamStarted = true;
             if (pendingReset) {
               pendingReset = false;
               onEvent({ kind: 'reset' });
@@ -363,6 +441,7 @@ export class EtcdDcs implements Dcs {
       } catch (error) {
         this.log?.debug('etcd watch interrupted', { error: error instanceof Error ? error.message : String(error) });
       }
+      if (feedsCache) this.cache.watchStopped();
       if (signal.aborted || end?.reason === 'aborted') return;
       if (end?.reason === 'compacted' || end?.reason === 'canceled') {
         this.log?.info('etcd watch restarted from the current revision', { reason: end.reason });

@@ -75,6 +75,11 @@ export class ProcessFence implements ExternalFence {
   /** The newest deadline asked for (Clock.now() ms); null: stood down; undefined: never fed. */
   private wanted: number | null | undefined = undefined;
   private unavailableLogged = false;
+  /**
+   * Stood down and none answered: a replica's agent feeds "no deadline" every cycle, and looking
+   * for a keel-fence that nobody starts cost a connection attempt each time. Cleared by an arm.
+   */
+  private noneWhileDisarmed = false;
   /** The deadline keel-fence was last sent on this connection (undefined: nothing sent yet). */
   private sentDeadline: number | null | undefined = undefined;
 
@@ -86,8 +91,9 @@ export class ProcessFence implements ExternalFence {
   feed(deadlineMs: number | null): void {
     if (this.closed) return;
     this.wanted = deadlineMs;
+    if (deadlineMs !== null) this.noneWhileDisarmed = false;
     if (this.socket === null) {
-      this.ensureConnected();
+      if (!this.noneWhileDisarmed) this.ensureConnected();
       return;
     }
     // A deadline later than the one keel-fence holds by less than FEED_STEP_MS is not sent: the
@@ -143,7 +149,10 @@ export class ProcessFence implements ExternalFence {
   private async connectOrStart(): Promise<void> {
     let socket = await this.tryConnect();
     if (socket === null) {
-      if (this.wanted === null) return; // stood down and none runs: nothing to do
+      if (this.wanted === null) {
+        this.noneWhileDisarmed = true; // stood down and none runs: nothing to do until an arm
+        return;
+      }
       if (!existsSync(this.binary)) {
         if (!this.unavailableLogged)
           this.options.log.error(`keel-fence is missing (${this.binary}): a frozen or killed agent cannot stop its PostgreSQL; rebuild keel (npm run build)`);

@@ -11,6 +11,9 @@ import type { Logger } from '../observability/log.js';
 import { parseConnUrl } from './core/conn-url.js';
 import type { MemberAddress } from './core/types.js';
 
+/** How much older than loop_wait the keepalive proving a cached view may be (a cycle's own duration). */
+const PROOF_SLACK_MS = 1000;
+
 export class ClusterState {
   view: ClusterView | null = null;
   /** Start of the current run of failed reads (monotonic); null when the last read worked. */
@@ -31,15 +34,22 @@ export class ClusterState {
     public dynamic: DynamicConfig,
   ) {}
 
-  /** One range read of the cluster prefix; a failure is recorded, never thrown. */
+  /**
+   * The cycle's view of the cluster: the DCS's watch-fed copy when a recent keepalive proves it
+   * current (Dcs.readCluster; a keepalive from the last cycle or later counts), else one range
+   * read. A failure is recorded, never thrown.
+   */
   async read(dcs: Dcs, clock: Clock, log: Logger): Promise<ClusterView | null> {
     const startedMs = clock.now();
     try {
-      const view = await dcs.loadCluster();
+      const { view, currentAtMs } =
+        dcs.readCluster === undefined
+          ? { view: await dcs.loadCluster(), currentAtMs: startedMs }
+          : await dcs.readCluster(this.dynamic.loopWaitMs + PROOF_SLACK_MS);
       this.view = view;
       this.failingSinceMs = null;
-      this.lastOkMs = startedMs;
-      this.lastSeenWallMs = clock.wallMs();
+      this.lastOkMs = Math.min(currentAtMs, startedMs);
+      this.lastSeenWallMs = clock.wallMs() - (clock.now() - this.lastOkMs);
       if (view.leader !== null) {
         this.lastLeader = { name: view.leader.name, seenWallMs: this.lastSeenWallMs };
         this.leaderGoneSinceWallMs = null;

@@ -15,7 +15,7 @@ import { fence } from './tasks.js';
 import { RepeatingRound, leadsNow } from './watch-round.js';
 
 /** Pause between the end of one probe round and the next, while leading. */
-const PROBE_EVERY_MS = 200;
+const PROBE_EVERY_MS = 400;
 /** How often a node that does not lead looks whether it leads now (it costs nothing else). */
 const IDLE_CHECK_EVERY_MS = 1000;
 /** How long the keepalive may take before it counts as unanswered. */

@@ -200,8 +200,14 @@ export class EtcdClient {
    * lease's TTL in seconds as etcd answered it, 0 when the lease no longer exists.
    */
   async leaseKeepAlive(id: string, options: CallOptions = {}): Promise<number> {
+    return (await this.leaseKeepAliveWithRevision(id, options)).ttlS;
+  }
+
+  /** leaseKeepAlive, with the store revision the answering member had reached (its header). */
+  async leaseKeepAliveWithRevision(id: string, options: CallOptions = {}): Promise<{ ttlS: number; revision: number }> {
     const answer = await this.call('/lease/keepalive', { ID: id }, options, true);
-    return Math.max(0, int64(asObject(answer['result'])['TTL']));
+    const result = asObject(answer['result']);
+    return { ttlS: Math.max(0, int64(result['TTL'])), revision: headerRevision(result) };
   }
 
   /** Revokes a lease (its keys are deleted). Returns false when it did not exist. */

@@ -1,6 +1,7 @@
 /**
- * One HTTP exchange with one etcd endpoint, with a hard timeout (node:http, no library: we need
- * to destroy a hung socket at an exact instant and to read the gateway's streams line by line).
+ * One HTTP exchange with one etcd endpoint, with a hard timeout (no library: we need to destroy a
+ * hung socket at an exact instant and to read the gateway's streams line by line). Short calls go
+ * over reused sockets read by http1-exchange.ts; watch streams over node:http.
  *
  * Invariants: every request either settles within its timeout or is destroyed; a failure to get
  * an answer at all (refused, reset, timeout) is a TransportError, never an EtcdError; a stale
@@ -8,11 +9,12 @@
  * Over https the CA, client certificate and key given at construction are used for every
  * connection (also the watch streams' own); a TLS failure says so in its message.
  */
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { TlsMaterial } from '../../config/tls-files.js';
 import type { HostPort } from '../../config/types.js';
 import { tlsFailure } from '../tls-errors.js';
+import { AnswerReader, Http1Pool, requestBytes, type Http1Failure } from './http1-exchange.js';
 
 /** Largest answer body read into memory (a whole cluster prefix is a few hundred KB at most). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -50,7 +52,10 @@ export function endpointName(endpoint: HostPort): string {
 }
 
 export class EtcdHttp {
+  /** For the watch streams (long-lived, one connection each). */
   private readonly agent: HttpAgent;
+  /** For every other call: short exchanges on reused sockets (http1-exchange.ts says why). */
+  private readonly pool: Http1Pool;
   private readonly protocol: Protocol;
   private readonly tls: TlsMaterial;
 
@@ -60,10 +65,12 @@ export class EtcdHttp {
     this.tls = protocol === 'https' ? tls : {};
     const options = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4 };
     this.agent = protocol === 'https' ? new HttpsAgent({ ...options, ...this.tls }) : new HttpAgent(options);
+    this.pool = new Http1Pool(protocol, this.tls);
   }
 
   close(): void {
     this.agent.destroy();
+    this.pool.close();
   }
 
   /**
@@ -101,32 +108,62 @@ export class EtcdHttp {
     firstLine: boolean,
   ): Promise<HttpAnswer> {
     const name = endpointName(endpoint);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    for (const value of Object.values(headers)) if (/[\r\n]/.test(value)) return Promise.reject(new TransportError(name, 'a header value holds a line break'));
+    const bytes = requestBytes(method, path, endpoint, headers, body === undefined ? undefined : JSON.stringify(body));
+    const { socket, reused } = this.pool.take(endpoint);
     return new Promise<HttpAnswer>((resolve, reject) => {
       let settled = false;
-      const finish = (error: Error | null, answer?: HttpAnswer): void => {
+      let gotBytes = false;
+      let drainTimer: NodeJS.Timeout | null = null;
+      const settle = (error: Error | null, answer?: HttpAnswer): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (error !== null) {
-          req.destroy();
-          reject(error);
-        } else if (answer !== undefined) {
-          resolve(answer);
-        }
+        if (error !== null) reject(error);
+        else resolve(answer as HttpAnswer);
       };
-      const req = this.request(endpoint, {
-        method,
-        path,
-        headers: payload === undefined ? headers : { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
+      const fail = (error: Error): void => {
+        socket.destroy();
+        if (drainTimer !== null) clearTimeout(drainTimer);
+        settle(error);
+      };
+      const reader = new AnswerReader(
+        MAX_BODY_BYTES,
+        firstLine
+          ? (answer) => {
+              settle(null, answer);
+              // Drain the rest so the socket can be reused, but never hold it for a stream that stays open.
+              drainTimer = setTimeout(() => socket.destroy(), STREAM_DRAIN_MS);
+              drainTimer.unref();
+            }
+          : null,
+      );
+      const timer = setTimeout(() => fail(new TransportError(name, `no answer within ${Math.round(timeoutMs)} ms`)), timeoutMs);
+      const complete = (): void => {
+        if (drainTimer !== null) clearTimeout(drainTimer);
+        settle(null, reader.answer());
+        if (reader.closeAfter) socket.destroy();
+        else this.pool.give(endpoint, socket);
+      };
+      socket.on('data', (chunk: Buffer) => {
+        gotBytes = true;
+        const failure = reader.push(chunk);
+        if (failure !== null) fail(failureError(name, failure));
+        else if (reader.done) complete();
       });
-      const timer = setTimeout(() => finish(new TransportError(name, `no answer within ${Math.round(timeoutMs)} ms`)), timeoutMs);
-      req.on('error', (error: NodeJS.ErrnoException) => {
+      socket.on('end', () => {
+        if (reader.endsAtClose()) complete();
+      });
+      socket.on('close', () => {
+        if (reader.done || settled) return;
+        const cutOff = new TransportError(name, 'answer cut off');
+        fail(reused && !gotBytes ? new StaleSocketError(cutOff) : cutOff);
+      });
+      socket.on('error', (error: NodeJS.ErrnoException) => {
         const transport = TransportError.from(name, error);
-        finish(req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE') ? new StaleSocketError(transport) : transport);
+        fail(reused && !gotBytes && (error.code === 'ECONNRESET' || error.code === 'EPIPE') ? new StaleSocketError(transport) : transport);
       });
-      req.on('response', (res: IncomingMessage) => readAnswer(res, name, firstLine, finish));
-      req.end(payload);
+      socket.write(bytes);
     });
   }
 
@@ -162,30 +199,11 @@ function unwrapStale(error: unknown): unknown {
   return error instanceof StaleSocketError ? error.transport : error;
 }
 
-function readAnswer(res: IncomingMessage, name: string, firstLine: boolean, finish: (error: Error | null, answer?: HttpAnswer) => void): void {
-  const status = res.statusCode ?? 0;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let answered = false;
-  res.on('data', (chunk: Buffer) => {
-    if (answered) return;
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      finish(new TransportError(name, `answer larger than ${MAX_BODY_BYTES} bytes`));
-      return;
-    }
-    chunks.push(chunk);
-    if (firstLine && chunk.includes(0x0a)) {
-      answered = true;
-      const text = Buffer.concat(chunks).toString('utf8');
-      finish(null, { status, body: text.slice(0, text.indexOf('\n')) });
-      // Drain the rest so the socket can be reused, but never hold it for a stream that stays open.
-      const drainTimer = setTimeout(() => res.destroy(), STREAM_DRAIN_MS);
-      drainTimer.unref();
-      res.on('end', () => clearTimeout(drainTimer));
-    }
-  });
-  res.on('end', () => finish(null, { status, body: Buffer.concat(chunks).toString('utf8') }));
-  res.on('close', () => finish(new TransportError(name, 'answer cut off')));
-  res.on('error', (error) => finish(new TransportError(name, error.message, { cause: error })));
+function failureError(name: string, failure: Http1Failure): Error {
+  switch (failure.kind) {
+    case 'too-large':
+      return new TransportError(name, `answer larger than ${MAX_BODY_BYTES} bytes`);
+    case 'malformed':
+      return new TransportError(name, `malformed answer: ${failure.message}`);
+  }
 }

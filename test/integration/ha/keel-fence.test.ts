@@ -13,6 +13,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { KEEL_FENCE_BINARY, ProcessFence, fenceSocketName, keelFencePids } from '../../../src/engine/process-fence.js';
 import { systemClock } from '../../../src/engine/clock.js';
 import { createLogger } from '../../../src/observability/log.js';
@@ -117,6 +118,31 @@ test('a deadline moved later by less than the feed step is not sent; an earlier 
   node.fence.feed(null);
   await eventually('keel-fence disarmed', 5000, async () => ((await ask(node.dataDir, 'status')).startsWith('disarmed') ? true : undefined));
   await node.fence.close();
+});
+
+test('stood down with none running (a replica): it looks for keel-fence once, not on every feed, until an arm', async () => {
+  const node = await fakeNode();
+  node.fence.feed(null); // none runs: the one attempt is refused
+  await sleep(300);
+  // From now on a listener answers on keel-fence's socket name: any attempt to reach it shows here.
+  const accepted: string[] = [];
+  const server = createServer((socket) => {
+    socket.on('data', (chunk) => accepted.push(chunk.toString()));
+  });
+  await new Promise<void>((resolve) => server.listen(`\0${fenceSocketName(node.dataDir)}`, resolve));
+  try {
+    for (let i = 0; i < 5; i++) {
+      node.fence.feed(null);
+      await sleep(100);
+    }
+    assert.equal(accepted.length, 0, `feeds that stand the fence down looked for keel-fence again: ${JSON.stringify(accepted)}`);
+    node.fence.feed(systemClock.now() + 60_000);
+    const got = await eventually('an arm reaches the socket', 5000, async () => accepted.find((line) => line.startsWith('arm ')));
+    assert.match(got, /^arm \d+\n/);
+  } finally {
+    await node.fence.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
 
 test('keel-fence killed while armed: the agent starts it again at once and feeds it', async () => {
