@@ -151,8 +151,12 @@ export class EtcdDcs implements Dcs {
    * Dcs.readCluster: the watch-fed copy of the prefix when a keepalive confirmed no more than
    * `maxProofAgeMs` ago proves it current (prefix-cache.ts), else one range read (which also
    * refreshes the copy); a range read at least every CACHE_RESYNC_MS whatever the copy says.
+   * With `proveNow` the proof is a keepalive sent now: an etcd that stopped answering since the
+   * last one fails this read, as a range read would have (the leader's cycle relies on that to
+   * take its DCS-failure path, e.g. failsafe_mode, instead of acting on a view it cannot confirm).
    */
-  async readCluster(maxProofAgeMs: number): Promise<{ view: ClusterView; currentAtMs: number }> {
+  async readCluster(maxProofAgeMs: number, proveNow = false): Promise<{ view: ClusterView; currentAtMs: number }> {
+    if (proveNow && this.lease !== null) await this.refreshLease();
     const nowMs = performance.now();
     const proof = this.proof;
     const cached =

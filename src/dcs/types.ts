@@ -130,9 +130,10 @@ export interface Dcs {
    * The agent's per-cycle read: a view kept current by a watch when a lease keepalive confirmed
    * at most `maxProofAgeMs` ago proves it holds every change made before that keepalive, else
    * loadCluster. `currentAtMs` (performance.now()) is when the view was last known current.
-   * Optional: a Dcs without it is read with loadCluster.
+   * With `proveNow` the proof is a keepalive sent now, so an etcd that stopped answering fails
+   * the read. Optional: a Dcs without it is read with loadCluster.
    */
-  readCluster?(maxProofAgeMs: number): Promise<{ view: ClusterView; currentAtMs: number }>;
+  readCluster?(maxProofAgeMs: number, proveNow?: boolean): Promise<{ view: ClusterView; currentAtMs: number }>;
 
   /** Grants a new lease with this TTL (seconds), replacing any previous one of this client. */
   createLease(ttlS: number): Promise<void>;

@@ -37,15 +37,19 @@ export class ClusterState {
   /**
    * The cycle's view of the cluster: the DCS's watch-fed copy when a recent keepalive proves it
    * current (Dcs.readCluster; a keepalive from the last cycle or later counts), else one range
-   * read. A failure is recorded, never thrown.
+   * read. The leader (`self` holds the key in the last view) proves it with a keepalive sent now:
+   * an etcd gone since its last one must fail this read, so that the cycle takes the DCS-failure
+   * path (failsafe_mode) rather than decide on the copy and demote when the key update fails.
+   * A failure is recorded, never thrown.
    */
-  async read(dcs: Dcs, clock: Clock, log: Logger): Promise<ClusterView | null> {
+  async read(dcs: Dcs, clock: Clock, log: Logger, self?: string): Promise<ClusterView | null> {
     const startedMs = clock.now();
     try {
+      const leading = self !== undefined && this.view?.leader?.name === self;
       const { view, currentAtMs } =
         dcs.readCluster === undefined
           ? { view: await dcs.loadCluster(), currentAtMs: startedMs }
-          : await dcs.readCluster(this.dynamic.loopWaitMs + PROOF_SLACK_MS);
+          : await dcs.readCluster(this.dynamic.loopWaitMs + PROOF_SLACK_MS, leading);
       this.view = view;
       this.failingSinceMs = null;
       this.lastOkMs = Math.min(currentAtMs, startedMs);

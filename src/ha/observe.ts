@@ -288,7 +288,7 @@ export async function observe(a: AgentContext): Promise<Observation> {
   // be the same for the peers fetched here and for decide.
   const wallMs = clock.wallMs();
   const asyncTask = taskSnapshot(a);
-  const view = await a.cluster.read(a.ports.dcs, clock, a.log);
+  const view = await a.cluster.read(a.ports.dcs, clock, a.log, a.local().name);
   const postgres = await observePostgres(a, view, nowMs, asyncTask.running !== null);
   const peers = view !== null && needsPeers(view, a.local().name, wallMs) ? await fetchPeers(a.ports.peers, view.members, a.local().name) : null;
   const heard = a.failsafe.heard;
