@@ -52,3 +52,83 @@ function expireDependents(sorted: readonly RetentionBackup[], reasons: Map<strin
     if (reasons.has(backup.prior)) reasons.set(backup.label, `depends on expired ${backup.prior}`);
   }
 }
+
+export type ArchiveRetentionType = 'full' | 'diff' | 'incr';
+
+export interface ArchivePolicy {
+  retentionArchive: number | null;
+  retentionArchiveType: ArchiveRetentionType;
+  retentionFull: number | null;
+  retentionDiff: number | null;
+}
+
+export interface ArchiveRetentionBackup {
+  label: string;
+  dbId: number;
+  walStart: string;
+  walStop: string;
+}
+
+/** What expire keeps of one database's WAL archive. */
+export interface ArchiveKeep {
+  dbId: number;
+  /** Keep everything (the current database before any backup of it). */
+  keepAll: boolean;
+  /** Keep every segment from this one on (the continuous range PITR replays), or null for none. */
+  from: string | null;
+  /** Segments kept for consistency: each kept backup's start..stop (its WAL cannot go). */
+  ranges: { start: string; stop: string }[];
+}
+
+export interface ArchivePlan {
+  keeps: ArchiveKeep[];
+  /** The backup continuous WAL is kept from (the oldest counted by repo1-retention-archive). */
+  retentionStart: string | null;
+  warning: string | null;
+}
+
+/**
+ * Archive retention, pgBackRest's rule: continuous WAL is kept from the start of the newest
+ * `retentionArchive` backups of `retentionArchiveType` (full: full backups; diff: full and diff;
+ * incr: all), which defaults to retention-full (type full) or retention-diff (type diff); older
+ * kept backups keep only the WAL from their start to their stop (what makes them consistent).
+ * A database of the stanza's history with no kept backup loses its WAL, except the current one.
+ * `kept` are the backups expire keeps, any order.
+ */
+export function planArchiveRetention(
+  kept: readonly ArchiveRetentionBackup[],
+  dbIds: readonly number[],
+  currentDbId: number,
+  policy: ArchivePolicy,
+): ArchivePlan {
+  const sorted = [...kept].sort((a, b) => compareLabels(a.label, b.label));
+  const counts = (label: string): boolean => {
+    const type = parseLabel(label)?.type;
+    return policy.retentionArchiveType === 'incr' || type === 'full' || (policy.retentionArchiveType === 'diff' && type === 'diff');
+  };
+  const defaultCount = policy.retentionArchiveType === 'full' ? policy.retentionFull : policy.retentionArchiveType === 'diff' ? policy.retentionDiff : null;
+  const count = policy.retentionArchive ?? defaultCount;
+  let warning: string | null = null;
+  if (policy.retentionArchive === null && policy.retentionArchiveType !== 'full' && count === null) {
+    warning = `option 'repo1-retention-archive' is not set: with repo1-retention-archive-type=${policy.retentionArchiveType}, WAL is kept from the oldest backup`;
+  }
+  const counted = sorted.filter((b) => counts(b.label));
+  const start = count !== null && counted.length >= count && count > 0 ? (counted[counted.length - count] ?? null) : null;
+  // without a retention start (too few backups), continuous WAL is kept from the oldest kept backup
+  const continuityStart = start ?? sorted[0] ?? null;
+  const keeps = dbIds.map((dbId): ArchiveKeep => {
+    const own = sorted.filter((b) => b.dbId === dbId);
+    if (own.length === 0) return { dbId, keepAll: dbId === currentDbId, from: null, ranges: [] };
+    const continuous = continuityStart !== null && continuityStart.dbId === dbId;
+    const newerDb = continuityStart !== null && continuityStart.dbId > dbId;
+    const firstContinuous = continuous ? sorted.indexOf(continuityStart) : -1;
+    return {
+      dbId,
+      keepAll: false,
+      // a database older than the one continuous WAL starts in keeps ranges only; a newer one (backups taken after) keeps from its oldest
+      from: continuous ? continuityStart.walStart : newerDb ? null : (own[0]?.walStart ?? null),
+      ranges: own.filter((b) => !continuous || sorted.indexOf(b) < firstContinuous).map((b) => ({ start: b.walStart, stop: b.walStop })),
+    };
+  });
+  return { keeps, retentionStart: start?.label ?? null, warning };
+}
