@@ -48,6 +48,13 @@ async function switchSegments(count: number): Promise<void> {
 
 const position = (name: string) => name.slice(8);
 
+/** A backup's stop time (ISO) from info's JSON timestamps. */
+async function stopTime(label: string): Promise<string> {
+  const result = await lab.keel(['info', '--output=json', `--set=${label}`]);
+  const [stanza] = JSON.parse(result.stdout) as { backup: { timestamp: { stop: number } }[] }[];
+  return new Date((stanza?.backup[0]?.timestamp.stop ?? 0) * 1000 + 1000).toISOString();
+}
+
 test('repo1-retention-archive=1 removes the WAL between the older full and the newest, keeping what the older full needs', { timeout: 240_000 }, async () => {
   assert.equal((await lab.keel(['stanza-create'])).code, 0);
   await lab.source.query('CREATE TABLE ticks (id serial PRIMARY KEY)');
@@ -128,6 +135,15 @@ test('unreachable recovery targets are refused before anything is written', { ti
   );
   await refuse('xid', '3', /^keel: cannot restore: target xid 3 is before the end of the oldest backup: backup set \S+ started after transaction 3 ended/);
   await refuse('lsn', 'zz', /^keel: --target 'zz' is not an LSN/);
+  // --set: a target before that set's end is refused, even when an older backup could reach it
+  const newest = list[list.length - 1] as BackupJson;
+  const beforeNewest = lab.newDataDir('refused-set');
+  const early = await stopTime(oldest.label);
+  assert.ok(early < (await stopTime(newest.label)), 'the target lies between the two backups (five archived switches apart)');
+  const bySet = await lab.keel(['restore', `--pg1-path=${beforeNewest}`, `--set=${newest.label}`, '--type=time', `--target=${early}`]);
+  assert.equal(bySet.code, 1);
+  assert.match(bySet.stderr, new RegExp(`^keel: cannot restore: backup set ${newest.label} ends at \\S+, after the target time`));
+  await assert.rejects(stat(beforeNewest));
 });
 
 test('a segment missing from the archive is a gap that info and verify report', { timeout: 120_000 }, async () => {
