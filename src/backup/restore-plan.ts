@@ -105,12 +105,17 @@ export function tablespaceDestinations(manifest: Manifest, mapping: TablespaceMa
     if (!manifest.tablespaces.some((t) => t.name === key || String(t.oid) === key)) {
       throw new KeelError(
         'backup.bad_tablespace_map',
-        `--tablespace-map: backup ${manifest.label} has no tablespace named '${key}' (it has: ${tablespaceNames(manifest)})`,
+        `unable to remap invalid tablespace '${key}' (--tablespace-map): backup ${manifest.label} has ${tablespaceNames(manifest)}`,
       );
     }
   }
   return manifest.tablespaces.map((tablespace) => {
-    const mapped = mapping.map.get(tablespace.name) ?? mapping.map.get(String(tablespace.oid));
+    const byName = mapping.map.get(tablespace.name);
+    const byOid = mapping.map.get(String(tablespace.oid));
+    if (byName !== undefined && byOid !== undefined && byName !== byOid) {
+      throw new KeelError('backup.bad_tablespace_map', `tablespace remapped by name '${tablespace.name}' and id ${tablespace.oid} with different paths`);
+    }
+    const mapped = byName ?? byOid;
     const destination = mapped ?? (mapping.mapAll === null ? tablespace.path : join(mapping.mapAll, tablespace.name));
     if (!isAbsolute(destination))
       throw new KeelError('backup.bad_tablespace_map', `tablespace ${tablespace.name}: destination ${destination} is not an absolute path`);
@@ -123,7 +128,7 @@ export function tablespaceDestinations(manifest: Manifest, mapping: TablespaceMa
 }
 
 function tablespaceNames(manifest: Manifest): string {
-  return manifest.tablespaces.length === 0 ? 'none' : manifest.tablespaces.map((t) => `${t.name} (oid ${t.oid})`).join(', ');
+  return manifest.tablespaces.length === 0 ? 'no tablespace' : `tablespaces ${manifest.tablespaces.map((t) => `${t.name} (oid ${t.oid})`).join(', ')}`;
 }
 
 /** Without --delta/--force a tablespace's destination must be absent or empty, as pg1-path (never write into a live cluster's tablespace). */

@@ -85,6 +85,7 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   const { manifest, tablespaces } = await planRestore(repository, request);
   await checkDestination(request);
   request.log.info(`restore backup set ${manifest.label}${request.delta ? ' (delta)' : ''}`);
+  for (const t of tablespaces) if (t.destination !== t.path) request.log.info(`map tablespace 'pg_tblspc/${t.oid}' to '${t.destination}'`);
 
   await mkdir(request.pgPath, { recursive: true, mode: 0o700 });
   await chmod(request.pgPath, 0o700);
