@@ -1,8 +1,9 @@
 /**
  * expire: removes the backups retention no longer wants (core/retention.ts decides), then the
- * packs no kept manifest references, then the WAL archive retention no longer wants: continuous
- * WAL from the start of the oldest backup repo1-retention-archive counts, and for older kept
- * backups only the segments from their start to their stop (never WAL a kept backup needs).
+ * packs no kept manifest references, then the WAL archive retention no longer wants (pgBackRest's
+ * rule, core/retention.ts): continuous WAL from the start of the oldest backup
+ * repo1-retention-archive retains, and for older kept backups only the segments from their start
+ * to their stop (never WAL a kept backup needs); nothing when no archive retention is set.
  * Manifests go first: from that instant the backup is gone, and a crash leaves only garbage the
  * next run collects. Where continuous WAL now begins is written to `archive/<id>/expire.json`,
  * so info and verify tell a gap left on purpose from one that breaks recovery.
@@ -40,7 +41,7 @@ export async function runExpire(options: RepositoryOptions, policy: ExpirePolicy
       repository.currentDb.id,
       policy,
     );
-    if (archivePlan.warning !== null) log.warn(archivePlan.warning);
+    if (archivePlan.notice !== null) log.info(archivePlan.notice);
     let walRemoved = 0;
     for (const keep of archivePlan.keeps) {
       const db = repository.dbById(keep.dbId);
@@ -48,7 +49,7 @@ export async function runExpire(options: RepositoryOptions, policy: ExpirePolicy
       const removed = await removeWal(repository, db, keep);
       walRemoved += removed;
       if (removed > 0) {
-        const kept = keep.from === null ? 'only the WAL its backups need to be consistent' : `continuous WAL from ${keep.from}`;
+        const kept = keep.from === null ? 'no WAL (no backup of this database is kept)' : `continuous WAL from ${keep.from}`;
         log.info(`archive retention on ${archiveIdOf(db)}: removed ${removed} WAL files, kept ${kept}`);
       }
     }

@@ -58,12 +58,10 @@ export async function stanzaReport(options: RepositoryOptions, set: string | nul
 
 /**
  * Where `db`'s archive must be continuous from: the oldest of its backups' start, or later where
- * expire's archive retention moved it (expire.json); undefined-free: null means "only the
- * backups' own ranges" (a database older than the one retention keeps continuous WAL for).
+ * expire's archive retention moved it (expire.json); null: from its first archived segment.
  */
 export async function archiveContinuityStart(repository: Repository, db: StanzaDb, manifests: readonly Manifest[]): Promise<string | null> {
-  const recorded = await continuousFrom(repository, db);
-  if (recorded === null) return null;
+  const recorded = (await continuousFrom(repository, db)) ?? undefined;
   const oldest = manifests.filter((m) => m.dbId === db.id).map((m) => m.walStart)[0] ?? null;
   if (recorded === undefined) return oldest;
   if (oldest === null) return recorded;

@@ -72,28 +72,29 @@ export interface ArchiveRetentionBackup {
 /** What expire keeps of one database's WAL archive. */
 export interface ArchiveKeep {
   dbId: number;
-  /** Keep everything (the current database before any backup of it). */
+  /** Keep everything (archive retention not set, no backup yet, or the current database without backups). */
   keepAll: boolean;
   /** Keep every segment from this one on (the continuous range PITR replays), or null for none. */
   from: string | null;
-  /** Segments kept for consistency: each kept backup's start..stop (its WAL cannot go). */
+  /** Segments kept for consistency: each older kept backup's start..stop (its WAL cannot go). */
   ranges: { start: string; stop: string }[];
 }
 
 export interface ArchivePlan {
   keeps: ArchiveKeep[];
-  /** The backup continuous WAL is kept from (the oldest counted by repo1-retention-archive). */
-  retentionStart: string | null;
-  warning: string | null;
+  /** Why nothing is expired, or a caution (pgBackRest's INFO/WARN lines). */
+  notice: string | null;
 }
 
 /**
- * Archive retention, pgBackRest's rule: continuous WAL is kept from the start of the newest
- * `retentionArchive` backups of `retentionArchiveType` (full: full backups; diff: full and diff;
- * incr: all), which defaults to retention-full (type full) or retention-diff (type diff); older
- * kept backups keep only the WAL from their start to their stop (what makes them consistent).
- * A database of the stanza's history with no kept backup loses its WAL, except the current one.
- * `kept` are the backups expire keeps, any order.
+ * Archive retention, pgBackRest's rule (expire's removeExpiredArchive). The retention count is
+ * repo1-retention-archive, or by default retention-full (type full) or retention-diff (type diff);
+ * unset, no WAL is expired. The newest `count` kept backups of the counted types (full: full;
+ * diff: full and diff; incr: all) are retained; in each database of the stanza's history the
+ * oldest retained backup of that database (when there are fewer than `count` fulls: its oldest
+ * full; when none is retained: its newest backup) keeps continuous WAL from its start, and every
+ * older backup of that database keeps its start..stop (what makes it consistent). A database
+ * without counted backups loses its WAL, unless it is the current one. `kept`: any order.
  */
 export function planArchiveRetention(
   kept: readonly ArchiveRetentionBackup[],
@@ -101,34 +102,25 @@ export function planArchiveRetention(
   currentDbId: number,
   policy: ArchivePolicy,
 ): ArchivePlan {
+  const keepAll = (notice: string): ArchivePlan => ({ keeps: dbIds.map((dbId) => ({ dbId, keepAll: true, from: null, ranges: [] })), notice });
+  const defaultCount = policy.retentionArchiveType === 'full' ? policy.retentionFull : policy.retentionArchiveType === 'diff' ? policy.retentionDiff : null;
+  const count = policy.retentionArchive ?? defaultCount;
+  if (count === null) return keepAll("option 'repo1-retention-archive' is not set - archive logs will not be expired");
   const sorted = [...kept].sort((a, b) => compareLabels(a.label, b.label));
-  const counts = (label: string): boolean => {
+  const counted = (label: string): boolean => {
     const type = parseLabel(label)?.type;
     return policy.retentionArchiveType === 'incr' || type === 'full' || (policy.retentionArchiveType === 'diff' && type === 'diff');
   };
-  const defaultCount = policy.retentionArchiveType === 'full' ? policy.retentionFull : policy.retentionArchiveType === 'diff' ? policy.retentionDiff : null;
-  const count = policy.retentionArchive ?? defaultCount;
-  let warning: string | null = null;
-  if (policy.retentionArchive === null && policy.retentionArchiveType !== 'full' && count === null) {
-    warning = `option 'repo1-retention-archive' is not set: with repo1-retention-archive-type=${policy.retentionArchiveType}, WAL is kept from the oldest backup`;
-  }
-  const counted = sorted.filter((b) => counts(b.label));
-  const start = count !== null && counted.length >= count && count > 0 ? (counted[counted.length - count] ?? null) : null;
-  // without a retention start (too few backups), continuous WAL is kept from the oldest kept backup
-  const continuityStart = start ?? sorted[0] ?? null;
+  const global = sorted.filter((b) => counted(b.label)).reverse(); // newest first
+  if (global.length === 0) return keepAll('no backup to base archive retention on yet - archive logs will not be expired');
+  const retained = new Set(global.slice(0, count).map((b) => b.label));
   const keeps = dbIds.map((dbId): ArchiveKeep => {
-    const own = sorted.filter((b) => b.dbId === dbId);
-    if (own.length === 0) return { dbId, keepAll: dbId === currentDbId, from: null, ranges: [] };
-    const continuous = continuityStart !== null && continuityStart.dbId === dbId;
-    const newerDb = continuityStart !== null && continuityStart.dbId > dbId;
-    const firstContinuous = continuous ? sorted.indexOf(continuityStart) : -1;
-    return {
-      dbId,
-      keepAll: false,
-      // a database older than the one continuous WAL starts in keeps ranges only; a newer one (backups taken after) keeps from its oldest
-      from: continuous ? continuityStart.walStart : newerDb ? null : (own[0]?.walStart ?? null),
-      ranges: own.filter((b) => !continuous || sorted.indexOf(b) < firstContinuous).map((b) => ({ start: b.walStart, stop: b.walStop })),
-    };
+    const local = global.filter((b) => b.dbId === dbId).reverse(); // oldest first
+    if (local.length === 0) return { dbId, keepAll: dbId === currentDbId, from: null, ranges: [] };
+    let retention = count <= global.length ? local.find((b) => retained.has(b.label)) : policy.retentionArchiveType === 'full' ? local[0] : undefined;
+    retention ??= local[local.length - 1] as ArchiveRetentionBackup;
+    const older = sorted.filter((b) => b.dbId === dbId && compareLabels(b.label, retention.label) < 0);
+    return { dbId, keepAll: false, from: retention.walStart, ranges: older.map((b) => ({ start: b.walStart, stop: b.walStop })) };
   });
-  return { keeps, retentionStart: start?.label ?? null, warning };
+  return { keeps, notice: null };
 }

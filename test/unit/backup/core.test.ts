@@ -90,34 +90,39 @@ test('restore picks --set, the newest backup, or for a time the newest that ende
   assert.equal(whyBeyondArchive({ kind: 'lsn', lsn: 0x9ffffffn }, end), null);
 });
 
-test('archive retention keeps continuous WAL from the oldest counted backup, and each older backup its own start..stop', () => {
+test('archive retention keeps continuous WAL from the oldest retained backup, and each older backup its own start..stop', () => {
   const kept = [
     { label: '20240101-000000F', dbId: 1, walStart: '000000010000000000000002', walStop: '000000010000000000000003' },
     { label: '20240102-000000F', dbId: 1, walStart: '000000010000000000000008', walStop: '000000010000000000000008' },
     { label: '20240102-000000F_20240103-000000D', dbId: 1, walStart: '00000001000000000000000C', walStop: '00000001000000000000000C' },
   ];
   const policy = { retentionArchive: 1, retentionArchiveType: 'full', retentionFull: 2, retentionDiff: null } as const;
-  const plan = planArchiveRetention(kept, [1], 1, policy);
-  assert.equal(plan.retentionStart, '20240102-000000F');
-  assert.deepEqual(plan.keeps, [
-    { dbId: 1, keepAll: false, from: '000000010000000000000008', ranges: [{ start: '000000010000000000000002', stop: '000000010000000000000003' }] },
-  ]);
-  // diff counts fulls and diffs; unset, it defaults to retention-full (type full)
-  assert.equal(planArchiveRetention(kept, [1], 1, { ...policy, retentionArchiveType: 'diff' }).retentionStart, '20240102-000000F_20240103-000000D');
-  assert.equal(planArchiveRetention(kept, [1], 1, { ...policy, retentionArchive: null }).retentionStart, '20240101-000000F');
-  assert.match(
-    planArchiveRetention(kept, [1], 1, { ...policy, retentionArchive: null, retentionArchiveType: 'incr' }).warning ?? '',
-    /repo1-retention-archive' is not set/,
+  const from = (plan: ReturnType<typeof planArchiveRetention>) => plan.keeps.map((k) => k.from);
+  assert.deepEqual(planArchiveRetention(kept, [1], 1, policy), {
+    keeps: [{ dbId: 1, keepAll: false, from: '000000010000000000000008', ranges: [{ start: '000000010000000000000002', stop: '000000010000000000000003' }] }],
+    notice: null,
+  });
+  // diff counts fulls and diffs; unset, the count is retention-full (type full) or retention-diff (type diff)
+  assert.deepEqual(from(planArchiveRetention(kept, [1], 1, { ...policy, retentionArchiveType: 'diff' })), ['00000001000000000000000C']);
+  assert.deepEqual(from(planArchiveRetention(kept, [1], 1, { ...policy, retentionArchive: null })), ['000000010000000000000002']);
+  // nothing set: pgBackRest expires no WAL at all
+  const unset = planArchiveRetention(kept, [1], 1, { ...policy, retentionArchive: null, retentionFull: null });
+  assert.equal(unset.notice, "option 'repo1-retention-archive' is not set - archive logs will not be expired");
+  assert.deepEqual(
+    unset.keeps.map((k) => k.keepAll),
+    [true],
   );
-  // after stanza-upgrade: the old database keeps its backups' ranges, a database without backups loses its WAL unless current
-  const upgraded = [...kept.slice(0, 1), { label: '20240105-000000F', dbId: 2, walStart: '000000010000000000000002', walStop: '000000010000000000000002' }];
+  // fewer fulls than the count: WAL is kept from the oldest full
+  assert.deepEqual(from(planArchiveRetention(kept, [1], 1, { ...policy, retentionArchive: 5 })), ['000000010000000000000002']);
+  // after stanza-upgrade: the old database keeps PITR from its newest backup, a database without backups loses its WAL unless current
+  const upgraded = [...kept.slice(0, 2), { label: '20240105-000000F', dbId: 2, walStart: '000000010000000000000002', walStop: '000000010000000000000002' }];
   assert.deepEqual(planArchiveRetention(upgraded, [1, 2], 2, policy).keeps, [
-    { dbId: 1, keepAll: false, from: null, ranges: [{ start: '000000010000000000000002', stop: '000000010000000000000003' }] },
+    { dbId: 1, keepAll: false, from: '000000010000000000000008', ranges: [{ start: '000000010000000000000002', stop: '000000010000000000000003' }] },
     { dbId: 2, keepAll: false, from: '000000010000000000000002', ranges: [] },
   ]);
-  assert.deepEqual(planArchiveRetention([], [1, 2], 2, policy).keeps, [
+  assert.deepEqual(planArchiveRetention(upgraded.slice(2), [1, 2], 2, policy).keeps, [
     { dbId: 1, keepAll: false, from: null, ranges: [] },
-    { dbId: 2, keepAll: true, from: null, ranges: [] },
+    { dbId: 2, keepAll: false, from: '000000010000000000000002', ranges: [] },
   ]);
 });
 
