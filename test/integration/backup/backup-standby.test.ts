@@ -43,6 +43,8 @@ test('a backup taken from a streaming replica restores the primary data', { time
     'postgres',
     '-X',
     'stream',
+    // an immediate checkpoint: a spread one takes most of checkpoint_timeout
+    '--checkpoint=fast',
     '--no-sync',
   ]);
   await writeFile(join(replicaDir, 'standby.signal'), '');
