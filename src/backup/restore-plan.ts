@@ -5,7 +5,7 @@
  * --tablespace-map-all), with its destination free. A failure here is one line and leaves the
  * disk untouched.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readlink, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { KeelError } from '../errors.js';
 import { listArchiveObjects } from './archive.js';
@@ -52,7 +52,7 @@ export async function planRestore(
     }
   }
   const tablespaces = tablespaceDestinations(manifest, request.tablespaceMapping, request.pgPath);
-  if (!request.delta && !request.force) for (const tablespace of tablespaces) await checkTablespaceFree(tablespace);
+  for (const tablespace of tablespaces) await checkTablespaceFree(tablespace, request.pgPath, request.delta || request.force);
   return { manifest, tablespaces };
 }
 
@@ -131,14 +131,30 @@ function tablespaceNames(manifest: Manifest): string {
   return manifest.tablespaces.length === 0 ? 'no tablespace' : `tablespaces ${manifest.tablespaces.map((t) => `${t.name} (oid ${t.oid})`).join(', ')}`;
 }
 
-/** Without --delta/--force a tablespace's destination must be absent or empty, as pg1-path (never write into a live cluster's tablespace). */
-async function checkTablespaceFree(tablespace: TablespaceDestination): Promise<void> {
+/**
+ * A tablespace's destination must be absent or empty, as pg1-path without --delta/--force; with
+ * them, a non-empty one only when pg1-path's own pg_tblspc link already points there (never
+ * write into another cluster's tablespace, such as the live source's when nothing is mapped).
+ */
+async function checkTablespaceFree(tablespace: TablespaceDestination, pgPath: string, overwrite: boolean): Promise<void> {
   const entries = await readdir(tablespace.destination).catch(() => [] as string[]);
-  if (entries.length > 0) {
+  if (entries.length === 0) return;
+  const hint = `use --tablespace-map=${tablespace.name}=<empty directory> or --tablespace-map-all=<directory>`;
+  if (!overwrite) {
     throw new KeelError(
       'backup.dest_not_empty',
       `tablespace ${tablespace.name} destination ${tablespace.destination} is not empty; refusing to restore over it`,
-      { hint: `use --tablespace-map=${tablespace.name}=<empty directory> or --tablespace-map-all=<directory> (or --delta to restore over it)` },
+      {
+        hint: `${hint} (or --delta to restore over pg1-path's own tablespace)`,
+      },
+    );
+  }
+  const linked = await readlink(join(pgPath, 'pg_tblspc', String(tablespace.oid))).catch(() => null);
+  if (linked !== tablespace.destination) {
+    throw new KeelError(
+      'backup.dest_not_empty',
+      `tablespace ${tablespace.name} destination ${tablespace.destination} is not empty and is not the tablespace of pg1-path ${pgPath} (its pg_tblspc/${tablespace.oid} links to ${linked ?? 'nothing'}); refusing to restore over it`,
+      { hint },
     );
   }
 }

@@ -98,6 +98,17 @@ test(
       await restoredAll.stop();
     }
 
+    // --delta over a copy, with nothing mapped, would write into the live source's tablespace: refused
+    const intoLive = await lab.keel(['restore', `--pg1-path=${allDir}`, '--delta', ...restoreArgs]);
+    assert.equal(intoLive.code, 1);
+    assert.match(
+      intoLive.stderr,
+      new RegExp(
+        `^keel: tablespace far destination ${join(lab.dir, 'ts-live')} is not empty and is not the tablespace of pg1-path ${allDir} \\(its pg_tblspc/${oid} links to ${join(all, 'far')}\\); refusing to restore over it\\n`,
+      ),
+    );
+    assert.equal(await readlink(join(allDir, 'pg_tblspc', oid)), join(all, 'far'), 'nothing changed');
+
     // an incr after changes in the tablespace, restored with --delta over the first relocated copy
     await lab.source.query('UPDATE far_away SET v = upper(v) WHERE id % 50 = 0');
     await lab.source.query("INSERT INTO far_away SELECT g, 'new' FROM generate_series(30001, 31000) g");
