@@ -1,7 +1,9 @@
 /**
  * The WAL archive: archive-push (PostgreSQL's archive_command) and archive-get (its
  * restore_command). Each WAL file is one object `archive/<16 chars>/<name>-<sha256 of plain>`,
- * compressed and encrypted like blocks, written durably. Pushing the same file twice with the
+ * compressed and encrypted like blocks, written durably, under the archive id of the stanza's
+ * current database (`archive/15-1/...`; a segment whose header names another system identifier
+ * is refused: the cluster was upgraded without stanza-upgrade, or archives to the wrong stanza). Pushing the same file twice with the
  * same content succeeds (PostgreSQL retries after a crash); with different content it fails
  * loudly and stores nothing.
  */
@@ -10,8 +12,8 @@ import { basename, dirname, join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { writeFileDurably } from './durable-file.js';
 import { decodeObject, encodeObject, sha256, CorruptObjectError } from './object-codec.js';
-import { archiveDirOf, isArchivableWalName } from './core/wal.js';
-import type { Repository } from './repository.js';
+import { archiveDirOf, isArchivableWalName, walHeaderSystemId } from './core/wal.js';
+import { clusterMismatchError, type Repository, type StanzaDb } from './repository.js';
 
 export type PushOutcome = 'stored' | 'already-archived';
 
@@ -24,24 +26,32 @@ export async function archivePush(repository: Repository, walPath: string): Prom
   } catch (error) {
     throw new KeelError('backup.wal_unreadable', `cannot read ${walPath}: ${(error as Error).message}`);
   }
+  const db = repository.currentDb;
+  const walSystemId = walHeaderSystemId(plain);
+  if (walSystemId !== null && walSystemId !== db.systemId) {
+    throw clusterMismatchError(repository.info.stanza, db, { ...db, systemId: walSystemId });
+  }
   const digest = sha256(plain).toString('hex');
-  const existing = await archivedCopies(repository, name);
+  const existing = await archivedCopies(repository, name, db);
   if (existing.some((file) => file.endsWith(`-${digest}`))) return 'already-archived';
   if (existing.length > 0) {
     throw new KeelError('backup.wal_mismatch', `WAL file ${name} is already in the archive with different content; refusing to overwrite it`, {
       hint: 'two clusters may be archiving to the same stanza, or this cluster was restored without a new timeline',
     });
   }
-  await writeFileDurably(repository.path('archive', archiveDirOf(name), `${name}-${digest}`), encodeObject(plain, repository.codec, true));
+  await writeFileDurably(repository.archivePath(db, archiveDirOf(name), `${name}-${digest}`), encodeObject(plain, repository.codec, true));
   return 'stored';
 }
 
-/** Fetches `name` into `destination`. Returns false when the archive does not have it (restore_command exit 1). */
-export async function archiveGet(repository: Repository, name: string, destination: string): Promise<boolean> {
-  const copies = await archivedCopies(repository, name);
+/**
+ * Fetches `name` of database `db` (the restored cluster's, see archiveDbOf) into `destination`.
+ * Returns false when the archive does not have it (restore_command exit 1).
+ */
+export async function archiveGet(repository: Repository, name: string, destination: string, db: StanzaDb = repository.currentDb): Promise<boolean> {
+  const copies = await archivedCopies(repository, name, db);
   if (copies.length === 0) return false;
   if (copies.length > 1) throw new KeelError('backup.wal_duplicate', `WAL file ${name} is in the archive more than once`);
-  const stored = await readFile(repository.path('archive', archiveDirOf(name), copies[0] ?? ''));
+  const stored = await readFile(repository.archivePath(db, archiveDirOf(name), copies[0] ?? ''));
   let plain: Buffer;
   try {
     plain = decodeObject(stored, repository.codec.key);
@@ -56,24 +66,29 @@ export async function archiveGet(repository: Repository, name: string, destinati
   return true;
 }
 
-export async function isArchived(repository: Repository, name: string): Promise<boolean> {
-  return (await archivedCopies(repository, name)).length > 0;
+export async function isArchived(repository: Repository, name: string, db: StanzaDb = repository.currentDb): Promise<boolean> {
+  return (await archivedCopies(repository, name, db)).length > 0;
 }
 
-async function archivedCopies(repository: Repository, name: string): Promise<string[]> {
-  const entries = await readdir(repository.path('archive', archiveDirOf(name))).catch(() => [] as string[]);
+async function archivedCopies(repository: Repository, name: string, db: StanzaDb): Promise<string[]> {
+  const entries = await readdir(repository.archivePath(db, archiveDirOf(name))).catch(() => [] as string[]);
   return entries.filter((entry) => entry.startsWith(`${name}-`) && entry.length === name.length + 65);
 }
 
-/** Names of every archived WAL file (for info and verify), sorted. */
-export async function listArchive(repository: Repository): Promise<string[]> {
-  const names: string[] = [];
-  for (const dir of await readdir(repository.path('archive')).catch(() => [] as string[])) {
-    for (const entry of await readdir(repository.path('archive', dir)).catch(() => [] as string[])) {
-      if (entry.length > 65 && !entry.startsWith('.')) names.push(entry.slice(0, -65));
+/** Names of every archived WAL file of one database (for info, verify, expire), sorted. */
+export async function listArchive(repository: Repository, db: StanzaDb): Promise<string[]> {
+  return (await listArchiveObjects(repository, db)).map((object) => object.name).sort();
+}
+
+/** Every archived object of one database: its WAL name and its path in the repository. */
+export async function listArchiveObjects(repository: Repository, db: StanzaDb): Promise<{ name: string; path: string }[]> {
+  const objects: { name: string; path: string }[] = [];
+  for (const dir of await readdir(repository.archivePath(db)).catch(() => [] as string[])) {
+    for (const entry of await readdir(repository.archivePath(db, dir)).catch(() => [] as string[])) {
+      if (entry.length > 65 && !entry.startsWith('.')) objects.push({ name: entry.slice(0, -65), path: repository.archivePath(db, dir, entry) });
     }
   }
-  return names.sort();
+  return objects;
 }
 
 /** Waits until `name` is archived or `timeoutMs` passes (the end of a backup needs its WAL). */

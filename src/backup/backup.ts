@@ -7,6 +7,8 @@
  * backup_label, stored as a file; the WAL up to the stop point must be archived (else the backup
  * could never be made consistent); packs are fsynced; only then the manifest is committed.
  * A failure or kill at any point before the commit leaves no manifest, so nothing usable-looking.
+ * With backup-standby the relation files are read from a standby (standby.ts); tablespaces are
+ * followed through pg_tblspc and recorded in the manifest for restore to relink.
  */
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { KeelError } from '../errors.js';
 import { Repository } from './repository.js';
 import { PackWriter } from './pack-writer.js';
 import { PgSession, type ClusterIdentity } from './pg-session.js';
+import { chooseHosts, readFromStandby, waitForStandbyAt, type ConnectedHost, type PgHost } from './standby.js';
 import { listDataDir } from './data-dir.js';
 import { blockHash } from './object-codec.js';
 import { EncodePool } from './encode-pool.js';
@@ -28,17 +31,18 @@ import {
   type BlockRef,
   type Manifest,
   type ManifestFile,
+  type ManifestTablespace,
 } from './core/manifest.js';
 import { makeLabel, parseLabel, type BackupType } from './core/label.js';
 import { Progress } from './progress.js';
 import type { BackupLog } from './log.js';
-import type { PgConnection } from './settings.js';
 import type { RepositoryOptions } from './repository.js';
 
 export interface BackupRequest {
   repository: RepositoryOptions;
-  connection: PgConnection;
-  pgPath: string;
+  /** pg1 (and pg2 ...): the primary is found among them; with backupStandby a standby too. */
+  hosts: PgHost[];
+  backupStandby: boolean;
   type: BackupType;
   startFast: boolean;
   archiveCheck: boolean;
@@ -56,60 +60,88 @@ type StoredFile = { file: Omit<ManifestFile, 'blocks'>; refs: HashedLocation[] }
 
 export async function runBackup(request: BackupRequest): Promise<Manifest> {
   const repository = await Repository.open(request.repository);
-  const session = await PgSession.connect(request.connection);
+  const connected: ConnectedHost[] = [];
   try {
-    const identity = await session.identity();
-    checkIdentity(identity, request, repository);
+    for (const host of request.hosts) {
+      const session = await PgSession.connect(host.connection);
+      connected.push({ host, session, identity: await session.identity() });
+    }
+    const { primary, standby } = chooseHosts(connected, request.backupStandby);
+    checkIdentity(primary, request, repository);
+    if (standby !== null) checkDataDirectory(standby);
     const unlock = await repository.lock('backup');
     try {
       const cleaned = await repository.collectGarbage();
       for (const label of cleaned.removedPartials) request.log.warn(`removed interrupted backup ${label} (it was never committed)`);
-      return await takeBackup(repository, session, identity, request);
+      return await takeBackup(repository, primary, standby, request);
     } finally {
       await unlock();
     }
   } finally {
-    await session.close();
+    for (const { session } of connected) await session.close();
   }
 }
 
-function checkIdentity(identity: ClusterIdentity, request: BackupRequest, repository: Repository): void {
-  repository.checkCluster(identity);
-  if (identity.inRecovery)
-    throw new KeelError('backup.standby', 'the PostgreSQL at pg1 is a standby; keel backs up from the primary only (backup-standby is not supported yet)');
-  if (identity.dataDirectory !== request.pgPath) {
-    throw new KeelError('backup.path_mismatch', `pg1-path is ${request.pgPath} but the server at pg1 runs on ${identity.dataDirectory}`);
-  }
-  if (request.archiveCheck && identity.archiveMode === 'off') {
+function checkIdentity(primary: ConnectedHost, request: BackupRequest, repository: Repository): void {
+  repository.checkCluster(primary.identity);
+  checkDataDirectory(primary);
+  if (request.archiveCheck && primary.identity.archiveMode === 'off') {
     throw new KeelError('backup.archive_off', 'archive_mode is off: a backup could not be made consistent without its WAL', {
       hint: "set archive_mode = on and archive_command = 'keel backup archive-push %p --stanza=...'",
     });
   }
 }
 
-async function takeBackup(repository: Repository, session: PgSession, identity: ClusterIdentity, request: BackupRequest): Promise<Manifest> {
+function checkDataDirectory({ host, identity }: ConnectedHost): void {
+  if (identity.dataDirectory !== host.pgPath) {
+    throw new KeelError('backup.path_mismatch', `pg${host.index}-path is ${host.pgPath} but the server at pg${host.index} runs on ${identity.dataDirectory}`);
+  }
+}
+
+/** The prior backup: for a diff the newest full, for an incr the newest backup, of the stanza's current database only. */
+async function findPrior(repository: Repository, type: BackupType): Promise<Manifest | null> {
+  const current = repository.currentDb.id;
+  for (const label of (await repository.backupLabels()).reverse()) {
+    if (type === 'diff' && parseLabel(label)?.type !== 'full') continue;
+    const manifest = await repository.readManifest(label);
+    if (manifest.dbId === current) return manifest;
+  }
+  return null;
+}
+
+async function takeBackup(repository: Repository, primary: ConnectedHost, standby: ConnectedHost | null, request: BackupRequest): Promise<Manifest> {
+  const { session, identity } = primary;
+  const pgPath = primary.host.pgPath;
   const labels = await repository.backupLabels();
   const latest = labels[labels.length - 1] ?? null;
-  const latestFull = [...labels].reverse().find((l) => parseLabel(l)?.type === 'full') ?? null;
   let type = request.type;
-  if (type !== 'full' && latestFull === null) {
+  let prior = type === 'full' ? null : await findPrior(repository, type);
+  if (type !== 'full' && prior === null) {
+    // pgBackRest: also when the only backups are of a database before stanza-upgrade
     request.log.warn(`no prior backup exists, ${type} backup has been changed to full`);
     type = 'full';
+    prior = null;
   }
-  const priorLabel = type === 'full' ? null : type === 'diff' ? latestFull : latest;
-  const prior = priorLabel === null ? null : await repository.readManifest(priorLabel);
   const known: Map<string, BlockLocation> = prior === null ? new Map() : blockIndex(prior);
   const startTime = new Date();
-  const label = makeLabel(type, startTime, type === 'full' ? null : (parseLabel(priorLabel ?? '')?.fullLabel ?? null), latest);
+  const label = makeLabel(type, startTime, prior === null ? null : (parseLabel(prior.label)?.fullLabel ?? null), latest);
   request.log.info(`backup start: label ${label}${prior === null ? '' : `, prior ${prior.label}`}`);
 
   await repository.beginBackup(label);
   const packs = new PackWriter(repository.root, label);
   const pool = new EncodePool(repository.codec, request.processMax);
   try {
+    // before pg_backup_start: a transaction older than this ended before the backup began
+    const [snapshot] = await session.query<{ xmin: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin');
     const start = await session.backupStart(label, request.startFast);
     request.log.info(`backup start archive = ${start.walFile}, lsn = ${start.lsn}`);
-    const listing = await listDataDir(request.pgPath);
+    if (standby !== null) {
+      request.log.info(`wait for standby pg${standby.host.index} to replay and checkpoint to ${start.lsn}`);
+      await waitForStandbyAt(standby, start.lsn, request.archiveTimeoutMs);
+      request.log.info(`backup from standby pg${standby.host.index} (${standby.host.pgPath}): relation files are read from it`);
+    }
+    const listing = await listDataDir(pgPath, identity.pgVersion);
+    const tablespaces = await tablespacesOf(session, listing.tablespaceLinks);
     const progress = new Progress(
       `backup ${label}`,
       listing.files.reduce((sum, f) => sum + f.size, 0),
@@ -117,29 +149,36 @@ async function takeBackup(repository: Repository, session: PgSession, identity: 
     );
     const store = new BlockStore(pool, packs, known, request.processMax * 8);
     const files: StoredFile[] = [];
+    let standbyBytes = 0;
     for (const file of listing.files) {
-      const stored = await store.storeFile(join(request.pgPath, file.path), (bytes) => progress.advance(bytes));
+      const fromStandby = standby !== null && readFromStandby(file.path);
+      const stored = await store.storeFile(join(fromStandby ? standby.host.pgPath : pgPath, file.path), (bytes) => progress.advance(bytes));
       if (stored === null) continue; // removed during the backup (a dropped relation): WAL replay recreates what matters
+      if (fromStandby) standbyBytes += stored.size;
       files.push({ file: { path: file.path, mode: file.mode, mtimeMs: file.mtimeMs, size: stored.size }, refs: stored.refs });
     }
     progress.finish();
+    if (standby !== null) request.log.info(`${standbyBytes} bytes read from standby pg${standby.host.index}`);
     const stop = await session.backupStop();
     request.log.info(`backup stop archive = ${stop.walFile}, lsn = ${stop.lsn}`);
-    for (const [path, text] of [
-      ['backup_label', stop.backupLabel],
-      ['tablespace_map', stop.tablespaceMap],
-    ] as const) {
-      if (text === '') continue;
-      const stored = await store.storeBuffer(Buffer.from(text));
-      files.push({ file: { path, mode: 0o600, mtimeMs: Date.now(), size: stored.size }, refs: stored.refs });
-    }
+    // tablespace_map is not kept: restore recreates the pg_tblspc links itself, where --tablespace-map says
+    const stored = await store.storeBuffer(Buffer.from(stop.backupLabel));
+    files.push({ file: { path: 'backup_label', mode: 0o600, mtimeMs: Date.now(), size: stored.size }, refs: stored.refs });
     if (request.archiveCheck) {
       await waitForArchived(repository, stop.walFile, request.archiveTimeoutMs, identity.archiveCommand);
       request.log.info(`WAL segments to make the backup consistent (${start.walFile} to ${stop.walFile}) are archived`);
     }
     await store.drain();
     await packs.close();
-    const manifest = buildManifest(label, type, prior, identity, start, stop, startTime, listing.dirs, files, store, request.repository, packs.storedBytes);
+    const manifest = buildManifest(
+      { label, type, prior, identity, start, stop, startTime, dbId: repository.currentDb.id, xidMin: snapshot?.xmin ?? null, fromStandby: standby !== null },
+      listing.dirs,
+      tablespaces,
+      files,
+      store,
+      request.repository,
+      packs.storedBytes,
+    );
     await repository.commitBackup(manifest);
     request.log.info(`new backup label = ${label}`);
     return manifest;
@@ -151,20 +190,40 @@ async function takeBackup(repository: Repository, session: PgSession, identity: 
   }
 }
 
+/** Names the tablespaces behind pg_tblspc's links (pg_tablespace). */
+async function tablespacesOf(session: PgSession, links: readonly { oid: number; path: string }[]): Promise<ManifestTablespace[]> {
+  if (links.length === 0) return [];
+  const rows = await session.query<{ oid: number; spcname: string }>('SELECT oid::int AS oid, spcname FROM pg_tablespace');
+  return links.map((link) => {
+    const name = rows.find((row) => row.oid === link.oid)?.spcname;
+    if (name === undefined) throw new KeelError('backup.tablespaces', `pg_tblspc/${link.oid} links to ${link.path} but no tablespace has oid ${link.oid}`);
+    return { oid: link.oid, name, path: link.path };
+  });
+}
+
+interface BackupFacts {
+  label: string;
+  type: BackupType;
+  prior: Manifest | null;
+  identity: ClusterIdentity;
+  start: { lsn: string; walFile: string };
+  stop: { lsn: string; walFile: string };
+  startTime: Date;
+  dbId: number;
+  xidMin: string | null;
+  fromStandby: boolean;
+}
+
 function buildManifest(
-  label: string,
-  type: BackupType,
-  prior: Manifest | null,
-  identity: ClusterIdentity,
-  start: { lsn: string; walFile: string },
-  stop: { lsn: string; walFile: string },
-  startTime: Date,
+  facts: BackupFacts,
   dirs: { path: string; mode: number }[],
+  tablespaces: ManifestTablespace[],
   stored: StoredFile[],
   store: BlockStore,
   repository: RepositoryOptions,
   newStored: number,
 ): Manifest {
+  const { label, type, prior, identity, start, stop, startTime } = facts;
   const packs: string[] = [];
   const packIndex = new Map<string, number>();
   let referencedStored = 0;
@@ -196,6 +255,7 @@ function buildManifest(
     label,
     type,
     prior: prior?.label ?? null,
+    dbId: facts.dbId,
     references: [...references].sort(),
     startTime: startTime.toISOString(),
     stopTime: new Date().toISOString(),
@@ -205,11 +265,14 @@ function buildManifest(
     lsnStop: stop.lsn,
     walStart: start.walFile,
     walStop: stop.walFile,
+    xidMin: facts.xidMin,
+    fromStandby: facts.fromStandby,
     compressType: repository.compressType,
     cipherType: repository.cipherType,
     blockBytes: DEFAULT_BLOCK_BYTES,
     packs,
     dirs,
+    tablespaces,
     files,
     sizes: { database: databaseBytes(files), newStored, referencedStored, newPlain: store.newPlainBytes },
   };

@@ -1,20 +1,25 @@
 /**
- * info: the stanza's backups and WAL archive range, as pgBackRest prints them (text) or as JSON
- * shaped like `pgbackrest info --output=json` (an array of stanzas).
+ * info: the stanza's backups and WAL archive range per database of its history, as pgBackRest
+ * prints them (text) or as JSON shaped like `pgbackrest info --output=json` (an array of
+ * stanzas). keel adds the gaps in the WAL archive (`archive[].gap`, "wal archive gap" lines):
+ * segments missing where the archive must be continuous.
  */
-import { Repository, type RepositoryOptions } from './repository.js';
+import { Repository, archiveIdOf, type RepositoryOptions, type StanzaDb } from './repository.js';
 import { listArchive } from './archive.js';
-import { isSegmentName } from './core/wal.js';
+import { continuousFrom } from './expire.js';
+import { isSegmentName, segmentPosition } from './core/wal.js';
+import { archiveGaps, type ArchiveGap } from './core/archive-gaps.js';
 import type { Manifest } from './core/manifest.js';
 
 export interface StanzaReport {
   name: string;
   status: { code: number; message: string };
   cipher: string;
-  db: { 'system-id': string; version: string }[];
-  archive: { min: string | null; max: string | null }[];
+  db: { id: number; 'system-id': string; version: string; 'repo-key': number }[];
+  archive: { id: string; database: { id: number; 'repo-key': number }; min: string | null; max: string | null; gap: ArchiveGap[] }[];
   backup: {
     label: string;
+    database: { id: number; 'repo-key': number };
     type: string;
     prior: string | null;
     reference: string[] | null;
@@ -27,21 +32,46 @@ export interface StanzaReport {
 
 export async function stanzaReport(options: RepositoryOptions, set: string | null): Promise<StanzaReport> {
   const repository = await Repository.open(options);
-  const manifests = (await repository.readManifests()).filter((m) => set === null || m.label === set);
-  const segments = (await listArchive(repository)).filter(isSegmentName);
+  const all = await repository.readManifests();
+  const manifests = all.filter((m) => set === null || m.label === set);
+  const archive: StanzaReport['archive'] = [];
+  for (const db of repository.info.db) {
+    const names = await listArchive(repository, db);
+    const segments = names.filter(isSegmentName);
+    archive.push({
+      id: archiveIdOf(db),
+      database: { id: db.id, 'repo-key': 1 },
+      min: segments[0] ?? null,
+      max: segments[segments.length - 1] ?? null,
+      gap: archiveGaps(names, await archiveContinuityStart(repository, db, all)),
+    });
+  }
   return {
     name: options.stanza,
     status: manifests.length === 0 ? { code: 2, message: 'no valid backups' } : { code: 0, message: 'ok' },
     cipher: repository.info.cipherType,
-    db: [{ 'system-id': repository.info.systemId, version: repository.info.pgVersion }],
-    archive: [{ min: segments[0] ?? null, max: segments[segments.length - 1] ?? null }],
+    db: repository.info.db.map((db) => ({ id: db.id, 'system-id': db.systemId, version: db.pgVersion, 'repo-key': 1 })),
+    archive,
     backup: manifests.map(backupEntry),
   };
+}
+
+/**
+ * Where `db`'s archive must be continuous from: the oldest of its backups' start, or later where
+ * expire's archive retention moved it (expire.json); null: from its first archived segment.
+ */
+export async function archiveContinuityStart(repository: Repository, db: StanzaDb, manifests: readonly Manifest[]): Promise<string | null> {
+  const recorded = (await continuousFrom(repository, db)) ?? undefined;
+  const oldest = manifests.filter((m) => m.dbId === db.id).map((m) => m.walStart)[0] ?? null;
+  if (recorded === undefined) return oldest;
+  if (oldest === null) return recorded;
+  return segmentPosition(recorded) > segmentPosition(oldest) ? recorded : oldest;
 }
 
 function backupEntry(manifest: Manifest): StanzaReport['backup'][number] {
   return {
     label: manifest.label,
+    database: { id: manifest.dbId, 'repo-key': 1 },
     type: manifest.type,
     prior: manifest.prior,
     reference: manifest.references.length === 0 ? null : manifest.references,
@@ -81,13 +111,25 @@ export function renderInfoText(report: StanzaReport): string {
     `    cipher: ${report.cipher}`,
     '',
   ];
-  const db = report.db[0];
-  const archive = report.archive[0];
-  lines.push(`    db (current)`);
-  lines.push(
-    `        wal archive min/max (${db?.version ?? '?'}): ${archive?.min === null || archive === undefined ? 'none present' : `${archive.min}/${archive.max ?? ''}`}`,
-  );
-  for (const backup of report.backup) {
+  // pgBackRest's layout: one block per database of the history, oldest first, the last one current
+  for (const [index, db] of report.db.entries()) {
+    const archive = report.archive.find((a) => a.database.id === db.id);
+    const backups = report.backup.filter((b) => b.database.id === db.id);
+    if (index > 0) lines.push('');
+    lines.push(`    db (${index === report.db.length - 1 ? 'current' : 'prior'})`);
+    lines.push(
+      `        wal archive min/max (${db.version}): ${archive === undefined || archive.min === null ? 'none present' : `${archive.min}/${archive.max ?? ''}`}`,
+    );
+    for (const gap of archive?.gap ?? []) {
+      lines.push(`        wal archive gap: ${gap.start} to ${gap.stop} (${gap.count} segment${gap.count === 1 ? '' : 's'} missing)`);
+    }
+    renderBackups(lines, backups);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function renderBackups(lines: string[], backups: StanzaReport['backup']): void {
+  for (const backup of backups) {
     lines.push('', `        ${backup.type} backup: ${backup.label}`);
     lines.push(`            timestamp start/stop: ${formatTime(backup.timestamp.start)} / ${formatTime(backup.timestamp.stop)}`);
     lines.push(`            wal start/stop: ${backup.archive.start} / ${backup.archive.stop}`);
@@ -96,5 +138,4 @@ export function renderInfoText(report: StanzaReport): string {
     lines.push(`            repo1: backup set size: ${formatSize(backup.info.repository.size)}, backup size: ${formatSize(backup.info.repository.delta)}`);
     if (backup.reference !== null) lines.push(`            backup reference list: ${backup.reference.join(', ')}`);
   }
-  return lines.join('\n') + '\n';
 }

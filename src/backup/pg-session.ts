@@ -5,10 +5,9 @@
 import pg from 'pg';
 import { KeelError } from '../errors.js';
 import type { PgConnection } from './settings.js';
+import type { ClusterId } from './repository.js';
 
-export interface ClusterIdentity {
-  systemId: string;
-  pgVersion: string;
+export interface ClusterIdentity extends ClusterId {
   versionNum: number;
   dataChecksums: boolean;
   dataDirectory: string;
@@ -53,6 +52,8 @@ export class PgSession {
   async identity(): Promise<ClusterIdentity> {
     const [row] = await this.query<{
       system_identifier: string;
+      catalog_version_no: number;
+      pg_control_version: number;
       server_version_num: string;
       data_checksums: string;
       data_directory: string;
@@ -60,7 +61,7 @@ export class PgSession {
       archive_mode: string;
       archive_command: string;
     }>(
-      `SELECT system_identifier::text, current_setting('server_version_num') AS server_version_num,
+      `SELECT system_identifier::text, catalog_version_no, pg_control_version, current_setting('server_version_num') AS server_version_num,
               current_setting('data_checksums') AS data_checksums, current_setting('data_directory') AS data_directory,
               pg_is_in_recovery() AS in_recovery, current_setting('archive_mode') AS archive_mode,
               current_setting('archive_command') AS archive_command
@@ -71,6 +72,8 @@ export class PgSession {
     return {
       systemId: row.system_identifier,
       pgVersion: String(Math.floor(versionNum / 10000)),
+      catalogVersion: Number(row.catalog_version_no),
+      controlVersion: Number(row.pg_control_version),
       versionNum,
       dataChecksums: row.data_checksums === 'on',
       dataDirectory: row.data_directory,

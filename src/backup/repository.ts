@@ -1,11 +1,11 @@
 /**
  * A keel backup repository on a posix filesystem (docs/repository-format.md is the reference):
  *
- *   <repo1-path>/<stanza>/stanza.json            cluster identity, cipher salt and key check
+ *   <repo1-path>/<stanza>/stanza.json            database history (one entry per stanza-upgrade), cipher salt and key check
  *   <repo1-path>/<stanza>/backup/<label>/manifest a committed backup (the only thing that makes one)
  *   <repo1-path>/<stanza>/backup/<label>.partial/ a backup in progress (never listed)
  *   <repo1-path>/<stanza>/pack/<label>/<n>.pack   blocks first stored by backup <label>
- *   <repo1-path>/<stanza>/archive/<16 chars>/<wal>-<sha256>  archived WAL
+ *   <repo1-path>/<stanza>/archive/<version>-<db id>/<16 chars>/<wal>-<sha256>  archived WAL, per database
  *   <repo1-path>/<stanza>/lock                    pid of the backup/expire holding the stanza
  *
  * Invariants: metadata is written durably (durable-file.ts); packs are fsynced before the
@@ -21,14 +21,32 @@ import { decodeObject, deriveKey, encodeObject, CorruptObjectError, type CodecSe
 import { validateManifest, referencedPacks, type Manifest } from './core/manifest.js';
 import { compareLabels, isLabel } from './core/label.js';
 
-export const REPOSITORY_FORMAT = 1;
+export const REPOSITORY_FORMAT = 2;
 const KEY_CHECK_TEXT = 'keel repository key check';
+
+/** The identity of a PostgreSQL cluster as the repository records it (pg_control_system()). */
+export interface ClusterId {
+  systemId: string;
+  /** Major version, `15`. */
+  pgVersion: string;
+  catalogVersion: number;
+  controlVersion: number;
+}
+
+/**
+ * One database the stanza has held (pgBackRest's db history): stanza-create records the first,
+ * each stanza-upgrade (after pg_upgrade: a new system identifier, catalog or version) adds one
+ * with the next id. Backups and WAL belong to one; its WAL lives under its archive id.
+ */
+export interface StanzaDb extends ClusterId {
+  id: number;
+}
 
 export interface StanzaInfo {
   format: number;
   stanza: string;
-  systemId: string;
-  pgVersion: string;
+  /** Oldest first; the last entry is the current database. */
+  db: StanzaDb[];
   cipherType: CipherType;
   /** base64 scrypt salt for the repository key. */
   cipherSalt: string | null;
@@ -58,7 +76,7 @@ export class Repository {
   }
 
   /** Creates the stanza (stanza-create). Idempotent for the same cluster; refuses another one. */
-  static async create(options: RepositoryOptions, cluster: { systemId: string; pgVersion: string }): Promise<{ repository: Repository; created: boolean }> {
+  static async create(options: RepositoryOptions, cluster: ClusterId): Promise<{ repository: Repository; created: boolean }> {
     const root = Repository.stanzaDir(options);
     const existing = await readStanzaInfo(root);
     if (existing !== null) {
@@ -75,14 +93,13 @@ export class Repository {
     const info: StanzaInfo = {
       format: REPOSITORY_FORMAT,
       stanza: options.stanza,
-      systemId: cluster.systemId,
-      pgVersion: cluster.pgVersion,
+      db: [dbEntry(1, cluster)],
       cipherType: options.cipherType,
       cipherSalt: salt === null ? null : salt.toString('base64'),
       keyCheck: key === null ? null : encodeObject(Buffer.from(KEY_CHECK_TEXT), codec, true).toString('base64'),
       created: new Date().toISOString(),
     };
-    for (const sub of ['backup', 'pack', 'archive']) await mkdir(join(root, sub), { recursive: true, mode: 0o750 });
+    for (const sub of ['backup', 'pack', `archive/${archiveIdOf(info.db[0] as StanzaDb)}`]) await mkdir(join(root, sub), { recursive: true, mode: 0o750 });
     await writeFileDurably(join(root, 'stanza.json'), JSON.stringify(info, null, 2) + '\n');
     return { repository: new Repository(root, info, codec), created: true };
   }
@@ -124,9 +141,46 @@ export class Repository {
     return join(this.root, ...parts);
   }
 
-  /** Refuses a cluster other than the one the stanza was created for (system identifier). */
-  checkCluster(cluster: { systemId: string; pgVersion: string }): void {
+  /** Refuses a cluster other than the stanza's current database (another cluster, or one upgraded without stanza-upgrade). */
+  checkCluster(cluster: ClusterId): void {
     checkSameCluster(this.info, cluster, this.info.stanza);
+  }
+
+  /** The stanza's current database (the last of its history). */
+  get currentDb(): StanzaDb {
+    const current = this.info.db[this.info.db.length - 1];
+    if (current === undefined) throw new KeelError('backup.repo_format', `stanza '${this.info.stanza}' has an empty database history`);
+    return current;
+  }
+
+  dbById(id: number): StanzaDb | undefined {
+    return this.info.db.find((db) => db.id === id);
+  }
+
+  /** The newest history entry for a cluster (system identifier and version), as archive-get finds WAL for a restored cluster. */
+  dbFor(cluster: Pick<ClusterId, 'systemId'> & { pgVersion?: string }): StanzaDb | undefined {
+    return [...this.info.db]
+      .reverse()
+      .find((db) => db.systemId === cluster.systemId && (cluster.pgVersion === undefined || db.pgVersion === cluster.pgVersion));
+  }
+
+  /** `archive/<version>-<id>/...`: where one database's WAL is archived (pgBackRest's archive id). */
+  archivePath(db: StanzaDb, ...parts: string[]): string {
+    return this.path('archive', archiveIdOf(db), ...parts);
+  }
+
+  /**
+   * stanza-upgrade: records `cluster` as the new current database (id + 1) when it differs from
+   * the current one. Old backups and their WAL stay, under their own database. Caller holds the lock.
+   */
+  async upgrade(cluster: ClusterId): Promise<StanzaDb | null> {
+    if (sameDb(this.currentDb, cluster)) return null;
+    const next = dbEntry(this.currentDb.id + 1, cluster);
+    const info: StanzaInfo = { ...this.info, db: [...this.info.db, next] };
+    await mkdir(this.archivePath(next), { recursive: true, mode: 0o750 });
+    await writeFileDurably(this.path('stanza.json'), JSON.stringify(info, null, 2) + '\n');
+    this.info.db.push(next);
+    return next;
   }
 
   /** Labels of committed backups (a manifest exists), oldest first. */
@@ -268,20 +322,32 @@ export class PackReader {
   }
 }
 
-function checkSameCluster(info: StanzaInfo, cluster: { systemId: string; pgVersion: string }, stanza: string): void {
-  if (info.systemId !== cluster.systemId) {
-    throw new KeelError(
-      'backup.other_cluster',
-      `repository of stanza '${stanza}' belongs to the cluster with system identifier ${info.systemId}, not ${cluster.systemId}`,
-      { hint: 'use another stanza or repo1-path for this cluster' },
-    );
-  }
-  if (info.pgVersion !== cluster.pgVersion) {
-    throw new KeelError(
-      'backup.version_mismatch',
-      `repository of stanza '${stanza}' is for PostgreSQL ${info.pgVersion}, the cluster runs ${cluster.pgVersion}`,
-    );
-  }
+/** pgBackRest's archive id: `15-1` (major version, database id). */
+export function archiveIdOf(db: Pick<StanzaDb, 'pgVersion' | 'id'>): string {
+  return `${db.pgVersion}-${db.id}`;
+}
+
+function dbEntry(id: number, cluster: ClusterId): StanzaDb {
+  return { id, systemId: cluster.systemId, pgVersion: cluster.pgVersion, catalogVersion: cluster.catalogVersion, controlVersion: cluster.controlVersion };
+}
+
+function sameDb(db: ClusterId, cluster: ClusterId): boolean {
+  return db.systemId === cluster.systemId && db.pgVersion === cluster.pgVersion && db.catalogVersion === cluster.catalogVersion;
+}
+
+/** pgBackRest's words (error 044/051), with the way out: stanza-upgrade after pg_upgrade, else the wrong stanza. */
+export function clusterMismatchError(stanza: string, db: ClusterId, cluster: ClusterId): KeelError {
+  const catalog = db.catalogVersion === cluster.catalogVersion ? '' : ` (catalog ${cluster.catalogVersion}, stanza ${db.catalogVersion})`;
+  return new KeelError(
+    'backup.cluster_mismatch',
+    `PostgreSQL version ${cluster.pgVersion}, system-id ${cluster.systemId}${catalog} do not match stanza '${stanza}' version ${db.pgVersion}, system-id ${db.systemId}: after a PostgreSQL upgrade run stanza-upgrade, otherwise this is not the stanza of this cluster`,
+    { hint: `keel backup stanza-upgrade --stanza=${stanza} (after pg_upgrade), or use another stanza or repo1-path for this cluster` },
+  );
+}
+
+function checkSameCluster(info: StanzaInfo, cluster: ClusterId, stanza: string): void {
+  const current = info.db[info.db.length - 1];
+  if (current !== undefined && !sameDb(current, cluster)) throw clusterMismatchError(stanza, current, cluster);
 }
 
 async function readStanzaInfo(root: string): Promise<StanzaInfo | null> {

@@ -7,11 +7,12 @@
  *    directory PostgreSQL refuses to start;
  *  - every block is checked against its hash as it is read; a corrupt one stops the restore.
  */
-import { mkdir, open, readFile, readdir, rm, stat, utimes, writeFile, chmod, lstat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, stat, utimes, writeFile, chmod, lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { Repository, PackReader, isAlive } from './repository.js';
-import { selectBackup } from './core/select.js';
+import { planRestore, type TablespaceMapping } from './restore-plan.js';
+import { linkTablespaces, tablespaceLinkTargets } from './tablespace-links.js';
 import { CorruptObjectError, blockHash, decodeObject } from './object-codec.js';
 import { recoveryLines, rewriteAutoConf, type RecoveryTarget } from './recovery-settings.js';
 import { Progress } from './progress.js';
@@ -26,6 +27,7 @@ export interface RestoreRequest {
   target: RecoveryTarget;
   delta: boolean;
   force: boolean;
+  tablespaceMapping: TablespaceMapping;
   restoreCommand: string;
   log: BackupLog;
   progress: boolean | undefined;
@@ -80,19 +82,16 @@ async function readFrames(
 
 export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   const repository = await Repository.open(request.repository);
-  const manifests = await repository.readManifests();
-  const targetTime = request.target.type === 'time' ? parseTargetTime(request.target.target) : null;
-  const chosen = selectBackup(manifests, request.set, targetTime);
-  if (!chosen.ok) throw new KeelError('backup.no_backup_for_target', `cannot restore: ${chosen.reason}`);
-  const manifest = manifests.find((m) => m.label === chosen.label);
-  if (manifest === undefined) throw new KeelError('backup.no_backup_for_target', `backup ${chosen.label} vanished`);
+  const { manifest, tablespaces } = await planRestore(repository, request);
   await checkDestination(request);
   request.log.info(`restore backup set ${manifest.label}${request.delta ? ' (delta)' : ''}`);
+  for (const t of tablespaces) if (t.destination !== t.path) request.log.info(`map tablespace 'pg_tblspc/${t.oid}' to '${t.destination}'`);
 
   await mkdir(request.pgPath, { recursive: true, mode: 0o700 });
   await chmod(request.pgPath, 0o700);
   await rm(join(request.pgPath, 'global', 'pg_control'), { force: true });
-  if (request.delta || request.force) await removeExtraneous(request.pgPath, manifest);
+  if (request.delta || request.force) await removeExtraneous(request.pgPath, manifest, tablespaceLinkTargets(tablespaces));
+  await linkTablespaces(request.pgPath, tablespaces);
   for (const dir of manifest.dirs) await mkdir(join(request.pgPath, dir.path), { recursive: true, mode: dir.mode });
 
   const reader = new PackReader();
@@ -118,12 +117,6 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   return manifest;
 }
 
-function parseTargetTime(text: string | null): Date {
-  const time = text === null ? Number.NaN : Date.parse(text.replace(/([+-]\d\d)$/, '$1:00'));
-  if (Number.isNaN(time)) throw new KeelError('backup.bad_target', `--target '${text ?? ''}' is not a time (for example 2024-01-15 14:00:00+00)`);
-  return new Date(time);
-}
-
 async function checkDestination(request: RestoreRequest): Promise<void> {
   let entries: string[];
   try {
@@ -143,15 +136,19 @@ async function checkDestination(request: RestoreRequest): Promise<void> {
   }
 }
 
-/** With --delta: removes what the backup does not have (a relation created after it, stale WAL). */
-async function removeExtraneous(root: string, manifest: Manifest): Promise<void> {
+/**
+ * With --delta: removes what the backup does not have (a relation created after it, stale WAL).
+ * A tablespace link pointing where it should is walked into; any other link is removed (never followed).
+ */
+async function removeExtraneous(root: string, manifest: Manifest, links: ReadonlyMap<string, string>): Promise<void> {
   const wantedFiles = new Set(manifest.files.map((f) => f.path));
   const wantedDirs = new Set(manifest.dirs.map((d) => d.path));
   const visit = async (relative: string): Promise<void> => {
     for (const name of await readdir(join(root, relative)).catch(() => [] as string[])) {
       const path = relative === '' ? name : `${relative}/${name}`;
       const info = await lstat(join(root, path));
-      if (info.isDirectory() && wantedDirs.has(path)) await visit(path);
+      if (info.isSymbolicLink() && links.get(path) === (await readlink(join(root, path)))) await visit(path);
+      else if (info.isDirectory() && wantedDirs.has(path)) await visit(path);
       else if (!(info.isFile() && wantedFiles.has(path))) await rm(join(root, path), { recursive: true, force: true });
     }
   };

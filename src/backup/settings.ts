@@ -6,6 +6,8 @@ import type { BackupSettings } from '../config/pgbackrest.js';
 import type { RepositoryOptions } from './repository.js';
 import type { CipherType, CompressType } from './object-codec.js';
 import type { LogLevel } from './log.js';
+import type { PgHost } from './standby.js';
+import type { TablespaceMapping } from './restore-plan.js';
 
 export interface PgConnection {
   socketPath: string;
@@ -37,6 +39,33 @@ export function repositoryOptions(settings: BackupSettings): RepositoryOptions {
 export function pgConnection(settings: BackupSettings): PgConnection {
   const o = settings.options;
   return { socketPath: String(o['pg1-socket-path']), port: Number(o['pg1-port']), user: String(o['pg1-user']), database: String(o['pg1-database']) };
+}
+
+/** pg1 and, when pg2-path is set, pg2 (pgBackRest's indexed host options; local hosts only). */
+export function pgHosts(settings: BackupSettings): PgHost[] {
+  const o = settings.options;
+  const hosts: PgHost[] = [{ index: 1, connection: pgConnection(settings), pgPath: pgPath(settings) }];
+  if (typeof o['pg2-path'] === 'string') {
+    hosts.push({
+      index: 2,
+      connection: { socketPath: String(o['pg2-socket-path']), port: Number(o['pg2-port']), user: String(o['pg2-user']), database: String(o['pg2-database']) },
+      pgPath: o['pg2-path'],
+    });
+  }
+  return hosts;
+}
+
+/** --tablespace-map name=path (repeatable) and --tablespace-map-all. */
+export function tablespaceMapping(settings: BackupSettings): TablespaceMapping {
+  const o = settings.options;
+  const pairs = Array.isArray(o['tablespace-map']) ? (o['tablespace-map'] as readonly string[]) : [];
+  const map = new Map<string, string>();
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    map.set(pair.slice(0, at), pair.slice(at + 1));
+  }
+  const all = o['tablespace-map-all'];
+  return { map, mapAll: typeof all === 'string' ? all : null };
 }
 
 export function pgPath(settings: BackupSettings): string {

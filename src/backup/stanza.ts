@@ -1,10 +1,14 @@
 /**
- * stanza-create and check: the repository is tied to one cluster (system identifier and major
- * version, read over libpq), and check proves archiving works end to end by switching WAL and
- * waiting for the segment to arrive in the repository.
+ * stanza-create, stanza-upgrade and check: the repository is tied to one cluster at a time
+ * (system identifier, catalog and major version, read over libpq); stanza-upgrade records a new
+ * one after pg_upgrade, keeping the history so old backups restore onto their own version; check
+ * proves archiving works end to end by switching WAL and waiting for the segment to arrive.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { KeelError } from '../errors.js';
-import { Repository, type RepositoryOptions } from './repository.js';
+import { Repository, archiveIdOf, type RepositoryOptions, type StanzaDb } from './repository.js';
+import { parseControlIdentity } from './core/pg-control.js';
 import { PgSession } from './pg-session.js';
 import { waitForArchived } from './archive.js';
 import type { PgConnection } from './settings.js';
@@ -23,6 +27,56 @@ export async function stanzaCreate(options: RepositoryOptions, connection: PgCon
   } finally {
     await session.close();
   }
+}
+
+/**
+ * stanza-upgrade: after a PostgreSQL major upgrade the cluster has a new system identifier (and
+ * catalog, version); the stanza records it as its new current database (pgBackRest's db history,
+ * db-id + 1, a new archive id). Nothing else changes: old backups and WAL keep their database.
+ */
+export async function stanzaUpgrade(options: RepositoryOptions, connection: PgConnection, log: BackupLog): Promise<void> {
+  const repository = await Repository.open(options);
+  const session = await PgSession.connect(connection);
+  try {
+    const identity = await session.identity();
+    if (identity.inRecovery) throw new KeelError('backup.standby', 'stanza-upgrade must read the primary; the PostgreSQL at pg1 is a standby');
+    const unlock = await repository.lock('stanza-upgrade');
+    try {
+      const previous = repository.currentDb;
+      const added = await repository.upgrade(identity);
+      log.info(
+        added === null
+          ? `stanza '${options.stanza}' on repo1 is already up to date`
+          : `stanza-upgrade for stanza '${options.stanza}' on repo1: db-id ${added.id} (PostgreSQL ${added.pgVersion}, system id ${added.systemId}, archive id ${archiveIdOf(added)}) after db-id ${previous.id} (PostgreSQL ${previous.pgVersion}, system id ${previous.systemId})`,
+      );
+    } finally {
+      await unlock();
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * The database whose WAL archive-get serves: the one of the cluster being recovered, read from
+ * its pg_control (PostgreSQL runs restore_command in the data directory), so a backup taken
+ * before stanza-upgrade restores with its own WAL. The current database when pg_control is absent.
+ */
+export async function archiveDbOf(repository: Repository, dataDirs: readonly string[]): Promise<StanzaDb> {
+  for (const dataDir of dataDirs) {
+    const bytes = await readFile(join(dataDir, 'global', 'pg_control')).catch(() => null);
+    const control = bytes === null ? null : parseControlIdentity(bytes);
+    if (control === null) continue;
+    const db = [...repository.info.db].reverse().find((entry) => entry.systemId === control.systemId && entry.catalogVersion === control.catalogVersion);
+    if (db === undefined) {
+      throw new KeelError(
+        'backup.cluster_mismatch',
+        `the cluster in ${dataDir} (system-id ${control.systemId}) is not in the history of stanza '${repository.info.stanza}'`,
+      );
+    }
+    return db;
+  }
+  return repository.currentDb;
 }
 
 export async function checkArchiving(options: RepositoryOptions, connection: PgConnection, archiveTimeoutMs: number, log: BackupLog): Promise<string> {

@@ -1,12 +1,15 @@
 /**
  * verify: reads back every stored block of each backup (or one --set) and every archived WAL
- * file, checking each against its checksum, and checks that the WAL each backup needs to be
- * consistent is in the archive. Problems are reported by backup and file; nothing is changed.
+ * file, checking each against its checksum, checks that the WAL each backup needs to be
+ * consistent is in the archive, and that the archive has no gap where it must be continuous.
+ * Problems are reported by backup and file; nothing is changed.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { Repository, PackReader, type RepositoryOptions } from './repository.js';
+import { readFile } from 'node:fs/promises';
+import { Repository, PackReader, archiveIdOf, type RepositoryOptions, type StanzaDb } from './repository.js';
 import { blockHash, decodeObject } from './object-codec.js';
-import { listArchive } from './archive.js';
+import { listArchive, listArchiveObjects } from './archive.js';
+import { archiveContinuityStart } from './info.js';
+import { archiveGaps } from './core/archive-gaps.js';
 import type { Manifest } from './core/manifest.js';
 
 export interface VerifyProblem {
@@ -19,7 +22,8 @@ export async function runVerify(options: RepositoryOptions, set: string | null):
   const repository = await Repository.open(options);
   const labels = set === null ? await repository.backupLabels() : [set];
   const problems: VerifyProblem[] = [];
-  const archived = new Set(await listArchive(repository));
+  const archivedByDb = new Map<number, Set<string>>();
+  for (const db of repository.info.db) archivedByDb.set(db.id, new Set(await listArchive(repository, db)));
   for (const label of labels) {
     let manifest: Manifest;
     try {
@@ -29,12 +33,25 @@ export async function runVerify(options: RepositoryOptions, set: string | null):
       continue;
     }
     problems.push(...(await verifyBlocks(repository, manifest)));
+    const archived = archivedByDb.get(manifest.dbId) ?? new Set<string>();
     for (const segment of segmentsBetween(manifest.walStart, manifest.walStop)) {
       if (!archived.has(segment))
         problems.push({ backup: label, file: `WAL ${segment}`, problem: 'missing from the archive (the backup cannot be made consistent)' });
     }
   }
-  if (set === null) problems.push(...(await verifyArchive(repository)));
+  if (set === null) {
+    const manifests = await repository.readManifests().catch(() => [] as Manifest[]);
+    for (const db of repository.info.db) {
+      problems.push(...(await verifyArchive(repository, db)));
+      for (const gap of archiveGaps([...(archivedByDb.get(db.id) ?? [])], await archiveContinuityStart(repository, db, manifests))) {
+        problems.push({
+          backup: null,
+          file: `WAL ${gap.start} to ${gap.stop}`,
+          problem: `missing from the archive ${archiveIdOf(db)} (a gap of ${gap.count} segment${gap.count === 1 ? '' : 's'}: recovery cannot replay past it)`,
+        });
+      }
+    }
+  }
   return { checked: labels, problems };
 }
 
@@ -67,15 +84,13 @@ async function verifyBlocks(repository: Repository, manifest: Manifest): Promise
   return problems;
 }
 
-async function verifyArchive(repository: Repository): Promise<VerifyProblem[]> {
+async function verifyArchive(repository: Repository, db: StanzaDb): Promise<VerifyProblem[]> {
   const problems: VerifyProblem[] = [];
-  for (const dir of await readdir(repository.path('archive')).catch(() => [] as string[])) {
-    for (const entry of await readdir(repository.path('archive', dir)).catch(() => [] as string[])) {
-      try {
-        decodeObject(await readFile(repository.path('archive', dir, entry)), repository.codec.key);
-      } catch (error) {
-        problems.push({ backup: null, file: `WAL ${entry.slice(0, -65)}`, problem: (error as Error).message });
-      }
+  for (const object of await listArchiveObjects(repository, db)) {
+    try {
+      decodeObject(await readFile(object.path), repository.codec.key);
+    } catch (error) {
+      problems.push({ backup: null, file: `WAL ${object.name}`, problem: (error as Error).message });
     }
   }
   return problems;

@@ -9,8 +9,8 @@ import { KeelError } from '../errors.js';
 import { resolveBackupSettings, type BackupSettings } from '../config/pgbackrest.js';
 import { lookupUser } from '../postgres/os-user.js';
 import { BackupLog } from '../backup/log.js';
-import { logLevel, pgConnection, pgPath, repositoryOptions } from '../backup/settings.js';
-import { stanzaCreate, checkArchiving } from '../backup/stanza.js';
+import { logLevel, pgConnection, pgHosts, pgPath, repositoryOptions, tablespaceMapping } from '../backup/settings.js';
+import { stanzaCreate, stanzaUpgrade, checkArchiving, archiveDbOf } from '../backup/stanza.js';
 import { runBackup } from '../backup/backup.js';
 import { runRestore } from '../backup/restore.js';
 import { runExpire } from '../backup/expire.js';
@@ -19,6 +19,7 @@ import { stanzaReport, renderInfoText } from '../backup/info.js';
 import { archiveGet, archivePush } from '../backup/archive.js';
 import { Repository } from '../backup/repository.js';
 import type { BackupType } from '../backup/core/label.js';
+import type { ArchiveRetentionType } from '../backup/core/retention.js';
 import type { RestoreType } from '../backup/recovery-settings.js';
 
 const RESTORE_TYPES: readonly RestoreType[] = ['default', 'immediate', 'time', 'xid', 'name', 'lsn', 'standby', 'preserve', 'none'];
@@ -27,7 +28,7 @@ export function registerBackupCommands(program: Command): void {
   for (const [name, description] of [
     [
       'backup',
-      'backups and point-in-time recovery, pgBackRest verbs: keel backup <stanza-create|check|backup|info|restore|expire|verify|archive-push|archive-get> [--option=value ...]',
+      'backups and point-in-time recovery, pgBackRest verbs: keel backup <stanza-create|stanza-upgrade|check|backup|info|restore|expire|verify|archive-push|archive-get> [--option=value ...]',
     ],
     ['pgbackrest', 'pgBackRest-compatible entry: keel pgbackrest [--option=value ...] <command> (options before or after the command)'],
   ] as const) {
@@ -52,8 +53,10 @@ export async function runBackupCommand(args: string[]): Promise<number> {
   const o = settings.options;
   switch (settings.command) {
     case 'stanza-create':
-    case 'stanza-upgrade':
       await stanzaCreate(repositoryOptions(settings), pgConnection(settings), log);
+      return 0;
+    case 'stanza-upgrade':
+      await stanzaUpgrade(repositoryOptions(settings), pgConnection(settings), log);
       return 0;
     case 'check':
       await checkArchiving(repositoryOptions(settings), pgConnection(settings), Number(o['archive-timeout']) * 1000, log);
@@ -61,8 +64,8 @@ export async function runBackupCommand(args: string[]): Promise<number> {
     case 'backup':
       await runBackup({
         repository: repositoryOptions(settings),
-        connection: pgConnection(settings),
-        pgPath: pgPath(settings),
+        hosts: pgHosts(settings),
+        backupStandby: o['backup-standby'] === true,
         type: backupType(settings),
         startFast: o['start-fast'] === true,
         archiveCheck: o['archive-check'] !== false,
@@ -82,6 +85,7 @@ export async function runBackupCommand(args: string[]): Promise<number> {
         target: restoreTarget(settings),
         delta: o.delta === true,
         force: o.force === true,
+        tablespaceMapping: tablespaceMapping(settings),
         restoreCommand: restoreCommandFor(settings),
         log,
         progress: progressFlag(settings),
@@ -93,6 +97,8 @@ export async function runBackupCommand(args: string[]): Promise<number> {
         {
           retentionFull: typeof o['repo1-retention-full'] === 'number' ? o['repo1-retention-full'] : null,
           retentionDiff: typeof o['repo1-retention-diff'] === 'number' ? o['repo1-retention-diff'] : null,
+          retentionArchive: typeof o['repo1-retention-archive'] === 'number' ? o['repo1-retention-archive'] : null,
+          retentionArchiveType: o['repo1-retention-archive-type'] as ArchiveRetentionType,
         },
         log,
       );
@@ -116,13 +122,17 @@ export async function runBackupCommand(args: string[]): Promise<number> {
       const [name, destination] = settings.parameters;
       if (name === undefined || destination === undefined)
         throw new KeelError('backup.usage', 'archive-get requires the WAL file name (%f) and destination (%p)');
-      const found = await archiveGet(await Repository.open(repositoryOptions(settings)), name, destination);
+      const repository = await Repository.open(repositoryOptions(settings));
+      // the WAL of the cluster being recovered (PostgreSQL runs restore_command in its data directory)
+      const pg1Path = o['pg1-path'];
+      const db = await archiveDbOf(repository, [process.cwd(), ...(typeof pg1Path === 'string' ? [pg1Path] : [])]);
+      const found = await archiveGet(repository, name, destination, db);
       log.info(found ? `found ${name} in the archive` : `unable to find ${name} in the archive`);
       return found ? 0 : 1;
     }
     default:
       throw new KeelError('backup.unknown_command', `unknown command '${settings.command}'`, {
-        hint: 'commands: stanza-create, check, backup, info, restore, expire, verify, archive-push, archive-get',
+        hint: 'commands: stanza-create, stanza-upgrade, check, backup, info, restore, expire, verify, archive-push, archive-get',
       });
   }
 }

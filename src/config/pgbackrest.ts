@@ -12,7 +12,13 @@ import { readFileSync } from 'node:fs';
 import { parse as parseIni } from 'ini';
 import { ConfigError } from '../errors.js';
 
-type OptionKind = { kind: 'string' } | { kind: 'int'; min: number; max: number } | { kind: 'bool' } | { kind: 'enum'; values: readonly string[] };
+type OptionKind =
+  | { kind: 'string' }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] }
+  /** pgBackRest's key/value options (`--tablespace-map=ts1=/path`, repeatable). */
+  | { kind: 'keyValue' };
 
 interface OptionSpec {
   type: OptionKind;
@@ -27,6 +33,7 @@ const str: OptionKind = { kind: 'string' };
 const bool: OptionKind = { kind: 'bool' };
 const int = (min: number, max: number): OptionKind => ({ kind: 'int', min, max });
 const oneOf = (...values: string[]): OptionKind => ({ kind: 'enum', values });
+const keyValue: OptionKind = { kind: 'keyValue' };
 
 export const OPTIONS = {
   config: { type: str, default: '/etc/pgbackrest.conf', commandLineOnly: true },
@@ -37,6 +44,7 @@ export const OPTIONS = {
   'repo1-retention-full-type': { type: oneOf('count'), default: 'count' },
   'repo1-retention-diff': { type: int(1, 9_999_999) },
   'repo1-retention-archive': { type: int(1, 9_999_999) },
+  'repo1-retention-archive-type': { type: oneOf('full', 'diff', 'incr'), default: 'full' },
   'repo1-cipher-type': { type: oneOf('none', 'aes-256-cbc'), default: 'none' },
   'repo1-cipher-pass': { type: str, secret: true },
   'pg1-path': { type: str },
@@ -44,6 +52,12 @@ export const OPTIONS = {
   'pg1-user': { type: str, default: 'postgres' },
   'pg1-database': { type: str, default: 'postgres' },
   'pg1-socket-path': { type: str, default: '/var/run/postgresql' },
+  // pg2: a standby for --backup-standby (or the primary, when pg1 is the standby); local only
+  'pg2-path': { type: str },
+  'pg2-port': { type: int(1, 65535), default: 5432 },
+  'pg2-user': { type: str, default: 'postgres' },
+  'pg2-database': { type: str, default: 'postgres' },
+  'pg2-socket-path': { type: str, default: '/var/run/postgresql' },
   'log-level-console': { type: oneOf('off', 'error', 'warn', 'info', 'detail', 'debug', 'trace'), default: 'warn' },
   'log-level-file': { type: oneOf('off', 'error', 'warn', 'info', 'detail', 'debug', 'trace'), default: 'info' },
   'log-level-stderr': { type: oneOf('off', 'error', 'warn', 'info', 'detail', 'debug', 'trace'), default: 'warn' },
@@ -65,12 +79,14 @@ export const OPTIONS = {
   'target-timeline': { type: str, commandLineOnly: true },
   delta: { type: bool, default: false },
   force: { type: bool, default: false, commandLineOnly: true },
+  'tablespace-map': { type: keyValue },
+  'tablespace-map-all': { type: str },
   output: { type: oneOf('text', 'json'), default: 'text', commandLineOnly: true },
   progress: { type: bool, commandLineOnly: true },
 } satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
-export type OptionValue = string | number | boolean;
+export type OptionValue = string | number | boolean | readonly string[];
 export type ResolvedOptions = Partial<Record<OptionName, OptionValue>>;
 
 /** Where each value came from, for error messages ("--pg1-port", "PGBACKREST_PG1_PORT", "file:[global]"). */
@@ -87,9 +103,17 @@ function specOf(name: string): OptionSpec | undefined {
 }
 
 /** Converts one raw value of `name` per its spec; throws a ConfigError naming `source`. */
-export function convertOption(name: string, raw: string | boolean, source: string): OptionValue {
+export function convertOption(name: string, raw: string | boolean | readonly string[], source: string): OptionValue {
   const spec = specOf(name);
   if (spec === undefined) throw new ConfigError('', `${source}: unknown option '${name}'`);
+  if (spec.type.kind === 'keyValue') {
+    const values = typeof raw === 'boolean' ? [String(raw)] : typeof raw === 'string' ? [raw] : raw;
+    for (const value of values) {
+      if (!/^[^=]+=.+$/.test(value)) throw new ConfigError('', `${source}: invalid value '${value}' for option '${name}' (key=value)`);
+    }
+    return values;
+  }
+  if (typeof raw !== 'string' && typeof raw !== 'boolean') throw new ConfigError('', `${source}: option '${name}' is given more than once`);
   const text = typeof raw === 'boolean' ? (raw ? 'y' : 'n') : raw.trim();
   const invalid = (expected: string) => new ConfigError('', `${source}: invalid value '${text}' for option '${name}' (${expected})`);
   switch (spec.type.kind) {
@@ -115,7 +139,8 @@ export function convertOption(name: string, raw: string | boolean, source: strin
 export interface ParsedCommandLine {
   command: string | null;
   parameters: string[];
-  options: Map<string, string | boolean>;
+  /** A key/value option given several times keeps every value. */
+  options: Map<string, string | boolean | string[]>;
 }
 
 /**
@@ -124,7 +149,7 @@ export interface ParsedCommandLine {
  * Options may come before or after the command, as pgBackRest takes them.
  */
 export function parseCommandLine(args: readonly string[]): ParsedCommandLine {
-  const options = new Map<string, string | boolean>();
+  const options = new Map<string, string | boolean | string[]>();
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? '';
@@ -152,7 +177,10 @@ export function parseCommandLine(args: readonly string[]): ParsedCommandLine {
       }
     }
     if (specOf(name) === undefined) throw new ConfigError('', `unknown option '--${name}'`);
-    options.set(name, value);
+    if (specOf(name)?.type.kind === 'keyValue') {
+      const earlier = options.get(name);
+      options.set(name, [...(Array.isArray(earlier) ? earlier : []), String(value)]);
+    } else options.set(name, value);
   }
   return { command: positionals[0] ?? null, parameters: positionals.slice(1), options };
 }
@@ -205,7 +233,7 @@ export function resolveBackupSettings(
 ): BackupSettings {
   const line = parseCommandLine(args);
   if (line.command === null)
-    throw new ConfigError('', 'no command given (stanza-create, check, backup, info, restore, expire, verify, archive-push, archive-get)');
+    throw new ConfigError('', 'no command given (stanza-create, stanza-upgrade, check, backup, info, restore, expire, verify, archive-push, archive-get)');
   const fromEnv = optionsFromEnvironment(env);
   const configArg = line.options.get('config') ?? fromEnv.get('config')?.value;
   const configPath = typeof configArg === 'string' ? configArg : String(OPTIONS.config.default);
@@ -222,7 +250,7 @@ export function resolveBackupSettings(
     const envValue = fromEnv.get(name);
     const fileValue = fromFile.get(name);
     let source: string | null = null;
-    let raw: string | boolean | null = null;
+    let raw: string | boolean | string[] | null = null;
     if (cli !== undefined) [source, raw] = [`option --${name}`, cli];
     else if (envValue !== undefined) [source, raw] = [`environment variable ${envValue.variable}`, envValue.value];
     else if (fileValue !== undefined) [source, raw] = [`${configPath} [${fileValue.section}]`, fileValue.value];

@@ -12,7 +12,7 @@
  */
 import type { BackupType } from './label.js';
 
-export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FORMAT = 2;
 /** Blocks compressed together at most (128 KiB of 8 KiB pages). */
 export const FRAME_BLOCKS_MAX = 16;
 
@@ -46,12 +46,25 @@ export interface ManifestDir {
   mode: number;
 }
 
+/**
+ * A tablespace: `pg_tblspc/<oid>` was a link to `path`; its files are in the manifest under
+ * `pg_tblspc/<oid>/PG_<version>_<catalog>/...`. Restore recreates the link (to `path`, or where
+ * --tablespace-map / --tablespace-map-all send it).
+ */
+export interface ManifestTablespace {
+  oid: number;
+  name: string;
+  path: string;
+}
+
 export interface Manifest {
   format: number;
   label: string;
   type: BackupType;
   /** The backup this one was taken against (null for a full backup). */
   prior: string | null;
+  /** The stanza database (history entry) it was taken from: stanza-upgrade starts a new one. */
+  dbId: number;
   /** Every earlier backup whose packs this one references (for `info`'s reference list). */
   references: string[];
   startTime: string;
@@ -62,12 +75,21 @@ export interface Manifest {
   lsnStop: string;
   walStart: string;
   walStop: string;
+  /**
+   * The oldest transaction still running when the backup started (pg_current_snapshot()'s xmin,
+   * 32-bit): any xid before it committed or aborted before the backup, so a restore of this
+   * backup can never stop at it.
+   */
+  xidMin: string | null;
+  /** True when the files of base/, global/, pg_xact, pg_multixact and tablespaces were read from a standby. */
+  fromStandby: boolean;
   compressType: string;
   cipherType: string;
   blockBytes: number;
   /** Pack files (paths relative to the stanza directory) that `BlockRef.pack` indexes. */
   packs: string[];
   dirs: ManifestDir[];
+  tablespaces: ManifestTablespace[];
   files: ManifestFile[];
   /** Sizes in bytes: the data as on disk, what this backup newly stored, what it references in all. */
   sizes: { database: number; newStored: number; referencedStored: number; newPlain: number };
@@ -105,9 +127,10 @@ export function validateManifest(value: unknown): Manifest {
   for (const key of ['label', 'type', 'startTime', 'stopTime', 'walStart', 'walStop', 'lsnStart', 'lsnStop'] as const) {
     if (typeof manifest[key] !== 'string') throw new Error(`manifest field ${key} is missing`);
   }
-  if (!Array.isArray(manifest.files) || !Array.isArray(manifest.packs) || !Array.isArray(manifest.dirs)) {
-    throw new Error('manifest lists (files, packs, dirs) are missing');
+  if (!Array.isArray(manifest.files) || !Array.isArray(manifest.packs) || !Array.isArray(manifest.dirs) || !Array.isArray(manifest.tablespaces)) {
+    throw new Error('manifest lists (files, packs, dirs, tablespaces) are missing');
   }
+  if (typeof manifest.dbId !== 'number') throw new Error('manifest field dbId is missing');
   for (const file of manifest.files) {
     if (typeof file.path !== 'string' || file.path.startsWith('/') || file.path.split('/').includes('..')) {
       throw new Error(`manifest file path ${String(file.path)} is not a relative path inside the data directory`);

@@ -43,3 +43,40 @@ export function segmentOf(timeline: number, lsn: bigint): string {
 export function archiveDirOf(walName: string): string {
   return HISTORY_PATTERN.test(walName) ? 'history' : walName.slice(0, 16);
 }
+
+/** Offset of xlp_sysid in a segment's first page (XLogLongPageHeaderData, after the 24-byte short header). */
+const LONG_HEADER_SYSID_OFFSET = 24;
+/** XLP_LONG_HEADER in xlp_info: the first page of a segment carries the system identifier. */
+const XLP_LONG_HEADER = 0x0002;
+
+/**
+ * The system identifier a WAL segment's first page names (its long header), or null when the
+ * bytes are not a segment start (a history or .backup file, or too short). Pure.
+ */
+export function walHeaderSystemId(bytes: Uint8Array): string | null {
+  if (bytes.length < LONG_HEADER_SYSID_OFFSET + 8) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint16(0, true);
+  const info = view.getUint16(2, true);
+  // XLOG_PAGE_MAGIC is 0xD0xx-0xD1xx for every supported release; anything else is not a segment
+  if ((magic & 0xfe00) !== 0xd000 || (info & XLP_LONG_HEADER) === 0) return null;
+  return view.getBigUint64(LONG_HEADER_SYSID_OFFSET, true).toString();
+}
+
+/** The LSN just after segment `name` (where the next segment starts). */
+export function segmentEndLsn(name: string): bigint {
+  const high = BigInt(`0x${name.slice(8, 16)}`);
+  const low = BigInt(`0x${name.slice(16, 24)}`);
+  return (high * BigInt(SEGMENTS_PER_XLOGID) + low + 1n) * BigInt(WAL_SEGMENT_BYTES);
+}
+
+/** A segment's position on its timeline (timeline ignored), for ordering and gap finding. */
+export function segmentPosition(name: string): bigint {
+  return BigInt(`0x${name.slice(8, 16)}`) * BigInt(SEGMENTS_PER_XLOGID) + BigInt(`0x${name.slice(16, 24)}`);
+}
+
+/** The name of the segment at `position` on `timeline`. */
+export function segmentAt(timeline: string, position: bigint): string {
+  const hex = (n: bigint) => n.toString(16).toUpperCase().padStart(8, '0');
+  return `${timeline}${hex(position / BigInt(SEGMENTS_PER_XLOGID))}${hex(position % BigInt(SEGMENTS_PER_XLOGID))}`;
+}

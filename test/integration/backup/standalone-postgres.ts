@@ -27,6 +27,8 @@ export interface BackupLab {
   newDataDir(name: string): string;
   /** Starts a restored copy; it never archives (its WAL must not join the source's archive). */
   startServer(dataDir: string): Promise<PgServer>;
+  /** initdb of a new cluster (a new system identifier) archiving to the lab's stanza, started. */
+  startNewCluster(dataDir: string): Promise<PgServer>;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,12 @@ export async function startBackupLab(extraConfig = ''): Promise<BackupLab> {
       servers.push(server);
       return server;
     },
+    startNewCluster: async (path) => {
+      await initArchivingCluster(path, dir, configFile, stanza);
+      const server = await startServer(path, dir, true);
+      servers.push(server);
+      return server;
+    },
     stop: async () => {
       for (const server of servers.reverse()) await server.stop().catch(() => undefined);
       if (process.env['KEEL_KEEP_TEST_DIRS'] === undefined) await rm(dir, { recursive: true, force: true });
@@ -73,29 +81,7 @@ export async function startBackupLab(extraConfig = ''): Promise<BackupLab> {
   try {
     await mkdir(repoPath, { mode: 0o750 });
     await chownToPostgres(repoPath);
-    const pwfile = join(dir, 'pwfile');
-    await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
-    await chownToPostgres(pwfile);
-    await runProgramOrFail(
-      `${PG_BIN}/initdb`,
-      ['-D', dataDir, '--username=postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--data-checksums', '--no-sync'],
-      { timeoutMs: 120_000 },
-      'initdb',
-    );
-    const archiveCommand = `'${process.execPath}' '${KEEL_MAIN}' backup archive-push %p --config=${configFile} --stanza=${stanza}`;
-    await appendFile(
-      join(dataDir, 'postgresql.conf'),
-      [
-        `listen_addresses = ''`,
-        `unix_socket_directories = '${dir}'`,
-        `archive_mode = on`,
-        `archive_command = '${archiveCommand.replaceAll("'", "''")}'`,
-        `wal_level = replica`,
-        `fsync = off`,
-        `shared_buffers = 32MB`,
-        '',
-      ].join('\n'),
-    );
+    await initArchivingCluster(dataDir, dir, configFile, stanza);
     lab.source = await startServer(dataDir, dir, true);
     servers.push(lab.source);
     await writeFile(
@@ -124,6 +110,49 @@ export async function startBackupLab(extraConfig = ''): Promise<BackupLab> {
     await lab.stop();
     throw error;
   }
+}
+
+/** initdb (data checksums, scram passwords) with archive_command = keel backup archive-push to the lab's stanza. */
+async function initArchivingCluster(dataDir: string, dir: string, configFile: string, stanza: string): Promise<void> {
+  const pwfile = join(dir, 'pwfile');
+  await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
+  await chownToPostgres(pwfile);
+  await runProgramOrFail(
+    `${PG_BIN}/initdb`,
+    ['-D', dataDir, '--username=postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--data-checksums', '--no-sync'],
+    { timeoutMs: 120_000 },
+    'initdb',
+  );
+  const archiveCommand = `'${process.execPath}' '${KEEL_MAIN}' backup archive-push %p --config=${configFile} --stanza=${stanza}`;
+  await appendFile(
+    join(dataDir, 'postgresql.conf'),
+    [
+      `listen_addresses = ''`,
+      `unix_socket_directories = '${dir}'`,
+      `archive_mode = on`,
+      `archive_command = '${archiveCommand.replaceAll("'", "''")}'`,
+      `wal_level = replica`,
+      `fsync = off`,
+      `shared_buffers = 32MB`,
+      '',
+    ].join('\n'),
+  );
+}
+
+/** Runs a PostgreSQL program as the postgres OS user (pg_basebackup for a replica), with the lab's password. */
+export async function runPgProgram(name: string, args: string[]): Promise<void> {
+  await runProgramOrFail(`${PG_BIN}/${name}`, args, { timeoutMs: 120_000, env: { PGPASSWORD: PASSWORD } }, name);
+}
+
+/** The archived WAL names of one archive id of the lab's stanza (what expire kept), sorted. */
+export async function archivedWal(lab: BackupLab, archiveId: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const names: string[] = [];
+  const root = join(lab.repoPath, lab.stanza, 'archive', archiveId);
+  for (const dir of await readdir(root).catch(() => [] as string[])) {
+    for (const entry of await readdir(join(root, dir)).catch(() => [] as string[])) if (entry.length > 65) names.push(entry.slice(0, -65));
+  }
+  return names.sort();
 }
 
 async function startServer(dataDir: string, socketDir: string, archive: boolean): Promise<PgServer> {

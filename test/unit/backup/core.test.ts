@@ -5,11 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeLabel, parseLabel, compareLabels } from '../../../src/backup/core/label.js';
-import { planExpire } from '../../../src/backup/core/retention.js';
-import { selectBackup } from '../../../src/backup/core/select.js';
+import { planExpire, planArchiveRetention } from '../../../src/backup/core/retention.js';
+import { selectBackup, whyBeyondArchive, xidPrecedes } from '../../../src/backup/core/select.js';
+import { archiveGaps } from '../../../src/backup/core/archive-gaps.js';
+import { parseControlIdentity } from '../../../src/backup/core/pg-control.js';
 import { blockSpans, blocksToStore } from '../../../src/backup/core/blocks.js';
 import { validateManifest, blockIndex, referencedPacks, MANIFEST_FORMAT, type Manifest } from '../../../src/backup/core/manifest.js';
-import { segmentOf, parseLsn, formatLsn, archiveDirOf, isArchivableWalName } from '../../../src/backup/core/wal.js';
+import { segmentOf, parseLsn, formatLsn, archiveDirOf, isArchivableWalName, segmentEndLsn, walHeaderSystemId } from '../../../src/backup/core/wal.js';
 
 const at = (text: string) => new Date(text);
 
@@ -52,18 +54,107 @@ test('retention keeps the newest retention-full fulls with their dependents; dif
 
 test('restore picks --set, the newest backup, or for a time the newest that ended before it', () => {
   const backups = [
-    { label: '20240101-000000F', stopTime: '2024-01-01T00:05:00Z' },
-    { label: '20240101-000000F_20240102-000000I', stopTime: '2024-01-02T00:05:00Z' },
+    { label: '20240101-000000F', stopTime: '2024-01-01T00:05:00Z', lsnStop: '0/3000100', xidMin: '1000' },
+    { label: '20240101-000000F_20240102-000000I', stopTime: '2024-01-02T00:05:00Z', lsnStop: '0/9000100', xidMin: '5000' },
   ];
-  assert.deepEqual(selectBackup(backups, null, null), { ok: true, label: '20240101-000000F_20240102-000000I' });
-  assert.deepEqual(selectBackup(backups, null, at('2024-01-01T12:00:00Z')), { ok: true, label: '20240101-000000F' });
-  assert.deepEqual(selectBackup(backups, '20240101-000000F', null), { ok: true, label: '20240101-000000F' });
-  const early = selectBackup(backups, null, at('2023-12-31T00:00:00Z'));
+  const none = { kind: 'none' } as const;
+  const time = (text: string) => ({ kind: 'time', at: at(text) }) as const;
+  assert.deepEqual(selectBackup(backups, null, none), { ok: true, label: '20240101-000000F_20240102-000000I' });
+  assert.deepEqual(selectBackup(backups, null, time('2024-01-01T12:00:00Z')), { ok: true, label: '20240101-000000F' });
+  assert.deepEqual(selectBackup(backups, '20240101-000000F', none), { ok: true, label: '20240101-000000F' });
+  const early = selectBackup(backups, null, time('2023-12-31T00:00:00Z'));
   assert.equal(early.ok, false);
   assert.match(early.ok ? '' : early.reason, /before the end of the oldest backup/);
-  assert.match(String((selectBackup(backups, 'nope', null) as { reason: string }).reason), /not in the repository/);
-  assert.equal(selectBackup([], null, null).ok, false);
-  assert.equal(selectBackup(backups, '20240101-000000F_20240102-000000I', at('2024-01-01T12:00:00Z')).ok, false);
+  assert.match(String((selectBackup(backups, 'nope', none) as { reason: string }).reason), /not in the repository/);
+  assert.equal(selectBackup([], null, none).ok, false);
+  assert.equal(selectBackup(backups, '20240101-000000F_20240102-000000I', time('2024-01-01T12:00:00Z')).ok, false);
+  // LSN: the newest backup that ends at or before it; xid: the newest that started before it could end
+  assert.deepEqual(selectBackup(backups, null, { kind: 'lsn', lsn: 0x5000000n }), { ok: true, label: '20240101-000000F' });
+  assert.match(
+    String((selectBackup(backups, null, { kind: 'lsn', lsn: 0x1000000n }) as { reason: string }).reason),
+    /target lsn 0\/1000000 is before the end of the oldest backup: backup set 20240101-000000F ends at lsn 0\/3000100/,
+  );
+  assert.deepEqual(selectBackup(backups, null, { kind: 'xid', xid: 4000n }), { ok: true, label: '20240101-000000F' });
+  assert.deepEqual(selectBackup(backups, null, { kind: 'xid', xid: 6000n }), { ok: true, label: '20240101-000000F_20240102-000000I' });
+  assert.match(String((selectBackup(backups, null, { kind: 'xid', xid: 999n }) as { reason: string }).reason), /started after transaction 999 ended/);
+  assert.equal(xidPrecedes(4294967290n, 5n), true, 'xids compare modulo 2^32 (wraparound)');
+  // the end of the archive: a time after its last segment was stored, an LSN past its last segment
+  const end = { lastSegment: '000000010000000000000009', endLsn: segmentEndLsn('000000010000000000000009'), lastArchivedAt: at('2024-01-03T00:00:00Z') };
+  assert.equal(end.endLsn, 0xa000000n);
+  assert.match(
+    whyBeyondArchive(time('2024-01-04T00:00:00Z'), end) ?? '',
+    /after the end of the WAL archive \(the last segment, 000000010000000000000009, was archived at 2024-01-03/,
+  );
+  assert.equal(whyBeyondArchive(time('2024-01-02T00:00:00Z'), end), null);
+  assert.match(whyBeyondArchive({ kind: 'lsn', lsn: 0xa000000n }, end) ?? '', /ends at lsn 0\/A000000/);
+  assert.equal(whyBeyondArchive({ kind: 'lsn', lsn: 0x9ffffffn }, end), null);
+});
+
+test('archive retention keeps continuous WAL from the oldest retained backup, and each older backup its own start..stop', () => {
+  const kept = [
+    { label: '20240101-000000F', dbId: 1, walStart: '000000010000000000000002', walStop: '000000010000000000000003' },
+    { label: '20240102-000000F', dbId: 1, walStart: '000000010000000000000008', walStop: '000000010000000000000008' },
+    { label: '20240102-000000F_20240103-000000D', dbId: 1, walStart: '00000001000000000000000C', walStop: '00000001000000000000000C' },
+  ];
+  const policy = { retentionArchive: 1, retentionArchiveType: 'full', retentionFull: 2, retentionDiff: null } as const;
+  const from = (plan: ReturnType<typeof planArchiveRetention>) => plan.keeps.map((k) => k.from);
+  assert.deepEqual(planArchiveRetention(kept, [1], 1, policy), {
+    keeps: [{ dbId: 1, keepAll: false, from: '000000010000000000000008', ranges: [{ start: '000000010000000000000002', stop: '000000010000000000000003' }] }],
+    notice: null,
+  });
+  // diff counts fulls and diffs; unset, the count is retention-full (type full) or retention-diff (type diff)
+  assert.deepEqual(from(planArchiveRetention(kept, [1], 1, { ...policy, retentionArchiveType: 'diff' })), ['00000001000000000000000C']);
+  assert.deepEqual(from(planArchiveRetention(kept, [1], 1, { ...policy, retentionArchive: null })), ['000000010000000000000002']);
+  // nothing set: pgBackRest expires no WAL at all
+  const unset = planArchiveRetention(kept, [1], 1, { ...policy, retentionArchive: null, retentionFull: null });
+  assert.equal(unset.notice, "option 'repo1-retention-archive' is not set - archive logs will not be expired");
+  assert.deepEqual(
+    unset.keeps.map((k) => k.keepAll),
+    [true],
+  );
+  // fewer fulls than the count: WAL is kept from the oldest full
+  assert.deepEqual(from(planArchiveRetention(kept, [1], 1, { ...policy, retentionArchive: 5 })), ['000000010000000000000002']);
+  // after stanza-upgrade: the old database keeps PITR from its newest backup, a database without backups loses its WAL unless current
+  const upgraded = [...kept.slice(0, 2), { label: '20240105-000000F', dbId: 2, walStart: '000000010000000000000002', walStop: '000000010000000000000002' }];
+  assert.deepEqual(planArchiveRetention(upgraded, [1, 2], 2, policy).keeps, [
+    { dbId: 1, keepAll: false, from: '000000010000000000000008', ranges: [{ start: '000000010000000000000002', stop: '000000010000000000000003' }] },
+    { dbId: 2, keepAll: false, from: '000000010000000000000002', ranges: [] },
+  ]);
+  assert.deepEqual(planArchiveRetention(upgraded.slice(2), [1, 2], 2, policy).keeps, [
+    { dbId: 1, keepAll: false, from: null, ranges: [] },
+    { dbId: 2, keepAll: false, from: '000000010000000000000002', ranges: [] },
+  ]);
+});
+
+test('archive gaps: missing segments between archived ones of a timeline, from where the archive must be continuous', () => {
+  const names = [
+    '000000010000000000000002',
+    '000000010000000000000003',
+    '000000010000000000000006',
+    '00000002.history',
+    '000000020000000000000006',
+    '000000020000000000000007',
+  ];
+  assert.deepEqual(archiveGaps(names, null), [{ start: '000000010000000000000004', stop: '000000010000000000000005', count: 2 }]);
+  assert.deepEqual(archiveGaps(names, '000000010000000000000006'), []);
+  assert.deepEqual(archiveGaps(names.slice(1), '000000010000000000000001'), [
+    { start: '000000010000000000000001', stop: '000000010000000000000002', count: 2 },
+    { start: '000000010000000000000004', stop: '000000010000000000000005', count: 2 },
+  ]);
+});
+
+test('WAL headers and pg_control name their cluster (system identifier)', () => {
+  const page = Buffer.alloc(40);
+  page.writeUInt16LE(0xd110, 0);
+  page.writeUInt16LE(0x0002, 2);
+  page.writeBigUInt64LE(7301234567890123456n, 24);
+  assert.equal(walHeaderSystemId(page), '7301234567890123456');
+  assert.equal(walHeaderSystemId(Buffer.from('START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n')), null);
+  const control = Buffer.alloc(16);
+  control.writeBigUInt64LE(7301234567890123456n, 0);
+  control.writeUInt32LE(1300, 8);
+  control.writeUInt32LE(202209061, 12);
+  assert.deepEqual(parseControlIdentity(control), { systemId: '7301234567890123456', controlVersion: 1300, catalogVersion: 202209061 });
 });
 
 test('block planning: 8 KiB spans, and only unknown blocks are stored, once', () => {
@@ -82,6 +173,7 @@ function manifest(overrides: Partial<Manifest> = {}): Manifest {
     label: '20240101-000000F_20240102-000000I',
     type: 'incr',
     prior: '20240101-000000F',
+    dbId: 1,
     references: ['20240101-000000F'],
     startTime: '2024-01-02T00:00:00Z',
     stopTime: '2024-01-02T00:00:05Z',
@@ -91,11 +183,14 @@ function manifest(overrides: Partial<Manifest> = {}): Manifest {
     lsnStop: '0/2000100',
     walStart: '000000010000000000000002',
     walStop: '000000010000000000000002',
+    xidMin: '740',
+    fromStandby: false,
     compressType: 'zst',
     cipherType: 'none',
     blockBytes: 8192,
     packs: ['pack/20240101-000000F/000001.pack', 'pack/20240101-000000F_20240102-000000I/000001.pack'],
     dirs: [{ path: 'base', mode: 0o700 }],
+    tablespaces: [],
     files: [
       {
         path: 'base/1/1259',
@@ -118,7 +213,7 @@ test('a manifest is self-contained: every block has its pack, so packs reference
   assert.equal(validateManifest(JSON.parse(JSON.stringify(valid))).label, valid.label);
   assert.deepEqual([...referencedPacks([valid])].sort(), [...valid.packs].sort());
   assert.deepEqual(blockIndex(valid).get('h2'), { pack: valid.packs[1], frameOffset: 0, frameStoredBytes: 50, offsetInFrame: 0, plainBytes: 4096 });
-  assert.throws(() => validateManifest({ ...valid, format: 2 }), /format 2/);
+  assert.throws(() => validateManifest({ ...valid, format: 1 }), /format 1/);
   assert.throws(() => validateManifest(manifest({ files: [{ ...valid.files[0]!, path: '../etc/passwd' }] })), /not a relative path/);
   assert.throws(() => validateManifest(manifest({ files: [{ ...valid.files[0]!, size: 1 }] })), /blocks add up to 12288 bytes, not 1/);
   assert.throws(() => validateManifest(manifest({ packs: [valid.packs[0]!] })), /references a pack that is not listed/);

@@ -86,8 +86,36 @@ test('unknown or invalid options are one-line ConfigErrors naming the option and
   assert.equal(error(['backup'], {}, '[global]\npg1-port=99999\n'), "/etc/pgbackrest.conf [global]: invalid value '99999' for option 'pg1-port' (1 to 65535)");
   assert.equal(error(['backup'], {}, '[global]\nstanza=x\n'), "/etc/pgbackrest.conf [global]: option 'stanza' is allowed only on the command line");
   assert.equal(error(['backup', '--config=/nowhere.conf']), 'config file /nowhere.conf cannot be read');
-  assert.equal(error([]), 'no command given (stanza-create, check, backup, info, restore, expire, verify, archive-push, archive-get)');
+  assert.equal(error([]), 'no command given (stanza-create, stanza-upgrade, check, backup, info, restore, expire, verify, archive-push, archive-get)');
   assert.equal(error(['backup', '--type']), "option '--type' requires a value");
+});
+
+test('key/value options (--tablespace-map) repeat on the command line and are checked; pg2-* and archive retention options resolve', () => {
+  const settings = resolveBackupSettings(
+    [
+      'restore',
+      '--stanza=prod-db',
+      '--tablespace-map=ts1=/srv/ts1',
+      '--tablespace-map',
+      'ts2=/srv/ts2',
+      '--pg2-path=/srv/replica',
+      '--repo1-retention-archive-type=diff',
+    ],
+    {},
+    files(SEED_CONF),
+  );
+  assert.deepEqual(settings.options['tablespace-map'], ['ts1=/srv/ts1', 'ts2=/srv/ts2']);
+  assert.equal(settings.options['pg2-path'], '/srv/replica');
+  assert.equal(settings.options['pg2-port'], 5432);
+  assert.equal(settings.options['repo1-retention-archive-type'], 'diff');
+  assert.throws(
+    () => resolveBackupSettings(['restore', '--stanza=prod-db', '--tablespace-map=ts1'], {}, files(SEED_CONF)),
+    /option --tablespace-map: invalid value 'ts1' for option 'tablespace-map' \(key=value\)/,
+  );
+  assert.throws(
+    () => resolveBackupSettings(['expire', '--stanza=prod-db', '--repo1-retention-archive-type=weekly'], {}, files(SEED_CONF)),
+    /one of full, diff, incr/,
+  );
 });
 
 test('no config file at the default path is fine (pgBackRest runs on options alone)', () => {
