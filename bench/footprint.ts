@@ -13,6 +13,7 @@
  * /proc/<pid>/status at the end. Writes bench/results/<out>.json and <out>.table.md.
  */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,22 @@ interface Sample {
   role: 'leader' | 'replica';
   member: string;
   rssMb: number;
+  /** Proportional set size: shared pages (the interpreter's binary, libraries) divided among the processes mapping them. */
+  pssMb: number;
+  /** Unique set size: the pages only this process holds (what one more agent on the host costs). */
+  ussMb: number;
   cpuSecondsPerMinute: number;
+}
+
+/** PSS and USS (MB) from /proc/<pid>/smaps_rollup; zeros once the process is gone. */
+function memStats(pid: number): { pssMb: number; ussMb: number } {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    return { pssMb: kb('Pss') / 1024, ussMb: (kb('Private_Clean') + kb('Private_Dirty')) / 1024 };
+  } catch {
+    return { pssMb: 0, ussMb: 0 };
+  }
 }
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -52,6 +68,7 @@ async function measure(system: AgentRuntime, setting: Setting, load: Load, rep: 
     const before = record.nodes.map((n) => procStats(n.pid));
     await new Promise((r) => setTimeout(r, windowS * 1000));
     const after = record.nodes.map((n) => procStats(n.pid));
+    const memory = record.nodes.map((n) => memStats(n.pid));
     const samples = record.nodes.map((n, i): Sample => ({
       system,
       setting: setting.name,
@@ -60,11 +77,15 @@ async function measure(system: AgentRuntime, setting: Setting, load: Load, rep: 
       role: n.name === leader ? 'leader' : 'replica',
       member: n.name,
       rssMb: (after[i]?.rssKb ?? 0) / 1024,
+      pssMb: memory[i]?.pssMb ?? 0,
+      ussMb: memory[i]?.ussMb ?? 0,
       cpuSecondsPerMinute: ((after[i]?.cpuS ?? 0) - (before[i]?.cpuS ?? 0)) / (windowS / 60),
     }));
     if (samples.some((s) => s.rssMb === 0)) throw new Error(`an agent exited during the window: ${JSON.stringify(samples)}`);
     for (const s of samples)
-      log(`${system}/${setting.name}/${load} rep ${rep}: ${s.member} (${s.role}) ${s.rssMb.toFixed(1)} MB, ${s.cpuSecondsPerMinute.toFixed(3)} CPU s/min`);
+      log(
+        `${system}/${setting.name}/${load} rep ${rep}: ${s.member} (${s.role}) ${s.rssMb.toFixed(1)} MB RSS, ${s.pssMb.toFixed(1)} PSS, ${s.ussMb.toFixed(1)} USS, ${s.cpuSecondsPerMinute.toFixed(3)} CPU s/min`,
+      );
     return samples;
   } finally {
     await sandboxDown(dir).catch((error: unknown) => log(`sandbox down: ${error instanceof Error ? error.message : String(error)}`));
@@ -97,9 +118,11 @@ async function main(): Promise<void> {
           const cell = samples.filter((s) => s.setting === setting.name && s.load === load && s.role === role && s.system === system);
           const cpu = stats(cell.map((s) => s.cpuSecondsPerMinute));
           const rss = stats(cell.map((s) => s.rssMb));
+          const pss = stats(cell.map((s) => s.pssMb));
+          const uss = stats(cell.map((s) => s.ussMb));
           const f = (v: number | null, d: number) => (v === null ? '-' : v.toFixed(d));
           rows.push(
-            `${setting.name} | ${load} | ${role} | ${system} | ${cell.length} | ${f(rss.median, 1)} (${f(rss.min, 1)}..${f(rss.max, 1)}) | ${f(cpu.median, 3)} (${f(cpu.min, 3)}..${f(cpu.max, 3)})`,
+            `${setting.name} | ${load} | ${role} | ${system} | ${cell.length} | ${f(rss.median, 1)} (${f(rss.min, 1)}..${f(rss.max, 1)}) | ${f(pss.median, 1)} | ${f(uss.median, 1)} | ${f(cpu.median, 3)} (${f(cpu.min, 3)}..${f(cpu.max, 3)})`,
           );
         }
   const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version };
@@ -112,8 +135,10 @@ async function main(): Promise<void> {
     `${machine.cpus} CPUs (${machine.model}), Node ${machine.node}; window ${windowS} s after 20 s of settling; ${reps} repetition(s); 3-node sandbox on loopback.`,
     'idle: no client; haproxy-1s: HAProxy checking /primary and /replica on every member every second. CPU: utime+stime of the agent process.',
     '',
-    'setting | load | role | system | samples | RSS MB median (min..max) | CPU s/min median (min..max)',
-    '--- | --- | --- | --- | --- | --- | ---',
+    'RSS counts every page the process maps, including the shared, read-only pages of its interpreter (an empty `node` process: ~40 MB RSS, ~34 MB of it the shared binary); PSS divides shared pages among the processes sharing them; USS counts only the pages this process alone holds, i.e. what one more agent costs the host.',
+    '',
+    'setting | load | role | system | samples | RSS MB median (min..max) | PSS MB | USS MB | CPU s/min median (min..max)',
+    '--- | --- | --- | --- | --- | --- | --- | --- | ---',
     ...rows,
     '',
   ].join('\n');
