@@ -52,6 +52,9 @@ export class IsolationWatch {
       this.isolatedSinceMs = null;
       return;
     }
+    // A keepalive etcd confirmed since the last round (the HA cycle's) answers this round's question.
+    const lastConfirmed = a.lease.lastConfirmedSentMs;
+    if (this.isolatedSinceMs === null && lastConfirmed !== null && a.ports.clock.now() - lastConfirmed < PROBE_EVERY_MS) return;
     const self = a.local().name;
     const peers = (a.cluster.view?.members ?? []).filter((m) => m.name !== self && m.apiUrl !== null).map((m) => m.apiUrl as string);
     const startedMs = a.ports.clock.now();

@@ -8,7 +8,7 @@
  *  - the data directory is created 0700 and owned by the PostgreSQL OS user;
  *  - "running" means the postmaster named in postmaster.pid is alive, nothing more.
  */
-import { mkdir, readFile, readdir, rename, rm, stat, open, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, open, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { KeelError } from '../errors.js';
 import { giveToPostgres } from './os-user.js';
@@ -38,14 +38,21 @@ export class PostgresInstance {
   }
 
   async dataDirState(): Promise<DataDirState> {
-    let entries: string[];
+    // Asked every HA cycle: one stat of PG_VERSION in the usual case, not a listing of the directory.
+    if (
+      await lstat(join(this.paths.dataDir, 'PG_VERSION')).then(
+        () => true,
+        () => false,
+      )
+    )
+      return 'initialized';
     try {
-      entries = await readdir(this.paths.dataDir);
+      await readdir(this.paths.dataDir);
     } catch {
       return 'missing';
     }
     // A non-empty directory without PG_VERSION counts as empty here; isForeignNonEmpty() guards writes.
-    return entries.includes('PG_VERSION') ? 'initialized' : 'empty';
+    return 'empty';
   }
 
   /** True when the data directory holds files but is not a PostgreSQL cluster (never overwritten). */
