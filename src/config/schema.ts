@@ -273,6 +273,7 @@ export const localFileSchema = z
         rewind: optionalSection({ username: req(parseString, 'the pg_rewind user name'), password: opt(parseString) }),
       }),
       parameters,
+      recovery_conf: parameters,
       pg_hba: opt(parseStringList),
       use_unix_socket: opt(parseBool),
       use_unix_socket_repl: opt(parseBool),
