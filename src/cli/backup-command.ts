@@ -6,10 +6,10 @@
  */
 import type { Command } from 'commander';
 import { KeelError } from '../errors.js';
-import { resolveBackupSettings, type BackupSettings } from '../config/pgbackrest.js';
+import { parseCommandLine, resolveBackupSettings, type BackupSettings } from '../config/pgbackrest.js';
 import { lookupUser } from '../postgres/os-user.js';
 import { BackupLog } from '../backup/log.js';
-import { logLevel, pgConnection, pgPath, repositoryOptions } from '../backup/settings.js';
+import { logLevel, pgConnection, pgPath, repositoryOptions, stanzaOf } from '../backup/settings.js';
 import { stanzaCreate, checkArchiving } from '../backup/stanza.js';
 import { runBackup } from '../backup/backup.js';
 import { runRestore } from '../backup/restore.js';
@@ -17,6 +17,8 @@ import { runExpire } from '../backup/expire.js';
 import { runVerify } from '../backup/verify.js';
 import { stanzaReport, renderInfoText } from '../backup/info.js';
 import { archiveGet, archivePush } from '../backup/archive.js';
+import { asyncArchiveGet, asyncArchivePush, detachedWorkerStarter, runGetWorker, runPushWorker, type SpoolOptions } from '../backup/archive-async.js';
+import { basename, resolve } from 'node:path';
 import { Repository } from '../backup/repository.js';
 import type { BackupType } from '../backup/core/label.js';
 import type { RestoreType } from '../backup/recovery-settings.js';
@@ -46,7 +48,11 @@ export function registerBackupCommands(program: Command): void {
 
 /** Runs one pgBackRest-style command line; returns the exit code. */
 export async function runBackupCommand(args: string[]): Promise<number> {
-  const settings = resolveBackupSettings(args, process.env);
+  // the background workers of archive-async run as `archive-push:async` / `archive-get:async`
+  // (pgBackRest's names) and read the sections of the verb they serve
+  const worker = args.find((a) => a === 'archive-push:async' || a === 'archive-get:async');
+  const settings = resolveBackupSettings(worker === undefined ? args : args.map((a) => (a === worker ? a.split(':')[0] ?? a : a)), process.env);
+  if (worker !== undefined) return runArchiveWorker(worker, settings);
   dropRootPrivileges();
   const log = new BackupLog(logLevel(settings));
   const o = settings.options;
@@ -108,6 +114,11 @@ export async function runBackupCommand(args: string[]): Promise<number> {
     case 'archive-push': {
       const [walPath] = settings.parameters;
       if (walPath === undefined) throw new KeelError('backup.usage', 'archive-push requires the WAL file path (%p)');
+      if (o['archive-async'] === true) {
+        await asyncArchivePush(resolve(walPath), spoolOptions(settings), workerStarter(args));
+        log.info(`pushed WAL file '${basename(walPath)}' to the archive asynchronously`);
+        return 0;
+      }
       const outcome = await archivePush(await Repository.open(repositoryOptions(settings)), walPath);
       log.info(`archive-push command end: ${outcome === 'stored' ? 'pushed' : 'already archived with the same content'} ${walPath}`);
       return 0;
@@ -116,7 +127,11 @@ export async function runBackupCommand(args: string[]): Promise<number> {
       const [name, destination] = settings.parameters;
       if (name === undefined || destination === undefined)
         throw new KeelError('backup.usage', 'archive-get requires the WAL file name (%f) and destination (%p)');
-      const found = await archiveGet(await Repository.open(repositoryOptions(settings)), name, destination);
+      const repository = await Repository.open(repositoryOptions(settings));
+      const found =
+        o['archive-async'] === true
+          ? await asyncArchiveGet(repository, name, resolve(destination), spoolOptions(settings), workerStarter(args))
+          : await archiveGet(repository, name, destination);
       log.info(found ? `found ${name} in the archive` : `unable to find ${name} in the archive`);
       return found ? 0 : 1;
     }
@@ -125,6 +140,32 @@ export async function runBackupCommand(args: string[]): Promise<number> {
         hint: 'commands: stanza-create, check, backup, info, restore, expire, verify, archive-push, archive-get',
       });
   }
+}
+
+function spoolOptions(settings: BackupSettings): SpoolOptions {
+  const o = settings.options;
+  return { spoolPath: String(o['spool-path']), stanza: stanzaOf(settings), processMax: Number(o['process-max']), timeoutMs: Number(o['archive-timeout']) * 1000 };
+}
+
+/** Starts a background worker with this invocation's options (file, environment and command line stay the same). */
+function workerStarter(args: string[]) {
+  const options = [...parseCommandLine(args).options].map(([name, value]) =>
+    typeof value === 'boolean' ? (value ? `--${name}` : `--no-${name}`) : `--${name}=${value}`,
+  );
+  return detachedWorkerStarter([process.argv[1] ?? 'keel', 'backup'], options);
+}
+
+async function runArchiveWorker(worker: string, settings: BackupSettings): Promise<number> {
+  dropRootPrivileges();
+  const repository = await Repository.open(repositoryOptions(settings));
+  const [parameter] = settings.parameters;
+  if (parameter === undefined) throw new KeelError('backup.usage', `${worker} requires its parameter`);
+  if (worker === 'archive-push:async') {
+    const result = await runPushWorker(repository, parameter, spoolOptions(settings));
+    return result.failed === 0 ? 0 : 1;
+  }
+  await runGetWorker(repository, parameter, Number(settings.options['archive-get-queue-max']), spoolOptions(settings));
+  return 0;
 }
 
 async function info(settings: BackupSettings): Promise<number> {
