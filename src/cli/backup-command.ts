@@ -51,7 +51,7 @@ export async function runBackupCommand(args: string[]): Promise<number> {
   // the background workers of archive-async run as `archive-push:async` / `archive-get:async`
   // (pgBackRest's names) and read the sections of the verb they serve
   const worker = args.find((a) => a === 'archive-push:async' || a === 'archive-get:async');
-  const settings = resolveBackupSettings(worker === undefined ? args : args.map((a) => (a === worker ? a.split(':')[0] ?? a : a)), process.env);
+  const settings = resolveBackupSettings(worker === undefined ? args : args.map((a) => (a === worker ? (a.split(':')[0] ?? a) : a)), process.env);
   if (worker !== undefined) return runArchiveWorker(worker, settings);
   dropRootPrivileges();
   const log = new BackupLog(logLevel(settings));
@@ -144,7 +144,12 @@ export async function runBackupCommand(args: string[]): Promise<number> {
 
 function spoolOptions(settings: BackupSettings): SpoolOptions {
   const o = settings.options;
-  return { spoolPath: String(o['spool-path']), stanza: stanzaOf(settings), processMax: Number(o['process-max']), timeoutMs: Number(o['archive-timeout']) * 1000 };
+  return {
+    spoolPath: String(o['spool-path']),
+    stanza: stanzaOf(settings),
+    processMax: Number(o['process-max']),
+    timeoutMs: Number(o['archive-timeout']) * 1000,
+  };
 }
 
 /** Starts a background worker with this invocation's options (file, environment and command line stay the same). */

@@ -86,33 +86,37 @@ test('30 segments switched in a row all reach the repository through the backgro
   assert.match(log, /pushed WAL file '[0-9A-F]{24}' to the archive asynchronously/);
 });
 
-test('a failed background push is a failed archive_command with its cause in the server log; archiving resumes after the fix', { timeout: 180_000 }, async () => {
-  const [row] = await lab.source.query<{ name: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS name');
-  const next = row?.name ?? '';
-  // another cluster's file under the name of the segment being written now
-  const dir = join(lab.repoPath, lab.stanza, 'archive', next.slice(0, 16));
-  await mkdir(dir, { recursive: true });
-  const bogus = join(dir, `${next}-${'0'.repeat(64)}`);
-  await writeFile(bogus, 'not this cluster');
-  const before = await archiver();
-  try {
-    await switchSegments(1);
-    await eventually('PostgreSQL to see archive_command fail', 60_000, async () => {
-      const now = await archiver();
-      return now.failed > before.failed && now.lastFailed === next ? true : undefined;
+test(
+  'a failed background push is a failed archive_command with its cause in the server log; archiving resumes after the fix',
+  { timeout: 180_000 },
+  async () => {
+    const [row] = await lab.source.query<{ name: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS name');
+    const next = row?.name ?? '';
+    // another cluster's file under the name of the segment being written now
+    const dir = join(lab.repoPath, lab.stanza, 'archive', next.slice(0, 16));
+    await mkdir(dir, { recursive: true });
+    const bogus = join(dir, `${next}-${'0'.repeat(64)}`);
+    await writeFile(bogus, 'not this cluster');
+    const before = await archiver();
+    try {
+      await switchSegments(1);
+      await eventually('PostgreSQL to see archive_command fail', 60_000, async () => {
+        const now = await archiver();
+        return now.failed > before.failed && now.lastFailed === next ? true : undefined;
+      });
+      const log = await readFile(`${lab.source.dataDir}.log`, 'utf8');
+      assert.match(log, new RegExp(`archive-push of ${next} failed in the background: WAL file ${next} is already in the archive with different content`));
+      assert.match(log, /archive command failed with exit code/);
+    } finally {
+      await rm(bogus, { force: true });
+    }
+    const later = await switchSegments(2);
+    await eventually('archiving resumed', 120_000, async () => {
+      const stored = await archived();
+      return stored.has(next) && later.every((n) => stored.has(n)) ? true : undefined;
     });
-    const log = await readFile(`${lab.source.dataDir}.log`, 'utf8');
-    assert.match(log, new RegExp(`archive-push of ${next} failed in the background: WAL file ${next} is already in the archive with different content`));
-    assert.match(log, /archive command failed with exit code/);
-  } finally {
-    await rm(bogus, { force: true });
-  }
-  const later = await switchSegments(2);
-  await eventually('archiving resumed', 120_000, async () => {
-    const stored = await archived();
-    return stored.has(next) && later.every((n) => stored.has(n)) ? true : undefined;
-  });
-});
+  },
+);
 
 test('async push of the same segment twice: same content succeeds, different content fails loudly', { timeout: 120_000 }, async () => {
   const wal = await mkdtemp(join(tmpdir(), 'keel-fake-wal-'));
@@ -134,7 +138,10 @@ test('async push of the same segment twice: same content succeeds, different con
     assert.equal(again.code, 0, again.stderr);
     const different = await push(randomBytes(256 * 1024));
     assert.notEqual(different.code, 0);
-    assert.match(different.stderr, new RegExp(`^keel: archive-push of ${name} failed in the background: WAL file ${name} is already in the archive with different content`, 'm'));
+    assert.match(
+      different.stderr,
+      new RegExp(`^keel: archive-push of ${name} failed in the background: WAL file ${name} is already in the archive with different content`, 'm'),
+    );
     assert.equal((await readdir(join(lab.repoPath, lab.stanza, 'archive', name.slice(0, 16)))).length, 1, 'nothing was overwritten or added');
   } finally {
     await rm(wal, { recursive: true, force: true });

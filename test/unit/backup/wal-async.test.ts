@@ -20,7 +20,13 @@ test('sizes take power-of-1024 suffixes as pgBackRest does; anything else is a o
   assert.equal(convertOption('archive-get-queue-max', '1GB', 'test'), 1024 ** 3);
   assert.equal(convertOption('archive-get-queue-max', '4096', 'test'), 4096);
   assert.equal(convertOption('archive-get-queue-max', '2kb', 'test'), 2048);
-  assert.throws(() => convertOption('archive-get-queue-max', 'lots', 'option --archive-get-queue-max'), (error: unknown) => {
-    return error instanceof ConfigError && error.message === "option --archive-get-queue-max: invalid value 'lots' for option 'archive-get-queue-max' (a size such as 128MiB)";
-  });
+  assert.throws(
+    () => convertOption('archive-get-queue-max', 'lots', 'option --archive-get-queue-max'),
+    (error: unknown) => {
+      return (
+        error instanceof ConfigError &&
+        error.message === "option --archive-get-queue-max: invalid value 'lots' for option 'archive-get-queue-max' (a size such as 128MiB)"
+      );
+    },
+  );
 });
