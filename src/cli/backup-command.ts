@@ -6,7 +6,8 @@
  */
 import type { Command } from 'commander';
 import { KeelError } from '../errors.js';
-import { parseCommandLine, resolveBackupSettings, type BackupSettings } from '../config/pgbackrest.js';
+import { OPTIONS, parseCommandLine, resolveBackupSettings, type BackupSettings, type OptionName } from '../config/pgbackrest.js';
+import { KEEL_VERSION } from '../version.js';
 import { lookupUser } from '../postgres/os-user.js';
 import { BackupLog } from '../backup/log.js';
 import { logLevel, pgConnection, pgPath, repositoryOptions, stanzaOf } from '../backup/settings.js';
@@ -55,6 +56,29 @@ export async function runBackupCommand(args: string[]): Promise<number> {
   if (worker !== undefined) return runArchiveWorker(worker, settings);
   dropRootPrivileges();
   const log = new BackupLog(logLevel(settings));
+  const logged = COMMANDS_LOGGING_BEGIN_END.has(settings.command);
+  if (logged) log.info(commandBeginLine(settings));
+  const code = await runCommand(settings, log, args);
+  if (logged && code === 0) log.info(`${settings.command} command end: completed successfully`);
+  return code;
+}
+
+/** Commands that frame their work with pgBackRest's "command begin" / "command end" lines (info prints its report alone). */
+const COMMANDS_LOGGING_BEGIN_END = new Set(['stanza-create', 'stanza-upgrade', 'check', 'backup', 'restore', 'expire', 'verify']);
+
+/** `backup command begin 0.1.0: --repo1-cipher-pass=<redacted> --stanza=prod-db ...`: the options given, sorted, secrets redacted. */
+export function commandBeginLine(settings: BackupSettings): string {
+  const given = (Object.keys(settings.sources) as OptionName[]).sort();
+  const rendered = given.map((name) => {
+    const value = settings.options[name];
+    if ((OPTIONS[name] as { secret?: boolean }).secret === true) return `--${name}=<redacted>`;
+    if (typeof value === 'boolean') return value ? `--${name}` : `--no-${name}`;
+    return `--${name}=${String(value)}`;
+  });
+  return `${settings.command} command begin ${KEEL_VERSION}: ${rendered.join(' ')}`.trimEnd();
+}
+
+async function runCommand(settings: BackupSettings, log: BackupLog, args: string[]): Promise<number> {
   const o = settings.options;
   switch (settings.command) {
     case 'stanza-create':

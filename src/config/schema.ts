@@ -312,6 +312,8 @@ export const localFileSchema = z
       write_backend: opt(parseBackendName),
       read_backend: opt(parseBackendName),
     }),
+    // keel's own; its keys are pgBackRest options, checked against pgBackRest's option table in backup-section.ts
+    backup: z.unknown(),
   })
   .passthrough();
 

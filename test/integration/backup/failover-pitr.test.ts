@@ -6,7 +6,9 @@
  * timeline 1, kill -9 of the leader, rows on the new leader's timeline 2 — which must keep
  * archiving into the repository with nobody touching it — then a restore of the timeline-1 backup
  * to a fresh directory with a time target after the failover: exactly the rows written before the
- * target exist, those of both timelines.
+ * target exist, those of both timelines. Then a replica down long enough for the leader to drop
+ * its slot and recycle the WAL it needs catches up from the archive through the restore_command
+ * its agent wrote.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +16,17 @@ import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { eventually, killNode, leaderKeyHolder, runKeel, sql, startTestCluster, type CliResult, type TestCluster } from '../../support/sandbox.js';
+import {
+  eventually,
+  killNode,
+  leaderKeyHolder,
+  restartAgent,
+  runKeel,
+  sql,
+  startTestCluster,
+  type CliResult,
+  type TestCluster,
+} from '../../support/sandbox.js';
 import { postgresRunAs } from '../../../src/postgres/os-user.js';
 import { runProgram } from '../../../src/postgres/run.js';
 import { freePorts } from '../../../src/sandbox/ports.js';
@@ -252,3 +264,42 @@ test(
     assert.ok(parseInt(restoredTl?.tl ?? '0', 16) > timeline, `the restored server opened a new timeline after ${timeline}, got ${restoredTl?.tl}`);
   },
 );
+
+test('a replica whose WAL the leader no longer has catches up from the archive through the agent-written restore_command', { timeout: 300_000 }, async () => {
+  const leader = await eventually('a leader', 60_000, async () => (await leaderKeyHolder(cluster)) ?? undefined);
+  const replica = await eventually('a running replica', 60_000, async () => {
+    for (const node of cluster.record.nodes.filter((n) => n.name !== leader)) {
+      const rows = await sql<{ r: boolean }>(cluster, node.name, 'SELECT pg_is_in_recovery() AS r').catch(() => []);
+      if (rows[0]?.r === true) return node.name;
+    }
+    return undefined;
+  });
+  const [before] = await sql<{ name: string }>(cluster, leader, 'SELECT pg_walfile_name(pg_current_wal_lsn()) AS name');
+  await killNode(cluster, replica, { agent: true, postgres: true });
+  // its member key expires with its lease, and the leader drops its slot
+  await eventually(`the leader dropping ${replica}'s slot`, TTL_MS + 10 * LOOP_WAIT_MS + 30_000, async () => {
+    const slots = await sql<{ n: number }>(cluster, leader, 'SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1', [replica]);
+    return slots[0]?.n === 0 ? true : undefined;
+  });
+  await sql(cluster, leader, 'CREATE TABLE while_away (id int)');
+  // well past wal_keep_size (128MB): 12 segments of 16 MiB, then checkpoints recycle the old ones
+  let last = '';
+  for (let i = 0; i < 12; i++) {
+    await sql(cluster, leader, `INSERT INTO while_away VALUES (${i})`);
+    last = await walFileName(leader, 'pg_switch_wal()');
+  }
+  await eventually(`${last} archived`, 90_000, async () => ((await archivedNames()).includes(last) ? true : undefined));
+  await eventually(`the leader removing ${before?.name ?? ''}`, 60_000, async () => {
+    await sql(cluster, leader, 'CHECKPOINT');
+    const [oldest] = await sql<{ name: string }>(cluster, leader, "SELECT min(name) AS name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'");
+    return (oldest?.name ?? '').slice(8) > (before?.name ?? '').slice(8) ? true : undefined;
+  });
+
+  await restartAgent(cluster, replica);
+  await eventually(`${replica} replaying the rows written while it was away`, 180_000, async () => {
+    const rows = await sql<{ n: number }>(cluster, replica, 'SELECT count(*)::int AS n FROM while_away');
+    return rows[0]?.n === 12 ? true : undefined;
+  });
+  const log = await readFile(join(cluster.dir, replica, 'data.postgresql.log'), 'utf8');
+  assert.match(log, /restored log file "[0-9A-F]{24}" from archive/);
+});
