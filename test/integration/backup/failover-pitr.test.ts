@@ -167,10 +167,13 @@ test(
     const oldLeader = cluster.leader;
     // the agent's settings on every member, replicas included (archive_mode=on archives once promoted)
     for (const node of cluster.record.nodes) {
-      const rows = await sql<{ name: string; setting: string }>(
-        cluster,
-        node.name,
-        "SELECT name, setting FROM pg_settings WHERE name IN ('archive_mode', 'archive_command', 'restore_command') ORDER BY name",
+      // a replica may still be starting when the cluster first reports healthy
+      const rows = await eventually(`${node.name} answering`, 60_000, () =>
+        sql<{ name: string; setting: string }>(
+          cluster,
+          node.name,
+          "SELECT name, setting FROM pg_settings WHERE name IN ('archive_mode', 'archive_command', 'restore_command') ORDER BY name",
+        ),
       );
       const settings = Object.fromEntries(rows.map((r) => [r.name, r.setting]));
       assert.equal(settings['archive_mode'], 'on', node.name);
