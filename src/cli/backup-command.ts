@@ -63,8 +63,8 @@ export async function runBackupCommand(args: string[]): Promise<number> {
   return code;
 }
 
-/** Commands that frame their work with pgBackRest's "command begin" / "command end" lines (info prints its report alone). */
-const COMMANDS_LOGGING_BEGIN_END = new Set(['stanza-create', 'stanza-upgrade', 'check', 'backup', 'restore', 'expire', 'verify']);
+/** Commands that frame their work with pgBackRest's "command begin" / "command end" lines (info and verify print their report alone). */
+const COMMANDS_LOGGING_BEGIN_END = new Set(['stanza-create', 'stanza-upgrade', 'check', 'backup', 'restore', 'expire']);
 
 /** `backup command begin 0.1.0: --repo1-cipher-pass=<redacted> --stanza=prod-db ...`: the options given, sorted, secrets redacted. */
 export function commandBeginLine(settings: BackupSettings): string {
