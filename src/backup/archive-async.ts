@@ -20,7 +20,7 @@
  * process is gone (killed) is taken over.
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { archiveGet, archivePush } from './archive.js';
@@ -107,9 +107,12 @@ export async function asyncArchivePush(walPath: string, options: SpoolOptions, s
   const deadline = Date.now() + options.timeoutMs;
   let started = false;
   for (;;) {
-    if ((await readIfExists(join(out, `${name}.ok`))) !== null) {
+    const ok = await readIfExists(join(out, `${name}.ok`));
+    if (ok !== null) {
       await rm(join(out, `${name}.ok`), { force: true });
-      return 'pushed';
+      // a verdict about another file of the same name (left by an earlier life of pg_wal) is no verdict
+      if (ok === (await fileIdentity(walPath))) return 'pushed';
+      continue;
     }
     const error = await readIfExists(join(out, `${name}.error`));
     if (error !== null) {
@@ -127,6 +130,16 @@ export async function asyncArchivePush(walPath: string, options: SpoolOptions, s
       });
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+/** What makes a verdict belong to this very file: inode, size and modification time (a stat, not a read). */
+async function fileIdentity(path: string): Promise<string> {
+  try {
+    const stats = await stat(path);
+    return `${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+  } catch (error) {
+    throw new KeelError('backup.wal_unreadable', `cannot read ${path}: ${(error as Error).message}`);
   }
 }
 
@@ -150,10 +163,13 @@ export async function runPushWorker(repository: Repository, pgWal: string, optio
   if (!(await takeLock(out))) return { pushed: 0, failed: 0 };
   let pushed = 0;
   let failed = 0;
+  // pushed once per worker: after a call took its .ok, the .ready stays until PostgreSQL renames it,
+  // and pushing it again would leave a verdict behind that no call takes
+  const done = new Set<string>();
   try {
     for (;;) {
       const statuses = new Set(await readdir(out));
-      const ready = (await readyFiles(pgWal)).filter((name) => !statuses.has(`${name}.ok`) && !statuses.has(`${name}.error`));
+      const ready = (await readyFiles(pgWal)).filter((name) => !done.has(name) && !statuses.has(`${name}.ok`) && !statuses.has(`${name}.error`));
       // .ok files PostgreSQL no longer waits for (it took the verdict, or another call pushed them)
       for (const status of statuses) {
         if (status.endsWith('.ok') && (await readIfExists(join(pgWal, 'archive_status', `${status.slice(0, -3)}.ready`))) === null) {
@@ -162,9 +178,11 @@ export async function runPushWorker(repository: Repository, pgWal: string, optio
       }
       if (ready.length === 0) return { pushed, failed };
       await inParallel(ready, options.processMax, async (name) => {
+        done.add(name);
         try {
+          const identity = await fileIdentity(join(pgWal, name));
           await archivePush(repository, join(pgWal, name));
-          await writeStatus(join(out, `${name}.ok`), '');
+          await writeStatus(join(out, `${name}.ok`), identity);
           pushed++;
         } catch (error) {
           await writeStatus(join(out, `${name}.error`), error instanceof Error ? error.message : String(error));
