@@ -32,6 +32,8 @@ if [ "${1:-}" = "--test" ]; then
   # patronictl over https: python-etcd injects pyOpenSSL into urllib3, which imports idna (no package depends on it)
   wanted[python3-idna]=/usr/lib/python3/dist-packages/idna/__init__.py
   wanted[pgbackrest]=/usr/bin/pgbackrest
+  # the seed's pgBackRest command lines run as written (sudo -u postgres keel pgbackrest ...)
+  wanted[sudo]=/usr/bin/sudo
   wanted[nftables]=/usr/sbin/nft
   # keel-fence's test steps the wall clock under libfaketime
   wanted[faketime]=/usr/bin/faketime

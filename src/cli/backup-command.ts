@@ -6,10 +6,11 @@
  */
 import type { Command } from 'commander';
 import { KeelError } from '../errors.js';
-import { resolveBackupSettings, type BackupSettings } from '../config/pgbackrest.js';
+import { OPTIONS, parseCommandLine, resolveBackupSettings, type BackupSettings, type OptionName } from '../config/pgbackrest.js';
+import { KEEL_VERSION } from '../version.js';
 import { lookupUser } from '../postgres/os-user.js';
 import { BackupLog } from '../backup/log.js';
-import { logLevel, pgConnection, pgHosts, pgPath, repositoryOptions, tablespaceMapping } from '../backup/settings.js';
+import { logLevel, pgConnection, pgHosts, pgPath, repositoryOptions, stanzaOf, tablespaceMapping } from '../backup/settings.js';
 import { stanzaCreate, stanzaUpgrade, checkArchiving, archiveDbOf } from '../backup/stanza.js';
 import { runBackup } from '../backup/backup.js';
 import { runRestore } from '../backup/restore.js';
@@ -17,6 +18,8 @@ import { runExpire } from '../backup/expire.js';
 import { runVerify } from '../backup/verify.js';
 import { stanzaReport, renderInfoText } from '../backup/info.js';
 import { archiveGet, archivePush } from '../backup/archive.js';
+import { asyncArchiveGet, asyncArchivePush, detachedWorkerStarter, runGetWorker, runPushWorker, type SpoolOptions } from '../backup/archive-async.js';
+import { basename, resolve } from 'node:path';
 import { Repository } from '../backup/repository.js';
 import type { BackupType } from '../backup/core/label.js';
 import type { ArchiveRetentionType } from '../backup/core/retention.js';
@@ -47,9 +50,36 @@ export function registerBackupCommands(program: Command): void {
 
 /** Runs one pgBackRest-style command line; returns the exit code. */
 export async function runBackupCommand(args: string[]): Promise<number> {
-  const settings = resolveBackupSettings(args, process.env);
+  // the background workers of archive-async run as `archive-push:async` / `archive-get:async`
+  // (pgBackRest's names) and read the sections of the verb they serve
+  const worker = args.find((a) => a === 'archive-push:async' || a === 'archive-get:async');
+  const settings = resolveBackupSettings(worker === undefined ? args : args.map((a) => (a === worker ? (a.split(':')[0] ?? a) : a)), process.env);
+  if (worker !== undefined) return runArchiveWorker(worker, settings);
   dropRootPrivileges();
   const log = new BackupLog(logLevel(settings));
+  const logged = COMMANDS_LOGGING_BEGIN_END.has(settings.command);
+  if (logged) log.info(commandBeginLine(settings));
+  const code = await runCommand(settings, log, args);
+  if (logged && code === 0) log.info(`${settings.command} command end: completed successfully`);
+  return code;
+}
+
+/** Commands that frame their work with pgBackRest's "command begin" / "command end" lines (info and verify print their report alone). */
+const COMMANDS_LOGGING_BEGIN_END = new Set(['stanza-create', 'stanza-upgrade', 'check', 'backup', 'restore', 'expire']);
+
+/** `backup command begin 0.1.0: --repo1-cipher-pass=<redacted> --stanza=prod-db ...`: the options given, sorted, secrets redacted. */
+export function commandBeginLine(settings: BackupSettings): string {
+  const given = (Object.keys(settings.sources) as OptionName[]).sort();
+  const rendered = given.map((name) => {
+    const value = settings.options[name];
+    if ((OPTIONS[name] as { secret?: boolean }).secret === true) return `--${name}=<redacted>`;
+    if (typeof value === 'boolean') return value ? `--${name}` : `--no-${name}`;
+    return `--${name}=${String(value)}`;
+  });
+  return `${settings.command} command begin ${KEEL_VERSION}: ${rendered.join(' ')}`.trimEnd();
+}
+
+async function runCommand(settings: BackupSettings, log: BackupLog, args: string[]): Promise<number> {
   const o = settings.options;
   switch (settings.command) {
     case 'stanza-create':
@@ -114,6 +144,11 @@ export async function runBackupCommand(args: string[]): Promise<number> {
     case 'archive-push': {
       const [walPath] = settings.parameters;
       if (walPath === undefined) throw new KeelError('backup.usage', 'archive-push requires the WAL file path (%p)');
+      if (o['archive-async'] === true) {
+        await asyncArchivePush(resolve(walPath), spoolOptions(settings), workerStarter(args));
+        log.info(`pushed WAL file '${basename(walPath)}' to the archive asynchronously`);
+        return 0;
+      }
       const outcome = await archivePush(await Repository.open(repositoryOptions(settings)), walPath);
       log.info(`archive-push command end: ${outcome === 'stored' ? 'pushed' : 'already archived with the same content'} ${walPath}`);
       return 0;
@@ -126,7 +161,10 @@ export async function runBackupCommand(args: string[]): Promise<number> {
       // the WAL of the cluster being recovered (PostgreSQL runs restore_command in its data directory)
       const pg1Path = o['pg1-path'];
       const db = await archiveDbOf(repository, [process.cwd(), ...(typeof pg1Path === 'string' ? [pg1Path] : [])]);
-      const found = await archiveGet(repository, name, destination, db);
+      const found =
+        o['archive-async'] === true
+          ? await asyncArchiveGet(repository, name, resolve(destination), spoolOptions(settings), workerStarter(args), db)
+          : await archiveGet(repository, name, destination, db);
       log.info(found ? `found ${name} in the archive` : `unable to find ${name} in the archive`);
       return found ? 0 : 1;
     }
@@ -135,6 +173,40 @@ export async function runBackupCommand(args: string[]): Promise<number> {
         hint: 'commands: stanza-create, stanza-upgrade, check, backup, info, restore, expire, verify, archive-push, archive-get',
       });
   }
+}
+
+function spoolOptions(settings: BackupSettings): SpoolOptions {
+  const o = settings.options;
+  return {
+    spoolPath: String(o['spool-path']),
+    stanza: stanzaOf(settings),
+    processMax: Number(o['process-max']),
+    timeoutMs: Number(o['archive-timeout']) * 1000,
+  };
+}
+
+/** Starts a background worker with this invocation's options (file, environment and command line stay the same). */
+function workerStarter(args: string[]) {
+  const options = [...parseCommandLine(args).options].map(([name, value]) =>
+    typeof value === 'boolean' ? (value ? `--${name}` : `--no-${name}`) : `--${name}=${value}`,
+  );
+  return detachedWorkerStarter([process.argv[1] ?? 'keel', 'backup'], options);
+}
+
+async function runArchiveWorker(worker: string, settings: BackupSettings): Promise<number> {
+  dropRootPrivileges();
+  const repository = await Repository.open(repositoryOptions(settings));
+  const [parameter] = settings.parameters;
+  if (parameter === undefined) throw new KeelError('backup.usage', `${worker} requires its parameter`);
+  if (worker === 'archive-push:async') {
+    const result = await runPushWorker(repository, parameter, spoolOptions(settings));
+    return result.failed === 0 ? 0 : 1;
+  }
+  // started by archive-get in the recovering cluster's directory: the same database as its caller
+  const pg1Path = settings.options['pg1-path'];
+  const db = await archiveDbOf(repository, [process.cwd(), ...(typeof pg1Path === 'string' ? [pg1Path] : [])]);
+  await runGetWorker(repository, parameter, Number(settings.options['archive-get-queue-max']), spoolOptions(settings), db);
+  return 0;
 }
 
 async function info(settings: BackupSettings): Promise<number> {

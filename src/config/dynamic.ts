@@ -124,12 +124,12 @@ function readSynchronousMode(value: unknown, problems: DynamicProblem[]): Synchr
   return 'on';
 }
 
-function readParameters(value: unknown, problems: DynamicProblem[]): Record<string, string | number | boolean> {
+function readParameters(value: unknown, problems: DynamicProblem[], key = 'parameters'): Record<string, string | number | boolean> {
   if (value === undefined || value === null) return {};
   if (!isRecord(value)) {
     problems.push({
       severity: 'error',
-      path: 'postgresql.parameters',
+      path: `postgresql.${key}`,
       message: `expected a mapping of PostgreSQL parameters, got ${describe(value)}; ignored`,
     });
     return {};
@@ -138,8 +138,7 @@ function readParameters(value: unknown, problems: DynamicProblem[]): Record<stri
   for (const [name, v] of Object.entries(value)) {
     if (v === null || v === undefined) continue;
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[name] = v;
-    else
-      problems.push({ severity: 'error', path: `postgresql.parameters.${name}`, message: `expected a string, number or boolean, got ${describe(v)}; ignored` });
+    else problems.push({ severity: 'error', path: `postgresql.${key}.${name}`, message: `expected a string, number or boolean, got ${describe(v)}; ignored` });
   }
   return out;
 }
@@ -168,6 +167,7 @@ function parseWithProblems(input: Record<string, unknown> | null | undefined): {
   const synchronousMode = readSynchronousMode(raw['synchronous_mode'], problems);
 
   const pgHba = readPgHba(pg['pg_hba'], problems);
+  const recoveryConf = readParameters(pg['recovery_conf'], problems, 'recovery_conf');
   const cfg: DynamicConfig = {
     ...ints,
     ...bools,
@@ -176,6 +176,7 @@ function parseWithProblems(input: Record<string, unknown> | null | undefined): {
     useSlots: readBool(pg, 'use_slots', true, 'postgresql.use_slots', problems),
     parameters: readParameters(pg['parameters'], problems),
     ...(pgHba === undefined ? {} : { pgHba }),
+    ...(Object.keys(recoveryConf).length === 0 ? {} : { recoveryConf }),
     raw: structuredClone(raw),
   };
   return { cfg, problems };

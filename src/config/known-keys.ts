@@ -184,6 +184,8 @@ const LOCAL_KEYS: KeyTree = {
   watchdog: leaves('mode', 'device', 'safety_margin', 'driver'),
   tags: 'any',
   haproxy: leaves('runtime_sockets', 'write_backend', 'read_backend'),
+  // keel's own; its keys are pgBackRest options, checked one by one (backup-section.ts)
+  backup: 'any',
 };
 
 /** Dynamic settings that Patroni reads only from the DCS; in the local file they are ignored. */
@@ -263,7 +265,6 @@ const UNSUPPORTED: readonly Unsupported[] = [
     reason: 'only the basebackup replica method is supported by keel; other methods are skipped',
   },
   { path: 'postgresql.custom_conf', applies: present, reason: 'custom_conf is not supported by keel yet; postgresql.base.conf is included instead' },
-  { path: 'postgresql.recovery_conf', applies: present, reason: 'recovery_conf is not supported by keel yet; its settings are not written' },
   { path: 'postgresql.pre_promote', applies: present, reason: 'the pre_promote fencing script is not supported by keel yet; it will not run' },
   { path: 'postgresql.before_stop', applies: present, reason: 'the before_stop script is not supported by keel yet; it will not run' },
   { path: 'postgresql.pg_ident', applies: present, reason: 'pg_ident is not managed by keel yet; pg_ident.conf is left as it is' },

@@ -28,6 +28,7 @@ import { unknownKeyWarnings, unsupportedKeyWarnings } from './known-keys.js';
 import { validateDynamicConfig } from './dynamic.js';
 import { isClusterWideParameter } from './parameters.js';
 import { type LocalFile, fixHint, parseLocalFile, sourceNote } from './schema.js';
+import { parseBackupSection } from './backup-section.js';
 import { buildCtl, checkClientTls, checkEtcdTls, restApiTls } from './tls-sections.js';
 import type { Credentials, HostPort, LocalConfig, LogConfig, PostgresLocalConfig, RestApiConfig, Tags } from './types.js';
 import { isRecord, isWildcardHost, normaliseNamespace, splitHostPort } from './values.js';
@@ -98,6 +99,13 @@ function build(
   const restapi = buildRestApi(parsed, fail, warnings);
   const ctl = buildCtl(parsed);
   checkClientTls(restapi, ctl, fail);
+  const backup = parseBackupSection(merged['backup'], {
+    name: parsed.name,
+    dataDir: postgresql.dataDir,
+    port: postgresql.listen.port,
+    socketDir: firstSocketDirectory(postgresql.parameters['unix_socket_directories']),
+    superuser: postgresql.authentication.superuser.username,
+  });
   return {
     file,
     scope: parsed.scope,
@@ -130,8 +138,15 @@ function build(
             readBackend: parsed.haproxy.read_backend ?? 'postgres_read',
           },
         }),
+    ...(backup === undefined ? {} : { backup }),
     warnings,
   };
+}
+
+/** The first absolute unix_socket_directories entry (libpq's default directory when none). */
+function firstSocketDirectory(setting: string | number | boolean | undefined): string {
+  const entries = typeof setting === 'string' ? setting.split(',').map((d) => d.trim()) : [];
+  return entries.find((d) => d.startsWith('/')) ?? '/var/run/postgresql';
 }
 
 /** Patroni's pre-1.0 layout kept users directly under postgresql; it converts them, so do we. */
@@ -258,6 +273,7 @@ function buildPostgresql(parsed: LocalFile, fail: Fail, findBinDir: () => string
     pgCtlTimeoutMs: pg.pg_ctl_timeout ?? 60_000,
     callbacks: pg.callbacks ?? {},
     ...(pg.use_pg_rewind === undefined ? {} : { usePgRewind: pg.use_pg_rewind }),
+    ...(pg.recovery_conf === undefined || Object.keys(pg.recovery_conf).length === 0 ? {} : { recoveryConf: pg.recovery_conf }),
   };
 }
 

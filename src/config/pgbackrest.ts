@@ -18,7 +18,9 @@ type OptionKind =
   | { kind: 'bool' }
   | { kind: 'enum'; values: readonly string[] }
   /** pgBackRest's key/value options (`--tablespace-map=ts1=/path`, repeatable). */
-  | { kind: 'keyValue' };
+  | { kind: 'keyValue' }
+  /** pgBackRest's size type: bytes, or a number with a power-of-1024 suffix (KB/KiB, MB/MiB, GB/GiB, TB/TiB, PB/PiB, any case). */
+  | { kind: 'size' };
 
 interface OptionSpec {
   type: OptionKind;
@@ -31,6 +33,7 @@ interface OptionSpec {
 
 const str: OptionKind = { kind: 'string' };
 const bool: OptionKind = { kind: 'bool' };
+const size: OptionKind = { kind: 'size' };
 const int = (min: number, max: number): OptionKind => ({ kind: 'int', min, max });
 const oneOf = (...values: string[]): OptionKind => ({ kind: 'enum', values });
 const keyValue: OptionKind = { kind: 'keyValue' };
@@ -69,6 +72,7 @@ export const OPTIONS = {
   'archive-timeout': { type: int(1, 86_400), default: 60 },
   'archive-check': { type: bool, default: true },
   'spool-path': { type: str, default: '/var/spool/pgbackrest' },
+  'archive-get-queue-max': { type: size, default: 128 * 1024 * 1024 },
   'start-fast': { type: bool, default: false },
   'backup-standby': { type: bool, default: false },
   type: { type: str, commandLineOnly: true },
@@ -133,6 +137,12 @@ export function convertOption(name: string, raw: string | boolean | readonly str
     case 'enum':
       if (!spec.type.values.includes(text)) throw invalid(`one of ${spec.type.values.join(', ')}`);
       return text;
+    case 'size': {
+      const match = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib|tb|tib|pb|pib)?$/i.exec(text);
+      if (match === null) throw invalid('a size such as 128MiB');
+      const power = ['b', 'k', 'm', 'g', 't', 'p'].indexOf((match[2] ?? 'b').toLowerCase()[0] ?? 'b');
+      return Number(match[1]) * 1024 ** power;
+    }
   }
 }
 

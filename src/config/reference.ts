@@ -68,6 +68,8 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
   'postgresql.authentication.rewind.password': 'Its password.',
   'postgresql.parameters':
     'postgresql.conf settings of this node; they win over the dynamic ones except the cluster-wide ones keel controls (max_connections, wal_level, ...).',
+  'postgresql.recovery_conf':
+    "Settings written on a replica (restore_command, recovery_min_apply_delay, archive_cleanup_command, ...), as Patroni writes them into postgresql.conf; they win over bootstrap.dcs / `keel edit-config` postgresql.recovery_conf. primary_conninfo, primary_slot_name and recovery_target_timeline stay keel's.",
   'postgresql.pg_hba': 'Replaces pg_hba.conf entirely (instead of initdb default + bootstrap.pg_hba).',
   'postgresql.use_unix_socket': 'Connect to the local PostgreSQL over its unix socket. Default false.',
   'postgresql.use_unix_socket_repl': 'Replicate over the unix socket when the leader is local. Default false.',
@@ -97,6 +99,8 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
     'keel only. HAProxy runtime APIs (admin-level `stats socket`: a unix socket path or host:port) the agent tells about its role changes at once (`set server <backend>/<name> health up|down`); fire and forget, 500 ms deadline. Without this section HAProxy follows its health checks only.',
   'haproxy.write_backend': 'keel only. HAProxy backend of the writes. Default postgres_write (as `keel haproxy-config` names it).',
   'haproxy.read_backend': 'keel only. HAProxy backend of the reads. Default postgres_read.',
+  backup:
+    "keel only. WAL archiving and backups, pgBackRest's way: `stanza` (required), `config` (a pgbackrest.conf carried over; default /etc/pgbackrest.conf when it exists), `generated_config` (the file the agent writes, 0600 for the postgres user; default `<parent of data_dir>/pgbackrest.<name>.conf`) and any pgBackRest option spelt as in pgbackrest.conf (`repo1-path`, `repo1-cipher-type`, `archive-async`, ...), which wins over the file; an unknown option is an error. Every member then gets archive_mode=on, archive_command and restore_command (`keel pgbackrest ... archive-push` / `archive-get`) unless postgresql.parameters or recovery_conf set them.",
 };
 
 /** The schema's key paths, in schema order (sections walked through their wrappers). */

@@ -273,6 +273,7 @@ export const localFileSchema = z
         rewind: optionalSection({ username: req(parseString, 'the pg_rewind user name'), password: opt(parseString) }),
       }),
       parameters,
+      recovery_conf: parameters,
       pg_hba: opt(parseStringList),
       use_unix_socket: opt(parseBool),
       use_unix_socket_repl: opt(parseBool),
@@ -311,6 +312,8 @@ export const localFileSchema = z
       write_backend: opt(parseBackendName),
       read_backend: opt(parseBackendName),
     }),
+    // keel's own; its keys are pgBackRest options, checked against pgBackRest's option table in backup-section.ts
+    backup: z.unknown(),
   })
   .passthrough();
 

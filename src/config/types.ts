@@ -9,6 +9,8 @@
  * parser; every field here carries its unit in its name.
  */
 
+import type { BackupNodeConfig } from './backup-section.js';
+
 export interface HostPort {
   host: string;
   port: number;
@@ -130,6 +132,8 @@ export interface PostgresLocalConfig {
   callbacks: Record<string, string>;
   /** Local postgresql.use_pg_rewind; when set it wins over the dynamic one (Patroni's merge order). */
   usePgRewind?: boolean;
+  /** postgresql.recovery_conf: settings written on a replica (restore_command, recovery_min_apply_delay, ...); they win over the dynamic ones. */
+  recoveryConf?: Record<string, string | number | boolean>;
 }
 
 export interface BootstrapConfig {
@@ -194,6 +198,8 @@ export interface LocalConfig {
   log: LogConfig;
   /** Absent: no runtime-API announcements (HAProxy's health checks alone move the traffic). */
   haproxy?: HaproxyRuntimeConfig;
+  /** keel's `backup:` section (src/config/backup-section.ts); absent: the agent leaves archiving to postgresql.parameters. */
+  backup?: BackupNodeConfig;
   /** Warnings found while loading (unknown keys, deprecated spellings); printed once at start. */
   warnings: string[];
 }
@@ -232,5 +238,7 @@ export interface DynamicConfig {
   parameters: Record<string, string | number | boolean>;
   /** When set, replaces pg_hba.conf on every member. */
   pgHba?: string[];
+  /** postgresql.recovery_conf from the DCS config: settings written on replicas. */
+  recoveryConf?: Record<string, string | number | boolean>;
   raw: Record<string, unknown>;
 }

@@ -36,6 +36,7 @@ import { SyncWatch } from './sync-watch.js';
 import { FailoverRecorder } from './failover-records.js';
 import { makeCtx } from './core/rules/context.js';
 import { pgpassEntries, reloadableConfig } from './local-config.js';
+import { renderBackupConfig } from '../config/backup-section.js';
 import { observe } from './observe.js';
 import type { HaPorts } from './ports.js';
 import { PostgresTracker } from './postgres-tracker.js';
@@ -178,8 +179,15 @@ export class Agent implements AgentContext {
     );
   }
 
+  /** The pgpass file primary_conninfo names and, with a backup: section, the pgBackRest file archive_command names. */
+  private async writeCredentialFiles(): Promise<void> {
+    const local = this.localConfig;
+    await this.ports.postgres.writePgpass(local.postgresql.pgpass, pgpassEntries(local));
+    if (local.backup !== undefined) await this.ports.postgres.writeBackupConfig(local.backup.configFile, renderBackupConfig(local.backup));
+  }
+
   async run(): Promise<number> {
-    await this.ports.postgres.writePgpass(this.localConfig.postgresql.pgpass, pgpassEntries(this.localConfig));
+    await this.writeCredentialFiles();
     await this.pg.adoptRunning();
     // A fence a previous agent left in place holds PostgreSQL already.
     this.lease.setFenceInPlace(this.pg.fenced);
@@ -307,7 +315,7 @@ export class Agent implements AgentContext {
     for (const warning of [...next.warnings, ...applied.warnings]) this.log.warning(warning);
     this.localConfig = applied.config;
     const pg = this.ports.postgres;
-    await pg.writePgpass(this.localConfig.postgresql.pgpass, pgpassEntries(this.localConfig));
+    await this.writeCredentialFiles();
     pg.connectTo(this.pg.localConnectTarget());
     this.pg.invalidateProbe();
     if (this.pg.recovery !== null) this.pg.recovery = this.pg.recoveryFor(this.cluster.memberAddress(this.pg.followTarget));

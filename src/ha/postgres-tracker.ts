@@ -10,6 +10,7 @@
  * bumps `probeEpoch`, and a probe started before the bump is discarded.
  */
 import { effectiveParameters, effectivePgHba } from '../config/parameters.js';
+import { archivingParameters, type KeelProgram } from '../config/archiving.js';
 import type { DynamicConfig, LocalConfig } from '../config/types.js';
 import type { Logger } from '../observability/log.js';
 import type { RecoverySettings } from '../postgres/conf-files.js';
@@ -95,6 +96,8 @@ export class PostgresTracker {
     readonly node: PostgresNode,
     private readonly settings: TrackerSettings,
     private readonly log: Logger,
+    /** What archive_command and restore_command run (a backup: section): this agent's own program. */
+    private readonly keelProgram: KeelProgram = { node: process.execPath, script: process.argv[1] ?? 'keel' },
   ) {
     node.connectTo(this.localConnectTarget());
   }
@@ -102,7 +105,9 @@ export class PostgresTracker {
   /** postgresql.conf parameters now: the configuration merge, synchronous mode's setting, and the fence when it is up. */
   parameters(): Record<string, string> {
     const dynamic = this.settings.dynamic();
-    const params = effectiveParameters(this.settings.local(), dynamic);
+    const local = this.settings.local();
+    const params = effectiveParameters(local, dynamic);
+    Object.assign(params, archivingParameters(local, dynamic, params, this.keelProgram, this.recovery !== null));
     const sync = this.syncStandbyNamesInEffect();
     if (sync !== null) params['synchronous_standby_names'] = sync;
     if (this.fenced) params['synchronous_standby_names'] = FENCE_STANDBY_NAME;

@@ -97,6 +97,9 @@ export class LocalPostgres implements PostgresNode {
   writePgpass(path: string, entries: PgpassEntry[]): Promise<void> {
     return writePgpass(path, entries);
   }
+  writeBackupConfig(path: string, text: string): Promise<void> {
+    return writeFileAtomic(path, text);
+  }
   initdb(args: string[], superuser: Credentials): Promise<void> {
     return this.instance.initdb(args, superuser);
   }

@@ -80,6 +80,8 @@ export interface PostgresNode {
 
   writeConfig(parameters: Record<string, string>, recovery: RecoverySettings | null): Promise<void>;
   writePgpass(path: string, entries: PgpassEntry[]): Promise<void>;
+  /** Writes the node's pgBackRest file (backup: section), 0600 and owned by the PostgreSQL OS user who runs archive_command. */
+  writeBackupConfig(path: string, text: string): Promise<void>;
   initdb(args: string[], superuser: Credentials): Promise<void>;
   appendHba(lines: string[]): Promise<void>;
   replaceHba(lines: string[]): Promise<void>;

@@ -41,6 +41,8 @@ export interface SandboxPlan {
   restApiAuth?: { username: string; password: string };
   /** The sandbox's HAProxy runtime API, which the agents tell about role changes (absent: no HAProxy). */
   haproxy?: { runtimeSockets: string[] };
+  /** The backup: section of every node (absent: no archiving). */
+  backup?: Record<string, string | number | boolean>;
   nodes: SandboxNodePlan[];
 }
 
@@ -99,6 +101,7 @@ export function renderNodeConfig(plan: SandboxPlan, node: SandboxNodePlan): stri
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, ...Object.fromEntries((node.tags ?? []).map((tag) => [tag, true])) },
     watchdog: { mode: 'off' },
     ...(plan.haproxy === undefined ? {} : { haproxy: { runtime_sockets: plan.haproxy.runtimeSockets } }),
+    ...(plan.backup === undefined ? {} : { backup: plan.backup }),
   };
   return `# written by keel sandbox up\n${stringify(document, { version: '1.1' })}`;
 }

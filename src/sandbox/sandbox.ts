@@ -50,6 +50,8 @@ export interface SandboxUpOptions {
   haproxy?: { timings: HaproxyCheckTimings; runtimeApi: boolean };
   /** Tags set to true per node name (e.g. { node3: ['noloadbalance'] }). */
   nodeTags?: Record<string, string[]>;
+  /** The `backup:` section of every node (stanza, config, pgBackRest options): the agents archive WAL. */
+  backup?: Record<string, string | number | boolean>;
 }
 
 export interface SandboxNodeRecord {
@@ -214,6 +216,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxRecor
     rewindPassword: randomBytes(12).toString('hex'),
     ...(options.restApiAuth === undefined ? {} : { restApiAuth: options.restApiAuth }),
     ...(options.haproxy?.runtimeApi === true ? { haproxy: { runtimeSockets: [haproxySocketPath(dir)] } } : {}),
+    ...(options.backup === undefined ? {} : { backup: options.backup }),
     nodes: Array.from({ length: options.nodes }, (_, i) => {
       const name = `node${i + 1}`;
       const nodeDir = join(dir, name);

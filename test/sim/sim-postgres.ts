@@ -216,6 +216,8 @@ export class SimPostgresNode implements PostgresNode {
     });
   }
 
+  async writeBackupConfig(_path: string, _text: string): Promise<void> {}
+
   async writePgpass(_path: string, entries: PgpassEntry[]): Promise<void> {
     const replication = entries.find((e) => e.user.username === 'replicator');
     this.pg.pgpassReplicationPassword = replication?.user.password ?? null;

@@ -42,6 +42,8 @@ export interface TestClusterOptions {
   haproxy?: SandboxUpOptions['haproxy'];
   /** Tags set to true per node name. */
   nodeTags?: Record<string, string[]>;
+  /** The backup: section of every node. */
+  backup?: SandboxUpOptions['backup'];
 }
 
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
@@ -65,6 +67,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       ...(options.restApiAuth === undefined ? {} : { restApiAuth: options.restApiAuth }),
       ...(options.haproxy === undefined ? {} : { haproxy: options.haproxy }),
       ...(options.nodeTags === undefined ? {} : { nodeTags: options.nodeTags }),
+      ...(options.backup === undefined ? {} : { backup: options.backup }),
     });
     const leader = await waitForCluster(record, options.waitMs ?? 180_000);
     const config = parse(await readFile(record.nodes[0]?.config ?? '', 'utf8')) as { postgresql: { authentication: { superuser: { password: string } } } };

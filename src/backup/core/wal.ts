@@ -39,6 +39,13 @@ export function segmentOf(timeline: number, lsn: bigint): string {
   return `${hex(timeline)}${hex(high)}${hex(low)}`;
 }
 
+/** The segment after `name` on the same timeline. */
+export function nextSegmentName(name: string): string {
+  const timeline = parseInt(name.slice(0, 8), 16);
+  const segmentNumber = BigInt(`0x${name.slice(8, 16)}`) * BigInt(SEGMENTS_PER_XLOGID) + BigInt(`0x${name.slice(16, 24)}`) + 1n;
+  return segmentOf(timeline, segmentNumber * BigInt(WAL_SEGMENT_BYTES));
+}
+
 /** Archive sub-directory of a WAL file, as pgBackRest groups them: the first 16 characters. */
 export function archiveDirOf(walName: string): string {
   return HISTORY_PATTERN.test(walName) ? 'history' : walName.slice(0, 16);

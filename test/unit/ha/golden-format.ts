@@ -186,6 +186,7 @@ const configIn = z
     useSlots: bool,
     parameters: z.record(z.union([str, num, bool])),
     pgHba: z.array(str),
+    recoveryConf: z.record(z.union([str, num, bool])),
     raw: z.record(z.unknown()),
   } satisfies ShapeOf<Observation['config']>)
   .partial()
