@@ -10,7 +10,7 @@
  * With backup-standby the relation files are read from a standby (standby.ts); tablespaces are
  * followed through pg_tblspc and recorded in the manifest for restore to relink.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { Repository } from './repository.js';
@@ -22,6 +22,7 @@ import { blockHash } from './object-codec.js';
 import { EncodePool } from './encode-pool.js';
 import { waitForArchived } from './archive.js';
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
+import { pageChecksumFails, pageRanges, relationFirstBlock } from './core/page-checksum.js';
 import {
   blockIndex,
   databaseBytes,
@@ -140,6 +141,7 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
       await waitForStandbyAt(standby, start.lsn, request.archiveTimeoutMs);
       request.log.info(`backup from standby pg${standby.host.index} (${standby.host.pgPath}): relation files are read from it`);
     }
+    const startLsn = parseLsn(start.lsn);
     const listing = await listDataDir(pgPath, identity.pgVersion);
     const tablespaces = await tablespacesOf(session, listing.tablespaceLinks);
     const progress = new Progress(
@@ -152,10 +154,15 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
     let standbyBytes = 0;
     for (const file of listing.files) {
       const fromStandby = standby !== null && readFromStandby(file.path);
-      const stored = await store.storeFile(join(fromStandby ? standby.host.pgPath : pgPath, file.path), (bytes) => progress.advance(bytes));
+      const firstBlock = identity.dataChecksums ? relationFirstBlock(file.path) : null;
+      const pageCheck = firstBlock === null ? null : { firstBlock, startLsn };
+      const stored = await store.storeFile(join(fromStandby ? standby.host.pgPath : pgPath, file.path), (bytes) => progress.advance(bytes), pageCheck);
       if (stored === null) continue; // removed during the backup (a dropped relation): WAL replay recreates what matters
       if (fromStandby) standbyBytes += stored.size;
-      files.push({ file: { path: file.path, mode: file.mode, mtimeMs: file.mtimeMs, size: stored.size }, refs: stored.refs });
+      const badPages = stored.badPages.length === 0 ? {} : { badPages: stored.badPages };
+      if (stored.badPages.length > 0)
+        request.log.warn(`invalid page checksums found in file ${join(pgPath, file.path)} at pages ${formatPages(stored.badPages)}`);
+      files.push({ file: { path: file.path, mode: file.mode, mtimeMs: file.mtimeMs, size: stored.size, ...badPages }, refs: stored.refs });
     }
     progress.finish();
     if (standby !== null) request.log.info(`${standbyBytes} bytes read from standby pg${standby.host.index}`);
@@ -278,6 +285,26 @@ function buildManifest(
   };
 }
 
+/** Whether the page at `position` still holds `bytes` (a second read of a page that failed its checksum). */
+async function readsTheSame(handle: FileHandle, position: number, bytes: Buffer): Promise<boolean> {
+  const again = Buffer.alloc(bytes.length);
+  const { bytesRead } = await handle.read(again, 0, again.length, position);
+  return bytesRead === bytes.length && again.equals(bytes);
+}
+
+/** "3, 7-9": page numbers as a warning lists them. */
+function formatPages(pages: readonly number[]): string {
+  return pageRanges(pages)
+    .map((range) => (typeof range === 'number' ? String(range) : `${range[0]}-${range[1]}`))
+    .join(', ');
+}
+
+/** "16/B374D848" -> bigint. */
+function parseLsn(text: string): bigint {
+  const [high = '0', low = '0'] = text.split('/');
+  return (BigInt(`0x${high}`) << 32n) | BigInt(`0x${low}`);
+}
+
 /**
  * Stores the blocks of files that are not known yet. New blocks of one file are gathered into a
  * frame (up to FRAME_BLOCKS_MAX) and compressed together; their locations are filled in when the
@@ -302,7 +329,16 @@ class BlockStore {
     await this.tail;
   }
 
-  async storeFile(path: string, onBytes: (bytes: number) => void): Promise<StoredContent | null> {
+  /**
+   * Stores one file's blocks. With `pageCheck` (a relation file while data checksums are on) each
+   * full page's checksum is verified as pgBackRest does; a page that fails is read again, and
+   * reported only if it reads the same (else PostgreSQL was writing it, and WAL replay rewrites it).
+   */
+  async storeFile(
+    path: string,
+    onBytes: (bytes: number) => void,
+    pageCheck: { firstBlock: number; startLsn: bigint } | null = null,
+  ): Promise<(StoredContent & { badPages: number[] }) | null> {
     let handle;
     try {
       handle = await open(path, 'r');
@@ -311,6 +347,7 @@ class BlockStore {
       throw error;
     }
     const refs: HashedLocation[] = [];
+    const badPages: number[] = [];
     let size = 0;
     try {
       for (;;) {
@@ -319,8 +356,15 @@ class BlockStore {
         const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
         if (bytesRead === 0) break;
         const data = chunk.subarray(0, bytesRead);
-        for (let at = 0; at < bytesRead; at += DEFAULT_BLOCK_BYTES)
-          refs.push(await this.storeBlock(data.subarray(at, Math.min(bytesRead, at + DEFAULT_BLOCK_BYTES))));
+        for (let at = 0; at < bytesRead; at += DEFAULT_BLOCK_BYTES) {
+          const block = data.subarray(at, Math.min(bytesRead, at + DEFAULT_BLOCK_BYTES));
+          if (pageCheck !== null) {
+            const page = (size + at) / DEFAULT_BLOCK_BYTES;
+            if (pageChecksumFails(block, pageCheck.firstBlock + page, pageCheck.startLsn) && (await readsTheSame(handle, size + at, block)))
+              badPages.push(page);
+          }
+          refs.push(await this.storeBlock(block));
+        }
         size += bytesRead;
         onBytes(bytesRead);
       }
@@ -328,7 +372,7 @@ class BlockStore {
       await handle.close();
     }
     await this.flushFrame();
-    return { size, refs };
+    return { size, refs, badPages };
   }
 
   async storeBuffer(data: Buffer): Promise<StoredContent> {

@@ -10,6 +10,7 @@ import { continuousFrom } from './expire.js';
 import { isSegmentName, segmentPosition } from './core/wal.js';
 import { archiveGaps, type ArchiveGap } from './core/archive-gaps.js';
 import type { Manifest } from './core/manifest.js';
+import { pageRanges } from './core/page-checksum.js';
 
 export interface StanzaReport {
   name: string;
@@ -27,6 +28,10 @@ export interface StanzaReport {
     archive: { start: string; stop: string };
     lsn: { start: string; stop: string };
     info: { size: number; delta: number; repository: { size: number; delta: number } };
+    /** Page checksum failures were found while this backup read the files (pgBackRest's backup-error). */
+    error: boolean;
+    /** The files with bad pages, and the pages (singles and [first, last] runs, as pgBackRest's checksum-page-error). */
+    'error-list': { file: string; pages: (number | [number, number])[] }[];
   }[];
 }
 
@@ -83,7 +88,13 @@ function backupEntry(manifest: Manifest): StanzaReport['backup'][number] {
       delta: manifest.sizes.newPlain,
       repository: { size: manifest.sizes.referencedStored, delta: manifest.sizes.newStored },
     },
+    ...errorsOf(manifest),
   };
+}
+
+function errorsOf(manifest: Manifest): { error: boolean; 'error-list': { file: string; pages: (number | [number, number])[] }[] } {
+  const list = manifest.files.filter((f) => (f.badPages?.length ?? 0) > 0).map((f) => ({ file: f.path, pages: pageRanges(f.badPages ?? []) }));
+  return { error: list.length > 0, 'error-list': list };
 }
 
 /** pgBackRest's size format: 22.2MB, 512KB, 10B. */
@@ -137,5 +148,12 @@ function renderBackups(lines: string[], backups: StanzaReport['backup']): void {
     lines.push(`            database size: ${formatSize(backup.info.size)}, database backup size: ${formatSize(backup.info.delta)}`);
     lines.push(`            repo1: backup set size: ${formatSize(backup.info.repository.size)}, backup size: ${formatSize(backup.info.repository.delta)}`);
     if (backup.reference !== null) lines.push(`            backup reference list: ${backup.reference.join(', ')}`);
+    if (backup.error) {
+      const files = backup['error-list'].map(
+        ({ file, pages }) =>
+          `${file} (page${pages.length === 1 && typeof pages[0] === 'number' ? '' : 's'} ${pages.map((p) => (typeof p === 'number' ? String(p) : `${p[0]}-${p[1]}`)).join(', ')})`,
+      );
+      lines.push(`            error list: invalid page checksums in ${files.join(', ')}`);
+    }
   }
 }
