@@ -37,7 +37,7 @@ after(async () => {
 });
 
 async function archived(): Promise<Map<string, string>> {
-  const root = join(lab.repoPath, lab.stanza, 'archive');
+  const root = join(lab.repoPath, lab.stanza, 'archive', '15-1');
   const names = new Map<string, string>();
   for (const sub of await readdir(root).catch(() => [] as string[]))
     for (const entry of await readdir(join(root, sub)).catch(() => [] as string[])) names.set(entry.slice(0, -65), join(root, sub, entry));
@@ -97,7 +97,7 @@ test(
     const [row] = await lab.source.query<{ name: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS name');
     const next = row?.name ?? '';
     // another cluster's file under the name of the segment being written now
-    const dir = join(lab.repoPath, lab.stanza, 'archive', next.slice(0, 16));
+    const dir = join(lab.repoPath, lab.stanza, 'archive', '15-1', next.slice(0, 16));
     await mkdir(dir, { recursive: true });
     const bogus = join(dir, `${next}-${'0'.repeat(64)}`);
     await writeFile(bogus, 'not this cluster');
@@ -148,7 +148,7 @@ test('async push of the same segment twice: same content succeeds, different con
       different.stderr,
       new RegExp(`^keel: archive-push of ${name} failed in the background: WAL file ${name} is already in the archive with different content`, 'm'),
     );
-    assert.equal((await readdir(join(lab.repoPath, lab.stanza, 'archive', name.slice(0, 16)))).length, 1, 'nothing was overwritten or added');
+    assert.equal((await readdir(join(lab.repoPath, lab.stanza, 'archive', '15-1', name.slice(0, 16)))).length, 1, 'nothing was overwritten or added');
   } finally {
     await rm(wal, { recursive: true, force: true });
   }

@@ -112,7 +112,7 @@ function pgbackrest(node: string, args: string[]): Promise<CliResult> {
 
 /** Names of the WAL files stored in the repository (without their checksum suffix). */
 async function archivedNames(): Promise<string[]> {
-  const root = join(repoPath, STANZA, 'archive');
+  const root = join(repoPath, STANZA, 'archive', '15-1');
   const names: string[] = [];
   for (const sub of await readdir(root).catch(() => [] as string[]))
     for (const entry of await readdir(join(root, sub)).catch(() => [] as string[])) names.push(entry.slice(0, -65));
