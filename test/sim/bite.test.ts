@@ -28,7 +28,10 @@ test(
   'without the gate-validity check, a gate that succeeded too late (the agent was frozen meanwhile) promotes without the key',
   { timeout: 600_000 },
   async () => {
-    assert.match((await firstViolation('stale-gate', 3000)).message, /invariant \((a|b)\)/);
+    // In the frozen-agents family every schedule freezes agents (longPause), which is when a gate
+    // succeeds too late; in the standard family only 2 of 3000 schedules did, and an unrelated
+    // change to the agent's timers (the isolation watch's period) moved both out of range.
+    assert.match((await firstViolation('stale-gate', 3000, 'frozen-unguarded')).message, /invariant \((a|b)\)/);
   },
 );
 
