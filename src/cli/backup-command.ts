@@ -85,6 +85,7 @@ export async function runBackupCommand(args: string[]): Promise<number> {
         restoreCommand: restoreCommandFor(settings),
         log,
         progress: progressFlag(settings),
+        processMax: Number(o['process-max']),
       });
       return 0;
     case 'expire': {

@@ -1,0 +1,241 @@
+/**
+ * Restores one chunk of a file: a run of its blocks, written at their place in a file that the
+ * restore has already created (or, with --delta, truncated to its size). Runs on a restore
+ * worker thread (restore-pool.ts) or, with process-max 1, on the main thread. Invariants:
+ *  - every block written is checked against its hash first; a corrupt one throws and nothing
+ *    more of the chunk is written;
+ *  - with delta, a block already on disk with the right hash is neither read from the repository
+ *    nor rewritten (its bytes on disk are what the hash checked);
+ *  - frames back to back in a pack are read with one read (packs are read sequentially) and
+ *    decoded once, however many of their blocks the chunk holds.
+ */
+import { constants, open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KeelError } from '../errors.js';
+import { CorruptObjectError, blockHash, decodeObject } from './object-codec.js';
+import type { BlockRef } from './core/manifest.js';
+
+/** One unit of restore work; plain data, so it crosses to a worker thread as is. */
+export interface RestoreChunk {
+  /** Absolute path of the file being restored (created with `mode` if absent). */
+  path: string;
+  mode: number;
+  /** Path relative to the data directory (for messages). */
+  relativePath: string;
+  /** Index in the file of the chunk's first block (for messages). */
+  firstBlock: number;
+  /** Byte offset in the file of the chunk's first block. */
+  fileOffset: number;
+  blocks: BlockRef[];
+  /** Compare with the file's current content and write only the blocks that differ. */
+  delta: boolean;
+  /** The file was created, truncated or extended for this restore (its mtime is set even if no block differs). */
+  changed: boolean;
+  /** The file's mtime, set after writing when this is its only chunk (null: the caller sets it). */
+  mtimeMs: number | null;
+  /** fsync the file once the chunk is written (large chunks: the flush overlaps other work). */
+  sync: boolean;
+}
+
+/** What restoring a chunk did. */
+export interface ChunkOutcome {
+  /** Bytes written (0 when delta found every block in place). */
+  writtenBytes: number;
+  /** The mtime was set. */
+  timed: boolean;
+  /** Data or mtime written: the file needs an fsync (done when `synced`). */
+  dirty: boolean;
+  synced: boolean;
+}
+
+const READ_RUN_BYTES_MAX = 4 * 1024 * 1024;
+const WRITE_RUN_BYTES_MAX = 4 * 1024 * 1024;
+const FRAME_CACHE_MAX = 256;
+/** A run's frames must all fit in the cache until their blocks are written. */
+const RUN_FRAMES_MAX = FRAME_CACHE_MAX / 2;
+const PACK_HANDLES_MAX = 64;
+
+/** A block to write: its reference and its byte offset in the file. */
+interface Wanted {
+  ref: BlockRef;
+  position: number;
+  index: number;
+}
+
+interface FramesRun {
+  offset: number;
+  bytes: number;
+  frames: { offset: number; stored: number }[];
+}
+
+/**
+ * Restores chunks, keeping pack files open and recently decoded frames: an incremental's files
+ * interleave blocks of older frames with new ones, and without the cache a frame would be read
+ * and decompressed once per block it holds.
+ */
+export class ChunkRestorer {
+  private readonly frames = new Map<string, Buffer>();
+  /** Open packs: a promise, so two chunks restored at once share one handle; `users` counts reads under way. */
+  private readonly packHandles = new Map<string, { opening: Promise<FileHandle>; users: number }>();
+
+  constructor(
+    private readonly stanzaDir: string,
+    private readonly packs: readonly string[],
+    private readonly key: Buffer | null,
+  ) {}
+
+  async restore(chunk: RestoreChunk): Promise<ChunkOutcome> {
+    // O_CREAT without O_TRUNC: the chunks of one new file are written at once, each at its place
+    const handle = await open(chunk.path, constants.O_RDWR | constants.O_CREAT, chunk.mode);
+    try {
+      const wanted = chunk.delta ? await this.differingBlocks(handle, chunk) : allBlocks(chunk);
+      let writtenBytes = 0;
+      let pending: Buffer[] = [];
+      let pendingAt = 0;
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (pending.length > 0) await handle.writev(pending, pendingAt);
+        writtenBytes += pendingBytes;
+        pending = [];
+        pendingBytes = 0;
+      };
+      for (let at = 0; at < wanted.length; at++) {
+        const { ref, position, index } = wanted[at] as Wanted;
+        const data = await this.blockData(wanted, at, chunk.relativePath);
+        if (blockHash(data) !== ref[0]) throw corrupt(chunk.relativePath, index, this.packName(ref), ref[2], 'block checksum mismatch');
+        if (pendingAt + pendingBytes !== position || pendingBytes >= WRITE_RUN_BYTES_MAX) {
+          await flush();
+          pendingAt = position;
+        }
+        pending.push(data);
+        pendingBytes += data.length;
+      }
+      await flush();
+      const timed = chunk.mtimeMs !== null && (writtenBytes > 0 || chunk.changed);
+      if (timed) await handle.utimes(new Date(chunk.mtimeMs as number), new Date(chunk.mtimeMs as number));
+      const dirty = writtenBytes > 0 || timed;
+      const synced = chunk.sync && dirty;
+      if (synced) await handle.sync();
+      return { writtenBytes, timed, dirty, synced };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.closeIdle();
+    this.frames.clear();
+  }
+
+  /** With delta: the blocks whose bytes on disk do not hash to the backed-up block. */
+  private async differingBlocks(handle: FileHandle, chunk: RestoreChunk): Promise<Wanted[]> {
+    const chunkBytes = chunk.blocks.reduce((sum, ref) => sum + ref[5], 0);
+    const existing = Buffer.allocUnsafe(chunkBytes);
+    const { bytesRead } = await handle.read(existing, 0, chunkBytes, chunk.fileOffset);
+    const wanted: Wanted[] = [];
+    let offset = 0;
+    chunk.blocks.forEach((ref, i) => {
+      const end = offset + ref[5];
+      if (end > bytesRead || blockHash(existing.subarray(offset, end)) !== ref[0]) {
+        wanted.push({ ref, position: chunk.fileOffset + offset, index: chunk.firstBlock + i });
+      }
+      offset = end;
+    });
+    return wanted;
+  }
+
+  /** The plain bytes of wanted[at], reading (and caching) its frame and those after it in one read. */
+  private async blockData(wanted: readonly Wanted[], at: number, relativePath: string): Promise<Buffer> {
+    const { ref, index } = wanted[at] as Wanted;
+    const pack = this.packName(ref);
+    let frame = this.frames.get(`${pack}@${ref[2]}`);
+    if (frame === undefined) {
+      await this.readFrames(pack, framesRun(wanted, at), relativePath, index);
+      frame = this.frames.get(`${pack}@${ref[2]}`);
+      if (frame === undefined) throw new Error(`frame at ${ref[2]} of ${pack} was not read`);
+    }
+    return frame.subarray(ref[4], ref[4] + ref[5]);
+  }
+
+  private packName(ref: BlockRef): string {
+    const pack = this.packs[ref[1]];
+    if (pack === undefined) throw new KeelError('backup.manifest_corrupt', `a block references pack ${ref[1]}, which the manifest does not list`);
+    return pack;
+  }
+
+  private async readFrames(pack: string, run: FramesRun, relativePath: string, index: number): Promise<void> {
+    const bytes = await this.readPack(pack, run.offset, run.bytes);
+    for (const frame of run.frames) {
+      const stored = bytes.subarray(frame.offset - run.offset, frame.offset - run.offset + frame.stored);
+      let plain: Buffer;
+      try {
+        plain = decodeObject(stored, this.key);
+      } catch (error) {
+        if (error instanceof CorruptObjectError) throw corrupt(relativePath, index, pack, frame.offset, error.message);
+        throw error;
+      }
+      if (this.frames.size >= FRAME_CACHE_MAX) {
+        const oldest = this.frames.keys().next().value;
+        if (oldest !== undefined) this.frames.delete(oldest);
+      }
+      this.frames.set(`${pack}@${frame.offset}`, plain);
+    }
+  }
+
+  private async readPack(pack: string, offset: number, length: number): Promise<Buffer> {
+    let entry = this.packHandles.get(pack);
+    if (entry === undefined) {
+      if (this.packHandles.size >= PACK_HANDLES_MAX) await this.closeIdle();
+      entry = { opening: open(join(this.stanzaDir, pack), 'r'), users: 0 };
+      this.packHandles.set(pack, entry);
+    }
+    entry.users++;
+    try {
+      const handle = await entry.opening;
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, offset);
+      if (bytesRead !== length) throw new KeelError('backup.block_corrupt', `${pack} is truncated (at ${offset}); restore refused`);
+      return buffer;
+    } finally {
+      entry.users--;
+    }
+  }
+
+  /** Closes the packs no read is using. */
+  private async closeIdle(): Promise<void> {
+    for (const [pack, entry] of [...this.packHandles]) {
+      if (entry.users > 0) continue;
+      this.packHandles.delete(pack);
+      await (await entry.opening).close();
+    }
+  }
+}
+
+function allBlocks(chunk: RestoreChunk): Wanted[] {
+  let position = chunk.fileOffset;
+  return chunk.blocks.map((ref, i) => {
+    const wanted = { ref, position, index: chunk.firstBlock + i };
+    position += ref[5];
+    return wanted;
+  });
+}
+
+/** The wanted blocks from `start` whose frames lie back to back in one pack: read with one read. */
+function framesRun(wanted: readonly Wanted[], start: number): FramesRun {
+  const first = (wanted[start] as Wanted).ref;
+  const run: FramesRun = { offset: first[2], bytes: first[3], frames: [{ offset: first[2], stored: first[3] }] };
+  for (let at = start + 1; at < wanted.length; at++) {
+    const block = (wanted[at] as Wanted).ref;
+    const last = run.frames[run.frames.length - 1] as { offset: number; stored: number };
+    if (block[1] !== first[1]) break;
+    if (block[2] === last.offset) continue;
+    if (block[2] !== last.offset + last.stored || run.bytes + block[3] > READ_RUN_BYTES_MAX || run.frames.length >= RUN_FRAMES_MAX) break;
+    run.frames.push({ offset: block[2], stored: block[3] });
+    run.bytes += block[3];
+  }
+  return run;
+}
+
+function corrupt(relativePath: string, index: number, pack: string, frameOffset: number, why: string): KeelError {
+  return new KeelError('backup.block_corrupt', `block ${index} of ${relativePath} (${pack} at ${frameOffset}) is corrupt: ${why}; restore refused`);
+}
