@@ -114,6 +114,7 @@ async function takeBackup(repository: Repository, session: PgSession, identity: 
       `backup ${label}`,
       listing.files.reduce((sum, f) => sum + f.size, 0),
       request.progress,
+      { log: request.log },
     );
     const store = new BlockStore(pool, packs, known, request.processMax * 8);
     const files: StoredFile[] = [];

@@ -62,7 +62,7 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
 
   const control = manifest.files.find((f) => f.path === 'global/pg_control');
   if (control === undefined) throw new KeelError('backup.manifest_corrupt', `backup ${manifest.label} has no global/pg_control`);
-  const progress = new Progress(`restore ${manifest.label}`, manifest.sizes.database, request.progress);
+  const progress = new Progress(`restore ${manifest.label}`, manifest.sizes.database, request.progress, { log: request.log });
   const pool = new RestorePool(repository.root, manifest.packs, repository.codec.key, request.processMax ?? 1);
   let written: number;
   try {
