@@ -53,7 +53,9 @@ const WRITE_RUN_BYTES_MAX = 4 * 1024 * 1024;
 const FRAME_CACHE_MAX = 256;
 /** A run's frames must all fit in the cache until their blocks are written. */
 const RUN_FRAMES_MAX = FRAME_CACHE_MAX / 2;
-const PACK_HANDLES_MAX = 64;
+const PACK_HANDLES_MAX = 32;
+/** Read ahead in a pack (so at most PACK_HANDLES_MAX × 2 MiB of windows per worker). */
+const PACK_WINDOW_BYTES = 2 * 1024 * 1024;
 
 /** A block to write: its reference and its byte offset in the file. */
 interface Wanted {
@@ -75,8 +77,13 @@ interface FramesRun {
  */
 export class ChunkRestorer {
   private readonly frames = new Map<string, Buffer>();
-  /** Open packs: a promise, so two chunks restored at once share one handle; `users` counts reads under way. */
-  private readonly packHandles = new Map<string, { opening: Promise<FileHandle>; users: number }>();
+  /**
+   * Open packs: a promise, so two chunks restored at once share one handle; `users` counts reads
+   * under way; `window` is the last stretch read ahead from the pack. An incremental's file takes
+   * frames from several packs in turn, each pack in increasing offsets: reading ahead turns
+   * thousands of small reads (one per run of frames) into a few large sequential ones.
+   */
+  private readonly packHandles = new Map<string, { opening: Promise<FileHandle>; users: number; window: { offset: number; bytes: Buffer } | null }>();
 
   constructor(
     private readonly stanzaDir: string,
@@ -186,16 +193,21 @@ export class ChunkRestorer {
     let entry = this.packHandles.get(pack);
     if (entry === undefined) {
       if (this.packHandles.size >= PACK_HANDLES_MAX) await this.closeIdle();
-      entry = { opening: open(join(this.stanzaDir, pack), 'r'), users: 0 };
+      entry = { opening: open(join(this.stanzaDir, pack), 'r'), users: 0, window: null };
       this.packHandles.set(pack, entry);
     }
     entry.users++;
     try {
+      const window = entry.window;
+      if (window !== null && offset >= window.offset && offset + length <= window.offset + window.bytes.length) {
+        return window.bytes.subarray(offset - window.offset, offset - window.offset + length);
+      }
       const handle = await entry.opening;
-      const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, offset);
-      if (bytesRead !== length) throw new KeelError('backup.block_corrupt', `${pack} is truncated (at ${offset}); restore refused`);
-      return buffer;
+      const buffer = Buffer.allocUnsafe(Math.max(length, PACK_WINDOW_BYTES));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+      if (bytesRead < length) throw new KeelError('backup.block_corrupt', `${pack} is truncated (at ${offset}); restore refused`);
+      entry.window = { offset, bytes: buffer.subarray(0, bytesRead) };
+      return buffer.subarray(0, length);
     } finally {
       entry.users--;
     }
