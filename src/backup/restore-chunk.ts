@@ -12,8 +12,9 @@
 import { constants, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
-import { CorruptObjectError, blockHash, decodeObject } from './object-codec.js';
-import type { BlockRef } from './core/manifest.js';
+import { CorruptObjectError, blockHash, decodeFrame } from './object-codec.js';
+import { FRAME_BLOCKS_MAX, type BlockRef } from './core/manifest.js';
+import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
 
 /** One unit of restore work; plain data, so it crosses to a worker thread as is. */
 export interface RestoreChunk {
@@ -54,6 +55,8 @@ const FRAME_CACHE_MAX = 256;
 /** A run's frames must all fit in the cache until their blocks are written. */
 const RUN_FRAMES_MAX = FRAME_CACHE_MAX / 2;
 const PACK_HANDLES_MAX = 32;
+/** A decoded frame's buffer: FRAME_BLOCKS_MAX blocks of 8 KiB. */
+const FRAME_BUFFER_BYTES = FRAME_BLOCKS_MAX * DEFAULT_BLOCK_BYTES;
 /** Read ahead in a pack (so at most PACK_HANDLES_MAX × 2 MiB of windows per worker). */
 const PACK_WINDOW_BYTES = 2 * 1024 * 1024;
 
@@ -78,6 +81,13 @@ interface FramesRun {
 export class ChunkRestorer {
   private readonly frames = new Map<string, Buffer>();
   /**
+   * Buffers of evicted frames, reused for the next frames decoded. Safe because frames are
+   * evicted only while reading, a chunk flushes its pending writes before any read, and chunks
+   * are restored one at a time (`queue`).
+   */
+  private readonly recycled: Buffer[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  /**
    * Open packs: a promise, so two chunks restored at once share one handle; `users` counts reads
    * under way; `window` is the last stretch read ahead from the pack. An incremental's file takes
    * frames from several packs in turn, each pack in increasing offsets: reading ahead turns
@@ -91,7 +101,17 @@ export class ChunkRestorer {
     private readonly key: Buffer | null,
   ) {}
 
-  async restore(chunk: RestoreChunk): Promise<ChunkOutcome> {
+  /** Restores one chunk; chunks are restored one after the other (frame buffers are recycled, see `recycled`). */
+  restore(chunk: RestoreChunk): Promise<ChunkOutcome> {
+    const outcome = this.queue.then(() => this.restoreNow(chunk));
+    this.queue = outcome.then(
+      () => undefined,
+      () => undefined,
+    );
+    return outcome;
+  }
+
+  private async restoreNow(chunk: RestoreChunk): Promise<ChunkOutcome> {
     // O_CREAT without O_TRUNC: the chunks of one new file are written at once, each at its place
     const handle = await open(chunk.path, constants.O_RDWR | constants.O_CREAT, chunk.mode);
     try {
@@ -108,6 +128,8 @@ export class ChunkRestorer {
       };
       for (let at = 0; at < wanted.length; at++) {
         const { ref, position, index } = wanted[at] as Wanted;
+        // a read may evict frames and recycle their buffers: nothing pending may still point into one
+        if (!this.frames.has(frameKey(this.packName(ref), ref[2]))) await flush();
         const data = await this.blockData(wanted, at, chunk.relativePath);
         if (blockHash(data) !== ref[0]) throw corrupt(chunk.relativePath, index, this.packName(ref), ref[2], 'block checksum mismatch');
         if (pendingAt + pendingBytes !== position || pendingBytes >= WRITE_RUN_BYTES_MAX) {
@@ -130,8 +152,10 @@ export class ChunkRestorer {
   }
 
   async close(): Promise<void> {
+    await this.queue;
     await this.closeIdle();
     this.frames.clear();
+    this.recycled.length = 0;
   }
 
   /** With delta: the blocks whose bytes on disk do not hash to the backed-up block. */
@@ -155,10 +179,10 @@ export class ChunkRestorer {
   private async blockData(wanted: readonly Wanted[], at: number, relativePath: string): Promise<Buffer> {
     const { ref, index } = wanted[at] as Wanted;
     const pack = this.packName(ref);
-    let frame = this.frames.get(`${pack}@${ref[2]}`);
+    let frame = this.frames.get(frameKey(pack, ref[2]));
     if (frame === undefined) {
       await this.readFrames(pack, framesRun(wanted, at), relativePath, index);
-      frame = this.frames.get(`${pack}@${ref[2]}`);
+      frame = this.frames.get(frameKey(pack, ref[2]));
       if (frame === undefined) throw new Error(`frame at ${ref[2]} of ${pack} was not read`);
     }
     return frame.subarray(ref[4], ref[4] + ref[5]);
@@ -176,17 +200,24 @@ export class ChunkRestorer {
       const stored = bytes.subarray(frame.offset - run.offset, frame.offset - run.offset + frame.stored);
       let plain: Buffer;
       try {
-        plain = decodeObject(stored, this.key);
+        plain = decodeFrame(stored, this.key, (bytes) => this.frameBuffer(bytes));
       } catch (error) {
         if (error instanceof CorruptObjectError) throw corrupt(relativePath, index, pack, frame.offset, error.message);
         throw error;
       }
       if (this.frames.size >= FRAME_CACHE_MAX) {
-        const oldest = this.frames.keys().next().value;
-        if (oldest !== undefined) this.frames.delete(oldest);
+        const [oldest, evicted] = this.frames.entries().next().value as [string, Buffer];
+        this.frames.delete(oldest);
+        if (evicted.buffer.byteLength === FRAME_BUFFER_BYTES) this.recycled.push(Buffer.from(evicted.buffer, evicted.byteOffset, FRAME_BUFFER_BYTES));
       }
-      this.frames.set(`${pack}@${frame.offset}`, plain);
+      this.frames.set(frameKey(pack, frame.offset), plain);
     }
+  }
+
+  /** A buffer for a decoded frame: a recycled one when the frame fits (all but oversized frames do). */
+  private frameBuffer(bytes: number): Buffer {
+    if (bytes > FRAME_BUFFER_BYTES) return Buffer.allocUnsafeSlow(bytes);
+    return this.recycled.pop() ?? Buffer.allocUnsafeSlow(FRAME_BUFFER_BYTES);
   }
 
   private async readPack(pack: string, offset: number, length: number): Promise<Buffer> {
@@ -203,7 +234,10 @@ export class ChunkRestorer {
         return window.bytes.subarray(offset - window.offset, offset - window.offset + length);
       }
       const handle = await entry.opening;
-      const buffer = Buffer.allocUnsafe(Math.max(length, PACK_WINDOW_BYTES));
+      // the pack's window buffer is reused: what was read into it before is decoded already (decodeFrame copies)
+      const size = Math.max(length, PACK_WINDOW_BYTES);
+      const reusable = window !== null && window.bytes.buffer.byteLength >= size;
+      const buffer = reusable ? Buffer.from(window.bytes.buffer, 0, size) : Buffer.allocUnsafeSlow(size);
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
       if (bytesRead < length) throw new KeelError('backup.block_corrupt', `${pack} is truncated (at ${offset}); restore refused`);
       entry.window = { offset, bytes: buffer.subarray(0, bytesRead) };
@@ -221,6 +255,10 @@ export class ChunkRestorer {
       await (await entry.opening).close();
     }
   }
+}
+
+function frameKey(pack: string, offset: number): string {
+  return `${pack}@${offset}`;
 }
 
 function allBlocks(chunk: RestoreChunk): Wanted[] {
