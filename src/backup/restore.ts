@@ -45,12 +45,12 @@ const PREPARE_CONCURRENCY = 8;
 
 export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   const repository = await Repository.open(request.repository);
-  const manifests = await repository.readManifests();
   const targetTime = request.target.type === 'time' ? parseTargetTime(request.target.target) : null;
-  const chosen = selectBackup(manifests, request.set, targetTime);
+  // stop times matter only for a time target: otherwise the labels choose, and only the chosen manifest is read (each is MBs of JSON)
+  const candidates = targetTime === null ? (await repository.backupLabels()).map((label) => ({ label, stopTime: '' })) : await repository.readManifests();
+  const chosen = selectBackup(candidates, request.set, targetTime);
   if (!chosen.ok) throw new KeelError('backup.no_backup_for_target', `cannot restore: ${chosen.reason}`);
-  const manifest = manifests.find((m) => m.label === chosen.label);
-  if (manifest === undefined) throw new KeelError('backup.no_backup_for_target', `backup ${chosen.label} vanished`);
+  const manifest = await readChosenManifest(repository, candidates, chosen.label);
   await checkDestination(request);
   request.log.info(`restore backup set ${manifest.label}${request.delta ? ' (delta)' : ''}`);
 
@@ -205,6 +205,17 @@ async function syncPaths(paths: readonly string[]): Promise<void> {
       await handle.close();
     }
   });
+}
+
+async function readChosenManifest(repository: Repository, candidates: readonly { label: string }[], label: string): Promise<Manifest> {
+  const read = candidates.find((c): c is Manifest => c.label === label && 'files' in c);
+  if (read !== undefined) return read;
+  try {
+    return await repository.readManifest(label);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new KeelError('backup.no_backup_for_target', `backup ${label} vanished`);
+    throw error;
+  }
 }
 
 function parseTargetTime(text: string | null): Date {
