@@ -1,13 +1,13 @@
 /**
- * Restores one chunk of a file: a run of its blocks, written at their place in a file that the
- * restore has already created (or, with --delta, truncated to its size). Runs on a restore
+ * Restores one chunk of a file: a run of its blocks, written at their place in the file (created
+ * here if absent; with --delta already fitted to its size by the restore). Runs on a restore
  * worker thread (restore-pool.ts) or, with process-max 1, on the main thread. Invariants:
  *  - every block written is checked against its hash first; a corrupt one throws and nothing
  *    more of the chunk is written;
  *  - with delta, a block already on disk with the right hash is neither read from the repository
  *    nor rewritten (its bytes on disk are what the hash checked);
- *  - frames back to back in a pack are read with one read (packs are read sequentially) and
- *    decoded once, however many of their blocks the chunk holds.
+ *  - each pack is read in increasing offsets through a 2 MiB read-ahead window, and a frame is
+ *    decoded once however many of its blocks the chunk holds (an LRU cache of decoded frames).
  */
 import { constants, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,11 +49,10 @@ export interface ChunkOutcome {
   synced: boolean;
 }
 
-const READ_RUN_BYTES_MAX = 4 * 1024 * 1024;
 const WRITE_RUN_BYTES_MAX = 4 * 1024 * 1024;
 const FRAME_CACHE_MAX = 256;
-/** A run's frames must all fit in the cache until their blocks are written. */
-const RUN_FRAMES_MAX = FRAME_CACHE_MAX / 2;
+/** Distinct frames a prefetch covers: half the cache, so prefetching never evicts what it is for. */
+const PREFETCH_FRAMES_MAX = FRAME_CACHE_MAX / 2;
 const PACK_HANDLES_MAX = 32;
 /** A decoded frame's buffer: FRAME_BLOCKS_MAX blocks of 8 KiB. */
 const FRAME_BUFFER_BYTES = FRAME_BLOCKS_MAX * DEFAULT_BLOCK_BYTES;
@@ -67,10 +66,12 @@ interface Wanted {
   index: number;
 }
 
-interface FramesRun {
+/** A frame to read: where it is stored, and the first block that needs it (for messages). */
+interface FrameToRead {
+  pack: string;
   offset: number;
-  bytes: number;
-  frames: { offset: number; stored: number }[];
+  stored: number;
+  index: number;
 }
 
 /**
@@ -176,42 +177,73 @@ export class ChunkRestorer {
   }
 
   /** The plain bytes of wanted[at], reading (and caching) its frame and those after it in one read. */
+  /** The plain bytes of wanted[at]; on a cache miss, first reads the frames the next blocks need. */
   private async blockData(wanted: readonly Wanted[], at: number, relativePath: string): Promise<Buffer> {
-    const { ref, index } = wanted[at] as Wanted;
-    const pack = this.packName(ref);
-    let frame = this.frames.get(frameKey(pack, ref[2]));
+    const { ref } = wanted[at] as Wanted;
+    const key = frameKey(this.packName(ref), ref[2]);
+    let frame = this.frames.get(key);
     if (frame === undefined) {
-      await this.readFrames(pack, framesRun(wanted, at), relativePath, index);
-      frame = this.frames.get(frameKey(pack, ref[2]));
-      if (frame === undefined) throw new Error(`frame at ${ref[2]} of ${pack} was not read`);
+      await this.prefetch(wanted, at, relativePath);
+      frame = this.frames.get(key);
+      if (frame === undefined) throw new Error(`frame ${key} was not read`);
+    } else {
+      this.touch(key, frame);
     }
     return frame.subarray(ref[4], ref[4] + ref[5]);
+  }
+
+  /**
+   * Reads and decodes the frames that the blocks from `start` need and the cache lacks, for as
+   * many blocks as keep the distinct frames they use under half the cache (so none of them is
+   * evicted meanwhile): each pack's frames in increasing offsets, served by its read-ahead window.
+   * An incremental's file alternates between packs block by block; this reads each pack in order
+   * and leaves the chunk a long stretch of cache hits (so long writes) before the next miss.
+   */
+  private async prefetch(wanted: readonly Wanted[], start: number, relativePath: string): Promise<void> {
+    const seen = new Set<string>();
+    const toRead: FrameToRead[] = [];
+    for (let at = start; at < wanted.length; at++) {
+      const { ref, index } = wanted[at] as Wanted;
+      const pack = this.packName(ref);
+      const key = frameKey(pack, ref[2]);
+      if (seen.has(key)) continue;
+      if (seen.size >= PREFETCH_FRAMES_MAX) break;
+      seen.add(key);
+      const cached = this.frames.get(key);
+      if (cached !== undefined) this.touch(key, cached);
+      else toRead.push({ pack, offset: ref[2], stored: ref[3], index });
+    }
+    toRead.sort((a, b) => (a.pack === b.pack ? a.offset - b.offset : a.pack < b.pack ? -1 : 1));
+    for (const frame of toRead) {
+      const stored = await this.readPack(frame.pack, frame.offset, frame.stored);
+      let plain: Buffer;
+      try {
+        plain = decodeFrame(stored, this.key, (bytes) => this.frameBuffer(bytes));
+      } catch (error) {
+        if (error instanceof CorruptObjectError) throw corrupt(relativePath, frame.index, frame.pack, frame.offset, error.message);
+        throw error;
+      }
+      if (this.frames.size >= FRAME_CACHE_MAX) this.evictOldest();
+      this.frames.set(frameKey(frame.pack, frame.offset), plain);
+    }
+  }
+
+  /** Marks a frame as just used (the cache evicts the least recently used). */
+  private touch(key: string, frame: Buffer): void {
+    this.frames.delete(key);
+    this.frames.set(key, frame);
+  }
+
+  private evictOldest(): void {
+    const [oldest, evicted] = this.frames.entries().next().value as [string, Buffer];
+    this.frames.delete(oldest);
+    if (evicted.buffer.byteLength === FRAME_BUFFER_BYTES) this.recycled.push(Buffer.from(evicted.buffer, evicted.byteOffset, FRAME_BUFFER_BYTES));
   }
 
   private packName(ref: BlockRef): string {
     const pack = this.packs[ref[1]];
     if (pack === undefined) throw new KeelError('backup.manifest_corrupt', `a block references pack ${ref[1]}, which the manifest does not list`);
     return pack;
-  }
-
-  private async readFrames(pack: string, run: FramesRun, relativePath: string, index: number): Promise<void> {
-    const bytes = await this.readPack(pack, run.offset, run.bytes);
-    for (const frame of run.frames) {
-      const stored = bytes.subarray(frame.offset - run.offset, frame.offset - run.offset + frame.stored);
-      let plain: Buffer;
-      try {
-        plain = decodeFrame(stored, this.key, (bytes) => this.frameBuffer(bytes));
-      } catch (error) {
-        if (error instanceof CorruptObjectError) throw corrupt(relativePath, index, pack, frame.offset, error.message);
-        throw error;
-      }
-      if (this.frames.size >= FRAME_CACHE_MAX) {
-        const [oldest, evicted] = this.frames.entries().next().value as [string, Buffer];
-        this.frames.delete(oldest);
-        if (evicted.buffer.byteLength === FRAME_BUFFER_BYTES) this.recycled.push(Buffer.from(evicted.buffer, evicted.byteOffset, FRAME_BUFFER_BYTES));
-      }
-      this.frames.set(frameKey(pack, frame.offset), plain);
-    }
   }
 
   /** A buffer for a decoded frame: a recycled one when the frame fits (all but oversized frames do). */
@@ -268,22 +300,6 @@ function allBlocks(chunk: RestoreChunk): Wanted[] {
     position += ref[5];
     return wanted;
   });
-}
-
-/** The wanted blocks from `start` whose frames lie back to back in one pack: read with one read. */
-function framesRun(wanted: readonly Wanted[], start: number): FramesRun {
-  const first = (wanted[start] as Wanted).ref;
-  const run: FramesRun = { offset: first[2], bytes: first[3], frames: [{ offset: first[2], stored: first[3] }] };
-  for (let at = start + 1; at < wanted.length; at++) {
-    const block = (wanted[at] as Wanted).ref;
-    const last = run.frames[run.frames.length - 1] as { offset: number; stored: number };
-    if (block[1] !== first[1]) break;
-    if (block[2] === last.offset) continue;
-    if (block[2] !== last.offset + last.stored || run.bytes + block[3] > READ_RUN_BYTES_MAX || run.frames.length >= RUN_FRAMES_MAX) break;
-    run.frames.push({ offset: block[2], stored: block[3] });
-    run.bytes += block[3];
-  }
-  return run;
 }
 
 function corrupt(relativePath: string, index: number, pack: string, frameOffset: number, why: string): KeelError {
