@@ -83,9 +83,11 @@ export class Progress {
   }
 
   private figures(now: number): string {
+    const elapsedS = (now - this.startMs) / 1000;
     const rate = this.rateMibS(now);
-    const leftS = rate > 0 ? (this.totalBytes - this.doneBytes) / MIB / rate : Number.POSITIVE_INFINITY;
-    const eta = this.doneBytes >= this.totalBytes ? `in ${formatSeconds((now - this.startMs) / 1000)}` : `${formatSeconds(leftS)} left`;
+    // no estimate in the first second: the rate of the first few chunks says little
+    const leftS = rate > 0 && elapsedS >= 1 ? (this.totalBytes - this.doneBytes) / MIB / rate : Number.POSITIVE_INFINITY;
+    const eta = this.doneBytes >= this.totalBytes ? `in ${formatSeconds(elapsedS)}` : `${formatSeconds(leftS)} left`;
     return `${(this.doneBytes / MIB).toFixed(0)}/${(this.totalBytes / MIB).toFixed(0)} MiB, ${rate.toFixed(1)} MiB/s, ${eta}`;
   }
 
@@ -93,8 +95,9 @@ export class Progress {
     const percent = `${(this.fraction() * 100).toFixed(0).padStart(3)}%`;
     const figures = this.figures(now);
     const columns = this.stream.columns ?? 80;
-    // what, bar, percent and figures on one line shorter than the terminal (no wrap: \r must reach its start)
-    const room = columns - 1 - (this.what.length + percent.length + figures.length + 5);
+    // the bar keeps one width (the figures' widest form), and the line never reaches the last column (no wrap: \r must reach its start)
+    const widestFigures = `${(this.totalBytes / MIB).toFixed(0)}/${(this.totalBytes / MIB).toFixed(0)} MiB, 9999.9 MiB/s, 59m59s left`.length;
+    const room = columns - 1 - (this.what.length + percent.length + widestFigures + 5);
     const width = Math.max(BAR_WIDTH_MIN, Math.min(BAR_WIDTH_MAX, room));
     const filled = Math.round(this.fraction() * width);
     const line = `${this.what} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${percent} ${figures}`;

@@ -39,7 +39,7 @@ function clock(): { nowMs: () => number; tick: (ms: number) => void } {
   return { nowMs: () => now, tick: (ms) => (now += ms) };
 }
 
-test('on a TTY: a bar redrawn in place, at most 5 times a second, with throughput and time left, then 100% and a newline', () => {
+test('on a TTY: a bar of one width redrawn in place, at most 5 times a second, with throughput and time left, then 100% and a newline', () => {
   const terminal = new FakeTerminal(true, 100);
   const time = clock();
   const lines: string[] = [];
@@ -50,18 +50,18 @@ test('on a TTY: a bar redrawn in place, at most 5 times a second, with throughpu
   });
   time.tick(1000);
   progress.advance(25 * MIB);
-  assert.equal(terminal.screen().at(-1), 'restore 20240115-140000F [########......................]  25% 25/100 MiB, 25.0 MiB/s, 3.0s left');
+  assert.equal(terminal.screen().at(-1), 'restore 20240115-140000F [#######.....................]  25% 25/100 MiB, 25.0 MiB/s, 3.0s left');
   const drawn = terminal.written;
   time.tick(100);
   progress.advance(5 * MIB);
   assert.equal(terminal.written, drawn, 'no redraw within 200 ms');
   time.tick(900);
   progress.advance(20 * MIB);
-  assert.equal(terminal.screen().at(-1), 'restore 20240115-140000F [###############...............]  50% 50/100 MiB, 25.0 MiB/s, 2.0s left');
+  assert.equal(terminal.screen().at(-1), 'restore 20240115-140000F [##############..............]  50% 50/100 MiB, 25.0 MiB/s, 2.0s left');
   time.tick(2000);
   progress.advance(50 * MIB);
   progress.finish();
-  assert.deepEqual(terminal.screen().slice(-2), ['restore 20240115-140000F [##############################] 100% 100/100 MiB, 25.0 MiB/s, in 4.0s', '']);
+  assert.deepEqual(terminal.screen().slice(-2), ['restore 20240115-140000F [############################] 100% 100/100 MiB, 25.0 MiB/s, in 4.0s', '']);
   assert.ok(terminal.written.endsWith('\n'), 'the prompt comes back on a fresh line');
   assert.deepEqual(lines, [], 'no log lines while a bar is drawn');
 });
@@ -101,7 +101,7 @@ test('not a TTY: no bar, a DETAIL line per tenth of the way and one at the end; 
   quiet.finish();
   assert.equal(terminal.written, '', 'nothing drawn on a non-TTY stream');
   assert.equal(detail.length, 10, detail.join(''));
-  assert.equal(detail[0], 'P00 DETAIL: restore 20240115-140000F: 10% (100/1000 MiB, 250.0 MiB/s, 3.6s left)\n');
+  assert.equal(detail[0], 'P00 DETAIL: restore 20240115-140000F: 10% (100/1000 MiB, 250.0 MiB/s, ? left)\n');
   assert.equal(detail[8], 'P00 DETAIL: restore 20240115-140000F: 90% (900/1000 MiB, 250.0 MiB/s, 0.4s left)\n');
   assert.equal(detail[9], 'P00 DETAIL: restore 20240115-140000F: 100% (1000/1000 MiB, 250.0 MiB/s, in 4.0s)\n');
   assert.deepEqual(info, [], 'progress lines are DETAIL: log-level-console=info stays as pgBackRest prints it');
