@@ -14,6 +14,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile, chown, open, readdir, rm, stat } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -41,7 +42,8 @@ async function main(): Promise<void> {
   const pgbenchSeconds = arg('pgbench-seconds', '20');
   const lab = await startBackupLab();
   try {
-    const results = await measure(lab, scale, pgbenchSeconds);
+    const loadStart = loadavg()[0] ?? 0;
+    const results = { ...(await measure(lab, scale, pgbenchSeconds)), loadAverage1m: { start: loadStart, end: loadavg()[0] ?? 0 } };
     await mkdir(RESULTS, { recursive: true });
     await writeFile(join(RESULTS, 'backup.json'), JSON.stringify(results, null, 2) + '\n');
     const table = renderTable(results);
@@ -70,6 +72,8 @@ interface Side {
 }
 
 interface Results {
+  /** The machine's 1-minute load average when the run started and ended (others may be working on it). */
+  loadAverage1m?: { start: number; end: number };
   scale: number;
   pgbenchSeconds: number;
   databaseBytes: number;
@@ -302,6 +306,13 @@ function renderTable(results: Results): string {
     '|---|---|---|---|',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
+    ...(results.loadAverage1m === undefined
+      ? []
+      : [
+          `One run on a 2-core machine shared with other work (1-minute load average ${results.loadAverage1m.start.toFixed(1)} at the start, ` +
+            `${results.loadAverage1m.end.toFixed(1)} at the end): absolute times vary from run to run, the ratios compare both tools under the same load.`,
+          '',
+        ]),
   ].join('\n');
 }
 
