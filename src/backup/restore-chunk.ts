@@ -34,8 +34,6 @@ export interface RestoreChunk {
   changed: boolean;
   /** The file's mtime, set after writing when this is its only chunk (null: the caller sets it). */
   mtimeMs: number | null;
-  /** fsync the file once the chunk is written (large chunks: the flush overlaps other work). */
-  sync: boolean;
 }
 
 /** What restoring a chunk did. */
@@ -44,9 +42,8 @@ export interface ChunkOutcome {
   writtenBytes: number;
   /** The mtime was set. */
   timed: boolean;
-  /** Data or mtime written: the file needs an fsync (done when `synced`). */
+  /** Data or mtime written: the file needs an fsync (the restore does them all at the end). */
   dirty: boolean;
-  synced: boolean;
 }
 
 const WRITE_RUN_BYTES_MAX = 4 * 1024 * 1024;
@@ -144,9 +141,7 @@ export class ChunkRestorer {
       const timed = chunk.mtimeMs !== null && (writtenBytes > 0 || chunk.changed);
       if (timed) await handle.utimes(new Date(chunk.mtimeMs as number), new Date(chunk.mtimeMs as number));
       const dirty = writtenBytes > 0 || timed;
-      const synced = chunk.sync && dirty;
-      if (synced) await handle.sync();
-      return { writtenBytes, timed, dirty, synced };
+      return { writtenBytes, timed, dirty };
     } finally {
       await handle.close();
     }

@@ -12,6 +12,55 @@ import { ChunkRestorer, type ChunkOutcome, type RestoreChunk } from './restore-c
 /** Chunks queued per worker: one being restored, one ready (no idle gap between chunks). */
 const QUEUED_PER_WORKER = 2;
 
+/**
+ * Hands out chunks in order, except that a worker skips the files another worker is writing: two
+ * threads writing one file contend for its inode lock in the kernel (ext4 takes it for every
+ * buffered write), and the loser spins, burning CPU. A large relation thus goes to one worker
+ * while the others restore the small files, and they share it only at the end. A take looks at
+ * most at one file per worker beyond the first it can have.
+ */
+class ChunkQueue {
+  /** Files with chunks left, in order; `next` is the file's first chunk not handed out. */
+  private readonly files: { path: string; chunks: RestoreChunk[]; next: number }[] = [];
+  private readonly writers = new Map<string, { worker: number; chunks: number }>();
+
+  constructor(chunks: readonly RestoreChunk[]) {
+    const byPath = new Map<string, { path: string; chunks: RestoreChunk[]; next: number }>();
+    for (const chunk of chunks) {
+      let file = byPath.get(chunk.path);
+      if (file === undefined) {
+        file = { path: chunk.path, chunks: [], next: 0 };
+        byPath.set(chunk.path, file);
+        this.files.push(file);
+      }
+      file.chunks.push(chunk);
+    }
+  }
+
+  take(worker: number): RestoreChunk | null {
+    if (this.files.length === 0) return null;
+    let chosen = this.files.findIndex((file) => {
+      const writer = this.writers.get(file.path);
+      return writer === undefined || writer.worker === worker;
+    });
+    if (chosen < 0) chosen = 0; // every file left is being written by another worker: share the first
+    const file = this.files[chosen] as { path: string; chunks: RestoreChunk[]; next: number };
+    const chunk = file.chunks[file.next++] as RestoreChunk;
+    if (file.next === file.chunks.length) this.files.splice(chosen, 1);
+    const writer = this.writers.get(chunk.path);
+    if (writer === undefined) this.writers.set(chunk.path, { worker, chunks: 1 });
+    else if (writer.worker === worker) writer.chunks++;
+    return chunk;
+  }
+
+  /** The worker is done with the chunk (restored or failed). */
+  release(worker: number, chunk: RestoreChunk): void {
+    const writer = this.writers.get(chunk.path);
+    if (writer === undefined || writer.worker !== worker) return;
+    if (--writer.chunks === 0) this.writers.delete(chunk.path);
+  }
+}
+
 type Reply = { id: number; outcome?: ChunkOutcome; error?: { code: string | null; message: string } };
 
 export class RestorePool {
@@ -42,15 +91,16 @@ export class RestorePool {
   /** Restores every chunk; `done` is called as each one completes (in completion order). */
   async run(chunks: readonly RestoreChunk[], done: (chunk: RestoreChunk, outcome: ChunkOutcome) => void): Promise<void> {
     const lanes = this.local === null ? this.workers.length : 1;
-    let next = 0;
+    const queue = new ChunkQueue(chunks);
     let failure: Error | null = null;
     const lane = async (worker: number) => {
-      while (failure === null && next < chunks.length) {
-        const chunk = chunks[next++] as RestoreChunk;
+      for (let chunk = queue.take(worker); failure === null && chunk !== null; chunk = queue.take(worker)) {
         try {
           done(chunk, await this.restoreOn(worker, chunk));
         } catch (error) {
           failure ??= error as Error;
+        } finally {
+          queue.release(worker, chunk);
         }
       }
     };

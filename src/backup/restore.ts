@@ -36,8 +36,6 @@ export interface RestoreRequest {
 
 /** Blocks per chunk: a large relation is restored by several workers at once. */
 const CHUNK_BLOCKS = 2048;
-/** Chunks at least this large are fsynced by the worker that wrote them, so the flush overlaps decoding. */
-const SYNC_IN_WORKER_BYTES = 4 * 1024 * 1024;
 /** fsyncs in flight at once in the final sync pass. */
 const SYNC_CONCURRENCY = 8;
 /** File checks, truncations and mtime updates in flight at once. */
@@ -70,10 +68,10 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
     const touched = await restoreFiles(pool, request.pgPath, files, request.delta || request.force, progress);
     await writeRecovery(request, manifest);
     // everything but pg_control is durable before pg_control is written: a crash before it leaves a directory PostgreSQL refuses
-    await syncAll(request.pgPath, touched.unsynced, manifest);
+    await syncAll(request.pgPath, touched, manifest);
     await restoreFiles(pool, request.pgPath, [control], false, progress);
     await syncPaths([join(request.pgPath, control.path), join(request.pgPath, 'global')]);
-    written = touched.count + 1;
+    written = touched.length + 1;
   } finally {
     await pool.close();
   }
@@ -86,29 +84,21 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
 interface FileState {
   /** Created, resized or written. */
   touched: boolean;
-  /** A chunk wrote (data or mtime) without fsyncing after. */
-  unsyncedChange: boolean;
-  synced: boolean;
   timed: boolean;
 }
 
 /**
  * Restores files (with delta, fitting existing ones to size first), then sets the mtime of the
- * files their chunks did not. Returns how many files were touched and which still need an fsync.
+ * files their chunks did not. Returns the files touched (created, resized or written): the caller
+ * fsyncs them all in one pass, many at once, rather than each as it is written.
  */
-async function restoreFiles(
-  pool: RestorePool,
-  root: string,
-  files: readonly ManifestFile[],
-  delta: boolean,
-  progress: Progress,
-): Promise<{ count: number; unsynced: ManifestFile[] }> {
+async function restoreFiles(pool: RestorePool, root: string, files: readonly ManifestFile[], delta: boolean, progress: Progress): Promise<ManifestFile[]> {
   const chunks: RestoreChunk[] = [];
   const fileOf = new Map<RestoreChunk, ManifestFile>();
   const states = new Map<ManifestFile, FileState>();
   await forEachLimit(files, PREPARE_CONCURRENCY, async (file) => {
     const changed = delta ? await fitExisting(join(root, file.path), file) : 'absent';
-    states.set(file, { touched: changed !== 'same', unsyncedChange: false, synced: false, timed: false });
+    states.set(file, { touched: changed !== 'same', timed: false });
     for (const chunk of chunksOf(root, file, changed)) {
       chunks.push(chunk);
       fileOf.set(chunk, file);
@@ -118,18 +108,12 @@ async function restoreFiles(
     const state = states.get(fileOf.get(chunk) as ManifestFile) as FileState;
     state.touched ||= outcome.writtenBytes > 0;
     state.timed ||= outcome.timed;
-    state.synced ||= outcome.synced;
-    state.unsyncedChange ||= outcome.dirty && !outcome.synced;
     progress.advance(chunk.blocks.reduce((sum, ref) => sum + ref[5], 0));
   });
   const touched = files.filter((f) => states.get(f)?.touched === true);
   const untimed = touched.filter((f) => states.get(f)?.timed !== true);
   await forEachLimit(untimed, PREPARE_CONCURRENCY, (file) => utimes(join(root, file.path), new Date(file.mtimeMs), new Date(file.mtimeMs)));
-  const unsynced = touched.filter((f) => {
-    const state = states.get(f) as FileState;
-    return state.unsyncedChange || !state.synced || !state.timed;
-  });
-  return { count: touched.length, unsynced };
+  return touched;
 }
 
 /**
@@ -157,7 +141,6 @@ function chunksOf(root: string, file: ManifestFile, existing: 'absent' | 'same' 
   let fileOffset = 0;
   for (let first = 0; first === 0 || first < file.blocks.length; first += CHUNK_BLOCKS) {
     const blocks = file.blocks.slice(first, first + CHUNK_BLOCKS);
-    const bytes = blocks.reduce((sum, ref) => sum + ref[5], 0);
     chunks.push({
       path: join(root, file.path),
       relativePath: file.path,
@@ -168,9 +151,8 @@ function chunksOf(root: string, file: ManifestFile, existing: 'absent' | 'same' 
       delta: existing !== 'absent',
       changed: existing !== 'same',
       mtimeMs: single ? file.mtimeMs : null,
-      sync: bytes >= SYNC_IN_WORKER_BYTES,
     });
-    fileOffset += bytes;
+    fileOffset += blocks.reduce((sum, ref) => sum + ref[5], 0);
   }
   return chunks;
 }

@@ -53,7 +53,6 @@ function chunksOf(path: string, refs: BlockRef[], perChunk: number, delta: boole
       delta,
       changed: !delta,
       mtimeMs: null,
-      sync: false,
     });
   }
   return chunks;
@@ -89,7 +88,7 @@ test('delta writes only the blocks that differ and leaves the others untouched',
     assert.equal(written, 2 * BLOCK, 'two blocks rewritten');
     assert.ok((await readFile(target)).equals(content));
     const again = await restorer.restore(chunksOf(target, refs, 14, true)[0] as RestoreChunk);
-    assert.deepEqual(again, { writtenBytes: 0, timed: false, dirty: false, synced: false }, 'nothing to do the second time');
+    assert.deepEqual(again, { writtenBytes: 0, timed: false, dirty: false }, 'nothing to do the second time');
   } finally {
     await restorer.close();
     await rm(dir, { recursive: true, force: true });
