@@ -3,9 +3,11 @@
  * those stored by earlier backups), then writes the recovery settings. Invariants:
  *  - nothing is written before every check passed (backup chosen, target valid, directory
  *    empty or --delta/--force, PostgreSQL not running on it);
- *  - global/pg_control is removed first and written last, so an interrupted restore leaves a
+ *  - global/pg_control is removed first and written last, after every other file, the recovery
+ *    settings and every directory are fsynced, so an interrupted restore (or a crash) leaves a
  *    directory PostgreSQL refuses to start;
- *  - every block is checked against its hash as it is read; a corrupt one stops the restore.
+ *  - every block is checked against its hash before it is written; a corrupt one stops the restore.
+ * Files are cut into chunks that process-max worker threads restore (restore-pool.ts).
  */
 import { mkdir, open, readFile, readdir, rm, utimes, writeFile, chmod, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
