@@ -70,10 +70,10 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
     const touched = await restoreFiles(pool, request.pgPath, files, request.delta || request.force, progress);
     await writeRecovery(request, manifest);
     // everything but pg_control is durable before pg_control is written: a crash before it leaves a directory PostgreSQL refuses
-    await syncAll(request.pgPath, touched, manifest);
-    await restoreFiles(pool, request.pgPath, [control], false, progress);
-    await syncPaths([join(request.pgPath, control.path), join(request.pgPath, 'global')]);
-    written = touched.length + 1;
+    await syncAll(request.pgPath, manifest);
+    await restoreFiles(pool, request.pgPath, [control], false, progress); // fsynced when written
+    await syncPaths([join(request.pgPath, 'global')]);
+    written = touched + 1;
   } finally {
     await pool.close();
   }
@@ -87,35 +87,81 @@ interface FileState {
   /** Created, resized or written. */
   touched: boolean;
   timed: boolean;
+  chunksLeft: number;
 }
 
 /**
- * Restores files (with delta, fitting existing ones to size first), then sets the mtime of the
- * files their chunks did not. Returns the files touched (created, resized or written): the caller
- * fsyncs them all in one pass, many at once, rather than each as it is written.
+ * Restores files (with delta, fitting existing ones to size first). As each file is complete,
+ * sets its mtime (unless its only chunk did) and fsyncs it, in the background and many at once,
+ * so the flush to disk overlaps the restore of the files after it. Returns how many files were
+ * touched (created, resized or written); every one of them is durable when this returns.
  */
-async function restoreFiles(pool: RestorePool, root: string, files: readonly ManifestFile[], delta: boolean, progress: Progress): Promise<ManifestFile[]> {
+async function restoreFiles(pool: RestorePool, root: string, files: readonly ManifestFile[], delta: boolean, progress: Progress): Promise<number> {
   const chunks: RestoreChunk[] = [];
   const fileOf = new Map<RestoreChunk, ManifestFile>();
   const states = new Map<ManifestFile, FileState>();
   await forEachLimit(files, PREPARE_CONCURRENCY, async (file) => {
     const changed = delta ? await fitExisting(join(root, file.path), file) : 'absent';
-    states.set(file, { touched: changed !== 'same', timed: false });
-    for (const chunk of chunksOf(root, file, changed)) {
+    const fileChunks = chunksOf(root, file, changed);
+    states.set(file, { touched: changed !== 'same', timed: false, chunksLeft: fileChunks.length });
+    for (const chunk of fileChunks) {
       chunks.push(chunk);
       fileOf.set(chunk, file);
     }
   });
-  await pool.run(chunks, (chunk, outcome) => {
-    const state = states.get(fileOf.get(chunk) as ManifestFile) as FileState;
-    state.touched ||= outcome.writtenBytes > 0;
-    state.timed ||= outcome.timed;
-    progress.advance(chunk.blocks.reduce((sum, ref) => sum + ref[5], 0));
-  });
-  const touched = files.filter((f) => states.get(f)?.touched === true);
-  const untimed = touched.filter((f) => states.get(f)?.timed !== true);
-  await forEachLimit(untimed, PREPARE_CONCURRENCY, (file) => utimes(join(root, file.path), new Date(file.mtimeMs), new Date(file.mtimeMs)));
-  return touched;
+  const finishing = new BackgroundTasks(SYNC_CONCURRENCY);
+  const finish = async (file: ManifestFile, state: FileState) => {
+    const path = join(root, file.path);
+    if (!state.timed) await utimes(path, new Date(file.mtimeMs), new Date(file.mtimeMs));
+    await syncPaths([path]);
+  };
+  await pool
+    .run(chunks, (chunk, outcome) => {
+      const file = fileOf.get(chunk) as ManifestFile;
+      const state = states.get(file) as FileState;
+      state.touched ||= outcome.writtenBytes > 0;
+      state.timed ||= outcome.timed;
+      if (--state.chunksLeft === 0 && state.touched) finishing.add(() => finish(file, state));
+      progress.advance(chunk.blocks.reduce((sum, ref) => sum + ref[5], 0));
+    })
+    .finally(() => finishing.settled());
+  await finishing.drain();
+  return files.filter((f) => states.get(f)?.touched === true).length;
+}
+
+/** Tasks run in the background, at most `limit` at once. */
+class BackgroundTasks {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly started: Promise<void>[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  add(task: () => Promise<void>): void {
+    const run = async () => {
+      while (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+      this.running++;
+      try {
+        await task();
+      } finally {
+        this.running--;
+        this.waiting.shift()?.();
+      }
+    };
+    const started = run();
+    started.catch(() => undefined); // awaited by drain(); not an unhandled rejection meanwhile
+    this.started.push(started);
+  }
+
+  /** Waits for every task, whatever its outcome. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.started);
+  }
+
+  /** Waits for every task; throws the first failure. */
+  async drain(): Promise<void> {
+    await Promise.all(this.started);
+  }
 }
 
 /**
@@ -168,10 +214,10 @@ async function forEachLimit<T>(items: readonly T[], limit: number, task: (item: 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
-/** fsyncs the files not yet synced, the recovery settings, then every directory. */
-async function syncAll(root: string, files: readonly ManifestFile[], manifest: Manifest): Promise<void> {
+/** fsyncs the recovery settings, then every directory (the files are synced as each is complete). */
+async function syncAll(root: string, manifest: Manifest): Promise<void> {
   const recovery = ['postgresql.auto.conf', 'recovery.signal', 'standby.signal'].map((name) => join(root, name));
-  await syncPaths([...files.map((f) => join(root, f.path)), ...recovery]);
+  await syncPaths(recovery);
   await syncPaths([root, ...manifest.dirs.map((d) => join(root, d.path))]);
 }
 
