@@ -2,15 +2,19 @@
  * bench/backup: keel backup vs pgBackRest 2.45 (Debian package) in one run, on one PostgreSQL 15
  * with a pgbench database, same compression (zstd level 3) and process-max 2, both archiving
  * (archive_command pushes to both repositories): full backup time and repository size,
- * incremental after a small change (1 row in 5,000) and after `pgbench -T 20` (time and size),
- * restore time of the last incremental.
+ * the same full backup into an AES-256 encrypted repository, incremental after a small change
+ * (1 row in 5,000) and after `pgbench -T 20` (time and size), restore time of the last
+ * incremental, delta restore time (over that restored directory after local changes) and PITR
+ * time (restore to a time target, then start, recover to the target and promote until the server
+ * accepts a write).
  *
  *   node dist/bench/backup.js [--scale 50] [--pgbench-seconds 20]
  *
  * Writes bench/results/backup.json and bench/results/backup.table.md.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile, chown } from 'node:fs/promises';
+import { mkdir, writeFile, chown, open, readdir, rm, stat } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -38,7 +42,8 @@ async function main(): Promise<void> {
   const pgbenchSeconds = arg('pgbench-seconds', '20');
   const lab = await startBackupLab();
   try {
-    const results = await measure(lab, scale, pgbenchSeconds);
+    const loadStart = loadavg()[0] ?? 0;
+    const results = { ...(await measure(lab, scale, pgbenchSeconds)), loadAverage1m: { start: loadStart, end: loadavg()[0] ?? 0 } };
     await mkdir(RESULTS, { recursive: true });
     await writeFile(join(RESULTS, 'backup.json'), JSON.stringify(results, null, 2) + '\n');
     const table = renderTable(results);
@@ -52,43 +57,68 @@ async function main(): Promise<void> {
 interface Side {
   fullS: number;
   fullBytes: number;
+  encryptedFullS: number;
+  encryptedFullBytes: number;
   smallIncrS: number;
   smallIncrBytes: number;
   incrS: number;
   incrBytes: number;
   restoreS: number;
+  deltaRestoreS: number;
+  /** PITR: the restore to the time target. */
+  pitrRestoreS: number;
+  /** PITR: server start, recovery to the target and promotion until a write commits. */
+  pitrRecoverS: number;
 }
 
-async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): Promise<{ scale: number; databaseBytes: number; keel: Side; pgbackrest: Side }> {
+interface Results {
+  /** The machine's 1-minute load average when the run started and ended (others may be working on it). */
+  loadAverage1m?: { start: number; end: number };
+  scale: number;
+  pgbenchSeconds: number;
+  databaseBytes: number;
+  keel: Side;
+  pgbackrest: Side;
+}
+
+const CIPHER_PASS = 'bench-cipher-passphrase-5b1e';
+
+async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): Promise<Results> {
   const postgres = lookupUser('postgres');
   const refRepo = join(lab.dir, 'ref-repo');
-  const refConf = join(lab.dir, 'pgbackrest-ref.conf');
-  for (const dir of [refRepo, join(lab.dir, 'ref-log'), join(lab.dir, 'ref-lock'), join(lab.dir, 'ref-spool')]) {
+  const refEncRepo = join(lab.dir, 'ref-repo-enc');
+  const keelEncRepo = join(lab.dir, 'keel-repo-enc');
+  for (const dir of [refRepo, refEncRepo, keelEncRepo, join(lab.dir, 'ref-log'), join(lab.dir, 'ref-lock'), join(lab.dir, 'ref-spool')]) {
     await mkdir(dir, { recursive: true });
     if (postgres !== null) await chown(dir, postgres.uid, postgres.gid);
   }
-  await writeFile(
-    refConf,
-    [
-      '[global]',
-      `repo1-path=${refRepo}`,
-      `log-path=${join(lab.dir, 'ref-log')}`,
-      `lock-path=${join(lab.dir, 'ref-lock')}`,
-      `spool-path=${join(lab.dir, 'ref-spool')}`,
-      'compress-type=zst',
-      'compress-level=3',
-      'process-max=2',
-      'start-fast=y',
-      'log-level-console=warn',
-      '',
-      '[bench]',
-      `pg1-path=${lab.source.dataDir}`,
-      `pg1-port=${lab.source.port}`,
-      `pg1-socket-path=${lab.source.socketDir}`,
-      '',
-    ].join('\n'),
-  );
-  const pgbackrest = (args: string[]) => ['-u', 'postgres', '--', '/usr/bin/pgbackrest', `--config=${refConf}`, '--stanza=bench', ...args];
+  const refConfLines = (repo: string, cipher: string[]) => [
+    '[global]',
+    `repo1-path=${repo}`,
+    ...cipher,
+    `log-path=${join(lab.dir, 'ref-log')}`,
+    `lock-path=${join(lab.dir, 'ref-lock')}`,
+    `spool-path=${join(lab.dir, 'ref-spool')}`,
+    'compress-type=zst',
+    'compress-level=3',
+    'process-max=2',
+    'start-fast=y',
+    'log-level-console=warn',
+    '',
+    '[bench]',
+    `pg1-path=${lab.source.dataDir}`,
+    `pg1-port=${lab.source.port}`,
+    `pg1-socket-path=${lab.source.socketDir}`,
+    '',
+  ];
+  const refConf = join(lab.dir, 'pgbackrest-ref.conf');
+  const refEncConf = join(lab.dir, 'pgbackrest-ref-enc.conf');
+  await writeFile(refConf, refConfLines(refRepo, []).join('\n'));
+  await writeFile(refEncConf, refConfLines(refEncRepo, ['repo1-cipher-type=aes-256-cbc', `repo1-cipher-pass=${CIPHER_PASS}`]).join('\n'), { mode: 0o640 });
+  if (postgres !== null) await chown(refEncConf, postgres.uid, postgres.gid);
+  const pgbackrestWith = (conf: string) => (args: string[]) => ['-u', 'postgres', '--', '/usr/bin/pgbackrest', `--config=${conf}`, '--stanza=bench', ...args];
+  const pgbackrest = pgbackrestWith(refConf);
+  const pgbackrestEnc = pgbackrestWith(refEncConf);
   const keelPush = `'${process.execPath}' '${KEEL_MAIN}' backup archive-push %p --config=${lab.configFile} --stanza=${lab.stanza}`;
   const refPush = `/usr/bin/pgbackrest --config=${refConf} --stanza=bench archive-push %p`;
   await lab.source.query(`ALTER SYSTEM SET archive_command = '${`${keelPush} && ${refPush}`.replaceAll("'", "''")}'`);
@@ -98,8 +128,12 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): P
   await lab.source.query('CHECKPOINT');
   const [size] = await lab.source.query<{ bytes: string }>('SELECT sum(pg_database_size(oid))::text AS bytes FROM pg_database');
   const keel = (args: string[]) => [KEEL_MAIN, 'backup', ...args, `--config=${lab.configFile}`, `--stanza=${lab.stanza}`, '--log-level-console=warn'];
+  // the encrypted repository: the same configuration with another repo1-path and AES-256 (as pgBackRest's)
+  const keelEnc = (args: string[]) => keel([...args, `--repo1-path=${keelEncRepo}`, '--repo1-cipher-type=aes-256-cbc', `--repo1-cipher-pass=${CIPHER_PASS}`]);
   await timed('keel stanza-create', process.execPath, keel(['stanza-create']));
   await timed('pgbackrest stanza-create', '/usr/sbin/runuser', pgbackrest(['stanza-create']));
+  await timed('keel stanza-create (encrypted)', process.execPath, keelEnc(['stanza-create']));
+  await timed('pgbackrest stanza-create (encrypted)', '/usr/sbin/runuser', pgbackrestEnc(['stanza-create']));
 
   // every measurement starts with the archive drained, so no side pays for WAL the other made
   const drainArchive = async () => {
@@ -116,8 +150,9 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): P
   };
   const keelSide = {} as Side;
   const refSide = {} as Side;
-  const keelStored = () =>
-    Promise.all([directoryBytes(join(lab.repoPath, lab.stanza, 'pack')), directoryBytes(join(lab.repoPath, lab.stanza, 'backup'))]).then(([a, b]) => a + b);
+  const keelStoredIn = (repo: string) => () =>
+    Promise.all([directoryBytes(join(repo, lab.stanza, 'pack')), directoryBytes(join(repo, lab.stanza, 'backup'))]).then(([a, b]) => a + b);
+  const keelStored = keelStoredIn(lab.repoPath);
   const refStored = () => directoryBytes(join(refRepo, 'backup'));
 
   await drainArchive();
@@ -126,6 +161,14 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): P
   await drainArchive();
   keelSide.fullS = await timed('keel full', process.execPath, keel(['backup', '--type=full', '--start-fast']));
   keelSide.fullBytes = await keelStored();
+
+  // the encrypted repositories do not receive WAL (archive_command pushes to the plain ones): both skip the archive check
+  await drainArchive();
+  refSide.encryptedFullS = await timed('pgbackrest encrypted full', '/usr/sbin/runuser', pgbackrestEnc(['--type=full', '--no-archive-check', 'backup']));
+  refSide.encryptedFullBytes = await directoryBytes(join(refEncRepo, 'backup'));
+  await drainArchive();
+  keelSide.encryptedFullS = await timed('keel encrypted full', process.execPath, keelEnc(['backup', '--type=full', '--start-fast', '--no-archive-check']));
+  keelSide.encryptedFullBytes = await keelStoredIn(keelEncRepo)();
 
   // a small change: 1 row in 5,000 of pgbench_accounts (about 1,000 pages of 82,000 at scale 50)
   await lab.source.query('UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 5000 = 0');
@@ -148,44 +191,113 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): P
   refSide.incrS = await timed('pgbackrest incr', '/usr/sbin/runuser', pgbackrest(['--type=incr', 'backup']));
   refSide.incrBytes = (await refStored()) - refBeforeIncr;
 
-  const refTarget = lab.newDataDir('ref-restore');
-  const keelTarget = lab.newDataDir('keel-restore');
-  for (const dir of [refTarget]) {
+  // the PITR target: a row committed before it, one after it, both archived
+  await lab.source.query('CREATE TABLE pitr_marker (what text PRIMARY KEY)');
+  await lab.source.query("INSERT INTO pitr_marker VALUES ('before')");
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const [target] = await lab.source.query<{ at: string }>('SELECT now()::text AS at');
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await lab.source.query("INSERT INTO pitr_marker VALUES ('after')");
+  await drainArchive();
+
+  const restoreDir = async (name: string) => {
+    const dir = lab.newDataDir(name);
     await mkdir(dir, { mode: 0o700 });
     if (postgres !== null) await chown(dir, postgres.uid, postgres.gid);
-  }
+    return dir;
+  };
+  const refTarget = await restoreDir('ref-restore');
+  const keelTarget = lab.newDataDir('keel-restore');
   refSide.restoreS = await timed('pgbackrest restore', '/usr/sbin/runuser', pgbackrest([`--pg1-path=${refTarget}`, 'restore']));
   keelSide.restoreS = await timed('keel restore', process.execPath, keel(['restore', `--pg1-path=${keelTarget}`]));
-  return { scale: Number(scale), databaseBytes: Number(size?.bytes ?? 0), keel: keelSide, pgbackrest: refSide };
+
+  // delta restore over each restored directory after the same local changes
+  for (const dir of [refTarget, keelTarget]) await damageDataDir(dir);
+  refSide.deltaRestoreS = await timed('pgbackrest delta restore', '/usr/sbin/runuser', pgbackrest([`--pg1-path=${refTarget}`, '--delta', 'restore']));
+  keelSide.deltaRestoreS = await timed('keel delta restore', process.execPath, keel(['restore', '--delta', `--pg1-path=${keelTarget}`]));
+
+  const timeTarget = ['--type=time', `--target=${target?.at ?? ''}`, '--target-action=promote'];
+  const refPitr = await restoreDir('ref-pitr');
+  const keelPitr = lab.newDataDir('keel-pitr');
+  refSide.pitrRestoreS = await timed('pgbackrest PITR restore', '/usr/sbin/runuser', pgbackrest([`--pg1-path=${refPitr}`, ...timeTarget, 'restore']));
+  refSide.pitrRecoverS = await recoverAndPromote(lab, refPitr);
+  keelSide.pitrRestoreS = await timed('keel PITR restore', process.execPath, keel(['restore', `--pg1-path=${keelPitr}`, ...timeTarget]));
+  keelSide.pitrRecoverS = await recoverAndPromote(lab, keelPitr);
+  return { scale: Number(scale), pgbenchSeconds: Number(pgbenchSeconds), databaseBytes: Number(size?.bytes ?? 0), keel: keelSide, pgbackrest: refSide };
 }
 
-function renderTable(results: { scale: number; databaseBytes: number; keel: Side; pgbackrest: Side }): string {
+/**
+ * The local changes a delta restore undoes: 8 MiB rewritten in the largest relation file, one
+ * relation file removed, one stray file added.
+ */
+async function damageDataDir(dir: string): Promise<void> {
+  const base = join(dir, 'base');
+  const files: { path: string; size: number }[] = [];
+  for (const db of await readdir(base)) {
+    for (const name of await readdir(join(base, db))) {
+      const path = join(base, db, name);
+      const info = await stat(path);
+      if (info.isFile()) files.push({ path, size: info.size });
+    }
+  }
+  files.sort((a, b) => b.size - a.size);
+  const [largest, second] = files;
+  if (largest === undefined || second === undefined) throw new Error(`${dir} has no relation files to change`);
+  const handle = await open(largest.path, 'r+');
+  try {
+    await handle.write(Buffer.alloc(8 * 1024 * 1024, 0x5a), 0, 8 * 1024 * 1024, 0);
+  } finally {
+    await handle.close();
+  }
+  await rm(second.path);
+  await writeFile(join(base, 'stray-file'), 'not in the backup\n');
+}
+
+/** Starts a PITR-restored server and returns the seconds until it has promoted and committed a write. */
+async function recoverAndPromote(lab: BackupLab, dataDir: string): Promise<number> {
+  const started = monoMs();
+  const server = await lab.startServer(dataDir);
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const written = await server
+      .query('CREATE TABLE after_promote (id int)')
+      .then(() => true)
+      .catch((error: Error) => {
+        if (!/read-only|recovery|starting up|not yet accepting/i.test(error.message)) throw error;
+        return false;
+      });
+    if (written) break;
+    if (Date.now() > deadline) throw new Error(`${dataDir} did not promote`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const seconds = (monoMs() - started) / 1000;
+  const rows = await server.query<{ what: string }>('SELECT what FROM pitr_marker ORDER BY what');
+  if (rows.map((r) => r.what).join(',') !== 'before') throw new Error(`PITR of ${dataDir} reached the wrong point: rows ${JSON.stringify(rows)}`);
+  await server.stop();
+  return seconds;
+}
+
+function renderTable(results: Results): string {
   const mib = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
   const secs = (s: number) => `${s.toFixed(2)} s`;
   const ratio = (a: number, b: number) => (b === 0 ? '-' : (a / b).toFixed(2));
+  const { keel, pgbackrest } = results;
+  const timeRow = (what: string, a: number, b: number): [string, string, string, string] => [what, secs(a), secs(b), ratio(a, b)];
+  const sizeRow = (what: string, a: number, b: number): [string, string, string, string] => [what, mib(a), mib(b), ratio(a, b)];
   const rows: [string, string, string, string][] = [
-    ['full backup time', secs(results.keel.fullS), secs(results.pgbackrest.fullS), ratio(results.keel.fullS, results.pgbackrest.fullS)],
-    ['full backup size', mib(results.keel.fullBytes), mib(results.pgbackrest.fullBytes), ratio(results.keel.fullBytes, results.pgbackrest.fullBytes)],
-    [
-      'incr time (1 row in 5,000 updated)',
-      secs(results.keel.smallIncrS),
-      secs(results.pgbackrest.smallIncrS),
-      ratio(results.keel.smallIncrS, results.pgbackrest.smallIncrS),
-    ],
-    [
-      'incr size (1 row in 5,000 updated)',
-      mib(results.keel.smallIncrBytes),
-      mib(results.pgbackrest.smallIncrBytes),
-      ratio(results.keel.smallIncrBytes, results.pgbackrest.smallIncrBytes),
-    ],
-    ['incr time (after pgbench -T)', secs(results.keel.incrS), secs(results.pgbackrest.incrS), ratio(results.keel.incrS, results.pgbackrest.incrS)],
-    [
-      'incr size (after pgbench -T)',
-      mib(results.keel.incrBytes),
-      mib(results.pgbackrest.incrBytes),
-      ratio(results.keel.incrBytes, results.pgbackrest.incrBytes),
-    ],
-    ['restore time (incr set)', secs(results.keel.restoreS), secs(results.pgbackrest.restoreS), ratio(results.keel.restoreS, results.pgbackrest.restoreS)],
+    timeRow('full backup time', keel.fullS, pgbackrest.fullS),
+    sizeRow('full backup size', keel.fullBytes, pgbackrest.fullBytes),
+    timeRow('encrypted full backup time (AES-256, no archive check)', keel.encryptedFullS, pgbackrest.encryptedFullS),
+    sizeRow('encrypted full backup size', keel.encryptedFullBytes, pgbackrest.encryptedFullBytes),
+    timeRow('incr time (1 row in 5,000 updated)', keel.smallIncrS, pgbackrest.smallIncrS),
+    sizeRow('incr size (1 row in 5,000 updated)', keel.smallIncrBytes, pgbackrest.smallIncrBytes),
+    timeRow(`incr time (after pgbench -T ${results.pgbenchSeconds})`, keel.incrS, pgbackrest.incrS),
+    sizeRow(`incr size (after pgbench -T ${results.pgbenchSeconds})`, keel.incrBytes, pgbackrest.incrBytes),
+    timeRow('restore time (incr set)', keel.restoreS, pgbackrest.restoreS),
+    timeRow('delta restore time (8 MiB rewritten, 1 file removed, 1 added)', keel.deltaRestoreS, pgbackrest.deltaRestoreS),
+    timeRow('PITR: restore to a time target', keel.pitrRestoreS, pgbackrest.pitrRestoreS),
+    timeRow('PITR: start, recover to the target, promote, first write', keel.pitrRecoverS, pgbackrest.pitrRecoverS),
+    timeRow('PITR total', keel.pitrRestoreS + keel.pitrRecoverS, pgbackrest.pitrRestoreS + pgbackrest.pitrRecoverS),
   ];
   return [
     `# bench/backup: keel vs pgBackRest 2.45, pgbench scale ${results.scale} (${mib(results.databaseBytes)}), zstd 3, process-max 2`,
@@ -194,6 +306,13 @@ function renderTable(results: { scale: number; databaseBytes: number; keel: Side
     '|---|---|---|---|',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
+    ...(results.loadAverage1m === undefined
+      ? []
+      : [
+          `One run on a 2-core machine shared with other work (1-minute load average ${results.loadAverage1m.start.toFixed(1)} at the start, ` +
+            `${results.loadAverage1m.end.toFixed(1)} at the end): absolute times vary from run to run, the ratios compare both tools under the same load.`,
+          '',
+        ]),
   ].join('\n');
 }
 

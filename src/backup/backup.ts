@@ -148,6 +148,7 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
       `backup ${label}`,
       listing.files.reduce((sum, f) => sum + f.size, 0),
       request.progress,
+      { log: request.log },
     );
     const store = new BlockStore(pool, packs, known, request.processMax * 8);
     const files: StoredFile[] = [];

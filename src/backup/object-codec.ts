@@ -12,7 +12,11 @@
  */
 import { createCipheriv, createDecipheriv, createHash, hash, randomBytes, scryptSync } from 'node:crypto';
 import { gzipSync, gunzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
 import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
+
+/** zstd-napi's low-level binding (decompression into a given buffer); CommonJS, so required. */
+const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js');
 
 export type CompressType = 'none' | 'gz' | 'zst';
 export type CipherType = 'none' | 'aes-256-cbc';
@@ -89,11 +93,14 @@ export function encodeObject(plain: Uint8Array, settings: CodecSettings, withChe
   return Buffer.concat(parts);
 }
 
-/**
- * Decodes an object and checks it: against `expectedHash` (base64url SHA-256, for blocks) or
- * the checksum in its header. Throws CorruptObjectError on any mismatch.
- */
-export function decodeObject(stored: Buffer, key: Buffer | null, expectedHash?: string): Buffer {
+/** An object's header read and its payload decrypted: what is left is to decompress and check. */
+interface OpenedObject {
+  compressType: CompressType;
+  checksum: Buffer | null;
+  payload: Buffer;
+}
+
+function openObject(stored: Buffer, key: Buffer | null): OpenedObject {
   if (stored.length < HEADER_BYTES || !stored.subarray(0, 4).equals(MAGIC)) throw new CorruptObjectError('not a keel repository object (bad header)');
   const compressType = COMPRESS_BY_CODE[stored[4] ?? 255];
   if (compressType === undefined) throw new CorruptObjectError(`unknown compression code ${String(stored[4])}`);
@@ -112,6 +119,19 @@ export function decodeObject(stored: Buffer, key: Buffer | null, expectedHash?: 
       throw new CorruptObjectError('object does not decrypt (wrong key or corrupt data)');
     }
   }
+  return { compressType, checksum, payload };
+}
+
+function checkHeaderChecksum(plain: Buffer, checksum: Buffer | null): void {
+  if (checksum !== null && !sha256(plain).equals(checksum)) throw new CorruptObjectError('object checksum mismatch');
+}
+
+/**
+ * Decodes an object and checks it: against `expectedHash` (base64url SHA-256, for blocks) or
+ * the checksum in its header. Throws CorruptObjectError on any mismatch.
+ */
+export function decodeObject(stored: Buffer, key: Buffer | null, expectedHash?: string): Buffer {
+  const { compressType, checksum, payload } = openObject(stored, key);
   let plain: Buffer;
   try {
     plain = decompressBytes(payload, compressType);
@@ -120,8 +140,44 @@ export function decodeObject(stored: Buffer, key: Buffer | null, expectedHash?: 
   }
   if (expectedHash !== undefined) {
     if (blockHash(plain) !== expectedHash) throw new CorruptObjectError('block checksum mismatch');
-  } else if (checksum !== null && !sha256(plain).equals(checksum)) {
-    throw new CorruptObjectError('object checksum mismatch');
-  }
+  } else checkHeaderChecksum(plain, checksum);
   return plain;
+}
+
+/**
+ * decodeObject for restore's frames: a zstd payload is decompressed into `allocate(size)` (a
+ * recycled buffer: restore decodes every frame of a backup, and fresh memory for each costs a
+ * page fault per 4 KiB). The result may be a view of that buffer, never of `stored` (which the
+ * caller may reuse). The caller checks the blocks' hashes (a frame carries none); a header
+ * checksum, if any, is checked here.
+ */
+export function decodeFrame(stored: Buffer, key: Buffer | null, allocate: (bytes: number) => Buffer): Buffer {
+  const { compressType, checksum, payload } = openObject(stored, key);
+  let plain: Buffer;
+  try {
+    const size = compressType === 'zst' ? zstdBinding.getFrameContentSize(payload) : null;
+    if (compressType === 'none') {
+      // a copy: the payload is a view of the caller's read buffer, which it reuses
+      plain = allocate(payload.length).subarray(0, payload.length);
+      payload.copy(plain);
+    } else if (size === null) {
+      plain = decompressBytes(payload, compressType);
+    } else {
+      const output = allocate(size);
+      const written = zstdContext().decompress(output.subarray(0, size), payload);
+      if (written !== size) throw new CorruptObjectError('object does not decompress to its recorded size');
+      plain = output.subarray(0, size);
+    }
+  } catch {
+    throw new CorruptObjectError('object does not decompress (corrupt data)');
+  }
+  checkHeaderChecksum(plain, checksum);
+  return plain;
+}
+
+let decompressionContext: InstanceType<typeof zstdBinding.DCtx> | null = null;
+/** One zstd decompression context per thread, made on first use. */
+function zstdContext(): InstanceType<typeof zstdBinding.DCtx> {
+  decompressionContext ??= new zstdBinding.DCtx();
+  return decompressionContext;
 }

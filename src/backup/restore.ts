@@ -3,20 +3,23 @@
  * those stored by earlier backups), then writes the recovery settings. Invariants:
  *  - nothing is written before every check passed (backup chosen, target valid, directory
  *    empty or --delta/--force, PostgreSQL not running on it);
- *  - global/pg_control is removed first and written last, so an interrupted restore leaves a
+ *  - global/pg_control is removed first and written last, after every other file, the recovery
+ *    settings and every directory are fsynced, so an interrupted restore (or a crash) leaves a
  *    directory PostgreSQL refuses to start;
- *  - every block is checked against its hash as it is read; a corrupt one stops the restore.
+ *  - every block is checked against its hash before it is written; a corrupt one stops the restore.
+ * Files are cut into chunks that process-max worker threads restore (restore-pool.ts).
  */
-import { mkdir, open, readFile, readdir, rm, stat, utimes, writeFile, chmod, lstat, readlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, utimes, writeFile, chmod, lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
-import { Repository, PackReader, isAlive } from './repository.js';
+import { Repository, isAlive } from './repository.js';
 import { planRestore, type TablespaceMapping } from './restore-plan.js';
 import { linkTablespaces, tablespaceLinkTargets } from './tablespace-links.js';
-import { CorruptObjectError, blockHash, decodeObject } from './object-codec.js';
 import { recoveryLines, rewriteAutoConf, type RecoveryTarget } from './recovery-settings.js';
 import { Progress } from './progress.js';
-import type { BlockRef, Manifest, ManifestFile } from './core/manifest.js';
+import { RestorePool } from './restore-pool.js';
+import type { RestoreChunk } from './restore-chunk.js';
+import type { Manifest, ManifestFile } from './core/manifest.js';
 import type { RepositoryOptions } from './repository.js';
 import type { BackupLog } from './log.js';
 
@@ -31,54 +34,16 @@ export interface RestoreRequest {
   restoreCommand: string;
   log: BackupLog;
   progress: boolean | undefined;
+  /** Worker threads restoring chunks (1 or absent: on the main thread). */
+  processMax?: number;
 }
 
-const READ_RUN_BYTES_MAX = 4 * 1024 * 1024;
-const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
-const FRAME_CACHE_MAX = 256;
-/** A run's frames must all fit in the cache until their blocks are written. */
-const RUN_FRAMES_MAX = FRAME_CACHE_MAX / 2;
-
-/**
- * Decoded frames recently read. An incremental's files interleave blocks of older frames with
- * new ones; without the cache a frame would be read and decompressed once per block it holds.
- */
-class FrameCache {
-  private readonly frames = new Map<string, Buffer>();
-  get(pack: string, offset: number): Buffer | undefined {
-    return this.frames.get(`${pack}@${offset}`);
-  }
-  set(pack: string, offset: number, frame: Buffer): void {
-    if (this.frames.size >= FRAME_CACHE_MAX) {
-      const oldest = this.frames.keys().next().value;
-      if (oldest !== undefined) this.frames.delete(oldest);
-    }
-    this.frames.set(`${pack}@${offset}`, frame);
-  }
-}
-
-/** Reads a run of back-to-back frames with one read and decodes each into the cache. */
-async function readFrames(
-  repository: Repository,
-  reader: PackReader,
-  cache: FrameCache,
-  pack: string,
-  run: FramesRun,
-  path: string,
-  index: number,
-): Promise<void> {
-  const bytes = await reader.read(repository.path(pack), run.offset, run.bytes);
-  for (const frame of run.frames) {
-    try {
-      cache.set(pack, frame.offset, decodeObject(bytes.subarray(frame.offset - run.offset, frame.offset - run.offset + frame.stored), repository.codec.key));
-    } catch (error) {
-      if (error instanceof CorruptObjectError) {
-        throw new KeelError('backup.block_corrupt', `block ${index} of ${path} (${pack} at ${frame.offset}) is corrupt: ${error.message}; restore refused`);
-      }
-      throw error;
-    }
-  }
-}
+/** Blocks per chunk: a large relation is restored by several workers at once. */
+const CHUNK_BLOCKS = 2048;
+/** fsyncs in flight at once in the final sync pass. */
+const SYNC_CONCURRENCY = 8;
+/** File checks, truncations and mtime updates in flight at once. */
+const PREPARE_CONCURRENCY = 8;
 
 export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   const repository = await Repository.open(request.repository);
@@ -94,27 +59,181 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   await linkTablespaces(request.pgPath, tablespaces);
   for (const dir of manifest.dirs) await mkdir(join(request.pgPath, dir.path), { recursive: true, mode: dir.mode });
 
-  const reader = new PackReader();
-  const frames = new FrameCache();
-  const progress = new Progress(`restore ${manifest.label}`, manifest.sizes.database, request.progress);
-  let copied = 0;
+  const control = manifest.files.find((f) => f.path === 'global/pg_control');
+  if (control === undefined) throw new KeelError('backup.manifest_corrupt', `backup ${manifest.label} has no global/pg_control`);
+  const progress = new Progress(`restore ${manifest.label}`, manifest.sizes.database, request.progress, { log: request.log });
+  const pool = new RestorePool(repository.root, manifest.packs, repository.codec.key, request.processMax ?? 1);
+  let written: number;
   try {
-    const control = manifest.files.find((f) => f.path === 'global/pg_control');
-    for (const file of manifest.files) {
-      if (file === control) continue;
-      if (await restoreFile(repository, reader, frames, request.pgPath, manifest.packs, file, request.delta || request.force)) copied++;
-      progress.advance(file.size);
-    }
+    const files = manifest.files.filter((f) => f !== control);
+    const touched = await restoreFiles(pool, request.pgPath, files, request.delta || request.force, progress);
     await writeRecovery(request, manifest);
-    if (control === undefined) throw new KeelError('backup.manifest_corrupt', `backup ${manifest.label} has no global/pg_control`);
-    await restoreFile(repository, reader, frames, request.pgPath, manifest.packs, control, false);
-    progress.advance(control.size);
+    // everything but pg_control is durable before pg_control is written: a crash before it leaves a directory PostgreSQL refuses
+    await syncAll(request.pgPath, manifest);
+    await restoreFiles(pool, request.pgPath, [control], false, progress); // fsynced when written
+    await syncPaths([join(request.pgPath, 'global')]);
+    written = touched + 1;
   } finally {
-    await reader.close();
+    await pool.close();
   }
   progress.finish();
-  request.log.info(`restore of ${manifest.label} complete: ${copied} of ${manifest.files.length} files written`);
+  request.log.info(`restore of ${manifest.label} complete: ${written} of ${manifest.files.length} files written`);
   return manifest;
+}
+
+/** What the chunks of one file did. */
+interface FileState {
+  /** Created, resized or written. */
+  touched: boolean;
+  timed: boolean;
+  chunksLeft: number;
+}
+
+/**
+ * Restores files (with delta, fitting existing ones to size first). As each file is complete,
+ * sets its mtime (unless its only chunk did) and fsyncs it, in the background and many at once,
+ * so the flush to disk overlaps the restore of the files after it. Returns how many files were
+ * touched (created, resized or written); every one of them is durable when this returns.
+ */
+async function restoreFiles(pool: RestorePool, root: string, files: readonly ManifestFile[], delta: boolean, progress: Progress): Promise<number> {
+  const chunks: RestoreChunk[] = [];
+  const fileOf = new Map<RestoreChunk, ManifestFile>();
+  const states = new Map<ManifestFile, FileState>();
+  await forEachLimit(files, PREPARE_CONCURRENCY, async (file) => {
+    const changed = delta ? await fitExisting(join(root, file.path), file) : 'absent';
+    const fileChunks = chunksOf(root, file, changed);
+    states.set(file, { touched: changed !== 'same', timed: false, chunksLeft: fileChunks.length });
+    for (const chunk of fileChunks) {
+      chunks.push(chunk);
+      fileOf.set(chunk, file);
+    }
+  });
+  const finishing = new BackgroundTasks(SYNC_CONCURRENCY);
+  const finish = async (file: ManifestFile, state: FileState) => {
+    const path = join(root, file.path);
+    if (!state.timed) await utimes(path, new Date(file.mtimeMs), new Date(file.mtimeMs));
+    await syncPaths([path]);
+  };
+  await pool
+    .run(chunks, (chunk, outcome) => {
+      const file = fileOf.get(chunk) as ManifestFile;
+      const state = states.get(file) as FileState;
+      state.touched ||= outcome.writtenBytes > 0;
+      state.timed ||= outcome.timed;
+      if (--state.chunksLeft === 0 && state.touched) finishing.add(() => finish(file, state));
+      progress.advance(chunk.blocks.reduce((sum, ref) => sum + ref[5], 0));
+    })
+    .finally(() => finishing.settled());
+  await finishing.drain();
+  return files.filter((f) => states.get(f)?.touched === true).length;
+}
+
+/** Tasks run in the background, at most `limit` at once. */
+class BackgroundTasks {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly started: Promise<void>[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  add(task: () => Promise<void>): void {
+    const run = async () => {
+      while (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+      this.running++;
+      try {
+        await task();
+      } finally {
+        this.running--;
+        this.waiting.shift()?.();
+      }
+    };
+    const started = run();
+    started.catch(() => undefined); // awaited by drain(); not an unhandled rejection meanwhile
+    this.started.push(started);
+  }
+
+  /** Waits for every task, whatever its outcome. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.started);
+  }
+
+  /** Waits for every task; throws the first failure. */
+  async drain(): Promise<void> {
+    await Promise.all(this.started);
+  }
+}
+
+/**
+ * With delta: truncates or extends an existing file to the backed-up size and sets its mode.
+ * 'absent' when there is no regular file there (it is created), 'same' when size and mode match.
+ */
+async function fitExisting(path: string, file: ManifestFile): Promise<'absent' | 'same' | 'fitted'> {
+  const existing = await lstat(path).catch(() => null);
+  if (existing === null || !existing.isFile()) return 'absent';
+  if (existing.size === file.size && (existing.mode & 0o7777) === file.mode) return 'same';
+  const handle = await open(path, 'r+');
+  try {
+    await handle.truncate(file.size);
+    await handle.chmod(file.mode);
+  } finally {
+    await handle.close();
+  }
+  return 'fitted';
+}
+
+/** The file's chunks (one, empty, for an empty file: the worker creates it). */
+function chunksOf(root: string, file: ManifestFile, existing: 'absent' | 'same' | 'fitted'): RestoreChunk[] {
+  const chunks: RestoreChunk[] = [];
+  const single = file.blocks.length <= CHUNK_BLOCKS;
+  let fileOffset = 0;
+  for (let first = 0; first === 0 || first < file.blocks.length; first += CHUNK_BLOCKS) {
+    const blocks = file.blocks.slice(first, first + CHUNK_BLOCKS);
+    chunks.push({
+      path: join(root, file.path),
+      relativePath: file.path,
+      mode: file.mode,
+      firstBlock: first,
+      fileOffset,
+      blocks,
+      delta: existing !== 'absent',
+      changed: existing !== 'same',
+      mtimeMs: single ? file.mtimeMs : null,
+    });
+    fileOffset += blocks.reduce((sum, ref) => sum + ref[5], 0);
+  }
+  return chunks;
+}
+
+/** Runs `task` on every item, at most `limit` at once. */
+async function forEachLimit<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await task(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/** fsyncs the recovery settings, then every directory (the files are synced as each is complete). */
+async function syncAll(root: string, manifest: Manifest): Promise<void> {
+  const recovery = ['postgresql.auto.conf', 'recovery.signal', 'standby.signal'].map((name) => join(root, name));
+  await syncPaths(recovery);
+  await syncPaths([root, ...manifest.dirs.map((d) => join(root, d.path))]);
+}
+
+/** fsyncs each path that exists, SYNC_CONCURRENCY at a time. */
+async function syncPaths(paths: readonly string[]): Promise<void> {
+  await forEachLimit(paths, SYNC_CONCURRENCY, async (path) => {
+    const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    });
+    if (handle === null) return;
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  });
 }
 
 async function checkDestination(request: RestoreRequest): Promise<void> {
@@ -153,99 +272,6 @@ async function removeExtraneous(root: string, manifest: Manifest, links: Readonl
     }
   };
   await visit('');
-}
-
-interface FramesRun {
-  pack: number;
-  offset: number;
-  bytes: number;
-  frames: { offset: number; stored: number }[];
-  /** Index after the last block of the run. */
-  end: number;
-}
-
-/** The blocks from `start` whose frames lie back to back in one pack: read with one read. */
-function framesRun(blocks: readonly BlockRef[], start: number): FramesRun {
-  const first = blocks[start];
-  if (first === undefined) throw new Error('framesRun past the end');
-  const run: FramesRun = { pack: first[1], offset: first[2], bytes: first[3], frames: [{ offset: first[2], stored: first[3] }], end: start + 1 };
-  while (run.end < blocks.length) {
-    const block = blocks[run.end];
-    const last = run.frames[run.frames.length - 1];
-    if (block === undefined || last === undefined || block[1] !== run.pack) break;
-    if (block[2] !== last.offset) {
-      if (block[2] !== last.offset + last.stored || run.bytes + block[3] > READ_RUN_BYTES_MAX || run.frames.length >= RUN_FRAMES_MAX) break;
-      run.frames.push({ offset: block[2], stored: block[3] });
-      run.bytes += block[3];
-    }
-    run.end++;
-  }
-  return run;
-}
-
-/** Writes one file unless (delta) it already has the backed-up content. Returns true when written. */
-async function restoreFile(
-  repository: Repository,
-  reader: PackReader,
-  frames: FrameCache,
-  root: string,
-  packs: readonly string[],
-  file: ManifestFile,
-  delta: boolean,
-): Promise<boolean> {
-  const path = join(root, file.path);
-  if (delta && (await sameContent(path, file))) return false;
-  const handle = await open(path, 'w', file.mode);
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flush = async () => {
-    if (pending.length > 0) await handle.writev(pending);
-    pending = [];
-    pendingBytes = 0;
-  };
-  try {
-    for (let index = 0; index < file.blocks.length; index++) {
-      const block = file.blocks[index];
-      if (block === undefined) continue;
-      const pack = packs[block[1]];
-      if (pack === undefined) throw new KeelError('backup.manifest_corrupt', `${file.path} references pack ${block[1]}, which the manifest does not list`);
-      let frame = frames.get(pack, block[2]);
-      if (frame === undefined) {
-        await readFrames(repository, reader, frames, pack, framesRun(file.blocks, index), file.path, index);
-        frame = frames.get(pack, block[2]);
-        if (frame === undefined) throw new Error(`frame at ${block[2]} of ${pack} was not read`);
-      }
-      const data = frame.subarray(block[4], block[4] + block[5]);
-      if (blockHash(data) !== block[0]) {
-        throw new KeelError(
-          'backup.block_corrupt',
-          `block ${index} of ${file.path} (${pack} at ${block[2]}) is corrupt: block checksum mismatch; restore refused`,
-        );
-      }
-      pending.push(data);
-      pendingBytes += block[5];
-      if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
-    }
-    await flush();
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await utimes(path, new Date(file.mtimeMs), new Date(file.mtimeMs));
-  return true;
-}
-
-/** True when the file on disk has exactly the backed-up blocks (--delta skips it). */
-async function sameContent(path: string, file: ManifestFile): Promise<boolean> {
-  const info = await stat(path).catch(() => null);
-  if (info === null || info.size !== file.size) return false;
-  const data = await readFile(path);
-  let offset = 0;
-  for (const block of file.blocks) {
-    if (blockHash(data.subarray(offset, offset + block[5])) !== block[0]) return false;
-    offset += block[5];
-  }
-  return true;
 }
 
 async function writeRecovery(request: RestoreRequest, manifest: Manifest): Promise<void> {

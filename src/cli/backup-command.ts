@@ -119,6 +119,7 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
         restoreCommand: restoreCommandFor(settings),
         log,
         progress: progressFlag(settings),
+        processMax: Number(o['process-max']),
       });
       return 0;
     case 'expire': {

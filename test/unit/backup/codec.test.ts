@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { encodeObject, decodeObject, deriveKey, blockHash, CorruptObjectError, type CompressType } from '../../../src/backup/object-codec.js';
+import { encodeObject, decodeObject, decodeFrame, deriveKey, blockHash, CorruptObjectError, type CompressType } from '../../../src/backup/object-codec.js';
 import { recoveryLines, rewriteAutoConf } from '../../../src/backup/recovery-settings.js';
 
 const page = Buffer.concat([Buffer.alloc(4096, 7), randomBytes(4096)]);
@@ -60,4 +60,22 @@ test('recovery settings: restore_command and the target, earlier recovery lines 
     text,
     "work_mem = '4MB'\n# Removed by keel restore L: restore_command = 'old'\n# Recovery settings written by keel restore (backup L)\nrestore_command = 'new'\n",
   );
+});
+
+test('decodeFrame decodes every compression into the buffer it is given, never a view of the stored bytes', () => {
+  for (const compressType of ['none', 'gz', 'zst'] as CompressType[]) {
+    for (const cipherKey of [null, key]) {
+      const stored = encodeObject(page, { compressType, compressLevel: null, key: cipherKey }, false);
+      const given = Buffer.alloc(64 * 1024);
+      const plain = decodeFrame(stored, cipherKey, () => given);
+      assert.deepEqual(plain, page, `${compressType}${cipherKey === null ? '' : ' encrypted'}`);
+      if (compressType !== 'gz') assert.equal(plain.buffer, given.buffer, `${compressType}: decoded into the given buffer`);
+      stored.fill(0);
+      assert.deepEqual(plain, page, `${compressType}: the result survives the reuse of the stored bytes`);
+    }
+  }
+  // a damaged zstd frame header (its magic number, after keel's 8-byte header) does not decode; damaged data is caught by the blocks' hashes
+  const flipped = encodeObject(page, { compressType: 'zst', compressLevel: null, key: null }, false);
+  flipped[8] = (flipped[8] ?? 0) ^ 0x10;
+  assert.throws(() => decodeFrame(flipped, null, (bytes) => Buffer.alloc(bytes)), CorruptObjectError);
 });

@@ -1,0 +1,302 @@
+/**
+ * Restores one chunk of a file: a run of its blocks, written at their place in the file (created
+ * here if absent; with --delta already fitted to its size by the restore). Runs on a restore
+ * worker thread (restore-pool.ts) or, with process-max 1, on the main thread. Invariants:
+ *  - every block written is checked against its hash first; a corrupt one throws and nothing
+ *    more of the chunk is written;
+ *  - with delta, a block already on disk with the right hash is neither read from the repository
+ *    nor rewritten (its bytes on disk are what the hash checked);
+ *  - each pack is read in increasing offsets through a 2 MiB read-ahead window, and a frame is
+ *    decoded once however many of its blocks the chunk holds (an LRU cache of decoded frames).
+ */
+import { constants, open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KeelError } from '../errors.js';
+import { CorruptObjectError, blockHash, decodeFrame } from './object-codec.js';
+import { FRAME_BLOCKS_MAX, type BlockRef } from './core/manifest.js';
+import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
+
+/** One unit of restore work; plain data, so it crosses to a worker thread as is. */
+export interface RestoreChunk {
+  /** Absolute path of the file being restored (created with `mode` if absent). */
+  path: string;
+  mode: number;
+  /** Path relative to the data directory (for messages). */
+  relativePath: string;
+  /** Index in the file of the chunk's first block (for messages). */
+  firstBlock: number;
+  /** Byte offset in the file of the chunk's first block. */
+  fileOffset: number;
+  blocks: BlockRef[];
+  /** Compare with the file's current content and write only the blocks that differ. */
+  delta: boolean;
+  /** The file was created, truncated or extended for this restore (its mtime is set even if no block differs). */
+  changed: boolean;
+  /** The file's mtime, set after writing when this is its only chunk (null: the caller sets it). */
+  mtimeMs: number | null;
+}
+
+/** What restoring a chunk did. */
+export interface ChunkOutcome {
+  /** Bytes written (0 when delta found every block in place). */
+  writtenBytes: number;
+  /** The mtime was set. */
+  timed: boolean;
+  /** Data or mtime written: the file needs an fsync (the restore does them all at the end). */
+  dirty: boolean;
+}
+
+const WRITE_RUN_BYTES_MAX = 4 * 1024 * 1024;
+const FRAME_CACHE_MAX = 256;
+/** Distinct frames a prefetch covers: half the cache, so prefetching never evicts what it is for. */
+const PREFETCH_FRAMES_MAX = FRAME_CACHE_MAX / 2;
+const PACK_HANDLES_MAX = 32;
+/** A decoded frame's buffer: FRAME_BLOCKS_MAX blocks of 8 KiB. */
+const FRAME_BUFFER_BYTES = FRAME_BLOCKS_MAX * DEFAULT_BLOCK_BYTES;
+/** Read ahead in a pack (so at most PACK_HANDLES_MAX × 2 MiB of windows per worker). */
+const PACK_WINDOW_BYTES = 2 * 1024 * 1024;
+
+/** A block to write: its reference and its byte offset in the file. */
+interface Wanted {
+  ref: BlockRef;
+  position: number;
+  index: number;
+}
+
+/** A frame to read: where it is stored, and the first block that needs it (for messages). */
+interface FrameToRead {
+  pack: string;
+  offset: number;
+  stored: number;
+  index: number;
+}
+
+/**
+ * Restores chunks, keeping pack files open and recently decoded frames: an incremental's files
+ * interleave blocks of older frames with new ones, and without the cache a frame would be read
+ * and decompressed once per block it holds.
+ */
+export class ChunkRestorer {
+  private readonly frames = new Map<string, Buffer>();
+  /**
+   * Buffers of evicted frames, reused for the next frames decoded. Safe because frames are
+   * evicted only while reading, a chunk flushes its pending writes before any read, and chunks
+   * are restored one at a time (`queue`).
+   */
+  private readonly recycled: Buffer[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Open packs: a promise, so two chunks restored at once share one handle; `users` counts reads
+   * under way; `window` is the last stretch read ahead from the pack. An incremental's file takes
+   * frames from several packs in turn, each pack in increasing offsets: reading ahead turns
+   * thousands of small reads (one per run of frames) into a few large sequential ones.
+   */
+  private readonly packHandles = new Map<string, { opening: Promise<FileHandle>; users: number; window: { offset: number; bytes: Buffer } | null }>();
+
+  constructor(
+    private readonly stanzaDir: string,
+    private readonly packs: readonly string[],
+    private readonly key: Buffer | null,
+  ) {}
+
+  /** Restores one chunk; chunks are restored one after the other (frame buffers are recycled, see `recycled`). */
+  restore(chunk: RestoreChunk): Promise<ChunkOutcome> {
+    const outcome = this.queue.then(() => this.restoreNow(chunk));
+    this.queue = outcome.then(
+      () => undefined,
+      () => undefined,
+    );
+    return outcome;
+  }
+
+  private async restoreNow(chunk: RestoreChunk): Promise<ChunkOutcome> {
+    // O_CREAT without O_TRUNC: the chunks of one new file are written at once, each at its place
+    const handle = await open(chunk.path, constants.O_RDWR | constants.O_CREAT, chunk.mode);
+    try {
+      const wanted = chunk.delta ? await this.differingBlocks(handle, chunk) : allBlocks(chunk);
+      let writtenBytes = 0;
+      let pending: Buffer[] = [];
+      let pendingAt = 0;
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (pending.length > 0) await handle.writev(pending, pendingAt);
+        writtenBytes += pendingBytes;
+        pending = [];
+        pendingBytes = 0;
+      };
+      for (let at = 0; at < wanted.length; at++) {
+        const { ref, position, index } = wanted[at] as Wanted;
+        // a read may evict frames and recycle their buffers: nothing pending may still point into one
+        if (!this.frames.has(frameKey(this.packName(ref), ref[2]))) await flush();
+        const data = await this.blockData(wanted, at, chunk.relativePath);
+        if (blockHash(data) !== ref[0]) throw corrupt(chunk.relativePath, index, this.packName(ref), ref[2], 'block checksum mismatch');
+        if (pendingAt + pendingBytes !== position || pendingBytes >= WRITE_RUN_BYTES_MAX) {
+          await flush();
+          pendingAt = position;
+        }
+        pending.push(data);
+        pendingBytes += data.length;
+      }
+      await flush();
+      const timed = chunk.mtimeMs !== null && (writtenBytes > 0 || chunk.changed);
+      if (timed) await handle.utimes(new Date(chunk.mtimeMs as number), new Date(chunk.mtimeMs as number));
+      const dirty = writtenBytes > 0 || timed;
+      return { writtenBytes, timed, dirty };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    await this.closeIdle();
+    this.frames.clear();
+    this.recycled.length = 0;
+  }
+
+  /** With delta: the blocks whose bytes on disk do not hash to the backed-up block. */
+  private async differingBlocks(handle: FileHandle, chunk: RestoreChunk): Promise<Wanted[]> {
+    const chunkBytes = chunk.blocks.reduce((sum, ref) => sum + ref[5], 0);
+    const existing = Buffer.allocUnsafe(chunkBytes);
+    const { bytesRead } = await handle.read(existing, 0, chunkBytes, chunk.fileOffset);
+    const wanted: Wanted[] = [];
+    let offset = 0;
+    chunk.blocks.forEach((ref, i) => {
+      const end = offset + ref[5];
+      if (end > bytesRead || blockHash(existing.subarray(offset, end)) !== ref[0]) {
+        wanted.push({ ref, position: chunk.fileOffset + offset, index: chunk.firstBlock + i });
+      }
+      offset = end;
+    });
+    return wanted;
+  }
+
+  /** The plain bytes of wanted[at], reading (and caching) its frame and those after it in one read. */
+  /** The plain bytes of wanted[at]; on a cache miss, first reads the frames the next blocks need. */
+  private async blockData(wanted: readonly Wanted[], at: number, relativePath: string): Promise<Buffer> {
+    const { ref } = wanted[at] as Wanted;
+    const key = frameKey(this.packName(ref), ref[2]);
+    let frame = this.frames.get(key);
+    if (frame === undefined) {
+      await this.prefetch(wanted, at, relativePath);
+      frame = this.frames.get(key);
+      if (frame === undefined) throw new Error(`frame ${key} was not read`);
+    } else {
+      this.touch(key, frame);
+    }
+    return frame.subarray(ref[4], ref[4] + ref[5]);
+  }
+
+  /**
+   * Reads and decodes the frames that the blocks from `start` need and the cache lacks, for as
+   * many blocks as keep the distinct frames they use under half the cache (so none of them is
+   * evicted meanwhile): each pack's frames in increasing offsets, served by its read-ahead window.
+   * An incremental's file alternates between packs block by block; this reads each pack in order
+   * and leaves the chunk a long stretch of cache hits (so long writes) before the next miss.
+   */
+  private async prefetch(wanted: readonly Wanted[], start: number, relativePath: string): Promise<void> {
+    const seen = new Set<string>();
+    const toRead: FrameToRead[] = [];
+    for (let at = start; at < wanted.length; at++) {
+      const { ref, index } = wanted[at] as Wanted;
+      const pack = this.packName(ref);
+      const key = frameKey(pack, ref[2]);
+      if (seen.has(key)) continue;
+      if (seen.size >= PREFETCH_FRAMES_MAX) break;
+      seen.add(key);
+      const cached = this.frames.get(key);
+      if (cached !== undefined) this.touch(key, cached);
+      else toRead.push({ pack, offset: ref[2], stored: ref[3], index });
+    }
+    toRead.sort((a, b) => (a.pack === b.pack ? a.offset - b.offset : a.pack < b.pack ? -1 : 1));
+    for (const frame of toRead) {
+      const stored = await this.readPack(frame.pack, frame.offset, frame.stored);
+      let plain: Buffer;
+      try {
+        plain = decodeFrame(stored, this.key, (bytes) => this.frameBuffer(bytes));
+      } catch (error) {
+        if (error instanceof CorruptObjectError) throw corrupt(relativePath, frame.index, frame.pack, frame.offset, error.message);
+        throw error;
+      }
+      if (this.frames.size >= FRAME_CACHE_MAX) this.evictOldest();
+      this.frames.set(frameKey(frame.pack, frame.offset), plain);
+    }
+  }
+
+  /** Marks a frame as just used (the cache evicts the least recently used). */
+  private touch(key: string, frame: Buffer): void {
+    this.frames.delete(key);
+    this.frames.set(key, frame);
+  }
+
+  private evictOldest(): void {
+    const [oldest, evicted] = this.frames.entries().next().value as [string, Buffer];
+    this.frames.delete(oldest);
+    if (evicted.buffer.byteLength === FRAME_BUFFER_BYTES) this.recycled.push(Buffer.from(evicted.buffer, evicted.byteOffset, FRAME_BUFFER_BYTES));
+  }
+
+  private packName(ref: BlockRef): string {
+    const pack = this.packs[ref[1]];
+    if (pack === undefined) throw new KeelError('backup.manifest_corrupt', `a block references pack ${ref[1]}, which the manifest does not list`);
+    return pack;
+  }
+
+  /** A buffer for a decoded frame: a recycled one when the frame fits (all but oversized frames do). */
+  private frameBuffer(bytes: number): Buffer {
+    if (bytes > FRAME_BUFFER_BYTES) return Buffer.allocUnsafeSlow(bytes);
+    return this.recycled.pop() ?? Buffer.allocUnsafeSlow(FRAME_BUFFER_BYTES);
+  }
+
+  private async readPack(pack: string, offset: number, length: number): Promise<Buffer> {
+    let entry = this.packHandles.get(pack);
+    if (entry === undefined) {
+      if (this.packHandles.size >= PACK_HANDLES_MAX) await this.closeIdle();
+      entry = { opening: open(join(this.stanzaDir, pack), 'r'), users: 0, window: null };
+      this.packHandles.set(pack, entry);
+    }
+    entry.users++;
+    try {
+      const window = entry.window;
+      if (window !== null && offset >= window.offset && offset + length <= window.offset + window.bytes.length) {
+        return window.bytes.subarray(offset - window.offset, offset - window.offset + length);
+      }
+      const handle = await entry.opening;
+      // the pack's window buffer is reused: what was read into it before is decoded already (decodeFrame copies)
+      const size = Math.max(length, PACK_WINDOW_BYTES);
+      const reusable = window !== null && window.bytes.buffer.byteLength >= size;
+      const buffer = reusable ? Buffer.from(window.bytes.buffer, 0, size) : Buffer.allocUnsafeSlow(size);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+      if (bytesRead < length) throw new KeelError('backup.block_corrupt', `${pack} is truncated (at ${offset}); restore refused`);
+      entry.window = { offset, bytes: buffer.subarray(0, bytesRead) };
+      return buffer.subarray(0, length);
+    } finally {
+      entry.users--;
+    }
+  }
+
+  /** Closes the packs no read is using. */
+  private async closeIdle(): Promise<void> {
+    for (const [pack, entry] of [...this.packHandles]) {
+      if (entry.users > 0) continue;
+      this.packHandles.delete(pack);
+      await (await entry.opening).close();
+    }
+  }
+}
+
+function frameKey(pack: string, offset: number): string {
+  return `${pack}@${offset}`;
+}
+
+function allBlocks(chunk: RestoreChunk): Wanted[] {
+  let position = chunk.fileOffset;
+  return chunk.blocks.map((ref, i) => {
+    const wanted = { ref, position, index: chunk.firstBlock + i };
+    position += ref[5];
+    return wanted;
+  });
+}
+
+function corrupt(relativePath: string, index: number, pack: string, frameOffset: number, why: string): KeelError {
+  return new KeelError('backup.block_corrupt', `block ${index} of ${relativePath} (${pack} at ${frameOffset}) is corrupt: ${why}; restore refused`);
+}

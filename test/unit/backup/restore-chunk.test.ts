@@ -1,0 +1,132 @@
+/**
+ * Restoring chunks (restore-chunk.ts, restore-pool.ts) on a small hand-made pack: the chunks of
+ * one file restored by two worker threads at once give the file's exact bytes; with delta only
+ * the blocks that differ are written; a flipped byte in a frame or a block whose hash does not
+ * match is a one-line KeelError naming the file and block, and the chunk stops there.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeObject, blockHash } from '../../../src/backup/object-codec.js';
+import { ChunkRestorer, type RestoreChunk } from '../../../src/backup/restore-chunk.js';
+import { RestorePool } from '../../../src/backup/restore-pool.js';
+import { KeelError } from '../../../src/errors.js';
+import type { BlockRef } from '../../../src/backup/core/manifest.js';
+
+const BLOCK = 8192;
+const PACK = 'pack/20240115-140000F/000001.pack';
+
+/** A pack of 3 frames of 4 blocks each, and a file of 14 blocks that reuses some out of order. */
+async function fixture(): Promise<{ dir: string; refs: BlockRef[]; content: Buffer }> {
+  const dir = await mkdtemp(join(tmpdir(), 'keel-restore-chunk-'));
+  await mkdir(join(dir, 'pack', '20240115-140000F'), { recursive: true });
+  const blocks = Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? Buffer.alloc(BLOCK, i) : randomBytes(BLOCK)));
+  const frames: Buffer[] = [];
+  const located: BlockRef[] = [];
+  let offset = 0;
+  for (let f = 0; f < 3; f++) {
+    const plain = Buffer.concat(blocks.slice(f * 4, f * 4 + 4));
+    const encoded = encodeObject(plain, { compressType: 'zst', compressLevel: 3, key: null }, false);
+    for (let b = 0; b < 4; b++) located.push([blockHash(blocks[f * 4 + b] as Buffer), 0, offset, encoded.length, b * BLOCK, BLOCK]);
+    frames.push(encoded);
+    offset += encoded.length;
+  }
+  await writeFile(join(dir, PACK), Buffer.concat(frames));
+  const order = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 2, 0];
+  const refs = order.map((i) => located[i] as BlockRef);
+  return { dir, refs, content: Buffer.concat(order.map((i) => blocks[i] as Buffer)) };
+}
+
+function chunksOf(path: string, refs: BlockRef[], perChunk: number, delta: boolean): RestoreChunk[] {
+  const chunks: RestoreChunk[] = [];
+  for (let first = 0; first < refs.length; first += perChunk) {
+    chunks.push({
+      path,
+      relativePath: 'base/5/16384',
+      mode: 0o600,
+      firstBlock: first,
+      fileOffset: first * BLOCK,
+      blocks: refs.slice(first, first + perChunk),
+      delta,
+      changed: !delta,
+      mtimeMs: null,
+    });
+  }
+  return chunks;
+}
+
+test('the chunks of one file restored by two worker threads at once give its exact bytes', async () => {
+  const { dir, refs, content } = await fixture();
+  const pool = new RestorePool(dir, [PACK], null, 2);
+  try {
+    const target = join(dir, 'restored');
+    let written = 0;
+    await pool.run(chunksOf(target, refs, 3, false), (_chunk, outcome) => (written += outcome.writtenBytes));
+    assert.equal(written, content.length);
+    assert.ok((await readFile(target)).equals(content), 'restored bytes equal the backed-up file');
+    assert.equal((await stat(target)).mode & 0o777, 0o600);
+  } finally {
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('delta writes only the blocks that differ and leaves the others untouched', async () => {
+  const { dir, refs, content } = await fixture();
+  const restorer = new ChunkRestorer(dir, [PACK], null);
+  try {
+    const target = join(dir, 'existing');
+    const damaged = Buffer.from(content);
+    damaged.fill(0x5a, 5 * BLOCK, 5 * BLOCK + 100);
+    damaged.fill(0x5a, 13 * BLOCK + 8000, 14 * BLOCK);
+    await writeFile(target, damaged);
+    let written = 0;
+    for (const chunk of chunksOf(target, refs, 4, true)) written += (await restorer.restore(chunk)).writtenBytes;
+    assert.equal(written, 2 * BLOCK, 'two blocks rewritten');
+    assert.ok((await readFile(target)).equals(content));
+    const again = await restorer.restore(chunksOf(target, refs, 14, true)[0] as RestoreChunk);
+    assert.deepEqual(again, { writtenBytes: 0, timed: false, dirty: false }, 'nothing to do the second time');
+  } finally {
+    await restorer.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a flipped byte in a frame or a block whose hash differs: a KeelError naming file and block, in a worker too', async () => {
+  const { dir, refs } = await fixture();
+  const pack = await readFile(join(dir, PACK));
+  const secondFrame = (refs[4] as BlockRef)[2];
+  pack[secondFrame + 30] = (pack[secondFrame + 30] ?? 0) ^ 0x01;
+  await writeFile(join(dir, PACK), pack);
+  const pool = new RestorePool(dir, [PACK], null, 2);
+  try {
+    await assert.rejects(
+      pool.run(chunksOf(join(dir, 'r1'), refs, 4, false), () => undefined),
+      (error: unknown) => {
+        assert.ok(error instanceof KeelError, String(error));
+        assert.equal(error.code, 'backup.block_corrupt');
+        assert.match(error.message, /^block 4 of base\/5\/16384 \(pack\/20240115-140000F\/000001\.pack at \d+\) is corrupt: .*; restore refused$/);
+        return true;
+      },
+    );
+  } finally {
+    await pool.close();
+  }
+  const restorer = new ChunkRestorer(dir, [PACK], null);
+  try {
+    const wrongHash = refs.slice(0, 2).map((ref): BlockRef => [...ref]);
+    (wrongHash[1] as BlockRef)[0] = blockHash(Buffer.alloc(BLOCK, 99));
+    const target = join(dir, 'r2');
+    await assert.rejects(
+      restorer.restore(chunksOf(target, wrongHash, 2, false)[0] as RestoreChunk),
+      /^KeelError: block 1 of base\/5\/16384 .* block checksum mismatch; restore refused$/,
+    );
+    assert.equal((await stat(target)).size, 0, 'nothing of the chunk was written');
+  } finally {
+    await restorer.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
