@@ -27,6 +27,12 @@ export class SimDcsClient implements Dcs {
   private ttlMs: number;
   private retryTimeoutMs: number;
   private closed = false;
+  /**
+   * The newest confirmed keepalive: when it was sent (the agent's clock) and the store as it was
+   * when etcd served it. readCluster serves that state: the stalest view the real watch-fed copy
+   * (src/dcs/prefix-cache.ts) may serve under its proof rule, whatever its watch delivered since.
+   */
+  private proof: { sentMs: number; view: ClusterView } | null = null;
 
   constructor(
     private readonly w: World,
@@ -34,6 +40,8 @@ export class SimDcsClient implements Dcs {
     private readonly store: FakeDcs,
     ttlS: number,
     retryTimeoutMs: number,
+    /** The agent's monotonic clock (for the proof's age, as EtcdDcs measures it). */
+    private readonly now: () => number = () => w.nowMs,
   ) {
     this.ttlMs = ttlS * 1000;
     this.retryTimeoutMs = retryTimeoutMs;
@@ -113,9 +121,36 @@ export class SimDcsClient implements Dcs {
       return true;
     }
     const lease = this.lease;
-    const alive = await this.request('/lease/keepalive', (nowMs) => this.store.keepalive(lease, nowMs), timeoutMs);
+    const sentMs = this.now();
+    let served: ClusterView | null = null;
+    let alive: boolean;
+    try {
+      alive = await this.request(
+        '/lease/keepalive',
+        (nowMs) => {
+          const ok = this.store.keepalive(lease, nowMs);
+          if (ok) served = structuredClone(this.store.load(nowMs));
+          return ok;
+        },
+        timeoutMs,
+      );
+    } catch (error) {
+      this.proof = null; // as EtcdDcs: a failed keepalive voids the proof
+      throw error;
+    }
+    if (!alive) this.proof = null;
+    else if (served !== null && (this.proof === null || sentMs >= this.proof.sentMs)) this.proof = { sentMs, view: served };
     if (!alive && this.lease === lease) this.lease = null;
     return alive;
+  }
+
+  /** EtcdDcs.readCluster at its stalest: the state the newest young-enough keepalive proved, else a range read. */
+  async readCluster(maxProofAgeMs: number, proveNow = false): Promise<{ view: ClusterView; currentAtMs: number }> {
+    if (proveNow && this.lease !== null) await this.refreshLease();
+    const nowMs = this.now();
+    const proof = this.proof;
+    if (proof !== null && nowMs - proof.sentMs <= maxProofAgeMs) return { view: structuredClone(proof.view), currentAtMs: proof.sentMs };
+    return { view: await this.loadCluster(), currentAtMs: nowMs };
   }
 
   currentLeaseId(): string | null {
@@ -158,6 +193,9 @@ export class SimDcsClient implements Dcs {
   /** As the real client: held on our lease; or ours on another lease and moved onto it (a second round trip). */
   async updateLeader(): Promise<boolean> {
     const name = this.proc.node.name;
+    // As EtcdDcs.leaderKeyProvenOurs: a keepalive confirmed within 1 s whose state shows the key ours on our lease.
+    const proof = this.proof;
+    if (proof !== null && this.now() - proof.sentMs <= 1000 && proof.view.leader?.name === name && proof.view.leader.leaseId === this.lease) return true;
     const held = await this.withLease('/kv/txn', (leaseId, nowMs) => {
       if (this.store.holdsLeader(name, leaseId, nowMs)) return 'held' as const;
       return this.store.leader?.name === name ? ('otherLease' as const) : ('lost' as const);

@@ -286,7 +286,7 @@ export function runAgentProcess(w: World, n: SimNode): void {
   const local = parseConfig(text, `/sim/${n.name}.yml`, {}, { findBinDir: () => '/sim/bin' });
   const clock = new SimClock(w, proc, n.clockRate);
   const log = createLogger({ level: 'info', format: 'text', now: () => new Date(clock.wallMs()), write: (line) => observeLogLine(w, n, line) });
-  const dcs = new SimDcsClient(w, proc, w.dcs, w.params.ttlS, w.params.retryTimeoutS * 1000);
+  const dcs = new SimDcsClient(w, proc, w.dcs, w.params.ttlS, w.params.retryTimeoutS * 1000, () => clock.now());
   const ports: HaPorts = {
     clock,
     dcs,
