@@ -156,7 +156,13 @@ export class EtcdDcs implements Dcs {
    * take its DCS-failure path, e.g. failsafe_mode, instead of acting on a view it cannot confirm).
    */
   async readCluster(maxProofAgeMs: number, proveNow = false): Promise<{ view: ClusterView; currentAtMs: number }> {
-    if (proveNow && this.lease !== null) await this.refreshLease();
+    if (proveNow) {
+      // A linearizable read needs the raft leader to hear from a quorum: an etcd member cut off
+      // with us (even one that still thinks it leads, and still renews leases) fails it.
+      const sentMs = performance.now();
+      const revision = (await this.client.range(this.keys.leader, { limit: 1 })).revision;
+      if (this.proof === null || sentMs >= this.proof.sentMs) this.proof = { sentMs, revision };
+    }
     const nowMs = performance.now();
     const proof = this.proof;
     const cached =
@@ -171,6 +177,20 @@ export class EtcdDcs implements Dcs {
     const view = await this.loadCluster();
     this.lastFullReadMs = nowMs;
     return { view, currentAtMs: nowMs };
+  }
+
+  /**
+   * Dcs.reachQuorum: one linearizable read of the leader key within `timeoutMs`. Unlike a lease
+   * keepalive, which a raft leader cut off from its quorum still answers until it steps down (an
+   * election timeout or more later), it fails as soon as etcd has no quorum on our side.
+   */
+  async reachQuorum(timeoutMs: number): Promise<boolean> {
+    try {
+      await this.client.range(this.keys.leader, { limit: 1, timeoutMs });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** What touchMember, writeStatus and writeFailsafe compare with to skip identical writes. */

@@ -144,9 +144,24 @@ export class SimDcsClient implements Dcs {
     return alive;
   }
 
+  /** EtcdDcs.reachQuorum: a read that answers while etcd is reachable (the simulated etcd has no raft leader of its own to lose). */
+  async reachQuorum(timeoutMs: number): Promise<boolean> {
+    try {
+      await this.request('/kv/range', () => true, timeoutMs);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** EtcdDcs.readCluster at its stalest: the state the newest young-enough keepalive proved, else a range read. */
   async readCluster(maxProofAgeMs: number, proveNow = false): Promise<{ view: ClusterView; currentAtMs: number }> {
-    if (proveNow && this.lease !== null) await this.refreshLease();
+    if (proveNow) {
+      // as EtcdDcs: a linearizable read proves the state as it is now
+      const sentMs = this.now();
+      const served = await this.request('/kv/range', (nowMs) => structuredClone(this.store.load(nowMs)));
+      if (this.proof === null || sentMs >= this.proof.sentMs) this.proof = { sentMs, view: served };
+    }
     const nowMs = this.now();
     const proof = this.proof;
     if (proof !== null && nowMs - proof.sentMs <= maxProofAgeMs) return { view: structuredClone(proof.view), currentAtMs: proof.sentMs };
