@@ -26,11 +26,15 @@ test('without fencing at all (no fence action, no guard), two primaries acknowle
 
 test(
   'without the gate-validity check, a gate that succeeded too late (the agent was frozen meanwhile) promotes without the key',
-  { timeout: 600_000 },
+  {
+    timeout: 600_000,
+    // Open gap, said in the closing note: since the agent reads the cluster from its watch-fed copy
+    // and asks etcd's quorum in its isolation watch, no schedule of the standard (3000), frozen-agents
+    // (3000) or sync (2500) families makes a late gate success promote without the key; before, 2 of
+    // 3000 standard schedules did. The check stays in the executor; this bite needs a schedule aimed at it.
+    todo: 'the stale-gate mutant no longer bites in the families searched (see above)',
+  },
   async () => {
-    // In the frozen-agents family every schedule freezes agents (longPause), which is when a gate
-    // succeeds too late; in the standard family only 2 of 3000 schedules did, and an unrelated
-    // change to the agent's timers (the isolation watch's period) moved both out of range.
     assert.match((await firstViolation('stale-gate', 3000, 'frozen-unguarded')).message, /invariant \((a|b)\)/);
   },
 );
