@@ -160,7 +160,7 @@ export class EtcdDcs implements Dcs {
       // A linearizable read needs the raft leader to hear from a quorum: an etcd member cut off
       // with us (even one that still thinks it leads, and still renews leases) fails it.
       const sentMs = performance.now();
-      const revision = (await this.client.range(this.keys.leader, { limit: 1 })).revision;
+      const revision = await this.quorumRead();
       if (this.proof === null || sentMs >= this.proof.sentMs) this.proof = { sentMs, revision };
     }
     const nowMs = performance.now();
@@ -186,11 +186,16 @@ export class EtcdDcs implements Dcs {
    */
   async reachQuorum(timeoutMs: number): Promise<boolean> {
     try {
-      await this.client.range(this.keys.leader, { limit: 1, timeoutMs });
+      await this.quorumRead(timeoutMs);
       return true;
     } catch {
       return false;
     }
+  }
+
+  /** One linearizable read of the leader key (it needs etcd's quorum); the revision it was served at. */
+  private async quorumRead(timeoutMs?: number): Promise<number> {
+    return (await this.client.range(this.keys.leader, { limit: 1, ...(timeoutMs === undefined ? {} : { timeoutMs }) })).revision;
   }
 
   /** What touchMember, writeStatus and writeFailsafe compare with to skip identical writes. */

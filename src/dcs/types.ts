@@ -131,15 +131,15 @@ export interface Dcs {
    * at most `maxProofAgeMs` ago proves it holds every change made before that keepalive, else
    * loadCluster. `currentAtMs` (performance.now()) is when the view was last known current.
    * With `proveNow` the proof is a linearizable read sent now, so an etcd that stopped answering
-   * (or lost its quorum) fails the read. Optional: a Dcs without it is read with loadCluster.
+   * (or lost its quorum) fails the read.
    */
-  readCluster?(maxProofAgeMs: number, proveNow?: boolean): Promise<{ view: ClusterView; currentAtMs: number }>;
+  readCluster(maxProofAgeMs: number, proveNow?: boolean): Promise<{ view: ClusterView; currentAtMs: number }>;
 
   /**
    * Whether etcd answers a linearizable read within `timeoutMs` (the isolation watch's etcd
-   * question). Optional: without it the watch asks with a lease keepalive.
+   * question).
    */
-  reachQuorum?(timeoutMs: number): Promise<boolean>;
+  reachQuorum(timeoutMs: number): Promise<boolean>;
 
   /** Grants a new lease with this TTL (seconds), replacing any previous one of this client. */
   createLease(ttlS: number): Promise<void>;

@@ -95,22 +95,6 @@ export class LeaseKeeper {
     }
   }
 
-  /**
-   * A keepalive with a short deadline (the isolation watch's probe): true when etcd confirmed it
-   * (which counts as a confirmation like any other), false when etcd did not answer in time or
-   * said the lease expired. Failures are the caller's to report.
-   */
-  async probe(timeoutMs: number): Promise<boolean> {
-    const sentMs = this.clock.now();
-    try {
-      const ok = await this.store.refreshLease(timeoutMs);
-      if (ok) this.confirm(sentMs);
-      return ok;
-    } catch {
-      return false;
-    }
-  }
-
   /** Every member accepted the POST /failsafe round sent at `sentMs`. */
   confirmFailsafe(sentMs: number): void {
     this.failsafeConfirmedSentMs = Math.max(sentMs, this.failsafeConfirmedSentMs ?? sentMs);

@@ -46,10 +46,7 @@ export class ClusterState {
     const startedMs = clock.now();
     try {
       const leading = self !== undefined && this.view?.leader?.name === self;
-      const { view, currentAtMs } =
-        dcs.readCluster === undefined
-          ? { view: await dcs.loadCluster(), currentAtMs: startedMs }
-          : await dcs.readCluster(this.dynamic.loopWaitMs + PROOF_SLACK_MS, leading);
+      const { view, currentAtMs } = await dcs.readCluster(this.dynamic.loopWaitMs + PROOF_SLACK_MS, leading);
       this.view = view;
       this.failingSinceMs = null;
       this.lastOkMs = Math.min(currentAtMs, startedMs);

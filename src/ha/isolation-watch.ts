@@ -54,24 +54,23 @@ export class IsolationWatch {
     const self = a.local().name;
     const peers = (a.cluster.view?.members ?? []).filter((m) => m.name !== self && m.apiUrl !== null).map((m) => m.apiUrl as string);
     const startedMs = a.ports.clock.now();
-    // etcd is asked with a linearizable read where the DCS offers one: a lease keepalive is still
-    // confirmed by an etcd raft leader cut off with us, until it steps down (measured: 1.5 s with
-    // an election timeout of 1 s), and the isolated leader's host often carries etcd's leader.
-    const dcs = a.ports.dcs;
-    const keepalive = (dcs.reachQuorum !== undefined ? dcs.reachQuorum(PROBE_TIMEOUT_MS) : a.lease.probe(PROBE_TIMEOUT_MS)).then((ok) => ok === true);
+    // etcd is asked with a linearizable read, not a lease keepalive: a keepalive is still confirmed
+    // by an etcd raft leader cut off with us, until it steps down (measured: 1.5 s with an election
+    // timeout of 1 s), and the isolated leader's host often carries etcd's leader.
+    const etcdAnswer = a.ports.dcs.reachQuorum(PROBE_TIMEOUT_MS);
     // The members are asked only when etcd is slow to answer: a healthy round costs one
-    // keepalive, and the replicas' agents see no connection (5 a second per member otherwise).
+    // read, and the replicas' agents see no connection (2.5 a second per member otherwise).
     let cancelWait = (): void => undefined;
     const slow = new Promise<boolean>((resolve) => {
       cancelWait = a.ports.clock.timer(ETCD_QUICK_ANSWER_MS, () => resolve(false));
     });
-    const answeredQuickly = await Promise.race([keepalive, slow]);
+    const answeredQuickly = await Promise.race([etcdAnswer, slow]);
     cancelWait();
     let facts;
     if (answeredQuickly) facts = { etcdAnswered: true, peers: peers.length, peersAnswered: 0 };
     else {
-      const [etcdAnswered, ...answers] = await Promise.all([keepalive, ...peers.map((url) => a.ports.peers.reachable(url, PEER_TIMEOUT_MS))]);
-      facts = { etcdAnswered: etcdAnswered === true, peers: peers.length, peersAnswered: answers.filter((ok) => ok).length };
+      const [etcdAnswered, ...answers] = await Promise.all([etcdAnswer, ...peers.map((url) => a.ports.peers.reachable(url, PEER_TIMEOUT_MS))]);
+      facts = { etcdAnswered, peers: peers.length, peersAnswered: answers.filter((ok) => ok).length };
     }
     if (!isolated(facts)) {
       if (this.isolatedSinceMs !== null) {
