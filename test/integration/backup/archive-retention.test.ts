@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startBackupLab, archivedWal, type BackupLab } from './standalone-postgres.js';
+import { startBackupLab, archivedWal, infoStanza, type BackupLab } from './standalone-postgres.js';
 import { eventually } from '../../support/sandbox.js';
 
 let lab: BackupLab;
@@ -29,9 +29,7 @@ interface BackupJson {
 }
 
 async function backups(): Promise<BackupJson[]> {
-  const result = await lab.keel(['info', '--output=json']);
-  assert.equal(result.code, 0, result.stderr);
-  return (JSON.parse(result.stdout) as { backup: BackupJson[] }[])[0]?.backup ?? [];
+  return (await infoStanza<{ backup: BackupJson[] }>(lab)).backup;
 }
 
 /** Writes a little and switches to a new segment, `count` times, each archived before the next. */
@@ -50,9 +48,8 @@ const position = (name: string) => name.slice(8);
 
 /** A backup's stop time (ISO) from info's JSON timestamps. */
 async function stopTime(label: string): Promise<string> {
-  const result = await lab.keel(['info', '--output=json', `--set=${label}`]);
-  const [stanza] = JSON.parse(result.stdout) as { backup: { timestamp: { stop: number } }[] }[];
-  return new Date((stanza?.backup[0]?.timestamp.stop ?? 0) * 1000 + 1000).toISOString();
+  const stanza = await infoStanza<{ backup: { timestamp: { stop: number } }[] }>(lab, [`--set=${label}`]);
+  return new Date((stanza.backup[0]?.timestamp.stop ?? 0) * 1000 + 1000).toISOString();
 }
 
 test('repo1-retention-archive=1 removes the WAL between the older full and the newest, keeping what the older full needs', { timeout: 240_000 }, async () => {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { open, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startBackupLab, directoryBytes, type BackupLab, type PgServer } from './standalone-postgres.js';
+import { startBackupLab, directoryBytes, infoStanza, tableChecksum, type BackupLab, type PgServer } from './standalone-postgres.js';
 import { KEEL_MAIN, eventually, runKeel } from '../../support/sandbox.js';
 
 let lab: BackupLab;
@@ -33,18 +33,7 @@ interface InfoJson {
   }[];
 }
 
-async function info(): Promise<InfoJson> {
-  const result = await lab.keel(['info', '--output=json']);
-  assert.equal(result.code, 0, result.stderr);
-  const [stanza] = JSON.parse(result.stdout) as InfoJson[];
-  assert.ok(stanza !== undefined);
-  return stanza;
-}
-
-async function tableChecksum(server: PgServer, table: string): Promise<string> {
-  const [row] = await server.query<{ sum: string }>(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS sum FROM ${table} t`);
-  return row?.sum ?? '';
-}
+const info = (): Promise<InfoJson> => infoStanza<InfoJson>(lab);
 
 async function restoreAndStart(name: string, extra: string[]): Promise<PgServer> {
   const dataDir = lab.newDataDir(name);

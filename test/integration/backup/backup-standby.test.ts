@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile, appendFile, mkdir, chown } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startBackupLab, runPgProgram, PASSWORD, type BackupLab, type PgServer } from './standalone-postgres.js';
+import { startBackupLab, runPgProgram, tableChecksum, PASSWORD, type BackupLab, type PgServer } from './standalone-postgres.js';
 import { eventually } from '../../support/sandbox.js';
 import { postgresRunAs } from '../../../src/postgres/os-user.js';
 
@@ -22,10 +22,7 @@ after(async () => {
   await lab?.stop();
 });
 
-async function checksum(server: PgServer): Promise<string> {
-  const [row] = await server.query<{ sum: string }>(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS sum FROM orders t`);
-  return row?.sum ?? '';
-}
+const checksum = (server: PgServer): Promise<string> => tableChecksum(server, 'orders');
 
 test('a backup taken from a streaming replica restores the primary data', { timeout: 300_000 }, async () => {
   assert.equal((await lab.keel(['stanza-create'])).code, 0);

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startBackupLab, type BackupLab } from './standalone-postgres.js';
+import { startBackupLab, infoStanza, type BackupLab } from './standalone-postgres.js';
 
 let lab: BackupLab;
 
@@ -26,9 +26,7 @@ interface InfoBackup {
 }
 
 async function backups(): Promise<InfoBackup[]> {
-  const result = await lab.keel(['info', '--output=json']);
-  assert.equal(result.code, 0, result.stderr);
-  return (JSON.parse(result.stdout) as { backup: InfoBackup[] }[])[0]?.backup ?? [];
+  return (await infoStanza<{ backup: InfoBackup[] }>(lab)).backup;
 }
 
 test('a corrupted page is named by file and page, the backup completes, info shows it', { timeout: 180_000 }, async () => {

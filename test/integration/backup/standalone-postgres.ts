@@ -206,3 +206,18 @@ export async function directoryBytes(path: string): Promise<number> {
   }
   return total;
 }
+
+/** A table's rows as one md5 (ordered by id): a restored copy is compared with its source by it. */
+export async function tableChecksum(server: PgServer, table: string): Promise<string> {
+  const [row] = await server.query<{ sum: string }>(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS sum FROM ${table} t`);
+  return row?.sum ?? '';
+}
+
+/** `info --output=json` (plus `extra`) of the lab's stanza: its JSON; a failed command fails the test. */
+export async function infoStanza<T>(lab: BackupLab, extra: string[] = []): Promise<T> {
+  const result = await lab.keel(['info', '--output=json', ...extra]);
+  if (result.code !== 0) throw new Error(`info failed: ${result.stderr}`);
+  const [stanza] = JSON.parse(result.stdout) as T[];
+  if (stanza === undefined) throw new Error(`info listed no stanza: ${result.stdout}`);
+  return stanza;
+}

@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startBackupLab, archivedWal, type BackupLab, type PgServer } from './standalone-postgres.js';
+import { startBackupLab, archivedWal, infoStanza, tableChecksum, type BackupLab, type PgServer } from './standalone-postgres.js';
 import { eventually } from '../../support/sandbox.js';
 
 let lab: BackupLab;
@@ -27,16 +27,8 @@ interface InfoJson {
   backup: { label: string; type: string; database: { id: number } }[];
 }
 
-async function infoJson(extra: string[] = []): Promise<InfoJson> {
-  const result = await lab.keel(['info', '--output=json', ...extra]);
-  assert.equal(result.code, 0, result.stderr);
-  return (JSON.parse(result.stdout) as InfoJson[])[0] as InfoJson;
-}
-
-async function checksum(server: PgServer, table: string): Promise<string> {
-  const [row] = await server.query<{ sum: string }>(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS sum FROM ${table} t`);
-  return row?.sum ?? '';
-}
+const infoJson = (extra: string[] = []): Promise<InfoJson> => infoStanza<InfoJson>(lab, extra);
+const checksum = tableChecksum;
 
 async function restoreAndStart(name: string, extra: string[]): Promise<PgServer> {
   const dataDir = lab.newDataDir(name);

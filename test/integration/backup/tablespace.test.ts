@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readlink, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startBackupLab, type BackupLab, type PgServer } from './standalone-postgres.js';
+import { startBackupLab, tableChecksum, type BackupLab, type PgServer } from './standalone-postgres.js';
 import { postgresRunAs } from '../../../src/postgres/os-user.js';
 import { eventually } from '../../support/sandbox.js';
 import { chown } from 'node:fs/promises';
@@ -23,10 +23,7 @@ after(async () => {
   await lab?.stop();
 });
 
-async function checksum(server: PgServer): Promise<string> {
-  const [row] = await server.query<{ sum: string }>(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS sum FROM far_away t`);
-  return row?.sum ?? '';
-}
+const checksum = (server: PgServer): Promise<string> => tableChecksum(server, 'far_away');
 
 async function startRestored(dataDir: string): Promise<PgServer> {
   const server = await lab.startServer(dataDir);
