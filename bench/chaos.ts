@@ -7,13 +7,17 @@
  * is replaced before the next one (the failed run is recorded as such).
  *
  * Writes bench/results/chaos.json (every run) and bench/results/chaos.table.md (median, min and max
- * per scenario x system x mode).
+ * per scenario x system x mode), both rewritten after every run, so a soak stopped half-way keeps
+ * what it measured. `--resume` reads the runs (and failures) already in <out>.json and runs only the
+ * repetitions missing from it: a soak longer than one sitting (about 3.5 h for everything at 5
+ * repetitions) is done in parts, with the same durations (a resume with other durations is refused).
  *
  *   node dist/bench/chaos.js [--reps 5] [--scenarios leader-isolated,agent-frozen,...]
  *       [--systems keel,patroni] [--modes async,on] [--fault-s 40] [--etcd-outage-s 30] [--kills 3]
- *       [--out chaos]
+ *       [--out chaos] [--resume]
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setMode, startChaosLab, type ChaosLab, type ChaosMode, type ChaosSystem } from '../test/support/chaos-lab.js';
@@ -78,18 +82,33 @@ async function main(): Promise<void> {
     etcdOutageMs: numberArg('etcd-outage-s', SOAK_DURATIONS.etcdOutageMs / 1000, 1) * 1000,
     kills: numberArg('kills', SOAK_DURATIONS.kills, 1),
   };
-  const runs: Array<ChaosRun & { rep: number }> = [];
-  const failures: Failure[] = [];
+  const results = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  await mkdir(results, { recursive: true });
+  const previous = process.argv.includes('--resume') ? await readPrevious(`${results}${out}.json`, durations) : null;
+  const runs: RecordedRun[] = previous?.runs ?? [];
+  const failures: Failure[] = previous?.failures ?? [];
+  const done = (system: ChaosSystem, mode: ChaosMode, scenario: ScenarioName, rep: number) =>
+    runs.some((r) => r.system === system && r.mode === mode && r.scenario === scenario && r.rep === rep);
+  // every run is saved at once: a soak interrupted after hours keeps what it measured
+  const save = async () => {
+    const machine = { cpus: cpus().length, node: process.version, date: new Date().toISOString() };
+    const rows = aggregate(runs);
+    await writeFile(`${results}${out}.json`, JSON.stringify({ machine, reps, durations, runs, failures, rows }, null, 2) + '\n');
+    await writeFile(`${results}${out}.table.md`, renderTable(rows, durations, reps, failures));
+  };
   for (const system of systems)
     for (const mode of modes) {
       let lab: ChaosLab | null = null;
       try {
         for (const scenario of scenarios)
           for (let rep = 1; rep <= reps; rep++) {
+            if (done(system, mode, scenario, rep)) continue;
             try {
               lab ??= await freshLab(system, mode, durations);
+              const loadAverageStart = loadavg()[0] ?? 0;
               const run = await runScenario(lab, scenario, mode, durations, log);
-              runs.push({ ...run, rep });
+              runs.push({ ...run, rep, loadAverage1m: { start: loadAverageStart, end: loadavg()[0] ?? 0 } });
+              await save();
               if (!run.healthy) {
                 log(`[${system}/${mode}/${scenario}] rep ${rep}: the lab did not heal; replacing it`);
                 await lab.close().catch(() => undefined);
@@ -98,6 +117,7 @@ async function main(): Promise<void> {
             } catch (error) {
               const message = error instanceof Error ? error.message : String(error);
               failures.push({ system, mode, scenario, rep, error: message.split('\n')[0]! });
+              await save();
               log(`[${system}/${mode}/${scenario}] rep ${rep} FAILED: ${message}`);
               if (lab !== null) await lab.close().catch(() => undefined);
               lab = null;
@@ -107,14 +127,26 @@ async function main(): Promise<void> {
         if (lab !== null) await lab.close();
       }
     }
-  const results = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-  await mkdir(results, { recursive: true });
-  const machine = { cpus: cpus().length, node: process.version, date: new Date().toISOString() };
-  const rows = aggregate(runs);
-  await writeFile(`${results}${out}.json`, JSON.stringify({ machine, reps, durations, runs, failures, rows }, null, 2) + '\n');
-  const table = renderTable(rows, durations, reps, failures);
-  await writeFile(`${results}${out}.table.md`, table);
-  process.stdout.write(table);
+  await save();
+  process.stdout.write(renderTable(aggregate(runs), durations, reps, failures));
+}
+
+/** A run as saved: its repetition number and the machine's 1-minute load average around it. */
+type RecordedRun = ChaosRun & { rep: number; loadAverage1m?: { start: number; end: number } };
+
+/** The runs and failures of an earlier (interrupted) soak, if it used the same durations. */
+async function readPrevious(file: string, durations: ChaosDurations): Promise<{ runs: RecordedRun[]; failures: Failure[] } | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return null; // nothing to resume: a fresh soak
+  }
+  const saved = JSON.parse(text) as { durations: ChaosDurations; runs: RecordedRun[]; failures?: Failure[] };
+  if (JSON.stringify(saved.durations) !== JSON.stringify(durations))
+    usage(`--resume: ${file} was measured with other durations (${JSON.stringify(saved.durations)}); use another --out`);
+  log(`resuming: ${saved.runs.length} run(s) already in ${file}`);
+  return { runs: saved.runs, failures: saved.failures ?? [] };
 }
 
 interface Row {
