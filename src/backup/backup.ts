@@ -20,6 +20,7 @@ import { chooseHosts, readFromStandby, waitForStandbyAt, type ConnectedHost, typ
 import { listDataDir } from './data-dir.js';
 import { blockHash } from './object-codec.js';
 import { EncodePool } from './encode-pool.js';
+import type { DeltaCandidate } from './frame-delta.js';
 import { waitForArchived } from './archive.js';
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
 import { pageChecksumFails, pageRanges, relationFirstBlock } from './core/page-checksum.js';
@@ -28,6 +29,9 @@ import {
   databaseBytes,
   FRAME_BLOCKS_MAX,
   MANIFEST_FORMAT,
+  literalBaseOf,
+  locationOf,
+  type BaseLocation,
   type BlockLocation,
   type BlockRef,
   type Manifest,
@@ -130,7 +134,7 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
 
   await repository.beginBackup(label);
   const packs = new PackWriter(repository.root, label);
-  const pool = new EncodePool(repository.codec, request.processMax);
+  const pool = new EncodePool(repository.codec, request.processMax, repository.root);
   try {
     // before pg_backup_start: a transaction older than this ended before the backup began
     const [snapshot] = await session.query<{ xmin: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin');
@@ -151,13 +155,21 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
       { log: request.log },
     );
     const store = new BlockStore(pool, packs, known, request.processMax * 8);
+    // a changed page is stored as a delta over its version in the prior backup, where that is smaller
+    const priorFiles = new Map((prior?.files ?? []).map((file) => [file.path, file.blocks]));
     const files: StoredFile[] = [];
     let standbyBytes = 0;
     for (const file of listing.files) {
       const fromStandby = standby !== null && readFromStandby(file.path);
       const firstBlock = identity.dataChecksums ? relationFirstBlock(file.path) : null;
       const pageCheck = firstBlock === null ? null : { firstBlock, startLsn };
-      const stored = await store.storeFile(join(fromStandby ? standby.host.pgPath : pgPath, file.path), (bytes) => progress.advance(bytes), pageCheck);
+      const previous = prior === null ? null : { blocks: priorFiles.get(file.path) ?? [], packs: prior.packs };
+      const stored = await store.storeFile(
+        join(fromStandby ? standby.host.pgPath : pgPath, file.path),
+        (bytes) => progress.advance(bytes),
+        pageCheck,
+        previous,
+      );
       if (stored === null) continue; // removed during the backup (a dropped relation): WAL replay recreates what matters
       if (fromStandby) standbyBytes += stored.size;
       const badPages = stored.badPages.length === 0 ? {} : { badPages: stored.badPages };
@@ -178,6 +190,8 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
     }
     await store.drain();
     await packs.close();
+    if (store.deltaBlocks > 0)
+      request.log.info(`${store.deltaBlocks} changed pages stored as deltas over their version in ${prior?.label ?? 'the prior backup'}`);
     const manifest = buildManifest(
       { label, type, prior, identity, start, stop, startTime, dbId: repository.currentDb.id, xidMin: snapshot?.xmin ?? null, fromStandby: standby !== null },
       listing.dirs,
@@ -236,21 +250,29 @@ function buildManifest(
   const packIndex = new Map<string, number>();
   let referencedStored = 0;
   const countedFrames = new Set<string>();
+  /** The pack's index in `packs`, and the frame counted once in referencedStored. */
+  const refer = (pack: string, frameOffset: number, frameStoredBytes: number): number => {
+    let index = packIndex.get(pack);
+    if (index === undefined) {
+      index = packs.length;
+      packs.push(pack);
+      packIndex.set(pack, index);
+    }
+    const frameKey = `${pack}@${frameOffset}`;
+    if (!countedFrames.has(frameKey)) {
+      countedFrames.add(frameKey);
+      referencedStored += frameStoredBytes;
+    }
+    return index;
+  };
   const files: ManifestFile[] = stored.map(({ file, refs }) => ({
     ...file,
     blocks: refs.map((ref): BlockRef => {
-      let index = packIndex.get(ref.pack);
-      if (index === undefined) {
-        index = packs.length;
-        packs.push(ref.pack);
-        packIndex.set(ref.pack, index);
-      }
-      const frameKey = `${ref.pack}@${ref.frameOffset}`;
-      if (!countedFrames.has(frameKey)) {
-        countedFrames.add(frameKey);
-        referencedStored += ref.frameStoredBytes;
-      }
-      return [ref.hash, index, ref.frameOffset, ref.frameStoredBytes, ref.offsetInFrame, ref.plainBytes];
+      const index = refer(ref.pack, ref.frameOffset, ref.frameStoredBytes);
+      const literal: BlockRef = [ref.hash, index, ref.frameOffset, ref.frameStoredBytes, ref.offsetInFrame, ref.plainBytes];
+      if (ref.base === undefined) return literal;
+      const base = ref.base;
+      return [...literal, refer(base.pack, base.frameOffset, base.frameStoredBytes), base.frameOffset, base.frameStoredBytes, base.offsetInFrame];
     }),
   }));
   const references = new Set<string>();
@@ -300,6 +322,13 @@ function formatPages(pages: readonly number[]): string {
     .join(', ');
 }
 
+/** The stored page a block at `blockNumber` of the prior backup's file can be a delta over, if it had one of that size. */
+function previousVersion(previous: { blocks: readonly BlockRef[]; packs: readonly string[] } | null, blockNumber: number, length: number): BaseLocation | null {
+  const ref = previous?.blocks[blockNumber];
+  if (previous === null || ref === undefined || ref[5] !== length) return null;
+  return literalBaseOf(locationOf(ref, previous.packs));
+}
+
 /** "16/B374D848" -> bigint. */
 function parseLsn(text: string): bigint {
   const [high = '0', low = '0'] = text.split('/');
@@ -310,10 +339,15 @@ function parseLsn(text: string): bigint {
  * Stores the blocks of files that are not known yet. New blocks of one file are gathered into a
  * frame (up to FRAME_BLOCKS_MAX) and compressed together; their locations are filled in when the
  * frame is written, which happens before storeFile returns. A block seen twice is stored once.
+ * A new block whose file had a block of the same size at the same place in the prior backup is
+ * a delta candidate: the encoder stores it as its XOR with that page's stored version when that
+ * is mostly zeros (frame-delta.ts), and the location then names that base too.
  */
 class BlockStore {
   newPlainBytes = 0;
-  private frame: { ref: HashedLocation; data: Buffer }[] = [];
+  /** Blocks stored as deltas (for the log). */
+  deltaBlocks = 0;
+  private frame: { ref: HashedLocation; data: Buffer; base: BaseLocation | null }[] = [];
   /** Frames being encoded; each is appended to the packs after the one cut before it. */
   private appends: Promise<void>[] = [];
   private tail: Promise<void> = Promise.resolve();
@@ -339,6 +373,7 @@ class BlockStore {
     path: string,
     onBytes: (bytes: number) => void,
     pageCheck: { firstBlock: number; startLsn: bigint } | null = null,
+    previous: { blocks: readonly BlockRef[]; packs: readonly string[] } | null = null,
   ): Promise<(StoredContent & { badPages: number[] }) | null> {
     let handle;
     try {
@@ -364,7 +399,7 @@ class BlockStore {
             if (pageChecksumFails(block, pageCheck.firstBlock + page, pageCheck.startLsn) && (await readsTheSame(handle, size + at, block)))
               badPages.push(page);
           }
-          refs.push(await this.storeBlock(block));
+          refs.push(await this.storeBlock(block, previousVersion(previous, (size + at) / DEFAULT_BLOCK_BYTES, block.length)));
         }
         size += bytesRead;
         onBytes(bytesRead);
@@ -379,18 +414,18 @@ class BlockStore {
   async storeBuffer(data: Buffer): Promise<StoredContent> {
     const refs: HashedLocation[] = [];
     for (let at = 0; at < data.length; at += DEFAULT_BLOCK_BYTES)
-      refs.push(await this.storeBlock(data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES))));
+      refs.push(await this.storeBlock(data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES)), null));
     await this.flushFrame();
     return { size: data.length, refs };
   }
 
-  private async storeBlock(block: Buffer): Promise<HashedLocation> {
+  private async storeBlock(block: Buffer, base: BaseLocation | null): Promise<HashedLocation> {
     const hash = blockHash(block);
     const existing = this.known.get(hash);
     // a block of a frame not yet written is shared as is: its location is filled in at the flush
     if (existing !== undefined) return 'hash' in existing ? (existing as HashedLocation) : { ...existing, hash };
     const ref: HashedLocation = { hash, pack: '', frameOffset: 0, frameStoredBytes: 0, offsetInFrame: 0, plainBytes: block.length };
-    this.frame.push({ ref, data: block });
+    this.frame.push({ ref, data: block, base });
     this.known.set(hash, ref);
     if (this.frame.length >= FRAME_BLOCKS_MAX) await this.flushFrame();
     return ref;
@@ -402,15 +437,31 @@ class BlockStore {
     this.frame = [];
     const plain = Buffer.concat(blocks.map((b) => b.data));
     this.newPlainBytes += plain.length;
+    const candidates: DeltaCandidate[] = [];
+    const candidateRefs: HashedLocation[] = [];
+    let offset = 0;
+    for (const { ref, base } of blocks) {
+      if (base !== null) {
+        candidates.push({ offset, length: ref.plainBytes, base });
+        candidateRefs.push(ref);
+      }
+      offset += ref.plainBytes;
+    }
     // no checksum in the frame's header: each block's hash in the manifest checks it (one hashing pass)
-    const encoded = this.pool.encode(plain);
+    const encoding = this.pool.encode(plain, candidates);
     this.tail = this.tail.then(async () => {
-      const stored = await this.packs.append(await encoded);
+      const { encoded, deltas } = await encoding;
+      const stored = await this.packs.append(encoded);
       let offsetInFrame = 0;
       for (const { ref } of blocks) {
         Object.assign(ref, { pack: stored.pack, frameOffset: stored.offset, frameStoredBytes: stored.storedBytes, offsetInFrame });
         offsetInFrame += ref.plainBytes;
       }
+      deltas.forEach((isDelta, i) => {
+        if (!isDelta) return;
+        (candidateRefs[i] as HashedLocation).base = (candidates[i] as DeltaCandidate).base;
+        this.deltaBlocks++;
+      });
     });
     // a failure is thrown where the frame is awaited (backpressure or drain), never left unhandled
     this.tail.catch(() => undefined);

@@ -7,14 +7,17 @@
  *  - with delta, a block already on disk with the right hash is neither read from the repository
  *    nor rewritten (its bytes on disk are what the hash checked);
  *  - each pack is read in increasing offsets through a 2 MiB read-ahead window, and a frame is
- *    decoded once however many of its blocks the chunk holds (an LRU cache of decoded frames).
+ *    decoded once however many of its blocks the chunk holds (an LRU cache of decoded frames);
+ *  - a block stored as a delta is rebuilt from two frames (the delta's and its base's, both read
+ *    and cached the same way) into a buffer of its own, then checked like any other.
  */
 import { constants, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { CorruptObjectError, blockHash, decodeFrame } from './object-codec.js';
-import { FRAME_BLOCKS_MAX, type BlockRef } from './core/manifest.js';
+import { FRAME_BLOCKS_MAX, isDeltaRef, type BlockRef } from './core/manifest.js';
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
+import { xorBytes } from './core/block-delta.js';
 
 /** One unit of restore work; plain data, so it crosses to a worker thread as is. */
 export interface RestoreChunk {
@@ -127,7 +130,8 @@ export class ChunkRestorer {
       for (let at = 0; at < wanted.length; at++) {
         const { ref, position, index } = wanted[at] as Wanted;
         // a read may evict frames and recycle their buffers: nothing pending may still point into one
-        if (!this.frames.has(frameKey(this.packName(ref), ref[2]))) await flush();
+        if (!this.frames.has(frameKey(this.packName(ref), ref[2])) || (isDeltaRef(ref) && !this.frames.has(frameKey(this.packNamed(ref[6]), ref[7]))))
+          await flush();
         const data = await this.blockData(wanted, at, chunk.relativePath);
         if (blockHash(data) !== ref[0]) throw corrupt(chunk.relativePath, index, this.packName(ref), ref[2], 'block checksum mismatch');
         if (pendingAt + pendingBytes !== position || pendingBytes >= WRITE_RUN_BYTES_MAX) {
@@ -171,20 +175,28 @@ export class ChunkRestorer {
     return wanted;
   }
 
-  /** The plain bytes of wanted[at], reading (and caching) its frame and those after it in one read. */
-  /** The plain bytes of wanted[at]; on a cache miss, first reads the frames the next blocks need. */
+  /**
+   * The plain bytes of wanted[at]; on a cache miss, first reads the frames the next blocks need.
+   * A delta is XORed with its base into a new buffer (so it points into no frame).
+   */
   private async blockData(wanted: readonly Wanted[], at: number, relativePath: string): Promise<Buffer> {
     const { ref } = wanted[at] as Wanted;
-    const key = frameKey(this.packName(ref), ref[2]);
-    let frame = this.frames.get(key);
-    if (frame === undefined) {
-      await this.prefetch(wanted, at, relativePath);
-      frame = this.frames.get(key);
+    const keys = framesOf(ref, (index) => this.packNamed(index));
+    if (keys.some((key) => !this.frames.has(key))) await this.prefetch(wanted, at, relativePath);
+    const [stored, base] = keys.map((key) => {
+      const frame = this.frames.get(key);
       if (frame === undefined) throw new Error(`frame ${key} was not read`);
-    } else {
       this.touch(key, frame);
-    }
-    return frame.subarray(ref[4], ref[4] + ref[5]);
+      return frame;
+    });
+    const data = (stored as Buffer).subarray(ref[4], ref[4] + ref[5]);
+    if (!isDeltaRef(ref) || base === undefined) return data;
+    const baseData = base.subarray(ref[9], ref[9] + ref[5]);
+    if (baseData.length !== ref[5] || data.length !== ref[5])
+      throw new KeelError('backup.block_corrupt', `a block of ${relativePath} lies outside its frame; restore refused`);
+    const page = Buffer.allocUnsafe(ref[5]);
+    xorBytes(data, baseData, page);
+    return page;
   }
 
   /**
@@ -197,16 +209,18 @@ export class ChunkRestorer {
   private async prefetch(wanted: readonly Wanted[], start: number, relativePath: string): Promise<void> {
     const seen = new Set<string>();
     const toRead: FrameToRead[] = [];
-    for (let at = start; at < wanted.length; at++) {
+    for (let at = start; at < wanted.length && seen.size < PREFETCH_FRAMES_MAX; at++) {
       const { ref, index } = wanted[at] as Wanted;
-      const pack = this.packName(ref);
-      const key = frameKey(pack, ref[2]);
-      if (seen.has(key)) continue;
-      if (seen.size >= PREFETCH_FRAMES_MAX) break;
-      seen.add(key);
-      const cached = this.frames.get(key);
-      if (cached !== undefined) this.touch(key, cached);
-      else toRead.push({ pack, offset: ref[2], stored: ref[3], index });
+      const frames = [{ pack: this.packName(ref), offset: ref[2], stored: ref[3] }];
+      if (isDeltaRef(ref)) frames.push({ pack: this.packNamed(ref[6]), offset: ref[7], stored: ref[8] });
+      for (const frame of frames) {
+        const key = frameKey(frame.pack, frame.offset);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const cached = this.frames.get(key);
+        if (cached !== undefined) this.touch(key, cached);
+        else toRead.push({ ...frame, index });
+      }
     }
     toRead.sort((a, b) => (a.pack === b.pack ? a.offset - b.offset : a.pack < b.pack ? -1 : 1));
     for (const frame of toRead) {
@@ -236,8 +250,12 @@ export class ChunkRestorer {
   }
 
   private packName(ref: BlockRef): string {
-    const pack = this.packs[ref[1]];
-    if (pack === undefined) throw new KeelError('backup.manifest_corrupt', `a block references pack ${ref[1]}, which the manifest does not list`);
+    return this.packNamed(ref[1]);
+  }
+
+  private packNamed(index: number): string {
+    const pack = this.packs[index];
+    if (pack === undefined) throw new KeelError('backup.manifest_corrupt', `a block references pack ${index}, which the manifest does not list`);
     return pack;
   }
 
@@ -286,6 +304,13 @@ export class ChunkRestorer {
 
 function frameKey(pack: string, offset: number): string {
   return `${pack}@${offset}`;
+}
+
+/** The frames a block is read from: its own, and for a delta its base's. */
+function framesOf(ref: BlockRef, packNamed: (index: number) => string): string[] {
+  const keys = [frameKey(packNamed(ref[1]), ref[2])];
+  if (isDeltaRef(ref)) keys.push(frameKey(packNamed(ref[6]), ref[7]));
+  return keys;
 }
 
 function allBlocks(chunk: RestoreChunk): Wanted[] {

@@ -10,7 +10,8 @@ import { blockHash, decodeObject } from './object-codec.js';
 import { listArchive, listArchiveObjects } from './archive.js';
 import { archiveContinuityStart } from './info.js';
 import { archiveGaps } from './core/archive-gaps.js';
-import type { Manifest } from './core/manifest.js';
+import { isDeltaRef, type Manifest } from './core/manifest.js';
+import { xorBytes } from './core/block-delta.js';
 
 export interface VerifyProblem {
   backup: string | null;
@@ -58,20 +59,36 @@ export async function runVerify(options: RepositoryOptions, set: string | null):
 async function verifyBlocks(repository: Repository, manifest: Manifest): Promise<VerifyProblem[]> {
   const reader = new PackReader();
   const problems: VerifyProblem[] = [];
+  const frames = new Map<string, Buffer>();
+  const frameAt = async (pack: string, frameOffset: number, frameStored: number): Promise<Buffer> => {
+    const key = `${pack}@${frameOffset}`;
+    let frame = frames.get(key);
+    if (frame === undefined) {
+      frame = decodeObject(await reader.read(repository.path(pack), frameOffset, frameStored), repository.codec.key);
+      if (frames.size > 64) frames.clear();
+      frames.set(key, frame);
+    }
+    return frame;
+  };
   try {
-    const frames = new Map<string, Buffer>();
     for (const file of manifest.files) {
-      for (const [index, [hash, packIndex, frameOffset, frameStored, offsetInFrame, plainBytes]] of file.blocks.entries()) {
+      for (const [index, ref] of file.blocks.entries()) {
+        const [hash, packIndex, frameOffset, frameStored, offsetInFrame, plainBytes] = ref;
         const pack = manifest.packs[packIndex] ?? '';
         try {
-          const key = `${pack}@${frameOffset}`;
-          let frame = frames.get(key);
-          if (frame === undefined) {
-            frame = decodeObject(await reader.read(repository.path(pack), frameOffset, frameStored), repository.codec.key);
-            if (frames.size > 64) frames.clear();
-            frames.set(key, frame);
+          let block = (await frameAt(pack, frameOffset, frameStored)).subarray(offsetInFrame, offsetInFrame + plainBytes);
+          if (isDeltaRef(ref)) {
+            // a delta: the page is rebuilt over its base, and the rebuilt page must have the block's hash
+            const base = (await frameAt(manifest.packs[ref[6]] ?? '', ref[7], ref[8])).subarray(ref[9], ref[9] + plainBytes);
+            if (base.length !== plainBytes || block.length !== plainBytes) throw new Error('delta or base lies outside its frame');
+            const page = Buffer.allocUnsafe(plainBytes);
+            xorBytes(block, base, page);
+            block = page;
           }
-          if (blockHash(frame.subarray(offsetInFrame, offsetInFrame + plainBytes)) !== hash) throw new Error('block checksum mismatch');
+          if (blockHash(block) !== hash)
+            throw new Error(
+              isDeltaRef(ref) ? `block checksum mismatch (a delta over ${manifest.packs[ref[6]] ?? ''} at ${ref[7]})` : 'block checksum mismatch',
+            );
         } catch (error) {
           problems.push({ backup: manifest.label, file: file.path, problem: `block ${index} (${pack} at ${frameOffset}): ${(error as Error).message}` });
           break; // one line per file is enough to act on

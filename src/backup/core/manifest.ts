@@ -9,23 +9,72 @@
  * an index into `packs`. New blocks are stored in frames (up to FRAME_BLOCKS_MAX blocks of one
  * file compressed together, which compresses far better than single pages); a block is the
  * slice `[offsetInFrame, offsetInFrame + plainBytes)` of its frame's plain bytes.
+ *
+ * A changed page usually differs from its previous version in a few dozen bytes (a tuple's xmax,
+ * a new tuple, the page header), so a backup may store it as a delta: the XOR of the page with
+ * its previous version in the backup taken against (`[..., basePack, baseFrameOffset,
+ * baseFrameStoredBytes, baseOffsetInFrame]` after the six fields). The base is always a stored
+ * page, never itself a delta (a delta over a delta is taken over that delta's base instead), so
+ * a block is rebuilt from at most two stored slices; its hash is that of the rebuilt page.
  */
 import type { BackupType } from './label.js';
 
-export const MANIFEST_FORMAT = 2;
+/** 3: block references may be deltas (10 fields); format 2 manifests (no deltas) are still read. */
+export const MANIFEST_FORMAT = 3;
+const MANIFEST_FORMATS_READ: readonly number[] = [2, 3];
 /** Blocks compressed together at most (128 KiB of 8 KiB pages). */
 export const FRAME_BLOCKS_MAX = 16;
 
-/** `[hash, packIndex, frameOffset, frameStoredBytes, offsetInFrame, plainBytes]`. */
-export type BlockRef = [string, number, number, number, number, number];
+/** `[hash, packIndex, frameOffset, frameStoredBytes, offsetInFrame, plainBytes]`: a stored page. */
+export type LiteralBlockRef = [string, number, number, number, number, number];
+/** A stored XOR of the page with its base: `[...LiteralBlockRef, basePackIndex, baseFrameOffset, baseFrameStoredBytes, baseOffsetInFrame]`. */
+export type DeltaBlockRef = [string, number, number, number, number, number, number, number, number, number];
+export type BlockRef = LiteralBlockRef | DeltaBlockRef;
 
-/** Where a block is: its frame in a pack, and its place in the frame. */
+/** Where a stored page is (the base of a delta: its length is the delta's `plainBytes`). */
+export interface BaseLocation {
+  pack: string;
+  frameOffset: number;
+  frameStoredBytes: number;
+  offsetInFrame: number;
+}
+
+/** Where a block is: its frame in a pack, its place in the frame, and the base it is a delta over (if any). */
 export interface BlockLocation {
   pack: string;
   frameOffset: number;
   frameStoredBytes: number;
   offsetInFrame: number;
   plainBytes: number;
+  base?: BaseLocation;
+}
+
+/** The block reference is a delta over a base. */
+export function isDeltaRef(ref: BlockRef): ref is DeltaBlockRef {
+  return ref.length === 10;
+}
+
+/** The location a reference names (pack indexes resolved through `packs`). */
+export function locationOf(ref: BlockRef, packs: readonly string[]): BlockLocation {
+  const [, packIndex, frameOffset, frameStoredBytes, offsetInFrame, plainBytes] = ref;
+  const location: BlockLocation = { pack: packs[packIndex] ?? '', frameOffset, frameStoredBytes, offsetInFrame, plainBytes };
+  if (isDeltaRef(ref)) location.base = { pack: packs[ref[6]] ?? '', frameOffset: ref[7], frameStoredBytes: ref[8], offsetInFrame: ref[9] };
+  return location;
+}
+
+/**
+ * The stored page a new version of this block may be a delta over: the block itself if it is
+ * stored as is, else its own base (so no delta is ever over a delta).
+ */
+export function literalBaseOf(location: BlockLocation): BaseLocation {
+  return (
+    location.base ?? {
+      pack: location.pack,
+      frameOffset: location.frameOffset,
+      frameStoredBytes: location.frameStoredBytes,
+      offsetInFrame: location.offsetInFrame,
+    }
+  );
 }
 
 export interface ManifestFile {
@@ -100,7 +149,7 @@ export function databaseBytes(files: readonly ManifestFile[]): number {
   return files.reduce((sum, file) => sum + file.size, 0);
 }
 
-/** Pack paths referenced by a set of manifests: what garbage collection must keep. */
+/** Pack paths referenced by a set of manifests (the bases of deltas included): what garbage collection must keep. */
 export function referencedPacks(manifests: readonly Manifest[]): Set<string> {
   const kept = new Set<string>();
   for (const manifest of manifests) for (const pack of manifest.packs) kept.add(pack);
@@ -111,9 +160,8 @@ export function referencedPacks(manifests: readonly Manifest[]): Set<string> {
 export function blockIndex(manifest: Manifest): Map<string, BlockLocation> {
   const index = new Map<string, BlockLocation>();
   for (const file of manifest.files) {
-    for (const [hash, packIndex, frameOffset, frameStoredBytes, offsetInFrame, plainBytes] of file.blocks) {
-      const pack = manifest.packs[packIndex];
-      if (pack !== undefined && !index.has(hash)) index.set(hash, { pack, frameOffset, frameStoredBytes, offsetInFrame, plainBytes });
+    for (const ref of file.blocks) {
+      if (manifest.packs[ref[1]] !== undefined && !index.has(ref[0])) index.set(ref[0], locationOf(ref, manifest.packs));
     }
   }
   return index;
@@ -123,7 +171,8 @@ export function blockIndex(manifest: Manifest): Map<string, BlockLocation> {
 export function validateManifest(value: unknown): Manifest {
   const manifest = value as Partial<Manifest> | null;
   if (manifest === null || typeof manifest !== 'object') throw new Error('manifest is not an object');
-  if (manifest.format !== MANIFEST_FORMAT) throw new Error(`manifest format ${String(manifest.format)} is not ${MANIFEST_FORMAT}`);
+  if (!MANIFEST_FORMATS_READ.includes(manifest.format as number))
+    throw new Error(`manifest format ${String(manifest.format)} is not one this keel reads (${MANIFEST_FORMATS_READ.join(', ')})`);
   for (const key of ['label', 'type', 'startTime', 'stopTime', 'walStart', 'walStop', 'lsnStart', 'lsnStop'] as const) {
     if (typeof manifest[key] !== 'string') throw new Error(`manifest field ${key} is missing`);
   }
@@ -138,7 +187,10 @@ export function validateManifest(value: unknown): Manifest {
     const blockTotal = file.blocks.reduce((sum, block) => sum + block[5], 0);
     if (blockTotal !== file.size) throw new Error(`manifest file ${file.path}: blocks add up to ${blockTotal} bytes, not ${file.size}`);
     for (const block of file.blocks) {
-      if (manifest.packs[block[1]] === undefined) throw new Error(`manifest file ${file.path} references a pack that is not listed`);
+      if (block.length !== 6 && !(block.length === 10 && (manifest.format ?? 0) >= 3))
+        throw new Error(`manifest file ${file.path} has a malformed block reference`);
+      if (manifest.packs[block[1]] === undefined || (isDeltaRef(block) && manifest.packs[block[6]] === undefined))
+        throw new Error(`manifest file ${file.path} references a pack that is not listed`);
     }
   }
   return manifest as Manifest;

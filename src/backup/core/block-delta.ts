@@ -1,0 +1,36 @@
+/**
+ * Page deltas: a changed page stored as the XOR of its new and previous versions. PostgreSQL
+ * changes a page a few bytes at a time (a tuple's xmax and hint bits, one new tuple, the header's
+ * LSN and checksum), so the XOR is mostly zeros and compresses to a small fraction of the page:
+ * an incremental after random updates stores what changed in the pages, not the pages. Pure.
+ */
+
+/**
+ * A delta is kept only when at most this share of its bytes is non-zero: a page rewritten
+ * throughout (pruned and compacted, reused for other rows) compresses better as itself.
+ */
+export const DELTA_NONZERO_SHARE_MAX = 0.5;
+
+/** out = a XOR b (all three the same length; 32 bits at a time when the three are aligned). */
+export function xorBytes(a: Uint8Array, b: Uint8Array, out: Uint8Array): void {
+  const length = out.length;
+  if (a.length !== length || b.length !== length) throw new Error(`xorBytes: lengths ${a.length}, ${b.length}, ${length} differ`);
+  if (length % 4 === 0 && a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0 && out.byteOffset % 4 === 0) {
+    const a32 = new Uint32Array(a.buffer, a.byteOffset, length / 4);
+    const b32 = new Uint32Array(b.buffer, b.byteOffset, length / 4);
+    const out32 = new Uint32Array(out.buffer, out.byteOffset, length / 4);
+    for (let i = 0; i < out32.length; i++) out32[i] = (a32[i] as number) ^ (b32[i] as number);
+    return;
+  }
+  for (let i = 0; i < length; i++) out[i] = (a[i] as number) ^ (b[i] as number);
+}
+
+/** Whether a XOR of two page versions is worth storing instead of the page (few enough non-zero bytes). */
+export function deltaWorthIt(xor: Uint8Array): boolean {
+  const nonZeroMax = Math.floor(xor.length * DELTA_NONZERO_SHARE_MAX);
+  let nonZero = 0;
+  for (let i = 0; i < xor.length; i++) {
+    if (xor[i] !== 0 && ++nonZero > nonZeroMax) return false;
+  }
+  return true;
+}
