@@ -322,6 +322,11 @@ function formatPages(pages: readonly number[]): string {
     .join(', ');
 }
 
+/** A buffer for one frame's plain bytes (its own ArrayBuffer, so it can be transferred to an encode worker). */
+function newFrameBuffer(): Buffer {
+  return Buffer.from(new ArrayBuffer(DEFAULT_BLOCK_BYTES * FRAME_BLOCKS_MAX));
+}
+
 /** The stored page a block at `blockNumber` of the prior backup's file can be a delta over, if it had one of that size. */
 function previousVersion(previous: { blocks: readonly BlockRef[]; packs: readonly string[] } | null, blockNumber: number, length: number): BaseLocation | null {
   const ref = previous?.blocks[blockNumber];
@@ -347,7 +352,15 @@ class BlockStore {
   newPlainBytes = 0;
   /** Blocks stored as deltas (for the log). */
   deltaBlocks = 0;
-  private frame: { ref: HashedLocation; data: Buffer; base: BaseLocation | null }[] = [];
+  private frame: { ref: HashedLocation; base: BaseLocation | null }[] = [];
+  /**
+   * The frame being filled: new blocks are copied here as they are read, and the buffer is handed
+   * to the encoder whole (transferred to a worker, no second copy); a fresh one per frame.
+   */
+  private frameBuffer = newFrameBuffer();
+  private frameBytes = 0;
+  /** One read buffer, reused: a block is hashed in it and, if new, copied into the frame before the next read. */
+  private readonly readBuffer = Buffer.allocUnsafeSlow(DEFAULT_BLOCK_BYTES * FRAME_BLOCKS_MAX * 8);
   /** Frames being encoded; each is appended to the packs after the one cut before it. */
   private appends: Promise<void>[] = [];
   private tail: Promise<void> = Promise.resolve();
@@ -387,8 +400,7 @@ class BlockStore {
     let size = 0;
     try {
       for (;;) {
-        // a fresh buffer per read: blocks waiting in a frame keep referencing it
-        const chunk = Buffer.allocUnsafe(DEFAULT_BLOCK_BYTES * FRAME_BLOCKS_MAX * 8);
+        const chunk = this.readBuffer;
         const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
         if (bytesRead === 0) break;
         const data = chunk.subarray(0, bytesRead);
@@ -425,7 +437,8 @@ class BlockStore {
     // a block of a frame not yet written is shared as is: its location is filled in at the flush
     if (existing !== undefined) return 'hash' in existing ? (existing as HashedLocation) : { ...existing, hash };
     const ref: HashedLocation = { hash, pack: '', frameOffset: 0, frameStoredBytes: 0, offsetInFrame: 0, plainBytes: block.length };
-    this.frame.push({ ref, data: block, base });
+    this.frameBytes += block.copy(this.frameBuffer, this.frameBytes);
+    this.frame.push({ ref, base });
     this.known.set(hash, ref);
     if (this.frame.length >= FRAME_BLOCKS_MAX) await this.flushFrame();
     return ref;
@@ -435,7 +448,9 @@ class BlockStore {
     if (this.frame.length === 0) return;
     const blocks = this.frame;
     this.frame = [];
-    const plain = Buffer.concat(blocks.map((b) => b.data));
+    const plain = this.frameBuffer.subarray(0, this.frameBytes);
+    this.frameBuffer = newFrameBuffer();
+    this.frameBytes = 0;
     this.newPlainBytes += plain.length;
     const candidates: DeltaCandidate[] = [];
     const candidateRefs: HashedLocation[] = [];

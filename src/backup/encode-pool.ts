@@ -59,7 +59,11 @@ export class EncodePool {
     }
   }
 
-  /** Encodes a frame; `candidates` (blocks with a previous version) become deltas where that pays. */
+  /**
+   * Encodes a frame; `candidates` (blocks with a previous version) become deltas where that pays.
+   * The pool takes `plain`: with workers its whole ArrayBuffer is transferred to one, so it must
+   * share that buffer with nothing the caller still uses (a fresh buffer per frame).
+   */
   encode(plain: Buffer, candidates: readonly DeltaCandidate[]): Promise<EncodedFrame> {
     if (this.workers.length === 0) {
       try {
@@ -73,12 +77,11 @@ export class EncodePool {
     for (let i = 1; i < this.workers.length; i++) if ((this.inFlight[i] ?? 0) < (this.inFlight[chosen] ?? 0)) chosen = i;
     const id = this.nextId++;
     this.inFlight[chosen] = (this.inFlight[chosen] ?? 0) + 1;
-    // a private copy is transferred: `plain` may share memory with blocks still referenced elsewhere
-    const copy = new Uint8Array(plain.length);
-    copy.set(plain);
+    // `plain` is the caller's to give: its ArrayBuffer is transferred (no copy), and unusable here after
+    const frame = new Uint8Array(plain.buffer, plain.byteOffset, plain.length);
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject, worker: chosen });
-      this.workers[chosen]?.postMessage({ id, plain: copy, candidates }, [copy.buffer]);
+      this.workers[chosen]?.postMessage({ id, plain: frame, candidates }, [frame.buffer as ArrayBuffer]);
     });
   }
 

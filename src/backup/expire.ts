@@ -27,7 +27,7 @@ export async function runExpire(options: RepositoryOptions, policy: ExpirePolicy
   const repository = await Repository.open(options);
   const unlock = await repository.lock('expire');
   try {
-    const manifests = await repository.readManifests();
+    const manifests = await repository.readSummaries();
     const plan = planExpire(manifests, policy);
     for (const { label, why } of plan.expire) {
       await repository.removeBackup(label);

@@ -9,7 +9,7 @@ import { listArchive } from './archive.js';
 import { continuousFrom } from './expire.js';
 import { isSegmentName, segmentPosition } from './core/wal.js';
 import { archiveGaps, type ArchiveGap } from './core/archive-gaps.js';
-import type { Manifest } from './core/manifest.js';
+import type { ManifestSummary } from './core/manifest.js';
 import { pageRanges } from './core/page-checksum.js';
 
 export interface StanzaReport {
@@ -37,7 +37,7 @@ export interface StanzaReport {
 
 export async function stanzaReport(options: RepositoryOptions, set: string | null): Promise<StanzaReport> {
   const repository = await Repository.open(options);
-  const all = await repository.readManifests();
+  const all = await repository.readSummaries();
   const manifests = all.filter((m) => set === null || m.label === set);
   const archive: StanzaReport['archive'] = [];
   for (const db of repository.info.db) {
@@ -65,7 +65,11 @@ export async function stanzaReport(options: RepositoryOptions, set: string | nul
  * Where `db`'s archive must be continuous from: the oldest of its backups' start, or later where
  * expire's archive retention moved it (expire.json); null: from its first archived segment.
  */
-export async function archiveContinuityStart(repository: Repository, db: StanzaDb, manifests: readonly Manifest[]): Promise<string | null> {
+export async function archiveContinuityStart(
+  repository: Repository,
+  db: StanzaDb,
+  manifests: readonly Pick<ManifestSummary, 'dbId' | 'walStart'>[],
+): Promise<string | null> {
   const recorded = (await continuousFrom(repository, db)) ?? undefined;
   const oldest = manifests.filter((m) => m.dbId === db.id).map((m) => m.walStart)[0] ?? null;
   if (recorded === undefined) return oldest;
@@ -73,7 +77,7 @@ export async function archiveContinuityStart(repository: Repository, db: StanzaD
   return segmentPosition(recorded) > segmentPosition(oldest) ? recorded : oldest;
 }
 
-function backupEntry(manifest: Manifest): StanzaReport['backup'][number] {
+function backupEntry(manifest: ManifestSummary): StanzaReport['backup'][number] {
   return {
     label: manifest.label,
     database: { id: manifest.dbId, 'repo-key': 1 },
@@ -92,8 +96,8 @@ function backupEntry(manifest: Manifest): StanzaReport['backup'][number] {
   };
 }
 
-function errorsOf(manifest: Manifest): { error: boolean; 'error-list': { file: string; pages: (number | [number, number])[] }[] } {
-  const list = manifest.files.filter((f) => (f.badPages?.length ?? 0) > 0).map((f) => ({ file: f.path, pages: pageRanges(f.badPages ?? []) }));
+function errorsOf(manifest: ManifestSummary): { error: boolean; 'error-list': { file: string; pages: (number | [number, number])[] }[] } {
+  const list = manifest.badPageFiles.map((f) => ({ file: f.path, pages: pageRanges(f.badPages) }));
   return { error: list.length > 0, 'error-list': list };
 }
 

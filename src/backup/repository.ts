@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { writeFileDurably, mkdirDurably } from './durable-file.js';
 import { decodeObject, deriveKey, encodeObject, CorruptObjectError, type CodecSettings, type CipherType, type CompressType } from './object-codec.js';
-import { validateManifest, referencedPacks, type Manifest } from './core/manifest.js';
+import { validateManifest, validateSummary, summarize, referencedPacks, type Manifest, type ManifestSummary } from './core/manifest.js';
 import { compareLabels, isLabel } from './core/label.js';
 
 export const REPOSITORY_FORMAT = 2;
@@ -215,6 +215,32 @@ export class Repository {
     return manifests;
   }
 
+  /**
+   * A committed backup's summary (its manifest without the file list); for a backup committed
+   * before summaries were written, made from its manifest.
+   */
+  async readSummary(label: string): Promise<ManifestSummary> {
+    let stored: Buffer;
+    try {
+      stored = await readFile(this.path('backup', label, 'summary'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return summarize(await this.readManifest(label));
+      throw error;
+    }
+    try {
+      return validateSummary(JSON.parse(decodeObject(stored, this.codec.key).toString('utf8')));
+    } catch (error) {
+      throw new KeelError('backup.manifest_corrupt', `summary of backup ${label} is unreadable: ${(error as Error).message}`);
+    }
+  }
+
+  /** The summaries of every committed backup, oldest first. */
+  async readSummaries(): Promise<ManifestSummary[]> {
+    const summaries: ManifestSummary[] = [];
+    for (const label of await this.backupLabels()) summaries.push(await this.readSummary(label));
+    return summaries;
+  }
+
   /** Marks a backup as in progress (so cleanup knows its packs are not yet referenced by a manifest). */
   async beginBackup(label: string): Promise<void> {
     await mkdirDurably(this.path('backup', `${label}.partial`));
@@ -223,6 +249,9 @@ export class Repository {
 
   /** Commits a backup: its manifest is written durably; from that instant the backup exists. */
   async commitBackup(manifest: Manifest): Promise<void> {
+    // the summary first: a backup exists once its manifest is there, and then its summary is too
+    const summary = encodeObject(Buffer.from(JSON.stringify(summarize(manifest))), this.codec, true);
+    await writeFileDurably(this.path('backup', manifest.label, 'summary'), summary);
     const encoded = encodeObject(Buffer.from(JSON.stringify(manifest)), this.codec, true);
     await writeFileDurably(this.path('backup', manifest.label, 'manifest'), encoded);
     await rm(this.path('backup', `${manifest.label}.partial`), { recursive: true, force: true });
@@ -242,11 +271,14 @@ export class Repository {
     const removedPartials: string[] = [];
     for (const entry of await readdir(this.path('backup')).catch(() => [] as string[])) {
       if (entry.endsWith('.partial')) {
+        const label = entry.slice(0, -'.partial'.length);
+        // killed between its summary and its manifest: the summary alone is not a backup
+        if (!(await exists(this.path('backup', label, 'manifest')))) await rm(this.path('backup', label), { recursive: true, force: true });
         await rm(this.path('backup', entry), { recursive: true, force: true });
-        removedPartials.push(entry.slice(0, -'.partial'.length));
+        removedPartials.push(label);
       }
     }
-    const kept = referencedPacks(await this.readManifests());
+    const kept = referencedPacks(await this.readSummaries());
     let freedBytes = 0;
     for (const label of await readdir(this.path('pack')).catch(() => [] as string[])) {
       const packs = await readdir(this.path('pack', label)).catch(() => [] as string[]);

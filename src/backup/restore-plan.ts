@@ -36,12 +36,13 @@ export async function planRestore(
   repository: Repository,
   request: { pgPath: string; set: string | null; target: RecoveryTarget; delta: boolean; force: boolean; tablespaceMapping: TablespaceMapping },
 ): Promise<RestorePlan> {
-  const manifests = await repository.readManifests();
+  // the choice needs each backup's summary; only the chosen one's manifest (every block location) is read
+  const summaries = await repository.readSummaries();
   const target = checkableTarget(request.target);
-  const chosen = selectBackup(manifests, request.set, target);
+  const chosen = selectBackup(summaries, request.set, target);
   if (!chosen.ok) throw new KeelError('backup.no_backup_for_target', `cannot restore: ${chosen.reason}`);
-  const manifest = manifests.find((m) => m.label === chosen.label);
-  if (manifest === undefined) throw new KeelError('backup.no_backup_for_target', `backup ${chosen.label} vanished`);
+  if (!summaries.some((m) => m.label === chosen.label)) throw new KeelError('backup.no_backup_for_target', `backup ${chosen.label} vanished`);
+  const manifest = await repository.readManifest(chosen.label);
   const db = repository.dbById(manifest.dbId);
   if (db !== undefined && target.kind !== 'none') {
     const beyond = whyBeyondArchive(target, await archiveEnd(repository, db));

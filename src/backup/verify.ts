@@ -10,7 +10,7 @@ import { blockHash, decodeObject } from './object-codec.js';
 import { listArchive, listArchiveObjects } from './archive.js';
 import { archiveContinuityStart } from './info.js';
 import { archiveGaps } from './core/archive-gaps.js';
-import { isDeltaRef, type Manifest } from './core/manifest.js';
+import { isDeltaRef, summarize, type Manifest, type ManifestSummary } from './core/manifest.js';
 import { xorBytes } from './core/block-delta.js';
 
 export interface VerifyProblem {
@@ -34,6 +34,14 @@ export async function runVerify(options: RepositoryOptions, set: string | null):
       continue;
     }
     problems.push(...(await verifyBlocks(repository, manifest)));
+    // info, expire and restore's choice read the summary: it must say what the manifest says
+    try {
+      const summary = await repository.readSummary(label);
+      if (JSON.stringify(summary) !== JSON.stringify(summarize(manifest)))
+        problems.push({ backup: label, file: 'summary', problem: 'differs from the manifest (info, expire and restore would act on wrong facts)' });
+    } catch (error) {
+      problems.push({ backup: label, file: 'summary', problem: (error as Error).message });
+    }
     const archived = archivedByDb.get(manifest.dbId) ?? new Set<string>();
     for (const segment of segmentsBetween(manifest.walStart, manifest.walStop)) {
       if (!archived.has(segment))
@@ -41,7 +49,7 @@ export async function runVerify(options: RepositoryOptions, set: string | null):
     }
   }
   if (set === null) {
-    const manifests = await repository.readManifests().catch(() => [] as Manifest[]);
+    const manifests = await repository.readSummaries().catch(() => [] as ManifestSummary[]);
     for (const db of repository.info.db) {
       problems.push(...(await verifyArchive(repository, db)));
       for (const gap of archiveGaps([...(archivedByDb.get(db.id) ?? [])], await archiveContinuityStart(repository, db, manifests))) {

@@ -144,13 +144,42 @@ export interface Manifest {
   sizes: { database: number; newStored: number; referencedStored: number; newPlain: number };
 }
 
+/**
+ * What a manifest says about its backup without its file list: what info, expire, retention and
+ * restore's choice of a set need. Stored beside the manifest (`backup/<label>/summary`), so those
+ * commands read a few hundred bytes per backup instead of every block location.
+ */
+export type ManifestSummary = Omit<Manifest, 'files' | 'dirs'> & {
+  /** The files in which page checksum failures were found, with their pages (info's error list). */
+  badPageFiles: { path: string; badPages: number[] }[];
+};
+
+export function summarize(manifest: Manifest): ManifestSummary {
+  const { files, dirs: _dirs, ...header } = manifest;
+  const badPageFiles = files.filter((f) => (f.badPages?.length ?? 0) > 0).map((f) => ({ path: f.path, badPages: f.badPages ?? [] }));
+  return { ...header, badPageFiles };
+}
+
+/** Throws a one-line description of the first structural problem of a summary. */
+export function validateSummary(value: unknown): ManifestSummary {
+  const summary = value as Partial<ManifestSummary> | null;
+  if (summary === null || typeof summary !== 'object') throw new Error('summary is not an object');
+  if (!MANIFEST_FORMATS_READ.includes(summary.format as number)) throw new Error(`summary format ${String(summary.format)} is not one this keel reads`);
+  for (const key of ['label', 'type', 'startTime', 'stopTime', 'walStart', 'walStop', 'lsnStart', 'lsnStop'] as const) {
+    if (typeof summary[key] !== 'string') throw new Error(`summary field ${key} is missing`);
+  }
+  if (!Array.isArray(summary.packs) || !Array.isArray(summary.badPageFiles) || typeof summary.dbId !== 'number' || typeof summary.sizes !== 'object')
+    throw new Error('summary fields (packs, badPageFiles, dbId, sizes) are missing');
+  return summary as ManifestSummary;
+}
+
 /** Total plain size of the files in a manifest. */
 export function databaseBytes(files: readonly ManifestFile[]): number {
   return files.reduce((sum, file) => sum + file.size, 0);
 }
 
 /** Pack paths referenced by a set of manifests (the bases of deltas included): what garbage collection must keep. */
-export function referencedPacks(manifests: readonly Manifest[]): Set<string> {
+export function referencedPacks(manifests: readonly Pick<Manifest, 'packs'>[]): Set<string> {
   const kept = new Set<string>();
   for (const manifest of manifests) for (const pack of manifest.packs) kept.add(pack);
   return kept;

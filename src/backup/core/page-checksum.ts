@@ -18,19 +18,32 @@ const BASE_OFFSETS = new Uint32Array([
   0x98daff3c, 0xf718902a, 0x0b1c9cdb, 0xe58f764b, 0x187636bc, 0x5d7b3bb1, 0xe73de7de, 0x92bec979, 0xcca6c0b2, 0x304a0979, 0x85aa43d4, 0x783125bb, 0x6ca8eaa2,
   0xe407eac6, 0x4b5cfc3e, 0x9fbf8c76, 0x15ca20be, 0xf2ca9fd3, 0x959bd756,
 ]);
-const sums = new Uint32Array(N_SUMS);
+const BASE_OFFSETS_SIGNED = new Int32Array(BASE_OFFSETS.buffer);
+// Int32Array, not Uint32Array: the same bits, but every value stays a small integer to V8 (no doubles)
+const sums = new Int32Array(N_SUMS);
+/** A page copied here when its bytes are not 4-byte aligned (an Int32Array view needs alignment). */
+const alignedCopy = new Int32Array(BLOCK_BYTES / 4);
 
-/** pg_checksum_page: the checksum PostgreSQL stores in pd_checksum for `page` at block `blockNo`. */
+/**
+ * pg_checksum_page: the checksum PostgreSQL stores in pd_checksum for `page` at block `blockNo`.
+ * The page is read as native-endian 32-bit words, as checksum_impl.h casts it (a backup reads
+ * every page of a cluster with checksums on, so this runs on a Uint32Array view, not per-byte reads).
+ */
 export function pageChecksum(page: Buffer, blockNo: number): number {
-  sums.set(BASE_OFFSETS);
-  for (let offset = 0; offset < BLOCK_BYTES; offset += 4 * N_SUMS) {
+  let words: Int32Array;
+  if (page.byteOffset % 4 === 0) words = new Int32Array(page.buffer, page.byteOffset, BLOCK_BYTES / 4);
+  else {
+    new Uint8Array(alignedCopy.buffer).set(page.subarray(0, BLOCK_BYTES));
+    words = alignedCopy;
+  }
+  sums.set(BASE_OFFSETS_SIGNED);
+  for (let row = 0; row < BLOCK_BYTES / 4; row += N_SUMS) {
     for (let j = 0; j < N_SUMS; j++) {
-      const at = offset + 4 * j;
-      // pd_checksum (bytes 8-9, the low half of word 2 of the first row) counts as zero
-      let value = page.readUInt32LE(at);
-      if (at === 8) value &= 0xffff0000;
+      let value = words[row + j] as number;
+      // pd_checksum (bytes 8-9: the low half of word 2 on a little-endian host) counts as zero
+      if (row === 0 && j === 2) value &= 0xffff0000;
       const tmp = (sums[j] as number) ^ value;
-      sums[j] = Math.imul(tmp >>> 0, FNV_PRIME) ^ (tmp >>> 17);
+      sums[j] = Math.imul(tmp, FNV_PRIME) ^ (tmp >>> 17);
     }
   }
   for (let round = 0; round < 2; round++) {
