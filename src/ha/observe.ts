@@ -266,7 +266,12 @@ async function checkDivergence(
 function taskSnapshot(a: AgentContext): AsyncTaskObservation {
   const { running, lastResult, lastByKind } = a.tasks.snapshot();
   const rewind = lastByKind.rewind ?? null;
-  const replacedSince = [lastByKind.clone, lastByKind.reinit, lastByKind.bootstrap].some(
+  // A rewind's outcome speaks for the data directory it left; a clone, re-clone or bootstrap since
+  // replaced that directory, and a promotion since moved it onto a new timeline of its own: a
+  // rewind before either says nothing about a divergence found now (the chaos soak saw a node
+  // rewound from node2, promoted later, isolated, then re-cloned from node2 as if that old rewind
+  // had just failed to rejoin it).
+  const replacedSince = [lastByKind.clone, lastByKind.reinit, lastByKind.bootstrap, lastByKind.promote].some(
     (r) => r !== undefined && rewind !== null && r.ok && r.sequence > rewind.sequence,
   );
   return { running, lastResult, lastRewind: replacedSince ? null : rewind };
