@@ -15,6 +15,7 @@ import { KeelError } from '../errors.js';
 import { CorruptObjectError, blockHash, decodeFrame } from './object-codec.js';
 import { FRAME_BLOCKS_MAX, type BlockRef } from './core/manifest.js';
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
+import { writevAll } from './durable-file.js';
 
 /** One unit of restore work; plain data, so it crosses to a worker thread as is. */
 export interface RestoreChunk {
@@ -119,7 +120,7 @@ export class ChunkRestorer {
       let pendingAt = 0;
       let pendingBytes = 0;
       const flush = async () => {
-        if (pending.length > 0) await handle.writev(pending, pendingAt);
+        if (pending.length > 0) await writevAll(handle, pending, pendingAt, chunk.path);
         writtenBytes += pendingBytes;
         pending = [];
         pendingBytes = 0;
