@@ -6,8 +6,9 @@
  * repository fails with one line and leaves nothing archive-get or info would take as archived;
  * a restore into a full target fails with one line and leaves a directory PostgreSQL refuses to
  * start, and a --delta rerun after space is freed completes; on a completely full repository
- * expire still takes its lock, fails with one line where it must write metadata (leaving the
- * old intact), and frees space when it expires a backup.
+ * stanza-create and expire fail with one line where they must write metadata (nothing
+ * half-written, the old intact), expire still takes its lock and frees space when it expires a
+ * backup.
  * The test mounts tmpfs, so it needs root: a refused mount fails it (it never skips).
  */
 import { test, before, after } from 'node:test';
@@ -240,7 +241,7 @@ test(
 );
 
 test(
-  'expire on a completely full repository: metadata it cannot write fails with one line and leaves the old intact; expiring a backup frees space',
+  'on a completely full repository stanza-create and expire fail with one line where they must write metadata, leaving nothing half-written; expiring a backup frees space',
   { timeout: 60_000 },
   async () => {
     const labels = (await info()).backup.map((b) => b.label);
@@ -250,6 +251,18 @@ test(
     const manifests = await Promise.all(labels.map((label) => readFile(join(stanzaDir(), 'backup', label, 'manifest'))));
     const filler = await fill(lab.repoPath, 0);
     try {
+      // a new stanza cannot be created, and nothing of a half-made stanza.json is left
+      const pg1 = [`--pg1-path=${lab.source.dataDir}`, `--pg1-port=${lab.source.port}`, `--pg1-socket-path=${lab.source.socketDir}`];
+      const create = await lab.keel(['stanza-create', '--stanza=other', ...pg1]);
+      assert.notEqual(create.code, 0);
+      assert.equal(create.stderr, `keel: no space left on device (ENOSPC) writing ${join(lab.repoPath, 'other', 'stanza.json')}\n`);
+      assert.deepEqual(
+        (await readdir(join(lab.repoPath, 'other'))).filter((entry) => entry.includes('stanza')),
+        [],
+      );
+      const notCreated = await lab.keel(['info', '--stanza=other']);
+      assert.match(notCreated.stderr, /stanza 'other' does not exist/);
+
       // nothing to expire, but archive retention records where continuous WAL begins: that write fails
       const noRoom = await lab.keel(['expire', '--repo1-retention-full=2', '--repo1-retention-archive=2']);
       assert.notEqual(noRoom.code, 0);
@@ -278,6 +291,15 @@ test(
       [kept],
     );
     assert.equal((await lab.keel(['verify'])).code, 0);
+    // with room again, the stanza the full filesystem refused is created
+    const created = await lab.keel([
+      'stanza-create',
+      '--stanza=other',
+      `--pg1-path=${lab.source.dataDir}`,
+      `--pg1-port=${lab.source.port}`,
+      `--pg1-socket-path=${lab.source.socketDir}`,
+    ]);
+    assert.equal(created.code, 0, created.stderr);
   },
 );
 
