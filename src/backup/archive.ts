@@ -7,10 +7,10 @@
  * same content succeeds (PostgreSQL retries after a crash); with different content it fails
  * loudly and stores nothing.
  */
-import { readFile, readdir, writeFile, rename } from 'node:fs/promises';
+import { readFile, readdir, writeFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { KeelError } from '../errors.js';
-import { writeFileDurably } from './durable-file.js';
+import { diskFullError, writeFileDurably } from './durable-file.js';
 import { decodeObject, encodeObject, sha256, CorruptObjectError } from './object-codec.js';
 import { archiveDirOf, isArchivableWalName, walHeaderSystemId } from './core/wal.js';
 import { clusterMismatchError, type Repository, type StanzaDb } from './repository.js';
@@ -60,9 +60,15 @@ export async function archiveGet(repository: Repository, name: string, destinati
     throw error;
   }
   // written beside the destination then renamed, so PostgreSQL never reads a partial segment
+  // (and none is left behind when pg_wal is full)
   const temporary = join(dirname(destination), `.${basename(destination)}.keel-tmp`);
-  await writeFile(temporary, plain);
-  await rename(temporary, destination);
+  try {
+    await writeFile(temporary, plain);
+    await rename(temporary, destination);
+  } catch (error) {
+    await rm(temporary, { force: true }).catch(() => undefined);
+    throw diskFullError(error, destination);
+  }
   return true;
 }
 

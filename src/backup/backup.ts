@@ -206,6 +206,7 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
     return manifest;
   } catch (error) {
     await packs.abandon();
+    await repository.discardBackup(label).catch(() => undefined);
     throw error;
   } finally {
     await pool.close();

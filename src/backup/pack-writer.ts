@@ -5,7 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { fsyncDir } from './durable-file.js';
+import { diskFullError, fsyncDir, writeAll } from './durable-file.js';
 
 const PACK_BYTES_MAX = 128 * 1024 * 1024;
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -44,7 +44,7 @@ export class PackWriter {
 
   private async flush(): Promise<void> {
     if (this.handle === null || this.pendingBytes === 0) return;
-    await this.handle.write(Buffer.concat(this.pending, this.pendingBytes));
+    await writeAll(this.handle, Buffer.concat(this.pending, this.pendingBytes), null, `${this.stanzaDir}/${this.packName}`);
     this.pending = [];
     this.pendingBytes = 0;
   }
@@ -60,7 +60,9 @@ export class PackWriter {
   private async finishPack(): Promise<void> {
     if (this.handle === null) return;
     await this.flush();
-    await this.handle.sync();
+    await this.handle.sync().catch((error: unknown) => {
+      throw diskFullError(error, `${this.stanzaDir}/${this.packName}`);
+    });
     await this.handle.close();
     this.handle = null;
   }

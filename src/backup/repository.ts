@@ -6,14 +6,14 @@
  *   <repo1-path>/<stanza>/backup/<label>.partial/ a backup in progress (never listed)
  *   <repo1-path>/<stanza>/pack/<label>/<n>.pack   blocks first stored by backup <label>
  *   <repo1-path>/<stanza>/archive/<version>-<db id>/<16 chars>/<wal>-<sha256>  archived WAL, per database
- *   <repo1-path>/<stanza>/lock                    pid of the backup/expire holding the stanza
+ *   <repo1-path>/<stanza>/lock                    link to `<pid> <command>` of the backup/expire holding the stanza
  *
  * Invariants: metadata is written durably (durable-file.ts); packs are fsynced before the
  * manifest that references them is committed; a pack is deleted only when no committed manifest
  * references it (so removing a backup never breaks a kept one), and only under the lock.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, readdir, rm, mkdir, stat } from 'node:fs/promises';
+import { open, readFile, readdir, readlink, rm, mkdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { writeFileDurably, mkdirDurably } from './durable-file.js';
@@ -257,6 +257,17 @@ export class Repository {
     await rm(this.path('backup', `${manifest.label}.partial`), { recursive: true, force: true });
   }
 
+  /**
+   * Removes what a failed backup wrote (its packs, then its in-progress marker) at once rather
+   * than at the next run: on a full filesystem its packs would otherwise keep WAL from being
+   * archived until then. Does nothing once the backup is committed. Caller holds the lock.
+   */
+  async discardBackup(label: string): Promise<void> {
+    if (await exists(this.path('backup', label, 'manifest'))) return;
+    await rm(this.path('pack', label), { recursive: true, force: true });
+    await rm(this.path('backup', `${label}.partial`), { recursive: true, force: true });
+  }
+
   /** Removes a committed backup's manifest (its packs go at the next garbage collection). */
   async removeBackup(label: string): Promise<void> {
     await rm(this.path('backup', label), { recursive: true, force: true });
@@ -298,25 +309,24 @@ export class Repository {
   }
 
   /**
-   * Takes the stanza's lock (backup, expire): a file holding our pid, created exclusively.
+   * Takes the stanza's lock (backup, expire): a symbolic link whose text is `<pid> <command>`,
+   * created exclusively. A link, not a file: its short text lives in the inode and needs no data
+   * block, so a completely full filesystem can still be locked, and expire can free space.
    * A lock whose process is gone (killed backup) is taken over.
    */
   async lock(command: string): Promise<() => Promise<void>> {
     const lockPath = this.path('lock');
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const handle = await open(lockPath, 'wx', 0o640);
-        await handle.writeFile(`${process.pid}\n${command}\n`);
-        await handle.close();
+        await symlink(`${process.pid} ${command}`, lockPath);
         return async () => {
           await rm(lockPath, { force: true });
         };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        const [pidText, holder] = (await readFile(lockPath, 'utf8').catch(() => '')).split('\n');
-        const pid = Number(pidText);
+        const { pid, holder } = await readLock(lockPath);
         if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-          throw new KeelError('backup.locked', `stanza '${this.info.stanza}' is locked by ${holder ?? 'another command'} (pid ${pid})`);
+          throw new KeelError('backup.locked', `stanza '${this.info.stanza}' is locked by ${holder} (pid ${pid})`);
         }
         await rm(lockPath, { force: true });
       }
@@ -396,6 +406,15 @@ async function readStanzaInfo(root: string): Promise<StanzaInfo | null> {
       `${join(root, 'stanza.json')}: repository format ${String(info.format)} is not supported (keel reads ${REPOSITORY_FORMAT})`,
     );
   return info;
+}
+
+/** The holder of a lock: a link's text `<pid> <command>`, or a file's lines (the lock of a keel before links). */
+async function readLock(lockPath: string): Promise<{ pid: number; holder: string }> {
+  const text = await readlink(lockPath).catch(async (error: NodeJS.ErrnoException) =>
+    error.code === 'EINVAL' ? (await readFile(lockPath, 'utf8').catch(() => '')).replace('\n', ' ') : '',
+  );
+  const [pidText = '', ...holder] = text.trim().split(/\s+/);
+  return { pid: Number(pidText), holder: holder.join(' ') || 'another command' };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -18,6 +18,7 @@ import { CorruptObjectError, blockHash, decodeFrame } from './object-codec.js';
 import { FRAME_BLOCKS_MAX, isDeltaRef, type BlockRef } from './core/manifest.js';
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
 import { xorBytes } from './core/block-delta.js';
+import { writevAll } from './durable-file.js';
 
 /** One unit of restore work; plain data, so it crosses to a worker thread as is. */
 export interface RestoreChunk {
@@ -122,7 +123,7 @@ export class ChunkRestorer {
       let pendingAt = 0;
       let pendingBytes = 0;
       const flush = async () => {
-        if (pending.length > 0) await handle.writev(pending, pendingAt);
+        if (pending.length > 0) await writevAll(handle, pending, pendingAt, chunk.path);
         writtenBytes += pendingBytes;
         pending = [];
         pendingBytes = 0;

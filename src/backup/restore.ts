@@ -13,7 +13,8 @@ import { mkdir, open, readFile, readdir, rm, utimes, writeFile, chmod, lstat, re
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { Repository, isAlive } from './repository.js';
-import { planRestore, type TablespaceMapping } from './restore-plan.js';
+import { diskFullError } from './durable-file.js';
+import { planRestore, type TablespaceDestination, type TablespaceMapping } from './restore-plan.js';
 import { linkTablespaces, tablespaceLinkTargets } from './tablespace-links.js';
 import { recoveryLines, rewriteAutoConf, type RecoveryTarget } from './recovery-settings.js';
 import { Progress } from './progress.js';
@@ -52,6 +53,23 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   request.log.info(`restore backup set ${manifest.label}${request.delta ? ' (delta)' : ''}`);
   for (const t of tablespaces) if (t.destination !== t.path) request.log.info(`map tablespace 'pg_tblspc/${t.oid}' to '${t.destination}'`);
 
+  const written = await restoreInto(repository, request, manifest, tablespaces).catch(async (error: unknown) => {
+    // a pg_control cut short (the filesystem filled while it was written) must not be left either
+    await rm(join(request.pgPath, 'global', 'pg_control'), { force: true }).catch(() => undefined);
+    // a full filesystem is one line naming the file, or pg1-path when the error names none (a write through a handle)
+    throw diskFullError(error, (error as NodeJS.ErrnoException).path ?? request.pgPath);
+  });
+  request.log.info(`restore of ${manifest.label} complete: ${written} of ${manifest.files.length} files written`);
+  return manifest;
+}
+
+/** Writes the data directory (pg_control removed first, written last); returns how many files were written. */
+async function restoreInto(
+  repository: Repository,
+  request: RestoreRequest,
+  manifest: Manifest,
+  tablespaces: readonly TablespaceDestination[],
+): Promise<number> {
   await mkdir(request.pgPath, { recursive: true, mode: 0o700 });
   await chmod(request.pgPath, 0o700);
   await rm(join(request.pgPath, 'global', 'pg_control'), { force: true });
@@ -77,8 +95,7 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
     await pool.close();
   }
   progress.finish();
-  request.log.info(`restore of ${manifest.label} complete: ${written} of ${manifest.files.length} files written`);
-  return manifest;
+  return written;
 }
 
 /** What the chunks of one file did. */

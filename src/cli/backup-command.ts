@@ -21,6 +21,7 @@ import { archiveGet, archivePush } from '../backup/archive.js';
 import { asyncArchiveGet, asyncArchivePush, detachedWorkerStarter, runGetWorker, runPushWorker, type SpoolOptions } from '../backup/archive-async.js';
 import { basename, resolve } from 'node:path';
 import { Repository } from '../backup/repository.js';
+import { diskFullError } from '../backup/durable-file.js';
 import type { BackupType } from '../backup/core/label.js';
 import type { ArchiveRetentionType } from '../backup/core/retention.js';
 import type { RestoreType } from '../backup/recovery-settings.js';
@@ -59,7 +60,10 @@ export async function runBackupCommand(args: string[]): Promise<number> {
   const log = new BackupLog(logLevel(settings));
   const logged = COMMANDS_LOGGING_BEGIN_END.has(settings.command);
   if (logged) log.info(commandBeginLine(settings));
-  const code = await runCommand(settings, log, args);
+  const code = await runCommand(settings, log, args).catch((error: unknown) => {
+    // a full filesystem is one line: the writes that know their file name it, the others the repository
+    throw diskFullError(error, (error as NodeJS.ErrnoException).path ?? String(settings.options['repo1-path']));
+  });
   if (logged && code === 0) log.info(`${settings.command} command end: completed successfully`);
   return code;
 }
