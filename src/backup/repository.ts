@@ -265,6 +265,7 @@ export class Repository {
   async discardBackup(label: string): Promise<void> {
     if (await exists(this.path('backup', label, 'manifest'))) return;
     await rm(this.path('pack', label), { recursive: true, force: true });
+    await rm(this.path('backup', label), { recursive: true, force: true }); // its summary, if written before the failure
     await rm(this.path('backup', `${label}.partial`), { recursive: true, force: true });
   }
 
