@@ -13,6 +13,7 @@ import { KeelError } from '../errors.js';
 import { diskFullError, writeFileDurably } from './durable-file.js';
 import { decodeObject, encodeObject, sha256, CorruptObjectError } from './object-codec.js';
 import { archiveDirOf, isArchivableWalName, walHeaderSystemId } from './core/wal.js';
+import { parseControlIdentity } from './core/pg-control.js';
 import { clusterMismatchError, type Repository, type StanzaDb } from './repository.js';
 
 export type PushOutcome = 'stored' | 'already-archived';
@@ -110,4 +111,26 @@ export async function waitForArchived(repository: Repository, name: string, time
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * The database whose WAL archive-get serves: the one of the cluster being recovered, read from
+ * its pg_control (PostgreSQL runs restore_command in the data directory), so a backup taken
+ * before stanza-upgrade restores with its own WAL. The current database when pg_control is absent.
+ */
+export async function archiveDbOf(repository: Repository, dataDirs: readonly string[]): Promise<StanzaDb> {
+  for (const dataDir of dataDirs) {
+    const bytes = await readFile(join(dataDir, 'global', 'pg_control')).catch(() => null);
+    const control = bytes === null ? null : parseControlIdentity(bytes);
+    if (control === null) continue;
+    const db = [...repository.info.db].reverse().find((entry) => entry.systemId === control.systemId && entry.catalogVersion === control.catalogVersion);
+    if (db === undefined) {
+      throw new KeelError(
+        'backup.cluster_mismatch',
+        `the cluster in ${dataDir} (system-id ${control.systemId}) is not in the history of stanza '${repository.info.stanza}'`,
+      );
+    }
+    return db;
+  }
+  return repository.currentDb;
 }

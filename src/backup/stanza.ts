@@ -4,11 +4,8 @@
  * one after pg_upgrade, keeping the history so old backups restore onto their own version; check
  * proves archiving works end to end by switching WAL and waiting for the segment to arrive.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { Repository, archiveIdOf, type RepositoryOptions, type StanzaDb } from './repository.js';
-import { parseControlIdentity } from './core/pg-control.js';
 import { PgSession } from './pg-session.js';
 import { waitForArchived } from './archive.js';
 import type { PgConnection } from './settings.js';
@@ -55,28 +52,6 @@ export async function stanzaUpgrade(options: RepositoryOptions, connection: PgCo
   } finally {
     await session.close();
   }
-}
-
-/**
- * The database whose WAL archive-get serves: the one of the cluster being recovered, read from
- * its pg_control (PostgreSQL runs restore_command in the data directory), so a backup taken
- * before stanza-upgrade restores with its own WAL. The current database when pg_control is absent.
- */
-export async function archiveDbOf(repository: Repository, dataDirs: readonly string[]): Promise<StanzaDb> {
-  for (const dataDir of dataDirs) {
-    const bytes = await readFile(join(dataDir, 'global', 'pg_control')).catch(() => null);
-    const control = bytes === null ? null : parseControlIdentity(bytes);
-    if (control === null) continue;
-    const db = [...repository.info.db].reverse().find((entry) => entry.systemId === control.systemId && entry.catalogVersion === control.catalogVersion);
-    if (db === undefined) {
-      throw new KeelError(
-        'backup.cluster_mismatch',
-        `the cluster in ${dataDir} (system-id ${control.systemId}) is not in the history of stanza '${repository.info.stanza}'`,
-      );
-    }
-    return db;
-  }
-  return repository.currentDb;
 }
 
 export async function checkArchiving(options: RepositoryOptions, connection: PgConnection, archiveTimeoutMs: number, log: BackupLog): Promise<string> {

@@ -11,16 +11,11 @@ import { KEEL_VERSION } from '../version.js';
 import { lookupUser } from '../postgres/os-user.js';
 import { BackupLog } from '../backup/log.js';
 import { logLevel, pgConnection, pgHosts, pgPath, repositoryOptions, stanzaOf, tablespaceMapping } from '../backup/settings.js';
-import { stanzaCreate, stanzaUpgrade, checkArchiving, archiveDbOf } from '../backup/stanza.js';
-import { runBackup } from '../backup/backup.js';
-import { runRestore } from '../backup/restore.js';
-import { runExpire } from '../backup/expire.js';
-import { runVerify } from '../backup/verify.js';
-import { stanzaReport, renderInfoText } from '../backup/info.js';
-import { archiveGet, archivePush } from '../backup/archive.js';
-import { asyncArchiveGet, asyncArchivePush, detachedWorkerStarter, runGetWorker, runPushWorker, type SpoolOptions } from '../backup/archive-async.js';
+// Each verb's modules are imported when it runs (below): PostgreSQL runs archive-push and
+// archive-get once per WAL segment, and a recovery waits on every archive-get, so those do not
+// load what backup or restore need (the PostgreSQL client, worker pools).
+import type { SpoolOptions } from '../backup/archive-async.js';
 import { basename, resolve } from 'node:path';
-import { Repository } from '../backup/repository.js';
 import { diskFullError } from '../backup/durable-file.js';
 import type { BackupType } from '../backup/core/label.js';
 import type { ArchiveRetentionType } from '../backup/core/retention.js';
@@ -86,16 +81,23 @@ export function commandBeginLine(settings: BackupSettings): string {
 async function runCommand(settings: BackupSettings, log: BackupLog, args: string[]): Promise<number> {
   const o = settings.options;
   switch (settings.command) {
-    case 'stanza-create':
+    case 'stanza-create': {
+      const { stanzaCreate } = await import('../backup/stanza.js');
       await stanzaCreate(repositoryOptions(settings), pgConnection(settings), log);
       return 0;
-    case 'stanza-upgrade':
+    }
+    case 'stanza-upgrade': {
+      const { stanzaUpgrade } = await import('../backup/stanza.js');
       await stanzaUpgrade(repositoryOptions(settings), pgConnection(settings), log);
       return 0;
-    case 'check':
+    }
+    case 'check': {
+      const { checkArchiving } = await import('../backup/stanza.js');
       await checkArchiving(repositoryOptions(settings), pgConnection(settings), Number(o['archive-timeout']) * 1000, log);
       return 0;
-    case 'backup':
+    }
+    case 'backup': {
+      const { runBackup } = await import('../backup/backup.js');
       await runBackup({
         repository: repositoryOptions(settings),
         hosts: pgHosts(settings),
@@ -109,9 +111,11 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
         progress: progressFlag(settings),
       });
       return 0;
+    }
     case 'info':
       return info(settings);
-    case 'restore':
+    case 'restore': {
+      const { runRestore } = await import('../backup/restore.js');
       await runRestore({
         repository: repositoryOptions(settings),
         pgPath: pgPath(settings),
@@ -126,7 +130,9 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
         processMax: Number(o['process-max']),
       });
       return 0;
+    }
     case 'expire': {
+      const { runExpire } = await import('../backup/expire.js');
       const result = await runExpire(
         repositoryOptions(settings),
         {
@@ -141,6 +147,7 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
       return 0;
     }
     case 'verify': {
+      const { runVerify } = await import('../backup/verify.js');
       const result = await runVerify(repositoryOptions(settings), typeof o.set === 'string' ? o.set : null);
       for (const p of result.problems) process.stdout.write(`${p.backup === null ? 'archive' : `backup ${p.backup}`}: ${p.file}: ${p.problem}\n`);
       process.stdout.write(`verify: ${result.checked.length} backup(s) checked, ${result.problems.length} problem(s)\n`);
@@ -150,10 +157,12 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
       const [walPath] = settings.parameters;
       if (walPath === undefined) throw new KeelError('backup.usage', 'archive-push requires the WAL file path (%p)');
       if (o['archive-async'] === true) {
-        await asyncArchivePush(resolve(walPath), spoolOptions(settings), workerStarter(args));
+        const { asyncArchivePush } = await import('../backup/archive-async.js');
+        await asyncArchivePush(resolve(walPath), spoolOptions(settings), await workerStarter(args));
         log.info(`pushed WAL file '${basename(walPath)}' to the archive asynchronously`);
         return 0;
       }
+      const [{ archivePush }, { Repository }] = await Promise.all([import('../backup/archive.js'), import('../backup/repository.js')]);
       const outcome = await archivePush(await Repository.open(repositoryOptions(settings)), walPath);
       log.info(`archive-push command end: ${outcome === 'stored' ? 'pushed' : 'already archived with the same content'} ${walPath}`);
       return 0;
@@ -162,13 +171,16 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
       const [name, destination] = settings.parameters;
       if (name === undefined || destination === undefined)
         throw new KeelError('backup.usage', 'archive-get requires the WAL file name (%f) and destination (%p)');
+      const [{ archiveGet, archiveDbOf }, { Repository }] = await Promise.all([import('../backup/archive.js'), import('../backup/repository.js')]);
       const repository = await Repository.open(repositoryOptions(settings));
       // the WAL of the cluster being recovered (PostgreSQL runs restore_command in its data directory)
       const pg1Path = o['pg1-path'];
       const db = await archiveDbOf(repository, [process.cwd(), ...(typeof pg1Path === 'string' ? [pg1Path] : [])]);
       const found =
         o['archive-async'] === true
-          ? await asyncArchiveGet(repository, name, resolve(destination), spoolOptions(settings), workerStarter(args), db)
+          ? await (
+              await import('../backup/archive-async.js')
+            ).asyncArchiveGet(repository, name, resolve(destination), spoolOptions(settings), await workerStarter(args), db)
           : await archiveGet(repository, name, destination, db);
       log.info(found ? `found ${name} in the archive` : `unable to find ${name} in the archive`);
       return found ? 0 : 1;
@@ -191,7 +203,8 @@ function spoolOptions(settings: BackupSettings): SpoolOptions {
 }
 
 /** Starts a background worker with this invocation's options (file, environment and command line stay the same). */
-function workerStarter(args: string[]) {
+async function workerStarter(args: string[]) {
+  const { detachedWorkerStarter } = await import('../backup/archive-async.js');
   const options = [...parseCommandLine(args).options].map(([name, value]) =>
     typeof value === 'boolean' ? (value ? `--${name}` : `--no-${name}`) : `--${name}=${value}`,
   );
@@ -200,6 +213,11 @@ function workerStarter(args: string[]) {
 
 async function runArchiveWorker(worker: string, settings: BackupSettings): Promise<number> {
   dropRootPrivileges();
+  const [{ Repository }, { runGetWorker, runPushWorker }, { archiveDbOf }] = await Promise.all([
+    import('../backup/repository.js'),
+    import('../backup/archive-async.js'),
+    import('../backup/archive.js'),
+  ]);
   const repository = await Repository.open(repositoryOptions(settings));
   const [parameter] = settings.parameters;
   if (parameter === undefined) throw new KeelError('backup.usage', `${worker} requires its parameter`);
@@ -215,6 +233,7 @@ async function runArchiveWorker(worker: string, settings: BackupSettings): Promi
 }
 
 async function info(settings: BackupSettings): Promise<number> {
+  const { stanzaReport, renderInfoText } = await import('../backup/info.js');
   const report = await stanzaReport(repositoryOptions(settings), typeof settings.options.set === 'string' ? settings.options.set : null);
   process.stdout.write(settings.options.output === 'json' ? JSON.stringify([report]) + '\n' : renderInfoText(report));
   return 0;
