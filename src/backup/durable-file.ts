@@ -6,6 +6,7 @@
  * write (what a filesystem running out of space returns first) is carried on until it fails.
  */
 import { open, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
+import { writeSync, writevSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { KeelError } from '../errors.js';
 
@@ -85,4 +86,20 @@ export async function writevAll(handle: FileHandle, buffers: Buffer[], position:
   }
   const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
   if (bytesWritten < total) await writeAll(handle, Buffer.concat(buffers, total).subarray(bytesWritten), position + bytesWritten, path);
+}
+
+/**
+ * writevAll for a descriptor, synchronously: restore's worker threads write this way, so their
+ * writes never queue in libuv's small thread pool behind the fsyncs the main thread runs there.
+ */
+export function writevAllSync(fd: number, buffers: Buffer[], position: number, path: string): void {
+  try {
+    const written = writevSync(fd, buffers, position);
+    const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+    if (written >= total) return;
+    const rest = Buffer.concat(buffers, total).subarray(written);
+    for (let done = 0; done < rest.length;) done += writeSync(fd, rest, done, rest.length - done, position + written + done);
+  } catch (error) {
+    throw diskFullError(error, path);
+  }
 }
