@@ -17,7 +17,7 @@ import { parseConnUrl } from './core/conn-url.js';
 import type { AgentContext } from './context.js';
 import { divergedFrom, parseTimelineHistory, timelineCreators, type LocalWal, type TimelineSwitch } from './core/timeline.js';
 import { stalledForMs } from './core/sync-stall.js';
-import type { AsyncTaskObservation, DivergenceObservation, Observation, PostgresObservation, SelfInfo } from './core/types.js';
+import type { AsyncTaskObservation, DivergenceObservation, Observation, PostgresObservation, SelfInfo, TaskKind } from './core/types.js';
 import { isFenceSetting } from './postgres-tracker.js';
 import { fetchPeers } from './peers.js';
 import { requestDueNow } from './core/rules/switchover.js';
@@ -265,16 +265,23 @@ async function checkDivergence(
 
 function taskSnapshot(a: AgentContext): AsyncTaskObservation {
   const { running, lastResult, lastByKind } = a.tasks.snapshot();
+  return { running, lastResult, lastRewind: rewindThatCounts(lastByKind) };
+}
+
+/**
+ * The last pg_rewind's result, if it still speaks for the data directory. A rewind's outcome is
+ * about the directory it left; a clone, re-clone or bootstrap since replaced that directory, and
+ * a promotion since moved it onto a new timeline of its own: a rewind before either says nothing
+ * about a divergence found now (the chaos soak saw a node rewound from node2, promoted later,
+ * isolated, then re-cloned from node2 as if that old rewind had just failed to rejoin it).
+ */
+export function rewindThatCounts<R extends { ok: boolean; sequence: number }>(lastByKind: Partial<Record<TaskKind, R>>): R | null {
   const rewind = lastByKind.rewind ?? null;
-  // A rewind's outcome speaks for the data directory it left; a clone, re-clone or bootstrap since
-  // replaced that directory, and a promotion since moved it onto a new timeline of its own: a
-  // rewind before either says nothing about a divergence found now (the chaos soak saw a node
-  // rewound from node2, promoted later, isolated, then re-cloned from node2 as if that old rewind
-  // had just failed to rejoin it).
+  if (rewind === null) return null;
   const replacedSince = [lastByKind.clone, lastByKind.reinit, lastByKind.bootstrap, lastByKind.promote].some(
-    (r) => r !== undefined && rewind !== null && r.ok && r.sequence > rewind.sequence,
+    (r) => r !== undefined && r.ok && r.sequence > rewind.sequence,
   );
-  return { running, lastResult, lastRewind: replacedSince ? null : rewind };
+  return replacedSince ? null : rewind;
 }
 
 /**

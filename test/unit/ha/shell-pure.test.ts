@@ -125,3 +125,16 @@ test('the fence is recognised whether SHOW prints it quoted or not, and nothing 
   assert.equal(isFenceSetting(''), false);
   assert.equal(isFenceSetting('node2'), false);
 });
+
+test("a rewind's outcome counts until a clone, re-clone, bootstrap or promotion after it", async () => {
+  const { rewindThatCounts } = await import('../../../src/ha/observe.js');
+  const done = (ok: boolean, sequence: number) => ({ ok, sequence });
+  const failedRewind = done(false, 5);
+  assert.equal(rewindThatCounts({}), null);
+  assert.equal(rewindThatCounts({ rewind: failedRewind }), failedRewind);
+  assert.equal(rewindThatCounts({ rewind: failedRewind, promote: done(true, 4) }), failedRewind, 'a promotion before the rewind');
+  assert.equal(rewindThatCounts({ rewind: failedRewind, promote: done(false, 6) }), failedRewind, 'a promotion that failed');
+  assert.equal(rewindThatCounts({ rewind: failedRewind, start: done(true, 6), stop: done(true, 7) }), failedRewind, 'a restart does not make it stale');
+  for (const kind of ['promote', 'clone', 'reinit', 'bootstrap'] as const)
+    assert.equal(rewindThatCounts({ rewind: failedRewind, [kind]: done(true, 6) }), null, `a ${kind} after it`);
+});
