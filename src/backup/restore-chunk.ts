@@ -67,13 +67,16 @@ interface Wanted {
   index: number;
 }
 
-/** A frame to read: where it is stored, and the first block that needs it (for messages). */
+/** A frame to read: where it is stored (pack index, offset, stored bytes), and the first block that needs it (for messages). */
 interface FrameToRead {
-  pack: string;
+  packIndex: number;
   offset: number;
   stored: number;
   index: number;
 }
+
+/** Delta pages are rebuilt into slabs of this size (one allocation per 128 pages, not per page). */
+const PAGE_SLAB_BYTES = 1024 * 1024;
 
 /**
  * Restores chunks, keeping pack files open and recently decoded frames: an incremental's files
@@ -81,7 +84,9 @@ interface FrameToRead {
  * and decompressed once per block it holds.
  */
 export class ChunkRestorer {
-  private readonly frames = new Map<string, Buffer>();
+  private readonly frames = new Map<number, Buffer>();
+  /** The frame touched last: a run of blocks from one frame moves it to the LRU's end once. */
+  private lastTouched = -1;
   /**
    * Buffers of evicted frames, reused for the next frames decoded. Safe because frames are
    * evicted only while reading, a chunk flushes its pending writes before any read, and chunks
@@ -123,6 +128,17 @@ export class ChunkRestorer {
     try {
       const wanted = chunk.delta ? this.differingBlocks(fd, chunk) : allBlocks(chunk);
       let writtenBytes = 0;
+      // rebuilt delta pages: carved from slabs that are never reused (pending writes point into them)
+      let slab: Buffer | null = null;
+      let slabUsed = 0;
+      const pageBuffer = (bytes: number): Buffer => {
+        if (slab === null || slabUsed + bytes > slab.length) {
+          slab = Buffer.allocUnsafeSlow(Math.max(bytes, PAGE_SLAB_BYTES));
+          slabUsed = 0;
+        }
+        slabUsed += bytes;
+        return slab.subarray(slabUsed - bytes, slabUsed);
+      };
       let pending: Buffer[] = [];
       let pendingAt = 0;
       let pendingBytes = 0;
@@ -135,10 +151,9 @@ export class ChunkRestorer {
       for (let at = 0; at < wanted.length; at++) {
         const { ref, position, index } = wanted[at] as Wanted;
         // a read may evict frames and recycle their buffers: nothing pending may still point into one
-        if (!this.frames.has(frameKey(this.packName(ref), ref[2])) || (isDeltaRef(ref) && !this.frames.has(frameKey(this.packNamed(ref[6]), ref[7]))))
-          await flush();
-        const data = await this.blockData(wanted, at, chunk.relativePath);
-        if (blockHash(data) !== ref[0]) throw corrupt(chunk.relativePath, index, this.packName(ref), ref[2], 'block checksum mismatch');
+        if (!this.frames.has(frameKey(ref[1], ref[2])) || (isDeltaRef(ref) && !this.frames.has(frameKey(ref[6], ref[7])))) await flush();
+        const data = await this.blockData(wanted, at, chunk.relativePath, pageBuffer);
+        if (blockHash(data) !== ref[0]) throw corrupt(chunk.relativePath, index, this.packNamed(ref[1]), ref[2], 'block checksum mismatch');
         if (pendingAt + pendingBytes !== position || pendingBytes >= WRITE_RUN_BYTES_MAX) {
           await flush();
           pendingAt = position;
@@ -184,24 +199,27 @@ export class ChunkRestorer {
    * The plain bytes of wanted[at]; on a cache miss, first reads the frames the next blocks need.
    * A delta is XORed with its base into a new buffer (so it points into no frame).
    */
-  private async blockData(wanted: readonly Wanted[], at: number, relativePath: string): Promise<Buffer> {
+  private async blockData(wanted: readonly Wanted[], at: number, relativePath: string, pageBuffer: (bytes: number) => Buffer): Promise<Buffer> {
     const { ref } = wanted[at] as Wanted;
-    const keys = framesOf(ref, (index) => this.packNamed(index));
-    if (keys.some((key) => !this.frames.has(key))) await this.prefetch(wanted, at, relativePath);
-    const [stored, base] = keys.map((key) => {
-      const frame = this.frames.get(key);
-      if (frame === undefined) throw new Error(`frame ${key} was not read`);
-      this.touch(key, frame);
-      return frame;
-    });
-    const data = (stored as Buffer).subarray(ref[4], ref[4] + ref[5]);
-    if (!isDeltaRef(ref) || base === undefined) return data;
-    const baseData = base.subarray(ref[9], ref[9] + ref[5]);
+    const ownKey = frameKey(ref[1], ref[2]);
+    const baseKey = isDeltaRef(ref) ? frameKey(ref[6], ref[7]) : null;
+    if (!this.frames.has(ownKey) || (baseKey !== null && !this.frames.has(baseKey))) await this.prefetch(wanted, at, relativePath);
+    const data = this.cachedFrame(ownKey).subarray(ref[4], ref[4] + ref[5]);
+    if (baseKey === null || !isDeltaRef(ref)) return data;
+    const baseData = this.cachedFrame(baseKey).subarray(ref[9], ref[9] + ref[5]);
     if (baseData.length !== ref[5] || data.length !== ref[5])
       throw new KeelError('backup.block_corrupt', `a block of ${relativePath} lies outside its frame; restore refused`);
-    const page = Buffer.allocUnsafe(ref[5]);
+    const page = pageBuffer(ref[5]);
     xorBytes(data, baseData, page);
     return page;
+  }
+
+  /** A frame known to be cached, marked as just used (once per run of blocks from the same frame). */
+  private cachedFrame(key: number): Buffer {
+    const frame = this.frames.get(key);
+    if (frame === undefined) throw new Error(`frame ${key} was not read`);
+    if (key !== this.lastTouched) this.touch(key, frame);
+    return frame;
   }
 
   /**
@@ -212,50 +230,48 @@ export class ChunkRestorer {
    * and leaves the chunk a long stretch of cache hits (so long writes) before the next miss.
    */
   private async prefetch(wanted: readonly Wanted[], start: number, relativePath: string): Promise<void> {
-    const seen = new Set<string>();
+    const seen = new Set<number>();
     const toRead: FrameToRead[] = [];
+    const need = (packIndex: number, offset: number, stored: number, index: number) => {
+      const key = frameKey(packIndex, offset);
+      if (seen.has(key)) return;
+      seen.add(key);
+      const cached = this.frames.get(key);
+      if (cached !== undefined) this.touch(key, cached);
+      else toRead.push({ packIndex, offset, stored, index });
+    };
     for (let at = start; at < wanted.length && seen.size < PREFETCH_FRAMES_MAX; at++) {
       const { ref, index } = wanted[at] as Wanted;
-      const frames = [{ pack: this.packName(ref), offset: ref[2], stored: ref[3] }];
-      if (isDeltaRef(ref)) frames.push({ pack: this.packNamed(ref[6]), offset: ref[7], stored: ref[8] });
-      for (const frame of frames) {
-        const key = frameKey(frame.pack, frame.offset);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const cached = this.frames.get(key);
-        if (cached !== undefined) this.touch(key, cached);
-        else toRead.push({ ...frame, index });
-      }
+      need(ref[1], ref[2], ref[3], index);
+      if (isDeltaRef(ref)) need(ref[6], ref[7], ref[8], index);
     }
-    toRead.sort((a, b) => (a.pack === b.pack ? a.offset - b.offset : a.pack < b.pack ? -1 : 1));
+    toRead.sort((a, b) => (a.packIndex === b.packIndex ? a.offset - b.offset : a.packIndex - b.packIndex));
     for (const frame of toRead) {
-      const stored = await this.readPack(frame.pack, frame.offset, frame.stored);
+      const pack = this.packNamed(frame.packIndex);
+      const stored = await this.readPack(pack, frame.offset, frame.stored);
       let plain: Buffer;
       try {
         plain = decodeFrame(stored, this.key, (bytes) => this.frameBuffer(bytes));
       } catch (error) {
-        if (error instanceof CorruptObjectError) throw corrupt(relativePath, frame.index, frame.pack, frame.offset, error.message);
+        if (error instanceof CorruptObjectError) throw corrupt(relativePath, frame.index, pack, frame.offset, error.message);
         throw error;
       }
       if (this.frames.size >= FRAME_CACHE_MAX) this.evictOldest();
-      this.frames.set(frameKey(frame.pack, frame.offset), plain);
+      this.frames.set(frameKey(frame.packIndex, frame.offset), plain);
     }
   }
 
   /** Marks a frame as just used (the cache evicts the least recently used). */
-  private touch(key: string, frame: Buffer): void {
+  private touch(key: number, frame: Buffer): void {
     this.frames.delete(key);
     this.frames.set(key, frame);
+    this.lastTouched = key;
   }
 
   private evictOldest(): void {
-    const [oldest, evicted] = this.frames.entries().next().value as [string, Buffer];
+    const [oldest, evicted] = this.frames.entries().next().value as [number, Buffer];
     this.frames.delete(oldest);
     if (evicted.buffer.byteLength === FRAME_BUFFER_BYTES) this.recycled.push(Buffer.from(evicted.buffer, evicted.byteOffset, FRAME_BUFFER_BYTES));
-  }
-
-  private packName(ref: BlockRef): string {
-    return this.packNamed(ref[1]);
   }
 
   private packNamed(index: number): string {
@@ -298,15 +314,9 @@ export class ChunkRestorer {
   }
 }
 
-function frameKey(pack: string, offset: number): string {
-  return `${pack}@${offset}`;
-}
-
-/** The frames a block is read from: its own, and for a delta its base's. */
-function framesOf(ref: BlockRef, packNamed: (index: number) => string): string[] {
-  const keys = [frameKey(packNamed(ref[1]), ref[2])];
-  if (isDeltaRef(ref)) keys.push(frameKey(packNamed(ref[6]), ref[7]));
-  return keys;
+/** A frame's key in the cache: its pack's index in the manifest and its offset (exact in a double: offsets are below 2^32). */
+function frameKey(packIndex: number, offset: number): number {
+  return packIndex * 0x1_0000_0000 + offset;
 }
 
 function allBlocks(chunk: RestoreChunk): Wanted[] {
