@@ -19,11 +19,11 @@ import { PgSession, type ClusterIdentity } from './pg-session.js';
 import { chooseHosts, readFromStandby, waitForStandbyAt, type ConnectedHost, type PgHost } from './standby.js';
 import { listDataDir } from './data-dir.js';
 import { blockHash } from './object-codec.js';
-import { EncodePool } from './encode-pool.js';
+import { EncodePool, type ExaminedChunk } from './encode-pool.js';
 import type { DeltaCandidate } from './frame-delta.js';
 import { waitForArchived } from './archive.js';
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
-import { pageChecksumFails, pageRanges, relationFirstBlock } from './core/page-checksum.js';
+import { pageRanges, relationFirstBlock } from './core/page-checksum.js';
 import {
   blockIndex,
   databaseBytes,
@@ -154,7 +154,7 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
       request.progress,
       { log: request.log },
     );
-    const store = new BlockStore(pool, packs, known, request.processMax * 8);
+    const store = new BlockStore(pool, packs, known, request.processMax * 8, request.processMax);
     // a changed page is stored as a delta over its version in the prior backup, where that is smaller
     const priorFiles = new Map((prior?.files ?? []).map((file) => [file.path, file.blocks]));
     const files: StoredFile[] = [];
@@ -323,6 +323,9 @@ function formatPages(pages: readonly number[]): string {
     .join(', ');
 }
 
+/** Bytes read (and hashed by a worker) at a time. */
+const READ_CHUNK_BYTES = DEFAULT_BLOCK_BYTES * FRAME_BLOCKS_MAX * 8;
+
 /** A buffer for one frame's plain bytes (its own ArrayBuffer, so it can be transferred to an encode worker). */
 function newFrameBuffer(): Buffer {
   return Buffer.from(new ArrayBuffer(DEFAULT_BLOCK_BYTES * FRAME_BLOCKS_MAX));
@@ -360,8 +363,13 @@ class BlockStore {
    */
   private frameBuffer = newFrameBuffer();
   private frameBytes = 0;
-  /** One read buffer, reused: a block is hashed in it and, if new, copied into the frame before the next read. */
-  private readonly readBuffer = Buffer.allocUnsafeSlow(DEFAULT_BLOCK_BYTES * FRAME_BLOCKS_MAX * 8);
+  /**
+   * Read buffers, reused: a chunk goes to a worker to be hashed and comes back; its new blocks are
+   * copied into frames before the buffer reads again (readAhead + 1 in use at a time).
+   */
+  private readonly chunkBuffers: Buffer[] = [];
+  /** Chunks read and hashed ahead of the one being stored. */
+  private readonly readAhead: number;
   /** Frames being encoded; each is appended to the packs after the one cut before it. */
   private appends: Promise<void>[] = [];
   private tail: Promise<void> = Promise.resolve();
@@ -370,7 +378,10 @@ class BlockStore {
     private readonly packs: PackWriter,
     private readonly known: Map<string, BlockLocation>,
     private readonly framesInFlightMax: number,
-  ) {}
+    workers: number,
+  ) {
+    this.readAhead = Math.max(1, workers);
+  }
 
   /** Waits until every frame is in a pack: only then are all block locations known. */
   async drain(): Promise<void> {
@@ -389,7 +400,7 @@ class BlockStore {
     pageCheck: { firstBlock: number; startLsn: bigint } | null = null,
     previous: { blocks: readonly BlockRef[]; packs: readonly string[] } | null = null,
   ): Promise<(StoredContent & { badPages: number[] }) | null> {
-    let handle;
+    let handle: FileHandle;
     try {
       handle = await open(path, 'r');
     } catch (error) {
@@ -398,26 +409,48 @@ class BlockStore {
     }
     const refs: HashedLocation[] = [];
     const badPages: number[] = [];
+    let readAt = 0;
     let size = 0;
+    /** Reads the chunk at the next offset and has a worker hash it (null past the end of the file). */
+    const readNext = async (): Promise<{ examined: ExaminedChunk; offset: number } | null> => {
+      const offset = readAt;
+      readAt += READ_CHUNK_BYTES;
+      const buffer = this.chunkBuffers.pop() ?? Buffer.from(new ArrayBuffer(READ_CHUNK_BYTES));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+      if (bytesRead === 0) {
+        this.chunkBuffers.push(buffer);
+        return null;
+      }
+      return { examined: await this.pool.examine(buffer.subarray(0, bytesRead), pageCheck, offset / DEFAULT_BLOCK_BYTES), offset };
+    };
+    // chunks read and hashed ahead (one per worker), in file order, while earlier ones' new blocks go into frames
+    const ahead: Promise<{ examined: ExaminedChunk; offset: number } | null>[] = [];
     try {
       for (;;) {
-        const chunk = this.readBuffer;
-        const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-        if (bytesRead === 0) break;
-        const data = chunk.subarray(0, bytesRead);
-        for (let at = 0; at < bytesRead; at += DEFAULT_BLOCK_BYTES) {
-          const block = data.subarray(at, Math.min(bytesRead, at + DEFAULT_BLOCK_BYTES));
-          if (pageCheck !== null) {
-            const page = (size + at) / DEFAULT_BLOCK_BYTES;
-            if (pageChecksumFails(block, pageCheck.firstBlock + page, pageCheck.startLsn) && (await readsTheSame(handle, size + at, block)))
-              badPages.push(page);
-          }
-          refs.push(await this.storeBlock(block, previousVersion(previous, (size + at) / DEFAULT_BLOCK_BYTES, block.length)));
+        while (ahead.length < this.readAhead) {
+          const chunk = readNext();
+          chunk.catch(() => undefined); // thrown where it is awaited
+          ahead.push(chunk);
         }
-        size += bytesRead;
-        onBytes(bytesRead);
+        const current = await ahead.shift();
+        if (current === null || current === undefined) break;
+        const { examined, offset } = current;
+        const data = examined.chunk;
+        for (let at = 0, i = 0; at < data.length; at += DEFAULT_BLOCK_BYTES, i++) {
+          const block = data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES));
+          const page = (offset + at) / DEFAULT_BLOCK_BYTES;
+          // a page failing its checksum is read again: reported only if it reads the same (else PostgreSQL was writing it)
+          if (examined.failingPages.includes(i) && (await readsTheSame(handle, offset + at, block))) badPages.push(page);
+          refs.push(await this.storeBlock(block, examined.hashes[i] as string, previousVersion(previous, page, block.length)));
+        }
+        size = offset + data.length;
+        onBytes(data.length);
+        this.chunkBuffers.push(Buffer.from(data.buffer, 0, READ_CHUNK_BYTES));
+        // a short read is the end of the file as it was when read: chunks read after it (the file grew) would leave a hole
+        if (data.length < READ_CHUNK_BYTES) break;
       }
     } finally {
+      await Promise.allSettled(ahead); // no read may outlive the handle
       await handle.close();
     }
     await this.flushFrame();
@@ -426,14 +459,15 @@ class BlockStore {
 
   async storeBuffer(data: Buffer): Promise<StoredContent> {
     const refs: HashedLocation[] = [];
-    for (let at = 0; at < data.length; at += DEFAULT_BLOCK_BYTES)
-      refs.push(await this.storeBlock(data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES)), null));
+    for (let at = 0; at < data.length; at += DEFAULT_BLOCK_BYTES) {
+      const block = data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES));
+      refs.push(await this.storeBlock(block, blockHash(block), null));
+    }
     await this.flushFrame();
     return { size: data.length, refs };
   }
 
-  private async storeBlock(block: Buffer, base: BaseLocation | null): Promise<HashedLocation> {
-    const hash = blockHash(block);
+  private async storeBlock(block: Buffer, hash: string, base: BaseLocation | null): Promise<HashedLocation> {
     const existing = this.known.get(hash);
     // a block of a frame not yet written is shared as is: its location is filled in at the flush
     if (existing !== undefined) return 'hash' in existing ? (existing as HashedLocation) : { ...existing, hash };

@@ -1,13 +1,19 @@
 /**
- * process-max: frames are delta-encoded against the prior backup's pages (frame-delta.ts),
- * compressed and encrypted by worker threads (zstd level 3 is most of a full backup's CPU,
- * reading back the prior pages most of an incremental's). With process-max 1 frames are encoded
- * on the main thread. Workers are stopped by close(), also when the backup fails.
+ * process-max: the worker threads do a backup's CPU work, so the main thread only reads files,
+ * looks hashes up and assembles frames. Two kinds of job:
+ *  - examine: hash every 8 KiB block of a chunk just read, and check its pages' checksums (data
+ *    checksums on): a SHA-256 and a checksum per page are, with compression, most of a full
+ *    backup's CPU, and on the main thread they made it the bottleneck;
+ *  - encode: delta-encode a frame against the prior backup's pages (frame-delta.ts), compress and
+ *    encrypt it (reading back the prior pages is most of an incremental's CPU).
+ * With process-max 1 both run on the main thread. Buffers cross by transfer, never by copy.
+ * Workers are stopped by close(), also when the backup fails.
  */
 import { Worker } from 'node:worker_threads';
 import { KeelError } from '../errors.js';
 import { encodeObject, type CodecSettings } from './object-codec.js';
 import { BaseReader, deltaEncodeFrame, type DeltaCandidate } from './frame-delta.js';
+import { examineChunk } from './examine-chunk.js';
 
 /** An encoded frame, and which of its delta candidates were stored as deltas (in order). */
 export interface EncodedFrame {
@@ -15,10 +21,28 @@ export interface EncodedFrame {
   deltas: boolean[];
 }
 
+/** Page checksums to check in a chunk: the relation's block number of its first page, and the backup's start LSN. */
+export interface ChunkPageCheck {
+  firstBlock: number;
+  startLsn: bigint;
+}
+
+/** An examined chunk: its buffer (back from the worker), each block's hash, and the pages (indexes in the chunk) failing their checksum. */
+export interface ExaminedChunk {
+  chunk: Buffer;
+  hashes: string[];
+  failingPages: number[];
+}
+
+type Reply =
+  | { id: number; encoded: Uint8Array; deltas: boolean[] }
+  | { id: number; chunk: Uint8Array; hashes: string[]; failingPages: number[] }
+  | { id: number; error: { code: string | null; message: string } };
+
 export class EncodePool {
   private readonly workers: Worker[] = [];
   private readonly inFlight: number[] = [];
-  private readonly waiting = new Map<number, { resolve: (frame: EncodedFrame) => void; reject: (error: Error) => void; worker: number }>();
+  private readonly waiting = new Map<number, { resolve: (reply: Reply) => void; reject: (error: Error) => void; worker: number }>();
   private nextId = 0;
   /** The main thread's reader of prior pages (process-max 1). */
   private readonly bases: BaseReader | null = null;
@@ -41,17 +65,17 @@ export class EncodePool {
           stanzaDir,
         },
       });
-      worker.on('message', (message: { id: number; encoded?: Uint8Array; deltas?: boolean[]; error?: { code: string | null; message: string } }) => {
+      worker.on('message', (message: Reply) => {
         const waiter = this.waiting.get(message.id);
         if (waiter === undefined) return;
         this.waiting.delete(message.id);
         this.inFlight[waiter.worker] = (this.inFlight[waiter.worker] ?? 1) - 1;
-        if (message.encoded === undefined) {
-          const failure = message.error ?? { code: null, message: 'no reply' };
+        if ('error' in message) {
+          const failure = message.error;
           waiter.reject(failure.code === null ? new Error(`encode worker failed: ${failure.message}`) : new KeelError(failure.code, failure.message));
           return;
         }
-        waiter.resolve({ encoded: Buffer.from(message.encoded.buffer, message.encoded.byteOffset, message.encoded.byteLength), deltas: message.deltas ?? [] });
+        waiter.resolve(message);
       });
       worker.on('error', (error) => this.failAll(error));
       this.workers.push(worker);
@@ -73,15 +97,37 @@ export class EncodePool {
         return Promise.reject(error as Error);
       }
     }
+    // `plain` is the caller's to give: its ArrayBuffer is transferred (no copy), and unusable here after
+    const frame = new Uint8Array(plain.buffer, plain.byteOffset, plain.length);
+    return this.send({ kind: 'encode', plain: frame, candidates }, frame.buffer as ArrayBuffer).then((reply) => {
+      if (!('encoded' in reply)) throw new Error('encode worker answered an encode with something else');
+      return { encoded: Buffer.from(reply.encoded.buffer, reply.encoded.byteOffset, reply.encoded.byteLength), deltas: reply.deltas };
+    });
+  }
+
+  /**
+   * Hashes each block of `chunk` and checks its pages' checksums (`pageCheck`, first page of the
+   * chunk at `firstPage` of the file). With workers the chunk's whole ArrayBuffer goes to one and
+   * comes back in the result (`chunk`), so it must be a buffer of its own.
+   */
+  examine(chunk: Buffer, pageCheck: ChunkPageCheck | null, firstPage: number): Promise<ExaminedChunk> {
+    if (this.workers.length === 0) return Promise.resolve({ chunk, ...examineChunk(chunk, pageCheck, firstPage) });
+    const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    return this.send({ kind: 'examine', chunk: bytes, pageCheck, firstPage }, bytes.buffer as ArrayBuffer).then((reply) => {
+      if (!('hashes' in reply)) throw new Error('encode worker answered an examine with something else');
+      return { chunk: Buffer.from(reply.chunk.buffer, reply.chunk.byteOffset, reply.chunk.byteLength), hashes: reply.hashes, failingPages: reply.failingPages };
+    });
+  }
+
+  /** Sends a job to the least busy worker, transferring `transfer`. */
+  private send(job: Record<string, unknown>, transfer: ArrayBuffer): Promise<Reply> {
     let chosen = 0;
     for (let i = 1; i < this.workers.length; i++) if ((this.inFlight[i] ?? 0) < (this.inFlight[chosen] ?? 0)) chosen = i;
     const id = this.nextId++;
     this.inFlight[chosen] = (this.inFlight[chosen] ?? 0) + 1;
-    // `plain` is the caller's to give: its ArrayBuffer is transferred (no copy), and unusable here after
-    const frame = new Uint8Array(plain.buffer, plain.byteOffset, plain.length);
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject, worker: chosen });
-      this.workers[chosen]?.postMessage({ id, plain: frame, candidates }, [frame.buffer as ArrayBuffer]);
+      this.workers[chosen]?.postMessage({ id, ...job }, [transfer]);
     });
   }
 

@@ -1,13 +1,14 @@
 /**
- * Worker thread of the encode pool: delta-encodes frames against the prior backup's pages (with
- * its own pack handles and cache of decoded frames), then compresses (and encrypts) them with the
- * repository's codec settings, so process-max frames are encoded at once while the main thread
- * reads and hashes. A failure is answered as code and message (a KeelError on the main thread).
+ * Worker thread of the encode pool: examines chunks (block hashes, page checksums) and encodes
+ * frames: delta-encoded against the prior backup's pages (with its own pack handles and cache of
+ * decoded frames), then compressed (and encrypted) with the repository's codec settings. A failure
+ * is answered as code and message (a KeelError on the main thread).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { KeelError } from '../errors.js';
 import { encodeObject, type CodecSettings } from './object-codec.js';
 import { BaseReader, deltaEncodeFrame, type DeltaCandidate } from './frame-delta.js';
+import { examineChunk } from './examine-chunk.js';
 
 const settings = workerData as { compressType: CodecSettings['compressType']; compressLevel: number | null; key: Uint8Array | null; stanzaDir: string };
 const codec: CodecSettings = {
@@ -17,17 +18,28 @@ const codec: CodecSettings = {
 };
 const bases = new BaseReader(settings.stanzaDir, codec.key);
 
-parentPort?.on('message', (message: { id: number; plain: Uint8Array; candidates: DeltaCandidate[] }) => {
+type Job =
+  | { id: number; kind: 'encode'; plain: Uint8Array; candidates: DeltaCandidate[] }
+  | { id: number; kind: 'examine'; chunk: Uint8Array; pageCheck: { firstBlock: number; startLsn: bigint } | null; firstPage: number };
+
+parentPort?.on('message', (job: Job) => {
   try {
-    const plain = Buffer.from(message.plain.buffer, message.plain.byteOffset, message.plain.byteLength);
-    const deltas = message.candidates.length === 0 ? [] : deltaEncodeFrame(plain, message.candidates, bases);
+    if (job.kind === 'examine') {
+      const chunk = Buffer.from(job.chunk.buffer, job.chunk.byteOffset, job.chunk.byteLength);
+      const { hashes, failingPages } = examineChunk(chunk, job.pageCheck, job.firstPage);
+      // the chunk goes back to the main thread, which reads the next one into it
+      parentPort?.postMessage({ id: job.id, chunk: job.chunk, hashes, failingPages }, [job.chunk.buffer as ArrayBuffer]);
+      return;
+    }
+    const plain = Buffer.from(job.plain.buffer, job.plain.byteOffset, job.plain.byteLength);
+    const deltas = job.candidates.length === 0 ? [] : deltaEncodeFrame(plain, job.candidates, bases);
     const encoded = encodeObject(plain, codec, false);
     const copy = new Uint8Array(encoded.length);
     copy.set(encoded);
-    parentPort?.postMessage({ id: message.id, encoded: copy, deltas }, [copy.buffer]);
+    parentPort?.postMessage({ id: job.id, encoded: copy, deltas }, [copy.buffer]);
   } catch (error) {
     const failure =
       error instanceof KeelError ? { code: error.code, message: error.message } : { code: null, message: String((error as Error).stack ?? error) };
-    parentPort?.postMessage({ id: message.id, error: failure });
+    parentPort?.postMessage({ id: job.id, error: failure });
   }
 });
