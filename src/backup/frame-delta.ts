@@ -81,7 +81,8 @@ export class BaseReader {
  * leans on them.
  */
 export function deltaEncodeFrame(plain: Buffer, candidates: readonly DeltaCandidate[], bases: BaseReader): boolean[] {
-  const xor = Buffer.allocUnsafe(plain.length === 0 ? 0 : Math.max(...candidates.map((c) => c.length), 0));
+  // one scratch buffer for every candidate's XOR (a kept delta is copied back into the frame)
+  const xor = Buffer.allocUnsafe(Math.max(0, ...candidates.map((c) => c.length)));
   return candidates.map((candidate) => {
     const block = plain.subarray(candidate.offset, candidate.offset + candidate.length);
     const out = xor.subarray(0, candidate.length);

@@ -209,12 +209,6 @@ export class Repository {
     }
   }
 
-  async readManifests(): Promise<Manifest[]> {
-    const manifests: Manifest[] = [];
-    for (const label of await this.backupLabels()) manifests.push(await this.readManifest(label));
-    return manifests;
-  }
-
   /**
    * A committed backup's summary (its manifest without the file list); for a backup committed
    * before summaries were written, made from its manifest.

@@ -19,22 +19,11 @@ import { ChunkRestorer, type RestoreChunk } from '../../../src/backup/restore-ch
 import { RestorePool } from '../../../src/backup/restore-pool.js';
 import { validateManifest, type BlockRef, type DeltaBlockRef } from '../../../src/backup/core/manifest.js';
 import type { CodecSettings } from '../../../src/backup/object-codec.js';
+import { Prng } from '../../sim/prng.js';
 
 const BLOCK = 8192;
 const FULL_PACK = 'pack/20240115-140000F/000001.pack';
 const INCR_PACK = 'pack/20240115-140000F_20240116-020000I/000001.pack';
-
-/** A small deterministic PRNG (mulberry32): the test's changes replay from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('xor: aligned and unaligned give the same bytes; a delta is worth it only when mostly zeros', () => {
   const a = randomBytes(BLOCK);
@@ -58,7 +47,7 @@ test('xor: aligned and unaligned give the same bytes; a delta is worth it only w
  * encode pool (main thread or workers); returns the refs restore gets and the expected bytes.
  */
 async function deltaFixture(seed: number, codec: CodecSettings, workers: number) {
-  const random = prng(seed);
+  const random = new Prng(seed);
   const dir = await mkdtemp(join(tmpdir(), 'keel-block-delta-'));
   await mkdir(join(dir, 'pack', '20240115-140000F_20240116-020000I'), { recursive: true });
   await mkdir(join(dir, 'pack', '20240115-140000F'), { recursive: true });
@@ -71,7 +60,7 @@ async function deltaFixture(seed: number, codec: CodecSettings, workers: number)
   const changed = pages.slice(0, 7).map((page, i) => {
     const next = Buffer.from(page);
     if (i === 6) return randomBytes(BLOCK);
-    for (let n = 0; n < 1 + Math.floor(random() * 200); n++) next[Math.floor(random() * BLOCK)] = Math.floor(random() * 256);
+    for (let n = 0, count = random.int(1, 200); n < count; n++) next[random.int(0, BLOCK - 1)] = random.int(0, 255);
     next.writeUInt32LE(seed + i, 0); // never the same page as before
     return next;
   });
