@@ -212,6 +212,8 @@ export class Agent implements AgentContext {
       await this.runCycle();
     } finally {
       this.metrics.haCycle(this.ports.clock.now() - startedMs);
+      this.isolation.poke();
+      this.syncWatch.poke();
     }
   }
 
