@@ -32,13 +32,17 @@ export class RepeatingRound {
 
   /**
    * Something the next due time depends on may have changed (the agent calls this after every HA
-   * cycle, which is where leading starts): the pending round, or an idle watch, is scheduled again.
+   * cycle, which is where leading starts): the pending round, or an idle watch, is scheduled again
+   * at the due time computed now. With nothing to watch any more, a pending round is left to run:
+   * it is the one that finds so and clears what the watch kept (e.g. an isolation it saw).
    */
   poke(): void {
     if (this.running || this.stopped) return;
+    const dueMs = this.nextDueMs(this.lastEndMs);
+    if (dueMs === null) return;
     this.cancel?.();
     this.cancel = null;
-    this.schedule();
+    this.arm(dueMs);
   }
 
   stop(): void {
@@ -50,7 +54,10 @@ export class RepeatingRound {
   private schedule(): void {
     if (this.stopped) return;
     const dueMs = this.nextDueMs(this.lastEndMs);
-    if (dueMs === null) return;
+    if (dueMs !== null) this.arm(dueMs);
+  }
+
+  private arm(dueMs: number): void {
     this.cancel = this.clock.timer(Math.max(0, dueMs - this.clock.now()), () => {
       this.cancel = null;
       this.running = true;

@@ -69,7 +69,10 @@ test('rounds follow the due time; with nothing to watch no timer runs until poke
   // due 400 ms after the start (t=0) has long passed: the first round runs at once, then every 400 ms
   assert.deepEqual(ran, [5_000, 5_400, 5_800]);
 
+  // nothing to watch any more: a poke leaves the pending round to run (it clears what was watched)
   active = false;
+  rounds.poke();
+  assert.equal(clock.pending(), 1);
   await clock.advance(7_000);
   assert.deepEqual(ran, [5_000, 5_400, 5_800, 6_200], 'the round that finds nothing to watch is the last');
   assert.equal(clock.pending(), 0);
