@@ -57,8 +57,6 @@ const DEFAULT_TTL_S = 30;
 const CACHE_RESYNC_MS = 60_000;
 /** How recent the keepalive must be for updateLeader to trust the watch-fed copy instead of asking etcd. */
 const LEADER_PROOF_MAX_AGE_MS = 1_000;
-/** How recently readCluster's proof read must have been sent for reachQuorum to share it. */
-const JOIN_QUORUM_READ_MS = 20;
 /** keel's own key beside Patroni's layout (see loadFailoverRecords). */
 export const FAILOVER_RECORDS_KEY = 'keel-failovers';
 
@@ -89,8 +87,6 @@ export class EtcdDcs implements Dcs {
   private cachedView: { revision: number; view: ClusterView } | null = null;
   /** When readCluster last read the prefix from etcd (performance.now). */
   private lastFullReadMs = -Infinity;
-  /** readCluster's proof read while it waits for its answer (reachQuorum shares it). */
-  private inflightQuorumRead: { sentMs: number; answered: Promise<boolean> } | null = null;
 
   constructor(options: EtcdDcsOptions) {
     this.keys = clusterKeys(options.namespace, options.scope);
@@ -164,7 +160,7 @@ export class EtcdDcs implements Dcs {
       // A linearizable read needs the raft leader to hear from a quorum: an etcd member cut off
       // with us (even one that still thinks it leads, and still renews leases) fails it.
       const sentMs = performance.now();
-      const revision = await this.proofRead(sentMs);
+      const revision = await this.quorumRead();
       if (this.proof === null || sentMs >= this.proof.sentMs) this.proof = { sentMs, revision };
     }
     const nowMs = performance.now();
@@ -187,14 +183,8 @@ export class EtcdDcs implements Dcs {
    * Dcs.reachQuorum: one linearizable read of the leader key within `timeoutMs`. Unlike a lease
    * keepalive, which a raft leader cut off from its quorum still answers until it steps down (an
    * election timeout or more later), it fails as soon as etcd has no quorum on our side.
-   *
-   * A read readCluster sent no more than JOIN_QUORUM_READ_MS ago and still waits for answers this
-   * question as well as a new one would (the isolation watch's probe falls due as the leader's
-   * cycle reads, see ha/isolation-watch.ts): it is awaited, within `timeoutMs`, instead of a second request.
    */
   async reachQuorum(timeoutMs: number): Promise<boolean> {
-    const inflight = this.inflightQuorumRead;
-    if (inflight !== null && performance.now() - inflight.sentMs <= JOIN_QUORUM_READ_MS) return answeredWithin(inflight.answered, timeoutMs);
     try {
       await this.quorumRead(timeoutMs);
       return true;
@@ -206,24 +196,6 @@ export class EtcdDcs implements Dcs {
   /** One linearizable read of the leader key (it needs etcd's quorum); the revision it was served at. */
   private async quorumRead(timeoutMs?: number): Promise<number> {
     return (await this.client.range(this.keys.leader, { limit: 1, ...(timeoutMs === undefined ? {} : { timeoutMs }) })).revision;
-  }
-
-  /** readCluster's proof read, shared with a reachQuorum that asks while it is in flight. */
-  private async proofRead(sentMs: number): Promise<number> {
-    const read = this.quorumRead();
-    const entry = {
-      sentMs,
-      answered: read.then(
-        () => true,
-        () => false,
-      ),
-    };
-    this.inflightQuorumRead = entry;
-    try {
-      return await read;
-    } finally {
-      if (this.inflightQuorumRead === entry) this.inflightQuorumRead = null;
-    }
   }
 
   /** What touchMember, writeStatus and writeFailsafe compare with to skip identical writes. */
@@ -556,15 +528,6 @@ export class EtcdDcs implements Dcs {
 
 function revisionGuard(key: string, modRevision: number | null): Compare {
   return modRevision === null ? { key, target: 'CREATE', createRevision: 0 } : { key, target: 'MOD', modRevision };
-}
-
-/** Whether `answered` resolves true within `timeoutMs` (false at the deadline). */
-function answeredWithin(answered: Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
-  return Promise.race([answered, deadline]).finally(() => clearTimeout(timer));
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

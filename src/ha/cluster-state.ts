@@ -26,12 +26,6 @@ export class ClusterState {
   lastLeader: { name: string; seenWallMs: number } | null = null;
   /** When a read first found the leader key gone (wall clock ms); null while it is held. */
   leaderGoneSinceWallMs: number | null = null;
-  /**
-   * When the newest read proven by a linearizable read sent at its start (a leader's read) was
-   * sent (monotonic), once etcd answered it; null before. The isolation watch counts it as one of
-   * its own probes.
-   */
-  quorumAnsweredSentMs: number | null = null;
   /** mod_revision of the config key last applied. */
   private configRevision: number | null = null;
 
@@ -54,7 +48,6 @@ export class ClusterState {
       const leading = self !== undefined && this.view?.leader?.name === self;
       const { view, currentAtMs } = await dcs.readCluster(this.dynamic.loopWaitMs + PROOF_SLACK_MS, leading);
       this.view = view;
-      if (leading) this.quorumAnsweredSentMs = startedMs;
       this.failingSinceMs = null;
       this.lastOkMs = Math.min(currentAtMs, startedMs);
       this.lastSeenWallMs = clock.wallMs() - (clock.now() - this.lastOkMs);

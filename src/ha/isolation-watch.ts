@@ -7,20 +7,13 @@
  * keepalive). The watch never lifts the fence: the HA cycle does, when the lease is confirmed
  * again, and not while the watch still sees isolation. Its reads confirm nothing about the lease:
  * the guard's and keel-fence's deadlines move with the cycle's keepalives.
- *
- * The leader's HA cycle asks etcd the same question (its cluster read is proven by a linearizable
- * read sent at its start, ClusterState.quorumAnsweredSentMs): an answered one counts as a probe.
- * Probes are due PROBE_EVERY_MS after the newest answered read was sent, so they fall in step
- * with the cycle's read (and a probe that falls due while that read is in flight shares it,
- * EtcdDcs.reachQuorum): etcd is still asked at least every PROBE_EVERY_MS, so an isolation is
- * detected as soon as before, with one etcd request fewer per cycle.
  */
 import type { AgentContext } from './context.js';
-import { isolated, type IsolationFacts } from './core/isolation.js';
+import { isolated } from './core/isolation.js';
 import { fence } from './tasks.js';
 import { RepeatingRound, leadsNow } from './watch-round.js';
 
-/** While leading: from the sending of the newest answered probe (or the end of an unanswered round) to the next probe. */
+/** Pause between the end of one probe round and the next, while leading. */
 const PROBE_EVERY_MS = 400;
 /** How long the keepalive may take before it counts as unanswered. */
 const PROBE_TIMEOUT_MS = 400;
@@ -33,15 +26,12 @@ export class IsolationWatch {
   /** When the watch last found this leader isolated (monotonic), until a probe gets an answer. */
   isolatedSinceMs: number | null = null;
   private readonly rounds: RepeatingRound;
-  /** When the newest probe etcd answered was sent (monotonic); null before the first. */
-  private answeredSentMs: number | null = null;
-  private lastRoundAnswered = false;
 
   constructor(private readonly a: AgentContext) {
     this.rounds = new RepeatingRound(
       a.ports.clock,
       // Not leading: no timer; leading starts in an HA cycle, after which the agent pokes the watch.
-      (lastEndMs) => (leadsNow(a) ? this.nextProbeDueMs(lastEndMs) : null),
+      (lastEndMs) => (leadsNow(a) ? lastEndMs + PROBE_EVERY_MS : null),
       () => this.round(),
     );
   }
@@ -59,27 +49,15 @@ export class IsolationWatch {
     this.rounds.stop();
   }
 
-  /**
-   * PROBE_EVERY_MS after the newest answered quorum read was sent (the watch's own or the cycle's),
-   * which keeps the probes in step with the cycle's read instead of drifting by each round trip;
-   * after a round etcd did not answer, PROBE_EVERY_MS after its end, as before.
-   */
-  private nextProbeDueMs(lastEndMs: number): number {
-    const answeredSentMs = Math.max(this.answeredSentMs ?? -Infinity, this.a.cluster.quorumAnsweredSentMs ?? -Infinity);
-    return Math.max(this.lastRoundAnswered ? -Infinity : lastEndMs + PROBE_EVERY_MS, answeredSentMs + PROBE_EVERY_MS);
-  }
-
-  /**
-   * Whether etcd (or else the members) answer now. A quorum read the cycle had answered since
-   * the last probe, sent less than PROBE_EVERY_MS ago, is this probe's answer (no request).
-   */
-  private async probe(startedMs: number, peers: string[]): Promise<IsolationFacts> {
+  private async round(): Promise<void> {
     const a = this.a;
-    const cycleSentMs = a.cluster.quorumAnsweredSentMs;
-    if (cycleSentMs !== null && cycleSentMs > (this.answeredSentMs ?? -Infinity) && startedMs - cycleSentMs < PROBE_EVERY_MS) {
-      this.answeredSentMs = cycleSentMs;
-      return { etcdAnswered: true, peers: peers.length, peersAnswered: 0 };
+    if (!leadsNow(a)) {
+      this.isolatedSinceMs = null;
+      return;
     }
+    const self = a.local().name;
+    const peers = (a.cluster.view?.members ?? []).filter((m) => m.name !== self && m.apiUrl !== null).map((m) => m.apiUrl as string);
+    const startedMs = a.ports.clock.now();
     // etcd is asked with a linearizable read, not a lease keepalive: a keepalive is still confirmed
     // by an etcd raft leader cut off with us, until it steps down (measured: 1.5 s with an election
     // timeout of 1 s), and the isolated leader's host often carries etcd's leader.
@@ -92,28 +70,12 @@ export class IsolationWatch {
     });
     const answeredQuickly = await Promise.race([etcdAnswer, slow]);
     cancelWait();
-    let facts: IsolationFacts;
+    let facts;
     if (answeredQuickly) facts = { etcdAnswered: true, peers: peers.length, peersAnswered: 0 };
     else {
       const [etcdAnswered, ...answers] = await Promise.all([etcdAnswer, ...peers.map((url) => a.ports.peers.reachable(url, PEER_TIMEOUT_MS))]);
       facts = { etcdAnswered, peers: peers.length, peersAnswered: answers.filter((ok) => ok).length };
     }
-    if (facts.etcdAnswered) this.answeredSentMs = startedMs;
-    return facts;
-  }
-
-  private async round(): Promise<void> {
-    const a = this.a;
-    this.lastRoundAnswered = false;
-    if (!leadsNow(a)) {
-      this.isolatedSinceMs = null;
-      return;
-    }
-    const self = a.local().name;
-    const peers = (a.cluster.view?.members ?? []).filter((m) => m.name !== self && m.apiUrl !== null).map((m) => m.apiUrl as string);
-    const startedMs = a.ports.clock.now();
-    const facts = await this.probe(startedMs, peers);
-    if (facts.etcdAnswered) this.lastRoundAnswered = true;
     if (!isolated(facts)) {
       if (this.isolatedSinceMs !== null) {
         a.log.info(`isolation over: ${facts.etcdAnswered ? 'etcd' : `${facts.peersAnswered} member(s)`} answered again`);

@@ -8,7 +8,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EtcdClient } from '../../../src/engine/etcd/etcd-client.js';
-import { observeEtcdRequests } from '../../../src/engine/etcd/etcd-observer.js';
 import { freshScope, startFixture, waitFor, type EtcdFixture } from './etcd-fixture.js';
 
 let fixture: EtcdFixture;
@@ -99,31 +98,5 @@ test('after a watch gap (its member stopped, the leader changed, history compact
   } finally {
     controller.abort();
     raw.close();
-  }
-});
-
-test("a leader's proof read is shared by a quorum question asked while it is in flight, and only then", async () => {
-  const scope = freshScope('share');
-  const a = fixture.dcs('a', { scope, ttlS: 30 });
-  await a.createLease(30);
-  assert.equal(await a.attemptToAcquireLeader(), true);
-  const ranges: number[] = [];
-  const stop = observeEtcdRequests((operation) => {
-    if (operation === 'kv/range') ranges.push(performance.now());
-  });
-  try {
-    // readCluster sends its proof read at once; the question asked in the same tick shares it.
-    const read = (a.readCluster as NonNullable<typeof a.readCluster>)(10_000, true);
-    const answered = a.reachQuorum(400);
-    const [, reached] = await Promise.all([read, answered]);
-    assert.equal(reached, true);
-    const afterShared = ranges.length;
-    // the proof read, and (the copy not being fed by a watch here) the prefix read: no third one
-    assert.equal(afterShared, 2, `range requests: ${afterShared}`);
-    // Asked on its own, the question is a request of its own.
-    assert.equal(await a.reachQuorum(400), true);
-    assert.equal(ranges.length, afterShared + 1);
-  } finally {
-    stop();
   }
 });
