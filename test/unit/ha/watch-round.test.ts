@@ -1,8 +1,8 @@
 /**
  * RepeatingRound (ha/watch-round.ts): rounds at the due time the watch computes, no timer at all
- * while there is nothing to watch (an idle agent is not woken every second), and poke() moving
- * the pending round to the due time computed again (the isolation watch counting the HA cycle's
- * quorum read as a probe).
+ * while there is nothing to watch (an idle agent is not woken every second), and poke() (after
+ * every HA cycle) starting an idle watch or moving the pending round to the due time computed
+ * again, but never cancelling the round that finds there is nothing left to watch.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
