@@ -212,8 +212,6 @@ export class Agent implements AgentContext {
       await this.runCycle();
     } finally {
       this.metrics.haCycle(this.ports.clock.now() - startedMs);
-      this.isolation.poke();
-      this.syncWatch.poke();
     }
   }
 

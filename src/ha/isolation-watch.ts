@@ -15,6 +15,8 @@ import { RepeatingRound, leadsNow } from './watch-round.js';
 
 /** Pause between the end of one probe round and the next, while leading. */
 const PROBE_EVERY_MS = 400;
+/** How often a node that does not lead looks whether it leads now (it costs nothing else). */
+const IDLE_CHECK_EVERY_MS = 1000;
 /** How long the keepalive may take before it counts as unanswered. */
 const PROBE_TIMEOUT_MS = 400;
 /** A healthy etcd confirms a keepalive within a few ms; past this the members are asked too. */
@@ -30,19 +32,13 @@ export class IsolationWatch {
   constructor(private readonly a: AgentContext) {
     this.rounds = new RepeatingRound(
       a.ports.clock,
-      // Not leading: no timer; leading starts in an HA cycle, after which the agent pokes the watch.
-      (lastEndMs) => (leadsNow(a) ? lastEndMs + PROBE_EVERY_MS : null),
+      () => (leadsNow(a) ? PROBE_EVERY_MS : IDLE_CHECK_EVERY_MS),
       () => this.round(),
     );
   }
 
   start(): void {
     this.rounds.start();
-  }
-
-  /** After an HA cycle: start probing if this node leads now. */
-  poke(): void {
-    this.rounds.poke();
   }
 
   stop(): void {

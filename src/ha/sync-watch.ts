@@ -6,8 +6,8 @@
  * crosses the stall threshold it wakes the HA cycle, whose sync step (rules/sync.ts) moves the
  * setting to a standby that confirms, by the usual safe steps.
  *
- * Outside synchronous mode, or when not leading, it samples nothing and runs no timer: the agent
- * pokes it after every HA cycle (where leading starts and the setting changes).
+ * Outside synchronous mode, or when not leading, it samples nothing and only looks every
+ * IDLE_CHECK_EVERY_MS whether that changed.
  */
 import type { AgentContext } from './context.js';
 import { ackRuleOf } from './core/sync-standby-names.js';
@@ -16,6 +16,8 @@ import { RepeatingRound, leadsNow } from './watch-round.js';
 
 /** Pause between samples while a synchronous setting is in effect. */
 const SAMPLE_EVERY_MS = 200;
+/** How often a node that samples nothing looks whether it should. */
+const IDLE_CHECK_EVERY_MS = 1000;
 
 export class SyncWatch {
   /** Listed standbys already reported stalled (each is said once per stall). */
@@ -25,18 +27,13 @@ export class SyncWatch {
   constructor(private readonly a: AgentContext) {
     this.rounds = new RepeatingRound(
       a.ports.clock,
-      (lastEndMs) => (this.listedStandbys().length > 0 ? lastEndMs + SAMPLE_EVERY_MS : null),
+      () => (this.listedStandbys().length > 0 ? SAMPLE_EVERY_MS : IDLE_CHECK_EVERY_MS),
       () => this.round(),
     );
   }
 
   start(): void {
     this.rounds.start();
-  }
-
-  /** After an HA cycle: start sampling if a synchronous setting now lists standbys. */
-  poke(): void {
-    this.rounds.poke();
   }
 
   stop(): void {
