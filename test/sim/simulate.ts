@@ -9,7 +9,7 @@
  *  (g) every node that may rejoin streams from the leader at the end.
  * Safety invariants (a), (b), (d) are checked continuously by the World.
  */
-import { describeParams, drawParams, type Family, type Mutant, type SimNode } from './model.js';
+import { describeParams, drawParams, type Family, type Mutant, type SimNode, type SimParams } from './model.js';
 import { runAgentProcess } from './sim-ports.js';
 import { KNOWN_LIMITATIONS, Violation, World } from './world.js';
 
@@ -31,6 +31,8 @@ export interface SimOptions {
   verbose?: boolean;
   /** Schedules operator requests (POST /restart, /reinitialize) on the world before it runs. */
   operator?: (w: World) => void;
+  /** Adjusts the drawn parameters before the world is built (a schedule aimed at one case sets its own fault rates). */
+  tune?: (params: SimParams) => void;
 }
 
 /** Time PostgreSQL itself may need on top of the HA timings (start, promote, a rewind and restart). */
@@ -322,6 +324,7 @@ function knownLimitation(w: World, v: Violation): string | null {
 
 export async function simulate(seed: number, options: SimOptions = {}): Promise<SimResult> {
   const params = drawParams(seed, options.mutant ?? 'none', options.family ?? 'standard');
+  options.tune?.(params);
   const w = new World(params);
   w.verbose = options.verbose === true;
   w.startAgent = (n) => runAgentProcess(w, n);

@@ -114,17 +114,30 @@ export async function allSynced(nodes: GaleraLabNode[], viaAgents = true): Promi
   return true;
 }
 
-/** The end of every agent log and mariadbd error log, for a failure message. */
+/**
+ * For a failure message: first one line per node (its health answer, what its server says over
+ * SQL, the last line of its agent and of its server log: what CI shows when it shows little), then
+ * the end of every agent log and mariadbd error log.
+ */
 export async function labLogs(nodes: GaleraLabNode[]): Promise<string> {
+  const lastLine = (text: string): string => text.trimEnd().split('\n').at(-1) ?? '';
+  const heads: string[] = [];
   const parts: string[] = [];
   for (const node of nodes) {
     const agentLog = await readFile(node.log, 'utf8').catch(() => '');
     const errorLog = await readFile(join(node.dir, 'conf', 'error.log'), 'utf8').catch(() => '');
+    const server = await sql(node, async (c) => {
+      const [rows] = await c.query<mysql.RowDataPacket[]>(
+        "SHOW STATUS WHERE Variable_name IN ('wsrep_cluster_status', 'wsrep_cluster_size', 'wsrep_local_state_comment')",
+      );
+      return rows.map((row) => `${String(row['Variable_name']).replace('wsrep_', '')}=${String(row['Value'])}`).join(' ');
+    }).catch((error: unknown) => `no SQL (${error instanceof Error ? error.message : String(error)})`);
+    heads.push(`${node.name}: health ${await health(node)}, ${server}\n  agent: ${lastLine(agentLog)}\n  mariadbd: ${lastLine(errorLog)}`);
     parts.push(
       `--- ${node.name} agent\n${agentLog.split('\n').slice(-30).join('\n')}\n--- ${node.name} mariadbd\n${errorLog.split('\n').slice(-15).join('\n')}`,
     );
   }
-  return parts.join('\n');
+  return [...heads, ...parts].join('\n');
 }
 
 export async function startGaleraLab(options: { names?: string[]; scope?: string } = {}): Promise<GaleraLab> {
