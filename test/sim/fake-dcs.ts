@@ -35,6 +35,8 @@ export class FakeDcs {
   private leases = new Map<string, Lease>();
   private nextLeaseId = 1000;
   private watchers = new Set<(change: StoreChange) => void>();
+  /** The last snapshot handed out, shared until the store changes (copying the view was a quarter of the simulator's CPU). */
+  private frozen: ClusterView | null = null;
 
   watch(onChange: (change: StoreChange) => void): () => void {
     this.watchers.add(onChange);
@@ -42,6 +44,7 @@ export class FakeDcs {
   }
 
   private changed(keys: string[], created: string[] = []): void {
+    this.frozen = null;
     this.revision++;
     for (const watcher of this.watchers) watcher({ keys, created });
   }
@@ -123,6 +126,29 @@ export class FakeDcs {
     };
   }
 
+  /**
+   * The state as a deep-frozen snapshot that every reader shares until the next change: what an
+   * etcd response carries (a reader gets its own copy of the bytes, and keel never changes a view
+   * it read; a write into one would throw here). No copy is needed: the store owns its values
+   * (writers hand it copies) and replaces them on every write, never changing one in place.
+   */
+  snapshot(nowMs: number): ClusterView {
+    this.expire(nowMs);
+    this.frozen ??= deepFreeze(this.load(nowMs));
+    return this.frozen;
+  }
+
+  /** Writes that are not compare-and-swaps of one key (the lease-move second round trip, unconditional deletes). */
+  moveLeaderToLease(name: string, leaseId: string): void {
+    this.leader = { name, leaseId, modRevision: this.revision + 1 };
+    this.frozen = null;
+  }
+
+  clear(key: 'failover' | 'sync'): void {
+    this[key] = null;
+    this.frozen = null;
+  }
+
   putMember(member: Member, nowMs: number): boolean {
     this.expire(nowMs);
     if (!this.leaseAlive(member.leaseId, nowMs)) return false;
@@ -193,4 +219,12 @@ export class FakeDcs {
     this.failsafe = members;
     this.changed(['failsafe']);
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }

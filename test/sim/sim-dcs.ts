@@ -106,7 +106,7 @@ export class SimDcsClient implements Dcs {
   }
 
   loadCluster(): Promise<ClusterView> {
-    return this.request('/kv/range', (nowMs) => this.store.load(nowMs));
+    return this.request('/kv/range', (nowMs) => this.store.snapshot(nowMs));
   }
 
   async createLease(ttlS: number): Promise<void> {
@@ -129,7 +129,7 @@ export class SimDcsClient implements Dcs {
         '/lease/keepalive',
         (nowMs) => {
           const ok = this.store.keepalive(lease, nowMs);
-          if (ok) served = structuredClone(this.store.load(nowMs));
+          if (ok) served = this.store.snapshot(nowMs);
           return ok;
         },
         timeoutMs,
@@ -159,12 +159,12 @@ export class SimDcsClient implements Dcs {
     if (proveNow) {
       // as EtcdDcs: a linearizable read proves the state as it is now
       const sentMs = this.now();
-      const served = await this.request('/kv/range', (nowMs) => structuredClone(this.store.load(nowMs)));
+      const served = await this.request('/kv/range', (nowMs) => this.store.snapshot(nowMs));
       if (this.proof === null || sentMs >= this.proof.sentMs) this.proof = { sentMs, view: served };
     }
     const nowMs = this.now();
     const proof = this.proof;
-    if (proof !== null && nowMs - proof.sentMs <= maxProofAgeMs) return { view: structuredClone(proof.view), currentAtMs: proof.sentMs };
+    if (proof !== null && nowMs - proof.sentMs <= maxProofAgeMs) return { view: proof.view, currentAtMs: proof.sentMs };
     return { view: await this.loadCluster(), currentAtMs: nowMs };
   }
 
@@ -181,7 +181,9 @@ export class SimDcsClient implements Dcs {
 
   async touchMember(data: MemberData): Promise<void> {
     const name = this.proc.node.name;
-    await this.withLease('/kv/put', (leaseId, nowMs) => (this.store.putMember(memberFromData(name, leaseId, data), nowMs) ? true : LEASE_GONE));
+    await this.withLease('/kv/put', (leaseId, nowMs) =>
+      this.store.putMember(memberFromData(name, leaseId, structuredClone(data)), nowMs) ? true : LEASE_GONE,
+    );
   }
 
   async deleteMember(): Promise<void> {
@@ -220,7 +222,7 @@ export class SimDcsClient implements Dcs {
     if (lease === null) return false;
     return this.request('/kv/txn', (nowMs) => {
       if (this.store.leader?.name !== name || !this.store.leaseAlive(lease, nowMs)) return false;
-      this.store.leader = { name, leaseId: lease, modRevision: this.store.revision + 1 };
+      this.store.moveLeaderToLease(name, lease);
       return true;
     });
   }
@@ -237,13 +239,13 @@ export class SimDcsClient implements Dcs {
     return this.request('/kv/txn', () => this.store.cas('failover', structuredClone(value), modRevision));
   }
   deleteFailover(modRevision: number | null): Promise<boolean> {
-    return this.request('/kv/txn', () => (modRevision === null ? ((this.store.failover = null), true) : this.store.cas('failover', null, modRevision)));
+    return this.request('/kv/txn', () => (modRevision === null ? (this.store.clear('failover'), true) : this.store.cas('failover', null, modRevision)));
   }
   setSync(value: SyncState, modRevision: number | null): Promise<boolean> {
     return this.request('/kv/txn', () => this.store.cas('sync', structuredClone(value), modRevision));
   }
   deleteSync(modRevision: number | null): Promise<boolean> {
-    return this.request('/kv/txn', () => (modRevision === null ? ((this.store.sync = null), true) : this.store.cas('sync', null, modRevision)));
+    return this.request('/kv/txn', () => (modRevision === null ? (this.store.clear('sync'), true) : this.store.cas('sync', null, modRevision)));
   }
   async setHistory(value: HistoryEntry[]): Promise<void> {
     await this.request('/kv/put', () => this.store.setHistory(structuredClone(value)));
