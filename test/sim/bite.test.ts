@@ -33,14 +33,12 @@ test('without fencing at all (no fence action, no guard), two primaries acknowle
  * agent resumes and reads a success that is no longer true. No other fault is drawn. (Random
  * schedules stopped reaching this case once the agent read the cluster from its watch-fed copy.)
  */
-function lateAcquireSuccess(w: World): void {
+function lateAcquireSuccess(w: World, froze: () => void): void {
   w.at(w.params.faultStartMs, () => {
     const leader = w.leaderNow();
     if (leader === null) return;
     w.trace(`FAULT ${leader.name}: kill -9 agent and postmaster for good`);
-    w.downPg(leader, false, 'killed with the machine');
-    w.killAgent(leader, 'killed (kill -9)');
-    leader.watchdogDeadlineMs = null;
+    w.killMachine(leader);
     const store = w.dcs;
     const acquire = store.acquireLeader.bind(store);
     let frozen = false;
@@ -48,6 +46,7 @@ function lateAcquireSuccess(w: World): void {
       const taken = acquire(name, leaseId, nowMs);
       if (taken && !frozen) {
         frozen = true;
+        froze();
         const winner = w.node(name);
         w.trace(`FAULT ${name}: agent frozen while its acquireLeaderKey answer is in flight, for ttl + 3 s`);
         w.pause(winner);
@@ -58,10 +57,18 @@ function lateAcquireSuccess(w: World): void {
   });
 }
 
+/** Runs the schedule on each seed; every run must reach its fault (else a pass would prove nothing). */
 async function lateAcquireRuns(mutant: Mutant, seeds: number[]): Promise<Array<{ seed: number; message: string | null }>> {
   const out: Array<{ seed: number; message: string | null }> = [];
   for (const seed of seeds) {
-    const result = await simulate(seed, { mutant, family: 'frozen-unguarded', tune: quietThreeNodes, operator: lateAcquireSuccess });
+    let froze = false;
+    const result = await simulate(seed, {
+      mutant,
+      family: 'frozen-unguarded',
+      tune: quietThreeNodes,
+      operator: (w) => lateAcquireSuccess(w, () => (froze = true)),
+    });
+    assert.ok(froze, `seed ${seed}: no replica was frozen with a successful acquireLeaderKey in flight`);
     out.push({ seed, message: result.violation?.message ?? null });
   }
   return out;

@@ -126,10 +126,7 @@ function scheduleFaults(w: World): void {
     const d = endAt(t, w.rng.int(500, 2 * ttlMs));
     at(t, () => {
       w.trace(`FAULT ${n.name}: kill -9 agent and postmaster for ${d} ms`);
-      w.downPg(n, false, 'killed with the machine');
-      w.killAgent(n, 'killed (kill -9)');
-      n.watchdogDeadlineMs = null;
-      n.processFenceDeadlineMs = null; // keel-fence died with the machine
+      w.killMachine(n);
       w.bootAgentIn(n, d);
     });
   });

@@ -318,6 +318,14 @@ export class World {
     n.agent = null;
   }
 
+  /** kill -9 of the whole machine: PostgreSQL, the agent, its watchdog and keel-fence die together. */
+  killMachine(n: SimNode): void {
+    this.downPg(n, false, 'killed with the machine');
+    this.killAgent(n, 'killed (kill -9)');
+    n.watchdogDeadlineMs = null;
+    n.processFenceDeadlineMs = null;
+  }
+
   /** The agent exited by itself (decided to): it is restarted, as systemd would. */
   agentExited(n: SimNode, proc: SimProcess, code: number): void {
     if (n.proc !== proc) return;
