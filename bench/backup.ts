@@ -8,7 +8,10 @@
  * time (restore to a time target, then start, recover to the target and promote until the server
  * accepts a write).
  *
- *   node dist/bench/backup.js [--scale 50] [--pgbench-seconds 20]
+ *   node dist/bench/backup.js [--scale 50] [--pgbench-seconds 20] [--reps 3]
+ *
+ * The full backup and the restore, the goals' two times, are taken --reps times, the two tools
+ * in turn, and their median is reported (one run of each varied by a third between runs here).
  *
  * Writes bench/results/backup.json and bench/results/backup.table.md.
  */
@@ -40,10 +43,11 @@ async function timed(what: string, file: string, args: string[], env: Record<str
 async function main(): Promise<void> {
   const scale = arg('scale', '50');
   const pgbenchSeconds = arg('pgbench-seconds', '20');
+  const reps = Math.max(1, Number(arg('reps', '3')));
   const lab = await startBackupLab();
   try {
     const loadStart = loadavg()[0] ?? 0;
-    const results = { ...(await measure(lab, scale, pgbenchSeconds)), loadAverage1m: { start: loadStart, end: loadavg()[0] ?? 0 } };
+    const results = { ...(await measure(lab, scale, pgbenchSeconds, reps)), loadAverage1m: { start: loadStart, end: loadavg()[0] ?? 0 } };
     await mkdir(RESULTS, { recursive: true });
     await writeFile(join(RESULTS, 'backup.json'), JSON.stringify(results, null, 2) + '\n');
     const table = renderTable(results);
@@ -55,7 +59,9 @@ async function main(): Promise<void> {
 }
 
 interface Side {
+  /** Median of fullSamples. */
   fullS: number;
+  fullSamples: number[];
   fullBytes: number;
   encryptedFullS: number;
   encryptedFullBytes: number;
@@ -63,7 +69,9 @@ interface Side {
   smallIncrBytes: number;
   incrS: number;
   incrBytes: number;
+  /** Median of restoreSamples. */
   restoreS: number;
+  restoreSamples: number[];
   deltaRestoreS: number;
   /** PITR: the restore to the time target. */
   pitrRestoreS: number;
@@ -76,6 +84,7 @@ interface Results {
   loadAverage1m?: { start: number; end: number };
   scale: number;
   pgbenchSeconds: number;
+  reps: number;
   databaseBytes: number;
   keel: Side;
   pgbackrest: Side;
@@ -83,7 +92,7 @@ interface Results {
 
 const CIPHER_PASS = 'bench-cipher-passphrase-5b1e';
 
-async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): Promise<Results> {
+async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string, reps: number): Promise<Results> {
   const postgres = lookupUser('postgres');
   const refRepo = join(lab.dir, 'ref-repo');
   const refEncRepo = join(lab.dir, 'ref-repo-enc');
@@ -155,12 +164,21 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): P
   const keelStored = keelStoredIn(lab.repoPath);
   const refStored = () => directoryBytes(join(refRepo, 'backup'));
 
-  await drainArchive();
-  refSide.fullS = await timed('pgbackrest full', '/usr/sbin/runuser', pgbackrest(['--type=full', 'backup']));
-  refSide.fullBytes = await refStored();
-  await drainArchive();
-  keelSide.fullS = await timed('keel full', process.execPath, keel(['backup', '--type=full', '--start-fast']));
-  keelSide.fullBytes = await keelStored();
+  // the full backup, reps times each, in turn; its size is the first one's
+  refSide.fullSamples = [];
+  keelSide.fullSamples = [];
+  for (let rep = 0; rep < reps; rep++) {
+    await drainArchive();
+    const refBefore = await refStored();
+    refSide.fullSamples.push(await timed('pgbackrest full', '/usr/sbin/runuser', pgbackrest(['--type=full', 'backup'])));
+    if (rep === 0) refSide.fullBytes = (await refStored()) - refBefore;
+    await drainArchive();
+    const keelBefore = await keelStored();
+    keelSide.fullSamples.push(await timed('keel full', process.execPath, keel(['backup', '--type=full', '--start-fast'])));
+    if (rep === 0) keelSide.fullBytes = (await keelStored()) - keelBefore;
+  }
+  refSide.fullS = median(refSide.fullSamples);
+  keelSide.fullS = median(keelSide.fullSamples);
 
   // the encrypted repositories do not receive WAL (archive_command pushes to the plain ones): both skip the archive check
   await drainArchive();
@@ -173,12 +191,14 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): P
   // a small change: 1 row in 5,000 of pgbench_accounts (about 1,000 pages of 82,000 at scale 50)
   await lab.source.query('UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 5000 = 0');
   await lab.source.query('CHECKPOINT');
+  const keelBeforeSmallIncr = await keelStored();
+  const refBeforeSmallIncr = await refStored();
   await drainArchive();
   keelSide.smallIncrS = await timed('keel small incr', process.execPath, keel(['backup', '--type=incr', '--start-fast']));
-  keelSide.smallIncrBytes = (await keelStored()) - keelSide.fullBytes;
+  keelSide.smallIncrBytes = (await keelStored()) - keelBeforeSmallIncr;
   await drainArchive();
   refSide.smallIncrS = await timed('pgbackrest small incr', '/usr/sbin/runuser', pgbackrest(['--type=incr', 'backup']));
-  refSide.smallIncrBytes = (await refStored()) - refSide.fullBytes;
+  refSide.smallIncrBytes = (await refStored()) - refBeforeSmallIncr;
   const keelBeforeIncr = await keelStored();
   const refBeforeIncr = await refStored();
 
@@ -206,10 +226,20 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): P
     if (postgres !== null) await chown(dir, postgres.uid, postgres.gid);
     return dir;
   };
-  const refTarget = await restoreDir('ref-restore');
-  const keelTarget = lab.newDataDir('keel-restore');
-  refSide.restoreS = await timed('pgbackrest restore', '/usr/sbin/runuser', pgbackrest([`--pg1-path=${refTarget}`, 'restore']));
-  keelSide.restoreS = await timed('keel restore', process.execPath, keel(['restore', `--pg1-path=${keelTarget}`]));
+  // the restore of the incr set, reps times each, in turn; the last restored directories stay for the delta restore
+  refSide.restoreSamples = [];
+  keelSide.restoreSamples = [];
+  let refTarget = '';
+  let keelTarget = '';
+  for (let rep = 0; rep < reps; rep++) {
+    if (rep > 0) await Promise.all([rm(refTarget, { recursive: true, force: true }), rm(keelTarget, { recursive: true, force: true })]);
+    refTarget = await restoreDir(`ref-restore-${rep}`);
+    keelTarget = lab.newDataDir(`keel-restore-${rep}`);
+    refSide.restoreSamples.push(await timed('pgbackrest restore', '/usr/sbin/runuser', pgbackrest([`--pg1-path=${refTarget}`, 'restore'])));
+    keelSide.restoreSamples.push(await timed('keel restore', process.execPath, keel(['restore', `--pg1-path=${keelTarget}`])));
+  }
+  refSide.restoreS = median(refSide.restoreSamples);
+  keelSide.restoreS = median(keelSide.restoreSamples);
 
   // delta restore over each restored directory after the same local changes
   for (const dir of [refTarget, keelTarget]) await damageDataDir(dir);
@@ -223,7 +253,13 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string): P
   refSide.pitrRecoverS = await recoverAndPromote(lab, refPitr);
   keelSide.pitrRestoreS = await timed('keel PITR restore', process.execPath, keel(['restore', `--pg1-path=${keelPitr}`, ...timeTarget]));
   keelSide.pitrRecoverS = await recoverAndPromote(lab, keelPitr);
-  return { scale: Number(scale), pgbenchSeconds: Number(pgbenchSeconds), databaseBytes: Number(size?.bytes ?? 0), keel: keelSide, pgbackrest: refSide };
+  return { scale: Number(scale), pgbenchSeconds: Number(pgbenchSeconds), reps, databaseBytes: Number(size?.bytes ?? 0), keel: keelSide, pgbackrest: refSide };
+}
+
+function median(samples: readonly number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /**
@@ -285,7 +321,7 @@ function renderTable(results: Results): string {
   const timeRow = (what: string, a: number, b: number): [string, string, string, string] => [what, secs(a), secs(b), ratio(a, b)];
   const sizeRow = (what: string, a: number, b: number): [string, string, string, string] => [what, mib(a), mib(b), ratio(a, b)];
   const rows: [string, string, string, string][] = [
-    timeRow('full backup time', keel.fullS, pgbackrest.fullS),
+    timeRow(`full backup time (median of ${results.reps})`, keel.fullS, pgbackrest.fullS),
     sizeRow('full backup size', keel.fullBytes, pgbackrest.fullBytes),
     timeRow('encrypted full backup time (AES-256, no archive check)', keel.encryptedFullS, pgbackrest.encryptedFullS),
     sizeRow('encrypted full backup size', keel.encryptedFullBytes, pgbackrest.encryptedFullBytes),
@@ -293,7 +329,7 @@ function renderTable(results: Results): string {
     sizeRow('incr size (1 row in 5,000 updated)', keel.smallIncrBytes, pgbackrest.smallIncrBytes),
     timeRow(`incr time (after pgbench -T ${results.pgbenchSeconds})`, keel.incrS, pgbackrest.incrS),
     sizeRow(`incr size (after pgbench -T ${results.pgbenchSeconds})`, keel.incrBytes, pgbackrest.incrBytes),
-    timeRow('restore time (incr set)', keel.restoreS, pgbackrest.restoreS),
+    timeRow(`restore time (incr set, median of ${results.reps})`, keel.restoreS, pgbackrest.restoreS),
     timeRow('delta restore time (8 MiB rewritten, 1 file removed, 1 added)', keel.deltaRestoreS, pgbackrest.deltaRestoreS),
     timeRow('PITR: restore to a time target', keel.pitrRestoreS, pgbackrest.pitrRestoreS),
     timeRow('PITR: start, recover to the target, promote, first write', keel.pitrRecoverS, pgbackrest.pitrRecoverS),
@@ -309,7 +345,7 @@ function renderTable(results: Results): string {
     ...(results.loadAverage1m === undefined
       ? []
       : [
-          `One run on a 2-core machine shared with other work (1-minute load average ${results.loadAverage1m.start.toFixed(1)} at the start, ` +
+          `${results.reps === 1 ? 'One run' : `One run (full backup and restore: median of ${results.reps}, the tools in turn)`} on a 2-core machine shared with other work (1-minute load average ${results.loadAverage1m.start.toFixed(1)} at the start, ` +
             `${results.loadAverage1m.end.toFixed(1)} at the end): absolute times vary from run to run, the ratios compare both tools under the same load.`,
           '',
         ]),

@@ -23,6 +23,7 @@ import type { RestoreChunk } from './restore-chunk.js';
 import type { Manifest, ManifestFile } from './core/manifest.js';
 import type { RepositoryOptions } from './repository.js';
 import type { BackupLog } from './log.js';
+import { mapLimit } from './concurrency.js';
 
 export interface RestoreRequest {
   repository: RepositoryOptions;
@@ -116,7 +117,7 @@ async function restoreFiles(pool: RestorePool, root: string, files: readonly Man
   const chunks: RestoreChunk[] = [];
   const fileOf = new Map<RestoreChunk, ManifestFile>();
   const states = new Map<ManifestFile, FileState>();
-  await forEachLimit(files, PREPARE_CONCURRENCY, async (file) => {
+  await mapLimit(files, PREPARE_CONCURRENCY, async (file) => {
     const changed = delta ? await fitExisting(join(root, file.path), file) : 'absent';
     const fileChunks = chunksOf(root, file, changed);
     states.set(file, { touched: changed !== 'same', timed: false, chunksLeft: fileChunks.length });
@@ -221,15 +222,6 @@ function chunksOf(root: string, file: ManifestFile, existing: 'absent' | 'same' 
   return chunks;
 }
 
-/** Runs `task` on every item, at most `limit` at once. */
-async function forEachLimit<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
-
 /** fsyncs the recovery settings, then every directory (the files are synced as each is complete). */
 async function syncAll(root: string, manifest: Manifest): Promise<void> {
   const recovery = ['postgresql.auto.conf', 'recovery.signal', 'standby.signal'].map((name) => join(root, name));
@@ -239,7 +231,7 @@ async function syncAll(root: string, manifest: Manifest): Promise<void> {
 
 /** fsyncs each path that exists, SYNC_CONCURRENCY at a time. */
 async function syncPaths(paths: readonly string[]): Promise<void> {
-  await forEachLimit(paths, SYNC_CONCURRENCY, async (path) => {
+  await mapLimit(paths, SYNC_CONCURRENCY, async (path) => {
     const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return null;
       throw error;

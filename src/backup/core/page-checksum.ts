@@ -19,15 +19,24 @@ const BASE_OFFSETS = new Uint32Array([
   0xe407eac6, 0x4b5cfc3e, 0x9fbf8c76, 0x15ca20be, 0xf2ca9fd3, 0x959bd756,
 ]);
 const BASE_OFFSETS_SIGNED = new Int32Array(BASE_OFFSETS.buffer);
-// Int32Array, not Uint32Array: the same bits, but every value stays a small integer to V8 (no doubles)
-const sums = new Int32Array(N_SUMS);
 /** A page copied here when its bytes are not 4-byte aligned (an Int32Array view needs alignment). */
 const alignedCopy = new Int32Array(BLOCK_BYTES / 4);
+
+/** One step of a sum: FNV-1a with an extra shift (CHECKSUM_COMP), on int32 bits. */
+function mix(sum: number, value: number): number {
+  const tmp = sum ^ value;
+  return Math.imul(tmp, FNV_PRIME) ^ (tmp >>> 17);
+}
 
 /**
  * pg_checksum_page: the checksum PostgreSQL stores in pd_checksum for `page` at block `blockNo`.
  * The page is read as native-endian 32-bit words, as checksum_impl.h casts it (a backup reads
- * every page of a cluster with checksums on, so this runs on a Uint32Array view, not per-byte reads).
+ * every page of a cluster with checksums on, so this runs on an Int32Array view, not per-byte reads).
+ *
+ * Each of the 32 sums only ever sees its own column of words (word j, j+32, j+64, ...), so the
+ * sums are computed four at a time down their columns in local variables: the same result as
+ * PostgreSQL's row-by-row loop, about twice as fast as keeping the 32 sums in an array
+ * (Int32Array bits throughout, so V8 keeps every value a small integer, never a double).
  */
 export function pageChecksum(page: Buffer, blockNo: number): number {
   let words: Int32Array;
@@ -36,24 +45,28 @@ export function pageChecksum(page: Buffer, blockNo: number): number {
     new Uint8Array(alignedCopy.buffer).set(page.subarray(0, BLOCK_BYTES));
     words = alignedCopy;
   }
-  sums.set(BASE_OFFSETS_SIGNED);
-  for (let row = 0; row < BLOCK_BYTES / 4; row += N_SUMS) {
-    for (let j = 0; j < N_SUMS; j++) {
-      let value = words[row + j] as number;
-      // pd_checksum (bytes 8-9: the low half of word 2 on a little-endian host) counts as zero
-      if (row === 0 && j === 2) value &= 0xffff0000;
-      const tmp = (sums[j] as number) ^ value;
-      sums[j] = Math.imul(tmp, FNV_PRIME) ^ (tmp >>> 17);
-    }
-  }
-  for (let round = 0; round < 2; round++) {
-    for (let j = 0; j < N_SUMS; j++) {
-      const tmp = sums[j] as number;
-      sums[j] = Math.imul(tmp, FNV_PRIME) ^ (tmp >>> 17);
-    }
-  }
+  const wordCount = BLOCK_BYTES / 4;
   let result = 0;
-  for (let j = 0; j < N_SUMS; j++) result ^= sums[j] as number;
+  for (let j = 0; j < N_SUMS; j += 4) {
+    let a = BASE_OFFSETS_SIGNED[j] as number;
+    let b = BASE_OFFSETS_SIGNED[j + 1] as number;
+    let c = BASE_OFFSETS_SIGNED[j + 2] as number;
+    let d = BASE_OFFSETS_SIGNED[j + 3] as number;
+    // pd_checksum (bytes 8-9: the low half of word 2 on a little-endian host) counts as zero
+    const third = j === 0 ? (words[2] as number) & 0xffff0000 : (words[j + 2] as number);
+    a = mix(a, words[j] as number);
+    b = mix(b, words[j + 1] as number);
+    c = mix(c, third);
+    d = mix(d, words[j + 3] as number);
+    for (let i = j + N_SUMS; i < wordCount; i += N_SUMS) {
+      a = mix(a, words[i] as number);
+      b = mix(b, words[i + 1] as number);
+      c = mix(c, words[i + 2] as number);
+      d = mix(d, words[i + 3] as number);
+    }
+    // two rounds of zeros, then xor-folded
+    result ^= mix(mix(a, 0), 0) ^ mix(mix(b, 0), 0) ^ mix(mix(c, 0), 0) ^ mix(mix(d, 0), 0);
+  }
   result = (result ^ blockNo) >>> 0;
   return (result % 65535) + 1;
 }

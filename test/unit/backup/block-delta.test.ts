@@ -25,15 +25,28 @@ const BLOCK = 8192;
 const FULL_PACK = 'pack/20240115-140000F/000001.pack';
 const INCR_PACK = 'pack/20240115-140000F_20240116-020000I/000001.pack';
 
-test('xor: aligned and unaligned give the same bytes; a delta is worth it only when mostly zeros', () => {
+/** A copy of `bytes` starting `offset` bytes into a fresh ArrayBuffer (so its alignment is known). */
+function placedAt(bytes: Buffer, offset: number): Buffer {
+  const placed = Buffer.from(new ArrayBuffer(bytes.length + 8), offset, bytes.length);
+  bytes.copy(placed);
+  return placed;
+}
+
+test('xor: 8-byte, 4-byte and unaligned buffers give the same bytes; a delta is worth it only when mostly zeros', () => {
   const a = randomBytes(BLOCK);
   const b = Buffer.from(a);
   b.fill(7, 100, 300);
-  const aligned = Buffer.alloc(BLOCK);
-  xorBytes(a, b, aligned);
-  const unaligned = Buffer.alloc(BLOCK + 1).subarray(1);
+  // each byte, xored by hand: the reference every alignment's path must match
+  const expected = Buffer.from(a.map((byte, i) => byte ^ (b[i] as number)));
+  const aligned = placedAt(Buffer.alloc(BLOCK), 0);
+  xorBytes(placedAt(a, 0), placedAt(b, 0), aligned);
+  assert.ok(aligned.equals(expected), '64-bit path');
+  const wordAligned = placedAt(Buffer.alloc(BLOCK), 4);
+  xorBytes(placedAt(a, 4), placedAt(b, 4), wordAligned);
+  assert.ok(wordAligned.equals(expected), '32-bit path');
+  const unaligned = placedAt(Buffer.alloc(BLOCK), 1);
   xorBytes(a, b, unaligned);
-  assert.ok(aligned.equals(unaligned));
+  assert.ok(unaligned.equals(expected), 'byte path');
   assert.equal(aligned.subarray(0, 100).every((x) => x === 0) && aligned.subarray(300).every((x) => x === 0), true);
   assert.equal(deltaWorthIt(aligned), true);
   const out = Buffer.alloc(BLOCK);
