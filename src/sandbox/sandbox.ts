@@ -136,6 +136,8 @@ async function pickPorts(host: string, nodes: number, basePort?: number): Promis
 /**
  * Starts one agent detached, its output appended to logFile. Returns its PID. Patroni (for
  * benchmarks) refuses to run PostgreSQL as root, so it runs as the PostgreSQL OS user.
+ * KEEL_AGENT_NODE_ARGS (space-separated) is put before a keel agent's script: node options that
+ * NODE_OPTIONS refuses, such as --cpu-prof for profiling an agent in a sandbox.
  */
 export async function spawnAgent(configFile: string, logFile: string, runtime: AgentRuntime = 'keel'): Promise<number> {
   const handle = await open(logFile, 'a');
@@ -147,7 +149,11 @@ export async function spawnAgent(configFile: string, logFile: string, runtime: A
     }
     const child =
       runtime === 'keel'
-        ? spawn(process.execPath, [AGENT_MAIN, 'agent', configFile], { detached: true, stdio: ['ignore', handle.fd, handle.fd], env: process.env })
+        ? spawn(process.execPath, [...agentNodeArgs(), AGENT_MAIN, 'agent', configFile], {
+            detached: true,
+            stdio: ['ignore', handle.fd, handle.fd],
+            env: process.env,
+          })
         : spawn('/usr/bin/patroni', [configFile], {
             detached: true,
             stdio: ['ignore', handle.fd, handle.fd],
@@ -160,6 +166,10 @@ export async function spawnAgent(configFile: string, logFile: string, runtime: A
   } finally {
     await handle.close();
   }
+}
+
+function agentNodeArgs(): string[] {
+  return (process.env['KEEL_AGENT_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 }
 
 function requireBinDir(): string {
