@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { KeelError } from '../errors.js';
 import { ChunkRestorer, type ChunkOutcome, type RestoreChunk } from './restore-chunk.js';
+import { FileWriteLocks } from './file-write-lock.js';
 
 /** Chunks queued per worker: one being restored, one ready (no idle gap between chunks). */
 const QUEUED_PER_WORKER = 2;
@@ -16,7 +17,8 @@ const QUEUED_PER_WORKER = 2;
  * Hands out chunks in order, except that a worker skips the files another worker is writing: two
  * threads writing one file contend for its inode lock in the kernel (ext4 takes it for every
  * buffered write), and the loser spins, burning CPU. A large relation thus goes to one worker
- * while the others restore the small files, and they share it only at the end. A take looks at
+ * while the others restore the small files, and they share it only at the end (taking turns at
+ * its writes: file-write-lock.ts). A take looks at
  * most at one file per worker beyond the first it can have.
  */
 class ChunkQueue {
@@ -75,9 +77,10 @@ export class RestorePool {
       return;
     }
     this.local = null;
+    const writeLocks = FileWriteLocks.table();
     for (let i = 0; i < workerCount; i++) {
       const worker = new Worker(new URL('./restore-worker.js', import.meta.url), {
-        workerData: { stanzaDir, packs: [...packs], key: key === null ? null : new Uint8Array(key) },
+        workerData: { stanzaDir, packs: [...packs], key: key === null ? null : new Uint8Array(key), writeLocks },
       });
       worker.on('message', (reply: Reply) => this.settle(reply));
       worker.on('error', (error) => this.failAll(error));

@@ -6,9 +6,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { KeelError } from '../errors.js';
 import { ChunkRestorer, type RestoreChunk } from './restore-chunk.js';
+import { FileWriteLocks } from './file-write-lock.js';
 
-const setup = workerData as { stanzaDir: string; packs: string[]; key: Uint8Array | null };
-const restorer = new ChunkRestorer(setup.stanzaDir, setup.packs, setup.key === null ? null : Buffer.from(setup.key));
+const setup = workerData as { stanzaDir: string; packs: string[]; key: Uint8Array | null; writeLocks: SharedArrayBuffer };
+const restorer = new ChunkRestorer(setup.stanzaDir, setup.packs, setup.key === null ? null : Buffer.from(setup.key), new FileWriteLocks(setup.writeLocks));
 
 parentPort?.on('message', (message: { id: number; chunk: RestoreChunk }) => {
   restorer.restore(message.chunk).then(
