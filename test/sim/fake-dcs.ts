@@ -112,6 +112,11 @@ export class FakeDcs {
    */
   load(nowMs: number): ClusterView {
     this.expire(nowMs);
+    return this.view();
+  }
+
+  /** The state as it is (leases already expired by the caller). */
+  private view(): ClusterView {
     return {
       revision: this.revision,
       initialize: this.initialize,
@@ -133,8 +138,8 @@ export class FakeDcs {
    * (writers hand it copies) and replaces them on every write, never changing one in place.
    */
   snapshot(nowMs: number): ClusterView {
-    this.expire(nowMs);
-    this.frozen ??= deepFreeze(this.load(nowMs));
+    this.expire(nowMs); // an expired lease drops its keys, which drops the shared snapshot
+    this.frozen ??= deepFreeze(this.view());
     return this.frozen;
   }
 
