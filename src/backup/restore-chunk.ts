@@ -19,7 +19,7 @@ import { FRAME_BLOCKS_MAX, isDeltaRef, type BlockRef } from './core/manifest.js'
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
 import { xorBytes } from './core/block-delta.js';
 import { writevAllSync } from './durable-file.js';
-import type { FileWriteLocks } from './file-write-lock.js';
+import { FileWriteLocks } from './file-write-lock.js';
 
 /** One unit of restore work; plain data, so it crosses to a worker thread as is. */
 export interface RestoreChunk {
@@ -111,8 +111,8 @@ export class ChunkRestorer {
     private readonly stanzaDir: string,
     private readonly packs: readonly string[],
     private readonly key: Buffer | null,
-    /** Shared with the other restore workers (null with process-max 1: nobody else writes). */
-    private readonly writeLocks: FileWriteLocks | null = null,
+    /** Shared with the other restore workers (with process-max 1, a table of its own: never contended). */
+    private readonly writeLocks: FileWriteLocks = new FileWriteLocks(FileWriteLocks.table()),
   ) {}
 
   /** Restores one chunk; chunks are restored one after the other (frame buffers are recycled, see `recycled`). */
@@ -146,11 +146,7 @@ export class ChunkRestorer {
       let pendingAt = 0;
       let pendingBytes = 0;
       const flush = async () => {
-        if (pending.length > 0) {
-          const write = () => writevAllSync(fd, pending, pendingAt, chunk.path);
-          if (this.writeLocks === null) write();
-          else this.writeLocks.hold(chunk.path, write);
-        }
+        if (pending.length > 0) this.writeLocks.hold(chunk.path, () => writevAllSync(fd, pending, pendingAt, chunk.path));
         writtenBytes += pendingBytes;
         pending = [];
         pendingBytes = 0;
