@@ -13,6 +13,10 @@
  * which stops the postmaster at `stopAfterSentMs` — later than the guard, earlier than the key can
  * expire. While the guard's own fence holds PostgreSQL (commits blocked), the external one stands
  * down, so an agent that is alive fences gently and only a frozen or dead one is stopped hard.
+ *
+ * A renewer (failsafe_mode) is called `renewLeadMs` before the guard would fire: it may renew the
+ * authority another way (a POST /failsafe round) while the HA cycle is blocked on an etcd that
+ * does not answer, so that a leader every member vouches for is never fenced in the meantime.
  */
 import type { Logger } from '../observability/log.js';
 import type { Clock } from './clock.js';
@@ -35,6 +39,12 @@ export interface ExternalFence {
   feed(deadlineMs: number | null): void;
 }
 
+/** Called `leadMs` before the armed guard fires; it may confirm the authority (confirmFailsafe) in time. */
+export interface AuthorityRenewer {
+  leadMs(fenceAfterSentMs: number): number;
+  renew(): void;
+}
+
 /**
  * With no confirmation at all (an agent that just started next to a running primary), the guard
  * fires at once; the external fence gives the guard's gentle fence this long to take hold first.
@@ -48,6 +58,7 @@ export class LeaseKeeper {
   failsafeConfirmedSentMs: number | null = null;
   private guard: GuardSetting | null = null;
   private cancelTimer: (() => void) | null = null;
+  private cancelRenewTimer: (() => void) | null = null;
   /** The guard's own fence holds PostgreSQL: the external fence may stand down. */
   private fenceInPlace = false;
   /** When the guard was armed (after being disarmed): the start of an unconfirmed authority. */
@@ -60,6 +71,7 @@ export class LeaseKeeper {
     private readonly log: Logger,
     private readonly onFire: (reason: string) => void,
     private readonly external: ExternalFence | null = null,
+    private readonly renewer: AuthorityRenewer | null = null,
   ) {}
 
   /** The later of the two confirmations our authority counts from; null when neither happened. */
@@ -150,10 +162,19 @@ export class LeaseKeeper {
     this.feedExternal();
     this.cancelTimer?.();
     this.cancelTimer = null;
+    this.cancelRenewTimer?.();
+    this.cancelRenewTimer = null;
     const guard = this.guard;
     if (guard === null) return;
     const sent = this.authoritySentMs();
     const delayMs = sent === null ? 0 : Math.max(0, sent + guard.fenceAfterSentMs - this.clock.now());
+    const renewer = this.renewer;
+    if (renewer !== null && sent !== null) {
+      this.cancelRenewTimer = this.clock.timer(Math.max(0, delayMs - renewer.leadMs(guard.fenceAfterSentMs)), () => {
+        this.cancelRenewTimer = null;
+        renewer.renew();
+      });
+    }
     this.cancelTimer = this.clock.timer(delayMs, () => {
       this.cancelTimer = null;
       this.onFire(`no confirmed lease keepalive (or failsafe confirmation) for ${guard.fenceAfterSentMs} ms; the leader key may expire soon`);

@@ -31,6 +31,7 @@ import type { Decision, Observation, TaskKind, Why } from './core/types.js';
 import { renderWhy } from './core/why.js';
 import { executeDecision } from './executor.js';
 import { FailsafeInbox } from './failsafe.js';
+import { FailsafeRenewer } from './failsafe-round.js';
 import { IsolationWatch } from './isolation-watch.js';
 import { SyncWatch } from './sync-watch.js';
 import { FailoverRecorder } from './failover-records.js';
@@ -105,7 +106,14 @@ export class Agent implements AgentContext {
     for (const warning of adjusted.warnings) this.log.warning(warning);
     this.cluster = new ClusterState(adjusted.cfg);
     this.pg = new PostgresTracker(this.ports.postgres, { local: () => this.localConfig, dynamic: () => this.cluster.dynamic }, this.log);
-    this.lease = new LeaseKeeper(this.ports.clock, this.ports.dcs, this.log, (reason) => this.onGuardFire(reason), this.ports.processFence);
+    this.lease = new LeaseKeeper(
+      this.ports.clock,
+      this.ports.dcs,
+      this.log,
+      (reason) => this.onGuardFire(reason),
+      this.ports.processFence,
+      new FailsafeRenewer(this),
+    );
     // A finished task is looked at at once, except one that failed for a reason that may pass
     // (its source unreachable): retrying that at once spins (pg_rewind from a dead leader was
     // retried every few milliseconds); the next loop_wait tick retries it.

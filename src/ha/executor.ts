@@ -11,11 +11,10 @@ import type { AgentContext } from './context.js';
 import { isGate } from './core/plan.js';
 import { watchdogPingTimeoutMs } from './core/watchdog-logic.js';
 import type { Action, Decision, GateAction, Plan, TaskKind, Why } from './core/types.js';
-import { confirmTopology } from './failsafe.js';
+import { runFailsafeRound } from './failsafe-round.js';
 import { buildMemberData } from './member-data.js';
 import { isFenceSetting } from './postgres-tracker.js';
 import * as tasks from './tasks.js';
-import { formatConnUrl } from './core/conn-url.js';
 import { announceRoleChange } from './routing.js';
 
 export interface ExecutorHooks {
@@ -90,7 +89,7 @@ async function runGateIo(s: Step, gate: GateAction): Promise<boolean> {
         if (!(await a.lease.keepalive())) return false;
         return await dcs.updateLeader();
       case 'confirmFailsafe':
-        return await confirmFailsafe(s);
+        return await runFailsafeRound(a);
       case 'writeSyncKey':
         return await writeSyncKey(s, gate);
     }
@@ -116,17 +115,6 @@ async function writeSyncKey(s: Step, gate: Extract<GateAction, { kind: 'writeSyn
     a.log.info(`synchronous replication key: leader ${value.leader ?? '?'}, may be promoted: ${standbys}${quorum}`);
   }
   return true;
-}
-
-async function confirmFailsafe(s: Step): Promise<boolean> {
-  const { a } = s;
-  const local = a.local();
-  const sentMs = a.ports.clock.now();
-  const pgc = local.postgresql;
-  const body = { name: local.name, conn_url: formatConnUrl(pgc.connectAddress.host, pgc.connectAddress.port), api_url: buildMemberData(a).apiUrl };
-  const confirmed = await confirmTopology(a.ports.peers, local.name, a.cluster.view?.failsafe ?? null, body, local.restapi.authentication, a.log);
-  if (confirmed) a.lease.confirmFailsafe(sentMs);
-  return confirmed;
 }
 
 async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promise<void> {

@@ -15,7 +15,7 @@ import { watchdogDisable, watchdogWhileLeader } from './watchdog-logic.js';
 import { type Ctx, isValidSysid, leaseGuardFor, leaseGuardOffsetMs, makeCtx, pastFencePoint, plan } from './rules/context.js';
 import { bootstrapEmpty, checkSystemId, finishBootstrap } from './rules/bootstrap.js';
 import { fenceAndDemote, follow } from './rules/follow.js';
-import { keepLeadership } from './rules/leader.js';
+import { failsafeContinue, keepLeadership } from './rules/leader.js';
 import { raceOrFollow } from './rules/race.js';
 import { handOverAfterStepDown } from './rules/switchover.js';
 import { recoverStopped } from './rules/recover.js';
@@ -75,7 +75,7 @@ function dcsUnreachable(obs: Observation, sinceMs: number): Omit<Decision, 'gate
     ? plan({ kind: 'dcsUnreachableDemoted' }, ...fence, { kind: 'demote' }, ...watchdogDisable(obs.watchdog))
     : plan({ kind: 'dcsUnreachable' });
   if (!obs.config.failsafeMode) return { ...alone, leaseGuard: guard };
-  const keep = plan({ kind: 'failsafeContinue' }, { kind: 'unfence' }, ...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog));
+  const keep = failsafeContinue({ obs });
   return { actions: [{ kind: 'confirmFailsafe', then: keep, else: alone }], why: keep.why, leaseGuard: guard };
 }
 

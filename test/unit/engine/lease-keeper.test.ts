@@ -2,7 +2,8 @@
  * The lease keeper's feeding of keel-fence (the external fence, issue 10): it follows the guard's
  * authority with its own, later offset; stands down while the guard's own fence holds or the
  * guard is disarmed; keeps its last deadline at shutdown; and an unconfirmed authority gets a
- * fixed grace, not one that moves with every cycle.
+ * fixed grace, not one that moves with every cycle. The renewer (failsafe_mode) is called its lead
+ * before the guard fires.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,4 +84,37 @@ test('isolation: only when neither etcd nor any member answered, and there is a 
   assert.equal(isolated({ etcdAnswered: false, peers: 2, peersAnswered: 1 }), false, 'a member answers: failsafe territory, not isolation');
   assert.equal(isolated({ etcdAnswered: true, peers: 2, peersAnswered: 0 }), false);
   assert.equal(isolated({ etcdAnswered: false, peers: 0, peersAnswered: 0 }), false, 'a cluster of one has no one to hand over to');
+});
+
+test('the renewer is called its lead before the guard fires, its timer moving with each confirmation and cancelled when disarmed', async () => {
+  const timers: Array<{ at: number; run: () => void; cancelled: boolean }> = [];
+  const clock = {
+    t: 1000,
+    now: () => clock.t,
+    wallMs: () => clock.t,
+    sleep: async () => undefined,
+    timer: (ms: number, run: () => void) => {
+      const timer = { at: clock.t + ms, run, cancelled: false };
+      timers.push(timer);
+      return () => (timer.cancelled = true);
+    },
+  };
+  const renewed: number[] = [];
+  const fired: number[] = [];
+  const renewer = { leadMs: (fenceAfterSentMs: number) => Math.min(2000, fenceAfterSentMs / 2), renew: () => renewed.push(clock.t) };
+  const keeper = new LeaseKeeper(clock, { refreshLease: async () => true }, quiet, () => fired.push(clock.t), null, renewer);
+  const live = () => timers.filter((t) => !t.cancelled).map((t) => t.at);
+  await keeper.keepalive(); // sent at 1000
+  keeper.setGuard(GUARD);
+  assert.deepEqual(live().sort(), [5000, 7000], 'renew at 1000 + 6000 - 2000, fire at 1000 + 6000');
+  clock.t = 4000;
+  keeper.confirmFailsafe(3900);
+  assert.deepEqual(live().sort(), [7900, 9900], 'a confirmed failsafe round moves both');
+  for (const t of timers.filter((x) => !x.cancelled && x.at === 7900)) {
+    t.cancelled = true; // ran
+    t.run();
+  }
+  assert.deepEqual(renewed, [4000]);
+  keeper.setGuard(null);
+  assert.deepEqual(live(), [], 'a disarmed guard leaves no renewal pending');
 });

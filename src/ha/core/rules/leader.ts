@@ -64,6 +64,15 @@ export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], pro
   });
 }
 
+/**
+ * failsafe_mode, a primary that every member of the `failsafe` topology just vouched for (the
+ * confirmFailsafe gate): it keeps acknowledging, lifting a fence the lease guard may have set.
+ */
+export function failsafeContinue(ctx: Pick<Ctx, 'obs'>): Plan {
+  const { obs } = ctx;
+  return plan({ kind: 'failsafeContinue' }, { kind: 'unfence' }, ...watchdogWhileLeader(obs.self.watchdogMode, obs.watchdog));
+}
+
 /** We hold the key (name and lease) and PostgreSQL runs. */
 export function keepLeadership(ctx: Ctx): Plan & { preFence: boolean; wakeInMs?: number } {
   const { obs } = ctx;
@@ -77,8 +86,14 @@ export function keepLeadership(ctx: Ctx): Plan & { preFence: boolean; wakeInMs?:
   }
   const kept = enforcePrimaryRole(ctx, { kind: 'leaderNoAction', self: ctx.self }, { kind: 'promotedHadLock', self: ctx.self });
   let lost: Plan;
-  if (ctx.isPrimary) {
-    lost = obs.paused ? plan({ kind: 'pausedLeaderUpdateFailed' }, { kind: 'touchMember' }) : fenceAndDemote(ctx, { kind: 'leaderUpdateFailedDemoted' });
+  if (ctx.isPrimary && obs.paused) lost = plan({ kind: 'pausedLeaderUpdateFailed' }, { kind: 'touchMember' });
+  else if (ctx.isPrimary) {
+    const demote = fenceAndDemote(ctx, { kind: 'leaderUpdateFailedDemoted' });
+    // Patroni's update_lock raising DCSError goes to _handle_dcs_error: in failsafe_mode the
+    // members are asked, as after a failed read. etcd lost between this cycle's read and its
+    // keepalive would otherwise demote a leader every member can still vouch for (simulator,
+    // test/sim/failsafe-outage.test.ts: an outage starting just after the read).
+    lost = obs.config.failsafeMode ? plan(demote.why, { kind: 'confirmFailsafe', then: failsafeContinue(ctx), else: demote }) : demote;
   } else {
     lost = plan({ kind: 'updateFailedNotPromoting' }, ...watchdogDisable(obs.watchdog), { kind: 'touchMember' });
   }
