@@ -64,6 +64,7 @@ function observationFor(view: ClusterView, self: string, status: PeerStatus, pee
       removeDataDirectoryOnRewindFailure: false,
       removeDataDirectoryOnDivergedTimelines: false,
       canBootstrap: false,
+      apiUrl: member?.apiUrl ?? '',
     },
     config,
     paused: config.pause,

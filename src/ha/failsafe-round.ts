@@ -14,14 +14,14 @@ import type { AgentContext } from './context.js';
 import { formatConnUrl } from './core/conn-url.js';
 import { guardShouldRenew } from './core/guard.js';
 import { confirmTopology, FAILSAFE_POST_TIMEOUT_MS } from './failsafe.js';
-import { buildMemberData } from './member-data.js';
+import { ownApiUrl } from './member-data.js';
 
 /** One round; on success the lease keeper counts the authority from its send time. */
 export async function runFailsafeRound(a: AgentContext): Promise<boolean> {
   const local = a.local();
   const sentMs = a.ports.clock.now();
   const pgc = local.postgresql;
-  const body = { name: local.name, conn_url: formatConnUrl(pgc.connectAddress.host, pgc.connectAddress.port), api_url: buildMemberData(a).apiUrl };
+  const body = { name: local.name, conn_url: formatConnUrl(pgc.connectAddress.host, pgc.connectAddress.port), api_url: ownApiUrl(a) };
   const confirmed = await confirmTopology(a.ports.peers, local.name, a.cluster.view?.failsafe ?? null, body, local.restapi.authentication, a.log);
   if (confirmed) a.lease.confirmFailsafe(sentMs);
   return confirmed;

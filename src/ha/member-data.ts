@@ -57,15 +57,21 @@ export function memberRole(a: AgentContext): string {
   return role === 'primary' ? 'master' : role;
 }
 
+/** Our REST API's /patroni URL as the member key publishes it. */
+export function ownApiUrl(a: AgentContext): string {
+  const local = a.local();
+  const api = local.restapi.connectAddress;
+  // Patroni: https exactly when restapi.certfile is set (RestApiServer.connection_string)
+  return `${local.restapi.certfile === undefined ? 'http' : 'https'}://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/patroni`;
+}
+
 export function buildMemberData(a: AgentContext): MemberData {
   const local = a.local();
   const pgc = local.postgresql;
-  const api = local.restapi.connectAddress;
   const probe = a.pg.probe;
   const data: MemberData = {
     connUrl: formatConnUrl(pgc.connectAddress.host, pgc.connectAddress.port),
-    // Patroni: https exactly when restapi.certfile is set (RestApiServer.connection_string)
-    apiUrl: `${local.restapi.certfile === undefined ? 'http' : 'https'}://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/patroni`,
+    apiUrl: ownApiUrl(a),
     state: memberState(a),
     role: memberRole(a),
     version: KEEL_VERSION,

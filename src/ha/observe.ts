@@ -15,6 +15,7 @@ import type { PostgresProbe } from '../postgres/probe.js';
 import { countLocalOnlyCommits, lastReceiverError } from '../postgres/server-log.js';
 import { parseConnUrl } from './core/conn-url.js';
 import type { AgentContext } from './context.js';
+import { ownApiUrl } from './member-data.js';
 import { divergedFrom, parseTimelineHistory, timelineCreators, type LocalWal, type TimelineSwitch } from './core/timeline.js';
 import { stalledForMs } from './core/sync-stall.js';
 import type { AsyncTaskObservation, DivergenceObservation, Observation, PostgresObservation, SelfInfo, TaskKind } from './core/types.js';
@@ -38,6 +39,7 @@ export function selfInfo(a: AgentContext): SelfInfo {
     removeDataDirectoryOnRewindFailure: local.postgresql.removeDataDirectoryOnRewindFailure,
     removeDataDirectoryOnDivergedTimelines: local.postgresql.removeDataDirectoryOnDivergedTimelines,
     canBootstrap: true,
+    apiUrl: ownApiUrl(a),
   };
 }
 

@@ -47,6 +47,8 @@ export interface SelfInfo {
   removeDataDirectoryOnDivergedTimelines: boolean;
   /** The local file has a `bootstrap` section (Patroni only lets such a node initialize a cluster). */
   canBootstrap: boolean;
+  /** Our REST API's /patroni URL, as our member key publishes it (the failsafe topology names us by it). */
+  apiUrl: string;
 }
 
 /** The DCS read of this cycle. */

@@ -190,7 +190,12 @@ test(
 
     const created = await pgbackrest(oldLeader, ['stanza-create']);
     assert.equal(created.code, 0, created.stderr + created.stdout);
-    const check = await pgbackrest(oldLeader, ['check']);
+    // The agent set archive_command before the stanza existed, so the archiver has been failing;
+    // after three failures in a row PostgreSQL waits up to 60 s before it tries again, and the
+    // switch that check forces did not wake it (seen in a full run: the stanza was created 50 ms
+    // after the third failure, the segment was archived 60.2 s later). check's own default
+    // timeout is those same 60 s: give it room for PostgreSQL's retry.
+    const check = await pgbackrest(oldLeader, ['--archive-timeout=150', 'check']);
     assert.equal(check.code, 0, check.stderr + check.stdout);
     assert.match(check.stdout, /successfully archived/);
     const full = await pgbackrest(oldLeader, ['--type=full', '--start-fast', 'backup']);

@@ -77,6 +77,32 @@ test('failsafe_mode: the leader asks every member; all confirmed, it keeps ackno
   assert.deepEqual(refused.actions, ['confirmFailsafe', 'fence', 'demote']);
 });
 
+test('failsafe_mode: a leader whose key update fails asks the members before demoting (Patroni: update_lock raising DCSError)', () => {
+  const failsafe = { config: { ...obs().config, failsafeMode: true } };
+  const vouched = run(leaderObs(failsafe), [false, true]);
+  assert.equal(vouched.why.kind, 'failsafeContinue');
+  assert.deepEqual(vouched.actions, ['updateLeaderKey', 'confirmFailsafe', 'unfence']);
+  const refused = run(leaderObs(failsafe), [false, false]);
+  assert.equal(refused.why.kind, 'leaderUpdateFailedDemoted');
+  assert.deepEqual(refused.actions.slice(0, 3), ['updateLeaderKey', 'confirmFailsafe', 'fence']);
+  assert.ok(refused.actions.includes('demote'));
+  const off = run(leaderObs(), [false]);
+  assert.ok(!off.actions.includes('confirmFailsafe'), 'without failsafe_mode the leader demotes at once');
+});
+
+test('failsafe_mode: the leader writes itself into the failsafe topology even while its member key is missing', () => {
+  const failsafe = { config: { ...obs().config, failsafeMode: true } };
+  const written = (o: Parameters<typeof decide>[0]) => run(o, [true]).steps.find((a) => a.kind === 'writeFailsafe');
+  // its member key expired during an outage it led through in failsafe mode
+  const keyless = written(leaderObs({ ...failsafe, dcs: { ok: true, view: view({ members: [member('n2'), member('n3')] }) } }));
+  assert.deepEqual(keyless, {
+    kind: 'writeFailsafe',
+    members: { n1: 'http://n1:8008/patroni', n2: 'http://n2:8008/patroni', n3: 'http://n3:8008/patroni' },
+  });
+  const topology = { n1: 'http://n1:8008/patroni', n2: 'http://n2:8008/patroni', n3: 'http://n3:8008/patroni' };
+  assert.equal(written(leaderObs({ ...failsafe, dcs: { ok: true, view: view({ failsafe: topology }) } })), undefined, 'an unchanged topology is not rewritten');
+});
+
 test('failsafe_mode: the lease guard counts from the later of the keepalive and the failsafe confirmation', () => {
   const failsafe = { config: { ...obs().config, failsafeMode: true } };
   // Keepalive 25 s ago is past the fence point (ttl 30 - retry 10 = 20 s) ...

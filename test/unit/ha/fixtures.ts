@@ -110,6 +110,7 @@ export function obs(over: ObsOverride = {}): Observation {
       removeDataDirectoryOnRewindFailure: false,
       removeDataDirectoryOnDivergedTimelines: false,
       canBootstrap: true,
+      apiUrl: 'http://n2:8008/patroni',
     },
     config: config(),
     paused: false,
@@ -156,7 +157,7 @@ export function obs(over: ObsOverride = {}): Observation {
 export function leaderObs(over: ObsOverride = {}): Observation {
   return obs({
     ...over,
-    self: { name: 'n1', ...over.self },
+    self: { name: 'n1', apiUrl: 'http://n1:8008/patroni', ...over.self },
     lease: { leaseId: 'lease-n1', ...over.lease },
     postgres: { role: 'primary', followTarget: null, streaming: false, ...over.postgres },
   });

@@ -162,6 +162,7 @@ const selfIn = z
     removeDataDirectoryOnRewindFailure: bool,
     removeDataDirectoryOnDivergedTimelines: bool,
     canBootstrap: bool,
+    apiUrl: str,
   } satisfies ShapeOf<Observation['self']>)
   .partial()
   .strict();

@@ -38,13 +38,20 @@ export function historyWithOurPromotion(ctx: Ctx): HistoryEntry[] | null {
   return keep > 0 && entries.length > keep ? entries.slice(entries.length - keep) : entries;
 }
 
-/** The failsafe topology every member must confirm while the DCS is down: name -> api_url. */
+/**
+ * The failsafe topology every member must confirm while the DCS is down: name -> api_url. The
+ * leader is in it even while its own member key is missing (expired during an outage it led
+ * through in failsafe mode), as Patroni's _failsafe_config adds itself: a member absent from a
+ * non-empty topology can never win a race, and a leader left out of its own topology could not
+ * lead again after a restart (simulator, seeds 271 and 6211: no leader after the heal).
+ */
 export function failsafeTopology(ctx: Ctx): Record<string, string> {
   const members: Record<string, string> = {};
-  for (const member of [...ctx.view.members].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  for (const member of ctx.view.members) {
     if (member.apiUrl !== null) members[member.name] = member.apiUrl;
   }
-  return members;
+  if (!(ctx.self in members) && ctx.obs.self.apiUrl !== '') members[ctx.self] = ctx.obs.self.apiUrl;
+  return Object.fromEntries(Object.entries(members).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 function sameTopology(a: Record<string, string> | null, b: Record<string, string>): boolean {
