@@ -14,7 +14,7 @@
  * expire. While the guard's own fence holds PostgreSQL (commits blocked), the external one stands
  * down, so an agent that is alive fences gently and only a frozen or dead one is stopped hard.
  *
- * A renewer (failsafe_mode) is called `renewLeadMs` before the guard would fire: it may renew the
+ * A renewer (failsafe_mode) is called its `leadMs` before the guard would fire: it may renew the
  * authority another way (a POST /failsafe round) while the HA cycle is blocked on an etcd that
  * does not answer, so that a leader every member vouches for is never fenced in the meantime.
  */
