@@ -112,7 +112,7 @@ export class Agent implements AgentContext {
       this.log,
       (reason) => this.onGuardFire(reason),
       this.ports.processFence,
-      new FailsafeRenewer(this),
+      new FailsafeRenewer(this, () => this.guardFacts()),
     );
     // A finished task is looked at at once, except one that failed for a reason that may pass
     // (its source unreachable): retrying that at once spins (pg_rewind from a dead leader was
@@ -277,8 +277,13 @@ export class Agent implements AgentContext {
   }
 
   /** The lease guard fired: fence unless the rule says this server cannot be acknowledging commits. */
+  /** What the lease guard's rule (and the failsafe renewer's) looks at, at this instant. */
+  private guardFacts(): GuardFacts {
+    return { knownReplica: this.pg.knownReplica(), promoting: this.tasks.isRunning('promote'), fenced: this.pg.fenced };
+  }
+
   private onGuardFire(reason: string): void {
-    const facts: GuardFacts = { knownReplica: this.pg.knownReplica(), promoting: this.tasks.isRunning('promote'), fenced: this.pg.fenced };
+    const facts = this.guardFacts();
     if (!this.core.guardShouldFence(facts)) {
       if (!facts.fenced) this.log.debug(`lease guard: not fencing a replica (${reason})`);
       return;

@@ -12,7 +12,7 @@
  */
 import type { AgentContext } from './context.js';
 import { formatConnUrl } from './core/conn-url.js';
-import { guardShouldRenew } from './core/guard.js';
+import { guardShouldRenew, type GuardFacts } from './core/guard.js';
 import { confirmTopology, FAILSAFE_POST_TIMEOUT_MS } from './failsafe.js';
 import { ownApiUrl } from './member-data.js';
 
@@ -35,7 +35,11 @@ export async function runFailsafeRound(a: AgentContext): Promise<boolean> {
 export class FailsafeRenewer {
   private inFlight = false;
 
-  constructor(private readonly a: AgentContext) {}
+  constructor(
+    private readonly a: AgentContext,
+    /** The facts the lease guard's own rule reads (agent.ts), at the instant of the call. */
+    private readonly guardFacts: () => GuardFacts,
+  ) {}
 
   leadMs(fenceAfterSentMs: number): number {
     return Math.min(FAILSAFE_POST_TIMEOUT_MS, Math.floor(fenceAfterSentMs / 2));
@@ -44,13 +48,7 @@ export class FailsafeRenewer {
   renew(): void {
     const a = this.a;
     if (this.inFlight) return;
-    const facts = {
-      failsafeMode: a.cluster.dynamic.failsafeMode,
-      paused: a.cluster.dynamic.pause,
-      knownReplica: a.pg.knownReplica(),
-      promoting: a.tasks.isRunning('promote'),
-      fenced: a.pg.fenced,
-    };
+    const facts = { ...this.guardFacts(), failsafeMode: a.cluster.dynamic.failsafeMode, paused: a.cluster.dynamic.pause };
     if (!guardShouldRenew(facts)) return;
     this.inFlight = true;
     void runFailsafeRound(a)
