@@ -172,6 +172,12 @@ export class LeaseKeeper {
     if (renewer !== null && sent !== null) {
       this.cancelRenewTimer = this.clock.timer(Math.max(0, delayMs - renewer.leadMs(guard.fenceAfterSentMs)), () => {
         this.cancelRenewTimer = null;
+        // A timer that fires past the guard's deadline ran late: the process was not scheduled
+        // (SIGSTOP, a VM pause) while its authority ran out and another node may hold the key
+        // by now. Its round would ask the members to follow a leader that is no longer one
+        // (found by seed-topology: a resumed frozen leader's round made a replica follow it and
+        // block the next switchover for ttl); the guard fences instead.
+        if (this.authorityExpired()) return;
         renewer.renew();
       });
     }

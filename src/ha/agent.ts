@@ -169,7 +169,11 @@ export class Agent implements AgentContext {
   acceptFailsafe(body: Record<string, unknown>): { code: number; text: string } {
     const primary = this.pg.probe !== null && !this.pg.probe.inRecovery;
     const leading = primary || this.cluster.view?.leader?.name === this.localConfig.name || this.tasks.isRunning('promote');
-    return this.failsafe.accept(body, this.ports.clock.now(), this.cluster.dynamic.failsafeMode, leading);
+    const nowMs = this.ports.clock.now();
+    const { view, lastOkMs } = this.cluster;
+    const fresh = lastOkMs !== null && nowMs - lastOkMs < this.cluster.dynamic.ttlMs;
+    const keyHolder = fresh ? (view?.leader?.name ?? null) : null;
+    return this.failsafe.accept(body, nowMs, this.cluster.dynamic.failsafeMode, leading, keyHolder);
   }
 
   apiProvider(): ApiProvider {

@@ -50,13 +50,21 @@ export class FailsafeInbox {
    * Patroni's do_POST_failsafe: refuse with failsafe_mode off, and while this member runs as a
    * primary, holds or promotes for the key (`leading`), or races for it — accepting is a promise
    * not to race for ttl, which a member already racing cannot keep.
+   *
+   * keel also refuses a poster that is not the leader etcd showed us within ttl (`keyHolder`, the
+   * member whose key our last read found; null when none or too old). Such a poster lost its
+   * lease unawares — a leader whose process was frozen and whose round went out on resume — and
+   * accepting would make this member follow it, and race for no key, while the real leader hands
+   * over (Patroni's leader runs the round only from its cycle, after a failed DCS request, so it
+   * does not meet this).
    */
-  accept(body: Record<string, unknown>, nowMs: number, enabled: boolean, leading: boolean): { code: number; text: string } {
+  accept(body: Record<string, unknown>, nowMs: number, enabled: boolean, leading: boolean, keyHolder: string | null): { code: number; text: string } {
     if (!enabled) return { code: 502, text: 'failsafe mode is not enabled' };
     if (leading) return { code: 500, text: 'Running as a leader' };
     if (this.racing) return { code: 503, text: 'racing for the leader key' };
     const name = typeof body['name'] === 'string' ? body['name'] : null;
     if (name === null) return { code: 400, text: 'missing "name"' };
+    if (keyHolder !== null && keyHolder !== name) return { code: 409, text: `${keyHolder} holds the leader key` };
     this.heard = { name, connUrl: typeof body['conn_url'] === 'string' ? body['conn_url'] : null, atMs: nowMs };
     return { code: 200, text: 'Accepted' };
   }

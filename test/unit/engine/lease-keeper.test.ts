@@ -118,3 +118,33 @@ test('the renewer is called its lead before the guard fires, its timer moving wi
   keeper.setGuard(null);
   assert.deepEqual(live(), [], 'a disarmed guard leaves no renewal pending');
 });
+
+test('a renewal timer that fires after the guard deadline (the process was frozen) runs no round: the guard fences instead', async () => {
+  const timers: Array<{ at: number; run: () => void }> = [];
+  const clock = {
+    t: 1000,
+    now: () => clock.t,
+    wallMs: () => clock.t,
+    sleep: async () => undefined,
+    timer: (ms: number, run: () => void) => {
+      timers.push({ at: clock.t + ms, run });
+      return () => undefined;
+    },
+  };
+  const renewed: number[] = [];
+  const fired: number[] = [];
+  const renewer = { leadMs: () => 2000, renew: () => renewed.push(clock.t) };
+  const keeper = new LeaseKeeper(clock, { refreshLease: async () => true }, quiet, () => fired.push(clock.t), null, renewer);
+  await keeper.keepalive(); // sent at 1000: renew at 5000, fire at 7000
+  keeper.setGuard(GUARD);
+  clock.t = 30_000; // SIGCONT long after both
+  for (const t of [...timers].sort((x, y) => x.at - y.at)) t.run();
+  assert.deepEqual(renewed, [], 'no POST /failsafe round for an authority already used up');
+  assert.deepEqual(fired, [30_000]);
+  clock.t = 1000;
+  timers.length = 0;
+  keeper.setGuard(GUARD);
+  clock.t = 6999; // late, but before the deadline: the key is still ours in etcd
+  timers.find((t) => t.at === 5000)?.run();
+  assert.deepEqual(renewed, [6999]);
+});
