@@ -18,9 +18,23 @@ const dirs: string[] = [];
 after(async () => {
   for (const dir of dirs) {
     await sandboxDown(dir).catch(() => undefined); // only if a test failed half-way
-    await rm(dir, { recursive: true, force: true });
+    if (process.env['KEEL_KEEP_TEST_DIRS'] === undefined) await rm(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * Waits for `pattern` in the demo's output, a little longer than the demo's own start bound
+ * (300 s, demo-command.ts) so that its error is printed first; a timeout says what the demo
+ * printed (a full suite once timed out here with nothing to read).
+ */
+async function untilPrinted(demo: Demo, what: string, pattern: RegExp): Promise<void> {
+  try {
+    await eventually(what, 330_000, async () => (pattern.test(demo.output()) ? true : undefined), 500);
+  } catch (error) {
+    const tail = demo.output().split('\n').slice(-40).join('\n');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; the demo printed:\n${tail}`);
+  }
+}
 
 interface Demo {
   output: () => string;
@@ -51,7 +65,7 @@ test('demo --failover --once: connection lines, a failover report, then everythi
   dirs.push(dir);
   const demo = startDemo(dir, '--failover', '--once');
   let pids: number[] = [];
-  await eventually('the demo to print how to connect', 300_000, async () => (demo.output().includes('connect through HAProxy:') ? true : undefined), 500);
+  await untilPrinted(demo, 'the demo to print how to connect', /connect through HAProxy:/);
   pids = await startedPids(dir);
   const code = await demo.exit;
   const output = demo.output();
@@ -76,7 +90,7 @@ test('demo without --once: a live view until Ctrl-C, then everything stopped and
   const dir = await mkdtemp(join(tmpdir(), 'keel-demo-test-'));
   dirs.push(dir);
   const demo = startDemo(dir);
-  await eventually('the live view', 300_000, async () => (/refreshing every 2s; Ctrl-C stops/.test(demo.output()) ? true : undefined), 500);
+  await untilPrinted(demo, 'the live view', /refreshing every 2s; Ctrl-C stops/);
   const pids = await startedPids(dir);
   assert.ok(pids.length >= 7, `pids: ${pids.join(', ')}`);
   assert.match(demo.output(), /\| node1 +\| 127\.0\.0\.1:\d+ \|/);
