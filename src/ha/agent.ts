@@ -38,7 +38,7 @@ import { FailoverRecorder } from './failover-records.js';
 import { makeCtx } from './core/rules/context.js';
 import { pgpassEntries, reloadableConfig } from './local-config.js';
 import { renderBackupConfig } from '../config/backup-section.js';
-import { observe } from './observe.js';
+import { observe, type ObservePhases } from './observe.js';
 import type { HaPorts } from './ports.js';
 import { PostgresTracker } from './postgres-tracker.js';
 import { buildApiProvider, buildNodeStatus, statusWithWalNow } from './status.js';
@@ -65,6 +65,8 @@ export interface AgentOptions {
 
 /** How long a clean stop waits for a running task before going on. */
 const SHUTDOWN_TASK_WAIT_MS = 30_000;
+/** A cycle (etcd answering) this long is reported with its phases. */
+const SLOW_CYCLE_MS = 1000;
 
 export class Agent implements AgentContext {
   readonly ports: HaPorts;
@@ -230,7 +232,8 @@ export class Agent implements AgentContext {
   private async runCycle(): Promise<void> {
     if (this.reloadRequested) await this.reload();
     const observedTaskGeneration = this.tasks.snapshot().generation;
-    const observation = await observe(this);
+    const phases: ObservePhases = { dcsMs: 0, postgresMs: 0, peersMs: 0 };
+    const observation = await observe(this, phases);
     this.recovery.observed(this.cluster.failingSinceMs === null ? this.cluster.view : null, observation.nowMs);
     let decision: Decision;
     try {
@@ -242,12 +245,22 @@ export class Agent implements AgentContext {
       return;
     }
     this.wakeAtMs = earliest(decision.wakeInMs === undefined ? null : observation.nowMs + decision.wakeInMs, streamRecheckAtMs(observation));
+    const decidedMs = this.ports.clock.now();
     const why = await executeDecision(
       this,
       decision,
       { requestExit: (code) => this.stop(code) },
       { atMs: observation.nowMs, taskGeneration: observedTaskGeneration },
     );
+    // A cycle that takes long delays what a wake asked for (a stalled synchronous standby, a
+    // switchover): say where the time went.
+    const tookMs = this.ports.clock.now() - observation.nowMs;
+    if (tookMs >= SLOW_CYCLE_MS && observation.dcs.ok) {
+      const executeMs = this.ports.clock.now() - decidedMs;
+      this.log.info(
+        `slow HA cycle: ${Math.round(tookMs)} ms (etcd read ${Math.round(phases.dcsMs)}, PostgreSQL ${Math.round(phases.postgresMs)}, members ${Math.round(phases.peersMs)}, actions ${Math.round(executeMs)})`,
+      );
+    }
     if (why.kind === 'promotedByAcquiring' && observation.postgres.role === 'replica' && observation.dcs.ok)
       this.failoverRecorder.noteKeyTaken(makeCtx(observation, observation.dcs.view), observation);
     this.failoverRecorder.noteObservation(observation);

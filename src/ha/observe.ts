@@ -295,7 +295,14 @@ function needsPeers(view: ClusterView, self: string, wallMs: number): boolean {
   return view.leader.name === self && requestDueNow(view.failover, wallMs) !== null;
 }
 
-export async function observe(a: AgentContext): Promise<Observation> {
+/** How long each part of an observation took (ms), for the agent's slow-cycle report. */
+export interface ObservePhases {
+  dcsMs: number;
+  postgresMs: number;
+  peersMs: number;
+}
+
+export async function observe(a: AgentContext, phases?: ObservePhases): Promise<Observation> {
   const clock = a.ports.clock;
   const nowMs = clock.now();
   // One wall-clock reading for the whole observation: whether a scheduled switchover is due must
@@ -303,8 +310,15 @@ export async function observe(a: AgentContext): Promise<Observation> {
   const wallMs = clock.wallMs();
   const asyncTask = taskSnapshot(a);
   const view = await a.cluster.read(a.ports.dcs, clock, a.log, a.local().name);
+  const dcsDoneMs = clock.now();
   const postgres = await observePostgres(a, view, nowMs, asyncTask.running !== null);
+  const postgresDoneMs = clock.now();
   const peers = view !== null && needsPeers(view, a.local().name, wallMs) ? await fetchPeers(a.ports.peers, view.members, a.local().name) : null;
+  if (phases !== undefined) {
+    phases.dcsMs = dcsDoneMs - nowMs;
+    phases.postgresMs = postgresDoneMs - dcsDoneMs;
+    phases.peersMs = clock.now() - postgresDoneMs;
+  }
   const heard = a.failsafe.heard;
   return {
     nowMs,

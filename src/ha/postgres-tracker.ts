@@ -17,7 +17,7 @@ import type { RecoverySettings } from '../postgres/conf-files.js';
 import type { ConnectTarget, PostgresProbe } from '../postgres/probe.js';
 import { recoverySettings } from '../postgres/procedures.js';
 import { slotNameFromMemberName } from './core/slot-names.js';
-import { FENCE_STANDBY_NAME, STRICT_PLACEHOLDER_NAME, sameStandbyNames } from './core/sync-standby-names.js';
+import { FENCE_STANDBY_NAME, STRICT_PLACEHOLDER_NAME, ackRuleOf, sameStandbyNames } from './core/sync-standby-names.js';
 import { nonLeaderStandbyNames } from './core/rules/sync.js';
 import type { ReplicationProgress } from './core/sync-stall.js';
 import type { MemberAddress } from './core/types.js';
@@ -30,6 +30,8 @@ export function isFenceSetting(value: string): boolean {
   return value === FENCE_STANDBY_NAME || value === FENCE_STANDBY_NAME.slice(1, -1);
 }
 
+/** How long a change of synchronous standby waits for the walsenders to take it before the release commit (PostgresNode.releaseSyncWaiters). */
+const SYNC_RELEASE_WAIT_MS = 1000;
 const LOOPBACK_OR_WILDCARD = new Set(['*', '0.0.0.0', '127.0.0.1', 'localhost']);
 
 /** Patroni's _get_tcp_local_address: loopback when PostgreSQL listens on it (or everywhere), else the first address. */
@@ -133,6 +135,23 @@ export class PostgresTracker {
     }
     if (before !== value) this.syncAppliedAtLsn = null;
     await this.node.reload();
+    if (before !== value) await this.hastenRelease();
+  }
+
+  /**
+   * After a reload that changed which standbys commits wait for (another synchronous standby, the
+   * fence lifted): commits already waiting are released only by a reply from a standby of the
+   * setting just written, so make one come now (PostgresNode.releaseSyncWaiters). Nothing for the
+   * fence (no standby may release them) or a setting naming none (the checkpointer releases every
+   * waiter when synchronous replication is turned off).
+   */
+  private async hastenRelease(): Promise<void> {
+    const setting = this.written?.['synchronous_standby_names'] ?? null;
+    const rule = setting === null ? null : ackRuleOf(setting);
+    if (rule === null || rule.kind !== 'standbys') return;
+    await this.node.releaseSyncWaiters(rule.names, SYNC_RELEASE_WAIT_MS).catch((error: unknown) => {
+      this.log.debug(`could not hasten the release of waiting commits: ${error instanceof Error ? error.message : String(error)}`);
+    });
   }
 
   /**
@@ -231,6 +250,7 @@ export class PostgresTracker {
       throw error;
     }
     await this.node.reload();
+    if (before.fenced && !this.fenced) await this.hastenRelease();
   }
 
   /** primary_conninfo for following `source` (null: recovery without a source). */

@@ -152,6 +152,9 @@ export class LocalPostgres implements PostgresNode {
   replicationSample(): Promise<ReplicationSample> {
     return this.connection().replicationSample();
   }
+  releaseSyncWaiters(standbys: readonly string[], timeoutMs: number): Promise<void> {
+    return this.connection().releaseSyncWaiters(standbys, timeoutMs);
+  }
   async checkpoint(timeoutMs: number): Promise<void> {
     if (this.target === null) return;
     const own = new PostgresConnection(this.target, timeoutMs);

@@ -104,6 +104,9 @@ SELECT pg_is_in_recovery() AS in_recovery,
   FROM (SELECT 1) AS one LEFT JOIN pg_stat_get_wal_receiver() AS wr ON true`;
 
 /** The sync watch's sample, taken every few hundred ms on a synchronous primary: kept minimal. */
+/** How often releaseSyncWaiters looks whether the walsenders took the new setting. */
+const SYNC_TAKEN_POLL_MS = 20;
+
 const REPLICATION_SAMPLE_SQL = `
 SELECT pg_current_wal_flush_lsn()::text AS flush,
        (SELECT coalesce(json_agg(json_build_object('name', application_name, 'flush_lsn', flush_lsn::text)), '[]'::json)
@@ -249,6 +252,25 @@ export class PostgresConnection {
       primaryFlushBytes: parseLsn(row.flush),
       standbys: row.standbys.map((s) => ({ name: s.name, flushLsnBytes: s.flush_lsn === null ? null : parseLsn(s.flush_lsn) })),
     };
+  }
+
+  /** See PostgresNode.releaseSyncWaiters (src/postgres/ports.ts). */
+  async releaseSyncWaiters(standbys: readonly string[], timeoutMs: number): Promise<void> {
+    const names = standbys.map((n) => n.toLowerCase());
+    const anyName = names.includes('*');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      // sync_state comes from each walsender's priority, which it sets when it takes the reload
+      const [row] = await this.query<{ taken: boolean }>(
+        `SELECT count(*) > 0 AS taken FROM pg_stat_replication
+          WHERE sync_state IN ('sync', 'quorum') AND ($2 OR lower(application_name) = ANY($1::text[]))`,
+        [names, anyName],
+      );
+      if (row?.taken === true || Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, SYNC_TAKEN_POLL_MS));
+    }
+    // one simple-protocol string: the transaction cannot interleave with the probe's queries
+    await this.query('BEGIN; SET LOCAL synchronous_commit TO local; SELECT pg_catalog.txid_current(); COMMIT');
   }
 
   async close(): Promise<void> {

@@ -373,6 +373,10 @@ export class SimPostgresNode implements PostgresNode {
     if (pg.inRecovery) throw new Error('recovery is in progress');
     return { primaryFlushBytes: pg.lsn, standbys: this.standbyRows().map((r) => ({ name: r.applicationName, flushLsnBytes: r.flushLsn })) };
   }
+  /** The simulated server releases waiting commits as soon as the setting's standbys hold them: nothing to hasten. */
+  async releaseSyncWaiters(): Promise<void> {
+    this.up();
+  }
   async checkpoint(): Promise<void> {
     const pg = this.up();
     pg.checkpointTl = this.w.tl(pg);

@@ -17,7 +17,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
 import {
   startTestCluster,
@@ -27,6 +27,7 @@ import {
   restartAgent,
   currentPrimary,
   leaderKeyHolder,
+  postmasterPid,
   runKeel,
   type TestCluster,
 } from '../../support/sandbox.js';
@@ -220,6 +221,55 @@ test('a synchronous standby killed: the other replica is named within a few seco
     );
     return Number(rows[0]?.n) === 1 ? true : undefined;
   });
+});
+
+/** The WAL receiver of the PostgreSQL whose postmaster is `postmaster` (a child whose command line says so). */
+async function walReceiverPid(postmaster: number): Promise<number | null> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid !== postmaster) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('walreceiver')) return Number(entry);
+  }
+  return null;
+}
+
+test('a synchronous standby that stops confirming (WAL receiver frozen): a commit waiting on it returns within seconds, though nothing else is written', async () => {
+  const { leader, standbys } = await syncReady('a synchronous standby');
+  const frozen = standbys[0] as string;
+  const other = cluster.record.nodes.map((n) => n.name).find((n) => n !== leader && n !== frozen) as string;
+  await everyReplicaStreaming(leader);
+  // PostgreSQL releases a commit waiting on a replaced standby only when a standby of the new
+  // setting replies; an idle one replies every wal_receiver_status_interval. Made 300 s here, so
+  // that only the leader's own release commit can explain a prompt return.
+  await sql(cluster, other, "ALTER SYSTEM SET wal_receiver_status_interval = '300s'");
+  await sql(cluster, other, 'SELECT pg_reload_conf()');
+  await sql(cluster, leader, 'CREATE TABLE IF NOT EXISTS sync_release (id int)');
+  const postmaster = await postmasterPid(cluster, frozen);
+  const receiver = postmaster === null ? null : await walReceiverPid(postmaster);
+  assert.ok(receiver !== null, `${frozen}'s WAL receiver`);
+  const node = cluster.record.nodes.find((n) => n.name === leader);
+  const client = new pg.Client({ host: '127.0.0.1', port: node?.pgPort, user: 'postgres', password: cluster.superuserPassword, database: 'postgres' });
+  client.on('error', () => undefined);
+  await client.connect();
+  process.kill(receiver, 'SIGSTOP');
+  try {
+    const startedMs = performance.now();
+    await client.query('INSERT INTO sync_release VALUES (1)');
+    const returnedS = (performance.now() - startedMs) / 1000;
+    process.stderr.write(`sync release: a commit waiting on a frozen standby returned after ${returnedS.toFixed(2)} s\n`);
+    assert.ok(returnedS < 10, `the commit returned after ${returnedS.toFixed(1)} s (standby replies every 300 s)`);
+    const [setting] = await sql<{ s: string }>(cluster, leader, "SELECT current_setting('synchronous_standby_names') AS s");
+    assert.equal(setting?.s, other);
+  } finally {
+    process.kill(receiver, 'SIGCONT');
+    await client.end().catch(() => undefined);
+    await sql(cluster, other, 'ALTER SYSTEM RESET wal_receiver_status_interval');
+    await sql(cluster, other, 'SELECT pg_reload_conf()');
+  }
+  await everyReplicaStreaming(leader);
 });
 
 test('switchover in synchronous mode goes only to a synchronous standby: 412 for an asynchronous candidate', async () => {

@@ -38,10 +38,14 @@ postgresql:
 );
 
 /** The parts of a PostgreSQL node the tracker uses: postgresql.conf as text, reloads counted. */
-function fakeNode(initialConf = ''): PostgresNode & { conf: string; reloads: number } {
+function fakeNode(initialConf = ''): PostgresNode & { conf: string; reloads: number; released: string[][] } {
   const node = {
     conf: initialConf,
     reloads: 0,
+    released: [] as string[][],
+    async releaseSyncWaiters(standbys: readonly string[]): Promise<void> {
+      node.released.push([...standbys]);
+    },
     connectTo: () => undefined,
     async writeConfig(parameters: Record<string, string>): Promise<void> {
       node.conf = renderManagedConf(parameters, null);
@@ -60,7 +64,7 @@ function fakeNode(initialConf = ''): PostgresNode & { conf: string; reloads: num
       return false;
     },
   };
-  return node as unknown as PostgresNode & { conf: string; reloads: number };
+  return node as unknown as PostgresNode & { conf: string; reloads: number; released: string[][] };
 }
 
 function settingIn(conf: string): string | undefined {
@@ -86,6 +90,22 @@ test('a fenced node stays fenced whatever synchronous mode sets; lifting the fen
   assert.equal(ackRuleOf(settingIn(node.conf) ?? '').kind, 'never');
   await t.applyAndReload({ fenced: false });
   assert.equal(settingIn(node.conf), '2 (n2,n3)', 'unfenced: the last setting synchronous mode asked for');
+});
+
+test('commits waiting on a replaced standby are released at once: after a change of standby and after the fence lifts, not while fenced or for no standby', async () => {
+  const node = fakeNode();
+  const t = tracker(node, () => syncOn);
+  await t.setSyncStandbyNames('n2');
+  assert.deepEqual(node.released, [['n2']]);
+  await t.setSyncStandbyNames('n2');
+  assert.equal(node.released.length, 1, 'the same setting again releases nothing new');
+  await t.applyAndReload({ fenced: true });
+  await t.setSyncStandbyNames('n3');
+  assert.equal(node.released.length, 1, 'fenced: no standby may release anything');
+  await t.applyAndReload({ fenced: false });
+  assert.deepEqual(node.released.at(-1), ['n3'], 'the fence lifted: the standby now named replies at once');
+  await t.setSyncStandbyNames('');
+  assert.equal(node.released.length, 2, 'no standby named: PostgreSQL releases every waiter itself');
 });
 
 test('the WAL position of the setting in effect is recorded once, from a probe that shows it (not the fence)', async () => {

@@ -1,0 +1,100 @@
+/**
+ * The etcd client's hedged reads: an idempotent request (range, lease keepalive) that the
+ * preferred endpoint holds without answering — an etcd member cut off from its quorum — is also
+ * sent to the next endpoint after a short delay, and the first answer wins; a write is never sent
+ * twice (it waits for the silent endpoint's attempt timeout, then moves on).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EtcdClient } from '../../../src/engine/etcd/etcd-client.js';
+
+interface FakeEndpoint {
+  port: number;
+  paths: string[];
+  close(): Promise<void>;
+}
+
+/** An HTTP endpoint that records each request path and answers like etcd, or never answers (`silent`). */
+async function endpoint(silent: boolean): Promise<FakeEndpoint> {
+  const paths: string[] = [];
+  const held: Array<() => void> = [];
+  const server: Server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    req.resume();
+    if (silent) {
+      held.push(() => res.destroy());
+      return;
+    }
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      const header = { revision: '7' };
+      res.end(JSON.stringify(req.url?.endsWith('/kv/txn') ? { header, succeeded: true, responses: [] } : { header, kvs: [], count: '0' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    paths,
+    close: async () => {
+      for (const release of held) release();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test('a read the preferred endpoint holds is answered by the next one within the hedge delay, which becomes preferred', async () => {
+  const silent = await endpoint(true);
+  const healthy = await endpoint(false);
+  const client = new EtcdClient({
+    endpoints: [
+      { host: '127.0.0.1', port: silent.port },
+      { host: '127.0.0.1', port: healthy.port },
+    ],
+    requestTimeoutMs: 4000,
+    apiPrefix: '/v3',
+  });
+  try {
+    const startedMs = performance.now();
+    const result = await client.range('/service/x/', { prefix: true });
+    const tookMs = performance.now() - startedMs;
+    assert.equal(result.revision, 7);
+    // without hedging it would wait for the silent endpoint's attempt timeout: 4000 / 2 = 2000 ms
+    assert.ok(tookMs < 1500, `answered after ${Math.round(tookMs)} ms: before the silent endpoint's attempt timed out`);
+    assert.deepEqual(silent.paths, ['/v3/kv/range']);
+    assert.deepEqual(healthy.paths, ['/v3/kv/range']);
+    assert.equal(client.currentEndpoint.port, healthy.port, 'the endpoint that answered is asked first next time');
+  } finally {
+    client.close();
+    await silent.close();
+    await healthy.close();
+  }
+});
+
+test('a write is not hedged: it goes to one endpoint at a time, the next only after the silent one timed out', async () => {
+  const silent = await endpoint(true);
+  const healthy = await endpoint(false);
+  const client = new EtcdClient({
+    endpoints: [
+      { host: '127.0.0.1', port: silent.port },
+      { host: '127.0.0.1', port: healthy.port },
+    ],
+    requestTimeoutMs: 3000,
+    apiPrefix: '/v3',
+  });
+  try {
+    const startedMs = performance.now();
+    const result = await client.txn({ compare: [], success: [] });
+    const tookMs = performance.now() - startedMs;
+    assert.equal(result.succeeded, true);
+    assert.ok(tookMs >= 1000, `the write moved on after ${Math.round(tookMs)} ms: only once the first attempt had timed out`);
+    assert.deepEqual(silent.paths, ['/v3/kv/txn']);
+    assert.deepEqual(healthy.paths, ['/v3/kv/txn']);
+  } finally {
+    client.close();
+    await silent.close();
+    await healthy.close();
+  }
+});
