@@ -139,6 +139,8 @@ export async function startEtcdCluster(options: EtcdClusterOptions): Promise<Etc
     args: [
       `--heartbeat-interval=${options.heartbeatIntervalMs ?? 100}`,
       `--election-timeout=${options.electionTimeoutMs ?? 1000}`,
+      // etcd 3.5's default, off in 3.4: a member back from a partition does not depose the leader
+      '--pre-vote=true',
       ...tlsArgs(options.tls),
       ...(options.extraArgs ?? []),
     ],
