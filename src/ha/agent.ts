@@ -293,12 +293,12 @@ export class Agent implements AgentContext {
     }
   }
 
-  /** The lease guard fired: fence unless the rule says this server cannot be acknowledging commits. */
   /** What the lease guard's rule (and the failsafe renewer's) looks at, at this instant. */
   private guardFacts(): GuardFacts {
     return { knownReplica: this.pg.knownReplica(), promoting: this.tasks.isRunning('promote'), fenced: this.pg.fenced };
   }
 
+  /** The lease guard fired: fence unless the rule says this server cannot be acknowledging commits. */
   private onGuardFire(reason: string): void {
     const facts = this.guardFacts();
     if (!this.core.guardShouldFence(facts)) {

@@ -103,10 +103,10 @@ SELECT pg_is_in_recovery() AS in_recovery,
           FROM pg_stat_replication) AS replication
   FROM (SELECT 1) AS one LEFT JOIN pg_stat_get_wal_receiver() AS wr ON true`;
 
-/** The sync watch's sample, taken every few hundred ms on a synchronous primary: kept minimal. */
 /** How often releaseSyncWaiters looks whether the walsenders took the new setting. */
 const SYNC_TAKEN_POLL_MS = 20;
 
+/** The sync watch's sample, taken every few hundred ms on a synchronous primary: kept minimal. */
 const REPLICATION_SAMPLE_SQL = `
 SELECT pg_current_wal_flush_lsn()::text AS flush,
        (SELECT coalesce(json_agg(json_build_object('name', application_name, 'flush_lsn', flush_lsn::text)), '[]'::json)

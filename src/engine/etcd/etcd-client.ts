@@ -111,7 +111,7 @@ const ROUND_PAUSE_MAX_MS = 1_000;
 const DEFAULT_MIN_ATTEMPT_MS = 1_000;
 /** Requests that may be sent to two endpoints at once: repeating them changes nothing. */
 const IDEMPOTENT_PATHS = new Set(['/kv/range', '/lease/keepalive']);
-/** An idempotent request not answered this soon is also sent to the next endpoint (hedgedRound). */
+/** An idempotent request not answered this soon is also sent to the next endpoint (see `round`). */
 const HEDGE_AFTER_MS = 300;
 
 /** What one round over the endpoints gave: an answer, or why each endpoint failed. */
@@ -298,10 +298,10 @@ export class EtcdClient {
   private async callWithFailover(path: string, body: JsonObject, deadline: number, firstLine: boolean): Promise<JsonObject> {
     const failures: string[] = [];
     const started = performance.now();
-    const hedged = IDEMPOTENT_PATHS.has(path) && this.endpoints.length > 1;
+    const hedgeAfterMs = IDEMPOTENT_PATHS.has(path) ? HEDGE_AFTER_MS : null;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const count = this.endpoints.length;
-      const outcome = hedged ? await this.hedgedRound(path, body, deadline, firstLine) : await this.sequentialRound(path, body, deadline, firstLine);
+      const outcome = await this.round(path, body, deadline, firstLine, hedgeAfterMs);
       if ('answer' in outcome) return outcome.answer;
       failures.push(...outcome.failures);
       // Retrying does not fix a certificate: say so now instead of at the deadline.
@@ -315,40 +315,18 @@ export class EtcdClient {
     throw new DcsUnavailableError(`no etcd endpoint answered ${path} within ${Math.round(performance.now() - started)} ms (tried ${tried}): ${last}`);
   }
 
-  /** One try of every endpoint in turn, from the preferred one; each attempt gets its share of the time left. */
-  private async sequentialRound(path: string, body: JsonObject, deadline: number, firstLine: boolean): Promise<RoundOutcome> {
-    const count = this.endpoints.length;
-    const first = this.preferred;
-    const failures: string[] = [];
-    let tlsFailures = 0;
-    for (let k = 0; k < count; k++) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) break;
-      const index = (first + k) % count;
-      try {
-        const answer = await this.attempt(index, path, body, this.attemptMs(remaining, count - k), firstLine);
-        this.preferred = index;
-        return { answer };
-      } catch (error) {
-        if (!isEndpointFailure(error)) throw error;
-        failures.push(error instanceof Error ? error.message : String(error));
-        if (error instanceof TransportError && error.tls) tlsFailures += 1;
-        this.skip(index);
-      }
-    }
-    return { failures, tlsFailures };
-  }
-
   /**
-   * One try of every endpoint for an idempotent request (a read, a lease keepalive): the next
-   * endpoint is asked as soon as one fails, or alongside when the ones asked have not answered
-   * within HEDGE_AFTER_MS; the first answer wins and becomes the preferred endpoint. A member cut
-   * off from its quorum holds a linearizable request until the attempt's timeout (1.3 s at
+   * One try of every endpoint, from the preferred one: the next endpoint is asked when one fails
+   * and, with `hedgeAfterMs` (idempotent requests: a read, a lease keepalive), also alongside when
+   * the ones asked have not answered that soon. The first answer wins and becomes the preferred
+   * endpoint; losing attempts run on to their own timeout, unread. Hedging exists because a member
+   * cut off from its quorum holds a linearizable request until the attempt's timeout (1.3 s at
    * retry_timeout 4 with three endpoints): measured in bench/chaos, replica-isolated, where the
    * leader's agent used the etcd member of the isolated host and its synchronous standby change
-   * waited for that timeout. Losing attempts run on to their own timeout, unread.
+   * waited for that timeout. A write is never sent twice (a repeated compare-and-swap would report
+   * failure for a write that succeeded).
    */
-  private hedgedRound(path: string, body: JsonObject, deadline: number, firstLine: boolean): Promise<RoundOutcome> {
+  private round(path: string, body: JsonObject, deadline: number, firstLine: boolean, hedgeAfterMs: number | null): Promise<RoundOutcome> {
     const count = this.endpoints.length;
     const first = this.preferred;
     const failures: string[] = [];
@@ -373,7 +351,7 @@ export class EtcdClient {
           return;
         }
         const index = (first + started) % count;
-        const attemptMs = this.attemptMs(remaining, count - started);
+        const attemptMs = Math.min(remaining, Math.max(this.minAttemptMs, remaining / (count - started)));
         started += 1;
         running += 1;
         this.attempt(index, path, body, attemptMs, firstLine).then(
@@ -396,15 +374,10 @@ export class EtcdClient {
             launch();
           },
         );
-        if (started < count) hedge = setTimeout(launch, HEDGE_AFTER_MS);
+        if (hedgeAfterMs !== null && started < count) hedge = setTimeout(launch, hedgeAfterMs);
       };
       launch();
     });
-  }
-
-  /** An attempt's timeout: its share of the time left among the endpoints still to try, but at least minAttemptMs. */
-  private attemptMs(remaining: number, endpointsLeft: number): number {
-    return Math.min(remaining, Math.max(this.minAttemptMs, remaining / endpointsLeft));
   }
 
   private skip(index: number): void {

@@ -86,7 +86,8 @@ test('isolation: only when neither etcd nor any member answered, and there is a 
   assert.equal(isolated({ etcdAnswered: false, peers: 0, peersAnswered: 0 }), false, 'a cluster of one has no one to hand over to');
 });
 
-test('the renewer is called its lead before the guard fires, its timer moving with each confirmation and cancelled when disarmed', async () => {
+/** A clock whose timers are only recorded (when due, whether cancelled): the test runs them. */
+function timerClock(): { clock: Clock & { t: number }; timers: Array<{ at: number; run: () => void; cancelled: boolean }> } {
   const timers: Array<{ at: number; run: () => void; cancelled: boolean }> = [];
   const clock = {
     t: 1000,
@@ -99,6 +100,11 @@ test('the renewer is called its lead before the guard fires, its timer moving wi
       return () => (timer.cancelled = true);
     },
   };
+  return { clock, timers };
+}
+
+test('the renewer is called its lead before the guard fires, its timer moving with each confirmation and cancelled when disarmed', async () => {
+  const { clock, timers } = timerClock();
   const renewed: number[] = [];
   const fired: number[] = [];
   const renewer = { leadMs: (fenceAfterSentMs: number) => Math.min(2000, fenceAfterSentMs / 2), renew: () => renewed.push(clock.t) };
@@ -120,17 +126,7 @@ test('the renewer is called its lead before the guard fires, its timer moving wi
 });
 
 test('a renewal timer that fires after the guard deadline (the process was frozen) runs no round: the guard fences instead', async () => {
-  const timers: Array<{ at: number; run: () => void }> = [];
-  const clock = {
-    t: 1000,
-    now: () => clock.t,
-    wallMs: () => clock.t,
-    sleep: async () => undefined,
-    timer: (ms: number, run: () => void) => {
-      timers.push({ at: clock.t + ms, run });
-      return () => undefined;
-    },
-  };
+  const { clock, timers } = timerClock();
   const renewed: number[] = [];
   const fired: number[] = [];
   const renewer = { leadMs: () => 2000, renew: () => renewed.push(clock.t) };
