@@ -146,12 +146,13 @@ export class FakeDcs {
   /** Writes that are not compare-and-swaps of one key (the lease-move second round trip, unconditional deletes). */
   moveLeaderToLease(name: string, leaseId: string): void {
     this.leader = { name, leaseId, modRevision: this.revision + 1 };
-    this.frozen = null;
+    this.changed(['leader']);
   }
 
   clear(key: 'failover' | 'sync'): void {
+    if (this[key] === null) return; // etcd's delete of an absent key changes nothing, not even the revision
     this[key] = null;
-    this.frozen = null;
+    this.changed([key]);
   }
 
   putMember(member: Member, nowMs: number): boolean {
