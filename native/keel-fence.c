@@ -24,10 +24,12 @@
  * The deadline is converted to CLOCK_BOOTTIME on receipt, so time the machine spends suspended
  * counts as time passed; wall-clock steps (settimeofday, NTP) do not move either clock.
  *
- * Lifetime: it exits by itself once it is neither armed nor connected to any agent for
- * IDLE_EXIT_S seconds (so a test or an operator never finds stray fences). While armed it waits
- * for its deadline even when every agent is gone: a killed agent is exactly when it is needed.
- * A restarted agent connects to the same socket and feeds it again.
+ * Lifetime: it exits by itself once it is neither armed, nor holding a watchdog open, nor
+ * connected to any agent for IDLE_EXIT_S seconds (so a test or an operator never finds stray
+ * fences). While armed it waits for its deadline even when every agent is gone: a killed agent
+ * is exactly when it is needed. A restarted agent connects to the same socket and feeds it again.
+ * A watchdog it holds is pinged only when the agent asks (wd-ping): a frozen or dead agent lets
+ * the device reset the machine, which is what the watchdog is for.
  *
  * usage: keel-fence --socket NAME --data-dir DIR
  */
@@ -367,12 +369,14 @@ int main(int argc, char **argv) {
       fds[n++].events = POLLIN;
     }
     int64_t now = clock_ns(CLOCK_BOOTTIME);
-    if (connected > 0 || state == ARMED) idle_since = now;
     int timeout_ms = 1000;
     if (state == ARMED) {
       int64_t left = (deadline_boot_ns - now + 999999) / 1000000LL;
       timeout_ms = left <= 0 ? OVERDUE_POLL_MS : left < 1000 ? (int)left : 1000;
     }
+    /* An open watchdog keeps it too: an agent gone while leading must leave the device counting
+       down (its magic close would stop it), and a restarted agent finds it still open here. */
+    if (connected > 0 || state == ARMED || watchdog_fd >= 0) idle_since = now;
     if (state != ARMED && connected == 0 && now - idle_since >= (int64_t)IDLE_EXIT_S * 1000000000LL) {
       logf_("neither armed nor connected for %d s: exiting", IDLE_EXIT_S);
       watchdog_close();

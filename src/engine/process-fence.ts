@@ -13,6 +13,10 @@
  * Deadlines cross the process boundary on CLOCK_MONOTONIC (process.hrtime, in nanoseconds), the
  * clock performance.now() counts on: both processes read the same clock, and a wall-clock step
  * moves neither.
+ *
+ * keel-fence also holds the kernel watchdog for the agent (watchdog-device.ts), since programming
+ * its timeout is an ioctl: `ask` sends such a request and returns its answer. keel-fence answers
+ * every request with exactly one line, in order, so answers are matched to requests by a queue.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -82,6 +86,10 @@ export class ProcessFence implements ExternalFence {
   private noneWhileDisarmed = false;
   /** The deadline keel-fence was last sent on this connection (undefined: nothing sent yet). */
   private sentDeadline: number | null | undefined = undefined;
+  /** One per request sent on the connection, oldest first: who takes its answer (null: nobody waits). */
+  private answers: (((line: string | null) => void) | null)[] = [];
+  /** `ask` calls waiting: keel-fence is started for them even when there is nothing to guard. */
+  private asking = 0;
 
   constructor(private readonly options: ProcessFenceOptions) {
     this.socketName = fenceSocketName(options.dataDir);
@@ -103,6 +111,42 @@ export class ProcessFence implements ExternalFence {
     const held = this.sentDeadline;
     if (typeof deadlineMs === 'number' && typeof held === 'number' && deadlineMs >= held && deadlineMs - held < FEED_STEP_MS) return;
     this.sendWanted();
+  }
+
+  /** Whether keel-fence can run here at all (the build put its binary in place). */
+  present(): boolean {
+    return existsSync(this.binary);
+  }
+
+  /**
+   * One request to keel-fence (started if none runs) and its one-line answer; null when it could
+   * not be reached, or did not answer, within `timeoutMs`.
+   */
+  async ask(request: string, timeoutMs: number): Promise<string | null> {
+    if (this.closed) return null;
+    const until = Date.now() + timeoutMs;
+    this.asking++;
+    try {
+      this.noneWhileDisarmed = false;
+      this.ensureConnected();
+      while (this.socket === null && Date.now() < until && !this.closed) {
+        await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS));
+        this.ensureConnected();
+      }
+    } finally {
+      this.asking--;
+    }
+    if (this.socket === null || this.closed) return null;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(null), Math.max(0, until - Date.now()));
+      const settle = (line: string | null) => {
+        clearTimeout(timer);
+        const at = this.answers.indexOf(settle);
+        if (at >= 0) this.answers[at] = null; // a late answer still takes its place in the queue
+        resolve(line);
+      };
+      this.send(request, settle);
+    });
   }
 
   /** Stands the fence down and lets it exit (clean agent stop, after PostgreSQL is down). */
@@ -129,17 +173,22 @@ export class ProcessFence implements ExternalFence {
 
   private sendWanted(): void {
     this.sentDeadline = this.wanted;
-    this.send(this.request());
+    this.send(this.request(), null);
   }
 
-  private send(line: string): void {
-    this.socket?.write(`${line}\n`);
+  private send(line: string, answer: ((line: string | null) => void) | null): void {
+    if (this.socket === null) {
+      answer?.(null);
+      return;
+    }
+    this.answers.push(answer);
+    this.socket.write(`${line}\n`);
   }
 
   private ensureConnected(): void {
     if (this.connecting || this.socket !== null || this.closed) return;
     // Nothing to guard and none running: do not start one just to stand it down.
-    if (this.wanted === undefined) return;
+    if (this.wanted === undefined && this.asking === 0) return;
     this.connecting = true;
     void this.connectOrStart().finally(() => {
       this.connecting = false;
@@ -149,7 +198,7 @@ export class ProcessFence implements ExternalFence {
   private async connectOrStart(): Promise<void> {
     let socket = await this.tryConnect();
     if (socket === null) {
-      if (this.wanted === null) {
+      if (this.wanted === null && this.asking === 0) {
         this.noneWhileDisarmed = true; // stood down and none runs: nothing to do until an arm
         return;
       }
@@ -213,13 +262,16 @@ export class ProcessFence implements ExternalFence {
     this.socket = socket;
     this.unavailableLogged = false;
     socket.unref();
+    this.answers = [];
     createInterface({ input: socket }).on('line', (line: string) => {
       if (line.startsWith('error') || line.startsWith('fired')) this.options.log.error(`keel-fence answered: ${line}`);
+      if (this.socket === socket) this.answers.shift()?.(line);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
       if (this.socket !== socket) return;
       this.socket = null;
+      for (const answer of this.answers.splice(0)) answer?.(null);
       if (this.closed) return;
       if (this.wanted !== null && this.wanted !== undefined) this.options.log.warning('lost keel-fence (killed?): starting it again');
       this.retrySoon();

@@ -231,7 +231,11 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       return;
     }
     case 'watchdog':
-      pingWatchdog(s, action.op);
+      if (!(await pingWatchdog(s, action.op)) && s.a.local().watchdog.mode === 'required') {
+        // Patroni: "Not promoting self because watchdog could not be activated" (a later cycle
+        // sees the device unavailable and releases the key or demotes: core/rules/leader.ts)
+        throw new PlanHalted({ kind: 'watchdogActivationFailed', promoting: s.a.pg.probe?.inRecovery !== false });
+      }
       return;
     case 'exit':
       s.hooks.requestExit(action.code);
@@ -239,27 +243,40 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
   }
 }
 
-/** arm/keepalive program a timeout that fires before the key can expire (core/watchdog-logic.ts); too late: no ping. */
-function pingWatchdog(s: Step, op: 'arm' | 'keepalive' | 'disable'): void {
+/**
+ * arm/keepalive program a timeout that fires before the key can expire (core/watchdog-logic.ts);
+ * too late: no ping. False only when an arm failed (the device cannot be used).
+ */
+async function pingWatchdog(s: Step, op: 'arm' | 'keepalive' | 'disable'): Promise<boolean> {
   const { a } = s;
   if (op === 'disable') {
     a.ports.watchdog.disable();
     a.watchdogDueMs = null;
-    return;
+    return true;
   }
   const sent = a.lease.authoritySentMs();
   const local = a.local();
   const timeoutMs = sent === null ? null : watchdogPingTimeoutMs(a.ports.clock.now(), sent, a.cluster.dynamic.ttlMs, local.watchdog.safetyMarginMs);
-  if (timeoutMs === null) return;
-  if (op === 'arm') a.ports.watchdog.arm(timeoutMs);
-  else a.ports.watchdog.keepalive(timeoutMs);
+  if (timeoutMs === null) return true;
+  if (op === 'arm') {
+    if (!(await a.ports.watchdog.arm(timeoutMs))) return false;
+  } else a.ports.watchdog.keepalive(timeoutMs);
   a.watchdogDueMs = a.ports.clock.now() + timeoutMs;
+  return true;
+}
+
+/** Thrown by an action after which the rest of its plan must not run; the plan's reason becomes `why`. */
+class PlanHalted extends Error {
+  constructor(readonly why: Why) {
+    super(why.kind);
+  }
 }
 
 /**
  * Runs a plan's actions in order. Returns the `why` of the deepest plan reached (a gate's
  * branch replaces its parent's reason). A failing non-gate action is logged and the plan goes on:
- * the next observation shows its effect (or its absence).
+ * the next observation shows its effect (or its absence); except a watchdog that cannot be armed
+ * in required mode, which stops the plan before it promotes.
  */
 async function executePlan(s: Step, plan: Plan): Promise<Why> {
   for (const action of plan.actions) {
@@ -267,6 +284,7 @@ async function executePlan(s: Step, plan: Plan): Promise<Why> {
     try {
       await applyAction(s, action);
     } catch (error) {
+      if (error instanceof PlanHalted) return error.why;
       s.a.log.error(`${action.kind} failed: ${message(error)}`);
     }
   }

@@ -42,7 +42,8 @@ export interface PeerClient {
  */
 export interface WatchdogPort {
   observe(): WatchdogObservation;
-  arm(timeoutMs: number): void;
+  /** Opens the device; false when it cannot be used (the executor then stops a plan that promotes in required mode). */
+  arm(timeoutMs: number): Promise<boolean>;
   keepalive(timeoutMs: number): void;
   disable(): void;
 }

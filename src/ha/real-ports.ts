@@ -32,6 +32,7 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
     retryTimeoutMs: dynamic.retryTimeoutMs,
     ttlS: Math.round(dynamic.ttlMs / 1000),
   });
+  const processFence = new ProcessFence({ dataDir: pgc.dataDir, clock: systemClock, log });
   return {
     clock: systemClock,
     dcs,
@@ -45,8 +46,9 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
     postgres: new LocalPostgres({ dataDir: pgc.dataDir, configDir: pgc.configDir, binDir: pgc.binDir }),
     remote: remotePostgresClient,
     peers: createHttpPeerClient(restClientSettings(local), (message) => log.warning(`calling another member: ${message}`)),
-    watchdog: new WatchdogDevice(local.watchdog.device, local.watchdog.mode !== 'off', log),
-    processFence: new ProcessFence({ dataDir: pgc.dataDir, clock: systemClock, log }),
+    // keel-fence also holds the watchdog device: programming its timeout is an ioctl
+    watchdog: new WatchdogDevice(local.watchdog.device, local.watchdog.mode !== 'off', processFence, log),
+    processFence,
     callbacks: new ProcessCallbacks(log),
     routing: { announce: (sockets, commands, what) => void haproxy.announce(sockets, commands, what) },
     loadConfig: () => {

@@ -126,8 +126,10 @@ class SimWatchdog implements WatchdogPort {
   observe(): WatchdogObservation {
     return { available: this.node.watchdogAvailable, armed: this.armed };
   }
-  arm(timeoutMs: number): void {
+  arm(timeoutMs: number): Promise<boolean> {
     this.ping(timeoutMs);
+    // the agent sees an available device accept (the no-watchdog mutant makes it a dud, silently)
+    return Promise.resolve(this.node.watchdogAvailable);
   }
   keepalive(timeoutMs: number): void {
     this.ping(timeoutMs);

@@ -360,6 +360,17 @@ test('watchdog required but unusable: the replica does not race', () => {
   assert.deepEqual(armed.actions, ['refreshLease', 'acquireLeaderKey', 'watchdog', 'promote', 'touchMember']);
 });
 
+test('watchdog required and no longer usable on a running primary: it fences, demotes and lets the key go (Patroni)', () => {
+  const r = run(leaderObs({ self: { watchdogMode: 'required' }, watchdog: { available: false, armed: false } }), [true]);
+  assert.equal(renderWhy(r.why), 'Demoting self because watchdog could not be activated');
+  assert.deepEqual(r.actions.slice(-4), ['fence', 'demote', 'releaseLeaderKey', 'touchMember']);
+  // still armed (a keepalive failing now and then): it stays primary; automatic mode: it stays without one
+  const armed = run(leaderObs({ self: { watchdogMode: 'required' }, watchdog: { available: false, armed: true } }), [true]);
+  assert.ok(!armed.actions.includes('demote'), armed.actions.join(' '));
+  const automatic = run(leaderObs({ self: { watchdogMode: 'automatic' }, watchdog: { available: false, armed: false } }), [true]);
+  assert.ok(!automatic.actions.includes('demote'), automatic.actions.join(' '));
+});
+
 test('decide is deterministic: the same observation gives the same decision', () => {
   assert.deepEqual(decide(leaderObs()), decide(leaderObs()));
 });

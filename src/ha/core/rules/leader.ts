@@ -20,6 +20,17 @@ import { leaderSyncStep, syncPromotionVerdict } from './sync.js';
 export function enforcePrimaryRole(ctx: Ctx, alreadyPrimaryWhy: Plan['why'], promoteWhy: Plan['why'], raced = false): Plan & { wakeInMs?: number } {
   const { obs } = ctx;
   if (ctx.isPrimary) {
+    // Patroni's required mode: a primary whose watchdog cannot be (re)activated steps down and
+    // lets the key go (a device that failed is reported unavailable: watchdog-device.ts).
+    if (!obs.paused && obs.self.watchdogMode === 'required' && !obs.watchdog.available && !obs.watchdog.armed) {
+      return plan(
+        { kind: 'watchdogActivationFailed', promoting: false },
+        { kind: 'fence' },
+        { kind: 'demote' },
+        { kind: 'releaseLeaderKey' },
+        { kind: 'touchMember' },
+      );
+    }
     // Unfence even when the observation saw no fence: the lease guard may have fired between the
     // observation and the gate that just confirmed our lease (the executor skips a no-op unfence).
     const actions: Action[] = [{ kind: 'unfence' }];
