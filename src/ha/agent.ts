@@ -46,6 +46,7 @@ import { fence, stopPostgres } from './tasks.js';
 import { runCallback } from './callbacks.js';
 import type { ScheduledRestart } from './context.js';
 import { deleteRestart, evaluateScheduledRestart, postReinitialize, postRestart, scheduledRestartDueMs } from './operations.js';
+import { streamRecheckAtMs, walReceiverNudgeDue } from './stream-recheck.js';
 
 /** The pure rules the agent runs; replaceable only to show the simulator catches a broken one. */
 export interface HaCore {
@@ -86,6 +87,8 @@ export class Agent implements AgentContext {
   watchdogDueMs: number | null = null;
   /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
   private wakeAtMs: number | null = null;
+  /** The last reload that woke a replica's WAL receiver from its retry wait (stream-recheck.ts). */
+  private lastWalReceiverNudgeMs: number | null = null;
   scheduledRestart: ScheduledRestart | null = null;
   private localConfig: LocalConfig;
   private readonly core: HaCore;
@@ -264,6 +267,10 @@ export class Agent implements AgentContext {
     if (why.kind === 'promotedByAcquiring' && observation.postgres.role === 'replica' && observation.dcs.ok)
       this.failoverRecorder.noteKeyTaken(makeCtx(observation, observation.dcs.view), observation);
     this.failoverRecorder.noteObservation(observation);
+    if (this.tasks.current() === null && walReceiverNudgeDue(observation, this.lastWalReceiverNudgeMs)) {
+      this.lastWalReceiverNudgeMs = observation.nowMs;
+      await this.pg.node.reload().catch(() => false); // its WAL receiver tries again at once, not after wal_retrieve_retry_interval
+    }
     this.lastWhy = why;
     this.lastWhySentence = renderWhy(why);
     this.decisions.record(why.kind, this.lastWhySentence, this.ports.clock.wallMs());
@@ -398,22 +405,6 @@ export class Agent implements AgentContext {
 }
 
 /** The earlier of two optional instants. */
-/** How soon, and for how long, a replica that does not stream yet is looked at again. */
-const STREAM_RECHECK_MS = 1000;
-const STREAM_RECHECK_FOR_MS = 5000;
-
-/**
- * A replica that was just pointed at a (new) leader starts streaming within moments, but its
- * published status (GET /patroni, the member key) would say 'not streaming' until the next
- * loop_wait — and a switchover's pre-check would refuse it as a candidate for that long (seed
- * topology, loop_wait 10). So for the first seconds of not streaming, look again every second.
- */
-function streamRecheckAtMs(obs: Observation): number | null {
-  const since = obs.postgres.notStreamingSinceMs;
-  if (since === null || obs.nowMs - since > STREAM_RECHECK_FOR_MS) return null;
-  return obs.nowMs + STREAM_RECHECK_MS;
-}
-
 function earliest(a: number | null, b: number | null): number | null {
   if (a === null) return b;
   return b === null ? a : Math.min(a, b);

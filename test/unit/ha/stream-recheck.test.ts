@@ -1,0 +1,35 @@
+/**
+ * stream-recheck.ts: a replica pointed at a leader and not streaming yet is looked at every
+ * second for its first 5 s, and reloaded at most once a second in that window (from 0.5 s on) so
+ * that PostgreSQL's WAL receiver tries again instead of waiting wal_retrieve_retry_interval.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { streamRecheckAtMs, walReceiverNudgeDue } from '../../../src/ha/stream-recheck.js';
+import { obs } from './fixtures.js';
+
+const notStreamingFor = (ms: number, followTarget: string | null = 'n1') =>
+  obs({ postgres: { streaming: false, followTarget, notStreamingSinceMs: 100_000 - ms } });
+
+test('a streaming replica is neither rechecked nor nudged', () => {
+  const streaming = obs();
+  assert.equal(streamRecheckAtMs(streaming), null);
+  assert.equal(walReceiverNudgeDue(streaming, null), false);
+});
+
+test('not streaming for 0.5 to 5 s: rechecked in a second, and nudged once a second', () => {
+  assert.equal(streamRecheckAtMs(notStreamingFor(200)), 101_000);
+  assert.equal(walReceiverNudgeDue(notStreamingFor(200), null), false, 'the first attempt after a repoint is not interrupted');
+  assert.equal(walReceiverNudgeDue(notStreamingFor(1200), null), true);
+  assert.equal(walReceiverNudgeDue(notStreamingFor(1200), 99_500), false, 'nudged half a second ago');
+  assert.equal(walReceiverNudgeDue(notStreamingFor(2200), 99_000), true);
+});
+
+test('past 5 s of not streaming (the source is down, a password is wrong): left to PostgreSQL and the loop', () => {
+  assert.equal(streamRecheckAtMs(notStreamingFor(6000)), null);
+  assert.equal(walReceiverNudgeDue(notStreamingFor(6000), null), false);
+});
+
+test('a replica with no source to follow is not nudged', () => {
+  assert.equal(walReceiverNudgeDue(notStreamingFor(1200, null), null), false);
+});
