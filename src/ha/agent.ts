@@ -46,7 +46,7 @@ import { fence, stopPostgres } from './tasks.js';
 import { runCallback } from './callbacks.js';
 import type { ScheduledRestart } from './context.js';
 import { deleteRestart, evaluateScheduledRestart, postReinitialize, postRestart, scheduledRestartDueMs } from './operations.js';
-import { streamRecheckAtMs, walReceiverNudgeDue } from './stream-recheck.js';
+import { NUDGE_AFTER_MS, streamRecheckAtMs, walReceiverNudgeDue } from './stream-recheck.js';
 
 /** The pure rules the agent runs; replaceable only to show the simulator catches a broken one. */
 export interface HaCore {
@@ -89,6 +89,9 @@ export class Agent implements AgentContext {
   private wakeAtMs: number | null = null;
   /** The last reload that woke a replica's WAL receiver from its retry wait (stream-recheck.ts). */
   private lastWalReceiverNudgeMs: number | null = null;
+  /** The source PostgreSQL followed at the end of the last cycle, and when it last changed (stream-recheck.ts). */
+  private followSeen: string | null = null;
+  private repointedAtMs: number | null = null;
   scheduledRestart: ScheduledRestart | null = null;
   private localConfig: LocalConfig;
   private readonly core: HaCore;
@@ -247,7 +250,10 @@ export class Agent implements AgentContext {
       this.log.error(`BUG: ${error.message}; not acting this cycle`);
       return;
     }
-    this.wakeAtMs = earliest(decision.wakeInMs === undefined ? null : observation.nowMs + decision.wakeInMs, streamRecheckAtMs(observation));
+    this.wakeAtMs = earliest(
+      decision.wakeInMs === undefined ? null : observation.nowMs + decision.wakeInMs,
+      streamRecheckAtMs(observation, this.repointedAtMs),
+    );
     const decidedMs = this.ports.clock.now();
     const why = await executeDecision(
       this,
@@ -267,7 +273,12 @@ export class Agent implements AgentContext {
     if (why.kind === 'promotedByAcquiring' && observation.postgres.role === 'replica' && observation.dcs.ok)
       this.failoverRecorder.noteKeyTaken(makeCtx(observation, observation.dcs.view), observation);
     this.failoverRecorder.noteObservation(observation);
-    if (this.tasks.current() === null && walReceiverNudgeDue(observation, this.lastWalReceiverNudgeMs)) {
+    if (this.pg.followTarget !== this.followSeen) {
+      this.followSeen = this.pg.followTarget;
+      this.repointedAtMs = this.ports.clock.now();
+      this.wakeAtMs = earliest(this.wakeAtMs, this.repointedAtMs + NUDGE_AFTER_MS);
+    }
+    if (this.tasks.current() === null && walReceiverNudgeDue(observation, this.lastWalReceiverNudgeMs, this.repointedAtMs)) {
       this.lastWalReceiverNudgeMs = observation.nowMs;
       await this.pg.node.reload().catch(() => false); // its WAL receiver tries again at once, not after wal_retrieve_retry_interval
     }

@@ -15,21 +15,37 @@ import type { Observation } from './core/types.js';
 /** How soon, and for how long, a replica that does not stream yet is looked at (and nudged) again. */
 export const STREAM_RECHECK_MS = 1000;
 export const STREAM_RECHECK_FOR_MS = 5000;
-/** Not before: the first connection attempt after a repoint takes a few ms; a reload must not interrupt one that succeeds. */
-const NUDGE_AFTER_MS = 500;
+/**
+ * Not before: the first connection attempt after a repoint takes a few ms, and the leader's
+ * cycle creates a new member's slot within about 100 ms of its member key. The cycle looks again
+ * this long after a repoint (then every STREAM_RECHECK_MS).
+ */
+export const NUDGE_AFTER_MS = 500;
 
-/** When the cycle should look again at a replica that does not stream yet; null when not needed. */
-export function streamRecheckAtMs(obs: Observation): number | null {
+/**
+ * When the cycle should look again at a replica that does not stream yet, or was pointed at a
+ * new source in the last seconds; null when not needed. A repoint counts even when the probe
+ * says 'streaming': PostgreSQL shows a starting WAL receiver as streaming before it has
+ * connected, and the connection may still fail.
+ */
+export function streamRecheckAtMs(obs: Observation, repointedAtMs: number | null): number | null {
   const since = obs.postgres.notStreamingSinceMs;
-  if (since === null || obs.nowMs - since > STREAM_RECHECK_FOR_MS) return null;
+  const recentlyRepointed = repointedAtMs !== null && obs.nowMs - repointedAtMs <= STREAM_RECHECK_FOR_MS;
+  if (!recentlyRepointed && (since === null || obs.nowMs - since > STREAM_RECHECK_FOR_MS)) return null;
+  // the first look comes NUDGE_AFTER_MS after the repoint, then one every STREAM_RECHECK_MS
+  if (repointedAtMs !== null && repointedAtMs + NUDGE_AFTER_MS > obs.nowMs) return repointedAtMs + NUDGE_AFTER_MS;
   return obs.nowMs + STREAM_RECHECK_MS;
 }
 
-/** Whether to reload PostgreSQL now so that its WAL receiver tries again (`lastNudgeMs`: the previous reload for this, or null). */
-export function walReceiverNudgeDue(obs: Observation, lastNudgeMs: number | null): boolean {
+/**
+ * Whether to reload PostgreSQL now so that its WAL receiver tries again: it does not stream, it
+ * has had NUDGE_AFTER_MS to connect (counted from the repoint when that came first), and it was
+ * not nudged in the last second. `lastNudgeMs`: the previous such reload, or null.
+ */
+export function walReceiverNudgeDue(obs: Observation, lastNudgeMs: number | null, repointedAtMs: number | null): boolean {
   const since = obs.postgres.notStreamingSinceMs;
-  if (since === null || obs.postgres.followTarget === null) return false;
-  const notStreamingMs = obs.nowMs - since;
-  if (notStreamingMs < NUDGE_AFTER_MS || notStreamingMs > STREAM_RECHECK_FOR_MS) return false;
+  if (since === null || obs.postgres.followTarget === null || obs.nowMs - since > STREAM_RECHECK_FOR_MS) return false;
+  const triedSinceMs = repointedAtMs === null ? since : Math.min(since, repointedAtMs);
+  if (obs.nowMs - triedSinceMs < NUDGE_AFTER_MS) return false;
   return lastNudgeMs === null || obs.nowMs - lastNudgeMs >= STREAM_RECHECK_MS;
 }

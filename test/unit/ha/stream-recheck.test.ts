@@ -13,23 +13,33 @@ const notStreamingFor = (ms: number, followTarget: string | null = 'n1') =>
 
 test('a streaming replica is neither rechecked nor nudged', () => {
   const streaming = obs();
-  assert.equal(streamRecheckAtMs(streaming), null);
-  assert.equal(walReceiverNudgeDue(streaming, null), false);
+  assert.equal(streamRecheckAtMs(streaming, null), null);
+  assert.equal(walReceiverNudgeDue(streaming, null, null), false);
 });
 
 test('not streaming for 0.5 to 5 s: rechecked in a second, and nudged once a second', () => {
-  assert.equal(streamRecheckAtMs(notStreamingFor(200)), 101_000);
-  assert.equal(walReceiverNudgeDue(notStreamingFor(200), null), false, 'the first attempt after a repoint is not interrupted');
-  assert.equal(walReceiverNudgeDue(notStreamingFor(1200), null), true);
-  assert.equal(walReceiverNudgeDue(notStreamingFor(1200), 99_500), false, 'nudged half a second ago');
-  assert.equal(walReceiverNudgeDue(notStreamingFor(2200), 99_000), true);
+  assert.equal(streamRecheckAtMs(notStreamingFor(200), null), 101_000);
+  assert.equal(walReceiverNudgeDue(notStreamingFor(200), null, null), false, 'the first attempt after a repoint is not interrupted');
+  assert.equal(walReceiverNudgeDue(notStreamingFor(1200), null, null), true);
+  assert.equal(walReceiverNudgeDue(notStreamingFor(1200), 99_500, null), false, 'nudged half a second ago');
+  assert.equal(walReceiverNudgeDue(notStreamingFor(2200), 99_000, null), true);
 });
 
 test('past 5 s of not streaming (the source is down, a password is wrong): left to PostgreSQL and the loop', () => {
-  assert.equal(streamRecheckAtMs(notStreamingFor(6000)), null);
-  assert.equal(walReceiverNudgeDue(notStreamingFor(6000), null), false);
+  assert.equal(streamRecheckAtMs(notStreamingFor(6000), null), null);
+  assert.equal(walReceiverNudgeDue(notStreamingFor(6000), null, null), false);
 });
 
 test('a replica with no source to follow is not nudged', () => {
-  assert.equal(walReceiverNudgeDue(notStreamingFor(1200, null), null), false);
+  assert.equal(walReceiverNudgeDue(notStreamingFor(1200, null), null, null), false);
+});
+
+test('repointed: rechecked for 5 s even while the probe says streaming; nudged once it does not, counting from the repoint', () => {
+  // PostgreSQL shows a starting WAL receiver as streaming before its connection is refused
+  assert.equal(streamRecheckAtMs(obs(), 99_800), 100_300, 'first looked at 0.5 s after the repoint');
+  assert.equal(streamRecheckAtMs(obs(), 99_000), 101_000);
+  assert.equal(streamRecheckAtMs(obs(), 94_000), null);
+  // seen not streaming only now, 1 s after the repoint: its attempts failed, nudge at once
+  assert.equal(walReceiverNudgeDue(notStreamingFor(0), null, 99_000), true);
+  assert.equal(walReceiverNudgeDue(notStreamingFor(0), null, 99_800), false, 'repointed 0.2 s ago: its first attempt may still succeed');
 });
