@@ -145,14 +145,19 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string, re
   await timed('pgbackrest stanza-create (encrypted)', '/usr/sbin/runuser', pgbackrestEnc(['stanza-create']));
 
   // every measurement starts with the archive drained, so no side pays for WAL the other made
+  // Drained: no file waits in archive_status (pg_switch_wal flushes the switch, so the segment it
+  // closed is marked .ready before it returns). Not last_archived_wal >= the switched segment: a
+  // backup history file (…2B.00000028.backup) can be archived after the next segment and then
+  // compares lower than it for good, and a switch with nothing written names the previous segment.
   const drainArchive = async () => {
-    const [switched] = await lab.source.query<{ walfile: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS walfile');
+    await lab.source.query('SELECT pg_switch_wal()');
     const deadline = Date.now() + 900_000;
     for (;;) {
-      const [archiver] = await lab.source.query<{ last: string | null; failed: string | null }>(
-        'SELECT last_archived_wal AS last, last_failed_wal AS failed FROM pg_stat_archiver',
+      const [archiver] = await lab.source.query<{ waiting: number; last: string | null; failed: string | null }>(
+        `SELECT (SELECT count(*)::int FROM pg_ls_dir('pg_wal/archive_status') AS f WHERE f LIKE '%.ready') AS waiting,
+                last_archived_wal AS last, last_failed_wal AS failed FROM pg_stat_archiver`,
       );
-      if ((archiver?.last ?? '') >= (switched?.walfile ?? '')) return;
+      if (archiver?.waiting === 0) return;
       if (Date.now() > deadline) throw new Error(`archive not drained (last ${archiver?.last ?? 'none'}, failed ${archiver?.failed ?? 'none'})`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

@@ -130,3 +130,55 @@ test('a flipped byte in a frame or a block whose hash differs: a KeelError namin
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * 300 pages stored as deltas against 4 base blocks: more rebuilt pages than the 1 MiB slab they
+ * are rebuilt in holds (128), so the slab is flushed and reused mid-run; and, restored with
+ * delta over a file where every other page is already right, a write run breaks at every page.
+ */
+async function deltaFixture(): Promise<{ dir: string; refs: BlockRef[]; content: Buffer }> {
+  const dir = await mkdtemp(join(tmpdir(), 'keel-restore-slab-'));
+  await mkdir(join(dir, 'pack', '20240115-140000F'), { recursive: true });
+  const bases = Array.from({ length: 4 }, () => randomBytes(BLOCK));
+  const baseFrame = encodeObject(Buffer.concat(bases), { compressType: 'zst', compressLevel: 3, key: null }, false);
+  const pages = Array.from({ length: 300 }, () => randomBytes(BLOCK));
+  const frames: Buffer[] = [baseFrame];
+  const refs: BlockRef[] = [];
+  let offset = baseFrame.length;
+  for (let first = 0; first < pages.length; first += 16) {
+    const group = pages.slice(first, first + 16);
+    const deltas = group.map((page, i) => {
+      const base = bases[(first + i) % 4] as Buffer;
+      return Buffer.from(page.map((byte, k) => byte ^ (base[k] as number)));
+    });
+    const encoded = encodeObject(Buffer.concat(deltas), { compressType: 'zst', compressLevel: 3, key: null }, false);
+    group.forEach((page, i) =>
+      refs.push([blockHash(page), 0, offset, encoded.length, i * BLOCK, BLOCK, 0, 0, baseFrame.length, ((first + i) % 4) * BLOCK] as unknown as BlockRef),
+    );
+    frames.push(encoded);
+    offset += encoded.length;
+  }
+  await writeFile(join(dir, PACK), Buffer.concat(frames));
+  return { dir, refs, content: Buffer.concat(pages) };
+}
+
+test('pages rebuilt from deltas, more than one slab of them: exact bytes, whole and with delta over every other page', async () => {
+  const { dir, refs, content } = await deltaFixture();
+  const restorer = new ChunkRestorer(dir, [PACK], null);
+  try {
+    const whole = join(dir, 'whole');
+    for (const chunk of chunksOf(whole, refs, 300, false)) await restorer.restore(chunk);
+    assert.ok((await readFile(whole)).equals(content), 'a file of delta pages restored whole');
+    const patched = join(dir, 'patched');
+    const existing = Buffer.from(content);
+    for (let page = 0; page < 300; page += 2) existing.fill(0, page * BLOCK, (page + 1) * BLOCK);
+    await writeFile(patched, existing);
+    let written = 0;
+    for (const chunk of chunksOf(patched, refs, 300, true)) written += (await restorer.restore(chunk)).writtenBytes;
+    assert.equal(written, 150 * BLOCK);
+    assert.ok((await readFile(patched)).equals(content), 'every other page rewritten in place');
+  } finally {
+    await restorer.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
