@@ -22,6 +22,8 @@ export interface SystemdUnitOptions {
   /** postgresql.pg_ctl_timeout: the agent may take this long to stop PostgreSQL. */
   pgCtlTimeoutMs: number;
   watchdogMode: WatchdogMode;
+  /** watchdog.device: given to the agent's user, since keel-fence opens it as that user. */
+  watchdogDevice: string;
 }
 
 /** Time systemd grants the agent to stop beyond pg_ctl's own timeout (leader key release, logs). */
@@ -35,7 +37,7 @@ export function renderSystemdUnit(o: SystemdUnitOptions): string {
       : [
           '# the watchdog resets the host if the agent hangs while PostgreSQL still takes writes; "+": as root',
           'ExecStartPre=-+/sbin/modprobe softdog',
-          `ExecStartPre=-+/bin/chown ${o.user} /dev/watchdog`,
+          `ExecStartPre=-+/bin/chown ${o.user} ${o.watchdogDevice}`,
         ];
   return [
     `# keel agent of member ${o.name} in cluster ${o.scope}, written by keel systemd-unit`,
@@ -95,6 +97,7 @@ export function registerSystemdCommand(program: Command): void {
           user: flags.user,
           pgCtlTimeoutMs: config.postgresql.pgCtlTimeoutMs,
           watchdogMode: config.watchdog.mode,
+          watchdogDevice: config.watchdog.device,
         }),
       );
     });

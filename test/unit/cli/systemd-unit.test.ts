@@ -20,6 +20,7 @@ const OPTIONS: SystemdUnitOptions = {
   user: 'postgres',
   pgCtlTimeoutMs: 60_000,
   watchdogMode: 'automatic',
+  watchdogDevice: '/dev/watchdog',
 };
 
 const lines = (text: string) => text.split('\n');
@@ -44,6 +45,12 @@ test('the agent runs as postgres, restarts on failure, stops PostgreSQL itself i
     assert.ok(lines(text).includes(line), `missing: ${line}`);
   assert.ok(lines(text).includes('ExecStartPre=-+/sbin/modprobe softdog'));
   assert.ok(lines(text).includes('ExecStartPre=-+/bin/chown postgres /dev/watchdog'));
+});
+
+test('another watchdog.device is the one given to the agent user (keel-fence opens it as that user)', () => {
+  const text = renderSystemdUnit({ ...OPTIONS, watchdogDevice: '/dev/watchdog1' });
+  assert.ok(lines(text).includes('ExecStartPre=-+/bin/chown postgres /dev/watchdog1'));
+  assert.ok(!lines(text).includes('ExecStartPre=-+/bin/chown postgres /dev/watchdog'));
 });
 
 test('watchdog off: no watchdog set-up; the stop timeout follows pg_ctl_timeout', () => {
