@@ -57,9 +57,10 @@ export class WatchdogDevice {
   }
 
   private usable(): boolean {
-    if (!this.enabled || /\s/.test(this.device) || !this.helper.present()) return false;
+    // called every cycle: the device (absent on most hosts) is looked at before keel-fence's binary
+    if (!this.enabled || /\s/.test(this.device) || !existsSync(this.device)) return false;
     if (this.failedAtMs !== null && this.now() - this.failedAtMs < RETRY_AFTER_FAILURE_MS) return false;
-    return existsSync(this.device);
+    return this.helper.present();
   }
 
   /** Opens the device through keel-fence with a timeout of `timeoutMs` (whole seconds); false when it cannot be used. */
@@ -77,7 +78,7 @@ export class WatchdogDevice {
     const granted = /^wd ok (\d+)$/.exec(answer ?? '');
     if (granted === null) {
       this.failedAtMs = this.now();
-      this.log.warning(`cannot use watchdog ${this.device}: ${answer === null ? 'keel-fence did not answer' : answer.replace(/^wd error /, '')}`);
+      this.log.warning(`cannot use watchdog ${this.device}: ${failure(answer)}`);
       return false;
     }
     this.armed = true;
@@ -96,7 +97,7 @@ export class WatchdogDevice {
       // keel-fence restarted (the device closed without its magic character: still counting
       // down) or the device failed: armed again by the next cycle, if the leader still wants it.
       if (answer === 'wd error not open') this.armed = false;
-      this.log.error(`watchdog keepalive failed: ${answer === null ? 'keel-fence did not answer' : answer.replace(/^wd error /, '')}`);
+      this.log.error(`watchdog keepalive failed: ${failure(answer)}`);
     });
   }
 
@@ -109,4 +110,9 @@ export class WatchdogDevice {
       else this.log.error(`watchdog disable: keel-fence ${answer === null ? 'did not answer' : `answered ${answer}`}`);
     });
   }
+}
+
+/** What went wrong, from keel-fence's answer ("wd error <why>") or its silence. */
+function failure(answer: string | null): string {
+  return answer === null ? 'keel-fence did not answer' : answer.replace(/^wd error /, '');
 }

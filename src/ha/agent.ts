@@ -273,15 +273,7 @@ export class Agent implements AgentContext {
     if (why.kind === 'promotedByAcquiring' && observation.postgres.role === 'replica' && observation.dcs.ok)
       this.failoverRecorder.noteKeyTaken(makeCtx(observation, observation.dcs.view), observation);
     this.failoverRecorder.noteObservation(observation);
-    if (this.pg.followTarget !== this.followSeen) {
-      this.followSeen = this.pg.followTarget;
-      this.repointedAtMs = this.ports.clock.now();
-      this.wakeAtMs = earliest(this.wakeAtMs, this.repointedAtMs + NUDGE_AFTER_MS);
-    }
-    if (this.tasks.current() === null && walReceiverNudgeDue(observation, this.lastWalReceiverNudgeMs, this.repointedAtMs)) {
-      this.lastWalReceiverNudgeMs = observation.nowMs;
-      await this.pg.node.reload().catch(() => false); // its WAL receiver tries again at once, not after wal_retrieve_retry_interval
-    }
+    await this.nudgeWalReceiver(observation);
     this.lastWhy = why;
     this.lastWhySentence = renderWhy(why);
     this.decisions.record(why.kind, this.lastWhySentence, this.ports.clock.wallMs());
@@ -309,6 +301,21 @@ export class Agent implements AgentContext {
     } catch (error) {
       this.log.error(`could not apply the configuration change: ${error instanceof Error ? error.message : String(error)}`);
     }
+  }
+
+  /**
+   * After the cycle: notes a repoint (whoever made it: an action, a task) and looks again soon;
+   * reloads a replica whose WAL receiver waits out wal_retrieve_retry_interval (stream-recheck.ts).
+   */
+  private async nudgeWalReceiver(observation: Observation): Promise<void> {
+    if (this.pg.followTarget !== this.followSeen) {
+      this.followSeen = this.pg.followTarget;
+      this.repointedAtMs = this.ports.clock.now();
+      this.wakeAtMs = earliest(this.wakeAtMs, this.repointedAtMs + NUDGE_AFTER_MS);
+    }
+    if (this.tasks.current() !== null || !walReceiverNudgeDue(observation, this.lastWalReceiverNudgeMs, this.repointedAtMs)) return;
+    this.lastWalReceiverNudgeMs = observation.nowMs;
+    await this.pg.node.reload().catch(() => false);
   }
 
   /** What the lease guard's rule (and the failsafe renewer's) looks at, at this instant. */
