@@ -14,6 +14,8 @@ import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { KeelError } from '../errors.js';
+import { loadGaleraConfigFile } from '../galera/config.js';
+import { checkHealth } from '../galera/health.js';
 import { mysqlRunAs } from '../galera/mariadb.js';
 import { startEtcdCluster } from './etcd-cluster.js';
 import { freePorts } from './ports.js';
@@ -41,7 +43,6 @@ interface GaleraNodePorts {
 }
 
 const PORTS_PER_NODE = 5;
-const STATUS_TIMEOUT_MS = 2_000;
 
 /** The galera.yml of one sandbox node: small buffers, every address on the sandbox's host. */
 function nodeConfig(options: {
@@ -160,25 +161,31 @@ export async function galeraSandboxUp(options: GaleraSandboxOptions): Promise<Sa
   return record;
 }
 
-/** wsrep figures of one node as its agent reports them (null when the agent does not answer). */
-async function agentStatus(host: string, apiPort: number): Promise<{ healthy: boolean; size: number } | null> {
-  try {
-    const response = await fetch(`http://${host}:${apiPort}/status`, { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
-    const body = (await response.json()) as { healthy?: boolean; wsrep?: { clusterSize?: number } | null };
-    return { healthy: body.healthy === true, size: body.wsrep?.clusterSize ?? 0 };
-  } catch {
-    return null;
-  }
-}
-
-/** Waits until every node is Synced in one Primary component of all the nodes; fails with the agents' last lines. */
+/**
+ * Waits until every node is Synced in one Primary component of all the nodes, as `keel galera
+ * status` shows it: the agents' live wsrep figures and also the states they published in etcd.
+ * The two are refreshed apart (the figures on their own timer, the member key once a cycle), so a
+ * donor's key can still say Donor/Desynced for a cycle after its joiner is done; waiting on the
+ * figures alone printed that stale state in the table that follows. Fails with the agents' last lines.
+ */
 export async function waitForGalera(record: SandboxRecord, timeoutMs: number): Promise<void> {
+  const { collectRows } = await import('../galera/status-collect.js');
+  const config = loadGaleraConfigFile(record.nodes[0]?.config ?? '');
   const deadline = performance.now() + timeoutMs;
   let seen = 'no agent answered yet';
   while (performance.now() < deadline) {
-    const statuses = await Promise.all(record.nodes.map(async (n) => ({ name: n.name, status: await agentStatus(record.host, n.apiPort) })));
-    seen = statuses.map((s) => `${s.name}=${s.status === null ? 'down' : s.status.healthy ? `Synced/${s.status.size}` : 'not serving'}`).join(' ');
-    if (statuses.every((s) => s.status !== null && s.status.healthy && s.status.size === record.nodes.length)) return;
+    const rows = await collectRows(config).catch(() => null);
+    if (rows !== null) {
+      const byName = new Map(rows.map((row) => [row.name, row]));
+      const states = record.nodes.map((n) => {
+        const row = byName.get(n.name);
+        const size = row?.wsrep?.clusterSize ?? 0;
+        const ready = row !== undefined && row.state === 'Synced' && checkHealth(row.wsrep).ok && size === record.nodes.length;
+        return { ready, text: `${n.name}=${row === undefined ? 'no key' : `${row.state}/${size}`}` };
+      });
+      seen = states.map((s) => s.text).join(' ');
+      if (states.every((s) => s.ready)) return;
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
   const tails = await Promise.all(
