@@ -18,7 +18,7 @@ import { PackWriter } from './pack-writer.js';
 import { PgSession, type ClusterIdentity } from './pg-session.js';
 import { chooseHosts, readFromStandby, waitForStandbyAt, type ConnectedHost, type PgHost } from './standby.js';
 import { listDataDir } from './data-dir.js';
-import { blockHash } from './object-codec.js';
+import { blockCrc, blockHash } from './object-codec.js';
 import { EncodePool, type ExaminedChunk } from './encode-pool.js';
 import type { DeltaCandidate } from './frame-delta.js';
 import { waitForArchived } from './archive.js';
@@ -60,7 +60,8 @@ export interface BackupRequest {
 }
 
 type HashedLocation = BlockLocation & { hash: string };
-type StoredContent = { size: number; refs: HashedLocation[] };
+/** A file's blocks as stored, and their CRC-32s (null on a Node without zlib.crc32). */
+type StoredContent = { size: number; refs: HashedLocation[]; crcs: number[] | null };
 /** A backed-up file before its block locations are turned into manifest references. */
 type StoredFile = { file: Omit<ManifestFile, 'blocks'>; refs: HashedLocation[] };
 
@@ -175,7 +176,7 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
       const badPages = stored.badPages.length === 0 ? {} : { badPages: stored.badPages };
       if (stored.badPages.length > 0)
         request.log.warn(`invalid page checksums found in file ${join(pgPath, file.path)} at pages ${formatPages(stored.badPages)}`);
-      return { file: { path: file.path, mode: file.mode, mtimeMs: file.mtimeMs, size: stored.size, ...badPages }, refs: stored.refs };
+      return { file: { path: file.path, mode: file.mode, mtimeMs: file.mtimeMs, size: stored.size, ...badPages, ...crcField(stored.crcs) }, refs: stored.refs };
     };
     const files = (await mapLimit(listing.files, FILES_IN_FLIGHT, storeOne)).filter((file): file is StoredFile => file !== null);
     progress.finish();
@@ -184,7 +185,7 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
     request.log.info(`backup stop archive = ${stop.walFile}, lsn = ${stop.lsn}`);
     // tablespace_map is not kept: restore recreates the pg_tblspc links itself, where --tablespace-map says
     const stored = await store.storeBuffer(Buffer.from(stop.backupLabel));
-    files.push({ file: { path: 'backup_label', mode: 0o600, mtimeMs: Date.now(), size: stored.size }, refs: stored.refs });
+    files.push({ file: { path: 'backup_label', mode: 0o600, mtimeMs: Date.now(), size: stored.size, ...crcField(stored.crcs) }, refs: stored.refs });
     if (request.archiveCheck) {
       await waitForArchived(repository, stop.walFile, request.archiveTimeoutMs, identity.archiveCommand);
       request.log.info(`WAL segments to make the backup consistent (${start.walFile} to ${stop.walFile}) are archived`);
@@ -236,6 +237,11 @@ interface BackupFacts {
   dbId: number;
   xidMin: string | null;
   fromStandby: boolean;
+}
+
+/** The manifest's `crc32` field: absent when this Node computes none. */
+function crcField(crcs: number[] | null): { crc32?: number[] } {
+  return crcs === null ? {} : { crc32: crcs };
 }
 
 function buildManifest(
@@ -422,6 +428,7 @@ class BlockStore {
       throw error;
     }
     const refs: HashedLocation[] = [];
+    let crcs: number[] | null = blockCrc === null ? null : [];
     const badPages: number[] = [];
     let readAt = 0;
     let size = 0;
@@ -457,6 +464,8 @@ class BlockStore {
           if (examined.failingPages.includes(i) && (await readsTheSame(handle, offset + at, block))) badPages.push(page);
           refs.push(await this.storeBlock(block, examined.hashes[i] as string, previousVersion(previous, page, block.length)));
         }
+        if (examined.crcs === null) crcs = null;
+        else crcs?.push(...examined.crcs);
         size = offset + data.length;
         onBytes(data.length);
         this.chunkBuffers.push(Buffer.from(data.buffer, 0, READ_CHUNK_BYTES));
@@ -468,17 +477,19 @@ class BlockStore {
       await handle.close();
     }
     await this.flushFrame();
-    return { size, refs, badPages };
+    return { size, refs, crcs, badPages };
   }
 
   async storeBuffer(data: Buffer): Promise<StoredContent> {
     const refs: HashedLocation[] = [];
+    const crcs: number[] = [];
     for (let at = 0; at < data.length; at += DEFAULT_BLOCK_BYTES) {
       const block = data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES));
       refs.push(await this.storeBlock(block, blockHash(block), null));
+      if (blockCrc !== null) crcs.push(blockCrc(block));
     }
     await this.flushFrame();
-    return { size: data.length, refs };
+    return { size: data.length, refs, crcs: blockCrc === null ? null : crcs };
   }
 
   private async storeBlock(block: Buffer, hash: string, base: BaseLocation | null): Promise<HashedLocation> {

@@ -27,16 +27,17 @@ export interface ChunkPageCheck {
   startLsn: bigint;
 }
 
-/** An examined chunk: its buffer (back from the worker), each block's hash, and the pages (indexes in the chunk) failing their checksum. */
+/** An examined chunk: its buffer (back from the worker), each block's hash and CRC-32 (null: none on this Node), and the pages (indexes in the chunk) failing their checksum. */
 export interface ExaminedChunk {
   chunk: Buffer;
   hashes: string[];
+  crcs: number[] | null;
   failingPages: number[];
 }
 
 type Reply =
   | { id: number; encoded: Uint8Array; deltas: boolean[] }
-  | { id: number; chunk: Uint8Array; hashes: string[]; failingPages: number[] }
+  | { id: number; chunk: Uint8Array; hashes: string[]; crcs: number[] | null; failingPages: number[] }
   | { id: number; error: { code: string | null; message: string } };
 
 export class EncodePool {
@@ -115,7 +116,12 @@ export class EncodePool {
     const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     return this.send({ kind: 'examine', chunk: bytes, pageCheck, firstPage }, bytes.buffer as ArrayBuffer).then((reply) => {
       if (!('hashes' in reply)) throw new Error('encode worker answered an examine with something else');
-      return { chunk: Buffer.from(reply.chunk.buffer, reply.chunk.byteOffset, reply.chunk.byteLength), hashes: reply.hashes, failingPages: reply.failingPages };
+      return {
+        chunk: Buffer.from(reply.chunk.buffer, reply.chunk.byteOffset, reply.chunk.byteLength),
+        hashes: reply.hashes,
+        crcs: reply.crcs,
+        failingPages: reply.failingPages,
+      };
     });
   }
 

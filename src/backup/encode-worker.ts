@@ -26,9 +26,9 @@ parentPort?.on('message', (job: Job) => {
   try {
     if (job.kind === 'examine') {
       const chunk = Buffer.from(job.chunk.buffer, job.chunk.byteOffset, job.chunk.byteLength);
-      const { hashes, failingPages } = examineChunk(chunk, job.pageCheck, job.firstPage);
+      const { hashes, crcs, failingPages } = examineChunk(chunk, job.pageCheck, job.firstPage);
       // the chunk goes back to the main thread, which reads the next one into it
-      parentPort?.postMessage({ id: job.id, chunk: job.chunk, hashes, failingPages }, [job.chunk.buffer as ArrayBuffer]);
+      parentPort?.postMessage({ id: job.id, chunk: job.chunk, hashes, crcs, failingPages }, [job.chunk.buffer as ArrayBuffer]);
       return;
     }
     const plain = Buffer.from(job.plain.buffer, job.plain.byteOffset, job.plain.byteLength);

@@ -2,8 +2,10 @@
  * Restores one chunk of a file: a run of its blocks, written at their place in the file (created
  * here if absent; with --delta already fitted to its size by the restore). Runs on a restore
  * worker thread (restore-pool.ts) or, with process-max 1, on the main thread. Invariants:
- *  - every block written is checked against its hash first; a corrupt one throws and nothing
- *    more of the chunk is written;
+ *  - every block written is checked first, against its CRC-32 when the manifest has one (format
+ *    4), else its SHA-256 (a third of the time: restore must catch a stored byte gone bad or a
+ *    reference to the wrong bytes, not a forgery; verify checks the SHA-256); a corrupt one
+ *    throws and nothing more of the chunk is written;
  *  - with delta, a block already on disk with the right hash is neither read from the repository
  *    nor rewritten (its bytes on disk are what the hash checked);
  *  - each pack is read in increasing offsets through a 2 MiB read-ahead window, and a frame is
@@ -15,7 +17,7 @@
 import { closeSync, constants, futimesSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
-import { CorruptObjectError, blockHash, decodeFrame } from './object-codec.js';
+import { CorruptObjectError, blockCrc, blockHash, decodeFrame } from './object-codec.js';
 import { FRAME_BLOCKS_MAX, isDeltaRef, type BlockRef } from './core/manifest.js';
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
 import { xorBytes } from './core/block-delta.js';
@@ -34,6 +36,8 @@ export interface RestoreChunk {
   /** Byte offset in the file of the chunk's first block. */
   fileOffset: number;
   blocks: BlockRef[];
+  /** The blocks' CRC-32s (the manifest's `crc32`), null when it has none: the blocks are checked by their SHA-256. */
+  crcs: number[] | null;
   /** Compare with the file's current content and write only the blocks that differ. */
   delta: boolean;
   /** The file was created, truncated or extended for this restore (its mtime is set even if no block differs). */
@@ -165,7 +169,9 @@ export class ChunkRestorer {
           pendingAt = position;
         }
         const data = await this.blockData(wanted, at, chunk.relativePath, pageBuffer);
-        if (blockHash(data) !== ref[0]) throw corrupt(chunk.relativePath, index, this.packNamed(ref[1]), ref[2], 'block checksum mismatch');
+        if (!blockIsIntact(data, ref, chunk.crcs?.[index - chunk.firstBlock])) {
+          throw corrupt(chunk.relativePath, index, this.packNamed(ref[1]), ref[2], 'block checksum mismatch');
+        }
         pending.push(data);
         pendingBytes += data.length;
       }
@@ -325,6 +331,12 @@ export class ChunkRestorer {
 /** A frame's key in the cache: its pack's index in the manifest and its offset (exact in a double: offsets are below 2^32). */
 function frameKey(packIndex: number, offset: number): number {
   return packIndex * 0x1_0000_0000 + offset;
+}
+
+/** The block's bytes are what the backup read: its length, and its CRC-32 if recorded, else its SHA-256. */
+function blockIsIntact(data: Buffer, ref: BlockRef, crc: number | undefined): boolean {
+  if (data.length !== ref[5]) return false;
+  return crc !== undefined && blockCrc !== null ? blockCrc(data) === crc : blockHash(data) === ref[0];
 }
 
 function allBlocks(chunk: RestoreChunk): Wanted[] {

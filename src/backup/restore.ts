@@ -213,6 +213,7 @@ function chunksOf(root: string, file: ManifestFile, existing: 'absent' | 'same' 
       firstBlock: first,
       fileOffset,
       blocks,
+      crcs: file.crc32?.slice(first, first + CHUNK_BLOCKS) ?? null,
       delta: existing !== 'absent',
       changed: existing !== 'same',
       mtimeMs: single ? file.mtimeMs : null,

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Repository, PackReader, archiveIdOf, type RepositoryOptions, type StanzaDb } from './repository.js';
-import { blockHash, decodeObject } from './object-codec.js';
+import { blockCrc, blockHash, decodeObject } from './object-codec.js';
 import { listArchive, listArchiveObjects } from './archive.js';
 import { archiveContinuityStart } from './info.js';
 import { archiveGaps } from './core/archive-gaps.js';
@@ -97,6 +97,9 @@ async function verifyBlocks(repository: Repository, manifest: Manifest): Promise
             throw new Error(
               isDeltaRef(ref) ? `block checksum mismatch (a delta over ${manifest.packs[ref[6]] ?? ''} at ${ref[7]})` : 'block checksum mismatch',
             );
+          // what restore checks the block by: a wrong one would make restore refuse a good block
+          const crc = file.crc32?.[index];
+          if (crc !== undefined && blockCrc !== null && blockCrc(block) !== crc) throw new Error('block CRC-32 differs from the one recorded in the manifest');
         } catch (error) {
           problems.push({ backup: manifest.label, file: file.path, problem: `block ${index} (${pack} at ${frameOffset}): ${(error as Error).message}` });
           break; // one line per file is enough to act on

@@ -19,9 +19,13 @@
  */
 import type { BackupType } from './label.js';
 
-/** 3: block references may be deltas (10 fields); format 2 manifests (no deltas) are still read. */
-export const MANIFEST_FORMAT = 3;
-const MANIFEST_FORMATS_READ: readonly number[] = [2, 3];
+/**
+ * 4: files may carry their blocks' CRC-32s (`crc32`); 3: block references may be deltas (10
+ * fields). Formats 2 (no deltas) and 3 (no CRC-32s: restore checks their blocks by SHA-256) are
+ * still read.
+ */
+export const MANIFEST_FORMAT = 4;
+const MANIFEST_FORMATS_READ: readonly number[] = [2, 3, 4];
 /** Blocks compressed together at most (128 KiB of 8 KiB pages). */
 export const FRAME_BLOCKS_MAX = 16;
 
@@ -88,6 +92,12 @@ export interface ManifestFile {
   blocks: BlockRef[];
   /** Page checksum failures found while reading (block numbers), when data checksums are on. */
   badPages?: number[];
+  /**
+   * CRC-32 (zlib's) of each block's plain bytes, in the order of `blocks` (format 4; absent when
+   * the backup's Node had no zlib.crc32). Restore checks each block it writes against it, a
+   * quicker check than the SHA-256, which verify checks.
+   */
+  crc32?: number[];
 }
 
 export interface ManifestDir {
@@ -196,6 +206,10 @@ export function blockIndex(manifest: Manifest): Map<string, BlockLocation> {
   return index;
 }
 
+function isUint32(value: unknown): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
+}
+
 /** Throws a one-line description of the first structural problem (a hand-edited or foreign file). */
 export function validateManifest(value: unknown): Manifest {
   const manifest = value as Partial<Manifest> | null;
@@ -220,6 +234,11 @@ export function validateManifest(value: unknown): Manifest {
         throw new Error(`manifest file ${file.path} has a malformed block reference`);
       if (manifest.packs[block[1]] === undefined || (isDeltaRef(block) && manifest.packs[block[6]] === undefined))
         throw new Error(`manifest file ${file.path} references a pack that is not listed`);
+    }
+    if (file.crc32 !== undefined) {
+      const crcs: unknown = file.crc32;
+      if ((manifest.format ?? 0) < 4 || !Array.isArray(crcs) || crcs.length !== file.blocks.length || !crcs.every(isUint32))
+        throw new Error(`manifest file ${file.path} has a malformed crc32 list`);
     }
   }
   return manifest as Manifest;

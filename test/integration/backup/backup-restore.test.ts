@@ -8,10 +8,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { open, readdir, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBackupLab, directoryBytes, infoStanza, tableChecksum, type BackupLab, type PgServer } from './standalone-postgres.js';
 import { KEEL_MAIN, eventually, runKeel } from '../../support/sandbox.js';
+import { decodeObject } from '../../../src/backup/object-codec.js';
+import type { Manifest } from '../../../src/backup/core/manifest.js';
 
 let lab: BackupLab;
 
@@ -97,7 +99,13 @@ test('stanza-create and check prove archiving; a full then an incremental backup
   assert.equal(verify.code, 0, verify.stdout);
 });
 
-test('restore of the incremental backup gives identical data', { timeout: 120_000 }, async () => {
+test('restore of the incremental backup gives identical data, every block checked by the CRC-32 its manifest records', { timeout: 120_000 }, async () => {
+  // format 4: a CRC-32 for every block of every file, what restore checks each block by (a wrong one would refuse the restore)
+  const [incr] = (await info()).backup.slice(-1);
+  const stored = await readFile(join(lab.repoPath, lab.stanza, 'backup', incr?.label ?? '', 'manifest'));
+  const manifest = JSON.parse(decodeObject(stored, null).toString('utf8')) as Manifest;
+  assert.equal(manifest.format, 4);
+  for (const file of manifest.files) assert.equal(file.crc32?.length, file.blocks.length, file.path);
   const restored = await restoreAndStart('restored-incr', ['--type=immediate', '--target-action=promote']);
   try {
     assert.equal(await tableChecksum(restored, 'accounts'), checksumAtIncr);

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeObject, blockHash, deriveKey } from '../../../src/backup/object-codec.js';
+import { encodeObject, blockCrc, blockHash, deriveKey } from '../../../src/backup/object-codec.js';
 import { deltaWorthIt, xorBytes } from '../../../src/backup/core/block-delta.js';
 import { BaseReader, deltaEncodeFrame, type DeltaCandidate } from '../../../src/backup/frame-delta.js';
 import { EncodePool } from '../../../src/backup/encode-pool.js';
@@ -101,8 +101,8 @@ async function deltaFixture(seed: number, codec: CodecSettings, workers: number)
   return { dir, refs, deltas, expected: Buffer.concat([...changed, pages[7] as Buffer]), literalBytes, encodedBytes: encoded.length };
 }
 
-function chunkOf(path: string, refs: BlockRef[]): RestoreChunk {
-  return { path, relativePath: 'base/5/16384', mode: 0o600, firstBlock: 0, fileOffset: 0, blocks: refs, delta: false, changed: true, mtimeMs: null };
+function chunkOf(path: string, refs: BlockRef[], crcs: number[] | null = null): RestoreChunk {
+  return { path, relativePath: 'base/5/16384', mode: 0o600, firstBlock: 0, fileOffset: 0, blocks: refs, crcs, delta: false, changed: true, mtimeMs: null };
 }
 
 for (const [name, workers, encrypted] of [
@@ -130,15 +130,28 @@ for (const [name, workers, encrypted] of [
   });
 }
 
-test('a delta over the wrong base fails its hash: restore refuses it, nothing wrong is written', async () => {
-  const { dir, refs } = await deltaFixture(7, { compressType: 'zst', compressLevel: 3, key: null }, 1);
+test('a delta over the wrong base fails its hash or its CRC-32: restore refuses it, nothing wrong is written', async () => {
+  const { dir, refs, expected } = await deltaFixture(7, { compressType: 'zst', compressLevel: 3, key: null }, 1);
   const restorer = new ChunkRestorer(dir, [FULL_PACK, INCR_PACK], null);
   try {
     const wrong = refs.map((ref): BlockRef => [...ref]);
     (wrong[2] as DeltaBlockRef)[9] = 3 * BLOCK; // page 2's delta applied over page 3
-    const target = join(dir, 'wrong');
-    await assert.rejects(restorer.restore(chunkOf(target, wrong)), /^KeelError: block 2 of base\/5\/16384 .* block checksum mismatch; restore refused$/);
-    assert.equal((await readFile(target)).length, 0, 'nothing of the chunk was written');
+    assert.ok(blockCrc !== null, 'zlib.crc32 (Node >= 20.15)');
+    const crc = blockCrc;
+    const crcs = refs.map((_, i) => crc(expected.subarray(i * BLOCK, (i + 1) * BLOCK)));
+    for (const [name, recorded] of [
+      ['wrong', null],
+      ['wrong-crc', crcs],
+    ] as const) {
+      const target = join(dir, name);
+      await assert.rejects(
+        restorer.restore(chunkOf(target, wrong, recorded)),
+        /^KeelError: block 2 of base\/5\/16384 .* block checksum mismatch; restore refused$/,
+      );
+      assert.equal((await readFile(target)).length, 0, 'nothing of the chunk was written');
+    }
+    await restorer.restore(chunkOf(join(dir, 'right-crc'), refs, crcs));
+    assert.ok((await readFile(join(dir, 'right-crc'))).equals(expected), 'with the right base, the CRC-32s pass');
   } finally {
     await restorer.close();
     await rm(dir, { recursive: true, force: true });
@@ -189,5 +202,5 @@ test('manifest: a delta reference needs format 3 and a listed base pack', () => 
       }),
     /not listed/,
   );
-  assert.throws(() => validateManifest({ ...manifest, format: 4 }), /format 4 is not one this keel reads/);
+  assert.throws(() => validateManifest({ ...manifest, format: 5 }), /format 5 is not one this keel reads/);
 });

@@ -217,6 +217,17 @@ test('a manifest is self-contained: every block has its pack, so packs reference
   assert.throws(() => validateManifest(manifest({ files: [{ ...valid.files[0]!, path: '../etc/passwd' }] })), /not a relative path/);
   assert.throws(() => validateManifest(manifest({ files: [{ ...valid.files[0]!, size: 1 }] })), /blocks add up to 12288 bytes, not 1/);
   assert.throws(() => validateManifest(manifest({ packs: [valid.packs[0]!] })), /references a pack that is not listed/);
+  // format 4: a CRC-32 per block, or none (format 3 and older, or a Node without zlib.crc32)
+  const withCrcs = manifest({ files: [{ ...valid.files[0]!, crc32: [0, 0xffff_ffff] }] });
+  assert.deepEqual(validateManifest(JSON.parse(JSON.stringify(withCrcs))).files[0]?.crc32, [0, 0xffff_ffff]);
+  for (const crc32 of [[1], [1, 2, 3], [1, -1], [1, 2 ** 32], [1, 1.5], [1, '2']]) {
+    assert.throws(
+      () => validateManifest(manifest({ files: [{ ...valid.files[0]!, crc32: crc32 as number[] }] })),
+      /malformed crc32 list/,
+      JSON.stringify(crc32),
+    );
+  }
+  assert.throws(() => validateManifest({ ...withCrcs, format: 3 }), /malformed crc32 list/, 'a format 3 manifest has none');
 });
 
 test('WAL names: segment of an LSN, archive directories, what archive-push accepts', () => {

@@ -2,7 +2,9 @@
  * Restoring chunks (restore-chunk.ts, restore-pool.ts) on a small hand-made pack: the chunks of
  * one file restored by two worker threads at once give the file's exact bytes; with delta only
  * the blocks that differ are written; a flipped byte in a frame or a block whose hash does not
- * match is a one-line KeelError naming the file and block, and the chunk stops there.
+ * match is a one-line KeelError naming the file and block, and the chunk stops there; with the
+ * manifest's CRC-32s (format 4) a block is checked by its CRC-32 instead, and a wrong one is
+ * refused the same way.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeObject, blockHash } from '../../../src/backup/object-codec.js';
+import { encodeObject, blockCrc, blockHash } from '../../../src/backup/object-codec.js';
 import { ChunkRestorer, type RestoreChunk } from '../../../src/backup/restore-chunk.js';
 import { RestorePool } from '../../../src/backup/restore-pool.js';
 import { KeelError } from '../../../src/errors.js';
@@ -20,7 +22,7 @@ const BLOCK = 8192;
 const PACK = 'pack/20240115-140000F/000001.pack';
 
 /** A pack of 3 frames of 4 blocks each, and a file of 14 blocks that reuses some out of order. */
-async function fixture(): Promise<{ dir: string; refs: BlockRef[]; content: Buffer }> {
+async function fixture(): Promise<{ dir: string; refs: BlockRef[]; content: Buffer; crcs: number[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'keel-restore-chunk-'));
   await mkdir(join(dir, 'pack', '20240115-140000F'), { recursive: true });
   const blocks = Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? Buffer.alloc(BLOCK, i) : randomBytes(BLOCK)));
@@ -37,10 +39,15 @@ async function fixture(): Promise<{ dir: string; refs: BlockRef[]; content: Buff
   await writeFile(join(dir, PACK), Buffer.concat(frames));
   const order = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 2, 0];
   const refs = order.map((i) => located[i] as BlockRef);
-  return { dir, refs, content: Buffer.concat(order.map((i) => blocks[i] as Buffer)) };
+  return { dir, refs, content: Buffer.concat(order.map((i) => blocks[i] as Buffer)), crcs: order.map((i) => crc(blocks[i] as Buffer)) };
 }
 
-function chunksOf(path: string, refs: BlockRef[], perChunk: number, delta: boolean): RestoreChunk[] {
+function crc(block: Buffer): number {
+  assert.ok(blockCrc !== null, 'zlib.crc32 (Node >= 20.15)');
+  return blockCrc(block);
+}
+
+function chunksOf(path: string, refs: BlockRef[], perChunk: number, delta: boolean, crcs: number[] | null = null): RestoreChunk[] {
   const chunks: RestoreChunk[] = [];
   for (let first = 0; first < refs.length; first += perChunk) {
     chunks.push({
@@ -50,6 +57,7 @@ function chunksOf(path: string, refs: BlockRef[], perChunk: number, delta: boole
       firstBlock: first,
       fileOffset: first * BLOCK,
       blocks: refs.slice(first, first + perChunk),
+      crcs: crcs?.slice(first, first + perChunk) ?? null,
       delta,
       changed: !delta,
       mtimeMs: null,
@@ -58,16 +66,21 @@ function chunksOf(path: string, refs: BlockRef[], perChunk: number, delta: boole
   return chunks;
 }
 
-test('the chunks of one file restored by two worker threads at once give its exact bytes', async () => {
-  const { dir, refs, content } = await fixture();
+test('the chunks of one file restored by two worker threads at once give its exact bytes, checked by SHA-256 or CRC-32', async () => {
+  const { dir, refs, content, crcs } = await fixture();
   const pool = new RestorePool(dir, [PACK], null, 2);
   try {
-    const target = join(dir, 'restored');
-    let written = 0;
-    await pool.run(chunksOf(target, refs, 3, false), (_chunk, outcome) => (written += outcome.writtenBytes));
-    assert.equal(written, content.length);
-    assert.ok((await readFile(target)).equals(content), 'restored bytes equal the backed-up file');
-    assert.equal((await stat(target)).mode & 0o777, 0o600);
+    for (const [name, recorded] of [
+      ['restored', null],
+      ['restored-crc', crcs],
+    ] as const) {
+      const target = join(dir, name);
+      let written = 0;
+      await pool.run(chunksOf(target, refs, 3, false, recorded), (_chunk, outcome) => (written += outcome.writtenBytes));
+      assert.equal(written, content.length);
+      assert.ok((await readFile(target)).equals(content), 'restored bytes equal the backed-up file');
+      assert.equal((await stat(target)).mode & 0o777, 0o600);
+    }
   } finally {
     await pool.close();
     await rm(dir, { recursive: true, force: true });
@@ -125,6 +138,30 @@ test('a flipped byte in a frame or a block whose hash differs: a KeelError namin
       /^KeelError: block 1 of base\/5\/16384 .* block checksum mismatch; restore refused$/,
     );
     assert.equal((await stat(target)).size, 0, 'nothing of the chunk was written');
+  } finally {
+    await restorer.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('with CRC-32s recorded, a block is checked by its CRC-32: a wrong one is refused, nothing of the chunk written', async () => {
+  const { dir, refs, crcs, content } = await fixture();
+  const restorer = new ChunkRestorer(dir, [PACK], null);
+  try {
+    const wrongCrc = [...crcs];
+    wrongCrc[1] = ((wrongCrc[1] as number) ^ 1) >>> 0;
+    const target = join(dir, 'r3');
+    await assert.rejects(
+      restorer.restore(chunksOf(target, refs.slice(0, 2), 2, false, wrongCrc.slice(0, 2))[0] as RestoreChunk),
+      /^KeelError: block 1 of base\/5\/16384 .* block checksum mismatch; restore refused$/,
+    );
+    assert.equal((await stat(target)).size, 0, 'nothing of the chunk was written');
+    // the CRC-32 is what is checked: a reference whose recorded SHA-256 is off still restores its (right) bytes
+    const offHash = refs.map((ref): BlockRef => [...ref]);
+    (offHash[1] as BlockRef)[0] = blockHash(Buffer.alloc(BLOCK, 99));
+    const good = join(dir, 'r4');
+    for (const chunk of chunksOf(good, offHash, 5, false, crcs)) await restorer.restore(chunk);
+    assert.ok((await readFile(good)).equals(content));
   } finally {
     await restorer.close();
     await rm(dir, { recursive: true, force: true });
