@@ -133,7 +133,7 @@ export class ChunkRestorer {
     return outcome;
   }
 
-  private async restoreNow(chunk: RestoreChunk): Promise<ChunkOutcome> {
+  private restoreNow(chunk: RestoreChunk): ChunkOutcome {
     // O_CREAT without O_TRUNC: the chunks of one new file are written at once, each at its place
     const fd = openSync(chunk.path, constants.O_RDWR | constants.O_CREAT, chunk.mode);
     try {
@@ -168,7 +168,7 @@ export class ChunkRestorer {
           flush();
           pendingAt = position;
         }
-        const data = await this.blockData(wanted, at, chunk.relativePath, pageBuffer);
+        const data = this.blockData(wanted, at, chunk.relativePath, pageBuffer);
         if (!blockIsIntact(data, ref, chunk.crcs?.[index - chunk.firstBlock])) {
           throw corrupt(chunk.relativePath, index, this.packNamed(ref[1]), ref[2], 'block checksum mismatch');
         }
@@ -213,11 +213,11 @@ export class ChunkRestorer {
    * The plain bytes of wanted[at]; on a cache miss, first reads the frames the next blocks need.
    * A delta is XORed with its base into the page slab (so it points into no frame).
    */
-  private async blockData(wanted: readonly Wanted[], at: number, relativePath: string, pageBuffer: (bytes: number) => Buffer): Promise<Buffer> {
+  private blockData(wanted: readonly Wanted[], at: number, relativePath: string, pageBuffer: (bytes: number) => Buffer): Buffer {
     const { ref } = wanted[at] as Wanted;
     const ownKey = frameKey(ref[1], ref[2]);
     const baseKey = isDeltaRef(ref) ? frameKey(ref[6], ref[7]) : null;
-    if (!this.frames.has(ownKey) || (baseKey !== null && !this.frames.has(baseKey))) await this.prefetch(wanted, at, relativePath);
+    if (!this.frames.has(ownKey) || (baseKey !== null && !this.frames.has(baseKey))) this.prefetch(wanted, at, relativePath);
     const data = this.cachedFrame(ownKey).subarray(ref[4], ref[4] + ref[5]);
     if (baseKey === null || !isDeltaRef(ref)) return data;
     const baseData = this.cachedFrame(baseKey).subarray(ref[9], ref[9] + ref[5]);
@@ -243,7 +243,7 @@ export class ChunkRestorer {
    * An incremental's file alternates between packs block by block; this reads each pack in order
    * and leaves the chunk a long stretch of cache hits (so long writes) before the next miss.
    */
-  private async prefetch(wanted: readonly Wanted[], start: number, relativePath: string): Promise<void> {
+  private prefetch(wanted: readonly Wanted[], start: number, relativePath: string): void {
     const seen = new Set<number>();
     const toRead: FrameToRead[] = [];
     const need = (packIndex: number, offset: number, stored: number, index: number) => {
@@ -262,7 +262,7 @@ export class ChunkRestorer {
     toRead.sort((a, b) => (a.packIndex === b.packIndex ? a.offset - b.offset : a.packIndex - b.packIndex));
     for (const frame of toRead) {
       const pack = this.packNamed(frame.packIndex);
-      const stored = await this.readPack(pack, frame.offset, frame.stored);
+      const stored = this.readPack(pack, frame.offset, frame.stored);
       let plain: Buffer;
       try {
         plain = decodeFrame(stored, this.key, (bytes) => this.frameBuffer(bytes));
@@ -300,7 +300,7 @@ export class ChunkRestorer {
     return this.recycled.pop() ?? Buffer.allocUnsafeSlow(FRAME_BUFFER_BYTES);
   }
 
-  private async readPack(pack: string, offset: number, length: number): Promise<Buffer> {
+  private readPack(pack: string, offset: number, length: number): Buffer {
     let entry = this.packHandles.get(pack);
     if (entry === undefined) {
       if (this.packHandles.size >= PACK_HANDLES_MAX) this.closeAll();

@@ -42,6 +42,13 @@ export interface RestoreRequest {
 
 /** Blocks per chunk: a large relation is restored by several workers at once. */
 const CHUNK_BLOCKS = 2048;
+/**
+ * A file restored in several chunks is flushed (fsync, in the background) after each run of this
+ * many written chunks (64 MiB), not only once complete: the kernel lets a tenth of memory stay
+ * dirty before writing back on its own, so the final fsync of a large relation flushed hundreds
+ * of MiB while every worker had finished and waited (about 0.3 s of a 770 MiB restore).
+ */
+const FLUSH_EVERY_CHUNKS = 4;
 /** fsyncs in flight at once in the final sync pass. */
 const SYNC_CONCURRENCY = 8;
 /** File checks, truncations and mtime updates in flight at once. */
@@ -105,12 +112,16 @@ interface FileState {
   touched: boolean;
   timed: boolean;
   chunksLeft: number;
+  /** Chunks written since the last early flush was started (FLUSH_EVERY_CHUNKS), and whether one is running. */
+  writtenSinceFlush: number;
+  flushing: boolean;
 }
 
 /**
  * Restores files (with delta, fitting existing ones to size first). As each file is complete,
  * sets its mtime (unless its only chunk did) and fsyncs it, in the background and many at once,
- * so the flush to disk overlaps the restore of the files after it. Returns how many files were
+ * so the flush to disk overlaps the restore of the files after it (a large file is also flushed
+ * while it is written: FLUSH_EVERY_CHUNKS). Returns how many files were
  * touched (created, resized or written); every one of them is durable when this returns.
  */
 async function restoreFiles(pool: RestorePool, root: string, files: readonly ManifestFile[], delta: boolean, progress: Progress): Promise<number> {
@@ -120,7 +131,7 @@ async function restoreFiles(pool: RestorePool, root: string, files: readonly Man
   await mapLimit(files, PREPARE_CONCURRENCY, async (file) => {
     const changed = delta ? await fitExisting(join(root, file.path), file) : 'absent';
     const fileChunks = chunksOf(root, file, changed);
-    states.set(file, { touched: changed !== 'same', timed: false, chunksLeft: fileChunks.length });
+    states.set(file, { touched: changed !== 'same', timed: false, chunksLeft: fileChunks.length, writtenSinceFlush: 0, flushing: false });
     for (const chunk of fileChunks) {
       chunks.push(chunk);
       fileOf.set(chunk, file);
@@ -138,7 +149,14 @@ async function restoreFiles(pool: RestorePool, root: string, files: readonly Man
       const state = states.get(file) as FileState;
       state.touched ||= outcome.writtenBytes > 0;
       state.timed ||= outcome.timed;
-      if (--state.chunksLeft === 0 && state.touched) finishing.add(() => finish(file, state));
+      if (outcome.writtenBytes > 0) state.writtenSinceFlush++;
+      if (--state.chunksLeft === 0) {
+        if (state.touched) finishing.add(() => finish(file, state));
+      } else if (state.writtenSinceFlush >= FLUSH_EVERY_CHUNKS && !state.flushing) {
+        state.writtenSinceFlush = 0;
+        state.flushing = true;
+        finishing.add(() => syncPaths([join(root, file.path)]).finally(() => (state.flushing = false)));
+      }
       progress.advance(chunk.blocks.reduce((sum, ref) => sum + ref[5], 0));
     })
     .finally(() => finishing.settled());
