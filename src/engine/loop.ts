@@ -5,15 +5,21 @@
  * earlier when it would fire first: its timeout is cut to whole seconds before the leader key can
  * expire, so with loop_wait close to ttl - safety_margin a calm leader would otherwise reset its
  * own machine every cycle (simulator, seed 10864). A cycle that throws is logged and the
- * loop goes on: the next observation shows whatever the failure left behind.
+ * loop goes on: the next observation shows whatever the failure left behind. An expected failure
+ * (etcd unreachable or refusing, a KeelError) is one line, said again when it changes or a minute
+ * later (an outage stays visible without a line every cycle); a bug gets its stack.
  */
 import type { Logger } from '../observability/log.js';
+import { KeelError } from '../errors.js';
 import type { Clock } from './clock.js';
+import { DcsUnavailableError, EtcdError } from './etcd/etcd-errors.js';
 
 /** How long before a watchdog deadline the cycle that pings it starts. */
 const WAKE_BEFORE_WATCHDOG_MS = 500;
 /** The shortest pause between cycles that the watchdog can impose. */
 const MIN_WATCHDOG_PERIOD_MS = 100;
+/** An expected failure that goes on is logged again after this long. */
+const REPEAT_FAILURE_AFTER_MS = 60_000;
 
 export class CycleLoop {
   /** Monotonic instant the next cycle is due (for /liveness). */
@@ -21,6 +27,8 @@ export class CycleLoop {
   private stopping = false;
   private pendingWake = false;
   private sleeping: AbortController | null = null;
+  /** The expected failure logged last (null after a cycle that succeeded), so an outage is one line, not one per cycle. */
+  private lastFailure: { message: string; atMs: number } | null = null;
 
   constructor(
     private readonly clock: Clock,
@@ -42,8 +50,10 @@ export class CycleLoop {
       const startedMs = this.clock.now();
       try {
         await cycle();
+        if (this.lastFailure !== null) this.log.info('HA cycle succeeded again');
+        this.lastFailure = null;
       } catch (error) {
-        this.log.error(`HA cycle failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        this.logFailure(error);
       }
       if (this.stopping) return;
       this.nextRunAtMs = startedMs + periodMs();
@@ -55,6 +65,19 @@ export class CycleLoop {
       if (asked !== null && asked < this.nextRunAtMs) this.nextRunAtMs = Math.max(asked, this.clock.now());
       await this.sleepUntil(this.nextRunAtMs);
     }
+  }
+
+  private logFailure(error: unknown): void {
+    const expected = error instanceof DcsUnavailableError || error instanceof EtcdError || error instanceof KeelError;
+    if (!expected) {
+      this.lastFailure = null;
+      this.log.error(`HA cycle failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      return;
+    }
+    const now = this.clock.now();
+    if (this.lastFailure !== null && error.message === this.lastFailure.message && now - this.lastFailure.atMs < REPEAT_FAILURE_AFTER_MS) return;
+    this.lastFailure = { message: error.message, atMs: now };
+    this.log.error(`HA cycle failed: ${error.message}`);
   }
 
   wake(): void {

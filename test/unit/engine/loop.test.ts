@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Clock } from '../../../src/engine/clock.js';
 import { CycleLoop } from '../../../src/engine/loop.js';
+import { DcsUnavailableError, EtcdError } from '../../../src/engine/etcd/etcd-errors.js';
 import { createLogger } from '../../../src/observability/log.js';
 
 /** Virtual time: every sleep returns at once after moving the clock to its end. */
@@ -60,4 +61,39 @@ test('a watchdog far away leaves the period alone', async () => {
 test('a watchdog about to fire never makes the loop spin', async () => {
   const seen = await starts(4, 0, 1000, 10);
   for (let i = 1; i < seen.length; i++) assert.ok((seen[i] ?? 0) - (seen[i - 1] ?? 0) >= 100);
+});
+
+test('a cycle failing on etcd is one line without a stack, said again when it changes or a minute later; a bug keeps its stack', async () => {
+  const clock = virtualClock();
+  const lines: string[] = [];
+  const loop = new CycleLoop(clock, createLogger({ level: 'info', format: 'text', write: (line) => lines.push(line) }));
+  const failures: (Error | null)[] = [
+    new DcsUnavailableError('no etcd endpoint answered within 4000 ms'),
+    new DcsUnavailableError('no etcd endpoint answered within 4000 ms'),
+    new DcsUnavailableError('no etcd endpoint answered within 4000 ms'),
+    new EtcdError('bad_response', 'http://127.0.0.1:2379: HTTP 503: unavailable'),
+    null,
+    new TypeError("Cannot read properties of undefined (reading 'role')"),
+  ];
+  let cycles = 0;
+  await loop.run(
+    async () => {
+      const failure = failures[cycles++];
+      if (cycles === failures.length) loop.stop();
+      if (cycles === 3) clock.t += 61_000; // the same failure a minute later
+      if (failure !== null && failure !== undefined) throw failure;
+    },
+    () => 2_000,
+  );
+  const said = lines.map((line) => line.replace(/^\S+ /, ''));
+  assert.equal(said.filter((line) => line.includes('no etcd endpoint answered')).length, 2, said.join('\n'));
+  assert.equal(said.filter((line) => line.includes('HTTP 503')).length, 1, said.join('\n'));
+  assert.ok(
+    said.some((line) => line.includes('HA cycle succeeded again')),
+    said.join('\n'),
+  );
+  const expected = said.filter((line) => /etcd|HTTP 503/.test(line));
+  for (const line of expected) assert.doesNotMatch(line, /\n\s+at /, 'no stack for an expected failure');
+  const bug = said.find((line) => line.includes('TypeError'));
+  assert.match(bug ?? '', /\n\s+at /, 'a bug is logged with its stack');
 });
