@@ -55,6 +55,23 @@ test('xor: 8-byte, 4-byte and unaligned buffers give the same bytes; a delta is 
   assert.throws(() => xorBytes(a, b.subarray(1), out), /lengths/);
 });
 
+test('deltaWorthIt: word by word and byte by byte agree, at the threshold and around it', () => {
+  const byHand = (xor: Uint8Array) => xor.filter((x) => x !== 0).length <= Math.floor(xor.length / 2);
+  for (const length of [BLOCK, 4096, 12, 7]) {
+    const half = Math.floor(length / 2);
+    for (const nonZero of [0, 1, half - 1, half, half + 1, length]) {
+      const xor = Buffer.alloc(length);
+      // the non-zero bytes spread over words, some words with one, some with several
+      for (let i = 0; i < nonZero; i++) xor[(i * 7919) % length] === 0 ? (xor[(i * 7919) % length] = 1 + (i % 255)) : (xor[xor.indexOf(0)] = 9);
+      assert.equal(xor.filter((x) => x !== 0).length, nonZero);
+      for (const offset of [0, 4, 1]) {
+        const placed = placedAt(xor, offset);
+        assert.equal(deltaWorthIt(placed), byHand(placed), `length ${length}, ${nonZero} non-zero, offset ${offset}`);
+      }
+    }
+  }
+});
+
 /**
  * A "full" pack of pages and an "incr" frame of their changed versions, delta-encoded through the
  * encode pool (main thread or workers); returns the refs restore gets and the expected bytes.
