@@ -3,9 +3,9 @@
  * here if absent; with --delta already fitted to its size by the restore). Runs on a restore
  * worker thread (restore-pool.ts) or, with process-max 1, on the main thread. Invariants:
  *  - every block written is checked first, against its CRC-32 when the manifest has one (format
- *    4), else its SHA-256 (a third of the time: restore must catch a stored byte gone bad or a
- *    reference to the wrong bytes, not a forgery; verify checks the SHA-256); a corrupt one
- *    throws and nothing more of the chunk is written;
+ *    4; a third of the SHA-256's time: restore must catch a stored byte gone bad or a reference
+ *    to the wrong bytes, not a forgery, and verify checks the SHA-256), else its SHA-256; a
+ *    corrupt one throws and nothing more of the chunk is written;
  *  - with delta, a block already on disk with the right hash is neither read from the repository
  *    nor rewritten (its bytes on disk are what the hash checked);
  *  - each pack is read in increasing offsets through a 2 MiB read-ahead window, and a frame is
@@ -109,7 +109,7 @@ export class ChunkRestorer {
    * thousands of small reads (one per run of frames) into a few large sequential ones.
    *
    * File I/O here is synchronous: this runs on a worker thread (or, with process-max 1, on the
-   * main thread with nothing else to do), and asynchronous calls would queue in libuv's thread
+   * main thread, which turns its event loop between chunks for the fsyncs), and asynchronous calls would queue in libuv's thread
    * pool (4 threads per process) behind the fsyncs of finished files that the main thread runs
    * there, leaving the worker idle (profiled: 40% idle before).
    */

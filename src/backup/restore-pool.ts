@@ -108,13 +108,17 @@ export class RestorePool {
       }
     };
     const running: Promise<void>[] = [];
-    for (let worker = 0; worker < lanes; worker++) for (let slot = 0; slot < QUEUED_PER_WORKER; slot++) running.push(lane(worker));
+    // on this thread a queued chunk gains nothing, and one at a time lets the event loop turn between chunks
+    const slots = this.local === null ? QUEUED_PER_WORKER : 1;
+    for (let worker = 0; worker < lanes; worker++) for (let slot = 0; slot < slots; slot++) running.push(lane(worker));
     await Promise.all(running);
     if (failure !== null) throw failure;
   }
 
   private restoreOn(worker: number, chunk: RestoreChunk): Promise<ChunkOutcome> {
-    if (this.local !== null) return this.local.restore(chunk);
+    // a turn of the event loop first: a chunk is restored synchronously, and without it the
+    // background fsyncs of finished files (restore.ts) would wait for the last chunk
+    if (this.local !== null) return new Promise((resolve) => setImmediate(resolve)).then(() => (this.local as ChunkRestorer).restore(chunk));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });

@@ -43,8 +43,8 @@ export interface RestoreRequest {
 /** Blocks per chunk: a large relation is restored by several workers at once. */
 const CHUNK_BLOCKS = 2048;
 /**
- * A file restored in several chunks is flushed (fsync, in the background) after each run of this
- * many written chunks (64 MiB), not only once complete: the kernel lets a tenth of memory stay
+ * A file restored in several chunks is flushed (fsync, in the background) after every this many
+ * chunks that wrote something (64 MiB in a fresh restore), not only once complete: the kernel lets a tenth of memory stay
  * dirty before writing back on its own, so the final fsync of a large relation flushed hundreds
  * of MiB while every worker had finished and waited (about 0.3 s of a 770 MiB restore).
  */

@@ -6,8 +6,9 @@
  * expire, so with loop_wait close to ttl - safety_margin a calm leader would otherwise reset its
  * own machine every cycle (simulator, seed 10864). A cycle that throws is logged and the
  * loop goes on: the next observation shows whatever the failure left behind. An expected failure
- * (etcd unreachable or refusing, a KeelError) is one line, said again when it changes or a minute
- * later (an outage stays visible without a line every cycle); a bug gets its stack.
+ * (etcd unreachable or refusing, a KeelError) is one line, said again when its kind changes or a
+ * minute later (an outage stays visible without a line every cycle; its message, which carries
+ * timings, is not what is compared); a bug gets its stack every time.
  */
 import type { Logger } from '../observability/log.js';
 import { KeelError } from '../errors.js';
@@ -21,14 +22,22 @@ const MIN_WATCHDOG_PERIOD_MS = 100;
 /** An expected failure that goes on is logged again after this long. */
 const REPEAT_FAILURE_AFTER_MS = 60_000;
 
+/** What an expected failure is, to tell a new one from the same going on; null for a bug. */
+function failureKind(error: unknown): string | null {
+  if (error instanceof DcsUnavailableError) return 'etcd unavailable';
+  if (error instanceof EtcdError) return `etcd ${error.kind}`;
+  if (error instanceof KeelError) return error.code;
+  return null;
+}
+
 export class CycleLoop {
   /** Monotonic instant the next cycle is due (for /liveness). */
   nextRunAtMs = 0;
   private stopping = false;
   private pendingWake = false;
   private sleeping: AbortController | null = null;
-  /** The expected failure logged last (null after a cycle that succeeded), so an outage is one line, not one per cycle. */
-  private lastFailure: { message: string; atMs: number } | null = null;
+  /** The kind of failure logged last (null after a cycle that succeeded), so an outage is one line, not one per cycle. */
+  private lastFailure: { kind: string; atMs: number } | null = null;
 
   constructor(
     private readonly clock: Clock,
@@ -68,16 +77,16 @@ export class CycleLoop {
   }
 
   private logFailure(error: unknown): void {
-    const expected = error instanceof DcsUnavailableError || error instanceof EtcdError || error instanceof KeelError;
-    if (!expected) {
-      this.lastFailure = null;
+    const now = this.clock.now();
+    const kind = failureKind(error);
+    if (kind === null) {
+      this.lastFailure = { kind: 'a bug', atMs: now }; // never matched: a bug is logged every time
       this.log.error(`HA cycle failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       return;
     }
-    const now = this.clock.now();
-    if (this.lastFailure !== null && error.message === this.lastFailure.message && now - this.lastFailure.atMs < REPEAT_FAILURE_AFTER_MS) return;
-    this.lastFailure = { message: error.message, atMs: now };
-    this.log.error(`HA cycle failed: ${error.message}`);
+    if (this.lastFailure !== null && kind === this.lastFailure.kind && now - this.lastFailure.atMs < REPEAT_FAILURE_AFTER_MS) return;
+    this.lastFailure = { kind, atMs: now };
+    this.log.error(`HA cycle failed: ${(error as Error).message}`);
   }
 
   wake(): void {

@@ -174,7 +174,10 @@ export async function waitForGalera(record: SandboxRecord, timeoutMs: number): P
   const deadline = performance.now() + timeoutMs;
   let seen = 'no agent answered yet';
   while (performance.now() < deadline) {
-    const rows = await collectRows(config).catch(() => null);
+    const rows = await collectRows(config).catch((error: unknown) => {
+      seen = `etcd does not answer: ${error instanceof Error ? error.message : String(error)}`;
+      return null;
+    });
     if (rows !== null) {
       const byName = new Map(rows.map((row) => [row.name, row]));
       const states = record.nodes.map((n) => {

@@ -219,3 +219,25 @@ test('pages rebuilt from deltas, more than one slab of them: exact bytes, whole 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('with process-max 1 the event loop turns between chunks, so the background fsyncs of finished files go on meanwhile', async () => {
+  const { dir, refs, content } = await fixture();
+  const pool = new RestorePool(dir, [PACK], null, 1);
+  try {
+    const target = join(dir, 'local');
+    // what the restore's fsyncs need: a callback of the event loop, run while chunks remain
+    let turned = false;
+    const seenBetween: boolean[] = [];
+    await pool.run(chunksOf(target, refs, 2, false), () => {
+      seenBetween.push(turned);
+      turned = false;
+      setImmediate(() => (turned = true));
+    });
+    assert.equal(seenBetween.length, 7);
+    assert.deepEqual(seenBetween.slice(1), [true, true, true, true, true, true], 'a turn of the loop before every next chunk');
+    assert.ok((await readFile(target)).equals(content));
+  } finally {
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
