@@ -298,10 +298,13 @@ test('a switchover back to the old leader, once it has rejoined: counted and tim
     const rows = await sql<{ application_name: string }>(cluster, leader, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
     return rows.some((r) => r.application_name === oldLeader) ? true : undefined;
   });
-  // its agent publishes 'streaming' once a cycle has seen it (the switchover pre-check reads it)
-  await eventually(`${oldLeader} publishing that it streams`, 30_000, async () =>
-    sampleValue(await scrape(oldLeader), 'patroni_postgres_streaming') === 1 ? true : undefined,
-  );
+  // the switchover pre-check reads GET /patroni, which says 'running' only while no task (a start,
+  // a rewind, a restart) is under way, and 'streaming' once a cycle's probe has seen it: the
+  // streaming metric alone can come from the probe before such a task (a full run got 412 'not running')
+  await eventually(`${oldLeader} publishing that it runs and streams`, 30_000, async () => {
+    const status = (await (await fetch(`http://127.0.0.1:${apiPort(oldLeader)}/patroni`)).json()) as { state?: string };
+    return status.state === 'running' && sampleValue(await scrape(oldLeader), 'patroni_postgres_streaming') === 1 ? true : undefined;
+  });
   const response = await fetch(`http://127.0.0.1:${apiPort(leader)}/switchover`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
