@@ -18,7 +18,8 @@ import { PackWriter } from './pack-writer.js';
 import { PgSession, type ClusterIdentity } from './pg-session.js';
 import { chooseHosts, readFromStandby, waitForStandbyAt, type ConnectedHost, type PgHost } from './standby.js';
 import { listDataDir } from './data-dir.js';
-import { blockCrc, blockHash } from './object-codec.js';
+import { blockCrc } from './object-codec.js';
+import { examineChunk } from './examine-chunk.js';
 import { EncodePool, type ExaminedChunk } from './encode-pool.js';
 import type { DeltaCandidate } from './frame-delta.js';
 import { waitForArchived } from './archive.js';
@@ -483,14 +484,13 @@ class BlockStore {
 
   async storeBuffer(data: Buffer): Promise<StoredContent> {
     const refs: HashedLocation[] = [];
-    const crcs: number[] = [];
-    for (let at = 0; at < data.length; at += DEFAULT_BLOCK_BYTES) {
-      const block = data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES));
-      refs.push(await this.storeBlock(block, blockHash(block), null));
-      if (blockCrc !== null) crcs.push(blockCrc(block));
+    // a file's blocks examined as storeFile's are (hashes and CRC-32s), on this thread: a few KiB
+    const { hashes, crcs } = examineChunk(data, null, 0);
+    for (let at = 0, i = 0; at < data.length; at += DEFAULT_BLOCK_BYTES, i++) {
+      refs.push(await this.storeBlock(data.subarray(at, Math.min(data.length, at + DEFAULT_BLOCK_BYTES)), hashes[i] as string, null));
     }
     await this.flushFrame();
-    return { size: data.length, refs, crcs: blockCrc === null ? null : crcs };
+    return { size: data.length, refs, crcs };
   }
 
   private async storeBlock(block: Buffer, hash: string, base: BaseLocation | null): Promise<HashedLocation> {

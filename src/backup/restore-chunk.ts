@@ -95,11 +95,10 @@ export class ChunkRestorer {
   private lastTouched = -1;
   /**
    * Buffers of evicted frames, reused for the next frames decoded. Safe because frames are
-   * evicted only while reading, a chunk flushes its pending writes before any read, and chunks
-   * are restored one at a time (`queue`).
+   * evicted only while reading, a chunk flushes its pending writes before any read, and a chunk
+   * is restored synchronously, so never while another is.
    */
   private readonly recycled: Buffer[] = [];
-  private queue: Promise<unknown> = Promise.resolve();
   /** Rebuilt delta pages, and how much of it holds pages not written yet (restoreNow's pageBuffer). */
   private readonly slab = Buffer.allocUnsafeSlow(PAGE_SLAB_BYTES);
   private slabUsed = 0;
@@ -123,14 +122,13 @@ export class ChunkRestorer {
     private readonly writeLocks: FileWriteLocks = new FileWriteLocks(FileWriteLocks.table()),
   ) {}
 
-  /** Restores one chunk; chunks are restored one after the other (frame buffers are recycled, see `recycled`). */
+  /** Restores one chunk, synchronously (chunks never overlap: frame buffers are recycled, see `recycled`); its outcome or error as a promise. */
   restore(chunk: RestoreChunk): Promise<ChunkOutcome> {
-    const outcome = this.queue.then(() => this.restoreNow(chunk));
-    this.queue = outcome.then(
-      () => undefined,
-      () => undefined,
-    );
-    return outcome;
+    try {
+      return Promise.resolve(this.restoreNow(chunk));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   private restoreNow(chunk: RestoreChunk): ChunkOutcome {
@@ -186,7 +184,6 @@ export class ChunkRestorer {
   }
 
   async close(): Promise<void> {
-    await this.queue;
     this.closeAll();
     this.frames.clear();
     this.recycled.length = 0;
