@@ -9,7 +9,8 @@
  *
  *   node dist/bench/footprint.js [--systems keel,patroni] [--settings fast] [--window-s 120] [--reps 1] [--out footprint]
  *
- * CPU is read from /proc/<pid>/stat (utime + stime) at the start and end of the window, RSS from
+ * CPU is read from /proc/<pid>/stat (utime + stime, plus the reaped children's cutime + cstime,
+ * plus keel-fence's own for keel) at the start and end of the window, RSS from
  * /proc/<pid>/status at the end. Writes bench/results/<out>.json and <out>.table.md.
  */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -17,7 +18,8 @@ import { readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sandboxUp, sandboxDown, waitForCluster, type AgentRuntime } from '../src/sandbox/sandbox.js';
+import { sandboxUp, sandboxDown, waitForCluster, type AgentRuntime, type SandboxNodeRecord } from '../src/sandbox/sandbox.js';
+import { keelFencePids } from '../src/engine/process-fence.js';
 import { SETTINGS, arg, procStats, stats, type Setting } from './support.js';
 
 type Load = 'idle' | 'haproxy-1s';
@@ -65,9 +67,23 @@ async function measure(system: AgentRuntime, setting: Setting, load: Load, rep: 
     const leader = await waitForCluster(record, 300_000);
     // Let start-up work (clones, first checkpoints, slot creation) settle before the window.
     await new Promise((r) => setTimeout(r, 20_000));
-    const before = record.nodes.map((n) => procStats(n.pid));
+    // An agent's cost includes its helpers: the children it spawned and reaped during the window
+    // (pg_controldata, psql, callbacks) and, for keel, keel-fence (it runs the leader's isolation
+    // probe), which is detached and so is counted on its own.
+    const helpers = (n: SandboxNodeRecord): number[] => (system === 'keel' ? keelFencePids([n.dataDir]) : []);
+    const cpuOf = (n: SandboxNodeRecord): number => {
+      const own = procStats(n.pid);
+      return own.cpuS + own.childrenCpuS + helpers(n).reduce((sum, pid) => sum + procStats(pid).cpuS, 0);
+    };
+    const helpersBefore = record.nodes.map((n) => helpers(n).join(','));
+    const before = record.nodes.map(cpuOf);
     await new Promise((r) => setTimeout(r, windowS * 1000));
-    const after = record.nodes.map((n) => procStats(n.pid));
+    const after = record.nodes.map(cpuOf);
+    const helpersAfter = record.nodes.map((n) => helpers(n).join(','));
+    // A keel-fence that started or exited inside the window would count only part of its time.
+    if (helpersBefore.join(';') !== helpersAfter.join(';'))
+      log(`note: keel-fence processes changed during the window (${helpersBefore.join(';')} -> ${helpersAfter.join(';')})`);
+    const rss = record.nodes.map((n) => procStats(n.pid));
     const memory = record.nodes.map((n) => memStats(n.pid));
     const samples = record.nodes.map((n, i): Sample => ({
       system,
@@ -76,10 +92,10 @@ async function measure(system: AgentRuntime, setting: Setting, load: Load, rep: 
       rep,
       role: n.name === leader ? 'leader' : 'replica',
       member: n.name,
-      rssMb: (after[i]?.rssKb ?? 0) / 1024,
+      rssMb: (rss[i]?.rssKb ?? 0) / 1024,
       pssMb: memory[i]?.pssMb ?? 0,
       ussMb: memory[i]?.ussMb ?? 0,
-      cpuSecondsPerMinute: ((after[i]?.cpuS ?? 0) - (before[i]?.cpuS ?? 0)) / (windowS / 60),
+      cpuSecondsPerMinute: ((after[i] ?? 0) - (before[i] ?? 0)) / (windowS / 60),
     }));
     if (samples.some((s) => s.rssMb === 0)) throw new Error(`an agent exited during the window: ${JSON.stringify(samples)}`);
     for (const s of samples)
@@ -133,7 +149,7 @@ async function main(): Promise<void> {
     `# bench/footprint — agent cost while nothing happens, keel vs Patroni 3.0.2`,
     '',
     `${machine.cpus} CPUs (${machine.model}), Node ${machine.node}; window ${windowS} s after 20 s of settling; ${reps} repetition(s); 3-node sandbox on loopback.`,
-    'idle: no client; haproxy-1s: HAProxy checking /primary and /replica on every member every second. CPU: utime+stime of the agent process.',
+    'idle: no client; haproxy-1s: HAProxy checking /primary and /replica on every member every second. CPU: utime+stime of the agent process, of the children it reaped (cutime+cstime) and, for keel, of keel-fence.',
     '',
     'RSS counts every page the process maps, including the shared, read-only pages of its interpreter (an empty `node` process: ~40 MB RSS, ~34 MB of it the shared binary); PSS divides shared pages among the processes sharing them; USS counts only the pages this process alone holds, i.e. what one more agent costs the host.',
     '',

@@ -67,15 +67,21 @@ export function stats(values: Array<number | null>): { median: number | null; mi
 export const fmt = (ms: number | null): string => (ms === null ? '-' : (ms / 1000).toFixed(2));
 
 /** A process's resident memory (kB) and CPU time so far (user + system, s), from /proc; zeros once it is gone. */
-export function procStats(pid: number): { rssKb: number; cpuS: number } {
+/**
+ * RSS and CPU seconds of a process: `cpuS` its own (utime + stime), `childrenCpuS` that of the
+ * children it has waited for (cutime + cstime: the pg_controldata, psql or callback runs it
+ * spawned and reaped).
+ */
+export function procStats(pid: number): { rssKb: number; cpuS: number; childrenCpuS: number } {
   try {
     const status = execFileSync('cat', [`/proc/${pid}/status`]).toString();
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     const stat = execFileSync('cat', [`/proc/${pid}/stat`]).toString();
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);
-    return { rssKb, cpuS: ticks / 100 };
+    const childTicks = Number(fields[13]) + Number(fields[14]);
+    return { rssKb, cpuS: ticks / 100, childrenCpuS: childTicks / 100 };
   } catch {
-    return { rssKb: 0, cpuS: 0 };
+    return { rssKb: 0, cpuS: 0, childrenCpuS: 0 };
   }
 }

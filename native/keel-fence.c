@@ -20,7 +20,12 @@
  *   wd-open <device> <timeout_s>   open a watchdog device and program its timeout -> "wd ok <s>" | "wd error <why>"
  *   wd-ping <timeout_s>            program the timeout again and ping          -> "wd ok <s>" | "wd error <why>"
  *   wd-close                       magic close ('V'): the device stops         -> "wd closed"
+ *   probe <settings>   start (or re-aim) the leader's isolation probe (isolation-probe.h)
+ *                                                              -> "probe on" | "error <why>"
+ *   probe-stop                                                 -> "probe off"
  *   quit                                                       -> "bye", then exit (disarmed)
+ * The probe reports to the client that started it with unsolicited lines, "event probe ...",
+ * which are not answers; it stops when that client disconnects.
  * The deadline is converted to CLOCK_BOOTTIME on receipt, so time the machine spends suspended
  * counts as time passed; wall-clock steps (settimeofday, NTP) do not move either clock.
  *
@@ -53,8 +58,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "isolation-probe.h"
+
 #define MAX_CLIENTS 8
 #define LINE_MAX_LEN 512
+/* A request line: the probe's carries a whole HTTP request in hex. */
+#define REQUEST_LINE_MAX 12288
 #define IDLE_EXIT_S 5
 /* After SIGQUIT, how long the postmaster gets before it and its children are SIGKILLed. */
 #define QUIT_GRACE_MS 2000
@@ -70,7 +79,7 @@ enum state { DISARMED, ARMED, FIRED };
 struct client {
   int fd;
   size_t len;
-  char buf[LINE_MAX_LEN];
+  char buf[REQUEST_LINE_MAX];
 };
 
 static const char *data_dir;
@@ -78,6 +87,8 @@ static enum state state = DISARMED;
 static int64_t deadline_boot_ns;
 static struct client clients[MAX_CLIENTS];
 static int watchdog_fd = -1;
+/* The client the isolation probe reports to (the agent that started it), -1 when it does not run. */
+static int probe_owner_fd = -1;
 
 static int64_t clock_ns(clockid_t id) {
   struct timespec ts;
@@ -297,8 +308,25 @@ static int handle(struct client *c, char *line) {
   } else if (strcmp(word, "wd-close") == 0) {
     watchdog_close();
     reply(c, "wd closed");
+  } else if (strcmp(word, "probe") == 0) {
+    char why[256] = "";
+    int was_running = probe_running();
+    if (probe_configure(line + 5, why, sizeof why) != 0) {
+      reply(c, "error %s", why);
+      return 0;
+    }
+    if (!was_running) logf_("isolation probe started");
+    probe_owner_fd = c->fd;
+    reply(c, "probe on");
+  } else if (strcmp(word, "probe-stop") == 0) {
+    if (probe_running()) logf_("isolation probe stopped");
+    probe_stop();
+    probe_owner_fd = -1;
+    reply(c, "probe off");
   } else if (strcmp(word, "quit") == 0) {
     state = DISARMED;
+    probe_stop();
+    probe_owner_fd = -1;
     watchdog_close();
     reply(c, "bye");
     return 1;
@@ -306,6 +334,16 @@ static int handle(struct client *c, char *line) {
     reply(c, "error unknown request: %s", word);
   }
   return 0;
+}
+
+/* A probe round worth the agent's attention: an unsolicited line, told from answers by "event ". */
+static void probe_report(const char *line) {
+  if (probe_owner_fd < 0) return;
+  char event[160];
+  int n = snprintf(event, sizeof event, "event %s\n", line);
+  if (n <= 0 || (size_t)n >= sizeof event) return;
+  ssize_t ignored = send(probe_owner_fd, event, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)ignored;
 }
 
 static int peer_allowed(int fd) {
@@ -355,7 +393,7 @@ int main(int argc, char **argv) {
 
   int64_t idle_since = clock_ns(CLOCK_BOOTTIME);
   for (;;) {
-    struct pollfd fds[MAX_CLIENTS + 2];
+    struct pollfd fds[MAX_CLIENTS + 2 + PROBE_MAX_FDS];
     int n = 0;
     for (int k = 0; k < 2; k++) {
       fds[n].fd = listeners[k];
@@ -368,12 +406,16 @@ int main(int argc, char **argv) {
       fds[n].fd = clients[i].fd;
       fds[n++].events = POLLIN;
     }
+    int clients_end = n;
+    n += probe_pollfds(fds + n);
     int64_t now = clock_ns(CLOCK_BOOTTIME);
     int timeout_ms = 1000;
     if (state == ARMED) {
       int64_t left = (deadline_boot_ns - now + 999999) / 1000000LL;
       timeout_ms = left <= 0 ? OVERDUE_POLL_MS : left < 1000 ? (int)left : 1000;
     }
+    int probe_ms = probe_timeout_ms(clock_ns(CLOCK_MONOTONIC));
+    if (probe_ms >= 0 && probe_ms < timeout_ms) timeout_ms = probe_ms;
     /* An open watchdog keeps it too: an agent gone while leading must leave the device counting
        down (its magic close would stop it), and a restarted agent finds it still open here. */
     if (connected > 0 || state == ARMED || watchdog_fd >= 0) idle_since = now;
@@ -384,6 +426,8 @@ int main(int argc, char **argv) {
     }
     int ready = poll(fds, (nfds_t)n, timeout_ms);
     if (state == ARMED && clock_ns(CLOCK_BOOTTIME) >= deadline_boot_ns) fire();
+    /* The probe first: requests handled below may replace it, closing the descriptors it polled. */
+    probe_step(fds + clients_end, n - clients_end, clock_ns(CLOCK_MONOTONIC), probe_report);
     if (ready <= 0) continue;
     for (int k = 0; k < 2; k++) {
       if (!(fds[k].revents & POLLIN)) continue;
@@ -400,7 +444,7 @@ int main(int argc, char **argv) {
         }
       }
     }
-    for (int k = 2; k < n; k++) {
+    for (int k = 2; k < clients_end; k++) {
       if (fds[k].revents == 0) continue;
       struct client *c = NULL;
       for (int i = 0; i < MAX_CLIENTS; i++)
@@ -409,6 +453,12 @@ int main(int argc, char **argv) {
       ssize_t got = recv(c->fd, c->buf + c->len, sizeof c->buf - 1 - c->len, MSG_DONTWAIT);
       if (got <= 0) {
         if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (c->fd == probe_owner_fd) {
+          /* Nobody left to report to: the agent that started it is gone. */
+          logf_("isolation probe stopped: its agent disconnected");
+          probe_stop();
+          probe_owner_fd = -1;
+        }
         close(c->fd);
         c->fd = -1;
         continue;

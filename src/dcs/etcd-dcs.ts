@@ -13,7 +13,7 @@
  * Reads are linearizable (unlike Patroni's serializable reads): a member cut off from the etcd
  * quorum cannot serve a stale cluster view; the call fails over to another endpoint instead.
  */
-import type { EtcdConfig } from '../config/types.js';
+import type { EtcdConfig, HostPort } from '../config/types.js';
 import type { Logger } from '../observability/log.js';
 import { EtcdClient, type WatchEnd } from '../engine/etcd/etcd-client.js';
 import { EtcdError } from '../engine/etcd/etcd-errors.js';
@@ -191,6 +191,11 @@ export class EtcdDcs implements Dcs {
     } catch {
       return false;
     }
+  }
+
+  /** Dcs.quorumReadRequest: the bytes of reachQuorum's read, for keel-fence's probe. */
+  quorumReadRequest(): { endpoints: HostPort[]; request: Buffer } | null {
+    return this.client.quorumReadRequest(this.keys.leader);
   }
 
   /** One linearizable read of the leader key (it needs etcd's quorum); the revision it was served at. */

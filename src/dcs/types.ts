@@ -10,6 +10,8 @@
  * Time is never read here for safety purposes: callers measure keepalive send times themselves.
  */
 
+import type { HostPort } from '../config/types.js';
+
 /** One member key (`members/<name>`), parsed. `data` is the JSON object as stored. */
 export interface Member {
   name: string;
@@ -140,6 +142,12 @@ export interface Dcs {
    * question).
    */
   reachQuorum(timeoutMs: number): Promise<boolean>;
+  /**
+   * reachQuorum's read as bytes, for a prober outside the agent (keel-fence): the HTTP request
+   * and the etcd endpoints to send it to, preferred first. Absent or null when there is no such
+   * form (https, the simulator): the agent then probes itself.
+   */
+  quorumReadRequest?(): { endpoints: HostPort[]; request: Buffer } | null;
 
   /** Grants a new lease with this TTL (seconds), replacing any previous one of this client. */
   createLease(ttlS: number): Promise<void>;

@@ -20,11 +20,13 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { HostPort } from '../config/types.js';
 import type { Logger } from '../observability/log.js';
 import type { Clock } from './clock.js';
 import type { ExternalFence } from './lease-keeper.js';
@@ -63,6 +65,58 @@ export function keelFencePids(dataDirs: string[]): number[] {
   return pids;
 }
 
+/** keel-fence's isolation probe (native/isolation-probe.h): what it asks, how often, how long it waits. */
+export interface IsolationProbeSettings {
+  /** Pause between the end of one round and the next. */
+  everyMs: number;
+  etcdTimeoutMs: number;
+  /** etcd not answering this soon: the members are asked too. */
+  quickMs: number;
+  peerTimeoutMs: number;
+  /** Names are resolved here (keel-fence takes numeric addresses only), once per new setting. */
+  etcd: HostPort[];
+  members: HostPort[];
+  /** The whole HTTP request of a linearizable read (EtcdClient.quorumReadRequest). */
+  request: Buffer;
+}
+
+/** One probe round keel-fence reports: those where etcd did not answer at once, and the first one after. */
+export interface IsolationProbeReport {
+  etcdAnswered: boolean;
+  peers: number;
+  peersAnswered: number;
+  /** etcd's HTTP status, 0 when it gave none (no connection, timeout). */
+  etcdStatus: number;
+  roundMs: number;
+}
+
+/** "event probe 0 2 0 0 412" (see isolation-probe.h); null for any other line. */
+export function parseProbeEvent(line: string): IsolationProbeReport | null {
+  const m = /^event probe ([01]) (\d+) (\d+) (\d+) (\d+)$/.exec(line);
+  if (m === null) return null;
+  return { etcdAnswered: m[1] === '1', peers: Number(m[2]), peersAnswered: Number(m[3]), etcdStatus: Number(m[4]), roundMs: Number(m[5]) };
+}
+
+/** The probe's request line; null when a name does not resolve. */
+export async function probeRequestLine(settings: IsolationProbeSettings): Promise<string | null> {
+  const etcd = await numericAddresses(settings.etcd);
+  const members = await numericAddresses(settings.members);
+  if (etcd === null || members === null) return null;
+  const list = (addresses: string[]): string => (addresses.length === 0 ? '-' : addresses.join(','));
+  const { everyMs, etcdTimeoutMs, quickMs, peerTimeoutMs } = settings;
+  return `probe ${everyMs} ${etcdTimeoutMs} ${quickMs} ${peerTimeoutMs} ${list(etcd)} ${list(members)} ${settings.request.toString('hex')}`;
+}
+
+/** `ip:port` / `[ipv6]:port` for each, names resolved to their first address (as a connect would use); null when one does not resolve. */
+export async function numericAddresses(targets: HostPort[]): Promise<string[] | null> {
+  try {
+    const addresses = await Promise.all(targets.map(async ({ host, port }) => ({ ip: isIP(host) !== 0 ? host : (await lookup(host)).address, port })));
+    return addresses.map(({ ip, port }) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`));
+  } catch {
+    return null;
+  }
+}
+
 export interface ProcessFenceOptions {
   dataDir: string;
   clock: Clock;
@@ -90,6 +144,13 @@ export class ProcessFence implements ExternalFence {
   private answers: (((line: string | null) => void) | null)[] = [];
   /** `ask` calls waiting: keel-fence is started for them even when there is nothing to guard. */
   private asking = 0;
+  /** The isolation probe asked for (sent again on every new connection), and who hears its rounds. */
+  private probeLine: string | null = null;
+  private probeReport: ((report: IsolationProbeReport) => void) | null = null;
+  /** keel-fence accepted `probeLine` on the current connection. */
+  private probeAccepted = false;
+  /** Counts `probe` calls: a name lookup that finishes after a newer call is dropped. */
+  private probeAsked = 0;
 
   constructor(private readonly options: ProcessFenceOptions) {
     this.socketName = fenceSocketName(options.dataDir);
@@ -149,6 +210,38 @@ export class ProcessFence implements ExternalFence {
     });
   }
 
+  /**
+   * Has keel-fence run the isolation probe with these settings (null: stop it), reporting its
+   * rounds to `onReport`. It is sent again whenever keel-fence is reconnected or restarted.
+   */
+  probe(settings: IsolationProbeSettings | null, onReport: (report: IsolationProbeReport) => void): void {
+    this.probeReport = onReport;
+    const asked = ++this.probeAsked;
+    if (settings === null) {
+      this.setProbeLine(null);
+      return;
+    }
+    void probeRequestLine(settings).then((line) => {
+      if (asked !== this.probeAsked) return; // asked again meanwhile
+      if (line === null) this.options.log.warning('an etcd or member address of the isolation probe does not resolve: the agent probes itself');
+      this.setProbeLine(line);
+    });
+  }
+
+  private setProbeLine(line: string | null): void {
+    if (line === this.probeLine) return;
+    const wasOn = this.probeLine !== null;
+    this.probeLine = line;
+    this.probeAccepted = false;
+    if (line !== null) this.sendProbe();
+    else if (wasOn) this.send('probe-stop', null);
+  }
+
+  /** Whether keel-fence runs the probe last asked for, on the current connection. */
+  probeRunning(): boolean {
+    return this.probeLine !== null && this.probeAccepted && this.socket !== null;
+  }
+
   /** Stands the fence down and lets it exit (clean agent stop, after PostgreSQL is down). */
   async close(): Promise<void> {
     this.closed = true;
@@ -174,6 +267,16 @@ export class ProcessFence implements ExternalFence {
   private sendWanted(): void {
     this.sentDeadline = this.wanted;
     this.send(this.request(), null);
+  }
+
+  private sendProbe(): void {
+    const line = this.probeLine;
+    if (line === null || this.socket === null) return;
+    this.send(line, (answer) => {
+      if (line !== this.probeLine) return; // replaced meanwhile
+      this.probeAccepted = answer === 'probe on';
+      if (answer !== null && !this.probeAccepted) this.options.log.warning('keel-fence refused the isolation probe: the agent probes itself');
+    });
   }
 
   private send(line: string, answer: ((line: string | null) => void) | null): void {
@@ -263,7 +366,14 @@ export class ProcessFence implements ExternalFence {
     this.unavailableLogged = false;
     socket.unref();
     this.answers = [];
+    this.probeAccepted = false;
     createInterface({ input: socket }).on('line', (line: string) => {
+      if (line.startsWith('event ')) {
+        // Not an answer: a probe round, sent unasked (it takes no place in the queue).
+        const report = parseProbeEvent(line);
+        if (report !== null && this.socket === socket && this.probeAccepted) this.probeReport?.(report);
+        return;
+      }
       if (line.startsWith('error') || line.startsWith('fired')) this.options.log.error(`keel-fence answered: ${line}`);
       if (this.socket === socket) this.answers.shift()?.(line);
     });
@@ -271,12 +381,14 @@ export class ProcessFence implements ExternalFence {
     socket.on('close', () => {
       if (this.socket !== socket) return;
       this.socket = null;
+      this.probeAccepted = false;
       for (const answer of this.answers.splice(0)) answer?.(null);
       if (this.closed) return;
       if (this.wanted !== null && this.wanted !== undefined) this.options.log.warning('lost keel-fence (killed?): starting it again');
       this.retrySoon();
     });
     this.sendWanted();
+    this.sendProbe();
   }
 
   private retrySoon(): void {

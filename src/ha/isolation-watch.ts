@@ -7,9 +7,19 @@
  * keepalive). The watch never lifts the fence: the HA cycle does, when the lease is confirmed
  * again, and not while the watch still sees isolation. Its reads confirm nothing about the lease:
  * the guard's and keel-fence's deadlines move with the cycle's keepalives.
+ *
+ * Who probes: keel-fence, when it can (etcd over plain http, addresses that resolve).
+ * Each round from Node costs a timer wake-up and an HTTP exchange, about a millisecond of CPU:
+ * 2.5 rounds a second made up half of an idle leader's cost (issue 12). keel-fence runs the same
+ * rounds in C and tells the agent only of those where etcd did not answer at once, which go
+ * through the same rule here. The agent then only checks, once a second, that the probe still
+ * runs with the right targets, and probes itself whenever it does not (https, keel-fence missing,
+ * gone or refusing).
  */
+import type { HostPort } from '../config/types.js';
+import type { IsolationProbeReport, IsolationProbeSettings } from '../engine/process-fence.js';
 import type { AgentContext } from './context.js';
-import { isolated } from './core/isolation.js';
+import { isolated, type IsolationFacts } from './core/isolation.js';
 import { fence } from './tasks.js';
 import { RepeatingRound, leadsNow } from './watch-round.js';
 
@@ -19,6 +29,8 @@ const PROBE_EVERY_MS = 400;
 const IDLE_CHECK_EVERY_MS = 1000;
 /** How long the keepalive may take before it counts as unanswered. */
 const PROBE_TIMEOUT_MS = 400;
+/** While keel-fence probes: how often the agent checks that it still does, with the right targets. */
+const NATIVE_CHECK_EVERY_MS = 1000;
 /** A healthy etcd confirms a keepalive within a few ms; past this the members are asked too. */
 const ETCD_QUICK_ANSWER_MS = 100;
 /** How long a TCP connection to a member may take before it counts as unanswered. */
@@ -28,11 +40,13 @@ export class IsolationWatch {
   /** When the watch last found this leader isolated (monotonic), until a probe gets an answer. */
   isolatedSinceMs: number | null = null;
   private readonly rounds: RepeatingRound;
+  /** The targets keel-fence's probe was last aimed at (null: it is not asked to probe). */
+  private aimedAt: string | null = null;
 
   constructor(private readonly a: AgentContext) {
     this.rounds = new RepeatingRound(
       a.ports.clock,
-      () => (leadsNow(a) ? PROBE_EVERY_MS : IDLE_CHECK_EVERY_MS),
+      () => (!leadsNow(a) ? IDLE_CHECK_EVERY_MS : this.nativeRuns() ? NATIVE_CHECK_EVERY_MS : PROBE_EVERY_MS),
       () => this.round(),
     );
   }
@@ -43,16 +57,19 @@ export class IsolationWatch {
 
   stop(): void {
     this.rounds.stop();
+    this.aimNative(null);
   }
 
   private async round(): Promise<void> {
     const a = this.a;
     if (!leadsNow(a)) {
+      this.aimNative(null);
       this.isolatedSinceMs = null;
       return;
     }
     const self = a.local().name;
     const peers = (a.cluster.view?.members ?? []).filter((m) => m.name !== self && m.apiUrl !== null).map((m) => m.apiUrl as string);
+    if (await this.probeNatively(peers)) return;
     const startedMs = a.ports.clock.now();
     // etcd is asked with a linearizable read, not a lease keepalive: a keepalive is still confirmed
     // by an etcd raft leader cut off with us, until it steps down (measured: 1.5 s with an election
@@ -72,6 +89,12 @@ export class IsolationWatch {
       const [etcdAnswered, ...answers] = await Promise.all([etcdAnswer, ...peers.map((url) => a.ports.peers.reachable(url, PEER_TIMEOUT_MS))]);
       facts = { etcdAnswered, peers: peers.length, peersAnswered: answers.filter((ok) => ok).length };
     }
+    await this.judge(facts, startedMs);
+  }
+
+  /** What a round found, by the rule: fence when isolated; say so (and wake the cycle) when it ends. */
+  private async judge(facts: IsolationFacts, startedMs: number): Promise<void> {
+    const a = this.a;
     if (!isolated(facts)) {
       if (this.isolatedSinceMs !== null) {
         a.log.info(`isolation over: ${facts.etcdAnswered ? 'etcd' : `${facts.peersAnswered} member(s)`} answered again`);
@@ -85,7 +108,63 @@ export class IsolationWatch {
     if (a.pg.fenced || !leadsNow(a)) return;
     await fence(
       a,
-      `isolated: neither etcd (${PROBE_TIMEOUT_MS} ms) nor any of ${peers.length} member(s) (${PEER_TIMEOUT_MS} ms) answered; not waiting for the lease guard`,
+      `isolated: neither etcd (${PROBE_TIMEOUT_MS} ms) nor any of ${facts.peers} member(s) (${PEER_TIMEOUT_MS} ms) answered; not waiting for the lease guard`,
     );
   }
+
+  private nativeRuns(): boolean {
+    return this.aimedAt !== null && this.a.ports.processFence.probeRunning?.() === true;
+  }
+
+  /**
+   * Has keel-fence probe for this leader, aimed at etcd and `peers`; true when it does now (the
+   * agent then does not probe itself this round). Its reports reach `judge` as the agent's own
+   * rounds would.
+   */
+  private async probeNatively(peers: string[]): Promise<boolean> {
+    const fence = this.a.ports.processFence;
+    const read = this.a.ports.dcs.quorumReadRequest?.() ?? null;
+    if (fence.probe === undefined || read === null) {
+      this.aimNative(null);
+      return false;
+    }
+    const aim = JSON.stringify([read.endpoints, read.request.toString('base64'), peers]);
+    if (aim !== this.aimedAt) {
+      const settings: IsolationProbeSettings = {
+        everyMs: PROBE_EVERY_MS,
+        etcdTimeoutMs: PROBE_TIMEOUT_MS,
+        quickMs: ETCD_QUICK_ANSWER_MS,
+        peerTimeoutMs: PEER_TIMEOUT_MS,
+        etcd: read.endpoints,
+        members: peers.map(hostPortOf),
+        request: read.request,
+      };
+      this.aimedAt = aim;
+      this.aimNative(settings);
+    }
+    return this.nativeRuns();
+  }
+
+  private aimNative(settings: IsolationProbeSettings | null): void {
+    if (settings === null) {
+      if (this.aimedAt === null) return;
+      this.aimedAt = null;
+    }
+    this.a.ports.processFence.probe?.(settings, (report) => void this.onNativeReport(report));
+  }
+
+  private async onNativeReport(report: IsolationProbeReport): Promise<void> {
+    const a = this.a;
+    if (!leadsNow(a) || this.aimedAt === null) return;
+    // etcd answered, but with a refusal (an expired auth token: 401): no proof of a quorum. A read
+    // from the agent's own client renews the token, which re-aims the probe at its next check.
+    if (report.etcdStatus !== 0 && !report.etcdAnswered) void a.ports.dcs.reachQuorum(PROBE_TIMEOUT_MS);
+    await this.judge({ etcdAnswered: report.etcdAnswered, peers: report.peers, peersAnswered: report.peersAnswered }, a.ports.clock.now() - report.roundMs);
+  }
+}
+
+function hostPortOf(apiUrl: string): HostPort {
+  const url = new URL(apiUrl);
+  const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
 }

@@ -8,6 +8,7 @@ import type { Credentials, LocalConfig } from '../config/types.js';
 import type { Dcs } from '../dcs/types.js';
 import type { Clock } from '../engine/clock.js';
 import type { ExternalFence } from '../engine/lease-keeper.js';
+import type { IsolationProbeReport, IsolationProbeSettings } from '../engine/process-fence.js';
 import type { CallbackPort, PostgresNode, RemotePostgres } from '../postgres/ports.js';
 import type { FailoverRecord } from './core/failover-record.js';
 import type { WatchdogObservation } from './core/types.js';
@@ -55,6 +56,14 @@ export interface WatchdogPort {
 export interface ProcessFencePort extends ExternalFence {
   /** Stands it down for good (clean stop, once PostgreSQL is down). */
   close(): Promise<void>;
+  /**
+   * keel-fence's isolation probe (isolation-watch.ts): it runs the leader's probe rounds outside
+   * the agent's event loop and reports only the rounds where etcd did not answer at once. Absent
+   * where there is no keel-fence (the simulator): the agent probes itself.
+   */
+  probe?(settings: IsolationProbeSettings | null, onReport: (report: IsolationProbeReport) => void): void;
+  /** Whether the probe last asked for runs now (false: the agent must probe itself). */
+  probeRunning?(): boolean;
 }
 
 /** HAProxy's runtime APIs: told about role changes in the background (never awaited by the HA loop). */

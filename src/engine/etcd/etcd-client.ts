@@ -21,6 +21,7 @@ import { TlsFileError, readTlsMaterial, type TlsFiles } from '../../config/tls-f
 import type { HostPort } from '../../config/types.js';
 import { DcsUnavailableError, EtcdError, interpretAnswer } from './etcd-errors.js';
 import { EtcdHttp, TransportError, endpointName, type Protocol } from './etcd-http.js';
+import { requestBytes } from './http1-exchange.js';
 import { reportEtcdRequest } from './etcd-observer.js';
 import { readWatchStream, type WatchEnd } from './etcd-watch-stream.js';
 import {
@@ -120,6 +121,7 @@ type RoundOutcome = { answer: JsonObject } | { failures: string[]; tlsFailures: 
 export class EtcdClient {
   private readonly endpoints: HostPort[];
   private readonly http: EtcdHttp;
+  private readonly protocol: Protocol;
   private readonly username: string | undefined;
   private readonly password: string | undefined;
   private readonly minAttemptMs: number;
@@ -134,7 +136,8 @@ export class EtcdClient {
   constructor(options: EtcdClientOptions) {
     if (options.endpoints.length === 0) throw new RangeError('EtcdClient needs at least one endpoint');
     this.endpoints = [...options.endpoints];
-    this.http = new EtcdHttp(options.protocol ?? 'http', options.protocol === 'https' ? readEtcdTls(options.tls ?? {}) : {});
+    this.protocol = options.protocol ?? 'http';
+    this.http = new EtcdHttp(this.protocol, options.protocol === 'https' ? readEtcdTls(options.tls ?? {}) : {});
     this.username = options.username;
     this.password = options.password;
     this.requestTimeoutMs = options.requestTimeoutMs;
@@ -168,6 +171,19 @@ export class EtcdClient {
       count: int64(answer['count']),
       more: answer['more'] === true,
     };
+  }
+
+  /**
+   * One linearizable read of `key` (keys only, at most one) as this client would send it, token
+   * included: the bytes a prober outside Node sends (keel-fence's isolation probe), with the
+   * endpoints to send them to, the preferred one first. Null over https (the prober has no TLS)
+   * and before the first call has learnt the API prefix.
+   */
+  quorumReadRequest(key: string): { endpoints: HostPort[]; request: Buffer } | null {
+    if (this.protocol !== 'http' || this.apiPrefix === null) return null;
+    const endpoints = [...this.endpoints.slice(this.preferred), ...this.endpoints.slice(0, this.preferred)];
+    const body = { ...encodeRange(key), limit: '1', keys_only: true };
+    return { endpoints, request: requestBytes('POST', `${this.apiPrefix}/kv/range`, endpoints[0] as HostPort, this.headers(), JSON.stringify(body)) };
   }
 
   async put(key: string, value: string, options: CallOptions & { lease?: string | null } = {}): Promise<{ revision: number }> {

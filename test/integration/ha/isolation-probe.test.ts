@@ -1,0 +1,196 @@
+/**
+ * keel-fence's isolation probe (native/isolation-probe.c), driven through the agent's client
+ * (ProcessFence.probe), against a stand-in etcd (an HTTP server answering the range read as the
+ * gateway does, or not) and stand-in members (TCP listeners, or closed ports). What the agent's
+ * isolation watch relies on: healthy rounds say nothing, every other round is reported with its
+ * facts, the first healthy round after them is reported once, and the probe survives keel-fence
+ * being killed. Every keel-fence started is killed by PID in `after`.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer, type Server } from 'node:net';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ProcessFence, keelFencePids, type IsolationProbeReport, type IsolationProbeSettings } from '../../../src/engine/process-fence.js';
+import { requestBytes } from '../../../src/engine/etcd/http1-exchange.js';
+import { systemClock } from '../../../src/engine/clock.js';
+import { createLogger } from '../../../src/observability/log.js';
+import { eventually } from '../../support/sandbox.js';
+import { askKeelFence as ask } from '../../support/keel-fence.js';
+
+const dirs: string[] = [];
+const servers: (Server | HttpServer)[] = [];
+
+after(async () => {
+  for (const pid of keelFencePids(dirs.map((d) => join(d, 'data')))) process.kill(pid, 'SIGKILL');
+  for (const server of servers) {
+    (server as HttpServer).closeAllConnections?.();
+    server.close();
+  }
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+type EtcdMode = 'ok' | 'silent' | 'unauthorized';
+
+/** An HTTP server answering POST /v3/kv/range as etcd's gateway does, in the mode asked. */
+async function fakeEtcd(): Promise<{ port: number; setMode: (mode: EtcdMode) => void; requests: () => number; connections: () => number }> {
+  let mode: EtcdMode = 'ok';
+  let requests = 0;
+  let connections = 0;
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url !== '/v3/kv/range' || req.method !== 'POST') {
+        res.writeHead(404).end();
+        return;
+      }
+      requests++;
+      if (mode === 'silent') return; // never answered: a member without its quorum holds the read
+      if (mode === 'unauthorized') {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"etcdserver: invalid auth token","code":16}');
+        return;
+      }
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end('{"header":{"cluster_id":"1","member_id":"2","revision":"7","raft_term":"3"},"kvs":[{"key":"L3NlcnZpY2UvZGVtby9sZWFkZXI="}],"count":"1"}');
+    });
+  });
+  server.on('connection', () => connections++);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return { port, setMode: (m) => (mode = m), requests: () => requests, connections: () => connections };
+}
+
+/** A member's REST address that accepts connections. */
+async function liveMember(): Promise<{ address: string; server: Server }> {
+  const server = createServer((socket) => socket.destroy());
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, server };
+}
+
+/** A loopback port nobody listens on (connections are refused). */
+async function closedPort(): Promise<string> {
+  const { address, server } = await liveMember();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return address;
+}
+
+async function armedFence(): Promise<{ dataDir: string; fence: ProcessFence; logLines: string[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'keel-probe-test-'));
+  dirs.push(dir);
+  const dataDir = join(dir, 'data');
+  await mkdir(dataDir);
+  const logLines: string[] = [];
+  const fence = new ProcessFence({ dataDir, clock: systemClock, log: createLogger({ level: 'debug', format: 'text', write: (line) => logLines.push(line) }) });
+  // An arm far away starts keel-fence (no postmaster here: a firing would stop nothing anyway).
+  fence.feed(systemClock.now() + 600_000);
+  return { dataDir, fence, logLines };
+}
+
+function settings(etcd: string[], members: string[]): IsolationProbeSettings {
+  const request = requestBytes(
+    'POST',
+    '/v3/kv/range',
+    { host: '127.0.0.1', port: 2379 },
+    {},
+    JSON.stringify({ key: 'L3NlcnZpY2UvZGVtby9sZWFkZXI=', limit: '1' }),
+  );
+  const hostPort = (address: string) => ({ host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) });
+  return { everyMs: 50, etcdTimeoutMs: 250, quickMs: 60, peerTimeoutMs: 250, etcd: etcd.map(hostPort), members: members.map(hostPort), request };
+}
+
+async function standDown(fence: ProcessFence): Promise<void> {
+  fence.probe(null, () => undefined);
+  fence.feed(null);
+  await fence.close();
+}
+
+test('healthy rounds report nothing over one kept-alive connection; etcd silent, then members gone, then etcd back: each reported', async () => {
+  const etcd = await fakeEtcd();
+  const member = await liveMember();
+  const refused = await closedPort();
+  const { fence } = await armedFence();
+  const reports: IsolationProbeReport[] = [];
+  fence.probe(settings([`127.0.0.1:${etcd.port}`], [member.address, refused]), (r) => reports.push(r));
+  await eventually('keel-fence runs the probe', 5000, async () => (fence.probeRunning() ? true : undefined));
+
+  await sleep(1000);
+  assert.equal(reports.length, 0, 'a healthy round reports nothing');
+  assert.ok(etcd.requests() >= 5, `only ${etcd.requests()} reads in 1 s at a 50 ms pace`);
+  assert.ok(etcd.connections() <= 2, `${etcd.connections()} connections for ${etcd.requests()} reads: the connection is not kept alive`);
+
+  etcd.setMode('silent');
+  const silent = await eventually('a round without etcd is reported', 5000, async () => reports.find((r) => !r.etcdAnswered));
+  assert.deepEqual({ ...silent, roundMs: 0 }, { etcdAnswered: false, peers: 2, peersAnswered: 1, etcdStatus: 0, roundMs: 0 });
+  assert.ok(silent.roundMs >= 200 && silent.roundMs < 1000, `the round took ${silent.roundMs} ms (etcd timeout 250 ms)`);
+
+  await new Promise<void>((resolve) => member.server.close(() => resolve()));
+  const isolated = await eventually('a round with no member answering', 5000, async () => reports.find((r) => !r.etcdAnswered && r.peersAnswered === 0));
+  assert.equal(isolated.peers, 2);
+
+  etcd.setMode('ok');
+  await eventually('the first healthy round is reported', 5000, async () => (reports.at(-1)?.etcdAnswered === true ? true : undefined));
+  const settled = reports.length;
+  await sleep(600);
+  assert.equal(reports.length, settled, 'healthy rounds after the first are not reported');
+  assert.deepEqual({ ...reports.at(-1), roundMs: 0 }, { etcdAnswered: true, peers: 2, peersAnswered: 0, etcdStatus: 200, roundMs: 0 });
+  await standDown(fence);
+});
+
+test('an endpoint that refuses is passed over within the round; a refusal by etcd (401) is reported with its status, not as an answer', async () => {
+  const etcd = await fakeEtcd();
+  const refused = await closedPort();
+  const member = await liveMember();
+  const { fence } = await armedFence();
+  const reports: IsolationProbeReport[] = [];
+  fence.probe(settings([refused, `127.0.0.1:${etcd.port}`], [member.address]), (r) => reports.push(r));
+  await eventually('keel-fence runs the probe', 5000, async () => (fence.probeRunning() ? true : undefined));
+  await sleep(800);
+  assert.ok(etcd.requests() >= 3, `the second endpoint got ${etcd.requests()} reads`);
+  assert.equal(reports.length, 0, 'the refusing endpoint made a round slow');
+
+  etcd.setMode('unauthorized');
+  const refusal = await eventually('a 401 is reported', 5000, async () => reports.find((r) => r.etcdStatus === 401));
+  assert.equal(refusal.etcdAnswered, false, 'a 401 is no proof of a quorum');
+  assert.equal(refusal.peersAnswered, 1);
+  await standDown(fence);
+});
+
+test('keel-fence killed: the agent starts it again and it probes again; bad settings are refused with a one-line error', async () => {
+  const etcd = await fakeEtcd();
+  const { dataDir, fence, logLines } = await armedFence();
+  const reports: IsolationProbeReport[] = [];
+  fence.probe(settings([`127.0.0.1:${etcd.port}`], []), (r) => reports.push(r));
+  await eventually('keel-fence runs the probe', 5000, async () => (fence.probeRunning() ? true : undefined));
+  const [pid] = keelFencePids([dataDir]);
+  assert.ok(pid !== undefined);
+  process.kill(pid, 'SIGKILL');
+  await eventually('a new keel-fence runs the probe', 5000, async () => {
+    const pids = keelFencePids([dataDir]);
+    return pids.length === 1 && pids[0] !== pid && fence.probeRunning() ? true : undefined;
+  });
+  const before = etcd.requests();
+  await sleep(500);
+  assert.ok(etcd.requests() > before + 3, 'the restarted keel-fence does not probe');
+  assert.equal(reports.length, 0);
+
+  assert.match(await ask(dataDir, 'probe 50 250 60'), /^error probe needs/);
+  assert.match(await ask(dataDir, 'probe 50 250 60 250 etcd.example:2379 - 00'), /^error probe addresses must be numeric/);
+  assert.match(await ask(dataDir, 'probe 50 250 60 250 127.0.0.1:1 - 0g'), /^error probe request must be hex/);
+  // The agent's own probe still runs: a refused request from another client changes nothing.
+  const still = etcd.requests();
+  await sleep(300);
+  assert.ok(etcd.requests() > still, 'a refused request stopped the running probe');
+  fence.probe(null, () => undefined);
+  await eventually('probe stopped', 5000, async () => (logLines.some((l) => l.includes('isolation probe stopped')) ? true : undefined));
+  const stopped = etcd.requests();
+  await sleep(300);
+  assert.equal(etcd.requests(), stopped, 'the probe kept running after probe-stop');
+  await standDown(fence);
+});

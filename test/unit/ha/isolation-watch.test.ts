@@ -1,0 +1,160 @@
+/**
+ * The isolation watch's two ways of probing (src/ha/isolation-watch.ts): through keel-fence when
+ * the DCS gives its read as bytes and keel-fence runs the probe, else from the agent itself. Checked
+ * with an agent context on a hand-driven clock, a DCS that counts its reads and a keel-fence port
+ * that records what it was asked and hands reports back as keel-fence would.
+ */
+import { test } from 'node:test';
+import { lookup } from 'node:dns/promises';
+import assert from 'node:assert/strict';
+import { IsolationWatch } from '../../../src/ha/isolation-watch.js';
+import type { AgentContext } from '../../../src/ha/context.js';
+import { numericAddresses, type IsolationProbeReport, type IsolationProbeSettings } from '../../../src/engine/process-fence.js';
+
+function agent(options: { bytes: boolean; keelFence: boolean }) {
+  let nowMs = 0;
+  const timers: { at: number; fn: () => void }[] = [];
+  const aimed: (IsolationProbeSettings | null)[] = [];
+  let report: ((r: IsolationProbeReport) => void) | null = null;
+  let running = false;
+  const reads: number[] = [];
+  const fences: string[] = [];
+  const a = {
+    ports: {
+      clock: {
+        now: () => nowMs,
+        timer: (ms: number, fn: () => void) => {
+          const entry = { at: nowMs + ms, fn };
+          timers.push(entry);
+          return () => timers.splice(timers.indexOf(entry), 1);
+        },
+      },
+      dcs: {
+        reachQuorum: async () => {
+          reads.push(nowMs);
+          return true;
+        },
+        ...(options.bytes ? { quorumReadRequest: () => ({ endpoints: [{ host: '127.0.0.1', port: 2379 }], request: Buffer.from('POST /v3/kv/range') }) } : {}),
+      },
+      processFence: {
+        ...(options.keelFence
+          ? {
+              probe: (settings: IsolationProbeSettings | null, onReport: (r: IsolationProbeReport) => void) => {
+                aimed.push(settings);
+                report = onReport;
+                running = settings !== null;
+              },
+              probeRunning: () => running,
+            }
+          : {}),
+      },
+      peers: { reachable: async () => true },
+    },
+    local: () => ({ name: 'node1' }),
+    cluster: {
+      view: {
+        leader: { name: 'node1' },
+        members: [
+          { name: 'node1', apiUrl: 'http://127.0.0.1:8008' },
+          { name: 'node2', apiUrl: 'http://127.0.0.2:8008' },
+          { name: 'node3', apiUrl: 'http://localhost:8010' },
+        ],
+      },
+    },
+    pg: {
+      probe: { inRecovery: false },
+      fenced: false,
+      writeConfig: async () => undefined,
+      node: { reload: async () => undefined },
+    },
+    tasks: { current: () => null },
+    lease: { setFenceInPlace: () => undefined },
+    metrics: { fenced: () => fences.push('metric') },
+    log: { debug: () => undefined, info: () => undefined, warning: (line: string) => fences.push(line), error: () => undefined },
+    wake: () => undefined,
+  };
+  /** Runs every timer due up to `ms` later, letting each round's promises settle. */
+  const advance = async (ms: number): Promise<void> => {
+    const until = nowMs + ms;
+    for (;;) {
+      await new Promise((r) => setImmediate(r));
+      timers.sort((x, y) => x.at - y.at);
+      const next = timers[0];
+      if (next === undefined || next.at > until) break;
+      timers.shift();
+      nowMs = next.at;
+      next.fn();
+    }
+    nowMs = until;
+    await new Promise((r) => setImmediate(r));
+  };
+  const ctx = a as unknown as AgentContext;
+  return { a: ctx, raw: a, advance, aimed, reads, fences, report: (r: IsolationProbeReport) => report?.(r) };
+}
+
+test('keel-fence probes when it can: the agent does not read etcd itself, and a reported isolation fences', async () => {
+  const t = agent({ bytes: true, keelFence: true });
+  const watch = new IsolationWatch(t.a);
+  watch.start();
+  await t.advance(5_000);
+  assert.equal(t.aimed.length, 1, 'aimed once, not on every check');
+  const settings = t.aimed[0];
+  assert.ok(settings !== null && settings !== undefined);
+  assert.deepEqual(settings.etcd, [{ host: '127.0.0.1', port: 2379 }]);
+  assert.deepEqual(
+    settings.members,
+    [
+      { host: '127.0.0.2', port: 8008 },
+      { host: 'localhost', port: 8010 },
+    ],
+    'the other members',
+  );
+  assert.ok(t.reads.length <= 1, `the agent read etcd ${t.reads.length} times in 5 s while keel-fence probed`);
+
+  t.report({ etcdAnswered: false, peers: 2, peersAnswered: 1, etcdStatus: 0, roundMs: 400 });
+  await t.advance(10);
+  assert.equal(t.raw.pg.fenced, false, 'a member answered: not isolated');
+  t.report({ etcdAnswered: false, peers: 2, peersAnswered: 0, etcdStatus: 0, roundMs: 400 });
+  await t.advance(10);
+  assert.equal(t.raw.pg.fenced, true, 'neither etcd nor a member answered: fenced at once');
+  assert.ok(watch.isolatedSinceMs !== null);
+  t.report({ etcdAnswered: true, peers: 2, peersAnswered: 0, etcdStatus: 200, roundMs: 3 });
+  await t.advance(10);
+  assert.equal(watch.isolatedSinceMs, null, 'the first healthy round ends the isolation');
+
+  // No longer the leader: the probe is stopped and its reports are ignored.
+  t.raw.cluster.view.leader.name = 'node2';
+  await t.advance(2_000);
+  assert.equal(t.aimed.at(-1), null, 'the probe was not stopped after the leadership went');
+  watch.stop();
+});
+
+test('no bytes for keel-fence (https) or no keel-fence (the simulator): the agent probes every 400 ms itself', async () => {
+  for (const options of [
+    { bytes: false, keelFence: true },
+    { bytes: true, keelFence: false },
+  ]) {
+    const t = agent(options);
+    const watch = new IsolationWatch(t.a);
+    watch.start();
+    await t.advance(4_000);
+    assert.ok(t.reads.length >= 8, `${JSON.stringify(options)}: only ${t.reads.length} reads by the agent in 4 s`);
+    assert.deepEqual(
+      t.aimed.filter((s) => s !== null),
+      [],
+    );
+    watch.stop();
+  }
+});
+
+test('keel-fence is given numeric addresses: numeric ones kept, names resolved, IPv6 bracketed', async () => {
+  const localhost = (await lookup('localhost')).address;
+  assert.deepEqual(
+    await numericAddresses([
+      { host: '10.0.0.7', port: 2379 },
+      { host: 'fd00::7', port: 8008 },
+      { host: 'localhost', port: 8010 },
+    ]),
+    ['10.0.0.7:2379', '[fd00::7]:8008', localhost.includes(':') ? `[${localhost}]:8010` : `${localhost}:8010`],
+  );
+});
