@@ -381,12 +381,15 @@ static void peer_io(int i, short revents) {
 int probe_pollfds(struct pollfd *fds) {
   if (!cfg.on) return 0;
   int n = 0;
+  /* revents cleared here: after a failed poll (EINTR) probe_step must see no event. */
   if (run.etcd_fd >= 0) {
+    fds[n].revents = 0;
     fds[n].fd = run.etcd_fd;
     fds[n++].events = run.phase == E_CONNECTING || run.phase == E_SENDING ? POLLOUT : POLLIN;
   }
   for (int i = 0; i < cfg.n_peers; i++) {
     if (run.peer_fd[i] < 0) continue;
+    fds[n].revents = 0;
     fds[n].fd = run.peer_fd[i];
     fds[n++].events = POLLOUT;
   }
