@@ -105,6 +105,18 @@ function settings(etcd: string[], members: string[]): IsolationProbeSettings {
   return { everyMs: 50, etcdTimeoutMs: 250, quickMs: 60, peerTimeoutMs: 250, etcd: etcd.map(hostPort), members: members.map(hostPort), request };
 }
 
+/** keel-fence started and running the probe against these targets, its reports collected. */
+async function probing(
+  etcd: string[],
+  members: string[],
+): Promise<{ dataDir: string; fence: ProcessFence; logLines: string[]; reports: IsolationProbeReport[] }> {
+  const started = await armedFence();
+  const reports: IsolationProbeReport[] = [];
+  started.fence.probe(settings(etcd, members), (r) => reports.push(r));
+  await eventually('keel-fence runs the probe', 5000, async () => (started.fence.probeRunning() ? true : undefined));
+  return { ...started, reports };
+}
+
 async function standDown(fence: ProcessFence): Promise<void> {
   fence.probe(null, () => undefined);
   fence.feed(null);
@@ -115,10 +127,7 @@ test('healthy rounds report nothing over one kept-alive connection; etcd silent,
   const etcd = await fakeEtcd();
   const member = await liveMember();
   const refused = await closedPort();
-  const { fence } = await armedFence();
-  const reports: IsolationProbeReport[] = [];
-  fence.probe(settings([`127.0.0.1:${etcd.port}`], [member.address, refused]), (r) => reports.push(r));
-  await eventually('keel-fence runs the probe', 5000, async () => (fence.probeRunning() ? true : undefined));
+  const { fence, reports } = await probing([`127.0.0.1:${etcd.port}`], [member.address, refused]);
 
   await sleep(1000);
   assert.equal(reports.length, 0, 'a healthy round reports nothing');
@@ -147,10 +156,7 @@ test('an endpoint that refuses is passed over within the round; a refusal by etc
   const etcd = await fakeEtcd();
   const refused = await closedPort();
   const member = await liveMember();
-  const { fence } = await armedFence();
-  const reports: IsolationProbeReport[] = [];
-  fence.probe(settings([refused, `127.0.0.1:${etcd.port}`], [member.address]), (r) => reports.push(r));
-  await eventually('keel-fence runs the probe', 5000, async () => (fence.probeRunning() ? true : undefined));
+  const { fence, reports } = await probing([refused, `127.0.0.1:${etcd.port}`], [member.address]);
   await sleep(800);
   assert.ok(etcd.requests() >= 3, `the second endpoint got ${etcd.requests()} reads`);
   assert.equal(reports.length, 0, 'the refusing endpoint made a round slow');
@@ -164,10 +170,7 @@ test('an endpoint that refuses is passed over within the round; a refusal by etc
 
 test('keel-fence killed: the agent starts it again and it probes again; bad settings are refused with a one-line error', async () => {
   const etcd = await fakeEtcd();
-  const { dataDir, fence, logLines } = await armedFence();
-  const reports: IsolationProbeReport[] = [];
-  fence.probe(settings([`127.0.0.1:${etcd.port}`], []), (r) => reports.push(r));
-  await eventually('keel-fence runs the probe', 5000, async () => (fence.probeRunning() ? true : undefined));
+  const { dataDir, fence, logLines, reports } = await probing([`127.0.0.1:${etcd.port}`], []);
   const [pid] = keelFencePids([dataDir]);
   assert.ok(pid !== undefined);
   process.kill(pid, 'SIGKILL');
