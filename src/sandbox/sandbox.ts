@@ -378,7 +378,7 @@ export async function nodeStatus(record: SandboxRecord, name: string): Promise<R
 
 /**
  * Waits until one node is a running primary and every other node's PostgreSQL streams from it
- * (seen in the primary's pg_stat_replication through its REST API). Fails with the agents' last
+ * (seen in the primary's pg_stat_replication through its REST API, by application_name). Fails with the agents' last
  * log lines when the deadline passes.
  */
 export async function waitForCluster(record: SandboxRecord, timeoutMs: number, expectedReplicas = record.nodes.length - 1): Promise<string> {
@@ -390,8 +390,17 @@ export async function waitForCluster(record: SandboxRecord, timeoutMs: number, e
     lastSeen = statuses.map((s) => `${s.name}=${String(s.status?.['role'] ?? 'down')}/${String(s.status?.['state'] ?? '-')}`).join(' ');
     const primary = primaries[0];
     if (primaries.length === 1 && primary !== undefined && primary.status?.['state'] === 'running') {
+      // Only the other members count: while a replica clones, its pg_basebackup's WAL stream is a
+      // walsender too ('pg_basebackup', state 'streaming'), and the cluster is not up until the
+      // replica's own server streams.
+      const others = new Set(record.nodes.map((n) => n.name).filter((n) => n !== primary.name));
       const replication = primary.status['replication'];
-      const streaming = Array.isArray(replication) ? replication.filter((r) => (r as { state?: unknown }).state === 'streaming').length : 0;
+      const streaming = Array.isArray(replication)
+        ? replication.filter((r) => {
+            const row = r as { state?: unknown; application_name?: unknown };
+            return row.state === 'streaming' && typeof row.application_name === 'string' && others.has(row.application_name);
+          }).length
+        : 0;
       if (streaming >= expectedReplicas) return primary.name;
     }
     await new Promise((r) => setTimeout(r, 500));
