@@ -84,6 +84,7 @@ function observationFor(view: ClusterView, self: string, status: PeerStatus, pee
       syncStandbyNames: null,
       syncAppliedAtLsn: null,
       standbys: [],
+      physicalSlots: null,
       crashedSinceMs: null,
       rewindCapable: true,
       divergence: { verdict: 'notChecked' },

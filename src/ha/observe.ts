@@ -179,6 +179,7 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
             flushLsnBytes: r.flushLsn,
             stalledMs: stalledForMs(pg.replicationProgress, r.applicationName, nowMs),
           })),
+    physicalSlots: probe === null || probe.inRecovery ? null : probe.physicalSlots,
     crashedSinceMs: pg.crashedSinceMs,
     rewindCapable: pg.rewindCapable,
     divergence: { verdict: 'notChecked' },

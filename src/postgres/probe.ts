@@ -43,6 +43,8 @@ export interface PostgresProbe {
   walReceiverSender: { host: string; port: number } | null;
   synchronousStandbyNames: string;
   replication: ReplicationRow[];
+  /** Physical replication slots (pg_replication_slots), so the leader syncs its slots only when they differ. */
+  physicalSlots: Array<{ name: string; active: boolean }>;
   /** The timeline of the last checkpoint (pg_control_checkpoint): behind `timeline` right after a promotion. */
   checkpointTimeline: number;
   /**
@@ -100,7 +102,9 @@ SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT coalesce(json_agg(json_build_object('usename', usename, 'application_name', application_name,
                  'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state,
                  'sync_priority', sync_priority, 'flush_lsn', flush_lsn::text)), '[]'::json)
-          FROM pg_stat_replication) AS replication
+          FROM pg_stat_replication) AS replication,
+       (SELECT coalesce(json_agg(json_build_object('name', slot_name, 'active', active)), '[]'::json)
+          FROM pg_replication_slots WHERE slot_type = 'physical') AS physical_slots
   FROM (SELECT 1) AS one LEFT JOIN pg_stat_get_wal_receiver() AS wr ON true`;
 
 /** How often releaseSyncWaiters looks whether the walsenders took the new setting. */
@@ -131,6 +135,7 @@ interface ProbeRow {
   synchronous_standby_names: string;
   rewind_capable: boolean;
   pending_restart: Array<{ name: string; value: string }>;
+  physical_slots: Array<{ name: string; active: boolean }>;
   replication: Array<{
     usename: string;
     application_name: string;
@@ -230,6 +235,7 @@ export class PostgresConnection {
         syncPriority: r.sync_priority,
         flushLsn: r.flush_lsn === null ? null : parseLsn(r.flush_lsn),
       })),
+      physicalSlots: row.physical_slots,
     };
   }
 

@@ -35,6 +35,7 @@ import type { SimNode, SimPg, SimProcess } from './model.js';
 import { CLUSTER_REPLICATION_PASSWORD, type World } from './world.js';
 import { FENCE_STANDBY_NAME } from '../../src/ha/postgres-tracker.js';
 import { ackRuleOf } from '../../src/ha/core/sync-standby-names.js';
+import { slotNameFromMemberName } from '../../src/ha/core/slot-names.js';
 
 class SimPgError extends Error {}
 
@@ -326,6 +327,7 @@ export class SimPostgresNode implements PostgresNode {
       walReceiverSender: streaming && pg.applied.followHost !== null ? { host: pg.applied.followHost, port: 5432 } : null,
       synchronousStandbyNames: pg.applied.ssn,
       replication: pg.inRecovery ? [] : this.standbyRows(),
+      physicalSlots: pg.slots.map((name) => ({ name, active: this.w.nodes.some((s) => slotNameFromMemberName(s.name) === name && this.streamsFromHere(s)) })),
       rewindCapable: pg.checksums || pg.walLogHints,
       checkpointTimeline: pg.checkpointTl,
       pendingRestart: [],
@@ -337,14 +339,7 @@ export class SimPostgresNode implements PostgresNode {
     const listed = (name: string): boolean => names.kind === 'standbys' && (names.names.includes(name) || names.names.includes('*'));
     const quorum = /^\s*any\s/i.test(this.pg.applied.ssn);
     return this.w.nodes
-      .filter(
-        (s) =>
-          s !== this.n &&
-          (() => {
-            const src = this.w.streamSource(s);
-            return 'src' in src && src.src === this.n;
-          })(),
-      )
+      .filter((s) => this.streamsFromHere(s))
       .map((s) => ({
         usename: 'replicator',
         applicationName: s.name,
@@ -354,6 +349,13 @@ export class SimPostgresNode implements PostgresNode {
         syncPriority: listed(s.name) ? 1 : 0,
         flushLsn: s.pg.lsn,
       }));
+  }
+
+  /** Node `s` streams WAL from this one (its walsender, and its slot, are in use). */
+  private streamsFromHere(s: SimNode): boolean {
+    if (s === this.n) return false;
+    const src = this.w.streamSource(s);
+    return 'src' in src && src.src === this.n;
   }
 
   async isInRecovery(): Promise<boolean> {

@@ -111,6 +111,13 @@ export type DivergenceObservation =
 
 export type PgRole = 'primary' | 'replica';
 
+/** One physical replication slot (pg_replication_slots). */
+export interface PhysicalSlot {
+  name: string;
+  /** A walsender streams through it now. */
+  active: boolean;
+}
+
 /** One standby as the primary's pg_stat_replication shows it (application_name is the member name). */
 export interface StandbyReplication {
   name: string;
@@ -162,6 +169,11 @@ export interface PostgresObservation {
   syncAppliedAtLsn: number | null;
   /** A running primary's standbys (pg_stat_replication); [] otherwise. */
   standbys: StandbyReplication[];
+  /**
+   * A running primary's physical replication slots, as the cycle's probe saw them; null when
+   * unknown (no probe, a replica): the leader then syncs its slots as if they could differ.
+   */
+  physicalSlots: PhysicalSlot[] | null;
   /** Set by the executor when the postmaster died without being asked to stop; cleared once it runs again. */
   crashedSinceMs: number | null;
   /**

@@ -130,6 +130,7 @@ export function obs(over: ObsOverride = {}): Observation {
       syncStandbyNames: null,
       syncAppliedAtLsn: null,
       standbys: [],
+      physicalSlots: null,
       crashedSinceMs: null,
       rewindCapable: true,
       divergence: { verdict: 'notChecked' },

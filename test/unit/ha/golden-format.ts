@@ -275,6 +275,7 @@ const postgresIn = z
     syncStandbyNames: str.nullable(),
     syncAppliedAtLsn: bytes.nullable(),
     standbys: z.array(z.object({ name: str, state: str, syncState: str, flushLsnBytes: bytes.nullable() }).strict()),
+    physicalSlots: z.array(z.object({ name: str, active: bool }).strict()).nullable(),
     crashedSinceMs: num.nullable(),
     rewindCapable: bool,
     divergence: divergenceIn,

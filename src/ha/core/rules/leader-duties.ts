@@ -7,7 +7,7 @@
  * it from state that may have moved on.
  */
 import type { HistoryEntry } from '../../../dcs/types.js';
-import type { Action } from '../types.js';
+import type { Action, PhysicalSlot } from '../types.js';
 import { slotNameFromMemberName } from '../slot-names.js';
 import type { Ctx } from './context.js';
 
@@ -68,6 +68,16 @@ export function wantedSlots(ctx: Ctx): string[] {
     .sort();
 }
 
+/**
+ * Whether the syncSlots action has anything to do: a wanted slot is missing, or a slot nobody
+ * wants is idle (the action drops it; a slot in use is kept). Unknown slots (null) may differ.
+ * The probe reads the slots every cycle, so an idle leader spends no query on them.
+ */
+export function slotsDiffer(present: readonly PhysicalSlot[] | null, wanted: readonly string[]): boolean {
+  if (present === null) return true;
+  return wanted.some((name) => !present.some((s) => s.name === name)) || present.some((s) => !s.active && !wanted.includes(s.name));
+}
+
 /** The bookkeeping actions of a primary holding the key (after the gate confirmed it). */
 export function leaderDuties(ctx: Ctx): Action[] {
   const { obs, view } = ctx;
@@ -80,7 +90,10 @@ export function leaderDuties(ctx: Ctx): Action[] {
     const topology = failsafeTopology(ctx);
     if (!sameTopology(view.failsafe, topology)) actions.push({ kind: 'writeFailsafe', members: topology });
   }
-  if (obs.config.useSlots && !obs.paused) actions.push({ kind: 'syncSlots', slots: wantedSlots(ctx) });
+  if (obs.config.useSlots && !obs.paused) {
+    const slots = wantedSlots(ctx);
+    if (slotsDiffer(pg.physicalSlots, slots)) actions.push({ kind: 'syncSlots', slots });
+  }
   // Until the control file names our timeline, rejoining nodes cannot rewind from us (the promote
   // task's own CHECKPOINT may have failed: simulator, seed 5812).
   if (pg.timeline !== null && pg.checkpointTimeline !== null && pg.checkpointTimeline < pg.timeline) actions.push({ kind: 'checkpoint' });
