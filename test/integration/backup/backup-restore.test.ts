@@ -8,11 +8,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chown, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBackupLab, directoryBytes, infoStanza, tableChecksum, type BackupLab, type PgServer } from './standalone-postgres.js';
 import { KEEL_MAIN, eventually, runKeel } from '../../support/sandbox.js';
 import { decodeObject } from '../../../src/backup/object-codec.js';
+import { Repository } from '../../../src/backup/repository.js';
 import type { Manifest } from '../../../src/backup/core/manifest.js';
 
 let lab: BackupLab;
@@ -380,6 +381,34 @@ test(
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /^keel: block \d+ of base\/\d+\/\d+ .* is corrupt: .*; restore refused$/m);
     assert.equal((await lab.keel(['verify', `--set=${secondNewest}`])).code, 0, 'the other full is untouched');
+
+    // a CRC-32 recorded wrong while every block is intact: restore would refuse the good block, so verify must name it
+    const repository = await Repository.open({
+      repoPath: lab.repoPath,
+      stanza: lab.stanza,
+      cipherType: 'none',
+      cipherPass: null,
+      compressType: 'zst',
+      compressLevel: 3,
+    });
+    const kept = await repository.readManifest(secondNewest);
+    const victim = kept.files.find((f) => f.path.startsWith('base/') && (f.crc32?.length ?? 0) > 1);
+    assert.ok(victim?.crc32 !== undefined);
+    victim.crc32[1] = ((victim.crc32[1] ?? 0) ^ 1) >>> 0;
+    await repository.commitBackup(kept);
+    // written by this (root) process: give them back to the repository's owner, who runs verify
+    const backupDir = join(lab.repoPath, lab.stanza, 'backup', secondNewest);
+    const owner = await stat(backupDir);
+    for (const name of ['manifest', 'summary']) await chown(join(backupDir, name), owner.uid, owner.gid);
+    const crcVerify = await lab.keel(['verify', `--set=${secondNewest}`]);
+    assert.equal(crcVerify.code, 1, crcVerify.stdout);
+    assert.match(
+      crcVerify.stdout,
+      new RegExp(
+        `^backup ${secondNewest}: ${victim.path}: block 1 \\(pack/${secondNewest}/\\S+ at \\d+\\): block CRC-32 differs from the one recorded in the manifest$`,
+        'm',
+      ),
+    );
   },
 );
 
