@@ -20,7 +20,8 @@
  * remaining TTL (etcd LeaseTimeToLive, every 100 ms) and kills right after it jumps back up (a
  * keepalive just happened). kill -> new key is then ttl + the agent's own takeover overhead.
  *
- *   node dist/bench/failover.js [--reps 5] [--settings seed,fast] [--systems keel,patroni] [--modes async,on,quorum] [--idle-s 60]
+ *   node dist/bench/failover.js [--reps 5] [--settings seed,fast] [--systems keel,patroni] [--modes async,on,quorum] [--idle-s 60] [--out failover]
+ * (writes bench/results/<out>.json and <out>.table.md)
  */
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -227,6 +228,7 @@ async function main(): Promise<void> {
   const settings = SETTINGS.filter((s) => arg('settings', 'seed,fast').split(',').includes(s.name));
   const systems = arg('systems', 'keel,patroni').split(',') as AgentRuntime[];
   const modes = arg('modes', 'async,on,quorum').split(',') as Mode[];
+  const out = arg('out', 'failover');
   const runs: RunResult[] = [];
   for (const setting of settings)
     for (const mode of modes)
@@ -244,7 +246,7 @@ async function main(): Promise<void> {
   const machine = { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() };
   await mkdir(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
   await writeFile(
-    fileURLToPath(new URL('../../bench/results/failover.json', import.meta.url)),
+    fileURLToPath(new URL(`../../bench/results/${out}.json`, import.meta.url)),
     JSON.stringify({ machine, reps, idleS, runs: rows }, null, 2) + '\n',
   );
   const lines = [
@@ -264,6 +266,7 @@ async function main(): Promise<void> {
     );
   }
   process.stdout.write(lines.join('\n') + '\n');
+  await writeFile(fileURLToPath(new URL(`../../bench/results/${out}.table.md`, import.meta.url)), lines.join('\n') + '\n');
 }
 
 await main();

@@ -89,6 +89,10 @@ export class PostgresTracker {
   written: Record<string, string> | null = null;
   /** The pg_hba lines last written from postgresql.pg_hba (JSON; null: none written by this agent). */
   private writtenHba: string | null = null;
+  /** The configuration objects applyConfigChanges last synced pg_hba from (nothing to do while they are the same). */
+  private hbaFrom: { local: LocalConfig; dynamic: DynamicConfig } | null = null;
+  /** The configuration's parameters (see parameters()) and the objects they were merged from. */
+  private merged: { local: LocalConfig; dynamic: DynamicConfig; recovering: boolean; params: Readonly<Record<string, string>> } | null = null;
   /** The postgresql.conf write in progress (see writeConfig). */
   private writing: Promise<void> = Promise.resolve();
   /** Our own timeline history's last switch, read once per timeline. */
@@ -108,8 +112,17 @@ export class PostgresTracker {
   parameters(): Record<string, string> {
     const dynamic = this.settings.dynamic();
     const local = this.settings.local();
-    const params = effectiveParameters(local, dynamic);
-    Object.assign(params, archivingParameters(local, dynamic, params, this.keelProgram, this.recovery !== null));
+    const recovering = this.recovery !== null;
+    // Asked every cycle (applyConfigChanges) while the configuration changes rarely: the merge is
+    // redone only when a configuration object was replaced (a reload, a new config key) or the
+    // role changed. Both functions are pure.
+    let merged = this.merged;
+    if (merged === null || merged.local !== local || merged.dynamic !== dynamic || merged.recovering !== recovering) {
+      const params = effectiveParameters(local, dynamic);
+      Object.assign(params, archivingParameters(local, dynamic, params, this.keelProgram, recovering));
+      merged = this.merged = { local, dynamic, recovering, params };
+    }
+    const params = { ...merged.params };
     const sync = this.syncStandbyNamesInEffect();
     if (sync !== null) params['synchronous_standby_names'] = sync;
     if (this.fenced) params['synchronous_standby_names'] = FENCE_STANDBY_NAME;
@@ -229,7 +242,10 @@ export class PostgresTracker {
     }
     const changed = Object.keys(parameters).length > 0;
     if (changed) await this.writeConfig();
-    const hba = await this.syncHba();
+    const local = this.settings.local();
+    const dynamic = this.settings.dynamic();
+    const hba = this.hbaFrom?.local === local && this.hbaFrom.dynamic === dynamic ? false : await this.syncHba();
+    this.hbaFrom = { local, dynamic };
     if (!changed && !hba) return null;
     await this.node.reload();
     return { parameters, hba };
