@@ -7,7 +7,7 @@
  * The leader and the replicas are reported apart: the leader does more (its lease, and keel's
  * isolation watch).
  *
- *   node dist/bench/footprint.js [--systems keel,patroni] [--settings fast] [--window-s 120] [--reps 1] [--out footprint]
+ *   node dist/bench/footprint.js [--systems keel,patroni] [--settings fast] [--window-s 120] [--settle-s 180] [--reps 1] [--out footprint]
  *
  * CPU is read from /proc/<pid>/stat (utime + stime, plus the reaped children's cutime + cstime,
  * plus keel-fence's own for keel) at the start and end of the window, RSS from
@@ -52,7 +52,7 @@ function memStats(pid: number): { pssMb: number; ussMb: number } {
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
-async function measure(system: AgentRuntime, setting: Setting, load: Load, rep: number, windowS: number): Promise<Sample[]> {
+async function measure(system: AgentRuntime, setting: Setting, load: Load, rep: number, windowS: number, settleS: number): Promise<Sample[]> {
   const dir = await mkdtemp(join(tmpdir(), `keel-footprint-${system}-`));
   try {
     const record = await sandboxUp({
@@ -65,8 +65,11 @@ async function measure(system: AgentRuntime, setting: Setting, load: Load, rep: 
       ...(load === 'haproxy-1s' ? { haproxy: { timings: { inter: '1s', fall: 3, rise: 2 }, runtimeApi: false } } : {}),
     });
     const leader = await waitForCluster(record, 300_000);
-    // Let start-up work (clones, first checkpoints, slot creation) settle before the window.
-    await new Promise((r) => setTimeout(r, 20_000));
+    // Let start-up work (clones, first checkpoints, slot creation) settle before the window, and
+    // keel's JIT warm-up: V8 compiles and optimizes a function once it has run often enough, and
+    // at one HA cycle every loop_wait that takes minutes (measured: 0.44 CPU s in an agent's first
+    // minute of cycles, 0.17 in each minute from the second on). An agent idles for months.
+    await new Promise((r) => setTimeout(r, settleS * 1000));
     // An agent's cost includes its helpers: the children it spawned and reaped during the window
     // (pg_controldata, psql, callbacks) and, for keel, keel-fence (it runs the leader's isolation
     // probe), which is detached and so is counted on its own.
@@ -119,12 +122,14 @@ async function main(): Promise<void> {
       return s;
     });
   const windowS = Number(arg('window-s', '120'));
+  const settleS = Number(arg('settle-s', '180'));
   const reps = Number(arg('reps', '1'));
   const out = arg('out', 'footprint');
   const samples: Sample[] = [];
   for (let rep = 1; rep <= reps; rep++)
     for (const setting of settings)
-      for (const load of ['idle', 'haproxy-1s'] as const) for (const system of systems) samples.push(...(await measure(system, setting, load, rep, windowS)));
+      for (const load of ['idle', 'haproxy-1s'] as const)
+        for (const system of systems) samples.push(...(await measure(system, setting, load, rep, windowS, settleS)));
 
   const rows: string[] = [];
   for (const setting of settings)
@@ -144,11 +149,11 @@ async function main(): Promise<void> {
   const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version };
   const results = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   await mkdir(results, { recursive: true });
-  await writeFile(join(results, `${out}.json`), JSON.stringify({ machine, windowS, reps, samples }, null, 2) + '\n');
+  await writeFile(join(results, `${out}.json`), JSON.stringify({ machine, windowS, settleS, reps, samples }, null, 2) + '\n');
   const table = [
     `# bench/footprint — agent cost while nothing happens, keel vs Patroni 3.0.2`,
     '',
-    `${machine.cpus} CPUs (${machine.model}), Node ${machine.node}; window ${windowS} s after 20 s of settling; ${reps} repetition(s); 3-node sandbox on loopback.`,
+    `${machine.cpus} CPUs (${machine.model}), Node ${machine.node}; window ${windowS} s after ${settleS} s of settling; ${reps} repetition(s); 3-node sandbox on loopback.`,
     'idle: no client; haproxy-1s: HAProxy checking /primary and /replica on every member every second. CPU: utime+stime of the agent process, of the children it reaped (cutime+cstime) and, for keel, of keel-fence.',
     '',
     'RSS counts every page the process maps, including the shared, read-only pages of its interpreter (an empty `node` process: ~40 MB RSS, ~34 MB of it the shared binary); PSS divides shared pages among the processes sharing them; USS counts only the pages this process alone holds, i.e. what one more agent costs the host.',
