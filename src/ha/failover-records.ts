@@ -9,6 +9,7 @@ import type { AgentContext } from './context.js';
 import {
   appendRecord,
   awaitingRejoin,
+  rejoinedOnTimeline,
   completeRecord,
   consideredMembers,
   failoverKind,
@@ -97,10 +98,10 @@ export class FailoverRecorder {
     if (pg.role === 'primary') this.mayOweRejoin = true;
     if (!this.mayOweRejoin || pg.role !== 'replica' || !pg.streaming) return;
     this.mayOweRejoin = false;
-    void this.storeRejoin().catch((error: unknown) => a.log.warning(`failover record: could not record the rejoin: ${message(error)}`));
+    void this.storeRejoin(pg.timeline).catch((error: unknown) => a.log.warning(`failover record: could not record the rejoin: ${message(error)}`));
   }
 
-  private async storeRejoin(): Promise<void> {
+  private async storeRejoin(timeline: number | null): Promise<void> {
     const a = this.a;
     const store = a.ports.failoverRecords;
     if (store === undefined) return;
@@ -109,6 +110,11 @@ export class FailoverRecorder {
       const { records, version } = await store.load();
       const index = awaitingRejoin(records, self);
       if (index < 0) return;
+      const record = records[index];
+      if (record !== undefined && !rejoinedOnTimeline(record, timeline)) {
+        this.mayOweRejoin = true; // not on the new timeline yet: look again at the next streaming observation
+        return;
+      }
       const nowMs = a.ports.clock.wallMs();
       const promotedAt = records[index]?.promotedAt ?? null;
       const rejoin: RejoinRecord = {
