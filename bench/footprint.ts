@@ -7,7 +7,7 @@
  * The leader and the replicas are reported apart: the leader does more (its lease, and keel's
  * isolation watch).
  *
- *   node dist/bench/footprint.js [--systems keel,patroni] [--settings fast] [--window-s 120] [--settle-s 180] [--reps 1] [--out footprint]
+ *   node dist/bench/footprint.js [--systems keel,patroni] [--settings fast] [--window-s 120] [--settle-s 20] [--reps 1] [--out footprint]
  *
  * CPU is read from /proc/<pid>/stat (utime + stime, plus the reaped children's cutime + cstime,
  * plus keel-fence's own for keel) at the start and end of the window, RSS from
@@ -65,10 +65,10 @@ async function measure(system: AgentRuntime, setting: Setting, load: Load, rep: 
       ...(load === 'haproxy-1s' ? { haproxy: { timings: { inter: '1s', fall: 3, rise: 2 }, runtimeApi: false } } : {}),
     });
     const leader = await waitForCluster(record, 300_000);
-    // Let start-up work (clones, first checkpoints, slot creation) settle before the window, and
-    // keel's JIT warm-up: V8 compiles and optimizes a function once it has run often enough, and
-    // at one HA cycle every loop_wait that takes minutes (measured: 0.44 CPU s in an agent's first
-    // minute of cycles, 0.17 in each minute from the second on). An agent idles for months.
+    // Let start-up work (clones, first checkpoints, slot creation) settle before the window. An
+    // agent's first minute of cycles costs more (measured: 0.44 CPU s, then 0.17 a minute: V8
+    // optimizes a function once it has run often enough); the window starts about a minute after
+    // the agents, and a 180 s settle (--settle-s 180) left keel's ratio to Patroni where it was.
     await new Promise((r) => setTimeout(r, settleS * 1000));
     // An agent's cost includes its helpers: the children it spawned and reaped during the window
     // (pg_controldata, psql, callbacks) and, for keel, keel-fence (it runs the leader's isolation
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       return s;
     });
   const windowS = Number(arg('window-s', '120'));
-  const settleS = Number(arg('settle-s', '180'));
+  const settleS = Number(arg('settle-s', '20'));
   const reps = Number(arg('reps', '1'));
   const out = arg('out', 'footprint');
   const samples: Sample[] = [];
