@@ -9,13 +9,13 @@ import type { AgentContext } from './context.js';
 import {
   appendRecord,
   awaitingRejoin,
-  rejoinedOnTimeline,
   completeRecord,
   consideredMembers,
   failoverKind,
+  rejoinedOnTimeline,
+  withRejoin,
   type FailoverDraft,
   type RejoinRecord,
-  withRejoin,
 } from './core/failover-record.js';
 import type { Ctx } from './core/rules/context.js';
 import { parseTimelineHistory } from './core/timeline.js';
@@ -111,12 +111,13 @@ export class FailoverRecorder {
       const index = awaitingRejoin(records, self);
       if (index < 0) return;
       const record = records[index];
-      if (record !== undefined && !rejoinedOnTimeline(record, timeline)) {
+      if (record === undefined) return;
+      if (!rejoinedOnTimeline(record, timeline)) {
         this.mayOweRejoin = true; // not on the new timeline yet: look again at the next streaming observation
         return;
       }
       const nowMs = a.ports.clock.wallMs();
-      const promotedAt = records[index]?.promotedAt ?? null;
+      const promotedAt = record.promotedAt;
       const rejoin: RejoinRecord = {
         method: this.rejoinMethod(),
         at: new Date(nowMs).toISOString(),

@@ -195,8 +195,8 @@ export class PostgresConnection {
   /**
    * Runs one statement; on any error the connection is dropped so the next call reconnects. A
    * `prepareAs` name makes it a prepared statement of this connection: the text is sent and parsed
-   * once, later runs send only its name (the probe's 2 KB of SQL every cycle was a sixth of an
-   * idle leader's CPU, issue 12). A new connection prepares it again.
+   * once, later runs send only its name (issue 12: a profile of an idle leader put a sixth of
+   * its samples under sending the probe's 2 KB of SQL each cycle). A new connection prepares it again.
    */
   async query<Row extends pg.QueryResultRow>(sql: string, params: unknown[] = [], prepareAs?: string): Promise<Row[]> {
     const client = await this.connect();

@@ -378,8 +378,8 @@ export async function nodeStatus(record: SandboxRecord, name: string): Promise<R
 
 /**
  * Waits until one node is a running primary and every other node's PostgreSQL streams from it
- * (seen in the primary's pg_stat_replication through its REST API, by application_name). Fails with the agents' last
- * log lines when the deadline passes.
+ * (seen in the primary's pg_stat_replication through its REST API, by application_name). Fails
+ * with the agents' last log lines when the deadline passes.
  */
 export async function waitForCluster(record: SandboxRecord, timeoutMs: number, expectedReplicas = record.nodes.length - 1): Promise<string> {
   const deadline = Date.now() + timeoutMs;
