@@ -12,10 +12,9 @@ import {
   completeRecord,
   consideredMembers,
   failoverKind,
-  rejoinedOnTimeline,
-  withRejoin,
   type FailoverDraft,
   type RejoinRecord,
+  withRejoin,
 } from './core/failover-record.js';
 import type { Ctx } from './core/rules/context.js';
 import { parseTimelineHistory } from './core/timeline.js';
@@ -97,11 +96,15 @@ export class FailoverRecorder {
     const pg = obs.postgres;
     if (pg.role === 'primary') this.mayOweRejoin = true;
     if (!this.mayOweRejoin || pg.role !== 'replica' || !pg.streaming) return;
+    // A rewind or re-clone starts the server itself and may stream before the task ends: its
+    // success, which says how the node came back, is known only then (a full run recorded a
+    // rejoin by pg_rewind as 'restart', the task still running).
+    if (a.tasks.current() !== null) return;
     this.mayOweRejoin = false;
-    void this.storeRejoin(pg.timeline).catch((error: unknown) => a.log.warning(`failover record: could not record the rejoin: ${message(error)}`));
+    void this.storeRejoin().catch((error: unknown) => a.log.warning(`failover record: could not record the rejoin: ${message(error)}`));
   }
 
-  private async storeRejoin(timeline: number | null): Promise<void> {
+  private async storeRejoin(): Promise<void> {
     const a = this.a;
     const store = a.ports.failoverRecords;
     if (store === undefined) return;
@@ -110,14 +113,8 @@ export class FailoverRecorder {
       const { records, version } = await store.load();
       const index = awaitingRejoin(records, self);
       if (index < 0) return;
-      const record = records[index];
-      if (record === undefined) return;
-      if (!rejoinedOnTimeline(record, timeline)) {
-        this.mayOweRejoin = true; // not on the new timeline yet: look again at the next streaming observation
-        return;
-      }
       const nowMs = a.ports.clock.wallMs();
-      const promotedAt = record.promotedAt;
+      const promotedAt = records[index]?.promotedAt ?? null;
       const rejoin: RejoinRecord = {
         method: this.rejoinMethod(),
         at: new Date(nowMs).toISOString(),

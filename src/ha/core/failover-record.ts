@@ -117,16 +117,6 @@ export function awaitingRejoin(records: readonly FailoverRecord[], self: string)
   return -1;
 }
 
-/**
- * Whether a replica that streams, on `timeline`, has rejoined after the failover `record`: only
- * once on the record's new timeline. A diverged old leader restarted as a standby shows a WAL
- * receiver 'streaming' for a moment, on its old timeline, before the new leader refuses it and
- * it is rewound (a full run recorded such a rejoin as a plain restart, before the rewind).
- */
-export function rejoinedOnTimeline(record: FailoverRecord, timeline: number | null): boolean {
-  return timeline !== null && (record.timeline === null || timeline >= record.timeline);
-}
-
 export function withRejoin(records: readonly FailoverRecord[], index: number, rejoin: RejoinRecord): FailoverRecord[] {
   return records.map((record, i) => (i === index ? { ...record, rejoin } : record));
 }

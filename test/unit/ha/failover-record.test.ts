@@ -9,7 +9,6 @@ import {
   consideredMembers,
   failoverKind,
   parseRecords,
-  rejoinedOnTimeline,
   withRejoin,
   type FailoverDraft,
   type FailoverRecord,
@@ -100,17 +99,6 @@ test('records are bounded; the rejoin goes to the newest record naming us the ol
   const rejoined = withRejoin(history, 1, { method: 'rewind', at: 'x', afterPromotionMs: 1200 });
   assert.equal(awaitingRejoin(rejoined, 'n2'), -1, 'said once');
   assert.equal(rejoined[0]?.rejoin, null);
-});
-
-test("a streaming replica has rejoined only once on the record's new timeline", () => {
-  const record = completeRecord(draft, { promotedAt: null, acceptingWritesAt: null, timeline: 2, timelineStartLsn: 0 });
-  // the diverged old leader, restarted as a standby, streams for a moment on its old timeline before its rewind
-  assert.equal(rejoinedOnTimeline(record, 1), false);
-  assert.equal(rejoinedOnTimeline(record, null), false);
-  assert.equal(rejoinedOnTimeline(record, 2), true);
-  assert.equal(rejoinedOnTimeline(record, 3), true, 'a later failover meanwhile');
-  const unknown = completeRecord(draft, { promotedAt: null, acceptingWritesAt: null, timeline: null, timelineStartLsn: null });
-  assert.equal(rejoinedOnTimeline(unknown, 1), true, 'no timeline recorded: streaming is all there is to go by');
 });
 
 test('stored text read tolerantly; rendered as blocks with a table of who was weighed, or as JSON', () => {
