@@ -67,20 +67,28 @@ type Reply = { id: number; outcome?: ChunkOutcome; error?: { code: string | null
 
 export class RestorePool {
   private readonly workers: Worker[] = [];
-  private readonly local: ChunkRestorer | null;
+  /** With process-max 1: the restorer on this thread, made once the packs are known. */
+  private local: ChunkRestorer | null = null;
+  /** The packs the restorers were last given (run() sends them again only when they change). */
+  private packs: readonly string[] | null = null;
   private readonly waiting = new Map<number, { resolve: (outcome: ChunkOutcome) => void; reject: (error: Error) => void }>();
   private nextId = 0;
 
-  constructor(stanzaDir: string, packs: readonly string[], key: Buffer | null, workerCount: number) {
-    if (workerCount <= 1) {
-      this.local = new ChunkRestorer(stanzaDir, packs, key);
-      return;
-    }
-    this.local = null;
+  /**
+   * Starts the worker threads at once: the restore creates the pool before it reads the backup's
+   * manifest, so the threads load their modules while the manifest is parsed (a quarter of a
+   * second at scale 50) instead of after it.
+   */
+  constructor(
+    private readonly stanzaDir: string,
+    private readonly key: Buffer | null,
+    workerCount: number,
+  ) {
+    if (workerCount <= 1) return;
     const writeLocks = FileWriteLocks.table();
     for (let i = 0; i < workerCount; i++) {
       const worker = new Worker(new URL('./restore-worker.js', import.meta.url), {
-        workerData: { stanzaDir, packs: [...packs], key: key === null ? null : new Uint8Array(key), writeLocks },
+        workerData: { stanzaDir, key: key === null ? null : new Uint8Array(key), writeLocks },
       });
       worker.on('message', (reply: Reply) => this.settle(reply));
       worker.on('error', (error) => this.failAll(error));
@@ -91,8 +99,12 @@ export class RestorePool {
     }
   }
 
-  /** Restores every chunk; `done` is called as each one completes (in completion order). */
-  async run(chunks: readonly RestoreChunk[], done: (chunk: RestoreChunk, outcome: ChunkOutcome) => void): Promise<void> {
+  /**
+   * Restores every chunk, whose blocks index into `packs` (the manifest's list); `done` is called
+   * as each one completes (in completion order).
+   */
+  async run(packs: readonly string[], chunks: readonly RestoreChunk[], done: (chunk: RestoreChunk, outcome: ChunkOutcome) => void): Promise<void> {
+    this.usePacks(packs);
     const lanes = this.local === null ? this.workers.length : 1;
     const queue = new ChunkQueue(chunks);
     let failure: Error | null = null;
@@ -113,6 +125,18 @@ export class RestorePool {
     for (let worker = 0; worker < lanes; worker++) for (let slot = 0; slot < slots; slot++) running.push(lane(worker));
     await Promise.all(running);
     if (failure !== null) throw failure;
+  }
+
+  private usePacks(packs: readonly string[]): void {
+    if (this.packs === packs) return;
+    this.packs = packs;
+    if (this.workers.length === 0) {
+      void this.local?.close();
+      this.local = new ChunkRestorer(this.stanzaDir, packs, this.key);
+      return;
+    }
+    // a worker handles its messages in order: the packs reach it before any chunk that uses them
+    for (const worker of this.workers) worker.postMessage({ packs: [...packs] });
   }
 
   private restoreOn(worker: number, chunk: RestoreChunk): Promise<ChunkOutcome> {

@@ -1,6 +1,7 @@
 /**
  * Worker thread of the restore pool: restores the chunks it is sent (read, decode, check, write)
- * with its own pack handles and frame cache, and answers each with its outcome or its error
+ * with its own pack handles and frame cache (the manifest's packs are sent first, in a message of
+ * their own: the thread starts before the manifest is read), and answers each with its outcome or its error
  * (code and message, rebuilt as a KeelError on the main thread).
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -8,11 +9,20 @@ import { KeelError } from '../errors.js';
 import { ChunkRestorer, type RestoreChunk } from './restore-chunk.js';
 import { FileWriteLocks } from './file-write-lock.js';
 
-const setup = workerData as { stanzaDir: string; packs: string[]; key: Uint8Array | null; writeLocks: SharedArrayBuffer };
-const restorer = new ChunkRestorer(setup.stanzaDir, setup.packs, setup.key === null ? null : Buffer.from(setup.key), new FileWriteLocks(setup.writeLocks));
+const setup = workerData as { stanzaDir: string; key: Uint8Array | null; writeLocks: SharedArrayBuffer };
+const key = setup.key === null ? null : Buffer.from(setup.key);
+const writeLocks = new FileWriteLocks(setup.writeLocks);
+/** Made when the pool sends the manifest's packs, which come before any chunk. */
+let restorer: ChunkRestorer | null = null;
 
-parentPort?.on('message', (message: { id: number; chunk: RestoreChunk }) => {
-  restorer.restore(message.chunk).then(
+parentPort?.on('message', (message: { packs: string[] } | { id: number; chunk: RestoreChunk }) => {
+  if ('packs' in message) {
+    void restorer?.close();
+    restorer = new ChunkRestorer(setup.stanzaDir, message.packs, key, writeLocks);
+    return;
+  }
+  const restoring = restorer === null ? Promise.reject(new Error('a chunk came before the packs')) : restorer.restore(message.chunk);
+  restoring.then(
     (outcome) => parentPort?.postMessage({ id: message.id, outcome }),
     (error: unknown) =>
       parentPort?.postMessage({

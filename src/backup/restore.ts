@@ -56,28 +56,29 @@ const PREPARE_CONCURRENCY = 8;
 
 export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   const repository = await Repository.open(request.repository);
-  const { manifest, tablespaces } = await planRestore(repository, request);
-  await checkDestination(request);
-  request.log.info(`restore backup set ${manifest.label}${request.delta ? ' (delta)' : ''}`);
-  for (const t of tablespaces) if (t.destination !== t.path) request.log.info(`map tablespace 'pg_tblspc/${t.oid}' to '${t.destination}'`);
+  // the workers start loading while the manifest is read and checked (they write nothing until sent chunks)
+  const pool = new RestorePool(repository.root, repository.codec.key, request.processMax ?? 1);
+  try {
+    const { manifest, tablespaces } = await planRestore(repository, request);
+    await checkDestination(request);
+    request.log.info(`restore backup set ${manifest.label}${request.delta ? ' (delta)' : ''}`);
+    for (const t of tablespaces) if (t.destination !== t.path) request.log.info(`map tablespace 'pg_tblspc/${t.oid}' to '${t.destination}'`);
 
-  const written = await restoreInto(repository, request, manifest, tablespaces).catch(async (error: unknown) => {
-    // a pg_control cut short (the filesystem filled while it was written) must not be left either
-    await rm(join(request.pgPath, 'global', 'pg_control'), { force: true }).catch(() => undefined);
-    // a full filesystem is one line naming the file, or pg1-path when the error names none (a write through a handle)
-    throw diskFullError(error, (error as NodeJS.ErrnoException).path ?? request.pgPath);
-  });
-  request.log.info(`restore of ${manifest.label} complete: ${written} of ${manifest.files.length} files written`);
-  return manifest;
+    const written = await restoreInto(pool, request, manifest, tablespaces).catch(async (error: unknown) => {
+      // a pg_control cut short (the filesystem filled while it was written) must not be left either
+      await rm(join(request.pgPath, 'global', 'pg_control'), { force: true }).catch(() => undefined);
+      // a full filesystem is one line naming the file, or pg1-path when the error names none (a write through a handle)
+      throw diskFullError(error, (error as NodeJS.ErrnoException).path ?? request.pgPath);
+    });
+    request.log.info(`restore of ${manifest.label} complete: ${written} of ${manifest.files.length} files written`);
+    return manifest;
+  } finally {
+    await pool.close();
+  }
 }
 
 /** Writes the data directory (pg_control removed first, written last); returns how many files were written. */
-async function restoreInto(
-  repository: Repository,
-  request: RestoreRequest,
-  manifest: Manifest,
-  tablespaces: readonly TablespaceDestination[],
-): Promise<number> {
+async function restoreInto(pool: RestorePool, request: RestoreRequest, manifest: Manifest, tablespaces: readonly TablespaceDestination[]): Promise<number> {
   await mkdir(request.pgPath, { recursive: true, mode: 0o700 });
   await chmod(request.pgPath, 0o700);
   await rm(join(request.pgPath, 'global', 'pg_control'), { force: true });
@@ -88,22 +89,15 @@ async function restoreInto(
   const control = manifest.files.find((f) => f.path === 'global/pg_control');
   if (control === undefined) throw new KeelError('backup.manifest_corrupt', `backup ${manifest.label} has no global/pg_control`);
   const progress = new Progress(`restore ${manifest.label}`, manifest.sizes.database, request.progress, { log: request.log });
-  const pool = new RestorePool(repository.root, manifest.packs, repository.codec.key, request.processMax ?? 1);
-  let written: number;
-  try {
-    const files = manifest.files.filter((f) => f !== control);
-    const touched = await restoreFiles(pool, request.pgPath, files, request.delta || request.force, progress);
-    await writeRecovery(request, manifest);
-    // everything but pg_control is durable before pg_control is written: a crash before it leaves a directory PostgreSQL refuses
-    await syncAll(request.pgPath, manifest);
-    await restoreFiles(pool, request.pgPath, [control], false, progress); // fsynced when written
-    await syncPaths([join(request.pgPath, 'global')]);
-    written = touched + 1;
-  } finally {
-    await pool.close();
-  }
+  const files = manifest.files.filter((f) => f !== control);
+  const touched = await restoreFiles(pool, manifest.packs, request.pgPath, files, request.delta || request.force, progress);
+  await writeRecovery(request, manifest);
+  // everything but pg_control is durable before pg_control is written: a crash before it leaves a directory PostgreSQL refuses
+  await syncAll(request.pgPath, manifest);
+  await restoreFiles(pool, manifest.packs, request.pgPath, [control], false, progress); // fsynced when written
+  await syncPaths([join(request.pgPath, 'global')]);
   progress.finish();
-  return written;
+  return touched + 1;
 }
 
 /** What the chunks of one file did. */
@@ -124,7 +118,14 @@ interface FileState {
  * while it is written: FLUSH_EVERY_CHUNKS). Returns how many files were
  * touched (created, resized or written); every one of them is durable when this returns.
  */
-async function restoreFiles(pool: RestorePool, root: string, files: readonly ManifestFile[], delta: boolean, progress: Progress): Promise<number> {
+async function restoreFiles(
+  pool: RestorePool,
+  packs: readonly string[],
+  root: string,
+  files: readonly ManifestFile[],
+  delta: boolean,
+  progress: Progress,
+): Promise<number> {
   const chunks: RestoreChunk[] = [];
   const fileOf = new Map<RestoreChunk, ManifestFile>();
   const states = new Map<ManifestFile, FileState>();
@@ -144,7 +145,7 @@ async function restoreFiles(pool: RestorePool, root: string, files: readonly Man
     await syncPaths([path]);
   };
   await pool
-    .run(chunks, (chunk, outcome) => {
+    .run(packs, chunks, (chunk, outcome) => {
       const file = fileOf.get(chunk) as ManifestFile;
       const state = states.get(file) as FileState;
       state.touched ||= outcome.writtenBytes > 0;
