@@ -14,7 +14,7 @@
  * because a retry_timeout that outlives the leader lease lets a leader keep acknowledging
  * writes after its key expired.
  */
-import type { DynamicConfig, SynchronousMode } from './types.js';
+import type { DynamicConfig, PermanentSlot, SlotMatcher, SynchronousMode } from './types.js';
 import { describe, isRecord, parseBoolLike, parseIntLike } from './values.js';
 import { CMDLINE_PARAMETERS } from './parameters.js';
 
@@ -150,6 +150,77 @@ function readPgHba(value: unknown, problems: DynamicProblem[]): string[] | undef
   return undefined;
 }
 
+/** PostgreSQL's rule for a replication slot's name (ReplicationSlotValidateName), which Patroni checks too. */
+const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+
+/**
+ * `slots` (or its older spellings): `{name: {type: physical}}` or `{name: {type: logical,
+ * database, plugin}}`; a bare name (null value) is a physical slot. Invalid entries are reported
+ * and left out, as Patroni logs and skips them.
+ */
+function readPermanentSlots(raw: Record<string, unknown>, problems: DynamicProblem[]): PermanentSlot[] {
+  const key = ['slots', 'permanent_slots', 'permanent_replication_slots'].find((k) => raw[k] !== undefined && raw[k] !== null);
+  if (key === undefined) return [];
+  const value = raw[key];
+  if (!isRecord(value)) {
+    problems.push({ severity: 'error', path: key, message: `expected a mapping of slot names, got ${describe(value)}; ignored` });
+    return [];
+  }
+  const slots: PermanentSlot[] = [];
+  for (const [name, spec] of Object.entries(value)) {
+    const path = `${key}.${name}`;
+    if (!SLOT_NAME.test(name)) {
+      problems.push({ severity: 'error', path, message: 'a slot name is 1 to 63 lower-case letters, digits and underscores; ignored' });
+      continue;
+    }
+    if (spec !== null && spec !== undefined && !isRecord(spec)) {
+      problems.push({ severity: 'error', path, message: `expected a mapping (type, database, plugin), got ${describe(spec)}; ignored` });
+      continue;
+    }
+    const fields = spec ?? {};
+    const type = fields['type'] ?? 'physical';
+    if (type === 'physical') slots.push({ name, type });
+    else if (type === 'logical' && typeof fields['database'] === 'string' && typeof fields['plugin'] === 'string')
+      slots.push({ name, type, database: fields['database'], plugin: fields['plugin'] });
+    else
+      problems.push({
+        severity: 'error',
+        path,
+        message: `expected type physical, or type logical with a database and a plugin, got ${describe(spec)}; ignored`,
+      });
+  }
+  return slots;
+}
+
+/** `ignore_slots`: a list of mappings of name, type, database, plugin (strings). */
+function readIgnoreSlots(value: unknown, problems: DynamicProblem[]): SlotMatcher[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) {
+    problems.push({ severity: 'error', path: 'ignore_slots', message: `expected a list of mappings, got ${describe(value)}; ignored` });
+    return [];
+  }
+  const matchers: SlotMatcher[] = [];
+  value.forEach((entry, i) => {
+    const fields = ['name', 'type', 'database', 'plugin'] as const;
+    if (
+      !isRecord(entry) ||
+      Object.keys(entry).length === 0 ||
+      !Object.entries(entry).every(([k, v]) => (fields as readonly string[]).includes(k) && typeof v === 'string')
+    ) {
+      problems.push({
+        severity: 'error',
+        path: `ignore_slots[${i}]`,
+        message: `expected a mapping of name, type, database and/or plugin (strings), got ${describe(entry)}; ignored`,
+      });
+      return;
+    }
+    const matcher: SlotMatcher = {};
+    for (const field of fields) if (typeof entry[field] === 'string') matcher[field] = entry[field];
+    matchers.push(matcher);
+  });
+  return matchers;
+}
+
 function parseWithProblems(input: Record<string, unknown> | null | undefined): { cfg: DynamicConfig; problems: DynamicProblem[] } {
   const problems: DynamicProblem[] = [];
   const raw = isRecord(input) ? input : {};
@@ -175,6 +246,8 @@ function parseWithProblems(input: Record<string, unknown> | null | undefined): {
     usePgRewind: readBool(pg, 'use_pg_rewind', false, 'postgresql.use_pg_rewind', problems),
     useSlots: readBool(pg, 'use_slots', true, 'postgresql.use_slots', problems),
     parameters: readParameters(pg['parameters'], problems),
+    permanentSlots: readPermanentSlots(raw, problems),
+    ignoreSlots: readIgnoreSlots(raw['ignore_slots'], problems),
     ...(pgHba === undefined ? {} : { pgHba }),
     ...(Object.keys(recoveryConf).length === 0 ? {} : { recoveryConf }),
     raw: structuredClone(raw),
@@ -193,12 +266,8 @@ function checkShapes(raw: Record<string, unknown>, problems: DynamicProblem[]): 
     if (value !== undefined && value !== null && !isRecord(value))
       problems.push({ severity: 'error', path: key, message: `expected a mapping, got ${describe(value)}` });
   };
-  expectMapping('slots');
+  // slots and ignore_slots are checked by their readers (parseWithProblems)
   expectMapping('standby_cluster');
-  const ignore = raw['ignore_slots'];
-  if (ignore !== undefined && ignore !== null && !(Array.isArray(ignore) && ignore.every(isRecord))) {
-    problems.push({ severity: 'error', path: 'ignore_slots', message: `expected a list of mappings, got ${describe(ignore)}` });
-  }
 }
 
 /** `hot_standby: on` where keel forces on anyway is not worth a word. */

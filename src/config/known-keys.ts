@@ -89,6 +89,8 @@ export const DYNAMIC_KEYS: KeyTree = {
     'recovery_min_apply_delay',
   ),
   slots: 'any',
+  permanent_slots: 'any',
+  permanent_replication_slots: 'any',
 };
 
 const LOCAL_KEYS: KeyTree = {

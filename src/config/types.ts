@@ -211,6 +211,22 @@ export interface LocalConfig {
 /** Patroni's synchronous_mode values. */
 export type SynchronousMode = 'off' | 'on' | 'quorum';
 
+/** One entry of the `slots` mapping. keel keeps physical ones; logical ones are neither created nor dropped. */
+export interface PermanentSlot {
+  name: string;
+  type: 'physical' | 'logical';
+  database?: string;
+  plugin?: string;
+}
+
+/** One entry of `ignore_slots`: a slot matches when every attribute given here equals its own. */
+export interface SlotMatcher {
+  name?: string;
+  type?: string;
+  database?: string;
+  plugin?: string;
+}
+
 export interface DynamicConfig {
   ttlMs: number;
   loopWaitMs: number;
@@ -231,6 +247,13 @@ export interface DynamicConfig {
   pause: boolean;
   usePgRewind: boolean;
   useSlots: boolean;
+  /**
+   * Patroni's permanent slots (`slots`, also spelled `permanent_slots` or
+   * `permanent_replication_slots`): the leader keeps the physical ones beside its members' slots.
+   */
+  permanentSlots: PermanentSlot[];
+  /** Patroni's `ignore_slots`: slots matching one of these are never dropped. */
+  ignoreSlots: SlotMatcher[];
   /**
    * postgresql.parameters from the DCS config. The local file's win over these, except for the
    * cluster-wide parameters Patroni controls; see src/config/parameters.ts.

@@ -225,7 +225,7 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       a.cluster.noteFailsafeWritten(action.members);
       return;
     case 'syncSlots': {
-      const { created, dropped } = await a.pg.node.syncSlots(action.slots);
+      const { created, dropped } = await a.pg.node.syncSlots(action.slots, action.ignore ?? []);
       if (created.length > 0) a.log.info(`created replication slots: ${created.join(', ')}`);
       if (dropped.length > 0) a.log.info(`dropped replication slots: ${dropped.join(', ')}`);
       return;

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Credentials } from '../config/types.js';
+import type { Credentials, SlotMatcher } from '../config/types.js';
 import { historyFileName } from '../ha/core/timeline.js';
 import type { ReplicationSample } from '../ha/core/sync-stall.js';
 import { writeFileAtomic, type RecoverySettings } from './conf-files.js';
@@ -167,8 +167,8 @@ export class LocalPostgres implements PostgresNode {
   createBootstrapUsers(users: BootstrapUsers): Promise<void> {
     return createBootstrapUsers(this.connection(), users);
   }
-  syncSlots(wanted: string[]): Promise<{ created: string[]; dropped: string[] }> {
-    return syncPhysicalSlots(this.connection(), wanted);
+  syncSlots(wanted: string[], ignore: readonly SlotMatcher[]): Promise<{ created: string[]; dropped: string[] }> {
+    return syncPhysicalSlots(this.connection(), wanted, ignore);
   }
   async closeConnection(): Promise<void> {
     await this.conn?.close();

@@ -4,7 +4,7 @@
  * implementations are LocalPostgres (local-node.ts) and RemotePostgresClient (remote.ts); the
  * simulator has its own (test/sim).
  */
-import type { Credentials } from '../config/types.js';
+import type { Credentials, SlotMatcher } from '../config/types.js';
 import type { TimelineSwitch } from '../ha/core/timeline.js';
 import type { ControlData } from './controldata.js';
 import type { RecoverySettings } from './conf-files.js';
@@ -118,7 +118,8 @@ export interface PostgresNode {
   /** CHECKPOINT on a connection of its own (the probe's must not wait behind it). */
   checkpoint(timeoutMs: number): Promise<void>;
   createBootstrapUsers(users: BootstrapUsers): Promise<void>;
-  syncSlots(wanted: string[]): Promise<{ created: string[]; dropped: string[] }>;
+  /** Physical slots: creates the wanted ones, drops the idle others except those `ignore` matches. */
+  syncSlots(wanted: string[], ignore: readonly SlotMatcher[]): Promise<{ created: string[]; dropped: string[] }>;
   closeConnection(): Promise<void>;
 }
 

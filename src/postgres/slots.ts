@@ -2,14 +2,21 @@
  * Physical replication slots on the leader, one per member (use_slots); the names come from
  * src/ha/core/slot-names.ts.
  */
+import type { SlotMatcher } from '../config/types.js';
+import { ignoresPhysicalSlot } from '../ha/core/slot-names.js';
 import type { PostgresConnection } from './probe.js';
 
 /**
- * Makes the leader's physical slots match the members it should feed: creates the missing ones
- * (reserving WAL at once) and drops keel-named slots of members that left. Slots in use are
- * never dropped.
+ * Makes the leader's physical slots match the members it should feed and the permanent slots:
+ * creates the missing ones (reserving WAL at once) and drops the other physical slots, as
+ * Patroni does: those of members that left, strangers. Slots in use, and those ignore_slots
+ * matches, are never dropped; logical slots are not touched.
  */
-export async function syncPhysicalSlots(conn: PostgresConnection, wanted: string[]): Promise<{ created: string[]; dropped: string[] }> {
+export async function syncPhysicalSlots(
+  conn: PostgresConnection,
+  wanted: string[],
+  ignore: readonly SlotMatcher[],
+): Promise<{ created: string[]; dropped: string[] }> {
   const rows = await conn.query<{ slot_name: string; active: boolean }>(
     "SELECT slot_name, active FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical'",
   );
@@ -22,7 +29,7 @@ export async function syncPhysicalSlots(conn: PostgresConnection, wanted: string
     created.push(name);
   }
   for (const [name, active] of existing) {
-    if (wanted.includes(name) || active) continue;
+    if (wanted.includes(name) || active || ignoresPhysicalSlot(ignore, name)) continue;
     await conn.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [name]);
     dropped.push(name);
   }

@@ -13,7 +13,7 @@
  * (start, stop, initdb, pg_basebackup, pg_rewind, promote) complete after a random delay, and
  * what an agent awaits is delivered to its process (dropped if it died, deferred while frozen).
  */
-import type { Credentials } from '../../src/config/types.js';
+import type { Credentials, SlotMatcher } from '../../src/config/types.js';
 import { formatLsn } from '../../src/ha/core/lsn.js';
 import type { ReplicationSample } from '../../src/ha/core/sync-stall.js';
 import type { RecoverySettings } from '../../src/postgres/conf-files.js';
@@ -386,7 +386,7 @@ export class SimPostgresNode implements PostgresNode {
   async createBootstrapUsers(_users: BootstrapUsers): Promise<void> {
     this.up().usersCreated = true;
   }
-  async syncSlots(wanted: string[]): Promise<{ created: string[]; dropped: string[] }> {
+  async syncSlots(wanted: string[], _ignore: readonly SlotMatcher[]): Promise<{ created: string[]; dropped: string[] }> {
     const pg = this.up();
     const created = wanted.filter((s) => !pg.slots.includes(s));
     const dropped = pg.slots.filter((s) => !wanted.includes(s));

@@ -27,7 +27,7 @@
  * keepalive or, in failsafe_mode, of the newest round of POST /failsafe every member accepted. This is what guarantees that the
  * primary stops acknowledging commits strictly before its leader key can expire in etcd.
  */
-import type { DynamicConfig, Tags, WatchdogMode } from '../../config/types.js';
+import type { DynamicConfig, SlotMatcher, Tags, WatchdogMode } from '../../config/types.js';
 import type { ClusterView, HistoryEntry, SyncState } from '../../dcs/types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -432,9 +432,9 @@ export type Action =
   | { kind: 'writeFailsafe'; members: Record<string, string> }
   /**
    * Leader: physical replication slots for exactly these names (use_slots): create the missing
-   * ones, drop inactive keel/Patroni-named ones that are not listed.
+   * ones, drop inactive ones that are not listed unless `ignore` (ignore_slots) matches them.
    */
-  | { kind: 'syncSlots'; slots: string[] }
+  | { kind: 'syncSlots'; slots: string[]; ignore?: SlotMatcher[] }
   /**
    * arm/keepalive: program the timeout given by watchdogPingTimeoutMs(now, lease.lastConfirmedSentMs,
    * ttl, safety_margin) (watchdog-logic.ts) and ping; skip the ping when it returns null.

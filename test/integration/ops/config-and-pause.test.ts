@@ -160,6 +160,33 @@ test('keel edit-config --force -s loop_wait=3 -p work_mem=8MB: shown by show-con
   assert.deepEqual(await storedConfig(), before);
 });
 
+test('permanent slots and ignore_slots set with edit-config: the leader creates the permanent slot, drops an idle stranger, never an ignored one', async () => {
+  const leader = await waitForCluster(cluster.record, 60_000);
+  const physicalSlots = async () =>
+    (await sql<{ slot_name: string }>(cluster, leader, "SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY 1")).map(
+      (r) => r.slot_name,
+    );
+  const memberSlots = cluster.record.nodes.filter((n) => n.name !== leader).map((n) => n.name);
+  // an operator's slots: one the configuration will keep (ignore_slots), one nobody declares
+  await sql(cluster, leader, "SELECT pg_create_physical_replication_slot('keepme'), pg_create_physical_replication_slot('stranger')");
+  const edit = await keel(['edit-config', '--force', '-q', '-s', 'slots.barman.type=physical', '-s', 'ignore_slots=[{name: keepme}]']);
+  assert.equal(edit.code, 0, edit.stderr);
+  const kept = await eventually('barman created, stranger dropped, keepme kept', 60_000, async () => {
+    const names = await physicalSlots();
+    return names.includes('barman') && !names.includes('stranger') ? names : undefined;
+  });
+  assert.deepEqual(kept, ['barman', 'keepme', ...memberSlots].sort());
+
+  // without the configuration both are strangers: dropped, the members' slots stay
+  const cleared = await keel(['edit-config', '--force', '-q', '-s', 'slots=null', '-s', 'ignore_slots=null']);
+  assert.equal(cleared.code, 0, cleared.stderr);
+  const after = await eventually('barman and keepme dropped once undeclared', 60_000, async () => {
+    const names = await physicalSlots();
+    return !names.includes('barman') && !names.includes('keepme') ? names : undefined;
+  });
+  assert.deepEqual(after, memberSlots.sort());
+});
+
 test('edit-config racing a change made while the editor was open: "config changed concurrently", the other change kept', async () => {
   const before = await storedConfig();
   // The "editor" changes loop_wait in the file, and meanwhile someone changes retry_timeout through the REST API.

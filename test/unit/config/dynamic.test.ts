@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { adjustTimings, parseDynamicConfig, validateDynamicConfig } from '../../../src/config/dynamic.js';
+import { ignoresPhysicalSlot } from '../../../src/ha/core/slot-names.js';
 
 test('an empty configuration gets every Patroni default', () => {
   assert.deepEqual(parseDynamicConfig({}), {
@@ -25,6 +26,8 @@ test('an empty configuration gets every Patroni default', () => {
     pause: false,
     usePgRewind: false,
     useSlots: true,
+    permanentSlots: [],
+    ignoreSlots: [],
     parameters: {},
     raw: {},
   });
@@ -173,4 +176,39 @@ test('adjustTimings raises values below the minimums (ttl 7, loop_wait 1, retry_
     assert.ok(out.loopWaitMs + 2 * out.retryTimeoutMs <= out.ttlMs, `${ttl}/${loop}/${retry}`);
     assert.ok(out.loopWaitMs >= 1000 && out.retryTimeoutMs >= 1000 && out.ttlMs >= 7_000);
   }
+});
+
+test("permanent slots and ignore_slots are read as Patroni's, invalid entries reported and left out", () => {
+  const raw = {
+    slots: {
+      barman: { type: 'physical' },
+      bare: null,
+      cdc: { type: 'logical', database: 'app', plugin: 'pgoutput' },
+      half_logical: { type: 'logical', database: 'app' },
+      'Bad-Name': { type: 'physical' },
+    },
+    ignore_slots: [{ name: 'pg_receivewal' }, { type: 'logical', plugin: 'wal2json' }, 'x', { colour: 'red' }],
+  };
+  const cfg = parseDynamicConfig(raw);
+  assert.deepEqual(cfg.permanentSlots, [
+    { name: 'barman', type: 'physical' },
+    { name: 'bare', type: 'physical' },
+    { name: 'cdc', type: 'logical', database: 'app', plugin: 'pgoutput' },
+  ]);
+  assert.deepEqual(cfg.ignoreSlots, [{ name: 'pg_receivewal' }, { type: 'logical', plugin: 'wal2json' }]);
+  assert.deepEqual(
+    validateDynamicConfig(raw).map((p) => p.path),
+    ['slots.half_logical', 'slots.Bad-Name', 'ignore_slots[2]', 'ignore_slots[3]'],
+  );
+  // the older spellings are read too
+  assert.deepEqual(parseDynamicConfig({ permanent_replication_slots: { keep: { type: 'physical' } } }).permanentSlots, [{ name: 'keep', type: 'physical' }]);
+});
+
+test('ignoresPhysicalSlot: every attribute given must match, and a physical slot has no database or plugin', () => {
+  assert.equal(ignoresPhysicalSlot([{ name: 'a' }], 'a'), true);
+  assert.equal(ignoresPhysicalSlot([{ name: 'a' }], 'b'), false);
+  assert.equal(ignoresPhysicalSlot([{ type: 'physical' }], 'any'), true);
+  assert.equal(ignoresPhysicalSlot([{ name: 'a', type: 'logical' }], 'a'), false);
+  assert.equal(ignoresPhysicalSlot([{ name: 'a', database: 'app' }], 'a'), false);
+  assert.equal(ignoresPhysicalSlot([], 'a'), false);
 });

@@ -23,6 +23,8 @@ export function config(over: Partial<DynamicConfig> = {}): DynamicConfig {
     maxTimelinesHistory: 0,
     usePgRewind: true,
     useSlots: true,
+    permanentSlots: [],
+    ignoreSlots: [],
     parameters: {},
     raw: {},
     ...over,

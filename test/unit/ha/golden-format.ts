@@ -185,6 +185,8 @@ const configIn = z
     pause: bool,
     usePgRewind: bool,
     useSlots: bool,
+    permanentSlots: z.array(z.object({ name: str, type: z.enum(['physical', 'logical']), database: str.optional(), plugin: str.optional() }).strict()),
+    ignoreSlots: z.array(z.object({ name: str, type: str, database: str, plugin: str }).partial().strict()),
     parameters: z.record(z.union([str, num, bool])),
     pgHba: z.array(str),
     recoveryConf: z.record(z.union([str, num, bool])),
@@ -488,7 +490,7 @@ function renderAction(action: Action): string {
     case 'writeFailsafe':
       return `writeFailsafe members=${topology(action.members)}`;
     case 'syncSlots':
-      return `syncSlots slots=[${action.slots.join(',')}]`;
+      return `syncSlots slots=[${action.slots.join(',')}]${action.ignore === undefined ? '' : ` ignore=${JSON.stringify(action.ignore)}`}`;
     case 'setSyncStandbyNames':
       return `setSyncStandbyNames value=${action.value === null ? 'null' : JSON.stringify(action.value)}`;
     case 'writeSyncKey':

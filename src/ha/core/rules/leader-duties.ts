@@ -7,8 +7,9 @@
  * it from state that may have moved on.
  */
 import type { HistoryEntry } from '../../../dcs/types.js';
+import type { SlotMatcher } from '../../../config/types.js';
 import type { Action, PhysicalSlot } from '../types.js';
-import { slotNameFromMemberName } from '../slot-names.js';
+import { ignoresPhysicalSlot, slotNameFromMemberName } from '../slot-names.js';
 import type { Ctx } from './context.js';
 
 /** The history key with the line for the timeline our promotion ended, or null when it is there already. */
@@ -60,22 +61,28 @@ function sameTopology(a: Record<string, string> | null, b: Record<string, string
   return keys.length === Object.keys(a).length && keys.every((key) => a[key] === b[key]);
 }
 
-/** Slots for every other member that streams from us (nostream members do not). */
+/**
+ * Slots for every other member that streams from us (nostream members do not), and the permanent
+ * physical slots of the configuration (`slots`), as Patroni keeps them on the primary.
+ */
 export function wantedSlots(ctx: Ctx): string[] {
-  return ctx.view.members
-    .filter((m) => m.name !== ctx.self && m.tags['nostream'] !== true)
-    .map((m) => slotNameFromMemberName(m.name))
-    .sort();
+  const members = ctx.view.members.filter((m) => m.name !== ctx.self && m.tags['nostream'] !== true).map((m) => slotNameFromMemberName(m.name));
+  const permanent = ctx.obs.config.permanentSlots.filter((s) => s.type === 'physical' && s.name !== slotNameFromMemberName(ctx.self)).map((s) => s.name);
+  return [...new Set([...members, ...permanent])].sort();
 }
 
 /**
  * Whether the syncSlots action has anything to do: a wanted slot is missing, or a slot nobody
- * wants is idle (the action drops it; a slot in use is kept). Unknown slots (null) may differ.
- * The probe reads the slots every cycle, so an idle leader spends no query on them.
+ * wants is idle and not kept by ignore_slots (the action drops it; a slot in use is kept).
+ * Unknown slots (null) may differ. The probe reads the slots every cycle, so an idle leader
+ * spends no query on them.
  */
-export function slotsDiffer(present: readonly PhysicalSlot[] | null, wanted: readonly string[]): boolean {
+export function slotsDiffer(present: readonly PhysicalSlot[] | null, wanted: readonly string[], ignore: readonly SlotMatcher[] = []): boolean {
   if (present === null) return true;
-  return wanted.some((name) => !present.some((s) => s.name === name)) || present.some((s) => !s.active && !wanted.includes(s.name));
+  return (
+    wanted.some((name) => !present.some((s) => s.name === name)) ||
+    present.some((s) => !s.active && !wanted.includes(s.name) && !ignoresPhysicalSlot(ignore, s.name))
+  );
 }
 
 /** The bookkeeping actions of a primary holding the key (after the gate confirmed it). */
@@ -92,7 +99,8 @@ export function leaderDuties(ctx: Ctx): Action[] {
   }
   if (obs.config.useSlots && !obs.paused) {
     const slots = wantedSlots(ctx);
-    if (slotsDiffer(pg.physicalSlots, slots)) actions.push({ kind: 'syncSlots', slots });
+    const ignore = obs.config.ignoreSlots;
+    if (slotsDiffer(pg.physicalSlots, slots, ignore)) actions.push({ kind: 'syncSlots', slots, ...(ignore.length === 0 ? {} : { ignore }) });
   }
   // Until the control file names our timeline, rejoining nodes cannot rewind from us (the promote
   // task's own CHECKPOINT may have failed: simulator, seed 5812).
