@@ -2,7 +2,7 @@
  * This node's PostgreSQL for real: PostgresInstance (programs run as the postgres OS user, files
  * in the data directory) plus keel's own SQL connection, behind the PostgresNode port.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Credentials, SlotMatcher } from '../config/types.js';
@@ -59,7 +59,12 @@ export class LocalPostgres implements PostgresNode {
     return this.instance.serverLogSince(offset, maxBytes);
   }
   async readTimelineOrigin(): Promise<TimelineOrigin | null> {
-    const text = await readFile(join(this.paths.dataDir, TIMELINE_ORIGIN_FILE), 'utf8').catch(() => null);
+    let text: string | null;
+    try {
+      text = readFileSync(join(this.paths.dataDir, TIMELINE_ORIGIN_FILE), 'utf8'); // every cycle: synchronous, as PostgresInstance.dataDirState
+    } catch {
+      text = null;
+    }
     if (text === null) return null;
     try {
       const parsed = JSON.parse(text) as { timeline?: unknown; member?: unknown };
