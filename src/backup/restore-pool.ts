@@ -67,10 +67,8 @@ type Reply = { id: number; outcome?: ChunkOutcome; error?: { code: string | null
 
 export class RestorePool {
   private readonly workers: Worker[] = [];
-  /** With process-max 1: the restorer on this thread, made once the packs are known. */
+  /** With process-max 1: the restorer on this thread, made by usePacks. */
   private local: ChunkRestorer | null = null;
-  /** The packs the restorers were last given (run() sends them again only when they change). */
-  private packs: readonly string[] | null = null;
   private readonly waiting = new Map<number, { resolve: (outcome: ChunkOutcome) => void; reject: (error: Error) => void }>();
   private nextId = 0;
 
@@ -100,12 +98,18 @@ export class RestorePool {
   }
 
   /**
-   * Restores every chunk, whose blocks index into `packs` (the manifest's list); `done` is called
-   * as each one completes (in completion order).
+   * The manifest's pack list, which the chunks' blocks index into; given once, before run(). A
+   * worker handles its messages in order, so the packs reach it before any chunk.
    */
-  async run(packs: readonly string[], chunks: readonly RestoreChunk[], done: (chunk: RestoreChunk, outcome: ChunkOutcome) => void): Promise<void> {
-    this.usePacks(packs);
-    const lanes = this.local === null ? this.workers.length : 1;
+  usePacks(packs: readonly string[]): void {
+    if (this.workers.length === 0) this.local = new ChunkRestorer(this.stanzaDir, packs, this.key);
+    else for (const worker of this.workers) worker.postMessage({ packs: [...packs] });
+  }
+
+  /** Restores every chunk; `done` is called as each one completes (in completion order). */
+  async run(chunks: readonly RestoreChunk[], done: (chunk: RestoreChunk, outcome: ChunkOutcome) => void): Promise<void> {
+    if (this.workers.length === 0 && this.local === null) throw new Error('RestorePool.run before usePacks');
+    const lanes = Math.max(this.workers.length, 1);
     const queue = new ChunkQueue(chunks);
     let failure: Error | null = null;
     const lane = async (worker: number) => {
@@ -121,28 +125,16 @@ export class RestorePool {
     };
     const running: Promise<void>[] = [];
     // on this thread a queued chunk gains nothing, and one at a time lets the event loop turn between chunks
-    const slots = this.local === null ? QUEUED_PER_WORKER : 1;
+    const slots = this.workers.length > 0 ? QUEUED_PER_WORKER : 1;
     for (let worker = 0; worker < lanes; worker++) for (let slot = 0; slot < slots; slot++) running.push(lane(worker));
     await Promise.all(running);
     if (failure !== null) throw failure;
   }
 
-  private usePacks(packs: readonly string[]): void {
-    if (this.packs === packs) return;
-    this.packs = packs;
-    if (this.workers.length === 0) {
-      void this.local?.close();
-      this.local = new ChunkRestorer(this.stanzaDir, packs, this.key);
-      return;
-    }
-    // a worker handles its messages in order: the packs reach it before any chunk that uses them
-    for (const worker of this.workers) worker.postMessage({ packs: [...packs] });
-  }
-
   private restoreOn(worker: number, chunk: RestoreChunk): Promise<ChunkOutcome> {
     // a turn of the event loop first: a chunk is restored synchronously, and without it the
     // background fsyncs of finished files (restore.ts) would wait for the last chunk
-    if (this.local !== null) return new Promise((resolve) => setImmediate(resolve)).then(() => (this.local as ChunkRestorer).restore(chunk));
+    if (this.workers.length === 0) return new Promise((resolve) => setImmediate(resolve)).then(() => (this.local as ChunkRestorer).restore(chunk));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });

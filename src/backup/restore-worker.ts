@@ -12,12 +12,11 @@ import { FileWriteLocks } from './file-write-lock.js';
 const setup = workerData as { stanzaDir: string; key: Uint8Array | null; writeLocks: SharedArrayBuffer };
 const key = setup.key === null ? null : Buffer.from(setup.key);
 const writeLocks = new FileWriteLocks(setup.writeLocks);
-/** Made when the pool sends the manifest's packs, which come before any chunk. */
+/** Made when the pool sends the manifest's packs (RestorePool.usePacks), which come before any chunk. */
 let restorer: ChunkRestorer | null = null;
 
 parentPort?.on('message', (message: { packs: string[] } | { id: number; chunk: RestoreChunk }) => {
   if ('packs' in message) {
-    void restorer?.close();
     restorer = new ChunkRestorer(setup.stanzaDir, message.packs, key, writeLocks);
     return;
   }

@@ -61,6 +61,7 @@ export async function runRestore(request: RestoreRequest): Promise<Manifest> {
   try {
     const { manifest, tablespaces } = await planRestore(repository, request);
     await checkDestination(request);
+    pool.usePacks(manifest.packs);
     request.log.info(`restore backup set ${manifest.label}${request.delta ? ' (delta)' : ''}`);
     for (const t of tablespaces) if (t.destination !== t.path) request.log.info(`map tablespace 'pg_tblspc/${t.oid}' to '${t.destination}'`);
 
@@ -90,11 +91,11 @@ async function restoreInto(pool: RestorePool, request: RestoreRequest, manifest:
   if (control === undefined) throw new KeelError('backup.manifest_corrupt', `backup ${manifest.label} has no global/pg_control`);
   const progress = new Progress(`restore ${manifest.label}`, manifest.sizes.database, request.progress, { log: request.log });
   const files = manifest.files.filter((f) => f !== control);
-  const touched = await restoreFiles(pool, manifest.packs, request.pgPath, files, request.delta || request.force, progress);
+  const touched = await restoreFiles(pool, request.pgPath, files, request.delta || request.force, progress);
   await writeRecovery(request, manifest);
   // everything but pg_control is durable before pg_control is written: a crash before it leaves a directory PostgreSQL refuses
   await syncAll(request.pgPath, manifest);
-  await restoreFiles(pool, manifest.packs, request.pgPath, [control], false, progress); // fsynced when written
+  await restoreFiles(pool, request.pgPath, [control], false, progress); // fsynced when written
   await syncPaths([join(request.pgPath, 'global')]);
   progress.finish();
   return touched + 1;
@@ -118,14 +119,7 @@ interface FileState {
  * while it is written: FLUSH_EVERY_CHUNKS). Returns how many files were
  * touched (created, resized or written); every one of them is durable when this returns.
  */
-async function restoreFiles(
-  pool: RestorePool,
-  packs: readonly string[],
-  root: string,
-  files: readonly ManifestFile[],
-  delta: boolean,
-  progress: Progress,
-): Promise<number> {
+async function restoreFiles(pool: RestorePool, root: string, files: readonly ManifestFile[], delta: boolean, progress: Progress): Promise<number> {
   const chunks: RestoreChunk[] = [];
   const fileOf = new Map<RestoreChunk, ManifestFile>();
   const states = new Map<ManifestFile, FileState>();
@@ -145,7 +139,7 @@ async function restoreFiles(
     await syncPaths([path]);
   };
   await pool
-    .run(packs, chunks, (chunk, outcome) => {
+    .run(chunks, (chunk, outcome) => {
       const file = fileOf.get(chunk) as ManifestFile;
       const state = states.get(file) as FileState;
       state.touched ||= outcome.writtenBytes > 0;

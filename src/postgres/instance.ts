@@ -9,7 +9,7 @@
  *  - "running" means the postmaster named in postmaster.pid is alive, nothing more.
  */
 import { lstatSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, open, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, open, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { KeelError } from '../errors.js';
 import { giveToPostgres } from './os-user.js';
@@ -293,7 +293,7 @@ export class PostgresInstance {
   async serverLogText(maxBytes: number): Promise<string> {
     let handle;
     try {
-      const info = statSync(this.paths.logFile);
+      const info = await stat(this.paths.logFile);
       handle = await open(this.paths.logFile, 'r');
       const length = Math.min(info.size, maxBytes);
       const buffer = Buffer.alloc(length);

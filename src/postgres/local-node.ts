@@ -59,13 +59,12 @@ export class LocalPostgres implements PostgresNode {
     return this.instance.serverLogSince(offset, maxBytes);
   }
   async readTimelineOrigin(): Promise<TimelineOrigin | null> {
-    let text: string | null;
+    let text: string;
     try {
       text = readFileSync(join(this.paths.dataDir, TIMELINE_ORIGIN_FILE), 'utf8'); // every cycle: synchronous, as PostgresInstance.dataDirState
     } catch {
-      text = null;
+      return null;
     }
-    if (text === null) return null;
     try {
       const parsed = JSON.parse(text) as { timeline?: unknown; member?: unknown };
       return typeof parsed.timeline === 'number' && typeof parsed.member === 'string' ? { timeline: parsed.timeline, member: parsed.member } : null;

@@ -3,7 +3,7 @@
  * src/ha/core/slot-names.ts.
  */
 import type { SlotMatcher } from '../config/types.js';
-import { ignoresPhysicalSlot } from '../ha/core/slot-names.js';
+import { slotsToDrop } from '../ha/core/slot-names.js';
 import type { PostgresConnection } from './probe.js';
 
 /**
@@ -20,18 +20,14 @@ export async function syncPhysicalSlots(
   const rows = await conn.query<{ slot_name: string; active: boolean }>(
     "SELECT slot_name, active FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical'",
   );
-  const existing = new Map(rows.map((r) => [r.slot_name, r.active]));
+  const present = rows.map((r) => ({ name: r.slot_name, active: r.active }));
   const created: string[] = [];
-  const dropped: string[] = [];
   for (const name of wanted) {
-    if (existing.has(name)) continue;
+    if (present.some((s) => s.name === name)) continue;
     await conn.query('SELECT pg_catalog.pg_create_physical_replication_slot($1, true)', [name]);
     created.push(name);
   }
-  for (const [name, active] of existing) {
-    if (wanted.includes(name) || active || ignoresPhysicalSlot(ignore, name)) continue;
-    await conn.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [name]);
-    dropped.push(name);
-  }
+  const dropped = slotsToDrop(present, wanted, ignore);
+  for (const name of dropped) await conn.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [name]);
   return { created, dropped };
 }

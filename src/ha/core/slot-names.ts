@@ -3,6 +3,7 @@
  * without orphaned slots). Pure.
  */
 import type { SlotMatcher } from '../../config/types.js';
+import type { PhysicalSlot } from './types.js';
 
 /** Patroni's slot_name_from_member_name: lower-case, [a-z0-9_] only, at most 63 bytes. */
 export function slotNameFromMemberName(memberName: string): string {
@@ -17,4 +18,13 @@ export function ignoresPhysicalSlot(matchers: readonly SlotMatcher[], name: stri
   return matchers.some(
     (m) => (m.name === undefined || m.name === name) && (m.type === undefined || m.type === 'physical') && m.database === undefined && m.plugin === undefined,
   );
+}
+
+/**
+ * The physical slots the leader drops, as Patroni: idle ones that are neither wanted (a member's,
+ * a permanent one) nor matched by ignore_slots. A slot in use is never dropped. One rule for the
+ * decision to act (rules/leader-duties.ts) and for the act itself (src/postgres/slots.ts).
+ */
+export function slotsToDrop(present: readonly PhysicalSlot[], wanted: readonly string[], ignore: readonly SlotMatcher[]): string[] {
+  return present.filter((s) => !s.active && !wanted.includes(s.name) && !ignoresPhysicalSlot(ignore, s.name)).map((s) => s.name);
 }

@@ -135,8 +135,9 @@ for (const [name, workers, encrypted] of [
       assert.deepEqual(deltas, [true, true, true, true, true, true, false], `seed ${seed}: six deltas, the rewritten page stored as itself`);
       assert.ok(encodedBytes < literalBytes, `seed ${seed}: deltas are smaller (${encodedBytes} < ${literalBytes} bytes)`);
       const pool = new RestorePool(dir, key, workers);
+      pool.usePacks([FULL_PACK, INCR_PACK]);
       try {
-        await pool.run([FULL_PACK, INCR_PACK], [chunkOf(join(dir, 'restored'), refs)], () => undefined);
+        await pool.run([chunkOf(join(dir, 'restored'), refs)], () => undefined);
       } finally {
         await pool.close();
       }

@@ -20,8 +20,6 @@ import type { BlockRef } from '../../../src/backup/core/manifest.js';
 
 const BLOCK = 8192;
 const PACK = 'pack/20240115-140000F/000001.pack';
-/** The manifest's pack list the chunks below index into. */
-const PACKS = [PACK];
 
 /** A pack of 3 frames of 4 blocks each, and a file of 14 blocks that reuses some out of order. */
 async function fixture(): Promise<{ dir: string; refs: BlockRef[]; content: Buffer; crcs: number[] }> {
@@ -71,6 +69,7 @@ function chunksOf(path: string, refs: BlockRef[], perChunk: number, delta: boole
 test('the chunks of one file restored by two worker threads at once give its exact bytes, checked by SHA-256 or CRC-32', async () => {
   const { dir, refs, content, crcs } = await fixture();
   const pool = new RestorePool(dir, null, 2);
+  pool.usePacks([PACK]);
   try {
     for (const [name, recorded] of [
       ['restored', null],
@@ -78,7 +77,7 @@ test('the chunks of one file restored by two worker threads at once give its exa
     ] as const) {
       const target = join(dir, name);
       let written = 0;
-      await pool.run(PACKS, chunksOf(target, refs, 3, false, recorded), (_chunk, outcome) => (written += outcome.writtenBytes));
+      await pool.run(chunksOf(target, refs, 3, false, recorded), (_chunk, outcome) => (written += outcome.writtenBytes));
       assert.equal(written, content.length);
       assert.ok((await readFile(target)).equals(content), 'restored bytes equal the backed-up file');
       assert.equal((await stat(target)).mode & 0o777, 0o600);
@@ -117,9 +116,10 @@ test('a flipped byte in a frame or a block whose hash differs: a KeelError namin
   pack[secondFrame + 30] = (pack[secondFrame + 30] ?? 0) ^ 0x01;
   await writeFile(join(dir, PACK), pack);
   const pool = new RestorePool(dir, null, 2);
+  pool.usePacks([PACK]);
   try {
     await assert.rejects(
-      pool.run(PACKS, chunksOf(join(dir, 'r1'), refs, 4, false), () => undefined),
+      pool.run(chunksOf(join(dir, 'r1'), refs, 4, false), () => undefined),
       (error: unknown) => {
         assert.ok(error instanceof KeelError, String(error));
         assert.equal(error.code, 'backup.block_corrupt');
@@ -225,12 +225,13 @@ test('pages rebuilt from deltas, more than one slab of them: exact bytes, whole 
 test('with process-max 1 the event loop turns between chunks, so the background fsyncs of finished files go on meanwhile', async () => {
   const { dir, refs, content } = await fixture();
   const pool = new RestorePool(dir, null, 1);
+  pool.usePacks([PACK]);
   try {
     const target = join(dir, 'local');
     // what the restore's fsyncs need: a callback of the event loop, run while chunks remain
     let turned = false;
     const seenBetween: boolean[] = [];
-    await pool.run(PACKS, chunksOf(target, refs, 2, false), () => {
+    await pool.run(chunksOf(target, refs, 2, false), () => {
       seenBetween.push(turned);
       turned = false;
       setImmediate(() => (turned = true));

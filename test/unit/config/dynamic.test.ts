@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { adjustTimings, parseDynamicConfig, validateDynamicConfig } from '../../../src/config/dynamic.js';
-import { ignoresPhysicalSlot } from '../../../src/ha/core/slot-names.js';
 
 test('an empty configuration gets every Patroni default', () => {
   assert.deepEqual(parseDynamicConfig({}), {
@@ -202,13 +201,4 @@ test("permanent slots and ignore_slots are read as Patroni's, invalid entries re
   );
   // the older spellings are read too
   assert.deepEqual(parseDynamicConfig({ permanent_replication_slots: { keep: { type: 'physical' } } }).permanentSlots, [{ name: 'keep', type: 'physical' }]);
-});
-
-test('ignoresPhysicalSlot: every attribute given must match, and a physical slot has no database or plugin', () => {
-  assert.equal(ignoresPhysicalSlot([{ name: 'a' }], 'a'), true);
-  assert.equal(ignoresPhysicalSlot([{ name: 'a' }], 'b'), false);
-  assert.equal(ignoresPhysicalSlot([{ type: 'physical' }], 'any'), true);
-  assert.equal(ignoresPhysicalSlot([{ name: 'a', type: 'logical' }], 'a'), false);
-  assert.equal(ignoresPhysicalSlot([{ name: 'a', database: 'app' }], 'a'), false);
-  assert.equal(ignoresPhysicalSlot([], 'a'), false);
 });

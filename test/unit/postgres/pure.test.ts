@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { parseLsn, formatLsn } from '../../../src/ha/core/lsn.js';
 import { parseControlData } from '../../../src/postgres/controldata.js';
 import { renderManagedConf, renderConninfo, quoteConfValue } from '../../../src/postgres/conf-files.js';
-import { slotNameFromMemberName } from '../../../src/ha/core/slot-names.js';
+import { ignoresPhysicalSlot, slotNameFromMemberName, slotsToDrop } from '../../../src/ha/core/slot-names.js';
 import { parseConnUrl, formatConnUrl } from '../../../src/ha/core/conn-url.js';
 import { lookupUser } from '../../../src/postgres/os-user.js';
 
@@ -78,4 +78,25 @@ test('passwd lookup finds the postgres user', () => {
   const user = lookupUser('postgres', 'root:x:0:0:root:/root:/bin/bash\npostgres:x:101:104:PostgreSQL:/var/lib/postgresql:/bin/bash\n');
   assert.deepEqual(user, { name: 'postgres', uid: 101, gid: 104, home: '/var/lib/postgresql' });
   assert.equal(lookupUser('nobody-here', 'root:x:0:0::/:/bin/sh'), null);
+});
+
+test('ignoresPhysicalSlot: every attribute given must match, and a physical slot has no database or plugin', () => {
+  assert.equal(ignoresPhysicalSlot([{ name: 'a' }], 'a'), true);
+  assert.equal(ignoresPhysicalSlot([{ name: 'a' }], 'b'), false);
+  assert.equal(ignoresPhysicalSlot([{ type: 'physical' }], 'any'), true);
+  assert.equal(ignoresPhysicalSlot([{ name: 'a', type: 'logical' }], 'a'), false);
+  assert.equal(ignoresPhysicalSlot([{ name: 'a', database: 'app' }], 'a'), false);
+  assert.equal(ignoresPhysicalSlot([], 'a'), false);
+});
+
+test('slotsToDrop: idle slots nobody wants, except those ignore_slots matches; a slot in use is kept', () => {
+  const present = [
+    { name: 'n2', active: true },
+    { name: 'n3', active: false },
+    { name: 'gone_member', active: false },
+    { name: 'busy_stranger', active: true },
+    { name: 'pg_receivewal', active: false },
+  ];
+  assert.deepEqual(slotsToDrop(present, ['n2', 'n3'], [{ name: 'pg_receivewal' }]), ['gone_member']);
+  assert.deepEqual(slotsToDrop(present, ['n2', 'n3'], []), ['gone_member', 'pg_receivewal']);
 });

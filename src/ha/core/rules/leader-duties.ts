@@ -9,7 +9,7 @@
 import type { HistoryEntry } from '../../../dcs/types.js';
 import type { SlotMatcher } from '../../../config/types.js';
 import type { Action, PhysicalSlot } from '../types.js';
-import { ignoresPhysicalSlot, slotNameFromMemberName } from '../slot-names.js';
+import { slotNameFromMemberName, slotsToDrop } from '../slot-names.js';
 import type { Ctx } from './context.js';
 
 /** The history key with the line for the timeline our promotion ended, or null when it is there already. */
@@ -77,12 +77,9 @@ export function wantedSlots(ctx: Ctx): string[] {
  * Unknown slots (null) may differ. The probe reads the slots every cycle, so an idle leader
  * spends no query on them.
  */
-export function slotsDiffer(present: readonly PhysicalSlot[] | null, wanted: readonly string[], ignore: readonly SlotMatcher[] = []): boolean {
+export function slotsDiffer(present: readonly PhysicalSlot[] | null, wanted: readonly string[], ignore: readonly SlotMatcher[]): boolean {
   if (present === null) return true;
-  return (
-    wanted.some((name) => !present.some((s) => s.name === name)) ||
-    present.some((s) => !s.active && !wanted.includes(s.name) && !ignoresPhysicalSlot(ignore, s.name))
-  );
+  return wanted.some((name) => !present.some((s) => s.name === name)) || slotsToDrop(present, wanted, ignore).length > 0;
 }
 
 /** The bookkeeping actions of a primary holding the key (after the gate confirmed it). */
