@@ -290,8 +290,7 @@ function buildManifest(
     if (owner !== label) references.add(owner);
   }
   return {
-    // format 4 is the CRC-32s: a Node without zlib.crc32 records none, and a format 3 keel can read that
-    format: blockCrc === null ? 3 : MANIFEST_FORMAT,
+    format: MANIFEST_FORMAT,
     label,
     type,
     prior: prior?.label ?? null,

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { writeFileDurably, mkdirDurably } from './durable-file.js';
 import { decodeObject, deriveKey, encodeObject, CorruptObjectError, type CodecSettings, type CipherType, type CompressType } from './object-codec.js';
-import { validateManifest, validateSummary, summarize, referencedPacks, type Manifest, type ManifestSummary } from './core/manifest.js';
+import { validateManifest, validateSummary, summarize, referencedPacks, storedManifest, type Manifest, type ManifestSummary } from './core/manifest.js';
 import { compareLabels, isLabel } from './core/label.js';
 
 export const REPOSITORY_FORMAT = 2;
@@ -246,7 +246,7 @@ export class Repository {
     // the summary first: a backup exists once its manifest is there, and then its summary is too
     const summary = encodeObject(Buffer.from(JSON.stringify(summarize(manifest))), this.codec, true);
     await writeFileDurably(this.path('backup', manifest.label, 'summary'), summary);
-    const encoded = encodeObject(Buffer.from(JSON.stringify(manifest)), this.codec, true);
+    const encoded = encodeObject(Buffer.from(JSON.stringify(storedManifest(manifest))), this.codec, true);
     await writeFileDurably(this.path('backup', manifest.label, 'manifest'), encoded);
     await rm(this.path('backup', `${manifest.label}.partial`), { recursive: true, force: true });
   }

@@ -18,7 +18,8 @@ import { closeSync, constants, futimesSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { CorruptObjectError, blockCrc, blockHash, decodeFrame } from './object-codec.js';
-import { FRAME_BLOCKS_MAX, isDeltaRef, type BlockRef } from './core/manifest.js';
+import { FRAME_BLOCKS_MAX } from './core/manifest.js';
+import { BlockRecords } from './core/block-records.js';
 import { DEFAULT_BLOCK_BYTES } from './core/blocks.js';
 import { xorBytes } from './core/block-delta.js';
 import { writevAllSync } from './durable-file.js';
@@ -35,9 +36,12 @@ export interface RestoreChunk {
   firstBlock: number;
   /** Byte offset in the file of the chunk's first block. */
   fileOffset: number;
-  blocks: BlockRef[];
-  /** The blocks' CRC-32s (the manifest's `crc32`), null when it has none: the blocks are checked by their SHA-256. */
-  crcs: number[] | null;
+  /** The chunk's blocks as packed records (block-records.ts), in an ArrayBuffer of their own. */
+  records: Uint8Array;
+  /** The records hold the blocks' CRC-32s; else the blocks are checked by their SHA-256. */
+  crc32Recorded: boolean;
+  /** Plain bytes of the chunk's blocks. */
+  bytes: number;
   /** Compare with the file's current content and write only the blocks that differ. */
   delta: boolean;
   /** The file was created, truncated or extended for this restore (its mtime is set even if no block differs). */
@@ -66,9 +70,9 @@ const FRAME_BUFFER_BYTES = FRAME_BLOCKS_MAX * DEFAULT_BLOCK_BYTES;
 /** Read ahead in a pack (so at most PACK_HANDLES_MAX × 2 MiB of windows per worker). */
 const PACK_WINDOW_BYTES = 2 * 1024 * 1024;
 
-/** A block to write: its reference and its byte offset in the file. */
+/** A block to write: its record in the chunk, its byte offset in the file and its index in the file. */
 interface Wanted {
-  ref: BlockRef;
+  at: number;
   position: number;
   index: number;
 }
@@ -134,8 +138,9 @@ export class ChunkRestorer {
   private restoreNow(chunk: RestoreChunk): ChunkOutcome {
     // O_CREAT without O_TRUNC: the chunks of one new file are written at once, each at its place
     const fd = openSync(chunk.path, constants.O_RDWR | constants.O_CREAT, chunk.mode);
+    const records = new BlockRecords(chunk.records);
     try {
-      const wanted = chunk.delta ? this.differingBlocks(fd, chunk) : allBlocks(chunk);
+      const wanted = chunk.delta ? this.differingBlocks(fd, chunk, records) : allBlocks(chunk, records);
       let writtenBytes = 0;
       let pending: Buffer[] = [];
       let pendingAt = 0;
@@ -157,18 +162,22 @@ export class ChunkRestorer {
         this.slabUsed += bytes;
         return this.slab.subarray(this.slabUsed - bytes, this.slabUsed);
       };
-      for (let at = 0; at < wanted.length; at++) {
-        const { ref, position, index } = wanted[at] as Wanted;
+      for (let w = 0; w < wanted.length; w++) {
+        const { at, position, index } = wanted[w] as Wanted;
         // a read may evict frames and recycle their buffers: nothing pending may still point into one
-        if (!this.frames.has(frameKey(ref[1], ref[2])) || (isDeltaRef(ref) && !this.frames.has(frameKey(ref[6], ref[7])))) flush();
+        if (
+          !this.frames.has(frameKey(records.pack(at), records.frameOffset(at))) ||
+          (records.isDelta(at) && !this.frames.has(frameKey(records.basePack(at), records.baseFrameOffset(at))))
+        )
+          flush();
         // before the block is rebuilt: a flush empties the slab the rebuilt page would be in
         if (pendingAt + pendingBytes !== position || pendingBytes >= WRITE_RUN_BYTES_MAX) {
           flush();
           pendingAt = position;
         }
-        const data = this.blockData(wanted, at, chunk.relativePath, pageBuffer);
-        if (!blockIsIntact(data, ref, chunk.crcs?.[index - chunk.firstBlock])) {
-          throw corrupt(chunk.relativePath, index, this.packNamed(ref[1]), ref[2], 'block checksum mismatch');
+        const data = this.blockData(records, wanted, w, chunk.relativePath, pageBuffer);
+        if (!blockIsIntact(data, records, at, chunk.crc32Recorded)) {
+          throw corrupt(chunk.relativePath, index, this.packNamed(records.pack(at)), records.frameOffset(at), 'block checksum mismatch');
         }
         pending.push(data);
         pendingBytes += data.length;
@@ -190,19 +199,18 @@ export class ChunkRestorer {
   }
 
   /** With delta: the blocks whose bytes on disk do not hash to the backed-up block. */
-  private differingBlocks(fd: number, chunk: RestoreChunk): Wanted[] {
-    const chunkBytes = chunk.blocks.reduce((sum, ref) => sum + ref[5], 0);
-    const existing = Buffer.allocUnsafe(chunkBytes);
-    const bytesRead = chunkBytes === 0 ? 0 : readSync(fd, existing, 0, chunkBytes, chunk.fileOffset);
+  private differingBlocks(fd: number, chunk: RestoreChunk, records: BlockRecords): Wanted[] {
+    const existing = Buffer.allocUnsafe(chunk.bytes);
+    const bytesRead = chunk.bytes === 0 ? 0 : readSync(fd, existing, 0, chunk.bytes, chunk.fileOffset);
     const wanted: Wanted[] = [];
     let offset = 0;
-    chunk.blocks.forEach((ref, i) => {
-      const end = offset + ref[5];
-      if (end > bytesRead || blockHash(existing.subarray(offset, end)) !== ref[0]) {
-        wanted.push({ ref, position: chunk.fileOffset + offset, index: chunk.firstBlock + i });
+    for (let at = 0; at < records.count; at++) {
+      const end = offset + records.plainBytes(at);
+      if (end > bytesRead || blockHash(existing.subarray(offset, end)) !== records.hash(at)) {
+        wanted.push({ at, position: chunk.fileOffset + offset, index: chunk.firstBlock + at });
       }
       offset = end;
-    });
+    }
     return wanted;
   }
 
@@ -210,17 +218,20 @@ export class ChunkRestorer {
    * The plain bytes of wanted[at]; on a cache miss, first reads the frames the next blocks need.
    * A delta is XORed with its base into the page slab (so it points into no frame).
    */
-  private blockData(wanted: readonly Wanted[], at: number, relativePath: string, pageBuffer: (bytes: number) => Buffer): Buffer {
-    const { ref } = wanted[at] as Wanted;
-    const ownKey = frameKey(ref[1], ref[2]);
-    const baseKey = isDeltaRef(ref) ? frameKey(ref[6], ref[7]) : null;
-    if (!this.frames.has(ownKey) || (baseKey !== null && !this.frames.has(baseKey))) this.prefetch(wanted, at, relativePath);
-    const data = this.cachedFrame(ownKey).subarray(ref[4], ref[4] + ref[5]);
-    if (baseKey === null || !isDeltaRef(ref)) return data;
-    const baseData = this.cachedFrame(baseKey).subarray(ref[9], ref[9] + ref[5]);
-    if (baseData.length !== ref[5] || data.length !== ref[5])
+  private blockData(records: BlockRecords, wanted: readonly Wanted[], w: number, relativePath: string, pageBuffer: (bytes: number) => Buffer): Buffer {
+    const { at } = wanted[w] as Wanted;
+    const ownKey = frameKey(records.pack(at), records.frameOffset(at));
+    const baseKey = records.isDelta(at) ? frameKey(records.basePack(at), records.baseFrameOffset(at)) : null;
+    if (!this.frames.has(ownKey) || (baseKey !== null && !this.frames.has(baseKey))) this.prefetch(records, wanted, w, relativePath);
+    const plainBytes = records.plainBytes(at);
+    const offsetInFrame = records.offsetInFrame(at);
+    const data = this.cachedFrame(ownKey).subarray(offsetInFrame, offsetInFrame + plainBytes);
+    if (baseKey === null) return data;
+    const baseOffset = records.baseOffsetInFrame(at);
+    const baseData = this.cachedFrame(baseKey).subarray(baseOffset, baseOffset + plainBytes);
+    if (baseData.length !== plainBytes || data.length !== plainBytes)
       throw new KeelError('backup.block_corrupt', `a block of ${relativePath} lies outside its frame; restore refused`);
-    const page = pageBuffer(ref[5]);
+    const page = pageBuffer(plainBytes);
     xorBytes(data, baseData, page);
     return page;
   }
@@ -240,7 +251,7 @@ export class ChunkRestorer {
    * An incremental's file alternates between packs block by block; this reads each pack in order
    * and leaves the chunk a long stretch of cache hits (so long writes) before the next miss.
    */
-  private prefetch(wanted: readonly Wanted[], start: number, relativePath: string): void {
+  private prefetch(records: BlockRecords, wanted: readonly Wanted[], start: number, relativePath: string): void {
     const seen = new Set<number>();
     const toRead: FrameToRead[] = [];
     const need = (packIndex: number, offset: number, stored: number, index: number) => {
@@ -251,10 +262,10 @@ export class ChunkRestorer {
       if (cached !== undefined) this.touch(key, cached);
       else toRead.push({ packIndex, offset, stored, index });
     };
-    for (let at = start; at < wanted.length && seen.size < PREFETCH_FRAMES_MAX; at++) {
-      const { ref, index } = wanted[at] as Wanted;
-      need(ref[1], ref[2], ref[3], index);
-      if (isDeltaRef(ref)) need(ref[6], ref[7], ref[8], index);
+    for (let w = start; w < wanted.length && seen.size < PREFETCH_FRAMES_MAX; w++) {
+      const { at, index } = wanted[w] as Wanted;
+      need(records.pack(at), records.frameOffset(at), records.frameStoredBytes(at), index);
+      if (records.isDelta(at)) need(records.basePack(at), records.baseFrameOffset(at), records.baseFrameStoredBytes(at), index);
     }
     toRead.sort((a, b) => (a.packIndex === b.packIndex ? a.offset - b.offset : a.packIndex - b.packIndex));
     for (const frame of toRead) {
@@ -330,19 +341,20 @@ function frameKey(packIndex: number, offset: number): number {
   return packIndex * 0x1_0000_0000 + offset;
 }
 
-/** The block's bytes are what the backup read: its length, and its CRC-32 if recorded, else its SHA-256. */
-function blockIsIntact(data: Buffer, ref: BlockRef, crc: number | undefined): boolean {
-  if (data.length !== ref[5]) return false;
-  return crc !== undefined && blockCrc !== null ? blockCrc(data) === crc : blockHash(data) === ref[0];
+/** Block `at`'s bytes are what the backup read: its length, and its CRC-32 if recorded, else its SHA-256. */
+function blockIsIntact(data: Buffer, records: BlockRecords, at: number, crc32Recorded: boolean): boolean {
+  if (data.length !== records.plainBytes(at)) return false;
+  return crc32Recorded && blockCrc !== null ? blockCrc(data) === records.crc(at) : blockHash(data) === records.hash(at);
 }
 
-function allBlocks(chunk: RestoreChunk): Wanted[] {
+function allBlocks(chunk: RestoreChunk, records: BlockRecords): Wanted[] {
+  const wanted: Wanted[] = new Array(records.count);
   let position = chunk.fileOffset;
-  return chunk.blocks.map((ref, i) => {
-    const wanted = { ref, position, index: chunk.firstBlock + i };
-    position += ref[5];
-    return wanted;
-  });
+  for (let at = 0; at < records.count; at++) {
+    wanted[at] = { at, position, index: chunk.firstBlock + at };
+    position += records.plainBytes(at);
+  }
+  return wanted;
 }
 
 function corrupt(relativePath: string, index: number, pack: string, frameOffset: number, why: string): KeelError {

@@ -20,7 +20,7 @@ import { recoveryLines, rewriteAutoConf, type RecoveryTarget } from './recovery-
 import { Progress } from './progress.js';
 import { RestorePool } from './restore-pool.js';
 import type { RestoreChunk } from './restore-chunk.js';
-import type { Manifest, ManifestFile } from './core/manifest.js';
+import { blockRecordsOf, type Manifest, type ManifestFile } from './core/manifest.js';
 import type { RepositoryOptions } from './repository.js';
 import type { BackupLog } from './log.js';
 import { mapLimit } from './concurrency.js';
@@ -152,7 +152,7 @@ async function restoreFiles(pool: RestorePool, root: string, files: readonly Man
         state.flushing = true;
         finishing.add(() => syncPaths([join(root, file.path)]).finally(() => (state.flushing = false)));
       }
-      progress.advance(chunk.blocks.reduce((sum, ref) => sum + ref[5], 0));
+      progress.advance(chunk.bytes);
     })
     .finally(() => finishing.settled());
   await finishing.drain();
@@ -215,23 +215,26 @@ async function fitExisting(path: string, file: ManifestFile): Promise<'absent' |
 /** The file's chunks (one, empty, for an empty file: the worker creates it). */
 function chunksOf(root: string, file: ManifestFile, existing: 'absent' | 'same' | 'fitted'): RestoreChunk[] {
   const chunks: RestoreChunk[] = [];
-  const single = file.blocks.length <= CHUNK_BLOCKS;
+  // the blocks stay packed: a chunk carries its records, and no block reference is ever built here
+  const { records, crc32Recorded } = blockRecordsOf(file);
+  const single = records.count <= CHUNK_BLOCKS;
   let fileOffset = 0;
-  for (let first = 0; first === 0 || first < file.blocks.length; first += CHUNK_BLOCKS) {
-    const blocks = file.blocks.slice(first, first + CHUNK_BLOCKS);
+  for (let first = 0; first === 0 || first < records.count; first += CHUNK_BLOCKS) {
+    const bytes = records.plainBytesOf(first, first + CHUNK_BLOCKS);
     chunks.push({
       path: join(root, file.path),
       relativePath: file.path,
       mode: file.mode,
       firstBlock: first,
       fileOffset,
-      blocks,
-      crcs: file.crc32?.slice(first, first + CHUNK_BLOCKS) ?? null,
+      records: records.copy(first, first + CHUNK_BLOCKS),
+      crc32Recorded,
+      bytes,
       delta: existing !== 'absent',
       changed: existing !== 'same',
       mtimeMs: single ? file.mtimeMs : null,
     });
-    fileOffset += blocks.reduce((sum, ref) => sum + ref[5], 0);
+    fileOffset += bytes;
   }
   return chunks;
 }

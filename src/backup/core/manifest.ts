@@ -16,16 +16,23 @@
  * baseFrameStoredBytes, baseOffsetInFrame]` after the six fields). The base is always a stored
  * page, never itself a delta (a delta over a delta is taken over that delta's base instead), so
  * a block is rebuilt from at most two stored slices; its hash is that of the rebuilt page.
+ *
+ * In memory a file's blocks are `BlockRef`s; on disk (format 5) they are packed binary records
+ * (block-records.ts), and a file read from disk keeps them packed until `blocks` or `crc32` is
+ * first read: a restore never reads them (its chunks carry the records), so it never pays for
+ * 100,000 small arrays.
  */
 import type { BackupType } from './label.js';
+import { BlockRecords } from './block-records.js';
 
 /**
- * 4: files may carry their blocks' CRC-32s (`crc32`); 3: block references may be deltas (10
- * fields). Formats 2 (no deltas) and 3 (no CRC-32s: restore checks their blocks by SHA-256) are
- * still read.
+ * 5: a file's blocks and CRC-32s are packed records (`blockRecords`, base64, and
+ * `crc32Recorded`); 4: files may carry their blocks' CRC-32s (`crc32`); 3: block references may
+ * be deltas (10 fields). Formats 2 (no deltas), 3 (no CRC-32s: restore checks their blocks by
+ * SHA-256) and 4 are still read.
  */
-export const MANIFEST_FORMAT = 4;
-const MANIFEST_FORMATS_READ: readonly number[] = [2, 3, 4];
+export const MANIFEST_FORMAT = 5;
+const MANIFEST_FORMATS_READ: readonly number[] = [2, 3, 4, 5];
 /** Blocks compressed together at most (128 KiB of 8 KiB pages). */
 export const FRAME_BLOCKS_MAX = 16;
 
@@ -227,6 +234,7 @@ export function validateManifest(value: unknown): Manifest {
     if (typeof file.path !== 'string' || file.path.startsWith('/') || file.path.split('/').includes('..')) {
       throw new Error(`manifest file path ${String(file.path)} is not a relative path inside the data directory`);
     }
+    if (manifest.format === 5) continue; // checked by packedFile below
     const blockTotal = file.blocks.reduce((sum, block) => sum + block[5], 0);
     if (blockTotal !== file.size) throw new Error(`manifest file ${file.path}: blocks add up to ${blockTotal} bytes, not ${file.size}`);
     for (const block of file.blocks) {
@@ -241,5 +249,79 @@ export function validateManifest(value: unknown): Manifest {
         throw new Error(`manifest file ${file.path} has a malformed crc32 list`);
     }
   }
+  if (manifest.format === 5) {
+    const packCount = manifest.packs.length;
+    manifest.files = manifest.files.map((file) => packedFile(file as unknown as StoredManifestFile, packCount));
+  }
   return manifest as Manifest;
+}
+
+/** A file as a format 5 manifest stores it: its blocks and their CRC-32s as packed records. */
+interface StoredManifestFile extends Omit<ManifestFile, 'blocks' | 'crc32'> {
+  /** Base64 of the file's block records (block-records.ts). */
+  blockRecords: string;
+  /** The records' CRC-32s are the blocks' (false: the backing-up Node had no zlib.crc32, restore checks the SHA-256s). */
+  crc32Recorded: boolean;
+}
+
+/** The records of format 5 files read from disk whose `blocks` and `crc32` have not been read (see packedFile). */
+const unreadRecords = new WeakMap<ManifestFile, { records: BlockRecords; crc32Recorded: boolean }>();
+
+/**
+ * A format 5 file, checked, whose `blocks` and `crc32` are decoded from its records when first
+ * read. From then on those arrays are the file's blocks (a caller may change them, and a manifest
+ * committed again stores what they hold), so its records are forgotten.
+ */
+function packedFile(stored: StoredManifestFile, packCount: number): ManifestFile {
+  if (typeof stored.blockRecords !== 'string' || typeof stored.crc32Recorded !== 'boolean')
+    throw new Error(`manifest file ${stored.path} has no block records`);
+  let records: BlockRecords;
+  let blockTotal: number;
+  try {
+    records = BlockRecords.parse(stored.blockRecords);
+    blockTotal = records.checkedPlainBytes(packCount);
+  } catch (error) {
+    throw new Error(`manifest file ${stored.path}: ${(error as Error).message}`);
+  }
+  if (blockTotal !== stored.size) throw new Error(`manifest file ${stored.path}: blocks add up to ${blockTotal} bytes, not ${stored.size}`);
+  const { blockRecords: _records, crc32Recorded, ...header } = stored;
+  const file = header as ManifestFile;
+  let decoded: { blocks: BlockRef[]; crc32: number[] | undefined } | null = null;
+  const decode = () => {
+    if (decoded === null) {
+      decoded = { blocks: records.refs(), crc32: crc32Recorded ? records.crcs() : undefined };
+      unreadRecords.delete(file);
+    }
+    return decoded;
+  };
+  Object.defineProperty(file, 'blocks', {
+    enumerable: true,
+    get: () => decode().blocks,
+    set: (blocks: BlockRef[]) => void (decode().blocks = blocks),
+  });
+  Object.defineProperty(file, 'crc32', {
+    enumerable: true,
+    get: () => decode().crc32,
+    set: (crc32: number[] | undefined) => void (decode().crc32 = crc32),
+  });
+  unreadRecords.set(file, { records, crc32Recorded });
+  return file;
+}
+
+/**
+ * A file's blocks as packed records, and whether their CRC-32s are recorded: as read for a
+ * format 5 file whose `blocks` were never read, else packed from `blocks` and `crc32`.
+ */
+export function blockRecordsOf(file: ManifestFile): { records: BlockRecords; crc32Recorded: boolean } {
+  return unreadRecords.get(file) ?? { records: BlockRecords.fromRefs(file.blocks, file.crc32 ?? null), crc32Recorded: file.crc32 !== undefined };
+}
+
+/** The manifest as a format 5 manifest stores it (JSON-ready): each file's blocks as records. */
+export function storedManifest(manifest: Manifest): object {
+  const files = manifest.files.map((file): StoredManifestFile => {
+    const { records, crc32Recorded } = blockRecordsOf(file);
+    const { path, mode, mtimeMs, size, badPages } = file;
+    return { path, mode, mtimeMs, size, ...(badPages === undefined ? {} : { badPages }), blockRecords: records.toString(), crc32Recorded };
+  });
+  return { ...manifest, format: MANIFEST_FORMAT, files };
 }

@@ -14,7 +14,7 @@ import { startBackupLab, directoryBytes, infoStanza, tableChecksum, type BackupL
 import { KEEL_MAIN, eventually, runKeel } from '../../support/sandbox.js';
 import { decodeObject } from '../../../src/backup/object-codec.js';
 import { Repository } from '../../../src/backup/repository.js';
-import type { Manifest } from '../../../src/backup/core/manifest.js';
+import { blockRecordsOf, validateManifest } from '../../../src/backup/core/manifest.js';
 
 let lab: BackupLab;
 
@@ -101,12 +101,18 @@ test('stanza-create and check prove archiving; a full then an incremental backup
 });
 
 test('restore of the incremental backup gives identical data, every block checked by the CRC-32 its manifest records', { timeout: 120_000 }, async () => {
-  // format 4: a CRC-32 for every block of every file, what restore checks each block by (a wrong one would refuse the restore)
+  // format 5: each file's blocks as packed records with a CRC-32 for every block, what restore
+  // checks each block by (a wrong one would refuse the restore)
   const [incr] = (await info()).backup.slice(-1);
   const stored = await readFile(join(lab.repoPath, lab.stanza, 'backup', incr?.label ?? '', 'manifest'));
-  const manifest = JSON.parse(decodeObject(stored, null).toString('utf8')) as Manifest;
-  assert.equal(manifest.format, 4);
-  for (const file of manifest.files) assert.equal(file.crc32?.length, file.blocks.length, file.path);
+  const manifest = validateManifest(JSON.parse(decodeObject(stored, null).toString('utf8')));
+  assert.equal(manifest.format, 5);
+  for (const file of manifest.files) {
+    const { records, crc32Recorded } = blockRecordsOf(file);
+    assert.ok(crc32Recorded, file.path);
+    assert.equal(records.count, Math.ceil(file.size / 8192), file.path);
+    assert.equal(file.crc32?.length, file.blocks.length, file.path);
+  }
   const restored = await restoreAndStart('restored-incr', ['--type=immediate', '--target-action=promote']);
   try {
     assert.equal(await tableChecksum(restored, 'accounts'), checksumAtIncr);

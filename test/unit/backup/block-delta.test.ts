@@ -18,6 +18,7 @@ import { EncodePool } from '../../../src/backup/encode-pool.js';
 import { ChunkRestorer, type RestoreChunk } from '../../../src/backup/restore-chunk.js';
 import { RestorePool } from '../../../src/backup/restore-pool.js';
 import { validateManifest, type BlockRef, type DeltaBlockRef } from '../../../src/backup/core/manifest.js';
+import { BlockRecords } from '../../../src/backup/core/block-records.js';
 import type { CodecSettings } from '../../../src/backup/object-codec.js';
 import { Prng } from '../../sim/prng.js';
 
@@ -119,7 +120,21 @@ async function deltaFixture(seed: number, codec: CodecSettings, workers: number)
 }
 
 function chunkOf(path: string, refs: BlockRef[], crcs: number[] | null = null): RestoreChunk {
-  return { path, relativePath: 'base/5/16384', mode: 0o600, firstBlock: 0, fileOffset: 0, blocks: refs, crcs, delta: false, changed: true, mtimeMs: null };
+  const records = BlockRecords.fromRefs(refs, crcs).bytes;
+  const bytes = refs.reduce((sum, ref) => sum + ref[5], 0);
+  return {
+    path,
+    relativePath: 'base/5/16384',
+    mode: 0o600,
+    firstBlock: 0,
+    fileOffset: 0,
+    records,
+    crc32Recorded: crcs !== null,
+    bytes,
+    delta: false,
+    changed: true,
+    mtimeMs: null,
+  };
 }
 
 for (const [name, workers, encrypted] of [
@@ -220,5 +235,5 @@ test('manifest: a delta reference needs format 3 and a listed base pack', () => 
       }),
     /not listed/,
   );
-  assert.throws(() => validateManifest({ ...manifest, format: 5 }), /format 5 is not one this keel reads/);
+  assert.throws(() => validateManifest({ ...manifest, format: 6 }), /format 6 is not one this keel reads/);
 });

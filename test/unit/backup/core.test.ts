@@ -10,7 +10,19 @@ import { selectBackup, whyBeyondArchive, xidPrecedes } from '../../../src/backup
 import { archiveGaps } from '../../../src/backup/core/archive-gaps.js';
 import { parseControlIdentity } from '../../../src/backup/core/pg-control.js';
 import { blockSpans, blocksToStore } from '../../../src/backup/core/blocks.js';
-import { validateManifest, blockIndex, referencedPacks, MANIFEST_FORMAT, type Manifest } from '../../../src/backup/core/manifest.js';
+import {
+  validateManifest,
+  blockIndex,
+  blockRecordsOf,
+  referencedPacks,
+  storedManifest,
+  MANIFEST_FORMAT,
+  type DeltaBlockRef,
+  type Manifest,
+  type ManifestFile,
+} from '../../../src/backup/core/manifest.js';
+import { BlockRecords, RECORD_BYTES } from '../../../src/backup/core/block-records.js';
+import { blockHash } from '../../../src/backup/object-codec.js';
 import { segmentOf, parseLsn, formatLsn, archiveDirOf, isArchivableWalName, segmentEndLsn, walHeaderSystemId } from '../../../src/backup/core/wal.js';
 
 const at = (text: string) => new Date(text);
@@ -167,9 +179,13 @@ test('block planning: 8 KiB spans, and only unknown blocks are stored, once', ()
   assert.deepEqual(blocksToStore(['a', 'b', 'a', 'c', 'b'], new Set(['b'])), ['a', 'c']);
 });
 
+const H1 = blockHash(Buffer.alloc(8192, 1));
+const H2 = blockHash(Buffer.alloc(4096, 2));
+
+/** A manifest as a backup holds it in memory (block references as arrays); format 4 unless told. */
 function manifest(overrides: Partial<Manifest> = {}): Manifest {
   return {
-    format: MANIFEST_FORMAT,
+    format: 4,
     label: '20240101-000000F_20240102-000000I',
     type: 'incr',
     prior: '20240101-000000F',
@@ -198,8 +214,8 @@ function manifest(overrides: Partial<Manifest> = {}): Manifest {
         mtimeMs: 0,
         size: 12288,
         blocks: [
-          ['h1', 0, 0, 100, 0, 8192],
-          ['h2', 1, 0, 50, 0, 4096],
+          [H1, 0, 0, 100, 0, 8192],
+          [H2, 1, 0, 50, 0, 4096],
         ],
       },
     ],
@@ -212,7 +228,7 @@ test('a manifest is self-contained: every block has its pack, so packs reference
   const valid = manifest();
   assert.equal(validateManifest(JSON.parse(JSON.stringify(valid))).label, valid.label);
   assert.deepEqual([...referencedPacks([valid])].sort(), [...valid.packs].sort());
-  assert.deepEqual(blockIndex(valid).get('h2'), { pack: valid.packs[1], frameOffset: 0, frameStoredBytes: 50, offsetInFrame: 0, plainBytes: 4096 });
+  assert.deepEqual(blockIndex(valid).get(H2), { pack: valid.packs[1], frameOffset: 0, frameStoredBytes: 50, offsetInFrame: 0, plainBytes: 4096 });
   assert.throws(() => validateManifest({ ...valid, format: 1 }), /format 1/);
   assert.throws(() => validateManifest(manifest({ files: [{ ...valid.files[0]!, path: '../etc/passwd' }] })), /not a relative path/);
   assert.throws(() => validateManifest(manifest({ files: [{ ...valid.files[0]!, size: 1 }] })), /blocks add up to 12288 bytes, not 1/);
@@ -228,6 +244,67 @@ test('a manifest is self-contained: every block has its pack, so packs reference
     );
   }
   assert.throws(() => validateManifest({ ...withCrcs, format: 3 }), /malformed crc32 list/, 'a format 3 manifest has none');
+});
+
+test("format 5 stores each file's blocks as packed records and reads them back as they were", () => {
+  const delta: DeltaBlockRef = [H2, 1, 200, 50, 8192, 4096, 0, 0, 100, 4096];
+  const inMemory = manifest({
+    files: [{ path: 'base/1/1259', mode: 0o600, mtimeMs: 5, size: 12288, blocks: [[H1, 0, 0, 100, 0, 8192], delta], crc32: [7, 0xffff_ffff], badPages: [1] }],
+  });
+  const stored = JSON.parse(JSON.stringify(storedManifest(inMemory))) as { format: number; files: Record<string, unknown>[] };
+  assert.equal(stored.format, MANIFEST_FORMAT);
+  assert.equal(MANIFEST_FORMAT, 5);
+  assert.deepEqual(Object.keys(stored.files[0] ?? {}).sort(), ['badPages', 'blockRecords', 'crc32Recorded', 'mode', 'mtimeMs', 'path', 'size']);
+  assert.equal((stored.files[0]?.blockRecords as string).length, (2 * RECORD_BYTES * 4) / 3, 'base64 of two records');
+
+  // read back: the records as stored, not decoded, until blocks or crc32 is read
+  const read = validateManifest(JSON.parse(JSON.stringify(stored)));
+  const file = read.files[0] as ManifestFile;
+  const { records, crc32Recorded } = blockRecordsOf(file);
+  assert.equal(crc32Recorded, true);
+  assert.deepEqual(
+    [records.count, records.hash(1), records.crc(1), records.isDelta(0), records.isDelta(1), records.baseOffsetInFrame(1)],
+    [2, H2, 0xffff_ffff, false, true, 4096],
+  );
+  assert.deepEqual(records.refs(), inMemory.files[0]?.blocks);
+  assert.deepEqual([file.blocks, file.crc32, file.badPages, file.size, file.mtimeMs], [inMemory.files[0]?.blocks, [7, 0xffff_ffff], [1], 12288, 5]);
+  // once read, the arrays are the file's blocks: a change to them is what a new commit stores
+  (file.crc32 as number[])[0] = 8;
+  const again = validateManifest(JSON.parse(JSON.stringify(storedManifest(read))));
+  assert.deepEqual(again.files[0]?.crc32, [8, 0xffff_ffff]);
+  assert.deepEqual(blockIndex(again).get(H2), {
+    pack: inMemory.packs[1],
+    frameOffset: 200,
+    frameStoredBytes: 50,
+    offsetInFrame: 8192,
+    plainBytes: 4096,
+    base: { pack: inMemory.packs[0], frameOffset: 0, frameStoredBytes: 100, offsetInFrame: 4096 },
+  });
+
+  // without CRC-32s (a Node without zlib.crc32), and a file with no block
+  const bare = manifest({
+    files: [
+      { path: 'PG_VERSION', mode: 0o600, mtimeMs: 0, size: 0, blocks: [] },
+      { ...(inMemory.files[0] as ManifestFile), crc32: undefined },
+    ],
+  });
+  const bareRead = validateManifest(JSON.parse(JSON.stringify(storedManifest(bare))));
+  assert.deepEqual(
+    [bareRead.files[0]?.blocks, bareRead.files[1]?.crc32, blockRecordsOf(bareRead.files[1] as ManifestFile).crc32Recorded],
+    [[], undefined, false],
+  );
+
+  // what the check refuses, one line each
+  const broken =
+    (change: Record<string, unknown>, packs = inMemory.packs) =>
+    () =>
+      validateManifest({ ...stored, packs, files: [{ ...stored.files[0], ...change }] });
+  assert.throws(broken({ size: 1 }), /base\/1\/1259: blocks add up to 12288 bytes, not 1/);
+  assert.throws(broken({}, [inMemory.packs[0] as string]), /base\/1\/1259: block 1 references pack 1, which is not listed/);
+  assert.throws(broken({ blockRecords: (stored.files[0]?.blockRecords as string).slice(0, 8) }), /not a whole number of 72-byte records/);
+  assert.throws(broken({ blockRecords: undefined }), /base\/1\/1259 has no block records/);
+  assert.throws(broken({ crc32Recorded: 'yes' }), /has no block records/);
+  assert.throws(() => BlockRecords.fromRefs([['not-a-hash', 0, 0, 1, 0, 1]], null), /is not a base64url SHA-256/);
 });
 
 test('WAL names: segment of an LSN, archive directories, what archive-push accepts', () => {

@@ -17,6 +17,7 @@ import { ChunkRestorer, type RestoreChunk } from '../../../src/backup/restore-ch
 import { RestorePool } from '../../../src/backup/restore-pool.js';
 import { KeelError } from '../../../src/errors.js';
 import type { BlockRef } from '../../../src/backup/core/manifest.js';
+import { BlockRecords } from '../../../src/backup/core/block-records.js';
 
 const BLOCK = 8192;
 const PACK = 'pack/20240115-140000F/000001.pack';
@@ -56,8 +57,9 @@ function chunksOf(path: string, refs: BlockRef[], perChunk: number, delta: boole
       mode: 0o600,
       firstBlock: first,
       fileOffset: first * BLOCK,
-      blocks: refs.slice(first, first + perChunk),
-      crcs: crcs?.slice(first, first + perChunk) ?? null,
+      records: BlockRecords.fromRefs(refs, crcs).copy(first, first + perChunk),
+      crc32Recorded: crcs !== null,
+      bytes: refs.slice(first, first + perChunk).reduce((sum, ref) => sum + ref[5], 0),
       delta,
       changed: !delta,
       mtimeMs: null,
