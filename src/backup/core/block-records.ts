@@ -75,7 +75,8 @@ export class BlockRecords {
 
   /** Records first..end as a copy with an ArrayBuffer of its own (what a worker message carries: a view would clone the whole buffer). */
   copy(first: number, end: number): Uint8Array {
-    return this.bytes.slice(first * RECORD_BYTES, Math.min(end, this.count) * RECORD_BYTES);
+    // not bytes.slice: on a Buffer (records parsed from base64) that is a view too
+    return new Uint8Array(this.bytes.subarray(first * RECORD_BYTES, Math.min(end, this.count) * RECORD_BYTES));
   }
 
   /** Base64url SHA-256 of block i's plain bytes (BlockRef's hash). */
