@@ -149,6 +149,30 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === null ? '' : `: ${String(lastError)}`}`);
 }
 
+/** The last `lines` lines of each agent's log (an agent logs its decisions only when they change, so a few dozen lines cover minutes). */
+export async function agentLogTails(record: SandboxRecord, lines = 40): Promise<string> {
+  const tails = await Promise.all(
+    record.nodes.map(async (node) => {
+      const text = await readFile(node.logFile, 'utf8').catch((error: Error) => `(unreadable: ${error.message})`);
+      return `--- ${node.name} (${node.logFile}), last ${lines} lines:\n${text.trimEnd().split('\n').slice(-lines).join('\n')}`;
+    }),
+  );
+  return tails.join('\n');
+}
+
+/**
+ * Awaits `waiting`; if it fails, fails with each agent's recent log lines appended, so that a
+ * cluster that did not do what a test waited for says why in CI's output (the test directory,
+ * logs included, is removed afterwards).
+ */
+export async function withAgentLogs<T>(record: SandboxRecord, waiting: Promise<T>): Promise<T> {
+  try {
+    return await waiting;
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${await agentLogTails(record)}`, { cause: error });
+  }
+}
+
 export async function httpStatus(url: string, method = 'GET'): Promise<{ status: number; body: string }> {
   const response = await fetch(url, { method, signal: AbortSignal.timeout(5000) });
   return { status: response.status, body: await response.text() };

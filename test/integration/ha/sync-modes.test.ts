@@ -29,6 +29,7 @@ import {
   leaderKeyHolder,
   postmasterPid,
   runKeel,
+  withAgentLogs,
   type TestCluster,
 } from '../../support/sandbox.js';
 import { proxiedEtcdHosts, type CuttableProxy } from '../../support/tcp-proxy.js';
@@ -96,13 +97,16 @@ async function patchConfig(body: Record<string, unknown>): Promise<void> {
 
 /** The leader key holder once its sync key lists a standby that streams from it. */
 async function syncReady(what: string, timeoutMs = 60_000): Promise<{ leader: string; standbys: string[] }> {
-  return eventually(what, timeoutMs, async () => {
-    const { leader, sync } = await syncKey();
-    if (leader === null || sync === null || sync.leader !== leader || sync.syncStandbys.length === 0) return undefined;
-    const rows = await sql<{ application_name: string }>(cluster, leader, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
-    const streaming = rows.map((r) => r.application_name);
-    return sync.syncStandbys.every((s) => streaming.includes(s)) ? { leader, standbys: sync.syncStandbys } : undefined;
-  });
+  return withAgentLogs(
+    cluster.record,
+    eventually(what, timeoutMs, async () => {
+      const { leader, sync } = await syncKey();
+      if (leader === null || sync === null || sync.leader !== leader || sync.syncStandbys.length === 0) return undefined;
+      const rows = await sql<{ application_name: string }>(cluster, leader, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
+      const streaming = rows.map((r) => r.application_name);
+      return sync.syncStandbys.every((s) => streaming.includes(s)) ? { leader, standbys: sync.syncStandbys } : undefined;
+    }),
+  );
 }
 
 async function everyReplicaStreaming(leader: string): Promise<void> {
@@ -151,10 +155,13 @@ async function failoversUnderWriters(mode: 'on' | 'quorum', table: string): Prom
       await eventually(`failover ${i}: ${leader} acknowledging`, 30_000, async () => (run.acks.some((a) => a.node === leader) ? true : undefined));
       await new Promise((r) => setTimeout(r, 500));
       await killNode(cluster, leader, { agent: true, postgres: true });
-      const next = await eventually(`failover ${i}: a new leader`, TTL_MS + 10 * LOOP_WAIT_MS + 30_000, async () => {
-        const holder = await leaderKeyHolder(cluster);
-        return holder !== null && holder !== leader ? holder : undefined;
-      });
+      const next = await withAgentLogs(
+        cluster.record,
+        eventually(`failover ${i}: a new leader`, TTL_MS + 10 * LOOP_WAIT_MS + 30_000, async () => {
+          const holder = await leaderKeyHolder(cluster);
+          return holder !== null && holder !== leader ? holder : undefined;
+        }),
+      );
       const acksBefore = run.acks.length;
       await eventually(`failover ${i}: ${next} acknowledging`, 30_000, async () =>
         run.acks.slice(acksBefore).some((a) => a.node === next) ? true : undefined,
