@@ -18,7 +18,16 @@ import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { writeFileDurably, mkdirDurably } from './durable-file.js';
 import { decodeObject, deriveKey, encodeObject, CorruptObjectError, type CodecSettings, type CipherType, type CompressType } from './object-codec.js';
-import { validateManifest, validateSummary, summarize, referencedPacks, storedManifest, type Manifest, type ManifestSummary } from './core/manifest.js';
+import {
+  validateManifest,
+  validateSummary,
+  summarize,
+  referencedPacks,
+  storedManifest,
+  MANIFEST_FORMAT,
+  type Manifest,
+  type ManifestSummary,
+} from './core/manifest.js';
 import { compareLabels, isLabel } from './core/label.js';
 
 export const REPOSITORY_FORMAT = 2;
@@ -242,7 +251,9 @@ export class Repository {
   }
 
   /** Commits a backup: its manifest is written durably; from that instant the backup exists. */
-  async commitBackup(manifest: Manifest): Promise<void> {
+  async commitBackup(committed: Manifest): Promise<void> {
+    // written in the current format whatever it was read as (a manifest read from an older one and committed again)
+    const manifest = { ...committed, format: MANIFEST_FORMAT };
     // the summary first: a backup exists once its manifest is there, and then its summary is too
     const summary = encodeObject(Buffer.from(JSON.stringify(summarize(manifest))), this.codec, true);
     await writeFileDurably(this.path('backup', manifest.label, 'summary'), summary);

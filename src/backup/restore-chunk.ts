@@ -137,8 +137,8 @@ export class ChunkRestorer {
 
   private restoreNow(chunk: RestoreChunk): ChunkOutcome {
     // O_CREAT without O_TRUNC: the chunks of one new file are written at once, each at its place
-    const fd = openSync(chunk.path, constants.O_RDWR | constants.O_CREAT, chunk.mode);
     const records = new BlockRecords(chunk.records);
+    const fd = openSync(chunk.path, constants.O_RDWR | constants.O_CREAT, chunk.mode);
     try {
       const wanted = chunk.delta ? this.differingBlocks(fd, chunk, records) : allBlocks(chunk, records);
       let writtenBytes = 0;

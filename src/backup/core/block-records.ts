@@ -52,7 +52,7 @@ export class BlockRecords {
     if (!LITTLE_ENDIAN) throw new Error('keel backup needs a little-endian machine');
     if (bytes.byteLength % RECORD_BYTES !== 0)
       throw new Error(`block records of ${bytes.byteLength} bytes are not a whole number of ${RECORD_BYTES}-byte records`);
-    this.bytes = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+    this.bytes = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes); // a copy (a Buffer's slice is a view)
     this.count = bytes.byteLength / RECORD_BYTES;
     this.words = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength / 4);
   }

@@ -270,6 +270,12 @@ test("format 5 stores each file's blocks as packed records and reads them back a
   // a chunk's copy has an ArrayBuffer of its own: a worker message carrying a view clones the whole buffer
   const second = records.copy(1, 5);
   assert.deepEqual([second.byteLength, second.buffer.byteLength, new BlockRecords(second).hash(0)], [RECORD_BYTES, RECORD_BYTES, H2]);
+  // records at an odd offset (a Buffer view) are copied to be read as 32-bit words
+  const misaligned = Buffer.concat([Buffer.alloc(1), records.bytes]).subarray(1);
+  assert.deepEqual(
+    [misaligned.byteOffset % 4 !== 0, new BlockRecords(misaligned).hash(1), new BlockRecords(misaligned).baseOffsetInFrame(1)],
+    [true, H2, 4096],
+  );
   assert.deepEqual([file.blocks, file.crc32, file.badPages, file.size, file.mtimeMs], [inMemory.files[0]?.blocks, [7, 0xffff_ffff], [1], 12288, 5]);
   // once read, the arrays are the file's blocks: a change to them is what a new commit stores
   (file.crc32 as number[])[0] = 8;
