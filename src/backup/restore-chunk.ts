@@ -70,11 +70,10 @@ const FRAME_BUFFER_BYTES = FRAME_BLOCKS_MAX * DEFAULT_BLOCK_BYTES;
 /** Read ahead in a pack (so at most PACK_HANDLES_MAX × 2 MiB of windows per worker). */
 const PACK_WINDOW_BYTES = 2 * 1024 * 1024;
 
-/** A block to write: its record in the chunk, its byte offset in the file and its index in the file. */
+/** A block to write: its record in the chunk (its index in the file is the chunk's firstBlock + at) and its byte offset in the file. */
 interface Wanted {
   at: number;
   position: number;
-  index: number;
 }
 
 /** A frame to read: where it is stored (pack index, offset, stored bytes), and the first block that needs it (for messages). */
@@ -163,21 +162,17 @@ export class ChunkRestorer {
         return this.slab.subarray(this.slabUsed - bytes, this.slabUsed);
       };
       for (let w = 0; w < wanted.length; w++) {
-        const { at, position, index } = wanted[w] as Wanted;
+        const { at, position } = wanted[w] as Wanted;
         // a read may evict frames and recycle their buffers: nothing pending may still point into one
-        if (
-          !this.frames.has(frameKey(records.pack(at), records.frameOffset(at))) ||
-          (records.isDelta(at) && !this.frames.has(frameKey(records.basePack(at), records.baseFrameOffset(at))))
-        )
-          flush();
+        if (!this.framesCached(records, at)) flush();
         // before the block is rebuilt: a flush empties the slab the rebuilt page would be in
         if (pendingAt + pendingBytes !== position || pendingBytes >= WRITE_RUN_BYTES_MAX) {
           flush();
           pendingAt = position;
         }
-        const data = this.blockData(records, wanted, w, chunk.relativePath, pageBuffer);
+        const data = this.blockData(records, wanted, w, chunk, pageBuffer);
         if (!blockIsIntact(data, records, at, chunk.crc32Recorded)) {
-          throw corrupt(chunk.relativePath, index, this.packNamed(records.pack(at)), records.frameOffset(at), 'block checksum mismatch');
+          throw corrupt(chunk.relativePath, chunk.firstBlock + at, this.packNamed(records.pack(at)), records.frameOffset(at), 'block checksum mismatch');
         }
         pending.push(data);
         pendingBytes += data.length;
@@ -207,7 +202,7 @@ export class ChunkRestorer {
     for (let at = 0; at < records.count; at++) {
       const end = offset + records.plainBytes(at);
       if (end > bytesRead || blockHash(existing.subarray(offset, end)) !== records.hash(at)) {
-        wanted.push({ at, position: chunk.fileOffset + offset, index: chunk.firstBlock + at });
+        wanted.push({ at, position: chunk.fileOffset + offset });
       }
       offset = end;
     }
@@ -215,14 +210,14 @@ export class ChunkRestorer {
   }
 
   /**
-   * The plain bytes of wanted[at]; on a cache miss, first reads the frames the next blocks need.
+   * The plain bytes of wanted[w]; on a cache miss, first reads the frames the next blocks need.
    * A delta is XORed with its base into the page slab (so it points into no frame).
    */
-  private blockData(records: BlockRecords, wanted: readonly Wanted[], w: number, relativePath: string, pageBuffer: (bytes: number) => Buffer): Buffer {
+  private blockData(records: BlockRecords, wanted: readonly Wanted[], w: number, chunk: RestoreChunk, pageBuffer: (bytes: number) => Buffer): Buffer {
     const { at } = wanted[w] as Wanted;
+    if (!this.framesCached(records, at)) this.prefetch(records, wanted, w, chunk);
     const ownKey = frameKey(records.pack(at), records.frameOffset(at));
     const baseKey = records.isDelta(at) ? frameKey(records.basePack(at), records.baseFrameOffset(at)) : null;
-    if (!this.frames.has(ownKey) || (baseKey !== null && !this.frames.has(baseKey))) this.prefetch(records, wanted, w, relativePath);
     const plainBytes = records.plainBytes(at);
     const offsetInFrame = records.offsetInFrame(at);
     const data = this.cachedFrame(ownKey).subarray(offsetInFrame, offsetInFrame + plainBytes);
@@ -230,7 +225,7 @@ export class ChunkRestorer {
     const baseOffset = records.baseOffsetInFrame(at);
     const baseData = this.cachedFrame(baseKey).subarray(baseOffset, baseOffset + plainBytes);
     if (baseData.length !== plainBytes || data.length !== plainBytes)
-      throw new KeelError('backup.block_corrupt', `a block of ${relativePath} lies outside its frame; restore refused`);
+      throw new KeelError('backup.block_corrupt', `a block of ${chunk.relativePath} lies outside its frame; restore refused`);
     const page = pageBuffer(plainBytes);
     xorBytes(data, baseData, page);
     return page;
@@ -251,7 +246,7 @@ export class ChunkRestorer {
    * An incremental's file alternates between packs block by block; this reads each pack in order
    * and leaves the chunk a long stretch of cache hits (so long writes) before the next miss.
    */
-  private prefetch(records: BlockRecords, wanted: readonly Wanted[], start: number, relativePath: string): void {
+  private prefetch(records: BlockRecords, wanted: readonly Wanted[], start: number, chunk: RestoreChunk): void {
     const seen = new Set<number>();
     const toRead: FrameToRead[] = [];
     const need = (packIndex: number, offset: number, stored: number, index: number) => {
@@ -263,7 +258,8 @@ export class ChunkRestorer {
       else toRead.push({ packIndex, offset, stored, index });
     };
     for (let w = start; w < wanted.length && seen.size < PREFETCH_FRAMES_MAX; w++) {
-      const { at, index } = wanted[w] as Wanted;
+      const { at } = wanted[w] as Wanted;
+      const index = chunk.firstBlock + at;
       need(records.pack(at), records.frameOffset(at), records.frameStoredBytes(at), index);
       if (records.isDelta(at)) need(records.basePack(at), records.baseFrameOffset(at), records.baseFrameStoredBytes(at), index);
     }
@@ -275,12 +271,18 @@ export class ChunkRestorer {
       try {
         plain = decodeFrame(stored, this.key, (bytes) => this.frameBuffer(bytes));
       } catch (error) {
-        if (error instanceof CorruptObjectError) throw corrupt(relativePath, frame.index, pack, frame.offset, error.message);
+        if (error instanceof CorruptObjectError) throw corrupt(chunk.relativePath, frame.index, pack, frame.offset, error.message);
         throw error;
       }
       if (this.frames.size >= FRAME_CACHE_MAX) this.evictOldest();
       this.frames.set(frameKey(frame.packIndex, frame.offset), plain);
     }
+  }
+
+  /** Block `at`'s frame, and its base's frame if it is a delta, are in the cache. */
+  private framesCached(records: BlockRecords, at: number): boolean {
+    if (!this.frames.has(frameKey(records.pack(at), records.frameOffset(at)))) return false;
+    return !records.isDelta(at) || this.frames.has(frameKey(records.basePack(at), records.baseFrameOffset(at)));
   }
 
   /** Marks a frame as just used (the cache evicts the least recently used). */
@@ -351,7 +353,7 @@ function allBlocks(chunk: RestoreChunk, records: BlockRecords): Wanted[] {
   const wanted: Wanted[] = new Array(records.count);
   let position = chunk.fileOffset;
   for (let at = 0; at < records.count; at++) {
-    wanted[at] = { at, position, index: chunk.firstBlock + at };
+    wanted[at] = { at, position };
     position += records.plainBytes(at);
   }
   return wanted;
