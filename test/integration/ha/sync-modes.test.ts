@@ -315,10 +315,13 @@ async function fenceStopsCommits(table: string): Promise<void> {
     await eventually('acknowledgements from the leader', 20_000, async () => (run.acks.length > 10 ? true : undefined));
     proxies.get(leader)?.cut();
     cutAtMs = monoMs();
-    await eventually('a new leader', TTL_MS + 10 * LOOP_WAIT_MS + 30_000, async () => {
-      const holder = await leaderKeyHolder(cluster);
-      return holder !== null && holder !== leader ? holder : undefined;
-    });
+    await withAgentLogs(
+      cluster.record,
+      eventually('a new leader', TTL_MS + 10 * LOOP_WAIT_MS + 30_000, async () => {
+        const holder = await leaderKeyHolder(cluster);
+        return holder !== null && holder !== leader ? holder : undefined;
+      }),
+    );
   } finally {
     await run.stop();
     proxies.get(leader)?.heal();
