@@ -164,6 +164,8 @@ function taggedPathCode(path: string, codes: RoleCodes, reported: Reported, stat
 
 /** Whether the `tag_<name>=<value>` filters of the query all match the published tags. */
 function tagsMatch(status: NodeStatus, query: URLSearchParams): boolean {
+  // HAProxy's checks carry no query: answer them without building the tags (issue 12).
+  if (query.size === 0) return true;
   const tags = publishedTags(status);
   const seen = new Set<string>();
   for (const key of query.keys()) {

@@ -41,7 +41,7 @@ export class IsolationWatch {
   isolatedSinceMs: number | null = null;
   private readonly rounds: RepeatingRound;
   /** The targets keel-fence's probe was last aimed at (null: it is not asked to probe). */
-  private aimedAt: string | null = null;
+  private aimedAt: { request: Buffer; targets: string } | null = null;
 
   constructor(private readonly a: AgentContext) {
     this.rounds = new RepeatingRound(
@@ -128,8 +128,9 @@ export class IsolationWatch {
       this.aimNative(null);
       return false;
     }
-    const aim = JSON.stringify([read.endpoints, read.request.toString('base64'), peers]);
-    if (aim !== this.aimedAt) {
+    // Compared field by field, without serialising: this runs every second on an idle leader.
+    const aim = { request: read.request, targets: [...read.endpoints.map((e) => `${e.host}:${e.port}`), '|', ...peers].join(' ') };
+    if (this.aimedAt === null || aim.targets !== this.aimedAt.targets || !aim.request.equals(this.aimedAt.request)) {
       const settings: IsolationProbeSettings = {
         everyMs: PROBE_EVERY_MS,
         etcdTimeoutMs: PROBE_TIMEOUT_MS,

@@ -2,7 +2,7 @@
  * This node's PostgreSQL for real: PostgresInstance (programs run as the postgres OS user, files
  * in the data directory) plus keel's own SQL connection, behind the PostgresNode port.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Credentials, SlotMatcher } from '../config/types.js';
@@ -59,9 +59,13 @@ export class LocalPostgres implements PostgresNode {
     return this.instance.serverLogSince(offset, maxBytes);
   }
   async readTimelineOrigin(): Promise<TimelineOrigin | null> {
+    // Every cycle, synchronously (as PostgresInstance.dataDirState). The file is usually absent:
+    // a stat that says so is cheaper than a read that throws (issue 12).
+    const path = join(this.paths.dataDir, TIMELINE_ORIGIN_FILE);
+    if (statSync(path, { throwIfNoEntry: false }) === undefined) return null;
     let text: string;
     try {
-      text = readFileSync(join(this.paths.dataDir, TIMELINE_ORIGIN_FILE), 'utf8'); // every cycle: synchronous, as PostgresInstance.dataDirState
+      text = readFileSync(path, 'utf8');
     } catch {
       return null;
     }

@@ -244,6 +244,36 @@ test('a bug in a handler answers 500 and is logged; the server keeps serving', a
   assert.equal((await call('GET', '/patroni')).code, 200);
 });
 
+test('a health check that fails synchronously answers 500 too; a handler that never answers gets 503 at the deadline', async () => {
+  statusThrows = true;
+  const broken = await call('GET', '/primary');
+  statusThrows = false;
+  assert.deepEqual([broken.code, broken.body], [500, 'internal error: status snapshot exploded']);
+  assert.equal((await call('GET', '/primary')).code, 200);
+
+  const slow = await startApiServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    provider,
+    handlerTimeoutMs: 200,
+    log: createLogger({ level: 'debug', format: 'text', write: () => undefined }),
+    extraRoutes: [{ method: 'GET', path: '/stuck', unsafe: false, body: 'none', handle: () => new Promise(() => undefined) }],
+  });
+  try {
+    const answer = await new Promise<{ code: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: slow.port, path: '/stuck' }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual(answer, { code: 503, body: 'GET /stuck timed out after 200 ms' });
+  } finally {
+    await slow.close();
+  }
+});
+
 test('connections are kept alive between requests', async () => {
   await call('GET', '/health');
   const second = await call('GET', '/health');

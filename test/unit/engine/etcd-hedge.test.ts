@@ -94,3 +94,23 @@ test('a write is not hedged: it goes to one endpoint at a time, the next only af
     assert.deepEqual(healthy.paths, ['/v3/kv/txn']);
   });
 });
+
+test("keel-fence's quorum read follows the preferred endpoint: kept while nothing changes, built again when it moves", async () => {
+  await withSilentThenHealthy(20_000, async (client, silent, healthy) => {
+    const first = client.quorumReadRequest('/service/x/leader');
+    assert.ok(first !== null);
+    assert.equal(first.endpoints[0]?.port, silent.port);
+    assert.match(first.request.toString(), new RegExp(`^POST /v3/kv/range HTTP/1.1\\r\\nHost: 127.0.0.1:${silent.port}\\r\\n`));
+    assert.equal(client.quorumReadRequest('/service/x/leader'), first, 'the same request while nothing changed');
+    await client.range('/service/x/', { prefix: true }); // answered by the second endpoint, now preferred
+    const moved = client.quorumReadRequest('/service/x/leader');
+    assert.ok(moved !== null && moved !== first);
+    assert.deepEqual(
+      moved.endpoints.map((e) => e.port),
+      [healthy.port, silent.port],
+    );
+    assert.match(moved.request.toString(), new RegExp(`Host: 127.0.0.1:${healthy.port}\\r\\n`));
+    const other = client.quorumReadRequest('/service/y/leader');
+    assert.ok(other !== null && other.request.toString().includes(Buffer.from('/service/y/leader').toString('base64')), 'another key, another request');
+  });
+});

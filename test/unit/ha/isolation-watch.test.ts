@@ -19,6 +19,8 @@ function agent(options: { bytes: boolean; keelFence: boolean }) {
   let running = false;
   const reads: number[] = [];
   const fences: string[] = [];
+  /** What the DCS gives as its quorum read (tests change it: a renewed token, another endpoint first). */
+  const read = { endpoints: [{ host: '127.0.0.1', port: 2379 }], request: 'POST /v3/kv/range' };
   const a = {
     ports: {
       clock: {
@@ -34,7 +36,8 @@ function agent(options: { bytes: boolean; keelFence: boolean }) {
           reads.push(nowMs);
           return true;
         },
-        ...(options.bytes ? { quorumReadRequest: () => ({ endpoints: [{ host: '127.0.0.1', port: 2379 }], request: Buffer.from('POST /v3/kv/range') }) } : {}),
+        // A new object each call, as a client that does not keep its last answer would give.
+        ...(options.bytes ? { quorumReadRequest: () => ({ endpoints: [...read.endpoints], request: Buffer.from(read.request) }) } : {}),
       },
       processFence: {
         ...(options.keelFence
@@ -89,7 +92,7 @@ function agent(options: { bytes: boolean; keelFence: boolean }) {
     await new Promise((r) => setImmediate(r));
   };
   const ctx = a as unknown as AgentContext;
-  return { a: ctx, raw: a, advance, aimed, reads, fences, report: (r: IsolationProbeReport) => report?.(r) };
+  return { a: ctx, raw: a, read, advance, aimed, reads, fences, report: (r: IsolationProbeReport) => report?.(r) };
 }
 
 test('keel-fence probes when it can: the agent does not read etcd itself, and a reported isolation fences', async () => {
@@ -126,6 +129,31 @@ test('keel-fence probes when it can: the agent does not read etcd itself, and a 
   t.raw.cluster.view.leader.name = 'node2';
   await t.advance(2_000);
   assert.equal(t.aimed.at(-1), null, 'the probe was not stopped after the leadership went');
+  watch.stop();
+});
+
+test('keel-fence is aimed again when the read, the endpoint order or a member changes, and only then', async () => {
+  const t = agent({ bytes: true, keelFence: true });
+  const watch = new IsolationWatch(t.a);
+  watch.start();
+  await t.advance(3_000);
+  assert.equal(t.aimed.length, 1, 'equal requests, built anew each check, are the same aim');
+  t.read.request = 'POST /v3/kv/range\r\nauthorization: renewed';
+  await t.advance(1_500);
+  assert.equal(t.aimed.length, 2, 'a renewed token is a new request');
+  assert.equal(t.aimed[1]?.request.toString(), t.read.request);
+  t.read.endpoints = [{ host: '127.0.0.3', port: 2379 }, ...t.read.endpoints];
+  await t.advance(1_500);
+  assert.equal(t.aimed.length, 3, 'another endpoint first');
+  assert.deepEqual(t.aimed[2]?.etcd[0], { host: '127.0.0.3', port: 2379 });
+  const node2 = t.raw.cluster.view.members[1];
+  assert.ok(node2 !== undefined);
+  node2.apiUrl = 'http://127.0.0.2:8009';
+  await t.advance(1_500);
+  assert.equal(t.aimed.length, 4, 'a member moved');
+  assert.deepEqual(t.aimed[3]?.members[0], { host: '127.0.0.2', port: 8009 });
+  await t.advance(3_000);
+  assert.equal(t.aimed.length, 4, 'nothing changed since');
   watch.stop();
 });
 

@@ -17,6 +17,27 @@ test('json.dumps output is reproduced (ensure_ascii, separators, floats)', () =>
   }
 });
 
+test('json.dumps escapes exactly what Python escapes, plain text included (the fast path) and large integers', () => {
+  // Expected values printed by CPython 3.11's json.dumps.
+  const cases: [unknown, string][] = [
+    ['node1', '"node1"'],
+    [' !#[]~', '"' + ' !#[]~' + '"'],
+    ['say "hi"', '"say \\"hi\\""'],
+    ['C:\\data', '"C:\\\\data"'],
+    ['tab\tnew\nline', '"tab\\tnew\\nline"'],
+    ['\u007f', '"\\u007f"'],
+    ['\u0001', '"\\u0001"'],
+    ['café', '"caf\\u00e9"'],
+    ['\u{1F600}', '"\\ud83d\\ude00"'],
+    [{ role: 'replica', lag: 0, timeline: 12 }, '{"role": "replica", "lag": 0, "timeline": 12}'],
+    [2 ** 53 - 1, '9007199254740991'],
+    [2 ** 60, '1152921504606846976'],
+    [-42, '-42'],
+    [0.5, '0.5'],
+  ];
+  for (const [input, dumps] of cases) assert.equal(pyJsonDumps(input), dumps, JSON.stringify(input));
+});
+
 test('scheduled_at is printed as dateutil.parser.parse(...).isoformat()', () => {
   for (const { input, isoformat } of readJsonFixture<{ input: string; isoformat: string }[]>('dateutil-compat.json')) {
     assert.equal(pythonIsoformat(input), isoformat, input);
