@@ -16,7 +16,7 @@
  * with our uid (or root) is served (SO_PEERCRED): abstract sockets carry no file permissions.
  *   arm <deadline_ns>   deadline on CLOCK_MONOTONIC           -> "armed <remaining_ms>"
  *   disarm                                                     -> "disarmed"
- *   status                                                     -> "<state> <remaining_ms> <pid>"
+ *   status                                                     -> "<state> <remaining_ms> <pid> <stops>"
  *   wd-open <device> <timeout_s>   open a watchdog device and program its timeout -> "wd ok <s>" | "wd error <why>"
  *   wd-ping <timeout_s>            program the timeout again and ping          -> "wd ok <s>" | "wd error <why>"
  *   wd-close                       magic close ('V'): the device stops         -> "wd closed"
@@ -25,7 +25,10 @@
  *   probe-stop                                                 -> "probe off"
  *   quit                                                       -> "bye", then exit (disarmed)
  * The probe reports to the client that started it with unsolicited lines, "event probe ...",
- * which are not answers; it stops when that client disconnects.
+ * which are not answers; it stops when that client disconnects. Each time it stops a postmaster
+ * it tells every connected client "event fenced <stops> <pid>" (<stops>: how many it stopped since
+ * it started), so an agent resumed after a freeze counts the fence in its metrics; an agent that
+ * connects later reads the same count from `status`.
  * The deadline is converted to CLOCK_BOOTTIME on receipt, so time the machine spends suspended
  * counts as time passed; wall-clock steps (settimeofday, NTP) do not move either clock.
  *
@@ -89,6 +92,8 @@ static struct client clients[MAX_CLIENTS];
 static int watchdog_fd = -1;
 /* The client the isolation probe reports to (the agent that started it), -1 when it does not run. */
 static int probe_owner_fd = -1;
+/* Postmasters this process stopped at a passed deadline (reported by status and "event fenced"). */
+static unsigned long stops = 0;
 
 static int64_t clock_ns(clockid_t id) {
   struct timespec ts;
@@ -178,6 +183,18 @@ static void kill_children(pid_t parent) {
 
 static int overdue_logged = 0;
 
+/* Every connected client hears of a stop at once (a frozen agent reads it once resumed). */
+static void tell_stops(void) {
+  char event[64];
+  int n = snprintf(event, sizeof event, "event fenced %lu %d\n", stops, (int)getpid());
+  if (n <= 0 || (size_t)n >= sizeof event) return;
+  for (int i = 0; i < MAX_CLIENTS; i++) {
+    if (clients[i].fd < 0) continue;
+    ssize_t ignored = send(clients[i].fd, event, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
+  }
+}
+
 /* The deadline has passed: stop a primary now; a replica is only watched (returns 0 then). */
 static int fire(void) {
   pid_t pid = postmaster_pid();
@@ -193,6 +210,8 @@ static int fire(void) {
   }
   logf_("deadline passed unfed (the agent did not confirm its leader lease): stopping the postmaster %d (immediate shutdown)", (int)pid);
   kill(pid, SIGQUIT);
+  stops++;
+  tell_stops();
   int64_t until = clock_ns(CLOCK_BOOTTIME) + (int64_t)QUIT_GRACE_MS * 1000000LL;
   while (alive(pid) && clock_ns(CLOCK_BOOTTIME) < until) usleep(20000);
   if (alive(pid)) {
@@ -275,7 +294,7 @@ static int handle(struct client *c, char *line) {
     state = DISARMED;
     reply(c, "disarmed");
   } else if (strcmp(word, "status") == 0) {
-    reply(c, "%s %lld %d", state == ARMED ? "armed" : state == FIRED ? "fired" : "disarmed", (long long)remaining_ms(), (int)getpid());
+    reply(c, "%s %lld %d %lu", state == ARMED ? "armed" : state == FIRED ? "fired" : "disarmed", (long long)remaining_ms(), (int)getpid(), stops);
   } else if (strcmp(word, "wd-open") == 0 && fields == 3) {
     char why[256] = "";
     watchdog_close();

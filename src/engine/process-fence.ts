@@ -91,6 +91,14 @@ export interface IsolationProbeReport {
 }
 
 /** "event probe 0 2 0 0 412" (see isolation-probe.h); null for any other line. */
+/** keel-fence's count of postmasters it stopped, from "event fenced <stops> <pid>" or a status answer "<state> <ms> <pid> <stops>". */
+export function parseStops(line: string): { stops: number; pid: number } | null {
+  const event = /^event fenced (\d+) (\d+)$/.exec(line);
+  if (event !== null) return { stops: Number(event[1]), pid: Number(event[2]) };
+  const status = /^(?:armed|fired|disarmed) -?\d+ (\d+) (\d+)$/.exec(line);
+  return status === null ? null : { stops: Number(status[2]), pid: Number(status[1]) };
+}
+
 export function parseProbeEvent(line: string): IsolationProbeReport | null {
   const m = /^event probe ([01]) (\d+) (\d+) (\d+) (\d+)$/.exec(line);
   if (m === null) return null;
@@ -151,6 +159,9 @@ export class ProcessFence implements ExternalFence {
   private probeAccepted = false;
   /** Counts `probe` calls: a name lookup that finishes after a newer call is dropped. */
   private probeAsked = 0;
+  /** Stops already reported to `stopsListener`, by keel-fence process (a new one counts from 0). */
+  private readonly stopsCounted = new Map<number, number>();
+  private stopsListener: ((count: number) => void) | null = null;
 
   constructor(private readonly options: ProcessFenceOptions) {
     this.socketName = fenceSocketName(options.dataDir);
@@ -172,6 +183,22 @@ export class ProcessFence implements ExternalFence {
     const held = this.sentDeadline;
     if (typeof deadlineMs === 'number' && typeof held === 'number' && deadlineMs >= held && deadlineMs - held < FEED_STEP_MS) return;
     this.sendWanted();
+  }
+
+  /**
+   * Called with the number of postmasters keel-fence stopped that this agent has not heard of yet:
+   * at once when it is connected (a frozen agent reads it once resumed), else on its next
+   * connection (an agent restarted after being killed counts the stop that killing caused).
+   */
+  onStops(listener: (count: number) => void): void {
+    this.stopsListener = listener;
+  }
+
+  private heardStops(report: { stops: number; pid: number }): void {
+    const counted = this.stopsCounted.get(report.pid) ?? 0;
+    if (report.stops <= counted) return;
+    this.stopsCounted.set(report.pid, report.stops);
+    this.stopsListener?.(report.stops - counted);
   }
 
   /** Whether keel-fence can run here at all (the build put its binary in place). */
@@ -369,7 +396,12 @@ export class ProcessFence implements ExternalFence {
     this.probeAccepted = false;
     createInterface({ input: socket }).on('line', (line: string) => {
       if (line.startsWith('event ')) {
-        // Not an answer: a probe round, sent unasked (it takes no place in the queue).
+        // Not an answer: a probe round or a stop, sent unasked (it takes no place in the queue).
+        const stopped = parseStops(line);
+        if (stopped !== null) {
+          this.heardStops(stopped);
+          return;
+        }
         const report = parseProbeEvent(line);
         if (report !== null && this.socket === socket && this.probeAccepted) this.probeReport?.(report);
         return;
@@ -389,6 +421,11 @@ export class ProcessFence implements ExternalFence {
     });
     this.sendWanted();
     this.sendProbe();
+    // Stops it made while nobody was connected (this agent killed, or not started yet).
+    this.send('status', (answer) => {
+      const stopped = answer === null ? null : parseStops(answer);
+      if (stopped !== null) this.heardStops(stopped);
+    });
   }
 
   private retrySoon(): void {

@@ -138,6 +138,10 @@ export class Agent implements AgentContext {
       return sent === null ? null : (sent + this.cluster.dynamic.ttlMs - this.ports.clock.now()) / 1000;
     });
     this.recovery = new RecoveryTracker(this.metrics, () => this.localConfig.name);
+    this.ports.processFence.onStops?.((count) => {
+      this.log.warning(`keel-fence stopped PostgreSQL ${count === 1 ? 'once' : `${count} times`} while this agent could not (frozen or not running)`);
+      this.metrics.fencedByHelper(count);
+    });
   }
 
   local(): LocalConfig {

@@ -80,9 +80,13 @@ export class KeelMetrics {
     });
     this.fences = new Counter({
       name: 'keel_fence_events_total',
-      help: 'Times this agent fenced its PostgreSQL (commits blocked) because its authority to accept writes could not be confirmed.',
+      help: 'Times PostgreSQL was fenced (commits blocked) because the authority to accept writes could not be confirmed, by who fenced it (agent: this agent; keel-fence: its helper, while the agent was frozen or not running).',
+      labelNames: ['by'],
       registers,
     });
+    // Both series exist from the start, so a rate() or an alert on either sees its first increase.
+    this.fences.inc({ by: 'agent' }, 0);
+    this.fences.inc({ by: 'keel-fence' }, 0);
     this.failovers = new Counter({
       name: 'keel_failovers_total',
       help: 'Failovers in which this member took the leader key, by cause (automatic: the leader key was gone; manual: a failover request named no leader).',
@@ -129,7 +133,12 @@ export class KeelMetrics {
   }
 
   fenced(): void {
-    this.fences.inc();
+    this.fences.inc({ by: 'agent' });
+  }
+
+  /** Postmasters keel-fence stopped on its own that this agent just heard of. */
+  fencedByHelper(count: number): void {
+    this.fences.inc({ by: 'keel-fence' }, count);
   }
 
   failover(cause: FailoverCause): void {

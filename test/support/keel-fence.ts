@@ -1,4 +1,4 @@
-/** One request on the keel-fence guarding `dataDir`, and its one-line answer ('' when none runs). */
+/** One request on the keel-fence guarding `dataDir`, and its one-line answer ('' when none runs); unsolicited "event" lines are skipped. */
 import { connect } from 'node:net';
 import { fenceSocketName } from '../../src/engine/process-fence.js';
 
@@ -9,6 +9,7 @@ export function askKeelFence(dataDir: string, request: string): Promise<string> 
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       answer += chunk;
+      while (answer.startsWith('event ') && answer.includes('\n')) answer = answer.slice(answer.indexOf('\n') + 1);
       if (answer.includes('\n')) socket.destroy();
     });
     socket.on('error', () => resolve(''));

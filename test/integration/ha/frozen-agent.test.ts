@@ -82,7 +82,7 @@ async function streamsFrom(replica: string, leader: string): Promise<void> {
   });
 }
 
-/** keel-fence's one-line status for a node's data directory ("armed <ms> <pid>", ...). */
+/** keel-fence's one-line status for a node's data directory ("armed <ms> <pid> <stops>", ...). */
 function fenceStatus(name: string): Promise<string> {
   return askKeelFence(member(name).dataDir, 'status');
 }
@@ -95,13 +95,21 @@ function firstAck(acks: Ack[], node: string): number {
   return Math.min(...acks.filter((a) => a.node === node).map((a) => a.atMs));
 }
 
+/** keel_fence_events_total of a member's /metrics, by who fenced. */
+async function fenceMetric(name: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${member(name).apiPort}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const m of text.matchAll(/^keel_fence_events_total\{[^}]*by="([^"]+)"[^}]*\} (\d+)$/gm)) counts[m[1] as string] = Number(m[2]);
+  return counts;
+}
+
 async function logTail(name: string): Promise<string> {
   return (await readFile(member(name).logFile, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n');
 }
 
 test('the leader agent frozen past ttl: keel-fence stops its PostgreSQL before a replica takes over; resumed, it rejoins', async () => {
   const oldLeader = await waitForCluster(cluster.record, 120_000);
-  assert.match(await fenceStatus(oldLeader), /^armed \d+ \d+$/, 'the leader runs an armed keel-fence');
+  assert.match(await fenceStatus(oldLeader), /^armed \d+ \d+ \d+$/, 'the leader runs an armed keel-fence');
   const w = await startWriter(oldLeader);
   const agentPid = member(oldLeader).pid;
   process.kill(agentPid, 'SIGSTOP');
@@ -119,6 +127,11 @@ test('the leader agent frozen past ttl: keel-fence stops its PostgreSQL before a
   assert.ok(overlapMs < 0, `${oldLeader} acknowledged ${overlapMs.toFixed(0)} ms after ${newLeader} started to`);
   const log = await readFile(member(oldLeader).logFile, 'utf8');
   assert.match(log, /keel-fence: .*stopping the postmaster/, await logTail(oldLeader));
+  // The resumed agent heard of the stop and counts it as keel-fence's. (Its own lease guard may
+  // fire too on resuming, its timer being overdue: that one is counted as the agent's.)
+  const fences = await fenceMetric(oldLeader);
+  assert.equal(fences['keel-fence'], 1, `${JSON.stringify(fences)}\n${await logTail(oldLeader)}`);
+  assert.match(log, /keel-fence stopped PostgreSQL once while this agent could not/);
 });
 
 test('the leader agent killed (kill -9), PostgreSQL left running: keel-fence stops it before a replica takes over', async () => {
@@ -148,7 +161,7 @@ test('agent and keel-fence both killed, the agent restarted at once: the leader 
       const answer = await fenceStatus(leader);
       return pids.length === 1 && pids[0] !== oldFence && answer.startsWith('armed') ? answer : undefined;
     });
-    assert.match(status, /^armed \d+ \d+$/);
+    assert.match(status, /^armed \d+ \d+ \d+$/);
     await eventually('writes acknowledged again after the restart', 30_000, async () => {
       const restartedAt = w.acks.length;
       await new Promise((r) => setTimeout(r, 1000));

@@ -71,18 +71,30 @@ test('the build produced keel-fence', () => {
 
 test('fed a deadline and then not fed: it stops the postmaster at the deadline, not before', async () => {
   const node = await fakeNode();
+  const heard: number[] = [];
+  node.fence.onStops((count) => heard.push(count));
   const armedAt = performance.now();
   node.fence.feed(systemClock.now() + 1500);
   const status = await eventually('keel-fence armed', 5000, async () => {
     const answer = await ask(node.dataDir, 'status');
     return answer.startsWith('armed') ? answer : undefined;
   });
-  assert.match(status, /^armed \d+ \d+$/);
+  assert.match(status, /^armed \d+ \d+ 0$/, 'nothing stopped yet');
   const { atMs, signal } = await node.exited;
   assert.equal(signal, 'SIGQUIT', 'an immediate shutdown is asked with SIGQUIT');
   assert.ok(atMs - armedAt >= 1400, `stopped ${Math.round(atMs - armedAt)} ms after arming, before its deadline`);
   assert.ok(atMs - armedAt < 4000, `stopped only ${Math.round(atMs - armedAt)} ms after arming`);
-  assert.match(await ask(node.dataDir, 'status'), /^fired /);
+  assert.match(await ask(node.dataDir, 'status'), /^fired -?\d+ \d+ 1$/, 'one stop counted');
+  await eventually('the client heard of the stop', 5000, async () => (heard.length > 0 ? true : undefined));
+  assert.deepEqual(heard, [1], 'told once, while connected');
+  // A second client of the same keel-fence (an agent restarted meanwhile) hears of it from status.
+  const later = new ProcessFence({ dataDir: node.dataDir, clock: systemClock, log: createLogger({ level: 'debug', format: 'text', write: () => undefined }) });
+  const heardLater: number[] = [];
+  later.onStops((count) => heardLater.push(count));
+  later.feed(null);
+  await eventually('the new client asked keel-fence', 5000, async () => (heardLater.length > 0 ? true : undefined));
+  assert.deepEqual(heardLater, [1]);
+  await later.close();
   await node.fence.close();
 });
 

@@ -104,6 +104,7 @@ test("keel's own metrics: cycle and etcd histograms, etcd errors by kind, lease 
   keel.etcdRequest('kv/range', 1500, 'transport');
   keel.etcdRequest('kv/txn', 2, 'lease_not_found');
   keel.fenced();
+  keel.fencedByHelper(2);
   let families = parseExposition(await keel.registry.metrics());
   const cycle = families.get('keel_ha_cycle_duration_seconds');
   assert.equal(cycle?.type, 'histogram');
@@ -117,7 +118,8 @@ test("keel's own metrics: cycle and etcd histograms, etcd errors by kind, lease 
   assert.equal(sampleValue(families, 'keel_etcd_request_errors_total', { operation: 'kv/range', kind: 'transport' }), 1);
   assert.equal(sampleValue(families, 'keel_etcd_request_errors_total', { operation: 'kv/txn', kind: 'lease_not_found' }), 1);
   assert.equal(sampleValue(families, 'keel_lease_remaining_seconds'), 0, 'never confirmed: 0');
-  assert.equal(sampleValue(families, 'keel_fence_events_total', { scope: 'demo', name: 'n1' }), 1);
+  assert.equal(sampleValue(families, 'keel_fence_events_total', { scope: 'demo', name: 'n1', by: 'agent' }), 1);
+  assert.equal(sampleValue(families, 'keel_fence_events_total', { scope: 'demo', name: 'n1', by: 'keel-fence' }), 2);
   assert.equal(sampleValue(families, 'keel_failovers_total', { cause: 'automatic' }), 0, 'zero series exist before the first failover');
   leaseLeftS = 27.5;
   families = parseExposition(await keel.registry.metrics());
