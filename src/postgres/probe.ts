@@ -150,6 +150,8 @@ interface ProbeRow {
 export class PostgresConnection {
   private client: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
+  /** The statement sent or waiting last (settled either way): the next one waits for it. */
+  private last: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly target: ConnectTarget,
@@ -199,9 +201,38 @@ export class PostgresConnection {
    * its samples under sending the probe's 2 KB of SQL each cycle). A new connection prepares it again.
    */
   async query<Row extends pg.QueryResultRow>(sql: string, params: unknown[] = [], prepareAs?: string): Promise<Row[]> {
+    // One statement at a time, in call order: the HA cycle's probe, GET /patroni's WAL positions
+    // and the sync watch's samples overlap. pg 8 queues overlapping calls itself but prints a
+    // DeprecationWarning into the agent's log, and pg 9 refuses them. As in pg's queue, the wait
+    // for the statements ahead counts against this one's deadline.
+    const calledMs = performance.now();
+    const ahead = this.last;
+    const run = this.runAfter<Row>(ahead, calledMs, sql, params, prepareAs);
+    this.last = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runAfter<Row extends pg.QueryResultRow>(
+    ahead: Promise<unknown>,
+    calledMs: number,
+    sql: string,
+    params: unknown[],
+    prepareAs?: string,
+  ): Promise<Row[]> {
+    let cancel = (): void => undefined;
+    const late = new Promise<false>((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.timeoutMs);
+      cancel = () => clearTimeout(timer);
+    });
+    const turn = await Promise.race([ahead.then(() => true as const), late]);
+    cancel();
+    if (!turn) throw new Error(`Query read timeout: the statements ahead of it on keel's connection took ${this.timeoutMs} ms`);
     const client = await this.connect();
+    // pg reads a per-statement query_timeout from the config (client.js), which its types omit.
+    const query_timeout = Math.max(1, Math.round(this.timeoutMs - (performance.now() - calledMs)));
+    const config = { ...(prepareAs === undefined ? {} : { name: prepareAs }), text: sql, values: params, query_timeout } as pg.QueryConfig;
     try {
-      const result = await (prepareAs === undefined ? client.query<Row>(sql, params) : client.query<Row>({ name: prepareAs, text: sql, values: params }));
+      const result = await client.query<Row>(config);
       return result.rows;
     } catch (error) {
       this.drop(client);
