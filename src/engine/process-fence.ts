@@ -90,7 +90,6 @@ export interface IsolationProbeReport {
   roundMs: number;
 }
 
-/** "event probe 0 2 0 0 412" (see isolation-probe.h); null for any other line. */
 /** keel-fence's count of postmasters it stopped, from "event fenced <stops> <pid>" or a status answer "<state> <ms> <pid> <stops>". */
 export function parseStops(line: string): { stops: number; pid: number } | null {
   const event = /^event fenced (\d+) (\d+)$/.exec(line);
@@ -99,6 +98,7 @@ export function parseStops(line: string): { stops: number; pid: number } | null 
   return status === null ? null : { stops: Number(status[2]), pid: Number(status[1]) };
 }
 
+/** "event probe 0 2 0 0 412" (see isolation-probe.h); null for any other line. */
 export function parseProbeEvent(line: string): IsolationProbeReport | null {
   const m = /^event probe ([01]) (\d+) (\d+) (\d+) (\d+)$/.exec(line);
   if (m === null) return null;
