@@ -4,9 +4,9 @@
  * as the pgBackRest file archive_command names; and the archiving settings the agent writes into
  * postgresql.conf, keeping whatever the user wrote in the Patroni places for them.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseIni } from 'ini';
@@ -94,8 +94,15 @@ test('a carried-over pgbackrest.conf keeps its sections; this node and the inlin
   assert.deepEqual({ ...parseIni(renderBackupConfig(explicit!))['global'] }, { 'repo1-path': '/b' });
 });
 
+/** Directories localWith made, removed once the file's tests are done. */
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function localWith(extra: Record<string, unknown>): LocalConfig {
   const dir = mkdtempSync(join(tmpdir(), 'keel-unit-'));
+  made.push(dir);
   const conf = join(dir, 'pgbackrest.conf');
   writeFileSync(conf, '[global]\nrepo1-path=/r\n');
   let config = setPath(minimal(), 'backup', { stanza: 'prod-db', config: conf, generated_config: '/etc/keel/pgbackrest conf' });
