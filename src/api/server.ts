@@ -29,6 +29,7 @@ import { TlsFileError, readTlsMaterial } from '../config/tls-files.js';
 import type { Credentials, HostPort, VerifyClient } from '../config/types.js';
 import { KeelError } from '../errors.js';
 import { createLogger, type Logger } from '../observability/log.js';
+import { withTimeout } from '../engine/timeout.js';
 import type { Allowlist } from './allowlist.js';
 import { normalisePath } from './health.js';
 import { keelRoutes } from './keel-routes.js';
@@ -151,14 +152,6 @@ async function parseBody(req: IncomingMessage, route: Route, limit: number): Pro
   const body = value as JsonObject;
   if (route.body === 'required' && Object.keys(body).length === 0) return { ok: false, reply: text(400, 'the body must be a non-empty JSON object') };
   return { ok: true, body };
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(onTimeout()), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 function send(res: ServerResponse, reply: Reply, headOnly: boolean): void {

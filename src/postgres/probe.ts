@@ -4,6 +4,7 @@
  * every query has a deadline.
  */
 import pg from 'pg';
+import { withTimeout } from '../engine/timeout.js';
 import { parseLsn } from '../ha/core/lsn.js';
 import type { ReplicationSample } from '../ha/core/sync-stall.js';
 
@@ -150,8 +151,10 @@ interface ProbeRow {
 export class PostgresConnection {
   private client: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
-  /** The statement sent or waiting last (settled either way): the next one waits for it. */
-  private last: Promise<unknown> = Promise.resolve();
+  /** Settles once the statement sent or waiting last has (either way): the next one waits for it. */
+  private last: Promise<void> = Promise.resolve();
+  /** Statements called and not yet settled: none means the next one need not wait. */
+  private inFlight = 0;
 
   constructor(
     private readonly target: ConnectTarget,
@@ -205,28 +208,34 @@ export class PostgresConnection {
     // and the sync watch's samples overlap. pg 8 queues overlapping calls itself but prints a
     // DeprecationWarning into the agent's log, and pg 9 refuses them. As in pg's queue, the wait
     // for the statements ahead counts against this one's deadline.
+    // The usual case, the cycle's probe alone, waits for nothing and arms no timer.
     const calledMs = performance.now();
-    const ahead = this.last;
+    const ahead = this.inFlight === 0 ? null : this.last;
+    this.inFlight++;
     const run = this.runAfter<Row>(ahead, calledMs, sql, params, prepareAs);
-    this.last = run.catch(() => undefined);
+    const settled = (): void => {
+      this.inFlight--;
+    };
+    this.last = run.then(settled, settled);
     return run;
   }
 
   private async runAfter<Row extends pg.QueryResultRow>(
-    ahead: Promise<unknown>,
+    ahead: Promise<void> | null,
     calledMs: number,
     sql: string,
     params: unknown[],
     prepareAs?: string,
   ): Promise<Row[]> {
-    let cancel = (): void => undefined;
-    const late = new Promise<false>((resolve) => {
-      const timer = setTimeout(() => resolve(false), this.timeoutMs);
-      cancel = () => clearTimeout(timer);
-    });
-    const turn = await Promise.race([ahead.then(() => true as const), late]);
-    cancel();
-    if (!turn) throw new Error(`Query read timeout: the statements ahead of it on keel's connection took ${this.timeoutMs} ms`);
+    if (
+      ahead !== null &&
+      !(await withTimeout(
+        ahead.then(() => true),
+        this.timeoutMs,
+        () => false,
+      ))
+    )
+      throw new Error(`Query read timeout: the statements ahead of it on keel's connection took ${this.timeoutMs} ms`);
     const client = await this.connect();
     // pg reads a per-statement query_timeout from the config (client.js), which its types omit.
     const query_timeout = Math.max(1, Math.round(this.timeoutMs - (performance.now() - calledMs)));

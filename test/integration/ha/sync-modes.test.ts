@@ -96,6 +96,17 @@ async function patchConfig(body: Record<string, unknown>): Promise<void> {
 }
 
 /** The leader key holder once its sync key lists a standby that streams from it. */
+/** The leader key's holder once it is another member than `oldLeader`; a timeout carries the agents' log tails. */
+async function newLeaderAfter(oldLeader: string, what: string): Promise<string> {
+  return withAgentLogs(
+    cluster.record,
+    eventually(what, TTL_MS + 10 * LOOP_WAIT_MS + 30_000, async () => {
+      const holder = await leaderKeyHolder(cluster);
+      return holder !== null && holder !== oldLeader ? holder : undefined;
+    }),
+  );
+}
+
 async function syncReady(what: string, timeoutMs = 60_000): Promise<{ leader: string; standbys: string[] }> {
   return withAgentLogs(
     cluster.record,
@@ -155,13 +166,7 @@ async function failoversUnderWriters(mode: 'on' | 'quorum', table: string): Prom
       await eventually(`failover ${i}: ${leader} acknowledging`, 30_000, async () => (run.acks.some((a) => a.node === leader) ? true : undefined));
       await new Promise((r) => setTimeout(r, 500));
       await killNode(cluster, leader, { agent: true, postgres: true });
-      const next = await withAgentLogs(
-        cluster.record,
-        eventually(`failover ${i}: a new leader`, TTL_MS + 10 * LOOP_WAIT_MS + 30_000, async () => {
-          const holder = await leaderKeyHolder(cluster);
-          return holder !== null && holder !== leader ? holder : undefined;
-        }),
-      );
+      const next = await newLeaderAfter(leader, `failover ${i}: a new leader`);
       const acksBefore = run.acks.length;
       await eventually(`failover ${i}: ${next} acknowledging`, 30_000, async () =>
         run.acks.slice(acksBefore).some((a) => a.node === next) ? true : undefined,
@@ -315,13 +320,7 @@ async function fenceStopsCommits(table: string): Promise<void> {
     await eventually('acknowledgements from the leader', 20_000, async () => (run.acks.length > 10 ? true : undefined));
     proxies.get(leader)?.cut();
     cutAtMs = monoMs();
-    await withAgentLogs(
-      cluster.record,
-      eventually('a new leader', TTL_MS + 10 * LOOP_WAIT_MS + 30_000, async () => {
-        const holder = await leaderKeyHolder(cluster);
-        return holder !== null && holder !== leader ? holder : undefined;
-      }),
-    );
+    await newLeaderAfter(leader, 'a new leader');
   } finally {
     await run.stop();
     proxies.get(leader)?.heal();
