@@ -227,18 +227,24 @@ export class PostgresConnection {
     params: unknown[],
     prepareAs?: string,
   ): Promise<Row[]> {
+    const remainingMs = (): number => this.timeoutMs - (performance.now() - calledMs);
+    const late = (): Error => new Error(`Query read timeout: ${this.timeoutMs} ms passed before its turn on keel's connection`);
     if (
       ahead !== null &&
       !(await withTimeout(
         ahead.then(() => true),
-        this.timeoutMs,
+        Math.max(0, remainingMs()),
         () => false,
       ))
     )
-      throw new Error(`Query read timeout: the statements ahead of it on keel's connection took ${this.timeoutMs} ms`);
+      throw late();
     const client = await this.connect();
+    // A statement whose deadline passed while it waited (its turn or a new connection) fails here
+    // rather than being sent with a token timeout: it would race its own timer (CI saw a 1 ms
+    // query_timeout lose to a local answer).
+    const query_timeout = Math.round(remainingMs());
+    if (query_timeout < 1) throw late();
     // pg reads a per-statement query_timeout from the config (client.js), which its types omit.
-    const query_timeout = Math.max(1, Math.round(this.timeoutMs - (performance.now() - calledMs)));
     const config = { ...(prepareAs === undefined ? {} : { name: prepareAs }), text: sql, values: params, query_timeout } as pg.QueryConfig;
     try {
       const result = await client.query<Row>(config);
