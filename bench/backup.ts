@@ -11,12 +11,14 @@
  *   node dist/bench/backup.js [--scale 50] [--pgbench-seconds 20] [--reps 3]
  *
  * The full backup and the restore, the goals' two times, are taken --reps times, the two tools
- * in turn, and their median is reported (one run of each varied by a third between runs here).
+ * in turn and taking turns going first, and their median is reported (one run of each varied by a
+ * third between runs here). Every timed step starts after a sync: no tool pays for the other's
+ * writeback.
  *
  * Writes bench/results/backup.json and bench/results/backup.table.md.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile, chown, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, writeFile, chown, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +32,9 @@ const run = promisify(execFile);
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 async function timed(what: string, file: string, args: string[], env: Record<string, string> = {}): Promise<number> {
+  // the writes of what ran before (the other tool's restore, a removed directory) are flushed
+  // first, so that neither tool pays for the other's writeback
+  await run('sync', []);
   const started = monoMs();
   try {
     await run(file, args, { env: { ...process.env, PGPASSWORD: PASSWORD, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 1_800_000 });
@@ -77,6 +82,11 @@ interface Side {
   pitrRestoreS: number;
   /** PITR: server start, recovery to the target and promotion until a write commits. */
   pitrRecoverS: number;
+  /**
+   * WAL files restore_command fetched in that recovery: each tool recovers from its own last
+   * backup, and the one taken first (keel's) starts earlier in the WAL, so it may fetch more.
+   */
+  pitrWalFetched: number;
 }
 
 interface Results {
@@ -173,14 +183,20 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string, re
   refSide.fullSamples = [];
   keelSide.fullSamples = [];
   for (let rep = 0; rep < reps; rep++) {
-    await drainArchive();
-    const refBefore = await refStored();
-    refSide.fullSamples.push(await timed('pgbackrest full', '/usr/sbin/runuser', pgbackrest(['--type=full', 'backup'])));
-    if (rep === 0) refSide.fullBytes = (await refStored()) - refBefore;
-    await drainArchive();
-    const keelBefore = await keelStored();
-    keelSide.fullSamples.push(await timed('keel full', process.execPath, keel(['backup', '--type=full', '--start-fast'])));
-    if (rep === 0) keelSide.fullBytes = (await keelStored()) - keelBefore;
+    const refFull = async () => {
+      await drainArchive();
+      const refBefore = await refStored();
+      refSide.fullSamples.push(await timed('pgbackrest full', '/usr/sbin/runuser', pgbackrest(['--type=full', 'backup'])));
+      if (rep === 0) refSide.fullBytes = (await refStored()) - refBefore;
+    };
+    const keelFull = async () => {
+      await drainArchive();
+      const keelBefore = await keelStored();
+      keelSide.fullSamples.push(await timed('keel full', process.execPath, keel(['backup', '--type=full', '--start-fast'])));
+      if (rep === 0) keelSide.fullBytes = (await keelStored()) - keelBefore;
+    };
+    // the tools take turns going first
+    for (const step of rep % 2 === 0 ? [refFull, keelFull] : [keelFull, refFull]) await step();
   }
   refSide.fullS = median(refSide.fullSamples);
   keelSide.fullS = median(keelSide.fullSamples);
@@ -240,8 +256,10 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string, re
     if (rep > 0) await Promise.all([rm(refTarget, { recursive: true, force: true }), rm(keelTarget, { recursive: true, force: true })]);
     refTarget = await restoreDir(`ref-restore-${rep}`);
     keelTarget = lab.newDataDir(`keel-restore-${rep}`);
-    refSide.restoreSamples.push(await timed('pgbackrest restore', '/usr/sbin/runuser', pgbackrest([`--pg1-path=${refTarget}`, 'restore'])));
-    keelSide.restoreSamples.push(await timed('keel restore', process.execPath, keel(['restore', `--pg1-path=${keelTarget}`])));
+    const refRestore = async () =>
+      refSide.restoreSamples.push(await timed('pgbackrest restore', '/usr/sbin/runuser', pgbackrest([`--pg1-path=${refTarget}`, 'restore'])));
+    const keelRestore = async () => keelSide.restoreSamples.push(await timed('keel restore', process.execPath, keel(['restore', `--pg1-path=${keelTarget}`])));
+    for (const step of rep % 2 === 0 ? [refRestore, keelRestore] : [keelRestore, refRestore]) await step();
   }
   refSide.restoreS = median(refSide.restoreSamples);
   keelSide.restoreS = median(keelSide.restoreSamples);
@@ -256,8 +274,10 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string, re
   const keelPitr = lab.newDataDir('keel-pitr');
   refSide.pitrRestoreS = await timed('pgbackrest PITR restore', '/usr/sbin/runuser', pgbackrest([`--pg1-path=${refPitr}`, ...timeTarget, 'restore']));
   refSide.pitrRecoverS = await recoverAndPromote(lab, refPitr);
+  refSide.pitrWalFetched = await walFetched(refPitr);
   keelSide.pitrRestoreS = await timed('keel PITR restore', process.execPath, keel(['restore', `--pg1-path=${keelPitr}`, ...timeTarget]));
   keelSide.pitrRecoverS = await recoverAndPromote(lab, keelPitr);
+  keelSide.pitrWalFetched = await walFetched(keelPitr);
   return { scale: Number(scale), pgbenchSeconds: Number(pgbenchSeconds), reps, databaseBytes: Number(size?.bytes ?? 0), keel: keelSide, pgbackrest: refSide };
 }
 
@@ -292,6 +312,12 @@ async function damageDataDir(dir: string): Promise<void> {
   }
   await rm(second.path);
   await writeFile(join(base, 'stray-file'), 'not in the backup\n');
+}
+
+/** How many WAL files the recovery of `dataDir` fetched from the archive (its server log). */
+async function walFetched(dataDir: string): Promise<number> {
+  const log = await readFile(`${dataDir}.log`, 'utf8');
+  return (log.match(/restored log file "/g) ?? []).length;
 }
 
 /** Starts a PITR-restored server and returns the seconds until it has promoted and committed a write. */
@@ -337,7 +363,11 @@ function renderTable(results: Results): string {
     timeRow(`restore time (incr set, median of ${results.reps})`, keel.restoreS, pgbackrest.restoreS),
     timeRow('delta restore time (8 MiB rewritten, 1 file removed, 1 added)', keel.deltaRestoreS, pgbackrest.deltaRestoreS),
     timeRow('PITR: restore to a time target', keel.pitrRestoreS, pgbackrest.pitrRestoreS),
-    timeRow('PITR: start, recover to the target, promote, first write', keel.pitrRecoverS, pgbackrest.pitrRecoverS),
+    timeRow(
+      `PITR: start, recover to the target, promote, first write (WAL files fetched: keel ${keel.pitrWalFetched}, pgBackRest ${pgbackrest.pitrWalFetched})`,
+      keel.pitrRecoverS,
+      pgbackrest.pitrRecoverS,
+    ),
     timeRow('PITR total', keel.pitrRestoreS + keel.pitrRecoverS, pgbackrest.pitrRestoreS + pgbackrest.pitrRecoverS),
   ];
   return [
@@ -350,7 +380,7 @@ function renderTable(results: Results): string {
     ...(results.loadAverage1m === undefined
       ? []
       : [
-          `${results.reps === 1 ? 'One run' : `One run (full backup and restore: median of ${results.reps}, the tools in turn)`} on a 2-core machine shared with other work (1-minute load average ${results.loadAverage1m.start.toFixed(1)} at the start, ` +
+          `${results.reps === 1 ? 'One run' : `One run (full backup and restore: median of ${results.reps}, the tools in turn, taking turns going first)`}, every timed step after a sync, on a 2-core machine shared with other work (1-minute load average ${results.loadAverage1m.start.toFixed(1)} at the start, ` +
             `${results.loadAverage1m.end.toFixed(1)} at the end): absolute times vary from run to run, the ratios compare both tools under the same load.`,
           '',
         ]),

@@ -20,6 +20,9 @@ import { diskFullError } from '../backup/durable-file.js';
 import type { BackupType } from '../backup/core/label.js';
 import type { ArchiveRetentionType } from '../backup/core/retention.js';
 import type { RestoreType } from '../backup/recovery-settings.js';
+import { walGetClient, walGetSocketPath } from '../backup/wal-get-command.js';
+import { walGetServerName, withWalGetClient } from '../config/archiving.js';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 const RESTORE_TYPES: readonly RestoreType[] = ['default', 'immediate', 'time', 'xid', 'name', 'lsn', 'standby', 'preserve', 'none'];
 
@@ -47,9 +50,11 @@ export function registerBackupCommands(program: Command): void {
 /** Runs one pgBackRest-style command line; returns the exit code. */
 export async function runBackupCommand(args: string[]): Promise<number> {
   // the background workers of archive-async run as `archive-push:async` / `archive-get:async`
-  // (pgBackRest's names) and read the sections of the verb they serve
-  const worker = args.find((a) => a === 'archive-push:async' || a === 'archive-get:async');
+  // and read the sections of the verb they serve
+  // (pgBackRest's names); `archive-get:serve` is restore_command's server (archive-get-server.ts)
+  const worker = args.find((a) => a === 'archive-push:async' || a === 'archive-get:async' || a === 'archive-get:serve');
   const settings = resolveBackupSettings(worker === undefined ? args : args.map((a) => (a === worker ? (a.split(':')[0] ?? a) : a)), process.env);
+  if (worker === 'archive-get:serve') return serveArchiveGet(settings);
   if (worker !== undefined) return runArchiveWorker(worker, settings);
   dropRootPrivileges();
   const log = new BackupLog(logLevel(settings));
@@ -116,6 +121,11 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
       return info(settings);
     case 'restore': {
       const { runRestore } = await import('../backup/restore.js');
+      const restoreCommand = restoreCommandFor(settings);
+      // PostgreSQL usually starts right after a restore: started now, restore_command's server
+      // loads while the files are written, and the recovery's first calls find it ready instead
+      // of each starting Node.js. It exits if unused (UNUSED_MS), and at once if the restore fails.
+      const server = restoreCommand.archiveGet === null ? null : startWalGetServer(restoreCommand.archiveGet);
       await runRestore({
         repository: repositoryOptions(settings),
         pgPath: pgPath(settings),
@@ -124,10 +134,13 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
         delta: o.delta === true,
         force: o.force === true,
         tablespaceMapping: tablespaceMapping(settings),
-        restoreCommand: restoreCommandFor(settings),
+        restoreCommand: restoreCommand.line,
         log,
         progress: progressFlag(settings),
         processMax: Number(o['process-max']),
+      }).catch((error: unknown) => {
+        server?.kill();
+        throw error;
       });
       return 0;
     }
@@ -171,6 +184,10 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
       const [name, destination] = settings.parameters;
       if (name === undefined || destination === undefined)
         throw new KeelError('backup.usage', 'archive-get requires the WAL file name (%f) and destination (%p)');
+      // keel-wal-get found no server to ask and says where one belongs: start it now, so it is
+      // loading while this call does its work, ready for the next WAL file of the recovery
+      const serverSocket = process.env['KEEL_WAL_GET_SOCKET'];
+      if (serverSocket !== undefined && o['archive-async'] !== true) (await workerStarter(args))('archive-get:serve', []);
       const [{ archiveGet, archiveDbOf }, { Repository }] = await Promise.all([import('../backup/archive.js'), import('../backup/repository.js')]);
       const repository = await Repository.open(repositoryOptions(settings));
       // the WAL of the cluster being recovered (PostgreSQL runs restore_command in its data directory)
@@ -232,6 +249,52 @@ async function runArchiveWorker(worker: string, settings: BackupSettings): Promi
   return 0;
 }
 
+/**
+ * restore_command's server (`archive-get:serve`, started by archive-get when keel-wal-get found
+ * none): serves archive-get requests on the socket keel-wal-get named until idle.
+ */
+async function serveArchiveGet(settings: BackupSettings): Promise<number> {
+  dropRootPrivileges();
+  const socketPath = process.env['KEEL_WAL_GET_SOCKET'];
+  if (socketPath === undefined) throw new KeelError('backup.usage', 'archive-get:serve is started by keel-wal-get (KEEL_WAL_GET_SOCKET is not set)');
+  const [{ runArchiveGetServer, IDLE_MS, UNUSED_MS }, { archiveGet, archiveDbOf }, { Repository }, { readFile }, { join }] = await Promise.all([
+    import('../backup/archive-get-server.js'),
+    import('../backup/archive.js'),
+    import('../backup/repository.js'),
+    import('node:fs/promises'),
+    import('node:path'),
+  ]);
+  const options = repositoryOptions(settings);
+  const stanzaFile = join(Repository.stanzaDir(options), 'stanza.json');
+  // opened again when stanza.json changes (stanza-upgrade adds a database): never a stale view
+  let opened: { text: string; repository: Awaited<ReturnType<typeof Repository.open>> } | null = null;
+  const repository = async () => {
+    const text = await readFile(stanzaFile, 'utf8');
+    if (opened?.text !== text) opened = { text, repository: await Repository.open(options) };
+    return opened.repository;
+  };
+  const pg1Path = settings.options['pg1-path'];
+  const level = logLevel(settings);
+  // KEEL_WAL_GET_IDLE_MS shortens both waits (tests)
+  const idleOverride = process.env['KEEL_WAL_GET_IDLE_MS'];
+  const idleMs = idleOverride === undefined ? IDLE_MS : Number(idleOverride);
+  const unusedMs = idleOverride === undefined ? UNUSED_MS : Number(idleOverride);
+  await runArchiveGetServer(
+    socketPath,
+    async ({ name, destination, cwd }) => {
+      const repo = await repository();
+      const db = await archiveDbOf(repo, [cwd, ...(typeof pg1Path === 'string' ? [pg1Path] : [])]);
+      const found = await archiveGet(repo, name, destination, db);
+      let log = '';
+      new BackupLog(level, (line) => (log += line)).info(found ? `found ${name} in the archive` : `unable to find ${name} in the archive`);
+      return { found, log };
+    },
+    idleMs,
+    unusedMs,
+  );
+  return 0;
+}
+
 async function info(settings: BackupSettings): Promise<number> {
   const { stanzaReport, renderInfoText } = await import('../backup/info.js');
   const report = await stanzaReport(repositoryOptions(settings), typeof settings.options.set === 'string' ? settings.options.set : null);
@@ -267,24 +330,39 @@ function progressFlag(settings: BackupSettings): boolean | undefined {
   return typeof settings.options.progress === 'boolean' ? settings.options.progress : undefined;
 }
 
-/** restore_command for the restored server: this keel, archive-get, the same stanza and config. */
-function restoreCommandFor(settings: BackupSettings): string {
+/**
+ * restore_command for the restored server: this keel, archive-get, the same stanza and config,
+ * behind keel-wal-get when it was built (`archiveGet` is then the argument list of the
+ * archive-get it falls back to, which also starts its server).
+ */
+function restoreCommandFor(settings: BackupSettings): { line: string; archiveGet: string[] | null } {
   const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
-  const parts = [
-    quote(process.execPath),
-    quote(process.argv[1] ?? 'keel'),
-    'backup',
-    'archive-get',
-    '%f',
-    '"%p"',
-    `--stanza=${quote(String(settings.options.stanza))}`,
-  ];
-  parts.push(`--config=${quote(String(settings.options.config))}`);
+  const options = [`--stanza=${String(settings.options.stanza)}`, `--config=${String(settings.options.config)}`];
   for (const name of ['repo1-path', 'repo1-cipher-type', 'log-level-console'] as const) {
     const source = settings.sources[name];
-    if (source !== undefined && !source.includes(' [')) parts.push(`--${name}=${quote(String(settings.options[name]))}`);
+    if (source !== undefined && !source.includes(' [')) options.push(`--${name}=${String(settings.options[name])}`);
   }
-  return parts.join(' ');
+  const quoteOption = (option: string) => option.replace(/=(.*)$/s, (_, value: string) => `=${quote(value)}`);
+  const line = [quote(process.execPath), quote(process.argv[1] ?? 'keel'), 'backup', 'archive-get', '%f', '"%p"', ...options.map(quoteOption)].join(' ');
+  // through keel-wal-get, which asks a running server before starting Node.js (not with
+  // archive-async: its queue has its own worker)
+  const client = settings.options['archive-async'] === true ? undefined : walGetClient();
+  if (client === undefined) return { line, archiveGet: null };
+  return { line: withWalGetClient(line, client), archiveGet: [line, ...options] };
+}
+
+/**
+ * Starts the archive-get server a restore_command line (`archiveGet[0]`, options after it) will
+ * ask. Its environment has no PGBACKREST_* variable: it must read the repository exactly as the
+ * restore_command's own archive-get would, whatever the shell running the restore had set.
+ */
+function startWalGetServer([line, ...options]: string[]): ChildProcess {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('PGBACKREST_')) env[name] = value;
+  env['KEEL_WAL_GET_SOCKET'] = walGetSocketPath(walGetServerName(line ?? ''));
+  const child = spawn(process.execPath, [process.argv[1] ?? 'keel', 'backup', ...options, 'archive-get:serve'], { detached: true, stdio: 'ignore', env });
+  child.unref();
+  return child;
 }
 
 /** As root, become the postgres OS user (PostgreSQL runs archive_command as that user; the repository is its). */

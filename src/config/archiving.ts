@@ -7,7 +7,8 @@
  *    member, unless postgresql.parameters (local or dynamic) sets them. On a replica archive_mode=on
  *    archives nothing; the member that is promoted starts archiving on its new timeline at once,
  *    with nobody editing postgresql.conf after a failover.
- *  - restore_command = `keel pgbackrest ... archive-get %f "%p"` on every member, unless
+ *  - restore_command = `keel pgbackrest ... archive-get %f "%p"` (behind keel-wal-get, its fast
+ *    path, when built) on every member, unless
  *    recovery_conf (local or dynamic) or postgresql.parameters sets one: a replica whose leader no
  *    longer has the WAL it needs catches up from the archive, and PostgreSQL ignores it on a primary.
  *  - on a replica, recovery_conf's settings (dynamic, then local, which wins) except the ones keel
@@ -17,11 +18,14 @@
  */
 import type { DynamicConfig, LocalConfig } from './types.js';
 import { renderParameterValue } from './parameters.js';
+import { createHash } from 'node:crypto';
 
 /** How archive_command starts this keel: the Node.js binary and keel's entry script. */
 export interface KeelProgram {
   node: string;
   script: string;
+  /** keel-wal-get, restore_command's fast path (src/backup/wal-get-command.ts), when it was built. */
+  walGet?: string;
 }
 
 /** recovery_conf keys keel itself writes for streaming replication (conf-files.ts); the user's are ignored. */
@@ -36,7 +40,7 @@ export function pgbackrestCommand(local: LocalConfig, program: KeelProgram, verb
   const backup = local.backup;
   if (backup === undefined) return null;
   const args = verb === 'archive-push' ? ['"%p"'] : ['%f', '"%p"'];
-  return [
+  const command = [
     shellQuote(program.node),
     shellQuote(program.script),
     'pgbackrest',
@@ -45,6 +49,7 @@ export function pgbackrestCommand(local: LocalConfig, program: KeelProgram, verb
     verb,
     ...args,
   ].join(' ');
+  return verb === 'archive-get' && program.walGet !== undefined ? withWalGetClient(command, program.walGet) : command;
 }
 
 function has(params: Record<string, unknown>, name: string): boolean {
@@ -76,4 +81,20 @@ export function archivingParameters(
   if (!has(params, 'archive_command')) out['archive_command'] = push;
   if (!has(params, 'restore_command') && !has(recoveryConf, 'restore_command')) out['restore_command'] = get;
   return out;
+}
+
+/**
+ * `archiveGet` (a shell command line whose first word is the Node.js binary) behind keel-wal-get
+ * (`client`, src/backup/wal-get-command.ts), restore_command's fast path.
+ * The server's name is a hash of that command: one server per repository, stanza and options,
+ * shared by every PostgreSQL of this user that restores with the same command.
+ */
+export function withWalGetClient(archiveGet: string, client: string): string {
+  const name = walGetServerName(archiveGet);
+  return `${shellQuote(client)} ${name} %f "%p" ${archiveGet}`;
+}
+
+/** The server's name for an archive-get command line. */
+export function walGetServerName(archiveGet: string): string {
+  return createHash('sha256').update(archiveGet).digest('hex').slice(0, 24);
 }

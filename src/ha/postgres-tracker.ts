@@ -11,6 +11,7 @@
  */
 import { effectiveParameters, effectivePgHba } from '../config/parameters.js';
 import { archivingParameters, type KeelProgram } from '../config/archiving.js';
+import { walGetClient } from '../backup/wal-get-command.js';
 import type { DynamicConfig, LocalConfig } from '../config/types.js';
 import type { Logger } from '../observability/log.js';
 import type { RecoverySettings } from '../postgres/conf-files.js';
@@ -103,7 +104,7 @@ export class PostgresTracker {
     private readonly settings: TrackerSettings,
     private readonly log: Logger,
     /** What archive_command and restore_command run (a backup: section): this agent's own program. */
-    private readonly keelProgram: KeelProgram = { node: process.execPath, script: process.argv[1] ?? 'keel' },
+    private readonly keelProgram: KeelProgram = { node: process.execPath, script: process.argv[1] ?? 'keel', walGet: walGetClient() },
   ) {
     node.connectTo(this.localConnectTarget());
   }

@@ -75,6 +75,7 @@ export async function startBackupLab(extraConfig = ''): Promise<BackupLab> {
     },
     stop: async () => {
       for (const server of servers.reverse()) await server.stop().catch(() => undefined);
+      await stopWalGetServers(dir);
       if (process.env['KEEL_KEEP_TEST_DIRS'] === undefined) await rm(dir, { recursive: true, force: true });
     },
   };
@@ -109,6 +110,25 @@ export async function startBackupLab(extraConfig = ''): Promise<BackupLab> {
   } catch (error) {
     await lab.stop();
     throw error;
+  }
+}
+
+/**
+ * Stops the archive-get servers (`archive-get:serve`) of this lab, found by PID: a restore starts
+ * one and restore_command others, detached. They exit by themselves once the PostgreSQL they
+ * served stops or when idle; this does not wait for that.
+ */
+export async function stopWalGetServers(labDir: string): Promise<void> {
+  const { readdir } = await import('node:fs/promises');
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!args.includes('archive-get:serve') || !args.some((arg) => arg.includes(labDir))) continue;
+    try {
+      process.kill(Number(entry), 'SIGTERM');
+    } catch {
+      // already gone
+    }
   }
 }
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseIni } from 'ini';
 import { parseBackupSection, renderBackupConfig, type BackupNodeFacts } from '../../../src/config/backup-section.js';
-import { archivingParameters } from '../../../src/config/archiving.js';
+import { archivingParameters, walGetServerName } from '../../../src/config/archiving.js';
 import { parseDynamicConfig } from '../../../src/config/dynamic.js';
 import { effectiveParameters } from '../../../src/config/parameters.js';
 import { resolveBackupSettings } from '../../../src/config/pgbackrest.js';
@@ -133,6 +133,21 @@ test('archiving settings: on every member by default, quoted for /bin/sh, the us
   assert.equal(withDyn['archive_mode'], undefined);
   assert.equal(withDyn['restore_command'], 'cp /a/%f %p', "the user's restore_command, on a replica");
   assert.equal(archivingParameters(local, dynMode, effectiveParameters(local, dynMode), PROGRAM, false)['restore_command'], undefined);
+});
+
+test('restore_command behind keel-wal-get when it was built: the plain archive-get follows, and names the server', () => {
+  const local = localWith({});
+  const dyn = parseDynamicConfig({});
+  const plain = `/usr/bin/node /opt/keel/main.js pgbackrest '--config=/etc/keel/pgbackrest conf' --stanza=prod-db archive-get %f "%p"`;
+  const fast = archivingParameters(local, dyn, effectiveParameters(local, dyn), { ...PROGRAM, walGet: '/opt/keel/native/keel-wal-get' }, true);
+  assert.equal(fast['restore_command'], `/opt/keel/native/keel-wal-get ${walGetServerName(plain)} %f "%p" ${plain}`);
+  assert.match(walGetServerName(plain), /^[0-9a-f]{24}$/);
+  assert.notEqual(walGetServerName(plain), walGetServerName(plain.replace('prod-db', 'other')), 'another stanza, another server');
+  assert.equal(
+    fast['archive_command'],
+    archivingParameters(local, dyn, effectiveParameters(local, dyn), PROGRAM, true)['archive_command'],
+    'archive_command unchanged',
+  );
 });
 
 test("recovery_conf on a replica: local wins over dynamic, the streaming settings stay keel's, nothing on the leader", () => {
