@@ -31,8 +31,17 @@ export interface WalRequest {
   cwd: string;
 }
 
-/** Fetches one WAL file; resolves to whether the archive had it and the log lines to print. */
+/**
+ * Fetches one WAL file; resolves to whether the archive had it and the log lines to print. Throws
+ * OutdatedServer when the server's settings are no longer the ones the command line resolves to.
+ */
 export type ServeWal = (request: WalRequest) => Promise<{ found: boolean; log: string }>;
+
+/**
+ * The settings changed under the server (pgbackrest.conf edited): the request goes to the plain
+ * archive-get, which reads them afresh, and the server exits (the next call starts a new one).
+ */
+export class OutdatedServer extends Error {}
 
 /** A WAL segment, a partial segment, a history file or a backup label: what restore_command is asked for. */
 const WAL_NAME = /^([0-9A-F]{24}(\.partial)?|[0-9A-F]{8}\.history|[0-9A-F]{24}\.[0-9A-F]{8}\.backup)$/;
@@ -104,7 +113,7 @@ export async function runArchiveGetServer(socketPath: string, serve: ServeWal, i
     served = true;
     busy++;
     if (idleTimer !== null) clearTimeout(idleTimer);
-    void handle(socket, serve, postmasters).finally(() => {
+    void handle(socket, serve, postmasters, () => server.close(() => finished())).finally(() => {
       busy--;
       armIdle();
     });
@@ -167,7 +176,7 @@ async function postmasterOf(dataDir: string): Promise<number | null> {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
 }
 
-async function handle(socket: Socket, serve: ServeWal, postmasters: Set<number>): Promise<void> {
+async function handle(socket: Socket, serve: ServeWal, postmasters: Set<number>, retire: () => void): Promise<void> {
   let reply = '';
   try {
     const line = await readLine(socket);
@@ -178,8 +187,9 @@ async function handle(socket: Socket, serve: ServeWal, postmasters: Set<number>)
       const { found, log } = await serve(request);
       reply = `${found ? 'found' : 'missing'}\n${log}`;
     }
-  } catch {
+  } catch (error) {
     reply = ''; // the client runs the plain archive-get, which reports the error
+    if (error instanceof OutdatedServer) retire();
   }
   await new Promise<void>((resolve) => {
     socket.once('close', () => resolve());

@@ -54,7 +54,7 @@ export async function runBackupCommand(args: string[]): Promise<number> {
   // (pgBackRest's names); `archive-get:serve` is restore_command's server (archive-get-server.ts)
   const worker = args.find((a) => a === 'archive-push:async' || a === 'archive-get:async' || a === 'archive-get:serve');
   const settings = resolveBackupSettings(worker === undefined ? args : args.map((a) => (a === worker ? (a.split(':')[0] ?? a) : a)), process.env);
-  if (worker === 'archive-get:serve') return serveArchiveGet(settings);
+  if (worker === 'archive-get:serve') return serveArchiveGet(settings, args);
   if (worker !== undefined) return runArchiveWorker(worker, settings);
   dropRootPrivileges();
   const log = new BackupLog(logLevel(settings));
@@ -253,11 +253,11 @@ async function runArchiveWorker(worker: string, settings: BackupSettings): Promi
  * restore_command's server (`archive-get:serve`, started by archive-get when keel-wal-get found
  * none): serves archive-get requests on the socket keel-wal-get named until idle.
  */
-async function serveArchiveGet(settings: BackupSettings): Promise<number> {
+async function serveArchiveGet(settings: BackupSettings, args: string[]): Promise<number> {
   dropRootPrivileges();
   const socketPath = process.env['KEEL_WAL_GET_SOCKET'];
   if (socketPath === undefined) throw new KeelError('backup.usage', 'archive-get:serve is started by keel-wal-get (KEEL_WAL_GET_SOCKET is not set)');
-  const [{ runArchiveGetServer, IDLE_MS, UNUSED_MS }, { archiveGet, archiveDbOf }, { Repository }, { readFile }, { join }] = await Promise.all([
+  const [{ runArchiveGetServer, OutdatedServer, IDLE_MS, UNUSED_MS }, { archiveGet, archiveDbOf }, { Repository }, { readFile }, { join }] = await Promise.all([
     import('../backup/archive-get-server.js'),
     import('../backup/archive.js'),
     import('../backup/repository.js'),
@@ -282,6 +282,13 @@ async function serveArchiveGet(settings: BackupSettings): Promise<number> {
   await runArchiveGetServer(
     socketPath,
     async ({ name, destination, cwd }) => {
+      // the options as the plain archive-get would resolve them now (pgbackrest.conf may have
+      // been edited while a replica kept this server busy)
+      const current = resolveBackupSettings(
+        args.map((arg) => (arg === 'archive-get:serve' ? 'archive-get' : arg)),
+        process.env,
+      );
+      if (JSON.stringify(current.options) !== JSON.stringify(settings.options)) throw new OutdatedServer();
       const repo = await repository();
       const db = await archiveDbOf(repo, [cwd, ...(typeof pg1Path === 'string' ? [pg1Path] : [])]);
       const found = await archiveGet(repo, name, destination, db);

@@ -6,12 +6,13 @@
  *    recovery replays through it, and the server exits once that PostgreSQL stops (its idle
  *    timeout is pushed out of reach, so only the postmaster watch can explain the exit).
  *  - The server answers "found" (the file written) and "missing" without the plain command; with
- *    no server the client runs the plain command and tells it where the server belongs; a server
+ *    no server the client runs the plain command and tells it where the server belongs; once
+ *    pgbackrest.conf changes the server hands requests to the plain command and exits; a server
  *    in a socket directory others can reach is never asked.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { startBackupLab, type BackupLab } from './standalone-postgres.js';
@@ -154,6 +155,18 @@ test(
 
     const refused = await walGet(name, 'not-a-wal-name', join(out, 'y'), MARKED_FALLBACK, cwd);
     assert.equal(refused.code, 7, 'a request the server refuses goes to the plain command');
+
+    // pgbackrest.conf edited under a running server: the request goes to the plain command, which
+    // reads it afresh, and the server gives way
+    const config = await readFile(lab.configFile, 'utf8');
+    try {
+      await writeFile(lab.configFile, config.replace('[global]\n', '[global]\narchive-timeout=61\n'));
+      const outdated = await walGet(name, segment, join(out, 'z'), MARKED_FALLBACK, cwd);
+      assert.equal(outdated.code, 7, 'settings changed: the plain command');
+      await eventually('the outdated server to exit', 30_000, async () => ((await answers(socketOf(name))) ? undefined : true));
+    } finally {
+      await writeFile(lab.configFile, config);
+    }
   },
 );
 
