@@ -161,6 +161,17 @@ export function decodeObject(stored: Buffer, key: Buffer | null, expectedHash?: 
  * checksum, if any, is checked here.
  */
 export function decodeFrame(stored: Buffer, key: Buffer | null, allocate: (bytes: number) => Buffer): Buffer {
+  const { plain, checksum } = decodeUnchecked(stored, key, allocate);
+  checkHeaderChecksum(plain, checksum);
+  return plain;
+}
+
+/**
+ * decodeFrame without the header checksum check, which is left to the caller with the checksum
+ * (null: the object has none): archive-get hashes a WAL file while it is being written, and
+ * renames it into place only if the hash matches.
+ */
+export function decodeUnchecked(stored: Buffer, key: Buffer | null, allocate: (bytes: number) => Buffer): { plain: Buffer; checksum: Buffer | null } {
   const { compressType, checksum, payload } = openObject(stored, key);
   let plain: Buffer;
   try {
@@ -180,8 +191,7 @@ export function decodeFrame(stored: Buffer, key: Buffer | null, allocate: (bytes
   } catch {
     throw new CorruptObjectError('object does not decompress (corrupt data)');
   }
-  checkHeaderChecksum(plain, checksum);
-  return plain;
+  return { plain, checksum };
 }
 
 let decompressionContext: InstanceType<typeof zstdBinding.DCtx> | null = null;
