@@ -255,9 +255,13 @@ export class Repository {
     // written in the current format whatever it was read as (a manifest read from an older one and committed again)
     const manifest = { ...committed, format: MANIFEST_FORMAT };
     // the summary first: a backup exists once its manifest is there, and then its summary is too
-    const summary = encodeObject(Buffer.from(JSON.stringify(summarize(manifest))), this.codec, true);
+    // at the fastest level whatever compress-level says (that is for the data): a manifest is
+    // mostly block hashes, which no level compresses; at scale 50 its 8.5 MB took 109 ms at
+    // level 3 and 39 ms at level 1, for 4.14 and 4.00 MB
+    const metadata: CodecSettings = { ...this.codec, compressLevel: 1 };
+    const summary = encodeObject(Buffer.from(JSON.stringify(summarize(manifest))), metadata, true);
     await writeFileDurably(this.path('backup', manifest.label, 'summary'), summary);
-    const encoded = encodeObject(Buffer.from(JSON.stringify(storedManifest(manifest))), this.codec, true);
+    const encoded = encodeObject(Buffer.from(JSON.stringify(storedManifest(manifest))), metadata, true);
     await writeFileDurably(this.path('backup', manifest.label, 'manifest'), encoded);
     await rm(this.path('backup', `${manifest.label}.partial`), { recursive: true, force: true });
   }
