@@ -20,9 +20,18 @@
  * When there is no server, it tells the Node command where the socket belongs
  * (KEEL_WAL_GET_SOCKET), and that command starts a server there for the calls that follow.
  *
- * The socket lives in $TMPDIR (or /tmp)/keel-wal-get-<uid>/, a directory this program trusts only
- * if it is a real directory owned by the effective user and closed to everyone else: otherwise
- * another local user could answer in the server's place.
+ * The socket is $TMPDIR (or /tmp)/keel-wal-get-<uid>/<name>-<environment>.sock. This program
+ * trusts it only in a real directory owned by the effective user and closed to everyone else, and
+ * only if the process answering runs as that same user (SO_PEERCRED): otherwise another local
+ * user could answer in the server's place. <environment> is a hash (64-bit FNV-1a) of this
+ * process's PGBACKREST_* variables, sorted, each "NAME=VALUE" followed by a NUL byte: they change
+ * what archive-get reads (repository, passphrase), so callers with different ones never share a
+ * server, whose own options come from the environment it was started with.
+ *
+ * Before running the plain command it closes every inherited descriptor past stderr (PostgreSQL's
+ * own would otherwise live on in the server that command starts). A server that does not answer
+ * within REPLY_TIMEOUT_MS is given up for the plain command; the server puts nothing in place for
+ * a client that has gone.
  *
  * Protocol: one request line "get\t<WAL name>\t<absolute destination>\t<working directory>\n";
  * the reply is a status line ("found" or "missing"), then the log lines to print, then EOF.
@@ -30,15 +39,34 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REPLY_MAX 65536
+#define REPLY_TIMEOUT_MS 120000
+/* Exit status for a usage error: 126 and above make PostgreSQL stop rather than take "missing". */
+#define EXIT_USAGE 127
+
+extern char **environ;
+
+static void close_inherited(void) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+#endif
+  long max = sysconf(_SC_OPEN_MAX);
+  if (max < 0 || max > 65536) max = 65536;
+  for (int fd = 3; fd < max; fd++) close(fd);
+}
 
 /* Runs the plain archive-get instead; with `socket_path`, asks it to start a server there. */
 __attribute__((noreturn)) static void fallback(char **program, const char *socket_path) {
@@ -46,6 +74,8 @@ __attribute__((noreturn)) static void fallback(char **program, const char *socke
     setenv("KEEL_WAL_GET_SOCKET", socket_path, 1);
   else
     unsetenv("KEEL_WAL_GET_SOCKET");
+  signal(SIGPIPE, SIG_DFL);
+  close_inherited();
   execv(program[0], program);
   fprintf(stderr, "keel-wal-get: cannot run %s: %s\n", program[0], strerror(errno));
   _exit(127);
@@ -58,6 +88,39 @@ static int valid_name(const char *name) {
   for (const char *c = name; *c != '\0'; c++)
     if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))) return 0;
   return 1;
+}
+
+static int compare_strings(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* FNV-1a 64 of the sorted PGBACKREST_* entries of the environment, each followed by a NUL byte. */
+static uint64_t environment_hash(void) {
+  size_t count = 0;
+  for (char **entry = environ; *entry != NULL; entry++)
+    if (strncmp(*entry, "PGBACKREST_", 11) == 0) count++;
+  const char **chosen = calloc(count + 1, sizeof *chosen);
+  uint64_t hash = 14695981039346656037ULL;
+  if (chosen == NULL) return 0; /* no server will match it: the plain command runs */
+  size_t n = 0;
+  for (char **entry = environ; *entry != NULL; entry++)
+    if (strncmp(*entry, "PGBACKREST_", 11) == 0) chosen[n++] = *entry;
+  qsort(chosen, n, sizeof *chosen, compare_strings);
+  for (size_t i = 0; i < n; i++) {
+    for (const unsigned char *c = (const unsigned char *)chosen[i];; c++) {
+      hash ^= *c;
+      hash *= 1099511628211ULL;
+      if (*c == '\0') break;
+    }
+  }
+  free(chosen);
+  return hash;
+}
+
+static long long now_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 /* Fields travel tab-separated on one line: a tab or newline in one cannot be sent. */
@@ -81,8 +144,10 @@ static int send_all(int fd, const char *data, size_t length) {
 int main(int argc, char **argv) {
   if (argc < 5) {
     fprintf(stderr, "usage: keel-wal-get SOCKET-NAME WAL-NAME DESTINATION PROGRAM [ARGUMENT...]\n");
-    return 2;
+    return EXIT_USAGE;
   }
+  /* a closed stdout must not kill this process before it exits with the server's verdict */
+  signal(SIGPIPE, SIG_IGN);
   const char *name = argv[1];
   const char *wal = argv[2];
   const char *destination = argv[3];
@@ -96,7 +161,9 @@ int main(int argc, char **argv) {
   memset(&address, 0, sizeof address);
   address.sun_family = AF_UNIX;
   if (snprintf(dir, sizeof dir, "%s/keel-wal-get-%u", tmp, (unsigned)geteuid()) >= (int)sizeof dir) fallback(program, NULL);
-  if (snprintf(address.sun_path, sizeof address.sun_path, "%s/%s.sock", dir, name) >= (int)sizeof address.sun_path) fallback(program, NULL);
+  if (snprintf(address.sun_path, sizeof address.sun_path, "%s/%s-%016llx.sock", dir, name, (unsigned long long)environment_hash()) >=
+      (int)sizeof address.sun_path)
+    fallback(program, NULL);
 
   struct stat info;
   if (lstat(dir, &info) != 0) fallback(program, address.sun_path);
@@ -108,6 +175,9 @@ int main(int argc, char **argv) {
     close(fd);
     fallback(program, address.sun_path);
   }
+  struct ucred peer;
+  socklen_t peer_length = sizeof peer;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_length) != 0 || peer.uid != geteuid()) fallback(program, NULL);
 
   char cwd[PATH_MAX];
   if (getcwd(cwd, sizeof cwd) == NULL) fallback(program, NULL);
@@ -128,8 +198,15 @@ int main(int argc, char **argv) {
 
   static char reply[REPLY_MAX + 1];
   size_t have = 0;
+  long long deadline = now_ms() + REPLY_TIMEOUT_MS;
   for (;;) {
     if (have == REPLY_MAX) fallback(program, NULL);
+    struct pollfd readable = {.fd = fd, .events = POLLIN};
+    long long left = deadline - now_ms();
+    if (left <= 0) fallback(program, NULL);
+    int ready = poll(&readable, 1, (int)left);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) fallback(program, NULL);
     ssize_t got = recv(fd, reply + have, REPLY_MAX - have, 0);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) fallback(program, NULL);

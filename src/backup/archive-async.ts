@@ -41,7 +41,7 @@ export interface SpoolOptions {
 }
 
 /** How to start a worker: this program with the caller's options and an internal command. */
-export type StartWorker = (command: 'archive-push:async' | 'archive-get:async' | 'archive-get:serve', parameters: string[]) => void;
+export type StartWorker = (command: 'archive-push:async' | 'archive-get:async', parameters: string[]) => void;
 
 export function spoolDir(options: SpoolOptions, direction: 'in' | 'out'): string {
   return join(options.spoolPath, 'archive', options.stanza, direction);

@@ -48,7 +48,13 @@ export async function archivePush(repository: Repository, walPath: string): Prom
  * Fetches `name` of database `db` (the restored cluster's, see archiveDbOf) into `destination`.
  * Returns false when the archive does not have it (restore_command exit 1).
  */
-export async function archiveGet(repository: Repository, name: string, destination: string, db: StanzaDb = repository.currentDb): Promise<boolean> {
+export async function archiveGet(
+  repository: Repository,
+  name: string,
+  destination: string,
+  db: StanzaDb = repository.currentDb,
+  wanted?: () => boolean,
+): Promise<boolean> {
   const copies = await archivedCopies(repository, name, db);
   if (copies.length === 0) return false;
   if (copies.length > 1) throw new KeelError('backup.wal_duplicate', `WAL file ${name} is in the archive more than once`);
@@ -69,16 +75,20 @@ export async function archiveGet(repository: Repository, name: string, destinati
     // written beside the destination then renamed, so PostgreSQL never reads a partial segment
     // (and none is left behind when pg_wal is full); hashed while it is written, renamed only if
     // the hash matches
-    const temporary = join(dirname(destination), `.${basename(destination)}.keel-tmp`);
+    // With `wanted` (the archive-get server, whose requests outlive their callers), a name of its
+    // own and no rename once the caller has gone: a late request must not overwrite the file a
+    // restarted PostgreSQL asked for next under the same name.
+    const temporary = join(dirname(destination), `.${basename(destination)}.keel-tmp${wanted === undefined ? '' : `.${process.pid}.${++temporaries}`}`);
     let intact: boolean;
     try {
       const writing = writeFile(temporary, decoded.plain);
       intact = decoded.checksum === null || sha256(decoded.plain).equals(decoded.checksum);
       await writing;
+      if (intact && wanted !== undefined && !wanted()) throw new CallerGone();
       if (intact) await rename(temporary, destination);
     } catch (error) {
       await rm(temporary, { force: true }).catch(() => undefined);
-      throw diskFullError(error, destination);
+      throw error instanceof CallerGone ? error : diskFullError(error, destination);
     }
     if (!intact) {
       await rm(temporary, { force: true });
@@ -86,13 +96,24 @@ export async function archiveGet(repository: Repository, name: string, destinati
     }
     return true;
   } finally {
-    if (scratch !== null && decodeBuffers.length < DECODE_BUFFERS_KEPT) decodeBuffers.push(scratch);
+    if (scratch !== null && scratch.length <= DECODE_BUFFER_MAX && decodeBuffers.length < DECODE_BUFFERS_KEPT) decodeBuffers.push(scratch);
+  }
+}
+
+/** The caller of a served archive-get went away before its file was in place (nothing was put there). */
+export class CallerGone extends Error {
+  constructor() {
+    super('the caller has gone');
   }
 }
 
 /** Decompression buffers kept for the next archive-get (one per request the server has in flight at once). */
 const decodeBuffers: Buffer[] = [];
 const DECODE_BUFFERS_KEPT = 2;
+/** Larger ones (WAL segments of 1 GiB exist) are not kept. */
+const DECODE_BUFFER_MAX = 64 * 1024 * 1024;
+/** Temporary files made by this process (their names must not repeat). */
+let temporaries = 0;
 
 export async function isArchived(repository: Repository, name: string, db: StanzaDb = repository.currentDb): Promise<boolean> {
   return (await archivedCopies(repository, name, db)).length > 0;

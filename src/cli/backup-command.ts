@@ -15,7 +15,7 @@ import { logLevel, pgConnection, pgHosts, pgPath, repositoryOptions, stanzaOf, t
 // archive-get once per WAL segment, and a recovery waits on every archive-get, so those do not
 // load what backup or restore need (the PostgreSQL client, worker pools).
 import type { SpoolOptions } from '../backup/archive-async.js';
-import { basename, resolve } from 'node:path';
+import { basename, isAbsolute, resolve } from 'node:path';
 import { diskFullError } from '../backup/durable-file.js';
 import type { BackupType } from '../backup/core/label.js';
 import type { ArchiveRetentionType } from '../backup/core/retention.js';
@@ -187,7 +187,7 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
       // keel-wal-get found no server to ask and says where one belongs: start it now, so it is
       // loading while this call does its work, ready for the next WAL file of the recovery
       const serverSocket = process.env['KEEL_WAL_GET_SOCKET'];
-      if (serverSocket !== undefined && o['archive-async'] !== true) (await workerStarter(args))('archive-get:serve', []);
+      if (serverSocket !== undefined && o['archive-async'] !== true && pathsAreAbsolute(settings)) spawnWalGetServer(commandLineOptions(args), process.env);
       const [{ archiveGet, archiveDbOf }, { Repository }] = await Promise.all([import('../backup/archive.js'), import('../backup/repository.js')]);
       const repository = await Repository.open(repositoryOptions(settings));
       // the WAL of the cluster being recovered (PostgreSQL runs restore_command in its data directory)
@@ -222,10 +222,14 @@ function spoolOptions(settings: BackupSettings): SpoolOptions {
 /** Starts a background worker with this invocation's options (file, environment and command line stay the same). */
 async function workerStarter(args: string[]) {
   const { detachedWorkerStarter } = await import('../backup/archive-async.js');
-  const options = [...parseCommandLine(args).options].map(([name, value]) =>
+  return detachedWorkerStarter([process.argv[1] ?? 'keel', 'backup'], commandLineOptions(args));
+}
+
+/** The options of a command line, as a background process of the same command is given them. */
+function commandLineOptions(args: string[]): string[] {
+  return [...parseCommandLine(args).options].map(([name, value]) =>
     typeof value === 'boolean' ? (value ? `--${name}` : `--no-${name}`) : `--${name}=${value}`,
   );
-  return detachedWorkerStarter([process.argv[1] ?? 'keel', 'backup'], options);
 }
 
 async function runArchiveWorker(worker: string, settings: BackupSettings): Promise<number> {
@@ -255,15 +259,27 @@ async function runArchiveWorker(worker: string, settings: BackupSettings): Promi
  */
 async function serveArchiveGet(settings: BackupSettings, args: string[]): Promise<number> {
   dropRootPrivileges();
-  const socketPath = process.env['KEEL_WAL_GET_SOCKET'];
-  if (socketPath === undefined) throw new KeelError('backup.usage', 'archive-get:serve is started by keel-wal-get (KEEL_WAL_GET_SOCKET is not set)');
-  const [{ runArchiveGetServer, OutdatedServer, IDLE_MS, UNUSED_MS }, { archiveGet, archiveDbOf }, { Repository }, { readFile }, { join }] = await Promise.all([
+  const [
+    { runArchiveGetServer, isWalGetSocketPath, OutdatedServer, IDLE_MS, UNUSED_MS },
+    { archiveGet, archiveDbOf, CallerGone },
+    { Repository },
+    { readFile },
+    { join },
+  ] = await Promise.all([
     import('../backup/archive-get-server.js'),
     import('../backup/archive.js'),
     import('../backup/repository.js'),
     import('node:fs/promises'),
     import('node:path'),
   ]);
+  const socketPath = process.env['KEEL_WAL_GET_SOCKET'];
+  const uid = process.geteuid?.() ?? 0;
+  if (socketPath === undefined || !isWalGetSocketPath(socketPath, uid)) {
+    throw new KeelError(
+      'backup.usage',
+      `archive-get:serve is started by keel-wal-get: KEEL_WAL_GET_SOCKET must name .../keel-wal-get-${uid}/<name>-<hash>.sock`,
+    );
+  }
   const options = repositoryOptions(settings);
   const stanzaFile = join(Repository.stanzaDir(options), 'stanza.json');
   // opened again when stanza.json changes (stanza-upgrade adds a database): never a stale view
@@ -275,13 +291,10 @@ async function serveArchiveGet(settings: BackupSettings, args: string[]): Promis
   };
   const pg1Path = settings.options['pg1-path'];
   const level = logLevel(settings);
-  // KEEL_WAL_GET_IDLE_MS shortens both waits (tests)
-  const idleOverride = process.env['KEEL_WAL_GET_IDLE_MS'];
-  const idleMs = idleOverride === undefined ? IDLE_MS : Number(idleOverride);
-  const unusedMs = idleOverride === undefined ? UNUSED_MS : Number(idleOverride);
+  const parentPid = Number(process.env['KEEL_WAL_GET_PARENT']);
   await runArchiveGetServer(
     socketPath,
-    async ({ name, destination, cwd }) => {
+    async ({ name, destination, cwd }, wanted) => {
       // the options as the plain archive-get would resolve them now (pgbackrest.conf may have
       // been edited while a replica kept this server busy)
       const current = resolveBackupSettings(
@@ -289,17 +302,33 @@ async function serveArchiveGet(settings: BackupSettings, args: string[]): Promis
         process.env,
       );
       if (JSON.stringify(current.options) !== JSON.stringify(settings.options)) throw new OutdatedServer();
-      const repo = await repository();
-      const db = await archiveDbOf(repo, [cwd, ...(typeof pg1Path === 'string' ? [pg1Path] : [])]);
-      const found = await archiveGet(repo, name, destination, db);
-      let log = '';
-      new BackupLog(level, (line) => (log += line)).info(found ? `found ${name} in the archive` : `unable to find ${name} in the archive`);
-      return { found, log };
+      try {
+        const repo = await repository();
+        const db = await archiveDbOf(repo, [cwd, ...(typeof pg1Path === 'string' ? [pg1Path] : [])]);
+        const found = await archiveGet(repo, name, destination, db, wanted);
+        let log = '';
+        new BackupLog(level, (line) => (log += line)).info(found ? `found ${name} in the archive` : `unable to find ${name} in the archive`);
+        return { found, log };
+      } catch (error) {
+        // any other failure: the plain archive-get reports it (with its exit code), and a new
+        // server is started for the calls after it rather than one that may keep failing
+        if (error instanceof CallerGone) throw error;
+        throw new OutdatedServer();
+      }
     },
-    idleMs,
-    unusedMs,
+    {
+      // KEEL_WAL_GET_IDLE_MS shortens both waits (tests)
+      idleMs: positiveMs(process.env['KEEL_WAL_GET_IDLE_MS']) ?? IDLE_MS,
+      unusedMs: positiveMs(process.env['KEEL_WAL_GET_IDLE_MS']) ?? UNUSED_MS,
+      ...(Number.isSafeInteger(parentPid) && parentPid > 0 ? { parentPid } : {}),
+    },
   );
   return 0;
+}
+
+function positiveMs(text: string | undefined): number | undefined {
+  const ms = Number(text);
+  return text !== undefined && Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
 async function info(settings: BackupSettings): Promise<number> {
@@ -344,16 +373,20 @@ function progressFlag(settings: BackupSettings): boolean | undefined {
  */
 function restoreCommandFor(settings: BackupSettings): { line: string; archiveGet: string[] | null } {
   const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
-  const options = [`--stanza=${String(settings.options.stanza)}`, `--config=${String(settings.options.config)}`];
+  // paths made absolute: PostgreSQL runs restore_command in the data directory, not where the restore ran
+  const options = [`--stanza=${String(settings.options.stanza)}`, `--config=${resolve(String(settings.options.config))}`];
   for (const name of ['repo1-path', 'repo1-cipher-type', 'log-level-console'] as const) {
     const source = settings.sources[name];
-    if (source !== undefined && !source.includes(' [')) options.push(`--${name}=${String(settings.options[name])}`);
+    const value = String(settings.options[name]);
+    if (source !== undefined && !source.includes(' [')) options.push(`--${name}=${name === 'repo1-path' ? resolve(value) : value}`);
   }
   const quoteOption = (option: string) => option.replace(/=(.*)$/s, (_, value: string) => `=${quote(value)}`);
   const line = [quote(process.execPath), quote(process.argv[1] ?? 'keel'), 'backup', 'archive-get', '%f', '"%p"', ...options.map(quoteOption)].join(' ');
   // through keel-wal-get, which asks a running server before starting Node.js (not with
-  // archive-async: its queue has its own worker)
-  const client = settings.options['archive-async'] === true ? undefined : walGetClient();
+  // archive-async: its queue has its own worker; nor with a relative path in the file, which the
+  // server, running in /, would read elsewhere)
+  // (pg1-path is the restore's target, not part of restore_command)
+  const client = settings.options['archive-async'] === true || !pathsAreAbsolute(settings, ['repo1-path', 'spool-path']) ? undefined : walGetClient();
   if (client === undefined) return { line, archiveGet: null };
   return { line: withWalGetClient(line, client), archiveGet: [line, ...options] };
 }
@@ -366,10 +399,36 @@ function restoreCommandFor(settings: BackupSettings): { line: string; archiveGet
 function startWalGetServer([line, ...options]: string[]): ChildProcess {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('PGBACKREST_')) env[name] = value;
-  env['KEEL_WAL_GET_SOCKET'] = walGetSocketPath(walGetServerName(line ?? ''));
-  const child = spawn(process.execPath, [process.argv[1] ?? 'keel', 'backup', ...options, 'archive-get:serve'], { detached: true, stdio: 'ignore', env });
+  env['KEEL_WAL_GET_SOCKET'] = walGetSocketPath(walGetServerName(line ?? ''), env);
+  // not unused while this restore runs, however long it takes
+  env['KEEL_WAL_GET_PARENT'] = String(process.pid);
+  return spawnWalGetServer(options, env);
+}
+
+/**
+ * Starts an archive-get server (detached, in /: a data directory it held would keep a filesystem
+ * from being unmounted), with `options` and `env` (KEEL_WAL_GET_SOCKET set).
+ */
+function spawnWalGetServer(options: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, [process.argv[1] ?? 'keel', 'backup', ...options, 'archive-get:serve'], {
+    detached: true,
+    stdio: 'ignore',
+    env,
+    cwd: '/',
+  });
   child.unref();
   return child;
+}
+
+/**
+ * Whether the server would read what this command reads: it runs in /, so the paths archive-get
+ * uses (on the line, in the file or the environment) must be absolute.
+ */
+function pathsAreAbsolute(settings: BackupSettings, names: readonly string[] = ['config', 'repo1-path', 'spool-path', 'pg1-path']): boolean {
+  return names.every((name) => {
+    const value = settings.options[name as OptionName];
+    return typeof value !== 'string' || isAbsolute(value);
+  });
 }
 
 /** As root, become the postgres OS user (PostgreSQL runs archive_command as that user; the repository is its). */

@@ -19,6 +19,7 @@
 import type { DynamicConfig, LocalConfig } from './types.js';
 import { renderParameterValue } from './parameters.js';
 import { createHash } from 'node:crypto';
+import { KEEL_VERSION } from '../version.js';
 
 /** How archive_command starts this keel: the Node.js binary and keel's entry script. */
 export interface KeelProgram {
@@ -94,7 +95,10 @@ export function withWalGetClient(archiveGet: string, client: string): string {
   return `${shellQuote(client)} ${name} %f "%p" ${archiveGet}`;
 }
 
-/** The server's name for an archive-get command line. */
+/**
+ * The server's name for an archive-get command line of this keel version (a server of the keel
+ * an upgrade replaced in place is not asked).
+ */
 export function walGetServerName(archiveGet: string): string {
-  return createHash('sha256').update(archiveGet).digest('hex').slice(0, 24);
+  return createHash('sha256').update(`${KEEL_VERSION}\0${archiveGet}`).digest('hex').slice(0, 24);
 }

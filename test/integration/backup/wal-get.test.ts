@@ -12,22 +12,22 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { startBackupLab, type BackupLab } from './standalone-postgres.js';
 import { eventually, KEEL_MAIN } from '../../support/sandbox.js';
 import { runProgram } from '../../../src/postgres/run.js';
 import { postgresRunAs } from '../../../src/postgres/os-user.js';
-import { KEEL_WAL_GET_BINARY } from '../../../src/backup/wal-get-command.js';
+import { KEEL_WAL_GET_BINARY, walGetSocketPath } from '../../../src/backup/wal-get-command.js';
 
 let lab: BackupLab;
 /** A segment the archive has (switched out after the full backup). */
 let segment = '';
 const user = postgresRunAs();
 const uid = user?.uid ?? process.getuid?.() ?? 0;
-/** Where keel-wal-get, run as the postgres user without TMPDIR, looks for server `name`. */
-const socketOf = (name: string) => `/tmp/keel-wal-get-${uid}/${name}.sock`;
+/** Where keel-wal-get, run as the postgres user without TMPDIR (and `env`), looks for server `name`. */
+const socketOf = (name: string, env: Record<string, string> = {}) => walGetSocketPath(name, env, uid);
 
 async function ownedDir(path: string, mode = 0o700): Promise<string> {
   await mkdir(path, { recursive: true, mode });
@@ -100,8 +100,14 @@ test(
     assert.equal(client, KEEL_WAL_GET_BINARY, command);
     assert.match(name ?? '', /^[0-9a-f]{24}$/);
     assert.match(command, / %f "%p" '[^']*node[^']*' '[^']*main\.js' backup archive-get %f "%p" --stanza=/, 'the plain archive-get follows');
-    const [server] = await eventually('the server the restore started to answer', 60_000, async () =>
-      (await answers(socketOf(name ?? ''))) ? await servers() : undefined,
+    // its socket appears (looked at, not connected to: a connection is not a request)
+    const [server] = await eventually('the server the restore started to listen', 60_000, async () =>
+      (await lstat(socketOf(name ?? '')).then(
+        (info) => info.isSocket(),
+        () => false,
+      ))
+        ? await servers()
+        : undefined,
     );
     assert.ok(server !== undefined);
 
@@ -117,6 +123,7 @@ test(
     const log = await readFile(`${dataDir}.log`, 'utf8');
     assert.match(log, /restored log file "[0-9A-F]{24}" from archive/);
     assert.deepEqual(await recovered.query('SELECT id FROM marks ORDER BY id'), [{ id: 2 }], 'the immediate target: the backup and nothing after it');
+    assert.deepEqual(await servers(), [server], 'the recovery was served by the server the restore started, and no other was needed');
 
     await recovered.stop();
     await eventually('the server to exit once the PostgreSQL it served stopped', 60_000, async () => ((await servers()).includes(server) ? undefined : true));
@@ -148,6 +155,13 @@ test(
     assert.match(served.stdout, new RegExp(`P00 +INFO: found ${segment} in the archive`));
     assert.ok((await readFile(join(out, 'by-server'))).equals(await readFile(join(out, 'by-node'))), 'the same bytes as the plain archive-get');
 
+    // other PGBACKREST_* variables change what archive-get reads: never this server's verdict
+    const otherEnv = { PGBACKREST_REPO1_PATH: '/nonexistent-repo' };
+    const elsewhere = await walGet(name, segment, join(out, 'w'), MARKED_FALLBACK, cwd, otherEnv);
+    assert.equal(elsewhere.code, 7, 'other PGBACKREST_* variables: not this server');
+    assert.notEqual(socketOf(name, otherEnv), socketOf(name));
+    assert.equal(elsewhere.stdout, socketOf(name, otherEnv), "a server of its own, where the client's rule (C) and keel's (TypeScript) agree");
+
     const missing = await walGet(name, '0000000A.history', join(out, 'history'), MARKED_FALLBACK, cwd);
     assert.equal(missing.code, 1, `missing, not the fallback: ${missing.stdout}`);
     assert.match(missing.stdout, /unable to find 0000000A\.history in the archive/);
@@ -170,20 +184,30 @@ test(
   },
 );
 
-test('a server in a socket directory other users can reach is never asked', { timeout: 60_000 }, async () => {
+test('a server in a socket directory other users can reach, or of another user, is never asked', { timeout: 60_000 }, async () => {
   const tmp = await ownedDir(join(lab.dir, 'tmp'), 0o755);
   const dir = await ownedDir(join(tmp, `keel-wal-get-${uid}`), 0o777);
   const name = 'badbadbadbadbadbadbadbad';
-  const impostor: Server = createServer((socket) => socket.end('found\n'));
-  await new Promise<void>((resolve) => impostor.listen(join(dir, `${name}.sock`), resolve));
+  const socketPath = walGetSocketPath(name, { TMPDIR: tmp }, uid);
+  // an impostor run by this test's user (root, when the client runs as postgres)
+  const impostor: Server = createServer((socket) => {
+    socket.on('error', () => undefined); // a refusing client closes at once
+    socket.end('found\n');
+  });
+  await new Promise<void>((resolve) => impostor.listen(socketPath, resolve));
   try {
-    await chmod(join(dir, `${name}.sock`), 0o777);
+    await chmod(socketPath, 0o777);
     const open = await walGet(name, segment, join(tmp, 'x'), MARKED_FALLBACK, lab.source.dataDir, { TMPDIR: tmp });
     assert.equal(open.code, 7, 'a directory open to others: the plain command, not the impostor');
     assert.equal(open.stdout, '', 'and no server is started there');
     await chmod(dir, 0o700);
-    const closed = await walGet(name, segment, join(tmp, 'x'), MARKED_FALLBACK, lab.source.dataDir, { TMPDIR: tmp });
-    assert.equal(closed.code, 0, 'the same socket in a private directory is asked (so the check above is what refused it)');
+    const private_ = await walGet(name, segment, join(tmp, 'x'), MARKED_FALLBACK, lab.source.dataDir, { TMPDIR: tmp });
+    const sameUser = (process.geteuid?.() ?? 0) === uid;
+    assert.equal(
+      private_.code,
+      sameUser ? 0 : 7,
+      sameUser ? 'a server of this user in a private directory is asked' : 'a private directory, but the answer comes from another user: refused',
+    );
   } finally {
     impostor.close();
     await rm(tmp, { recursive: true, force: true });

@@ -2,7 +2,8 @@
  * archive-get's decode and write (src/backup/archive.ts archiveGet) on a repository in a temporary
  * directory: the file PostgreSQL gets is exactly the archived one, also when a smaller file follows
  * a larger one through the recycled decompression buffer; an object whose checksum does not match
- * is refused as corrupt and leaves nothing at the destination, not even its temporary file.
+ * is refused as corrupt and leaves nothing at the destination, not even its temporary file; a
+ * served request whose caller has gone puts nothing in place either.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { archiveGet } from '../../../src/backup/archive.js';
+import { archiveGet, CallerGone } from '../../../src/backup/archive.js';
 import { encodeObject, sha256 } from '../../../src/backup/object-codec.js';
 import { Repository } from '../../../src/backup/repository.js';
 import { archiveDirOf } from '../../../src/backup/core/wal.js';
@@ -63,4 +64,18 @@ test('an object whose checksum does not match is refused, and nothing is left at
     message: 'archived WAL file 00000001000000000000004D is corrupt: object checksum mismatch',
   });
   assert.deepEqual(await readdir(out), [], 'no file, no temporary file');
+});
+
+test('a served request whose caller has gone puts nothing in place', async () => {
+  const segment = randomBytes(1 << 20);
+  const { repository, out } = await repositoryWith({ '00000001000000000000004E': segment });
+  await writeFile(join(out, 'RECOVERYXLOG'), 'the file PostgreSQL asked for next');
+  await assert.rejects(
+    archiveGet(repository, '00000001000000000000004E', join(out, 'RECOVERYXLOG'), repository.currentDb, () => false),
+    (error: unknown) => error instanceof CallerGone,
+  );
+  assert.equal(await readFile(join(out, 'RECOVERYXLOG'), 'utf8'), 'the file PostgreSQL asked for next', 'left as it was');
+  assert.deepEqual(await readdir(out), ['RECOVERYXLOG'], 'no temporary file left');
+  assert.equal(await archiveGet(repository, '00000001000000000000004E', join(out, 'RECOVERYXLOG'), repository.currentDb, () => true), true);
+  assert.ok((await readFile(join(out, 'RECOVERYXLOG'))).equals(segment), 'a caller still waiting gets it');
 });
