@@ -123,9 +123,14 @@ static long long now_ms(void) {
   return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* Fields travel tab-separated on one line: a tab or newline in one cannot be sent. */
+/*
+ * Fields travel tab-separated on one line, read as UTF-8 by the server: a tab, a newline or a byte
+ * outside ASCII (a path in another encoding) goes to the plain command instead.
+ */
 static int plain_field(const char *text) {
-  return strpbrk(text, "\t\n") == NULL;
+  for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++)
+    if (*c == '\t' || *c == '\n' || *c >= 0x80) return 0;
+  return 1;
 }
 
 static int send_all(int fd, const char *data, size_t length) {

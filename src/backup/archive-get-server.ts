@@ -27,6 +27,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
+import { isAlive } from './repository.js';
 
 /** How long an idle server stays: a replica that lost streaming asks every 5 s (wal_retrieve_retry_interval). */
 export const IDLE_MS = 30_000;
@@ -34,6 +35,8 @@ export const IDLE_MS = 30_000;
 export const UNUSED_MS = 15_000;
 /** How long a client may take to send its request line. */
 const REQUEST_MS = 10_000;
+/** How long one request may take before the server stops taking new ones (the client gives up at 120 s). */
+const STUCK_MS = 60_000;
 
 export interface WalRequest {
   name: string;
@@ -110,15 +113,6 @@ function listen(server: Server, path: string): Promise<void> {
   });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The postmaster's pid from postmaster.pid in `dataDir`, or null (not a running PostgreSQL's directory). */
 async function postmasterOf(dataDir: string): Promise<number | null> {
   const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
@@ -148,15 +142,23 @@ export async function runArchiveGetServer(
   await privateDirectory(dirname(socketPath));
   let busy = 0;
   let idleTimer: NodeJS.Timeout | null = null;
-  let finished: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (finished = resolve));
+  let over = false;
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const finished = () => {
+    over = true;
+    finish();
+  };
   /** The postmasters of the requests served so far (the ones still running), and whether there ever was one. */
   const postmasters = new Set<number>();
   let servedPostmaster = false;
   /** Whether a valid request was ever received (a bare connection, another server's probe, is not one). */
   let served = false;
   const turns = new DestinationTurns();
-  const retire = () => server.close(() => finished());
+  // once over (its socket may now be another server's, which closing would unlink), nothing more
+  const retire = () => {
+    if (!over) server.close(() => finished());
+  };
   const server = createServer((socket) => {
     busy++;
     if (idleTimer !== null) clearTimeout(idleTimer);
@@ -180,7 +182,7 @@ export async function runArchiveGetServer(
   });
   const armIdle = () => {
     if (idleTimer !== null) clearTimeout(idleTimer);
-    if (busy === 0) idleTimer = setTimeout(retire, served ? times.idleMs : times.unusedMs);
+    if (busy === 0 && !over) idleTimer = setTimeout(retire, served ? times.idleMs : times.unusedMs);
   };
   try {
     await listen(server, socketPath);
@@ -267,7 +269,19 @@ async function handle(socket: Socket, closed: Promise<void>, handling: Handling)
     const request = line === null ? null : parseWalRequest(line);
     if (request !== null) {
       await handling.received(request);
-      const { found, log } = await handling.inTurn(request.destination, () => handling.serve(request, () => !gone && !socket.destroyed));
+      const wanted = () => !gone && !socket.destroyed;
+      const { found, log } = await handling.inTurn(request.destination, async () => {
+        // a request whose client left while it waited for its turn is not fetched at all
+        if (!wanted()) throw new Error('the client left before its turn');
+        // one stuck (a hung repository mount) would hold every later request for this file: past
+        // STUCK_MS the server stops taking new ones, and the next call starts another
+        const stuck = setTimeout(handling.retire, STUCK_MS);
+        try {
+          return await handling.serve(request, wanted);
+        } finally {
+          clearTimeout(stuck);
+        }
+      });
       reply = `${found ? 'found' : 'missing'}\n${log}`;
     }
   } catch (error) {

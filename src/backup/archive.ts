@@ -14,7 +14,7 @@ import { diskFullError, writeFileDurably } from './durable-file.js';
 import { decodeObject, decodeUnchecked, encodeObject, sha256, CorruptObjectError } from './object-codec.js';
 import { archiveDirOf, isArchivableWalName, walHeaderSystemId } from './core/wal.js';
 import { parseControlIdentity } from './core/pg-control.js';
-import { clusterMismatchError, type Repository, type StanzaDb } from './repository.js';
+import { clusterMismatchError, isAlive, type Repository, type StanzaDb } from './repository.js';
 
 export type PushOutcome = 'stored' | 'already-archived';
 
@@ -79,6 +79,7 @@ export async function archiveGet(
     // own and no rename once the caller has gone: a late request must not overwrite the file a
     // restarted PostgreSQL asked for next under the same name.
     const temporary = join(dirname(destination), `.${basename(destination)}.keel-tmp${wanted === undefined ? '' : `.${process.pid}.${++temporaries}`}`);
+    if (wanted !== undefined) await removeDeadTemporaries(destination);
     let intact: boolean;
     try {
       const writing = writeFile(temporary, decoded.plain);
@@ -97,6 +98,20 @@ export async function archiveGet(
     return true;
   } finally {
     if (scratch !== null && scratch.length <= DECODE_BUFFER_MAX && decodeBuffers.length < DECODE_BUFFERS_KEPT) decodeBuffers.push(scratch);
+  }
+}
+
+/**
+ * Removes the temporary files of `destination` left by archive-get servers that died while
+ * writing them (killed, out of memory): their names are their own (pid, counter), so no later
+ * write replaces them, and each can be a whole segment in pg_wal.
+ */
+async function removeDeadTemporaries(destination: string): Promise<void> {
+  const prefix = `.${basename(destination)}.keel-tmp.`;
+  for (const entry of await readdir(dirname(destination)).catch(() => [] as string[])) {
+    if (!entry.startsWith(prefix)) continue;
+    const pid = Number(entry.slice(prefix.length).split('.')[0]);
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid)) await rm(join(dirname(destination), entry), { force: true });
   }
 }
 

@@ -280,6 +280,8 @@ async function serveArchiveGet(settings: BackupSettings, args: string[]): Promis
       `archive-get:serve is started by keel-wal-get: KEEL_WAL_GET_SOCKET must name .../keel-wal-get-${uid}/<name>-<hash>.sock`,
     );
   }
+  // it runs in /: a relative path would be read elsewhere than by the plain archive-get
+  if (!pathsAreAbsolute(settings)) return 0;
   const options = repositoryOptions(settings);
   const stanzaFile = join(Repository.stanzaDir(options), 'stanza.json');
   // opened again when stanza.json changes (stanza-upgrade adds a database): never a stale view

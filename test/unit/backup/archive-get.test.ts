@@ -8,6 +8,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,4 +79,14 @@ test('a served request whose caller has gone puts nothing in place', async () =>
   assert.deepEqual(await readdir(out), ['RECOVERYXLOG'], 'no temporary file left');
   assert.equal(await archiveGet(repository, '00000001000000000000004E', join(out, 'RECOVERYXLOG'), repository.currentDb, () => true), true);
   assert.ok((await readFile(join(out, 'RECOVERYXLOG'))).equals(segment), 'a caller still waiting gets it');
+});
+
+test("temporary files a dead server left beside the destination are removed; a live one's are not", async () => {
+  const segment = randomBytes(1 << 16);
+  const { repository, out } = await repositoryWith({ '00000001000000000000004F': segment });
+  const dead = spawnSync('true').pid ?? 0; // exited by now
+  await writeFile(join(out, `.RECOVERYXLOG.keel-tmp.${dead}.3`), 'half a segment');
+  await writeFile(join(out, '.RECOVERYXLOG.keel-tmp.1.1'), 'pid 1 runs');
+  assert.equal(await archiveGet(repository, '00000001000000000000004F', join(out, 'RECOVERYXLOG'), repository.currentDb, () => true), true);
+  assert.deepEqual((await readdir(out)).sort(), ['.RECOVERYXLOG.keel-tmp.1.1', 'RECOVERYXLOG']);
 });
