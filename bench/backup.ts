@@ -140,7 +140,10 @@ async function measure(lab: BackupLab, scale: string, pgbenchSeconds: string, re
   const pgbackrestEnc = pgbackrestWith(refEncConf);
   const keelPush = `'${process.execPath}' '${KEEL_MAIN}' backup archive-push %p --config=${lab.configFile} --stanza=${lab.stanza}`;
   const refPush = `/usr/bin/pgbackrest --config=${refConf} --stanza=bench archive-push %p`;
-  await lab.source.query(`ALTER SYSTEM SET archive_command = '${`${keelPush} && ${refPush}`.replaceAll("'", "''")}'`);
+  // both pushes at once, so that each tool's backup waits for its own archiving only (one after
+  // the other, pgBackRest's WAL reached its repository only after keel's push had run)
+  const bothPush = `(${keelPush}) & keel=$!; ${refPush}; ref=$?; wait $keel && exit $ref`;
+  await lab.source.query(`ALTER SYSTEM SET archive_command = '${bothPush.replaceAll("'", "''")}'`);
   await lab.source.query('SELECT pg_reload_conf()');
   const pgbenchArgs = ['-h', lab.source.socketDir, '-p', String(lab.source.port), '-U', 'postgres', 'postgres'];
   await timed('pgbench -i', `${PG_BIN}/pgbench`, ['-i', '-q', '-s', scale, ...pgbenchArgs]);

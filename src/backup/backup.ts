@@ -67,13 +67,24 @@ type StoredContent = { size: number; refs: HashedLocation[]; crcs: number[] | nu
 type StoredFile = { file: Omit<ManifestFile, 'blocks'>; refs: HashedLocation[] };
 
 export async function runBackup(request: BackupRequest): Promise<Manifest> {
-  const repository = await Repository.open(request.repository);
+  // the encode workers load their modules, and the repository's key is derived (on the thread
+  // pool), while PostgreSQL is connected to
+  const pool = new EncodePool(request.processMax, Repository.stanzaDir(request.repository));
   const connected: ConnectedHost[] = [];
   try {
-    for (const host of request.hosts) {
-      const session = await PgSession.connect(host.connection);
-      connected.push({ host, session, identity: await session.identity() });
+    const opening = Repository.open(request.repository);
+    opening.catch(() => undefined); // awaited below; a connection failing first must not leave it unhandled
+    try {
+      for (const host of request.hosts) {
+        const session = await PgSession.connect(host.connection);
+        connected.push({ host, session, identity: await session.identity() });
+      }
+    } catch (error) {
+      await opening; // the repository's error (no stanza, wrong passphrase) first, as when it was opened first
+      throw error;
     }
+    const repository = await opening;
+    pool.useCodec(repository.codec);
     const { primary, standby } = chooseHosts(connected, request.backupStandby);
     checkIdentity(primary, request, repository);
     if (standby !== null) checkDataDirectory(standby);
@@ -81,12 +92,13 @@ export async function runBackup(request: BackupRequest): Promise<Manifest> {
     try {
       const cleaned = await repository.collectGarbage();
       for (const label of cleaned.removedPartials) request.log.warn(`removed interrupted backup ${label} (it was never committed)`);
-      return await takeBackup(repository, primary, standby, request);
+      return await takeBackup(repository, primary, standby, request, pool);
     } finally {
       await unlock();
     }
   } finally {
     for (const { session } of connected) await session.close();
+    await pool.close();
   }
 }
 
@@ -117,7 +129,13 @@ async function findPrior(repository: Repository, type: BackupType): Promise<Mani
   return null;
 }
 
-async function takeBackup(repository: Repository, primary: ConnectedHost, standby: ConnectedHost | null, request: BackupRequest): Promise<Manifest> {
+async function takeBackup(
+  repository: Repository,
+  primary: ConnectedHost,
+  standby: ConnectedHost | null,
+  request: BackupRequest,
+  pool: EncodePool,
+): Promise<Manifest> {
   const { session, identity } = primary;
   const pgPath = primary.host.pgPath;
   const labels = await repository.backupLabels();
@@ -137,7 +155,6 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
 
   await repository.beginBackup(label);
   const packs = new PackWriter(repository.root, label);
-  const pool = new EncodePool(repository.codec, request.processMax, repository.root);
   try {
     // before pg_backup_start: a transaction older than this ended before the backup began
     const [snapshot] = await session.query<{ xmin: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin');
@@ -211,8 +228,6 @@ async function takeBackup(repository: Repository, primary: ConnectedHost, standb
     await packs.abandon();
     await repository.discardBackup(label).catch(() => undefined);
     throw error;
-  } finally {
-    await pool.close();
   }
 }
 

@@ -45,27 +45,23 @@ export class EncodePool {
   private readonly inFlight: number[] = [];
   private readonly waiting = new Map<number, { resolve: (reply: Reply) => void; reject: (error: Error) => void; worker: number }>();
   private nextId = 0;
+  /** The repository's codec, given by useCodec before any job. */
+  private codec: CodecSettings | null = null;
   /** The main thread's reader of prior pages (process-max 1). */
-  private readonly bases: BaseReader | null = null;
+  private bases: BaseReader | null = null;
 
+  /**
+   * Starts the worker threads at once: a backup makes the pool before it opens the repository
+   * (the key derivation) and connects to PostgreSQL, so the threads load their modules (80 ms
+   * here) meanwhile. They get the codec by useCodec, before any job.
+   */
   constructor(
-    private readonly codec: CodecSettings,
     workerCount: number,
-    stanzaDir: string,
+    private readonly stanzaDir: string,
   ) {
-    if (workerCount <= 1) {
-      this.bases = new BaseReader(stanzaDir, codec.key);
-      return;
-    }
+    if (workerCount <= 1) return;
     for (let i = 0; i < workerCount; i++) {
-      const worker = new Worker(new URL('./encode-worker.js', import.meta.url), {
-        workerData: {
-          compressType: codec.compressType,
-          compressLevel: codec.compressLevel,
-          key: codec.key === null ? null : new Uint8Array(codec.key),
-          stanzaDir,
-        },
-      });
+      const worker = new Worker(new URL('./encode-worker.js', import.meta.url), { workerData: { stanzaDir } });
       worker.on('message', (message: Reply) => {
         const waiter = this.waiting.get(message.id);
         if (waiter === undefined) return;
@@ -84,12 +80,21 @@ export class EncodePool {
     }
   }
 
+  /** The repository's compression and key; given once, before the first job (a worker handles its messages in order). */
+  useCodec(codec: CodecSettings): void {
+    this.codec = codec;
+    if (this.workers.length === 0) this.bases = new BaseReader(this.stanzaDir, codec.key);
+    const settings = { compressType: codec.compressType, compressLevel: codec.compressLevel, key: codec.key === null ? null : new Uint8Array(codec.key) };
+    for (const worker of this.workers) worker.postMessage({ kind: 'codec', ...settings });
+  }
+
   /**
    * Encodes a frame; `candidates` (blocks with a previous version) become deltas where that pays.
    * The pool takes `plain`: with workers its whole ArrayBuffer is transferred to one, so it must
    * share that buffer with nothing the caller still uses (a fresh buffer per frame).
    */
   encode(plain: Buffer, candidates: readonly DeltaCandidate[]): Promise<EncodedFrame> {
+    if (this.codec === null) return Promise.reject(new Error('EncodePool.encode before useCodec'));
     if (this.workers.length === 0) {
       try {
         const deltas = candidates.length === 0 || this.bases === null ? [] : deltaEncodeFrame(plain, candidates, this.bases);

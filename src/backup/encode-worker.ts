@@ -10,19 +10,22 @@ import { encodeObject, type CodecSettings } from './object-codec.js';
 import { BaseReader, deltaEncodeFrame, type DeltaCandidate } from './frame-delta.js';
 import { examineChunk } from './examine-chunk.js';
 
-const settings = workerData as { compressType: CodecSettings['compressType']; compressLevel: number | null; key: Uint8Array | null; stanzaDir: string };
-const codec: CodecSettings = {
-  compressType: settings.compressType,
-  compressLevel: settings.compressLevel,
-  key: settings.key === null ? null : Buffer.from(settings.key),
-};
-const bases = new BaseReader(settings.stanzaDir, codec.key);
+const { stanzaDir } = workerData as { stanzaDir: string };
+/** The repository's codec and the prior pages' reader: the pool's first message (the thread starts before the repository is opened). */
+let codec: CodecSettings | null = null;
+let bases: BaseReader | null = null;
 
 type Job =
+  | { kind: 'codec'; compressType: CodecSettings['compressType']; compressLevel: number | null; key: Uint8Array | null }
   | { id: number; kind: 'encode'; plain: Uint8Array; candidates: DeltaCandidate[] }
   | { id: number; kind: 'examine'; chunk: Uint8Array; pageCheck: { firstBlock: number; startLsn: bigint } | null; firstPage: number };
 
 parentPort?.on('message', (job: Job) => {
+  if (job.kind === 'codec') {
+    codec = { compressType: job.compressType, compressLevel: job.compressLevel, key: job.key === null ? null : Buffer.from(job.key) };
+    bases = new BaseReader(stanzaDir, codec.key);
+    return;
+  }
   try {
     if (job.kind === 'examine') {
       const chunk = Buffer.from(job.chunk.buffer, job.chunk.byteOffset, job.chunk.byteLength);
@@ -31,6 +34,7 @@ parentPort?.on('message', (job: Job) => {
       parentPort?.postMessage({ id: job.id, chunk: job.chunk, hashes, crcs, failingPages }, [job.chunk.buffer as ArrayBuffer]);
       return;
     }
+    if (codec === null || bases === null) throw new Error('a frame came before the codec');
     const plain = Buffer.from(job.plain.buffer, job.plain.byteOffset, job.plain.byteLength);
     const deltas = job.candidates.length === 0 ? [] : deltaEncodeFrame(plain, job.candidates, bases);
     const encoded = encodeObject(plain, codec, false);

@@ -10,7 +10,7 @@
  * carry theirs in the header. Decoding always checks the checksum: a flipped byte, a truncated
  * object or a wrong key is an error, never wrong data.
  */
-import { createCipheriv, createDecipheriv, createHash, hash, randomBytes, scryptSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hash, randomBytes, scrypt, scryptSync } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
@@ -39,8 +39,15 @@ export interface CodecSettings {
 }
 
 /** The repository key: scrypt of the passphrase with the stanza's salt (done once per command). */
+const SCRYPT_OPTIONS = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
 export function deriveKey(passphrase: string, salt: Buffer): Buffer {
-  return scryptSync(passphrase, salt, 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+  return scryptSync(passphrase, salt, 32, SCRYPT_OPTIONS);
+}
+
+/** deriveKey on libuv's thread pool (100 ms here): the caller's thread goes on meanwhile. */
+export function deriveKeyInBackground(passphrase: string, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(passphrase, salt, 32, SCRYPT_OPTIONS, (error, key) => (error === null ? resolve(key) : reject(error))));
 }
 
 export function sha256(data: Uint8Array): Buffer {

@@ -17,7 +17,16 @@ import { open, readFile, readdir, readlink, rm, mkdir, stat, symlink } from 'nod
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { writeFileDurably, mkdirDurably } from './durable-file.js';
-import { decodeObject, deriveKey, encodeObject, CorruptObjectError, type CodecSettings, type CipherType, type CompressType } from './object-codec.js';
+import {
+  decodeObject,
+  deriveKey,
+  deriveKeyInBackground,
+  encodeObject,
+  CorruptObjectError,
+  type CodecSettings,
+  type CipherType,
+  type CompressType,
+} from './object-codec.js';
 import {
   validateManifest,
   validateSummary,
@@ -132,7 +141,7 @@ export class Repository {
     if (info.cipherType !== 'none') {
       if (options.cipherPass === null)
         throw new KeelError('backup.cipher_pass_missing', `repository of stanza '${options.stanza}' is encrypted and repo1-cipher-pass is not set`);
-      key = deriveKey(options.cipherPass, Buffer.from(info.cipherSalt ?? '', 'base64'));
+      key = await deriveKeyInBackground(options.cipherPass, Buffer.from(info.cipherSalt ?? '', 'base64'));
       let check: string;
       try {
         check = decodeObject(Buffer.from(info.keyCheck ?? '', 'base64'), key).toString();

@@ -102,7 +102,8 @@ async function deltaFixture(seed: number, codec: CodecSettings, workers: number)
     base: { pack: FULL_PACK, frameOffset: 0, frameStoredBytes: fullFrame.length, offsetInFrame: i * BLOCK },
   }));
   const literalBytes = encodeObject(plain, codec, false).length; // before encoding: on the main thread it rewrites `plain` in place
-  const pool = new EncodePool(codec, workers, dir);
+  const pool = new EncodePool(workers, dir);
+  pool.useCodec(codec);
   let encoded: Buffer;
   let deltas: boolean[];
   try {
