@@ -38,6 +38,11 @@ export interface RestoreRequest {
   progress: boolean | undefined;
   /** Worker threads restoring chunks (1 or absent: on the main thread). */
   processMax?: number;
+  /**
+   * Called once the files are written, before the final fsyncs (the CPU is idle then): the
+   * command starts restore_command's server there.
+   */
+  onFilesWritten?: () => void;
 }
 
 /** Blocks per chunk: a large relation is restored by several workers at once. */
@@ -92,6 +97,7 @@ async function restoreInto(pool: RestorePool, request: RestoreRequest, manifest:
   const progress = new Progress(`restore ${manifest.label}`, manifest.sizes.database, request.progress, { log: request.log });
   const files = manifest.files.filter((f) => f !== control);
   const touched = await restoreFiles(pool, request.pgPath, files, request.delta || request.force, progress);
+  request.onFilesWritten?.();
   await writeRecovery(request, manifest);
   // everything but pg_control is durable before pg_control is written: a crash before it leaves a directory PostgreSQL refuses
   await syncAll(request.pgPath, manifest);

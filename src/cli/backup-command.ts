@@ -122,10 +122,12 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
     case 'restore': {
       const { runRestore } = await import('../backup/restore.js');
       const restoreCommand = restoreCommandFor(settings);
-      // PostgreSQL usually starts right after a restore: started now, restore_command's server
-      // loads while the files are written, and the recovery's first calls find it ready instead
-      // of each starting Node.js. It exits if unused (UNUSED_MS), and at once if the restore fails.
-      const server = restoreCommand.archiveGet === null ? null : startWalGetServer(restoreCommand.archiveGet);
+      // PostgreSQL usually starts right after a restore: started once the files are written (its
+      // Node.js start then overlaps the final fsyncs, not the decoding), restore_command's server
+      // is loaded when the recovery's first calls come, instead of each starting Node.js. It
+      // exits if unused (UNUSED_MS after the restore), and at once if the restore fails.
+      let server: ChildProcess | null = null;
+      const archiveGet = restoreCommand.archiveGet;
       await runRestore({
         repository: repositoryOptions(settings),
         pgPath: pgPath(settings),
@@ -138,8 +140,9 @@ async function runCommand(settings: BackupSettings, log: BackupLog, args: string
         log,
         progress: progressFlag(settings),
         processMax: Number(o['process-max']),
+        ...(archiveGet === null ? {} : { onFilesWritten: () => (server = startWalGetServer(archiveGet)) }),
       }).catch((error: unknown) => {
-        server?.kill();
+        (server as ChildProcess | null)?.kill();
         throw error;
       });
       return 0;
