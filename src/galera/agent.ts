@@ -32,7 +32,7 @@ import type { HostPort } from '../config/types.js';
 import type { GaleraConfig } from './config.js';
 import { LocalMariadb } from './mariadb.js';
 import { renderOptionFile } from './option-file.js';
-import { checkHealth, type WsrepStatus } from './health.js';
+import { checkHealth, outOfGroup, type WsrepStatus } from './health.js';
 import { type ReportedPosition, describeDecision, planRecovery } from './core/recovery-plan.js';
 import { ZERO_UUID, isKnownPosition } from './core/position.js';
 import { planNonPrimary } from './core/non-primary-plan.js';
@@ -69,6 +69,8 @@ interface Snapshot {
 
 const HEALTH_PROBE_TIMEOUT_MS = 1_500;
 const STOP_TIMEOUT_MS = 60_000;
+/** How long a starting mariadbd may be in no group before its join is taken as failed (connecting takes seconds). */
+const JOIN_STALL_MS = 30_000;
 /** How often the REST API's view of the server is refreshed (clustercheck asks the server at every check). */
 const STATUS_REFRESH_MS = 1_000;
 
@@ -570,10 +572,26 @@ export class GaleraAgent {
       this.loop.wake();
     });
     const deadline = this.clock.now() + this.config.galera.startTimeoutMs;
+    let outSinceMs: number | null = null;
     while (this.clock.now() < deadline) {
       if (this.child !== child) throw new Error(`mariadbd did not start: ${this.childExit ?? 'it exited'}; see ${this.local.errorLog}`);
       const status = await this.local.status(user);
       if (status !== null && checkHealth(status).ok) return;
+      // A join can fail with mariadbd still running, in no group for good (seen after a kill -9 of
+      // every node: the state transfer failed, a final non-primary view with no members), and it
+      // would be waited for until start_timeout (10 min by default). Out of every group for
+      // JOIN_STALL_MS, it is stopped and the next decision joins again.
+      if (outOfGroup(status)) {
+        outSinceMs ??= this.clock.now();
+        if (this.clock.now() - outSinceMs >= JOIN_STALL_MS) {
+          child.kill('SIGKILL');
+          throw new Error(
+            `mariadbd has been in no group for ${JOIN_STALL_MS / 1000} s (wsrep_cluster_status ${status?.clusterStatus ?? '?'}, wsrep_connected ${status?.connected ?? '?'}): stopped to join again; see ${this.local.errorLog}`,
+          );
+        }
+      } else {
+        outSinceMs = null;
+      }
       await this.clock.sleep(500);
     }
     child.kill('SIGKILL');

@@ -39,6 +39,15 @@ export function checkHealth(status: WsrepStatus | null, availableWhenDonor = fal
   return { ok: true, reason: `${donorAllowed ? 'a donor (available_when_donor)' : 'Synced'} in a Primary component of ${status.clusterSize}` };
 }
 
+/**
+ * A server that is in no group: wsrep_connected OFF or wsrep_cluster_status Disconnected. Brief
+ * while a joining server connects; lasting, it has left for good (a failed state transfer ends in
+ * a final non-primary view with no members) and will not rejoin by itself.
+ */
+export function outOfGroup(status: WsrepStatus | null): boolean {
+  return status !== null && (status.connected === 'OFF' || status.clusterStatus === 'Disconnected');
+}
+
 /** The status from `SHOW GLOBAL STATUS LIKE 'wsrep_%'` rows and @@read_only. */
 export function wsrepStatusFrom(rows: Array<{ name: string; value: string }>, readOnly: boolean): WsrepStatus {
   const map = new Map(rows.map((row) => [row.name.toLowerCase(), row.value]));

@@ -1,7 +1,7 @@
 /** clustercheck semantics: 200 only when Synced, Primary, ready and writable; otherwise the reason. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkHealth, wsrepStatusFrom } from '../../../src/galera/health.js';
+import { checkHealth, outOfGroup, wsrepStatusFrom } from '../../../src/galera/health.js';
 
 const SYNCED_ROWS = [
   { name: 'wsrep_local_state', value: '4' },
@@ -42,4 +42,16 @@ test('a donor takes traffic only with available_when_donor', () => {
   assert.equal(checkHealth(donor).ok, false);
   assert.deepEqual(checkHealth(donor, true), { ok: true, reason: 'a donor (available_when_donor) in a Primary component of 3' });
   assert.equal(checkHealth(wsrepStatusFrom(rows({ wsrep_local_state: '1', wsrep_local_state_comment: 'Joining' }), false), true).ok, false);
+});
+
+test('in no group: not connected, or Disconnected (a failed join); a joiner in the Primary component, or a non-Primary member, is in one', () => {
+  assert.equal(outOfGroup(null), false, 'not answering: not known to be out');
+  assert.equal(
+    outOfGroup(wsrepStatusFrom(rows({ wsrep_cluster_status: 'Disconnected', wsrep_local_state_comment: 'Initialized', wsrep_cluster_size: '0' }), false)),
+    true,
+  );
+  assert.equal(outOfGroup(wsrepStatusFrom(rows({ wsrep_connected: 'OFF' }), false)), true);
+  assert.equal(outOfGroup(wsrepStatusFrom(rows({ wsrep_local_state: '1', wsrep_local_state_comment: 'Joining' }), false)), false);
+  assert.equal(outOfGroup(wsrepStatusFrom(rows({ wsrep_cluster_status: 'non-Primary' }), false)), false);
+  assert.equal(outOfGroup(wsrepStatusFrom(SYNCED_ROWS, false)), false);
 });
