@@ -25,9 +25,10 @@
  * archive-get, which reports the error itself with its exit code.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { isAlive } from './repository.js';
+import { livePostmasterPid } from '../postgres/instance.js';
 
 /** How long an idle server stays: a replica that lost streaming asks every 5 s (wal_retrieve_retry_interval). */
 export const IDLE_MS = 30_000;
@@ -92,7 +93,7 @@ async function privateDirectory(dir: string): Promise<void> {
 }
 
 /** Whether a server answers on `path` (one that does is left alone). */
-function answers(path: string): Promise<boolean> {
+export function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = createConnection(path);
     probe.once('connect', () => {
@@ -111,13 +112,6 @@ function listen(server: Server, path: string): Promise<void> {
       resolve();
     });
   });
-}
-
-/** The postmaster's pid from postmaster.pid in `dataDir`, or null (not a running PostgreSQL's directory). */
-async function postmasterOf(dataDir: string): Promise<number | null> {
-  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
-  const pid = Number(text?.split('\n', 1)[0]);
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
 }
 
 /** How often the server looks at the postmasters it serves, at the process that started it and at its socket. */
@@ -168,7 +162,7 @@ export async function runArchiveGetServer(
       retire,
       received: async (request) => {
         served = true;
-        const postmaster = await postmasterOf(request.cwd);
+        const postmaster = livePostmasterPid(request.cwd);
         if (postmaster !== null) {
           postmasters.add(postmaster);
           servedPostmaster = true;

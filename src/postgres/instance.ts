@@ -31,6 +31,27 @@ export function defaultServerLog(dataDir: string): string {
   return join(dirname(dataDir), `${basename(dataDir)}.postgresql.log`);
 }
 
+/**
+ * PID of a live postmaster for `dataDir` (from its postmaster.pid), or null. Synchronous: asked
+ * every HA cycle, see PostgresInstance.dataDirState.
+ */
+export function livePostmasterPid(dataDir: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number(text.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
 export class PostgresInstance {
   constructor(readonly paths: InstancePaths) {}
 
@@ -77,20 +98,7 @@ export class PostgresInstance {
 
   /** PID of a live postmaster for this data directory, or null. */
   async postmasterPid(): Promise<number | null> {
-    let text: string;
-    try {
-      text = readFileSync(join(this.paths.dataDir, 'postmaster.pid'), 'utf8'); // synchronous: see dataDirState
-    } catch {
-      return null;
-    }
-    const pid = Number(text.split('\n')[0]);
-    if (!Number.isInteger(pid) || pid <= 0) return null;
-    try {
-      process.kill(pid, 0);
-      return pid;
-    } catch {
-      return null;
-    }
+    return livePostmasterPid(this.paths.dataDir);
   }
 
   async isRunning(): Promise<boolean> {

@@ -114,18 +114,28 @@ export async function startBackupLab(extraConfig = ''): Promise<BackupLab> {
 }
 
 /**
- * Stops the archive-get servers (`archive-get:serve`) of this lab, found by PID: a restore starts
- * one and restore_command others, detached. They exit by themselves once the PostgreSQL they
- * served stops or when idle; this does not wait for that.
+ * Pids of this lab's archive-get servers (`archive-get:serve`, its directory on their command
+ * line): a restore starts one and restore_command others, detached.
  */
-export async function stopWalGetServers(labDir: string): Promise<void> {
+export async function walGetServerPids(labDir: string): Promise<number[]> {
   const { readdir } = await import('node:fs/promises');
+  const pids: number[] = [];
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;
     const args = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if (!args.includes('archive-get:serve') || !args.some((arg) => arg.includes(labDir))) continue;
+    if (args.includes('archive-get:serve') && args.some((arg) => arg.includes(labDir))) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/**
+ * Stops this lab's archive-get servers by PID. They exit by themselves once the PostgreSQL they
+ * served stops or when idle; this does not wait for that.
+ */
+export async function stopWalGetServers(labDir: string): Promise<void> {
+  for (const pid of await walGetServerPids(labDir)) {
     try {
-      process.kill(Number(entry), 'SIGTERM');
+      process.kill(pid, 'SIGTERM');
     } catch {
       // already gone
     }

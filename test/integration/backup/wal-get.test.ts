@@ -13,9 +13,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, chown, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { startBackupLab, type BackupLab } from './standalone-postgres.js';
+import { startBackupLab, walGetServerPids, type BackupLab } from './standalone-postgres.js';
+import { answers } from '../../../src/backup/archive-get-server.js';
 import { eventually, KEEL_MAIN } from '../../support/sandbox.js';
 import { runProgram } from '../../../src/postgres/run.js';
 import { postgresRunAs } from '../../../src/postgres/os-user.js';
@@ -37,24 +38,7 @@ async function ownedDir(path: string, mode = 0o700): Promise<string> {
 }
 
 /** Pids of this lab's archive-get servers. */
-async function servers(): Promise<number[]> {
-  const { readdir } = await import('node:fs/promises');
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const args = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if (args.includes('archive-get:serve') && args.some((arg) => arg.includes(lab.dir))) pids.push(Number(entry));
-  }
-  return pids;
-}
-
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createConnection(path);
-    probe.once('connect', () => (probe.destroy(), resolve(true)));
-    probe.once('error', () => resolve(false));
-  });
-}
+const servers = () => walGetServerPids(lab.dir);
 
 /** keel-wal-get as PostgreSQL runs it (the postgres user, in `cwd`), falling back to `fallback`. */
 function walGet(name: string, wal: string, destination: string, fallback: string[], cwd: string, env: Record<string, string> = {}) {
