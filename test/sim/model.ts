@@ -114,7 +114,14 @@ export type Family =
   /** The standard faults with synchronous_mode on or quorum (strict or not): no acknowledged commit may be lost (i). */
   | 'sync'
   /** The standard faults, asynchronous, with the commit-loss check (i) on: it must bite. */
-  | 'async-checked';
+  | 'async-checked'
+  /**
+   * Synchronous modes on three nodes, no random faults: once calm, a standby's PostgreSQL
+   * crashes (the synchronous standbys change) and the leader dies for good at a random moment
+   * around it. The survivors hold every acknowledged commit, so one of them must lead (liveness,
+   * invariant c) — unless the last key written lists no standby at all.
+   */
+  | 'sync-leader-loss';
 
 export interface FaultRates {
   /** Expected faults per simulated minute, per kind. */
@@ -210,7 +217,7 @@ export function drawParams(seed: number, mutant: Mutant = 'none', family: Family
     maintenance: pickRate(rng, 0.5),
   };
   const slowDcs = rng.chance(0.2);
-  return {
+  const params: SimParams = {
     seed,
     family,
     nodeCount,
@@ -236,10 +243,19 @@ export function drawParams(seed: number, mutant: Mutant = 'none', family: Family
     // Drawn last, and only for the synchronous families, so the standard schedules stay as they were.
     ...drawSync(rng, family),
   };
+  if (family === 'sync-leader-loss') {
+    // Its one fault comes after the calm check (simulate.ts, leaderLossPhase).
+    params.nodeCount = 3;
+    params.faultEndMs = faultStartMs + 5000;
+    for (const kind of Object.keys(rates) as (keyof FaultRates)[]) rates[kind] = 0;
+    params.slowDcsLatencyMs = null;
+  }
+  return params;
 }
 
 function drawSync(rng: Prng, family: Family): Pick<SimParams, 'synchronousMode' | 'synchronousModeStrict' | 'synchronousNodeCount' | 'checkCommitLoss'> {
-  if (family !== 'sync') return { synchronousMode: 'off', synchronousModeStrict: false, synchronousNodeCount: 1, checkCommitLoss: family === 'async-checked' };
+  if (family !== 'sync' && family !== 'sync-leader-loss')
+    return { synchronousMode: 'off', synchronousModeStrict: false, synchronousNodeCount: 1, checkCommitLoss: family === 'async-checked' };
   return {
     synchronousMode: rng.pick<SynchronousMode>(['on', 'on', 'quorum']),
     synchronousModeStrict: rng.chance(0.4),

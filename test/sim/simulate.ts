@@ -260,22 +260,65 @@ function healAll(w: World): void {
   w.trace('--- all faults healed ---');
 }
 
-/** Is there a node the rules would let lead (liveness is owed only then)? */
-function someoneEligible(w: World): boolean {
+/** Whether the rules would let `n` lead, the sync key aside (tags, data, watchdog, timeline, lag). */
+function eligibleBesidesSync(w: World, n: SimNode): boolean {
   const p = w.params;
   const optime = w.dcs.status?.optime ?? 0;
   const history = w.dcs.history?.value ?? null;
   const clusterTl = history === null ? 0 : (history[history.length - 1]?.timeline ?? 0) + 1;
+  if (n.tags['nofailover'] === true || n.pg.dataDir !== 'initialized') return false;
+  if (p.watchdogMode === 'required' && !n.watchdogAvailable) return false;
+  if (p.checkTimeline && w.tl(n.pg) < clusterTl) return false;
+  return optime - n.pg.lsn <= p.maximumLagOnFailoverBytes;
+}
+
+/** Is there a node the rules would let lead (liveness is owed only then)? */
+function someoneEligible(w: World): boolean {
   // Synchronous mode: only the sync key's leader, or a standby it lists, may be promoted.
-  const sync = p.synchronousMode === 'off' ? null : (w.dcs.sync?.value ?? null);
+  const sync = w.params.synchronousMode === 'off' ? null : (w.dcs.sync?.value ?? null);
   const syncAllows = (name: string): boolean =>
     sync === null || sync.leader === null || sync.leader === name || (sync.syncStandbys.includes(name) && sync.quorum < sync.syncStandbys.length);
-  return w.nodes.some((n) => {
-    if (n.tags['nofailover'] === true || n.pg.dataDir !== 'initialized' || !syncAllows(n.name)) return false;
-    if (p.watchdogMode === 'required' && !n.watchdogAvailable) return false;
-    if (p.checkTimeline && w.tl(n.pg) < clusterTl) return false;
-    return optime - n.pg.lsn <= p.maximumLagOnFailoverBytes;
+  return w.nodes.some((n) => syncAllows(n.name) && eligibleBesidesSync(w, n));
+}
+
+/**
+ * The sync-leader-loss family's fault: a standby's PostgreSQL crashes (its agent starts it again,
+ * so the synchronous standbys change twice) and the leader's machine dies for good, each at a
+ * random moment in the next seconds. Every acknowledged commit is then on a survivor (invariant i
+ * checks it on promotion), so a survivor must lead within the usual bound after both faults (plus
+ * the crashed standby's start) — whenever the last key the leader wrote lets a survivor be
+ * promoted with the votes the others can give. A key that lists no standby is the leader
+ * acknowledging alone, or changing its setting before the last one was subsumed: then only it may
+ * be promoted, by design.
+ */
+async function leaderLossPhase(w: World, boundMs: number): Promise<void> {
+  const leader = w.leaderNow();
+  if (leader === null) return;
+  const standbys = w.nodes.filter((n) => n !== leader);
+  const crashed = w.rng.pick(standbys);
+  const crashInMs = w.rng.int(0, 4000);
+  const killInMs = w.rng.int(0, 8000);
+  w.at(crashInMs, () => w.downPg(crashed, false, 'crashed (kill -9 postmaster)'));
+  w.at(killInMs, () => {
+    w.trace(`FAULT ${leader.name}: machine lost for good`);
+    w.killMachine(leader);
   });
+  await w.run(w.nowMs + Math.max(crashInMs, killInMs));
+  const faultsMs = w.nowMs;
+  const deadline = faultsMs + boundMs + POSTGRES_SLACK_MS;
+  while (w.nowMs < deadline && w.leaderNow() === null) await w.run(w.nowMs + 100);
+  if (w.leaderNow() !== null) return;
+  const key = w.dcs.sync?.value ?? null;
+  // Owed when the key lists a standby and the most advanced listed survivor may lead: it holds
+  // every commit any of them holds, so (the survivors holding every acknowledged commit) it could
+  // be promoted safely. Not owed when that one is nofailover: it may hold commits the others lack.
+  // A key asking for more votes than the listed survivors can give is the rules' fault: not excused.
+  const listed = key === null ? [] : standbys.filter((n) => key.syncStandbys.includes(n.name) && n.pg.dataDir === 'initialized');
+  const mostAdvanced = Math.max(...listed.map((n) => n.pg.lsn));
+  const owed = key !== null && listed.some((n) => (key.quorum === 0 || n.pg.lsn === mostAdvanced) && eligibleBesidesSync(w, n));
+  if (owed)
+    throw new Violation('c', `no leader ${deadline - faultsMs} ms after ${leader.name} was lost for good (t=${faultsMs}), sync key ${JSON.stringify(key)}`);
+  w.trace(`no leader owed: sync key ${JSON.stringify(key)}`);
 }
 
 /**
@@ -346,6 +389,7 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     const leader = w.leaderNow();
     if (healToLeaderMs !== null && leader === null) throw new Violation('c', `leadership lost after faults healed (t=${w.nowMs})`);
     checkCalm(w, calmSinceMs, leader);
+    if (params.family === 'sync-leader-loss') await leaderLossPhase(w, boundMs);
   } catch (e) {
     if (!(e instanceof Violation)) throw e;
     violation = e;

@@ -36,6 +36,7 @@ import { proxiedEtcdHosts, type CuttableProxy } from '../../support/tcp-proxy.js
 import { WriteLossRun, formatReport, monoMs, type WriteTarget } from '../../support/write-loss.js';
 import { sandboxDcs } from '../../../src/sandbox/sandbox.js';
 import type { SyncState } from '../../../src/dcs/types.js';
+import { ackRuleOf } from '../../../src/ha/core/sync-standby-names.js';
 
 const TTL_MS = 7_000;
 const LOOP_WAIT_MS = 1_000;
@@ -115,7 +116,12 @@ async function syncReady(what: string, timeoutMs = 60_000): Promise<{ leader: st
       if (leader === null || sync === null || sync.leader !== leader || sync.syncStandbys.length === 0) return undefined;
       const rows = await sql<{ application_name: string }>(cluster, leader, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'");
       const streaming = rows.map((r) => r.application_name);
-      return sync.syncStandbys.every((s) => streaming.includes(s)) ? { leader, standbys: sync.syncStandbys } : undefined;
+      if (!sync.syncStandbys.every((s) => streaming.includes(s))) return undefined;
+      // Not while the setting changes: the key then bridges two settings, listing the standbys of both.
+      const [setting] = await sql<{ s: string }>(cluster, leader, "SELECT current_setting('synchronous_standby_names') AS s");
+      const rule = ackRuleOf(setting?.s ?? '');
+      const named = rule.kind === 'standbys' ? [...rule.names].sort() : [];
+      return named.join(',') === [...sync.syncStandbys].sort().join(',') ? { leader, standbys: sync.syncStandbys } : undefined;
     }),
   );
 }

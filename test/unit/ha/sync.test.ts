@@ -5,18 +5,20 @@
  * under the setting in effect, the leader takes one step per tick — asserting after every event
  * that no standby the sync key lets promote (with its quorum of vouchers) can miss an
  * acknowledged commit. A variant that writes the key as soon as it changes the setting (no
- * narrowing, no subsumption wait) is shown to break it, so the check has teeth.
+ * bridge key, no subsumption wait) is shown to break it, so the check has teeth. The same histories
+ * check progress: once a setting that names standbys is subsumed, no step takes every standby's
+ * chance of promotion away unless commits are about to be acknowledged alone (or never).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SyncState } from '../../../src/dcs/types.js';
 import { makeCtx } from '../../../src/ha/core/rules/context.js';
-import { SYNC_NEXT_STEP_WAKE_MS, keySafeFor, leaderSyncStep, minQuorum } from '../../../src/ha/core/rules/sync.js';
+import { SYNC_NEXT_STEP_WAKE_MS, keySafeFor, leaderSyncStep, minQuorum, subsumed, syncPromotionVerdict, syncTarget } from '../../../src/ha/core/rules/sync.js';
 import { SYNC_STALL_MS } from '../../../src/ha/core/sync-stall.js';
 import { ackRuleOf, quoteStandbyName, renderStandbyNames, STRICT_PLACEHOLDER_NAME, FENCE_STANDBY_NAME } from '../../../src/ha/core/sync-standby-names.js';
-import type { Action, StandbyReplication } from '../../../src/ha/core/types.js';
+import type { Action, PeerStatus, StandbyReplication } from '../../../src/ha/core/types.js';
 import { Prng } from '../../sim/prng.js';
-import { config, leaderObs, member, view } from './fixtures.js';
+import { config, leaderObs, member, obs as replicaObs, view } from './fixtures.js';
 
 test('synchronous_standby_names is written as Patroni writes it: sorted, quoted when needed', () => {
   assert.equal(renderStandbyNames(['n2'], null), 'n2');
@@ -111,6 +113,23 @@ function losingPromotion(m: Model): string | null {
   return null;
 }
 
+const leaderOnlyKey = (key: SyncState | null): boolean => key === null || key.syncStandbys.length === 0 || key.quorum >= key.syncStandbys.length;
+
+/**
+ * Progress: a step turned a key that let some standby be promoted into one that lets only the
+ * leader be, while the setting in effect named standbys and was subsumed, and the setting wanted
+ * next also names standbys. A leader dying then would leave survivors holding every acknowledged
+ * commit unable to promote (the sync-modes deadlock).
+ */
+function promotionTakenAway(m: Model, before: SyncState | null, ctx: ReturnType<typeof makeCtx>): string | null {
+  if (leaderOnlyKey(before) || !leaderOnlyKey(m.key)) return null;
+  const current = ackRuleOf(ctx.obs.postgres.syncStandbyNames ?? '');
+  const next = ackRuleOf(syncTarget(ctx, ctx.obs.postgres.syncStandbyNames ?? '').names);
+  if (current.kind !== 'standbys' || next.kind !== 'standbys') return null;
+  if (!subsumed(current, ctx.obs.postgres.syncAppliedAtLsn, ctx.obs.postgres.standbys)) return null;
+  return `key ${JSON.stringify(before)} became ${JSON.stringify(m.key)} under a subsumed ${JSON.stringify(m.setting)}: only the leader may be promoted`;
+}
+
 function applyStep(m: Model, actions: Action[], rng: Prng, eager: boolean): void {
   for (const action of actions) {
     if (action.kind === 'setSyncStandbyNames') {
@@ -178,7 +197,11 @@ function runModel(seed: number, eager: boolean): string | null {
         postgres: { walPositionBytes: m.lsn, syncStandbyNames: m.setting, syncAppliedAtLsn: m.appliedAtLsn, standbys: standbyRows(m) },
       });
       const v = view({ members, sync: m.key === null ? null : { value: m.key, modRevision: m.keyRevision } });
-      applyStep(m, leaderSyncStep(makeCtx(obs, v)).actions, rng, eager);
+      const ctx = makeCtx(obs, v);
+      const before = m.key;
+      applyStep(m, leaderSyncStep(ctx).actions, rng, eager);
+      const taken = eager ? null : promotionTakenAway(m, before, ctx);
+      if (taken !== null) return `seed ${seed} (${mode}, strict ${cfg.synchronousModeStrict}, node count ${cfg.synchronousNodeCount}) event ${event}: ${taken}`;
     }
     acknowledge(m);
     const loss = losingPromotion(m);
@@ -187,7 +210,7 @@ function runModel(seed: number, eager: boolean): string | null {
   return null;
 }
 
-test('3000 random histories: no standby the sync key lets promote can miss an acknowledged commit', () => {
+test('3000 random histories: no standby the sync key lets promote can miss an acknowledged commit, and no settled step leaves only the leader promotable', () => {
   for (let seed = 1; seed <= 3000; seed++) {
     const loss = runModel(seed, false);
     assert.equal(loss, null, loss ?? '');
@@ -226,6 +249,61 @@ test('with every standby connected and caught up, the key comes to list standbys
     assert.deepEqual(m.key.syncStandbys, ['n2', 'n3'], mode);
     assert.equal(m.setting, mode === 'on' ? '2 (n2,n3)' : 'ANY 2 (n2,n3)');
   }
+});
+
+test("a standby joining a quorum: the bridge key lets either standby be promoted with the other's vote, never only the leader", () => {
+  // The sync-modes failure: after a failover the old leader rejoined as n3; the new leader n1 had
+  // settled on ANY 1 (n2). Bridging with the standbys both settings share ({[n2], 1}) let only the
+  // dead leader be promoted when n1 was killed next.
+  const m = { setting: 'ANY 1 (n2)', key: { leader: 'n1', syncStandbys: ['n2'], quorum: 0 } as SyncState, revision: 1 };
+  const rows: StandbyReplication[] = [
+    { name: 'n2', state: 'streaming', syncState: 'quorum', flushLsnBytes: 900 },
+    { name: 'n3', state: 'streaming', syncState: 'potential', flushLsnBytes: 900 },
+  ];
+  const cfg = config({ synchronousMode: 'quorum' });
+  const members = [member('n1', { role: 'primary' }), member('n2'), member('n3')];
+  const keys: SyncState[] = [];
+  for (const action of settle('quorum', m, rows).flat()) if (action.kind === 'writeSyncKey' && action.value !== null) keys.push(action.value);
+  assert.deepEqual(keys[0], { leader: 'n1', syncStandbys: ['n2', 'n3'], quorum: 1 }, 'the bridge lists both standbys');
+  assert.ok(keySafeFor(keys[0] as SyncState, ackRuleOf('ANY 1 (n2)')) && keySafeFor(keys[0] as SyncState, ackRuleOf('ANY 1 (n2,n3)')));
+  assert.equal(m.setting, 'ANY 1 (n2,n3)');
+  for (const key of keys) {
+    assert.ok(!leaderOnlyKey(key), `key ${JSON.stringify(key)} lets only the leader be promoted`);
+    // n1 is gone: the more advanced survivor is promoted with the other's vote.
+    for (const [self, other, selfWal, otherWal] of [
+      ['n2', 'n3', 900, 880],
+      ['n3', 'n2', 900, 880],
+    ] as const) {
+      const peer: PeerStatus = {
+        name: other,
+        reachable: true,
+        running: true,
+        role: 'replica',
+        walPositionBytes: otherWal,
+        timeline: 1,
+        nofailover: false,
+        failoverPriority: undefined,
+        watchdogFailed: false,
+        streaming: null,
+      };
+      const replica = replicaObs({ config: cfg, self: { name: self }, postgres: { walPositionBytes: selfWal } });
+      const ctx = makeCtx(replica, view({ members, sync: { value: key, modRevision: 9 } }));
+      assert.deepEqual(syncPromotionVerdict(ctx, [peer]), { ok: true }, `${self} under ${JSON.stringify(key)}`);
+    }
+  }
+});
+
+test('a bridge key listing both standbys does not move synchronous mode on to the one that flushed further', () => {
+  // The bridge lists the standbys of both settings; preferring those the key lists made the
+  // target follow whichever had flushed further, and the setting flipped between them.
+  const m = { setting: 'n2', key: { leader: 'n1', syncStandbys: ['n2', 'n3'], quorum: 1 } as SyncState, revision: 1 };
+  const rows: StandbyReplication[] = [
+    { name: 'n2', state: 'streaming', syncState: 'sync', flushLsnBytes: 900 },
+    { name: 'n3', state: 'streaming', syncState: 'async', flushLsnBytes: 950 },
+  ];
+  const cycles = settle('on', m, rows);
+  assert.equal(m.setting, 'n2', JSON.stringify(cycles));
+  assert.deepEqual(m.key, { leader: 'n1', syncStandbys: ['n2'], quorum: 0 });
 });
 
 /** Drives the leader's sync steps over a fixed set of standbys until nothing changes; returns each cycle's actions. */

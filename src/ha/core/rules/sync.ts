@@ -20,9 +20,9 @@
  * Changing the setting is where commits get lost, so the leader moves in steps, one per cycle,
  * each a compare-and-swap on the key or a reload of the setting:
  *  1. the setting changes only while the key is safe for both the old and the new setting (else
- *     the key is first narrowed to the standbys both share — Patroni's "when removing, the key
- *     first"), and only once the old setting is SUBSUMED (below) or the key lets nobody but the
- *     leader promote;
+ *     a bridge key is written first — Patroni's "when removing, the key first": every standby of
+ *     the key and of both settings, with a quorum safe for both; bridgeKey), and only once the old
+ *     setting is SUBSUMED (below) or the key lets nobody but the leader promote;
  *  2. the key grows (a standby added — "the configuration first, then the key") only once the
  *     setting in effect is subsumed: enough of its standbys have flushed past the WAL position seen
  *     when it took effect, so every commit acknowledged under any earlier setting is on them too.
@@ -33,14 +33,14 @@
  */
 import type { SyncState, Versioned } from '../../../dcs/types.js';
 import type { Action, PeerStatus, StandbyReplication } from '../types.js';
-import { type AckRule, STRICT_PLACEHOLDER_NAME, ackRuleOf, renderStandbyNames, sameStandbyNames } from '../sync-standby-names.js';
+import { type AckRule, STRICT_PLACEHOLDER_NAME, ackRuleOf, isUnreachableStandby, renderStandbyNames, sameStandbyNames } from '../sync-standby-names.js';
 import { SYNC_STALL_MS } from '../sync-stall.js';
 import { type Ctx, member } from './context.js';
 
 /** While a change is under way the leader looks again this soon (a step per cycle). */
 export const SYNC_STEP_WAKE_MS = 500;
 /**
- * After narrowing the key the next step (the new setting, which releases commits waiting on a
+ * After a bridge key (bridgeKey) the next step (the new setting, which releases commits waiting on a
  * standby that is being replaced) can follow at once: only the key write's round trip stands
  * between them.
  */
@@ -85,7 +85,8 @@ function numberTag(value: unknown): number | undefined {
 interface Candidate {
   name: string;
   priority: number;
-  inKey: boolean;
+  /** Named by the setting in effect: kept over an equal standby (no needless change). */
+  named: boolean;
   flush: number;
   nofailover: boolean;
   /** Behind and not confirming (core/sync-stall.ts): passed over while another standby can confirm. */
@@ -97,10 +98,13 @@ interface Candidate {
  * streaming from us, without nosync, sync_priority <= 0, nostream or replicatefrom (a cascading
  * replica confirms nothing to us), within maximum_lag_on_syncnode, not stalled while another is
  * not (keel's addition, core/sync-stall.ts); sorted by sync_priority, then
- * those already in the key (no needless change), then flushed WAL, nofailover members last.
+ * those the setting in effect names (no needless change; not the key, which during a change lists
+ * the standbys of both settings), then flushed WAL, nofailover members last.
  */
-export function syncCandidates(ctx: Ctx, key: SyncState | null): Candidate[] {
+export function syncCandidates(ctx: Ctx, currentNames: string): Candidate[] {
   const { obs } = ctx;
+  const current = ackRuleOf(currentNames);
+  const named = current.kind === 'standbys' ? current.names : [];
   const limit = obs.config.maximumLagOnSyncnodeBytes;
   const primaryWal = obs.postgres.walPositionBytes ?? 0;
   const candidates: Candidate[] = [];
@@ -114,7 +118,7 @@ export function syncCandidates(ctx: Ctx, key: SyncState | null): Candidate[] {
     candidates.push({
       name: standby.name,
       priority,
-      inKey: key?.syncStandbys.includes(standby.name) ?? false,
+      named: named.includes(standby.name.toLowerCase()) || named.includes(standby.name),
       flush: standby.flushLsnBytes,
       nofailover: tags['nofailover'] === true,
       stalled: (standby.stalledMs ?? 0) >= SYNC_STALL_MS,
@@ -127,7 +131,7 @@ export function syncCandidates(ctx: Ctx, key: SyncState | null): Candidate[] {
     (a, b) =>
       Number(a.nofailover) - Number(b.nofailover) ||
       b.priority - a.priority ||
-      Number(b.inKey) - Number(a.inKey) ||
+      Number(b.named) - Number(a.named) ||
       b.flush - a.flush ||
       (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   );
@@ -141,9 +145,9 @@ export interface SyncTarget {
   reason: string;
 }
 
-export function syncTarget(ctx: Ctx, key: SyncState | null, currentNames: string): SyncTarget {
+export function syncTarget(ctx: Ctx, currentNames: string): SyncTarget {
   const { obs } = ctx;
-  const candidates = syncCandidates(ctx, key);
+  const candidates = syncCandidates(ctx, currentNames);
   const wanted = obs.config.synchronousNodeCount;
   if (candidates.length === 0) {
     if (obs.config.synchronousModeStrict) {
@@ -174,6 +178,32 @@ function sameKey(a: Pick<SyncState, 'syncStandbys' | 'quorum'>, b: Pick<SyncStat
   const x = [...a.syncStandbys].sort();
   const y = [...b.syncStandbys].sort();
   return a.quorum === b.quorum && x.length === y.length && x.every((n, i) => n === y[i]);
+}
+
+/** The standbys a setting names, wildcard and placeholders aside (they are no member). */
+function namedStandbys(rule: AckRule): string[] {
+  return rule.kind === 'standbys' ? rule.names.filter((n) => n !== '*' && !isUnreachableStandby(n)) : [];
+}
+
+/**
+ * The key that lets the setting move from `current` to `next` (step 1), written when `mine` is
+ * not safe for `next` or `current` is not yet subsumed.
+ *
+ * Subsumed: it lists every standby of `mine` and of both settings, with the quorum each setting
+ * needs, so it is safe for both and still lets a standby be promoted with the others' votes.
+ * Listing only the standbys both settings share made the quorum the size of the list whenever a
+ * standby was added: had the leader died before the key caught up, no survivor could be promoted
+ * although together they held every acknowledged commit (sync-modes test, quorum, after a rejoin).
+ *
+ * Not subsumed: only the leader ({[], 0}). Commits acknowledged under earlier settings may then
+ * be on no standby `current` names, and this key lets the setting change at once (a stalled
+ * standby is replaced without waiting for it to catch up).
+ */
+export function bridgeKey(leader: string, mine: Pick<SyncState, 'syncStandbys'>, current: AckRule, next: AckRule, settled: boolean): SyncState {
+  if (!settled) return { leader, syncStandbys: [], quorum: 0 };
+  const standbys = [...new Set([...mine.syncStandbys, ...namedStandbys(current), ...namedStandbys(next)])].sort();
+  const quorum = Math.max(minQuorum(standbys, current), minQuorum(standbys, next));
+  return quorum >= standbys.length ? { leader, syncStandbys: [], quorum: 0 } : { leader, syncStandbys: standbys, quorum };
 }
 
 /** One step of the leader's synchronous replication management (see the module comment). */
@@ -209,21 +239,16 @@ export function leaderSyncStep(ctx: Ctx): SyncStep {
   }
   const currentNames = pg.syncStandbyNames ?? '';
   const current = ackRuleOf(currentNames);
-  const target = syncTarget(ctx, mine, currentNames);
+  const target = syncTarget(ctx, currentNames);
   const settled = subsumed(current, pg.syncAppliedAtLsn, pg.standbys);
   if (!sameStandbyNames(currentNames, target.names)) {
     const next = ackRuleOf(target.names);
     if (keySafeFor(mine, next) && (settled || leaderOnly(mine))) {
       return { actions: [{ kind: 'setSyncStandbyNames', value: target.names, reason: target.reason }], wakeInMs: SYNC_STEP_WAKE_MS };
     }
-    // Narrow the key first: to the standbys both settings share when the old one is subsumed,
-    // else to the leader alone.
-    const nextNames = next.kind === 'standbys' ? next.names : [];
-    const shared = settled ? mine.syncStandbys.filter((n) => nextNames.includes(n)) : [];
-    const quorum = Math.max(minQuorum(shared, current), minQuorum(shared, next));
-    const narrowed: SyncState = { leader: ctx.self, syncStandbys: shared, quorum: shared.length === 0 ? 0 : quorum };
-    if (sameKey(narrowed, mine)) return { actions: [], wakeInMs: SYNC_STEP_WAKE_MS }; // waiting to be subsumed
-    return { actions: [writeKey(ctx, sync, narrowed)], wakeInMs: SYNC_NEXT_STEP_WAKE_MS };
+    const bridge = bridgeKey(ctx.self, mine, current, next, settled);
+    if (sameKey(bridge, mine)) return { actions: [], wakeInMs: SYNC_STEP_WAKE_MS }; // waiting to be subsumed
+    return { actions: [writeKey(ctx, sync, bridge)], wakeInMs: SYNC_NEXT_STEP_WAKE_MS };
   }
   if (target.key === null || sameKey(target.key, mine)) return { actions: [] };
   if (!settled && !leaderOnly(target.key)) return { actions: [], wakeInMs: SYNC_STEP_WAKE_MS };
