@@ -39,7 +39,9 @@ export async function runGaleraAgent(file: string, flags: { validateConfig?: boo
   process.on('SIGINT', () => agent.stop());
   const api = await startGaleraApi(config.restapi.listen, {
     name: config.name,
+    scope: config.scope,
     availableWhenDonor: config.galera.availableWhenDonor,
+    counters: () => agent.counters(),
     status: () => agent.status,
     isWriter: () => agent.holdsWriter(),
   });

@@ -33,6 +33,7 @@ import type { GaleraConfig } from './config.js';
 import { LocalMariadb } from './mariadb.js';
 import { renderOptionFile } from './option-file.js';
 import { checkHealth, outOfGroup, type WsrepStatus } from './health.js';
+import type { GaleraCounters } from './metrics.js';
 import { type ReportedPosition, describeDecision, planRecovery } from './core/recovery-plan.js';
 import { ZERO_UUID, isKnownPosition } from './core/position.js';
 import { planNonPrimary } from './core/non-primary-plan.js';
@@ -151,6 +152,19 @@ export class GaleraAgent {
    * its own clock (the last confirmed keepalive's send time + ttl). An agent cut off from etcd
    * stops claiming the key before etcd can give it to another node.
    */
+  /** What GET /metrics counts (metrics.ts). */
+  counters(): GaleraCounters {
+    return { tasksStarted: { ...this.counted.tasksStarted }, pcBootstraps: this.counted.pcBootstraps };
+  }
+
+  private readonly counted = { tasksStarted: {} as Record<string, number>, pcBootstraps: 0 };
+
+  /** Starts a long task, counting it for /metrics when the runner took it (not stale, not refused). */
+  private startTask(kind: 'recover' | 'bootstrap' | 'join', generation: number, run: () => Promise<void>): void {
+    const outcome = this.tasks.start(kind, undefined, generation, run);
+    if (outcome === 'started' || outcome === 'queued') this.counted.tasksStarted[kind] = (this.counted.tasksStarted[kind] ?? 0) + 1;
+  }
+
   holdsWriter(): boolean {
     const confirmed = this.lease.lastConfirmedSentMs;
     return this.writer && confirmed !== null && this.clock.now() < confirmed + this.config.ttlS * 1000;
@@ -370,6 +384,7 @@ export class GaleraAgent {
       `Non-Primary for ${Math.round((now - this.nonPrimarySinceMs) / 1000)} s with no Primary component anywhere and no node ahead: pc.bootstrap=YES on this node`,
     );
     await this.local.pcBootstrap(this.config.galera.superuser);
+    this.counted.pcBootstraps++;
   }
 
   /** A healthy node takes the free writer key (create-only, on its lease); the holder keeps it while healthy. */
@@ -438,13 +453,13 @@ export class GaleraAgent {
       });
       if (!created.succeeded) return;
       this.log.info(`creating the Galera cluster ${this.config.galera.clusterName}: this node (${name}) bootstraps it`);
-      this.tasks.start('bootstrap', undefined, generation, () => this.releasingLockOnFailure(() => this.bootstrapNew()));
+      this.startTask('bootstrap', generation, () => this.releasingLockOnFailure(() => this.bootstrapNew()));
       return;
     }
     const primaries = await this.reachablePrimaries(snapshot);
     if (primaries.length > 0) {
       this.say(`joining the Primary component (${primaries.join(', ')})`);
-      this.tasks.start('join', undefined, generation, () => this.join(snapshot));
+      this.startTask('join', generation, () => this.join(snapshot));
       return;
     }
     if (!this.local.hasData()) {
@@ -452,7 +467,7 @@ export class GaleraAgent {
       return;
     }
     if (this.position === null) {
-      this.tasks.start('recover', undefined, generation, () => this.recover());
+      this.startTask('recover', generation, () => this.recover());
       return;
     }
     const reported = snapshot.positions.get(name);
@@ -491,9 +506,7 @@ export class GaleraAgent {
       this.log.info('not bootstrapping: etcd changed since the decision (another bootstrap, a new report or a member); deciding again');
       return;
     }
-    this.tasks.start('bootstrap', undefined, this.tasks.snapshot().generation, () =>
-      this.releasingLockOnFailure(() => this.bootstrapRecovered(decision.position)),
-    );
+    this.startTask('bootstrap', this.tasks.snapshot().generation, () => this.releasingLockOnFailure(() => this.bootstrapRecovered(decision.position)));
   }
 
   /** A bootstrap that failed frees the lock at once (not a ttl later) so the next plan can run. */

@@ -5,10 +5,12 @@
  *   GET /health, /clustercheck, /  -> 200 "<reason>" | 503 "<reason>"
  *   GET /writer                     -> 200 only on the healthy node that holds the etcd writer key
  *   GET /status                     -> the wsrep status (JSON), 200 even when unhealthy
+ *   GET /metrics                    -> Prometheus text format (metrics.ts)
  */
 import { createServer, type Server } from 'node:http';
 import type { HostPort } from '../config/types.js';
 import { checkHealth, type WsrepStatus } from './health.js';
+import { type GaleraCounters, renderGaleraMetrics } from './metrics.js';
 
 export interface GaleraApi {
   port: number;
@@ -17,6 +19,9 @@ export interface GaleraApi {
 
 export interface GaleraApiSource {
   name: string;
+  /** The cluster's scope (galera.yml `scope`): the metrics' `scope` label. */
+  scope: string;
+  counters: () => GaleraCounters;
   availableWhenDonor: boolean;
   status: () => WsrepStatus | null;
   isWriter: () => boolean;
@@ -45,9 +50,24 @@ export async function startGaleraApi(listen: HostPort, source: GaleraApiSource):
     if (path === '/status') {
       const current = status();
       const health = checkHealth(current);
-      response
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ name, healthy: health.ok, reason: health.reason, wsrep: current }) + '\n');
+      const wsrep = current === null ? null : { ...current, raw: undefined };
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name, healthy: health.ok, reason: health.reason, wsrep }) + '\n');
+      return;
+    }
+    if (path === '/metrics') {
+      const current = status();
+      renderGaleraMetrics({
+        scope: source.scope,
+        name,
+        status: current,
+        healthy: checkHealth(current, source.availableWhenDonor).ok,
+        writer: checkHealth(current).ok && isWriter(),
+        counters: source.counters(),
+      }).then(
+        ({ contentType, text }) => response.writeHead(200, { 'content-type': contentType }).end(text),
+        (error: unknown) =>
+          response.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics: ${error instanceof Error ? error.message : String(error)}\n`),
+      );
       return;
     }
     response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -17,6 +17,8 @@ export interface WsrepStatus {
   /** Average replication latency between the nodes (ms), from wsrep_evs_repl_latency; null when not sampled yet. */
   replLatencyAvgMs: number | null;
   readOnly: boolean;
+  /** Every wsrep_* status variable as read (names lower-cased), for GET /metrics (metrics.ts). */
+  raw?: Readonly<Record<string, string>>;
 }
 
 export type Health = { ok: true; reason: string } | { ok: false; reason: string };
@@ -68,6 +70,7 @@ export function wsrepStatusFrom(rows: Array<{ name: string; value: string }>, re
     flowControlPaused: num('wsrep_flow_control_paused') ?? 0,
     replLatencyAvgMs: replLatencyAvgMs(map.get('wsrep_evs_repl_latency')),
     readOnly,
+    raw: Object.fromEntries(map),
   };
 }
 

@@ -35,6 +35,7 @@ import mysql from 'mysql2/promise';
 import { waitFor } from '../dcs/etcd-fixture.js';
 import { freePorts } from '../../../src/sandbox/ports.js';
 import { parseStatsCsv } from '../../../src/sandbox/haproxy.js';
+import { parseExposition, sampleValue } from '../../support/prometheus.js';
 import {
   GALERA_USER as USER,
   KEEL_MAIN,
@@ -54,6 +55,8 @@ import {
 } from '../../support/galera-lab.js';
 
 const NAMES = ['g1', 'g2', 'g3'];
+/** The lab's cluster scope (galera-lab.ts's default): the metrics' `scope` label. */
+const SCOPE = 'shop';
 let lab: GaleraLab | null = null;
 let nodes: Node[] = [];
 let dir = '';
@@ -133,6 +136,21 @@ test('first start: one bootstrap, two joins, a row written on one node is read o
   const writers = await Promise.all(nodes.map(async (node) => (await fetch(`http://127.0.0.1:${node.api}/writer`)).status));
   assert.deepEqual(writers.filter((code) => code === 200).length, 1, `one writer: ${writers.join(',')}`);
   assert.ok(writers.every((code) => code === 200 || code === 503));
+  // GET /metrics: mysqld_exporter's wsrep names, and keel's own figures agreeing with /writer
+  // and with who created the cluster
+  for (const [index, node] of nodes.entries()) {
+    const families = parseExposition(await (await fetch(`http://127.0.0.1:${node.api}/metrics`)).text());
+    const labels = { scope: SCOPE, name: node.name };
+    assert.equal(sampleValue(families, 'mysql_up', labels), 1, node.name);
+    assert.equal(sampleValue(families, 'mysql_global_status_wsrep_cluster_size', labels), 3, node.name);
+    assert.equal(sampleValue(families, 'mysql_global_status_wsrep_cluster_status', labels), 1, node.name);
+    assert.equal(sampleValue(families, 'mysql_global_status_wsrep_local_state', labels), 4, node.name);
+    assert.equal(sampleValue(families, 'keel_galera_healthy', labels), 1, node.name);
+    assert.equal(sampleValue(families, 'keel_galera_writer', labels), writers[index] === 200 ? 1 : 0, node.name);
+    const creator = created.includes(node);
+    assert.equal(sampleValue(families, 'keel_galera_tasks_started_total', { ...labels, kind: 'bootstrap' }), creator ? 1 : 0, node.name);
+    assert.ok(creator || sampleValue(families, 'keel_galera_tasks_started_total', { ...labels, kind: 'join' }) >= 1, `${node.name} joined`);
+  }
 
   // the same row updated in open transactions on two nodes: one of the two commits is refused
   // (certification failure or brute-force abort, both a deadlock error to the client); through
