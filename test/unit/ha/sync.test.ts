@@ -13,7 +13,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SyncState } from '../../../src/dcs/types.js';
 import { makeCtx } from '../../../src/ha/core/rules/context.js';
-import { SYNC_NEXT_STEP_WAKE_MS, keySafeFor, leaderSyncStep, minQuorum, subsumed, syncPromotionVerdict, syncTarget } from '../../../src/ha/core/rules/sync.js';
+import {
+  SYNC_NEXT_STEP_WAKE_MS,
+  bridgeKey,
+  keySafeFor,
+  leaderSyncStep,
+  minQuorum,
+  subsumed,
+  syncPromotionVerdict,
+  syncTarget,
+} from '../../../src/ha/core/rules/sync.js';
 import { SYNC_STALL_MS } from '../../../src/ha/core/sync-stall.js';
 import { ackRuleOf, quoteStandbyName, renderStandbyNames, STRICT_PLACEHOLDER_NAME, FENCE_STANDBY_NAME } from '../../../src/ha/core/sync-standby-names.js';
 import type { Action, PeerStatus, StandbyReplication } from '../../../src/ha/core/types.js';
@@ -291,6 +300,29 @@ test("a standby joining a quorum: the bridge key lets either standby be promoted
       assert.deepEqual(syncPromotionVerdict(ctx, [peer]), { ok: true }, `${self} under ${JSON.stringify(key)}`);
     }
   }
+});
+
+test('bridge keys: the list that needs the fewest votes, never a standby neither setting names', () => {
+  // Synchronous mode on, 2 (n2,n3), n3 tagged nosync: the bridge to n2 alone is {[n2], 0} (n2 holds
+  // every commit either setting acknowledged), not {[n2,n3], 1}, which would need n3's vote.
+  const cfg = config({ synchronousMode: 'on', synchronousNodeCount: 2 });
+  const members = [member('n1', { role: 'primary' }), member('n2'), member('n3', { tags: { nosync: true } })];
+  const rows: StandbyReplication[] = ['n2', 'n3'].map((name) => ({ name, state: 'streaming', syncState: 'sync', flushLsnBytes: 900 }));
+  const key: SyncState = { leader: 'n1', syncStandbys: ['n2', 'n3'], quorum: 0 };
+  const step = leaderSyncStep(
+    makeCtx(
+      leaderObs({ config: cfg, postgres: { walPositionBytes: 900, syncStandbyNames: '2 (n2,n3)', syncAppliedAtLsn: 900, standbys: rows } }),
+      view({ members, sync: { value: key, modRevision: 1 } }),
+    ),
+  );
+  const written = step.actions.find((a) => a.kind === 'writeSyncKey');
+  assert.deepEqual(written?.kind === 'writeSyncKey' ? written.value : null, { leader: 'n1', syncStandbys: ['n2'], quorum: 0 });
+  // Replacing n3 by n4 in quorum mode: n2, which only the old key lists, is left out of the bridge.
+  assert.deepEqual(bridgeKey('n1', ackRuleOf('ANY 1 (n3)'), ackRuleOf('ANY 1 (n4)'), true), { leader: 'n1', syncStandbys: ['n3', 'n4'], quorum: 1 });
+  // Not subsumed: only the leader.
+  assert.deepEqual(bridgeKey('n1', ackRuleOf('ANY 1 (n3)'), ackRuleOf('ANY 1 (n4)'), false), { leader: 'n1', syncStandbys: [], quorum: 0 });
+  // A wildcard setting: any standby may hold a commit, so only the leader.
+  assert.deepEqual(bridgeKey('n1', ackRuleOf('*'), ackRuleOf('n4'), true), { leader: 'n1', syncStandbys: [], quorum: 0 });
 });
 
 test('a bridge key listing both standbys does not move synchronous mode on to the one that flushed further', () => {

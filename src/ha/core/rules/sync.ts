@@ -118,7 +118,8 @@ export function syncCandidates(ctx: Ctx, currentNames: string): Candidate[] {
     candidates.push({
       name: standby.name,
       priority,
-      named: named.includes(standby.name.toLowerCase()) || named.includes(standby.name),
+      // PostgreSQL compares standby names case-insensitively, quoted or not.
+      named: named.some((n) => n.toLowerCase() === standby.name.toLowerCase()),
       flush: standby.flushLsnBytes,
       nofailover: tags['nofailover'] === true,
       stalled: (standby.stalledMs ?? 0) >= SYNC_STALL_MS,
@@ -186,24 +187,37 @@ function namedStandbys(rule: AckRule): string[] {
 }
 
 /**
- * The key that lets the setting move from `current` to `next` (step 1), written when `mine` is
+ * The key that lets the setting move from `current` to `next` (step 1), written when the key is
  * not safe for `next` or `current` is not yet subsumed.
  *
- * Subsumed: it lists every standby of `mine` and of both settings, with the quorum each setting
- * needs, so it is safe for both and still lets a standby be promoted with the others' votes.
- * Listing only the standbys both settings share made the quorum the size of the list whenever a
- * standby was added: had the leader died before the key caught up, no survivor could be promoted
- * although together they held every acknowledged commit (sync-modes test, quorum, after a rejoin).
+ * Subsumed: every commit acknowledged so far is on `count` of `current`'s standbys, so a key safe
+ * for both settings (minQuorum) is safe whatever it lists. Of the lists that can matter — the
+ * standbys both settings share, those `next` names, those either names — it takes the one that
+ * lets a standby be promoted with the fewest votes (the longer list on a tie). Only the shared
+ * ones made the quorum as large as the list whenever a standby was added: had the leader died
+ * before the key caught up, no survivor could be promoted although together they held every
+ * acknowledged commit (sync-modes test, quorum, after a rejoin). Standbys only the old key lists
+ * are left out: they would raise the quorum and are needed by neither setting.
  *
  * Not subsumed: only the leader ({[], 0}). Commits acknowledged under earlier settings may then
  * be on no standby `current` names, and this key lets the setting change at once (a stalled
  * standby is replaced without waiting for it to catch up).
  */
-export function bridgeKey(leader: string, mine: Pick<SyncState, 'syncStandbys'>, current: AckRule, next: AckRule, settled: boolean): SyncState {
-  if (!settled) return { leader, syncStandbys: [], quorum: 0 };
-  const standbys = [...new Set([...mine.syncStandbys, ...namedStandbys(current), ...namedStandbys(next)])].sort();
-  const quorum = Math.max(minQuorum(standbys, current), minQuorum(standbys, next));
-  return quorum >= standbys.length ? { leader, syncStandbys: [], quorum: 0 } : { leader, syncStandbys: standbys, quorum };
+export function bridgeKey(leader: string, current: AckRule, next: AckRule, settled: boolean): SyncState {
+  const leaderOnlyKey: SyncState = { leader, syncStandbys: [], quorum: 0 };
+  if (!settled) return leaderOnlyKey;
+  const before = namedStandbys(current);
+  const after = namedStandbys(next);
+  const lists = [before.filter((n) => after.includes(n)), after, [...new Set([...before, ...after])]];
+  let best: SyncState = leaderOnlyKey;
+  for (const list of lists) {
+    const standbys = [...list].sort();
+    const quorum = Math.max(minQuorum(standbys, current), minQuorum(standbys, next));
+    if (quorum >= standbys.length) continue;
+    const better = leaderOnly(best) || quorum < best.quorum || (quorum === best.quorum && standbys.length > best.syncStandbys.length);
+    if (better) best = { leader, syncStandbys: standbys, quorum };
+  }
+  return best;
 }
 
 /** One step of the leader's synchronous replication management (see the module comment). */
@@ -246,7 +260,7 @@ export function leaderSyncStep(ctx: Ctx): SyncStep {
     if (keySafeFor(mine, next) && (settled || leaderOnly(mine))) {
       return { actions: [{ kind: 'setSyncStandbyNames', value: target.names, reason: target.reason }], wakeInMs: SYNC_STEP_WAKE_MS };
     }
-    const bridge = bridgeKey(ctx.self, mine, current, next, settled);
+    const bridge = bridgeKey(ctx.self, current, next, settled);
     if (sameKey(bridge, mine)) return { actions: [], wakeInMs: SYNC_STEP_WAKE_MS }; // waiting to be subsumed
     return { actions: [writeKey(ctx, sync, bridge)], wakeInMs: SYNC_NEXT_STEP_WAKE_MS };
   }
