@@ -94,6 +94,28 @@ async function patchConfig(body: Record<string, unknown>): Promise<void> {
     signal: AbortSignal.timeout(10_000),
   });
   assert.equal(response.status, 200, await response.text());
+  // The leader acts on the new settings from its first cycle that began after the patch: wait for
+  // a cycle that ended after it, then for the next one (which began after that). Without this a
+  // test could stop both replicas while the leader still ran on the old settings (a non-strict
+  // leader then acknowledges alone, which test 9 once saw as a commit returning under strict).
+  const patchedAtMs = Date.now();
+  const after = await eventually('a leader cycle after the patch', 30_000, async () => {
+    const at = await lastCycleAtMs(leader);
+    return at !== null && at > patchedAtMs ? at : undefined;
+  });
+  await eventually('the next leader cycle', 30_000, async () => {
+    const at = await lastCycleAtMs(leader);
+    return at !== null && at > after ? true : undefined;
+  });
+}
+
+/** Wall-clock time (ms) of the last HA cycle of `member`, from its GET /decisions. */
+async function lastCycleAtMs(member: string): Promise<number | null> {
+  const response = await fetch(`${apiOf(member)}/decisions`, { signal: AbortSignal.timeout(5_000) }).catch(() => null);
+  if (response === null || response.status !== 200) return null;
+  const body = (await response.json()) as { decisions: Array<{ last_at: string }> };
+  const newest = body.decisions[0];
+  return newest === undefined ? null : Date.parse(newest.last_at);
 }
 
 /** The leader key holder once its sync key lists a standby that streams from it. */
