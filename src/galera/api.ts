@@ -9,7 +9,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { HostPort } from '../config/types.js';
-import { checkHealth, type WsrepStatus } from './health.js';
+import { checkHealth, type Health, type WsrepStatus } from './health.js';
 import { type GaleraCounters, renderGaleraMetrics } from './metrics.js';
 
 export interface GaleraApi {
@@ -29,6 +29,8 @@ export interface GaleraApiSource {
 
 export async function startGaleraApi(listen: HostPort, source: GaleraApiSource): Promise<GaleraApi> {
   const { name, status, isWriter } = source;
+  /** GET /writer's verdict: healthy (donors never) and holding the writer key. */
+  const isWriterNow = (health: Health): boolean => health.ok && isWriter();
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') {
@@ -42,7 +44,7 @@ export async function startGaleraApi(listen: HostPort, source: GaleraApiSource):
     }
     if (path === '/writer') {
       const health = checkHealth(status());
-      const writer = health.ok && isWriter();
+      const writer = isWriterNow(health);
       const reason = !health.ok ? health.reason : writer ? 'the writer' : 'healthy, not the writer';
       response.writeHead(writer ? 200 : 503, { 'content-type': 'text/plain' }).end(`${name}: ${reason}\n`);
       return;
@@ -61,7 +63,7 @@ export async function startGaleraApi(listen: HostPort, source: GaleraApiSource):
         name,
         status: current,
         healthy: checkHealth(current, source.availableWhenDonor).ok,
-        writer: checkHealth(current).ok && isWriter(),
+        writer: isWriterNow(checkHealth(current)),
         counters: source.counters(),
       }).then(
         ({ contentType, text }) => response.writeHead(200, { 'content-type': contentType }).end(text),

@@ -20,8 +20,9 @@
  * Changing the setting is where commits get lost, so the leader moves in steps, one per cycle,
  * each a compare-and-swap on the key or a reload of the setting:
  *  1. the setting changes only while the key is safe for both the old and the new setting (else
- *     a bridge key is written first — Patroni's "when removing, the key first": every standby of
- *     the key and of both settings, with a quorum safe for both; bridgeKey), and only once the old
+ *     a bridge key is written first — Patroni's "when removing, the key first": once the old
+ *     setting is subsumed, the shared, the new or all named standbys, whichever needs the fewest
+ *     votes with a quorum safe for both; else only the leader; bridgeKey), and only once the old
  *     setting is SUBSUMED (below) or the key lets nobody but the leader promote;
  *  2. the key grows (a standby added — "the configuration first, then the key") only once the
  *     setting in effect is subsumed: enough of its standbys have flushed past the WAL position seen
@@ -260,9 +261,8 @@ export function leaderSyncStep(ctx: Ctx): SyncStep {
     if (keySafeFor(mine, next) && (settled || leaderOnly(mine))) {
       return { actions: [{ kind: 'setSyncStandbyNames', value: target.names, reason: target.reason }], wakeInMs: SYNC_STEP_WAKE_MS };
     }
-    const bridge = bridgeKey(ctx.self, current, next, settled);
-    if (sameKey(bridge, mine)) return { actions: [], wakeInMs: SYNC_STEP_WAKE_MS }; // waiting to be subsumed
-    return { actions: [writeKey(ctx, sync, bridge)], wakeInMs: SYNC_NEXT_STEP_WAKE_MS };
+    // Never the key we hold: that one is not safe for `next`, or (not subsumed) not leader-only.
+    return { actions: [writeKey(ctx, sync, bridgeKey(ctx.self, current, next, settled))], wakeInMs: SYNC_NEXT_STEP_WAKE_MS };
   }
   if (target.key === null || sameKey(target.key, mine)) return { actions: [] };
   if (!settled && !leaderOnly(target.key)) return { actions: [], wakeInMs: SYNC_STEP_WAKE_MS };
