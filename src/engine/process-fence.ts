@@ -162,6 +162,7 @@ export class ProcessFence implements ExternalFence {
   /** Stops already reported to `stopsListener`, by keel-fence process (a new one counts from 0). */
   private readonly stopsCounted = new Map<number, number>();
   private stopsListener: ((count: number) => void) | null = null;
+  private probeStoppedListener: (() => void) | null = null;
 
   constructor(private readonly options: ProcessFenceOptions) {
     this.socketName = fenceSocketName(options.dataDir);
@@ -269,6 +270,15 @@ export class ProcessFence implements ExternalFence {
     return this.probeLine !== null && this.probeAccepted && this.socket !== null;
   }
 
+  /**
+   * Called when the probe asked for stops running without being asked to (the connection to
+   * keel-fence lost, the probe refused): the agent, which no longer checks every second, then
+   * probes itself at once until keel-fence runs the probe again.
+   */
+  onProbeStopped(listener: () => void): void {
+    this.probeStoppedListener = listener;
+  }
+
   /** Stands the fence down and lets it exit (clean agent stop, after PostgreSQL is down). */
   async close(): Promise<void> {
     this.closed = true;
@@ -302,7 +312,9 @@ export class ProcessFence implements ExternalFence {
     this.send(line, (answer) => {
       if (line !== this.probeLine) return; // replaced meanwhile
       this.probeAccepted = answer === 'probe on';
-      if (answer !== null && !this.probeAccepted) this.options.log.warning('keel-fence refused the isolation probe: the agent probes itself');
+      if (this.probeAccepted) return;
+      if (answer !== null) this.options.log.warning('keel-fence refused the isolation probe: the agent probes itself');
+      this.probeStoppedListener?.();
     });
   }
 
@@ -412,10 +424,12 @@ export class ProcessFence implements ExternalFence {
     socket.on('error', () => undefined);
     socket.on('close', () => {
       if (this.socket !== socket) return;
+      const probing = this.probeAccepted;
       this.socket = null;
       this.probeAccepted = false;
       for (const answer of this.answers.splice(0)) answer?.(null);
       if (this.closed) return;
+      if (probing) this.probeStoppedListener?.();
       if (this.wanted !== null && this.wanted !== undefined) this.options.log.warning('lost keel-fence (killed?): starting it again');
       this.retrySoon();
     });

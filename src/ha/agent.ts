@@ -236,6 +236,9 @@ export class Agent implements AgentContext {
       await this.runCycle();
     } finally {
       this.metrics.haCycle(this.ports.clock.now() - startedMs);
+      // Whether the watches have anything to watch changes only in a cycle (watch-round.ts).
+      this.isolation.poke();
+      this.syncWatch.poke();
     }
   }
 

@@ -12,9 +12,11 @@
  * Each round from Node costs a timer wake-up and an HTTP exchange, about a millisecond of CPU:
  * 2.5 rounds a second made up half of an idle leader's cost (issue 12). keel-fence runs the same
  * rounds in C and tells the agent only of those where etcd did not answer at once, which go
- * through the same rule here. The agent then only checks, once a second, that the probe still
- * runs with the right targets, and probes itself whenever it does not (https, keel-fence missing,
- * gone or refusing).
+ * through the same rule here. The agent then sets no timer of its own: it checks that the probe
+ * runs with the right targets at the end of each HA cycle (the members and etcd's endpoints only
+ * change there), after renewing an auth token keel-fence's reads were refused with, and at once
+ * when keel-fence goes away or refuses the probe. It probes itself whenever keel-fence does not
+ * (https, keel-fence missing, gone or refusing).
  */
 import type { HostPort } from '../config/types.js';
 import type { IsolationProbeReport, IsolationProbeSettings } from '../engine/process-fence.js';
@@ -25,12 +27,8 @@ import { RepeatingRound, leadsNow } from './watch-round.js';
 
 /** Pause between the end of one probe round and the next, while leading. */
 const PROBE_EVERY_MS = 400;
-/** How often a node that does not lead looks whether it leads now (it costs nothing else). */
-const IDLE_CHECK_EVERY_MS = 1000;
 /** How long the keepalive may take before it counts as unanswered. */
 const PROBE_TIMEOUT_MS = 400;
-/** While keel-fence probes: how often the agent checks that it still does, with the right targets. */
-const NATIVE_CHECK_EVERY_MS = 1000;
 /** A healthy etcd confirms a keepalive within a few ms; past this the members are asked too. */
 const ETCD_QUICK_ANSWER_MS = 100;
 /** How long a TCP connection to a member may take before it counts as unanswered. */
@@ -46,9 +44,10 @@ export class IsolationWatch {
   constructor(private readonly a: AgentContext) {
     this.rounds = new RepeatingRound(
       a.ports.clock,
-      () => (!leadsNow(a) ? IDLE_CHECK_EVERY_MS : this.nativeRuns() ? NATIVE_CHECK_EVERY_MS : PROBE_EVERY_MS),
+      () => (!leadsNow(a) || this.nativeRuns() ? null : PROBE_EVERY_MS),
       () => this.round(),
     );
+    a.ports.processFence.onProbeStopped?.(() => this.rounds.poke());
   }
 
   start(): void {
@@ -58,6 +57,11 @@ export class IsolationWatch {
   stop(): void {
     this.rounds.stop();
     this.aimNative(null);
+  }
+
+  /** The HA cycle ended: start watching if this node now leads (a node that does not sets no timer). */
+  poke(): void {
+    this.rounds.poke();
   }
 
   private async round(): Promise<void> {
@@ -158,8 +162,8 @@ export class IsolationWatch {
     const a = this.a;
     if (!leadsNow(a) || this.aimedAt === null) return;
     // etcd answered, but with a refusal (an expired auth token: 401): no proof of a quorum. A read
-    // from the agent's own client renews the token, which re-aims the probe at its next check.
-    if (report.etcdStatus !== 0 && !report.etcdAnswered) void a.ports.dcs.reachQuorum(PROBE_TIMEOUT_MS);
+    // from the agent's own client renews the token; the check right after re-aims the probe.
+    if (report.etcdStatus !== 0 && !report.etcdAnswered) void a.ports.dcs.reachQuorum(PROBE_TIMEOUT_MS).finally(() => this.rounds.poke());
     await this.judge({ etcdAnswered: report.etcdAnswered, peers: report.peers, peersAnswered: report.peersAnswered }, a.ports.clock.now() - report.roundMs);
   }
 }

@@ -64,6 +64,8 @@ export interface ProcessFencePort extends ExternalFence {
   probe?(settings: IsolationProbeSettings | null, onReport: (report: IsolationProbeReport) => void): void;
   /** Whether the probe last asked for runs now (false: the agent must probe itself). */
   probeRunning?(): boolean;
+  /** Hears that the probe asked for stopped running (keel-fence gone, or it refused the probe). */
+  onProbeStopped?(listener: () => void): void;
   /** Hears of postmasters keel-fence stopped on its own (the agent frozen or dead), for the fence metric. */
   onStops?(listener: (count: number) => void): void;
 }

@@ -6,8 +6,8 @@
  * crosses the stall threshold it wakes the HA cycle, whose sync step (rules/sync.ts) moves the
  * setting to a standby that confirms, by the usual safe steps.
  *
- * Outside synchronous mode, or when not leading, it samples nothing and only looks every
- * IDLE_CHECK_EVERY_MS whether that changed.
+ * Outside synchronous mode, or when not leading, it samples nothing and sets no timer: the HA
+ * cycle pokes it at the end of every cycle (watch-round.ts).
  */
 import type { AgentContext } from './context.js';
 import { ackRuleOf } from './core/sync-standby-names.js';
@@ -16,8 +16,6 @@ import { RepeatingRound, leadsNow } from './watch-round.js';
 
 /** Pause between samples while a synchronous setting is in effect. */
 const SAMPLE_EVERY_MS = 200;
-/** How often a node that samples nothing looks whether it should. */
-const IDLE_CHECK_EVERY_MS = 1000;
 
 export class SyncWatch {
   /** Listed standbys already reported stalled (each is said once per stall). */
@@ -27,7 +25,7 @@ export class SyncWatch {
   constructor(private readonly a: AgentContext) {
     this.rounds = new RepeatingRound(
       a.ports.clock,
-      () => (this.listedStandbys().length > 0 ? SAMPLE_EVERY_MS : IDLE_CHECK_EVERY_MS),
+      () => (this.listedStandbys().length > 0 ? SAMPLE_EVERY_MS : null),
       () => this.round(),
     );
   }
@@ -38,6 +36,11 @@ export class SyncWatch {
 
   stop(): void {
     this.rounds.stop();
+  }
+
+  /** The HA cycle ended: start sampling if this node now leads with standbys to wait for. */
+  poke(): void {
+    this.rounds.poke();
   }
 
   /**

@@ -1,24 +1,31 @@
 /**
  * What the watches beside the HA cycle (isolation-watch.ts, sync-watch.ts) share: a round of work
- * repeated on the agent's clock, the pause chosen after each round (short while there is
- * something to watch, long otherwise), and the question both ask first: does this node lead now?
+ * repeated on the agent's clock while there is something to watch, and the question both ask
+ * first: does this node lead now?
+ *
+ * A watch with nothing to watch (a replica, a leader outside synchronous mode) sets no timer at
+ * all: it sleeps until the HA cycle pokes it at the end of each cycle. Whether there is something
+ * to watch (the leader key, the last probe, the task running, the setting in effect) only changes
+ * in a cycle, or with a finished task, which wakes a cycle at once; an idle check every second
+ * found nothing new, and cost an idle replica two timer wake-ups a second (issue 12).
  */
 import type { Clock } from '../engine/clock.js';
 import type { AgentContext } from './context.js';
 
 export class RepeatingRound {
   private cancel: (() => void) | null = null;
+  private running = false;
   private stopped = false;
 
   constructor(
     private readonly clock: Clock,
-    /** The pause before the next round, asked when it is scheduled. */
-    private readonly pauseMs: () => number,
+    /** The pause before the next round, asked when it is scheduled; null: none until poked. */
+    private readonly pauseMs: () => number | null,
     private readonly round: () => Promise<void>,
   ) {}
 
   start(): void {
-    this.schedule();
+    this.run();
   }
 
   stop(): void {
@@ -27,11 +34,28 @@ export class RepeatingRound {
     this.cancel = null;
   }
 
+  /** Runs a round now if the watch sleeps until poked (no round running, none scheduled). */
+  poke(): void {
+    if (this.stopped || this.running || this.cancel !== null) return;
+    this.run();
+  }
+
+  private run(): void {
+    if (this.stopped) return;
+    this.running = true;
+    void this.round().finally(() => {
+      this.running = false;
+      this.schedule();
+    });
+  }
+
   private schedule(): void {
     if (this.stopped) return;
-    this.cancel = this.clock.timer(this.pauseMs(), () => {
+    const pause = this.pauseMs();
+    if (pause === null) return;
+    this.cancel = this.clock.timer(pause, () => {
       this.cancel = null;
-      void this.round().finally(() => this.schedule());
+      this.run();
     });
   }
 }

@@ -173,7 +173,11 @@ test('keel-fence killed: the agent starts it again and it probes again; bad sett
   const { dataDir, fence, logLines, reports } = await probing([`127.0.0.1:${etcd.port}`], []);
   const [pid] = keelFencePids([dataDir]);
   assert.ok(pid !== undefined);
+  // The agent sets no timer of its own while keel-fence probes: the loss must be told to it.
+  let stopsTold = 0;
+  fence.onProbeStopped(() => stopsTold++);
   process.kill(pid, 'SIGKILL');
+  await eventually('the agent is told the probe stopped', 5000, async () => (stopsTold > 0 ? true : undefined));
   await eventually('a new keel-fence runs the probe', 5000, async () => {
     const pids = keelFencePids([dataDir]);
     return pids.length === 1 && pids[0] !== pid && fence.probeRunning() ? true : undefined;

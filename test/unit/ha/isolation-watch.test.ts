@@ -17,6 +17,7 @@ function agent(options: { bytes: boolean; keelFence: boolean }) {
   const aimed: (IsolationProbeSettings | null)[] = [];
   let report: ((r: IsolationProbeReport) => void) | null = null;
   let running = false;
+  let probeStopped: (() => void) | null = null;
   const reads: number[] = [];
   const fences: string[] = [];
   /** What the DCS gives as its quorum read (tests change it: a renewed token, another endpoint first). */
@@ -48,6 +49,9 @@ function agent(options: { bytes: boolean; keelFence: boolean }) {
                 running = settings !== null;
               },
               probeRunning: () => running,
+              onProbeStopped: (listener: () => void) => {
+                probeStopped = listener;
+              },
             }
           : {}),
       },
@@ -92,14 +96,27 @@ function agent(options: { bytes: boolean; keelFence: boolean }) {
     await new Promise((r) => setImmediate(r));
   };
   const ctx = a as unknown as AgentContext;
-  return { a: ctx, raw: a, read, advance, aimed, reads, fences, report: (r: IsolationProbeReport) => report?.(r) };
+  /** keel-fence stops (killed, or refusing) or runs the probe again; a stop is told to the watch. */
+  const setRunning = (on: boolean): void => {
+    running = on;
+    if (!on) probeStopped?.();
+  };
+  return { a: ctx, raw: a, read, advance, aimed, reads, fences, timers, setRunning, report: (r: IsolationProbeReport) => report?.(r) };
+}
+
+/** `ms` of time with an HA cycle ending every `loopWaitMs` (each pokes the watch), from now. */
+async function cycles(t: ReturnType<typeof agent>, watch: IsolationWatch, ms: number, loopWaitMs = 2_000): Promise<void> {
+  for (let left = ms; left > 0; left -= loopWaitMs) {
+    watch.poke();
+    await t.advance(Math.min(left, loopWaitMs));
+  }
 }
 
 test('keel-fence probes when it can: the agent does not read etcd itself, and a reported isolation fences', async () => {
   const t = agent({ bytes: true, keelFence: true });
   const watch = new IsolationWatch(t.a);
   watch.start();
-  await t.advance(5_000);
+  await cycles(t, watch, 5_000);
   assert.equal(t.aimed.length, 1, 'aimed once, not on every check');
   const settings = t.aimed[0];
   assert.ok(settings !== null && settings !== undefined);
@@ -125,10 +142,11 @@ test('keel-fence probes when it can: the agent does not read etcd itself, and a 
   await t.advance(10);
   assert.equal(watch.isolatedSinceMs, null, 'the first healthy round ends the isolation');
 
-  // No longer the leader: the probe is stopped and its reports are ignored.
+  // No longer the leader: the probe is stopped at the next cycle's end.
   t.raw.cluster.view.leader.name = 'node2';
-  await t.advance(2_000);
+  await cycles(t, watch, 2_000);
   assert.equal(t.aimed.at(-1), null, 'the probe was not stopped after the leadership went');
+  assert.equal(t.timers.length, 0, 'a watch with nothing to watch sets no timer');
   watch.stop();
 });
 
@@ -136,24 +154,75 @@ test('keel-fence is aimed again when the read, the endpoint order or a member ch
   const t = agent({ bytes: true, keelFence: true });
   const watch = new IsolationWatch(t.a);
   watch.start();
-  await t.advance(3_000);
+  await cycles(t, watch, 3_000);
   assert.equal(t.aimed.length, 1, 'equal requests, built anew each check, are the same aim');
   t.read.request = 'POST /v3/kv/range\r\nauthorization: renewed';
-  await t.advance(1_500);
+  await cycles(t, watch, 1_500);
   assert.equal(t.aimed.length, 2, 'a renewed token is a new request');
   assert.equal(t.aimed[1]?.request.toString(), t.read.request);
   t.read.endpoints = [{ host: '127.0.0.3', port: 2379 }, ...t.read.endpoints];
-  await t.advance(1_500);
+  await cycles(t, watch, 1_500);
   assert.equal(t.aimed.length, 3, 'another endpoint first');
   assert.deepEqual(t.aimed[2]?.etcd[0], { host: '127.0.0.3', port: 2379 });
   const node2 = t.raw.cluster.view.members[1];
   assert.ok(node2 !== undefined);
   node2.apiUrl = 'http://127.0.0.2:8009';
-  await t.advance(1_500);
+  await cycles(t, watch, 1_500);
   assert.equal(t.aimed.length, 4, 'a member moved');
   assert.deepEqual(t.aimed[3]?.members[0], { host: '127.0.0.2', port: 8009 });
-  await t.advance(3_000);
+  await cycles(t, watch, 3_000);
   assert.equal(t.aimed.length, 4, 'nothing changed since');
+  watch.stop();
+});
+
+test('while keel-fence probes, the agent sets no timer; it probes itself at once when keel-fence stops, until it runs again', async () => {
+  const t = agent({ bytes: true, keelFence: true });
+  const watch = new IsolationWatch(t.a);
+  watch.start();
+  await cycles(t, watch, 4_000);
+  assert.equal(t.aimed.length, 1);
+  const before = t.reads.length;
+  await t.advance(10_000); // a long loop_wait: no cycle ends
+  assert.equal(t.reads.length, before, 'the agent read etcd itself while keel-fence probed');
+  assert.equal(t.timers.length, 0, 'a timer was left running while keel-fence probed');
+
+  t.setRunning(false); // keel-fence killed: no cycle ends meanwhile
+  await t.advance(2_000);
+  assert.ok(t.reads.length - before >= 4, `only ${t.reads.length - before} reads by the agent in 2 s without keel-fence`);
+  t.setRunning(true); // started again, the probe re-sent and accepted
+  await t.advance(1_000);
+  const after = t.reads.length;
+  await t.advance(5_000);
+  assert.equal(t.reads.length, after, 'the agent kept probing itself once keel-fence ran the probe again');
+  watch.stop();
+});
+
+test('a refusal by etcd reported by keel-fence: the token is renewed and the probe re-aimed without waiting for a cycle', async () => {
+  const t = agent({ bytes: true, keelFence: true });
+  const watch = new IsolationWatch(t.a);
+  watch.start();
+  await cycles(t, watch, 2_000);
+  assert.equal(t.aimed.length, 1);
+  t.read.request = 'POST /v3/kv/range\r\nauthorization: renewed'; // what the renewing read leaves
+  t.report({ etcdAnswered: false, peers: 2, peersAnswered: 2, etcdStatus: 401, roundMs: 3 });
+  await t.advance(10);
+  assert.equal(t.aimed.length, 2, 'not re-aimed after the token was renewed');
+  assert.equal(t.aimed[1]?.request.toString(), t.read.request);
+  watch.stop();
+});
+
+test('a node that does not lead sets no timer; the end of the cycle that makes it leader starts the watch', async () => {
+  const t = agent({ bytes: false, keelFence: false });
+  t.raw.cluster.view.leader.name = 'node2';
+  const watch = new IsolationWatch(t.a);
+  watch.start();
+  await t.advance(10_000);
+  assert.equal(t.timers.length, 0);
+  assert.equal(t.reads.length, 0);
+  t.raw.cluster.view.leader.name = 'node1';
+  watch.poke();
+  await t.advance(1_000);
+  assert.ok(t.reads.length >= 2, `only ${t.reads.length} reads in the first second of leading`);
   watch.stop();
 });
 
