@@ -87,13 +87,15 @@ export class PostgresTracker {
   /** The last inconclusive divergence check's cause, so each new cause is logged once. */
   divergenceLastCause: string | null = null;
   /** The parameters in postgresql.conf as last written (null: not written by this agent yet). */
-  written: Record<string, string> | null = null;
+  written: Readonly<Record<string, string>> | null = null;
   /** The pg_hba lines last written from postgresql.pg_hba (JSON; null: none written by this agent). */
   private writtenHba: string | null = null;
   /** The configuration objects applyConfigChanges last synced pg_hba from (nothing to do while they are the same). */
   private hbaFrom: { local: LocalConfig; dynamic: DynamicConfig } | null = null;
   /** The configuration's parameters (see parameters()) and the objects they were merged from. */
   private merged: { local: LocalConfig; dynamic: DynamicConfig; recovering: boolean; params: Readonly<Record<string, string>> } | null = null;
+  /** What parameters() last returned, and from what. */
+  private lastParameters: { merged: NonNullable<PostgresTracker['merged']>; sync: string | null; params: Readonly<Record<string, string>> } | null = null;
   /** The postgresql.conf write in progress (see writeConfig). */
   private writing: Promise<void> = Promise.resolve();
   /** Our own timeline history's last switch, read once per timeline. */
@@ -110,7 +112,7 @@ export class PostgresTracker {
   }
 
   /** postgresql.conf parameters now: the configuration merge, synchronous mode's setting, and the fence when it is up. */
-  parameters(): Record<string, string> {
+  parameters(): Readonly<Record<string, string>> {
     const dynamic = this.settings.dynamic();
     const local = this.settings.local();
     const recovering = this.recovery !== null;
@@ -123,10 +125,14 @@ export class PostgresTracker {
       Object.assign(params, archivingParameters(local, dynamic, params, this.keelProgram, recovering));
       merged = this.merged = { local, dynamic, recovering, params };
     }
+    // The same object while nothing changed, so that applyConfigChanges finds nothing to compare
+    // (it ran a key-by-key comparison of some 40 parameters every cycle).
+    const sync = this.fenced ? FENCE_STANDBY_NAME : this.syncStandbyNamesInEffect();
+    const last = this.lastParameters;
+    if (last !== null && last.merged === merged && last.sync === sync) return last.params;
     const params = { ...merged.params };
-    const sync = this.syncStandbyNamesInEffect();
     if (sync !== null) params['synchronous_standby_names'] = sync;
-    if (this.fenced) params['synchronous_standby_names'] = FENCE_STANDBY_NAME;
+    this.lastParameters = { merged, sync, params };
     return params;
   }
 
@@ -238,9 +244,10 @@ export class PostgresTracker {
       return null;
     }
     const parameters: Record<string, [string | undefined, string | undefined]> = {};
-    for (const name of new Set([...Object.keys(before), ...Object.keys(now)])) {
-      if (before[name] !== now[name]) parameters[name] = [before[name], now[name]];
-    }
+    if (before !== now)
+      for (const name of new Set([...Object.keys(before), ...Object.keys(now)])) {
+        if (before[name] !== now[name]) parameters[name] = [before[name], now[name]];
+      }
     const changed = Object.keys(parameters).length > 0;
     if (changed) await this.writeConfig();
     const local = this.settings.local();

@@ -7,7 +7,8 @@
  *  - an agent restarted on a running PostgreSQL keeps both right: the fence stays, and the
  *    setting the fence hid is replaced by the strict placeholder (nothing acknowledged), never a
  *    weaker one; unfenced, the setting in the file is taken over as it is;
- *  - synchronous mode off: the configured synchronous_standby_names is used again.
+ *  - synchronous mode off: the configured synchronous_standby_names is used again;
+ *  - a configuration change is applied once, and nothing is rewritten while nothing changed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -163,4 +164,30 @@ test('synchronous mode off: the configured synchronous_standby_names again', asy
   await t.setSyncStandbyNames('n2');
   dynamic = parseDynamicConfig({});
   assert.equal(t.parameters()['synchronous_standby_names'], 'configured_one');
+});
+
+test('applying configuration changes: nothing while nothing changed, each change once; what the tracker writes itself (the fence) leaves nothing to apply', async () => {
+  const node = fakeNode();
+  let dynamic = parseDynamicConfig({ postgresql: { parameters: { work_mem: '4MB' } } });
+  const t = tracker(node, () => dynamic);
+  assert.equal(await t.applyConfigChanges(), null, 'the first call only records');
+  const first = t.parameters();
+  assert.equal(t.parameters(), first, 'the same parameters object while nothing changed');
+  assert.equal(await t.applyConfigChanges(), null);
+  assert.equal(node.reloads, 0);
+
+  dynamic = parseDynamicConfig({ postgresql: { parameters: { work_mem: '8MB' } } });
+  assert.deepEqual((await t.applyConfigChanges())?.parameters, { work_mem: ['4MB', '8MB'] });
+  assert.equal(node.reloads, 1);
+  assert.match(node.conf, /^work_mem = '8MB'$/m);
+  assert.equal(await t.applyConfigChanges(), null, 'a change is applied once');
+
+  // Changes the tracker makes itself are written at once; applyConfigChanges finds nothing left.
+  await t.applyAndReload({ fenced: true });
+  assert.equal(t.parameters()['synchronous_standby_names'], FENCE_STANDBY_NAME);
+  assert.equal(await t.applyConfigChanges(), null);
+  await t.applyAndReload({ fenced: false });
+  assert.equal(t.parameters()['synchronous_standby_names'], 'configured_one');
+  assert.notEqual(t.parameters(), first, 'a new object once a parameter changed');
+  assert.equal(await t.applyConfigChanges(), null);
 });
