@@ -156,6 +156,13 @@ async function parseBody(req: IncomingMessage, route: Route, limit: number): Pro
 
 function send(res: ServerResponse, reply: Reply, headOnly: boolean): void {
   if (res.headersSent || res.destroyed) return;
+  // HEAD and OPTIONS get no body, so none is rendered: the seed's write check (`option httpchk`,
+  // i.e. OPTIONS /) comes every few seconds from every load balancer.
+  if (headOnly) {
+    res.writeHead(reply.code, { ...reply.headers, 'Content-Length': '0' });
+    res.end();
+    return;
+  }
   const headers: Record<string, string> = { ...reply.headers };
   let payload = '';
   if (reply.body.kind === 'json') {
@@ -164,11 +171,6 @@ function send(res: ServerResponse, reply: Reply, headOnly: boolean): void {
   } else if (reply.body.kind === 'text') {
     headers['Content-Type'] = reply.body.contentType ?? 'text/plain; charset=utf-8';
     payload = reply.body.text;
-  }
-  if (headOnly) {
-    res.writeHead(reply.code, { ...reply.headers, 'Content-Length': '0' });
-    res.end();
-    return;
   }
   headers['Content-Length'] = String(Buffer.byteLength(payload, 'utf8'));
   res.writeHead(reply.code, headers);
