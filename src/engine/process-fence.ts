@@ -251,8 +251,15 @@ export class ProcessFence implements ExternalFence {
     }
     void probeRequestLine(settings).then((line) => {
       if (asked !== this.probeAsked) return; // asked again meanwhile
-      if (line === null) this.options.log.warning('an etcd or member address of the isolation probe does not resolve: the agent probes itself');
-      this.setProbeLine(line);
+      if (line !== null) {
+        this.setProbeLine(line);
+        return;
+      }
+      this.options.log.warning('an etcd or member address of the isolation probe does not resolve: the agent probes itself');
+      // Until now the probe aimed before ran and the agent relied on it: tell it that it stopped.
+      const wasRunning = this.probeRunning();
+      this.setProbeLine(null);
+      if (wasRunning) this.probeStoppedListener?.();
     });
   }
 
@@ -271,9 +278,9 @@ export class ProcessFence implements ExternalFence {
   }
 
   /**
-   * Called when the probe asked for stops running without being asked to (the connection to
-   * keel-fence lost, the probe refused): the agent, which no longer checks every second, then
-   * probes itself at once until keel-fence runs the probe again.
+   * Called when the probe stops running without being asked to (the connection to keel-fence
+   * lost, the probe refused, a new aim whose addresses do not resolve): the agent, which sets no
+   * timer while keel-fence probes, then probes itself at once until keel-fence runs a probe again.
    */
   onProbeStopped(listener: () => void): void {
     this.probeStoppedListener = listener;

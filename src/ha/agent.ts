@@ -247,6 +247,9 @@ export class Agent implements AgentContext {
     const observedTaskGeneration = this.tasks.snapshot().generation;
     const phases: ObservePhases = { dcsMs: 0, postgresMs: 0, peersMs: 0 };
     const observation = await observe(this, phases);
+    // The observation may have made this node the leader: the isolation watch starts now, not
+    // after the actions (which can wait on a failing etcd up to their deadline).
+    this.isolation.poke();
     this.recovery.observed(this.cluster.failingSinceMs === null ? this.cluster.view : null, observation.nowMs);
     let decision: Decision;
     try {

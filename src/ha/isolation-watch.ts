@@ -12,11 +12,13 @@
  * Each round from Node costs a timer wake-up and an HTTP exchange, about a millisecond of CPU:
  * 2.5 rounds a second made up half of an idle leader's cost (issue 12). keel-fence runs the same
  * rounds in C and tells the agent only of those where etcd did not answer at once, which go
- * through the same rule here. The agent then sets no timer of its own: it checks that the probe
- * runs with the right targets at the end of each HA cycle (the members and etcd's endpoints only
- * change there), after renewing an auth token keel-fence's reads were refused with, and at once
- * when keel-fence goes away or refuses the probe. It probes itself whenever keel-fence does not
- * (https, keel-fence missing, gone or refusing).
+ * through the same rule here. The agent then sets no timer of its own. It checks that the probe
+ * runs with the right targets after each HA cycle's observation and at its end (the members
+ * change only there; a token or preferred endpoint that changed between cycles is caught then, or
+ * at once by a refusal keel-fence reports, which renews the token and re-aims), and at once when
+ * keel-fence goes away, refuses the probe, or a new aim does not resolve. It probes itself
+ * whenever keel-fence does not (https, keel-fence missing, gone or refusing, a name that does not
+ * resolve).
  */
 import type { HostPort } from '../config/types.js';
 import type { IsolationProbeReport, IsolationProbeSettings } from '../engine/process-fence.js';
@@ -132,7 +134,7 @@ export class IsolationWatch {
       this.aimNative(null);
       return false;
     }
-    // Compared field by field, without serialising: this runs every second on an idle leader.
+    // Compared field by field, without serialising: this runs after every cycle of an idle leader.
     const aim = { request: read.request, targets: [...read.endpoints.map((e) => `${e.host}:${e.port}`), '|', ...peers].join(' ') };
     if (this.aimedAt === null || aim.targets !== this.aimedAt.targets || !aim.request.equals(this.aimedAt.request)) {
       const settings: IsolationProbeSettings = {

@@ -183,7 +183,7 @@ export class EtcdClient {
    */
   quorumReadRequest(key: string): { endpoints: HostPort[]; request: Buffer } | null {
     if (this.protocol !== 'http' || this.apiPrefix === null) return null;
-    // Built again only when what it is made of changes: the isolation watch asks every second, and
+    // Built again only when what it is made of changes: the isolation watch asks every cycle, and
     // building it each time was a measurable part of an idle leader's cost (issue 12).
     const inputs = `${key}\n${this.preferred}\n${this.apiPrefix}\n${this.token ?? ''}`;
     if (this.lastQuorumRead?.inputs === inputs) return this.lastQuorumRead.value;

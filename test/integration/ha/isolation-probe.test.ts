@@ -168,7 +168,7 @@ test('an endpoint that refuses is passed over within the round; a refusal by etc
   await standDown(fence);
 });
 
-test('keel-fence killed: the agent starts it again and it probes again; bad settings are refused with a one-line error', async () => {
+test('keel-fence killed: the agent is told, starts it again and it probes again; bad settings are refused with a one-line error; a re-aim that does not resolve is told too', async () => {
   const etcd = await fakeEtcd();
   const { dataDir, fence, logLines, reports } = await probing([`127.0.0.1:${etcd.port}`], []);
   const [pid] = keelFencePids([dataDir]);
@@ -194,6 +194,13 @@ test('keel-fence killed: the agent starts it again and it probes again; bad sett
   const still = etcd.requests();
   await sleep(300);
   assert.ok(etcd.requests() > still, 'a refused request stopped the running probe');
+  // Re-aimed at a member whose name does not resolve: the old probe stops, and the agent, which
+  // relied on it, is told (a DNS lookup that times out is allowed for).
+  stopsTold = 0;
+  fence.probe(settings([`127.0.0.1:${etcd.port}`], ['no-such-member.invalid:8008']), () => undefined);
+  await eventually('the agent is told the re-aimed probe does not run', 30_000, async () => (stopsTold > 0 ? true : undefined));
+  assert.equal(fence.probeRunning(), false);
+  assert.ok(logLines.some((l) => l.includes('does not resolve')));
   fence.probe(null, () => undefined);
   await eventually('probe stopped', 5000, async () => (logLines.some((l) => l.includes('isolation probe stopped')) ? true : undefined));
   const stopped = etcd.requests();

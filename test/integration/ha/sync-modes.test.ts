@@ -410,6 +410,9 @@ test('strict: both replicas stopped, a commit does not return until one is back;
   const { leader } = await syncReady('a synchronous standby (strict)');
   await sql(cluster, leader, 'CREATE TABLE IF NOT EXISTS sync_strict (id bigserial PRIMARY KEY)');
   const replicas = cluster.record.nodes.map((n) => n.name).filter((n) => n !== leader);
+  // Both replicas running before they are killed: one still starting (its postmaster.pid not yet
+  // written) would survive killNode and stream again behind the test's back.
+  await everyReplicaStreaming(leader);
   for (const r of replicas) await killNode(cluster, r, { agent: true, postgres: true });
   const waiting = await commitWithin(leader, 5000);
   try {
@@ -427,6 +430,7 @@ test('strict: both replicas stopped, a commit does not return until one is back;
   await syncReady('standbys back (strict)', 90_000);
 
   await patchConfig({ synchronous_mode_strict: false });
+  await everyReplicaStreaming(leader);
   for (const r of replicas) await killNode(cluster, r, { agent: true, postgres: true });
   await eventually('the sync key emptied', 30_000, async () => {
     const { sync } = await syncKey();

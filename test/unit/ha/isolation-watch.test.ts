@@ -29,7 +29,10 @@ function agent(options: { bytes: boolean; keelFence: boolean }) {
         timer: (ms: number, fn: () => void) => {
           const entry = { at: nowMs + ms, fn };
           timers.push(entry);
-          return () => timers.splice(timers.indexOf(entry), 1);
+          return () => {
+            const at = timers.indexOf(entry);
+            if (at >= 0) timers.splice(at, 1); // a timer that already ran is gone
+          };
         },
       },
       dcs: {
