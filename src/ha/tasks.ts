@@ -343,8 +343,11 @@ export async function fence(a: AgentContext, reason: string): Promise<void> {
   try {
     await a.pg.writeConfig();
     await a.pg.node.reload();
-    // Commits block from here on: keel-fence need not stop the server.
-    a.lease.setFenceInPlace(true);
+    // Commits block from here on: keel-fence need not stop the server. Unless the fence was lifted
+    // while this write ran (simulator, frozen-unguarded seed 551: the guard's fence and a cycle's
+    // unfence overlapped; the unfence's write landed, and this line then stood keel-fence down
+    // beside an unfenced primary, whose agent froze a moment later).
+    if (a.pg.fenced) a.lease.setFenceInPlace(true);
   } catch (error) {
     a.log.error(`fencing by configuration failed (${message(error)}); stopping PostgreSQL immediately`);
     await a.pg.node.kill().catch(() => undefined);

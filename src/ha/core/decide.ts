@@ -34,7 +34,11 @@ function decideUnchecked(obs: Observation): Decision {
   if (!obs.dcs.ok) return { ...dcsUnreachable(obs, obs.dcs.sinceMs), gateValidForMs };
   const ctx = makeCtx(obs, obs.dcs.view);
   const chosen = decideWithView(ctx);
-  const promoting = planMayPromote(chosen);
+  // A promotion still running counts too: the cycle right after the take may not see the key yet
+  // (the watch-fed view lags our own write), and a null guard would stand keel-fence down while
+  // the server becomes a primary (simulator, frozen-unguarded seed 110: the agent frozen right
+  // after the take, its promoted server acknowledged on, unguarded, after the key expired).
+  const promoting = planMayPromote(chosen) || obs.asyncTask.running?.kind === 'promote';
   const mayLead = ctx.isPrimary || ctx.keyNamesUs || promoting;
   const wake = chosen.wakeInMs === undefined ? {} : { wakeInMs: chosen.wakeInMs };
   return { actions: chosen.actions, why: chosen.why, leaseGuard: guardFor(obs, ctx.isPrimary || promoting, mayLead), gateValidForMs, ...wake };

@@ -374,3 +374,14 @@ test('watchdog required and no longer usable on a running primary: it fences, de
 test('decide is deterministic: the same observation gives the same decision', () => {
   assert.deepEqual(decide(leaderObs()), decide(leaderObs()));
 });
+
+test('a promotion still running keeps the lease guard armed though the view does not show our key yet', () => {
+  // The cycle right after the take may read a view older than our own write (the watch-fed copy
+  // lags): a null guard would stand keel-fence down while the server becomes a primary.
+  const r = run(obs({ asyncTask: { running: { kind: 'promote' }, lastResult: null, lastRewind: null } }));
+  assert.equal(r.why.kind, 'taskInProgress');
+  assert.deepEqual(r.actions, ['refreshLease', 'touchMember']);
+  assert.deepEqual(r.d.leaseGuard, { fenceAfterSentMs: 20000, stopAfterSentMs: 25000 });
+  const clone = run(obs({ asyncTask: { running: { kind: 'clone' }, lastResult: null, lastRewind: null } }));
+  assert.equal(clone.d.leaseGuard, null, 'a replica busy with anything else needs no guard');
+});

@@ -191,3 +191,24 @@ test('applying configuration changes: nothing while nothing changed, each change
   assert.notEqual(t.parameters(), first, 'a new object once a parameter changed');
   assert.equal(await t.applyConfigChanges(), null);
 });
+
+test('a fence lifted while its write ran does not stand keel-fence down beside an unfenced primary', async () => {
+  const { fence } = await import('../../../src/ha/tasks.js');
+  let release: () => void = () => undefined;
+  const inPlace: boolean[] = [];
+  const a = {
+    pg: {
+      fenced: false,
+      writeConfig: () => new Promise<void>((resolve) => (release = resolve)), // a slow postgresql.conf write
+      node: { reload: async () => true },
+    },
+    metrics: { fenced: () => undefined },
+    log: { warning: () => undefined, error: () => undefined },
+    lease: { setFenceInPlace: (on: boolean) => inPlace.push(on) },
+  };
+  const fencing = fence(a as unknown as Parameters<typeof fence>[0], 'the guard fired');
+  a.pg.fenced = false; // the cycle's unfence meanwhile (its own write carries the unfenced state)
+  release();
+  await fencing;
+  assert.deepEqual(inPlace, [], 'keel-fence stood down although the fence was lifted');
+});
