@@ -17,6 +17,7 @@ import { parseDynamicConfig } from '../../../src/config/dynamic.js';
 import type { DynamicConfig } from '../../../src/config/types.js';
 import { FENCE_STANDBY_NAME, STRICT_PLACEHOLDER_NAME, ackRuleOf } from '../../../src/ha/core/sync-standby-names.js';
 import { PostgresTracker } from '../../../src/ha/postgres-tracker.js';
+import { fence } from '../../../src/ha/tasks.js';
 import { renderManagedConf } from '../../../src/postgres/conf-files.js';
 import type { PostgresNode } from '../../../src/postgres/ports.js';
 import { createLogger } from '../../../src/observability/log.js';
@@ -193,7 +194,6 @@ test('applying configuration changes: nothing while nothing changed, each change
 });
 
 test('a fence lifted while its write ran does not stand keel-fence down beside an unfenced primary', async () => {
-  const { fence } = await import('../../../src/ha/tasks.js');
   let release: () => void = () => undefined;
   const inPlace: boolean[] = [];
   const a = {

@@ -115,6 +115,16 @@ async function cycles(t: ReturnType<typeof agent>, watch: IsolationWatch, ms: nu
   }
 }
 
+/** A leader whose keel-fence runs the probe: the watch started and `ms` of cycles run, keel-fence aimed once. */
+async function probingLeader(ms: number): Promise<{ t: ReturnType<typeof agent>; watch: IsolationWatch }> {
+  const t = agent({ bytes: true, keelFence: true });
+  const watch = new IsolationWatch(t.a);
+  watch.start();
+  await cycles(t, watch, ms);
+  assert.equal(t.aimed.length, 1, 'keel-fence aimed once, not on every check');
+  return { t, watch };
+}
+
 test('keel-fence probes when it can: the agent does not read etcd itself, and a reported isolation fences', async () => {
   const t = agent({ bytes: true, keelFence: true });
   const watch = new IsolationWatch(t.a);
@@ -154,11 +164,7 @@ test('keel-fence probes when it can: the agent does not read etcd itself, and a 
 });
 
 test('keel-fence is aimed again when the read, the endpoint order or a member changes, and only then', async () => {
-  const t = agent({ bytes: true, keelFence: true });
-  const watch = new IsolationWatch(t.a);
-  watch.start();
-  await cycles(t, watch, 3_000);
-  assert.equal(t.aimed.length, 1, 'equal requests, built anew each check, are the same aim');
+  const { t, watch } = await probingLeader(3_000);
   t.read.request = 'POST /v3/kv/range\r\nauthorization: renewed';
   await cycles(t, watch, 1_500);
   assert.equal(t.aimed.length, 2, 'a renewed token is a new request');
@@ -179,11 +185,7 @@ test('keel-fence is aimed again when the read, the endpoint order or a member ch
 });
 
 test('while keel-fence probes, the agent sets no timer; it probes itself at once when keel-fence stops, until it runs again', async () => {
-  const t = agent({ bytes: true, keelFence: true });
-  const watch = new IsolationWatch(t.a);
-  watch.start();
-  await cycles(t, watch, 4_000);
-  assert.equal(t.aimed.length, 1);
+  const { t, watch } = await probingLeader(4_000);
   const before = t.reads.length;
   await t.advance(10_000); // a long loop_wait: no cycle ends
   assert.equal(t.reads.length, before, 'the agent read etcd itself while keel-fence probed');
@@ -201,11 +203,7 @@ test('while keel-fence probes, the agent sets no timer; it probes itself at once
 });
 
 test('a refusal by etcd reported by keel-fence: the token is renewed and the probe re-aimed without waiting for a cycle', async () => {
-  const t = agent({ bytes: true, keelFence: true });
-  const watch = new IsolationWatch(t.a);
-  watch.start();
-  await cycles(t, watch, 2_000);
-  assert.equal(t.aimed.length, 1);
+  const { t, watch } = await probingLeader(2_000);
   t.read.request = 'POST /v3/kv/range\r\nauthorization: renewed'; // what the renewing read leaves
   t.report({ etcdAnswered: false, peers: 2, peersAnswered: 2, etcdStatus: 401, roundMs: 3 });
   await t.advance(10);
