@@ -20,6 +20,7 @@
  */
 import type { Logger } from '../observability/log.js';
 import type { Clock } from './clock.js';
+import { DeadlineTimer } from './deadline-timer.js';
 
 /** The part of the DCS the keeper uses. */
 export interface LeaseStore {
@@ -57,8 +58,10 @@ export class LeaseKeeper {
   /** Send time of the newest POST /failsafe round every member accepted; null when none. */
   failsafeConfirmedSentMs: number | null = null;
   private guard: GuardSetting | null = null;
-  private cancelTimer: (() => void) | null = null;
-  private cancelRenewTimer: (() => void) | null = null;
+  /** Fires the guard (onFire) when the authority is used up. */
+  private readonly fireTimer: DeadlineTimer;
+  /** Calls the renewer its lead before fireTimer. */
+  private readonly renewTimer: DeadlineTimer;
   /** The guard's own fence holds PostgreSQL: the external fence may stand down. */
   private fenceInPlace = false;
   /** When the guard was armed (after being disarmed): the start of an unconfirmed authority. */
@@ -72,7 +75,22 @@ export class LeaseKeeper {
     private readonly onFire: (reason: string) => void,
     private readonly external: ExternalFence | null = null,
     private readonly renewer: AuthorityRenewer | null = null,
-  ) {}
+  ) {
+    this.fireTimer = new DeadlineTimer(clock, () => {
+      const guard = this.guard;
+      if (guard !== null)
+        this.onFire(`no confirmed lease keepalive (or failsafe confirmation) for ${guard.fenceAfterSentMs} ms; the leader key may expire soon`);
+    });
+    this.renewTimer = new DeadlineTimer(clock, () => {
+      // A timer that fires past the guard's deadline ran late: the process was not scheduled
+      // (SIGSTOP, a VM pause) while its authority ran out and another node may hold the key
+      // by now. Its round would ask the members to follow a leader that is no longer one
+      // (found by seed-topology: a resumed frozen leader's round made a replica follow it and
+      // block the next switchover for ttl); the guard fences instead.
+      if (this.authorityExpired()) return;
+      this.renewer?.renew();
+    });
+  }
 
   /** The later of the two confirmations our authority counts from; null when neither happened. */
   authoritySentMs(): number | null {
@@ -160,30 +178,16 @@ export class LeaseKeeper {
 
   private rearm(): void {
     this.feedExternal();
-    this.cancelTimer?.();
-    this.cancelTimer = null;
-    this.cancelRenewTimer?.();
-    this.cancelRenewTimer = null;
     const guard = this.guard;
-    if (guard === null) return;
-    const sent = this.authoritySentMs();
-    const delayMs = sent === null ? 0 : Math.max(0, sent + guard.fenceAfterSentMs - this.clock.now());
-    const renewer = this.renewer;
-    if (renewer !== null && sent !== null) {
-      this.cancelRenewTimer = this.clock.timer(Math.max(0, delayMs - renewer.leadMs(guard.fenceAfterSentMs)), () => {
-        this.cancelRenewTimer = null;
-        // A timer that fires past the guard's deadline ran late: the process was not scheduled
-        // (SIGSTOP, a VM pause) while its authority ran out and another node may hold the key
-        // by now. Its round would ask the members to follow a leader that is no longer one
-        // (found by seed-topology: a resumed frozen leader's round made a replica follow it and
-        // block the next switchover for ttl); the guard fences instead.
-        if (this.authorityExpired()) return;
-        renewer.renew();
-      });
+    if (guard === null) {
+      this.fireTimer.set(null);
+      this.renewTimer.set(null);
+      return;
     }
-    this.cancelTimer = this.clock.timer(delayMs, () => {
-      this.cancelTimer = null;
-      this.onFire(`no confirmed lease keepalive (or failsafe confirmation) for ${guard.fenceAfterSentMs} ms; the leader key may expire soon`);
-    });
+    const sent = this.authoritySentMs();
+    const fireAtMs = sent === null ? this.clock.now() : sent + guard.fenceAfterSentMs;
+    this.fireTimer.set(fireAtMs);
+    const renewer = this.renewer;
+    this.renewTimer.set(renewer !== null && sent !== null ? fireAtMs - renewer.leadMs(guard.fenceAfterSentMs) : null);
   }
 }

@@ -127,17 +127,7 @@ export class EtcdHttp {
         if (drainTimer !== null) clearTimeout(drainTimer);
         settle(error);
       };
-      const reader = new AnswerReader(
-        MAX_BODY_BYTES,
-        firstLine
-          ? (answer) => {
-              settle(null, answer);
-              // Drain the rest so the socket can be reused, but never hold it for a stream that stays open.
-              drainTimer = setTimeout(() => socket.destroy(), STREAM_DRAIN_MS);
-              drainTimer.unref();
-            }
-          : null,
-      );
+      const reader = new AnswerReader(MAX_BODY_BYTES, firstLine ? (answer) => settle(null, answer) : null);
       const timer = setTimeout(() => fail(new TransportError(name, `no answer within ${Math.round(timeoutMs)} ms`)), timeoutMs);
       const complete = (): void => {
         if (drainTimer !== null) clearTimeout(drainTimer);
@@ -150,6 +140,13 @@ export class EtcdHttp {
         const failure = reader.push(chunk);
         if (failure !== null) fail(failureError(name, failure));
         else if (reader.done) complete();
+        else if (settled && drainTimer === null) {
+          // The first line answered; drain the rest so the socket can be reused, but never hold
+          // it for a stream that stays open. Armed only when the answer did not end in the same
+          // chunk (it usually does): a cancelled timer still wakes the idle agent (deadline-timer.ts).
+          drainTimer = setTimeout(() => socket.destroy(), STREAM_DRAIN_MS);
+          drainTimer.unref();
+        }
       });
       socket.on('end', () => {
         if (reader.endsAtClose()) complete();

@@ -86,8 +86,12 @@ test('isolation: only when neither etcd nor any member answered, and there is a 
   assert.equal(isolated({ etcdAnswered: false, peers: 0, peersAnswered: 0 }), false, 'a cluster of one has no one to hand over to');
 });
 
-/** A clock whose timers are only recorded (when due, whether cancelled): the test runs them. */
-function timerClock(): { clock: Clock & { t: number }; timers: Array<{ at: number; run: () => void; cancelled: boolean }> } {
+/** A clock whose timers are only recorded (when due, whether cancelled): the test runs them, or advances time. */
+function timerClock(): {
+  clock: Clock & { t: number };
+  timers: Array<{ at: number; run: () => void; cancelled: boolean }>;
+  advanceTo: (t: number) => void;
+} {
   const timers: Array<{ at: number; run: () => void; cancelled: boolean }> = [];
   const clock = {
     t: 1000,
@@ -100,29 +104,58 @@ function timerClock(): { clock: Clock & { t: number }; timers: Array<{ at: numbe
       return () => (timer.cancelled = true);
     },
   };
-  return { clock, timers };
+  /** Moves the clock to `t`, running each timer due on the way at its own time (and those they arm). */
+  const advanceTo = (t: number): void => {
+    for (;;) {
+      const due = timers.filter((x) => !x.cancelled && x.at <= t).sort((x, y) => x.at - y.at)[0];
+      if (due === undefined) break;
+      clock.t = Math.max(clock.t, due.at);
+      due.cancelled = true; // ran
+      due.run();
+    }
+    clock.t = t;
+  };
+  return { clock, timers, advanceTo };
 }
 
-test('the renewer is called its lead before the guard fires, its timer moving with each confirmation and cancelled when disarmed', async () => {
-  const { clock, timers } = timerClock();
+test('the renewer is called its lead before the guard fires, both moving with each confirmation, and neither runs once disarmed', async () => {
+  const { clock, advanceTo } = timerClock();
   const renewed: number[] = [];
   const fired: number[] = [];
   const renewer = { leadMs: (fenceAfterSentMs: number) => Math.min(2000, fenceAfterSentMs / 2), renew: () => renewed.push(clock.t) };
   const keeper = new LeaseKeeper(clock, { refreshLease: async () => true }, quiet, () => fired.push(clock.t), null, renewer);
-  const live = () => timers.filter((t) => !t.cancelled).map((t) => t.at);
-  await keeper.keepalive(); // sent at 1000
+  await keeper.keepalive(); // sent at 1000: renew at 1000 + 6000 - 2000, fire at 1000 + 6000
   keeper.setGuard(GUARD);
-  assert.deepEqual(live().sort(), [5000, 7000], 'renew at 1000 + 6000 - 2000, fire at 1000 + 6000');
-  clock.t = 4000;
-  keeper.confirmFailsafe(3900);
-  assert.deepEqual(live().sort(), [7900, 9900], 'a confirmed failsafe round moves both');
-  for (const t of timers.filter((x) => !x.cancelled && x.at === 7900)) {
-    t.cancelled = true; // ran
-    t.run();
-  }
-  assert.deepEqual(renewed, [4000]);
+  advanceTo(4000);
+  keeper.confirmFailsafe(3900); // renew at 7900, fire at 9900
+  advanceTo(7899);
+  assert.deepEqual(renewed, [], 'the confirmation moved the renewal later');
+  assert.deepEqual(fired, [], 'and the guard');
+  advanceTo(7900);
+  assert.deepEqual(renewed, [7900]);
+  advanceTo(9899);
+  assert.deepEqual(fired, []);
+  advanceTo(9900);
+  assert.deepEqual(fired, [9900], 'nothing confirmed after 3900: the guard fires at 3900 + 6000');
+  clock.t = 10_000;
+  await keeper.keepalive(); // renew at 14_000, fire at 16_000
   keeper.setGuard(null);
-  assert.deepEqual(live(), [], 'a disarmed guard leaves no renewal pending');
+  advanceTo(30_000);
+  assert.deepEqual(renewed, [7900], 'a disarmed guard renews nothing');
+  assert.deepEqual(fired, [9900], 'and never fires');
+});
+
+test('a confirmation that moves the deadline earlier re-arms the guard at once', async () => {
+  const { clock, advanceTo } = timerClock();
+  const fired: number[] = [];
+  const keeper = new LeaseKeeper(clock, { refreshLease: async () => true }, quiet, () => fired.push(clock.t));
+  await keeper.keepalive(); // sent at 1000: fire at 7000
+  keeper.setGuard(GUARD);
+  keeper.setGuard({ fenceAfterSentMs: 3000, stopAfterSentMs: 4000 }); // a shorter ttl: fire at 4000
+  advanceTo(3999);
+  assert.deepEqual(fired, []);
+  advanceTo(10_000);
+  assert.deepEqual(fired, [4000], 'fired once, at the new, earlier deadline');
 });
 
 test('a renewal timer that fires after the guard deadline (the process was frozen) runs no round: the guard fences instead', async () => {
