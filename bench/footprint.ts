@@ -1,16 +1,17 @@
 /**
  * bench/footprint — what an agent costs while nothing happens (issue 12, part 4): resident memory
  * and CPU seconds per minute of each agent process, keel against Patroni 3.0.2, in the same run,
- * on the same machine, with the same timings: a 3-node sandbox (etcd x3, PostgreSQL x3) left
- * idle, then the same with HAProxy checking every agent every second (the seed's haproxy.cfg with
+ * on the same machine, with the same timings, side by side: each system in its own 3-node sandbox
+ * (etcd x3, PostgreSQL x3), all running and measured over the same window, left idle, then the same with HAProxy checking every agent every second (the seed's haproxy.cfg with
  * `inter 1s`: /primary and /replica on each member, as a load balancer in production does).
  * The leader and the replicas are reported apart: the leader does more (its lease, and keel's
  * isolation watch).
  *
  *   node dist/bench/footprint.js [--systems keel,patroni] [--settings fast] [--window-s 120] [--settle-s 20] [--reps 1] [--out footprint]
  *
- * CPU is read from /proc/<pid>/stat (utime + stime, plus the reaped children's cutime + cstime,
- * plus keel-fence's own for keel) at the start and end of the window, RSS from
+ * CPU is read at the start and end of the window: the agent's threads' time on CPU from
+ * /proc/<pid>/task/<tid>/schedstat (ns; utime + stime count 10 ms ticks, too coarse for an idle
+ * agent), plus the reaped children's cutime + cstime, plus keel-fence's own for keel; RSS from
  * /proc/<pid>/status at the end. Writes bench/results/<out>.json and <out>.table.md.
  */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -18,9 +19,9 @@ import { readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sandboxUp, sandboxDown, waitForCluster, type AgentRuntime, type SandboxNodeRecord } from '../src/sandbox/sandbox.js';
+import { sandboxUp, sandboxDown, waitForCluster, type AgentRuntime, type SandboxNodeRecord, type SandboxRecord } from '../src/sandbox/sandbox.js';
 import { keelFencePids } from '../src/engine/process-fence.js';
-import { SETTINGS, arg, procStats, stats, type Setting } from './support.js';
+import { SETTINGS, arg, procCpuNs, procStats, stats, type Setting } from './support.js';
 
 type Load = 'idle' | 'haproxy-1s';
 
@@ -52,63 +53,82 @@ function memStats(pid: number): { pssMb: number; ussMb: number } {
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
-async function measure(system: AgentRuntime, setting: Setting, load: Load, rep: number, windowS: number, settleS: number): Promise<Sample[]> {
-  const dir = await mkdtemp(join(tmpdir(), `keel-footprint-${system}-`));
+interface Running {
+  system: AgentRuntime;
+  dir: string;
+  record: SandboxRecord | null;
+  leader: string;
+}
+
+/**
+ * One window for every system at once: each gets its own 3-node sandbox, all started before the
+ * settle and measured over the same window, so that whatever else the machine does then (it
+ * varied by ±10% between runs minutes apart) weighs on keel and Patroni alike.
+ */
+async function measure(systems: AgentRuntime[], setting: Setting, load: Load, rep: number, windowS: number, settleS: number): Promise<Sample[]> {
+  const running: Running[] = [];
   try {
-    const record = await sandboxUp({
-      dir,
-      runtime: system,
-      nodes: 3,
-      timings: setting,
-      scope: `footprint-${system}`,
-      waitMs: 0,
-      ...(load === 'haproxy-1s' ? { haproxy: { timings: { inter: '1s', fall: 3, rise: 2 }, runtimeApi: false } } : {}),
-    });
-    const leader = await waitForCluster(record, 300_000);
+    for (const system of systems) {
+      const dir = await mkdtemp(join(tmpdir(), `keel-footprint-${system}-`));
+      const entry: Running = { system, dir, record: null, leader: '' };
+      running.push(entry);
+      entry.record = await sandboxUp({
+        dir,
+        runtime: system,
+        nodes: 3,
+        timings: setting,
+        scope: `footprint-${system}`,
+        waitMs: 0,
+        ...(load === 'haproxy-1s' ? { haproxy: { timings: { inter: '1s', fall: 3, rise: 2 }, runtimeApi: false } } : {}),
+      });
+      entry.leader = await waitForCluster(entry.record, 300_000);
+    }
     // Let start-up work (clones, first checkpoints, slot creation) settle before the window. An
     // agent's first minute of cycles costs more (measured: 0.44 CPU s, then 0.17 a minute: V8
     // optimizes a function once it has run often enough); the window starts about a minute after
     // the agents, and a 180 s settle (--settle-s 180) left keel's ratio to Patroni where it was.
     await new Promise((r) => setTimeout(r, settleS * 1000));
+    const nodes = running.flatMap((r) => (r.record?.nodes ?? []).map((n) => ({ run: r, n })));
     // An agent's cost includes its helpers: the children it spawned and reaped during the window
     // (pg_controldata, psql, callbacks) and, for keel, keel-fence (it runs the leader's isolation
     // probe), which is detached and so is counted on its own.
-    const helpers = (n: SandboxNodeRecord): number[] => (system === 'keel' ? keelFencePids([n.dataDir]) : []);
-    const cpuOf = (n: SandboxNodeRecord): number => {
-      const own = procStats(n.pid);
-      return own.cpuS + own.childrenCpuS + helpers(n).reduce((sum, pid) => sum + procStats(pid).cpuS, 0);
-    };
-    const helpersBefore = record.nodes.map((n) => helpers(n).join(','));
-    const before = record.nodes.map(cpuOf);
+    const helpers = (system: AgentRuntime, n: SandboxNodeRecord): number[] => (system === 'keel' ? keelFencePids([n.dataDir]) : []);
+    const cpuOf = (system: AgentRuntime, n: SandboxNodeRecord): number =>
+      (procCpuNs(n.pid) + helpers(system, n).reduce((sum, pid) => sum + procCpuNs(pid), 0)) / 1e9 + procStats(n.pid).childrenCpuS;
+    const helpersBefore = nodes.map(({ run, n }) => helpers(run.system, n).join(','));
+    const before = nodes.map(({ run, n }) => cpuOf(run.system, n));
     await new Promise((r) => setTimeout(r, windowS * 1000));
-    const after = record.nodes.map(cpuOf);
-    const helpersAfter = record.nodes.map((n) => helpers(n).join(','));
+    const after = nodes.map(({ run, n }) => cpuOf(run.system, n));
+    const helpersAfter = nodes.map(({ run, n }) => helpers(run.system, n).join(','));
     // A keel-fence that started or exited inside the window would count only part of its time.
     if (helpersBefore.join(';') !== helpersAfter.join(';'))
       log(`note: keel-fence processes changed during the window (${helpersBefore.join(';')} -> ${helpersAfter.join(';')})`);
-    const rss = record.nodes.map((n) => procStats(n.pid));
-    const memory = record.nodes.map((n) => memStats(n.pid));
-    const samples = record.nodes.map((n, i): Sample => ({
-      system,
-      setting: setting.name,
-      load,
-      rep,
-      role: n.name === leader ? 'leader' : 'replica',
-      member: n.name,
-      rssMb: (rss[i]?.rssKb ?? 0) / 1024,
-      pssMb: memory[i]?.pssMb ?? 0,
-      ussMb: memory[i]?.ussMb ?? 0,
-      cpuSecondsPerMinute: ((after[i] ?? 0) - (before[i] ?? 0)) / (windowS / 60),
-    }));
+    const samples = nodes.map(({ run, n }, i): Sample => {
+      const memory = memStats(n.pid);
+      return {
+        system: run.system,
+        setting: setting.name,
+        load,
+        rep,
+        role: n.name === run.leader ? 'leader' : 'replica',
+        member: n.name,
+        rssMb: procStats(n.pid).rssKb / 1024,
+        pssMb: memory.pssMb,
+        ussMb: memory.ussMb,
+        cpuSecondsPerMinute: ((after[i] ?? 0) - (before[i] ?? 0)) / (windowS / 60),
+      };
+    });
     if (samples.some((s) => s.rssMb === 0)) throw new Error(`an agent exited during the window: ${JSON.stringify(samples)}`);
     for (const s of samples)
       log(
-        `${system}/${setting.name}/${load} rep ${rep}: ${s.member} (${s.role}) ${s.rssMb.toFixed(1)} MB RSS, ${s.pssMb.toFixed(1)} PSS, ${s.ussMb.toFixed(1)} USS, ${s.cpuSecondsPerMinute.toFixed(3)} CPU s/min`,
+        `${s.system}/${setting.name}/${load} rep ${rep}: ${s.member} (${s.role}) ${s.rssMb.toFixed(1)} MB RSS, ${s.pssMb.toFixed(1)} PSS, ${s.ussMb.toFixed(1)} USS, ${s.cpuSecondsPerMinute.toFixed(3)} CPU s/min`,
       );
     return samples;
   } finally {
-    await sandboxDown(dir).catch((error: unknown) => log(`sandbox down: ${error instanceof Error ? error.message : String(error)}`));
-    await rm(dir, { recursive: true, force: true });
+    for (const r of running) {
+      await sandboxDown(r.dir).catch((error: unknown) => log(`sandbox down: ${error instanceof Error ? error.message : String(error)}`));
+      await rm(r.dir, { recursive: true, force: true });
+    }
   }
 }
 
@@ -128,8 +148,7 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   for (let rep = 1; rep <= reps; rep++)
     for (const setting of settings)
-      for (const load of ['idle', 'haproxy-1s'] as const)
-        for (const system of systems) samples.push(...(await measure(system, setting, load, rep, windowS, settleS)));
+      for (const load of ['idle', 'haproxy-1s'] as const) samples.push(...(await measure(systems, setting, load, rep, windowS, settleS)));
 
   const rows: string[] = [];
   for (const setting of settings)
@@ -154,7 +173,7 @@ async function main(): Promise<void> {
     `# bench/footprint — agent cost while nothing happens, keel vs Patroni 3.0.2`,
     '',
     `${machine.cpus} CPUs (${machine.model}), Node ${machine.node}; window ${windowS} s after ${settleS} s of settling; ${reps} repetition(s); 3-node sandbox on loopback.`,
-    'idle: no client; haproxy-1s: HAProxy checking /primary and /replica on every member every second. CPU: utime+stime of the agent process, of the children it reaped (cutime+cstime) and, for keel, of keel-fence.',
+    "Every system runs at once, each in its own sandbox, and is measured over the same window. idle: no client; haproxy-1s: HAProxy checking /primary and /replica on every member every second. CPU: the time on CPU of the agent's threads (schedstat, ns), of the children it reaped (cutime+cstime) and, for keel, of keel-fence.",
     '',
     'RSS counts every page the process maps, including the shared, read-only pages of its interpreter (an empty `node` process: ~40 MB RSS, ~34 MB of it the shared binary); PSS divides shared pages among the processes sharing them; USS counts only the pages this process alone holds, i.e. what one more agent costs the host.',
     '',
