@@ -9,9 +9,8 @@
  *
  *   node dist/bench/footprint.js [--systems keel,patroni] [--settings fast] [--window-s 120] [--settle-s 20] [--reps 1] [--out footprint]
  *
- * CPU is read at the start and end of the window: the agent's threads' time on CPU from
- * /proc/<pid>/task/<tid>/schedstat (ns; utime + stime count 10 ms ticks, too coarse for an idle
- * agent), plus the reaped children's cutime + cstime, plus keel-fence's own for keel; RSS from
+ * CPU is read from /proc/<pid>/stat (utime + stime, plus the reaped children's cutime + cstime,
+ * plus keel-fence's own for keel) at the start and end of the window, RSS from
  * /proc/<pid>/status at the end. Writes bench/results/<out>.json and <out>.table.md.
  */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -21,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sandboxUp, sandboxDown, waitForCluster, type AgentRuntime, type SandboxNodeRecord, type SandboxRecord } from '../src/sandbox/sandbox.js';
 import { keelFencePids } from '../src/engine/process-fence.js';
-import { SETTINGS, arg, procCpuNs, procStats, stats, type Setting } from './support.js';
+import { SETTINGS, arg, procStats, stats, type Setting } from './support.js';
 
 type Load = 'idle' | 'haproxy-1s';
 
@@ -93,8 +92,13 @@ async function measure(systems: AgentRuntime[], setting: Setting, load: Load, re
     // (pg_controldata, psql, callbacks) and, for keel, keel-fence (it runs the leader's isolation
     // probe), which is detached and so is counted on its own.
     const helpers = (system: AgentRuntime, n: SandboxNodeRecord): number[] => (system === 'keel' ? keelFencePids([n.dataDir]) : []);
-    const cpuOf = (system: AgentRuntime, n: SandboxNodeRecord): number =>
-      (procCpuNs(n.pid) + helpers(system, n).reduce((sum, pid) => sum + procCpuNs(pid), 0)) / 1e9 + procStats(n.pid).childrenCpuS;
+    // utime + stime count whole 10 ms ticks, but they are the only figure that keeps the time of
+    // threads that have exited: Patroni's REST API runs each request on a thread of its own (a
+    // sum of the live threads' schedstat, ns-precise, showed it at half its cost under HAProxy).
+    const cpuOf = (system: AgentRuntime, n: SandboxNodeRecord): number => {
+      const own = procStats(n.pid);
+      return own.cpuS + own.childrenCpuS + helpers(system, n).reduce((sum, pid) => sum + procStats(pid).cpuS, 0);
+    };
     const helpersBefore = nodes.map(({ run, n }) => helpers(run.system, n).join(','));
     const before = nodes.map(({ run, n }) => cpuOf(run.system, n));
     await new Promise((r) => setTimeout(r, windowS * 1000));
@@ -173,7 +177,7 @@ async function main(): Promise<void> {
     `# bench/footprint — agent cost while nothing happens, keel vs Patroni 3.0.2`,
     '',
     `${machine.cpus} CPUs (${machine.model}), Node ${machine.node}; window ${windowS} s after ${settleS} s of settling; ${reps} repetition(s); 3-node sandbox on loopback.`,
-    "Every system runs at once, each in its own sandbox, and is measured over the same window. idle: no client; haproxy-1s: HAProxy checking /primary and /replica on every member every second. CPU: the time on CPU of the agent's threads (schedstat, ns), of the children it reaped (cutime+cstime) and, for keel, of keel-fence.",
+    'Every system runs at once, each in its own sandbox, and is measured over the same window. idle: no client; haproxy-1s: HAProxy checking /primary and /replica on every member every second. CPU: utime+stime of the agent process (its exited threads included), of the children it reaped (cutime+cstime) and, for keel, of keel-fence.',
     '',
     'RSS counts every page the process maps, including the shared, read-only pages of its interpreter (an empty `node` process: ~40 MB RSS, ~34 MB of it the shared binary); PSS divides shared pages among the processes sharing them; USS counts only the pages this process alone holds, i.e. what one more agent costs the host.',
     '',

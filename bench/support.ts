@@ -4,7 +4,6 @@
  * acknowledged commit), and median/min/max.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -84,28 +83,4 @@ export function procStats(pid: number): { rssKb: number; cpuS: number; childrenC
   } catch {
     return { rssKb: 0, cpuS: 0, childrenCpuS: 0 };
   }
-}
-
-/**
- * CPU seconds a process has run so far, to the nanosecond: the sum of its threads' time on CPU
- * (/proc/<pid>/task/<tid>/schedstat), where utime + stime count whole 10 ms ticks (a 0.002 CPU
- * s/min step over a 5-minute window, about 4% of an idle agent). Threads that exited are not
- * counted (an agent's threads live as long as it does). 0 once the process is gone.
- */
-export function procCpuNs(pid: number): number {
-  let ns = 0;
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return 0;
-  }
-  for (const task of tasks) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread exited meanwhile
-    }
-  }
-  return ns;
 }
