@@ -2,8 +2,9 @@
  * bench/footprint — what an agent costs while nothing happens (issue 12, part 4): resident memory
  * and CPU seconds per minute of each agent process, keel against Patroni 3.0.2, in the same run,
  * on the same machine, with the same timings, side by side: each system in its own 3-node sandbox
- * (etcd x3, PostgreSQL x3), all running and measured over the same window, left idle, then the same with HAProxy checking every agent every second (the seed's haproxy.cfg with
- * `inter 1s`: /primary and /replica on each member, as a load balancer in production does).
+ * (etcd x3, PostgreSQL x3), all running and measured over the same window, left idle, then the
+ * same with HAProxy checking every agent every second (the seed's haproxy.cfg with `inter 1s`:
+ * /primary and /replica on each member, as a load balancer in production does).
  * The leader and the replicas are reported apart: the leader does more (its lease, and keel's
  * isolation watch).
  *
@@ -52,10 +53,10 @@ function memStats(pid: number): { pssMb: number; ussMb: number } {
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
+/** A sandbox that came up, with the member that leads it. */
 interface Running {
   system: AgentRuntime;
-  dir: string;
-  record: SandboxRecord | null;
+  record: SandboxRecord;
   leader: string;
 }
 
@@ -65,13 +66,13 @@ interface Running {
  * varied by ±10% between runs minutes apart) weighs on keel and Patroni alike.
  */
 async function measure(systems: AgentRuntime[], setting: Setting, load: Load, rep: number, windowS: number, settleS: number): Promise<Sample[]> {
+  const dirs: string[] = []; // each one taken down at the end, also when its sandbox failed to come up
   const running: Running[] = [];
   try {
     for (const system of systems) {
       const dir = await mkdtemp(join(tmpdir(), `keel-footprint-${system}-`));
-      const entry: Running = { system, dir, record: null, leader: '' };
-      running.push(entry);
-      entry.record = await sandboxUp({
+      dirs.push(dir);
+      const record = await sandboxUp({
         dir,
         runtime: system,
         nodes: 3,
@@ -80,14 +81,14 @@ async function measure(systems: AgentRuntime[], setting: Setting, load: Load, re
         waitMs: 0,
         ...(load === 'haproxy-1s' ? { haproxy: { timings: { inter: '1s', fall: 3, rise: 2 }, runtimeApi: false } } : {}),
       });
-      entry.leader = await waitForCluster(entry.record, 300_000);
+      running.push({ system, record, leader: await waitForCluster(record, 300_000) });
     }
     // Let start-up work (clones, first checkpoints, slot creation) settle before the window. An
     // agent's first minute of cycles costs more (measured: 0.44 CPU s, then 0.17 a minute: V8
     // optimizes a function once it has run often enough); the window starts about a minute after
     // the agents, and a 180 s settle (--settle-s 180) left keel's ratio to Patroni where it was.
     await new Promise((r) => setTimeout(r, settleS * 1000));
-    const nodes = running.flatMap((r) => (r.record?.nodes ?? []).map((n) => ({ run: r, n })));
+    const nodes = running.flatMap((r) => r.record.nodes.map((n) => ({ run: r, n })));
     // An agent's cost includes its helpers: the children it spawned and reaped during the window
     // (pg_controldata, psql, callbacks) and, for keel, keel-fence (it runs the leader's isolation
     // probe), which is detached and so is counted on its own.
@@ -129,9 +130,9 @@ async function measure(systems: AgentRuntime[], setting: Setting, load: Load, re
       );
     return samples;
   } finally {
-    for (const r of running) {
-      await sandboxDown(r.dir).catch((error: unknown) => log(`sandbox down: ${error instanceof Error ? error.message : String(error)}`));
-      await rm(r.dir, { recursive: true, force: true });
+    for (const dir of dirs) {
+      await sandboxDown(dir).catch((error: unknown) => log(`sandbox down: ${error instanceof Error ? error.message : String(error)}`));
+      await rm(dir, { recursive: true, force: true });
     }
   }
 }

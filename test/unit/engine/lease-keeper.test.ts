@@ -11,6 +11,7 @@ import type { Clock } from '../../../src/engine/clock.js';
 import { LeaseKeeper } from '../../../src/engine/lease-keeper.js';
 import { createLogger } from '../../../src/observability/log.js';
 import { isolated } from '../../../src/ha/core/isolation.js';
+import { manualClock } from '../../support/manual-clock.js';
 
 const quiet = createLogger({ level: 'error', format: 'text', write: () => undefined });
 
@@ -86,40 +87,8 @@ test('isolation: only when neither etcd nor any member answered, and there is a 
   assert.equal(isolated({ etcdAnswered: false, peers: 0, peersAnswered: 0 }), false, 'a cluster of one has no one to hand over to');
 });
 
-/** A clock whose timers are only recorded (when due, whether cancelled): the test runs them, or advances time. */
-function timerClock(): {
-  clock: Clock & { t: number };
-  timers: Array<{ at: number; run: () => void; cancelled: boolean }>;
-  advanceTo: (t: number) => void;
-} {
-  const timers: Array<{ at: number; run: () => void; cancelled: boolean }> = [];
-  const clock = {
-    t: 1000,
-    now: () => clock.t,
-    wallMs: () => clock.t,
-    sleep: async () => undefined,
-    timer: (ms: number, run: () => void) => {
-      const timer = { at: clock.t + ms, run, cancelled: false };
-      timers.push(timer);
-      return () => (timer.cancelled = true);
-    },
-  };
-  /** Moves the clock to `t`, running each timer due on the way at its own time (and those they arm). */
-  const advanceTo = (t: number): void => {
-    for (;;) {
-      const due = timers.filter((x) => !x.cancelled && x.at <= t).sort((x, y) => x.at - y.at)[0];
-      if (due === undefined) break;
-      clock.t = Math.max(clock.t, due.at);
-      due.cancelled = true; // ran
-      due.run();
-    }
-    clock.t = t;
-  };
-  return { clock, timers, advanceTo };
-}
-
 test('the renewer is called its lead before the guard fires, both moving with each confirmation, and neither runs once disarmed', async () => {
-  const { clock, advanceTo } = timerClock();
+  const { clock, advanceTo } = manualClock(1000);
   const renewed: number[] = [];
   const fired: number[] = [];
   const renewer = { leadMs: (fenceAfterSentMs: number) => Math.min(2000, fenceAfterSentMs / 2), renew: () => renewed.push(clock.t) };
@@ -146,7 +115,7 @@ test('the renewer is called its lead before the guard fires, both moving with ea
 });
 
 test('a confirmation that moves the deadline earlier re-arms the guard at once', async () => {
-  const { clock, advanceTo } = timerClock();
+  const { clock, advanceTo } = manualClock(1000);
   const fired: number[] = [];
   const keeper = new LeaseKeeper(clock, { refreshLease: async () => true }, quiet, () => fired.push(clock.t));
   await keeper.keepalive(); // sent at 1000: fire at 7000
@@ -159,7 +128,7 @@ test('a confirmation that moves the deadline earlier re-arms the guard at once',
 });
 
 test('a renewal timer that fires after the guard deadline (the process was frozen) runs no round: the guard fences instead', async () => {
-  const { clock, timers } = timerClock();
+  const { clock, timers } = manualClock(1000);
   const renewed: number[] = [];
   const fired: number[] = [];
   const renewer = { leadMs: () => 2000, renew: () => renewed.push(clock.t) };
