@@ -12,7 +12,7 @@
  *
  * CPU is read from /proc/<pid>/stat (utime + stime, plus the reaped children's cutime + cstime,
  * plus keel-fence's own for keel) at the start and end of the window, RSS from
- * /proc/<pid>/status at the end. Writes bench/results/<out>.json and <out>.table.md.
+ * /proc/<pid>/status and PSS, USS and anonymous memory from /proc/<pid>/smaps_rollup at the end. Writes bench/results/<out>.json and <out>.table.md.
  */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -37,17 +37,22 @@ interface Sample {
   pssMb: number;
   /** Unique set size: the pages only this process holds (what one more agent on the host costs). */
   ussMb: number;
+  /**
+   * Anonymous memory (heap, stacks, allocator arenas): what the process holds that the kernel can
+   * neither share nor drop without swap, whoever else maps its interpreter.
+   */
+  anonMb: number;
   cpuSecondsPerMinute: number;
 }
 
-/** PSS and USS (MB) from /proc/<pid>/smaps_rollup; zeros once the process is gone. */
-function memStats(pid: number): { pssMb: number; ussMb: number } {
+/** PSS, USS and anonymous memory (MB) from /proc/<pid>/smaps_rollup; zeros once the process is gone. */
+function memStats(pid: number): { pssMb: number; ussMb: number; anonMb: number } {
   try {
     const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
-    return { pssMb: kb('Pss') / 1024, ussMb: (kb('Private_Clean') + kb('Private_Dirty')) / 1024 };
+    return { pssMb: kb('Pss') / 1024, ussMb: (kb('Private_Clean') + kb('Private_Dirty')) / 1024, anonMb: kb('Anonymous') / 1024 };
   } catch {
-    return { pssMb: 0, ussMb: 0 };
+    return { pssMb: 0, ussMb: 0, anonMb: 0 };
   }
 }
 
@@ -120,13 +125,14 @@ async function measure(systems: AgentRuntime[], setting: Setting, load: Load, re
         rssMb: procStats(n.pid).rssKb / 1024,
         pssMb: memory.pssMb,
         ussMb: memory.ussMb,
+        anonMb: memory.anonMb,
         cpuSecondsPerMinute: ((after[i] ?? 0) - (before[i] ?? 0)) / (windowS / 60),
       };
     });
     if (samples.some((s) => s.rssMb === 0)) throw new Error(`an agent exited during the window: ${JSON.stringify(samples)}`);
     for (const s of samples)
       log(
-        `${s.system}/${setting.name}/${load} rep ${rep}: ${s.member} (${s.role}) ${s.rssMb.toFixed(1)} MB RSS, ${s.pssMb.toFixed(1)} PSS, ${s.ussMb.toFixed(1)} USS, ${s.cpuSecondsPerMinute.toFixed(3)} CPU s/min`,
+        `${s.system}/${setting.name}/${load} rep ${rep}: ${s.member} (${s.role}) ${s.rssMb.toFixed(1)} MB RSS, ${s.pssMb.toFixed(1)} PSS, ${s.ussMb.toFixed(1)} USS, ${s.anonMb.toFixed(1)} anon, ${s.cpuSecondsPerMinute.toFixed(3)} CPU s/min`,
       );
     return samples;
   } finally {
@@ -165,9 +171,10 @@ async function main(): Promise<void> {
           const rss = stats(cell.map((s) => s.rssMb));
           const pss = stats(cell.map((s) => s.pssMb));
           const uss = stats(cell.map((s) => s.ussMb));
+          const anon = stats(cell.map((s) => s.anonMb));
           const f = (v: number | null, d: number) => (v === null ? '-' : v.toFixed(d));
           rows.push(
-            `${setting.name} | ${load} | ${role} | ${system} | ${cell.length} | ${f(rss.median, 1)} (${f(rss.min, 1)}..${f(rss.max, 1)}) | ${f(pss.median, 1)} | ${f(uss.median, 1)} | ${f(cpu.median, 3)} (${f(cpu.min, 3)}..${f(cpu.max, 3)})`,
+            `${setting.name} | ${load} | ${role} | ${system} | ${cell.length} | ${f(rss.median, 1)} (${f(rss.min, 1)}..${f(rss.max, 1)}) | ${f(pss.median, 1)} | ${f(uss.median, 1)} | ${f(anon.median, 1)} | ${f(cpu.median, 3)} (${f(cpu.min, 3)}..${f(cpu.max, 3)})`,
           );
         }
   const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version };
@@ -180,10 +187,10 @@ async function main(): Promise<void> {
     `${machine.cpus} CPUs (${machine.model}), Node ${machine.node}; window ${windowS} s after ${settleS} s of settling; ${reps} repetition(s); 3-node sandbox on loopback.`,
     'Every system runs at once, each in its own sandbox, and is measured over the same window. idle: no client; haproxy-1s: HAProxy checking /primary and /replica on every member every second. CPU: utime+stime of the agent process (its exited threads included), of the children it reaped (cutime+cstime) and, for keel, of keel-fence.',
     '',
-    'RSS counts every page the process maps, including the shared, read-only pages of its interpreter (an empty `node` process: ~40 MB RSS, ~34 MB of it the shared binary); PSS divides shared pages among the processes sharing them; USS counts only the pages this process alone holds, i.e. what one more agent costs the host.',
+    "RSS counts every page the process maps, including the read-only pages of its interpreter (an empty `node` process: ~40 MB RSS, ~34 MB of it its binary); PSS divides shared pages among the processes sharing them; USS counts only the pages this process alone holds (here three agents of a system share their interpreter: what one more agent costs a host that runs one already); anon is the memory the process allocated (heap, stacks), which the kernel can neither share nor drop: what an agent costs its host whatever else runs there. On a host with one agent, the interpreter's pages count in full, but they are clean file pages, read from the binary and dropped first under memory pressure.",
     '',
-    'setting | load | role | system | samples | RSS MB median (min..max) | PSS MB | USS MB | CPU s/min median (min..max)',
-    '--- | --- | --- | --- | --- | --- | --- | --- | ---',
+    'setting | load | role | system | samples | RSS MB median (min..max) | PSS MB | USS MB | anon MB | CPU s/min median (min..max)',
+    '--- | --- | --- | --- | --- | --- | --- | --- | --- | ---',
     ...rows,
     '',
   ].join('\n');

@@ -13,10 +13,19 @@ export interface Clock {
   /** Resolves after `ms`, or as soon as `signal` aborts. Never rejects. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Calls `fn` after `ms` unless the returned function cancels it first. */
-  timer(ms: number, fn: () => void): () => void;
+  timer(ms: number, fn: () => void, options?: TimerOptions): () => void;
 }
 
-/** The process's own clocks: performance.now() and timers that do not keep the process alive. */
+export interface TimerOptions {
+  /**
+   * Keep the process alive while the timer is armed (default: not). Cancelling such a timer is
+   * free for an idle process: Node drops its wake-up unless it was the next one due, whereas a
+   * cancelled unreferenced timer still ends the event loop's wait at the time it was armed for.
+   */
+  keepAlive?: boolean;
+}
+
+/** The process's own clocks: performance.now() and timers that do not keep the process alive unless asked. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   wallMs: () => Date.now(),
@@ -34,9 +43,9 @@ export const systemClock: Clock = {
       const handle = setTimeout(done, Math.max(0, ms));
       signal?.addEventListener('abort', done, { once: true });
     }),
-  timer: (ms, fn) => {
+  timer: (ms, fn, options) => {
     const handle = setTimeout(fn, Math.max(0, ms));
-    handle.unref();
+    if (options?.keepAlive !== true) handle.unref();
     return () => clearTimeout(handle);
   },
 };

@@ -5,12 +5,14 @@
  * rounds delays down to whole ms).
  */
 import assert from 'node:assert/strict';
-import type { Clock } from '../../src/engine/clock.js';
+import type { Clock, TimerOptions } from '../../src/engine/clock.js';
 
 export interface ManualTimer {
   at: number;
   run: () => void;
   cancelled: boolean;
+  /** Armed with `keepAlive` (a referenced Node timer on the system clock). */
+  keepAlive: boolean;
 }
 
 export interface ManualClock {
@@ -28,8 +30,8 @@ export function manualClock(startMs = 0, earlyMs = 0): ManualClock {
     now: () => clock.t,
     wallMs: () => clock.t,
     sleep: async () => undefined,
-    timer: (ms: number, run: () => void) => {
-      const timer = { at: clock.t + Math.max(0, ms - earlyMs), run, cancelled: false };
+    timer: (ms: number, run: () => void, options?: TimerOptions) => {
+      const timer = { at: clock.t + Math.max(0, ms - earlyMs), run, cancelled: false, keepAlive: options?.keepAlive === true };
       timers.push(timer);
       return () => (timer.cancelled = true);
     },

@@ -143,9 +143,9 @@ export class EtcdHttp {
         else if (settled && drainTimer === null) {
           // The first line answered; drain the rest so the socket can be reused, but never hold
           // it for a stream that stays open. Armed only when the answer did not end in the same
-          // chunk (it usually does): a cancelled timer still wakes the idle agent (deadline-timer.ts).
+          // chunk (it usually does). Referenced: a cancelled unreferenced timer would still wake
+          // the idle agent at its time (deadline-timer.ts); this one holds an exit 1 s at most.
           drainTimer = setTimeout(() => socket.destroy(), STREAM_DRAIN_MS);
-          drainTimer.unref();
         }
       });
       socket.on('end', () => {
