@@ -468,7 +468,8 @@ export class EtcdDcs implements Dcs {
             nextRevision = Math.max(nextRevision, (last?.kv.modRevision ?? response.revision) + 1);
             const keys = [...new Set(response.events.map((event) => event.kv.key))];
             const created = [...new Set(response.events.filter((event) => event.type === 'PUT' && event.kv.version === 1).map((event) => event.kv.key))];
-            onEvent({ kind: 'changed', keys, created });
+            const deleted = [...new Set(response.events.filter((event) => event.type === 'DELETE').map((event) => event.kv.key))];
+            onEvent({ kind: 'changed', keys, created, deleted });
           },
           signal,
         );

@@ -122,7 +122,8 @@ export interface MemberData {
  * (their first version: a new member key, a new leader key), or `reset` when the watch had to
  * start over and changes may have been missed.
  */
-export type WatchEvent = { kind: 'changed'; keys: string[]; created: string[] } | { kind: 'reset' };
+/** `keys` changed; of them, `created` were created and `deleted` deleted (explicitly or by a lease that expired). */
+export type WatchEvent = { kind: 'changed'; keys: string[]; created: string[]; deleted: string[] } | { kind: 'reset' };
 
 export interface Dcs {
   /** Reads the whole cluster prefix in one range request. */

@@ -27,6 +27,7 @@ import type { AgentContext } from './context.js';
 import { decide } from './core/decide.js';
 import { guardShouldFence, type GuardFacts } from './core/guard.js';
 import { PlanContractError } from './core/plan.js';
+import { ExpiryTickAligner } from './expiry-tick.js';
 import type { Decision, Observation, TaskKind, Why } from './core/types.js';
 import { renderWhy } from './core/why.js';
 import { executeDecision } from './executor.js';
@@ -87,6 +88,10 @@ export class Agent implements AgentContext {
   watchdogDueMs: number | null = null;
   /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
   private wakeAtMs: number | null = null;
+  /** When the current cycle started (Clock.now()). */
+  private cycleStartedMs = 0;
+  /** Moves a leader's cycles just before etcd's lease-expiry ticks (expiry-tick.ts). */
+  private readonly expiryTick = new ExpiryTickAligner();
   /** The last reload that woke a replica's WAL receiver from its retry wait (stream-recheck.ts). */
   private lastWalReceiverNudgeMs: number | null = null;
   /** The source PostgreSQL followed at the end of the last cycle, and when it last changed (stream-recheck.ts). */
@@ -221,7 +226,7 @@ export class Agent implements AgentContext {
       () => this.cycle(),
       () => this.cluster.dynamic.loopWaitMs,
       () => this.watchdogDueMs,
-      () => earliest(this.wakeAtMs, scheduledRestartDueMs(this)),
+      () => earliest(earliest(this.wakeAtMs, scheduledRestartDueMs(this)), this.leaderCycleBeforeExpiryTick()),
     );
     this.watchAbort.abort();
     this.isolation.stop();
@@ -232,6 +237,7 @@ export class Agent implements AgentContext {
 
   private async cycle(): Promise<void> {
     const startedMs = this.ports.clock.now();
+    this.cycleStartedMs = startedMs;
     try {
       await this.runCycle();
     } finally {
@@ -333,6 +339,16 @@ export class Agent implements AgentContext {
     return { knownReplica: this.pg.knownReplica(), promoting: this.tasks.isRunning('promote'), fenced: this.pg.fenced };
   }
 
+  /**
+   * For a leader that saw its predecessor's key go: the start of its next cycle moved earlier (by
+   * less than a tick) so that its keepalive reaches etcd just before a lease-expiry tick
+   * (expiry-tick.ts); null otherwise.
+   */
+  private leaderCycleBeforeExpiryTick(): number | null {
+    const leading = this.cluster.view?.leader?.name === this.localConfig.name;
+    return this.expiryTick.nextCycleStart(leading, this.cycleStartedMs + this.cluster.dynamic.loopWaitMs, this.ports.clock.now());
+  }
+
   /** The lease guard fired: fence unless the rule says this server cannot be acknowledging commits. */
   private onGuardFire(reason: string): void {
     const facts = this.guardFacts();
@@ -349,6 +365,7 @@ export class Agent implements AgentContext {
     this.ports.dcs.watch(
       this.cluster.view?.revision ?? 0,
       (event) => {
+        this.expiryTick.watched(event, this.ports.clock.now());
         if (event.kind === 'reset' || event.keys.some((k) => /\/(leader|config|failover|initialize)$/.test(k))) {
           this.wake();
           return;

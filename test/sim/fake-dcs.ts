@@ -17,7 +17,7 @@ interface Lease {
   expiresAtMs: number;
 }
 
-export type StoreChange = { keys: string[]; created: string[] };
+export type StoreChange = { keys: string[]; created: string[]; deleted: string[] };
 
 export class FakeDcs {
   revision = 1;
@@ -43,10 +43,10 @@ export class FakeDcs {
     return () => this.watchers.delete(onChange);
   }
 
-  private changed(keys: string[], created: string[] = []): void {
+  private changed(keys: string[], created: string[] = [], deleted: string[] = []): void {
     this.frozen = null;
     this.revision++;
-    for (const watcher of this.watchers) watcher({ keys, created });
+    for (const watcher of this.watchers) watcher({ keys, created, deleted });
   }
 
   available(nowMs: number): boolean {
@@ -70,12 +70,12 @@ export class FakeDcs {
     this.leases.delete(id);
     if (this.leader !== null && this.leader.leaseId === id) {
       this.leader = null;
-      this.changed(['leader']);
+      this.changed(['leader'], [], ['leader']);
     }
     for (const [name, m] of this.members) {
       if (m.leaseId === id) {
         this.members.delete(name);
-        this.changed([`members/${name}`]);
+        this.changed([`members/${name}`], [], [`members/${name}`]);
       }
     }
   }
@@ -165,7 +165,7 @@ export class FakeDcs {
   }
 
   deleteMember(name: string): void {
-    if (this.members.delete(name)) this.changed([`members/${name}`]);
+    if (this.members.delete(name)) this.changed([`members/${name}`], [], [`members/${name}`]);
   }
 
   setInitialize(value: string, create: boolean): boolean {
@@ -198,7 +198,7 @@ export class FakeDcs {
     this.expire(nowMs);
     if (this.leader === null || this.leader.name !== name) return false;
     this.leader = null;
-    this.changed(['leader']);
+    this.changed(['leader'], [], ['leader']);
     return true;
   }
 

@@ -270,7 +270,8 @@ export class SimDcsClient implements Dcs {
       missed = false;
       const keys = change.keys.map((k) => `/service/sim/${k}`);
       const created = change.created.map((k) => `/service/sim/${k}`);
-      this.w.deliver(this.proc, this.w.dcsLatency(node), () => onEvent(reset ? { kind: 'reset' } : { kind: 'changed', keys, created }));
+      const deleted = change.deleted.map((k) => `/service/sim/${k}`);
+      this.w.deliver(this.proc, this.w.dcsLatency(node), () => onEvent(reset ? { kind: 'reset' } : { kind: 'changed', keys, created, deleted }));
     });
     signal.addEventListener('abort', unsubscribe, { once: true });
   }

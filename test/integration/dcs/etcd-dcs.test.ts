@@ -195,9 +195,13 @@ test('watch reports changes under the cluster prefix within a bound, not before 
     await writer.attemptToAcquireLeader();
     await waitFor(() => events.some((e) => e.kind === 'changed' && e.keys.includes(watcher.keys.leader)), 5_000, 'a watch event for the leader key');
     assert.ok(performance.now() - started < 5_000);
+    const put = events.find((e) => e.kind === 'changed' && e.keys.includes(watcher.keys.leader));
+    assert.ok(put?.kind === 'changed' && put.created.includes(watcher.keys.leader) && put.deleted.length === 0, 'a created key, not a deleted one');
     assert.ok(!events.some((e) => e.kind === 'changed' && e.keys.includes(watcher.keys.config)), 'the config write before fromRevision is not reported');
     await writer.deleteLeader();
     await waitFor(() => events.filter((e) => e.kind === 'changed' && e.keys.includes(watcher.keys.leader)).length >= 2, 5_000, 'the delete event');
+    const deletion = events.filter((e) => e.kind === 'changed' && e.keys.includes(watcher.keys.leader))[1];
+    assert.ok(deletion?.kind === 'changed' && deletion.deleted.includes(watcher.keys.leader), 'the delete event names the deleted key');
   } finally {
     controller.abort();
   }
