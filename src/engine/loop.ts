@@ -47,13 +47,13 @@ export class CycleLoop {
   /**
    * Runs cycles until stop(); `periodMs` is read after every cycle (the DCS config may change it),
    * `watchdogDueMs` too (null: no watchdog armed), and `wakeAtMs` (null: none), an instant the
-   * last cycle asked to run again by (a scheduled switchover).
+   * last cycle asked to run again by (a scheduled switchover), given when the next cycle is due.
    */
   async run(
     cycle: () => Promise<void>,
     periodMs: () => number,
     watchdogDueMs: () => number | null = () => null,
-    wakeAtMs: () => number | null = () => null,
+    wakeAtMs: (dueMs: number) => number | null = () => null,
   ): Promise<void> {
     while (!this.stopping) {
       const startedMs = this.clock.now();
@@ -70,7 +70,7 @@ export class CycleLoop {
       if (due !== null && due - WAKE_BEFORE_WATCHDOG_MS < this.nextRunAtMs) {
         this.nextRunAtMs = Math.max(due - WAKE_BEFORE_WATCHDOG_MS, this.clock.now() + MIN_WATCHDOG_PERIOD_MS);
       }
-      const asked = wakeAtMs();
+      const asked = wakeAtMs(this.nextRunAtMs);
       if (asked !== null && asked < this.nextRunAtMs) this.nextRunAtMs = Math.max(asked, this.clock.now());
       await this.sleepUntil(this.nextRunAtMs);
     }

@@ -88,8 +88,6 @@ export class Agent implements AgentContext {
   watchdogDueMs: number | null = null;
   /** When the last decision asked for the next cycle (a scheduled switchover), or null. */
   private wakeAtMs: number | null = null;
-  /** When the current cycle started (Clock.now()). */
-  private cycleStartedMs = 0;
   /** Moves a leader's cycles just before etcd's lease-expiry ticks (expiry-tick.ts). */
   private readonly expiryTick = new ExpiryTickAligner();
   /** The last reload that woke a replica's WAL receiver from its retry wait (stream-recheck.ts). */
@@ -226,7 +224,7 @@ export class Agent implements AgentContext {
       () => this.cycle(),
       () => this.cluster.dynamic.loopWaitMs,
       () => this.watchdogDueMs,
-      () => earliest(earliest(this.wakeAtMs, scheduledRestartDueMs(this)), this.leaderCycleBeforeExpiryTick()),
+      (dueMs) => earliest(this.wakeAtMs, scheduledRestartDueMs(this), this.leaderCycleBeforeExpiryTick(dueMs)),
     );
     this.watchAbort.abort();
     this.isolation.stop();
@@ -237,7 +235,6 @@ export class Agent implements AgentContext {
 
   private async cycle(): Promise<void> {
     const startedMs = this.ports.clock.now();
-    this.cycleStartedMs = startedMs;
     try {
       await this.runCycle();
     } finally {
@@ -344,9 +341,9 @@ export class Agent implements AgentContext {
    * less than a tick) so that its keepalive reaches etcd just before a lease-expiry tick
    * (expiry-tick.ts); null otherwise.
    */
-  private leaderCycleBeforeExpiryTick(): number | null {
+  private leaderCycleBeforeExpiryTick(dueMs: number): number | null {
     const leading = this.cluster.view?.leader?.name === this.localConfig.name;
-    return this.expiryTick.nextCycleStart(leading, this.cycleStartedMs + this.cluster.dynamic.loopWaitMs, this.ports.clock.now());
+    return this.expiryTick.nextCycleStart(leading, dueMs, this.ports.clock.now());
   }
 
   /** The lease guard fired: fence unless the rule says this server cannot be acknowledging commits. */
@@ -449,8 +446,9 @@ export class Agent implements AgentContext {
   }
 }
 
-/** The earlier of two optional instants. */
-function earliest(a: number | null, b: number | null): number | null {
-  if (a === null) return b;
-  return b === null ? a : Math.min(a, b);
+/** The earliest of optional instants (null: none). */
+function earliest(...instants: (number | null)[]): number | null {
+  let first: number | null = null;
+  for (const at of instants) if (at !== null && (first === null || at < first)) first = at;
+  return first;
 }
