@@ -10,8 +10,9 @@
  * milliseconds after a tick; its next cycles come every loop_wait (whole seconds, a multiple of
  * the tick) after that one, so every keepalive it sends falls just after a tick, the worst place:
  * should it die, its key would outlive ttl by almost a full tick. bench/failover measured it: in
- * the fast setting, kill -> lease expiry was 10.29-10.42 s for keel against 10.09-10.18 s for
- * Patroni, whose keepalive goes at the end of a longer cycle (12 reps each, 2026-12-06).
+ * the fast setting, kill -> lease expiry was 10.28-10.42 s for keel in every rep, against
+ * 10.09-10.18 s for Patroni in 11 of 12, whose keepalive goes at the end of a longer cycle
+ * (2026-12-06; 10.02-10.11 s for keel once its cycles moved).
  *
  * So a leader that saw its predecessor's key go moves its next cycle a little earlier (never
  * later, at most one tick), to start `KEEPALIVE_LEAD_MS` before a tick: its keepalive, sent a few
