@@ -12,7 +12,8 @@
  *
  * CPU is read from /proc/<pid>/stat (utime + stime, plus the reaped children's cutime + cstime,
  * plus keel-fence's own for keel) at the start and end of the window, RSS from
- * /proc/<pid>/status and PSS, USS and anonymous memory from /proc/<pid>/smaps_rollup at the end. Writes bench/results/<out>.json and <out>.table.md.
+ * /proc/<pid>/status and PSS, USS and anonymous memory from /proc/<pid>/smaps_rollup at the end.
+ * Writes bench/results/<out>.json and <out>.table.md.
  */
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -35,7 +36,10 @@ interface Sample {
   rssMb: number;
   /** Proportional set size: shared pages (the interpreter's binary, libraries) divided among the processes mapping them. */
   pssMb: number;
-  /** Unique set size: the pages only this process holds (what one more agent on the host costs). */
+  /**
+   * Unique set size: the pages only this process holds. The three agents of a sandbox share their
+   * interpreter's pages, so this is what one more agent costs a host that runs one already.
+   */
   ussMb: number;
   /**
    * Anonymous memory (heap, stacks, allocator arenas): what the process holds that the kernel can

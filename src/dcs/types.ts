@@ -119,10 +119,10 @@ export interface MemberData {
 
 /**
  * A watch notification: the keys changed in one batch, and among them the keys that were created
- * (their first version: a new member key, a new leader key), or `reset` when the watch had to
- * start over and changes may have been missed.
+ * (their first version: a new member key, a new leader key) and those deleted (explicitly, or by
+ * a lease that expired), or `reset` when the watch had to start over and changes may have been
+ * missed.
  */
-/** `keys` changed; of them, `created` were created and `deleted` deleted (explicitly or by a lease that expired). */
 export type WatchEvent = { kind: 'changed'; keys: string[]; created: string[]; deleted: string[] } | { kind: 'reset' };
 
 export interface Dcs {

@@ -127,6 +127,25 @@ test('a confirmation that moves the deadline earlier re-arms the guard at once',
   assert.deepEqual(fired, [4000], 'fired once, at the new, earlier deadline');
 });
 
+test('stop() leaves no timer armed: the guard and renewal timers keep the process alive, so the agent could not exit', async () => {
+  const { clock, timers, advanceTo } = manualClock(1000);
+  const renewer = { leadMs: () => 2000, renew: () => undefined };
+  const fired: number[] = [];
+  const keeper = new LeaseKeeper(clock, { refreshLease: async () => true }, quiet, () => fired.push(clock.t), null, renewer);
+  await keeper.keepalive();
+  keeper.setGuard(GUARD);
+  const live = () => timers.filter((t) => !t.cancelled);
+  assert.equal(live().length, 2, 'armed: the guard and the renewal');
+  assert.ok(
+    live().every((t) => t.keepAlive),
+    'both keep the process alive (cancelling them must cost an idle agent no wake-up)',
+  );
+  keeper.stop();
+  assert.deepEqual(live(), [], 'none left armed after stop()');
+  advanceTo(60_000);
+  assert.deepEqual(fired, [], 'and the guard never fires');
+});
+
 test('a renewal timer that fires after the guard deadline (the process was frozen) runs no round: the guard fences instead', async () => {
   const { clock, timers } = manualClock(1000);
   const renewed: number[] = [];
