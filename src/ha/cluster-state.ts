@@ -9,10 +9,9 @@ import type { ClusterView, Dcs } from '../dcs/types.js';
 import type { Clock } from '../engine/clock.js';
 import type { Logger } from '../observability/log.js';
 import { parseConnUrl } from './core/conn-url.js';
+import { CYCLE_SLACK_MS, replicaProofMaxAgeMs } from './core/lease-renewal.js';
+import { sameTopology } from './core/rules/leader-duties.js';
 import type { MemberAddress } from './core/types.js';
-
-/** How much older than loop_wait the keepalive proving a cached view may be (a cycle's own duration). */
-const PROOF_SLACK_MS = 1000;
 
 export class ClusterState {
   view: ClusterView | null = null;
@@ -28,6 +27,8 @@ export class ClusterState {
   leaderGoneSinceWallMs: number | null = null;
   /** mod_revision of the config key last applied. */
   private configRevision: number | null = null;
+  /** `failsafe` topologies written since a read last showed the newest (`latest`): see noteFailsafeWriting. */
+  private failsafeWrites: { union: Record<string, string>; latest: Record<string, string> } | null = null;
 
   constructor(
     /** The cluster configuration: from the DCS `config` key once read, else from bootstrap.dcs. */
@@ -36,8 +37,9 @@ export class ClusterState {
 
   /**
    * The cycle's view of the cluster: the DCS's watch-fed copy when a recent keepalive proves it
-   * current (Dcs.readCluster; a keepalive from the last cycle or later counts), else one range
-   * read. The leader (`self` holds the key in the last view) proves it with a keepalive sent now:
+   * current (Dcs.readCluster; a keepalive from the last cycle or later counts, from two cycles
+   * back for a replica that renews its lease every other cycle), else one range read. The leader
+   * (`self` holds the key in the last view) proves it with a linearizable read sent now:
    * an etcd gone since its last one must fail this read, so that the cycle takes the DCS-failure
    * path (failsafe_mode) rather than decide on the copy and demote when the key update fails.
    * A failure is recorded, never thrown.
@@ -46,8 +48,11 @@ export class ClusterState {
     const startedMs = clock.now();
     try {
       const leading = self !== undefined && this.view?.leader?.name === self;
-      const { view, currentAtMs } = await dcs.readCluster(this.dynamic.loopWaitMs + PROOF_SLACK_MS, leading);
+      // A replica may renew its lease (the proof) only every other cycle (core/lease-renewal.ts).
+      const maxProofAgeMs = leading ? this.dynamic.loopWaitMs + CYCLE_SLACK_MS : replicaProofMaxAgeMs(this.dynamic);
+      const { view, currentAtMs } = await dcs.readCluster(maxProofAgeMs, leading);
       this.view = view;
+      if (this.failsafeWrites !== null && sameTopology(view.failsafe, this.failsafeWrites.latest)) this.failsafeWrites = null;
       this.failingSinceMs = null;
       this.lastOkMs = Math.min(currentAtMs, startedMs);
       this.lastSeenWallMs = clock.wallMs() - (clock.now() - this.lastOkMs);
@@ -70,12 +75,31 @@ export class ClusterState {
 
   /**
    * The `failsafe` key we just wrote: the members listed there may race if the DCS comes back
-   * without a leader, so a confirmation round must ask exactly them — not the older topology the
+   * without a leader, so a confirmation round must ask them — not only the older topology the
    * last read showed (found by the simulator, seed 877: a member that had just joined was never
    * asked, yet could win the race once etcd came back).
    */
   noteFailsafeWritten(members: Record<string, string>): void {
     if (this.view !== null) this.view = { ...this.view, failsafe: { ...members } };
+  }
+
+  /**
+   * A write of the `failsafe` key is about to be sent. Until a read shows it, the key may hold it
+   * or what it held before: while the request is in flight (the lease keeper's renewer runs
+   * confirmation rounds beside the cycle), and after it failed, since etcd applies a request it
+   * received after our deadline all the same. A round then asks every member of both (simulator,
+   * standard seed 10011: a leader on a slow link wrote a topology that added a member back, the
+   * write timed out and landed, its round asked the older topology only, and the member it had
+   * added, never asked, raced for the expired key and promoted).
+   */
+  noteFailsafeWriting(members: Record<string, string>): void {
+    this.failsafeWrites = { union: { ...(this.failsafeWrites?.union ?? {}), ...members }, latest: { ...members } };
+  }
+
+  /** Every member the `failsafe` key may list now: the last read's, and the writes no read has shown yet. */
+  failsafeTopology(): Record<string, string> | null {
+    const read = this.view?.failsafe ?? null;
+    return this.failsafeWrites === null ? read : { ...this.failsafeWrites.union, ...(read ?? {}) };
   }
 
   /** Whether the last successful read is younger than ttl (Patroni's dcs.cluster property). */

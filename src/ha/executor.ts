@@ -31,6 +31,8 @@ interface Step {
   observedAtMs: number;
   /** The task generation the decision's observation saw (see TaskRunner). */
   observedTaskGeneration: number;
+  /** Decision.keepaliveMayWait: this cycle's refreshLease is left out. */
+  keepaliveMayWait: boolean;
 }
 
 function message(error: unknown): string {
@@ -126,7 +128,7 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
   const dcs = a.ports.dcs;
   switch (action.kind) {
     case 'refreshLease':
-      await a.lease.keepalive();
+      if (!s.keepaliveMayWait) await a.lease.keepalive();
       return;
     case 'touchMember':
       await dcs.touchMember(buildMemberData(a));
@@ -225,6 +227,7 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       await dcs.deleteFailover(action.modRevision);
       return;
     case 'writeFailsafe':
+      a.cluster.noteFailsafeWriting(action.members);
       await dcs.writeFailsafe(action.members);
       a.cluster.noteFailsafeWritten(action.members);
       return;
@@ -308,7 +311,14 @@ export async function executeDecision(
   a.lease.setGuard(decision.leaseGuard);
   try {
     return await executePlan(
-      { a, hooks, gateValidForMs: decision.gateValidForMs, observedTaskGeneration: observed.taskGeneration, observedAtMs: observed.atMs },
+      {
+        a,
+        hooks,
+        gateValidForMs: decision.gateValidForMs,
+        observedTaskGeneration: observed.taskGeneration,
+        observedAtMs: observed.atMs,
+        keepaliveMayWait: decision.keepaliveMayWait === true,
+      },
       decision,
     );
   } finally {

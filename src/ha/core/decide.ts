@@ -11,6 +11,7 @@
  */
 import type { Action, Decision, LeaseGuard, Observation, Plan, Why } from './types.js';
 import { assertWellFormed, planMayPromote } from './plan.js';
+import { replicaKeepaliveMayWait } from './lease-renewal.js';
 import { watchdogDisable, watchdogWhileLeader } from './watchdog-logic.js';
 import { type Ctx, isValidSysid, leaseGuardFor, leaseGuardOffsetMs, makeCtx, pastFencePoint, plan } from './rules/context.js';
 import { bootstrapEmpty, checkSystemId, finishBootstrap } from './rules/bootstrap.js';
@@ -41,7 +42,12 @@ function decideUnchecked(obs: Observation): Decision {
   const promoting = planMayPromote(chosen) || obs.asyncTask.running?.kind === 'promote';
   const mayLead = ctx.isPrimary || ctx.keyNamesUs || promoting;
   const wake = chosen.wakeInMs === undefined ? {} : { wakeInMs: chosen.wakeInMs };
-  return { actions: chosen.actions, why: chosen.why, leaseGuard: guardFor(obs, ctx.isPrimary || promoting, mayLead), gateValidForMs, ...wake };
+  const leaseGuard = guardFor(obs, ctx.isPrimary || promoting, mayLead);
+  // A replica renews its lease every other cycle when the timings allow it (lease-renewal.ts).
+  const wait = replicaKeepaliveMayWait(obs.config, obs.lease, obs.nowMs, mayLead || leaseGuard !== null, chosen.actions)
+    ? { keepaliveMayWait: true as const }
+    : {};
+  return { actions: chosen.actions, why: chosen.why, leaseGuard, gateValidForMs, ...wake, ...wait };
 }
 
 /**

@@ -479,6 +479,11 @@ export interface Decision extends Plan {
    * next loop_wait tick); absent: the usual loop_wait.
    */
   wakeInMs?: number;
+  /**
+   * A member that does not lead may leave out this cycle's `refreshLease` (its last keepalive is
+   * young enough, lease-renewal.ts); absent: every `refreshLease` runs.
+   */
+  keepaliveMayWait?: true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -55,7 +55,8 @@ export function failsafeTopology(ctx: Ctx): Record<string, string> {
   return Object.fromEntries(Object.entries(members).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-function sameTopology(a: Record<string, string> | null, b: Record<string, string>): boolean {
+/** Whether the `failsafe` key's value `a` lists exactly the members of `b`, at the same addresses. */
+export function sameTopology(a: Record<string, string> | null, b: Record<string, string>): boolean {
   if (a === null) return false;
   const keys = Object.keys(b);
   return keys.length === Object.keys(a).length && keys.every((key) => a[key] === b[key]);

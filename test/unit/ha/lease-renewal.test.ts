@@ -1,0 +1,107 @@
+/**
+ * lease-renewal.ts: a replica renews its lease every other cycle when the timings leave room for
+ * it, never lets its lease run out before the next cycle's keepalive attempt has had its
+ * retry_timeout, and a node that may lead (or a cycle with a gate) renews every cycle.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decide } from '../../../src/ha/core/decide.js';
+import { CYCLE_SLACK_MS, replicaKeepaliveMayWait, replicaProofMaxAgeMs, replicaRenewsEveryOtherCycle } from '../../../src/ha/core/lease-renewal.js';
+import type { Action, LeaseObservation } from '../../../src/ha/core/types.js';
+import { config, leaderObs, obs, peer, view } from './fixtures.js';
+
+/** The sandbox's and bench/footprint's timings: ttl 10, loop_wait 2, retry_timeout 3. */
+const FAST = { ttlMs: 10_000, loopWaitMs: 2000, retryTimeoutMs: 3000 };
+/** Patroni's defaults, also the seed's patroni.yml: ttl 30, loop_wait 10, retry_timeout 10. */
+const DEFAULTS = { ttlMs: 30_000, loopWaitMs: 10_000, retryTimeoutMs: 10_000 };
+const FOLLOW: Action[] = [{ kind: 'refreshLease' }, { kind: 'touchMember' }];
+
+function lease(lastConfirmedSentMs: number | null, leaseId: string | null = 'lease-n2'): LeaseObservation {
+  return { leaseId, lastConfirmedSentMs, failsafeConfirmedSentMs: null };
+}
+
+test('fast timings: every other cycle, and a proof two cycles old is accepted', () => {
+  assert.equal(replicaRenewsEveryOtherCycle(FAST), true);
+  assert.equal(replicaProofMaxAgeMs(FAST), 2 * 2000 + CYCLE_SLACK_MS);
+  const now = 100_000;
+  assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 2010), now, false, FOLLOW), true, 'the previous cycle renewed');
+  assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 2999), now, false, FOLLOW), true);
+  assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 3000), now, false, FOLLOW), false, 'never two cycles skipped in a row');
+  assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 4010), now, false, FOLLOW), false);
+});
+
+test("Patroni's default timings leave no room: every regular cycle renews, the proof stays one cycle", () => {
+  assert.equal(replicaRenewsEveryOtherCycle(DEFAULTS), false);
+  assert.equal(replicaProofMaxAgeMs(DEFAULTS), 10_000 + CYCLE_SLACK_MS);
+  const now = 100_000;
+  // 10 + 10 + 1 + 10 s is not below ttl: a skipped keepalive could let the lease run out.
+  assert.equal(replicaKeepaliveMayWait(DEFAULTS, lease(now - 10_005), now, false, FOLLOW), false);
+  assert.equal(replicaKeepaliveMayWait(DEFAULTS, lease(now - 9000), now, false, FOLLOW), false);
+  // A cycle the watch woke a second after the last keepalive may still leave it out.
+  assert.equal(replicaKeepaliveMayWait(DEFAULTS, lease(now - 1000), now, false, FOLLOW), true);
+});
+
+test('a node that may lead, a gate, no lease or no confirmed keepalive: always renew', () => {
+  const now = 100_000;
+  const young = lease(now - 2010);
+  assert.equal(replicaKeepaliveMayWait(FAST, young, now, true, FOLLOW), false, 'may lead');
+  const race: Action[] = [
+    { kind: 'refreshLease' },
+    {
+      kind: 'acquireLeaderKey',
+      then: { actions: [], why: { kind: 'waitingToBecomePrimary' } },
+      else: { actions: [], why: { kind: 'waitingToBecomePrimary' } },
+    },
+  ];
+  assert.equal(replicaKeepaliveMayWait(FAST, young, now, false, race), false, 'a gate puts a key on this lease');
+  assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 2010, null), now, false, FOLLOW), false, 'no lease: the refresh grants one');
+  assert.equal(replicaKeepaliveMayWait(FAST, lease(null), now, false, FOLLOW), false, 'nothing confirmed yet');
+  assert.equal(replicaKeepaliveMayWait(FAST, lease(now + 5), now, false, FOLLOW), false, 'a send time after now is not trusted');
+});
+
+test('cycles with jitter and watch-woken cycles: the lease never runs out before the next attempt ends', () => {
+  for (const timings of [FAST, DEFAULTS, { ttlMs: 20_000, loopWaitMs: 5000, retryTimeoutMs: 5000 }, { ttlMs: 6000, loopWaitMs: 1000, retryTimeoutMs: 1000 }]) {
+    let seed = 12345;
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let confirmedMs = 0;
+    let nowMs = 0;
+    let renewals = 0;
+    let cycles = 0;
+    let longestGapMs = 0;
+    while (nowMs < 600_000) {
+      // The next cycle: loop_wait later (plus up to this cycle's own duration), or early on a watch event.
+      nowMs += rand() < 0.1 ? rand() * timings.loopWaitMs : timings.loopWaitMs + rand() * CYCLE_SLACK_MS;
+      cycles += 1;
+      if (replicaKeepaliveMayWait(timings, lease(confirmedMs), nowMs, false, FOLLOW)) continue;
+      // The attempt ends within retry_timeout at worst; the lease must still be alive then.
+      assert.ok(nowMs + timings.retryTimeoutMs < confirmedMs + timings.ttlMs, `lease alive through the attempt at ${nowMs} (${JSON.stringify(timings)})`);
+      longestGapMs = Math.max(longestGapMs, nowMs - confirmedMs);
+      confirmedMs = nowMs;
+      renewals += 1;
+    }
+    if (replicaRenewsEveryOtherCycle(timings)) {
+      assert.ok(renewals < 0.65 * cycles, `about every other cycle: ${renewals} of ${cycles}`);
+      assert.ok(longestGapMs < 2.5 * timings.loopWaitMs + CYCLE_SLACK_MS, `longest gap ${longestGapMs}`);
+    } else assert.ok(renewals > 0.85 * cycles, `nearly every cycle: ${renewals} of ${cycles}`);
+  }
+});
+
+test('decide marks only a replica that follows with a young keepalive; its plan keeps the refresh', () => {
+  const fast = config(FAST);
+  const replica = decide(obs({ config: fast, lease: lease(98_000) }));
+  assert.equal(replica.keepaliveMayWait, true);
+  assert.ok(
+    replica.actions.some((a) => a.kind === 'refreshLease'),
+    'the executor leaves it out, the plan still names it',
+  );
+  assert.equal(decide(obs({ config: fast, lease: lease(96_000) })).keepaliveMayWait, undefined, 'two cycles old');
+  assert.equal(decide(leaderObs({ config: fast, lease: lease(98_000, 'lease-n1') })).keepaliveMayWait, undefined, 'the leader');
+  const racing = decide(
+    obs({ config: fast, lease: lease(98_000), dcs: { ok: true, view: view({ leader: null }) }, peers: [peer('n3', { walPositionBytes: 900 })] }),
+  );
+  assert.ok(
+    racing.actions.some((a) => a.kind === 'acquireLeaderKey'),
+    'the replica races',
+  );
+  assert.equal(racing.keepaliveMayWait, undefined, 'a race renews first');
+});
