@@ -17,6 +17,10 @@
  * A renewer (failsafe_mode) is called its `leadMs` before the guard would fire: it may renew the
  * authority another way (a POST /failsafe round) while the HA cycle is blocked on an etcd that
  * does not answer, so that a leader every member vouches for is never fenced in the meantime.
+ *
+ * A replica's cycles may leave their keepalive out (src/ha/core/lease-renewal.ts); the backstop
+ * sends one of its own should no cycle have sent one in time (a cycle slowed by its observation),
+ * so that the member key does not expire for it.
  */
 import type { Logger } from '../observability/log.js';
 import type { Clock } from './clock.js';
@@ -62,6 +66,9 @@ export class LeaseKeeper {
   private readonly fireTimer: DeadlineTimer;
   /** Calls the renewer its lead before fireTimer. */
   private readonly renewTimer: DeadlineTimer;
+  /** Sends a keepalive at (last confirmed send time) + backstopAfterSentMs (setBackstop). */
+  private readonly backstopTimer: DeadlineTimer;
+  private backstopAfterSentMs: number | null = null;
   /** The guard's own fence holds PostgreSQL: the external fence may stand down. */
   private fenceInPlace = false;
   /** When the guard was armed (after being disarmed): the start of an unconfirmed authority. */
@@ -80,6 +87,10 @@ export class LeaseKeeper {
       const guard = this.guard;
       if (guard !== null)
         this.onFire(`no confirmed lease keepalive (or failsafe confirmation) for ${guard.fenceAfterSentMs} ms; the leader key may expire soon`);
+    });
+    this.backstopTimer = new DeadlineTimer(clock, () => {
+      this.log.info('no HA cycle renewed the lease in time: renewing it now');
+      void this.keepalive();
     });
     this.renewTimer = new DeadlineTimer(clock, () => {
       // A timer that fires past the guard's deadline ran late: the process was not scheduled
@@ -131,6 +142,16 @@ export class LeaseKeeper {
     this.rearm();
   }
 
+  /**
+   * A keepalive of its own at (last confirmed send time) + `afterSentMs` unless a later one is
+   * confirmed first; null: none (a leader's cycles, or a replica's that renew every time). Fires
+   * once per confirmed keepalive: a failed one is not retried here, the cycles go on trying.
+   */
+  setBackstop(afterSentMs: number | null): void {
+    this.backstopAfterSentMs = afterSentMs;
+    this.rearm();
+  }
+
   /** The guard the latest decision asked for (null disarms it). */
   setGuard(guard: GuardSetting | null): void {
     if (guard === null) this.guardSinceMs = null;
@@ -157,6 +178,7 @@ export class LeaseKeeper {
   stop(): void {
     this.stopped = true;
     this.guard = null;
+    this.backstopAfterSentMs = null;
     this.rearm();
   }
 
@@ -178,6 +200,8 @@ export class LeaseKeeper {
 
   private rearm(): void {
     this.feedExternal();
+    const confirmed = this.lastConfirmedSentMs;
+    this.backstopTimer.set(this.backstopAfterSentMs === null || confirmed === null ? null : confirmed + this.backstopAfterSentMs);
     const guard = this.guard;
     if (guard === null) {
       this.fireTimer.set(null);

@@ -50,9 +50,10 @@ export class ClusterState {
       const leading = self !== undefined && this.view?.leader?.name === self;
       // A replica may renew its lease (the proof) only every other cycle (core/lease-renewal.ts).
       const maxProofAgeMs = leading ? this.dynamic.loopWaitMs + CYCLE_SLACK_MS : replicaProofMaxAgeMs(this.dynamic);
-      const { view, currentAtMs } = await dcs.readCluster(maxProofAgeMs, leading);
+      const { view: read, currentAtMs } = await dcs.readCluster(maxProofAgeMs, leading);
+      this.settleFailsafeWrites(read, self);
+      const view = this.withFailsafeWrites(read);
       this.view = view;
-      if (this.failsafeWrites !== null && sameTopology(view.failsafe, this.failsafeWrites.latest)) this.failsafeWrites = null;
       this.failingSinceMs = null;
       this.lastOkMs = Math.min(currentAtMs, startedMs);
       this.lastSeenWallMs = clock.wallMs() - (clock.now() - this.lastOkMs);
@@ -80,26 +81,46 @@ export class ClusterState {
    * asked, yet could win the race once etcd came back).
    */
   noteFailsafeWritten(members: Record<string, string>): void {
-    if (this.view !== null) this.view = { ...this.view, failsafe: { ...members } };
+    if (this.view !== null) this.view = { ...this.view, failsafe: { ...(this.failsafeWrites?.union ?? {}), ...members } };
   }
 
   /**
    * A write of the `failsafe` key is about to be sent. Until a read shows it, the key may hold it
    * or what it held before: while the request is in flight (the lease keeper's renewer runs
    * confirmation rounds beside the cycle), and after it failed, since etcd applies a request it
-   * received after our deadline all the same. A round then asks every member of both (simulator,
-   * standard seed 10011: a leader on a slow link wrote a topology that added a member back, the
-   * write timed out and landed, its round asked the older topology only, and the member it had
-   * added, never asked, raced for the expired key and promoted).
+   * received after our deadline all the same. So the view's key lists the members of both, and
+   * a round asks them all (simulator, standard seeds 10011 and 16608 on 60786cb: a leader on a
+   * slow link wrote a topology that added a member back, the write timed out and landed, its
+   * round asked the older topology only, and the added member, never asked, raced for the
+   * expired key).
    */
   noteFailsafeWriting(members: Record<string, string>): void {
     this.failsafeWrites = { union: { ...(this.failsafeWrites?.union ?? {}), ...members }, latest: { ...members } };
+    if (this.view !== null) this.view = this.withFailsafeWrites(this.view);
   }
 
-  /** Every member the `failsafe` key may list now: the last read's, and the writes no read has shown yet. */
-  failsafeTopology(): Record<string, string> | null {
-    const read = this.view?.failsafe ?? null;
-    return this.failsafeWrites === null ? read : { ...this.failsafeWrites.union, ...(read ?? {}) };
+  /**
+   * The writes no read had shown are settled once a read shows the newest one, or another member
+   * (or none) holds the key: only a leader runs rounds. Until then the key as the view holds it
+   * differs from what the leader wants, so the leader writes it again (leader-duties.ts) even
+   * when the topology it wants is the one the read shows: a union of a write that never landed
+   * (a member since gone) cannot stay, failing every round.
+   */
+  private settleFailsafeWrites(read: ClusterView, self: string | undefined): void {
+    const writes = this.failsafeWrites;
+    if (writes !== null && (sameTopology(read.failsafe, writes.latest) || read.leader?.name !== self)) this.failsafeWrites = null;
+  }
+
+  /**
+   * The view with its `failsafe` key widened by the writes no read has shown yet (the newest
+   * address of a member wins). An absent or empty key is left as it is: it lets every member
+   * race, which no round can cover, so a round on it must fail (confirmTopology).
+   */
+  private withFailsafeWrites(view: ClusterView): ClusterView {
+    const writes = this.failsafeWrites;
+    const key = view.failsafe;
+    if (writes === null || key === null || Object.keys(key).length === 0) return view;
+    return { ...view, failsafe: { ...key, ...writes.union } };
   }
 
   /** Whether the last successful read is younger than ttl (Patroni's dcs.cluster property). */

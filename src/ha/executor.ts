@@ -8,6 +8,7 @@
  * recorded before the requests leave, so the lease deadline computed from them is never optimistic.
  */
 import type { AgentContext } from './context.js';
+import { keepaliveBackstopAfterSentMs, keepaliveTimingAllowsWait } from './core/lease-renewal.js';
 import { isGate } from './core/plan.js';
 import { watchdogPingTimeoutMs } from './core/watchdog-logic.js';
 import type { Action, Decision, GateAction, Plan, TaskKind, Why } from './core/types.js';
@@ -127,9 +128,14 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
   const { a } = s;
   const dcs = a.ports.dcs;
   switch (action.kind) {
-    case 'refreshLease':
-      if (!s.keepaliveMayWait) await a.lease.keepalive();
+    case 'refreshLease': {
+      // decide allowed leaving it out as of the observation; the timing is checked again now
+      // (a slow observation moves the next cycle's keepalive later: core/lease-renewal.ts).
+      const sent = a.lease.lastConfirmedSentMs;
+      const mayWait = s.keepaliveMayWait && sent !== null && keepaliveTimingAllowsWait(a.cluster.dynamic, sent, s.observedAtMs, a.ports.clock.now());
+      if (!mayWait) await a.lease.keepalive();
       return;
+    }
     case 'touchMember':
       await dcs.touchMember(buildMemberData(a));
       return;
@@ -309,6 +315,7 @@ export async function executeDecision(
   observed: { atMs: number; taskGeneration: number },
 ): Promise<Why> {
   a.lease.setGuard(decision.leaseGuard);
+  a.lease.setBackstop(decision.keepaliveMayWait === true ? keepaliveBackstopAfterSentMs(a.cluster.dynamic) : null);
   try {
     return await executePlan(
       {

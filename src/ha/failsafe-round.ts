@@ -22,7 +22,7 @@ export async function runFailsafeRound(a: AgentContext): Promise<boolean> {
   const sentMs = a.ports.clock.now();
   const pgc = local.postgresql;
   const body = { name: local.name, conn_url: formatConnUrl(pgc.connectAddress.host, pgc.connectAddress.port), api_url: ownApiUrl(a) };
-  const confirmed = await confirmTopology(a.ports.peers, local.name, a.cluster.failsafeTopology(), body, local.restapi.authentication, a.log);
+  const confirmed = await confirmTopology(a.ports.peers, local.name, a.cluster.view?.failsafe ?? null, body, local.restapi.authentication, a.log);
   if (confirmed) a.lease.confirmFailsafe(sentMs);
   return confirmed;
 }

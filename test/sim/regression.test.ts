@@ -37,9 +37,6 @@ const SEEDS: ReadonlyArray<{ seed: number; found: string }> = [
   { seed: 10864, found: 'loop_wait close to ttl - safety_margin: the watchdog reset a calm leader every cycle' },
   { seed: 28222, found: 'invariant (h) judged a fence by a probe taken while the fence was being written (checker bug)' },
   { seed: 19679, found: 'loop_wait close to ttl - safety_margin: the watchdog reset a calm leader every cycle' },
-  // issue 12, found once replicas renewed their lease every other cycle (the timing moved):
-  { seed: 10011, found: 'a failsafe write that timed out but landed: the round asked the older topology, the added member raced (split brain)' },
-  { seed: 16608, found: 'a failsafe write that timed out but landed: the round asked the older topology, the added member raced (split brain)' },
 ];
 
 /** Seeds of the other families (simulate's `family` option). */

@@ -44,9 +44,7 @@ function decideUnchecked(obs: Observation): Decision {
   const wake = chosen.wakeInMs === undefined ? {} : { wakeInMs: chosen.wakeInMs };
   const leaseGuard = guardFor(obs, ctx.isPrimary || promoting, mayLead);
   // A replica renews its lease every other cycle when the timings allow it (lease-renewal.ts).
-  const wait = replicaKeepaliveMayWait(obs.config, obs.lease, obs.nowMs, mayLead || leaseGuard !== null, chosen.actions)
-    ? { keepaliveMayWait: true as const }
-    : {};
+  const wait = replicaKeepaliveMayWait(obs.config, obs.lease, obs.nowMs, mayLead, chosen.actions) ? { keepaliveMayWait: true as const } : {};
   return { actions: chosen.actions, why: chosen.why, leaseGuard, gateValidForMs, ...wake, ...wait };
 }
 

@@ -5,15 +5,24 @@
  * an idle replica that exchange was the largest single cost of a cycle (about 12% of its CPU,
  * side by side, issue 12). Patroni renews at most once per loop_wait (its _do_refresh_lease), which
  * in practice skips about every other cycle. keel does the same on purpose, when the timings leave
- * room for it:
- *  - a replica skips a cycle's keepalive when the last confirmed one is younger than 1.5 loop_wait
- *    (so at most every other cycle is skipped, whatever the cycles' jitter);
- *  - and only if the lease outlives the next cycle's keepalive attempt: the next cycle starts at
- *    most loop_wait (plus this cycle's own duration) later, and its keepalive may take
- *    retry_timeout to be confirmed. With Patroni's defaults (ttl 30, loop_wait 10,
- *    retry_timeout 10) there is no such room, and a replica keeps renewing every cycle.
- * A node that may lead (any lease guard), a cycle with a gate (the key it may take is put on this
- * lease), and a node without a lease or a confirmed keepalive always renew.
+ * room for it. A replica leaves a cycle's keepalive out when:
+ *  - the last confirmed one is younger than 1.5 loop_wait: at most one regular cycle's keepalive
+ *    is left out in a row (a cycle the watch woke early may be left out as well);
+ *  - and the lease outlives the next cycle's keepalive attempt. The next cycle starts loop_wait
+ *    after this one did, or when this one ends; it sends its keepalive after its observation,
+ *    taken as long as this cycle's (a divergence check or a peer fetch can take seconds); and
+ *    that keepalive may take retry_timeout to be confirmed, plus a second of slack. With
+ *    Patroni's defaults (ttl 30, loop_wait 10, retry_timeout 10) a regular cycle has such room
+ *    only when the last keepalive went more than a second into its cycle (or the watch woke this
+ *    one early): a replica renews nearly every cycle.
+ * decide checks both as of its observation (Decision.keepaliveMayWait); the executor checks the
+ * timing again at the instant the keepalive would go. The next cycle's observation may still be
+ * slower than this one's: while a replica's cycles may leave keepalives out, the lease keeper
+ * sends one of its own at ttl - retry_timeout - 1 s after the last confirmed one, should no
+ * cycle have done so (keepaliveBackstopAfterSentMs; a timer moved by every keepalive, which
+ * never wakes the agent while cycles renew in time). A node that may lead, a cycle with a gate
+ * (the key it may take is put on this lease), and a node without a lease or a confirmed
+ * keepalive always renew.
  *
  * The keepalive is also the proof that the watch-fed copy of the cluster is current
  * (src/dcs/prefix-cache.ts), so a replica that renews every other cycle accepts a proof two cycles
@@ -30,7 +39,7 @@ type Timings = Pick<DynamicConfig, 'loopWaitMs' | 'ttlMs' | 'retryTimeoutMs'>;
 
 /** Whether the timings let a replica renew its lease every other cycle (see the module comment). */
 export function replicaRenewsEveryOtherCycle(config: Timings): boolean {
-  return leaseOutlivesNextAttempt(config.loopWaitMs, config);
+  return keepaliveTimingAllowsWait(config, 0, config.loopWaitMs, config.loopWaitMs);
 }
 
 /**
@@ -42,17 +51,35 @@ export function replicaProofMaxAgeMs(config: Timings): number {
 }
 
 /**
- * Whether a cycle of a member that does not lead may leave out its keepalive: `mayLead` is true
- * when the decision arms a lease guard, `actions` are the decision's top-level actions.
+ * Whether a cycle of a member that does not lead may leave out its keepalive, as of its
+ * observation at `obsNowMs`: `mayLead` as decide computes it, `actions` the decision's top-level
+ * actions.
  */
-export function replicaKeepaliveMayWait(config: Timings, lease: LeaseObservation, nowMs: number, mayLead: boolean, actions: readonly Action[]): boolean {
+export function replicaKeepaliveMayWait(config: Timings, lease: LeaseObservation, obsNowMs: number, mayLead: boolean, actions: readonly Action[]): boolean {
   if (mayLead || lease.leaseId === null || lease.lastConfirmedSentMs === null) return false;
   if (actions.some(isGate)) return false;
-  const ageMs = nowMs - lease.lastConfirmedSentMs;
-  return ageMs >= 0 && ageMs < 1.5 * config.loopWaitMs && leaseOutlivesNextAttempt(ageMs, config);
+  return keepaliveTimingAllowsWait(config, lease.lastConfirmedSentMs, obsNowMs, obsNowMs);
 }
 
-/** A keepalive confirmed `ageMs` ago keeps the lease alive through the next cycle's attempt. */
-function leaseOutlivesNextAttempt(ageMs: number, config: Timings): boolean {
-  return ageMs + config.loopWaitMs + CYCLE_SLACK_MS + config.retryTimeoutMs < config.ttlMs;
+/**
+ * When the lease keeper sends a keepalive of its own after the last confirmed one, for a replica
+ * whose cycles leave theirs out: in time for it to be confirmed within retry_timeout, a second
+ * before the lease would expire (a slow observation can delay the next cycle's keepalive past
+ * what keepaliveTimingAllowsWait foresaw).
+ */
+export function keepaliveBackstopAfterSentMs(config: Timings): number {
+  return config.ttlMs - config.retryTimeoutMs - CYCLE_SLACK_MS;
+}
+
+/**
+ * The timing rule alone: the keepalive confirmed after being sent at `lastConfirmedSentMs` is
+ * young enough, and the lease it renewed outlives the next cycle's attempt, for a cycle whose
+ * observation started at `observedAtMs` and whose keepalive would be sent at `sendAtMs`.
+ */
+export function keepaliveTimingAllowsWait(config: Timings, lastConfirmedSentMs: number, observedAtMs: number, sendAtMs: number): boolean {
+  const ageMs = sendAtMs - lastConfirmedSentMs;
+  const observeMs = sendAtMs - observedAtMs;
+  if (ageMs < 0 || observeMs < 0 || ageMs >= 1.5 * config.loopWaitMs) return false;
+  const nextSendMs = Math.max(observedAtMs + config.loopWaitMs, sendAtMs) + observeMs;
+  return nextSendMs - lastConfirmedSentMs + CYCLE_SLACK_MS + config.retryTimeoutMs < config.ttlMs;
 }

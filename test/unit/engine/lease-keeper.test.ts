@@ -165,3 +165,44 @@ test('a renewal timer that fires after the guard deadline (the process was froze
   timers.find((t) => t.at === 5000)?.run();
   assert.deepEqual(renewed, [6999]);
 });
+
+test("the backstop renews a replica's lease when no cycle did in time, once per confirmed keepalive; a cycle's keepalive moves it; null and stop() disarm it", async () => {
+  const { clock, timers, advanceTo } = manualClock(1000);
+  const sent: number[] = [];
+  let ok = true;
+  const keeper = new LeaseKeeper(clock, { refreshLease: async () => (sent.push(clock.t), ok) }, quiet, () => undefined);
+  await keeper.keepalive(); // a cycle's, at 1000
+  keeper.setBackstop(6000);
+  advanceTo(6999);
+  assert.deepEqual(sent, [1000], 'not before (last confirmed) + 6000');
+  advanceTo(7000);
+  await Promise.resolve();
+  assert.deepEqual(sent, [1000, 7000], 'its own keepalive at 7000');
+  assert.equal(keeper.lastConfirmedSentMs, 7000, 'confirmed like any other');
+  clock.t = 9000;
+  await keeper.keepalive(); // a cycle renews in time
+  advanceTo(14_999);
+  assert.deepEqual(sent, [1000, 7000, 9000], 'moved by the cycle');
+  ok = false; // etcd refuses from now on
+  advanceTo(15_000);
+  await Promise.resolve();
+  advanceTo(40_000);
+  assert.deepEqual(sent, [1000, 7000, 9000, 15_000], 'a failed one is not retried by the backstop');
+  ok = true;
+  clock.t = 41_000;
+  await keeper.keepalive();
+  keeper.setBackstop(null);
+  advanceTo(60_000);
+  assert.equal(sent.length, 5, 'null disarms it');
+  keeper.setBackstop(6000);
+  assert.ok(
+    timers.some((t) => !t.cancelled && t.keepAlive),
+    'armed, as a timer that costs no wake-up when moved',
+  );
+  keeper.stop();
+  assert.deepEqual(
+    timers.filter((t) => !t.cancelled),
+    [],
+    'stop() disarms it',
+  );
+});

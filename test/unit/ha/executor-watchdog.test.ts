@@ -28,7 +28,7 @@ function agent(mode: 'required' | 'automatic', armAccepted: boolean) {
         disable: () => undefined,
       },
     },
-    lease: { setGuard: () => undefined, authoritySentMs: () => nowMs - 1000 },
+    lease: { setGuard: () => undefined, setBackstop: () => undefined, authoritySentMs: () => nowMs - 1000 },
     local: () => ({ watchdog: { mode, safetyMarginMs: 5000 } }),
     cluster: { dynamic: { ttlMs: 30_000 } },
     pg: { probe: { inRecovery: true } },

@@ -6,7 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../../src/ha/core/decide.js';
-import { CYCLE_SLACK_MS, replicaKeepaliveMayWait, replicaProofMaxAgeMs, replicaRenewsEveryOtherCycle } from '../../../src/ha/core/lease-renewal.js';
+import {
+  CYCLE_SLACK_MS,
+  keepaliveBackstopAfterSentMs,
+  keepaliveTimingAllowsWait,
+  replicaKeepaliveMayWait,
+  replicaProofMaxAgeMs,
+  replicaRenewsEveryOtherCycle,
+} from '../../../src/ha/core/lease-renewal.js';
 import type { Action, LeaseObservation } from '../../../src/ha/core/types.js';
 import { config, leaderObs, obs, peer, view } from './fixtures.js';
 
@@ -26,7 +33,7 @@ test('fast timings: every other cycle, and a proof two cycles old is accepted', 
   const now = 100_000;
   assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 2010), now, false, FOLLOW), true, 'the previous cycle renewed');
   assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 2999), now, false, FOLLOW), true);
-  assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 3000), now, false, FOLLOW), false, 'never two cycles skipped in a row');
+  assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 3000), now, false, FOLLOW), false, 'a keepalive 1.5 loop_wait old is never left out');
   assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 4010), now, false, FOLLOW), false);
 });
 
@@ -59,29 +66,57 @@ test('a node that may lead, a gate, no lease or no confirmed keepalive: always r
   assert.equal(replicaKeepaliveMayWait(FAST, lease(now + 5), now, false, FOLLOW), false, 'a send time after now is not trusted');
 });
 
-test('cycles with jitter and watch-woken cycles: the lease never runs out before the next attempt ends', () => {
+test('a slow observation moves the next keepalive later: the executor renews after one', () => {
+  // 1 s after the last keepalive decide allowed waiting; the observation then took 3 s.
+  assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1000, 1000), true, 'as of the observation');
+  assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1000, 4000), false, 'at the instant the keepalive would go');
+  assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1000, 1900), true, 'a 0.9 s observation still leaves room');
+  // At Patroni's defaults a watch-woken cycle 1 s after the keepalive may wait, unless it observed for 8 s.
+  assert.equal(keepaliveTimingAllowsWait(DEFAULTS, 0, 1000, 1000), true);
+  assert.equal(keepaliveTimingAllowsWait(DEFAULTS, 0, 1000, 9000), false, 'the next attempt could end after the lease');
+  assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1000, 900), false, 'sent before its observation: not trusted');
+});
+
+test('cycles with jitter, slow observations and watch-woken cycles: with the backstop, the lease never runs out before an attempt ends', () => {
   for (const timings of [FAST, DEFAULTS, { ttlMs: 20_000, loopWaitMs: 5000, retryTimeoutMs: 5000 }, { ttlMs: 6000, loopWaitMs: 1000, retryTimeoutMs: 1000 }]) {
     let seed = 12345;
     const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const backstopMs = keepaliveBackstopAfterSentMs(timings);
     let confirmedMs = 0;
-    let nowMs = 0;
+    let startMs = 0;
+    let backstopArmed = false;
     let renewals = 0;
+    let backstops = 0;
     let cycles = 0;
-    let longestGapMs = 0;
-    while (nowMs < 600_000) {
-      // The next cycle: loop_wait later (plus up to this cycle's own duration), or early on a watch event.
-      nowMs += rand() < 0.1 ? rand() * timings.loopWaitMs : timings.loopWaitMs + rand() * CYCLE_SLACK_MS;
+    while (startMs < 600_000) {
+      // This cycle's observation: mostly milliseconds, sometimes seconds (a divergence check, a peer fetch).
+      const observeMs = rand() < 0.05 ? rand() * 3 * timings.loopWaitMs : rand() * 20;
+      const sendMs = startMs + observeMs;
+      const observedConfirmedMs = confirmedMs;
+      // The backstop the last decision armed fires while this cycle observes.
+      if (backstopArmed && confirmedMs + backstopMs < sendMs) {
+        const atMs = confirmedMs + backstopMs;
+        assert.ok(atMs + timings.retryTimeoutMs < confirmedMs + timings.ttlMs, 'the backstop comes in time');
+        confirmedMs = atMs;
+        backstops += 1;
+      }
       cycles += 1;
-      if (replicaKeepaliveMayWait(timings, lease(confirmedMs), nowMs, false, FOLLOW)) continue;
-      // The attempt ends within retry_timeout at worst; the lease must still be alive then.
-      assert.ok(nowMs + timings.retryTimeoutMs < confirmedMs + timings.ttlMs, `lease alive through the attempt at ${nowMs} (${JSON.stringify(timings)})`);
-      longestGapMs = Math.max(longestGapMs, nowMs - confirmedMs);
-      confirmedMs = nowMs;
-      renewals += 1;
+      const decided = replicaKeepaliveMayWait(timings, lease(observedConfirmedMs), startMs, false, FOLLOW);
+      const waits = decided && keepaliveTimingAllowsWait(timings, confirmedMs, startMs, sendMs);
+      backstopArmed = decided;
+      if (!waits) {
+        // The attempt ends within retry_timeout at worst; the lease must still be alive then.
+        assert.ok(sendMs + timings.retryTimeoutMs < confirmedMs + timings.ttlMs, `lease alive through the attempt at ${sendMs} (${JSON.stringify(timings)})`);
+        confirmedMs = sendMs;
+        renewals += 1;
+      }
+      // The next cycle: loop_wait after this one started, or when it ended; early on a watch event.
+      const endMs = sendMs + rand() * 10;
+      startMs = rand() < 0.1 ? endMs + rand() * timings.loopWaitMs * 0.5 : Math.max(startMs + timings.loopWaitMs, endMs);
     }
     if (replicaRenewsEveryOtherCycle(timings)) {
       assert.ok(renewals < 0.65 * cycles, `about every other cycle: ${renewals} of ${cycles}`);
-      assert.ok(longestGapMs < 2.5 * timings.loopWaitMs + CYCLE_SLACK_MS, `longest gap ${longestGapMs}`);
+      assert.ok(backstops > 0, 'some slow observation needed the backstop');
     } else assert.ok(renewals > 0.85 * cycles, `nearly every cycle: ${renewals} of ${cycles}`);
   }
 });
