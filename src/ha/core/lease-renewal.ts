@@ -6,15 +6,19 @@
  * side by side, issue 12). Patroni renews at most once per loop_wait (its _do_refresh_lease), which
  * in practice skips about every other cycle. keel does the same on purpose, when the timings leave
  * room for it. A replica leaves a cycle's keepalive out when:
- *  - the last confirmed one is younger than 1.5 loop_wait: at most one regular cycle's keepalive
- *    is left out in a row (a cycle the watch woke early may be left out as well);
+ *  - the last confirmed one is about one cycle old: at least half a loop_wait, younger than 1.5.
+ *    So at most one regular cycle's keepalive is left out in a row, and a cycle the watch woke
+ *    soon after a keepalive renews: something changed, and its keepalive proves the next
+ *    cycle's view (simulator, switchover seed 7026 at loop_wait 11: the candidate, woken by the
+ *    key's release, decided on a view proven before it, left its keepalive out, and so decided
+ *    on that view again 11 s later, when another replica had already taken the key);
  *  - and the lease outlives the next cycle's keepalive attempt. The next cycle starts loop_wait
  *    after this one did, or when this one ends; it sends its keepalive after its observation,
  *    taken as long as this cycle's (a divergence check or a peer fetch can take seconds); and
  *    that keepalive may take retry_timeout to be confirmed, plus a second of slack. With
  *    Patroni's defaults (ttl 30, loop_wait 10, retry_timeout 10) a regular cycle has such room
- *    only when the last keepalive went more than a second into its cycle (or the watch woke this
- *    one early): a replica renews nearly every cycle.
+ *    only when the last keepalive went more than a second into its cycle: a replica renews
+ *    nearly every cycle.
  * decide checks both as of its observation (Decision.keepaliveMayWait); the executor checks the
  * timing again at the instant the keepalive would go. The next cycle's observation may still be
  * slower than this one's: while a replica's cycles may leave keepalives out, the lease keeper
@@ -79,7 +83,7 @@ export function keepaliveBackstopAfterSentMs(config: Timings): number {
 export function keepaliveTimingAllowsWait(config: Timings, lastConfirmedSentMs: number, observedAtMs: number, sendAtMs: number): boolean {
   const ageMs = sendAtMs - lastConfirmedSentMs;
   const observeMs = sendAtMs - observedAtMs;
-  if (ageMs < 0 || observeMs < 0 || ageMs >= 1.5 * config.loopWaitMs) return false;
+  if (ageMs < 0.5 * config.loopWaitMs || observeMs < 0 || ageMs >= 1.5 * config.loopWaitMs) return false;
   const nextSendMs = Math.max(observedAtMs + config.loopWaitMs, sendAtMs) + observeMs;
   return nextSendMs - lastConfirmedSentMs + CYCLE_SLACK_MS + config.retryTimeoutMs < config.ttlMs;
 }

@@ -33,6 +33,8 @@ test('fast timings: every other cycle, and a proof two cycles old is accepted', 
   const now = 100_000;
   assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 2010), now, false, FOLLOW), true, 'the previous cycle renewed');
   assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 2999), now, false, FOLLOW), true);
+  assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 1000), now, false, FOLLOW), true, 'half a loop_wait');
+  assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 999), now, false, FOLLOW), false, 'woken early: renews, its keepalive proves the next view');
   assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 3000), now, false, FOLLOW), false, 'a keepalive 1.5 loop_wait old is never left out');
   assert.equal(replicaKeepaliveMayWait(FAST, lease(now - 4010), now, false, FOLLOW), false);
 });
@@ -44,8 +46,9 @@ test("Patroni's default timings leave no room: every regular cycle renews, the p
   // 10 + 10 + 1 + 10 s is not below ttl: a skipped keepalive could let the lease run out.
   assert.equal(replicaKeepaliveMayWait(DEFAULTS, lease(now - 10_005), now, false, FOLLOW), false);
   assert.equal(replicaKeepaliveMayWait(DEFAULTS, lease(now - 9000), now, false, FOLLOW), false);
-  // A cycle the watch woke a second after the last keepalive may still leave it out.
-  assert.equal(replicaKeepaliveMayWait(DEFAULTS, lease(now - 1000), now, false, FOLLOW), true);
+  // A regular cycle whose last keepalive went 2 s into its cycle has room; one the watch woke a second after it renews.
+  assert.equal(replicaKeepaliveMayWait(DEFAULTS, lease(now - 8000), now, false, FOLLOW), true);
+  assert.equal(replicaKeepaliveMayWait(DEFAULTS, lease(now - 1000), now, false, FOLLOW), false, 'woken early: renews');
 });
 
 test('a node that may lead, a gate, no lease or no confirmed keepalive: always renew', () => {
@@ -67,13 +70,13 @@ test('a node that may lead, a gate, no lease or no confirmed keepalive: always r
 });
 
 test('a slow observation moves the next keepalive later: the executor renews after one', () => {
-  // 1 s after the last keepalive decide allowed waiting; the observation then took 3 s.
-  assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1000, 1000), true, 'as of the observation');
-  assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1000, 4000), false, 'at the instant the keepalive would go');
-  assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1000, 1900), true, 'a 0.9 s observation still leaves room');
-  // At Patroni's defaults a watch-woken cycle 1 s after the keepalive may wait, unless it observed for 8 s.
-  assert.equal(keepaliveTimingAllowsWait(DEFAULTS, 0, 1000, 1000), true);
-  assert.equal(keepaliveTimingAllowsWait(DEFAULTS, 0, 1000, 9000), false, 'the next attempt could end after the lease');
+  // 1.5 s after the last keepalive decide allowed waiting; the observation then took 3 s.
+  assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1500, 1500), true, 'as of the observation');
+  assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1500, 4500), false, 'at the instant the keepalive would go');
+  assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1500, 2400), true, 'a 0.9 s observation still leaves room');
+  // At Patroni's defaults a cycle 6 s after the keepalive may wait, unless it observed for 3 s.
+  assert.equal(keepaliveTimingAllowsWait(DEFAULTS, 0, 6000, 6000), true);
+  assert.equal(keepaliveTimingAllowsWait(DEFAULTS, 0, 6000, 9000), false, 'the next attempt could end after the lease');
   assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1000, 900), false, 'sent before its observation: not trusted');
 });
 
