@@ -11,7 +11,19 @@
  *
  * A healthy round costs two system calls on each side and reports nothing; the agent hears only
  * of rounds where etcd was slow or silent (and of the first quick one after them), so its event
- * loop stays asleep while nothing happens. Only HTTP status 200 counts as etcd answering: a
+ * loop stays asleep while nothing happens.
+ *
+ * The pace follows PostgreSQL's WAL. The probe exists to shrink what an isolated asynchronous
+ * leader acknowledges and then loses, and PostgreSQL writes a commit's WAL before it acknowledges
+ * it: a primary that wrote no WAL for QUIET_AFTER_ROUNDS * every_ms (10 s at the agent's 400 ms)
+ * has acknowledged nothing that could be lost, so rounds then come every QUIET_PACE * every_ms
+ * (2 s) instead. An inotify watch on pg_wal brings the probe back at once: the first write starts
+ * a round (after the one under way, if any), and rounds keep the fast pace until the WAL is quiet
+ * again. So the first commits after a quiet spell wait for one round, as any commit does at the
+ * fast pace: an isolation is still detected within every_ms + etcd_timeout_ms of the first write.
+ * The watch is polled only while quiet (a busy primary writes WAL many times a second; while fast,
+ * its queue is read at the end of each round instead, where identical events have merged). No
+ * pg_wal to watch (or no inotify) keeps the fast pace. Only HTTP status 200 counts as etcd answering: a
  * refusal (an expired token: 401) is no proof that etcd has a quorum, and the agent, told its
  * status, renews the token and sends the probe a new request.
  *
@@ -22,17 +34,22 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define REQUEST_MAX 4096
 #define ANSWER_MAX 8192
+/* Rounds without a WAL write after which the probe slows down, and how much (see above). */
+#define QUIET_AFTER_ROUNDS 25
+#define QUIET_PACE 5
 
 struct target {
   struct sockaddr_storage addr;
@@ -71,7 +88,16 @@ static struct {
   int peer_fd[PROBE_MAX_TARGETS];
   /* the last round ended with a quick answer from etcd (nothing to report) */
   int last_quick;
+  /* the next round was set at the quiet pace (the WAL watch is polled meanwhile) */
+  int quiet;
 } run = {.etcd_fd = -1, .peer_fd = {[0 ... PROBE_MAX_TARGETS - 1] = -1}, .last_quick = 1};
+
+/* PostgreSQL's WAL directory, watched to set the pace (inotify; fd -1 when it cannot be watched). */
+static struct {
+  char dir[PATH_MAX];
+  int fd, wd;
+  int64_t last_write_ns;
+} wal = {.dir = "", .fd = -1, .wd = -1};
 
 static int64_t ms_ns(int ms) { return (int64_t)ms * 1000000LL; }
 
@@ -138,12 +164,66 @@ static void close_peers(void) {
   run.peers_pending = 0;
 }
 
+static void wal_unwatch(void) {
+  if (wal.fd >= 0) close(wal.fd);
+  wal.fd = -1;
+  wal.wd = -1;
+}
+
+/*
+ * Watches pg_wal when it is not watched yet (or any more: a re-cloned data directory has a new
+ * one); a watch just set has seen nothing, so the pace stays fast until the WAL is proven quiet.
+ */
+static void wal_watch(int64_t now) {
+  if (wal.dir[0] == '\0' || wal.wd >= 0) return;
+  if (wal.fd < 0) wal.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (wal.fd < 0) return;
+  /* IN_MODIFY: a WAL write; IN_CREATE/IN_MOVED_TO: a new or recycled segment; the rest: pg_wal replaced. */
+  wal.wd = inotify_add_watch(wal.fd, wal.dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF);
+  wal.last_write_ns = now;
+}
+
+/* Reads what the watch queued; 1 when PostgreSQL wrote WAL (or the watch was lost) since the last read. */
+static int wal_drain(int64_t now) {
+  if (wal.fd < 0) return 0;
+  char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+  int wrote = 0;
+  for (;;) {
+    ssize_t n = read(wal.fd, events, sizeof events);
+    if (n <= 0) break;
+    wrote = 1;
+    for (char *p = events; p < events + n;) {
+      const struct inotify_event *e = (const struct inotify_event *)p;
+      /* pg_wal deleted or moved away: the kernel drops the watch (IN_IGNORED follows). */
+      if (e->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+        if (wal.wd >= 0) inotify_rm_watch(wal.fd, wal.wd);
+        wal.wd = -1;
+      }
+      p += sizeof *e + e->len;
+    }
+  }
+  if (wrote) wal.last_write_ns = now;
+  return wrote;
+}
+
+/* No WAL written for QUIET_AFTER_ROUNDS rounds' worth of time, by a watch that is in place. */
+static int wal_quiet(int64_t now) {
+  return wal.wd >= 0 && now - wal.last_write_ns >= ms_ns(cfg.every_ms) * QUIET_AFTER_ROUNDS;
+}
+
+void probe_watch_wal(const char *data_dir) {
+  int n = snprintf(wal.dir, sizeof wal.dir, "%s/pg_wal", data_dir);
+  if (n < 0 || (size_t)n >= sizeof wal.dir) wal.dir[0] = '\0';
+}
+
 void probe_stop(void) {
   close_etcd();
   close_peers();
+  wal_unwatch();
   cfg.on = 0;
   run.in_round = 0;
   run.last_quick = 1;
+  run.quiet = 0;
 }
 
 int probe_running(void) { return cfg.on; }
@@ -196,6 +276,9 @@ int probe_configure(const char *args, char *why, size_t why_len) {
   cfg.on = 1;
   run.endpoint = 0;
   run.next_round_ns = 0; /* the first round starts at once */
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  wal_watch((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
   return 0;
 }
 
@@ -393,6 +476,12 @@ int probe_pollfds(struct pollfd *fds) {
     fds[n].fd = run.peer_fd[i];
     fds[n++].events = POLLOUT;
   }
+  if (!run.in_round && run.quiet && wal.wd >= 0) {
+    /* Quiet: the first WAL write wakes the probe. */
+    fds[n].revents = 0;
+    fds[n].fd = wal.fd;
+    fds[n++].events = POLLIN;
+  }
   return n;
 }
 
@@ -406,7 +495,7 @@ int probe_timeout_ms(int64_t now) {
     if (run.peers_started && run.peers_pending > 0 && run.peers_deadline_ns < next) next = run.peers_deadline_ns;
   }
   int64_t left = (next - now + 999999) / 1000000LL;
-  return left < 0 ? 0 : left > 1000 ? 1000 : (int)left;
+  return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
 
 void probe_step(const struct pollfd *fds, int n, int64_t now, void (*report)(const char *line)) {
@@ -414,7 +503,13 @@ void probe_step(const struct pollfd *fds, int n, int64_t now, void (*report)(con
   for (int k = 0; k < n; k++) {
     if (fds[k].revents == 0) continue;
     if (fds[k].fd == run.etcd_fd) etcd_io(fds[k].revents);
-    else
+    else if (fds[k].fd == wal.fd) {
+      /* A WAL write while quiet: a round now (none is under way while the watch is polled). */
+      if (wal_drain(now)) {
+        run.next_round_ns = now;
+        run.quiet = 0;
+      }
+    } else
       for (int i = 0; i < cfg.n_peers; i++)
         if (run.peer_fd[i] == fds[k].fd) peer_io(i, fds[k].revents);
   }
@@ -434,9 +529,17 @@ void probe_step(const struct pollfd *fds, int n, int64_t now, void (*report)(con
   if (!quick && !run.peers_started && (run.etcd_done || now >= run.round_start_ns + ms_ns(cfg.quick_ms))) start_peers(now);
   if (run.peers_started && run.peers_pending > 0 && now >= run.peers_deadline_ns) close_peers();
   if (!run.etcd_done || (run.peers_started && run.peers_pending > 0)) return;
-  /* The round is over. */
+  /* The round is over. The next one comes at the fast pace, or the quiet one (see the top). */
   run.in_round = 0;
-  run.next_round_ns = now + ms_ns(cfg.every_ms);
+  int wrote = wal_drain(now);
+  wal_watch(now);
+  if (run.quiet && wrote) {
+    run.next_round_ns = now; /* the first write since a quiet spell: at once */
+    run.quiet = 0;
+  } else {
+    run.quiet = wal_quiet(now);
+    run.next_round_ns = now + ms_ns(cfg.every_ms) * (run.quiet ? QUIET_PACE : 1);
+  }
   if (!quick || !run.last_quick) {
     char line[128];
     snprintf(line, sizeof line, "probe %d %d %d %d %d", run.etcd_status == 200, cfg.n_peers, run.peers_answered, run.etcd_status,

@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Most pollfds the probe adds to keel-fence's poll (one etcd connection, one per member). */
+/* Most pollfds the probe adds to keel-fence's poll (one etcd connection, one per member, the WAL watch). */
 #define PROBE_MAX_TARGETS 16
-#define PROBE_MAX_FDS (1 + PROBE_MAX_TARGETS)
+#define PROBE_MAX_FDS (2 + PROBE_MAX_TARGETS)
 
 /*
  * Starts the probe, or replaces its settings (the round under way is dropped). `args` is what
@@ -22,6 +22,8 @@
  * <request> the whole HTTP/1.1 request for a linearizable read, in hex. Returns 0, or -1 with `why`.
  */
 int probe_configure(const char *args, char *why, size_t why_len);
+/* The data directory whose pg_wal sets the pace (isolation-probe.c says how); call once, before probing. */
+void probe_watch_wal(const char *data_dir);
 void probe_stop(void);
 int probe_running(void);
 

@@ -57,6 +57,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,6 +91,13 @@ static enum state state = DISARMED;
 static int64_t deadline_boot_ns;
 static struct client clients[MAX_CLIENTS];
 static int watchdog_fd = -1;
+/*
+ * A timer on CLOCK_BOOTTIME set to the deadline, polled while armed: poll's own timeout counts on
+ * CLOCK_MONOTONIC, which stops while the machine is suspended, so without it a wait is cut to a
+ * second (a fence at most that late after a resume), which woke an idle leader's keel-fence every
+ * second for nothing. -1 when the kernel has none (that one-second cut is then kept).
+ */
+static int deadline_fd = -1;
 /* The client the isolation probe reports to (the agent that started it), -1 when it does not run. */
 static int probe_owner_fd = -1;
 /* Postmasters this process stopped at a passed deadline (reported by status and "event fenced"). */
@@ -284,6 +292,15 @@ static int handle(struct client *c, char *line) {
       return 0;
     }
     deadline_boot_ns = deadline_mono - clock_ns(CLOCK_MONOTONIC) + clock_ns(CLOCK_BOOTTIME);
+    if (deadline_fd >= 0) {
+      /* An instant already passed would read as "disarm" (0): the earliest instant instead. */
+      int64_t at = deadline_boot_ns > 0 ? deadline_boot_ns : 1;
+      struct itimerspec when = {.it_value = {.tv_sec = at / 1000000000LL, .tv_nsec = at % 1000000000LL}};
+      if (timerfd_settime(deadline_fd, TFD_TIMER_ABSTIME, &when, NULL) != 0) {
+        close(deadline_fd);
+        deadline_fd = -1;
+      }
+    }
     if (state != ARMED) logf_("armed: the agent may acknowledge commits until its deadline");
     state = ARMED;
     overdue_logged = 0;
@@ -408,16 +425,26 @@ int main(int argc, char **argv) {
     listen(listeners[k], MAX_CLIENTS);
   }
   for (int i = 0; i < MAX_CLIENTS; i++) clients[i].fd = -1;
+  deadline_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+  probe_watch_wal(data_dir);
   logf_("started (pid %d), guarding %s", (int)getpid(), data_dir);
 
   int64_t idle_since = clock_ns(CLOCK_BOOTTIME);
   for (;;) {
-    struct pollfd fds[MAX_CLIENTS + 2 + PROBE_MAX_FDS];
+    struct pollfd fds[MAX_CLIENTS + 3 + PROBE_MAX_FDS];
     int n = 0;
     for (int k = 0; k < 2; k++) {
       fds[n].fd = listeners[k];
       fds[n++].events = POLLIN;
     }
+    int timer_at = -1;
+    if (state == ARMED && deadline_fd >= 0) {
+      timer_at = n;
+      fds[n].fd = deadline_fd;
+      fds[n].revents = 0;
+      fds[n++].events = POLLIN;
+    }
+    int clients_start = n;
     int connected = 0;
     for (int i = 0; i < MAX_CLIENTS; i++) {
       if (clients[i].fd < 0) continue;
@@ -431,7 +458,9 @@ int main(int argc, char **argv) {
     int timeout_ms = 1000;
     if (state == ARMED) {
       int64_t left = (deadline_boot_ns - now + 999999) / 1000000LL;
-      timeout_ms = left <= 0 ? OVERDUE_POLL_MS : left < 1000 ? (int)left : 1000;
+      /* With the timer, poll waits for it (or anything else); without, a second at most. */
+      int64_t cut = timer_at >= 0 ? 60000 : 1000;
+      timeout_ms = left <= 0 ? OVERDUE_POLL_MS : left < cut ? (int)left : (int)cut;
     }
     int probe_ms = probe_timeout_ms(clock_ns(CLOCK_MONOTONIC));
     if (probe_ms >= 0 && probe_ms < timeout_ms) timeout_ms = probe_ms;
@@ -444,6 +473,11 @@ int main(int argc, char **argv) {
       return 0;
     }
     int ready = poll(fds, (nfds_t)n, timeout_ms);
+    if (timer_at >= 0 && (fds[timer_at].revents & POLLIN)) {
+      uint64_t expirations;
+      ssize_t ignored = read(deadline_fd, &expirations, sizeof expirations); /* readable until read */
+      (void)ignored;
+    }
     if (state == ARMED && clock_ns(CLOCK_BOOTTIME) >= deadline_boot_ns) fire();
     /* The probe first: requests handled below may replace it, closing the descriptors it polled. */
     probe_step(fds + clients_end, n - clients_end, clock_ns(CLOCK_MONOTONIC), probe_report);
@@ -463,7 +497,7 @@ int main(int argc, char **argv) {
         }
       }
     }
-    for (int k = 2; k < clients_end; k++) {
+    for (int k = clients_start; k < clients_end; k++) {
       if (fds[k].revents == 0) continue;
       struct client *c = NULL;
       for (int i = 0; i < MAX_CLIENTS; i++)

@@ -12,7 +12,9 @@
  * Each round from Node costs a timer wake-up and an HTTP exchange, about a millisecond of CPU:
  * 2.5 rounds a second made up half of an idle leader's cost (issue 12). keel-fence runs the same
  * rounds in C and tells the agent only of those where etcd did not answer at once, which go
- * through the same rule here. The agent then sets no timer of its own. It checks that the probe
+ * through the same rule here; it also slows down while PostgreSQL writes no WAL, when there is
+ * nothing an isolation could lose, and comes back at the first write (isolation-probe.c says
+ * why that keeps the loss bound). The agent then sets no timer of its own. It checks that the probe
  * runs with the right targets after each HA cycle's observation and at its end (the members
  * change only there; a token or preferred endpoint that changed between cycles is caught then, or
  * at once by a refusal keel-fence reports, which renews the token and re-aims), and at once when

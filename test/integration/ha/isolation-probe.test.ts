@@ -3,14 +3,15 @@
  * (ProcessFence.probe), against a stand-in etcd (an HTTP server answering the range read as the
  * gateway does, or not) and stand-in members (TCP listeners, or closed ports). What the agent's
  * isolation watch relies on: healthy rounds say nothing, every other round is reported with its
- * facts, the first healthy round after them is reported once, and the probe survives keel-fence
- * being killed. Every keel-fence started is killed by PID in `after`.
+ * facts, the first healthy round after them is reported once, the probe survives keel-fence
+ * being killed, and it slows down while PostgreSQL's WAL is quiet and comes back at the first
+ * write. Every keel-fence started is killed by PID in `after`.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessFence, keelFencePids, type IsolationProbeReport, type IsolationProbeSettings } from '../../../src/engine/process-fence.js';
@@ -81,11 +82,12 @@ async function closedPort(): Promise<string> {
   return address;
 }
 
-async function armedFence(): Promise<{ dataDir: string; fence: ProcessFence; logLines: string[] }> {
+/** keel-fence started (armed) for a data directory of its own; `withWal`: it has a pg_wal. */
+async function armedFence(withWal = false): Promise<{ dataDir: string; fence: ProcessFence; logLines: string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'keel-probe-test-'));
   dirs.push(dir);
   const dataDir = join(dir, 'data');
-  await mkdir(dataDir);
+  await mkdir(withWal ? join(dataDir, 'pg_wal') : dataDir, { recursive: true });
   const logLines: string[] = [];
   const fence = new ProcessFence({ dataDir, clock: systemClock, log: createLogger({ level: 'debug', format: 'text', write: (line) => logLines.push(line) }) });
   // An arm far away starts keel-fence (no postmaster here: a firing would stop nothing anyway).
@@ -93,7 +95,7 @@ async function armedFence(): Promise<{ dataDir: string; fence: ProcessFence; log
   return { dataDir, fence, logLines };
 }
 
-function settings(etcd: string[], members: string[]): IsolationProbeSettings {
+function settings(etcd: string[], members: string[], everyMs = 50): IsolationProbeSettings {
   const request = requestBytes(
     'POST',
     '/v3/kv/range',
@@ -102,17 +104,18 @@ function settings(etcd: string[], members: string[]): IsolationProbeSettings {
     JSON.stringify({ key: 'L3NlcnZpY2UvZGVtby9sZWFkZXI=', limit: '1' }),
   );
   const hostPort = (address: string) => ({ host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) });
-  return { everyMs: 50, etcdTimeoutMs: 250, quickMs: 60, peerTimeoutMs: 250, etcd: etcd.map(hostPort), members: members.map(hostPort), request };
+  return { everyMs, etcdTimeoutMs: 250, quickMs: 60, peerTimeoutMs: 250, etcd: etcd.map(hostPort), members: members.map(hostPort), request };
 }
 
 /** keel-fence started and running the probe against these targets, its reports collected. */
 async function probing(
   etcd: string[],
   members: string[],
+  options: { everyMs?: number; withWal?: boolean } = {},
 ): Promise<{ dataDir: string; fence: ProcessFence; logLines: string[]; reports: IsolationProbeReport[] }> {
-  const started = await armedFence();
+  const started = await armedFence(options.withWal);
   const reports: IsolationProbeReport[] = [];
-  started.fence.probe(settings(etcd, members), (r) => reports.push(r));
+  started.fence.probe(settings(etcd, members, options.everyMs), (r) => reports.push(r));
   await eventually('keel-fence runs the probe', 5000, async () => (started.fence.probeRunning() ? true : undefined));
   return { ...started, reports };
 }
@@ -207,4 +210,53 @@ test('keel-fence killed: the agent is told, starts it again and it probes again;
   await sleep(300);
   assert.equal(etcd.requests(), stopped, 'the probe kept running after probe-stop');
   await standDown(fence);
+});
+
+test('quiet WAL: rounds slow down to one every 5 paces after 25 paces without a write, and the first write brings a round at once and the fast pace back', async () => {
+  // At a 300 ms pace: quiet after 7.5 s without a WAL write, then a round every 1.5 s.
+  const etcd = await fakeEtcd();
+  const member = await liveMember();
+  const { dataDir, fence, reports } = await probing([`127.0.0.1:${etcd.port}`], [member.address], { everyMs: 300, withWal: true });
+  const segment = join(dataDir, 'pg_wal', '000000010000000000000001');
+  /** The instants (performance.now) at which etcd received a read, from now on. */
+  const arrivals: number[] = [];
+  let seen = etcd.requests();
+  const watcher = setInterval(() => {
+    for (; seen < etcd.requests(); seen++) arrivals.push(performance.now());
+  }, 5);
+  try {
+    const countOver = async (ms: number, during?: () => Promise<void>): Promise<number> => {
+      const from = etcd.requests();
+      const until = performance.now() + ms;
+      while (performance.now() < until) await (during === undefined ? sleep(until - performance.now()) : during());
+      return etcd.requests() - from;
+    };
+    // A fresh probe has seen no write yet: it starts at the fast pace.
+    const fresh = await countOver(2400);
+    assert.ok(fresh >= 5, `${fresh} reads in 2.4 s just after the start, at a 300 ms pace`);
+
+    await sleep(6000); // 8.4 s without a write by now
+    const quiet = await countOver(4500);
+    assert.ok(quiet >= 1 && quiet <= 5, `${quiet} reads in 4.5 s of quiet WAL: expected about 3 (one every 1.5 s), 15 at the fast pace`);
+
+    // The first write after a quiet spell: a round at once, not at the next quiet round.
+    const last = arrivals.length;
+    await eventually('a quiet round', 5000, async () => (arrivals.length > last ? true : undefined));
+    await sleep(100);
+    const wroteAt = performance.now();
+    await appendFile(segment, 'x');
+    const woken = await eventually('a round after the write', 5000, async () => arrivals.find((t) => t > wroteAt));
+    assert.ok(woken - wroteAt < 800, `the first round came ${Math.round(woken - wroteAt)} ms after the write; the quiet pace would be about 1400`);
+
+    // While PostgreSQL writes, the fast pace holds.
+    const busy = await countOver(3000, async () => {
+      await appendFile(segment, 'x');
+      await sleep(100);
+    });
+    assert.ok(busy >= 6, `${busy} reads in 3 s of WAL writes: expected about 10 at the fast pace, 2 at the quiet one`);
+    assert.equal(reports.length, 0, 'healthy rounds were reported');
+  } finally {
+    clearInterval(watcher);
+    await standDown(fence);
+  }
 });
