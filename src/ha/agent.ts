@@ -35,6 +35,8 @@ import { FailsafeInbox } from './failsafe.js';
 import { FailsafeRenewer } from './failsafe-round.js';
 import { IsolationWatch } from './isolation-watch.js';
 import { SyncWatch } from './sync-watch.js';
+import { watchEventWakes } from './watch-wake.js';
+import { clusterKeys } from '../patroni/dcs-layout.js';
 import { FailoverRecorder } from './failover-records.js';
 import { makeCtx } from './core/rules/context.js';
 import { pgpassEntries, reloadableConfig } from './local-config.js';
@@ -359,17 +361,12 @@ export class Agent implements AgentContext {
   private startWatch(): void {
     this.watching = true;
     const name = this.localConfig.name;
+    const keys = clusterKeys(this.localConfig.namespace, this.localConfig.scope);
     this.ports.dcs.watch(
       this.cluster.view?.revision ?? 0,
       (event) => {
         this.expiryTick.watched(event, this.ports.clock.now());
-        if (event.kind === 'reset' || event.keys.some((k) => /\/(leader|config|failover|initialize)$/.test(k))) {
-          this.wake();
-          return;
-        }
-        // A member that appears wakes the leader: its replication slot is created at once, so a
-        // replica that rejoins (after a restart, a freeze, a re-clone) streams without waiting loop_wait.
-        if (this.cluster.view?.leader?.name === name && event.created.some((k) => /\/members\/[^/]+$/.test(k))) this.wake();
+        if (watchEventWakes(event, keys, this.cluster.view?.leader?.name === name)) this.wake();
       },
       this.watchAbort.signal,
     );
