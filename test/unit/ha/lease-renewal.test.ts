@@ -16,6 +16,11 @@ import {
 } from '../../../src/ha/core/lease-renewal.js';
 import type { Action, LeaseObservation } from '../../../src/ha/core/types.js';
 import { config, leaderObs, obs, peer, view } from './fixtures.js';
+import { LeaseKeeper } from '../../../src/engine/lease-keeper.js';
+import { createLogger } from '../../../src/observability/log.js';
+import { manualClock } from '../../support/manual-clock.js';
+
+const quiet = createLogger({ level: 'error', format: 'text', write: () => undefined });
 
 /** The sandbox's and bench/footprint's timings: ttl 10, loop_wait 2, retry_timeout 3. */
 const FAST = { ttlMs: 10_000, loopWaitMs: 2000, retryTimeoutMs: 3000 };
@@ -80,43 +85,57 @@ test('a slow observation moves the next keepalive later: the executor renews aft
   assert.equal(keepaliveTimingAllowsWait(FAST, 0, 1000, 900), false, 'sent before its observation: not trusted');
 });
 
-test('cycles with jitter, slow observations and watch-woken cycles: with the backstop, the lease never runs out before an attempt ends', () => {
+test('cycles with jitter, slow observations and watch-woken cycles: with the backstop, the lease never runs out before an attempt ends', async () => {
+  // The rule (decide's and the executor's checks) drives the lease keeper itself, whose backstop
+  // timer runs on a manual clock: every keepalive attempt, a cycle's or the backstop's, must end
+  // (retry_timeout at worst) while the lease it renews is still alive.
+  const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
   for (const timings of [FAST, DEFAULTS, { ttlMs: 20_000, loopWaitMs: 5000, retryTimeoutMs: 5000 }, { ttlMs: 6000, loopWaitMs: 1000, retryTimeoutMs: 1000 }]) {
     let seed = 12345;
     const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    const backstopMs = keepaliveBackstopAfterSentMs(timings);
-    let confirmedMs = 0;
+    const { clock, advanceTo } = manualClock(0);
+    const attempts: number[] = [];
+    // Recorded, not asserted in place: the lease keeper catches what refreshLease throws.
+    const expired: string[] = [];
+    let keeper: LeaseKeeper | null = null;
+    const store = {
+      refreshLease: async (): Promise<boolean> => {
+        const confirmed = keeper?.lastConfirmedSentMs ?? null;
+        if (confirmed !== null && clock.t + timings.retryTimeoutMs >= confirmed + timings.ttlMs) expired.push(`attempt at ${clock.t}, confirmed ${confirmed}`);
+        attempts.push(clock.t);
+        return true;
+      },
+    };
+    keeper = new LeaseKeeper(clock, store, quiet, () => undefined);
+    await keeper.keepalive(); // the first cycle's, at 0
     let startMs = 0;
-    let backstopArmed = false;
     let renewals = 0;
-    let backstops = 0;
     let cycles = 0;
     while (startMs < 600_000) {
       // This cycle's observation: mostly milliseconds, sometimes seconds (a divergence check, a peer fetch).
       const observeMs = rand() < 0.05 ? rand() * 3 * timings.loopWaitMs : rand() * 20;
       const sendMs = startMs + observeMs;
-      const observedConfirmedMs = confirmedMs;
-      // The backstop the last decision armed fires while this cycle observes.
-      if (backstopArmed && confirmedMs + backstopMs < sendMs) {
-        const atMs = confirmedMs + backstopMs;
-        assert.ok(atMs + timings.retryTimeoutMs < confirmedMs + timings.ttlMs, 'the backstop comes in time');
-        confirmedMs = atMs;
-        backstops += 1;
-      }
+      advanceTo(startMs); // the backstop may fire before the cycle starts...
+      await flush();
+      const observed = lease(keeper.lastConfirmedSentMs);
+      advanceTo(sendMs); // ...or while it observes
+      await flush();
       cycles += 1;
-      const decided = replicaKeepaliveMayWait(timings, lease(observedConfirmedMs), startMs, false, FOLLOW);
-      const waits = decided && keepaliveTimingAllowsWait(timings, confirmedMs, startMs, sendMs);
-      backstopArmed = decided;
+      // decide, as of the observation; the executor sets the backstop, then checks again at send time.
+      const decided = replicaKeepaliveMayWait(timings, observed, startMs, false, FOLLOW);
+      keeper.setBackstop(decided ? keepaliveBackstopAfterSentMs(timings) : null);
+      const sent = keeper.lastConfirmedSentMs;
+      const waits = decided && sent !== null && keepaliveTimingAllowsWait(timings, sent, startMs, sendMs);
       if (!waits) {
-        // The attempt ends within retry_timeout at worst; the lease must still be alive then.
-        assert.ok(sendMs + timings.retryTimeoutMs < confirmedMs + timings.ttlMs, `lease alive through the attempt at ${sendMs} (${JSON.stringify(timings)})`);
-        confirmedMs = sendMs;
+        await keeper.keepalive();
         renewals += 1;
       }
       // The next cycle: loop_wait after this one started, or when it ended; early on a watch event.
       const endMs = sendMs + rand() * 10;
       startMs = rand() < 0.1 ? endMs + rand() * timings.loopWaitMs * 0.5 : Math.max(startMs + timings.loopWaitMs, endMs);
     }
+    assert.deepEqual(expired, [], `the lease could run out before these attempts ended (${JSON.stringify(timings)})`);
+    const backstops = attempts.length - 1 - renewals;
     if (replicaRenewsEveryOtherCycle(timings)) {
       assert.ok(renewals < 0.65 * cycles, `about every other cycle: ${renewals} of ${cycles}`);
       assert.ok(backstops > 0, 'some slow observation needed the backstop');
