@@ -11,21 +11,21 @@
  *
  * A healthy round costs two system calls on each side and reports nothing; the agent hears only
  * of rounds where etcd was slow or silent (and of the first quick one after them), so its event
- * loop stays asleep while nothing happens.
+ * loop stays asleep while nothing happens. Only HTTP status 200 counts as etcd answering: a
+ * refusal (an expired token: 401) is no proof that etcd has a quorum, and the agent, told its
+ * status, renews the token and sends the probe a new request.
  *
  * The pace follows PostgreSQL's WAL. The probe exists to shrink what an isolated asynchronous
  * leader acknowledges and then loses, and PostgreSQL writes a commit's WAL before it acknowledges
  * it: a primary that wrote no WAL for QUIET_AFTER_ROUNDS * every_ms (10 s at the agent's 400 ms)
  * has acknowledged nothing that could be lost, so rounds then come every QUIET_PACE * every_ms
  * (2 s) instead. An inotify watch on pg_wal brings the probe back at once: the first write starts
- * a round (after the one under way, if any), and rounds keep the fast pace until the WAL is quiet
- * again. So the first commits after a quiet spell wait for one round, as any commit does at the
- * fast pace: an isolation is still detected within every_ms + etcd_timeout_ms of the first write.
+ * a round (right after the one under way, if any), and rounds keep the fast pace until the WAL is
+ * quiet again. So an isolation is still found within two rounds of the first write after a quiet
+ * spell (0.8 s at the agent's settings), as within a pace and a round at the fast pace.
  * The watch is polled only while quiet (a busy primary writes WAL many times a second; while fast,
  * its queue is read at the end of each round instead, where identical events have merged). No
- * pg_wal to watch (or no inotify) keeps the fast pace. Only HTTP status 200 counts as etcd answering: a
- * refusal (an expired token: 401) is no proof that etcd has a quorum, and the agent, told its
- * status, renews the token and sends the probe a new request.
+ * pg_wal to watch (or no inotify) keeps the fast pace.
  *
  * Plain http only: with TLS the agent probes from Node (this helper links no TLS library).
  */
