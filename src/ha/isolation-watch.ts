@@ -14,7 +14,8 @@
  * rounds in C and tells the agent only of those where etcd did not answer at once, which go
  * through the same rule here; it also slows down while PostgreSQL writes no WAL, when there is
  * nothing an isolation could lose, and comes back at the first write (isolation-probe.c says
- * why that keeps the loss bound). The agent then sets no timer of its own. It checks that the probe
+ * why that keeps the loss bound). The agent then sets no timer of its own. Its own rounds follow
+ * the WAL the same way (QUIET_AFTER_ROUNDS below), where pg_wal can be watched. It checks that the probe
  * runs with the right targets after each HA cycle's observation and at its end (the members
  * change only there; a token or preferred endpoint that changed between cycles is caught then, or
  * at once by a refusal keel-fence reports, which renews the token and re-aims), and at once when
@@ -31,6 +32,14 @@ import { RepeatingRound, leadsNow } from './watch-round.js';
 
 /** Pause between the end of one probe round and the next, while leading. */
 const PROBE_EVERY_MS = 400;
+/**
+ * The agent's own rounds follow the WAL as keel-fence's do (native/isolation-probe.c says why the
+ * loss bound holds): after this many paces without a WAL write, one round every QUIET_PACE paces,
+ * and the first write brings a round at once. Here the WAL's position comes from each cycle's
+ * PostgreSQL probe, and pg_wal is watched only while quiet (ports.nextWalWrite).
+ */
+const QUIET_AFTER_ROUNDS = 25;
+const QUIET_PACE = 5;
 /** How long the keepalive may take before it counts as unanswered. */
 const PROBE_TIMEOUT_MS = 400;
 /** A healthy etcd confirms a keepalive within a few ms; past this the members are asked too. */
@@ -44,11 +53,17 @@ export class IsolationWatch {
   private readonly rounds: RepeatingRound;
   /** The targets keel-fence's probe was last aimed at (null: it is not asked to probe). */
   private aimedAt: { request: Buffer; targets: string } | null = null;
+  /** The WAL position the cycles last saw, and when it last moved (or the watch started). */
+  private wal: { lsn: number | null; movedAtMs: number } | null = null;
+  /** The watch on pg_wal armed while quiet, and how many PostgreSQL probes have seen the WAL unmoved since. */
+  private walWatch: { stop: () => void; probesSince: number } | null = null;
+  /** The PostgreSQL probe last looked at (a cycle pokes the watch twice with the same one). */
+  private seenProbe: object | null = null;
 
   constructor(private readonly a: AgentContext) {
     this.rounds = new RepeatingRound(
       a.ports.clock,
-      () => (!leadsNow(a) || this.nativeRuns() ? null : PROBE_EVERY_MS),
+      () => (!leadsNow(a) || this.nativeRuns() ? null : this.paceMs()),
       () => this.round(),
     );
     a.ports.processFence.onProbeStopped?.(() => this.rounds.poke());
@@ -61,23 +76,76 @@ export class IsolationWatch {
   stop(): void {
     this.rounds.stop();
     this.aimNative(null);
+    this.unwatchWal();
   }
 
   /** The HA cycle ended: start watching if this node now leads (a node that does not sets no timer). */
   poke(): void {
+    this.noteWalPosition();
     this.rounds.poke();
+  }
+
+  /** The cycle's PostgreSQL probe saw the WAL where it was, or further on. */
+  private noteWalPosition(): void {
+    const probe = this.a.pg.probe;
+    if (probe !== null && probe === this.seenProbe) return; // nothing new since the last poke
+    this.seenProbe = probe;
+    const lsn = probe?.currentLsn ?? null;
+    if (this.wal !== null && lsn === this.wal.lsn) {
+      if (this.walWatch !== null) this.walWatch.probesSince += 1;
+      return;
+    }
+    this.wal = { lsn, movedAtMs: this.a.ports.clock.now() };
+    this.unwatchWal(); // written before the watch was armed: fast again
+  }
+
+  /**
+   * The pause before the agent's next round. The quiet pace once no WAL was written for
+   * QUIET_AFTER_ROUNDS paces, pg_wal is watched, and two PostgreSQL probes have seen the WAL
+   * unmoved since the watch was armed: the second one started after the first one ended, so after
+   * the arming, and no write slipped between the last position seen and the watch.
+   */
+  private paceMs(): number {
+    const a = this.a;
+    const quiet = this.wal !== null && a.ports.nextWalWrite !== undefined && a.ports.clock.now() - this.wal.movedAtMs >= QUIET_AFTER_ROUNDS * PROBE_EVERY_MS;
+    if (!quiet) {
+      this.unwatchWal();
+      return PROBE_EVERY_MS;
+    }
+    if (this.walWatch === null) {
+      const stop = a.ports.nextWalWrite?.(() => this.walWritten()) ?? null;
+      if (stop !== null) this.walWatch = { stop, probesSince: 0 };
+    }
+    return this.walWatch !== null && this.walWatch.probesSince >= 2 ? QUIET_PACE * PROBE_EVERY_MS : PROBE_EVERY_MS;
+  }
+
+  /** The first WAL write after the watch was armed: a round now, and the fast pace again. */
+  private walWritten(): void {
+    this.walWatch = null;
+    this.wal = { lsn: this.wal?.lsn ?? null, movedAtMs: this.a.ports.clock.now() };
+    if (leadsNow(this.a) && !this.nativeRuns()) this.rounds.bringForward();
+  }
+
+  private unwatchWal(): void {
+    this.walWatch?.stop();
+    this.walWatch = null;
   }
 
   private async round(): Promise<void> {
     const a = this.a;
     if (!leadsNow(a)) {
       this.aimNative(null);
+      this.unwatchWal();
+      this.wal = null;
       this.isolatedSinceMs = null;
       return;
     }
     const self = a.local().name;
     const peers = (a.cluster.view?.members ?? []).filter((m) => m.name !== self && m.apiUrl !== null).map((m) => m.apiUrl as string);
-    if (await this.probeNatively(peers)) return;
+    if (await this.probeNatively(peers)) {
+      this.unwatchWal();
+      return;
+    }
     const startedMs = a.ports.clock.now();
     // etcd is asked with a linearizable read, not a lease keepalive: a keepalive is still confirmed
     // by an etcd raft leader cut off with us, until it steps down (measured: 1.5 s with an election

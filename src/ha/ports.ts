@@ -96,6 +96,12 @@ export interface HaPorts {
   loadConfig(): LocalConfig;
   /** HAProxy's runtime APIs (absent: role changes reach HAProxy through its health checks only). */
   routing?: RoutingPort;
+  /**
+   * Calls `onWrite` once, at PostgreSQL's next WAL write (a watch on pg_wal); returns the function
+   * that stops waiting, or null when there is nothing to watch. Absent in the simulator, which has
+   * no pg_wal: the agent's own isolation probe then keeps its fast pace (isolation-watch.ts).
+   */
+  nextWalWrite?(onWrite: () => void): (() => void) | null;
   /** Failover records (absent: none are kept, as in the simulator). */
   failoverRecords?: FailoverRecordStore;
 }

@@ -3,6 +3,8 @@
  * PostgreSQL, other members' PostgreSQL and REST APIs, the watchdog device, the configuration
  * file. The only module of the HA shell that knows the real implementations.
  */
+import { watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
 import { createHttpPeerClient } from '../api/peer-client.js';
 import { restClientSettings } from '../config/rest-client-settings.js';
 import { loadConfigFile } from '../config/load.js';
@@ -51,9 +53,37 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
     processFence,
     callbacks: new ProcessCallbacks(log),
     routing: { announce: (sockets, commands, what) => void haproxy.announce(sockets, commands, what) },
+    nextWalWrite: (onWrite) => nextWalWrite(join(pgc.dataDir, 'pg_wal'), onWrite),
     loadConfig: () => {
       if (local.file === null) throw new Error('the configuration did not come from a file');
       return loadConfigFile(local.file, process.env);
     },
   };
+}
+
+/**
+ * One inotify watch on pg_wal (through fs.watch) until its first event: a WAL write, a new or
+ * recycled segment, or pg_wal itself going. Armed only while the WAL is quiet: a busy primary
+ * writes many times a second, and each event would wake the agent.
+ */
+function nextWalWrite(walDir: string, onWrite: () => void): (() => void) | null {
+  let watcher: FSWatcher;
+  try {
+    watcher = watch(walDir, { persistent: false });
+  } catch {
+    return null; // no pg_wal (not a primary's data directory yet), or no inotify
+  }
+  let done = false;
+  const stop = (): void => {
+    done = true;
+    watcher.close();
+  };
+  const fire = (): void => {
+    if (done) return;
+    stop();
+    onWrite();
+  };
+  watcher.on('change', fire);
+  watcher.on('error', fire); // a watch that breaks counts as a write: the fast pace again
+  return stop;
 }

@@ -15,6 +15,8 @@ import type { AgentContext } from './context.js';
 export class RepeatingRound {
   private cancel: (() => void) | null = null;
   private running = false;
+  /** bringForward was called while a round ran: the next one starts when it ends. */
+  private again = false;
   private stopped = false;
 
   constructor(
@@ -40,12 +42,26 @@ export class RepeatingRound {
     this.run();
   }
 
+  /** Runs a round now instead of at its scheduled time; right after the one under way, if any. */
+  bringForward(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.cancel?.();
+    this.cancel = null;
+    this.run();
+  }
+
   private run(): void {
     if (this.stopped) return;
     this.running = true;
+    this.again = false;
     void this.round().finally(() => {
       this.running = false;
-      this.schedule();
+      if (this.again) this.run();
+      else this.schedule();
     });
   }
 

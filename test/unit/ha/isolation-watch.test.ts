@@ -256,3 +256,123 @@ test('keel-fence is given numeric addresses: numeric ones kept, names resolved, 
     ['10.0.0.7:2379', '[fd00::7]:8008', localhost.includes(':') ? `[${localhost}]:8010` : `${localhost}:8010`],
   );
 });
+
+/** A leader probing itself (https etcd) whose pg_wal can be watched: the watch armed is handed to the test. */
+function quietCapable(lsn: { value: number }) {
+  const t = agent({ bytes: false, keelFence: false });
+  const armed: { onWrite: (() => void) | null; arms: number; stops: number } = { onWrite: null, arms: 0, stops: 0 };
+  Object.assign(t.raw.ports, {
+    nextWalWrite: (onWrite: () => void) => {
+      armed.arms += 1;
+      // fires once, and is gone then (as fs.watch closed at its first event)
+      armed.onWrite = () => {
+        armed.onWrite = null;
+        onWrite();
+      };
+      return () => {
+        armed.stops += 1;
+        armed.onWrite = null;
+      };
+    },
+  });
+  // each cycle's observation is a new probe (the watch counts probes, not pokes)
+  Object.defineProperty(t.raw.pg, 'probe', { get: () => ({ inRecovery: false, currentLsn: lsn.value }) });
+  return { t, armed };
+}
+
+const readsBetween = (reads: number[], from: number, to: number): number => reads.filter((r) => r >= from && r < to).length;
+
+test('probing itself, the agent follows the WAL: the quiet pace after 10 s without a write, a round at once at the first write, then the fast pace', async () => {
+  const lsn = { value: 1000 };
+  const { t, armed } = quietCapable(lsn);
+  const watch = new IsolationWatch(t.a);
+  watch.start();
+  await cycles(t, watch, 16_000); // quiet from 10 s, watched, then two cycles see the WAL unmoved
+  assert.equal(armed.arms, 1, 'pg_wal watched once');
+  await cycles(t, watch, 10_000);
+  const quiet = readsBetween(t.reads, 16_000, 26_000);
+  assert.ok(quiet >= 4 && quiet <= 6, `${quiet} reads in 10 s of quiet WAL: one every 2 s expected (25 at the fast pace)`);
+
+  // The first write: a round at once, not at the next quiet round.
+  await t.advance(100);
+  const writeAt = 26_100;
+  armed.onWrite?.();
+  await t.advance(0);
+  assert.equal(t.reads.at(-1), writeAt, 'a round at the first write');
+  lsn.value = 2000; // the next cycle sees the WAL moved
+  await cycles(t, watch, 4_000);
+  const busy = readsBetween(t.reads, writeAt, writeAt + 4_000);
+  assert.ok(busy >= 9, `${busy} reads in the 4 s after the write: the fast pace expected (10)`);
+  assert.equal(armed.arms, 1, 'no watch armed again while the WAL moves');
+  watch.stop();
+});
+
+test('probing itself with a WAL that moves every cycle, or without a watch (the simulator): the fast pace throughout', async () => {
+  const lsn = { value: 1000 };
+  const { t, armed } = quietCapable(lsn);
+  const watch = new IsolationWatch(t.a);
+  watch.start();
+  for (let i = 0; i < 10; i++) {
+    lsn.value += 100;
+    await cycles(t, watch, 2_000);
+  }
+  assert.equal(armed.arms, 0, 'pg_wal watched although written every cycle');
+  assert.ok(readsBetween(t.reads, 10_000, 20_000) >= 23, 'the fast pace');
+  watch.stop();
+
+  const plain = agent({ bytes: false, keelFence: false }); // no nextWalWrite port, as in the simulator
+  const still = new IsolationWatch(plain.a);
+  still.start();
+  await cycles(plain, still, 20_000);
+  assert.ok(readsBetween(plain.reads, 10_000, 20_000) >= 23, `${readsBetween(plain.reads, 10_000, 20_000)} reads in 10 s without a watch`);
+  still.stop();
+});
+
+test('a write between the last WAL position seen and the watch is caught by the next cycle: the watch is dropped and the pace stays fast', async () => {
+  const lsn = { value: 1000 };
+  const { t, armed } = quietCapable(lsn);
+  const watch = new IsolationWatch(t.a);
+  watch.start();
+  await cycles(t, watch, 12_000);
+  assert.equal(armed.arms, 1);
+  const before = t.reads.length;
+  lsn.value = 1100; // written before the watch was armed: the watch never fires for it
+  await cycles(t, watch, 4_000);
+  assert.ok(armed.stops >= 1, 'the watch was dropped once the cycle saw the WAL moved');
+  assert.ok(t.reads.length - before >= 9, `${t.reads.length - before} reads in 4 s: the fast pace expected`);
+  watch.stop();
+});
+
+test('the two probes that must see the WAL unmoved after the watch is armed are two observations, not the two pokes of one cycle', async () => {
+  const t = agent({ bytes: false, keelFence: false });
+  let arms = 0;
+  Object.assign(t.raw.ports, {
+    nextWalWrite: () => {
+      arms += 1;
+      return () => undefined;
+    },
+  });
+  let probe = { inRecovery: false, currentLsn: 1000 };
+  Object.defineProperty(t.raw.pg, 'probe', { get: () => probe });
+  const watch = new IsolationWatch(t.a);
+  watch.start();
+  // Each cycle: a new observation, poked after it and at the cycle's end (as agent.ts does).
+  const cycle = async (): Promise<void> => {
+    probe = { inRecovery: false, currentLsn: 1000 };
+    watch.poke();
+    await t.advance(1000);
+    watch.poke();
+    await t.advance(1000);
+  };
+  while (arms === 0) await cycle();
+  await cycle(); // one observation after the arming, poked twice
+  const oneObservation = t.reads.length;
+  await t.advance(1600);
+  assert.ok(t.reads.length - oneObservation >= 3, 'the quiet pace after a single observation, poked twice');
+  await cycle(); // the second observation
+  await cycle();
+  const quietFrom = t.reads.length;
+  await t.advance(4000);
+  assert.ok(t.reads.length - quietFrom <= 3, `${t.reads.length - quietFrom} reads in 4 s after two observations: the quiet pace expected`);
+  watch.stop();
+});
