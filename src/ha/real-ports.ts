@@ -66,7 +66,7 @@ export function realPorts(local: LocalConfig, log: Logger): HaPorts {
  * recycled segment, or pg_wal itself going. Armed only while the WAL is quiet: a busy primary
  * writes many times a second, and each event would wake the agent.
  */
-function nextWalWrite(walDir: string, onWrite: () => void): (() => void) | null {
+export function nextWalWrite(walDir: string, onWrite: () => void): (() => void) | null {
   let watcher: FSWatcher;
   try {
     watcher = watch(walDir, { persistent: false });

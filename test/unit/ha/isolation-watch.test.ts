@@ -280,13 +280,19 @@ function quietCapable(lsn: { value: number }) {
   return { t, armed };
 }
 
-const readsBetween = (reads: number[], from: number, to: number): number => reads.filter((r) => r >= from && r < to).length;
-
-test('probing itself, the agent follows the WAL: the quiet pace after 10 s without a write, a round at once at the first write, then the fast pace', async () => {
+/** quietCapable, its WAL at 1000 and its isolation watch started. */
+function quietLeader() {
   const lsn = { value: 1000 };
   const { t, armed } = quietCapable(lsn);
   const watch = new IsolationWatch(t.a);
   watch.start();
+  return { lsn, t, armed, watch };
+}
+
+const readsBetween = (reads: number[], from: number, to: number): number => reads.filter((r) => r >= from && r < to).length;
+
+test('probing itself, the agent follows the WAL: the quiet pace after 10 s without a write, a round at once at the first write, then the fast pace', async () => {
+  const { lsn, t, armed, watch } = quietLeader();
   await cycles(t, watch, 16_000); // quiet from 10 s, watched, then two cycles see the WAL unmoved
   assert.equal(armed.arms, 1, 'pg_wal watched once');
   await cycles(t, watch, 10_000);
@@ -308,10 +314,7 @@ test('probing itself, the agent follows the WAL: the quiet pace after 10 s witho
 });
 
 test('probing itself with a WAL that moves every cycle, or without a watch (the simulator): the fast pace throughout', async () => {
-  const lsn = { value: 1000 };
-  const { t, armed } = quietCapable(lsn);
-  const watch = new IsolationWatch(t.a);
-  watch.start();
+  const { lsn, t, armed, watch } = quietLeader();
   for (let i = 0; i < 10; i++) {
     lsn.value += 100;
     await cycles(t, watch, 2_000);
@@ -329,10 +332,7 @@ test('probing itself with a WAL that moves every cycle, or without a watch (the 
 });
 
 test('a write between the last WAL position seen and the watch is caught by the next cycle: the watch is dropped and the pace stays fast', async () => {
-  const lsn = { value: 1000 };
-  const { t, armed } = quietCapable(lsn);
-  const watch = new IsolationWatch(t.a);
-  watch.start();
+  const { lsn, t, armed, watch } = quietLeader();
   await cycles(t, watch, 12_000);
   assert.equal(armed.arms, 1);
   const before = t.reads.length;
