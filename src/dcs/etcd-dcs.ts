@@ -10,8 +10,9 @@
  *    create-only); initialize with create-only when asked;
  *  - every etcd call has a deadline <= retry_timeout and skips endpoints that do not answer;
  *    DcsUnavailableError means no endpoint answered in time.
- * Reads are linearizable (unlike Patroni's serializable reads): a member cut off from the etcd
- * quorum cannot serve a stale cluster view; the call fails over to another endpoint instead.
+ * Range reads are linearizable (unlike Patroni's serializable reads): a member cut off from the
+ * etcd quorum cannot serve a stale cluster view; the call fails over to another endpoint instead.
+ * The HA cycle mostly reads the watch-fed copy, proven current by a lease keepalive (readCluster).
  */
 import type { EtcdConfig, HostPort } from '../config/types.js';
 import type { Logger } from '../observability/log.js';
@@ -151,12 +152,14 @@ export class EtcdDcs implements Dcs {
    * Dcs.readCluster: the watch-fed copy of the prefix when a keepalive confirmed no more than
    * `maxProofAgeMs` ago proves it current (prefix-cache.ts), else one range read (which also
    * refreshes the copy); a range read at least every CACHE_RESYNC_MS whatever the copy says.
-   * With `proveNow` the proof is a keepalive sent now: an etcd that stopped answering since the
-   * last one fails this read, as a range read would have (the leader's cycle relies on that to
-   * take its DCS-failure path, e.g. failsafe_mode, instead of acting on a view it cannot confirm).
+   * With `provenSinceMs`, a proof sent before it does not count: the leader's cycle has just sent
+   * a keepalive, whose proof is the one wanted. Without one (that keepalive granted a new lease or
+   * found ours expired), a linearizable read sent now is the proof: an etcd that stopped
+   * answering fails it, as a range read would have (the leader's cycle relies on that to take its
+   * DCS-failure path, e.g. failsafe_mode, instead of acting on a view it cannot confirm).
    */
-  async readCluster(maxProofAgeMs: number, proveNow = false): Promise<{ view: ClusterView; currentAtMs: number }> {
-    if (proveNow) {
+  async readCluster(maxProofAgeMs: number, provenSinceMs?: number): Promise<{ view: ClusterView; currentAtMs: number }> {
+    if (provenSinceMs !== undefined && (this.proof === null || this.proof.sentMs < provenSinceMs)) {
       // A linearizable read needs the raft leader to hear from a quorum: an etcd member cut off
       // with us (even one that still thinks it leads, and still renews leases) fails it.
       const sentMs = performance.now();

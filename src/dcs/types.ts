@@ -133,10 +133,12 @@ export interface Dcs {
    * The agent's per-cycle read: a view kept current by a watch when a lease keepalive confirmed
    * at most `maxProofAgeMs` ago proves it holds every change made before that keepalive, else
    * loadCluster. `currentAtMs` (performance.now()) is when the view was last known current.
-   * With `proveNow` the proof is a linearizable read sent now, so an etcd that stopped answering
-   * (or lost its quorum) fails the read.
+   * With `provenSinceMs` (performance.now() terms, as Clock.now()) only a proof sent at or after
+   * that instant counts: the keepalive the leader's cycle has just sent (ClusterState.read). When
+   * there is none (that keepalive granted a new lease, or found ours expired), the proof is a
+   * linearizable read sent now, so an etcd that stopped answering (or lost its quorum) fails it.
    */
-  readCluster(maxProofAgeMs: number, proveNow?: boolean): Promise<{ view: ClusterView; currentAtMs: number }>;
+  readCluster(maxProofAgeMs: number, provenSinceMs?: number): Promise<{ view: ClusterView; currentAtMs: number }>;
 
   /**
    * Whether etcd answers a linearizable read within `timeoutMs` (the isolation watch's etcd

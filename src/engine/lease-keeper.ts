@@ -123,17 +123,26 @@ export class LeaseKeeper {
     return sent === null || this.clock.now() >= sent + guard.fenceAfterSentMs;
   }
 
-  /** One keepalive, its send time recorded before the request leaves. */
+  /** One keepalive, its send time recorded before the request leaves; a failure is logged. */
   async keepalive(): Promise<boolean> {
-    const sentMs = this.clock.now();
     try {
-      const ok = await this.store.refreshLease();
-      if (ok) this.confirm(sentMs);
-      return ok;
+      return await this.keepaliveOrThrow();
     } catch (error) {
       this.log.warning(`lease keepalive failed: ${error instanceof Error ? error.message : String(error)}`);
       return false;
     }
+  }
+
+  /**
+   * keepalive(), its failure thrown (etcd unreachable): the leader's cycle sends it as the proof
+   * of its view (ClusterState.read), where an etcd that does not answer must fail the read.
+   * False when the lease had expired.
+   */
+  async keepaliveOrThrow(): Promise<boolean> {
+    const sentMs = this.clock.now();
+    const ok = await this.store.refreshLease();
+    if (ok) this.confirm(sentMs);
+    return ok;
   }
 
   /** Every member accepted the POST /failsafe round sent at `sentMs`. */

@@ -38,19 +38,28 @@ export class ClusterState {
   /**
    * The cycle's view of the cluster: the DCS's watch-fed copy when a recent keepalive proves it
    * current (Dcs.readCluster; a keepalive from the last cycle or later counts, from two cycles
-   * back for a replica that renews its lease every other cycle), else one range read. The leader
-   * (`self` holds the key in the last view) proves it with a linearizable read sent now:
-   * an etcd gone since its last one must fail this read, so that the cycle takes the DCS-failure
-   * path (failsafe_mode) rather than decide on the copy and demote when the key update fails.
+   * back for a replica that renews its lease every other cycle), else one range read.
+   *
+   * The leader (`self` holds the key in the last view) proves it with a proof sent now: an etcd
+   * gone since the last one must fail this read, so that the cycle takes the DCS-failure path
+   * (failsafe_mode) rather than decide on the copy and demote when the key update fails. That
+   * proof is the lease keepalive the leader sends every cycle anyway (`renewLease`, sent here
+   * rather than after the decision; the executor then leaves its own out): one etcd request a
+   * cycle, as Patroni's leader, where a linearizable read before it made two (issue 12). Without
+   * `renewLease`, or when the keepalive proved nothing (it granted a new lease, or found ours
+   * expired), the proof is a linearizable read.
+   *
    * A failure is recorded, never thrown.
    */
-  async read(dcs: Dcs, clock: Clock, log: Logger, self?: string): Promise<ClusterView | null> {
+  async read(dcs: Dcs, clock: Clock, log: Logger, self?: string, renewLease?: () => Promise<boolean>): Promise<ClusterView | null> {
     const startedMs = clock.now();
     try {
       const leading = self !== undefined && this.view?.leader?.name === self;
+      // A keepalive that etcd does not answer throws here: the read fails as a range read would.
+      if (leading && renewLease !== undefined) await renewLease();
       // A replica may renew its lease (the proof) only every other cycle (core/lease-renewal.ts).
       const maxProofAgeMs = leading ? this.dynamic.loopWaitMs + CYCLE_SLACK_MS : replicaProofMaxAgeMs(this.dynamic);
-      const { view: read, currentAtMs } = await dcs.readCluster(maxProofAgeMs, leading);
+      const { view: read, currentAtMs } = await dcs.readCluster(maxProofAgeMs, leading ? startedMs : undefined);
       this.settleFailsafeWrites(read, self);
       const view = this.withFailsafeWrites(read);
       this.view = view;

@@ -40,6 +40,16 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * The send time of a keepalive sent since the decision's observation began and confirmed, or
+ * null: the leader's cycle sends one as the proof of its view (ClusterState.read), and a second
+ * one a few milliseconds later would renew nothing more.
+ */
+function renewedSinceObservedMs(s: Step): number | null {
+  const sent = s.a.lease.lastConfirmedSentMs;
+  return sent !== null && sent >= s.observedAtMs ? sent : null;
+}
+
 function startTask(s: Step, kind: TaskKind, target: string | undefined, body: () => Promise<void>): void {
   if (s.a.tasks.start(kind, target, s.observedTaskGeneration, body) === 'stale') s.a.wake();
 }
@@ -61,16 +71,23 @@ async function runGate(s: Step, gate: GateAction): Promise<boolean> {
     s.a.log.warning(`not running ${gate.kind}: decided on an observation ${Math.round(sentMs - s.observedAtMs)} ms old (the agent was stopped meanwhile)`);
     return false;
   }
-  const ok = await runGateIo(s, gate);
-  if (ok && clock.now() > sentMs + s.gateValidForMs) {
-    s.a.log.warning(`${gate.kind} succeeded too late (${Math.round(clock.now() - sentMs)} ms after it was sent): treating it as failed`);
+  // The leader's keepalive went out with the cycle's read (ClusterState.read): the key is kept on
+  // the lease that keepalive renewed, so the gate counts from its send time, not from now.
+  const renewedMs = gate.kind === 'updateLeaderKey' ? renewedSinceObservedMs(s) : null;
+  const validFromMs = renewedMs ?? sentMs;
+  const ok = await runGateIo(s, gate, renewedMs !== null);
+  if (ok && clock.now() > validFromMs + s.gateValidForMs) {
+    s.a.log.warning(
+      `${gate.kind} succeeded too late (${Math.round(clock.now() - validFromMs)} ms after ${renewedMs === null ? 'it' : 'its keepalive'} was sent): treating it as failed`,
+    );
     return false;
   }
   if (ok && gate.kind === 'acquireLeaderKey') s.a.recovery.leaderKeyTaken(clock.now(), s.a.pg.probe !== null && !s.a.pg.probe.inRecovery);
   return ok;
 }
 
-async function runGateIo(s: Step, gate: GateAction): Promise<boolean> {
+/** A gate's I/O; `renewed`: updateLeaderKey's keepalive was sent already, this cycle (renewedSinceObservedMs). */
+async function runGateIo(s: Step, gate: GateAction, renewed: boolean): Promise<boolean> {
   const { a } = s;
   const dcs = a.ports.dcs;
   try {
@@ -93,7 +110,7 @@ async function runGateIo(s: Step, gate: GateAction): Promise<boolean> {
         if (!(await a.lease.keepalive())) return false;
         return await dcs.attemptToAcquireLeader();
       case 'updateLeaderKey':
-        if (!(await a.lease.keepalive())) return false;
+        if (!renewed && !(await a.lease.keepalive())) return false;
         return await dcs.updateLeader();
       case 'confirmFailsafe':
         return await runFailsafeRound(a);
@@ -133,7 +150,7 @@ async function applyAction(s: Step, action: Exclude<Action, GateAction>): Promis
       // (a slow observation moves the next cycle's keepalive later: core/lease-renewal.ts).
       const sent = a.lease.lastConfirmedSentMs;
       const mayWait = s.keepaliveMayWait && sent !== null && keepaliveTimingAllowsWait(a.cluster.dynamic, sent, s.observedAtMs, a.ports.clock.now());
-      if (!mayWait) await a.lease.keepalive();
+      if (!mayWait && renewedSinceObservedMs(s) === null) await a.lease.keepalive();
       return;
     }
     case 'touchMember':

@@ -27,9 +27,9 @@ import type { WatchEvent } from '../dcs/types.js';
 /** etcd's lease-expiry tick (server/lease/lessor.go, runLoop). */
 export const ETCD_EXPIRY_TICK_MS = 500;
 /**
- * How long before a tick the leader's cycle starts: its keepalive goes after the cycle's first
- * reads (a quorum read and the PostgreSQL probe, 3 to 10 ms in the sandbox), and must reach etcd
- * before the tick.
+ * How long before a tick the leader's cycle starts: its keepalive is the cycle's first request
+ * (ClusterState.read; it came after a quorum read and the PostgreSQL probe, 3 to 10 ms in the
+ * sandbox, until 2026-12-06), and must reach etcd before the tick however late the cycle's timer.
  */
 export const KEEPALIVE_LEAD_MS = 100;
 

@@ -310,7 +310,7 @@ export async function observe(a: AgentContext, phases?: ObservePhases): Promise<
   // be the same for the peers fetched here and for decide.
   const wallMs = clock.wallMs();
   const asyncTask = taskSnapshot(a);
-  const view = await a.cluster.read(a.ports.dcs, clock, a.log, a.local().name);
+  const view = await a.cluster.read(a.ports.dcs, clock, a.log, a.local().name, () => a.lease.keepaliveOrThrow());
   const dcsDoneMs = clock.now();
   const postgres = await observePostgres(a, view, nowMs, asyncTask.running !== null);
   const postgresDoneMs = clock.now();

@@ -155,9 +155,9 @@ export class SimDcsClient implements Dcs {
   }
 
   /** EtcdDcs.readCluster at its stalest: the state the newest young-enough keepalive proved, else a range read. */
-  async readCluster(maxProofAgeMs: number, proveNow = false): Promise<{ view: ClusterView; currentAtMs: number }> {
-    if (proveNow) {
-      // as EtcdDcs: a linearizable read proves the state as it is now
+  async readCluster(maxProofAgeMs: number, provenSinceMs?: number): Promise<{ view: ClusterView; currentAtMs: number }> {
+    if (provenSinceMs !== undefined && (this.proof === null || this.proof.sentMs < provenSinceMs)) {
+      // as EtcdDcs: no keepalive proof that recent, so a linearizable read proves the state as it is now
       const sentMs = this.now();
       const served = await this.request('/kv/range', (nowMs) => this.store.snapshot(nowMs));
       if (this.proof === null || sentMs >= this.proof.sentMs) this.proof = { sentMs, view: served };

@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EtcdClient } from '../../../src/engine/etcd/etcd-client.js';
+import { observeEtcdRequests } from '../../../src/engine/etcd/etcd-observer.js';
 import { freshScope, startFixture, waitFor, type EtcdFixture } from './etcd-fixture.js';
 
 let fixture: EtcdFixture;
@@ -98,5 +99,41 @@ test('after a watch gap (its member stopped, the leader changed, history compact
   } finally {
     controller.abort();
     raw.close();
+  }
+});
+
+test("a leader's read (provenSinceMs) takes the keepalive just sent as its proof, and sends a linearizable read only without one", async () => {
+  const scope = freshScope('proven');
+  const dcs = fixture.dcs('a', { scope, ttlS: 30 });
+  await dcs.createLease(30);
+  const controller = new AbortController();
+  const sent: string[] = [];
+  const stopObserving = observeEtcdRequests((operation) => sent.push(operation));
+  try {
+    assert.equal(await dcs.attemptToAcquireLeader(), true);
+    dcs.watch((await dcs.loadCluster()).revision, () => undefined, controller.signal);
+    await waitFor(async () => (await readAfterKeepalive(dcs)).cached, 5_000, 'a read served from the copy');
+    const readCluster = (dcs.readCluster as NonNullable<typeof dcs.readCluster>).bind(dcs);
+
+    // The leader's cycle: a keepalive, then the read asking for a proof from the cycle's start.
+    const cycleStartMs = performance.now();
+    assert.equal(await dcs.refreshLease(), true);
+    sent.length = 0;
+    const proven = await readCluster(10_000, cycleStartMs);
+    assert.deepEqual(sent, [], 'nothing asked of etcd beyond the keepalive');
+    assert.equal(proven.view.leader?.name, 'a');
+    assert.ok(proven.currentAtMs >= cycleStartMs, 'current as of the keepalive sent in this cycle');
+
+    // No keepalive since the cycle began (it granted a new lease, or found ours expired): one
+    // linearizable read of the leader key is the proof.
+    const laterMs = performance.now();
+    sent.length = 0;
+    const read = await readCluster(10_000, laterMs);
+    assert.deepEqual(sent, ['kv/range'], 'one read');
+    assert.equal(read.view.leader?.name, 'a');
+    assert.ok(read.currentAtMs >= laterMs, 'current as of that read');
+  } finally {
+    stopObserving();
+    controller.abort();
   }
 });

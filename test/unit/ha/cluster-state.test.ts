@@ -81,3 +81,53 @@ test('an absent or empty key is never widened: a round on it fails', async () =>
     assert.deepEqual(state.view?.failsafe, failsafe, 'timed out: etcd may still hold no topology');
   }
 });
+
+/**
+ * The leader's proof: the keepalive it sends every cycle, sent before the read (and so before the
+ * decision) rather than after it. The read then asks for a proof no older than its own start,
+ * which that keepalive is; a keepalive etcd does not answer fails the read, as a read would have.
+ */
+test("the leader's read sends its keepalive first and asks for a proof from then on; a replica's does neither", async () => {
+  const { clock, advanceTo } = manualClock(1000);
+  const calls: string[] = [];
+  const dcs = {
+    readCluster: async (_maxProofAgeMs: number, provenSinceMs?: number) => {
+      calls.push(`read since ${provenSinceMs ?? 'any'}`);
+      return { view: leaderView(A), currentAtMs: clock.now() };
+    },
+  } as unknown as Dcs;
+  const renew = async (): Promise<boolean> => {
+    calls.push(`keepalive at ${clock.now()}`);
+    return true;
+  };
+  const state = new ClusterState(config());
+  await state.read(dcs, clock, log, 'n2', renew);
+  assert.deepEqual(calls, ['read since any'], 'no view yet, so not leading: no keepalive, any young proof');
+  calls.length = 0;
+  advanceTo(3000);
+  await state.read(dcs, clock, log, 'n1', renew);
+  assert.deepEqual(calls, ['keepalive at 3000', 'read since 3000'], 'n1 holds the key: keepalive, then a proof from the read start');
+  calls.length = 0;
+  await state.read(dcs, clock, log, 'n2', renew);
+  assert.deepEqual(calls, ['read since any'], 'n2 does not hold it');
+});
+
+test("a leader's keepalive that etcd does not answer fails the read: the cycle takes the DCS-failure path", async () => {
+  const { clock } = manualClock(1000);
+  let reads = 0;
+  const dcs = {
+    readCluster: async () => {
+      reads += 1;
+      return { view: leaderView(A), currentAtMs: clock.now() };
+    },
+  } as unknown as Dcs;
+  const state = new ClusterState(config());
+  await state.read(dcs, clock, log, 'n1');
+  assert.equal(state.failingSinceMs, null);
+  const failed = await state.read(dcs, clock, log, 'n1', async () => {
+    throw new Error('no etcd endpoint answered /lease/keepalive within 10000 ms');
+  });
+  assert.equal(failed, null, 'no view this cycle');
+  assert.equal(state.failingSinceMs, 1000, 'the failure is recorded');
+  assert.equal(reads, 1, 'and the copy was not read after the failed keepalive');
+});

@@ -80,3 +80,67 @@ test('decide did not allow it, or no keepalive was ever confirmed: sent, and no 
   const never = await run(tight, null, OBSERVED_MS + 10);
   assert.equal(never.keepalives, 1);
 });
+
+/**
+ * The leader's gate (updateLeaderKey): its keepalive went out with the cycle's read
+ * (ClusterState.read), so a keepalive confirmed since the observation began is not sent again;
+ * the gate then counts from that keepalive's send time.
+ */
+function leaderAgent(lastConfirmedSentMs: number | null, startMs: number, updateTakesMs = 0) {
+  const record = { keepalives: 0, updates: 0 };
+  const clock = { t: startMs, now: () => clock.t };
+  const a = {
+    ports: {
+      clock,
+      dcs: {
+        updateLeader: async () => {
+          record.updates++;
+          clock.t += updateTakesMs;
+          return true;
+        },
+      },
+    },
+    lease: {
+      lastConfirmedSentMs,
+      setGuard: () => undefined,
+      setBackstop: () => undefined,
+      keepalive: async () => {
+        record.keepalives++;
+        return true;
+      },
+    },
+    cluster: { dynamic: tight },
+    failsafe: { racing: false },
+    log: { debug: () => undefined, info: () => undefined, warning: () => undefined, error: () => undefined },
+    wake: () => undefined,
+  };
+  return { a: a as unknown as AgentContext, record };
+}
+
+const kept = { kind: 'followingNoAction', self: 'node1', leader: 'kept' } as const;
+const lost = { kind: 'followingNoAction', self: 'node1', leader: 'lost' } as const;
+
+async function runLeader(lastSentMs: number | null, startMs: number, updateTakesMs = 0) {
+  const { a, record } = leaderAgent(lastSentMs, startMs, updateTakesMs);
+  const leaderDecision: Decision = {
+    why: kept,
+    actions: [{ kind: 'updateLeaderKey', then: { actions: [], why: kept }, else: { actions: [], why: lost } }],
+    leaseGuard: null,
+    gateValidForMs: 7000,
+  };
+  const why = await executeDecision(a, leaderDecision, { requestExit: () => undefined }, { atMs: OBSERVED_MS, taskGeneration: 0 });
+  return { ...record, branch: why.kind === 'followingNoAction' ? why.leader : why.kind };
+}
+
+test("the leader's gate does not send the keepalive its cycle's read sent already, and counts from that one", async () => {
+  const renewed = await runLeader(OBSERVED_MS + 3, OBSERVED_MS + 20);
+  assert.deepEqual(renewed, { keepalives: 0, updates: 1, branch: 'kept' }, 'confirmed since the observation: not sent again');
+
+  const older = await runLeader(OBSERVED_MS - 2000, OBSERVED_MS + 20);
+  assert.deepEqual(older, { keepalives: 1, updates: 1, branch: 'kept' }, 'the last one is older than the observation: sent');
+
+  // The gate's I/O ends 6.99 s after it started and 7.007 s after the keepalive: too late for the
+  // lease that keepalive renewed (7 s here), though in time counted from the gate's own start.
+  const late = await runLeader(OBSERVED_MS + 3, OBSERVED_MS + 20, 6990);
+  assert.deepEqual(late, { keepalives: 0, updates: 1, branch: 'lost' }, 'counted from the keepalive, the success came too late');
+});
