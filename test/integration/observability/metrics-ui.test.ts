@@ -5,7 +5,8 @@
  * own handler), and against a real Patroni 3.0.2 leader's scrape (its own one-node sandbox); the status page GET /ui loaded in headless Chromium (Debian's, driven by
  * playwright-core) and its content checked, a screenshot kept as an artifact; then a kill -9
  * failover, after which the new leader's metrics count it and time it, and the page shows it;
- * then a switchover back, counted by the member that took the key.
+ * then a switchover back, counted by the member that took the key. Also from the metrics: an idle
+ * leader's only etcd request each cycle is its keepalive.
  */
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import type { Page } from 'playwright-core';
 import { startTestCluster, sql, eventually, killNode, leaderKeyHolder, restartAgent, type TestCluster } from '../../support/sandbox.js';
 import { parseExposition, sampleValue, type Family } from '../../support/prometheus.js';
 import { withChromium } from '../../support/browser.js';
+import { askKeelFence } from '../../support/keel-fence.js';
 import { sandboxDown, sandboxUp, waitForCluster } from '../../../src/sandbox/sandbox.js';
 
 const TTL_S = 10;
@@ -162,6 +164,37 @@ test('GET /metrics on the leader and the replica: Patroni names and labels, valu
   const [receiver] = await sql<{ received_tli: number }>(cluster, replica, 'SELECT received_tli FROM pg_stat_wal_receiver');
   assert.equal(sampleValue(onReplica, 'patroni_postgres_timeline'), receiver?.received_tli);
   assert.equal(sampleValue(onReplica, 'keel_failovers_total', { cause: 'automatic' }), 0);
+});
+
+/** How many requests of each operation the agent timed (keel_etcd_request_duration_seconds counts). */
+function etcdRequests(metrics: Map<string, Family>): Record<string, number> {
+  const histograms = metrics.get('keel_etcd_request_duration_seconds')?.histograms ?? [];
+  return Object.fromEntries(histograms.map((h) => [h.labels['operation'] ?? '?', h.count]));
+}
+
+test('an idle leader asks etcd one thing a cycle, its lease keepalive: no read of the leader key beside it', async () => {
+  const leader = cluster.leader;
+  const dataDir = cluster.record.nodes.find((n) => n.name === leader)?.dataDir ?? '';
+  // keel-fence probes for isolation (the agent's own probe would read the leader key every 400 ms).
+  assert.match(await askKeelFence(dataDir, 'status'), /^armed /, 'keel-fence guards the leader');
+  const cycles = (metrics: Map<string, Family>): number => metrics.get('keel_ha_cycle_duration_seconds')?.histograms[0]?.count ?? 0;
+  const before = await scrape(leader);
+  await new Promise((resolve) => setTimeout(resolve, 12_000));
+  const after = await scrape(leader);
+  const ran = cycles(after) - cycles(before);
+  const [was, is] = [etcdRequests(before), etcdRequests(after)];
+  const grew = Object.fromEntries(Object.entries(is).flatMap(([op, n]) => (n > (was[op] ?? 0) ? [[op, n - (was[op] ?? 0)]] : [])));
+  assert.ok(ran >= 4, `${ran} cycles in 12 s at loop_wait 2`);
+  const keepalives = grew['lease/keepalive'] ?? 0;
+  assert.ok(keepalives >= ran - 1 && keepalives <= ran + 1, `${keepalives} keepalives in ${ran} cycles`);
+  // Besides: a range read of the prefix at least every 60 s whatever the watch-fed copy says
+  // (EtcdDcs's resync), so at most one in this window. The linearizable read of the leader key
+  // each cycle sent before 2026-12-06 would add one a cycle.
+  const others = Object.entries(grew).filter(([op]) => op !== 'lease/keepalive');
+  assert.ok(
+    others.every(([op, n]) => op === 'kv/range' && n <= 1),
+    `requests besides keepalives in ${ran} cycles: ${JSON.stringify(grew)}`,
+  );
 });
 
 test('the same patroni_* metrics as a real Patroni 3.0.2 leader: names, help, types, labels, role values', async () => {
