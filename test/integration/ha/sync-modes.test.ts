@@ -148,10 +148,20 @@ async function syncReady(what: string, timeoutMs = 60_000): Promise<{ leader: st
   );
 }
 
+/**
+ * Every other member streams from `leader`, and nothing else is connected: counting rows would
+ * also count a clone's WAL stream (pg_basebackup -X stream), whose agent a later kill leaves
+ * running.
+ */
 async function everyReplicaStreaming(leader: string): Promise<void> {
+  const replicas = cluster.record.nodes
+    .map((n) => n.name)
+    .filter((n) => n !== leader)
+    .sort();
   await eventually('every replica streaming', 90_000, async () => {
-    const rows = await sql<{ n: string }>(cluster, leader, "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'");
-    return Number(rows[0]?.n) === cluster.record.nodes.length - 1 ? true : undefined;
+    const rows = await sql<{ application_name: string; state: string }>(cluster, leader, 'SELECT application_name, state FROM pg_stat_replication');
+    const streaming = rows.filter((r) => r.state === 'streaming').map((r) => r.application_name);
+    return rows.length === replicas.length && streaming.sort().join(',') === replicas.join(',') ? true : undefined;
   });
 }
 
@@ -414,6 +424,17 @@ test('strict: both replicas stopped, a commit does not return until one is back;
   // written) would survive killNode and stream again behind the test's back.
   await everyReplicaStreaming(leader);
   for (const r of replicas) await killNode(cluster, r, { agent: true, postgres: true });
+  // kill -9 of a postmaster does not stop its WAL receiver at once: it exits when it next waits
+  // and sees the postmaster gone, and until then it may still receive, flush and acknowledge WAL.
+  // That is one way the commit below could return, as it did once in the full suite on 2 cores
+  // (2026-12-06; the cause was not established). Stopped means gone from pg_stat_replication.
+  let connected: Record<string, unknown>[] = [];
+  await eventually('no standby connected to the leader', 30_000, async () => {
+    connected = await sql(cluster, leader, 'SELECT pid, application_name, state, client_port, backend_start::text FROM pg_stat_replication');
+    return connected.length === 0 ? true : undefined;
+  }).catch((error: unknown) => {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; still connected: ${JSON.stringify(connected)}`);
+  });
   const waiting = await commitWithin(leader, 5000);
   try {
     assert.equal(waiting.state.outcome, 'waiting', 'strict: a commit without a synchronous standby must not return');
