@@ -81,6 +81,13 @@ test('decide did not allow it, or no keepalive was ever confirmed: sent, and no 
   assert.equal(never.keepalives, 1);
 });
 
+test("a keepalive confirmed since the observation began (the lease keeper's backstop, mid-cycle) is not sent again", async () => {
+  const renewedMeanwhile = await run(tight, OBSERVED_MS + 5, OBSERVED_MS + 10, false);
+  assert.equal(renewedMeanwhile.keepalives, 0);
+  const justBefore = await run(tight, OBSERVED_MS - 1, OBSERVED_MS + 10, false);
+  assert.equal(justBefore.keepalives, 1, 'one sent before the observation began does not count');
+});
+
 /**
  * The leader's gate (updateLeaderKey): its keepalive went out with the cycle's read
  * (ClusterState.read), so a keepalive confirmed since the observation began is not sent again;
