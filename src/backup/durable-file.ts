@@ -8,6 +8,7 @@
 import { open, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
 import { writeSync, writevSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { userInfo } from 'node:os';
 import { KeelError } from '../errors.js';
 
 const FULL_FILESYSTEM: Readonly<Record<string, string>> = { ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded' };
@@ -18,6 +19,24 @@ export function diskFullError(error: unknown, path: string): unknown {
   const what = code === undefined ? undefined : FULL_FILESYSTEM[code];
   if (what === undefined || error instanceof KeelError) return error;
   return new KeelError('backup.disk_full', `${what} (${code}) writing ${path}`, { cause: error });
+}
+
+const NO_ACCESS: Readonly<Record<string, string>> = { EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system' };
+
+/**
+ * A path the command's OS user may not use (EACCES, EPERM, EROFS) as a one-line KeelError naming
+ * the call, the path and the user: started as root, the backup commands run as the postgres user,
+ * so a directory root can write may still be out of reach. Any other error is returned as it is.
+ */
+export function fileAccessError(error: unknown): unknown {
+  const e = error as NodeJS.ErrnoException | null;
+  const what = e?.code === undefined ? undefined : NO_ACCESS[e.code];
+  if (what === undefined || error instanceof KeelError || e?.path === undefined) return error;
+  const user = userInfo();
+  return new KeelError('backup.no_access', `${what} (${e.code}): ${e.syscall ?? 'access'} '${e.path}' as user ${user.username} (uid ${user.uid})`, {
+    hint: `give ${user.username} that path (or its parent directory), or choose another`,
+    cause: error,
+  });
 }
 
 /**

@@ -272,8 +272,11 @@ async function checkDestination(request: RestoreRequest): Promise<void> {
   let entries: string[];
   try {
     entries = await readdir(request.pgPath);
-  } catch {
-    return; // absent: created
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    // absent: created now, so that a path this user cannot create fails before anything is read or written
+    await mkdir(request.pgPath, { recursive: true, mode: 0o700 });
+    return;
   }
   const pidText = await readFile(join(request.pgPath, 'postmaster.pid'), 'utf8').catch(() => null);
   const pid = pidText === null ? NaN : Number(pidText.split('\n')[0]);

@@ -16,7 +16,7 @@ import { logLevel, pgConnection, pgHosts, pgPath, repositoryOptions, stanzaOf, t
 // load what backup or restore need (the PostgreSQL client, worker pools).
 import type { SpoolOptions } from '../backup/archive-async.js';
 import { basename, isAbsolute, resolve } from 'node:path';
-import { diskFullError } from '../backup/durable-file.js';
+import { diskFullError, fileAccessError } from '../backup/durable-file.js';
 import type { BackupType } from '../backup/core/label.js';
 import type { ArchiveRetentionType } from '../backup/core/retention.js';
 import type { RestoreType } from '../backup/recovery-settings.js';
@@ -61,8 +61,9 @@ export async function runBackupCommand(args: string[]): Promise<number> {
   const logged = COMMANDS_LOGGING_BEGIN_END.has(settings.command);
   if (logged) log.info(commandBeginLine(settings));
   const code = await runCommand(settings, log, args).catch((error: unknown) => {
-    // a full filesystem is one line: the writes that know their file name it, the others the repository
-    throw diskFullError(error, (error as NodeJS.ErrnoException).path ?? String(settings.options['repo1-path']));
+    // a full filesystem is one line: the writes that know their file name it, the others the
+    // repository; so is a path the command's user may not use
+    throw fileAccessError(diskFullError(error, (error as NodeJS.ErrnoException).path ?? String(settings.options['repo1-path'])));
   });
   if (logged && code === 0) log.info(`${settings.command} command end: completed successfully`);
   return code;

@@ -34,18 +34,34 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** SQLSTATE class 28 (invalid authorization specification: no pg_hba line, a wrong password). */
+function isAuthenticationRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('28');
+}
+
 /** Polls until PostgreSQL answers a probe, or fails after `timeoutMs` (the pg_ctl timeout) with the server log's tail. */
 async function waitUntilReady(a: AgentContext, timeoutMs: number): Promise<void> {
   const clock = a.ports.clock;
   const deadline = clock.now() + timeoutMs;
   let lastError = 'not started';
   let missingSinceMs: number | null = null;
+  let refusalLogged = false;
   while (clock.now() < deadline) {
     try {
       await a.pg.node.probe();
       return;
     } catch (error) {
       lastError = message(error);
+      // A refusal (pg_hba, a password) comes from a server that is up, so waiting rarely helps:
+      // say so now rather than at the deadline, which is pg_ctl_timeout away.
+      if (!refusalLogged && isAuthenticationRefusal(error)) {
+        refusalLogged = true;
+        a.log.warning(
+          `PostgreSQL refuses keel's connection: ${lastError}; postgresql.pg_hba must let the superuser in from where keel connects ` +
+            '(the first postgresql.listen address, or the socket with use_unix_socket)',
+        );
+      }
     }
     if ((await a.pg.node.postmasterPid()) === null) {
       // Give pg_ctl's child time to write postmaster.pid before concluding it died: one poll was

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { EtcdDcs } from '../../src/dcs/etcd-dcs.js';
-import { giveToPostgres } from '../../src/postgres/os-user.js';
+import { giveToPostgres, postgresRunAs } from '../../src/postgres/os-user.js';
 import { startLab, type Lab, type LabHost } from './netns-lab.js';
 import { startEtcdOnLab, type LabEtcd } from './netns-etcd.js';
 import { KEEL_MAIN, eventually } from './sandbox.js';
@@ -82,7 +82,27 @@ export function renderSeedConfig(template: string, p: SeedPaths): string {
   return edits.reduce((text, [from, to]) => replaceOnce(text, from, to), template);
 }
 
-export async function startSeedDeployment(): Promise<SeedDeployment> {
+export interface SeedDeploymentOptions {
+  /**
+   * A `backup:` section appended to every host's patroni.yml (keel's own section: stanza, config,
+   * pgBackRest options spelt as in pgbackrest.conf); the agents then archive WAL.
+   */
+  backup?: Record<string, string | number | boolean>;
+  /**
+   * Run each agent as the postgres OS user, as the systemd unit of docs/production.md does
+   * (default: root, which keel allows and which switches to postgres for PostgreSQL's programs).
+   */
+  agentsAsPostgres?: boolean;
+  /** postgresql.pg_hba lines (the local file's, which replace pg_hba.conf) instead of the seed's bootstrap lines appended to initdb's. */
+  pgHba?: string[];
+}
+
+/** The `backup:` section as YAML lines (every value quoted as JSON, which YAML reads as is). */
+function backupSection(backup: Record<string, string | number | boolean>): string {
+  return ['backup:', ...Object.entries(backup).map(([key, value]) => `  ${key}: ${JSON.stringify(value)}`), ''].join('\n');
+}
+
+export async function startSeedDeployment(options: SeedDeploymentOptions = {}): Promise<SeedDeployment> {
   const dir = await mkdtemp(join(tmpdir(), 'keel-seed-'));
   await chmod(dir, 0o755); // the postgres OS user must reach the data directories below
   const lab = await startLab({ hosts: 3, dir });
@@ -104,7 +124,14 @@ export async function startSeedDeployment(): Promise<SeedDeployment> {
       const name = `node${i + 1}`;
       const config = join(home, 'patroni.yml');
       const dataDir = join(home, 'data');
-      await writeFile(config, renderSeedConfig(template, { name, host, etcdHosts: etcd.endpointsFor(host), dataDir, socketDir }));
+      let rendered = renderSeedConfig(template, { name, host, etcdHosts: etcd.endpointsFor(host), dataDir, socketDir });
+      if (options.pgHba !== undefined) {
+        const lines = options.pgHba.map((line) => `  - ${line}\n`).join('');
+        rendered = replaceOnce(rendered, `  data_dir: ${dataDir}\n`, `  data_dir: ${dataDir}\n  pg_hba:\n${lines}`);
+      }
+      // the agent writes its pgpass and pgBackRest files beside the data directory
+      if (options.agentsAsPostgres === true) await giveToPostgres(home);
+      await writeFile(config, options.backup === undefined ? rendered : `${rendered.trimEnd()}\n${backupSection(options.backup)}`);
       nodes.push({ name, host, config, logFile: join(home, 'keel.log'), dataDir, agentPid: 0 });
     }
   } catch (error) {
@@ -123,7 +150,11 @@ export async function startSeedDeployment(): Promise<SeedDeployment> {
       return found;
     },
     startAgent: async (node) => {
-      node.agentPid = await lab.spawn(node.host, process.execPath, [KEEL_MAIN, 'agent', node.config], { logFile: node.logFile });
+      const user = options.agentsAsPostgres === true ? postgresRunAs() : null;
+      node.agentPid = await lab.spawn(node.host, process.execPath, [KEEL_MAIN, 'agent', node.config], {
+        logFile: node.logFile,
+        ...(user === null ? {} : { uid: user.uid, gid: user.gid }),
+      });
     },
     dcs: () =>
       new EtcdDcs({

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chown, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBackupLab, directoryBytes, infoStanza, tableChecksum, type BackupLab, type PgServer } from './standalone-postgres.js';
 import { KEEL_MAIN, eventually, runKeel } from '../../support/sandbox.js';
@@ -333,6 +333,18 @@ test('an encrypted stanza refuses a wrong passphrase with one line and writes no
   const invalid = await lab.keel(['info', `--config=${join(lab.dir, 'bad.conf')}`]);
   assert.equal(invalid.code, 2);
   assert.match(invalid.stderr, /^keel: .*bad\.conf \[global\]: invalid value 'lots' for option 'process-max' \(an integer\)\n$/);
+
+  // a pg1-path its OS user cannot create (started as root, the command runs as postgres): one
+  // line naming the path and the user, before anything is read from the repository or written
+  const readOnly = join(lab.dir, 'read-only');
+  await mkdir(readOnly, { mode: 0o555 });
+  const denied = await lab.keel(['restore', `--pg1-path=${join(readOnly, 'data')}`]);
+  assert.equal(denied.code, 1, denied.stderr);
+  assert.match(
+    denied.stderr,
+    /^keel: permission denied \(EACCES\): mkdir '[^']*\/read-only\/data' as user \w+ \(uid \d+\)\nhint: give \w+ that path \(or its parent directory\), or choose another\n$/,
+  );
+  assert.deepEqual(await readdir(readOnly), []);
 });
 
 test(
