@@ -12,7 +12,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -30,6 +30,7 @@ import {
 import { postgresRunAs } from '../../../src/postgres/os-user.js';
 import { runProgram } from '../../../src/postgres/run.js';
 import { freePorts } from '../../../src/sandbox/ports.js';
+import { archivedWalNames } from './standalone-postgres.js';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const STANZA = 'prod-db';
@@ -108,15 +109,6 @@ function pgbackrest(node: string, args: string[]): Promise<CliResult> {
     timeoutMs: 180_000,
     env: { PGPASSWORD: cluster.superuserPassword },
   });
-}
-
-/** Names of the WAL files stored in the repository (without their checksum suffix). */
-async function archivedNames(): Promise<string[]> {
-  const root = join(repoPath, STANZA, 'archive', '15-1');
-  const names: string[] = [];
-  for (const sub of await readdir(root).catch(() => [] as string[]))
-    for (const entry of await readdir(join(root, sub)).catch(() => [] as string[])) names.push(entry.slice(0, -65));
-  return names.sort();
 }
 
 async function walFileName(node: string, expression: string): Promise<string> {
@@ -212,7 +204,9 @@ test(
       });
     }
     const lastTimeline1 = await walFileName(oldLeader, 'pg_switch_wal()');
-    await eventually(`${lastTimeline1} archived by ${oldLeader}`, 60_000, async () => ((await archivedNames()).includes(lastTimeline1) ? true : undefined));
+    await eventually(`${lastTimeline1} archived by ${oldLeader}`, 60_000, async () =>
+      (await archivedWalNames(repoPath, STANZA)).includes(lastTimeline1) ? true : undefined,
+    );
 
     await killNode(cluster, oldLeader, { agent: true, postgres: true });
     const newLeader = await eventually('a new leader', TTL_MS + 8 * LOOP_WAIT_MS + 60_000, async () => {
@@ -239,7 +233,7 @@ test(
     assert.ok(lastNew.startsWith(timelineHex), lastNew);
     // the new leader archives into the same stanza: its history file and its segments
     await eventually(`${lastNew} and ${timelineHex}.history archived by ${newLeader}`, 90_000, async () => {
-      const names = await archivedNames();
+      const names = await archivedWalNames(repoPath, STANZA);
       return names.includes(lastNew) && names.includes(`${timelineHex}.history`) ? true : undefined;
     });
     const info = await pgbackrest(newLeader, ['--output=json', 'info']);
@@ -296,7 +290,7 @@ test('a replica whose WAL the leader no longer has catches up from the archive t
     await sql(cluster, leader, `INSERT INTO while_away VALUES (${i})`);
     last = await walFileName(leader, 'pg_switch_wal()');
   }
-  await eventually(`${last} archived`, 90_000, async () => ((await archivedNames()).includes(last) ? true : undefined));
+  await eventually(`${last} archived`, 90_000, async () => ((await archivedWalNames(repoPath, STANZA)).includes(last) ? true : undefined));
   await eventually(`the leader removing ${before?.name ?? ''}`, 60_000, async () => {
     await sql(cluster, leader, 'CHECKPOINT');
     const [oldest] = await sql<{ name: string }>(cluster, leader, "SELECT min(name) AS name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'");

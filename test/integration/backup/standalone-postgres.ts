@@ -175,10 +175,15 @@ export async function runPgProgram(name: string, args: string[]): Promise<void> 
 }
 
 /** The archived WAL names of one archive id of the lab's stanza (what expire kept), sorted. */
-export async function archivedWal(lab: BackupLab, archiveId: string): Promise<string[]> {
+export function archivedWal(lab: BackupLab, archiveId: string): Promise<string[]> {
+  return archivedWalNames(lab.repoPath, lab.stanza, archiveId);
+}
+
+/** The WAL file names stored in a repository's stanza under one archive id (`15-1`), without their checksum suffix, sorted. */
+export async function archivedWalNames(repoPath: string, stanza: string, archiveId = '15-1'): Promise<string[]> {
   const { readdir } = await import('node:fs/promises');
   const names: string[] = [];
-  const root = join(lab.repoPath, lab.stanza, 'archive', archiveId);
+  const root = join(repoPath, stanza, 'archive', archiveId);
   for (const dir of await readdir(root).catch(() => [] as string[])) {
     for (const entry of await readdir(join(root, dir)).catch(() => [] as string[])) if (entry.length > 65) names.push(entry.slice(0, -65));
   }

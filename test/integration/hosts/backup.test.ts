@@ -18,7 +18,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -34,6 +34,7 @@ import {
 } from '../../support/seed-hosts.js';
 import type { LabExecResult } from '../../support/netns-lab.js';
 import { giveToPostgres, postgresRunAs } from '../../../src/postgres/os-user.js';
+import { archivedWalNames } from '../backup/standalone-postgres.js';
 
 const STANZA = 'prod-db';
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -104,15 +105,6 @@ function pgbackrest(node: SeedNode, args: string[]): Promise<LabExecResult> {
 
 const output = (r: LabExecResult): string => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 
-/** Names of the WAL files stored in the repository (without their checksum suffix). */
-async function archivedNames(): Promise<string[]> {
-  const root = join(repo, STANZA, 'archive', '15-1');
-  const names: string[] = [];
-  for (const sub of await readdir(root).catch(() => [] as string[]))
-    for (const entry of await readdir(join(root, sub)).catch(() => [] as string[])) names.push(entry.slice(0, -65));
-  return names.sort();
-}
-
 async function switchWal(node: SeedNode): Promise<string> {
   const [row] = await seedSql<{ name: string }>(node, 'SELECT pg_walfile_name(pg_switch_wal()) AS name');
   assert.ok(row !== undefined);
@@ -171,7 +163,7 @@ test(
     // what a dead leader had not pushed is in no archive (replicas do not archive): push it first
     const lastTimeline1 = await switchWal(old);
     await eventually(`${lastTimeline1} archived from ${old.host.name}`, 90_000, async () =>
-      (await archivedNames()).includes(lastTimeline1) ? true : undefined,
+      (await archivedWalNames(repo, STANZA)).includes(lastTimeline1) ? true : undefined,
     );
 
     const pgPid = await postmasterPidOf(old.dataDir);
@@ -208,7 +200,7 @@ test(
     const lastNew = await switchWal(fresh);
     assert.ok(lastNew.startsWith(timelineHex), lastNew);
     await eventually(`${lastNew} and ${timelineHex}.history archived from ${fresh.host.name}`, 90_000, async () => {
-      const names = await archivedNames();
+      const names = await archivedWalNames(repo, STANZA);
       return names.includes(lastNew) && names.includes(`${timelineHex}.history`) ? true : undefined;
     });
 
