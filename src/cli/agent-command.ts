@@ -13,6 +13,7 @@ import { startApiServer, type ApiServerTls } from '../api/server.js';
 import type { RestApiConfig } from '../config/types.js';
 import { isGaleraFile, runGaleraAgent } from './galera-command.js';
 import { observeEtcdRequests } from '../engine/etcd/etcd-observer.js';
+import { refuseLivePatroniV2Cluster } from '../dcs/patroni-v2-guard.js';
 
 /**
  * An agent spends its life waiting: its code runs a few times a second, in short bursts. V8's
@@ -22,6 +23,9 @@ import { observeEtcdRequests } from '../engine/etcd/etcd-observer.js';
  * default); nothing the agent computes is heavy enough to need optimized code.
  */
 const AGENT_V8_FLAGS = '--max-opt=1';
+
+/** How long the check of etcd's v2 store (an `etcd:` section) tries the endpoints: Patroni's default retry_timeout. */
+const V2_CHECK_DEADLINE_MS = 10_000;
 
 /** The server's TLS settings: HTTPS exactly when restapi.certfile is set (as in Patroni). */
 function restApiTls(api: RestApiConfig): ApiServerTls | undefined {
@@ -49,6 +53,19 @@ export function registerAgentCommand(program: Command): void {
       const config = loadConfigFile(file, process.env);
       const log = openAgentLog(file, config, flags);
       if (log === null) return;
+      if (config.etcd.section === 'etcd') {
+        await refuseLivePatroniV2Cluster({
+          etcd: config.etcd,
+          namespace: config.namespace,
+          scope: config.scope,
+          deadlineMs: V2_CHECK_DEADLINE_MS,
+          warn: (message) => log.warning(message),
+        }).catch((error: unknown) => {
+          // stderr says it (runProgram); a log.dir file must say why the agent stopped too
+          if (error instanceof Error && config.log.file !== undefined) log.error(error.message);
+          throw error;
+        });
+      }
       const agent = new Agent(config, { ports: realPorts(config, log), log });
       observeEtcdRequests((operation, durationMs, errorKind) => agent.metrics.etcdRequest(operation, durationMs, errorKind));
       process.on('SIGTERM', () => agent.stop(0));

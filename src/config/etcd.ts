@@ -37,7 +37,7 @@ export function resolveEtcd(merged: Record<string, unknown>, parsed: Pick<LocalF
   }
   for (const dcs of others) warnings.push(`${dcs}: ignored, keel only supports etcd (using the ${name} section)`);
   if (name === 'etcd' && parsed.etcd3 !== undefined) warnings.push('etcd3: ignored because an etcd section is present too (Patroni also uses etcd then)');
-  return etcdEndpoints(name, section, fail);
+  return { section: name, ...etcdEndpoints(name, section, fail) };
 }
 
 function etcdEndpoints(name: string, section: EtcdSection, fail: Fail): EtcdConfig {

@@ -154,6 +154,13 @@ export function renderConfigReference(): string {
     'and are changed with `keel edit-config`; the file only seeds them under `bootstrap.dcs`.',
     '',
     "`etcd:` takes the same keys as `etcd3:` (Patroni's v2 section name); keel always speaks the etcd v3 API.",
+    "Patroni 3.0.2 speaks v2 with an `etcd:` section, and v2 keys are apart from v3's, so a Patroni cluster",
+    'running that way (etcd started with `--enable-v2`) is invisible to keel. An agent whose file says `etcd:`',
+    "therefore first reads etcd's v2 store, and refuses to start (one line, exit 1) while a Patroni holds",
+    "the cluster's leader key there: started beside it, it would find no leader in v3 and promote a second",
+    "primary. An etcd without the v2 API (the default since 3.4, the seed's 3.5.11) answers 404 and the",
+    'agent starts; so it does when the key is absent. The real `patronictl` reads `etcd:` as v2 too: give it',
+    'a file with `etcd3:` to drive a keel cluster.',
   ];
   let section: string | null = null;
   for (const path of paths) {

@@ -37,6 +37,11 @@ export interface Tags {
 }
 
 export interface EtcdConfig {
+  /**
+   * The file's section: `etcd` (Patroni's v2 protocol, read by keel as v3: the agent first checks
+   * that no Patroni runs the cluster on v2 keys, dcs/patroni-v2-guard.ts) or `etcd3`.
+   */
+  section?: 'etcd' | 'etcd3';
   /** Endpoints tried in order; a failing endpoint is skipped for the next call. */
   endpoints: HostPort[];
   protocol: 'http' | 'https';

@@ -89,9 +89,9 @@ test('PATRONI_ETCD3_* and PATRONI_ETCD_* variables fill their sections', () => {
     PATRONI_ETCD3_PASSWORD: 'p',
     PATRONI_ETCD3_CACERT: TLS_CA,
   }).etcd;
-  assert.deepEqual(etcd3, { endpoints: [{ host: 'e1', port: 2381 }], protocol: 'https', username: 'u', password: 'p', cacert: TLS_CA });
+  assert.deepEqual(etcd3, { section: 'etcd3', endpoints: [{ host: 'e1', port: 2381 }], protocol: 'https', username: 'u', password: 'p', cacert: TLS_CA });
   const url = load(setPath(minimal(), 'etcd3', undefined), { PATRONI_ETCD_URL: 'http://e2:2379' }).etcd;
-  assert.deepEqual(url, { endpoints: [{ host: 'e2', port: 2379 }], protocol: 'http' });
+  assert.deepEqual(url, { section: 'etcd', endpoints: [{ host: 'e2', port: 2379 }], protocol: 'http' });
   // Unlike Patroni, a lone PATRONI_ETCD3_PASSWORD still reaches an etcd3 section from the file
   const alone = load(minimal(), { PATRONI_ETCD3_PASSWORD: 'only' });
   assert.equal(alone.etcd.password, 'only');

@@ -25,6 +25,7 @@ test('the seed patroni.yml loads unchanged, with the values it states', () => {
     verifyClient: 'none',
   });
   assert.deepEqual(config.etcd, {
+    section: 'etcd',
     endpoints: [
       { host: '10.0.1.11', port: 2379 },
       { host: '10.0.1.12', port: 2379 },
@@ -204,6 +205,7 @@ test('etcd endpoints: hosts as a comma string or a list, host, url, proxy; defau
   assert.deepEqual(with3({ host: 'a:1234' }).endpoints, [{ host: 'a', port: 1234 }]);
   assert.deepEqual(with3({ host: 'a:1234', port: 4321 }).endpoints, [{ host: 'a', port: 4321 }], 'Patroni: the port key wins');
   assert.deepEqual(with3({ hosts: 'a,b', protocol: 'https', username: 'u', password: 'p', cacert: TLS_CA }), {
+    section: 'etcd3',
     endpoints: [
       { host: 'a', port: 2379 },
       { host: 'b', port: 2379 },
@@ -214,6 +216,7 @@ test('etcd endpoints: hosts as a comma string or a list, host, url, proxy; defau
     cacert: TLS_CA,
   });
   assert.deepEqual(with3({ url: 'https://user:s%40cret@etcd.example:2381' }), {
+    section: 'etcd3',
     endpoints: [{ host: 'etcd.example', port: 2381 }],
     protocol: 'https',
     username: 'user',

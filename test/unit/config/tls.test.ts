@@ -133,6 +133,7 @@ test("client settings follow Patroni's PatroniRequest: ctl first, else restapi; 
 test('etcd TLS files: cacert (or ca_cert), cert, key are checked and one-line errors name the key', () => {
   const etcd = (values: Record<string, unknown>) => load(setPath(minimal(), 'etcd3', { hosts: '10.0.0.11:2379', protocol: 'https', ...values })).etcd;
   assert.deepEqual(etcd({ cacert: TLS_CA, cert: TLS_CERT, key: TLS_KEY }), {
+    section: 'etcd3',
     endpoints: [{ host: '10.0.0.11', port: 2379 }],
     protocol: 'https',
     cacert: TLS_CA,
@@ -153,6 +154,7 @@ test('etcd3.hosts entries may carry http(s)://; one scheme for all, agreeing wit
   const hosts = (value: unknown, protocol?: string) =>
     load(setPath(minimal(), 'etcd3', { hosts: value, ...(protocol === undefined ? {} : { protocol }) })).etcd;
   assert.deepEqual(hosts('https://a:2379,https://b'), {
+    section: 'etcd3',
     endpoints: [
       { host: 'a', port: 2379 },
       { host: 'b', port: 2379 },
