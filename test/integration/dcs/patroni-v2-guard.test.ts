@@ -3,31 +3,66 @@
  * etcd's v2 store first, on a real etcd 3.4 started with --enable-v2: while a Patroni leader key
  * (Patroni's v2 layout, a value with a TTL) exists for the cluster, `keel agent` refuses to start
  * with one line and leaves no data directory; without one it goes on, and an etcd without the v2
- * API (the default since 3.4, the seed's 3.5) answers 404, which lets it through too.
+ * API (the default since 3.4, the seed's 3.5) answers 404, which lets it through too. The last
+ * test runs a real Patroni 3.0.2 with an `etcd:` file (it bootstraps PostgreSQL and leads on v2
+ * keys) and starts keel beside it with the same kind of file.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freshScope, startFixture, type EtcdFixture } from './etcd-fixture.js';
 import { refuseLivePatroniV2Cluster } from '../../../src/dcs/patroni-v2-guard.js';
 import { freePorts } from '../../../src/sandbox/ports.js';
-import { runKeel } from '../../support/sandbox.js';
+import { eventually, postmasterPidOf, runKeel } from '../../support/sandbox.js';
+import { renderNodeConfig, type SandboxPlan } from '../../../src/sandbox/node-config.js';
+import { spawnAgent } from '../../../src/sandbox/sandbox.js';
+import { findPostgresBinDir } from '../../../src/config/load.js';
+import { giveToPostgres } from '../../../src/postgres/os-user.js';
 
 let withV2: EtcdFixture;
 let withoutV2: EtcdFixture;
 let dir: string;
+/** The real Patroni of the last test (0: none), and its PostgreSQL: stopped by PID in after(). */
+let patroniPid = 0;
 
 before(async () => {
   [withV2, withoutV2] = await Promise.all([startFixture(1, 'v2', ['--enable-v2=true']), startFixture(1, 'no-v2')]);
   dir = await mkdtemp(join(tmpdir(), 'keel-v2-guard-'));
+  await chmod(dir, 0o755); // Patroni runs as the postgres OS user, which must reach its files below
 });
 
 after(async () => {
+  // Patroni first (it would start PostgreSQL again), then its postmaster by a fast shutdown, which
+  // reaps its own children
+  const postmaster = dir === undefined ? null : await postmasterPidOf(join(dir, 'node1', 'data'));
+  signal(patroniPid, 'SIGKILL');
+  if (postmaster !== null) {
+    signal(postmaster, 'SIGINT');
+    for (let i = 0; i < 100 && alive(postmaster); i++) await new Promise((r) => setTimeout(r, 100));
+    signal(postmaster, 'SIGKILL');
+  }
   await Promise.all([withV2?.teardown(), withoutV2?.teardown()]);
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    if (pid > 0) process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const endpointUrl = (fixture: EtcdFixture): string => {
   const endpoint = fixture.cluster.endpoints[0];
@@ -86,42 +121,76 @@ test('no etcd answering: the check warns and lets the agent go on (it can take n
   assert.match(warnings[0] ?? '', /^could not check etcd's v2 store for a Patroni cluster 'nobody' \(the file names etcd with etcd:\): .*ECONNREFUSED/);
 });
 
-test('keel agent with an etcd: section beside a live Patroni v2 cluster exits with one line and creates nothing', { timeout: 60_000 }, async () => {
-  const scope = freshScope('seedlike');
-  await patroniV2Leader(scope, 'node1');
-  const [apiPort, pgPort] = await freePorts(2);
-  const dataDir = join(dir, 'data');
-  const config = join(dir, 'node2.yml');
-  const endpoint = withV2.cluster.endpoints[0];
-  await writeFile(
-    config,
-    [
-      `scope: ${scope}`,
-      'namespace: /service/',
-      'name: node2',
-      'restapi:',
-      `  listen: 127.0.0.1:${apiPort}`,
-      `  connect_address: 127.0.0.1:${apiPort}`,
-      'etcd:',
-      `  hosts: ${endpoint?.host}:${endpoint?.port}`,
-      'postgresql:',
-      `  listen: 127.0.0.1:${pgPort}`,
-      `  connect_address: 127.0.0.1:${pgPort}`,
-      `  data_dir: ${dataDir}`,
-      '  authentication:',
-      '    superuser: {username: postgres, password: su}',
-      '    replication: {username: replicator, password: rep}',
-      '',
-    ].join('\n'),
-  );
-  const result = await runKeel(['agent', config], { timeoutMs: 30_000 });
-  assert.equal(result.code, 1, result.stderr);
-  assert.match(
-    result.stderr,
-    new RegExp(
-      `^keel: etcd's v2 store shows Patroni running cluster '${scope}' \\(leader node1, [^\\n]*\\nhint: move the Patroni cluster to an etcd3: section first`,
-    ),
-  );
-  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-  await assert.rejects(access(dataDir), 'no data directory');
-});
+test(
+  'keel agent with an etcd: section beside a real Patroni 3.0.2 leading on v2 keys exits with one line and creates nothing',
+  { timeout: 180_000 },
+  async () => {
+    const scope = freshScope('seedlike');
+    const endpoint = withV2.cluster.endpoints[0];
+    assert.ok(endpoint !== undefined);
+    const ports = await freePorts(4);
+    const plan: SandboxPlan = {
+      scope,
+      namespace: '/service/',
+      host: '127.0.0.1',
+      etcdEndpoints: [`${endpoint.host}:${endpoint.port}`],
+      timings: { ttlS: 30, loopWaitS: 2, retryTimeoutS: 10 },
+      binDir: findPostgresBinDir(),
+      superuserPassword: 'su-pass',
+      replicationPassword: 'rep-pass',
+      rewindPassword: 'rewind-pass',
+      nodes: ['node1', 'node2'].map((name, i) => ({
+        name,
+        pgPort: ports[2 * i] ?? 0,
+        apiPort: ports[2 * i + 1] ?? 0,
+        dataDir: join(dir, name, 'data'),
+        socketDir: join(dir, name),
+      })),
+    };
+    // both files as the seed writes them: `etcd:`, which Patroni speaks as v2
+    const configs: string[] = [];
+    for (const node of plan.nodes) {
+      await mkdir(node.socketDir, { recursive: true, mode: 0o755 });
+      await giveToPostgres(node.socketDir);
+      const text = renderNodeConfig(plan, node).replace(/^etcd3:/m, 'etcd:');
+      assert.match(text, /^etcd:\n {2}hosts: /m);
+      configs.push(join(node.socketDir, `${node.name}.yml`));
+      await writeFile(configs.at(-1) ?? '', text);
+    }
+    const [first, second] = plan.nodes;
+    assert.ok(first !== undefined && second !== undefined);
+    patroniPid = await spawnAgent(configs[0] ?? '', join(dir, 'patroni.log'), 'patroni');
+    const leader = await eventually(
+      'Patroni holding the v2 leader key',
+      120_000,
+      async () => {
+        const response = await fetch(`${endpointUrl(withV2)}/v2/keys/service/${scope}/leader`).catch(() => null);
+        if (response?.status !== 200) return undefined;
+        return ((await response.json()) as { node?: { value?: string } }).node?.value;
+      },
+      500,
+    ).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}\n${(await readFile(join(dir, 'patroni.log'), 'utf8').catch(() => '')).slice(-3000)}`);
+    });
+    assert.equal(leader, 'node1');
+
+    const result = await runKeel(['agent', configs[1] ?? ''], { timeoutMs: 30_000 });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^keel: etcd's v2 store shows Patroni running cluster '${scope}' \\(leader node1, [^\\n]*\\nhint: move the Patroni cluster to an etcd3: section first`,
+      ),
+    );
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    await assert.rejects(access(second.dataDir), 'no data directory');
+    // Patroni's own bootstrap ends with its PostgreSQL running as the primary: after() then stops
+    // exactly two processes by PID (no initdb of its left running)
+    await eventually(
+      "Patroni's PostgreSQL up as the primary",
+      120_000,
+      async () => ((await fetch(`http://127.0.0.1:${first.apiPort}/primary`).catch(() => null))?.status === 200 ? true : undefined),
+      500,
+    );
+  },
+);
