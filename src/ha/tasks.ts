@@ -13,6 +13,8 @@ import type { MemberAddress } from './core/types.js';
 import { runCallback, type CallbackAction } from './callbacks.js';
 import { announceRoleChange } from './routing.js';
 import { holdsLeaderLock } from './status.js';
+import { trustingHbaLines } from '../postgres/hba-trust.js';
+import { effectivePgHba } from '../config/parameters.js';
 
 /** How often readiness and promotion are polled. */
 const READY_POLL_MS = 250;
@@ -146,6 +148,14 @@ export async function bootstrapNewCluster(a: AgentContext): Promise<void> {
   a.pg.recovery = null;
   a.pg.followTarget = null;
   await startAndWait(a, { callback: null });
+  const trusting = trustingHbaLines(effectivePgHba(local, a.cluster.dynamic), local.bootstrap.initdbArgs, local.bootstrap.pgHba);
+  if (trusting.length > 0) {
+    a.log.warning(
+      `pg_hba.conf trusts connections without a password (${trusting.join('; ')}): any OS user of this host can connect through them ` +
+        'as any database user, the superuser included; use peer or scram-sha-256 there (bootstrap.initdb with auth-local: peer and ' +
+        "auth-host: scram-sha-256 replaces initdb's own lines; postgresql.pg_hba replaces the whole file)",
+    );
+  }
   await a.pg.node.createBootstrapUsers(local.postgresql.authentication);
   a.pg.systemIdentifier = (await a.pg.node.controlData()).systemIdentifier;
   // As Patroni: callbacks are held back while bootstrapping; on_start once it is done.

@@ -127,6 +127,7 @@ test('every host archives through its agent; stanza-create, check and a full bac
       hba.every((line) => !/\btrust\b/.test(line)),
       `${node.name}'s pg_hba.conf trusts:\n${hba.join('\n')}`,
     );
+    assert.doesNotMatch(await readFile(node.logFile, 'utf8'), /trusts connections without a password/);
   }
   const created = await pgbackrest(leader, ['stanza-create']);
   assert.equal(created.code, 0, output(created));

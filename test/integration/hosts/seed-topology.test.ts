@@ -97,6 +97,14 @@ test(
   { timeout: 240_000 },
   async () => {
     const leader = await seedHealthy(seed, 180_000);
+    // the seed's initdb names no auth method: initdb's trusting lines stay (as with Patroni), and
+    // the node that bootstrapped says so in its log
+    const logs = await Promise.all(seed.nodes.map((n) => readFile(n.logFile, 'utf8')));
+    assert.equal(
+      logs.filter((text) => /WARNING: pg_hba\.conf trusts connections without a password \(local all all trust \(initdb\);/.test(text)).length,
+      1,
+      'one bootstrap, one warning',
+    );
     await seedSql(seed.node(leader), 'CREATE TABLE seed_check (id int PRIMARY KEY, note text)');
     await seedSql(seed.node(leader), "INSERT INTO seed_check VALUES (1, 'written on the leader')");
     for (const replica of seed.nodes.filter((n) => n.name !== leader)) {
