@@ -60,8 +60,8 @@ async function waitUntilReady(a: AgentContext, timeoutMs: number): Promise<void>
       if (!refusalLogged && isAuthenticationRefusal(error)) {
         refusalLogged = true;
         a.log.warning(
-          `PostgreSQL refuses keel's connection: ${lastError}; postgresql.pg_hba must let the superuser in from where keel connects ` +
-            '(the first postgresql.listen address, or the socket with use_unix_socket)',
+          `PostgreSQL refuses keel's connection: ${lastError}; pg_hba must let the superuser in where keel connects ` +
+            '(the loopback when PostgreSQL listens there or on a wildcard, else the first postgresql.listen address; the socket with use_unix_socket)',
         );
       }
     }

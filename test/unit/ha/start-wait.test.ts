@@ -60,7 +60,7 @@ test('a server refusing keel (pg_hba) is named in the log at the first refusal, 
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(
     warnings[0] ?? '',
-    /^PostgreSQL refuses keel's connection: pg_hba\.conf rejects connection for host "127\.0\.0\.1".*postgresql\.pg_hba must let the superuser in/,
+    /^PostgreSQL refuses keel's connection: pg_hba\.conf rejects connection for host "127\.0\.0\.1".*; pg_hba must let the superuser in where keel connects/,
   );
 });
 
