@@ -93,8 +93,11 @@ export interface SeedDeploymentOptions {
    * (default: root, which keel allows and which switches to postgres for PostgreSQL's programs).
    */
   agentsAsPostgres?: boolean;
-  /** postgresql.pg_hba lines (the local file's, which replace pg_hba.conf) instead of the seed's bootstrap lines appended to initdb's. */
-  pgHba?: string[];
+  /**
+   * Auth methods for bootstrap.initdb (auth-local, auth-host), which the seed's file leaves out:
+   * initdb then writes these instead of its trusting local and loopback lines (docs/production.md).
+   */
+  initdbAuth?: { local: string; host: string };
 }
 
 /** The `backup:` section as YAML lines (every value quoted as JSON, which YAML reads as is). */
@@ -125,9 +128,9 @@ export async function startSeedDeployment(options: SeedDeploymentOptions = {}): 
       const config = join(home, 'patroni.yml');
       const dataDir = join(home, 'data');
       let rendered = renderSeedConfig(template, { name, host, etcdHosts: etcd.endpointsFor(host), dataDir, socketDir });
-      if (options.pgHba !== undefined) {
-        const lines = options.pgHba.map((line) => `  - ${line}\n`).join('');
-        rendered = replaceOnce(rendered, `  data_dir: ${dataDir}\n`, `  data_dir: ${dataDir}\n  pg_hba:\n${lines}`);
+      if (options.initdbAuth !== undefined) {
+        const { local, host: hostAuth } = options.initdbAuth;
+        rendered = replaceOnce(rendered, '  - data-checksums\n', `  - data-checksums\n  - auth-local: ${local}\n  - auth-host: ${hostAuth}\n`);
       }
       // the agent writes its pgpass and pgBackRest files beside the data directory
       if (options.agentsAsPostgres === true) await giveToPostgres(home);

@@ -1,7 +1,9 @@
 /**
  * Backup and point-in-time recovery on the seed's three hosts (network namespaces, the seed's
- * patroni.yml with md5 from the cluster network and its own pg_hba, ttl 30, loop_wait 10), each
- * host's patroni.yml given a `backup:` section naming one repository that every host mounts at
+ * patroni.yml with md5 from the cluster network, ttl 30, loop_wait 10), deployed as
+ * docs/production.md says: the agents run as the postgres OS user (the systemd unit's), initdb is
+ * given auth-local peer and auth-host scram-sha-256 so that no pg_hba line trusts, and each
+ * host's patroni.yml has a `backup:` section naming one repository that every host mounts at
  * the same path (the namespaces share this machine's filesystem, as three hosts share an NFS
  * export). What the loopback sandbox test (backup/failover-pitr) cannot show: commands run on a
  * host by an operator, with only that host's generated pgbackrest file and no password in the
@@ -56,19 +58,11 @@ before(
     await giveToPostgres(repo);
     // the seed's [global] settings (an encrypted repository, retention), inline in keel's section
     seed = await startSeedDeployment({
-      // as production runs: the agents as postgres (the systemd unit's user), no trust line
-      // anywhere; the postgres OS user reaches its own server through the socket by peer, other
-      // local users need a password
+      // as production runs (docs/production.md): the agents as postgres (the systemd unit's
+      // user), initdb given auth methods so that no line trusts; the postgres OS user reaches its
+      // own server through the socket by peer, keel connects to 127.0.0.1 with the password
       agentsAsPostgres: true,
-      pgHba: [
-        'local all postgres peer',
-        'local all all scram-sha-256',
-        // the agent connects as Patroni does: to the first listen address (use_unix_socket is off)
-        'host all all 127.0.0.1/32 scram-sha-256',
-        'host replication replicator 198.18.0.0/16 md5',
-        'host all all 198.18.0.0/16 md5',
-        'host all all 0.0.0.0/0 reject',
-      ],
+      initdbAuth: { local: 'peer', host: 'scram-sha-256' },
       backup: {
         stanza: STANZA,
         'repo1-path': repo,
