@@ -58,13 +58,16 @@ async function probePostgres(a: AgentContext): Promise<PostgresProbe | null> {
   return pg.probe;
 }
 
-async function readControlData(a: AgentContext): Promise<ControlData | null> {
+async function readControlData(a: AgentContext, taskRunning: boolean): Promise<ControlData | null> {
   try {
     const control = await a.pg.node.controlData();
     a.pg.systemIdentifier = control.systemIdentifier;
     return control;
   } catch (error) {
-    a.log.warning(`pg_controldata failed: ${error instanceof Error ? error.message : String(error)}`);
+    // While a task builds the data directory (initdb, a clone) its control file may not exist
+    // yet: expected, and the decision waits for the task anyway.
+    const say = taskRunning ? a.log.debug.bind(a.log) : a.log.warning.bind(a.log);
+    say(`pg_controldata failed: ${error instanceof Error ? error.message : String(error)}`);
     return null;
   }
 }
@@ -142,7 +145,7 @@ async function observePostgres(a: AgentContext, view: ClusterView | null, nowMs:
   // replica by it rewound it needlessly.
   const lastStart = a.tasks.snapshot().lastByKind.start;
   const stuckStarting = running && probe === null && !taskRunning && lastStart !== undefined && !lastStart.ok;
-  const control = dataDir === 'initialized' && (!running || stuckStarting || pg.systemIdentifier === null) ? await readControlData(a) : null;
+  const control = dataDir === 'initialized' && (!running || stuckStarting || pg.systemIdentifier === null) ? await readControlData(a, taskRunning) : null;
   if (probe !== null) pg.rewindCapable = probe.rewindCapable;
   else if (control !== null) pg.rewindCapable = control.dataChecksums || control.walLogHints;
   const walPositionBytes =
