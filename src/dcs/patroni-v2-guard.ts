@@ -46,7 +46,7 @@ export interface V2GuardOptions {
   etcd: EtcdConfig;
   namespace: string;
   scope: string;
-  /** How long to keep trying endpoints (the agent passes retry_timeout). */
+  /** How long to keep trying endpoints (the agent passes 10 s, Patroni's default retry_timeout). */
   deadlineMs: number;
   warn: (message: string) => void;
 }

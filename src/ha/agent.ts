@@ -49,7 +49,7 @@ import { fence, stopPostgres } from './tasks.js';
 import { runCallback } from './callbacks.js';
 import type { ScheduledRestart } from './context.js';
 import { deleteRestart, evaluateScheduledRestart, postReinitialize, postRestart, scheduledRestartDueMs } from './operations.js';
-import { NUDGE_AFTER_MS, streamRecheckAtMs, walReceiverNudgeDue } from './stream-recheck.js';
+import { NUDGE_AFTER_MS, silentReceiverRestartDue, streamRecheckAtMs, walReceiverNudgeDue, type ReceiverFacts } from './stream-recheck.js';
 
 /** The pure rules the agent runs; replaceable only to show the simulator catches a broken one. */
 export interface HaCore {
@@ -94,6 +94,8 @@ export class Agent implements AgentContext {
   private readonly expiryTick = new ExpiryTickAligner();
   /** The last reload that woke a replica's WAL receiver from its retry wait (stream-recheck.ts). */
   private lastWalReceiverNudgeMs: number | null = null;
+  /** The last restart of a silent WAL receiver (restartSilentWalReceiver), or null. */
+  private lastWalReceiverRestartMs: number | null = null;
   /** The source PostgreSQL followed at the end of the last cycle, and when it last changed (stream-recheck.ts). */
   private followSeen: string | null = null;
   private repointedAtMs: number | null = null;
@@ -328,9 +330,34 @@ export class Agent implements AgentContext {
       this.repointedAtMs = this.ports.clock.now();
       this.wakeAtMs = earliest(this.wakeAtMs, this.repointedAtMs + NUDGE_AFTER_MS);
     }
-    if (this.tasks.current() !== null || !walReceiverNudgeDue(observation, this.lastWalReceiverNudgeMs, this.repointedAtMs)) return;
+    if (this.tasks.current() !== null) return;
+    await this.restartSilentWalReceiver(observation);
+    if (!walReceiverNudgeDue(observation, this.lastWalReceiverNudgeMs, this.repointedAtMs)) return;
     this.lastWalReceiverNudgeMs = observation.nowMs;
     await this.pg.node.reload().catch(() => false);
+  }
+
+  /** Ends a WAL receiver left on a dead connection (stream-recheck.ts says when), so that a new one connects now. */
+  private async restartSilentWalReceiver(observation: Observation): Promise<void> {
+    const probe = this.pg.probe;
+    if (probe === null || !observation.dcs.ok || this.pg.followTarget === null) return;
+    const source = observation.dcs.view.members.find((m) => m.name === this.pg.followTarget);
+    const facts: ReceiverFacts = {
+      inRecovery: probe.inRecovery,
+      status: probe.walReceiverStatus,
+      pid: probe.walReceiverPid,
+      silentMs: probe.walReceiverSilentMs,
+      receiveLsn: probe.receiveLsn,
+      sourcePublishedLsn: source?.xlogLocation ?? null,
+    };
+    if (!silentReceiverRestartDue(facts, this.lastWalReceiverRestartMs, observation.nowMs) || facts.pid === null) return;
+    this.lastWalReceiverRestartMs = observation.nowMs;
+    this.log.info(
+      `the WAL receiver has heard nothing from ${this.pg.followTarget} for ${Math.round((facts.silentMs ?? 0) / 1000)} s while it published WAL this node lacks: restarting it`,
+    );
+    await this.pg.node.restartWalReceiver(facts.pid).catch((error: unknown) => {
+      this.log.warning(`could not restart the WAL receiver: ${error instanceof Error ? error.message : String(error)}`);
+    });
   }
 
   /** What the lease guard's rule (and the failsafe renewer's) looks at, at this instant. */

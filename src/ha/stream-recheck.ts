@@ -49,3 +49,37 @@ export function walReceiverNudgeDue(obs: Observation, lastNudgeMs: number | null
   if (obs.nowMs - triedSinceMs < NUDGE_AFTER_MS) return false;
   return lastNudgeMs === null || obs.nowMs - lastNudgeMs >= STREAM_RECHECK_MS;
 }
+
+/**
+ * A WAL receiver that says 'streaming' but has heard nothing from its source for this long, while
+ * the source's member key shows WAL it has not received, sits on a dead connection: after a
+ * network cut heals, TCP resumes it only at its next retransmission, which backs off to many
+ * seconds (bench/chaos replica-isolated: streaming again 13-14 s after the heal, Patroni alike).
+ * A source that writes sends continuously; an idle one has published nothing new (its position
+ * equals ours), so a live stream never qualifies.
+ */
+export const SILENT_RECEIVER_MS = 5000;
+/** At most one restart per this long: a source still unreachable gets no restart storm. */
+export const RECEIVER_RESTART_EVERY_MS = 30_000;
+
+export interface ReceiverFacts {
+  inRecovery: boolean;
+  status: string | null;
+  pid: number | null;
+  silentMs: number | null;
+  receiveLsn: number | null;
+  /** The WAL position the source last published in its member key (a fresh view's), or null. */
+  sourcePublishedLsn: number | null;
+}
+
+/**
+ * Whether to end the WAL receiver so that a new one connects afresh: the startup process starts
+ * it again at once, its last attempt being older than wal_retrieve_retry_interval.
+ * `lastRestartMs`: the previous such restart, or null.
+ */
+export function silentReceiverRestartDue(facts: ReceiverFacts, lastRestartMs: number | null, nowMs: number): boolean {
+  if (!facts.inRecovery || facts.status !== 'streaming' || facts.pid === null) return false;
+  if (facts.silentMs === null || facts.silentMs < SILENT_RECEIVER_MS) return false;
+  if (facts.sourcePublishedLsn === null || facts.receiveLsn === null || facts.sourcePublishedLsn <= facts.receiveLsn) return false;
+  return lastRestartMs === null || nowMs - lastRestartMs >= RECEIVER_RESTART_EVERY_MS;
+}

@@ -30,7 +30,7 @@ export function isTrustLine(line: string): boolean {
  */
 export function trustingHbaLines(configured: readonly string[] | undefined, initdbArgs: readonly string[], bootstrapHba: readonly string[]): string[] {
   if (configured !== undefined) return configured.filter(isTrustLine);
-  const auth = initdbOption(initdbArgs, 'auth') ?? initdbOption(initdbArgs, 'A');
+  const auth = initdbOption(initdbArgs, 'auth');
   const local = initdbOption(initdbArgs, 'auth-local') ?? auth ?? 'trust';
   const host = initdbOption(initdbArgs, 'auth-host') ?? auth ?? 'trust';
   return [

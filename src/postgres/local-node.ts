@@ -154,6 +154,15 @@ export class LocalPostgres implements PostgresNode {
     const [row] = await this.connection().query<{ in_recovery: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS in_recovery');
     return row?.in_recovery !== false;
   }
+  async restartWalReceiver(pid: number): Promise<void> {
+    // pg_terminate_backend refuses it ("not a PostgreSQL backend process"): SIGTERM is what ends
+    // a WAL receiver, on this host, where the agent runs as root or as PostgreSQL's own user.
+    // The pid comes from this server's pg_stat_wal_receiver a moment ago; its title is checked
+    // so that a reused pid is never signalled.
+    const title = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!/\bwalreceiver\b/.test(title)) return;
+    process.kill(pid, 'SIGTERM');
+  }
   walPositions(): Promise<WalPositions> {
     return this.connection().walPositions();
   }

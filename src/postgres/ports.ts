@@ -101,6 +101,8 @@ export interface PostgresNode {
   connectTo(target: ConnectTarget): void;
   probe(): Promise<PostgresProbe>;
   isInRecovery(): Promise<boolean>;
+  /** Ends the WAL receiver `pid` (SIGTERM, once its process title says walreceiver); the startup process starts a new one, which connects afresh. */
+  restartWalReceiver(pid: number): Promise<void>;
   /** The WAL positions now (GET /patroni answers with these, not the last cycle's probe). */
   walPositions(): Promise<WalPositions>;
   /** A primary's flushed WAL and what each standby confirmed (the sync watch's cheap sample). */

@@ -42,6 +42,9 @@ export interface PostgresProbe {
   walReceiverStatus: string | null;
   /** Host and port the WAL receiver is connected to (replicas). */
   walReceiverSender: { host: string; port: number } | null;
+  /** The WAL receiver's process and how long ago it last heard from its sender (ms, by the server's clock); null when none runs. */
+  walReceiverPid: number | null;
+  walReceiverSilentMs: number | null;
   synchronousStandbyNames: string;
   replication: ReplicationRow[];
   /** Physical replication slots (pg_replication_slots), so the leader syncs its slots only when they differ. */
@@ -91,7 +94,8 @@ SELECT pg_is_in_recovery() AS in_recovery,
        CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
        (SELECT min_recovery_end_timeline FROM pg_control_recovery()) AS min_recovery_timeline,
-       wr.status AS receiver_status, wr.received_tli, wr.sender_host, wr.sender_port,
+       wr.status AS receiver_status, wr.received_tli, wr.sender_host, wr.sender_port, wr.pid AS receiver_pid,
+       (extract(epoch FROM clock_timestamp() - wr.last_msg_receipt_time) * 1000)::float8 AS receiver_silent_ms,
        current_setting('synchronous_standby_names') AS synchronous_standby_names,
        (SELECT data_page_checksum_version FROM pg_control_init()) <> 0
          OR current_setting('wal_log_hints')::boolean AS rewind_capable,
@@ -133,6 +137,8 @@ interface ProbeRow {
   received_tli: number | null;
   sender_host: string | null;
   sender_port: number | null;
+  receiver_pid: number | null;
+  receiver_silent_ms: number | null;
   synchronous_standby_names: string;
   rewind_capable: boolean;
   pending_restart: Array<{ name: string; value: string }>;
@@ -273,6 +279,8 @@ export class PostgresConnection {
       replayPaused: row.replay_paused,
       walReceiverStatus: row.receiver_status,
       walReceiverSender: row.sender_host === null ? null : { host: row.sender_host, port: row.sender_port ?? 5432 },
+      walReceiverPid: row.receiver_pid,
+      walReceiverSilentMs: row.receiver_silent_ms,
       synchronousStandbyNames: row.synchronous_standby_names,
       rewindCapable: row.rewind_capable,
       checkpointTimeline: row.checkpoint_timeline,

@@ -303,6 +303,11 @@ export class SimPostgresNode implements PostgresNode {
 
   connectTo(_target: ConnectTarget): void {}
 
+  /** Never asked: a simulated receiver is never silent (probe). A real one would reconnect at once. */
+  async restartWalReceiver(_pid: number): Promise<void> {
+    this.up();
+  }
+
   private up(): SimPg {
     const pg = this.pg;
     if (pg.state !== 'up') throw new SimPgError('connection refused');
@@ -325,6 +330,9 @@ export class SimPostgresNode implements PostgresNode {
       replayPaused: false,
       walReceiverStatus: streaming ? 'streaming' : null,
       walReceiverSender: streaming && pg.applied.followHost !== null ? { host: pg.applied.followHost, port: 5432 } : null,
+      // the simulated stream carries every write at once: its receiver is never silent
+      walReceiverPid: streaming ? 4000 : null,
+      walReceiverSilentMs: streaming ? 0 : null,
       synchronousStandbyNames: pg.applied.ssn,
       replication: pg.inRecovery ? [] : this.standbyRows(),
       physicalSlots: pg.slots.map((name) => ({ name, active: this.w.nodes.some((s) => slotNameFromMemberName(s.name) === name && this.streamsFromHere(s)) })),

@@ -1,11 +1,19 @@
 /**
  * stream-recheck.ts: a replica pointed at a leader and not streaming yet is looked at every
  * second for its first 5 s, and reloaded at most once a second in that window (from 0.5 s on) so
- * that PostgreSQL's WAL receiver tries again instead of waiting wal_retrieve_retry_interval.
+ * that PostgreSQL's WAL receiver tries again instead of waiting wal_retrieve_retry_interval; a
+ * receiver left on a dead connection (silent while its source published WAL it lacks) is restarted.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { streamRecheckAtMs, walReceiverNudgeDue } from '../../../src/ha/stream-recheck.js';
+import {
+  RECEIVER_RESTART_EVERY_MS,
+  SILENT_RECEIVER_MS,
+  silentReceiverRestartDue,
+  streamRecheckAtMs,
+  walReceiverNudgeDue,
+  type ReceiverFacts,
+} from '../../../src/ha/stream-recheck.js';
 import { obs } from './fixtures.js';
 
 const notStreamingFor = (ms: number, followTarget: string | null = 'n1') =>
@@ -42,4 +50,38 @@ test('repointed: rechecked for 5 s even while the probe says streaming; nudged o
   // seen not streaming only now, 1 s after the repoint: its attempts failed, nudge at once
   assert.equal(walReceiverNudgeDue(notStreamingFor(0), null, 99_000), true);
   assert.equal(walReceiverNudgeDue(notStreamingFor(0), null, 99_800), false, 'repointed 0.2 s ago: its first attempt may still succeed');
+});
+
+// A WAL receiver left on a dead connection (silentReceiverRestartDue): bench/chaos replica-isolated
+// streamed again 13-14 s after the heal, TCP resuming the old connection at its next retransmission.
+const stuck: ReceiverFacts = {
+  inRecovery: true,
+  status: 'streaming',
+  pid: 4242,
+  silentMs: 41_000,
+  receiveLsn: 0x3f000000,
+  sourcePublishedLsn: 0x5a000000,
+};
+
+test('a streaming receiver silent past SILENT_RECEIVER_MS while its source published WAL it lacks is restarted, once per RECEIVER_RESTART_EVERY_MS', () => {
+  assert.equal(silentReceiverRestartDue(stuck, null, 100_000), true);
+  assert.equal(silentReceiverRestartDue({ ...stuck, silentMs: SILENT_RECEIVER_MS }, null, 100_000), true);
+  assert.equal(silentReceiverRestartDue(stuck, 100_000 - RECEIVER_RESTART_EVERY_MS + 1, 100_000), false, 'restarted moments ago');
+  assert.equal(silentReceiverRestartDue(stuck, 100_000 - RECEIVER_RESTART_EVERY_MS, 100_000), true);
+});
+
+test('a live stream never qualifies: recent messages, an idle source (nothing published beyond us), or no fresh source position', () => {
+  assert.equal(silentReceiverRestartDue({ ...stuck, silentMs: SILENT_RECEIVER_MS - 1 }, null, 100_000), false, 'heard from recently');
+  assert.equal(silentReceiverRestartDue({ ...stuck, sourcePublishedLsn: stuck.receiveLsn }, null, 100_000), false, 'idle source, silent by design');
+  assert.equal(silentReceiverRestartDue({ ...stuck, sourcePublishedLsn: 0x30000000 }, null, 100_000), false, 'a stale member key behind us');
+  assert.equal(silentReceiverRestartDue({ ...stuck, sourcePublishedLsn: null }, null, 100_000), false);
+  assert.equal(silentReceiverRestartDue({ ...stuck, receiveLsn: null }, null, 100_000), false);
+  assert.equal(silentReceiverRestartDue({ ...stuck, silentMs: null }, null, 100_000), false);
+});
+
+test('only a running receiver of a replica is restarted', () => {
+  assert.equal(silentReceiverRestartDue({ ...stuck, inRecovery: false }, null, 100_000), false);
+  assert.equal(silentReceiverRestartDue({ ...stuck, status: 'catchup' }, null, 100_000), false);
+  assert.equal(silentReceiverRestartDue({ ...stuck, status: null, pid: null }, null, 100_000), false);
+  assert.equal(silentReceiverRestartDue({ ...stuck, pid: null }, null, 100_000), false);
 });
