@@ -54,12 +54,7 @@ export interface V2GuardOptions {
 /** Throws a one-line KeelError when a Patroni holds the cluster's leader key in etcd's v2 store. */
 export async function refuseLivePatroniV2Cluster(options: V2GuardOptions): Promise<void> {
   const { etcd } = options;
-  const files = {
-    ...(etcd.cacert === undefined ? {} : { ca: etcd.cacert }),
-    ...(etcd.cert === undefined ? {} : { cert: etcd.cert }),
-    ...(etcd.key === undefined ? {} : { key: etcd.key }),
-  };
-  const http = new EtcdHttp(etcd.protocol, etcd.protocol === 'https' ? readTlsMaterial(files) : {});
+  const http = new EtcdHttp(etcd.protocol, etcd.protocol === 'https' ? readTlsMaterial({ ca: etcd.cacert, cert: etcd.cert, key: etcd.key }) : {});
   const headers: Record<string, string> =
     etcd.username === undefined ? {} : { authorization: `Basic ${Buffer.from(`${etcd.username}:${etcd.password ?? ''}`).toString('base64')}` };
   const path = v2LeaderPath(options.namespace, options.scope);

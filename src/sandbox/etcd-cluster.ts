@@ -19,6 +19,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostPort } from '../config/types.js';
 import { KeelError } from '../errors.js';
 import { freePorts } from './ports.js';
+import { isAlive } from './process-alive.js';
+
+export { isAlive };
 
 export interface EtcdClusterOptions {
   /** Directory for data directories, logs and PID files (created when missing). */
@@ -304,23 +307,6 @@ async function logTail(file: string): Promise<string> {
     return lines.slice(-LOG_TAIL_LINES).join('\n');
   } catch {
     return `(no log at ${file})`;
-  }
-}
-
-/** Whether `pid` is a live process (zombies count as gone). */
-export function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return true; // no procfs: trust kill(0)
   }
 }
 

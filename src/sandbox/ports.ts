@@ -19,6 +19,7 @@ import { createServer, type Server } from 'node:net';
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isAlive } from './process-alive.js';
 
 /** Upper bound on probe binds per requested port before giving up. */
 const MAX_PROBES_PER_PORT = 50;
@@ -73,15 +74,6 @@ export function ephemeralLow(rangeText?: string): number {
   return Number.isInteger(low) && low > 0 ? low : 32768;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Creates the port's reservation file for this process; false when another live process holds it. */
 export function reservePort(port: number): boolean {
   const file = join(RESERVATIONS, String(port));
@@ -101,7 +93,7 @@ export function reservePort(port: number): boolean {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && (owner === process.pid || alive(owner))) return false;
+      if (Number.isInteger(owner) && owner > 0 && (owner === process.pid || isAlive(owner))) return false;
       rmSync(file, { force: true }); // its owner is gone: take it over
     }
   }

@@ -185,10 +185,20 @@ function hostPort(endpoint: string): { host: string; port: number } {
 }
 
 /** Runs one statement on a node through its client address, as the seed's superuser. */
-export async function seedSql<Row extends pg.QueryResultRow = Record<string, unknown>>(node: SeedNode, text: string, params: unknown[] = []): Promise<Row[]> {
+export function seedSql<Row extends pg.QueryResultRow = Record<string, unknown>>(node: SeedNode, text: string, params: unknown[] = []): Promise<Row[]> {
+  return seedSqlAt<Row>(node.host.clientAddress, 5432, text, params);
+}
+
+/** Runs one statement on the PostgreSQL at `host`:`port` (e.g. a restored copy beside a member), as the seed's superuser. */
+export async function seedSqlAt<Row extends pg.QueryResultRow = Record<string, unknown>>(
+  host: string,
+  port: number,
+  text: string,
+  params: unknown[] = [],
+): Promise<Row[]> {
   const client = new pg.Client({
-    host: node.host.clientAddress,
-    port: 5432,
+    host,
+    port,
     user: 'postgres',
     password: SEED_SUPERUSER_PASSWORD,
     database: 'postgres',

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { freshScope, startFixture, type EtcdFixture } from './etcd-fixture.js';
 import { refuseLivePatroniV2Cluster } from '../../../src/dcs/patroni-v2-guard.js';
 import { freePorts } from '../../../src/sandbox/ports.js';
+import { isAlive } from '../../../src/sandbox/process-alive.js';
 import { eventually, postmasterPidOf, runKeel } from '../../support/sandbox.js';
 import { renderNodeConfig, type SandboxPlan } from '../../../src/sandbox/node-config.js';
 import { spawnAgent } from '../../../src/sandbox/sandbox.js';
@@ -40,7 +41,7 @@ after(async () => {
   signal(patroniPid, 'SIGKILL');
   if (postmaster !== null) {
     signal(postmaster, 'SIGINT');
-    for (let i = 0; i < 100 && alive(postmaster); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && isAlive(postmaster); i++) await new Promise((r) => setTimeout(r, 100));
     signal(postmaster, 'SIGKILL');
   }
   await Promise.all([withV2?.teardown(), withoutV2?.teardown()]);
@@ -52,15 +53,6 @@ function signal(pid: number, name: NodeJS.Signals): void {
     if (pid > 0) process.kill(pid, name);
   } catch {
     // already gone
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -25,21 +25,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { KEEL_MAIN, eventually, postmasterPidOf } from '../../support/sandbox.js';
-import {
-  SEED_SUPERUSER_PASSWORD,
-  seedHealthy,
-  seedLeader,
-  seedSql,
-  startSeedDeployment,
-  type SeedDeployment,
-  type SeedNode,
-} from '../../support/seed-hosts.js';
+import { seedHealthy, seedLeader, seedSql, seedSqlAt, startSeedDeployment, type SeedDeployment, type SeedNode } from '../../support/seed-hosts.js';
 import type { LabExecResult } from '../../support/netns-lab.js';
 import { giveToPostgres, postgresRunAs } from '../../../src/postgres/os-user.js';
-import { archivedWalNames } from '../backup/standalone-postgres.js';
+import { PG_BIN, archivedWalNames } from '../backup/standalone-postgres.js';
 
 const STANZA = 'prod-db';
-const PG_BIN = '/usr/lib/postgresql/15/bin';
 const TTL_MS = 30_000;
 const LOOP_WAIT_MS = 10_000;
 /** The restored copy's port on the third host, beside its member's 5432. */
@@ -228,23 +219,7 @@ test(
       ['-D', target, '-p', String(RESTORED_PORT), '-c', `listen_addresses=${third.host.clientAddress}`, '-c', 'archive_mode=off'],
       { logFile: `${target}.log`, ...(user === null ? {} : { uid: user.uid, gid: user.gid }) },
     );
-    const restored = async <R extends pg.QueryResultRow>(text: string): Promise<R[]> => {
-      const client = new pg.Client({
-        host: third.host.clientAddress,
-        port: RESTORED_PORT,
-        user: 'postgres',
-        password: SEED_SUPERUSER_PASSWORD,
-        database: 'postgres',
-        connectionTimeoutMillis: 3000,
-      });
-      client.on('error', () => undefined);
-      await client.connect();
-      try {
-        return (await client.query<R>(text)).rows;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    };
+    const restored = <R extends pg.QueryResultRow>(text: string): Promise<R[]> => seedSqlAt<R>(third.host.clientAddress, RESTORED_PORT, text);
     await eventually(
       'the restored copy promoted at its target',
       180_000,
